@@ -1,0 +1,61 @@
+// Secret<N>: fixed-size secret bytes in sodium_malloc'd memory (guard pages,
+// canary, mlock'd where the OS allows), wiped with sodium_memzero on free.
+// Move-only; never copied implicitly; no operator== (use equals(), which is
+// constant time).
+#pragma once
+
+#include "types.hpp"
+
+#include <utility>
+
+namespace focal::crypto {
+
+template <std::size_t N, class Tag>
+class Secret {
+ public:
+  static constexpr std::size_t size = N;
+
+  // Allocates zeroed secret memory. Throws std::bad_alloc on failure.
+  Secret() : p_(static_cast<std::uint8_t*>(sodium_malloc(N))) {
+    if (p_ == nullptr) throw std::bad_alloc();
+    sodium_memzero(p_, N);
+  }
+  ~Secret() { if (p_ != nullptr) sodium_free(p_); }  // sodium_free wipes
+  Secret(Secret&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Secret& operator=(Secret&& o) noexcept {
+    if (this != &o) { if (p_ != nullptr) sodium_free(p_); p_ = std::exchange(o.p_, nullptr); }
+    return *this;
+  }
+  Secret(const Secret&) = delete;
+  Secret& operator=(const Secret&) = delete;
+
+  static Secret random() { Secret s; randombytes_buf(s.p_, N); return s; }
+  // Explicit copy, for the few places that must duplicate a secret.
+  Secret clone() const { Secret s; std::copy(p_, p_ + N, s.p_); return s; }
+  // Copies exactly N bytes in; nullopt on wrong length.
+  static std::optional<Secret> fromBytes(ByteView b) {
+    if (b.size() != N) return std::nullopt;
+    Secret s; std::copy(b.begin(), b.end(), s.p_); return s;
+  }
+
+  bool valid() const { return p_ != nullptr; }  // false only after move
+  std::uint8_t* data() { return p_; }
+  const std::uint8_t* data() const { return p_; }
+  ByteView view() const { return {p_, N}; }
+  bool equals(const Secret& o) const { return sodium_memcmp(p_, o.p_, N) == 0; }
+
+ private:
+  std::uint8_t* p_;
+};
+
+struct SigningSecretKeyTag {};
+struct BoxSecretKeyTag {};
+struct ContentKeyTag {};
+struct FileKeyTag {};
+
+using SigningSecretKey = Secret<crypto_sign_SECRETKEYBYTES, SigningSecretKeyTag>;  // Ed25519 seed||pk, 64
+using BoxSecretKey = Secret<crypto_box_SECRETKEYBYTES, BoxSecretKeyTag>;           // X25519, 32
+using ContentKey = Secret<crypto_aead_xchacha20poly1305_ietf_KEYBYTES, ContentKeyTag>;  // 32
+using FileKey = Secret<crypto_aead_xchacha20poly1305_ietf_KEYBYTES, FileKeyTag>;        // 32
+
+}  // namespace focal::crypto

@@ -1,0 +1,124 @@
+// Sealing and opening bulletins (DESIGN.md §4, PROTOCOL.md §Bulletins).
+//
+//   1. content key K: 32 random bytes.
+//   2. Content bytes encrypted once: XChaCha20-Poly1305(K, random nonce,
+//      AD = "focal/v1/content" || 0x00 || bulletinId).
+//   3. K wrapped for each recipient's X25519 key with crypto_box_seal.
+//   4. BulletinHeader (ids, sender + key, time, TLP and markings, addresses,
+//      every recipient with its key and wrapped K, nonce, BLAKE2b-256 and
+//      size of the ciphertext, attachment hashes) serialised once; those
+//      exact bytes signed by the sender's identity key under
+//      "focal/v1/bulletin-header".
+// The header names every recipient and the sender, and is signed; the
+// ciphertext is bound to it by its hash. A recipient therefore cannot
+// re-wrap K and pass the bulletin off as addressed to someone else, and the
+// hub cannot swap a wrapped key or the ciphertext without breaking the
+// signature ("defective sign & encrypt").
+//
+// Why the AD is not the header itself: the header carries the ciphertext's
+// hash, so the ciphertext cannot depend on the header bytes; binding runs
+// the other way (signed header -> hash -> ciphertext), which is stronger.
+#pragma once
+
+#include "crypto/keyfile.hpp"
+#include "crypto/primitives.hpp"
+#include "protocol/message.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace focal::protocol {
+
+struct RecipientKey {
+  std::string memberId;
+  crypto::BoxPublicKey encryptionKey;
+};
+
+struct AttachmentDraft {   // an attachment already encrypted into a blob
+  std::string name;
+  std::string mediaType;
+  std::uint64_t plainSize = 0;
+  crypto::Hash256 blobHash;
+  std::uint64_t blobSize = 0;
+};
+
+// Everything the sender decides. Recipients must already be resolved (the
+// client does that from the verified directory).
+struct BulletinDraft {
+  wire::Tlp tlp = wire::Tlp::UNSET;
+  wire::Handling handling = wire::Handling::UNSET;
+  std::string handlingText;
+  wire::SourceReliability sourceReliability = wire::SourceReliability::UNSET;
+  std::uint8_t infoAccuracy = 0;
+  wire::Priority priority = wire::Priority::NORMAL;
+  std::string caseRef;
+  wire::BulletinKind kind = wire::BulletinKind::BULLETIN;
+  std::int64_t commentDeadlineMs = 0;
+  std::optional<crypto::BulletinId> replyTo;
+  std::optional<crypto::BulletinId> revises;
+  std::vector<std::string> addresses;
+  std::vector<RecipientKey> recipients;
+
+  wire::Category category = wire::Category::UNSET;
+  std::string title;
+  std::string body;
+  std::vector<std::string> attackTechniques;
+  std::string stixBundle;
+  std::vector<AttachmentDraft> attachments;
+};
+
+struct SealedBulletin {
+  crypto::BulletinId id;
+  Bytes header;              // BulletinHeader bytes, as signed
+  crypto::Signature signature;
+  Bytes ciphertext;
+};
+
+enum class SealError { NoRecipients, TooManyRecipients, DuplicateRecipient, MissingTlp, TooLarge, InvalidField };
+const char* describe(SealError e);
+
+// `contentKey` is passed in because attachments are encrypted under keys
+// derived from it (crypto::attachmentKey) before the bulletin is sealed.
+Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, const crypto::MemberKeys& sender,
+                                                 const crypto::ContentKey& contentKey, std::int64_t nowMs,
+                                                 std::optional<crypto::BulletinId> id = std::nullopt);
+
+// Writes a SealedBulletin into a wire::Bulletin builder.
+void toWire(const SealedBulletin& sealed, wire::Bulletin::Builder out);
+
+enum class OpenError {
+  Malformed,          // header or content bytes do not parse, or fields have wrong lengths
+  UnsupportedVersion, // version or suite not 1
+  BadSignature,       // header signature does not verify under header.senderKey
+  UnexpectedSender,   // header.senderKey is not the key the directory gives for header.senderId
+  NotARecipient,      // no recipient entry for this member and key
+  KeyUnwrapFailed,    // wrapped key does not open with our key
+  HashMismatch,       // ciphertext does not match header.contentHash / contentSize
+  DecryptFailed,      // AEAD did not open
+};
+const char* describe(OpenError e);
+
+// Hub side (and first step for clients): checks lengths and structure,
+// version/suite, and the signature against the key inside the header.
+// The caller must then check that header.senderKey is the sender's current
+// key in the directory.
+Expected<Parsed<wire::BulletinHeader>, OpenError> verifyHeader(ByteView header, const crypto::Signature& sig);
+
+struct OpenedBulletin {
+  Parsed<wire::BulletinHeader> header;
+  Parsed<wire::Content> content;
+  crypto::ContentKey contentKey;   // to decrypt attachments
+};
+
+// Recipient side: verifyHeader, then header.senderKey == expectedSenderKey,
+// then ciphertext hash and size, then unwrap with the recipient's key (the
+// current one or any previous one in `me`), then decrypt and parse Content.
+Expected<OpenedBulletin, OpenError> openBulletin(ByteView header, const crypto::Signature& sig, ByteView ciphertext,
+                                                 const crypto::SigningPublicKey& expectedSenderKey,
+                                                 const crypto::MemberKeys& me);
+
+// Content AEAD associated data for a bulletin id.
+Bytes contentAd(const crypto::BulletinId& id);
+
+}  // namespace focal::protocol

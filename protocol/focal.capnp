@@ -1,0 +1,310 @@
+# Focal wire protocol, version 1. The single source of truth for every frame,
+# signed structure and error code. Normative prose: PROTOCOL.md.
+#
+# Rules: ordinals only ever append; enums start with a value that is
+# rejected where a choice is required ("unset"), so a missing field never
+# silently means CLEAR or "no restriction".
+
+@0x821a4b26002b313f;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("focal::wire");
+
+const protocolVersion :UInt16 = 1;
+const cipherSuite :UInt16 = 1;  # Ed25519 / X25519 sealed box / XChaCha20-Poly1305 / BLAKE2b-256
+
+# ---------------------------------------------------------------- errors ----
+
+enum ErrorCode {
+  internal @0;            # our bug; retry may help; reported, never detailed
+  malformedFrame @1;      # not a valid frame or message; connection closed
+  frameTooLarge @2;       # length prefix over the limit; connection closed
+  unauthenticated @3;     # request before authentication, or authentication failed
+  badSignature @4;        # a signature did not verify
+  unknownRecipient @5;    # a recipient or member id the directory does not know
+  revokedKey @6;          # the key used (or addressed) is revoked
+  policyDenied @7;        # TLP / distribution / role rule refused it; message names the rule
+  rateLimited @8;         # slow down; retryAfterMs says how long
+  duplicate @9;           # same bulletin id with different bytes
+  unavailable @10;        # the hub cannot accept writes now (disk full, shutting down)
+  notFound @11;           # no such bulletin / upload / proposal visible to you
+  forbidden @12;          # your role may not do this
+  invalidRequest @13;     # well-formed frame, impossible content (bad length, bad field)
+  staleTimestamp @14;     # createdAt outside the accepted clock window
+  unsupportedVersion @15; # protocol version or cipher suite not supported
+  tooManyConnections @16; # per-member or global connection cap reached
+  slowConsumer @17;       # your receive queue overflowed; connection closed, nothing lost
+  timeout @18;            # you did not finish a step within its deadline
+  tooLarge @19;           # bulletin, recipient list or attachment over its limit
+}
+
+struct Error {
+  code @0 :ErrorCode;
+  message @1 :Text;        # human-readable, never contains bulletin content
+  retryAfterMs @2 :UInt32; # for rateLimited / unavailable; 0 = not applicable
+}
+
+# ------------------------------------------------------------ vocabulary ----
+
+enum Tlp { unset @0; clear @1; green @2; amber @3; amberStrict @4; red @5; }
+enum Handling { unset @0; h0 @1; h1 @2; h2 @3; h3 @4; }   # H3 carries handlingText
+enum SourceReliability { unset @0; a @1; b @2; c @3; x @4; }
+enum Priority { normal @0; urgent @1; }
+enum BulletinKind { bulletin @0; summaryRecord @1; }
+enum Category { unset @0; trend @1; bestPractice @2; technique @3; tool @4; alert @5; summaryRecord @6; other @7; }
+enum Institution { unset @0; lawEnforcement @1; policySecurity @2; secretariat @3; dialoguePartner @4; resourcePanel @5; }
+enum MemberStatus { active @0; revoked @1; }
+enum DeliveryState { queued @0; delivered @1; acknowledged @2; }
+
+# --------------------------------------------------------- signed bytes ----
+# Each of these structs is serialised once by its author into a standalone
+# Cap'n Proto message (standard framing, unpacked) and carried as Data; the
+# signature covers   context || 0x00 || those exact bytes.  Receivers verify
+# the bytes, then parse them; nobody ever re-serialises to check a signature.
+
+struct Recipient {
+  memberId @0 :Text;
+  encryptionKey @1 :Data;   # recipient's X25519 public key (32) = its key id
+  wrappedKey @2 :Data;      # crypto_box_seal(content key, encryptionKey), 80 bytes
+}
+
+struct AttachmentRef {
+  blobHash @0 :Data;        # BLAKE2b-256 of the whole encrypted blob (32)
+  size @1 :UInt64;          # encrypted blob size in bytes
+}
+
+# context "focal/v1/bulletin-header"
+struct BulletinHeader {
+  version @0 :UInt16;          # = protocolVersion
+  suite @1 :UInt16;            # = cipherSuite
+  bulletinId @2 :Data;         # 16 random bytes
+  senderId @3 :Text;
+  senderKey @4 :Data;          # sender's Ed25519 identity key (32) = its key id
+  createdAtMs @5 :Int64;       # Unix time, milliseconds
+  tlp @6 :Tlp;
+  handling @7 :Handling;
+  handlingText @8 :Text;       # required for H3
+  sourceReliability @9 :SourceReliability;
+  infoAccuracy @10 :UInt8;     # 0 = not evaluated, else 1..4
+  priority @11 :Priority;
+  caseRef @12 :Text;
+  kind @13 :BulletinKind;
+  commentDeadlineMs @14 :Int64;  # summaryRecord: end of the comment window; else 0
+  replyTo @15 :Data;           # bulletin id this replies to, or empty
+  addresses @16 :List(Text);   # as written: member id, "state:CC", "members", "partners", "resource-panel", "all"
+  recipients @17 :List(Recipient);  # resolved; sorted by memberId; no duplicates
+  contentNonce @18 :Data;      # 24
+  contentHash @19 :Data;       # BLAKE2b-256 of the content ciphertext (32)
+  contentSize @20 :UInt64;     # content ciphertext length
+  attachments @21 :List(AttachmentRef);
+  revises @22 :Data;           # summaryRecord revision: id of the record it replaces, or empty
+}
+
+struct Bulletin {
+  header @0 :Data;             # BulletinHeader bytes
+  signature @1 :Data;          # Ed25519 (64) by header.senderKey
+  ciphertext @2 :Data;         # XChaCha20-Poly1305(content key, contentNonce, Content bytes,
+                               #   AD = "focal/v1/content" || 0x00 || bulletinId)
+}
+
+# The plaintext inside Bulletin.ciphertext. The hub never sees it.
+struct Content {
+  category @0 :Category;
+  title @1 :Text;
+  body @2 :Text;
+  attackTechniques @3 :List(Text);   # MITRE ATT&CK ids, e.g. "T1566.001"
+  stixBundle @4 :Text;               # optional STIX 2.1 JSON
+  attachments @5 :List(AttachmentInfo);  # same order as header.attachments
+}
+
+struct AttachmentInfo {
+  name @0 :Text;               # file name only, no directories
+  mediaType @1 :Text;
+  plainSize @2 :UInt64;
+  blobHash @3 :Data;           # = header.attachments[i].blobHash
+}
+
+# context "focal/v1/ack"
+struct AckBody {
+  memberId @0 :Text;
+  bulletinIds @1 :List(Data);
+  ackedAtMs @2 :Int64;
+}
+
+# ------------------------------------------------------ directory log ----
+
+struct MemberInfo {
+  id @0 :Text;                 # [a-z0-9][a-z0-9.-]{1,62}
+  name @1 :Text;
+  state @2 :Text;              # ISO 3166 alpha-2, upper case; "" for partners and panel
+  institution @3 :Institution;
+  isAdmin @4 :Bool;
+  isSecretariat @5 :Bool;
+}
+
+struct KeySet {
+  identityKey @0 :Data;        # Ed25519 (32)
+  encryptionKey @1 :Data;      # X25519 (32)
+  encKeyCreatedAtMs @2 :Int64;
+  encKeyCert @3 :Data;         # identity signature, context "focal/v1/enc-key-cert"
+}
+
+# context "focal/v1/log-event"; signed by the author named in LogEntry.
+struct LogEvent {
+  issuedAtMs @0 :Int64;
+  union {
+    genesis @1 :Genesis;               # entry 0, signed by the hub key
+    register @2 :Register;             # by an admin
+    rotateEncryption @3 :RotateKey;    # by the member itself or an admin
+    rotateIdentity @4 :RotateKey;      # by the member's old identity key or an admin
+    revoke @5 :Revoke;                 # by an admin
+    roleChange @6 :RoleChange;         # by an admin
+  }
+  struct Genesis { hubId @0 :Text; hubKey @1 :Data; }
+  struct Register { member @0 :MemberInfo; keys @1 :KeySet; }
+  struct RotateKey { memberId @0 :Text; previousKey @1 :Data; keys @2 :KeySet; }
+  struct Revoke { memberId @0 :Text; key @1 :Data; reason @2 :Text; }  # key empty = the member
+  struct RoleChange { memberId @0 :Text; isAdmin @1 :Bool; isSecretariat @2 :Bool; }
+}
+
+struct LogEntry {
+  index @0 :UInt64;
+  recordedAtMs @1 :Int64;      # hub time of append
+  authorId @2 :Text;           # member id, or the hub id for genesis
+  authorKey @3 :Data;          # Ed25519 key that signed `event`
+  event @4 :Data;              # LogEvent bytes
+  signature @5 :Data;
+  # entryHash(i) = BLAKE2b-256("focal/v1/log-entry" || 0x00 || u64be index || entryHash(i-1)
+  #   || i64be recordedAtMs || BLAKE2b-256(event) || authorKey || signature); entryHash(-1) = 32 zero bytes
+}
+
+# context "focal/v1/log-head"; signed by the hub key.
+struct LogHead {
+  hubId @0 :Text;
+  size @1 :UInt64;             # number of entries
+  rootHash @2 :Data;           # entryHash(size-1)
+  timeMs @3 :Int64;
+}
+
+struct SignedLogHead {
+  head @0 :Data;               # LogHead bytes
+  signature @1 :Data;
+}
+
+# -------------------------------------------------------------- frames ----
+
+struct Challenge {              # server -> client, first frame, id 0
+  version @0 :UInt16;
+  hubId @1 :Text;
+  hubKey @2 :Data;              # hub Ed25519 key (32)
+  nonce @3 :Data;               # 32 random bytes
+  serverTimeMs @4 :Int64;
+}
+
+struct Authenticate {
+  version @0 :UInt16;
+  memberId @1 :Text;
+  identityKey @2 :Data;
+  # context "focal/v1/auth" over nonce(32) || tlsExporter(32) || hubKey(32)
+  #   || u16be len(memberId) || memberId
+  # tlsExporter = TLS exporter, label "EXPORTER-Channel-Binding", empty context, 32 bytes
+  signature @3 :Data;
+}
+
+struct Authenticated {
+  memberId @0 :Text;
+  serverTimeMs @1 :Int64;
+  logHead @2 :SignedLogHead;
+}
+
+struct SendBulletin { bulletin @0 :Bulletin; }
+struct Accepted {
+  bulletinId @0 :Data;
+  acceptedAtMs @1 :Int64;
+  alreadyAccepted @2 :Bool;     # identical resend: idempotent success
+}
+
+struct Fetch { afterSeq @0 :UInt64; limit @1 :UInt32; }
+struct Delivery {
+  seq @0 :UInt64;               # position in the recipient's queue, increasing
+  queuedAtMs @1 :Int64;
+  bulletin @2 :Bulletin;
+}
+struct Deliveries { items @0 :List(Delivery); more @1 :Bool; }
+
+struct Ack { body @0 :Data; signature @1 :Data; }   # AckBody bytes
+struct Acked { removed @0 :UInt32; }
+
+struct StatusQuery { bulletinId @0 :Data; }
+struct RecipientStatus {
+  memberId @0 :Text;
+  state @1 :DeliveryState;
+  queuedAtMs @2 :Int64;
+  deliveredAtMs @3 :Int64;      # 0 = never
+  ackedAtMs @4 :Int64;          # 0 = never
+}
+struct DeliveryStatus { bulletinId @0 :Data; recipients @1 :List(RecipientStatus); }
+
+struct DirectoryQuery {}
+struct DirectoryMember {
+  info @0 :MemberInfo;
+  keys @1 :KeySet;
+  status @2 :MemberStatus;
+  logIndex @3 :UInt64;          # entry that last changed this member
+}
+struct Directory { members @0 :List(DirectoryMember); head @1 :SignedLogHead; }
+
+struct LogQuery { from @0 :UInt64; limit @1 :UInt32; }
+struct LogPage { entries @0 :List(LogEntry); head @1 :SignedLogHead; }
+
+struct AdminRequest { event @0 :Data; signature @1 :Data; }  # LogEvent bytes, signed by the session's identity key
+struct AdminResult { index @0 :UInt64; head @1 :SignedLogHead; }
+
+struct BeginUpload { size @0 :UInt64; blobHash @1 :Data; }
+struct UploadReady { uploadId @0 :UInt64; offset @1 :UInt64; }   # offset > 0 resumes
+struct UploadChunk { uploadId @0 :UInt64; offset @1 :UInt64; data @2 :Data; }
+struct UploadProgress { uploadId @0 :UInt64; received @1 :UInt64; complete @2 :Bool; }
+
+struct Download { bulletinId @0 :Data; blobHash @1 :Data; offset @2 :UInt64; length @3 :UInt32; }
+struct BlobChunk { blobHash @0 :Data; offset @1 :UInt64; data @2 :Data; total @3 :UInt64; }
+
+struct ClientFrame {
+  id @0 :UInt64;                # correlation id, echoed by the response; never 0
+  union {
+    authenticate @1 :Authenticate;
+    send @2 :SendBulletin;
+    fetch @3 :Fetch;
+    ack @4 :Ack;
+    status @5 :StatusQuery;
+    directory @6 :DirectoryQuery;
+    log @7 :LogQuery;
+    admin @8 :AdminRequest;
+    beginUpload @9 :BeginUpload;
+    uploadChunk @10 :UploadChunk;
+    download @11 :Download;
+    subscribe @12 :Void;        # turn on live pushes for this connection
+    ping @13 :Void;
+  }
+}
+
+struct ServerFrame {
+  id @0 :UInt64;                # the request's id; 0 for challenge and push
+  union {
+    challenge @1 :Challenge;
+    error @2 :Error;
+    authenticated @3 :Authenticated;
+    accepted @4 :Accepted;
+    deliveries @5 :Deliveries;
+    push @6 :Delivery;
+    acked @7 :Acked;
+    status @8 :DeliveryStatus;
+    directory @9 :Directory;
+    log @10 :LogPage;
+    admin @11 :AdminResult;
+    uploadReady @12 :UploadReady;
+    uploadProgress @13 :UploadProgress;
+    blobChunk @14 :BlobChunk;
+    subscribed @15 :Void;
+    pong @16 :Void;
+  }
+}

@@ -1,0 +1,33 @@
+// The directory log: append-only, hash-chained, every entry signed by its
+// author, every head signed by the hub (DESIGN.md §7, PROTOCOL.md §Log).
+// Pure functions over bytes; the server stores, the client verifies.
+#pragma once
+
+#include "crypto/primitives.hpp"
+#include "protocol/message.hpp"
+
+namespace focal::protocol {
+
+// entryHash(i) = BLAKE2b-256("focal/v1/log-entry" || 0x00 || u64be index ||
+//   prevHash || i64be recordedAtMs || BLAKE2b-256(event) || authorKey || signature)
+crypto::Hash256 logEntryHash(std::uint64_t index, const crypto::Hash256& prevHash, std::int64_t recordedAtMs,
+                             ByteView event, const crypto::SigningPublicKey& authorKey,
+                             const crypto::Signature& signature);
+inline crypto::Hash256 logGenesisPrev() { return crypto::Hash256{}; }
+
+// Builds and signs a LogHead.
+struct SignedHead {
+  Bytes head;
+  crypto::Signature signature;
+};
+SignedHead signLogHead(std::string_view hubId, std::uint64_t size, const crypto::Hash256& root, std::int64_t timeMs,
+                       const crypto::SigningSecretKey& hubKey);
+
+// Serialises a LogEvent builder and signs it (admin requests, rotations).
+struct SignedEvent {
+  Bytes event;
+  crypto::Signature signature;
+};
+SignedEvent signLogEvent(capnp::MessageBuilder& event, const crypto::SigningSecretKey& author);
+
+}  // namespace focal::protocol
