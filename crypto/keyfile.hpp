@@ -57,6 +57,9 @@ const char* describe(KeyFileError e);
 //   "FOCALKEY" | u8 version=1 | u8 kdf=1 (argon2id13) | u64 opslimit | u64 memlimit
 //   | salt(16) | nonce(24) | AEAD(ciphertext of payload, AD = all preceding bytes)
 Bytes encryptKeyFile(const MemberKeys& keys, std::string_view passphrase, KdfStrength strength);
+// decryptKeyFile/readKeyFile bound the file's Argon2 parameters (ops <= 4 x
+// SENSITIVE, memory <= 4 GiB) before running it, and throw std::runtime_error
+// only if Argon2 cannot get the memory a within-bounds file asks for.
 Expected<MemberKeys, KeyFileError> decryptKeyFile(ByteView file, std::string_view passphrase);
 
 // File helpers: written with mode 0600 via a temp file + rename.

@@ -92,22 +92,40 @@ ContentKey attachmentKey(const ContentKey& contentKey, std::uint32_t index);
 class StreamEncryptor {
  public:
   explicit StreamEncryptor(const ContentKey& key);  // random stream header
+  // Move-only: a copy would encrypt two chunks under the same key and nonce.
+  // The destructor wipes the stream state (it holds the stream's subkey).
+  StreamEncryptor(StreamEncryptor&&) noexcept = default;
+  StreamEncryptor& operator=(StreamEncryptor&&) noexcept = default;
+  ~StreamEncryptor();
   const std::array<std::uint8_t, StreamHeaderBytes>& header() const { return header_; }
+  // plainChunk must be at most AttachmentChunkPlainBytes; nothing may be
+  // pushed after the final chunk (std::logic_error / std::length_error).
   Bytes push(ByteView plainChunk, bool final);
  private:
   crypto_secretstream_xchacha20poly1305_state st_;
   std::array<std::uint8_t, StreamHeaderBytes> header_;
+  bool finished_ = false;
 };
 
 class StreamDecryptor {
  public:
   // Fails (BadLength/DecryptFailed) on a bad header.
   static Expected<StreamDecryptor, CryptoError> start(const ContentKey& key, ByteView header);
+  StreamDecryptor(StreamDecryptor&&) noexcept = default;
+  StreamDecryptor& operator=(StreamDecryptor&&) noexcept = default;
+  ~StreamDecryptor();  // wipes the stream state
   // Returns the plaintext of one chunk; `final` is set when it was the last.
+  // BadLength: chunk shorter than StreamChunkOverhead or longer than
+  // AttachmentChunkPlainBytes + StreamChunkOverhead. DecryptFailed: bad tag,
+  // reordered/tampered chunk, or any pull after the final chunk or after a
+  // failed pull (a stream that failed once stays failed).
+  // A stream whose pulls never report `final` is truncated: the caller must
+  // treat end-of-input without `final` as StreamTruncated.
   Expected<Bytes, CryptoError> pull(ByteView cipherChunk, bool& final);
  private:
   StreamDecryptor() = default;
   crypto_secretstream_xchacha20poly1305_state st_;
+  bool finished_ = false;  // final chunk seen, or a pull failed
 };
 
 // ---- passwords ------------------------------------------------------------------

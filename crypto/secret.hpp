@@ -1,7 +1,13 @@
-// Secret<N>: fixed-size secret bytes in sodium_malloc'd memory (guard pages,
-// canary, mlock'd where the OS allows), wiped with sodium_memzero on free.
-// Move-only; never copied implicitly; no operator== (use equals(), which is
-// constant time).
+// Secret<N>: fixed-size secret bytes in locked, guarded memory, wiped on
+// free. Move-only; never copied implicitly; no operator== (use equals(),
+// which is constant time).
+//
+// Memory comes from a pool of sodium_malloc'd arenas (guard pages around each
+// arena, mlock'd where the OS allows) cut into 64-byte slots. One
+// sodium_malloc per secret costs ~150 µs here (nine system calls), which made
+// a fresh content key per bulletin dominate sealing; slots cost a mutex and a
+// free-list pop. A slot is wiped with sodium_memzero when it is released and
+// never returned to the general heap.
 #pragma once
 
 #include "types.hpp"
@@ -10,20 +16,26 @@
 
 namespace focal::crypto {
 
+namespace detail {
+inline constexpr std::size_t SecretSlotBytes = 64;
+// Returns a zeroed slot of SecretSlotBytes. Throws std::bad_alloc.
+std::uint8_t* secretAlloc();
+// Wipes and returns a slot from secretAlloc(); nullptr is ignored.
+void secretFree(std::uint8_t* p) noexcept;
+}  // namespace detail
+
 template <std::size_t N, class Tag>
 class Secret {
  public:
   static constexpr std::size_t size = N;
 
   // Allocates zeroed secret memory. Throws std::bad_alloc on failure.
-  Secret() : p_(static_cast<std::uint8_t*>(sodium_malloc(N))) {
-    if (p_ == nullptr) throw std::bad_alloc();
-    sodium_memzero(p_, N);
-  }
-  ~Secret() { if (p_ != nullptr) sodium_free(p_); }  // sodium_free wipes
+  static_assert(N <= detail::SecretSlotBytes, "Secret larger than a pool slot");
+  Secret() : p_(detail::secretAlloc()) {}
+  ~Secret() { detail::secretFree(p_); }
   Secret(Secret&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
   Secret& operator=(Secret&& o) noexcept {
-    if (this != &o) { if (p_ != nullptr) sodium_free(p_); p_ = std::exchange(o.p_, nullptr); }
+    if (this != &o) { detail::secretFree(p_); p_ = std::exchange(o.p_, nullptr); }
     return *this;
   }
   Secret(const Secret&) = delete;

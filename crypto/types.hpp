@@ -80,7 +80,10 @@ std::optional<Bytes> fromHex(std::string_view hex);
 std::string toBase64(ByteView b);  // standard alphabet, padded
 std::optional<Bytes> fromBase64(std::string_view b64);
 
+// For Fixed/Secret values. Constrained so that toHex(Bytes) picks the
+// ByteView overload instead of failing inside this template.
 template <class F>
+  requires requires(const F& f) { f.view(); }
 std::string toHex(const F& f) { return toHex(f.view()); }
 
 // Fills with random bytes from the OS CSPRNG (randombytes_buf).
