@@ -159,12 +159,25 @@ struct LogEvent {
     rotateIdentity @4 :RotateKey;      # by the member's old identity key or an admin
     revoke @5 :Revoke;                 # by an admin
     roleChange @6 :RoleChange;         # by an admin
+    recordApproved @7 :RecordApproved; # by the hub: silence procedure ended without objection
+    admission @8 :Admission;           # by the hub: a proposal every member state approved
   }
   struct Genesis { hubId @0 :Text; hubKey @1 :Data; }
   struct Register { member @0 :MemberInfo; keys @1 :KeySet; }
   struct RotateKey { memberId @0 :Text; previousKey @1 :Data; keys @2 :KeySet; }
   struct Revoke { memberId @0 :Text; key @1 :Data; reason @2 :Text; }  # key empty = the member
   struct RoleChange { memberId @0 :Text; isAdmin @1 :Bool; isSecretariat @2 :Bool; }
+  struct RecordApproved {
+    recordId @0 :Data;           # bulletin id of the summary record
+    headerHash @1 :Data;         # BLAKE2b-256 of its signed header bytes
+    deadlineMs @2 :Int64;
+    acknowledgedBy @3 :List(Text);
+    commentedBy @4 :List(Text);
+  }
+  struct Admission {
+    proposal @0 :SignedRecord;          # Proposal bytes, signed by the proposing admin
+    approvals @1 :List(SignedRecord);   # Decision bytes, one approving POC per member state
+  }
 }
 
 struct LogEntry {
@@ -190,6 +203,74 @@ struct SignedLogHead {
   head @0 :Data;               # LogHead bytes
   signature @1 :Data;
 }
+
+# ------------------------------------------------- working-group records ----
+
+struct SignedRecord {
+  body @0 :Data;               # the bytes of one of the structs below
+  signature @1 :Data;          # Ed25519 by the author's identity key, under the struct's context
+}
+
+# context "focal/v1/forward"; signed by the forwarder (a recipient of the bulletin).
+struct ForwardRecord {
+  forwardId @0 :Data;          # 16 random bytes
+  bulletinId @1 :Data;
+  headerHash @2 :Data;         # BLAKE2b-256 of the original signed header bytes
+  forwarderId @3 :Text;
+  forwarderKey @4 :Data;
+  forwardedAtMs @5 :Int64;
+  addresses @6 :List(Text);    # as written
+  recipients @7 :List(Recipient);  # the same content key, wrapped for each new recipient
+}
+
+# context "focal/v1/permission"; signed by the originator of an H2 bulletin.
+struct Permission {
+  bulletinId @0 :Data;
+  grantedTo @1 :List(Text);    # member ids allowed to forward it further
+  grantedAtMs @2 :Int64;
+}
+
+# context "focal/v1/retraction"; signed by the original sender only.
+struct Retraction {
+  bulletinId @0 :Data;
+  senderId @1 :Text;
+  reason @2 :Text;             # visible to the hub (metadata)
+  retractedAtMs @3 :Int64;
+}
+
+# context "focal/v1/comment"; a recipient's comment on a summary record.
+struct Comment {
+  recordId @0 :Data;
+  memberId @1 :Text;
+  objection @2 :Bool;
+  sealedText @3 :Data;         # crypto_box_seal(text, record sender's encryption key); may be empty
+  commentedAtMs @4 :Int64;
+}
+
+# context "focal/v1/proposal"; by an admin. Takes effect only when a point of
+# contact of every member state approved it and nobody rejected it.
+struct Proposal {
+  proposalId @0 :Data;         # 16 random bytes
+  proposerId @1 :Text;
+  createdAtMs @2 :Int64;
+  expiresAtMs @3 :Int64;
+  union {
+    admission @4 :LogEvent.Register;  # admit a resource-panel (or other) member
+    amendment @5 :Text;               # any other change that needs consensus
+  }
+}
+
+# context "focal/v1/decision"; by a point of contact of a member state.
+struct Decision {
+  proposalId @0 :Data;
+  proposalHash @1 :Data;       # BLAKE2b-256 of the Proposal bytes
+  memberId @2 :Text;
+  approve @3 :Bool;            # false = reject (ends the proposal)
+  decidedAtMs @4 :Int64;
+}
+
+enum RecordState { pending @0; approved @1; objected @2; withdrawn @3; superseded @4; }
+enum ProposalState { open @0; adopted @1; rejected @2; expired @3; }
 
 # -------------------------------------------------------------- frames ----
 
@@ -229,6 +310,8 @@ struct Delivery {
   seq @0 :UInt64;               # position in the recipient's queue, increasing
   queuedAtMs @1 :Int64;
   bulletin @2 :Bulletin;
+  forward @3 :SignedRecord;     # set when this reached you through a forward (ForwardRecord)
+  retraction @4 :SignedRecord;  # set when this delivery announces a retraction (Retraction)
 }
 struct Deliveries { items @0 :List(Delivery); more @1 :Bool; }
 
@@ -260,6 +343,40 @@ struct LogPage { entries @0 :List(LogEntry); head @1 :SignedLogHead; }
 struct AdminRequest { event @0 :Data; signature @1 :Data; }  # LogEvent bytes, signed by the session's identity key
 struct AdminResult { index @0 :UInt64; head @1 :SignedLogHead; }
 
+struct RecordStatusQuery { recordId @0 :Data; }
+struct RecordStatus {
+  recordId @0 :Data;
+  state @1 :RecordState;
+  deadlineMs @2 :Int64;
+  comments @3 :List(SignedRecord);     # Comment records
+  acknowledgedBy @4 :List(Text);
+  outcomeIndex @5 :UInt64;             # log index of recordApproved, 0 = none
+}
+
+struct ProposalInfo {
+  proposal @0 :SignedRecord;
+  decisions @1 :List(SignedRecord);
+  state @2 :ProposalState;
+  outcomeIndex @3 :UInt64;             # log index of the admission, 0 = none
+}
+struct Proposals { items @0 :List(ProposalInfo); }
+
+struct AuditQuery { from @0 :UInt64; limit @1 :UInt32; }
+struct AuditEntry {
+  index @0 :UInt64;
+  timeMs @1 :Int64;
+  event @2 :Text;              # e.g. "admin.register", "auth.failure"
+  actor @3 :Text;              # member id or "-"
+  remote @4 :Text;             # peer address
+  detail @5 :Text;
+  hash @6 :Data;
+  # hash(i) = BLAKE2b-256("focal/v1/audit" || 0x00 || u64be index || hash(i-1) || i64be timeMs
+  #   || for each of event, actor, remote, detail: u32be len || bytes); hash(-1) = 32 zero bytes
+}
+struct AuditPage { entries @0 :List(AuditEntry); }
+
+struct Recorded { id @0 :Data; atMs @1 :Int64; }  # success of forward/retract/comment/propose/decide/permit
+
 struct BeginUpload { size @0 :UInt64; blobHash @1 :Data; }
 struct UploadReady { uploadId @0 :UInt64; offset @1 :UInt64; }   # offset > 0 resumes
 struct UploadChunk { uploadId @0 :UInt64; offset @1 :UInt64; data @2 :Data; }
@@ -284,6 +401,15 @@ struct ClientFrame {
     download @11 :Download;
     subscribe @12 :Void;        # turn on live pushes for this connection
     ping @13 :Void;
+    forward @14 :SignedRecord;       # ForwardRecord
+    retract @15 :SignedRecord;       # Retraction
+    comment @16 :SignedRecord;       # Comment
+    recordStatus @17 :RecordStatusQuery;
+    propose @18 :SignedRecord;       # Proposal (admin)
+    listProposals @19 :Void;
+    decide @20 :SignedRecord;        # Decision
+    permit @21 :SignedRecord;        # Permission (originator of an H2 bulletin)
+    audit @22 :AuditQuery;           # admin
   }
 }
 
@@ -306,5 +432,9 @@ struct ServerFrame {
     blobChunk @14 :BlobChunk;
     subscribed @15 :Void;
     pong @16 :Void;
+    recordStatus @17 :RecordStatus;
+    proposals @18 :Proposals;
+    audit @19 :AuditPage;
+    recorded @20 :Recorded;
   }
 }

@@ -30,4 +30,17 @@ struct SignedEvent {
 };
 SignedEvent signLogEvent(capnp::MessageBuilder& event, const crypto::SigningSecretKey& author);
 
+// Verifying side of the two functions above: parse only after the signature
+// over the exact bytes verified. A head must carry a 32-byte rootHash; the
+// caller still checks hubId and that the log only grew.
+enum class LogError {
+  Malformed,     // bytes do not parse, or a field has the wrong length
+  BadSignature,  // signature does not verify under the given key
+};
+const char* describe(LogError e);
+Expected<Parsed<wire::LogHead>, LogError> verifyLogHead(ByteView head, const crypto::Signature& sig,
+                                                        const crypto::SigningPublicKey& hubKey);
+Expected<Parsed<wire::LogEvent>, LogError> verifyLogEvent(ByteView event, const crypto::Signature& sig,
+                                                          const crypto::SigningPublicKey& author);
+
 }  // namespace focal::protocol

@@ -45,7 +45,27 @@ class Parsed {
   Parsed(kj::Array<capnp::word> words, const capnp::ReaderOptions& opts)
       : words_(kj::mv(words)), reader_(std::make_unique<capnp::FlatArrayMessageReader>(words_.asPtr(), opts)) {}
   typename T::Reader root() const { return reader_->getRoot<T>(); }
-  typename T::Reader operator->() const { return root(); }
+  // p->getField(): a Reader is a value, so operator-> hands out a holder
+  // that yields a pointer to it (a Reader returned directly cannot chain).
+  struct Arrow {
+    typename T::Reader reader;
+    const typename T::Reader* operator->() const { return &reader; }
+  };
+  Arrow operator->() const { return Arrow{root()}; }
+
+  // The buffer may hold decrypted content (Parsed<wire::Content>): wipe it.
+  ~Parsed() {
+    if (words_.size() != 0) sodium_memzero(words_.begin(), words_.size() * sizeof(capnp::word));
+  }
+  Parsed(Parsed&&) noexcept = default;
+  Parsed& operator=(Parsed&& o) noexcept {
+    if (this != &o) {
+      if (words_.size() != 0) sodium_memzero(words_.begin(), words_.size() * sizeof(capnp::word));
+      reader_ = std::move(o.reader_);
+      words_ = kj::mv(o.words_);
+    }
+    return *this;
+  }
 
  private:
   kj::Array<capnp::word> words_;
@@ -78,5 +98,12 @@ extern template Expected<Parsed<wire::AckBody>, WireError> decode<wire::AckBody>
 extern template Expected<Parsed<wire::LogEvent>, WireError> decode<wire::LogEvent>(ByteView);
 extern template Expected<Parsed<wire::LogHead>, WireError> decode<wire::LogHead>(ByteView);
 extern template Expected<Parsed<wire::LogEntry>, WireError> decode<wire::LogEntry>(ByteView);
+// Signed working-group records (the bytes inside SignedRecord.body).
+extern template Expected<Parsed<wire::ForwardRecord>, WireError> decode<wire::ForwardRecord>(ByteView);
+extern template Expected<Parsed<wire::Permission>, WireError> decode<wire::Permission>(ByteView);
+extern template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retraction>(ByteView);
+extern template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
+extern template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);
+extern template Expected<Parsed<wire::Decision>, WireError> decode<wire::Decision>(ByteView);
 
 }  // namespace focal::protocol

@@ -1,0 +1,342 @@
+// Sealing and opening bulletins (see bulletin.hpp for the construction and
+// why it resists "defective sign & encrypt").
+//
+// SECURITY: verifyHeader and openBulletin run on bytes relayed by the hub,
+// which is not trusted for anything but availability. Every length is
+// checked before a fixed-size type is made from it; the signature is checked
+// over the exact bytes received, before any field is acted upon except the
+// ones needed to find the key (senderKey) and refuse unknown versions.
+#include "protocol/bulletin.hpp"
+
+#include "protocol/signing.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+namespace focal::protocol {
+
+namespace {
+
+// A MessageBuilder whose segments are wiped when it is destroyed: the
+// Content message holds the plaintext of a bulletin.
+class WipingMessageBuilder final : public capnp::MessageBuilder {
+ public:
+  WipingMessageBuilder() = default;
+  ~WipingMessageBuilder() noexcept(false) override {
+    for (auto& segment : segments_) sodium_memzero(segment.begin(), segment.size() * sizeof(capnp::word));
+  }
+  kj::ArrayPtr<capnp::word> allocateSegment(capnp::uint minimumSize) override {
+    const std::size_t words = std::max<std::size_t>(minimumSize, nextWords_);
+    nextWords_ = std::min<std::size_t>(nextWords_ * 2, MaxSegmentWords);
+    auto segment = kj::heapArray<capnp::word>(words);
+    std::memset(segment.begin(), 0, words * sizeof(capnp::word));  // capnp requires zeroed segments
+    auto ptr = segment.asPtr();
+    segments_.push_back(kj::mv(segment));
+    return ptr;
+  }
+
+ private:
+  static constexpr std::size_t MaxSegmentWords = 128 * 1024;
+  std::vector<kj::Array<capnp::word>> segments_;
+  std::size_t nextWords_ = 1024;
+};
+
+// Bytes that held plaintext; wiped on scope exit.
+struct WipedBytes {
+  Bytes bytes;
+  ~WipedBytes() { if (!bytes.empty()) sodium_memzero(bytes.data(), bytes.size()); }
+};
+
+bool validFileName(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  return name.find_first_of(std::string_view("/\\\0", 3)) == std::string_view::npos;
+}
+
+// Structural checks of a parsed header that do not need a key. Kept apart
+// from verifyHeader so the order is explicit: version, structure, signature.
+bool wellFormed(wire::BulletinHeader::Reader h) {
+  if (h.getBulletinId().size() != crypto::BulletinId::size) return false;
+  if (h.getSenderKey().size() != crypto::SigningPublicKey::size) return false;
+  if (h.getSenderId().size() == 0 || h.getSenderId().size() > MaxMemberIdBytes) return false;
+  if (h.getContentNonce().size() != crypto::AeadNonce::size) return false;
+  if (h.getContentHash().size() != crypto::Hash256::size) return false;
+  const auto tlp = static_cast<std::uint16_t>(h.getTlp());
+  if (tlp == static_cast<std::uint16_t>(wire::Tlp::UNSET) || tlp > static_cast<std::uint16_t>(wire::Tlp::RED)) {
+    return false;
+  }
+  if (h.getReplyTo().size() != 0 && h.getReplyTo().size() != crypto::BulletinId::size) return false;
+  if (h.getRevises().size() != 0 && h.getRevises().size() != crypto::BulletinId::size) return false;
+  if (h.getAddresses().size() > MaxAddresses) return false;
+
+  auto recipients = h.getRecipients();
+  if (recipients.size() == 0 || recipients.size() > MaxRecipients) return false;
+  std::string_view previous;
+  for (unsigned i = 0; i < recipients.size(); ++i) {
+    auto r = recipients[i];
+    const std::string_view id = view(r.getMemberId());
+    if (id.empty() || id.size() > MaxMemberIdBytes) return false;
+    if (i > 0 && !(previous < id)) return false;  // sorted, no duplicates
+    previous = id;
+    if (r.getEncryptionKey().size() != crypto::BoxPublicKey::size) return false;
+    if (r.getWrappedKey().size() != crypto::WrappedKey::size) return false;
+  }
+
+  auto attachments = h.getAttachments();
+  if (attachments.size() > MaxAttachments) return false;
+  for (auto a : attachments) {
+    if (a.getBlobHash().size() != crypto::Hash256::size) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* describe(SealError e) {
+  switch (e) {
+    case SealError::NoRecipients: return "The bulletin has no recipients.";
+    case SealError::TooManyRecipients: return "The bulletin has more recipients than the protocol allows.";
+    case SealError::DuplicateRecipient: return "A member appears more than once among the recipients.";
+    case SealError::MissingTlp: return "The bulletin has no TLP label; choose one explicitly.";
+    case SealError::TooLarge:
+      return "The bulletin is over a size limit (header, content, addresses, attachments or attachment size).";
+    case SealError::InvalidField:
+      return "A field of the bulletin is invalid (member id, text length, handling, evaluation, deadline or "
+             "attachment name).";
+  }
+  return "Unknown seal error.";
+}
+
+const char* describe(OpenError e) {
+  switch (e) {
+    case OpenError::Malformed: return "The bulletin does not parse or has fields of the wrong length.";
+    case OpenError::UnsupportedVersion: return "The bulletin uses a protocol version or cipher suite this client does not support.";
+    case OpenError::BadSignature: return "The bulletin header's signature does not verify.";
+    case OpenError::UnexpectedSender: return "The bulletin is signed by a key that is not the sender's key in the directory.";
+    case OpenError::NotARecipient: return "The bulletin is not addressed to this member's key.";
+    case OpenError::KeyUnwrapFailed: return "The content key addressed to this member does not open with this member's key.";
+    case OpenError::HashMismatch: return "The bulletin content does not match the hash and size in its signed header.";
+    case OpenError::DecryptFailed: return "The bulletin content does not decrypt.";
+  }
+  return "Unknown open error.";
+}
+
+Bytes contentAd(const crypto::BulletinId& id) {
+  Bytes ad;
+  ad.reserve(context::Content.size() + 1 + id.size);
+  ad.insert(ad.end(), context::Content.begin(), context::Content.end());
+  ad.push_back(0);
+  ad.insert(ad.end(), id.bytes.begin(), id.bytes.end());
+  return ad;
+}
+
+Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, const crypto::MemberKeys& sender,
+                                                 const crypto::ContentKey& contentKey, std::int64_t nowMs,
+                                                 std::optional<crypto::BulletinId> id) {
+  // ---- validate the draft: every refusal before any crypto
+  if (draft.recipients.empty()) return unexpected(SealError::NoRecipients);
+  if (draft.recipients.size() > MaxRecipients) return unexpected(SealError::TooManyRecipients);
+  if (draft.tlp == wire::Tlp::UNSET) return unexpected(SealError::MissingTlp);
+  if (static_cast<std::uint16_t>(draft.tlp) > static_cast<std::uint16_t>(wire::Tlp::RED)) {
+    return unexpected(SealError::InvalidField);
+  }
+  if (draft.addresses.size() > MaxAddresses || draft.attachments.size() > MaxAttachments) {
+    return unexpected(SealError::TooLarge);
+  }
+  if (sender.memberId.empty() || sender.memberId.size() > MaxMemberIdBytes) return unexpected(SealError::InvalidField);
+  if (draft.infoAccuracy > 4) return unexpected(SealError::InvalidField);
+  if (draft.handling == wire::Handling::H3 && draft.handlingText.empty()) return unexpected(SealError::InvalidField);
+  if (draft.handlingText.size() > MaxTextFieldBytes || draft.caseRef.size() > MaxTextFieldBytes) {
+    return unexpected(SealError::InvalidField);
+  }
+  if ((draft.kind == wire::BulletinKind::SUMMARY_RECORD) != (draft.commentDeadlineMs != 0)) {
+    return unexpected(SealError::InvalidField);  // a deadline exactly when it is a summary record
+  }
+  for (const auto& a : draft.addresses) {
+    if (a.empty() || a.size() > MaxTextFieldBytes) return unexpected(SealError::InvalidField);
+  }
+  for (const auto& a : draft.attachments) {
+    if (a.blobSize > MaxAttachmentBytes) return unexpected(SealError::TooLarge);
+    if (!validFileName(a.name) || a.name.size() > MaxTextFieldBytes || a.mediaType.size() > MaxTextFieldBytes) {
+      return unexpected(SealError::InvalidField);
+    }
+  }
+
+  std::vector<std::size_t> order(draft.recipients.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return draft.recipients[a].memberId < draft.recipients[b].memberId;
+  });
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const auto& memberId = draft.recipients[order[i]].memberId;
+    if (memberId.empty() || memberId.size() > MaxMemberIdBytes) return unexpected(SealError::InvalidField);
+    if (i > 0 && draft.recipients[order[i - 1]].memberId == memberId) {
+      return unexpected(SealError::DuplicateRecipient);
+    }
+  }
+
+  SealedBulletin sealed;
+  sealed.id = id ? *id : crypto::randomFixed<crypto::BulletinId>();
+
+  // ---- content: serialised, encrypted once, hashed
+  WipedBytes plain;
+  {
+    WipingMessageBuilder message;
+    auto c = message.initRoot<wire::Content>();
+    c.setCategory(draft.category);
+    c.setTitle(draft.title);
+    c.setBody(draft.body);
+    auto techniques = c.initAttackTechniques(static_cast<unsigned>(draft.attackTechniques.size()));
+    for (unsigned i = 0; i < techniques.size(); ++i) techniques.set(i, draft.attackTechniques[i]);
+    c.setStixBundle(draft.stixBundle);
+    auto infos = c.initAttachments(static_cast<unsigned>(draft.attachments.size()));
+    for (unsigned i = 0; i < infos.size(); ++i) {
+      const auto& a = draft.attachments[i];
+      infos[i].setName(a.name);
+      infos[i].setMediaType(a.mediaType);
+      infos[i].setPlainSize(a.plainSize);
+      infos[i].setBlobHash(kjBytes(a.blobHash.view()));
+    }
+    plain.bytes = toBytes(message);
+  }
+  // Each byte of the encrypted content costs the same at every recipient and
+  // in the hub's store; check before spending the encryption.
+  if (plain.bytes.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES > MaxContentBytes) {
+    return unexpected(SealError::TooLarge);
+  }
+  const auto nonce = crypto::randomFixed<crypto::AeadNonce>();
+  sealed.ciphertext = crypto::aeadEncrypt(contentKey, nonce, plain.bytes, contentAd(sealed.id));
+  if (sealed.ciphertext.size() > MaxContentBytes) return unexpected(SealError::TooLarge);
+  const crypto::Hash256 contentHash = crypto::hash256(sealed.ciphertext);
+
+  // ---- header: serialised once, signed as bytes
+  capnp::MallocMessageBuilder message;
+  auto h = message.initRoot<wire::BulletinHeader>();
+  h.setVersion(wire::PROTOCOL_VERSION);
+  h.setSuite(wire::CIPHER_SUITE);
+  h.setBulletinId(kjBytes(sealed.id.view()));
+  h.setSenderId(sender.memberId);
+  h.setSenderKey(kjBytes(sender.identity.publicKey.view()));
+  h.setCreatedAtMs(nowMs);
+  h.setTlp(draft.tlp);
+  h.setHandling(draft.handling);
+  h.setHandlingText(draft.handlingText);
+  h.setSourceReliability(draft.sourceReliability);
+  h.setInfoAccuracy(draft.infoAccuracy);
+  h.setPriority(draft.priority);
+  h.setCaseRef(draft.caseRef);
+  h.setKind(draft.kind);
+  h.setCommentDeadlineMs(draft.commentDeadlineMs);
+  if (draft.replyTo) h.setReplyTo(kjBytes(draft.replyTo->view()));
+  auto addresses = h.initAddresses(static_cast<unsigned>(draft.addresses.size()));
+  for (unsigned i = 0; i < addresses.size(); ++i) addresses.set(i, draft.addresses[i]);
+  auto recipients = h.initRecipients(static_cast<unsigned>(order.size()));
+  for (unsigned i = 0; i < recipients.size(); ++i) {
+    const auto& r = draft.recipients[order[i]];
+    recipients[i].setMemberId(r.memberId);
+    recipients[i].setEncryptionKey(kjBytes(r.encryptionKey.view()));
+    recipients[i].setWrappedKey(kjBytes(crypto::wrapKey(contentKey, r.encryptionKey).view()));
+  }
+  h.setContentNonce(kjBytes(nonce.view()));
+  h.setContentHash(kjBytes(contentHash.view()));
+  h.setContentSize(sealed.ciphertext.size());
+  auto refs = h.initAttachments(static_cast<unsigned>(draft.attachments.size()));
+  for (unsigned i = 0; i < refs.size(); ++i) {
+    refs[i].setBlobHash(kjBytes(draft.attachments[i].blobHash.view()));
+    refs[i].setSize(draft.attachments[i].blobSize);
+  }
+  if (draft.revises) h.setRevises(kjBytes(draft.revises->view()));
+
+  sealed.header = toBytes(message);
+  if (sealed.header.size() > MaxHeaderBytes) return unexpected(SealError::TooLarge);
+  sealed.signature = crypto::sign(context::BulletinHeader, sealed.header, sender.identity.secretKey);
+  return sealed;
+}
+
+void toWire(const SealedBulletin& sealed, wire::Bulletin::Builder out) {
+  out.setHeader(kjBytes(sealed.header));
+  out.setSignature(kjBytes(sealed.signature.view()));
+  out.setCiphertext(kjBytes(sealed.ciphertext));
+}
+
+Expected<Parsed<wire::BulletinHeader>, OpenError> verifyHeader(ByteView header, const crypto::Signature& sig) {
+  if (header.size() > MaxHeaderBytes) return unexpected(OpenError::Malformed);
+  auto parsed = decode<wire::BulletinHeader>(header);
+  if (!parsed) return unexpected(OpenError::Malformed);
+  auto h = parsed->root();
+  if (h.getVersion() != wire::PROTOCOL_VERSION || h.getSuite() != wire::CIPHER_SUITE) {
+    return unexpected(OpenError::UnsupportedVersion);
+  }
+  if (!wellFormed(h)) return unexpected(OpenError::Malformed);
+  const auto senderKey = crypto::SigningPublicKey::fromBytes(view(h.getSenderKey()));
+  if (!senderKey || !crypto::verify(context::BulletinHeader, header, sig, *senderKey)) {
+    return unexpected(OpenError::BadSignature);
+  }
+  return std::move(parsed).value();
+}
+
+Expected<OpenedBulletin, OpenError> openBulletin(ByteView header, const crypto::Signature& sig, ByteView ciphertext,
+                                                 const crypto::SigningPublicKey& expectedSenderKey,
+                                                 const crypto::MemberKeys& me) {
+  auto verified = verifyHeader(header, sig);
+  if (!verified) return unexpected(verified.error());
+  Parsed<wire::BulletinHeader> parsed = std::move(verified).value();
+  auto h = parsed.root();
+
+  // Lengths were checked by verifyHeader; fromBytes cannot fail below.
+  if (!(*crypto::SigningPublicKey::fromBytes(view(h.getSenderKey())) == expectedSenderKey)) {
+    return unexpected(OpenError::UnexpectedSender);
+  }
+
+  // Our entry: our member id with one of our encryption keys (current, or
+  // one we held before a rotation). Recipients are strictly sorted, so a
+  // member has at most one entry.
+  const crypto::BoxKeyPair* ourKey = nullptr;
+  std::optional<crypto::WrappedKey> wrapped;
+  for (auto r : h.getRecipients()) {
+    if (view(r.getMemberId()) != me.memberId) continue;
+    const auto key = *crypto::BoxPublicKey::fromBytes(view(r.getEncryptionKey()));
+    if (key == me.encryption.publicKey) {
+      ourKey = &me.encryption;
+    } else {
+      for (const auto& previous : me.previousEncryption) {
+        if (key == previous.publicKey) { ourKey = &previous; break; }
+      }
+    }
+    if (ourKey != nullptr) wrapped = crypto::WrappedKey::fromBytes(view(r.getWrappedKey()));
+    break;
+  }
+  if (ourKey == nullptr || !wrapped) return unexpected(OpenError::NotARecipient);
+
+  if (ciphertext.size() != h.getContentSize() ||
+      !(crypto::hash256(ciphertext) == *crypto::Hash256::fromBytes(view(h.getContentHash())))) {
+    return unexpected(OpenError::HashMismatch);
+  }
+
+  auto key = crypto::unwrapKey(*wrapped, *ourKey);
+  if (!key) return unexpected(OpenError::KeyUnwrapFailed);
+
+  const auto id = *crypto::BulletinId::fromBytes(view(h.getBulletinId()));
+  const auto nonce = *crypto::AeadNonce::fromBytes(view(h.getContentNonce()));
+  auto decrypted = crypto::aeadDecrypt(key.value(), nonce, ciphertext, contentAd(id));
+  if (!decrypted) return unexpected(OpenError::DecryptFailed);
+  WipedBytes plain{std::move(decrypted).value()};
+
+  auto content = decode<wire::Content>(plain.bytes);
+  if (!content) return unexpected(OpenError::Malformed);
+  // The content's attachment list must describe exactly the signed blobs.
+  auto infos = content->root().getAttachments();
+  auto refs = h.getAttachments();
+  if (infos.size() != refs.size()) return unexpected(OpenError::Malformed);
+  for (unsigned i = 0; i < infos.size(); ++i) {
+    const ByteView info = view(infos[i].getBlobHash());
+    const ByteView ref = view(refs[i].getBlobHash());  // 32 bytes, checked by verifyHeader
+    if (info.size() != ref.size() || !std::equal(info.begin(), info.end(), ref.begin())) {
+      return unexpected(OpenError::Malformed);
+    }
+  }
+
+  return OpenedBulletin{std::move(parsed), std::move(content).value(), std::move(key).value()};
+}
+
+}  // namespace focal::protocol

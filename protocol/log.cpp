@@ -1,0 +1,80 @@
+// Directory log: entry hash chain, signed heads and events (see log.hpp).
+#include "protocol/log.hpp"
+
+#include "protocol/signing.hpp"
+
+namespace focal::protocol {
+
+namespace {
+
+void putU64(crypto::Hasher& h, std::uint64_t v) {
+  std::uint8_t b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
+  h.update(ByteView(b, sizeof b));
+}
+
+}  // namespace
+
+crypto::Hash256 logEntryHash(std::uint64_t index, const crypto::Hash256& prevHash, std::int64_t recordedAtMs,
+                             ByteView event, const crypto::SigningPublicKey& authorKey,
+                             const crypto::Signature& signature) {
+  crypto::Hasher h;
+  h.update(crypto::asBytes(context::LogEntry));
+  const std::uint8_t separator = 0;
+  h.update(ByteView(&separator, 1));
+  putU64(h, index);
+  h.update(prevHash.view());
+  putU64(h, static_cast<std::uint64_t>(recordedAtMs));  // two's complement, big-endian
+  h.update(crypto::hash256(event).view());
+  h.update(authorKey.view());
+  h.update(signature.view());
+  return h.finish();
+}
+
+SignedHead signLogHead(std::string_view hubId, std::uint64_t size, const crypto::Hash256& root, std::int64_t timeMs,
+                       const crypto::SigningSecretKey& hubKey) {
+  capnp::MallocMessageBuilder message;
+  auto head = message.initRoot<wire::LogHead>();
+  head.setHubId(capnp::Text::Reader(hubId.data(), hubId.size()));
+  head.setSize(size);
+  head.setRootHash(kjBytes(root.view()));
+  head.setTimeMs(timeMs);
+  SignedHead out;
+  out.head = toBytes(message);
+  out.signature = crypto::sign(context::LogHead, out.head, hubKey);
+  return out;
+}
+
+SignedEvent signLogEvent(capnp::MessageBuilder& event, const crypto::SigningSecretKey& author) {
+  SignedEvent out;
+  out.event = toBytes(event);
+  out.signature = crypto::sign(context::LogEvent, out.event, author);
+  return out;
+}
+
+const char* describe(LogError e) {
+  switch (e) {
+    case LogError::Malformed: return "The log record does not parse or has a field of the wrong length.";
+    case LogError::BadSignature: return "The log record's signature does not verify.";
+  }
+  return "Unknown log error.";
+}
+
+Expected<Parsed<wire::LogHead>, LogError> verifyLogHead(ByteView head, const crypto::Signature& sig,
+                                                        const crypto::SigningPublicKey& hubKey) {
+  if (!crypto::verify(context::LogHead, head, sig, hubKey)) return unexpected(LogError::BadSignature);
+  auto parsed = decode<wire::LogHead>(head);
+  if (!parsed) return unexpected(LogError::Malformed);
+  if (parsed->root().getRootHash().size() != crypto::Hash256::size) return unexpected(LogError::Malformed);
+  return std::move(parsed).value();
+}
+
+Expected<Parsed<wire::LogEvent>, LogError> verifyLogEvent(ByteView event, const crypto::Signature& sig,
+                                                          const crypto::SigningPublicKey& author) {
+  if (!crypto::verify(context::LogEvent, event, sig, author)) return unexpected(LogError::BadSignature);
+  auto parsed = decode<wire::LogEvent>(event);
+  if (!parsed) return unexpected(LogError::Malformed);
+  return std::move(parsed).value();
+}
+
+}  // namespace focal::protocol

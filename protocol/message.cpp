@@ -1,0 +1,203 @@
+// Framing and decoding of untrusted Cap'n Proto bytes (see message.hpp).
+//
+// SECURITY: every function here except toBytes/toFrame/errorName runs on
+// attacker-controlled bytes. No length from the wire is trusted before it is
+// compared with a limit; no kj::Exception leaves this file.
+#include "protocol/message.hpp"
+
+#include <capnp/dynamic.h>
+#include <capnp/schema.h>
+#include <kj/debug.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <exception>
+
+namespace focal::protocol {
+
+namespace {
+
+WireError malformed(std::string message) { return WireError{wire::ErrorCode::MALFORMED_FRAME, std::move(message)}; }
+
+// A kj description reads "expected <condition>; <text>" for KJ_REQUIRE
+// failures. The peer gets the text only, cut short: enough to debug a client,
+// nothing about our source.
+std::string shortReason(kj::StringPtr description) {
+  std::string_view d(description.cStr(), description.size());
+  if (auto semi = d.rfind("; "); semi != std::string_view::npos) d.remove_prefix(semi + 2);
+  constexpr std::size_t MaxReason = 120;
+  if (d.size() > MaxReason) d = d.substr(0, MaxReason);
+  return "malformed message: " + std::string(d);
+}
+
+// Typed walk of everything the schema knows about, through the same readers
+// the handlers will use. totalSize() alone checks pointers and bounds, but
+// not what only a typed read checks: NUL-terminated Text, a list pointer
+// where a struct is expected (or the reverse), list element sizes that do not
+// match the schema, and the amplification of lists of zero-sized structs
+// (each element is charged to the traversal limit only when the list is read
+// as a typed list). Recursion is bounded by the reader's nesting limit.
+void walkValue(capnp::DynamicValue::Reader value);
+
+void walkStruct(capnp::DynamicStruct::Reader s) {
+  for (auto field : s.getSchema().getNonUnionFields()) walkValue(s.get(field));
+  KJ_IF_MAYBE(field, s.which()) { walkValue(s.get(*field)); }
+  // An unknown union discriminant (a newer peer) reads as "no member"; the
+  // handler answers invalidRequest for it.
+}
+
+void walkValue(capnp::DynamicValue::Reader value) {
+  switch (value.getType()) {
+    case capnp::DynamicValue::TEXT:
+      (void)value.as<capnp::Text>();
+      break;
+    case capnp::DynamicValue::DATA:
+      (void)value.as<capnp::Data>();
+      break;
+    case capnp::DynamicValue::LIST:
+      for (auto element : value.as<capnp::DynamicList>()) walkValue(element);
+      break;
+    case capnp::DynamicValue::STRUCT:
+      walkStruct(value.as<capnp::DynamicStruct>());
+      break;
+    case capnp::DynamicValue::ANY_POINTER:
+    case capnp::DynamicValue::CAPABILITY:
+      // The schema has neither; an unknown field is covered by totalSize().
+      break;
+    default:  // void, bool, numbers, enums: nothing behind them
+      break;
+  }
+}
+
+// Slack over one pass, in words. A pass never reads the segment table and
+// reads each object once, so a well-formed message needs none; this only
+// keeps the bound from being exact to the word.
+constexpr std::size_t OnePassSlackWords = 16;
+
+capnp::ReaderOptions readerOptions(std::size_t messageBytes) {
+  capnp::ReaderOptions opts;
+  opts.traversalLimitInWords = traversalLimitWords(messageBytes);
+  opts.nestingLimit = MaxNestingDepth;
+  return opts;
+}
+
+}  // namespace
+
+Expected<std::uint32_t, WireError> frameLength(std::span<const std::uint8_t, FrameHeaderBytes> prefix,
+                                               std::uint32_t max) {
+  const std::uint32_t len = (std::uint32_t{prefix[0]} << 24) | (std::uint32_t{prefix[1]} << 16) |
+                            (std::uint32_t{prefix[2]} << 8) | std::uint32_t{prefix[3]};
+  if (len > max) {
+    return unexpected(WireError{wire::ErrorCode::FRAME_TOO_LARGE,
+                                "frame of " + std::to_string(len) + " bytes exceeds the limit of " +
+                                    std::to_string(max)});
+  }
+  if (len == 0) return unexpected(malformed("empty frame"));
+  if (len % sizeof(capnp::word) != 0) return unexpected(malformed("frame length is not a multiple of 8"));
+  return len;
+}
+
+template <class T>
+Expected<Parsed<T>, WireError> decode(ByteView bytes) {
+  if (bytes.empty()) return unexpected(malformed("empty message"));
+  if (bytes.size() % sizeof(capnp::word) != 0) return unexpected(malformed("message length is not a multiple of 8"));
+
+  // Our own aligned copy: the caller's buffer may sit at any offset, and the
+  // message must outlive it.
+  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  const capnp::ReaderOptions opts = readerOptions(bytes.size());
+
+  try {
+    // Throwaway readers do the checking, each with a budget of one pass over
+    // the message: a message built by a Cap'n Proto builder is read in full
+    // for at most its own size, so anything costlier shares objects between
+    // pointers or claims zero-sized list elements, i.e. is an amplification
+    // attempt. That leaves the caller's reader (budget traversalLimitWords,
+    // about four passes) room to read every field several times without a
+    // kj::Exception surfacing in a handler.
+    capnp::ReaderOptions onePass = opts;
+    onePass.traversalLimitInWords = words.size() + OnePassSlackWords;
+    {
+      capnp::FlatArrayMessageReader structure(words.asPtr(), onePass);
+      if (structure.getEnd() != words.end()) return unexpected(malformed("trailing bytes after the message"));
+      (void)structure.getRoot<T>().totalSize();
+    }
+    {
+      capnp::FlatArrayMessageReader typed(words.asPtr(), onePass);
+      walkStruct(capnp::toDynamic(typed.getRoot<T>()));
+    }
+  } catch (const kj::Exception& e) {
+    return unexpected(malformed(shortReason(e.getDescription())));
+  } catch (const std::exception&) {
+    return unexpected(malformed("malformed message"));
+  }
+  return Parsed<T>(kj::mv(words), opts);
+}
+
+template Expected<Parsed<wire::ClientFrame>, WireError> decode<wire::ClientFrame>(ByteView);
+template Expected<Parsed<wire::ServerFrame>, WireError> decode<wire::ServerFrame>(ByteView);
+template Expected<Parsed<wire::BulletinHeader>, WireError> decode<wire::BulletinHeader>(ByteView);
+template Expected<Parsed<wire::Content>, WireError> decode<wire::Content>(ByteView);
+template Expected<Parsed<wire::AckBody>, WireError> decode<wire::AckBody>(ByteView);
+template Expected<Parsed<wire::LogEvent>, WireError> decode<wire::LogEvent>(ByteView);
+template Expected<Parsed<wire::LogHead>, WireError> decode<wire::LogHead>(ByteView);
+template Expected<Parsed<wire::LogEntry>, WireError> decode<wire::LogEntry>(ByteView);
+template Expected<Parsed<wire::ForwardRecord>, WireError> decode<wire::ForwardRecord>(ByteView);
+template Expected<Parsed<wire::Permission>, WireError> decode<wire::Permission>(ByteView);
+template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retraction>(ByteView);
+template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
+template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);
+template Expected<Parsed<wire::Decision>, WireError> decode<wire::Decision>(ByteView);
+
+Bytes toBytes(capnp::MessageBuilder& message) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+Bytes toFrame(capnp::MessageBuilder& message) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  auto body = words.asBytes();
+  // Sizes over 4 GiB cannot come from a MessageBuilder we filled under our
+  // own limits; the peer refuses anything over MaxFrameBytes anyway.
+  KJ_REQUIRE(body.size() <= 0xffffffffu, "message too large to frame");
+  const auto len = static_cast<std::uint32_t>(body.size());
+  Bytes frame;
+  frame.reserve(FrameHeaderBytes + body.size());
+  frame.push_back(static_cast<std::uint8_t>(len >> 24));
+  frame.push_back(static_cast<std::uint8_t>(len >> 16));
+  frame.push_back(static_cast<std::uint8_t>(len >> 8));
+  frame.push_back(static_cast<std::uint8_t>(len));
+  frame.insert(frame.end(), body.begin(), body.end());
+  return frame;
+}
+
+const char* errorName(wire::ErrorCode code) {
+  using C = wire::ErrorCode;
+  switch (code) {
+    case C::INTERNAL: return "internal";
+    case C::MALFORMED_FRAME: return "malformed-frame";
+    case C::FRAME_TOO_LARGE: return "frame-too-large";
+    case C::UNAUTHENTICATED: return "unauthenticated";
+    case C::BAD_SIGNATURE: return "bad-signature";
+    case C::UNKNOWN_RECIPIENT: return "unknown-recipient";
+    case C::REVOKED_KEY: return "revoked-key";
+    case C::POLICY_DENIED: return "policy-denied";
+    case C::RATE_LIMITED: return "rate-limited";
+    case C::DUPLICATE: return "duplicate";
+    case C::UNAVAILABLE: return "unavailable";
+    case C::NOT_FOUND: return "not-found";
+    case C::FORBIDDEN: return "forbidden";
+    case C::INVALID_REQUEST: return "invalid-request";
+    case C::STALE_TIMESTAMP: return "stale-timestamp";
+    case C::UNSUPPORTED_VERSION: return "unsupported-version";
+    case C::TOO_MANY_CONNECTIONS: return "too-many-connections";
+    case C::SLOW_CONSUMER: return "slow-consumer";
+    case C::TIMEOUT: return "timeout";
+    case C::TOO_LARGE: return "too-large";
+  }
+  return "unknown-error";  // a code from a newer peer
+}
+
+}  // namespace focal::protocol
