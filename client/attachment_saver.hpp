@@ -1,0 +1,52 @@
+// The mirror of SpooledBlob on download: blob bytes are streamed in (in
+// order), decrypted chunk by chunk into a temporary file in the save
+// directory, and only when the whole blob hashes to the signed value, has
+// the signed size and ended with the FINAL chunk is the file renamed to its
+// (sanitised) name. Memory stays bounded by one chunk. A saver that is
+// destroyed before finish() removes its temporary file.
+#pragma once
+
+#include "crypto/primitives.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace focal::client {
+
+class AttachmentSaver {
+ public:
+  AttachmentSaver(const std::filesystem::path& saveDir, const crypto::ContentKey& attachmentKey,
+                  const crypto::Hash256& expectedHash, std::uint64_t expectedSize);
+  ~AttachmentSaver();
+  AttachmentSaver(const AttachmentSaver&) = delete;
+  AttachmentSaver& operator=(const AttachmentSaver&) = delete;
+
+  // Feeds the next blob bytes. Throws VerifyError if a chunk does not
+  // decrypt or data follows the FINAL chunk.
+  void write(crypto::ByteView blobBytes);
+  // Verifies (VerifyError) and moves the file to saveDir/fileName, which must
+  // already be sanitised. Without `overwrite` an existing file is never
+  // replaced (std::runtime_error). Returns the final path.
+  std::filesystem::path finish(const std::string& fileName, bool overwrite);
+  std::uint64_t plainBytes() const { return plainBytes_; }
+
+ private:
+  void pullChunk(crypto::ByteView cipherChunk);
+  void writePlain(crypto::ByteView plain);
+
+  std::filesystem::path dir_;
+  std::filesystem::path tmp_;
+  int fd_ = -1;
+  crypto::ContentKey key_;
+  crypto::Hash256 expectedHash_;
+  std::uint64_t expectedSize_;
+  crypto::Hasher hasher_;
+  std::uint64_t received_ = 0;
+  std::uint64_t plainBytes_ = 0;
+  crypto::Bytes pending_;  // < one cipher chunk
+  std::optional<crypto::StreamDecryptor> dec_;
+  bool finalSeen_ = false;
+};
+
+}  // namespace focal::client

@@ -1,0 +1,151 @@
+#include "client/cli_context.hpp"
+
+#include "client/bulletin_cache.hpp"
+#include "client/client_error.hpp"
+#include "client/terminal.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+namespace focal::client::cli {
+
+Output& CliContext::out() {
+  if (!out_) out_.emplace(options.json);
+  return *out_;
+}
+
+Profile& CliContext::profile() {
+  if (!profile_) {
+    profile_.emplace(options.profileDir.empty() ? Profile::defaultDir() : std::filesystem::path(options.profileDir));
+  }
+  return *profile_;
+}
+
+std::string CliContext::passphrase(bool confirm) {
+  if (const char* env = std::getenv("FOCAL_PASSPHRASE"); env != nullptr) return env;
+  auto first = promptHidden("Passphrase: ");
+  if (!first) {
+    throw UsageError("no-passphrase", "no terminal to ask for the passphrase: set FOCAL_PASSPHRASE");
+  }
+  if (confirm) {
+    auto second = promptHidden("Passphrase again: ");
+    if (!second || *second != *first) throw UsageError("passphrase-mismatch", "the passphrases differ");
+  }
+  return *first;
+}
+
+crypto::MemberKeys CliContext::loadKeys() {
+  std::string key = options.key.empty() ? profile().settings().key : options.key;
+  if (key.empty()) {
+    throw UsageError("no-key", "no key file: pass --key FILE or run `focal profile set --key FILE`");
+  }
+  auto keys = crypto::readKeyFile(key, passphrase());
+  if (!keys) {
+    if (keys.error() == crypto::KeyFileError::NotFound) throw std::runtime_error("cannot read key file " + key);
+    throw UsageError("key-file", key + ": " + crypto::describe(keys.error()));
+  }
+  return std::move(keys).value();
+}
+
+ConnectOptions CliContext::connectOptions() const {
+  ConnectOptions o;
+  o.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeoutSeconds * 1000));
+  return o;
+}
+
+std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys) {
+  const auto settings = (options.hub.empty() || options.ca.empty()) ? profile().settings() : ProfileSettings{};
+  const std::string hub = options.hub.empty() ? settings.hub : options.hub;
+  const std::string ca = options.ca.empty() ? settings.ca : options.ca;
+  if (hub.empty()) throw UsageError("no-hub", "no hub: pass --hub HOST:PORT or run `focal profile set --hub HOST:PORT`");
+  if (ca.empty()) throw UsageError("no-ca", "no hub certificate: pass --ca FILE or run `focal profile set --ca FILE`");
+  auto hp = parseHostPort(hub);
+  if (!hp) throw UsageError("bad-hub", "hub must be HOST:PORT, got '" + hub + "'");
+  auto c = std::make_unique<Connection>(connectOptions());
+  c->connect(hp->first, hp->second, ca);
+  c->authenticate(keys);
+  return c;
+}
+
+std::optional<int> CommandTable::runParsed() const {
+  for (const auto& c : commands_) {
+    if (c.app->parsed()) return c.run();
+  }
+  return std::nullopt;
+}
+
+crypto::BulletinId parseBulletinId(const std::string& hex) {
+  auto bytes = crypto::fromHex(hex);
+  std::optional<crypto::BulletinId> id;
+  if (bytes) id = crypto::BulletinId::fromBytes(*bytes);
+  if (!id) throw UsageError("bad-id", "a bulletin id is 32 hex digits, got '" + hex + "'");
+  return *id;
+}
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<Delivery> fetchAll(Connection& c, std::uint64_t afterSeq) {
+  std::vector<Delivery> all;
+  for (;;) {
+    auto page = c.fetch(afterSeq, protocol::MaxFetchPage);
+    for (auto& d : page.items) {
+      afterSeq = std::max(afterSeq, d.seq);
+      all.push_back(std::move(d));
+    }
+    if (!page.more || page.items.empty()) break;
+  }
+  return all;
+}
+
+Expected<OpenedMessage, std::string> openWithDirectory(Connection& c, std::unique_ptr<HubDirectory>& dir,
+                                                       const RawBulletin& raw, const crypto::MemberKeys& me) {
+  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
+  auto opened = openReceived(raw, *dir, me);
+  if (!opened && opened.error().rfind("unknown sender", 0) == 0) {
+    dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
+    return openReceived(raw, *dir, me);
+  }
+  return opened;
+}
+
+nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened) {
+  nlohmann::json j;
+  j["seq"] = d.seq;
+  j["received_at"] = formatTime(d.queuedAtMs);
+  if (opened) {
+    const auto& m = opened.value();
+    j["id"] = crypto::toHex(m.id);
+    j["verified"] = true;
+    j["sender"] = m.senderId;
+    j["sender_name"] = m.senderName;
+    j["tlp"] = tlpName(m.tlp);
+    j["priority"] = priorityName(m.priority);
+    j["category"] = categoryName(m.category);
+    j["title"] = m.title;
+    j["attachments"] = m.attachments.size();
+  } else {
+    auto id = d.bulletin.claimedId();
+    j["id"] = id ? crypto::toHex(*id) : "";
+    j["verified"] = false;
+    j["error"] = opened.error();
+  }
+  return j;
+}
+
+std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened) {
+  if (opened) {
+    const auto& m = opened.value();
+    return fmt::format("{}  {:<20} TLP:{:<12} {:<6}  {}  {}{}", crypto::toHex(m.id), m.senderId, tlpName(m.tlp),
+                       priorityName(m.priority), formatTime(d.queuedAtMs), m.title,
+                       m.attachments.empty() ? "" : fmt::format("  [{} attachment(s)]", m.attachments.size()));
+  }
+  auto id = d.bulletin.claimedId();
+  return fmt::format("{}  [CANNOT VERIFY: {}]  {}", id ? crypto::toHex(*id) : std::string(32, '?'), opened.error(),
+                     formatTime(d.queuedAtMs));
+}
+
+}  // namespace focal::client::cli

@@ -1,0 +1,82 @@
+// focal ack / focal status: the delivery side of a bulletin's life.
+#include "client/cli_context.hpp"
+
+#include <fmt/format.h>
+
+namespace focal::client::cli {
+
+namespace {
+
+const char* stateName(wire::DeliveryState s) {
+  switch (s) {
+    case wire::DeliveryState::QUEUED: return "queued";
+    case wire::DeliveryState::DELIVERED: return "delivered";
+    case wire::DeliveryState::ACKNOWLEDGED: return "acknowledged";
+  }
+  return "unknown";
+}
+
+int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
+  std::vector<crypto::BulletinId> ids;
+  for (const auto& h : hexIds) ids.push_back(parseBulletinId(h));
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto removed = conn->ack(ids);
+  if (ctx.out().json()) {
+    ctx.out().document({{"acknowledged", hexIds}, {"removed", removed}});
+  } else {
+    ctx.out().line(fmt::format("Acknowledged {} bulletin(s); {} removed from your queue.", ids.size(), removed));
+  }
+  return ExitOk;
+}
+
+int runStatus(CliContext& ctx, const std::string& hexId) {
+  const auto id = parseBulletinId(hexId);
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto states = conn->status(id);
+  if (ctx.out().json()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& s : states) {
+      list.push_back({{"member", s.memberId},
+                      {"state", stateName(s.state)},
+                      {"queued_at", formatTime(s.queuedAtMs)},
+                      {"delivered_at", s.deliveredAtMs ? nlohmann::json(formatTime(s.deliveredAtMs)) : nullptr},
+                      {"acked_at", s.ackedAtMs ? nlohmann::json(formatTime(s.ackedAtMs)) : nullptr}});
+    }
+    ctx.out().document({{"id", hexId}, {"recipients", list}});
+    return ExitOk;
+  }
+  ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", "RECIPIENT", "STATE", "QUEUED", "DELIVERED", "ACKNOWLEDGED"));
+  for (const auto& s : states) {
+    ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", s.memberId, stateName(s.state),
+                               formatTime(s.queuedAtMs), formatTime(s.deliveredAtMs), formatTime(s.ackedAtMs)));
+  }
+  return ExitOk;
+}
+
+}  // namespace
+
+void addDeliveryCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
+  auto ackIds = std::make_shared<std::vector<std::string>>();
+  auto* ack = app.add_subcommand("ack", "Acknowledge bulletins (one signature covers the batch)");
+  ack->add_option("ids", *ackIds, "Bulletin ids (32 hex digits each)")->required();
+  ack->footer(R"(An acknowledged bulletin leaves your queue at the hub; the sender sees it as
+acknowledged in focal status. focal read still works from the local cache.
+
+Example:
+  focal ack 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e 7d2c4f6a8e0b1d3f5a7c9e0f3c9a1e5b)");
+  table.add(ack, [&ctx, ackIds] { return runAck(ctx, *ackIds); });
+
+  auto statusId = std::make_shared<std::string>();
+  auto* status = app.add_subcommand("status", "Delivery state of a bulletin you sent, per recipient");
+  status->add_option("id", *statusId, "Bulletin id (32 hex digits, printed by focal send)")->required();
+  status->footer(R"(States: queued (waiting at the hub), delivered (handed to the recipient's
+client), acknowledged (the recipient signed an acknowledgement).
+
+Example:
+  focal status 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e)");
+  table.add(status, [&ctx, statusId] { return runStatus(ctx, *statusId); });
+}
+
+}  // namespace focal::client::cli

@@ -1,0 +1,683 @@
+#include "client/connection.hpp"
+
+#include "client/tls_config.hpp"
+#include "protocol/log.hpp"
+#include "protocol/signing.hpp"
+
+#include <capnp/message.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace focal::client {
+
+namespace {
+
+using Kind = TransportError::Kind;
+
+// Bytes asked of the TLS stream per read; a frame larger than this takes
+// several reads. The receive buffer is bounded by MaxFrameBytes + this.
+constexpr std::size_t ReadChunkBytes = 64 * 1024;
+
+crypto::Bytes copyData(capnp::Data::Reader d) { return crypto::Bytes(d.begin(), d.end()); }
+
+SignedHeadBytes headFrom(wire::SignedLogHead::Reader h) {
+  return SignedHeadBytes{copyData(h.getHead()), copyData(h.getSignature())};
+}
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* frameName(wire::ServerFrame::Which w) {
+  switch (w) {
+    case wire::ServerFrame::CHALLENGE: return "challenge";
+    case wire::ServerFrame::ERROR: return "error";
+    case wire::ServerFrame::AUTHENTICATED: return "authenticated";
+    case wire::ServerFrame::ACCEPTED: return "accepted";
+    case wire::ServerFrame::DELIVERIES: return "deliveries";
+    case wire::ServerFrame::PUSH: return "push";
+    case wire::ServerFrame::ACKED: return "acked";
+    case wire::ServerFrame::STATUS: return "status";
+    case wire::ServerFrame::DIRECTORY: return "directory";
+    case wire::ServerFrame::LOG: return "log";
+    case wire::ServerFrame::ADMIN: return "admin";
+    case wire::ServerFrame::UPLOAD_READY: return "upload-ready";
+    case wire::ServerFrame::UPLOAD_PROGRESS: return "upload-progress";
+    case wire::ServerFrame::BLOB_CHUNK: return "blob-chunk";
+    case wire::ServerFrame::SUBSCRIBED: return "subscribed";
+    case wire::ServerFrame::PONG: return "pong";
+    default: break;
+  }
+  return "unknown";
+}
+
+Delivery deliveryFrom(wire::Delivery::Reader d) {
+  return Delivery{d.getSeq(), d.getQueuedAtMs(), RawBulletin::fromWire(d.getBulletin())};
+}
+
+}  // namespace
+
+Connection::Connection(ConnectOptions options) : options_(options) { crypto::initialize(); }
+
+Connection::~Connection() { close(); }
+
+bool Connection::isOpen() const { return stream_.has_value() && !broken_ && stream_->lowest_layer().is_open(); }
+
+void Connection::close() {
+  if (stream_) {
+    boost::system::error_code ignored;
+    stream_->lowest_layer().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    stream_->lowest_layer().close(ignored);
+  }
+  broken_ = true;
+}
+
+void Connection::fail(Kind kind, const std::string& what) {
+  close();
+  throw TransportError(kind, what);
+}
+
+void Connection::requireAuthenticated() const {
+  if (!authenticated_) throw std::logic_error("focal::client::Connection: authenticate() first");
+}
+
+// Runs the io_context until the single outstanding operation sets `done` or
+// the deadline passes. On a deadline the operation is cancelled (soft) or the
+// socket closed (hard), and the handler is always run before returning, so no
+// handler outlives the locals it refers to. Returns false on a deadline.
+bool Connection::drive(const bool& done, Clock::time_point deadline, bool closeOnTimeout) {
+  ioc_.restart();
+  if (!done && deadline > Clock::now()) ioc_.run_until(deadline);
+  if (done) return true;
+  boost::system::error_code ignored;
+  if (closeOnTimeout) {
+    stream_->lowest_layer().close(ignored);
+    broken_ = true;
+  } else {
+    stream_->lowest_layer().cancel(ignored);
+  }
+  ioc_.restart();
+  ioc_.run();
+  return false;
+}
+
+void Connection::connect(const std::string& host, std::uint16_t port, const std::filesystem::path& caFile) {
+  if (stream_) throw std::logic_error("focal::client::Connection: connect() twice");
+  tls_.emplace(makeClientTlsContext(caFile));
+  stream_.emplace(ioc_, *tls_);
+  broken_ = false;
+  const auto until = deadline();
+
+  // Resolve.
+  net::ip::tcp::resolver resolver(ioc_);
+  net::ip::tcp::resolver::results_type endpoints;
+  {
+    bool done = false;
+    boost::system::error_code ec;
+    resolver.async_resolve(host, std::to_string(port),
+                           [&](const boost::system::error_code& e, net::ip::tcp::resolver::results_type r) {
+                             ec = e;
+                             endpoints = std::move(r);
+                             done = true;
+                           });
+    ioc_.restart();
+    ioc_.run_until(until);
+    if (!done) {
+      resolver.cancel();
+      ioc_.restart();
+      ioc_.run();
+      fail(Kind::Timeout, "timed out resolving " + host);
+    }
+    if (ec) fail(Kind::Connect, "cannot resolve " + host + ": " + ec.message());
+  }
+  // Connect.
+  {
+    bool done = false;
+    boost::system::error_code ec;
+    net::async_connect(stream_->lowest_layer(), endpoints,
+                       [&](const boost::system::error_code& e, const net::ip::tcp::endpoint&) {
+                         ec = e;
+                         done = true;
+                       });
+    if (!drive(done, until, true)) fail(Kind::Timeout, "timed out connecting to " + host);
+    if (ec) fail(Kind::Connect, "cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message());
+  }
+  boost::system::error_code ignored;
+  stream_->lowest_layer().set_option(net::ip::tcp::no_delay(true), ignored);
+  // TLS handshake with the pin and the name check.
+  configurePeerCheck(stream_->native_handle(), host);
+  {
+    bool done = false;
+    boost::system::error_code ec;
+    stream_->async_handshake(ssl::stream_base::client, [&](const boost::system::error_code& e) {
+      ec = e;
+      done = true;
+    });
+    if (!drive(done, until, true)) fail(Kind::Timeout, "timed out in the TLS handshake with " + host);
+    if (ec) {
+      std::string detail = ec.message();
+      long vr = SSL_get_verify_result(stream_->native_handle());
+      if (vr != X509_V_OK) detail += std::string(" (certificate: ") + X509_verify_cert_error_string(vr) + ")";
+      fail(Kind::Tls, "TLS handshake with " + host + " failed: " + detail);
+    }
+  }
+  if (SSL_version(stream_->native_handle()) != TLS1_3_VERSION) fail(Kind::Tls, "hub did not negotiate TLS 1.3");
+}
+
+crypto::Bytes Connection::channelBinding() {
+  if (!isOpen()) throw std::logic_error("focal::client::Connection: not connected");
+  crypto::Bytes out(protocol::context::TlsExporterBytes);
+  const auto label = protocol::context::TlsExporterLabel;
+  if (SSL_export_keying_material(stream_->native_handle(), out.data(), out.size(), label.data(), label.size(),
+                                 nullptr, 0, 0) != 1) {
+    fail(Kind::Tls, "TLS exporter unavailable");
+  }
+  return out;
+}
+
+void Connection::writeBytes(crypto::ByteView bytes) {
+  if (!isOpen()) throw TransportError(Kind::Closed, "connection to the hub is closed");
+  bool done = false;
+  boost::system::error_code ec;
+  net::async_write(*stream_, net::buffer(bytes.data(), bytes.size()),
+                   [&](const boost::system::error_code& e, std::size_t) {
+                     ec = e;
+                     done = true;
+                   });
+  if (!drive(done, deadline(), true)) fail(Kind::Timeout, "timed out writing to the hub");
+  if (ec) fail(Kind::Io, "write to the hub failed: " + ec.message());
+}
+
+void Connection::sendRawBytes(crypto::ByteView bytes) { writeBytes(bytes); }
+
+std::uint64_t Connection::writeRequest(capnp::MallocMessageBuilder& message, wire::ClientFrame::Builder frame) {
+  const std::uint64_t id = nextId_++;
+  frame.setId(id);
+  auto bytes = protocol::toFrame(message);
+  if (bytes.size() - protocol::FrameHeaderBytes > protocol::MaxFrameBytes) {
+    throw std::length_error("request larger than the protocol's frame limit");
+  }
+  writeBytes(bytes);
+  pending_.insert(id);
+  return id;
+}
+
+bool Connection::fillSome(Clock::time_point until, bool soft) {
+  if (!isOpen()) throw TransportError(Kind::Closed, "connection to the hub is closed");
+  std::array<std::uint8_t, ReadChunkBytes> chunk;
+  bool done = false;
+  boost::system::error_code ec;
+  std::size_t n = 0;
+  stream_->async_read_some(net::buffer(chunk), [&](const boost::system::error_code& e, std::size_t bytes) {
+    ec = e;
+    n = bytes;
+    done = true;
+  });
+  const bool inTime = drive(done, until, !soft);
+  // A read that completed while being cancelled still delivers its bytes.
+  if (n > 0) rbuf_.insert(rbuf_.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+  if (!inTime && n == 0) {
+    if (soft && ec == net::error::operation_aborted) return false;
+    fail(Kind::Timeout, "timed out waiting for the hub");
+  }
+  if (ec && n == 0) {
+    if (ec == net::error::eof || ec == ssl::error::stream_truncated || ec == net::error::connection_reset) {
+      fail(Kind::Closed, "the hub closed the connection");
+    }
+    fail(Kind::Io, "read from the hub failed: " + ec.message());
+  }
+  return true;
+}
+
+std::optional<Connection::Frame> Connection::readFrame(Clock::time_point until, bool soft) {
+  while (rbuf_.size() < protocol::FrameHeaderBytes) {
+    if (!fillSome(until, soft)) return std::nullopt;
+  }
+  std::span<const std::uint8_t, protocol::FrameHeaderBytes> prefix(rbuf_.data(), protocol::FrameHeaderBytes);
+  auto len = protocol::frameLength(prefix);
+  // SECURITY: the length is checked before the body is buffered.
+  if (!len) fail(Kind::Protocol, "hub sent an invalid frame: " + len.error().message);
+  const std::size_t total = protocol::FrameHeaderBytes + *len;
+  while (rbuf_.size() < total) {
+    if (!fillSome(until, soft)) return std::nullopt;
+  }
+  auto parsed = protocol::decode<wire::ServerFrame>(
+      crypto::ByteView(rbuf_.data() + protocol::FrameHeaderBytes, *len));
+  rbuf_.erase(rbuf_.begin(), rbuf_.begin() + static_cast<std::ptrdiff_t>(total));
+  if (!parsed) fail(Kind::Protocol, "hub sent a malformed frame: " + parsed.error().message);
+  return std::move(parsed).value();
+}
+
+std::optional<protocol::Parsed<wire::ServerFrame>> Connection::receiveFrame(std::chrono::milliseconds timeout) {
+  return readFrame(Clock::now() + timeout, true);
+}
+
+void Connection::bufferPush(wire::Delivery::Reader d) {
+  if (pushes_.size() >= options_.maxBufferedPushes) {
+    ++droppedPushes_;  // still queued at the hub until acked; a fetch recovers it
+    return;
+  }
+  pushes_.push_back(deliveryFrom(d));
+}
+
+Connection::Frame Connection::takeResponse(std::uint64_t id) {
+  if (auto it = stash_.find(id); it != stash_.end()) {
+    Frame f = std::move(it->second);
+    stash_.erase(it);
+    pending_.erase(id);
+    auto root = f.root();
+    if (root.isError()) {
+      auto e = root.getError();
+      throw HubError(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
+    }
+    return f;
+  }
+  const auto until = deadline();
+  for (;;) {
+    auto frame = readFrame(until, false);
+    auto root = frame->root();
+    const std::uint64_t fid = root.getId();
+    if (fid == 0) {
+      if (root.isPush()) {
+        bufferPush(root.getPush());
+        continue;
+      }
+      if (root.isError()) {  // connection-level: the hub closes after it
+        auto e = root.getError();
+        HubError err(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
+        close();
+        throw err;
+      }
+      fail(Kind::Protocol, std::string("unexpected ") + frameName(root.which()) + " frame from the hub");
+    }
+    if (fid == id) {
+      pending_.erase(id);
+      if (root.isError()) {
+        auto e = root.getError();
+        throw HubError(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
+      }
+      return std::move(*frame);
+    }
+    if (pending_.count(fid) != 0) {
+      stash_.emplace(fid, std::move(*frame));
+      continue;
+    }
+    fail(Kind::Protocol, "hub answered a request that was never sent (id " + std::to_string(fid) + ")");
+  }
+}
+
+Connection::Frame Connection::takeResponse(std::uint64_t id, wire::ServerFrame::Which expected, const char* what) {
+  auto f = takeResponse(id);
+  if (f.root().which() != expected) {
+    fail(Kind::Protocol, std::string("hub answered ") + what + " with " + frameName(f.root().which()));
+  }
+  return f;
+}
+
+const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
+  if (authenticated_) throw std::logic_error("focal::client::Connection: authenticate() twice");
+  if (keys.memberId.empty() || keys.memberId.size() > protocol::MaxMemberIdBytes) {
+    throw std::invalid_argument("member id must be 1.." + std::to_string(protocol::MaxMemberIdBytes) + " bytes");
+  }
+  auto challengeFrame = readFrame(deadline(), false);
+  auto root = challengeFrame->root();
+  if (root.isError()) {
+    auto e = root.getError();
+    HubError err(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
+    close();
+    throw err;
+  }
+  if (!root.isChallenge() || root.getId() != 0) fail(Kind::Protocol, "hub did not open with a challenge");
+  auto ch = root.getChallenge();
+  if (ch.getVersion() != wire::PROTOCOL_VERSION) {
+    fail(Kind::Protocol, "hub speaks protocol version " + std::to_string(ch.getVersion()));
+  }
+  auto nonce = protocol::view(ch.getNonce());
+  auto hubKey = crypto::SigningPublicKey::fromBytes(protocol::view(ch.getHubKey()));
+  if (nonce.size() != crypto::Challenge::size || !hubKey) fail(Kind::Protocol, "hub challenge has wrong field lengths");
+  session_.hubId = std::string(protocol::view(ch.getHubId()));
+  session_.hubKey = *hubKey;
+
+  const auto exporter = channelBinding();
+  const std::string& id = keys.memberId;
+  const auto challenge = crypto::Challenge::fromBytes(nonce);
+  const auto msg = protocol::authMessage(
+      *challenge, std::span<const std::uint8_t, protocol::context::TlsExporterBytes>(exporter.data(), exporter.size()),
+      *hubKey, id);
+  const auto sig = crypto::sign(protocol::context::Auth, msg, keys.identity.secretKey);
+
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  auto auth = frame.initAuthenticate();
+  auth.setVersion(wire::PROTOCOL_VERSION);
+  auth.setMemberId(id);
+  auth.setIdentityKey(protocol::kjBytes(keys.identity.publicKey.view()));
+  auth.setSignature(protocol::kjBytes(sig.view()));
+  const auto rid = writeRequest(mb, frame);
+  auto resp = takeResponse(rid, wire::ServerFrame::AUTHENTICATED, "authenticate");
+  auto a = resp.root().getAuthenticated();
+  session_.memberId = std::string(protocol::view(a.getMemberId()));
+  session_.serverTimeMs = a.getServerTimeMs();
+  session_.logHead = headFrom(a.getLogHead());
+  if (session_.memberId != id) fail(Kind::Protocol, "hub authenticated a different member id");
+  identitySecret_.emplace(keys.identity.secretKey.clone());
+  authenticated_ = true;
+  return session_;
+}
+
+namespace {
+AcceptedInfo acceptedFrom(wire::Accepted::Reader a) {
+  AcceptedInfo out;
+  if (auto id = crypto::BulletinId::fromBytes(protocol::view(a.getBulletinId()))) out.id = *id;
+  out.acceptedAtMs = a.getAcceptedAtMs();
+  out.alreadyAccepted = a.getAlreadyAccepted();
+  return out;
+}
+}  // namespace
+
+AcceptedInfo Connection::send(const protocol::SealedBulletin& bulletin) {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  protocol::toWire(bulletin, frame.initSend().initBulletin());
+  const auto id = writeRequest(mb, frame);
+  return acceptedFrom(takeResponse(id, wire::ServerFrame::ACCEPTED, "send").root().getAccepted());
+}
+
+std::vector<SendOutcome> Connection::sendPipelined(std::span<const protocol::SealedBulletin> bulletins) {
+  requireAuthenticated();
+  std::vector<SendOutcome> out(bulletins.size());
+  std::deque<std::pair<std::uint64_t, std::size_t>> inFlight;  // (request id, index)
+  const std::size_t window = std::max<std::size_t>(1, options_.pipelineWindow);
+  auto collectOne = [&] {
+    auto [rid, index] = inFlight.front();
+    inFlight.pop_front();
+    try {
+      auto f = takeResponse(rid, wire::ServerFrame::ACCEPTED, "send");
+      out[index].accepted = acceptedFrom(f.root().getAccepted());
+    } catch (const HubError& e) {
+      if (!isOpen()) throw;  // connection-level error: nothing more will come
+      out[index].code = e.code();
+      out[index].message = e.hubMessage();
+    }
+  };
+  for (std::size_t i = 0; i < bulletins.size(); ++i) {
+    while (inFlight.size() >= window) collectOne();
+    capnp::MallocMessageBuilder mb;
+    auto frame = mb.initRoot<wire::ClientFrame>();
+    protocol::toWire(bulletins[i], frame.initSend().initBulletin());
+    inFlight.emplace_back(writeRequest(mb, frame), i);
+  }
+  while (!inFlight.empty()) collectOne();
+  return out;
+}
+
+DeliveryPage Connection::fetch(std::uint64_t afterSeq, std::uint32_t limit) {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  auto f = frame.initFetch();
+  f.setAfterSeq(afterSeq);
+  f.setLimit(std::clamp<std::uint32_t>(limit, 1, protocol::MaxFetchPage));
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::DELIVERIES, "fetch");
+  auto d = resp.root().getDeliveries();
+  DeliveryPage page;
+  page.more = d.getMore();
+  page.items.reserve(d.getItems().size());
+  for (auto item : d.getItems()) page.items.push_back(deliveryFrom(item));
+  return page;
+}
+
+void Connection::subscribe() {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  frame.setSubscribe();
+  const auto id = writeRequest(mb, frame);
+  (void)takeResponse(id, wire::ServerFrame::SUBSCRIBED, "subscribe");
+}
+
+void Connection::ping() {
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  frame.setPing();
+  const auto id = writeRequest(mb, frame);
+  (void)takeResponse(id, wire::ServerFrame::PONG, "ping");
+}
+
+std::optional<Delivery> Connection::nextPush(std::chrono::milliseconds timeout) {
+  requireAuthenticated();
+  const auto until = Clock::now() + timeout;
+  while (pushes_.empty()) {
+    auto frame = readFrame(until, true);
+    if (!frame) return std::nullopt;
+    auto root = frame->root();
+    if (root.getId() == 0 && root.isPush()) {
+      bufferPush(root.getPush());
+    } else if (root.getId() == 0 && root.isError()) {
+      auto e = root.getError();
+      HubError err(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
+      close();
+      throw err;
+    } else if (pending_.count(root.getId()) != 0) {
+      stash_.emplace(root.getId(), std::move(*frame));
+    } else {
+      fail(Kind::Protocol, std::string("unexpected ") + frameName(root.which()) + " frame from the hub");
+    }
+  }
+  Delivery d = std::move(pushes_.front());
+  pushes_.pop_front();
+  return d;
+}
+
+std::uint32_t Connection::ack(std::span<const crypto::BulletinId> ids) {
+  requireAuthenticated();
+  std::uint32_t removed = 0;
+  for (std::size_t start = 0; start < ids.size(); start += protocol::MaxAckBatch) {
+    const auto batch = ids.subspan(start, std::min(protocol::MaxAckBatch, ids.size() - start));
+    capnp::MallocMessageBuilder body;
+    auto b = body.initRoot<wire::AckBody>();
+    b.setMemberId(session_.memberId);
+    auto list = b.initBulletinIds(static_cast<unsigned>(batch.size()));
+    for (unsigned i = 0; i < batch.size(); ++i) list.set(i, protocol::kjBytes(batch[i].view()));
+    b.setAckedAtMs(nowMs());
+    const auto bytes = protocol::toBytes(body);
+    const auto sig = crypto::sign(protocol::context::Ack, bytes, *identitySecret_);
+
+    capnp::MallocMessageBuilder mb;
+    auto frame = mb.initRoot<wire::ClientFrame>();
+    auto a = frame.initAck();
+    a.setBody(protocol::kjBytes(bytes));
+    a.setSignature(protocol::kjBytes(sig.view()));
+    const auto id = writeRequest(mb, frame);
+    removed += takeResponse(id, wire::ServerFrame::ACKED, "ack").root().getAcked().getRemoved();
+  }
+  return removed;
+}
+
+std::vector<RecipientState> Connection::status(const crypto::BulletinId& bulletin) {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  frame.initStatus().setBulletinId(protocol::kjBytes(bulletin.view()));
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::STATUS, "status");
+  std::vector<RecipientState> out;
+  for (auto r : resp.root().getStatus().getRecipients()) {
+    out.push_back(RecipientState{std::string(protocol::view(r.getMemberId())), r.getState(), r.getQueuedAtMs(),
+                                 r.getDeliveredAtMs(), r.getAckedAtMs()});
+  }
+  return out;
+}
+
+DirectoryListing Connection::directory() {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  frame.initDirectory();
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::DIRECTORY, "directory");
+  auto d = resp.root().getDirectory();
+  DirectoryListing out;
+  out.head = headFrom(d.getHead());
+  out.members.reserve(d.getMembers().size());
+  for (auto m : d.getMembers()) out.members.push_back(MemberRecord::fromWire(m));
+  return out;
+}
+
+LogPageResult Connection::log(std::uint64_t from, std::uint32_t limit) {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  auto q = frame.initLog();
+  q.setFrom(from);
+  q.setLimit(std::clamp<std::uint32_t>(limit, 1, protocol::MaxLogPage));
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::LOG, "log");
+  auto page = resp.root().getLog();
+  LogPageResult out;
+  out.head = headFrom(page.getHead());
+  for (auto e : page.getEntries()) {
+    out.entries.push_back(LogEntryRecord{e.getIndex(), e.getRecordedAtMs(), std::string(protocol::view(e.getAuthorId())),
+                                         copyData(e.getAuthorKey()), copyData(e.getEvent()),
+                                         copyData(e.getSignature())});
+  }
+  return out;
+}
+
+AdminOutcome Connection::admin(capnp::MessageBuilder& event) {
+  requireAuthenticated();
+  const auto signedEvent = protocol::signLogEvent(event, *identitySecret_);
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  auto a = frame.initAdmin();
+  a.setEvent(protocol::kjBytes(signedEvent.event));
+  a.setSignature(protocol::kjBytes(signedEvent.signature.view()));
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::ADMIN, "admin");
+  auto r = resp.root().getAdmin();
+  return AdminOutcome{r.getIndex(), headFrom(r.getHead())};
+}
+
+void Connection::uploadBlob(const BlobReader& read, std::uint64_t size, const crypto::Hash256& blobHash,
+                            const ProgressFn& progress) {
+  requireAuthenticated();
+  std::uint64_t uploadId = 0;
+  std::uint64_t next = 0;
+  {
+    capnp::MallocMessageBuilder mb;
+    auto frame = mb.initRoot<wire::ClientFrame>();
+    auto b = frame.initBeginUpload();
+    b.setSize(size);
+    b.setBlobHash(protocol::kjBytes(blobHash.view()));
+    const auto id = writeRequest(mb, frame);
+    const auto resp = takeResponse(id, wire::ServerFrame::UPLOAD_READY, "begin-upload");
+    auto ready = resp.root().getUploadReady();
+    uploadId = ready.getUploadId();
+    next = ready.getOffset();  // > 0: resume where an earlier upload stopped
+    if (next > size) fail(Kind::Protocol, "hub offered to resume past the end of the blob");
+  }
+  if (progress) progress(next, size);
+  bool complete = next == size;
+  std::deque<std::uint64_t> inFlight;
+  std::vector<std::uint8_t> buffer(protocol::MaxChunkBytes);
+  const std::size_t window = std::max<std::size_t>(1, options_.chunkWindow);
+  auto collectOne = [&] {
+    const auto rid = inFlight.front();
+    inFlight.pop_front();
+    const auto resp = takeResponse(rid, wire::ServerFrame::UPLOAD_PROGRESS, "upload-chunk");
+    auto p = resp.root().getUploadProgress();
+    complete = p.getComplete();
+    if (progress) progress(std::min(p.getReceived(), size), size);
+  };
+  while (next < size || !inFlight.empty()) {
+    while (next < size && inFlight.size() < window) {
+      const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size - next));
+      const std::size_t got = read(next, std::span<std::uint8_t>(buffer.data(), len));
+      if (got != len) throw std::runtime_error("attachment source ended early (file changed while uploading?)");
+      capnp::MallocMessageBuilder mb;
+      auto frame = mb.initRoot<wire::ClientFrame>();
+      auto c = frame.initUploadChunk();
+      c.setUploadId(uploadId);
+      c.setOffset(next);
+      c.setData(kj::ArrayPtr<const kj::byte>(buffer.data(), len));
+      inFlight.push_back(writeRequest(mb, frame));
+      next += len;
+    }
+    collectOne();
+  }
+  if (!complete) fail(Kind::Protocol, "hub did not confirm the complete upload");
+}
+
+void Connection::downloadBlob(const crypto::BulletinId& bulletin, const crypto::Hash256& blobHash, std::uint64_t size,
+                              const BlobSink& sink, const ProgressFn& progress) {
+  requireAuthenticated();
+  struct Req {
+    std::uint64_t id, offset;
+    std::uint32_t length;
+  };
+  std::deque<Req> inFlight;
+  std::uint64_t requested = 0;  // next offset to ask for
+  std::uint64_t written = 0;    // bytes delivered to the sink, in order
+  const std::size_t window = std::max<std::size_t>(1, options_.chunkWindow);
+  auto request = [&](std::uint64_t offset, std::uint32_t length) {
+    capnp::MallocMessageBuilder mb;
+    auto frame = mb.initRoot<wire::ClientFrame>();
+    auto d = frame.initDownload();
+    d.setBulletinId(protocol::kjBytes(bulletin.view()));
+    d.setBlobHash(protocol::kjBytes(blobHash.view()));
+    d.setOffset(offset);
+    d.setLength(length);
+    inFlight.push_back(Req{writeRequest(mb, frame), offset, length});
+  };
+  if (progress) progress(0, size);
+  while (written < size) {
+    while (requested < size && inFlight.size() < window) {
+      const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(protocol::MaxChunkBytes, size - requested));
+      request(requested, len);
+      requested += len;
+    }
+    const Req r = inFlight.front();
+    inFlight.pop_front();
+    auto f = takeResponse(r.id, wire::ServerFrame::BLOB_CHUNK, "download");
+    auto c = f.root().getBlobChunk();
+    auto data = protocol::view(c.getData());
+    if (c.getTotal() != size) {
+      throw VerifyError("hub reports a blob of " + std::to_string(c.getTotal()) + " bytes; the signed size is " +
+                        std::to_string(size));
+    }
+    const auto chunkHash = crypto::Hash256::fromBytes(protocol::view(c.getBlobHash()));
+    if (!chunkHash || !(*chunkHash == blobHash)) {
+      fail(Kind::Protocol, "hub sent a chunk of another blob");
+    }
+    if (c.getOffset() != r.offset || data.size() > r.length || data.empty()) {
+      fail(Kind::Protocol, "hub sent a chunk at an unexpected offset or length");
+    }
+    if (r.offset == written) {
+      sink(data);
+      written += data.size();
+      if (progress) progress(written, size);
+    }
+    if (data.size() < r.length) {
+      // Short chunk: the requests behind it overlap or leave a gap. Drain
+      // them and continue from what has been written.
+      while (!inFlight.empty()) {
+        const Req skip = inFlight.front();
+        inFlight.pop_front();
+        (void)takeResponse(skip.id, wire::ServerFrame::BLOB_CHUNK, "download");
+      }
+      requested = written;
+    }
+  }
+  while (!inFlight.empty()) {
+    const Req skip = inFlight.front();
+    inFlight.pop_front();
+    (void)takeResponse(skip.id, wire::ServerFrame::BLOB_CHUNK, "download");
+  }
+}
+
+}  // namespace focal::client

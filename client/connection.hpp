@@ -1,0 +1,225 @@
+// A blocking connection to a Focal hub: TLS 1.3 with a pinned certificate,
+// challenge-response authentication bound to the TLS session, and one method
+// per request. Simple to use from a CLI, a test or a load-generator thread.
+//
+//   Connection c;                       // options: deadline, push queue cap
+//   c.connect("hub.example", 7443, "hub-ca.pem");
+//   c.authenticate(myKeys);
+//   auto acc = c.send(sealed);
+//
+// Contract:
+//  * Every network wait has a deadline (ConnectOptions::timeout, default
+//    30 s): a hung hub cannot hang the caller. A missed deadline throws
+//    TransportError(Timeout) and the connection is closed.
+//  * Requests carry increasing correlation ids; responses are matched by id.
+//    Pushes (id 0) that arrive while a response is awaited are kept in a
+//    capped queue for nextPush(); past the cap they are dropped and counted
+//    (nothing is lost: the hub keeps every bulletin until it is acked, so a
+//    fetch recovers them).
+//  * A hub refusal throws HubError (wire::ErrorCode + message); an I/O or
+//    protocol failure throws TransportError and leaves the connection broken.
+//  * Not thread-safe: one Connection per thread. Owns its io_context.
+#pragma once
+
+#include "client/client_error.hpp"
+#include "client/member_record.hpp"
+#include "client/net.hpp"
+#include "client/raw_bulletin.hpp"
+#include "crypto/keyfile.hpp"
+#include "protocol/bulletin.hpp"
+#include "protocol/message.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace focal::client {
+
+struct ConnectOptions {
+  // Deadline for each network step (connect + handshake, one response).
+  std::chrono::milliseconds timeout{30'000};
+  // Pushes kept while waiting for responses; beyond it they are dropped.
+  std::size_t maxBufferedPushes = 1024;
+  // Requests in flight for sendPipelined / uploadBlob / downloadBlob.
+  std::size_t pipelineWindow = 64;
+  std::size_t chunkWindow = 4;
+};
+
+struct SignedHeadBytes {
+  crypto::Bytes head;       // LogHead bytes
+  crypto::Bytes signature;
+};
+
+struct SessionInfo {
+  std::string memberId;
+  std::string hubId;
+  crypto::SigningPublicKey hubKey;
+  std::int64_t serverTimeMs = 0;
+  SignedHeadBytes logHead;
+};
+
+struct AcceptedInfo {
+  crypto::BulletinId id;
+  std::int64_t acceptedAtMs = 0;
+  bool alreadyAccepted = false;
+};
+
+// One result of sendPipelined: accepted, or the hub's typed refusal.
+struct SendOutcome {
+  std::optional<AcceptedInfo> accepted;
+  wire::ErrorCode code = wire::ErrorCode::INTERNAL;  // when !accepted
+  std::string message;
+};
+
+struct Delivery {
+  std::uint64_t seq = 0;
+  std::int64_t queuedAtMs = 0;
+  RawBulletin bulletin;
+};
+
+struct DeliveryPage {
+  std::vector<Delivery> items;
+  bool more = false;
+};
+
+struct RecipientState {
+  std::string memberId;
+  wire::DeliveryState state = wire::DeliveryState::QUEUED;
+  std::int64_t queuedAtMs = 0;
+  std::int64_t deliveredAtMs = 0;
+  std::int64_t ackedAtMs = 0;
+};
+
+struct DirectoryListing {
+  std::vector<MemberRecord> members;
+  SignedHeadBytes head;
+};
+
+struct LogEntryRecord {
+  std::uint64_t index = 0;
+  std::int64_t recordedAtMs = 0;
+  std::string authorId;
+  crypto::Bytes authorKey;
+  crypto::Bytes event;       // LogEvent bytes
+  crypto::Bytes signature;
+};
+
+struct LogPageResult {
+  std::vector<LogEntryRecord> entries;
+  SignedHeadBytes head;
+};
+
+struct AdminOutcome {
+  std::uint64_t index = 0;
+  SignedHeadBytes head;
+};
+
+// (bytes done, bytes total)
+using ProgressFn = std::function<void(std::uint64_t, std::uint64_t)>;
+// Fills `out` with the blob bytes at `offset`; returns how many were read
+// (less than out.size() only at the end of the blob).
+using BlobReader = std::function<std::size_t(std::uint64_t offset, std::span<std::uint8_t> out)>;
+// Receives the blob bytes in order.
+using BlobSink = std::function<void(crypto::ByteView)>;
+
+class Connection {
+ public:
+  explicit Connection(ConnectOptions options = {});
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // TCP + TLS 1.3 to host:port; the only trust anchor is `caFile`, and the
+  // certificate must name `host` (DNS name or IP address) in its SAN.
+  void connect(const std::string& host, std::uint16_t port, const std::filesystem::path& caFile);
+  // Reads the Challenge, signs it bound to this TLS session, expects
+  // Authenticated. Keeps a copy of the identity secret for ack() and admin().
+  const SessionInfo& authenticate(const crypto::MemberKeys& keys);
+
+  AcceptedInfo send(const protocol::SealedBulletin& bulletin);
+  // Writes bulletins back to back (up to pipelineWindow in flight) and reads
+  // every answer; one outcome per bulletin, in order.
+  std::vector<SendOutcome> sendPipelined(std::span<const protocol::SealedBulletin> bulletins);
+
+  DeliveryPage fetch(std::uint64_t afterSeq, std::uint32_t limit = protocol::MaxFetchPage);
+  void subscribe();
+  // The next pushed delivery, waiting at most `timeout` (zero: only what has
+  // already arrived). nullopt when none arrived in time; the connection stays
+  // usable.
+  std::optional<Delivery> nextPush(std::chrono::milliseconds timeout);
+  std::size_t droppedPushes() const { return droppedPushes_; }
+
+  // Signs AckBody batches (<= MaxAckBatch ids each) under context::Ack.
+  // Returns how many queue entries the hub removed.
+  std::uint32_t ack(std::span<const crypto::BulletinId> ids);
+  std::vector<RecipientState> status(const crypto::BulletinId& id);
+  DirectoryListing directory();
+  LogPageResult log(std::uint64_t from, std::uint32_t limit = protocol::MaxLogPage);
+  // Signs the LogEvent under context::LogEvent with the session's identity.
+  AdminOutcome admin(capnp::MessageBuilder& event);
+  void ping();
+
+  // Streams a blob: beginUpload (the hub answers the offset to resume
+  // from), then chunks of <= MaxChunkBytes, chunkWindow in flight.
+  void uploadBlob(const BlobReader& read, std::uint64_t size, const crypto::Hash256& blobHash,
+                  const ProgressFn& progress = {});
+  // Streams a blob of a bulletin we received, in order, to `sink`. `size` is
+  // the signed size from the header; a hub that reports another size fails.
+  void downloadBlob(const crypto::BulletinId& bulletin, const crypto::Hash256& blobHash, std::uint64_t size,
+                    const BlobSink& sink, const ProgressFn& progress = {});
+
+  // Low level, for tests and tools: raw bytes on the TLS stream, and the next
+  // frame of any kind (nullopt on timeout).
+  void sendRawBytes(crypto::ByteView bytes);
+  std::optional<protocol::Parsed<wire::ServerFrame>> receiveFrame(std::chrono::milliseconds timeout);
+
+  bool isOpen() const;
+  void close();
+  const SessionInfo& session() const { return session_; }
+  // The TLS exporter value (RFC 9266 channel binding) of this connection.
+  crypto::Bytes channelBinding();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  using Frame = protocol::Parsed<wire::ServerFrame>;
+
+  Clock::time_point deadline() const { return Clock::now() + options_.timeout; }
+  bool drive(const bool& done, Clock::time_point deadline, bool closeOnTimeout);
+  void writeBytes(crypto::ByteView bytes);
+  // Serialises the frame with a fresh id; returns the id.
+  std::uint64_t writeRequest(capnp::MallocMessageBuilder& message, wire::ClientFrame::Builder frame);
+  // Reads more bytes; false on soft timeout (hard timeouts throw).
+  bool fillSome(Clock::time_point deadline, bool soft);
+  std::optional<Frame> readFrame(Clock::time_point deadline, bool soft);
+  // Reads until the response to `id` arrives; buffers pushes; throws HubError.
+  Frame takeResponse(std::uint64_t id);
+  Frame takeResponse(std::uint64_t id, wire::ServerFrame::Which expected, const char* what);
+  void bufferPush(wire::Delivery::Reader d);
+  [[noreturn]] void fail(TransportError::Kind kind, const std::string& what);
+  void requireAuthenticated() const;
+
+  ConnectOptions options_;
+  net::io_context ioc_;
+  std::optional<ssl::context> tls_;
+  std::optional<ssl::stream<net::ip::tcp::socket>> stream_;
+  bool broken_ = false;
+  std::vector<std::uint8_t> rbuf_;
+  std::uint64_t nextId_ = 1;
+  std::set<std::uint64_t> pending_;
+  std::map<std::uint64_t, Frame> stash_;
+  std::deque<Delivery> pushes_;
+  std::size_t droppedPushes_ = 0;
+  SessionInfo session_;
+  bool authenticated_ = false;
+  std::optional<crypto::SigningSecretKey> identitySecret_;
+};
+
+}  // namespace focal::client

@@ -1,0 +1,52 @@
+#include "client/file_names.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <utility>
+
+namespace focal::client {
+
+std::string sanitizeFileName(std::string_view name, std::string_view fallback) {
+  const auto slash = name.find_last_of("/\\");
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  std::string out;
+  for (char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) continue;
+    out.push_back(ch);
+  }
+  const auto firstNonDot = out.find_first_not_of('.');
+  out.erase(0, firstNonDot == std::string::npos ? out.size() : firstNonDot);
+  while (!out.empty() && (out.back() == ' ')) out.pop_back();
+  if (out.size() > 200) {
+    // Keep the extension when cutting; never cut inside a UTF-8 sequence.
+    const auto dot = out.rfind('.');
+    std::string ext = (dot != std::string::npos && out.size() - dot <= 16) ? out.substr(dot) : "";
+    std::size_t cut = 200 - ext.size();
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out = out.substr(0, cut) + ext;
+  }
+  if (out.empty()) return std::string(fallback);
+  return out;
+}
+
+std::string mediaTypeFor(const std::filesystem::path& file) {
+  static const std::array<std::pair<const char*, const char*>, 16> types{{
+      {".txt", "text/plain"},          {".md", "text/markdown"},       {".csv", "text/csv"},
+      {".json", "application/json"},   {".pdf", "application/pdf"},    {".zip", "application/zip"},
+      {".gz", "application/gzip"},     {".png", "image/png"},          {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},         {".xml", "application/xml"},    {".html", "text/html"},
+      {".eml", "message/rfc822"},      {".pcap", "application/vnd.tcpdump.pcap"},
+      {".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+      {".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+  }};
+  std::string ext = file.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const auto& [e, t] : types) {
+    if (ext == e) return t;
+  }
+  return "application/octet-stream";
+}
+
+}  // namespace focal::client

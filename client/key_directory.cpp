@@ -1,0 +1,29 @@
+#include "client/key_directory.hpp"
+
+#include "client/connection.hpp"
+
+#include <algorithm>
+
+namespace focal::client {
+
+HubDirectory::HubDirectory(std::vector<MemberRecord> members) : members_(std::move(members)) {
+  std::sort(members_.begin(), members_.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  // A listing with two records for one id is ambiguous: keep neither usable.
+  for (std::size_t i = 1; i < members_.size(); ++i) {
+    if (members_[i].id == members_[i - 1].id) {
+      members_[i].certValid = false;
+      members_[i - 1].certValid = false;
+    }
+  }
+}
+
+HubDirectory HubDirectory::fetch(Connection& connection) { return HubDirectory(connection.directory().members); }
+
+const MemberRecord* HubDirectory::find(std::string_view memberId) const {
+  auto it = std::lower_bound(members_.begin(), members_.end(), memberId,
+                             [](const MemberRecord& m, std::string_view id) { return m.id < id; });
+  if (it == members_.end() || it->id != memberId) return nullptr;
+  return &*it;
+}
+
+}  // namespace focal::client

@@ -1,0 +1,98 @@
+// focal: the command-line client of a Focal hub. main() wires the options,
+// the commands and the mapping of failures to exit codes; nothing else.
+#include "client/cli_context.hpp"
+#include "client/client_error.hpp"
+#include "crypto/types.hpp"
+
+#include <iostream>
+
+using namespace focal::client;
+using namespace focal::client::cli;
+
+namespace {
+
+constexpr const char* Footer = R"(Settings:
+  --hub, --ca and --key fall back to the profile (focal profile set ...).
+  The key passphrase comes from FOCAL_PASSPHRASE, else a prompt on the terminal.
+
+Exit codes:
+  0  ok
+  1  usage: bad arguments, missing settings, wrong passphrase
+  2  the hub refused (typed error, e.g. policy-denied, unknown-recipient)
+  3  verification failed (signature, sender key, hash, attachment)
+  4  I/O or network failure (connect, TLS, timeout, file)
+
+Start here:
+  focal keygen --member sg-spf-cyber --out sg.key
+  focal profile set --hub hub.example.org:7443 --ca hub-ca.pem --key sg.key
+  focal send --to my-pdrm-cyber --tlp amber --category alert --title "Phishing wave" --body "..."
+  focal inbox
+  focal read 3f2a...  --save-dir ./received)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  focal::crypto::initialize();
+  focal::crypto::disableCoreDumps();
+
+  CLI::App app{"focal - end-to-end encrypted bulletins between cybercrime points of contact"};
+  app.footer(Footer);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the command
+  CliContext ctx;
+  auto& o = ctx.options;
+  app.add_option("--hub", o.hub, "Hub address HOST:PORT");
+  app.add_option("--ca", o.ca, "The hub's certificate or CA (PEM): the only trust anchor");
+  app.add_option("--key", o.key, "Your key file (from focal keygen)");
+  app.add_option("--profile-dir", o.profileDir, "Profile directory (default $FOCAL_HOME or ~/.focal)");
+  app.add_option("--timeout", o.timeoutSeconds, "Deadline in seconds for each network step (default 30)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--json", o.json, "Machine-readable output: one JSON document on stdout");
+
+  CommandTable table;
+  addKeygenCommand(app, ctx, table);
+  addAdminCommands(app, ctx, table);
+  addSendCommand(app, ctx, table);
+  addInboxCommand(app, ctx, table);
+  addReadCommand(app, ctx, table);
+  addDeliveryCommands(app, ctx, table);
+  addListenCommand(app, ctx, table);
+  addDirectoryCommands(app, ctx, table);
+  addProfileCommands(app, ctx, table);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    Output(o.json).error("usage", std::string(e.what()) + " (see focal --help)");
+    return ExitUsage;
+  }
+
+  Output& out = ctx.out();
+  try {
+    auto rc = table.runParsed();
+    if (!rc) {
+      out.error("usage", "no command (see focal --help)");
+      return ExitUsage;
+    }
+    return *rc;
+  } catch (const UsageError& e) {
+    out.error(e.code(), e.what());
+    return ExitUsage;
+  } catch (const HubError& e) {
+    out.error(e.codeName(), e.hubMessage().empty() ? e.codeName() : e.hubMessage());
+    return ExitRefused;
+  } catch (const VerifyError& e) {
+    out.error("verification-failed", e.what());
+    return ExitVerify;
+  } catch (const TransportError& e) {
+    out.error(e.kind() == TransportError::Kind::Timeout ? "timeout" : "network", e.what());
+    return ExitIo;
+  } catch (const std::exception& e) {
+    out.error("io", e.what());
+    return ExitIo;
+  }
+}

@@ -1,0 +1,61 @@
+#include "client/member_record.hpp"
+
+#include "crypto/keyfile.hpp"
+#include "protocol/message.hpp"
+
+namespace focal::client {
+
+MemberRecord MemberRecord::fromWire(wire::DirectoryMember::Reader m) {
+  MemberRecord r;
+  auto info = m.getInfo();
+  r.id = std::string(protocol::view(info.getId()));
+  r.name = std::string(protocol::view(info.getName()));
+  r.state = std::string(protocol::view(info.getState()));
+  r.institution = info.getInstitution();
+  r.isAdmin = info.getIsAdmin();
+  r.isSecretariat = info.getIsSecretariat();
+  r.active = m.getStatus() == wire::MemberStatus::ACTIVE;
+  r.logIndex = m.getLogIndex();
+  auto keys = m.getKeys();
+  auto identity = crypto::SigningPublicKey::fromBytes(protocol::view(keys.getIdentityKey()));
+  auto enc = crypto::BoxPublicKey::fromBytes(protocol::view(keys.getEncryptionKey()));
+  auto cert = crypto::Signature::fromBytes(protocol::view(keys.getEncKeyCert()));
+  r.encKeyCreatedAtMs = keys.getEncKeyCreatedAtMs();
+  r.keysWellFormed = identity && enc && cert;
+  if (r.keysWellFormed) {
+    r.identityKey = *identity;
+    r.encryptionKey = *enc;
+    r.encKeyCert = *cert;
+    // SECURITY: the hub could substitute an encryption key; only the
+    // member's identity signature makes it theirs.
+    r.certValid = crypto::verify(crypto::EncKeyCertContext,
+                                 crypto::encKeyCertMessage(r.id, r.identityKey, r.encryptionKey, r.encKeyCreatedAtMs),
+                                 r.encKeyCert, r.identityKey);
+  }
+  return r;
+}
+
+const char* institutionName(wire::Institution i) {
+  switch (i) {
+    case wire::Institution::LAW_ENFORCEMENT: return "law-enforcement";
+    case wire::Institution::POLICY_SECURITY: return "policy-security";
+    case wire::Institution::SECRETARIAT: return "secretariat";
+    case wire::Institution::DIALOGUE_PARTNER: return "dialogue-partner";
+    case wire::Institution::RESOURCE_PANEL: return "resource-panel";
+    case wire::Institution::UNSET: break;
+  }
+  return "unset";
+}
+
+bool parseInstitution(std::string_view text, wire::Institution& out) {
+  for (auto i : {wire::Institution::LAW_ENFORCEMENT, wire::Institution::POLICY_SECURITY, wire::Institution::SECRETARIAT,
+                 wire::Institution::DIALOGUE_PARTNER, wire::Institution::RESOURCE_PANEL}) {
+    if (text == institutionName(i)) {
+      out = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace focal::client

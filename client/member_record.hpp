@@ -1,0 +1,40 @@
+// One member as the key directory describes it, already checked: the
+// encryption key certificate (identity signature over
+// crypto::encKeyCertMessage) is verified when the record is built, so
+// `usable()` is the only question callers ask before addressing a member.
+#pragma once
+
+#include "crypto/types.hpp"
+#include "protocol/focal.capnp.h"
+
+#include <cstdint>
+#include <string>
+
+namespace focal::client {
+
+struct MemberRecord {
+  std::string id;
+  std::string name;
+  std::string state;  // ISO 3166 alpha-2, "" for partners and the panel
+  wire::Institution institution = wire::Institution::UNSET;
+  bool isAdmin = false;
+  bool isSecretariat = false;
+  bool active = false;
+  bool keysWellFormed = false;  // every key and signature had its exact length
+  bool certValid = false;       // identity signature over the encryption key verifies
+  crypto::SigningPublicKey identityKey;
+  crypto::BoxPublicKey encryptionKey;
+  std::int64_t encKeyCreatedAtMs = 0;
+  crypto::Signature encKeyCert;
+  std::uint64_t logIndex = 0;
+
+  bool usable() const { return active && keysWellFormed && certValid; }
+  // Builds and verifies a record from the wire.
+  static MemberRecord fromWire(wire::DirectoryMember::Reader m);
+};
+
+// "law-enforcement", ... (the CLI's spelling), and back.
+const char* institutionName(wire::Institution i);
+bool parseInstitution(std::string_view text, wire::Institution& out);
+
+}  // namespace focal::client

@@ -1,0 +1,43 @@
+#include "client/output.hpp"
+
+#include <ctime>
+#include <iostream>
+
+namespace focal::client::cli {
+
+void Output::document(const nlohmann::json& j) const {
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout.flush();
+}
+
+void Output::jsonLine(const nlohmann::json& j) const {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout.flush();
+}
+
+void Output::line(std::string_view text) const {
+  if (json_) return;
+  std::cout << text << "\n";
+}
+
+void Output::error(std::string_view code, std::string_view message) const {
+  if (json_) {
+    std::cout.flush();
+    document(nlohmann::json{{"error", {{"code", code}, {"message", message}}}});
+  } else {
+    std::cout.flush();
+    std::cerr << "focal: " << code << ": " << message << "\n";
+  }
+}
+
+std::string formatTime(std::int64_t unixMs) {
+  if (unixMs <= 0) return "-";
+  const std::time_t t = static_cast<std::time_t>(unixMs / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace focal::client::cli

@@ -1,0 +1,66 @@
+#include "client/terminal.hpp"
+
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fmt/format.h>
+
+namespace focal::client::cli {
+
+bool stdinIsTerminal() { return ::isatty(STDIN_FILENO) == 1; }
+bool stderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
+
+std::optional<std::string> promptHidden(const std::string& prompt) {
+  const int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  (void)!::write(fd, prompt.data(), prompt.size());
+  termios old{};
+  const bool haveTermios = ::tcgetattr(fd, &old) == 0;
+  if (haveTermios) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    quiet.c_lflag |= ECHONL;
+    ::tcsetattr(fd, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  char ch;
+  while (::read(fd, &ch, 1) == 1 && ch != '\n' && ch != '\r') line.push_back(ch);
+  if (haveTermios) ::tcsetattr(fd, TCSAFLUSH, &old);
+  ::close(fd);
+  return line;
+}
+
+ProgressBar::ProgressBar(std::string label, bool enabled) : label_(std::move(label)), enabled_(enabled) {}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::update(std::uint64_t done, std::uint64_t total) {
+  if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (drawn_ && done < total && now - last_ < std::chrono::milliseconds(100)) return;
+  last_ = now;
+  drawn_ = true;
+  constexpr int Width = 30;
+  const double frac = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+  const int filled = static_cast<int>(frac * Width);
+  std::string bar(static_cast<std::size_t>(filled), '#');
+  bar.resize(Width, ' ');
+  std::fputs(fmt::format("\r{} [{}] {:3.0f}% {:.1f}/{:.1f} MiB", label_, bar, frac * 100, done / 1048576.0,
+                         total / 1048576.0)
+                 .c_str(),
+             stderr);
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+  if (enabled_ && drawn_) {
+    std::fputs("\n", stderr);
+    std::fflush(stderr);
+  }
+  drawn_ = false;
+  enabled_ = false;
+}
+
+}  // namespace focal::client::cli

@@ -1,0 +1,32 @@
+// Terminal interaction for the CLI: no-echo passphrase prompt and a progress
+// bar on stderr (only when stderr is a terminal).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace focal::client::cli {
+
+bool stdinIsTerminal();
+bool stderrIsTerminal();
+
+// Prompts on /dev/tty with echo off. nullopt if there is no terminal.
+std::optional<std::string> promptHidden(const std::string& prompt);
+
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, bool enabled);
+  ~ProgressBar();
+  void update(std::uint64_t done, std::uint64_t total);
+  void finish();
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace focal::client::cli

@@ -1,0 +1,149 @@
+// CommitQueue: the hub's single SQLite writer, with grouped commits.
+//
+// One thread owns the write connection. Requests (a function to run against
+// that connection) are queued, capped at Options::maxQueued; a request that
+// finds the queue full, or the queue stopped, completes with `unavailable`
+// at once. The thread takes everything queued (up to Options::maxBatch),
+// runs BEGIN IMMEDIATE, each request inside its own SAVEPOINT (a request
+// that refuses or throws rolls back only itself), then one COMMIT: one fsync
+// for the whole group (DESIGN.md §6).
+//
+// Contract: a request's completion is delivered only after COMMIT returned
+// SQLITE_OK, so a success result means "durably committed". If COMMIT fails
+// (disk full, I/O error, read-only) every request of the group completes with
+// `unavailable`; the thread logs the condition once, keeps running, and logs
+// again when a commit succeeds. Completions are posted to the completion
+// handler's associated executor (the io thread for coroutines), never run on
+// the writer thread.
+#pragma once
+
+#include "server/hub_error.hpp"
+#include "server/net.hpp"
+#include "server/sqlite.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace focal::server {
+
+class CommitQueue {
+ public:
+  struct Options {
+    // Requests waiting for the writer. Beyond this the hub is overloaded and
+    // says so (`unavailable`) instead of growing memory without bound.
+    std::size_t maxQueued = 65536;
+    // Requests per transaction: bounds the time one group holds the write
+    // lock and the memory of one group's results.
+    std::size_t maxBatch = 512;
+  };
+
+  // Opens the write connection (throws sqlite::Error). The thread starts
+  // with start(), so tests can queue requests first and observe grouping.
+  CommitQueue(const std::filesystem::path& dbPath, Options options);
+  ~CommitQueue();  // stop()
+  CommitQueue(const CommitQueue&) = delete;
+  CommitQueue& operator=(const CommitQueue&) = delete;
+
+  void start();
+  // Refuses new requests, finishes everything already queued (committing
+  // it), and joins the thread. Idempotent.
+  void stop();
+
+  // Runs `fn(sqlite::Database&) -> Result<R>` on the writer thread inside a
+  // savepoint and completes `token` with void(Result<R>) after COMMIT.
+  // A sqlite::Error thrown by `fn` becomes `unavailable` (storage condition)
+  // or `internal` (anything else), and rolls back only this request.
+  // `fn` runs on the writer thread: it must own (or share immutably) all it
+  // uses, never refer to io-thread state.
+  //
+  // g++ 12 BUG: a lambda written inside a co_await expression has its
+  // captures destroyed twice (a shared_ptr capture then frees its object
+  // while it is still in use). Always name the lambda first:
+  //   auto job = [...](sqlite::Database& db) { ... };
+  //   auto r = co_await queue.submit<R>(std::move(job), net::use_awaitable);
+  template <class R, class Fn, class Token>
+  auto submit(Fn fn, Token&& token);
+
+  std::size_t queued() const;
+  // Statistics for tests and logs.
+  std::uint64_t commits() const { return commits_.load(); }
+  std::uint64_t failedCommits() const { return failedCommits_.load(); }
+
+ private:
+  struct Request {
+    virtual ~Request() = default;
+    // Runs the request; false when it refused (its savepoint is rolled back).
+    virtual bool apply(sqlite::Database& db) = 0;
+    // Replaces the result with a failure.
+    virtual void fail(HubError error) = 0;
+    // Posts the result to the requester. Called once.
+    virtual void complete() = 0;
+  };
+
+  template <class R, class Fn, class Handler>
+  class Op;
+
+  // False when the request was refused (queue full or stopped); the request
+  // has then been failed and completed.
+  void enqueue(std::unique_ptr<Request> request);
+  void run();
+  void processBatch(std::vector<std::unique_ptr<Request>>& batch);
+  void applyOne(Request& request, std::size_t index);
+
+  sqlite::Database db_;
+  Options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Request>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+  bool failing_ = false;  // writer thread only: storage condition already logged
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> failedCommits_{0};
+};
+
+template <class R, class Fn, class Handler>
+class CommitQueue::Op final : public CommitQueue::Request {
+ public:
+  Op(Fn fn, Handler handler)
+      : fn_(std::move(fn)),
+        handler_(std::move(handler)),
+        // Keeps the requester's io_context running while we hold its work.
+        work_(net::prefer(net::get_associated_executor(handler_), net::execution::outstanding_work.tracked)) {}
+
+  bool apply(sqlite::Database& db) override {
+    result_.emplace(fn_(db));
+    return result_->ok();
+  }
+  void fail(HubError error) override { result_.emplace(Unexpected<HubError>{std::move(error)}); }
+  void complete() override {
+    if (!result_) result_.emplace(Unexpected<HubError>{HubError{wire::ErrorCode::INTERNAL, "request not run"}});
+    net::post(work_, [h = std::move(handler_), r = std::move(*result_)]() mutable { std::move(h)(std::move(r)); });
+  }
+
+ private:
+  Fn fn_;
+  Handler handler_;
+  std::optional<Result<R>> result_;
+  std::decay_t<decltype(net::prefer(std::declval<net::associated_executor_t<Handler>>(),
+                                    net::execution::outstanding_work.tracked))>
+      work_;
+};
+
+template <class R, class Fn, class Token>
+auto CommitQueue::submit(Fn fn, Token&& token) {
+  return net::async_initiate<Token, void(Result<R>)>(
+      [this](auto handler, Fn f) {
+        using H = decltype(handler);
+        enqueue(std::make_unique<Op<R, Fn, H>>(std::move(f), std::move(handler)));
+      },
+      token, std::move(fn));
+}
+
+}  // namespace focal::server

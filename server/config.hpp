@@ -1,0 +1,85 @@
+// focald's configuration: DIR/focal.toml, written by `focald init`.
+//
+// Every limit is a named default below, overridable in [limits], and never
+// above the protocol's own limit (protocol/limits.hpp): a value above it is a
+// configuration error, not silently clamped. Unknown keys and wrong types
+// are errors reported as "file:line:column: message", so a typo never
+// silently leaves a limit at its default.
+#pragma once
+
+#include "crypto/expected.hpp"
+#include "protocol/limits.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace focal::server {
+
+struct Limits {
+  // Largest frame accepted from a client (never above the protocol's).
+  std::uint32_t maxFrameBytes = protocol::MaxFrameBytes;
+  // Open connections, authenticated or not. At the cap, new connections are
+  // closed before the TLS handshake (spending no CPU on them).
+  std::uint32_t maxConnections = 4096;
+  // Concurrent authenticated sessions of one member (CLI + listener + a few
+  // scripts); beyond it: tooManyConnections.
+  std::uint32_t maxConnectionsPerMember = 8;
+  std::uint32_t handshakeTimeoutMs = 10'000;
+  // From accept to a successful Authenticate.
+  std::uint32_t unauthenticatedTimeoutMs = 10'000;
+  // An authenticated session with no request for this long is closed; any
+  // request (ping is the cheapest) resets it.
+  std::uint32_t idleTimeoutMs = 300'000;
+  // Once a frame's length prefix has arrived, its body must arrive within.
+  std::uint32_t readTimeoutMs = 30'000;
+  // A write to a peer that does not read must finish within.
+  std::uint32_t writeTimeoutMs = 30'000;
+  // Outbound queue per session (responses + pushes). Overflow = slow
+  // consumer: the session is closed, its bulletins stay queued in the store.
+  std::uint64_t outboundQueueBytes = 16ull * 1024 * 1024;
+  std::uint32_t outboundQueueFrames = 4096;
+  // Per-session token bucket; generous, it stops floods, not clients.
+  std::uint32_t requestsPerSecond = 5000;
+  std::uint32_t requestBurst = 10000;
+  // Requests of one session being handled at once (pipelining depth).
+  std::uint32_t maxInflightRequests = 64;
+  // Failed authentications per remote address per minute.
+  std::uint32_t authFailuresPerMinute = 20;
+  // SQLite writer queue and group size (see CommitQueue).
+  std::uint32_t writeQueue = 65536;
+  std::uint32_t writeBatch = 512;
+  // Unfinished uploads one member may hold.
+  std::uint32_t maxOpenUploadsPerMember = 16;
+  std::uint64_t maxAttachmentBytes = protocol::MaxAttachmentBytes;
+};
+
+struct Config {
+  std::string hubId = "focal-hub";
+  std::string listenHost = "127.0.0.1";
+  std::uint16_t listenPort = 7443;
+  // Resolved against the configuration file's directory when loaded.
+  std::filesystem::path database = "focal.db";
+  std::filesystem::path signingKey = "hub.key";
+  std::filesystem::path tlsCertificate = "tls/cert.pem";
+  std::filesystem::path tlsPrivateKey = "tls/key.pem";
+  Limits limits;
+};
+
+// Reads and validates DIR/focal.toml; relative paths become DIR/relative.
+Expected<Config, std::string> loadConfig(const std::filesystem::path& file);
+// Same, from text; `sourceName` is used in error messages.
+Expected<Config, std::string> parseConfig(std::string_view text, const std::string& sourceName,
+                                          const std::filesystem::path& baseDir);
+// TOML text for a configuration (paths written as given).
+std::string renderConfig(const Config& config);
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+// "HOST:PORT" or "[IPv6]:PORT".
+Expected<ListenAddress, std::string> parseListenAddress(std::string_view text);
+std::string formatListenAddress(std::string_view host, std::uint16_t port);
+
+}  // namespace focal::server

@@ -1,0 +1,242 @@
+#include "server/frames.hpp"
+
+#include "protocol/message.hpp"
+
+#include <capnp/message.h>
+
+namespace focal::server::frames {
+
+namespace {
+
+using protocol::kjBytes;
+
+capnp::Text::Reader text(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+void setHead(wire::SignedLogHead::Builder out, const StoredHead& head) {
+  out.setHead(kjBytes(head.head));
+  out.setSignature(kjBytes(head.signature.view()));
+}
+
+void setBulletin(wire::Bulletin::Builder out, ByteView header, ByteView signature, ByteView ciphertext) {
+  out.setHeader(kjBytes(header));
+  out.setSignature(kjBytes(signature));
+  out.setCiphertext(kjBytes(ciphertext));
+}
+
+// First segment sized for the expected payload, so a large frame is one
+// segment and one allocation.
+capnp::uint wordsFor(std::size_t bytes) { return static_cast<capnp::uint>(bytes / 8 + 64); }
+
+}  // namespace
+
+Bytes error(std::uint64_t id, const HubError& e) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto err = f.initError();
+  err.setCode(e.code);
+  err.setMessage(text(e.message));
+  err.setRetryAfterMs(e.retryAfterMs);
+  return protocol::toFrame(m);
+}
+
+Bytes challenge(std::string_view hubId, const crypto::SigningPublicKey& hubKey, const crypto::Challenge& nonce,
+                std::int64_t nowMs) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(0);
+  auto c = f.initChallenge();
+  c.setVersion(wire::PROTOCOL_VERSION);
+  c.setHubId(text(hubId));
+  c.setHubKey(kjBytes(hubKey.view()));
+  c.setNonce(kjBytes(nonce.view()));
+  c.setServerTimeMs(nowMs);
+  return protocol::toFrame(m);
+}
+
+Bytes authenticated(std::uint64_t id, std::string_view memberId, std::int64_t nowMs, const StoredHead& head) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto a = f.initAuthenticated();
+  a.setMemberId(text(memberId));
+  a.setServerTimeMs(nowMs);
+  setHead(a.initLogHead(), head);
+  return protocol::toFrame(m);
+}
+
+Bytes accepted(std::uint64_t id, const crypto::BulletinId& bulletinId, std::int64_t acceptedAtMs, bool already) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto a = f.initAccepted();
+  a.setBulletinId(kjBytes(bulletinId.view()));
+  a.setAcceptedAtMs(acceptedAtMs);
+  a.setAlreadyAccepted(already);
+  return protocol::toFrame(m);
+}
+
+Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext) {
+  capnp::MallocMessageBuilder m(wordsFor(header.size() + signature.size() + ciphertext.size()));
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(0);
+  auto d = f.initPush();
+  d.setSeq(static_cast<std::uint64_t>(seq));
+  d.setQueuedAtMs(queuedAtMs);
+  setBulletin(d.initBulletin(), header, signature, ciphertext);
+  return protocol::toFrame(m);
+}
+
+Bytes deliveries(std::uint64_t id, const FetchPage& page) {
+  std::size_t bytes = 0;
+  for (const auto& i : page.items) bytes += i.header.size() + i.signature.size() + i.ciphertext.size() + 64;
+  capnp::MallocMessageBuilder m(wordsFor(bytes));
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto d = f.initDeliveries();
+  auto items = d.initItems(static_cast<capnp::uint>(page.items.size()));
+  for (capnp::uint i = 0; i < items.size(); ++i) {
+    const auto& src = page.items[i];
+    items[i].setSeq(static_cast<std::uint64_t>(src.seq));
+    items[i].setQueuedAtMs(src.queuedAtMs);
+    setBulletin(items[i].initBulletin(), src.header, src.signature, src.ciphertext);
+  }
+  d.setMore(page.more);
+  return protocol::toFrame(m);
+}
+
+Bytes acked(std::uint64_t id, std::uint32_t removed) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  f.initAcked().setRemoved(removed);
+  return protocol::toFrame(m);
+}
+
+Bytes status(std::uint64_t id, const crypto::BulletinId& bulletinId, const BulletinStatus& st) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto s = f.initStatus();
+  s.setBulletinId(kjBytes(bulletinId.view()));
+  auto list = s.initRecipients(static_cast<capnp::uint>(st.recipients.size()));
+  for (capnp::uint i = 0; i < list.size(); ++i) {
+    const auto& r = st.recipients[i];
+    list[i].setMemberId(text(r.memberId));
+    list[i].setState(r.ackedAtMs != 0       ? wire::DeliveryState::ACKNOWLEDGED
+                     : r.deliveredAtMs != 0 ? wire::DeliveryState::DELIVERED
+                                            : wire::DeliveryState::QUEUED);
+    list[i].setQueuedAtMs(r.queuedAtMs);
+    list[i].setDeliveredAtMs(r.deliveredAtMs);
+    list[i].setAckedAtMs(r.ackedAtMs);
+  }
+  return protocol::toFrame(m);
+}
+
+Bytes directory(std::uint64_t id, const Directory& dir) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto d = f.initDirectory();
+  auto list = d.initMembers(static_cast<capnp::uint>(dir.members().size()));
+  capnp::uint i = 0;
+  for (const auto& [memberId, rec] : dir.members()) {
+    auto out = list[i++];
+    auto info = out.initInfo();
+    info.setId(text(rec.id));
+    info.setName(text(rec.name));
+    info.setState(text(rec.state));
+    info.setInstitution(rec.institution);
+    info.setIsAdmin(rec.isAdmin);
+    info.setIsSecretariat(rec.isSecretariat);
+    auto keys = out.initKeys();
+    keys.setIdentityKey(kjBytes(rec.identityKey.view()));
+    keys.setEncryptionKey(kjBytes(rec.encryptionKey.view()));
+    keys.setEncKeyCreatedAtMs(rec.encKeyCreatedAtMs);
+    keys.setEncKeyCert(kjBytes(rec.encKeyCert.view()));
+    out.setStatus(rec.active() ? wire::MemberStatus::ACTIVE : wire::MemberStatus::REVOKED);
+    out.setLogIndex(rec.logIndex);
+  }
+  setHead(d.initHead(), dir.head());
+  return protocol::toFrame(m);
+}
+
+Bytes logPage(std::uint64_t id, std::span<const StoredLogEntry> entries, const StoredHead& head) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto p = f.initLog();
+  auto list = p.initEntries(static_cast<capnp::uint>(entries.size()));
+  for (capnp::uint i = 0; i < list.size(); ++i) {
+    const auto& e = entries[i];
+    list[i].setIndex(e.index);
+    list[i].setRecordedAtMs(e.recordedAtMs);
+    list[i].setAuthorId(text(e.authorId));
+    list[i].setAuthorKey(kjBytes(e.authorKey.view()));
+    list[i].setEvent(kjBytes(e.event));
+    list[i].setSignature(kjBytes(e.signature.view()));
+  }
+  setHead(p.initHead(), head);
+  return protocol::toFrame(m);
+}
+
+Bytes adminResult(std::uint64_t id, std::uint64_t index, const StoredHead& head) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto a = f.initAdmin();
+  a.setIndex(index);
+  setHead(a.initHead(), head);
+  return protocol::toFrame(m);
+}
+
+Bytes uploadReady(std::uint64_t id, std::uint64_t uploadId, std::uint64_t offset) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto u = f.initUploadReady();
+  u.setUploadId(uploadId);
+  u.setOffset(offset);
+  return protocol::toFrame(m);
+}
+
+Bytes uploadProgress(std::uint64_t id, std::uint64_t uploadId, std::uint64_t received, bool complete) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto u = f.initUploadProgress();
+  u.setUploadId(uploadId);
+  u.setReceived(received);
+  u.setComplete(complete);
+  return protocol::toFrame(m);
+}
+
+Bytes blobChunk(std::uint64_t id, const crypto::Hash256& hash, const BlobSlice& slice) {
+  capnp::MallocMessageBuilder m(wordsFor(slice.data.size()));
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto c = f.initBlobChunk();
+  c.setBlobHash(kjBytes(hash.view()));
+  c.setOffset(slice.offset);
+  c.setData(kjBytes(slice.data));
+  c.setTotal(slice.total);
+  return protocol::toFrame(m);
+}
+
+Bytes subscribed(std::uint64_t id) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  f.setSubscribed();
+  return protocol::toFrame(m);
+}
+
+Bytes pong(std::uint64_t id) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  f.setPong();
+  return protocol::toFrame(m);
+}
+
+}  // namespace focal::server::frames

@@ -1,0 +1,39 @@
+// Builders of the ServerFrames the hub sends, each returned as a complete
+// frame (4-byte length + message) ready for a session's outbound queue.
+// Only the schema's generated builders are used (no mirror structs).
+#pragma once
+
+#include "crypto/types.hpp"
+#include "server/directory.hpp"
+#include "server/hub_error.hpp"
+#include "server/store.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace focal::server::frames {
+
+using crypto::Bytes;
+using crypto::ByteView;
+
+Bytes error(std::uint64_t id, const HubError& e);
+Bytes challenge(std::string_view hubId, const crypto::SigningPublicKey& hubKey, const crypto::Challenge& nonce,
+                std::int64_t nowMs);
+Bytes authenticated(std::uint64_t id, std::string_view memberId, std::int64_t nowMs, const StoredHead& head);
+Bytes accepted(std::uint64_t id, const crypto::BulletinId& bulletinId, std::int64_t acceptedAtMs, bool already);
+// A server push (id 0) of one delivery.
+Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext);
+Bytes deliveries(std::uint64_t id, const FetchPage& page);
+Bytes acked(std::uint64_t id, std::uint32_t removed);
+Bytes status(std::uint64_t id, const crypto::BulletinId& bulletinId, const BulletinStatus& status);
+Bytes directory(std::uint64_t id, const Directory& directory);
+Bytes logPage(std::uint64_t id, std::span<const StoredLogEntry> entries, const StoredHead& head);
+Bytes adminResult(std::uint64_t id, std::uint64_t index, const StoredHead& head);
+Bytes uploadReady(std::uint64_t id, std::uint64_t uploadId, std::uint64_t offset);
+Bytes uploadProgress(std::uint64_t id, std::uint64_t uploadId, std::uint64_t received, bool complete);
+Bytes blobChunk(std::uint64_t id, const crypto::Hash256& hash, const BlobSlice& slice);
+Bytes subscribed(std::uint64_t id);
+Bytes pong(std::uint64_t id);
+
+}  // namespace focal::server::frames

@@ -1,0 +1,130 @@
+// The hub: listener, session registry, directory, and the shared services
+// the request handlers use. Created and wired by main(); lives for the whole
+// io_context run; every coroutine it spawns takes it by pointer and the Hub
+// outlives them (main destroys it only after io_context::run returned).
+//
+// Threads (ARCHITECTURE.md): everything here runs on the one io thread,
+// except the CommitQueue's writer thread, which only touches SQLite and
+// hands results back by posting to the io thread.
+#pragma once
+
+#include "crypto/primitives.hpp"
+#include "server/async_mutex.hpp"
+#include "server/auth_failure_limiter.hpp"
+#include "server/clock.hpp"
+#include "server/commit_queue.hpp"
+#include "server/config.hpp"
+#include "server/directory.hpp"
+#include "server/net.hpp"
+#include "server/request_handler.hpp"
+#include "server/store.hpp"
+#include "server/upload_tracker.hpp"
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace focal::server {
+
+class Session;
+
+class Hub {
+ public:
+  // At most this many admin requests wait for the directory lock.
+  static constexpr std::size_t MaxAdminWaiters = 64;
+  // Delivered-marks waiting for the writer; beyond it they are dropped
+  // (delivered_at is informational; the queue itself is untouched).
+  static constexpr std::size_t MaxPendingDeliveredMarks = 1'000'000;
+  // How long shutdown waits for in-flight requests and sessions.
+  static constexpr std::chrono::milliseconds ShutdownGrace{10'000};
+  static constexpr std::chrono::hours PurgeInterval{1};
+  static constexpr std::size_t MaxTrackedUploads = 4096;
+
+  Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQueue& commits, Directory directory,
+      crypto::SigningKeyPair hubKey, ssl::context& tls);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Binds and listens; returns the bound endpoint (port 0 gives the real
+  // port). Throws boost::system::system_error.
+  net::ip::tcp::endpoint listen(const std::string& host, std::uint16_t port);
+  // Starts accepting and the background tasks.
+  void start();
+  // Stops accepting, lets in-flight requests finish (their commits complete
+  // and are answered), closes every session, then stops the CommitQueue.
+  // After that the io_context runs out of work. Idempotent.
+  void stop();
+  bool stopping() const { return stopping_; }
+
+  const Config& config() const { return config_; }
+  const Limits& limits() const { return config_.limits; }
+  Clock& clock() { return clock_; }
+  Store& store() { return store_; }
+  CommitQueue& commits() { return commits_; }
+  Directory& directory() { return directory_; }
+  const crypto::SigningKeyPair& hubKey() const { return hubKey_; }
+  ssl::context& tls() { return tls_; }
+  AuthFailureLimiter& authFailures() { return authFailures_; }
+  AsyncMutex& adminMutex() { return adminMutex_; }
+  UploadTracker& uploads() { return uploads_; }
+  RequestHandler& handler() { return handler_; }
+
+  // A head signed by the hub key.
+  StoredHead signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const;
+
+  // ---- registry (called by sessions) ----
+  // Registers an authenticated session; false when the member is at its
+  // connection cap.
+  bool admit(const std::shared_ptr<Session>& session);
+  void sessionEnded(const Session& session);
+  void requestStarted() { ++requestsInFlight_; }
+  void requestFinished() { --requestsInFlight_; }
+
+  // Pushes a just-committed bulletin to every online, subscribed session of
+  // its recipients and records the delivery.
+  void pushDeliveries(const std::vector<QueuedDelivery>& queued, std::int64_t queuedAtMs, crypto::ByteView header,
+                      crypto::ByteView signature, crypto::ByteView ciphertext);
+  // Closes the sessions of `memberId` that the directory no longer allows
+  // (member or key revoked, identity key replaced).
+  void enforceDirectory(const std::string& memberId);
+  // Sets delivered_at for these queue entries, batched through the writer.
+  void markDelivered(const std::vector<std::int64_t>& seqs);
+
+  std::size_t connections() const { return connections_; }
+
+ private:
+  static net::awaitable<void> acceptLoop(Hub* hub);
+  static net::awaitable<void> flushDelivered(Hub* hub);
+  static net::awaitable<void> purgeLoop(Hub* hub);
+  static net::awaitable<void> drain(Hub* hub);
+
+  net::io_context& io_;
+  Config config_;
+  Clock& clock_;
+  Store& store_;
+  CommitQueue& commits_;
+  Directory directory_;
+  crypto::SigningKeyPair hubKey_;
+  ssl::context& tls_;
+  net::ip::tcp::acceptor acceptor_;
+  net::steady_timer purgeTimer_;
+  AuthFailureLimiter authFailures_;
+  AsyncMutex adminMutex_;
+  UploadTracker uploads_;
+  RequestHandler handler_;
+
+  bool stopping_ = false;
+  std::uint64_t nextSessionId_ = 1;
+  std::size_t connections_ = 0;
+  std::size_t requestsInFlight_ = 0;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<std::string, std::vector<std::weak_ptr<Session>>> byMember_;
+  std::vector<std::int64_t> pendingDelivered_;
+  bool flushRunning_ = false;
+  bool droppedMarksLogged_ = false;
+  std::chrono::steady_clock::time_point lastRefusalLog_{};
+};
+
+}  // namespace focal::server

@@ -1,0 +1,185 @@
+#include "server/init_command.hpp"
+
+#include "crypto/keyfile.hpp"
+#include "protocol/log.hpp"
+#include "server/certificate.hpp"
+#include "server/config.hpp"
+#include "server/directory.hpp"
+#include "server/identifiers.hpp"
+#include "server/secure_file.hpp"
+#include "server/sqlite.hpp"
+#include "server/store.hpp"
+#include "server/tls.hpp"
+
+#include <capnp/message.h>
+#include <sys/stat.h>
+
+#include <stdexcept>
+
+namespace focal::server {
+
+namespace {
+
+namespace fs = std::filesystem;
+using protocol::kjBytes;
+
+constexpr int CertificateValidDays = 5 * 365;
+
+capnp::Text::Reader text(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+wire::Institution parseInstitution(std::string_view s) {
+  if (s == "law-enforcement") return wire::Institution::LAW_ENFORCEMENT;
+  if (s == "policy-security") return wire::Institution::POLICY_SECURITY;
+  if (s == "secretariat") return wire::Institution::SECRETARIAT;
+  if (s == "dialogue-partner") return wire::Institution::DIALOGUE_PARTNER;
+  if (s == "resource-panel") return wire::Institution::RESOURCE_PANEL;
+  throw std::runtime_error("unknown institution '" + std::string(s) +
+                           "' (law-enforcement, policy-security, secretariat, dialogue-partner, resource-panel)");
+}
+
+// Checks, prepares and appends one entry (and its head) inside the caller's
+// transaction, then applies it to `dir`.
+void appendEntry(sqlite::Database& db, Directory& dir, const protocol::SignedEvent& signedEvent,
+                 const std::string& authorId, const crypto::SigningPublicKey& authorKey,
+                 const crypto::SigningSecretKey& hubSecret, std::int64_t nowMs) {
+  if (auto ok = dir.check(signedEvent.event, signedEvent.signature, authorId, authorKey, nowMs); !ok) {
+    throw std::runtime_error("log entry refused: " + ok.error().message);
+  }
+  auto entry = dir.prepare(signedEvent.event, signedEvent.signature, authorId, authorKey, nowMs);
+  const std::string hubId = dir.size() == 0 ? authorId : dir.hubId();
+  auto head = protocol::signLogHead(hubId, entry.index + 1, entry.entryHash, nowMs, hubSecret);
+  StoredHead stored{entry.index + 1, std::move(head.head), head.signature};
+  if (auto ok = Store::appendLogEntry(db, entry, stored); !ok) throw std::runtime_error(ok.error().message);
+  dir.apply(entry);
+  dir.setHead(std::move(stored));
+}
+
+}  // namespace
+
+InitResult initHub(const InitOptions& o, std::string_view passphrase, const Clock& clock) {
+  if (!validMemberId(o.hubId)) throw std::runtime_error("hub id must match [a-z0-9][a-z0-9.-]{1,62}");
+  if (!validMemberId(o.adminId) || isGroupAddress(o.adminId)) {
+    throw std::runtime_error("admin id must match [a-z0-9][a-z0-9.-]{1,62} and not be a group address");
+  }
+  if (!validStateCode(o.adminState)) throw std::runtime_error("admin state must be an ISO 3166 alpha-2 code, e.g. SG");
+  if (o.adminName.size() > protocol::MaxTextFieldBytes) throw std::runtime_error("admin name too long");
+  const wire::Institution institution = parseInstitution(o.adminInstitution);
+  auto listen = parseListenAddress(o.listen);
+  if (!listen) throw std::runtime_error("--listen: " + listen.error());
+  if (o.tlsCertificate.has_value() != o.tlsPrivateKey.has_value()) {
+    throw std::runtime_error("--tls-cert and --tls-key go together");
+  }
+  if (passphrase.empty()) throw std::runtime_error("the admin key passphrase must not be empty");
+
+  const fs::path dir = fs::absolute(o.dir);
+  const fs::path configFile = dir / "focal.toml";
+  if (fs::exists(configFile)) throw std::runtime_error(dir.string() + " already holds a hub (focal.toml exists)");
+  for (const char* name : {"focal.db", "hub.key", "admin.key"}) {
+    if (fs::exists(dir / name)) {
+      throw std::runtime_error(dir.string() + " holds a partial hub (" + name +
+                               " exists without focal.toml); remove it or choose another directory");
+    }
+  }
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+
+  Config config;
+  config.hubId = o.hubId;
+  config.listenHost = listen->host;
+  config.listenPort = listen->port;
+  config.database = "focal.db";
+  config.signingKey = "hub.key";
+
+  // TLS certificate: brought by the operator, or self-signed here.
+  fs::path certFile;
+  fs::path keyFile;
+  if (o.tlsCertificate) {
+    certFile = fs::absolute(*o.tlsCertificate);
+    keyFile = fs::absolute(*o.tlsPrivateKey);
+    (void)makeServerTlsContext(certFile, keyFile);  // loads and matches, or throws
+    config.tlsCertificate = certFile;
+    config.tlsPrivateKey = keyFile;
+  } else {
+    fs::create_directories(dir / "tls");
+    fs::permissions(dir / "tls", fs::perms::owner_all, fs::perm_options::replace);
+    certFile = dir / "tls" / "cert.pem";
+    keyFile = dir / "tls" / "key.pem";
+    generateSelfSignedCertificate(certFile, keyFile, o.hubId, {"localhost", "127.0.0.1", "::1", listen->host},
+                                  CertificateValidDays);
+    config.tlsCertificate = "tls/cert.pem";
+    config.tlsPrivateKey = "tls/key.pem";
+  }
+
+  // Hub signing key (unencrypted by design; see the header).
+  auto hubKey = crypto::SigningKeyPair::generate();
+  writeFileAtomic(dir / "hub.key", hubKey.secretKey.view(), 0600);
+
+  // First admin's keys, encrypted under the operator's passphrase.
+  const std::int64_t now = clock.nowMs();
+  auto admin = crypto::MemberKeys::generate(o.adminId, now);
+  const auto adminPublic = admin.publicKeys();
+  if (auto ok = crypto::writeKeyFile(dir / "admin.key", admin, passphrase, o.kdf); !ok) {
+    throw std::runtime_error("cannot write " + (dir / "admin.key").string() + ": " + crypto::describe(ok.error()));
+  }
+  const std::string pub = crypto::formatPublicKeys(adminPublic);
+  writeFileAtomic(dir / "admin.key.pub", crypto::asBytes(pub), 0644);
+
+  // Database with the first two log entries, in one transaction.
+  {
+    auto db = sqlite::Database::open(dir / "focal.db", sqlite::Database::Mode::ReadWriteCreate);
+    ::chmod((dir / "focal.db").c_str(), 0600);
+    Store::createSchema(db);
+    Directory directory;
+    sqlite::Transaction txn(db);
+
+    capnp::MallocMessageBuilder genesis;
+    {
+      auto e = genesis.initRoot<wire::LogEvent>();
+      e.setIssuedAtMs(now);
+      auto g = e.initGenesis();
+      g.setHubId(text(o.hubId));
+      g.setHubKey(kjBytes(hubKey.publicKey.view()));
+    }
+    appendEntry(db, directory, protocol::signLogEvent(genesis, hubKey.secretKey), o.hubId, hubKey.publicKey,
+                hubKey.secretKey, now);
+
+    capnp::MallocMessageBuilder reg;
+    {
+      auto e = reg.initRoot<wire::LogEvent>();
+      e.setIssuedAtMs(now);
+      auto r = e.initRegister();
+      auto m = r.initMember();
+      m.setId(text(o.adminId));
+      m.setName(text(o.adminName.empty() ? o.adminId : o.adminName));
+      m.setState(text(o.adminState));
+      m.setInstitution(institution);
+      m.setIsAdmin(true);
+      m.setIsSecretariat(false);
+      auto k = r.initKeys();
+      k.setIdentityKey(kjBytes(adminPublic.identity.view()));
+      k.setEncryptionKey(kjBytes(adminPublic.encryption.view()));
+      k.setEncKeyCreatedAtMs(adminPublic.createdAtMs);
+      k.setEncKeyCert(kjBytes(adminPublic.encCert.view()));
+    }
+    appendEntry(db, directory, protocol::signLogEvent(reg, admin.identity.secretKey), o.adminId,
+                admin.identity.publicKey, hubKey.secretKey, now);
+    txn.commit();
+  }
+
+  writeFileAtomic(configFile, crypto::asBytes(renderConfig(config)), 0640);
+
+  InitResult r;
+  r.configFile = configFile;
+  r.hubId = o.hubId;
+  r.address = formatListenAddress(listen->host, listen->port);
+  r.caFile = certFile;
+  r.certificateFingerprint = certificateFingerprint(certFile);
+  r.hubKeyFingerprint = crypto::fingerprint(o.hubId, hubKey.publicKey);
+  r.adminId = o.adminId;
+  r.adminKeyFile = dir / "admin.key";
+  r.adminPublicKeyFile = dir / "admin.key.pub";
+  r.adminFingerprint = crypto::fingerprint(o.adminId, adminPublic.identity);
+  return r;
+}
+
+}  // namespace focal::server

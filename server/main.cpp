@@ -1,0 +1,185 @@
+// focald: the Focal hub. main() only wires things together (STYLE.md 13):
+//   focald init DIR [options]   create a hub (see init_command.hpp)
+//   focald run DIR [options]    serve until SIGINT/SIGTERM
+#include "crypto/primitives.hpp"
+#include "server/clock.hpp"
+#include "server/commit_queue.hpp"
+#include "server/config.hpp"
+#include "server/directory.hpp"
+#include "server/hub.hpp"
+#include "server/init_command.hpp"
+#include "server/net.hpp"
+#include "server/passphrase.hpp"
+#include "server/secure_file.hpp"
+#include "server/startup.hpp"
+#include "server/store.hpp"
+#include "server/tls.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+namespace {
+
+using namespace focal;
+using namespace focal::server;
+namespace fs = std::filesystem;
+
+int initCommand(const InitOptions& options, bool json) {
+  std::string passphrase = obtainNewPassphrase("Passphrase for the first admin's key file: ");
+  SystemClock clock;
+  InitResult r;
+  try {
+    r = initHub(options, passphrase, clock);
+  } catch (...) {
+    wipe(passphrase);
+    throw;
+  }
+  wipe(passphrase);
+  if (json) {
+    nlohmann::json j = {
+        {"config", r.configFile.string()},
+        {"hubId", r.hubId},
+        {"address", r.address},
+        {"caFile", r.caFile.string()},
+        {"certificateSha256", r.certificateFingerprint},
+        {"hubKeyFingerprint", r.hubKeyFingerprint},
+        {"adminId", r.adminId},
+        {"adminKey", r.adminKeyFile.string()},
+        {"adminPublicKey", r.adminPublicKeyFile.string()},
+        {"adminFingerprint", r.adminFingerprint},
+    };
+    std::cout << j.dump() << std::endl;
+    return 0;
+  }
+  std::cout << "Focal hub created in " << r.configFile.parent_path().string() << "\n"
+            << "  hub id:               " << r.hubId << "\n"
+            << "  address:              " << r.address << "\n"
+            << "  CA file (pin it):     " << r.caFile.string() << "\n"
+            << "  certificate SHA-256:  " << r.certificateFingerprint << "\n"
+            << "  hub key fingerprint:  " << r.hubKeyFingerprint << "\n"
+            << "  admin:                " << r.adminId << "\n"
+            << "  admin key file:       " << r.adminKeyFile.string() << " (passphrase-encrypted)\n"
+            << "  admin public key:     " << r.adminPublicKeyFile.string() << "\n"
+            << "  admin fingerprint:    " << r.adminFingerprint << "\n"
+            << "Give clients the address, the CA file and both fingerprints over a trusted channel.\n"
+            << "The hub's signing key (hub.key) is stored unencrypted, mode 0600, so the hub can sign\n"
+            << "log heads unattended: protect and back it up like the TLS private key.\n"
+            << "Start the hub with: focald run " << r.configFile.parent_path().string() << std::endl;
+  return 0;
+}
+
+int runCommand(const fs::path& dir, const std::string& listenOverride) {
+  auto config = loadConfig(dir / "focal.toml");
+  if (!config) {
+    std::cerr << "focald: " << config.error() << std::endl;
+    return 2;
+  }
+  Config cfg = std::move(config).value();
+  if (!listenOverride.empty()) {
+    auto addr = parseListenAddress(listenOverride);
+    if (!addr) {
+      std::cerr << "focald: --listen: " << addr.error() << std::endl;
+      return 2;
+    }
+    cfg.listenHost = addr->host;
+    cfg.listenPort = addr->port;
+  }
+
+  SystemClock clock;
+  auto hubKey = loadHubKey(cfg.signingKey);
+  CommitQueue commits(cfg.database, CommitQueue::Options{cfg.limits.writeQueue, cfg.limits.writeBatch});
+  Store store(sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadOnly));
+  Store::checkSchema(store.database());
+  Directory directory = loadDirectory(store, cfg, hubKey, clock);
+  auto tls = makeServerTlsContext(cfg.tlsCertificate, cfg.tlsPrivateKey);
+  spdlog::info("hub {}: log size {}, {} members", directory.hubId(), directory.size(), directory.members().size());
+
+  net::io_context io(1);
+  const std::string host = cfg.listenHost;
+  const std::uint16_t port = cfg.listenPort;
+  Hub hub(io, std::move(cfg), clock, store, commits, std::move(directory), std::move(hubKey), tls);
+  commits.start();
+  const auto bound = hub.listen(host, port);
+  // Integration tests parse this line for the port (port 0 = any).
+  std::cout << "focald listening on " << formatListenAddress(bound.address().to_string(), bound.port())
+            << std::endl;
+  hub.start();
+
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&hub](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {} received", signal);
+    hub.stop();
+  });
+  io.run();
+  commits.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"focald: the Focal hub"};
+  app.require_subcommand(1);
+
+  InitOptions init;
+  std::string kdf = "moderate";
+  bool json = false;
+  std::string tlsCert;
+  std::string tlsKey;
+  auto* initCmd = app.add_subcommand("init", "Create a new hub in DIR");
+  initCmd->add_option("DIR", init.dir, "Hub directory (created)")->required();
+  initCmd->add_option("--listen", init.listen, "HOST:PORT to listen on")->capture_default_str();
+  initCmd->add_option("--name", init.hubId, "Hub id")->capture_default_str();
+  initCmd->add_option("--tls-cert", tlsCert, "TLS certificate chain (PEM); default: generate a self-signed one");
+  initCmd->add_option("--tls-key", tlsKey, "TLS private key (PEM)");
+  initCmd->add_option("--admin-id", init.adminId, "Member id of the first admin")->capture_default_str();
+  initCmd->add_option("--admin-name", init.adminName, "Display name of the first admin");
+  initCmd->add_option("--admin-state", init.adminState, "ISO 3166 alpha-2 member state of the first admin");
+  initCmd->add_option("--admin-institution", init.adminInstitution,
+                      "law-enforcement, policy-security, secretariat, dialogue-partner or resource-panel")
+      ->capture_default_str();
+  initCmd->add_option("--kdf", kdf, "Key file KDF strength")
+      ->check(CLI::IsMember({"interactive", "moderate"}))
+      ->capture_default_str();
+  initCmd->add_flag("--json", json, "Print the result as one JSON object");
+
+  fs::path runDir;
+  std::string logLevel = "info";
+  std::string listen;
+  auto* runCmd = app.add_subcommand("run", "Serve the hub in DIR until SIGINT/SIGTERM");
+  runCmd->add_option("DIR", runDir, "Hub directory")->required();
+  runCmd->add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  runCmd->add_option("--listen", listen, "HOST:PORT, overrides the configuration");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    crypto::initialize();
+    crypto::disableCoreDumps();
+    std::signal(SIGPIPE, SIG_IGN);
+    auto logger = spdlog::stderr_color_mt("focald");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(logLevel));
+
+    if (*initCmd) {
+      init.kdf = kdf == "interactive" ? crypto::KdfStrength::Interactive : crypto::KdfStrength::Moderate;
+      if (!tlsCert.empty()) init.tlsCertificate = tlsCert;
+      if (!tlsKey.empty()) init.tlsPrivateKey = tlsKey;
+      return initCommand(init, json);
+    }
+    return runCommand(runDir, listen);
+  } catch (const std::exception& e) {
+    std::cerr << "focald: error: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,133 @@
+// One client connection, from TCP accept to close.
+//
+// Ownership: a Session is owned by its own coroutines (run, writer,
+// watchdog, and one serve per request in flight) through shared_ptr; the
+// Hub's registry holds only weak_ptrs. Everything runs on the io thread, so
+// no member is ever touched concurrently.
+//
+// Lifecycle and deadlines (every wait has one; values from [limits]):
+//   handshake        TLS 1.3 handshake within handshakeTimeoutMs, else closed
+//   unauthenticated  Challenge sent; Authenticate must arrive and verify
+//                    within unauthenticatedTimeoutMs of accept, else
+//                    error `timeout`. Any other request: `unauthenticated`.
+//   authenticated    requests until idleTimeoutMs without one (`timeout`)
+//   frame body       once a length prefix arrived, the body within
+//                    readTimeoutMs (`timeout`)
+//   writes           each write to the peer within writeTimeoutMs, else
+//                    closed (a peer that does not read)
+//   closing          after a final error frame is queued, CloseGraceMs to
+//                    flush it before the socket is closed regardless
+//
+// SECURITY: a frame's length prefix is checked (protocol::frameLength)
+// before its body is allocated or read; a frame over the limit gets
+// frameTooLarge and the connection is closed without reading the body.
+// Malformed frames get malformedFrame and close. Requests are rate limited
+// per session (token bucket) and pipelined up to maxInflightRequests.
+//
+// Outbound: responses and pushes go through one queue capped in bytes and
+// frames; the writer coroutine drains it, sleeping on a timer that send()
+// cancels. A push that would overflow the cap makes the session a slow
+// consumer: error slowConsumer, then close. Nothing is lost: deliveries
+// stay queued in the store until acknowledged.
+#pragma once
+
+#include "crypto/types.hpp"
+#include "protocol/message.hpp"
+#include "server/hub_error.hpp"
+#include "server/net.hpp"
+#include "server/token_bucket.hpp"
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+namespace focal::server {
+
+class Hub;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using Stream = ssl::stream<net::ip::tcp::socket>;
+  using SteadyClock = std::chrono::steady_clock;
+  // Time a closing session gets to flush its final error frame.
+  static constexpr std::chrono::milliseconds CloseGrace{2000};
+
+  Session(Hub& hub, net::ip::tcp::socket socket, std::uint64_t id);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // The connection's main coroutine; returns when the session is over.
+  static net::awaitable<void> run(std::shared_ptr<Session> self);
+
+  // Queues a complete frame. False (frame dropped) when the session is
+  // closing, or when the frame would overflow the outbound cap, in which
+  // case the session closes as a slow consumer.
+  bool send(crypto::Bytes frame);
+  // Queues a final error frame (exempt from the cap) and closes once it is
+  // flushed or CloseGrace has passed. Later calls do nothing.
+  void closeWith(HubError error);
+  // Closes the socket now. Idempotent.
+  void closeNow();
+  // Hub shutdown: stop taking requests, answer those in flight, then
+  // closeWith(unavailable).
+  void beginShutdown();
+
+  std::uint64_t id() const { return id_; }
+  const std::string& remote() const { return remote_; }
+  bool authenticated() const { return authenticated_; }
+  const std::string& memberId() const { return memberId_; }
+  const crypto::SigningPublicKey& identityKey() const { return identityKey_; }
+  bool subscribed() const { return subscribed_; }
+  void subscribe() { subscribed_ = true; }
+  bool closing() const { return closing_; }
+
+ private:
+  enum class Phase { Handshake, Unauthenticated, Body, Idle, Closing };
+
+  net::awaitable<void> main();
+  static net::awaitable<void> writer(std::shared_ptr<Session> self);
+  static net::awaitable<void> watchdog(std::shared_ptr<Session> self);
+  static net::awaitable<void> serve(std::shared_ptr<Session> self, protocol::Parsed<wire::ClientFrame> frame);
+
+  // Handles the first frame (which must be Authenticate). Synchronous.
+  void authenticate(const protocol::Parsed<wire::ClientFrame>& frame);
+  void failAuthentication(std::string_view why);
+  void setDeadline(Phase phase, SteadyClock::time_point when);
+  void wakeWatchdogIfEarlier(SteadyClock::time_point when);
+  void requestDone();
+
+  Hub& hub_;
+  Stream stream_;
+  std::uint64_t id_;
+  std::string remote_;      // "address:port", for logs
+  std::string addressKey_;  // address (IPv6: /64) for the auth failure limiter
+  net::steady_timer watchdogTimer_;
+  net::steady_timer writerWake_;
+  net::steady_timer slotWake_;
+
+  Phase phase_ = Phase::Handshake;
+  SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
+  SteadyClock::time_point writeDeadline_ = SteadyClock::time_point::max();
+  SteadyClock::time_point watchdogArmedFor_ = SteadyClock::time_point::max();
+  SteadyClock::time_point unauthenticatedDeadline_;
+
+  crypto::Challenge nonce_;
+  bool authenticated_ = false;
+  std::string memberId_;
+  crypto::SigningPublicKey identityKey_;
+  bool subscribed_ = false;
+
+  std::deque<crypto::Bytes> outbox_;
+  std::size_t outboxBytes_ = 0;
+  bool writerRunning_ = false;
+
+  TokenBucket requests_;
+  std::uint32_t inFlight_ = 0;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool shuttingDown_ = false;
+};
+
+}  // namespace focal::server

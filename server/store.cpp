@@ -1,0 +1,471 @@
+#include "server/store.hpp"
+
+#include "protocol/limits.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace focal::server {
+
+namespace {
+
+// Version 1. Every table is STRICT-free on purpose (SQLite 3.37+ only);
+// types are enforced by CHECK constraints where they matter for safety.
+constexpr const char* SchemaSql = R"sql(
+CREATE TABLE bulletins(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  sender_id      TEXT NOT NULL,
+  sender_key     BLOB NOT NULL CHECK (length(sender_key) = 32),
+  header         BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  ciphertext     BLOB NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  accepted_at_ms INTEGER NOT NULL,
+  tlp            INTEGER NOT NULL,
+  kind           INTEGER NOT NULL,
+  size           INTEGER NOT NULL
+);
+CREATE TABLE deliveries(
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
+  member_id       TEXT NOT NULL,
+  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
+  queued_at_ms    INTEGER NOT NULL,
+  delivered_at_ms INTEGER,
+  acked_at_ms     INTEGER,
+  UNIQUE(bulletin_id, member_id)
+);
+CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
+CREATE TABLE blobs(
+  id            INTEGER PRIMARY KEY,
+  hash          BLOB NOT NULL CHECK (length(hash) = 32),
+  owner_id      TEXT NOT NULL,
+  size          INTEGER NOT NULL CHECK (size > 0),
+  received      INTEGER NOT NULL DEFAULT 0,
+  complete      INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  UNIQUE(owner_id, hash)
+);
+CREATE TABLE blob_chunks(
+  blob_id INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+  offset  INTEGER NOT NULL,
+  data    BLOB NOT NULL,
+  PRIMARY KEY(blob_id, offset)
+);
+CREATE TABLE bulletin_blobs(
+  bulletin_id BLOB NOT NULL REFERENCES bulletins(id),
+  idx         INTEGER NOT NULL,
+  blob_id     INTEGER NOT NULL REFERENCES blobs(id),
+  hash        BLOB NOT NULL,
+  PRIMARY KEY(bulletin_id, idx)
+);
+CREATE INDEX bulletin_blobs_blob ON bulletin_blobs(blob_id);
+CREATE TABLE acks(
+  id             INTEGER PRIMARY KEY,
+  member_id      TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  received_at_ms INTEGER NOT NULL
+);
+CREATE TABLE log_entries(
+  idx            INTEGER PRIMARY KEY,
+  recorded_at_ms INTEGER NOT NULL,
+  author_id      TEXT NOT NULL,
+  author_key     BLOB NOT NULL CHECK (length(author_key) = 32),
+  event          BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  entry_hash     BLOB NOT NULL CHECK (length(entry_hash) = 32)
+);
+CREATE TABLE log_heads(
+  size      INTEGER PRIMARY KEY,
+  head      BLOB NOT NULL,
+  signature BLOB NOT NULL CHECK (length(signature) = 64)
+);
+)sql";
+
+// Per-item framing overhead of a Delivery inside a Deliveries frame (struct
+// words, pointers, padding), generous.
+constexpr std::size_t DeliveryOverheadBytes = 64;
+constexpr std::size_t LogEntryOverheadBytes = 128;
+
+std::int64_t i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+std::uint64_t u64(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+
+bool sameBytes(crypto::ByteView a, crypto::ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+template <class F>
+F fixedColumn(sqlite::Statement& s, int column, const char* what) {
+  auto v = F::fromBytes(s.columnBlobView(column));
+  if (!v) throw std::runtime_error(std::string("database holds a ") + what + " of the wrong length");
+  return *v;
+}
+
+}  // namespace
+
+void Store::createSchema(sqlite::Database& db) {
+  if (db.userVersion() != 0) throw std::runtime_error("the database already has a schema");
+  sqlite::Transaction t(db);
+  db.exec(SchemaSql);
+  db.setUserVersion(SchemaVersion);
+  t.commit();
+}
+
+void Store::checkSchema(sqlite::Database& db) {
+  const int v = db.userVersion();
+  if (v != SchemaVersion) {
+    throw std::runtime_error("database schema version " + std::to_string(v) + " is not the supported version " +
+                             std::to_string(SchemaVersion));
+  }
+}
+
+// ---- writes --------------------------------------------------------------------
+
+Result<SendOutcome> Store::insertBulletin(sqlite::Database& db, const NewBulletin& b) {
+  {
+    auto s = db.prepare("SELECT header, signature, ciphertext, accepted_at_ms FROM bulletins WHERE id = ?1");
+    s->bind(1, b.id.view());
+    if (s->step()) {
+      if (sameBytes(s->columnBlobView(0), b.header) && sameBytes(s->columnBlobView(1), b.signature.view()) &&
+          sameBytes(s->columnBlobView(2), b.ciphertext)) {
+        return SendOutcome{s->columnInt(3), true, {}};
+      }
+      return fail(wire::ErrorCode::DUPLICATE,
+                  "bulletin " + crypto::toHex(b.id) + " was already accepted with different bytes");
+    }
+  }
+
+  std::vector<std::int64_t> blobIds;
+  blobIds.reserve(b.attachments.size());
+  for (const auto& a : b.attachments) {
+    auto s = db.prepare("SELECT id, size FROM blobs WHERE owner_id = ?1 AND hash = ?2 AND complete = 1");
+    s->bind(1, b.senderId).bind(2, a.blobHash.view());
+    if (!s->step()) {
+      return fail(wire::ErrorCode::NOT_FOUND,
+                  "attachment " + crypto::toHex(a.blobHash) + " is not a completed upload of the sender");
+    }
+    if (u64(s->columnInt(1)) != a.size) {
+      return fail(wire::ErrorCode::INVALID_REQUEST,
+                  "attachment " + crypto::toHex(a.blobHash) + " has a different size than the upload");
+    }
+    blobIds.push_back(s->columnInt(0));
+  }
+
+  {
+    auto s = db.prepare(
+        "INSERT INTO bulletins(id, sender_id, sender_key, header, signature, ciphertext, created_at_ms, "
+        "accepted_at_ms, tlp, kind, size) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    s->bind(1, b.id.view())
+        .bind(2, b.senderId)
+        .bind(3, b.senderKey.view())
+        .bind(4, b.header)
+        .bind(5, b.signature.view())
+        .bind(6, b.ciphertext)
+        .bind(7, b.createdAtMs)
+        .bind(8, b.acceptedAtMs)
+        .bind(9, std::int64_t{b.tlp})
+        .bind(10, std::int64_t{b.kind})
+        .bind(11, static_cast<std::int64_t>(b.header.size() + b.ciphertext.size()));
+    s->run();
+  }
+
+  SendOutcome out;
+  out.acceptedAtMs = b.acceptedAtMs;
+  out.queued.reserve(b.recipients.size());
+  for (const auto& r : b.recipients) {
+    auto s = db.prepare(
+        "INSERT INTO deliveries(bulletin_id, member_id, enc_key, queued_at_ms) VALUES(?1, ?2, ?3, ?4)");
+    s->bind(1, b.id.view()).bind(2, r.memberId).bind(3, r.encryptionKey.view()).bind(4, b.acceptedAtMs);
+    s->run();
+    out.queued.push_back(QueuedDelivery{r.memberId, db.lastInsertRowid()});
+  }
+  for (std::size_t i = 0; i < blobIds.size(); ++i) {
+    auto s = db.prepare("INSERT INTO bulletin_blobs(bulletin_id, idx, blob_id, hash) VALUES(?1, ?2, ?3, ?4)");
+    s->bind(1, b.id.view())
+        .bind(2, static_cast<std::int64_t>(i))
+        .bind(3, blobIds[i])
+        .bind(4, b.attachments[i].blobHash.view());
+    s->run();
+  }
+  return out;
+}
+
+std::uint32_t Store::acknowledge(sqlite::Database& db, std::string_view memberId,
+                                 std::span<const crypto::BulletinId> ids, std::int64_t nowMs) {
+  std::uint32_t removed = 0;
+  for (const auto& id : ids) {
+    auto s = db.prepare(
+        "UPDATE deliveries SET acked_at_ms = ?3 WHERE member_id = ?1 AND bulletin_id = ?2 AND acked_at_ms IS NULL");
+    s->bind(1, memberId).bind(2, id.view()).bind(3, nowMs);
+    s->run();
+    removed += static_cast<std::uint32_t>(db.changes());
+  }
+  return removed;
+}
+
+void Store::recordAck(sqlite::Database& db, std::string_view memberId, crypto::ByteView body,
+                      const crypto::Signature& signature, std::int64_t nowMs) {
+  auto s = db.prepare("INSERT INTO acks(member_id, body, signature, received_at_ms) VALUES(?1, ?2, ?3, ?4)");
+  s->bind(1, memberId).bind(2, body).bind(3, signature.view()).bind(4, nowMs);
+  s->run();
+}
+
+void Store::markDelivered(sqlite::Database& db, std::span<const std::int64_t> seqs, std::int64_t nowMs) {
+  for (auto seq : seqs) {
+    auto s = db.prepare("UPDATE deliveries SET delivered_at_ms = ?2 WHERE seq = ?1 AND delivered_at_ms IS NULL");
+    s->bind(1, seq).bind(2, nowMs);
+    s->run();
+  }
+}
+
+Result<UploadRow> Store::beginUpload(sqlite::Database& db, std::string_view ownerId, const crypto::Hash256& hash,
+                                     std::uint64_t size, std::int64_t nowMs, std::uint32_t maxOpenUploads) {
+  {
+    auto s = db.prepare("SELECT id, size, received, complete FROM blobs WHERE owner_id = ?1 AND hash = ?2");
+    s->bind(1, ownerId).bind(2, hash.view());
+    if (s->step()) {
+      if (u64(s->columnInt(1)) != size) {
+        return fail(wire::ErrorCode::INVALID_REQUEST,
+                    "an upload of blob " + crypto::toHex(hash) + " with a different size exists");
+      }
+      return UploadRow{u64(s->columnInt(0)), std::string(ownerId), hash, size, u64(s->columnInt(2)),
+                       s->columnInt(3) != 0};
+    }
+  }
+  {
+    auto s = db.prepare("SELECT count(*) FROM blobs WHERE owner_id = ?1 AND complete = 0");
+    s->bind(1, ownerId);
+    if (s->step() && u64(s->columnInt(0)) >= maxOpenUploads) {
+      return fail(wire::ErrorCode::RATE_LIMITED,
+                  "too many unfinished uploads; finish or abandon one (limit " + std::to_string(maxOpenUploads) + ")",
+                  60'000);
+    }
+  }
+  auto s = db.prepare(
+      "INSERT INTO blobs(hash, owner_id, size, received, complete, created_at_ms) VALUES(?1, ?2, ?3, 0, 0, ?4)");
+  s->bind(1, hash.view()).bind(2, ownerId).bind(3, i64(size)).bind(4, nowMs);
+  s->run();
+  return UploadRow{u64(db.lastInsertRowid()), std::string(ownerId), hash, size, 0, false};
+}
+
+Result<ChunkOutcome> Store::appendChunk(sqlite::Database& db, std::uint64_t uploadId, std::string_view ownerId,
+                                        std::uint64_t offset, crypto::ByteView data, bool hashMatches) {
+  std::uint64_t size = 0;
+  std::uint64_t received = 0;
+  {
+    auto s = db.prepare("SELECT owner_id, size, received, complete FROM blobs WHERE id = ?1");
+    s->bind(1, i64(uploadId));
+    // An upload of another member is reported exactly like a missing one.
+    if (!s->step() || s->columnText(0) != ownerId) {
+      return fail(wire::ErrorCode::NOT_FOUND, "no upload " + std::to_string(uploadId));
+    }
+    size = u64(s->columnInt(1));
+    received = u64(s->columnInt(2));
+    if (s->columnInt(3) != 0) return fail(wire::ErrorCode::INVALID_REQUEST, "the upload is already complete");
+  }
+  if (data.empty()) return fail(wire::ErrorCode::INVALID_REQUEST, "empty chunk");
+  if (offset != received) {
+    return fail(wire::ErrorCode::INVALID_REQUEST, "chunk offset " + std::to_string(offset) +
+                                                      " does not continue the upload at " + std::to_string(received));
+  }
+  if (data.size() > size - received) return fail(wire::ErrorCode::INVALID_REQUEST, "chunk runs past the blob size");
+
+  const std::uint64_t now = received + data.size();
+  if (now == size && !hashMatches) {
+    auto del = db.prepare("DELETE FROM blobs WHERE id = ?1");  // chunks cascade
+    del->bind(1, i64(uploadId));
+    del->run();
+    return ChunkOutcome{0, false, true};
+  }
+  {
+    auto s = db.prepare("INSERT INTO blob_chunks(blob_id, offset, data) VALUES(?1, ?2, ?3)");
+    s->bind(1, i64(uploadId)).bind(2, i64(offset)).bind(3, data);
+    s->run();
+  }
+  auto s = db.prepare("UPDATE blobs SET received = ?2, complete = ?3 WHERE id = ?1");
+  s->bind(1, i64(uploadId)).bind(2, i64(now)).bind(3, std::int64_t{now == size ? 1 : 0});
+  s->run();
+  return ChunkOutcome{now, now == size, false};
+}
+
+Result<Ok> Store::appendLogEntry(sqlite::Database& db, const StoredLogEntry& e, const StoredHead& head) {
+  {
+    auto s = db.prepare("SELECT count(*) FROM log_entries");
+    if (!s->step() || u64(s->columnInt(0)) != e.index) {
+      return fail(wire::ErrorCode::INTERNAL, "log index out of sequence");
+    }
+  }
+  if (head.size != e.index + 1) return fail(wire::ErrorCode::INTERNAL, "log head does not match the entry");
+  {
+    auto s = db.prepare(
+        "INSERT INTO log_entries(idx, recorded_at_ms, author_id, author_key, event, signature, entry_hash) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    s->bind(1, i64(e.index))
+        .bind(2, e.recordedAtMs)
+        .bind(3, e.authorId)
+        .bind(4, e.authorKey.view())
+        .bind(5, e.event)
+        .bind(6, e.signature.view())
+        .bind(7, e.entryHash.view());
+    s->run();
+  }
+  auto s = db.prepare("INSERT INTO log_heads(size, head, signature) VALUES(?1, ?2, ?3)");
+  s->bind(1, i64(head.size)).bind(2, head.head).bind(3, head.signature.view());
+  s->run();
+  return Ok{};
+}
+
+std::uint64_t Store::purgeGarbage(sqlite::Database& db, std::int64_t nowMs) {
+  auto s = db.prepare(
+      "DELETE FROM blobs WHERE created_at_ms < ?1 AND (complete = 0 OR NOT EXISTS "
+      "(SELECT 1 FROM bulletin_blobs bb WHERE bb.blob_id = blobs.id))");
+  s->bind(1, nowMs - GarbageAgeMs);
+  s->run();
+  return u64(db.changes());
+}
+
+// ---- reads ------------------------------------------------------------------------
+
+FetchPage Store::fetch(std::string_view memberId, std::int64_t afterSeq, std::uint32_t limit, std::size_t maxBytes) {
+  FetchPage page;
+  if (limit == 0) return page;
+  auto s = db_.prepare(
+      "SELECT d.seq, d.queued_at_ms, b.header, b.signature, b.ciphertext FROM deliveries d "
+      "JOIN bulletins b ON b.id = d.bulletin_id "
+      "WHERE d.member_id = ?1 AND d.acked_at_ms IS NULL AND d.seq > ?2 ORDER BY d.seq LIMIT ?3");
+  s->bind(1, memberId).bind(2, afterSeq).bind(3, std::int64_t{limit} + 1);
+  std::size_t total = 0;
+  while (s->step()) {
+    if (page.items.size() == limit) {
+      page.more = true;
+      break;
+    }
+    const std::size_t bytes = s->columnBlobView(2).size() + s->columnBlobView(3).size() +
+                              s->columnBlobView(4).size() + DeliveryOverheadBytes;
+    if (!page.items.empty() && total + bytes > maxBytes) {
+      page.more = true;
+      break;
+    }
+    total += bytes;
+    page.items.push_back(
+        FetchedDelivery{s->columnInt(0), s->columnInt(1), s->columnBlob(2), s->columnBlob(3), s->columnBlob(4)});
+  }
+  return page;
+}
+
+std::optional<BulletinStatus> Store::status(const crypto::BulletinId& id) {
+  BulletinStatus out;
+  {
+    auto s = db_.prepare("SELECT sender_id FROM bulletins WHERE id = ?1");
+    s->bind(1, id.view());
+    if (!s->step()) return std::nullopt;
+    out.senderId = s->columnText(0);
+  }
+  auto s = db_.prepare(
+      "SELECT member_id, queued_at_ms, delivered_at_ms, acked_at_ms FROM deliveries WHERE bulletin_id = ?1 "
+      "ORDER BY member_id");
+  s->bind(1, id.view());
+  while (s->step()) {
+    out.recipients.push_back(RecipientState{s->columnText(0), s->columnInt(1),
+                                            s->columnIsNull(2) ? 0 : s->columnInt(2),
+                                            s->columnIsNull(3) ? 0 : s->columnInt(3)});
+  }
+  return out;
+}
+
+std::vector<StoredLogEntry> Store::logEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes) {
+  std::vector<StoredLogEntry> out;
+  auto s = db_.prepare(
+      "SELECT idx, recorded_at_ms, author_id, author_key, event, signature, entry_hash FROM log_entries "
+      "WHERE idx >= ?1 ORDER BY idx LIMIT ?2");
+  s->bind(1, i64(from)).bind(2, std::int64_t{limit});
+  std::size_t total = 0;
+  while (s->step()) {
+    const std::size_t bytes = s->columnBlobView(4).size() + s->columnText(2).size() + LogEntryOverheadBytes;
+    if (!out.empty() && total + bytes > maxBytes) break;
+    total += bytes;
+    StoredLogEntry e;
+    e.index = u64(s->columnInt(0));
+    e.recordedAtMs = s->columnInt(1);
+    e.authorId = s->columnText(2);
+    e.authorKey = fixedColumn<crypto::SigningPublicKey>(*s, 3, "log author key");
+    e.event = s->columnBlob(4);
+    e.signature = fixedColumn<crypto::Signature>(*s, 5, "log signature");
+    e.entryHash = fixedColumn<crypto::Hash256>(*s, 6, "log entry hash");
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::optional<StoredHead> Store::head(std::uint64_t size) {
+  auto s = db_.prepare("SELECT head, signature FROM log_heads WHERE size = ?1");
+  s->bind(1, i64(size));
+  if (!s->step()) return std::nullopt;
+  return StoredHead{size, s->columnBlob(0), fixedColumn<crypto::Signature>(*s, 1, "head signature")};
+}
+
+Result<BlobSlice> Store::download(std::string_view memberId, const crypto::BulletinId& id,
+                                  const crypto::Hash256& hash, std::uint64_t offset, std::uint32_t length) {
+  // SECURITY: a bulletin the member neither sent nor receives, and a blob not
+  // attached to it, are reported identically, so the answer reveals nothing.
+  const auto hidden = [] {
+    return fail(wire::ErrorCode::NOT_FOUND, "no such bulletin or attachment visible to you");
+  };
+  {
+    auto s = db_.prepare(
+        "SELECT b.sender_id = ?2 OR EXISTS(SELECT 1 FROM deliveries d WHERE d.bulletin_id = b.id AND "
+        "d.member_id = ?2) FROM bulletins b WHERE b.id = ?1");
+    s->bind(1, id.view()).bind(2, memberId);
+    if (!s->step() || s->columnInt(0) == 0) return hidden();
+  }
+  std::int64_t blobId = 0;
+  std::uint64_t total = 0;
+  {
+    auto s = db_.prepare(
+        "SELECT bb.blob_id, bl.size FROM bulletin_blobs bb JOIN blobs bl ON bl.id = bb.blob_id "
+        "WHERE bb.bulletin_id = ?1 AND bb.hash = ?2 AND bl.complete = 1 LIMIT 1");
+    s->bind(1, id.view()).bind(2, hash.view());
+    if (!s->step()) return hidden();
+    blobId = s->columnInt(0);
+    total = u64(s->columnInt(1));
+  }
+  if (offset > total) return fail(wire::ErrorCode::INVALID_REQUEST, "offset past the end of the blob");
+  const std::uint64_t end = offset + std::min<std::uint64_t>(length, total - offset);
+  BlobSlice out{offset, {}, total};
+  out.data.reserve(static_cast<std::size_t>(end - offset));
+  if (end == offset) return out;
+  // Chunks are contiguous and at most MaxChunkBytes long, so the first one
+  // that overlaps [offset, end) starts no earlier than offset - MaxChunkBytes.
+  const std::int64_t earliest = i64(offset) - static_cast<std::int64_t>(protocol::MaxChunkBytes);
+  auto s = db_.prepare(
+      "SELECT offset, data FROM blob_chunks WHERE blob_id = ?1 AND offset >= ?2 AND offset < ?3 ORDER BY offset");
+  s->bind(1, blobId).bind(2, earliest).bind(3, i64(end));
+  while (s->step()) {
+    const std::uint64_t chunkStart = u64(s->columnInt(0));
+    const auto data = s->columnBlobView(1);
+    const std::uint64_t chunkEnd = chunkStart + data.size();
+    if (chunkEnd <= offset) continue;
+    const std::uint64_t from = std::max(chunkStart, offset);
+    const std::uint64_t to = std::min(chunkEnd, end);
+    out.data.insert(out.data.end(), data.begin() + static_cast<std::ptrdiff_t>(from - chunkStart),
+                    data.begin() + static_cast<std::ptrdiff_t>(to - chunkStart));
+  }
+  if (out.data.size() != end - offset) throw std::runtime_error("stored blob has a gap");
+  return out;
+}
+
+std::optional<UploadRow> Store::upload(std::uint64_t id) {
+  auto s = db_.prepare("SELECT owner_id, hash, size, received, complete FROM blobs WHERE id = ?1");
+  s->bind(1, i64(id));
+  if (!s->step()) return std::nullopt;
+  return UploadRow{id, s->columnText(0), fixedColumn<crypto::Hash256>(*s, 1, "blob hash"), u64(s->columnInt(2)),
+                   u64(s->columnInt(3)), s->columnInt(4) != 0};
+}
+
+std::optional<crypto::Bytes> Store::chunkAt(std::uint64_t uploadId, std::uint64_t offset) {
+  auto s = db_.prepare("SELECT data FROM blob_chunks WHERE blob_id = ?1 AND offset = ?2");
+  s->bind(1, i64(uploadId)).bind(2, i64(offset));
+  if (!s->step()) return std::nullopt;
+  return s->columnBlob(0);
+}
+
+}  // namespace focal::server

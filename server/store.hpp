@@ -1,0 +1,212 @@
+// Durable state of the hub in one SQLite file (DESIGN.md §6).
+//
+// Two halves with different rules:
+//  - write operations are static functions that run on the commit thread's
+//    connection, inside the SAVEPOINT that CommitQueue opened for one
+//    request. They never BEGIN/COMMIT themselves; a refusal returns a
+//    HubError and CommitQueue rolls that request back; a SQLite failure
+//    throws sqlite::Error.
+//  - read operations are members and use the Store's own read-only
+//    connection (io thread). In WAL mode they see only committed data.
+//
+// Schema (user_version = SchemaVersion) is in store.cpp. Refinements over the
+// first sketch: blobs are keyed by an upload id and owned by their uploader
+// (UNIQUE(owner_id, hash)), so nobody can squat on or finish someone else's
+// upload; bulletin_blobs points at the upload id.
+#pragma once
+
+#include "crypto/types.hpp"
+#include "server/hub_error.hpp"
+#include "server/sqlite.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace focal::server {
+
+struct StoredLogEntry {
+  std::uint64_t index = 0;
+  std::int64_t recordedAtMs = 0;
+  std::string authorId;
+  crypto::SigningPublicKey authorKey;
+  crypto::Bytes event;
+  crypto::Signature signature;
+  crypto::Hash256 entryHash;
+};
+
+struct StoredHead {
+  std::uint64_t size = 0;
+  crypto::Bytes head;  // LogHead bytes as signed
+  crypto::Signature signature;
+};
+
+struct NewBulletin {
+  struct Recipient {
+    std::string memberId;
+    crypto::BoxPublicKey encryptionKey;
+  };
+  struct Attachment {
+    crypto::Hash256 blobHash;
+    std::uint64_t size = 0;
+  };
+  crypto::BulletinId id;
+  std::string senderId;
+  crypto::SigningPublicKey senderKey;
+  crypto::Bytes header;
+  crypto::Signature signature;
+  crypto::Bytes ciphertext;
+  std::int64_t createdAtMs = 0;
+  std::int64_t acceptedAtMs = 0;
+  int tlp = 0;
+  int kind = 0;
+  std::vector<Recipient> recipients;
+  std::vector<Attachment> attachments;
+};
+
+struct QueuedDelivery {
+  std::string memberId;
+  std::int64_t seq = 0;
+};
+
+struct SendOutcome {
+  std::int64_t acceptedAtMs = 0;
+  bool alreadyAccepted = false;
+  std::vector<QueuedDelivery> queued;  // empty when alreadyAccepted
+};
+
+struct FetchedDelivery {
+  std::int64_t seq = 0;
+  std::int64_t queuedAtMs = 0;
+  crypto::Bytes header;
+  crypto::Bytes signature;
+  crypto::Bytes ciphertext;
+};
+
+struct FetchPage {
+  std::vector<FetchedDelivery> items;
+  bool more = false;
+};
+
+struct RecipientState {
+  std::string memberId;
+  std::int64_t queuedAtMs = 0;
+  std::int64_t deliveredAtMs = 0;  // 0 = never
+  std::int64_t ackedAtMs = 0;      // 0 = never
+};
+
+struct BulletinStatus {
+  std::string senderId;
+  std::vector<RecipientState> recipients;  // sorted by member id
+};
+
+struct UploadRow {
+  std::uint64_t id = 0;
+  std::string ownerId;
+  crypto::Hash256 blobHash;
+  std::uint64_t size = 0;
+  std::uint64_t received = 0;
+  bool complete = false;
+};
+
+struct ChunkOutcome {
+  std::uint64_t received = 0;
+  bool complete = false;
+  bool rejected = false;  // the finished blob did not match its hash; upload deleted
+};
+
+struct BlobSlice {
+  std::uint64_t offset = 0;
+  crypto::Bytes data;
+  std::uint64_t total = 0;
+};
+
+class Store {
+ public:
+  static constexpr int SchemaVersion = 1;
+  // Uploads that never finish, and finished blobs no bulletin refers to, are
+  // garbage after this long.
+  static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
+
+  // Creates every table in an empty database (focald init). Throws
+  // sqlite::Error, or std::runtime_error if the database is not empty.
+  static void createSchema(sqlite::Database& db);
+  // Refuses a database whose schema version this build does not know.
+  static void checkSchema(sqlite::Database& db);
+
+  // ---- writes (commit thread, inside a savepoint) ------------------------------
+
+  // Stores the bulletin once and queues one delivery per recipient.
+  // Same id with the same header, signature and ciphertext: alreadyAccepted.
+  // Same id with different bytes: duplicate. Every attachment must be a
+  // complete upload of the sender of the same size: notFound / invalidRequest.
+  static Result<SendOutcome> insertBulletin(sqlite::Database& db, const NewBulletin& b);
+
+  // Sets acked_at for (member, id) rows not yet acknowledged; returns how many.
+  static std::uint32_t acknowledge(sqlite::Database& db, std::string_view memberId,
+                                   std::span<const crypto::BulletinId> ids, std::int64_t nowMs);
+
+  // Keeps a signed ack (AckBody bytes + signature) as proof of receipt.
+  static void recordAck(sqlite::Database& db, std::string_view memberId, crypto::ByteView body,
+                        const crypto::Signature& signature, std::int64_t nowMs);
+
+  // Sets delivered_at where it is still unset.
+  static void markDelivered(sqlite::Database& db, std::span<const std::int64_t> seqs, std::int64_t nowMs);
+
+  // Creates an upload owned by `ownerId`, or returns the existing one for the
+  // same (owner, hash) so a client can resume. A different size for an
+  // existing upload is invalidRequest; more than `maxOpenUploads` unfinished
+  // uploads for one owner is rateLimited.
+  static Result<UploadRow> beginUpload(sqlite::Database& db, std::string_view ownerId, const crypto::Hash256& hash,
+                                       std::uint64_t size, std::int64_t nowMs, std::uint32_t maxOpenUploads);
+
+  // Appends one chunk at exactly the received offset. `last` says the chunk
+  // ends the blob; `hashMatches` is the caller's BLAKE2b-256 verdict on the
+  // whole blob (ignored unless `last`). A mismatching blob is deleted and
+  // reported with rejected = true (the deletion commits; it is not a refusal).
+  static Result<ChunkOutcome> appendChunk(sqlite::Database& db, std::uint64_t uploadId, std::string_view ownerId,
+                                          std::uint64_t offset, crypto::ByteView data, bool hashMatches);
+
+  // Appends a log entry and the head signed for the new size. The entry's
+  // index must be exactly the next one (else internal: the directory and the
+  // database disagree, which is a bug).
+  static Result<Ok> appendLogEntry(sqlite::Database& db, const StoredLogEntry& entry, const StoredHead& head);
+
+  // Deletes unfinished uploads and unreferenced finished blobs older than
+  // GarbageAgeMs. Returns the number of uploads removed.
+  static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
+
+  // ---- reads (io thread, read-only connection) -----------------------------------
+
+  explicit Store(sqlite::Database reader) : db_(std::move(reader)) {}
+
+  // Unacknowledged deliveries of `memberId` with seq > afterSeq, oldest
+  // first, at most `limit`, stopping before the items' bytes would exceed
+  // `maxBytes` (at least one item is returned if any exists).
+  FetchPage fetch(std::string_view memberId, std::int64_t afterSeq, std::uint32_t limit, std::size_t maxBytes);
+
+  std::optional<BulletinStatus> status(const crypto::BulletinId& id);
+
+  // Log entries from `from`, at most `limit`, stopping before `maxBytes`.
+  std::vector<StoredLogEntry> logEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes);
+  std::optional<StoredHead> head(std::uint64_t size);
+
+  // A slice of a blob attached to bulletin `id`, for a member that is its
+  // sender or one of its recipients (else notFound).
+  Result<BlobSlice> download(std::string_view memberId, const crypto::BulletinId& id, const crypto::Hash256& hash,
+                             std::uint64_t offset, std::uint32_t length);
+
+  std::optional<UploadRow> upload(std::uint64_t id);
+  // The stored chunk of an upload that starts at `offset` (chunks are
+  // contiguous), for recomputing a hash after a restart one chunk at a time.
+  std::optional<crypto::Bytes> chunkAt(std::uint64_t uploadId, std::uint64_t offset);
+
+  sqlite::Database& database() { return db_; }
+
+ private:
+  sqlite::Database db_;
+};
+
+}  // namespace focal::server

@@ -1,0 +1,359 @@
+#include "hub_fixture.hpp"
+
+#include "client/key_directory.hpp"
+#include "protocol/bulletin.hpp"
+
+#include <capnp/message.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace focal::test {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> mergedEnv(const std::map<std::string, std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos && extra.count(kv.substr(0, eq)) != 0) continue;
+    env.push_back(kv);
+  }
+  for (const auto& [k, v] : extra) env.push_back(k + "=" + v);
+  return env;
+}
+
+std::vector<char*> cstrs(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+struct Pipe {
+  int r = -1, w = -1;
+  Pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    r = fds[0];
+    w = fds[1];
+  }
+};
+
+// Spawns argv with stdin/stdout/stderr connected to the given fds.
+pid_t spawn(std::vector<std::string> argv, const std::map<std::string, std::string>& env, int in, int out, int err) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in, 0);
+  posix_spawn_file_actions_adddup2(&fa, out, 1);
+  posix_spawn_file_actions_adddup2(&fa, err, 2);
+  auto envStrings = mergedEnv(env);
+  auto envp = cstrs(envStrings);
+  auto args = cstrs(argv);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, args[0], &fa, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot run " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+int waitExit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+// libsodium must be initialised before the first key is generated or read.
+const bool sodiumReady = (crypto::initialize(), true);
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "focal-it-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+ProcessResult runProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                         const std::optional<std::string>& stdinText, std::chrono::milliseconds timeout) {
+  Pipe out, err, in;
+  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const pid_t pid = spawn(argv, env, stdinText ? in.r : devnull, out.w, err.w);
+  ::close(devnull);
+  ::close(out.w);
+  ::close(err.w);
+  ::close(in.r);
+  if (stdinText) {
+    // Small inputs only: written before reading the outputs.
+    std::size_t done = 0;
+    while (done < stdinText->size()) {
+      const ssize_t n = ::write(in.w, stdinText->data() + done, stdinText->size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  ::close(in.w);
+  ProcessResult result;
+  const auto deadline = Clock::now() + timeout;
+  pollfd fds[2] = {{out.r, POLLIN, 0}, {err.r, POLLIN, 0}};
+  int open = 2;
+  bool interrupted = false, killed = false;
+  while (open > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    // At the deadline: SIGINT (how a user stops `focal listen`), then SIGKILL.
+    if (left <= 0 && !interrupted) {
+      ::kill(pid, SIGINT);
+      interrupted = true;
+    }
+    if (left <= -5000 && !killed) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    if (::poll(fds, 2, left > 0 ? static_cast<int>(std::min<long>(left, 1000)) : 100) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      char buf[65536];
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(n));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  result.exitCode = waitExit(pid);
+  return result;
+}
+
+ProcessResult runCli(const std::vector<std::string>& args, const std::optional<std::string>& stdinText,
+                     std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{FOCAL_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runProcess(argv, {{"FOCAL_PASSPHRASE", TestPassphrase}}, stdinText, timeout);
+}
+
+// ---------------------------------------------------------------- Hub ----
+
+Hub::Hub(HubOptions options) {
+  auto init = runProcess({FOCALD_PATH, "init", dir().string(), "--kdf", "interactive", "--json"},
+                         {{"FOCAL_PASSPHRASE", TestPassphrase}});
+  if (init.exitCode != 0) throw std::runtime_error("focald init failed: " + init.out + init.err);
+  const auto j = nlohmann::json::parse(init.out);
+  caFile_ = j.at("caFile").get<std::string>();
+  adminKeyFile_ = j.at("adminKey").get<std::string>();
+  auto keys = crypto::readKeyFile(adminKeyFile_, TestPassphrase);
+  if (!keys) throw std::runtime_error("cannot read the admin key");
+  adminKeys_.emplace(std::move(keys).value());
+
+  if (!options.limits.empty()) {
+    const auto configFile = dir() / "focal.toml";
+    std::ifstream in(configFile);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string config = text.str();
+    for (const auto& [key, value] : options.limits) {
+      const std::string prefix = "\n" + key + " = ";
+      const auto at = config.find(prefix);
+      if (at == std::string::npos) throw std::runtime_error("focal.toml has no limit " + key);
+      const auto end = config.find('\n', at + 1);
+      config.replace(at, end - at, prefix + value);
+    }
+    std::ofstream(configFile, std::ios::trunc) << config;
+  }
+  start();
+}
+
+Hub::~Hub() { stop(); }
+
+void Hub::start() {
+  Pipe out;
+  const int err = ::open((dir() / "focald.err").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_ = spawn({FOCALD_PATH, "run", dir().string(), "--listen", "127.0.0.1:0"}, {}, devnull, out.w, err);
+  ::close(devnull);
+  ::close(err);
+  ::close(out.w);
+  stdoutFd_ = out.r;
+
+  // Read until the line "focald listening on HOST:PORT" (or give up).
+  const std::string marker = "focald listening on ";
+  std::string seen;
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (port_ == 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      stop();
+      throw std::runtime_error("focald did not report listening within 20 s; output: " + seen);
+    }
+    pollfd p{stdoutFd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(stdoutFd_, buf, sizeof buf);
+    if (n <= 0) {
+      stop();
+      throw std::runtime_error("focald exited before listening; output: " + seen);
+    }
+    seen.append(buf, static_cast<std::size_t>(n));
+    const auto at = seen.find(marker);
+    const auto eol = at == std::string::npos ? std::string::npos : seen.find('\n', at);
+    if (eol != std::string::npos) {
+      const std::string hostPort = seen.substr(at + marker.size(), eol - at - marker.size());
+      const auto colon = hostPort.rfind(':');
+      if (colon == std::string::npos) throw std::runtime_error("cannot parse: " + hostPort);
+      port_ = static_cast<std::uint16_t>(std::stoi(hostPort.substr(colon + 1)));
+    }
+  }
+  // Keep draining stdout so the hub never blocks on a full pipe.
+  const int fd = stdoutFd_;
+  const auto logFile = dir() / "focald.log";
+  drain_ = std::thread([fd, logFile, seen] {
+    std::ofstream log(logFile, std::ios::app);
+    log << seen;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) log.write(buf, n);
+    ::close(fd);
+  });
+}
+
+void Hub::stop() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    pid_ = -1;
+  }
+  if (drain_.joinable()) drain_.join();
+  stdoutFd_ = -1;
+  port_ = 0;
+}
+
+void Hub::restart() {
+  stop();
+  start();
+}
+
+bool Hub::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  return ::waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+std::unique_ptr<client::Connection> Hub::connectRaw(client::ConnectOptions options) const {
+  auto c = std::make_unique<client::Connection>(options);
+  c->connect(host(), port_, caFile_);
+  return c;
+}
+
+std::unique_ptr<client::Connection> Hub::connect(const crypto::MemberKeys& keys, client::ConnectOptions options) const {
+  auto c = connectRaw(options);
+  c->authenticate(keys);
+  return c;
+}
+
+void Hub::registerMember(client::Connection& admin, const crypto::PublicKeys& pk, const std::string& state,
+                         wire::Institution institution) {
+  capnp::MallocMessageBuilder event;
+  auto e = event.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(nowMs());
+  auto reg = e.initRegister();
+  auto m = reg.initMember();
+  m.setId(pk.memberId);
+  m.setName("Test member " + pk.memberId);
+  m.setState(state);
+  m.setInstitution(institution);
+  auto k = reg.initKeys();
+  k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
+  k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
+  k.setEncKeyCreatedAtMs(pk.createdAtMs);
+  k.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
+  (void)admin.admin(event);
+}
+
+TestMember Hub::createMember(const std::string& id, const std::string& state, wire::Institution institution,
+                             bool writeKeyFile) {
+  TestMember member{crypto::MemberKeys::generate(id, nowMs()), {}};
+  if (writeKeyFile) {
+    member.keyFile = dir() / (id + ".key");
+    auto w = crypto::writeKeyFile(member.keyFile, member.keys, TestPassphrase, crypto::KdfStrength::Interactive);
+    if (!w) throw std::runtime_error("cannot write key file");
+  }
+  auto admin = connect(adminKeys());
+  registerMember(*admin, member.keys.publicKeys(), state, institution);
+  return member;
+}
+
+std::vector<TestMember> Hub::createMembers(const std::vector<std::string>& ids, const std::string& state) {
+  auto admin = connect(adminKeys());
+  std::vector<TestMember> out;
+  for (const auto& id : ids) {
+    out.push_back(TestMember{crypto::MemberKeys::generate(id, nowMs()), {}});
+    registerMember(*admin, out.back().keys.publicKeys(), state, wire::Institution::LAW_ENFORCEMENT);
+  }
+  return out;
+}
+
+std::vector<std::string> Hub::cliGlobals(const fs::path& keyFile, const fs::path& profileDir) const {
+  return {"--hub", address(), "--ca", caFile_.string(), "--key", keyFile.string(), "--profile-dir", profileDir.string(),
+          "--timeout", "20"};
+}
+
+protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender, const std::vector<const crypto::MemberKeys*>& recipients,
+                                const std::string& title, const std::string& body, wire::Tlp tlp) {
+  protocol::BulletinDraft d;
+  d.tlp = tlp;
+  d.category = wire::Category::TREND;
+  d.title = title;
+  d.body = body;
+  for (const auto* r : recipients) {
+    d.addresses.push_back(r->memberId);
+    d.recipients.push_back(protocol::RecipientKey{r->memberId, r->encryption.publicKey});
+  }
+  std::sort(d.recipients.begin(), d.recipients.end(),
+            [](const auto& a, const auto& b) { return a.memberId < b.memberId; });
+  auto key = crypto::ContentKey::random();
+  auto sealed = protocol::sealBulletin(d, sender, key, nowMs());
+  if (!sealed) throw std::runtime_error(std::string("seal failed: ") + protocol::describe(sealed.error()));
+  return std::move(sealed).value();
+}
+
+}  // namespace focal::test

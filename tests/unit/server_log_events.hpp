@@ -1,0 +1,95 @@
+// LogEvent builders for the server tests: each returns the event bytes and
+// the author's signature, exactly what an admin client sends.
+#pragma once
+
+#include "crypto/keyfile.hpp"
+#include "protocol/log.hpp"
+
+#include <capnp/message.h>
+
+#include <string>
+
+namespace focal::server::testing {
+
+using protocol::kjBytes;
+
+constexpr std::int64_t T0 = 1'700'000'000'000;
+
+inline capnp::Text::Reader text(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+inline void setKeys(wire::KeySet::Builder k, const crypto::PublicKeys& pk) {
+  k.setIdentityKey(kjBytes(pk.identity.view()));
+  k.setEncryptionKey(kjBytes(pk.encryption.view()));
+  k.setEncKeyCreatedAtMs(pk.createdAtMs);
+  k.setEncKeyCert(kjBytes(pk.encCert.view()));
+}
+
+struct MemberSpec {
+  std::string id;
+  std::string state = "SG";
+  wire::Institution institution = wire::Institution::LAW_ENFORCEMENT;
+  bool admin = false;
+};
+
+inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::SigningKeyPair& hub, std::int64_t at = T0) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(at);
+  auto g = e.initGenesis();
+  g.setHubId(text(hubId));
+  g.setHubKey(kjBytes(hub.publicKey.view()));
+  return protocol::signLogEvent(m, hub.secretKey);
+}
+
+inline protocol::SignedEvent registration(const MemberSpec& spec, const crypto::PublicKeys& pk,
+                                   const crypto::SigningSecretKey& author, std::int64_t at = T0) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(at);
+  auto r = e.initRegister();
+  auto info = r.initMember();
+  info.setId(text(spec.id));
+  info.setName(text("Name of " + spec.id));
+  info.setState(text(spec.state));
+  info.setInstitution(spec.institution);
+  info.setIsAdmin(spec.admin);
+  setKeys(r.initKeys(), pk);
+  return protocol::signLogEvent(m, author);
+}
+
+inline protocol::SignedEvent rotation(bool identity, const std::string& memberId, crypto::ByteView previous,
+                               const crypto::PublicKeys& pk, const crypto::SigningSecretKey& author,
+                               std::int64_t at = T0) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(at);
+  auto r = identity ? e.initRotateIdentity() : e.initRotateEncryption();
+  r.setMemberId(text(memberId));
+  r.setPreviousKey(kjBytes(previous));
+  setKeys(r.initKeys(), pk);
+  return protocol::signLogEvent(m, author);
+}
+
+inline protocol::SignedEvent revocation(const std::string& memberId, crypto::ByteView key,
+                                 const crypto::SigningSecretKey& author, std::int64_t at = T0) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(at);
+  auto r = e.initRevoke();
+  r.setMemberId(text(memberId));
+  r.setKey(kjBytes(key));
+  r.setReason(text("test"));
+  return protocol::signLogEvent(m, author);
+}
+
+inline protocol::SignedEvent roleChange(const std::string& memberId, bool admin, const crypto::SigningSecretKey& author) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(T0);
+  auto r = e.initRoleChange();
+  r.setMemberId(text(memberId));
+  r.setIsAdmin(admin);
+  return protocol::signLogEvent(m, author);
+}
+
+}  // namespace focal::server::testing

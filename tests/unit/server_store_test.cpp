@@ -1,0 +1,402 @@
+// The store: a bulletin is stored once and queued per recipient; resends
+// are idempotent and conflicting resends refused; acknowledgements remove
+// from the queue; fetch pages oldest first; everything survives a reopen;
+// uploads resume, verify and stay private to their owner.
+#include "server/store.hpp"
+#include "server_test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace focal;
+using namespace focal::server;
+using namespace focal::server::testing;
+
+namespace {
+
+std::int64_t count(const std::filesystem::path& db, const char* sql) {
+  auto c = sqlite::Database::open(db, sqlite::Database::Mode::ReadOnly);
+  auto s = c.prepare(sql);
+  REQUIRE(s->step());
+  return s->columnInt(0);
+}
+
+Result<SendOutcome> insert(const std::filesystem::path& db, const NewBulletin& b) {
+  return writeTxn(db, [&](sqlite::Database& c) { return Store::insertBulletin(c, b); });
+}
+
+std::vector<std::int64_t> seqsOf(const FetchPage& page) {
+  std::vector<std::int64_t> out;
+  for (const auto& i : page.items) out.push_back(i.seq);
+  return out;
+}
+
+constexpr std::size_t Unlimited = 1 << 30;
+
+}  // namespace
+
+TEST_CASE("a bulletin is stored once and queued once per recipient", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  auto b = makeBulletin(1, "sg-poc", {"my-poc", "th-poc", "vn-poc"});
+  auto r = insert(db, b);
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->alreadyAccepted);
+  REQUIRE(r->queued.size() == 3);
+  CHECK(r->queued[0].memberId == "my-poc");
+  CHECK(r->queued[0].seq < r->queued[1].seq);
+  CHECK(count(db, "SELECT count(*) FROM bulletins") == 1);
+  CHECK(count(db, "SELECT count(*) FROM deliveries") == 3);
+
+  auto store = openStore(db);
+  auto page = store.fetch("th-poc", 0, 10, Unlimited);
+  REQUIRE(page.items.size() == 1);
+  CHECK(page.items[0].header == b.header);
+  CHECK(page.items[0].ciphertext == b.ciphertext);
+  CHECK(page.items[0].signature == crypto::Bytes(b.signature.bytes.begin(), b.signature.bytes.end()));
+  CHECK(store.fetch("sg-poc", 0, 10, Unlimited).items.empty());  // the sender is not a recipient
+}
+
+TEST_CASE("an identical resend is accepted again without a second copy", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  auto b = makeBulletin(2, "sg-poc", {"my-poc"}, 5000);
+  REQUIRE(insert(db, b).ok());
+  auto again = makeBulletin(2, "sg-poc", {"my-poc"}, 9000);  // same bytes, later arrival
+  auto r = insert(db, again);
+  REQUIRE(r.ok());
+  CHECK(r->alreadyAccepted);
+  CHECK(r->acceptedAtMs == 5000);  // the first acceptance time
+  CHECK(r->queued.empty());
+  CHECK(count(db, "SELECT count(*) FROM bulletins") == 1);
+  CHECK(count(db, "SELECT count(*) FROM deliveries") == 1);
+}
+
+TEST_CASE("the same bulletin id with different bytes is refused as a duplicate", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  REQUIRE(insert(db, makeBulletin(3, "sg-poc", {"my-poc"})).ok());
+
+  auto otherCiphertext = makeBulletin(3, "sg-poc", {"my-poc"});
+  otherCiphertext.ciphertext.back() ^= 1;
+  auto r = insert(db, otherCiphertext);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == wire::ErrorCode::DUPLICATE);
+
+  auto otherSignature = makeBulletin(3, "sg-poc", {"my-poc"});
+  otherSignature.signature.bytes[0] ^= 1;
+  CHECK(insert(db, otherSignature).error().code == wire::ErrorCode::DUPLICATE);
+
+  auto otherHeader = makeBulletin(3, "sg-poc", {"my-poc", "th-poc"});
+  otherHeader.header.push_back(0);
+  CHECK(insert(db, otherHeader).error().code == wire::ErrorCode::DUPLICATE);
+  CHECK(count(db, "SELECT count(*) FROM deliveries") == 1);
+}
+
+TEST_CASE("acknowledging removes a bulletin from that member's queue only", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  auto a = makeBulletin(10, "sg-poc", {"my-poc", "th-poc"});
+  auto b = makeBulletin(11, "sg-poc", {"my-poc"});
+  REQUIRE(insert(db, a).ok());
+  REQUIRE(insert(db, b).ok());
+
+  std::vector<crypto::BulletinId> ids{a.id, filled<crypto::BulletinId>(99)};  // one unknown id
+  auto removed = writeTxn(db, [&](sqlite::Database& c) { return Store::acknowledge(c, "my-poc", ids, 7000); });
+  CHECK(removed == 1);
+  // Acknowledging again changes nothing.
+  CHECK(writeTxn(db, [&](sqlite::Database& c) { return Store::acknowledge(c, "my-poc", ids, 7001); }) == 0);
+  // Another member's ack of the same id does not touch my-poc's queue.
+  std::vector<crypto::BulletinId> bIds{b.id};
+  CHECK(writeTxn(db, [&](sqlite::Database& c) { return Store::acknowledge(c, "th-poc", bIds, 7002); }) == 0);
+
+  auto store = openStore(db);
+  auto mine = store.fetch("my-poc", 0, 10, Unlimited);
+  REQUIRE(mine.items.size() == 1);
+  CHECK(mine.items[0].header == b.header);
+  CHECK(store.fetch("th-poc", 0, 10, Unlimited).items.size() == 1);  // th-poc has not acknowledged
+
+  auto st = store.status(a.id);
+  REQUIRE(st);
+  CHECK(st->senderId == "sg-poc");
+  REQUIRE(st->recipients.size() == 2);
+  CHECK(st->recipients[0].memberId == "my-poc");
+  CHECK(st->recipients[0].ackedAtMs == 7000);
+  CHECK(st->recipients[1].ackedAtMs == 0);
+}
+
+TEST_CASE("fetch pages oldest first, after a sequence number, within a count and a byte budget", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  for (std::uint8_t i = 0; i < 7; ++i) REQUIRE(insert(db, makeBulletin(20 + i, "sg-poc", {"my-poc"})).ok());
+  auto store = openStore(db);
+
+  auto first = store.fetch("my-poc", 0, 3, Unlimited);
+  REQUIRE(first.items.size() == 3);
+  CHECK(first.more);
+  CHECK(std::is_sorted(first.items.begin(), first.items.end(), [](auto& x, auto& y) { return x.seq < y.seq; }));
+  CHECK(first.items[0].header == makeBulletin(20, "", {}).header);
+
+  auto second = store.fetch("my-poc", first.items.back().seq, 3, Unlimited);
+  REQUIRE(second.items.size() == 3);
+  CHECK(second.items.front().seq > first.items.back().seq);
+  CHECK(second.more);
+  auto third = store.fetch("my-poc", second.items.back().seq, 3, Unlimited);
+  CHECK(third.items.size() == 1);
+  CHECK_FALSE(third.more);
+
+  // Byte budget: each item is ~ 100 + 64 + 2xx bytes + overhead; 1000 bytes
+  // hold two; the page still says more remain.
+  auto budget = store.fetch("my-poc", 0, 100, 1000);
+  CHECK(budget.items.size() == 2);
+  CHECK(budget.more);
+  // A budget smaller than one item still returns that item.
+  CHECK(store.fetch("my-poc", 0, 100, 10).items.size() == 1);
+}
+
+TEST_CASE("the queue survives closing and reopening the database", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  REQUIRE(insert(db, makeBulletin(30, "sg-poc", {"my-poc"})).ok());
+  REQUIRE(insert(db, makeBulletin(31, "sg-poc", {"my-poc"})).ok());
+  std::vector<std::int64_t> before;
+  {
+    auto store = openStore(db);
+    before = seqsOf(store.fetch("my-poc", 0, 10, Unlimited));
+  }
+  auto reopened = openStore(db);
+  Store::checkSchema(reopened.database());
+  CHECK(seqsOf(reopened.fetch("my-poc", 0, 10, Unlimited)) == before);
+  CHECK(before.size() == 2);
+}
+
+TEST_CASE("delivered marks are set once and reported by status", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  auto b = makeBulletin(40, "sg-poc", {"my-poc", "th-poc"});
+  auto r = insert(db, b);
+  REQUIRE(r.ok());
+  std::vector<std::int64_t> seqs{r->queued[0].seq};
+  writeTxn(db, [&](sqlite::Database& c) { Store::markDelivered(c, seqs, 100); return 0; });
+  writeTxn(db, [&](sqlite::Database& c) { Store::markDelivered(c, seqs, 200); return 0; });
+  auto st = openStore(db).status(b.id);
+  REQUIRE(st);
+  CHECK(st->recipients[0].deliveredAtMs == 100);  // the first delivery time is kept
+  CHECK(st->recipients[1].deliveredAtMs == 0);
+  CHECK_FALSE(openStore(db).status(filled<crypto::BulletinId>(77)));
+}
+
+TEST_CASE("attachments must be completed uploads of the sender, of the declared size", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  const crypto::Bytes blob(1000, 0x42);
+  const auto hash = crypto::hash256(blob);
+
+  auto b = makeBulletin(50, "sg-poc", {"my-poc"});
+  b.attachments.push_back(NewBulletin::Attachment{hash, blob.size()});
+  CHECK(insert(db, b).error().code == wire::ErrorCode::NOT_FOUND);  // nothing uploaded
+
+  auto up = writeTxn(db, [&](sqlite::Database& c) {
+    return Store::beginUpload(c, "sg-poc", hash, blob.size(), 1, 16);
+  });
+  REQUIRE(up.ok());
+  CHECK(insert(db, b).error().code == wire::ErrorCode::NOT_FOUND);  // not complete yet
+  auto done = writeTxn(db, [&](sqlite::Database& c) {
+    return Store::appendChunk(c, up->id, "sg-poc", 0, blob, true);
+  });
+  REQUIRE(done.ok());
+  CHECK(done->complete);
+
+  auto wrongSize = b;
+  wrongSize.attachments[0].size = 999;
+  CHECK(insert(db, wrongSize).error().code == wire::ErrorCode::INVALID_REQUEST);
+
+  auto otherSender = makeBulletin(51, "th-poc", {"my-poc"});
+  otherSender.attachments = b.attachments;
+  CHECK(insert(db, otherSender).error().code == wire::ErrorCode::NOT_FOUND);  // someone else's upload
+
+  REQUIRE(insert(db, b).ok());
+  auto store = openStore(db);
+  auto slice = store.download("my-poc", b.id, hash, 10, 20);
+  REQUIRE(slice.ok());
+  CHECK(slice->total == 1000);
+  CHECK(slice->data == crypto::Bytes(20, 0x42));
+  // Neither sender nor recipient: same answer as a missing bulletin.
+  CHECK(store.download("vn-poc", b.id, hash, 0, 20).error().code == wire::ErrorCode::NOT_FOUND);
+  CHECK(store.download("sg-poc", b.id, hash, 0, 20).ok());
+  CHECK(store.download("my-poc", b.id, crypto::hash256(crypto::Bytes{1}), 0, 20).error().code ==
+        wire::ErrorCode::NOT_FOUND);
+  CHECK(store.download("my-poc", b.id, hash, 1001, 20).error().code == wire::ErrorCode::INVALID_REQUEST);
+  CHECK(store.download("my-poc", b.id, hash, 1000, 20)->data.empty());
+}
+
+TEST_CASE("an upload resumes at the stored offset and a download spans chunks", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  crypto::Bytes blob(3000);
+  for (std::size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<std::uint8_t>(i * 7);
+  const auto hash = crypto::hash256(blob);
+  const crypto::ByteView all(blob);
+
+  auto up = writeTxn(db, [&](sqlite::Database& c) { return Store::beginUpload(c, "sg-poc", hash, 3000, 1, 16); });
+  REQUIRE(up.ok());
+  REQUIRE(writeTxn(db, [&](sqlite::Database& c) {
+            return Store::appendChunk(c, up->id, "sg-poc", 0, all.subspan(0, 1000), false);
+          }).ok());
+  // Resume: same owner and hash give the same upload with the stored offset.
+  auto resumed = writeTxn(db, [&](sqlite::Database& c) { return Store::beginUpload(c, "sg-poc", hash, 3000, 2, 16); });
+  REQUIRE(resumed.ok());
+  CHECK(resumed->id == up->id);
+  CHECK(resumed->received == 1000);
+  // A different size for the same blob is refused.
+  CHECK(writeTxn(db, [&](sqlite::Database& c) { return Store::beginUpload(c, "sg-poc", hash, 3001, 2, 16); })
+            .error()
+            .code == wire::ErrorCode::INVALID_REQUEST);
+  // Out-of-order, foreign and overlong chunks are refused.
+  CHECK(writeTxn(db, [&](sqlite::Database& c) {
+          return Store::appendChunk(c, up->id, "sg-poc", 2000, all.subspan(2000, 1000), true);
+        }).error().code == wire::ErrorCode::INVALID_REQUEST);
+  CHECK(writeTxn(db, [&](sqlite::Database& c) {
+          return Store::appendChunk(c, up->id, "th-poc", 1000, all.subspan(1000, 1000), false);
+        }).error().code == wire::ErrorCode::NOT_FOUND);
+  CHECK(writeTxn(db, [&](sqlite::Database& c) {
+          crypto::Bytes tooMuch(2001, 0);
+          return Store::appendChunk(c, up->id, "sg-poc", 1000, tooMuch, true);
+        }).error().code == wire::ErrorCode::INVALID_REQUEST);
+
+  REQUIRE(writeTxn(db, [&](sqlite::Database& c) {
+            return Store::appendChunk(c, up->id, "sg-poc", 1000, all.subspan(1000, 1000), false);
+          }).ok());
+  auto last = writeTxn(db, [&](sqlite::Database& c) {
+    return Store::appendChunk(c, up->id, "sg-poc", 2000, all.subspan(2000, 1000), true);
+  });
+  REQUIRE(last.ok());
+  CHECK(last->complete);
+  CHECK(last->received == 3000);
+
+  auto b = makeBulletin(60, "sg-poc", {"my-poc"});
+  b.attachments.push_back(NewBulletin::Attachment{hash, 3000});
+  REQUIRE(insert(db, b).ok());
+  auto store = openStore(db);
+  auto slice = store.download("my-poc", b.id, hash, 900, 1200);  // chunk 0 tail, all of 1, head of 2
+  REQUIRE(slice.ok());
+  CHECK(slice->data == crypto::Bytes(blob.begin() + 900, blob.begin() + 2100));
+  // Rebuilding the hash from stored chunks gives the blob hash.
+  crypto::Hasher h;
+  std::uint64_t off = 0;
+  while (auto chunk = store.chunkAt(up->id, off)) {
+    h.update(*chunk);
+    off += chunk->size();
+  }
+  CHECK(off == 3000);
+  CHECK(h.finish() == hash);
+}
+
+TEST_CASE("a finished upload that does not match its hash is deleted", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  const crypto::Bytes blob(100, 1);
+  auto up = writeTxn(db, [&](sqlite::Database& c) {
+    return Store::beginUpload(c, "sg-poc", crypto::hash256(blob), 100, 1, 16);
+  });
+  REQUIRE(up.ok());
+  auto r = writeTxn(db, [&](sqlite::Database& c) { return Store::appendChunk(c, up->id, "sg-poc", 0, blob, false); });
+  REQUIRE(r.ok());
+  CHECK(r->rejected);
+  CHECK_FALSE(r->complete);
+  CHECK(count(db, "SELECT count(*) FROM blobs") == 0);
+  CHECK(count(db, "SELECT count(*) FROM blob_chunks") == 0);
+}
+
+TEST_CASE("unfinished uploads per member are capped", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  for (std::uint8_t i = 0; i < 2; ++i) {
+    REQUIRE(writeTxn(db, [&](sqlite::Database& c) {
+              return Store::beginUpload(c, "sg-poc", filled<crypto::Hash256>(i), 10, 1, 2);
+            }).ok());
+  }
+  CHECK(writeTxn(db, [&](sqlite::Database& c) {
+          return Store::beginUpload(c, "sg-poc", filled<crypto::Hash256>(9), 10, 1, 2);
+        }).error().code == wire::ErrorCode::RATE_LIMITED);
+  // Another member has its own allowance.
+  CHECK(writeTxn(db, [&](sqlite::Database& c) {
+          return Store::beginUpload(c, "th-poc", filled<crypto::Hash256>(9), 10, 1, 2);
+        }).ok());
+}
+
+TEST_CASE("garbage: old unfinished and unreferenced uploads are purged, attached ones kept", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  const crypto::Bytes blob(10, 3);
+  const auto hash = crypto::hash256(blob);
+  auto attached = writeTxn(db, [&](sqlite::Database& c) { return Store::beginUpload(c, "sg-poc", hash, 10, 0, 16); });
+  REQUIRE(writeTxn(db, [&](sqlite::Database& c) {
+            return Store::appendChunk(c, attached->id, "sg-poc", 0, blob, true);
+          }).ok());
+  auto b = makeBulletin(70, "sg-poc", {"my-poc"});
+  b.attachments.push_back(NewBulletin::Attachment{hash, 10});
+  REQUIRE(insert(db, b).ok());
+  REQUIRE(writeTxn(db, [&](sqlite::Database& c) {
+            return Store::beginUpload(c, "sg-poc", filled<crypto::Hash256>(1), 10, 0, 16);
+          }).ok());
+  REQUIRE(writeTxn(db, [&](sqlite::Database& c) {
+            return Store::beginUpload(c, "sg-poc", filled<crypto::Hash256>(2), 10, Store::GarbageAgeMs, 16);
+          }).ok());
+  const std::int64_t now = Store::GarbageAgeMs + 1;
+  auto purged = writeTxn(db, [&](sqlite::Database& c) { return Store::purgeGarbage(c, now); });
+  CHECK(purged == 1);  // the old unfinished one; the attached and the young one stay
+  CHECK(count(db, "SELECT count(*) FROM blobs") == 2);
+}
+
+TEST_CASE("log entries append only at the next index, with their head", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  StoredLogEntry e;
+  e.index = 0;
+  e.recordedAtMs = 5;
+  e.authorId = "hub";
+  e.authorKey = filled<crypto::SigningPublicKey>(1);
+  e.event = {1, 2, 3};
+  e.signature = filled<crypto::Signature>(2);
+  e.entryHash = filled<crypto::Hash256>(3);
+  StoredHead head{1, {9, 9}, filled<crypto::Signature>(4)};
+  REQUIRE(writeTxn(db, [&](sqlite::Database& c) { return Store::appendLogEntry(c, e, head); }).ok());
+  // Same index again, or a gap: refused.
+  CHECK(writeTxn(db, [&](sqlite::Database& c) { return Store::appendLogEntry(c, e, head); }).error().code ==
+        wire::ErrorCode::INTERNAL);
+  auto gap = e;
+  gap.index = 2;
+  CHECK_FALSE(writeTxn(db, [&](sqlite::Database& c) {
+                return Store::appendLogEntry(c, gap, StoredHead{3, {}, head.signature});
+              }).ok());
+
+  auto store = openStore(db);
+  auto entries = store.logEntries(0, 10, Unlimited);
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].authorId == "hub");
+  CHECK(entries[0].event == e.event);
+  CHECK(entries[0].entryHash == e.entryHash);
+  auto h = store.head(1);
+  REQUIRE(h);
+  CHECK(h->head == head.head);
+  CHECK_FALSE(store.head(2));
+}
+
+TEST_CASE("signed acks are kept as proof of receipt", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  const crypto::Bytes body{1, 2, 3};
+  writeTxn(db, [&](sqlite::Database& c) {
+    Store::recordAck(c, "my-poc", body, filled<crypto::Signature>(5), 42);
+    return 0;
+  });
+  auto c = sqlite::Database::open(db, sqlite::Database::Mode::ReadOnly);
+  auto s = c.prepare("SELECT member_id, body, signature, received_at_ms FROM acks");
+  REQUIRE(s->step());
+  CHECK(s->columnText(0) == "my-poc");
+  CHECK(s->columnBlob(1) == body);
+  const auto sig = filled<crypto::Signature>(5);
+  CHECK(s->columnBlob(2) == crypto::Bytes(sig.bytes.begin(), sig.bytes.end()));
+  CHECK(s->columnInt(3) == 42);
+  CHECK_FALSE(s->step());
+}
