@@ -69,6 +69,7 @@ echo "accepted bulletin $id"
 
 step "6. Malaysia lists its inbox, reads and verifies the bulletin, saves the attachment"
 show "$focal" "${my[@]}" inbox
+mkdir -p "$work/received"
 show "$focal" "${my[@]}" read "$id" --save-dir "$work/received"
 cmp "$work/iocs.csv" "$work/received/iocs.csv" && echo "attachment matches the original byte for byte"
 
