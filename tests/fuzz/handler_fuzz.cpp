@@ -7,9 +7,11 @@
 // harness runs a whole hub in process, as the server unit tests do: `focald
 // init` logic in a temporary directory, a Hub on a loopback port 0 on its
 // own io thread, the CommitQueue writer thread, and a ManualClock fixed at
-// fuzz::FixedNowMs. At start it registers three members with fixed keys
-// (fz-alice as an admin, fz-bob, fz-carol) and keeps one TLS connection
-// authenticated as fz-alice.
+// fuzz::FixedNowMs. At start it registers four members with fixed keys
+// (fz-alice as an admin, fz-bob, fz-carol, fz-dave), uploads a blob and
+// sends a bulletin with it as fz-alice (so the download, status, fetch and
+// ack seeds work in any order), and keeps one TLS connection authenticated
+// as fz-alice.
 //
 // Input: one ClientFrame message body (no length prefix), i.e. what
 // decode<wire::ClientFrame> takes. Inputs that do not decode are skipped
