@@ -31,8 +31,32 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   if (!sender->keysWellFormed || !sender->certValid) {
     return Result(unexpected("sender '" + senderId + "' has no valid key certificate in the directory"));
   }
-  if (!sender->active) return Result(unexpected("sender '" + senderId + "' is revoked"));
-  auto opened = protocol::openBulletin(raw.header, *sig, raw.ciphertext, sender->identityKey, me);
+  // Which of the sender's keys signed: the header names it, and it must be
+  // one the verified log gave this sender; revocation and replacement times
+  // come from the log (hub time of the entry).
+  const crypto::SigningPublicKey* signer = &sender->identityKey;
+  std::string keyWarning;
+  if (!sender->identityHistory.empty()) {
+    auto claimed = crypto::SigningPublicKey::fromBytes(protocol::view(header->root().getSenderKey()));
+    const MemberRecord::IdentityPeriod* period = nullptr;
+    for (const auto& p : sender->identityHistory) {
+      if (claimed && p.key == *claimed) period = &p;
+    }
+    if (period == nullptr) return Result(unexpected("signed by a key the directory log never gave '" + senderId + "'"));
+    const std::int64_t created = header->root().getCreatedAtMs();
+    if (period->revokedAtMs != 0) {
+      if (created > period->revokedAtMs) {
+        return Result(unexpected("signed by a key of '" + senderId + "' after that key was revoked"));
+      }
+      keyWarning = "signed by a key since revoked";
+    } else if (period->replacedAtMs != 0 && created > period->replacedAtMs) {
+      return Result(unexpected("signed by a key of '" + senderId + "' after that key was replaced"));
+    }
+    signer = &period->key;
+  } else if (!sender->active) {
+    return Result(unexpected("sender '" + senderId + "' is revoked"));
+  }
+  auto opened = protocol::openBulletin(raw.header, *sig, raw.ciphertext, *signer, me);
   if (!opened) return Result(unexpected(std::string(protocol::describe(opened.error()))));
 
   auto h = opened->header.root();
@@ -43,7 +67,8 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   m.id = *id;
   m.senderId = senderId;
   m.senderName = sender->name;
-  m.senderFingerprint = crypto::fingerprint(senderId, sender->identityKey);
+  m.senderFingerprint = crypto::fingerprint(senderId, *signer);
+  m.keyWarning = keyWarning;
   m.createdAtMs = h.getCreatedAtMs();
   m.tlp = h.getTlp();
   m.priority = h.getPriority();

@@ -2,9 +2,10 @@
 // sender: the sender's identity key comes from the key directory (by the
 // header's senderId), not from the header, and protocol::openBulletin checks
 // the signature, the recipient entry, the ciphertext hash and the AEAD.
-// A sender that is revoked now is refused even for bulletins sent before the
-// revocation: the directory listing has no revocation time to compare with
-// (the verified log will; DESIGN.md §7).
+// With records from the verified log, the header's signing key must be one
+// the log gave the sender: a bulletin created after that key was revoked or
+// replaced is refused, an earlier one opens with keyWarning set. Records
+// without a key history (a bare listing) refuse any revoked sender.
 #pragma once
 
 #include "client/key_directory.hpp"
@@ -29,6 +30,9 @@ struct OpenedMessage {
   std::string senderId;
   std::string senderName;
   std::string senderFingerprint;
+  // "signed by a key since revoked" when the signing key was revoked after
+  // the bulletin's createdAt (bulletins signed after it are refused).
+  std::string keyWarning;
   std::int64_t createdAtMs = 0;
   wire::Tlp tlp = wire::Tlp::UNSET;
   wire::Priority priority = wire::Priority::NORMAL;

@@ -3,6 +3,7 @@
 #include "client/bulletin_cache.hpp"
 #include "client/client_error.hpp"
 #include "client/terminal.hpp"
+#include "client/verified_log.hpp"
 
 #include <fmt/format.h>
 
@@ -65,6 +66,12 @@ std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys) 
   auto c = std::make_unique<Connection>(connectOptions());
   c->connect(hp->first, hp->second, ca);
   c->authenticate(keys);
+  // Every connect checks that the hub's directory log only grew since the
+  // head this profile verified last (VerifiedLog::sync); a fork, a rewrite,
+  // a missing entry or a rollback stops the command here (VerifyError).
+  auto log = std::make_shared<VerifiedLog>(VerifiedLog::load(profile().dir(), c->session().hubId));
+  log->sync(*c);
+  c->setVerifiedLog(std::move(log));
   return c;
 }
 
@@ -120,6 +127,7 @@ nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std:
     const auto& m = opened.value();
     j["id"] = crypto::toHex(m.id);
     j["verified"] = true;
+    if (!m.keyWarning.empty()) j["key_warning"] = m.keyWarning;
     j["sender"] = m.senderId;
     j["sender_name"] = m.senderName;
     j["tlp"] = tlpName(m.tlp);
@@ -139,9 +147,10 @@ nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std:
 std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened) {
   if (opened) {
     const auto& m = opened.value();
-    return fmt::format("{}  {:<20} TLP:{:<12} {:<6}  {}  {}{}", crypto::toHex(m.id), m.senderId, tlpName(m.tlp),
+    return fmt::format("{}  {:<20} TLP:{:<12} {:<6}  {}  {}{}{}", crypto::toHex(m.id), m.senderId, tlpName(m.tlp),
                        priorityName(m.priority), formatTime(d.queuedAtMs), m.title,
-                       m.attachments.empty() ? "" : fmt::format("  [{} attachment(s)]", m.attachments.size()));
+                       m.attachments.empty() ? "" : fmt::format("  [{} attachment(s)]", m.attachments.size()),
+                       m.keyWarning.empty() ? "" : "  [" + m.keyWarning + "]");
   }
   auto id = d.bulletin.claimedId();
   return fmt::format("{}  [CANNOT VERIFY: {}]  {}", id ? crypto::toHex(*id) : std::string(32, '?'), opened.error(),

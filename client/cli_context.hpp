@@ -89,6 +89,7 @@ void addDeliveryCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  
 void addListenCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addDirectoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // directory, fingerprint
 void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table);
+void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // rotate-key, verify-log
 
 // Helpers shared by commands.
 crypto::BulletinId parseBulletinId(const std::string& hex);  // UsageError if not 32 hex digits

@@ -1,6 +1,13 @@
-// focal admin register: an admin adds a member (a signed directory-log event).
+// focal admin register|rotate|revoke|role|list|log|audit: hub administration.
+// Every change is a directory-log event signed by the admin's identity key;
+// list and log show the log as this client verified it, audit verifies the
+// hub's hash-chained audit trail.
 #include "client/cli_context.hpp"
+#include "client/client_error.hpp"
+#include "client/verified_log.hpp"
 #include "crypto/keyfile.hpp"
+#include "crypto/primitives.hpp"
+#include "protocol/log.hpp"
 
 #include <fmt/format.h>
 
@@ -73,6 +80,313 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
   return ExitOk;
 }
 
+crypto::PublicKeys readPublicKeys(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error("cannot read " + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto pk = crypto::parsePublicKeys(text.str());
+  if (!pk) throw UsageError("bad-public-key", file + ": " + crypto::describe(pk.error()));
+  return *pk;
+}
+
+void setKeySet(wire::KeySet::Builder k, const crypto::PublicKeys& pk) {
+  k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
+  k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
+  k.setEncKeyCreatedAtMs(pk.createdAtMs);
+  k.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
+}
+
+const MemberRecord& verifiedMember(const HubDirectory& dir, const std::string& id) {
+  const auto* m = dir.find(id);
+  if (m == nullptr) throw UsageError("unknown-member", "no member " + id + " in the verified directory log");
+  return *m;
+}
+
+void printAdminResult(CliContext& ctx, const std::string& what, const std::string& member, std::uint64_t index) {
+  if (ctx.out().json()) ctx.out().document({{"member", member}, {"action", what}, {"index", index}});
+  else ctx.out().line(fmt::format("{} {}: log index {}.", what, member, index));
+}
+
+struct RotateArgs {
+  std::string member;
+  std::string pubFile;
+};
+
+int runAdminRotate(CliContext& ctx, const RotateArgs& a) {
+  const auto pk = readPublicKeys(a.pubFile);
+  if (pk.memberId != a.member) {
+    throw UsageError("member-mismatch", a.pubFile + " is for " + pk.memberId + ", not " + a.member);
+  }
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto dir = HubDirectory::fetch(*conn);
+  const auto& m = verifiedMember(dir, a.member);
+  const bool identity = !(m.identityKey == pk.identity);
+  capnp::MallocMessageBuilder event;
+  auto e = event.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(nowMs());
+  auto r = identity ? e.initRotateIdentity() : e.initRotateEncryption();
+  r.setMemberId(a.member);
+  r.setPreviousKey(protocol::kjBytes(identity ? m.identityKey.view() : m.encryptionKey.view()));
+  setKeySet(r.initKeys(), pk);
+  const auto result = conn->admin(event);
+  if (ctx.out().json()) {
+    ctx.out().document({{"member", a.member},
+                        {"action", identity ? "rotate-identity" : "rotate-encryption"},
+                        {"index", result.index},
+                        {"fingerprint", crypto::fingerprint(a.member, pk.identity)}});
+  } else {
+    ctx.out().line(fmt::format("Rotated the {} of {} at log index {}.",
+                               identity ? "identity and encryption keys" : "encryption key", a.member, result.index));
+    ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)",
+                               crypto::fingerprint(a.member, pk.identity)));
+  }
+  return ExitOk;
+}
+
+struct RevokeArgs {
+  std::string member;
+  std::string keyHex;
+  std::string reason;
+};
+
+int runAdminRevoke(CliContext& ctx, const RevokeArgs& a) {
+  crypto::Bytes key;
+  if (!a.keyHex.empty()) {
+    auto bytes = crypto::fromHex(a.keyHex);
+    if (!bytes || bytes->size() != 32) throw UsageError("bad-key", "--key is a public key in 64 hex digits");
+    key = *bytes;
+  }
+  if (a.reason.empty()) throw UsageError("no-reason", "--reason must say why (it is in the log for everyone)");
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto dir = HubDirectory::fetch(*conn);
+  verifiedMember(dir, a.member);
+  capnp::MallocMessageBuilder event;
+  auto e = event.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(nowMs());
+  auto r = e.initRevoke();
+  r.setMemberId(a.member);
+  r.setKey(protocol::kjBytes(key));
+  r.setReason(a.reason);
+  const auto result = conn->admin(event);
+  printAdminResult(ctx, key.empty() ? "Revoked member" : "Revoked key " + a.keyHex.substr(0, 16) + "... of", a.member,
+                   result.index);
+  return ExitOk;
+}
+
+struct RoleArgs {
+  std::string member;
+  std::string admin;
+  std::string secretariat;
+};
+
+int runAdminRole(CliContext& ctx, const RoleArgs& a) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto dir = HubDirectory::fetch(*conn);
+  const auto& m = verifiedMember(dir, a.member);
+  capnp::MallocMessageBuilder event;
+  auto e = event.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(nowMs());
+  auto r = e.initRoleChange();
+  r.setMemberId(a.member);
+  r.setIsAdmin(a.admin.empty() ? m.isAdmin : a.admin == "yes");
+  r.setIsSecretariat(a.secretariat.empty() ? m.isSecretariat : a.secretariat == "yes");
+  const auto result = conn->admin(event);
+  printAdminResult(ctx, "Changed the roles of", a.member, result.index);
+  return ExitOk;
+}
+
+nlohmann::json memberJson(const MemberRecord& m) {
+  nlohmann::json past = nlohmann::json::array();
+  for (const auto& p : m.identityHistory) {
+    past.push_back({{"fingerprint", crypto::fingerprint(m.id, p.key)},
+                    {"replaced_at", formatTime(p.replacedAtMs)},
+                    {"revoked_at", formatTime(p.revokedAtMs)}});
+  }
+  return {{"id", m.id},
+          {"name", m.name},
+          {"state", m.state},
+          {"institution", institutionName(m.institution)},
+          {"admin", m.isAdmin},
+          {"secretariat", m.isSecretariat},
+          {"status", m.active ? "active" : "revoked"},
+          {"revoked_at", formatTime(m.revokedAtMs)},
+          {"revoke_reason", m.revokeReason},
+          {"fingerprint", crypto::fingerprint(m.id, m.identityKey)},
+          {"identity_key", crypto::toHex(m.identityKey)},
+          {"encryption_key", crypto::toHex(m.encryptionKey)},
+          {"identity_keys", past},
+          {"log_index", m.logIndex}};
+}
+
+int runAdminList(CliContext& ctx) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto dir = HubDirectory::fetch(*conn);
+  if (ctx.out().json()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& m : dir.members()) list.push_back(memberJson(m));
+    ctx.out().document(list);
+    return ExitOk;
+  }
+  ctx.out().line(fmt::format("{:<22} {:<3} {:<17} {:<8} {:<6} {:<16} {}", "MEMBER", "ST", "INSTITUTION", "STATUS",
+                             "ENTRY", "ENCRYPTION KEY", "ROLES"));
+  for (const auto& m : dir.members()) {
+    std::string roles;
+    if (m.isAdmin) roles += "admin ";
+    if (m.isSecretariat) roles += "secretariat";
+    ctx.out().line(fmt::format("{:<22} {:<3} {:<17} {:<8} {:<6} {:<16} {}", m.id, m.state.empty() ? "-" : m.state,
+                               institutionName(m.institution), m.active ? "active" : "REVOKED", m.logIndex,
+                               crypto::toHex(m.encryptionKey).substr(0, 16), roles));
+  }
+  return ExitOk;
+}
+
+// One-line description of a verified log event.
+nlohmann::json describeEvent(const LogEntryRecord& entry) {
+  nlohmann::json j = {{"index", entry.index}, {"recorded_at", formatTime(entry.recordedAtMs)}, {"author", entry.authorId}};
+  auto parsed = protocol::decode<wire::LogEvent>(entry.event);
+  if (!parsed) {
+    j["kind"] = "unparsable";
+    return j;
+  }
+  using W = wire::LogEvent;
+  const auto e = parsed->root();
+  j["issued_at"] = formatTime(e.getIssuedAtMs());
+  auto keyHex = [](capnp::Data::Reader d) { return crypto::toHex(protocol::view(d)); };
+  switch (e.which()) {
+    case W::GENESIS:
+      j["kind"] = "genesis";
+      j["member"] = std::string(protocol::view(e.getGenesis().getHubId()));
+      j["hub_key"] = keyHex(e.getGenesis().getHubKey());
+      break;
+    case W::REGISTER:
+      j["kind"] = "register";
+      j["member"] = std::string(protocol::view(e.getRegister().getMember().getId()));
+      j["encryption_key"] = keyHex(e.getRegister().getKeys().getEncryptionKey());
+      break;
+    case W::ROTATE_ENCRYPTION:
+    case W::ROTATE_IDENTITY: {
+      const bool id = e.which() == W::ROTATE_IDENTITY;
+      auto r = id ? e.getRotateIdentity() : e.getRotateEncryption();
+      j["kind"] = id ? "rotate-identity" : "rotate-encryption";
+      j["member"] = std::string(protocol::view(r.getMemberId()));
+      j["previous_key"] = keyHex(r.getPreviousKey());
+      j["encryption_key"] = keyHex(r.getKeys().getEncryptionKey());
+      break;
+    }
+    case W::REVOKE:
+      j["kind"] = "revoke";
+      j["member"] = std::string(protocol::view(e.getRevoke().getMemberId()));
+      j["key"] = keyHex(e.getRevoke().getKey());
+      j["reason"] = std::string(protocol::view(e.getRevoke().getReason()));
+      break;
+    case W::ROLE_CHANGE:
+      j["kind"] = "role-change";
+      j["member"] = std::string(protocol::view(e.getRoleChange().getMemberId()));
+      j["admin"] = e.getRoleChange().getIsAdmin();
+      j["secretariat"] = e.getRoleChange().getIsSecretariat();
+      break;
+    case W::RECORD_APPROVED: j["kind"] = "record-approved"; break;
+    case W::ADMISSION: j["kind"] = "admission"; break;
+  }
+  return j;
+}
+
+int runAdminLog(CliContext& ctx, std::uint64_t from) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);  // verifies every entry new since the last connect
+  const auto& log = *conn->verifiedLog();
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& e : log.entries()) {
+    if (e.index >= from) list.push_back(describeEvent(e));
+  }
+  if (ctx.out().json()) {
+    ctx.out().document({{"hub", conn->session().hubId},
+                        {"size", log.size()},
+                        {"root", crypto::toHex(log.verifier().root())},
+                        {"entries", list}});
+    return ExitOk;
+  }
+  for (const auto& j : list) {
+    std::string extra;
+    if (j.contains("reason")) extra = " reason: " + j["reason"].get<std::string>();
+    if (j.contains("key") && !j["key"].get<std::string>().empty()) extra += " key " + j["key"].get<std::string>().substr(0, 16);
+    if (j.contains("encryption_key")) extra += " enc " + j["encryption_key"].get<std::string>().substr(0, 16);
+    ctx.out().line(fmt::format("{:>6}  {}  {:<18} {:<22} by {}{}", j["index"].get<std::uint64_t>(),
+                               j["recorded_at"].get<std::string>(), j["kind"].get<std::string>(),
+                               j.value("member", std::string("-")), j["author"].get<std::string>(), extra));
+  }
+  ctx.out().line(fmt::format("{} entries, verified; root {}", log.size(), crypto::toHex(log.verifier().root())));
+  return ExitOk;
+}
+
+// Fetches the whole audit trail and verifies its chain; the last (index,
+// hash) seen is kept in the profile so a rewritten or truncated trail is
+// caught on the next run.
+int runAdminAudit(CliContext& ctx, std::uint64_t from) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  std::vector<AuditRow> rows;
+  for (;;) {
+    auto page = conn->audit(rows.size(), protocol::MaxLogPage);
+    if (page.empty()) break;
+    for (auto& r : page) rows.push_back(std::move(r));
+  }
+  crypto::Hash256 prev{};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    if (r.index != i) throw VerifyError(fmt::format("audit trail: entry {} is missing (got {})", i, r.index));
+    const auto h = protocol::auditEntryHash(r.index, prev, r.timeMs, r.event, r.actor, r.remote, r.detail);
+    if (!(crypto::Hash256::fromBytes(r.hash) == std::optional(h))) {
+      throw VerifyError(fmt::format("audit trail: entry {} does not match its hash chain (edited or reordered)", i));
+    }
+    prev = h;
+  }
+  const auto anchor = logStateDir(ctx.profile().dir(), conn->session().hubId) / "audit.anchor";
+  if (std::ifstream in(anchor); in) {
+    std::uint64_t index = 0;
+    std::string hex;
+    in >> index >> hex;
+    if (index >= rows.size()) {
+      throw VerifyError(fmt::format("audit trail: you saw {} entries before, the hub now serves {} (truncated)",
+                                    index + 1, rows.size()));
+    }
+    if (crypto::toHex(rows[index].hash) != hex) {
+      throw VerifyError(fmt::format("audit trail: entry {} differs from the one you saw before (rewritten)", index));
+    }
+  }
+  if (!rows.empty()) {
+    std::filesystem::create_directories(anchor.parent_path());
+    writeFileAtomic(anchor, fmt::format("{} {}\n", rows.back().index, crypto::toHex(rows.back().hash)), 0600);
+  }
+  if (ctx.out().json()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& r : rows) {
+      if (r.index < from) continue;
+      list.push_back({{"index", r.index},
+                      {"time", formatTime(r.timeMs)},
+                      {"event", r.event},
+                      {"actor", r.actor},
+                      {"remote", r.remote},
+                      {"detail", r.detail},
+                      {"hash", crypto::toHex(r.hash)}});
+    }
+    ctx.out().document({{"verified", true}, {"size", rows.size()}, {"entries", list}});
+    return ExitOk;
+  }
+  for (const auto& r : rows) {
+    if (r.index < from) continue;
+    ctx.out().line(fmt::format("{:>6}  {}  {:<20} {:<22} {:<22} {}", r.index, formatTime(r.timeMs), r.event, r.actor,
+                               r.remote, r.detail));
+  }
+  ctx.out().line(fmt::format("{} audit entries; hash chain verified.", rows.size()));
+  return ExitOk;
+}
+
 }  // namespace
 
 void addAdminCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
@@ -96,6 +410,63 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
       --institution law-enforcement --name "Singapore Police Force - Cybercrime"
 Prints the directory-log index of the signed registration.)");
   table.add(reg, [&ctx, args] { return runRegister(ctx, *args); });
+
+  auto rot = std::make_shared<RotateArgs>();
+  auto* rotCmd = admin->add_subcommand("rotate", "Force a member's key change from their new FILE.pub (e.g. lost device)");
+  rotCmd->add_option("member", rot->member, "Member id")->required();
+  rotCmd->add_option("pubfile", rot->pubFile, "The member's new public key file (focal keygen)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  rotCmd->footer(R"(A new identity key in FILE.pub rotates both keys (the fingerprint changes),
+otherwise only the encryption key. The entry is signed by your admin key.
+
+Example:
+  focal admin rotate my-pdrm-cyber my-pdrm-cyber-new.key.pub)");
+  table.add(rotCmd, [&ctx, rot] { return runAdminRotate(ctx, *rot); });
+
+  auto rev = std::make_shared<RevokeArgs>();
+  auto* revCmd = admin->add_subcommand("revoke", "Revoke a member, or one of its keys, for good");
+  revCmd->add_option("member", rev->member, "Member id")->required();
+  revCmd->add_option("--key", rev->keyHex, "Revoke only this key (64 hex digits: identity or encryption key)");
+  revCmd->add_option("--reason", rev->reason, "Why (recorded in the log, visible to every member)")->required();
+  revCmd->footer(R"(From the log entry on the hub refuses authentication, sending and recipients on
+the key; open sessions of the member are closed; clients refuse bulletins signed
+by it after the revocation and mark earlier ones "signed by a key since revoked".
+
+Examples:
+  focal admin revoke xx-old-poc --reason "left the institution"
+  focal admin revoke my-pdrm-cyber --key 3f2a... --reason "laptop stolen")");
+  table.add(revCmd, [&ctx, rev] { return runAdminRevoke(ctx, *rev); });
+
+  auto role = std::make_shared<RoleArgs>();
+  auto* roleCmd = admin->add_subcommand("role", "Grant or remove the admin / secretariat role");
+  roleCmd->add_option("member", role->member, "Member id")->required();
+  roleCmd->add_option("--admin", role->admin, "yes|no")->check(CLI::IsMember({"yes", "no"}));
+  roleCmd->add_option("--secretariat", role->secretariat, "yes|no")->check(CLI::IsMember({"yes", "no"}));
+  roleCmd->footer("Example:\n  focal admin role sec-asean --secretariat yes");
+  table.add(roleCmd, [&ctx, role] { return runAdminRole(ctx, *role); });
+
+  auto* list = admin->add_subcommand("list", "Every member with status, roles and keys, from the verified log");
+  list->footer("Example:\n  focal --json admin list | jq '.[] | select(.status == \"revoked\")'");
+  table.add(list, [&ctx] { return runAdminList(ctx); });
+
+  auto logFrom = std::make_shared<std::uint64_t>(0);
+  auto* logCmd = admin->add_subcommand("log", "The directory log entries, as this client verified them");
+  logCmd->add_option("--from", *logFrom, "First entry to show (default 0)");
+  logCmd->footer("Example:\n  focal admin log --from 10\n  focal --json admin log | jq '.entries[] | select(.kind == \"revoke\")'");
+  table.add(logCmd, [&ctx, logFrom] { return runAdminLog(ctx, *logFrom); });
+
+  auto auditFrom = std::make_shared<std::uint64_t>(0);
+  auto* auditCmd = admin->add_subcommand("audit", "The hub's audit trail (admins), with its hash chain verified");
+  auditCmd->add_option("--from", *auditFrom, "First entry to show (the chain is always verified from 0)");
+  auditCmd->footer(R"(Admin operations (accepted and refused) and authentication failures. The chain
+is verified from entry 0 and against the last entry this profile saw, so an
+edited, removed or truncated row is reported (exit code 3).
+
+Example:
+  focal admin audit --from 100
+  focal --json admin audit | jq '.entries[] | select(.event == "auth.failure")')");
+  table.add(auditCmd, [&ctx, auditFrom] { return runAdminAudit(ctx, *auditFrom); });
 }
 
 }  // namespace focal::client::cli

@@ -83,6 +83,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
     }
     ctx.out().document({{"id", crypto::toHex(m.id)},
                         {"verified", true},
+                        {"key_warning", m.keyWarning},
                         {"sender", {{"id", m.senderId}, {"name", m.senderName}, {"fingerprint", m.senderFingerprint}}},
                         {"tlp", tlpName(m.tlp)},
                         {"category", categoryName(m.category)},
@@ -101,6 +102,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   out.line(fmt::format("=== TLP:{} ===", tlpName(m.tlp)));
   out.line(fmt::format("From:      {} ({})  [signature verified]", m.senderId, m.senderName));
   out.line(fmt::format("           fingerprint {}", m.senderFingerprint));
+  if (!m.keyWarning.empty()) out.line(fmt::format("           WARNING: {}", m.keyWarning));
   out.line(fmt::format("To:        {}", fmt::join(m.addresses, ", ")));
   out.line(fmt::format("Sent:      {}", formatTime(m.createdAtMs)));
   out.line(fmt::format("Category:  {}{}", categoryName(m.category),

@@ -563,6 +563,24 @@ AdminOutcome Connection::admin(capnp::MessageBuilder& event) {
   return AdminOutcome{r.getIndex(), headFrom(r.getHead())};
 }
 
+std::vector<AuditRow> Connection::audit(std::uint64_t from, std::uint32_t limit) {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  auto q = frame.initAudit();
+  q.setFrom(from);
+  q.setLimit(std::clamp<std::uint32_t>(limit, 1, protocol::MaxLogPage));
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::AUDIT, "audit");
+  std::vector<AuditRow> out;
+  for (auto e : resp.root().getAudit().getEntries()) {
+    out.push_back(AuditRow{e.getIndex(), e.getTimeMs(), std::string(protocol::view(e.getEvent())),
+                           std::string(protocol::view(e.getActor())), std::string(protocol::view(e.getRemote())),
+                           std::string(protocol::view(e.getDetail())), copyData(e.getHash())});
+  }
+  return out;
+}
+
 void Connection::uploadBlob(const BlobReader& read, std::uint64_t size, const crypto::Hash256& blobHash,
                             const ProgressFn& progress) {
   requireAuthenticated();

@@ -35,6 +35,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -117,6 +118,18 @@ struct LogPageResult {
   SignedHeadBytes head;
 };
 
+struct AuditRow {
+  std::uint64_t index = 0;
+  std::int64_t timeMs = 0;
+  std::string event;
+  std::string actor;
+  std::string remote;
+  std::string detail;
+  crypto::Bytes hash;
+};
+
+class VerifiedLog;
+
 struct AdminOutcome {
   std::uint64_t index = 0;
   SignedHeadBytes head;
@@ -165,6 +178,12 @@ class Connection {
   LogPageResult log(std::uint64_t from, std::uint32_t limit = protocol::MaxLogPage);
   // Signs the LogEvent under context::LogEvent with the session's identity.
   AdminOutcome admin(capnp::MessageBuilder& event);
+  // Audit trail rows from `from` (admins only).
+  std::vector<AuditRow> audit(std::uint64_t from, std::uint32_t limit = protocol::MaxLogPage);
+  // The directory log verified on this connection (HubDirectory::fetch
+  // brings it up to date; CliContext seeds it from the profile).
+  const std::shared_ptr<VerifiedLog>& verifiedLog() const { return verifiedLog_; }
+  void setVerifiedLog(std::shared_ptr<VerifiedLog> log) { verifiedLog_ = std::move(log); }
   void ping();
 
   // Streams a blob: beginUpload (the hub answers the offset to resume
@@ -220,6 +239,7 @@ class Connection {
   SessionInfo session_;
   bool authenticated_ = false;
   std::optional<crypto::SigningSecretKey> identitySecret_;
+  std::shared_ptr<VerifiedLog> verifiedLog_;
 };
 
 }  // namespace focal::client

@@ -1,6 +1,7 @@
 #include "client/key_directory.hpp"
 
 #include "client/connection.hpp"
+#include "client/verified_log.hpp"
 
 #include <algorithm>
 
@@ -17,7 +18,15 @@ HubDirectory::HubDirectory(std::vector<MemberRecord> members) : members_(std::mo
   }
 }
 
-HubDirectory HubDirectory::fetch(Connection& connection) { return HubDirectory(connection.directory().members); }
+HubDirectory HubDirectory::fetch(Connection& connection) {
+  auto log = connection.verifiedLog();
+  if (!log) {
+    log = std::make_shared<VerifiedLog>();
+    connection.setVerifiedLog(log);
+  }
+  log->sync(connection);  // throws VerifyError on any inconsistency
+  return HubDirectory(log->verifier().records());
+}
 
 const MemberRecord* HubDirectory::find(std::string_view memberId) const {
   auto it = std::lower_bound(members_.begin(), members_.end(), memberId,

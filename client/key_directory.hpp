@@ -1,7 +1,7 @@
 // Where the client learns members' keys. One small interface so the source
-// can be swapped: today the hub's directory listing (each encryption key
-// checked against its identity signature); later a verified transparency log
-// (DESIGN.md §7), without touching sealing or opening.
+// can be swapped without touching sealing or opening. The keys come from the
+// directory log that the client verified itself (client/verified_log.hpp,
+// DESIGN.md §7), never from the hub's Directory listing.
 #pragma once
 
 #include "client/member_record.hpp"
@@ -22,8 +22,10 @@ class KeyDirectory {
   virtual const std::vector<MemberRecord>& members() const = 0;
 };
 
-// The directory as the hub lists it. Trusts the hub for membership (until the
-// log replaces it), never for keys: every record's certificate is verified.
+// The directory as the verified log establishes it. fetch() brings the
+// connection's VerifiedLog up to date (throwing VerifyError if the hub's log
+// is inconsistent) and lists its members; the constructor takes records from
+// any other source (tests).
 class HubDirectory final : public KeyDirectory {
  public:
   explicit HubDirectory(std::vector<MemberRecord> members);

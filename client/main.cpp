@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   addListenCommand(app, ctx, table);
   addDirectoryCommands(app, ctx, table);
   addProfileCommands(app, ctx, table);
+  addKeyCommands(app, ctx, table);
 
   try {
     app.parse(argc, argv);

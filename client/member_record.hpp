@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace focal::client {
 
@@ -27,6 +28,17 @@ struct MemberRecord {
   std::int64_t encKeyCreatedAtMs = 0;
   crypto::Signature encKeyCert;
   std::uint64_t logIndex = 0;
+  // From the verified log (empty in a bare listing): every identity key the
+  // member has held, oldest first; replacedAtMs / revokedAtMs are the hub
+  // times of the entries that ended them (0 = still current / not revoked).
+  struct IdentityPeriod {
+    crypto::SigningPublicKey key;
+    std::int64_t replacedAtMs = 0;
+    std::int64_t revokedAtMs = 0;
+  };
+  std::vector<IdentityPeriod> identityHistory;
+  std::int64_t revokedAtMs = 0;  // the whole member revoked at (0 = not)
+  std::string revokeReason;
 
   bool usable() const { return active && keysWellFormed && certValid; }
   // Builds and verifies a record from the wire.

@@ -13,7 +13,32 @@ void putU64(crypto::Hasher& h, std::uint64_t v) {
   h.update(ByteView(b, sizeof b));
 }
 
+void putText(crypto::Hasher& h, std::string_view t) {
+  std::uint8_t b[4];
+  const auto n = static_cast<std::uint32_t>(t.size());
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<std::uint8_t>(n >> (24 - 8 * i));
+  h.update(ByteView(b, sizeof b));
+  h.update(crypto::asBytes(t));
+}
+
 }  // namespace
+
+crypto::Hash256 auditEntryHash(std::uint64_t index, const crypto::Hash256& prevHash, std::int64_t timeMs,
+                               std::string_view event, std::string_view actor, std::string_view remote,
+                               std::string_view detail) {
+  crypto::Hasher h;
+  h.update(crypto::asBytes(context::Audit));
+  const std::uint8_t separator = 0;
+  h.update(ByteView(&separator, 1));
+  putU64(h, index);
+  h.update(prevHash.view());
+  putU64(h, static_cast<std::uint64_t>(timeMs));
+  putText(h, event);
+  putText(h, actor);
+  putText(h, remote);
+  putText(h, detail);
+  return h.finish();
+}
 
 crypto::Hash256 logEntryHash(std::uint64_t index, const crypto::Hash256& prevHash, std::int64_t recordedAtMs,
                              ByteView event, const crypto::SigningPublicKey& authorKey,

@@ -15,6 +15,13 @@ crypto::Hash256 logEntryHash(std::uint64_t index, const crypto::Hash256& prevHas
                              const crypto::Signature& signature);
 inline crypto::Hash256 logGenesisPrev() { return crypto::Hash256{}; }
 
+// hash(i) of the audit trail (focal.capnp AuditEntry):
+//   BLAKE2b-256("focal/v1/audit" || 0x00 || u64be index || hash(i-1) || i64be timeMs
+//     || for each of event, actor, remote, detail: u32be len || bytes); hash(-1) = 32 zero bytes
+crypto::Hash256 auditEntryHash(std::uint64_t index, const crypto::Hash256& prevHash, std::int64_t timeMs,
+                               std::string_view event, std::string_view actor, std::string_view remote,
+                               std::string_view detail);
+
 // Builds and signs a LogHead.
 struct SignedHead {
   Bytes head;

@@ -341,6 +341,17 @@ std::string Directory::apply(const StoredLogEntry& entry) {
   return changed;
 }
 
+void Directory::applyUnchecked(const StoredLogEntry& entry) {
+  StoredLogEntry copy = entry;
+  copy.index = size_;
+  try {
+    apply(copy);
+  } catch (const std::exception&) {
+    size_ = copy.index + 1;
+    root_ = copy.entryHash;
+  }
+}
+
 Expected<Directory, std::string> Directory::replay(const std::vector<StoredLogEntry>& entries) {
   Directory d;
   for (const auto& entry : entries) {

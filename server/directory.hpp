@@ -80,6 +80,12 @@ class Directory {
   // changed ("" for genesis).
   std::string apply(const StoredLogEntry& entry);
 
+  // TEST HARNESS ONLY (tests/lying_hub/main.cpp, a hub that serves a
+  // tampered database so the tests can show that clients catch it): takes
+  // the entry as the next one without checking anything, applying what can
+  // be applied. focald never calls it.
+  void applyUnchecked(const StoredLogEntry& entry);
+
   const std::string& hubId() const { return hubId_; }
   const crypto::SigningPublicKey& hubKey() const { return hubKey_; }
   std::uint64_t size() const { return size_; }

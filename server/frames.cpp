@@ -180,6 +180,24 @@ Bytes logPage(std::uint64_t id, std::span<const StoredLogEntry> entries, const S
   return protocol::toFrame(m);
 }
 
+Bytes auditPage(std::uint64_t id, std::span<const AuditRecord> rows) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto list = f.initAudit().initEntries(static_cast<capnp::uint>(rows.size()));
+  for (capnp::uint i = 0; i < list.size(); ++i) {
+    const auto& r = rows[i];
+    list[i].setIndex(r.index);
+    list[i].setTimeMs(r.timeMs);
+    list[i].setEvent(text(r.event));
+    list[i].setActor(text(r.actor));
+    list[i].setRemote(text(r.remote));
+    list[i].setDetail(text(r.detail));
+    list[i].setHash(kjBytes(r.hash.view()));
+  }
+  return protocol::toFrame(m);
+}
+
 Bytes adminResult(std::uint64_t id, std::uint64_t index, const StoredHead& head) {
   capnp::MallocMessageBuilder m;
   auto f = m.initRoot<wire::ServerFrame>();

@@ -29,6 +29,7 @@ Bytes acked(std::uint64_t id, std::uint32_t removed);
 Bytes status(std::uint64_t id, const crypto::BulletinId& bulletinId, const BulletinStatus& status);
 Bytes directory(std::uint64_t id, const Directory& directory);
 Bytes logPage(std::uint64_t id, std::span<const StoredLogEntry> entries, const StoredHead& head);
+Bytes auditPage(std::uint64_t id, std::span<const AuditRecord> rows);
 Bytes adminResult(std::uint64_t id, std::uint64_t index, const StoredHead& head);
 Bytes uploadReady(std::uint64_t id, std::uint64_t uploadId, std::uint64_t offset);
 Bytes uploadProgress(std::uint64_t id, std::uint64_t uploadId, std::uint64_t received, bool complete);

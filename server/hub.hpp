@@ -89,6 +89,9 @@ class Hub {
   // Closes the sessions of `memberId` that the directory no longer allows
   // (member or key revoked, identity key replaced).
   void enforceDirectory(const std::string& memberId);
+  // Appends a row to the hash-chained audit trail through the writer, without
+  // waiting for it (a full write queue drops the row and logs a warning).
+  void audit(std::string event, std::string actor, std::string remote, std::string detail);
   // Sets delivered_at for these queue entries, batched through the writer.
   void markDelivered(const std::vector<std::int64_t>& seqs);
 

@@ -60,6 +60,7 @@ net::awaitable<Result<Bytes>> RequestHandler::handle(std::shared_ptr<Session> se
     case wire::ClientFrame::DIRECTORY: co_return frames::directory(id, hub_.directory());
     case wire::ClientFrame::LOG: co_return log(id, f.getLog());
     case wire::ClientFrame::ADMIN: co_return co_await admin(session, id, f.getAdmin());
+    case wire::ClientFrame::AUDIT: co_return audit(*session, id, f.getAudit());
     case wire::ClientFrame::BEGIN_UPLOAD: co_return co_await beginUpload(session, id, f.getBeginUpload());
     case wire::ClientFrame::UPLOAD_CHUNK: co_return co_await uploadChunk(session, id, f.getUploadChunk());
     case wire::ClientFrame::DOWNLOAD: co_return download(*session, id, f.getDownload());
@@ -286,6 +287,7 @@ net::awaitable<Result<Bytes>> RequestHandler::admin(std::shared_ptr<Session> ses
   Directory& dir = hub_.directory();
   const std::int64_t now = hub_.clock().nowMs();
   if (auto ok = dir.check(event, *signature, session->memberId(), session->identityKey(), now); !ok) {
+    hub_.audit("admin.refused", session->memberId(), session->remote(), ok.error().message);
     co_return fail(ok.error());
   }
   auto entry = std::make_shared<const StoredLogEntry>(
@@ -310,8 +312,20 @@ net::awaitable<Result<Bytes>> RequestHandler::admin(std::shared_ptr<Session> ses
   auto parsedEvent = protocol::decode<wire::LogEvent>(entry->event);
   spdlog::info("log entry {} appended by {}: {} {}", entry->index, session->memberId(),
                parsedEvent ? eventName(parsedEvent->root().which()) : "?", changed);
+  hub_.audit(std::string("admin.") + (parsedEvent ? eventName(parsedEvent->root().which()) : "?"),
+             session->memberId(), session->remote(), "log entry " + std::to_string(entry->index) + ": " + changed);
   hub_.enforceDirectory(changed);
   co_return frames::adminResult(id, entry->index, *head);
+}
+
+Result<Bytes> RequestHandler::audit(const Session& session, std::uint64_t id, wire::AuditQuery::Reader req) {
+  const MemberRecord* me = hub_.directory().find(session.memberId());
+  if (me == nullptr || !me->isAdmin || !me->active()) return fail(ErrorCode::FORBIDDEN, "only admins may read the audit trail");
+  std::uint32_t limit = req.getLimit();
+  if (limit == 0 || limit > protocol::MaxLogPage) limit = protocol::MaxLogPage;
+  const std::uint64_t from = std::min<std::uint64_t>(req.getFrom(), std::numeric_limits<std::int64_t>::max());
+  const auto rows = hub_.store().auditEntries(from, limit, protocol::MaxFrameBytes - FrameHeadroomBytes);
+  return frames::auditPage(id, rows);
 }
 
 // ---- uploads and downloads --------------------------------------------------------------------

@@ -49,6 +49,7 @@ class RequestHandler {
   Result<crypto::Bytes> log(std::uint64_t id, wire::LogQuery::Reader req);
   net::awaitable<Result<crypto::Bytes>> admin(std::shared_ptr<Session> session, std::uint64_t id,
                                               wire::AdminRequest::Reader req);
+  Result<crypto::Bytes> audit(const Session& session, std::uint64_t id, wire::AuditQuery::Reader req);
   net::awaitable<Result<crypto::Bytes>> beginUpload(std::shared_ptr<Session> session, std::uint64_t id,
                                                     wire::BeginUpload::Reader req);
   net::awaitable<Result<crypto::Bytes>> uploadChunk(std::shared_ptr<Session> session, std::uint64_t id,

@@ -216,6 +216,7 @@ void Session::beginShutdown() {
 
 void Session::failAuthentication(std::string_view why) {
   hub_.authFailures().recordFailure(addressKey_);
+  hub_.audit("auth.failure", "-", remote_, std::string(why));
   spdlog::info("session {}: authentication from {} failed: {}", id_, remote_, why);
   closeWith(HubError{ErrorCode::UNAUTHENTICATED, "authentication failed"});
 }
@@ -261,6 +262,7 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
   if (member == nullptr) return failAuthentication("unknown member " + std::string(memberId));
   if (member->memberRevoked || member->isRevokedKey(key->view())) {
     hub_.authFailures().recordFailure(addressKey_);
+    hub_.audit("auth.revoked", std::string(memberId), remote_, "revoked member or key");
     spdlog::info("session {}: revoked member or key {} refused", id_, memberId);
     closeWith(HubError{ErrorCode::REVOKED_KEY, "this member or key is revoked"});
     return;

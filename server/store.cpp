@@ -1,6 +1,7 @@
 #include "server/store.hpp"
 
 #include "protocol/limits.hpp"
+#include "protocol/log.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -80,6 +81,15 @@ CREATE TABLE log_heads(
   size      INTEGER PRIMARY KEY,
   head      BLOB NOT NULL,
   signature BLOB NOT NULL CHECK (length(signature) = 64)
+);
+CREATE TABLE IF NOT EXISTS audit(
+  idx     INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  event   TEXT NOT NULL,
+  actor   TEXT NOT NULL,
+  remote  TEXT NOT NULL,
+  detail  TEXT NOT NULL,
+  hash    BLOB NOT NULL CHECK (length(hash) = 32)
 );
 )sql";
 
@@ -314,6 +324,31 @@ Result<Ok> Store::appendLogEntry(sqlite::Database& db, const StoredLogEntry& e, 
   return Ok{};
 }
 
+void Store::ensureAuditTable(sqlite::Database& db) {
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS audit(idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, event TEXT NOT NULL, "
+      "actor TEXT NOT NULL, remote TEXT NOT NULL, detail TEXT NOT NULL, hash BLOB NOT NULL CHECK (length(hash) = 32))");
+}
+
+Result<std::uint64_t> Store::appendAudit(sqlite::Database& db, const AuditRecord& r) {
+  ensureAuditTable(db);
+  std::uint64_t index = 0;
+  crypto::Hash256 prev{};
+  {
+    auto s = db.prepare("SELECT idx, hash FROM audit ORDER BY idx DESC LIMIT 1");
+    if (s->step()) {
+      index = u64(s->columnInt(0)) + 1;
+      prev = fixedColumn<crypto::Hash256>(*s, 1, "audit hash");
+    }
+  }
+  const auto hash = protocol::auditEntryHash(index, prev, r.timeMs, r.event, r.actor, r.remote, r.detail);
+  auto s = db.prepare("INSERT INTO audit(idx, time_ms, event, actor, remote, detail, hash) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+  s->bind(1, i64(index)).bind(2, r.timeMs).bind(3, r.event).bind(4, r.actor).bind(5, r.remote).bind(6, r.detail);
+  s->bind(7, hash.view());
+  s->run();
+  return index;
+}
+
 std::uint64_t Store::purgeGarbage(sqlite::Database& db, std::int64_t nowMs) {
   auto s = db.prepare(
       "DELETE FROM blobs WHERE created_at_ms < ?1 AND (complete = 0 OR NOT EXISTS "
@@ -392,6 +427,29 @@ std::vector<StoredLogEntry> Store::logEntries(std::uint64_t from, std::uint32_t 
     e.signature = fixedColumn<crypto::Signature>(*s, 5, "log signature");
     e.entryHash = fixedColumn<crypto::Hash256>(*s, 6, "log entry hash");
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<AuditRecord> Store::auditEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes) {
+  std::vector<AuditRecord> out;
+  auto s = db_.prepare(
+      "SELECT idx, time_ms, event, actor, remote, detail, hash FROM audit WHERE idx >= ?1 ORDER BY idx LIMIT ?2");
+  s->bind(1, i64(from)).bind(2, std::int64_t{limit});
+  std::size_t total = 0;
+  while (s->step()) {
+    AuditRecord r;
+    r.index = u64(s->columnInt(0));
+    r.timeMs = s->columnInt(1);
+    r.event = s->columnText(2);
+    r.actor = s->columnText(3);
+    r.remote = s->columnText(4);
+    r.detail = s->columnText(5);
+    r.hash = fixedColumn<crypto::Hash256>(*s, 6, "audit hash");
+    const std::size_t bytes = r.event.size() + r.actor.size() + r.remote.size() + r.detail.size() + 128;
+    if (!out.empty() && total + bytes > maxBytes) break;
+    total += bytes;
+    out.push_back(std::move(r));
   }
   return out;
 }

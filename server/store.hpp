@@ -43,6 +43,19 @@ struct StoredHead {
   crypto::Signature signature;
 };
 
+// One row of the audit trail: admin operations and authentication failures,
+// hash-chained (protocol::auditEntryHash) so an edit or a deletion breaks
+// the chain that `focal admin audit` verifies.
+struct AuditRecord {
+  std::uint64_t index = 0;  // assigned by appendAudit
+  std::int64_t timeMs = 0;
+  std::string event;   // "admin.register", "admin.refused", "auth.failure", ...
+  std::string actor;   // member id, or "-"
+  std::string remote;  // peer address
+  std::string detail;
+  crypto::Hash256 hash;  // assigned by appendAudit
+};
+
 struct NewBulletin {
   struct Recipient {
     std::string memberId;
@@ -174,6 +187,11 @@ class Store {
   // database disagree, which is a bug).
   static Result<Ok> appendLogEntry(sqlite::Database& db, const StoredLogEntry& entry, const StoredHead& head);
 
+  // Creates the audit table in a database made before it existed.
+  static void ensureAuditTable(sqlite::Database& db);
+  // Appends one audit row chained to the last one; returns its index.
+  static Result<std::uint64_t> appendAudit(sqlite::Database& db, const AuditRecord& record);
+
   // Deletes unfinished uploads and unreferenced finished blobs older than
   // GarbageAgeMs. Returns the number of uploads removed.
   static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
@@ -192,6 +210,8 @@ class Store {
   // Log entries from `from`, at most `limit`, stopping before `maxBytes`.
   std::vector<StoredLogEntry> logEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes);
   std::optional<StoredHead> head(std::uint64_t size);
+  // Audit rows from `from`, at most `limit`, stopping before `maxBytes`.
+  std::vector<AuditRecord> auditEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes);
 
   // A slice of a blob attached to bulletin `id`, for a member that is its
   // sender or one of its recipients (else notFound).

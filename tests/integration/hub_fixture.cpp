@@ -196,11 +196,25 @@ Hub::Hub(HubOptions options) {
 
 Hub::~Hub() { stop(); }
 
+std::unique_ptr<Hub> Hub::copyStopped() const {
+  auto copy = std::unique_ptr<Hub>(new Hub(Uninitialised{}));
+  fs::copy(dir(), copy->dir(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  copy->caFile_ = copy->dir() / fs::relative(caFile_, dir());
+  copy->adminKeyFile_ = copy->dir() / fs::relative(adminKeyFile_, dir());
+  auto keys = crypto::readKeyFile(copy->adminKeyFile_, TestPassphrase);
+  if (!keys) throw std::runtime_error("cannot read the copied admin key");
+  copy->adminKeys_.emplace(std::move(keys).value());
+  return copy;
+}
+
 void Hub::start() {
   Pipe out;
   const int err = ::open((dir() / "focald.err").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pid_ = spawn({FOCALD_PATH, "run", dir().string(), "--listen", "127.0.0.1:0"}, {}, devnull, out.w, err);
+  const std::vector<std::string> argv =
+      executable_ == FOCALD_PATH ? std::vector<std::string>{executable_, "run", dir().string(), "--listen", "127.0.0.1:0"}
+                                 : std::vector<std::string>{executable_, dir().string()};
+  pid_ = spawn(argv, {}, devnull, out.w, err);
   ::close(devnull);
   ::close(err);
   ::close(out.w);

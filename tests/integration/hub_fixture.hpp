@@ -96,10 +96,21 @@ class Hub {
   // Registers many members over one admin connection.
   std::vector<TestMember> createMembers(const std::vector<std::string>& ids, const std::string& state);
 
+  // A second hub made from a copy of this hub's directory (stop this one
+  // first): same hub id, hub key, certificate, admin and data; the two
+  // diverge from here (a fork). Not started.
+  std::unique_ptr<Hub> copyStopped() const;
+  // The program start() runs (default focald; FOCAL_LYING_HUB_PATH serves a
+  // tampered database unchecked).
+  void setExecutable(std::string path) { executable_ = std::move(path); }
+  fs::path database() const { return dir() / "focal.db"; }
+
   // Environment + global options for running the CLI against this hub.
   std::vector<std::string> cliGlobals(const fs::path& keyFile, const fs::path& profileDir) const;
 
  private:
+  struct Uninitialised {};
+  explicit Hub(Uninitialised) {}
   void registerMember(client::Connection& admin, const crypto::PublicKeys& pk, const std::string& state,
                       wire::Institution institution);
 
@@ -111,6 +122,7 @@ class Hub {
   std::uint16_t port_ = 0;
   int stdoutFd_ = -1;
   std::thread drain_;
+  std::string executable_ = FOCALD_PATH;
 };
 
 // Runs the focal CLI (FOCAL_CLI_PATH) with FOCAL_PASSPHRASE set.

@@ -1,0 +1,149 @@
+// focal rotate-key / focal verify-log: a member replaces its own keys (a log
+// entry signed by its current identity key), and a full check of the
+// directory log from entry 0.
+#include "client/cli_context.hpp"
+#include "client/client_error.hpp"
+#include "client/verified_log.hpp"
+#include "crypto/keyfile.hpp"
+
+#include <fmt/format.h>
+
+#include <capnp/message.h>
+
+namespace focal::client::cli {
+
+namespace {
+
+struct RotateArgs {
+  std::string out;
+  bool identity = false;
+  std::string kdf = "moderate";
+};
+
+int runRotateKey(CliContext& ctx, const RotateArgs& a) {
+  const std::filesystem::path keyPath(a.out);
+  const std::filesystem::path pubPath(a.out + ".pub");
+  for (const auto& p : {keyPath, pubPath}) {
+    if (std::filesystem::exists(p)) throw UsageError("exists", p.string() + " exists; refusing to overwrite it");
+  }
+  crypto::KdfStrength strength = crypto::KdfStrength::Moderate;
+  if (a.kdf == "interactive") strength = crypto::KdfStrength::Interactive;
+  else if (a.kdf == "sensitive") strength = crypto::KdfStrength::Sensitive;
+
+  auto keys = ctx.loadKeys();
+  const std::string pass = ctx.passphrase();
+  auto conn = ctx.connect(keys);
+
+  // The new file keeps every earlier encryption key, so bulletins already
+  // queued for the old key stay readable with either file.
+  auto fresh = crypto::MemberKeys::generate(keys.memberId, nowMs());
+  const auto oldIdentity = keys.identity.publicKey;
+  const auto oldEncryption = keys.encryption.publicKey;
+  if (!a.identity) fresh.identity = std::move(keys.identity);
+  fresh.previousEncryption.clear();
+  fresh.previousEncryption.push_back(std::move(keys.encryption));
+  for (auto& p : keys.previousEncryption) fresh.previousEncryption.push_back(std::move(p));
+  const auto pub = fresh.publicKeys();
+
+  capnp::MallocMessageBuilder event;
+  auto e = event.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(nowMs());
+  auto r = a.identity ? e.initRotateIdentity() : e.initRotateEncryption();
+  r.setMemberId(keys.memberId);
+  r.setPreviousKey(protocol::kjBytes(a.identity ? oldIdentity.view() : oldEncryption.view()));
+  auto k = r.initKeys();
+  k.setIdentityKey(protocol::kjBytes(pub.identity.view()));
+  k.setEncryptionKey(protocol::kjBytes(pub.encryption.view()));
+  k.setEncKeyCreatedAtMs(pub.createdAtMs);
+  k.setEncKeyCert(protocol::kjBytes(pub.encCert.view()));
+
+  // The new key file exists before the log names its key, so a crash in
+  // between never leaves a member with a logged key and no secret for it.
+  auto written = crypto::writeKeyFile(keyPath, fresh, pass, strength);
+  if (!written) throw std::runtime_error(keyPath.string() + ": " + crypto::describe(written.error()));
+  writeFileAtomic(pubPath, crypto::formatPublicKeys(pub), 0644);
+  AdminOutcome result;
+  try {
+    result = conn->admin(event);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(keyPath, ec);
+    std::filesystem::remove(pubPath, ec);
+    throw;
+  }
+  const auto fp = crypto::fingerprint(keys.memberId, pub.identity);
+  if (ctx.out().json()) {
+    ctx.out().document({{"member", keys.memberId},
+                        {"index", result.index},
+                        {"rotated", a.identity ? "identity+encryption" : "encryption"},
+                        {"key_file", keyPath.string()},
+                        {"public_key_file", pubPath.string()},
+                        {"fingerprint", fp}});
+  } else {
+    ctx.out().line(fmt::format("Rotated the {} key{} of {} at log index {}.", a.identity ? "identity and encryption" : "encryption",
+                               a.identity ? "s" : "", keys.memberId, result.index));
+    ctx.out().line(fmt::format("New key file: {} (it also holds your earlier encryption keys).", keyPath.string()));
+    ctx.out().line(fmt::format("Use it from now on: focal profile set --key {}", keyPath.string()));
+    if (a.identity) ctx.out().line(fmt::format("New fingerprint: {}  (tell your contacts)", fp));
+  }
+  return ExitOk;
+}
+
+int runVerifyLog(CliContext& ctx) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);  // already checks consistency with the stored head
+  const auto report = conn->verifiedLog()->verifyAll(*conn);
+  const auto& hubId = conn->session().hubId;
+  if (ctx.out().json()) {
+    ctx.out().document({{"hub", hubId},
+                        {"verified", true},
+                        {"entries", report.entries},
+                        {"previous_head_size", report.previous},
+                        {"head_time", formatTime(report.headTimeMs)},
+                        {"root", crypto::toHex(report.root)}});
+  } else {
+    ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", hubId, report.entries));
+    ctx.out().line("Every entry's signature and authority, the hash chain and the hub's signed head check out.");
+    ctx.out().line(fmt::format("Head signed {}, root {}.", formatTime(report.headTimeMs), crypto::toHex(report.root)));
+    if (report.previous > 0) {
+      ctx.out().line(fmt::format("Consistent with the head you verified before ({} entries).", report.previous));
+    }
+    ctx.out().line("Compare the root with other members to rule out a split view (SECURITY.md).");
+  }
+  return ExitOk;
+}
+
+}  // namespace
+
+void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
+  auto args = std::make_shared<RotateArgs>();
+  auto* rot = app.add_subcommand("rotate-key", "Replace your encryption key (or both keys) and log the change");
+  rot->add_option("--out", args->out, "New key file to write (mode 0600); NEWFILE.pub is written beside it")
+      ->required();
+  rot->add_flag("--identity", args->identity, "Also replace the identity (signing) key; your fingerprint changes");
+  rot->add_option("--kdf", args->kdf, "Passphrase hardening of the new file: interactive|moderate|sensitive")
+      ->check(CLI::IsMember({"interactive", "moderate", "sensitive"}));
+  rot->footer(R"(The rotation is a directory-log entry signed by your CURRENT identity key; every
+client verifies it before sealing to your new key. The new file is encrypted with
+the same passphrase and also holds your earlier encryption keys, so bulletins
+already queued for the old key stay readable (with either file).
+
+Example:
+  focal rotate-key --out ~/.focal/sg-spf-cyber-2.key
+  focal profile set --key ~/.focal/sg-spf-cyber-2.key)");
+  table.add(rot, [&ctx, args] { return runRotateKey(ctx, *args); });
+
+  auto* verify = app.add_subcommand("verify-log", "Verify the hub's whole directory log from entry 0");
+  verify->footer(R"(Fetches every entry and checks each signature against the key state the log
+itself establishes, the hash chain, the hub's signed head, and that the log
+extends the head this profile verified before (no fork, rewrite or rollback).
+Exit code 3 names the first inconsistency. Every command already checks the
+entries that are new since the last connect; this re-checks everything.
+
+Example:
+  focal verify-log
+  focal --json verify-log | jq .root     # compare with other members)");
+  table.add(verify, [&ctx] { return runVerifyLog(ctx); });
+}
+
+}  // namespace focal::client::cli

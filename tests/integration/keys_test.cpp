@@ -1,0 +1,405 @@
+// Key management and the verifiable directory log (issue 4), end to end:
+// rotate / revoke / role round trips through the real hub and CLI, the audit
+// trail, revoked members locked out (new and open sessions), old key files
+// opening old bulletins, and a lying hub caught by its clients: entries
+// edited, deleted or reordered in SQLite while the hub is stopped, an older
+// head served, and a fork served to two clients.
+#include "hub_fixture.hpp"
+
+#include "client/client_error.hpp"
+#include "server/sqlite.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+
+using namespace focal;
+using namespace focal::test;
+using nlohmann::json;
+namespace sq = focal::server::sqlite;
+
+namespace {
+
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+json runJson(const std::vector<std::string>& args, int expectedExit = 0) {
+  auto r = runCli(concat({"--json"}, args));
+  INFO("focal " << args.back() << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.exitCode == expectedExit);
+  json j;
+  REQUIRE_NOTHROW(j = json::parse(r.out));
+  return j;
+}
+
+// The error message of a failed --json command.
+std::string errorOf(const json& j) { return j.at("error").at("message").get<std::string>(); }
+
+HubOptions manyConnections() { return HubOptions{{{"max_connections_per_member", "64"}}}; }
+
+TestMember keyFileMember(Hub& hub, const std::string& id, const std::string& state) {
+  return hub.createMember(id, state, wire::Institution::LAW_ENFORCEMENT, true);
+}
+
+void withDatabase(const Hub& hub, const std::function<void(sq::Database&)>& f) {
+  auto db = sq::Database::open(hub.database(), sq::Database::Mode::ReadWrite);
+  f(db);
+}
+
+std::uint64_t logSize(sq::Database& db) {
+  auto s = db.prepare("SELECT count(*) FROM log_entries");
+  REQUIRE(s->step());
+  return static_cast<std::uint64_t>(s->columnInt(0));
+}
+
+// Replaces the first occurrence of `from` in the event of entry `idx`.
+void replaceInEvent(sq::Database& db, std::uint64_t idx, crypto::ByteView from, crypto::ByteView to) {
+  crypto::Bytes event;
+  {
+    auto s = db.prepare("SELECT event FROM log_entries WHERE idx = ?1");
+    s->bind(1, static_cast<std::int64_t>(idx));
+    REQUIRE(s->step());
+    event = s->columnBlob(0);
+  }
+  auto at = std::search(event.begin(), event.end(), from.begin(), from.end());
+  REQUIRE(at != event.end());
+  std::copy(to.begin(), to.end(), at);
+  auto s = db.prepare("UPDATE log_entries SET event = ?2 WHERE idx = ?1");
+  s->bind(1, static_cast<std::int64_t>(idx)).bind(2, crypto::ByteView(event));
+  s->run();
+}
+
+// Forces the encryption key of `member` on `hub` to `pk` (admin-signed).
+void adminRotate(Hub& hub, const fs::path& adminProfile, const std::string& member, const crypto::PublicKeys& pk,
+                 const fs::path& dir) {
+  const auto pub = dir / (member + "-new.pub");
+  std::ofstream(pub) << crypto::formatPublicKeys(pk);
+  runJson(concat(hub.cliGlobals(hub.adminKeyFile(), adminProfile), {"admin", "rotate", member, pub.string()}));
+}
+
+// A member's new encryption key (same identity), certified by its identity.
+crypto::PublicKeys newEncryptionKey(const crypto::MemberKeys& keys) {
+  auto fresh = crypto::MemberKeys::generate(keys.memberId, nowMs());
+  fresh.identity = crypto::SigningKeyPair::fromSecret(keys.identity.secretKey);
+  return fresh.publicKeys();
+}
+
+}  // namespace
+
+TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through the CLI", "[integration][keys]") {
+  Hub hub(manyConnections());
+  TempDir home;
+  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
+  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+  const auto admin = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin");
+  const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
+
+  const auto row = [](const json& list, const std::string& id) {
+    auto it = std::find_if(list.begin(), list.end(), [&](const json& m) { return m.at("id") == id; });
+    REQUIRE(it != list.end());
+    return *it;
+  };
+  auto list = runJson(concat(admin, {"admin", "list"}));
+  REQUIRE(list.size() == 3);
+  CHECK(row(list, "sg-spf-cyber").at("status") == "active");
+
+  // The member's own rotation, signed by its current identity key.
+  const auto sg2 = home.path() / "sg2.key";
+  auto rot = runJson(concat(sgArgs, {"rotate-key", "--out", sg2.string(), "--kdf", "interactive"}));
+  CHECK(rot.at("rotated") == "encryption");
+  CHECK(fs::exists(sg2));
+  // A member cannot rotate someone else's key (the hub refuses: exit 2).
+  std::ofstream(home.path() / "my-new.pub") << crypto::formatPublicKeys(newEncryptionKey(my.keys));
+  auto refused = runJson(concat(sgArgs, {"admin", "rotate", "my-pdrm-cyber", (home.path() / "my-new.pub").string()}), 2);
+  CHECK(refused.at("error").at("code") == "forbidden");
+  // An admin-forced rotation.
+  auto forced = runJson(concat(admin, {"admin", "rotate", "my-pdrm-cyber", (home.path() / "my-new.pub").string()}));
+  CHECK(forced.at("action") == "rotate-encryption");
+  // Roles and revocation, with a reason.
+  runJson(concat(admin, {"admin", "role", "my-pdrm-cyber", "--secretariat", "yes"}));
+  auto rev = runJson(concat(admin, {"admin", "revoke", "my-pdrm-cyber", "--reason", "left the institution"}));
+  const auto revokedAt = rev.at("index").get<std::uint64_t>();
+
+  auto log = runJson(concat(admin, {"admin", "log", "--from", "4"}));
+  std::vector<std::string> kinds;
+  for (const auto& e : log.at("entries")) kinds.push_back(e.at("kind"));
+  CHECK(kinds == std::vector<std::string>{"rotate-encryption", "rotate-encryption", "role-change", "revoke"});
+  CHECK(log.at("entries").back().at("reason") == "left the institution");
+  CHECK(log.at("entries").back().at("index") == revokedAt);
+  CHECK(log.at("entries")[0].at("author") == "sg-spf-cyber");
+
+  list = runJson(concat(admin, {"admin", "list"}));
+  const auto myRow = row(list, "my-pdrm-cyber");
+  CHECK(myRow.at("status") == "revoked");
+  CHECK(myRow.at("secretariat") == true);
+  CHECK(myRow.at("revoke_reason") == "left the institution");
+
+  // The revoked member cannot authenticate (and that is audited).
+  auto locked = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"directory"}), 2);
+  CHECK(locked.at("error").at("code") == "revoked-key");
+
+  auto audit = runJson(concat(admin, {"admin", "audit"}));
+  CHECK(audit.at("verified") == true);
+  std::vector<std::string> events;
+  for (const auto& e : audit.at("entries")) events.push_back(e.at("event"));
+  const auto has = [&](const std::string& ev) { return std::find(events.begin(), events.end(), ev) != events.end(); };
+  CHECK(has("admin.register"));
+  CHECK(has("admin.rotate-encryption"));
+  CHECK(has("admin.revoke"));
+  CHECK(has("admin.role-change"));
+  CHECK(has("admin.refused"));
+  CHECK(has("auth.revoked"));
+  // Only admins read the audit trail.
+  auto denied = runJson(concat(sgArgs, {"admin", "audit"}), 2);
+  CHECK(denied.at("error").at("code") == "forbidden");
+
+  SECTION("an edited audit row is caught") {
+    hub.stop();
+    withDatabase(hub, [](sq::Database& db) { db.exec("UPDATE audit SET detail = 'nothing happened' WHERE idx = 1"); });
+    hub.start();
+    auto caught = runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
+    CHECK_THAT(errorOf(caught), Catch::Contains("entry 1"));
+  }
+  SECTION("a truncated audit trail is caught against the last row this profile saw") {
+    hub.stop();
+    withDatabase(hub, [](sq::Database& db) { db.exec("DELETE FROM audit WHERE idx >= 3"); });
+    hub.start();
+    auto caught = runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
+    CHECK_THAT(errorOf(caught), Catch::Contains("truncated"));
+  }
+}
+
+TEST_CASE("A revoked member cannot authenticate and its open session is closed", "[integration][keys]") {
+  Hub hub(manyConnections());
+  auto alice = hub.createMember("sg-alice", "SG");
+  auto bob = hub.createMember("my-bob", "MY");
+  auto bobSession = hub.connect(bob.keys);
+  bobSession->subscribe();
+  auto aliceSession = hub.connect(alice.keys);
+
+  auto admin = hub.connect(hub.adminKeys());
+  capnp::MallocMessageBuilder event;
+  auto e = event.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(nowMs());
+  auto r = e.initRevoke();
+  r.setMemberId("my-bob");
+  r.setReason("device lost");
+  admin->admin(event);
+
+  // The open session is closed by the hub with revokedKey.
+  bool closed = false;
+  try {
+    for (int i = 0; i < 50 && !closed; ++i) {
+      bobSession->ping();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  } catch (const client::HubError& err) {
+    closed = err.code() == wire::ErrorCode::REVOKED_KEY;
+  } catch (const client::TransportError&) {
+    closed = true;
+  }
+  CHECK(closed);
+  // A new session is refused.
+  try {
+    hub.connect(bob.keys);
+    FAIL("a revoked member authenticated");
+  } catch (const client::HubError& err) {
+    CHECK(err.code() == wire::ErrorCode::REVOKED_KEY);
+  }
+  // Nobody can send to the revoked member any more.
+  try {
+    aliceSession->send(sealTo(alice.keys, {&bob.keys}, "to a revoked member"));
+    FAIL("a bulletin to a revoked member was accepted");
+  } catch (const client::HubError& err) {
+    CHECK(err.code() == wire::ErrorCode::REVOKED_KEY);
+  }
+}
+
+TEST_CASE("A rotated key file still opens bulletins queued for the old key; new ones use the new key",
+          "[integration][keys]") {
+  Hub hub(manyConnections());
+  TempDir home;
+  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
+  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+  const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
+  auto before = runJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
+                                        "--title", "before rotation", "--body", "old key"}));
+
+  const auto my2 = home.path() / "my2.key";
+  runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-rotate"),
+                 {"rotate-key", "--out", my2.string(), "--kdf", "interactive"}));
+  auto after = runJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
+                                       "--title", "after rotation", "--body", "new key"}));
+
+  // The old key file (same identity) opens the old bulletin, not the new one.
+  auto oldRead = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", before.at("id")}));
+  CHECK(oldRead.at("body") == "old key");
+  runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", after.at("id")}), 3);
+  // The new file opens both (it keeps the earlier encryption key).
+  auto newRead = runJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", after.at("id")}));
+  CHECK(newRead.at("body") == "new key");
+  auto oldWithNew = runJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", before.at("id")}));
+  CHECK(oldWithNew.at("body") == "old key");
+}
+
+TEST_CASE("Bulletins signed before the sender's revocation are marked; the log gives the revocation time",
+          "[integration][keys]") {
+  Hub hub(manyConnections());
+  TempDir home;
+  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
+  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+  auto sent = runJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
+                             {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend", "--title",
+                              "signed before", "--body", "b"}));
+  runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"),
+                 {"admin", "revoke", "sg-spf-cyber", "--key", crypto::toHex(sg.keys.identity.publicKey), "--reason",
+                  "key compromised"}));
+  auto read = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"read", sent.at("id")}));
+  CHECK(read.at("verified") == true);
+  CHECK(read.at("key_warning") == "signed by a key since revoked");
+}
+
+// ---- a lying hub -------------------------------------------------------------------------
+
+TEST_CASE("Clients catch a hub that edits, deletes or reorders log entries or serves an older head",
+          "[integration][keys][tamper]") {
+  Hub hub(manyConnections());
+  TempDir home;
+  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
+  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+  const auto sgProfile = home.path() / "sg";
+  const auto sgArgs = [&] { return hub.cliGlobals(sg.keyFile, sgProfile); };
+  const auto sendToMy = [&](const fs::path& profile, int exit) {
+    return runJson(concat(hub.cliGlobals(sg.keyFile, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
+                                                                 "--category", "trend", "--title", "t", "--body", "b"}),
+                   exit);
+  };
+  // SG verifies the log as it stands (3 entries: genesis, admin, sg, my = 4).
+  auto first = runJson(concat(sgArgs(), {"verify-log"}));
+  const std::uint64_t verified = first.at("entries");
+  REQUIRE(verified == 4);
+  // Two more legitimate entries: my's key rotated by the admin, a new member.
+  const auto myNew = newEncryptionKey(my.keys);
+  adminRotate(hub, home.path() / "admin", "my-pdrm-cyber", myNew, home.path());
+  hub.createMember("th-rtp-cyber", "TH");
+  hub.stop();
+  hub.setExecutable(FOCAL_LYING_HUB_PATH);
+
+  SECTION("an entry's key edited in SQLite: the signature check names the entry") {
+    const auto mallory = crypto::BoxKeyPair::generate();
+    withDatabase(hub, [&](sq::Database& db) {
+      replaceInEvent(db, verified, myNew.encryption.view(), mallory.publicKey.view());
+      db.exec("DELETE FROM log_heads");  // the liar re-signs a matching head
+    });
+    hub.start();
+    auto e = sendToMy(sgProfile, 3);
+    CHECK_THAT(errorOf(e), Catch::Contains("log entry 4") && Catch::Contains("signature"));
+    // A fresh client (no stored head) catches it the same way.
+    e = sendToMy(home.path() / "fresh", 3);
+    CHECK_THAT(errorOf(e), Catch::Contains("log entry 4"));
+  }
+  SECTION("an entry deleted: the gap is named") {
+    withDatabase(hub, [&](sq::Database& db) {
+      db.exec("DELETE FROM log_entries WHERE idx = 4");
+      db.exec("DELETE FROM log_heads");
+    });
+    hub.start();
+    auto e = sendToMy(sgProfile, 3);
+    CHECK_THAT(errorOf(e), Catch::Contains("log entry 4 is missing"));
+  }
+  SECTION("entries deleted and renumbered: the stored head no longer matches") {
+    // SG verifies everything first, then the liar drops entry 4 and closes the gap.
+    hub.setExecutable(FOCALD_PATH);
+    hub.start();
+    runJson(concat(sgArgs(), {"verify-log"}));
+    hub.stop();
+    hub.setExecutable(FOCAL_LYING_HUB_PATH);
+    withDatabase(hub, [&](sq::Database& db) {
+      db.exec("DELETE FROM log_entries WHERE idx = 4");
+      db.exec("UPDATE log_entries SET idx = idx - 1 WHERE idx > 4");
+      db.exec("DELETE FROM log_heads");
+    });
+    hub.start();
+    auto e = sendToMy(sgProfile, 3);
+    CHECK_THAT(errorOf(e), Catch::Contains("rolled-back"));
+  }
+  SECTION("two entries swapped: the client that verified them names the first that differs") {
+    hub.setExecutable(FOCALD_PATH);
+    hub.start();
+    runJson(concat(sgArgs(), {"verify-log"}));
+    hub.stop();
+    hub.setExecutable(FOCAL_LYING_HUB_PATH);
+    withDatabase(hub, [&](sq::Database& db) {
+      db.exec("UPDATE log_entries SET idx = -1 WHERE idx = 4");
+      db.exec("UPDATE log_entries SET idx = 4 WHERE idx = 5");
+      db.exec("UPDATE log_entries SET idx = 5 WHERE idx = -1");
+      db.exec("DELETE FROM log_heads");
+    });
+    hub.start();
+    auto e = sendToMy(sgProfile, 3);
+    CHECK_THAT(errorOf(e), Catch::Contains("fork") && Catch::Contains("entry 4 differs"));
+    // verify-log says the same from entry 0.
+    auto v = runJson(concat(sgArgs(), {"verify-log"}), 3);
+    CHECK_THAT(errorOf(v), Catch::Contains("entry 4"));
+  }
+  SECTION("the head replaced by an older one: a rolled-back log") {
+    hub.setExecutable(FOCALD_PATH);
+    hub.start();
+    runJson(concat(sgArgs(), {"verify-log"}));  // SG now holds the head of 6 entries
+    hub.stop();
+    hub.setExecutable(FOCAL_LYING_HUB_PATH);
+    withDatabase(hub, [&](sq::Database& db) { db.exec("DELETE FROM log_heads WHERE size > 4"); });
+    hub.start();
+    auto e = sendToMy(sgProfile, 3);
+    CHECK_THAT(errorOf(e), Catch::Contains("rolled-back") && Catch::Contains("6"));
+  }
+  SECTION("entries removed from the end, served by the real focald: a rolled-back log") {
+    hub.setExecutable(FOCALD_PATH);
+    hub.start();
+    runJson(concat(sgArgs(), {"verify-log"}));
+    hub.stop();
+    withDatabase(hub, [&](sq::Database& db) {
+      db.exec("DELETE FROM log_entries WHERE idx >= 4");
+      db.exec("DELETE FROM log_heads WHERE size > 4");
+    });
+    hub.start();  // focald replays the shorter log without complaint
+    auto e = sendToMy(sgProfile, 3);
+    CHECK_THAT(errorOf(e), Catch::Contains("rolled-back"));
+  }
+}
+
+TEST_CASE("A fork served to two clients is caught by each when it sees the other branch", "[integration][keys][tamper]") {
+  Hub a(manyConnections());
+  TempDir home;
+  auto sg = keyFileMember(a, "sg-spf-cyber", "SG");
+  auto my = keyFileMember(a, "my-pdrm-cyber", "MY");
+  a.stop();
+  auto b = a.copyStopped();
+  a.start();
+  b->start();
+  // Each branch gives MY another encryption key (both admin-signed, both valid).
+  adminRotate(a, home.path() / "admin-a", "my-pdrm-cyber", newEncryptionKey(my.keys), home.path());
+  adminRotate(*b, home.path() / "admin-b", "my-pdrm-cyber", newEncryptionKey(my.keys), home.path());
+
+  const auto send = [&](const Hub& hub, const fs::path& profile, int exit) {
+    return runJson(concat(hub.cliGlobals(sg.keyFile, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
+                                                                 "--category", "trend", "--title", "t", "--body", "b"}),
+                   exit);
+  };
+  // Client 1 trusts branch A first, client 2 branch B; each alone sees a valid log.
+  send(a, home.path() / "client1", 0);
+  send(*b, home.path() / "client2", 0);
+  // Shown the other branch, each refuses to seal to MY's key.
+  auto e1 = send(*b, home.path() / "client1", 3);
+  CHECK_THAT(errorOf(e1), Catch::Contains("fork") && Catch::Contains("entry 4 differs"));
+  auto e2 = send(a, home.path() / "client2", 3);
+  CHECK_THAT(errorOf(e2), Catch::Contains("fork"));
+  // The fingerprint command uses verified keys only, so it refuses too.
+  auto fp = runJson(concat(b->cliGlobals(sg.keyFile, home.path() / "client1"), {"fingerprint", "my-pdrm-cyber"}), 3);
+  CHECK_THAT(errorOf(fp), Catch::Contains("inconsistent"));
+}

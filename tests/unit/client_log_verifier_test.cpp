@@ -1,0 +1,250 @@
+// The client's directory-log verifier (client/log_verifier.hpp): what it
+// accepts, and every way a hub could lie that it must name.
+#include "client/bulletin_reader.hpp"
+#include "client/key_directory.hpp"
+#include "client/log_verifier.hpp"
+#include "protocol/bulletin.hpp"
+#include "server_log_events.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace focal;
+using namespace focal::server::testing;
+using client::LogEntryRecord;
+using client::LogVerifier;
+
+namespace {
+
+// A log as an honest hub would write it: entries with their hub times, the
+// chain, and heads signed by the hub key.
+struct TestLog {
+  crypto::SigningKeyPair hub = crypto::SigningKeyPair::generate();
+  std::string hubId = "test-hub";
+  std::vector<LogEntryRecord> entries;
+  crypto::Hash256 root{};
+  std::int64_t now = T0;
+
+  void add(const std::string& authorId, const crypto::SigningPublicKey& authorKey, const protocol::SignedEvent& e) {
+    LogEntryRecord r;
+    r.index = entries.size();
+    r.recordedAtMs = now += 1000;
+    r.authorId = authorId;
+    r.authorKey.assign(authorKey.view().begin(), authorKey.view().end());
+    r.event = e.event;
+    r.signature.assign(e.signature.view().begin(), e.signature.view().end());
+    root = protocol::logEntryHash(r.index, entries.empty() ? protocol::logGenesisPrev() : root, r.recordedAtMs, r.event,
+                                  authorKey, e.signature);
+    entries.push_back(std::move(r));
+  }
+  client::SignedHeadBytes head() const {
+    auto h = protocol::signLogHead(hubId, entries.size(), root, now, hub.secretKey);
+    return {h.head, crypto::Bytes(h.signature.view().begin(), h.signature.view().end())};
+  }
+};
+
+struct World {
+  TestLog log;
+  crypto::MemberKeys admin = crypto::MemberKeys::generate("admin", T0);
+  crypto::MemberKeys alice = crypto::MemberKeys::generate("sg-alice", T0);
+  crypto::MemberKeys bob = crypto::MemberKeys::generate("my-bob", T0);
+  World() {
+    log.add(log.hubId, log.hub.publicKey, genesis(log.hubId, log.hub));
+    log.add("admin", admin.identity.publicKey,
+            registration({"admin", "SG", wire::Institution::SECRETARIAT, true}, admin.publicKeys(), admin.identity.secretKey));
+    log.add("admin", admin.identity.publicKey, registration({"sg-alice"}, alice.publicKeys(), admin.identity.secretKey));
+    log.add("admin", admin.identity.publicKey,
+            registration({"my-bob", "MY"}, bob.publicKeys(), admin.identity.secretKey));
+  }
+};
+
+Expected<Ok, std::string> replay(LogVerifier& v, const std::vector<LogEntryRecord>& entries) {
+  for (const auto& e : entries) {
+    if (auto ok = v.append(e); !ok) return ok;
+  }
+  return Ok{};
+}
+
+crypto::PublicKeys freshEncryption(const crypto::MemberKeys& m) {
+  auto fresh = crypto::MemberKeys::generate(m.memberId, T0 + 5);
+  fresh.identity = crypto::SigningKeyPair::fromSecret(m.identity.secretKey);
+  return fresh.publicKeys();
+}
+
+}  // namespace
+
+TEST_CASE("An honest log verifies, and the members and keys are the ones it establishes", "[client][log]") {
+  World w;
+  const auto bobNew = freshEncryption(w.bob);
+  w.log.add("my-bob", w.bob.identity.publicKey,
+            rotation(false, "my-bob", w.bob.encryption.publicKey.view(), bobNew, w.bob.identity.secretKey));
+  w.log.add("admin", w.admin.identity.publicKey, revocation("sg-alice", {}, w.admin.identity.secretKey));
+  LogVerifier v;
+  REQUIRE(replay(v, w.log.entries));
+  REQUIRE(v.checkHead(w.log.head()));
+  CHECK(v.size() == 6);
+  CHECK(v.root() == w.log.root);
+  const auto* bob = v.find("my-bob");
+  REQUIRE(bob != nullptr);
+  CHECK(bob->record.encryptionKey == bobNew.encryption);
+  CHECK(bob->previousEncryptionKeys.size() == 1);
+  const auto* alice = v.find("sg-alice");
+  REQUIRE(alice != nullptr);
+  CHECK(alice->record.revokedAtMs == w.log.entries[5].recordedAtMs);
+  const auto records = v.records();
+  REQUIRE(records.size() == 3);
+  for (const auto& r : records) CHECK(r.active == (r.id != "sg-alice"));
+}
+
+TEST_CASE("The verifier names an altered, missing or reordered entry", "[client][log]") {
+  World w;
+  LogVerifier v;
+  SECTION("altered event bytes: the author's signature fails") {
+    auto entries = w.log.entries;
+    entries[3].event[entries[3].event.size() - 5] ^= 1;
+    auto r = replay(v, entries);
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("log entry 3") && Catch::Contains("does not verify"));
+  }
+  SECTION("a missing entry") {
+    auto entries = w.log.entries;
+    entries.erase(entries.begin() + 2);
+    auto r = replay(v, entries);
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("log entry 2 is missing"));
+  }
+  SECTION("a repeated entry") {
+    auto entries = w.log.entries;
+    entries.insert(entries.begin() + 3, entries[2]);
+    auto r = replay(v, entries);
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("reordered"));
+  }
+  SECTION("a head over other entries, or not signed by the hub") {
+    REQUIRE(replay(v, w.log.entries));
+    auto head = w.log.head();
+    TestLog other;
+    other.hubId = w.log.hubId;
+    other.entries = w.log.entries;
+    other.root = crypto::hash256(crypto::asBytes("another root"));
+    auto r = v.checkHead(other.head());
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("signature"));
+    other.hub = crypto::SigningKeyPair::fromSecret(w.log.hub.secretKey);
+    r = v.checkHead(other.head());
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("root hash"));
+    head.signature[0] ^= 1;
+    CHECK(!v.checkHead(head));
+  }
+}
+
+TEST_CASE("The verifier enforces who may write each entry, from the log's own key state", "[client][log]") {
+  World w;
+  LogVerifier v;
+  REQUIRE(replay(v, w.log.entries));
+  const auto mallory = crypto::MemberKeys::generate("xx-mallory", T0);
+  TestLog& log = w.log;
+  auto tryAppend = [&](const std::string& author, const crypto::SigningKeyPair& key, const protocol::SignedEvent& e) {
+    TestLog copy = log;
+    copy.add(author, key.publicKey, e);
+    LogVerifier attempt = v;
+    return attempt.append(copy.entries.back());
+  };
+  SECTION("a non-admin may not register") {
+    auto r = tryAppend("sg-alice", w.alice.identity, registration({"xx-mallory"}, mallory.publicKeys(), w.alice.identity.secretKey));
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("not an admin"));
+  }
+  SECTION("a member may not rotate another member's key") {
+    auto r = tryAppend("sg-alice", w.alice.identity,
+                       rotation(false, "my-bob", w.bob.encryption.publicKey.view(), freshEncryption(w.bob),
+                                w.alice.identity.secretKey));
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("neither that member nor an admin"));
+  }
+  SECTION("the author key must be the author's current identity key") {
+    auto r = tryAppend("admin", mallory.identity, revocation("my-bob", {}, mallory.identity.secretKey));
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("current identity key"));
+  }
+  SECTION("a substituted encryption key without the member's certificate") {
+    auto pk = freshEncryption(w.bob);
+    pk.encryption = mallory.encryption.publicKey;  // certificate no longer matches
+    auto r = tryAppend("admin", w.admin.identity,
+                       rotation(false, "my-bob", w.bob.encryption.publicKey.view(), pk, w.admin.identity.secretKey));
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("certificate"));
+  }
+  SECTION("a revoked member's old identity key cannot sign after the revocation") {
+    log.add("admin", w.admin.identity.publicKey, revocation("sg-alice", {}, w.admin.identity.secretKey));
+    REQUIRE(v.append(log.entries.back()));
+    auto r = tryAppend("sg-alice", w.alice.identity,
+                       rotation(false, "sg-alice", w.alice.encryption.publicKey.view(), freshEncryption(w.alice),
+                                w.alice.identity.secretKey));
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("not an active member"));
+  }
+  SECTION("the last admin cannot be revoked") {
+    auto r = tryAppend("admin", w.admin.identity, revocation("admin", {}, w.admin.identity.secretKey));
+    REQUIRE(!r);
+    CHECK_THAT(r.error(), Catch::Contains("last active admin"));
+  }
+  SECTION("a genesis must be signed by the hub key it names") {
+    TestLog fake;
+    fake.add(fake.hubId, mallory.identity.publicKey, genesis(fake.hubId, fake.hub));
+    LogVerifier fresh;
+    auto r = fresh.append(fake.entries.front());
+    REQUIRE(!r);
+  }
+}
+
+TEST_CASE("Bulletins signed by a revoked key: refused after the revocation, marked before", "[client][log]") {
+  World w;
+  LogVerifier v;
+  REQUIRE(replay(v, w.log.entries));
+  // Alice signs one bulletin before her identity key is revoked, one after.
+  const auto seal = [&](std::int64_t createdAt) {
+    protocol::BulletinDraft d;
+    d.tlp = wire::Tlp::GREEN;
+    d.category = wire::Category::TREND;
+    d.title = "t";
+    d.body = "b";
+    d.addresses.push_back("my-bob");
+    d.recipients.push_back(protocol::RecipientKey{"my-bob", w.bob.encryption.publicKey});
+    auto sealed = protocol::sealBulletin(d, w.alice, crypto::ContentKey::random(), createdAt);
+    REQUIRE(sealed);
+    client::RawBulletin raw;
+    raw.header = sealed->header;
+    raw.signature.assign(sealed->signature.view().begin(), sealed->signature.view().end());
+    raw.ciphertext = sealed->ciphertext;
+    return raw;
+  };
+  w.log.add("admin", w.admin.identity.publicKey,
+            revocation("sg-alice", w.alice.identity.publicKey.view(), w.admin.identity.secretKey));
+  REQUIRE(v.append(w.log.entries.back()));
+  const std::int64_t revokedAt = w.log.entries.back().recordedAtMs;
+  client::HubDirectory dir(v.records());
+
+  auto before = client::openReceived(seal(revokedAt - 10), dir, w.bob);
+  REQUIRE(before);
+  CHECK(before->keyWarning == "signed by a key since revoked");
+  auto after = client::openReceived(seal(revokedAt + 10), dir, w.bob);
+  REQUIRE(!after);
+  CHECK_THAT(after.error(), Catch::Contains("after that key was revoked"));
+}
+
+TEST_CASE("A verifier re-read from the trusted cache checks signatures again for new entries", "[client][log]") {
+  World w;
+  LogVerifier cached(LogVerifier::Options{.trustSignatures = true});
+  REQUIRE(replay(cached, w.log.entries));
+  cached.checkSignatures();
+  const auto carol = crypto::MemberKeys::generate("th-carol", T0);
+  w.log.add("admin", w.admin.identity.publicKey,
+            registration({"th-carol", "TH"}, carol.publicKeys(), w.admin.identity.secretKey));
+  auto tampered = w.log.entries.back();
+  tampered.event[tampered.event.size() - 3] ^= 1;
+  auto r = cached.append(tampered);
+  REQUIRE(!r);
+  CHECK_THAT(r.error(), Catch::Contains("does not verify"));
+  CHECK(cached.append(w.log.entries.back()));
+}
