@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; entries.size() < total; ++i) {
     auto& m = keys[i % members];
     auto fresh = crypto::MemberKeys::generate(m.memberId, T0 + static_cast<std::int64_t>(i));
-    fresh.identity = crypto::SigningKeyPair::fromSecret(m.identity.secretKey);
+    fresh.identity = crypto::SigningKeyPair::fromSecret(m.identity.secretKey.clone());
     const auto previous = m.encryption.publicKey;
     add(m.memberId, m.identity.publicKey,
         rotation(false, m.memberId, previous.view(), fresh.publicKeys(), m.identity.secretKey));

@@ -42,7 +42,9 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
     for (const auto& p : sender->identityHistory) {
       if (claimed && p.key == *claimed) period = &p;
     }
-    if (period == nullptr) return Result(unexpected("signed by a key the directory log never gave '" + senderId + "'"));
+    if (period == nullptr) {  // a key the verified log never gave this sender
+      return Result(unexpected(std::string(protocol::describe(protocol::OpenError::UnexpectedSender))));
+    }
     const std::int64_t created = header->root().getCreatedAtMs();
     if (period->revokedAtMs != 0) {
       if (created > period->revokedAtMs) {

@@ -85,7 +85,7 @@ void adminRotate(Hub& hub, const fs::path& adminProfile, const std::string& memb
 // A member's new encryption key (same identity), certified by its identity.
 crypto::PublicKeys newEncryptionKey(const crypto::MemberKeys& keys) {
   auto fresh = crypto::MemberKeys::generate(keys.memberId, nowMs());
-  fresh.identity = crypto::SigningKeyPair::fromSecret(keys.identity.secretKey);
+  fresh.identity = crypto::SigningKeyPair::fromSecret(keys.identity.secretKey.clone());
   return fresh.publicKeys();
 }
 
@@ -158,20 +158,18 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
   auto denied = runJson(concat(sgArgs, {"admin", "audit"}), 2);
   CHECK(denied.at("error").at("code") == "forbidden");
 
-  SECTION("an edited audit row is caught") {
-    hub.stop();
-    withDatabase(hub, [](sq::Database& db) { db.exec("UPDATE audit SET detail = 'nothing happened' WHERE idx = 1"); });
-    hub.start();
-    auto caught = runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
-    CHECK_THAT(errorOf(caught), Catch::Contains("entry 1"));
-  }
-  SECTION("a truncated audit trail is caught against the last row this profile saw") {
-    hub.stop();
-    withDatabase(hub, [](sq::Database& db) { db.exec("DELETE FROM audit WHERE idx >= 3"); });
-    hub.start();
-    auto caught = runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
-    CHECK_THAT(errorOf(caught), Catch::Contains("truncated"));
-  }
+  // An edited row breaks the chain; a truncated trail is caught against the
+  // last row this profile saw.
+  hub.stop();
+  withDatabase(hub, [](sq::Database& db) { db.exec("UPDATE audit SET detail = 'nothing happened' WHERE idx = 1"); });
+  hub.start();
+  auto caught = runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
+  CHECK_THAT(errorOf(caught), Catch::Contains("entry 1"));
+  hub.stop();
+  withDatabase(hub, [](sq::Database& db) { db.exec("DELETE FROM audit WHERE idx >= 1"); });
+  hub.start();
+  caught = runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
+  CHECK_THAT(errorOf(caught), Catch::Contains("truncated"));
 }
 
 TEST_CASE("A revoked member cannot authenticate and its open session is closed", "[integration][keys]") {
@@ -266,110 +264,113 @@ TEST_CASE("Bulletins signed before the sender's revocation are marked; the log g
 
 // ---- a lying hub -------------------------------------------------------------------------
 
-TEST_CASE("Clients catch a hub that edits, deletes or reorders log entries or serves an older head",
-          "[integration][keys][tamper]") {
-  Hub hub(manyConnections());
+// A hub with 6 log entries; SG's profile verified the first 4 (genesis,
+// admin, sg, my); then the admin rotated MY's key (entry 4) and registered
+// TH (entry 5). The hub is stopped, ready to be tampered with.
+struct TamperedHub {
+  Hub hub{manyConnections()};
   TempDir home;
-  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
-  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
-  const auto sgProfile = home.path() / "sg";
-  const auto sgArgs = [&] { return hub.cliGlobals(sg.keyFile, sgProfile); };
-  const auto sendToMy = [&](const fs::path& profile, int exit) {
-    return runJson(concat(hub.cliGlobals(sg.keyFile, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
-                                                                 "--category", "trend", "--title", "t", "--body", "b"}),
-                   exit);
-  };
-  // SG verifies the log as it stands (3 entries: genesis, admin, sg, my = 4).
-  auto first = runJson(concat(sgArgs(), {"verify-log"}));
-  const std::uint64_t verified = first.at("entries");
-  REQUIRE(verified == 4);
-  // Two more legitimate entries: my's key rotated by the admin, a new member.
-  const auto myNew = newEncryptionKey(my.keys);
-  adminRotate(hub, home.path() / "admin", "my-pdrm-cyber", myNew, home.path());
-  hub.createMember("th-rtp-cyber", "TH");
-  hub.stop();
-  hub.setExecutable(FOCAL_LYING_HUB_PATH);
+  TestMember sg = keyFileMember(hub, "sg-spf-cyber", "SG");
+  TestMember my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+  crypto::PublicKeys myNew = newEncryptionKey(my.keys);
+  fs::path sgProfile = home.path() / "sg";
 
-  SECTION("an entry's key edited in SQLite: the signature check names the entry") {
-    const auto mallory = crypto::BoxKeyPair::generate();
-    withDatabase(hub, [&](sq::Database& db) {
-      replaceInEvent(db, verified, myNew.encryption.view(), mallory.publicKey.view());
-      db.exec("DELETE FROM log_heads");  // the liar re-signs a matching head
-    });
-    hub.start();
-    auto e = sendToMy(sgProfile, 3);
-    CHECK_THAT(errorOf(e), Catch::Contains("log entry 4") && Catch::Contains("signature"));
-    // A fresh client (no stored head) catches it the same way.
-    e = sendToMy(home.path() / "fresh", 3);
-    CHECK_THAT(errorOf(e), Catch::Contains("log entry 4"));
+  TamperedHub() {
+    auto first = runJson(concat(sgArgs(), {"verify-log"}));
+    REQUIRE(first.at("entries") == 4);
+    adminRotate(hub, home.path() / "admin", "my-pdrm-cyber", myNew, home.path());
+    hub.createMember("th-rtp-cyber", "TH");
+    hub.stop();
   }
-  SECTION("an entry deleted: the gap is named") {
-    withDatabase(hub, [&](sq::Database& db) {
+  std::vector<std::string> sgArgs(const fs::path& profile = {}) const {
+    return hub.cliGlobals(sg.keyFile, profile.empty() ? sgProfile : profile);
+  }
+  // SG's profile verifies all 6 entries on the honest hub first.
+  void verifyEverything() {
+    hub.start();
+    REQUIRE(runJson(concat(sgArgs(), {"verify-log"})).at("entries") == 6);
+    hub.stop();
+  }
+  void tamper(const std::function<void(sq::Database&)>& f) { withDatabase(hub, f); }
+  void startLiar() {
+    hub.setExecutable(FOCAL_LYING_HUB_PATH);
+    hub.start();
+  }
+  // SG sends to MY; `exit` 3 = the client refused (verification failed).
+  json sendToMy(int exit, const fs::path& profile = {}) const {
+    return runJson(concat(sgArgs(profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
+                                            "--title", "t", "--body", "b"}),
+                   exit);
+  }
+};
+
+TEST_CASE_METHOD(TamperedHub, "A log entry's key edited in SQLite is caught by its author's signature",
+                 "[integration][keys][tamper]") {
+  const auto mallory = crypto::BoxKeyPair::generate();
+  tamper([&](sq::Database& db) {
+    replaceInEvent(db, 4, myNew.encryption.view(), mallory.publicKey.view());
+    db.exec("DELETE FROM log_heads");  // the liar re-signs a matching head
+  });
+  startLiar();
+  auto e = sendToMy(3);
+  CHECK_THAT(errorOf(e), Catch::Contains("log entry 4") && Catch::Contains("signature"));
+  // A client that never connected before catches it the same way.
+  e = sendToMy(3, home.path() / "fresh");
+  CHECK_THAT(errorOf(e), Catch::Contains("log entry 4"));
+}
+
+TEST_CASE_METHOD(TamperedHub, "A deleted log entry is caught: as a gap, or renumbered against the stored head",
+                 "[integration][keys][tamper]") {
+  SECTION("gap") {
+    tamper([&](sq::Database& db) {
       db.exec("DELETE FROM log_entries WHERE idx = 4");
       db.exec("DELETE FROM log_heads");
     });
-    hub.start();
-    auto e = sendToMy(sgProfile, 3);
-    CHECK_THAT(errorOf(e), Catch::Contains("log entry 4 is missing"));
+    startLiar();
+    CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("log entry 4 is missing"));
   }
-  SECTION("entries deleted and renumbered: the stored head no longer matches") {
-    // SG verifies everything first, then the liar drops entry 4 and closes the gap.
-    hub.setExecutable(FOCALD_PATH);
-    hub.start();
-    runJson(concat(sgArgs(), {"verify-log"}));
-    hub.stop();
-    hub.setExecutable(FOCAL_LYING_HUB_PATH);
-    withDatabase(hub, [&](sq::Database& db) {
+  SECTION("renumbered") {
+    verifyEverything();
+    tamper([&](sq::Database& db) {
       db.exec("DELETE FROM log_entries WHERE idx = 4");
       db.exec("UPDATE log_entries SET idx = idx - 1 WHERE idx > 4");
       db.exec("DELETE FROM log_heads");
     });
-    hub.start();
-    auto e = sendToMy(sgProfile, 3);
-    CHECK_THAT(errorOf(e), Catch::Contains("rolled-back"));
+    startLiar();
+    CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("rolled-back"));
   }
-  SECTION("two entries swapped: the client that verified them names the first that differs") {
-    hub.setExecutable(FOCALD_PATH);
-    hub.start();
-    runJson(concat(sgArgs(), {"verify-log"}));
-    hub.stop();
-    hub.setExecutable(FOCAL_LYING_HUB_PATH);
-    withDatabase(hub, [&](sq::Database& db) {
-      db.exec("UPDATE log_entries SET idx = -1 WHERE idx = 4");
-      db.exec("UPDATE log_entries SET idx = 4 WHERE idx = 5");
-      db.exec("UPDATE log_entries SET idx = 5 WHERE idx = -1");
-      db.exec("DELETE FROM log_heads");
-    });
-    hub.start();
-    auto e = sendToMy(sgProfile, 3);
-    CHECK_THAT(errorOf(e), Catch::Contains("fork") && Catch::Contains("entry 4 differs"));
-    // verify-log says the same from entry 0.
-    auto v = runJson(concat(sgArgs(), {"verify-log"}), 3);
-    CHECK_THAT(errorOf(v), Catch::Contains("entry 4"));
+}
+
+TEST_CASE_METHOD(TamperedHub, "Reordered log entries are caught and the first differing entry is named",
+                 "[integration][keys][tamper]") {
+  verifyEverything();
+  tamper([&](sq::Database& db) {
+    db.exec("UPDATE log_entries SET idx = -1 WHERE idx = 4");
+    db.exec("UPDATE log_entries SET idx = 4 WHERE idx = 5");
+    db.exec("UPDATE log_entries SET idx = 5 WHERE idx = -1");
+    db.exec("DELETE FROM log_heads");
+  });
+  startLiar();
+  CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("fork") && Catch::Contains("entry 4 differs"));
+  auto v = runJson(concat(sgArgs(), {"verify-log"}), 3);
+  CHECK_THAT(errorOf(v), Catch::Contains("entry 4"));
+}
+
+TEST_CASE_METHOD(TamperedHub, "An older head, or entries cut from the end, is caught as a rolled-back log",
+                 "[integration][keys][tamper]") {
+  verifyEverything();
+  SECTION("the head replaced by an older one") {
+    tamper([&](sq::Database& db) { db.exec("DELETE FROM log_heads WHERE size > 4"); });
+    startLiar();
+    CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("rolled-back") && Catch::Contains("verified 6"));
   }
-  SECTION("the head replaced by an older one: a rolled-back log") {
-    hub.setExecutable(FOCALD_PATH);
-    hub.start();
-    runJson(concat(sgArgs(), {"verify-log"}));  // SG now holds the head of 6 entries
-    hub.stop();
-    hub.setExecutable(FOCAL_LYING_HUB_PATH);
-    withDatabase(hub, [&](sq::Database& db) { db.exec("DELETE FROM log_heads WHERE size > 4"); });
-    hub.start();
-    auto e = sendToMy(sgProfile, 3);
-    CHECK_THAT(errorOf(e), Catch::Contains("rolled-back") && Catch::Contains("6"));
-  }
-  SECTION("entries removed from the end, served by the real focald: a rolled-back log") {
-    hub.setExecutable(FOCALD_PATH);
-    hub.start();
-    runJson(concat(sgArgs(), {"verify-log"}));
-    hub.stop();
-    withDatabase(hub, [&](sq::Database& db) {
+  SECTION("entries removed from the end, served by the real focald") {
+    tamper([&](sq::Database& db) {
       db.exec("DELETE FROM log_entries WHERE idx >= 4");
       db.exec("DELETE FROM log_heads WHERE size > 4");
     });
     hub.start();  // focald replays the shorter log without complaint
-    auto e = sendToMy(sgProfile, 3);
-    CHECK_THAT(errorOf(e), Catch::Contains("rolled-back"));
+    CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("rolled-back"));
   }
 }
 
