@@ -18,6 +18,7 @@ namespace {
 // A log as an honest hub would write it: entries with their hub times, the
 // chain, and heads signed by the hub key.
 struct TestLog {
+  bool ready = (crypto::initialize(), true);  // libsodium before sodium_malloc
   crypto::SigningKeyPair hub = crypto::SigningKeyPair::generate();
   std::string hubId = "test-hub";
   std::vector<LogEntryRecord> entries;
