@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace focal::client {
 
@@ -66,19 +67,47 @@ Fail checkMemberInfo(wire::MemberInfo::Reader m) {
   return Ok{};
 }
 
-// Lengths and the encryption-key certificate by the set's identity key.
-Fail checkKeySet(wire::KeySet::Reader k, std::string_view memberId, bool verifyCert) {
+bool certVerifies(wire::KeySet::Reader k, std::string_view memberId) {
+  auto identity = crypto::SigningPublicKey::fromBytes(view(k.getIdentityKey()));
+  auto enc = crypto::BoxPublicKey::fromBytes(view(k.getEncryptionKey()));
+  auto cert = crypto::Signature::fromBytes(view(k.getEncKeyCert()));
+  return identity && enc && cert &&
+         crypto::verify(crypto::EncKeyCertContext,
+                        crypto::encKeyCertMessage(memberId, *identity, *enc, k.getEncKeyCreatedAtMs()), *cert, *identity);
+}
+
+// Lengths and the encryption-key certificate by the set's identity key
+// (verified here unless `verifyCert` is false or `preOk` says how it went).
+Fail checkKeySet(wire::KeySet::Reader k, std::string_view memberId, bool verifyCert, const bool* preOk = nullptr) {
   auto identity = crypto::SigningPublicKey::fromBytes(view(k.getIdentityKey()));
   auto enc = crypto::BoxPublicKey::fromBytes(view(k.getEncryptionKey()));
   auto cert = crypto::Signature::fromBytes(view(k.getEncKeyCert()));
   if (!identity || !enc || !cert) return no("a key or certificate has the wrong length");
-  if (verifyCert && !crypto::verify(crypto::EncKeyCertContext,
-                                    crypto::encKeyCertMessage(memberId, *identity, *enc, k.getEncKeyCreatedAtMs()),
-                                    *cert, *identity)) {
-    return no(fmt::format("the encryption key certificate of {} does not verify", memberId));
-  }
+  const bool ok = !verifyCert || (preOk != nullptr ? *preOk : certVerifies(k, memberId));
+  if (!ok) return no(fmt::format("the encryption key certificate of {} does not verify", memberId));
   return Ok{};
 }
+
+// The KeySet an event carries and the member it is for, if any.
+std::optional<std::pair<wire::KeySet::Reader, std::string_view>> keySetOf(wire::LogEvent::Reader e,
+                                                                         std::optional<protocol::Parsed<wire::Proposal>>& holder) {
+  switch (e.which()) {
+    case W::REGISTER: return std::pair{e.getRegister().getKeys(), view(e.getRegister().getMember().getId())};
+    case W::ROTATE_ENCRYPTION:
+      return std::pair{e.getRotateEncryption().getKeys(), view(e.getRotateEncryption().getMemberId())};
+    case W::ROTATE_IDENTITY: return std::pair{e.getRotateIdentity().getKeys(), view(e.getRotateIdentity().getMemberId())};
+    case W::ADMISSION: {
+      auto p = protocol::decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
+      if (!p || p->root().which() != wire::Proposal::ADMISSION) return std::nullopt;
+      holder.emplace(std::move(p).value());
+      auto r = holder->root().getAdmission();
+      return std::pair{r.getKeys(), view(r.getMember().getId())};
+    }
+    default: return std::nullopt;
+  }
+}
+
+std::array<std::uint8_t, 32> key32(crypto::ByteView b);
 
 void setKeys(MemberRecord& m, wire::KeySet::Reader k) {
   m.identityKey = *crypto::SigningPublicKey::fromBytes(view(k.getIdentityKey()));
@@ -121,13 +150,7 @@ std::vector<MemberRecord> LogVerifier::records() const {
 }
 
 bool LogVerifier::keyInUse(crypto::ByteView key) const {
-  if (size_ > 0 && same(hubKey_.view(), key)) return true;
-  for (const auto& [id, m] : members_) {
-    if (same(m.record.encryptionKey.view(), key)) return true;
-    for (const auto& p : m.record.identityHistory) if (same(p.key.view(), key)) return true;
-    for (const auto& k : m.previousEncryptionKeys) if (same(k.view(), key)) return true;
-  }
-  return false;
+  return key.size() == 32 && usedKeys_.contains(key32(key));
 }
 
 std::size_t LogVerifier::activeAdmins() const {
@@ -136,7 +159,48 @@ std::size_t LogVerifier::activeAdmins() const {
   }));
 }
 
-Expected<Ok, std::string> LogVerifier::append(const LogEntryRecord& entry) {
+Expected<Ok, std::string> LogVerifier::append(const LogEntryRecord& entry) { return appendChecked(entry, nullptr); }
+
+LogVerifier::Precheck LogVerifier::precheck(const LogEntryRecord& entry) {
+  Precheck p;
+  auto authorKey = crypto::SigningPublicKey::fromBytes(entry.authorKey);
+  auto signature = crypto::Signature::fromBytes(entry.signature);
+  p.signatureOk = authorKey && signature && crypto::verify(protocol::context::LogEvent, entry.event, *signature, *authorKey);
+  p.certOk = true;
+  if (auto parsed = protocol::decode<wire::LogEvent>(entry.event)) {
+    std::optional<protocol::Parsed<wire::Proposal>> holder;
+    if (auto ks = keySetOf(parsed->root(), holder)) p.certOk = certVerifies(ks->first, ks->second);
+  }
+  return p;
+}
+
+Expected<Ok, std::string> LogVerifier::appendAll(std::span<const LogEntryRecord> entries, unsigned threads) {
+  if (options_.trustSignatures || entries.size() < 64) {
+    for (const auto& e : entries) {
+      if (auto ok = append(e); !ok) return ok;
+    }
+    return Ok{};
+  }
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<std::size_t>(threads, entries.size() / 32 + 1));
+  std::vector<Precheck> pre(entries.size());
+  {
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        for (std::size_t i = t; i < entries.size(); i += threads) pre[i] = precheck(entries[i]);
+      });
+    }
+    for (std::size_t i = 0; i < entries.size(); i += threads) pre[i] = precheck(entries[i]);
+    for (auto& th : pool) th.join();
+  }
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (auto ok = appendChecked(entries[i], &pre[i]); !ok) return ok;
+  }
+  return Ok{};
+}
+
+Expected<Ok, std::string> LogVerifier::appendChecked(const LogEntryRecord& entry, const Precheck* pre) {
   const std::string where = fmt::format("log entry {}: ", size_);
   if (entry.index != size_) {
     return no(entry.index > size_
@@ -148,15 +212,17 @@ Expected<Ok, std::string> LogVerifier::append(const LogEntryRecord& entry) {
   auto signature = crypto::Signature::fromBytes(entry.signature);
   if (!authorKey || !signature) return no(where + "author key or signature has the wrong length");
   if (entry.event.size() > 64 * 1024) return no(where + "event too large");
-  if (auto ok = check(entry, *authorKey, *signature); !ok) return no(where + ok.error());
+  if (auto ok = check(entry, *authorKey, *signature, pre); !ok) return no(where + ok.error());
   apply(entry);
   return Ok{};
 }
 
 Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const crypto::SigningPublicKey& authorKey,
-                                             const crypto::Signature& signature) const {
+                                             const crypto::Signature& signature, const Precheck* pre) const {
   const bool sigs = !options_.trustSignatures;
-  if (sigs && !crypto::verify(protocol::context::LogEvent, entry.event, signature, authorKey)) {
+  const bool* preCert = pre != nullptr ? &pre->certOk : nullptr;
+  if (sigs && !(pre != nullptr ? pre->signatureOk
+                               : crypto::verify(protocol::context::LogEvent, entry.event, signature, authorKey))) {
     return no(fmt::format("the signature of author {} does not verify (the entry was altered)", entry.authorId));
   }
   auto parsed = protocol::decode<wire::LogEvent>(entry.event);
@@ -180,7 +246,7 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
     if (which != W::REGISTER) return no("entry 1 must register the first admin");
     auto r = e.getRegister();
     if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
-    if (auto ok = checkKeySet(r.getKeys(), view(r.getMember().getId()), sigs); !ok) return ok;
+    if (auto ok = checkKeySet(r.getKeys(), view(r.getMember().getId()), sigs, preCert); !ok) return ok;
     if (!r.getMember().getIsAdmin()) return no("the first member must be an admin");
     if (authorId != view(r.getMember().getId()) || !same(authorKey.view(), view(r.getKeys().getIdentityKey()))) {
       return no("the first admin's registration is not signed by its own key");
@@ -200,7 +266,7 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
     if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
     const auto id = view(r.getMember().getId());
     if (find(id) != nullptr) return no(fmt::format("member {} already exists", id));
-    if (auto ok = checkKeySet(r.getKeys(), id, sigs); !ok) return ok;
+    if (auto ok = checkKeySet(r.getKeys(), id, sigs, preCert); !ok) return ok;
     if (keyInUse(view(r.getKeys().getIdentityKey())) || keyInUse(view(r.getKeys().getEncryptionKey()))) {
       return no("a key of the admitted member is already in use");
     }
@@ -222,7 +288,7 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
       if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
       const auto id = view(r.getMember().getId());
       if (find(id) != nullptr) return no(fmt::format("member {} already exists", id));
-      if (auto ok = checkKeySet(r.getKeys(), id, sigs); !ok) return ok;
+      if (auto ok = checkKeySet(r.getKeys(), id, sigs, preCert); !ok) return ok;
       if (keyInUse(view(r.getKeys().getIdentityKey())) || keyInUse(view(r.getKeys().getEncryptionKey()))) {
         return no(fmt::format("a key of new member {} is already in use", id));
       }
@@ -242,7 +308,7 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
       const crypto::ByteView current = identity ? t.identityKey.view() : t.encryptionKey.view();
       if (!same(view(r.getPreviousKey()), current)) return no(fmt::format("previousKey is not the current key of {}", t.id));
       auto k = r.getKeys();
-      if (auto ok = checkKeySet(k, t.id, sigs); !ok) return ok;
+      if (auto ok = checkKeySet(k, t.id, sigs, preCert); !ok) return ok;
       const auto newIdentity = view(k.getIdentityKey());
       const auto newEnc = view(k.getEncryptionKey());
       if (identity) {
@@ -312,6 +378,8 @@ void LogVerifier::apply(const LogEntryRecord& entry) {
     m.record.active = true;
     setKeys(m.record, r.getKeys());
     m.record.identityHistory.push_back({m.record.identityKey, 0, 0});
+    usedKeys_.insert(key32(m.record.identityKey.view()));
+    usedKeys_.insert(key32(m.record.encryptionKey.view()));
     m.record.logIndex = entry.index;
     const std::string id = m.record.id;
     members_.insert_or_assign(id, std::move(m));
@@ -320,6 +388,7 @@ void LogVerifier::apply(const LogEntryRecord& entry) {
     case W::GENESIS:
       hubId_ = std::string(view(e.getGenesis().getHubId()));
       hubKey_ = *crypto::SigningPublicKey::fromBytes(view(e.getGenesis().getHubKey()));
+      usedKeys_.insert(key32(hubKey_.view()));
       break;
     case W::REGISTER: addMember(e.getRegister()); break;
     case W::ADMISSION: {
@@ -334,6 +403,8 @@ void LogVerifier::apply(const LogEntryRecord& entry) {
       const auto oldIdentity = m.record.identityKey;
       const auto oldEnc = m.record.encryptionKey;
       setKeys(m.record, r.getKeys());
+      usedKeys_.insert(key32(m.record.identityKey.view()));
+      usedKeys_.insert(key32(m.record.encryptionKey.view()));
       if (!(oldIdentity == m.record.identityKey)) {
         m.record.identityHistory.back().replacedAtMs = at;
         m.record.identityHistory.push_back({m.record.identityKey, 0, 0});

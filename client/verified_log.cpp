@@ -235,15 +235,14 @@ void VerifiedLog::sync(Connection& c) {
     for (auto& e : more) fresh.push_back(std::move(e));
   }
   LogVerifier next = verifier_;
-  for (const auto& e : fresh) {
-    if (auto ok = next.append(e); !ok) {
-      std::string diff;
-      if (size() > 0) diff = firstDifference(c);
-      refuse(hubId, ok.error() + (diff.empty() ? "" : "; " + diff));
-    }
-    if (next.size() == 1 && (!(next.hubKey() == s.hubKey) || next.hubId() != hubId)) {
-      refuse(hubId, "the log's genesis names another hub or hub key than the hub you are connected to");
-    }
+  auto appended = next.appendAll(fresh);
+  if (size() == 0 && next.size() >= 1 && (!(next.hubKey() == s.hubKey) || next.hubId() != hubId)) {
+    refuse(hubId, "the log's genesis names another hub or hub key than the hub you are connected to");
+  }
+  if (!appended) {
+    std::string diff;
+    if (size() > 0) diff = firstDifference(c);
+    refuse(hubId, appended.error() + (diff.empty() ? "" : "; " + diff));
   }
   if (next.size() < info->size) {
     refuse(hubId, fmt::format("missing entries: the hub's signed head has {} entries but it sent only {}", info->size,
@@ -281,17 +280,18 @@ VerifiedLog::Report VerifiedLog::verifyAll(Connection& c) {
                               info->size, size()));
   }
   const auto all = fetchRange(c, 0, info->size);
-  LogVerifier full;
   for (const auto& e : all) {
-    if (e.index < entries_.size() && e.index == full.size() && !sameEntry(e, entries_[e.index])) {
+    if (e.index < entries_.size() && !sameEntry(e, entries_[e.index])) {
       refuse(hubId, fmt::format("entry {} differs from the copy you verified before (rewritten or forked history)",
                                 e.index));
     }
-    if (auto ok = full.append(e); !ok) refuse(hubId, ok.error());
-    if (full.size() == 1 && (!(full.hubKey() == s.hubKey) || full.hubId() != hubId)) {
-      refuse(hubId, "the log's genesis names another hub or hub key than the hub you are connected to");
-    }
   }
+  LogVerifier full;
+  auto appended = full.appendAll(all);
+  if (full.size() >= 1 && (!(full.hubKey() == s.hubKey) || full.hubId() != hubId)) {
+    refuse(hubId, "the log's genesis names another hub or hub key than the hub you are connected to");
+  }
+  if (!appended) refuse(hubId, appended.error());
   if (full.size() < info->size) {
     refuse(hubId, fmt::format("missing entries: the hub's signed head has {} entries but it sent only {}", info->size,
                               full.size()));

@@ -254,3 +254,27 @@ TEST_CASE("A verifier re-read from the trusted cache checks signatures again for
   CHECK_THAT(r.error(), Catch::Contains("does not verify"));
   CHECK(cached.append(w.log.entries.back()));
 }
+
+TEST_CASE("appendAll checks signatures on several threads and still names the first bad entry", "[client][log]") {
+  World w;
+  for (int i = 0; i < 100; ++i) {
+    const auto m = crypto::MemberKeys::generate("m" + std::to_string(i), T0);
+    w.log.add("admin", w.admin.identity.publicKey,
+              registration({m.memberId}, m.publicKeys(), w.admin.identity.secretKey));
+  }
+  LogVerifier sequential;
+  REQUIRE(replay(sequential, w.log.entries));
+  LogVerifier parallel;
+  REQUIRE(parallel.appendAll(w.log.entries, 2));
+  CHECK(parallel.root() == sequential.root());
+  CHECK(parallel.checkHead(w.log.head()));
+
+  auto entries = w.log.entries;
+  entries[70].signature[3] ^= 1;
+  entries[90].event[entries[90].event.size() - 5] ^= 1;
+  LogVerifier bad;
+  auto r = bad.appendAll(entries, 2);
+  REQUIRE(!r);
+  CHECK_THAT(r.error(), Catch::Contains("log entry 70"));
+  CHECK(bad.size() == 70);
+}
