@@ -314,8 +314,17 @@ net::awaitable<Result<Bytes>> RequestHandler::admin(std::shared_ptr<Session> ses
                parsedEvent ? eventName(parsedEvent->root().which()) : "?", changed);
   hub_.audit(std::string("admin.") + (parsedEvent ? eventName(parsedEvent->root().which()) : "?"),
              session->memberId(), session->remote(), "log entry " + std::to_string(entry->index) + ": " + changed);
+  auto reply = frames::adminResult(id, entry->index, *head);
+  const MemberRecord* self = dir.find(session->memberId());
+  if (self == nullptr || !self->active() || !(self->identityKey == session->identityKey())) {
+    // The change ends the requester's own session (it replaced or revoked
+    // its own identity key): answer before the closing frame, so the client
+    // learns the index of its entry. The copy Session::serve sends after the
+    // close is dropped.
+    session->send(reply);
+  }
   hub_.enforceDirectory(changed);
-  co_return frames::adminResult(id, entry->index, *head);
+  co_return reply;
 }
 
 Result<Bytes> RequestHandler::audit(const Session& session, std::uint64_t id, wire::AuditQuery::Reader req) {

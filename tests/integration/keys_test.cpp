@@ -245,6 +245,39 @@ TEST_CASE("A rotated key file still opens bulletins queued for the old key; new 
   CHECK(oldWithNew.at("body") == "old key");
 }
 
+TEST_CASE("Identity rotation: the old identity is locked out, bulletins it signed before still verify",
+          "[integration][keys]") {
+  Hub hub(manyConnections());
+  TempDir home;
+  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
+  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+  const auto send = [&](const fs::path& key, const fs::path& profile, const std::string& title) {
+    return runJson(concat(hub.cliGlobals(key, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
+                                                          "--category", "trend", "--title", title, "--body", title}));
+  };
+  auto before = send(sg.keyFile, home.path() / "sg", "signed by the old identity");
+  const auto sg2 = home.path() / "sg2.key";
+  auto rot = runJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
+                            {"rotate-key", "--out", sg2.string(), "--identity", "--kdf", "interactive"}));
+  CHECK(rot.at("rotated") == "identity+encryption");
+  CHECK(rot.at("fingerprint") != crypto::fingerprint(sg.id(), sg.keys.identity.publicKey));
+  // The replaced identity key cannot authenticate any more.
+  auto old = runJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg-old"), {"directory"}), 2);
+  CHECK(old.at("error").at("code") == "unauthenticated");
+  auto after = send(sg2, home.path() / "sg-new", "signed by the new identity");
+
+  const auto myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
+  auto fp = runJson(concat(myArgs, {"fingerprint", "sg-spf-cyber"}));
+  CHECK(fp.at("fingerprint") == rot.at("fingerprint"));
+  auto r1 = runJson(concat(myArgs, {"read", before.at("id")}));
+  CHECK(r1.at("body") == "signed by the old identity");
+  CHECK(r1.at("key_warning") == "");
+  CHECK(r1.at("sender").at("fingerprint") == crypto::fingerprint(sg.id(), sg.keys.identity.publicKey));
+  auto r2 = runJson(concat(myArgs, {"read", after.at("id")}));
+  CHECK(r2.at("body") == "signed by the new identity");
+  CHECK(r2.at("sender").at("fingerprint") == rot.at("fingerprint"));
+}
+
 TEST_CASE("Bulletins signed before the sender's revocation are marked; the log gives the revocation time",
           "[integration][keys]") {
   Hub hub(manyConnections());
