@@ -7,6 +7,7 @@
 #include "protocol/signing.hpp"
 
 #include <fmt/format.h>
+#include <kj/exception.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -167,9 +168,13 @@ LogVerifier::Precheck LogVerifier::precheck(const LogEntryRecord& entry) {
   auto signature = crypto::Signature::fromBytes(entry.signature);
   p.signatureOk = authorKey && signature && crypto::verify(protocol::context::LogEvent, entry.event, *signature, *authorKey);
   p.certOk = true;
-  if (auto parsed = protocol::decode<wire::LogEvent>(entry.event)) {
-    std::optional<protocol::Parsed<wire::Proposal>> holder;
-    if (auto ks = keySetOf(parsed->root(), holder)) p.certOk = certVerifies(ks->first, ks->second);
+  try {
+    if (auto parsed = protocol::decode<wire::LogEvent>(entry.event)) {
+      std::optional<protocol::Parsed<wire::Proposal>> holder;
+      if (auto ks = keySetOf(parsed->root(), holder)) p.certOk = certVerifies(ks->first, ks->second);
+    }
+  } catch (const kj::Exception&) {
+    p.certOk = false;  // malformed: the in-order pass reports it
   }
   return p;
 }
@@ -212,8 +217,15 @@ Expected<Ok, std::string> LogVerifier::appendChecked(const LogEntryRecord& entry
   auto signature = crypto::Signature::fromBytes(entry.signature);
   if (!authorKey || !signature) return no(where + "author key or signature has the wrong length");
   if (entry.event.size() > 64 * 1024) return no(where + "event too large");
-  if (auto ok = check(entry, *authorKey, *signature, pre); !ok) return no(where + ok.error());
-  apply(entry);
+  // SECURITY: the event bytes come from the hub. decode() walked them, but a
+  // pointer of the wrong kind only fails when read (kj::Exception, which is
+  // not a std::exception): that is a malformed entry, never a crash.
+  try {
+    if (auto ok = check(entry, *authorKey, *signature, pre); !ok) return no(where + ok.error());
+    apply(entry);
+  } catch (const kj::Exception&) {
+    return no(where + "the event is malformed");
+  }
   return Ok{};
 }
 

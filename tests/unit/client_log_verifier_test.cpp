@@ -278,3 +278,25 @@ TEST_CASE("appendAll checks signatures on several threads and still names the fi
   CHECK_THAT(r.error(), Catch::Contains("log entry 70"));
   CHECK(bad.size() == 70);
 }
+
+TEST_CASE("A validly signed event with pointers of the wrong kind is an error, not a crash", "[client][log][hostile]") {
+  World w;
+  LogVerifier v;
+  REQUIRE(replay(v, w.log.entries));
+  // A Challenge laid over a LogEvent: its serverTimeMs sits where the union
+  // discriminant is (register), its hubId text where the Register struct is.
+  capnp::MallocMessageBuilder m;
+  auto c = m.initRoot<wire::Challenge>();
+  c.setServerTimeMs(static_cast<std::int64_t>(wire::LogEvent::REGISTER));
+  c.setHubId("not a struct");
+  protocol::SignedEvent e = protocol::signLogEvent(m, w.admin.identity.secretKey);
+  auto entry = w.log.next("admin", w.admin.identity.publicKey, e);
+  CHECK_FALSE(v.append(entry));
+  std::vector<LogEntryRecord> many(w.log.entries);
+  for (int i = 0; i < 70; ++i) many.push_back(w.log.entries[1]);  // forces the threaded path
+  many[4] = entry;
+  LogVerifier fresh;
+  auto r = fresh.appendAll(many, 2);
+  REQUIRE(!r);
+  CHECK_THAT(r.error(), Catch::Contains("log entry 4"));
+}
