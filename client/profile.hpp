@@ -4,6 +4,9 @@
 //   state.toml     last-seq = N (highest queue position fetched)
 //   cache/         received bulletins, still encrypted (safe at rest)
 //   spool/         attachments being encrypted for upload (0600, removed after)
+//   log/HUBID/     the directory log this client verified (entries.bin,
+//                  head.bin) and the last audit row an admin saw
+//                  (audit.anchor); see client/verified_log.hpp
 //
 // The directory is created with mode 0700.
 #pragma once
