@@ -218,7 +218,7 @@ TEST_CASE("A revoked member cannot authenticate and its open session is closed",
   }
 }
 
-TEST_CASE("A rotated key file still opens bulletins queued for the old key; new ones use the new key",
+TEST_CASE("A rotated key file still opens bulletins queued for the old key, and new ones use the new key",
           "[integration][keys]") {
   Hub hub(manyConnections());
   TempDir home;
@@ -278,7 +278,7 @@ TEST_CASE("Identity rotation: the old identity is locked out, bulletins it signe
   CHECK(r2.at("sender").at("fingerprint") == rot.at("fingerprint"));
 }
 
-TEST_CASE("Bulletins signed before the sender's revocation are marked; the log gives the revocation time",
+TEST_CASE("Bulletins signed before the sender's revocation are marked with the time the log gives",
           "[integration][keys]") {
   Hub hub(manyConnections());
   TempDir home;
