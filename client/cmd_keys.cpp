@@ -89,26 +89,82 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
   return ExitOk;
 }
 
-int runVerifyLog(CliContext& ctx) {
+// "SIZE:ROOTHEX" as verify-log prints it, from another member, to rule out a
+// split view: our verified log must have exactly that root at that size.
+struct OtherHead {
+  std::uint64_t size = 0;
+  crypto::Hash256 root;
+};
+
+OtherHead parseOtherHead(const std::string& text) {
+  const auto colon = text.find(':');
+  std::optional<crypto::Hash256> root;
+  std::uint64_t size = 0;
+  if (colon != std::string::npos && colon > 0) {
+    try {
+      std::size_t used = 0;
+      size = std::stoull(text.substr(0, colon), &used);
+      if (used != colon) size = 0;
+    } catch (const std::exception&) {
+      size = 0;
+    }
+    if (auto bytes = crypto::fromHex(text.substr(colon + 1))) root = crypto::Hash256::fromBytes(*bytes);
+  }
+  if (size == 0 || !root) throw UsageError("bad-head", "--compare takes SIZE:ROOT as verify-log prints it, got '" + text + "'");
+  return OtherHead{size, *root};
+}
+
+int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
+  std::vector<OtherHead> others;
+  for (const auto& c : compare) others.push_back(parseOtherHead(c));
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);  // already checks consistency with the stored head
+  const auto& log = *conn->verifiedLog();
   const auto report = conn->verifiedLog()->verifyAll(*conn);
   const auto& hubId = conn->session().hubId;
+  const std::string head = fmt::format("{}:{}", report.entries, crypto::toHex(report.root));
+  nlohmann::json comparisons = nlohmann::json::array();
+  bool split = false;
+  for (const auto& o : others) {
+    std::string verdict;
+    if (o.size > log.size()) {
+      verdict = "newer";  // the hub has not shown us that head yet
+    } else if (log.verifier().entryHashes()[o.size - 1] == o.root) {
+      verdict = "consistent";
+    } else {
+      verdict = "split-view";
+      split = true;
+    }
+    comparisons.push_back({{"head", fmt::format("{}:{}", o.size, crypto::toHex(o.root))}, {"result", verdict}});
+  }
   if (ctx.out().json()) {
     ctx.out().document({{"hub", hubId},
-                        {"verified", true},
+                        {"verified", !split},
                         {"entries", report.entries},
                         {"previous_head_size", report.previous},
                         {"head_time", formatTime(report.headTimeMs)},
-                        {"root", crypto::toHex(report.root)}});
+                        {"root", crypto::toHex(report.root)},
+                        {"head", head},
+                        {"compared", comparisons}});
   } else {
     ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", hubId, report.entries));
     ctx.out().line("Every entry's signature and authority, the hash chain and the hub's signed head check out.");
-    ctx.out().line(fmt::format("Head signed {}, root {}.", formatTime(report.headTimeMs), crypto::toHex(report.root)));
+    ctx.out().line(fmt::format("Head signed {}: {}", formatTime(report.headTimeMs), head));
     if (report.previous > 0) {
       ctx.out().line(fmt::format("Consistent with the head you verified before ({} entries).", report.previous));
     }
-    ctx.out().line("Compare the root with other members to rule out a split view (SECURITY.md).");
+    for (const auto& c : comparisons) {
+      const std::string r = c["result"];
+      ctx.out().line(fmt::format("  {}  {}", c["head"].get<std::string>(),
+                                 r == "consistent" ? "consistent with your log"
+                                 : r == "newer"    ? "newer than the hub showed you: compare again later"
+                                                   : "SPLIT VIEW: your log has another root at that size"));
+    }
+    if (others.empty()) ctx.out().line("Compare the head with other members (--compare SIZE:ROOT) to rule out a split view.");
+  }
+  if (split) {
+    // After the document: the exit code is what scripts act on.
+    return ExitVerify;
   }
   return ExitOk;
 }
@@ -133,17 +189,26 @@ Example:
   focal profile set --key ~/.focal/sg-spf-cyber-2.key)");
   table.add(rot, [&ctx, args] { return runRotateKey(ctx, *args); });
 
+  auto compare = std::make_shared<std::vector<std::string>>();
   auto* verify = app.add_subcommand("verify-log", "Verify the hub's whole directory log from entry 0");
+  verify->add_option("--compare", *compare,
+                     "A head SIZE:ROOT another member's verify-log printed; exit 3 if your log differs (repeatable)");
   verify->footer(R"(Fetches every entry and checks each signature against the key state the log
 itself establishes, the hash chain, the hub's signed head, and that the log
 extends the head this profile verified before (no fork, rewrite or rollback).
 Exit code 3 names the first inconsistency. Every command already checks the
 entries that are new since the last connect; this re-checks everything.
 
+A hub could still show different members different histories (a split view)
+as long as they never compare. Exchange the printed head SIZE:ROOT with other
+members over another channel and check theirs with --compare: a head of the
+same hub at a size you have must have exactly your root there.
+
 Example:
   focal verify-log
-  focal --json verify-log | jq .root     # compare with other members)");
-  table.add(verify, [&ctx] { return runVerifyLog(ctx); });
+  focal --json verify-log | jq -r .head
+  focal verify-log --compare 412:9c0e...   # a head another member read out)");
+  table.add(verify, [&ctx, compare] { return runVerifyLog(ctx, *compare); });
 }
 
 }  // namespace focal::client::cli

@@ -433,6 +433,14 @@ TEST_CASE("A fork served to two clients is caught by each when it sees the other
   CHECK_THAT(errorOf(e1), Catch::Contains("fork") && Catch::Contains("entry 4 differs"));
   auto e2 = send(a, home.path() / "client2", 3);
   CHECK_THAT(errorOf(e2), Catch::Contains("fork"));
+  // Members who each only ever see their own branch catch the split view by
+  // comparing heads read out over another channel.
+  const std::string h1 = runJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log"})).at("head");
+  auto cmp = runJson(concat(b->cliGlobals(sg.keyFile, home.path() / "client2"), {"verify-log", "--compare", h1}), 3);
+  CHECK(cmp.at("compared")[0].at("result") == "split-view");
+  auto same = runJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log", "--compare", h1}));
+  CHECK(same.at("compared")[0].at("result") == "consistent");
+  runJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log", "--compare", "12x:00"}), 1);
   // The fingerprint command uses verified keys only, so it refuses too.
   auto fp = runJson(concat(b->cliGlobals(sg.keyFile, home.path() / "client1"), {"fingerprint", "my-pdrm-cyber"}), 3);
   CHECK_THAT(errorOf(fp), Catch::Contains("inconsistent"));
