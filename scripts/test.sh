@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds, and runs every
 # test through ctest — the normal build, the whole suite again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and a 30-second libFuzzer
-# run of every fuzz harness (clang). Fails if any test fails.
+# AddressSanitizer + UndefinedBehaviorSanitizer, the concurrent tests under
+# ThreadSanitizer (tests/tsan-tests.txt), and a 30-second libFuzzer run of
+# every fuzz harness (clang). Fails if any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -18,6 +19,31 @@ echo "== build (ASan + UBSan)"
 echo "== ctest (build-asan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j 2
+
+echo "== build (ThreadSanitizer)"
+# focald is an io thread + a SQLite writer thread (server/ARCHITECTURE.md);
+# the tests below drive both, in process (unit) and as the real focald
+# (integration: focald inherits TSAN_OPTIONS). tests/tsan.supp suppresses
+# only Boost 1.74 Asio's reference-count fence. Any report fails the run:
+# halt_on_error stops the process and log_path keeps every report, which
+# is checked after ctest (a report inside focald would otherwise only end
+# up in the hub's temporary directory).
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOCAL_TSAN=ON -DFOCAL_BENCH=OFF >/dev/null
+cmake --build build-tsan -j "$(nproc)" --target focald focal focal_unit_tests focal_integration_tests
+echo "== ctest (build-tsan: concurrent tests)"
+tsan_reports="$PWD/build-tsan/tsan-reports"
+rm -rf "$tsan_reports"
+mkdir -p "$tsan_reports"
+tsan_rc=0
+TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1 log_path=$tsan_reports/report" \
+  ctest --test-dir build-tsan --output-on-failure -j 2 -R "$(cat tests/tsan-tests.txt | grep -v '^#' | paste -sd '|')" \
+  || tsan_rc=$?
+if compgen -G "$tsan_reports/report*" >/dev/null; then
+  echo "ThreadSanitizer reports:"
+  cat "$tsan_reports"/report*
+  exit 1
+fi
+[ "$tsan_rc" -eq 0 ] || exit "$tsan_rc"
 
 echo "== build (libFuzzer, clang)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
