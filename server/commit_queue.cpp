@@ -84,6 +84,7 @@ void CommitQueue::run() {
 }
 
 void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
+  groupStorageFailed_ = false;
   const auto failAll = [&](const char* why) {
     for (auto& r : batch) r->fail(unavailable(why));
   };
@@ -124,9 +125,10 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     failAll("the hub cannot write to its database");
     return;
   }
+  ++commits_;
+  if (groupStorageFailed_) return;  // committed the others; the condition goes on
   if (failing_) spdlog::info("store: commits succeed again");
   failing_ = false;
-  ++commits_;
 }
 
 void CommitQueue::applyOne(Request& request, std::size_t index) {
@@ -144,6 +146,12 @@ void CommitQueue::applyOne(Request& request, std::size_t index) {
     ok = request.apply(db_);
   } catch (const sqlite::Error& e) {
     if (e.isUnavailable()) {
+      // A statement refused for storage (SQLITE_FULL on an insert that
+      // needed a new page) without SQLite ending the transaction: the same
+      // condition as a failed COMMIT, logged once with it.
+      if (!failing_) spdlog::error("store: a write failed, writes refused until they succeed again: {}", e.what());
+      failing_ = true;
+      groupStorageFailed_ = true;
       error = unavailable("the hub cannot write to its database");
     } else {
       spdlog::error("store: request {} of a group failed: {}", index, e.what());

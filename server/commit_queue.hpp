@@ -104,6 +104,7 @@ class CommitQueue {
   bool stopping_ = false;
   std::thread thread_;
   bool failing_ = false;  // writer thread only: storage condition already logged
+  bool groupStorageFailed_ = false;  // writer thread only: a request of this group hit it
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> failedCommits_{0};
 };

@@ -211,9 +211,11 @@ void Hub::start() {
   Pipe out;
   const int err = ::open((dir() / "focald.err").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const std::vector<std::string> argv =
+  std::vector<std::string> argv = launcher_;
+  const auto own =
       executable_ == FOCALD_PATH ? std::vector<std::string>{executable_, "run", dir().string(), "--listen", "127.0.0.1:0"}
                                  : std::vector<std::string>{executable_, dir().string()};
+  argv.insert(argv.end(), own.begin(), own.end());
   pid_ = spawn(argv, {}, devnull, out.w, err);
   ::close(devnull);
   ::close(err);

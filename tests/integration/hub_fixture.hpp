@@ -82,6 +82,13 @@ class Hub {
   void stop();
   void start();
   bool running();
+  // The pid of the process started for focald (the launcher's, which execs
+  // focald), or -1 when stopped.
+  pid_t pid() const { return pid_; }
+  // Commands put before focald's argv from the next start() on, e.g.
+  // {"/usr/bin/unshare", "-m", ...}; they must end by exec'ing their
+  // arguments, so pid() stays focald's pid.
+  void setLauncher(std::vector<std::string> prefix) { launcher_ = std::move(prefix); }
 
   // A TLS connection that has not authenticated yet.
   std::unique_ptr<client::Connection> connectRaw(client::ConnectOptions options = {}) const;
@@ -118,6 +125,7 @@ class Hub {
   fs::path caFile_;
   fs::path adminKeyFile_;
   std::optional<crypto::MemberKeys> adminKeys_;
+  std::vector<std::string> launcher_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   int stdoutFd_ = -1;
