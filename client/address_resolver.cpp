@@ -1,11 +1,34 @@
 #include "client/address_resolver.hpp"
 
+#include "protocol/distribution.hpp"
+
 #include <algorithm>
 #include <cctype>
-#include <functional>
-#include <map>
 
 namespace focal::client {
+
+namespace {
+
+// The members this client may seal for: active, with a verified key certificate.
+class UsableMembers final : public protocol::MemberSource {
+ public:
+  explicit UsableMembers(const KeyDirectory& dir) : dir_(dir) {}
+  void forEach(const std::function<void(const protocol::MemberView&)>& f) const override {
+    for (const auto& m : dir_.members()) {
+      if (m.usable()) f(protocol::MemberView{m.id, m.state, m.institution});
+    }
+  }
+  std::optional<protocol::MemberView> find(std::string_view id) const override {
+    const MemberRecord* m = dir_.find(id);
+    if (m == nullptr || !m->usable()) return std::nullopt;
+    return protocol::MemberView{m->id, m->state, m->institution};
+  }
+
+ private:
+  const KeyDirectory& dir_;
+};
+
+}  // namespace
 
 std::vector<std::string> splitList(std::string_view text) {
   std::vector<std::string> out;
@@ -22,61 +45,59 @@ std::vector<std::string> splitList(std::string_view text) {
   return out;
 }
 
+Expected<std::vector<std::string>, std::string> canonicalAddresses(std::span<const std::string> typed) {
+  using Result = Expected<std::vector<std::string>, std::string>;
+  std::vector<std::string> out;
+  for (const auto& t : typed) {
+    auto c = protocol::canonicalAddress(t);
+    if (!protocol::parseAddress(c)) {
+      if (c.rfind("state:", 0) == 0) {
+        return Result(unexpected("address '" + t + "': a member state is two letters, e.g. state:SG"));
+      }
+      return Result(unexpected("address '" + t +
+                               "' is not a member id, state:CC, members, partners, resource-panel or all"));
+    }
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Expected<std::vector<protocol::RecipientKey>, std::string> resolveAddresses(const KeyDirectory& directory,
                                                                            std::span<const std::string> addresses,
                                                                            std::string_view senderId) {
   using Result = Expected<std::vector<protocol::RecipientKey>, std::string>;
-  std::map<std::string, crypto::BoxPublicKey> chosen;
-  auto group = [&](const std::string& address, const std::function<bool(const MemberRecord&)>& in) -> bool {
-    bool any = false;
-    for (const auto& m : directory.members()) {
-      if (!m.usable() || !in(m)) continue;
-      any = true;
-      if (m.id != senderId) chosen.emplace(m.id, m.encryptionKey);
-    }
-    return any;
-  };
-  for (const auto& address : addresses) {
-    if (address.rfind("state:", 0) == 0) {
-      std::string cc = address.substr(6);
-      std::transform(cc.begin(), cc.end(), cc.begin(), [](unsigned char c) { return std::toupper(c); });
-      if (cc.size() != 2 || !std::isalpha(static_cast<unsigned char>(cc[0])) ||
-          !std::isalpha(static_cast<unsigned char>(cc[1]))) {
-        return Result(unexpected("address '" + address + "': a member state is two letters, e.g. state:SG"));
-      }
-      if (!group(address, [&](const MemberRecord& m) { return m.state == cc; })) {
-        return Result(unexpected("address '" + address + "': no active member of state " + cc));
-      }
-    } else if (address == "members") {
-      if (!group(address, [](const MemberRecord& m) { return !m.state.empty(); })) {
+  auto canonical = canonicalAddresses(addresses);
+  if (!canonical) return Result(unexpected(canonical.error()));
+  std::vector<protocol::Address> parsed;
+  for (const auto& a : *canonical) parsed.push_back(*protocol::parseAddress(a));
+
+  auto r = protocol::resolve(UsableMembers(directory), parsed, senderId);
+  for (auto i : r.unknown) {
+    const auto& id = parsed[i].value;
+    const MemberRecord* m = directory.find(id);
+    if (m == nullptr) return Result(unexpected("unknown recipient '" + id + "'"));
+    if (!m->active) return Result(unexpected("recipient '" + id + "' is revoked"));
+    return Result(unexpected("recipient '" + id + "' has no valid encryption key certificate"));
+  }
+  for (auto i : r.empty) {
+    const auto& a = parsed[i];
+    switch (a.kind) {
+      case protocol::AddressKind::State:
+        return Result(unexpected("address 'state:" + a.value + "': no active member of state " + a.value));
+      case protocol::AddressKind::Members:
         return Result(unexpected(std::string("address 'members': no active member-state point of contact")));
-      }
-    } else if (address == "partners") {
-      if (!group(address, [](const MemberRecord& m) { return m.institution == wire::Institution::DIALOGUE_PARTNER; })) {
+      case protocol::AddressKind::Partners:
         return Result(unexpected(std::string("address 'partners': no active dialogue partner")));
-      }
-    } else if (address == "resource-panel") {
-      if (!group(address, [](const MemberRecord& m) { return m.institution == wire::Institution::RESOURCE_PANEL; })) {
+      case protocol::AddressKind::ResourcePanel:
         return Result(unexpected(std::string("address 'resource-panel': no active resource-panel member")));
-      }
-    } else if (address == "all") {
-      if (!group(address, [](const MemberRecord&) { return true; })) {
+      default:
         return Result(unexpected(std::string("address 'all': the directory has no active member")));
-      }
-    } else {
-      const MemberRecord* m = directory.find(address);
-      if (m == nullptr) return Result(unexpected("unknown recipient '" + address + "'"));
-      if (!m->active) return Result(unexpected("recipient '" + address + "' is revoked"));
-      if (!m->usable()) {
-        return Result(unexpected("recipient '" + address + "' has no valid encryption key certificate"));
-      }
-      chosen.emplace(m->id, m->encryptionKey);  // named explicitly: even the sender
     }
   }
-  if (chosen.empty()) return Result(unexpected(std::string("no recipients: the addresses name nobody but you")));
+  if (r.reached.empty()) return Result(unexpected(std::string("no recipients: the addresses name nobody but you")));
   std::vector<protocol::RecipientKey> out;
-  out.reserve(chosen.size());
-  for (auto& [id, key] : chosen) out.push_back(protocol::RecipientKey{id, key});
+  out.reserve(r.reached.size());
+  for (const auto& [id, reached] : r.reached) out.push_back(protocol::RecipientKey{id, directory.find(id)->encryptionKey});
   return out;
 }
 

@@ -22,12 +22,18 @@
 
 namespace focal::client {
 
-// Sorted by member id, without duplicates. Error: a human-readable reason
+// Sorted by member id, without duplicates. Accepts any spelling that
+// canonicalAddresses accepts. Error: a human-readable reason
 // naming the address (unknown member, revoked, bad certificate, empty
 // group, no recipients at all, bad syntax).
 Expected<std::vector<protocol::RecipientKey>, std::string> resolveAddresses(const KeyDirectory& directory,
                                                                            std::span<const std::string> addresses,
                                                                            std::string_view senderId);
+
+// The addresses in canonical spelling (protocol::canonicalAddress), without
+// repeats: what the signed header records. Error: the first one that is not
+// an address.
+Expected<std::vector<std::string>, std::string> canonicalAddresses(std::span<const std::string> typed);
 
 // Splits "a,b , c" into trimmed, non-empty parts.
 std::vector<std::string> splitList(std::string_view text);

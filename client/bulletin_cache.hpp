@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace focal::client {
 
@@ -16,6 +18,21 @@ class BulletinCache {
   explicit BulletinCache(std::filesystem::path dir);
   void put(const crypto::BulletinId& id, const RawBulletin& bulletin) const;
   std::optional<RawBulletin> get(const crypto::BulletinId& id) const;
+
+  // The signed records kept beside a bulletin (still unverified: verified
+  // again each time they are used): the forward that brought it (needed to
+  // open it) and its retraction. Files <hex>.forward / <hex>.retraction,
+  // each a SignedRecord message.
+  enum class Record { Forward, Retraction };
+  void putRecord(const crypto::BulletinId& id, Record kind, const crypto::Bytes& body,
+                 const crypto::Bytes& signature) const;
+  std::optional<std::pair<crypto::Bytes, crypto::Bytes>> getRecord(const crypto::BulletinId& id, Record kind) const;
+  // A bulletin we sent, with its content key sealed to our own encryption
+  // key (<hex>.own), so we can open our own copy later.
+  void putOwn(const protocol::SealedBulletin& sealed, const crypto::WrappedKey& selfWrapped) const;
+  std::optional<crypto::WrappedKey> getOwn(const crypto::BulletinId& id) const;
+  // Every cached bulletin id (for focal thread).
+  std::vector<crypto::BulletinId> ids() const;
 
  private:
   std::filesystem::path fileFor(const crypto::BulletinId& id) const;

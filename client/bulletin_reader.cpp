@@ -1,6 +1,7 @@
 #include "client/bulletin_reader.hpp"
 
 #include "protocol/bulletin.hpp"
+#include "protocol/distribution.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -16,7 +17,9 @@ std::string lower(std::string_view s) {
 }  // namespace
 
 Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const KeyDirectory& directory,
-                                                  const crypto::MemberKeys& me) {
+                                                  const crypto::MemberKeys& me,
+                                                  const std::pair<crypto::Bytes, crypto::Bytes>* forward,
+                                                  const crypto::WrappedKey* ownCopy) {
   using Result = Expected<OpenedMessage, std::string>;
   auto sig = crypto::Signature::fromBytes(raw.signature);
   if (!sig) return Result(unexpected(std::string("malformed: signature has the wrong length")));
@@ -58,8 +61,46 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   } else if (!sender->active) {
     return Result(unexpected("sender '" + senderId + "' is revoked"));
   }
-  auto opened = protocol::openBulletin(raw.header, *sig, raw.ciphertext, *signer, me);
-  if (!opened) return Result(unexpected(std::string(protocol::describe(opened.error()))));
+  std::optional<protocol::OpenedBulletin> opened;
+  std::optional<protocol::ForwardInfo> forwardInfo;
+  if (ownCopy != nullptr) {
+    if (senderId != me.memberId || !(sender->identityKey == me.identity.publicKey)) {
+      return Result(unexpected(std::string("not a bulletin sent by this member")));
+    }
+    auto v = protocol::verifyHeader(raw.header, *sig);
+    if (!v) return Result(unexpected(std::string(protocol::describe(v.error()))));
+    if (!(*crypto::SigningPublicKey::fromBytes(protocol::view(v->root().getSenderKey())) == me.identity.publicKey)) {
+      return Result(unexpected(std::string(protocol::describe(protocol::OpenError::UnexpectedSender))));
+    }
+    auto o = protocol::finishOpen(std::move(v).value(), raw.ciphertext, *ownCopy, me.encryption);
+    if (!o) return Result(unexpected(std::string(protocol::describe(o.error()))));
+    opened.emplace(std::move(o).value());
+  } else if (forward == nullptr) {
+    auto o = protocol::openBulletin(raw.header, *sig, raw.ciphertext, *signer, me);
+    if (!o) return Result(unexpected(std::string(protocol::describe(o.error()))));
+    opened.emplace(std::move(o).value());
+  } else {
+    auto recordSig = crypto::Signature::fromBytes(forward->second);
+    auto forwarderId = protocol::peekForwarder(forward->first);
+    if (!recordSig || !forwarderId) return Result(unexpected(std::string("forward record: malformed")));
+    const MemberRecord* forwarder = directory.find(*forwarderId);
+    if (forwarder == nullptr || !forwarder->keysWellFormed || !forwarder->certValid) {
+      return Result(unexpected("forward record: unknown forwarder '" + *forwarderId + "'"));
+    }
+    auto o = protocol::openForwarded(raw.header, *sig, raw.ciphertext, *signer, forward->first,
+                                     *recordSig, forwarder->identityKey, me);
+    if (!o) return Result(unexpected("forward record by '" + *forwarderId + "' refused: " + protocol::describe(o.error())));
+    // The TLP forwarding rule, checked here too.
+    const MemberRecord* self = directory.find(me.memberId);
+    if (self == nullptr) return Result(unexpected(std::string("this member is not in the directory")));
+    const auto tlp = o->bulletin.header.root().getTlp();
+    if (auto refusal = protocol::checkForward(tlp, {forwarder->id, forwarder->state, forwarder->institution},
+                                              {self->id, self->state, self->institution})) {
+      return Result(unexpected("forward record by '" + *forwarderId + "' refused: " + *refusal));
+    }
+    forwardInfo = std::move(o->forward);
+    opened.emplace(std::move(o->bulletin));
+  }
 
   auto h = opened->header.root();
   auto c = opened->content.root();
@@ -76,11 +117,17 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   m.priority = h.getPriority();
   m.category = c.getCategory();
   m.caseRef = std::string(protocol::view(h.getCaseRef()));
+  m.handling = h.getHandling();
+  m.handlingText = std::string(protocol::view(h.getHandlingText()));
+  m.sourceReliability = h.getSourceReliability();
+  m.infoAccuracy = h.getInfoAccuracy();
+  if (h.getReplyTo().size() != 0) m.replyTo = crypto::BulletinId::fromBytes(protocol::view(h.getReplyTo()));
   for (auto a : h.getAddresses()) m.addresses.emplace_back(protocol::view(a));
   for (auto r : h.getRecipients()) m.recipients.emplace_back(protocol::view(r.getMemberId()));
   m.title = std::string(protocol::view(c.getTitle()));
   m.body = std::string(protocol::view(c.getBody()));
   for (auto t : c.getAttackTechniques()) m.attackTechniques.emplace_back(protocol::view(t));
+  m.stixBundle = std::string(protocol::view(c.getStixBundle()));
   auto refs = h.getAttachments();
   auto infos = c.getAttachments();
   if (refs.size() != infos.size()) return Result(unexpected(std::string("attachment lists disagree")));
@@ -95,7 +142,32 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
                                              infos[i].getPlainSize(), *hash, refs[i].getSize()});
   }
   m.contentKey = std::move(opened->contentKey);
+  m.forwardedBy = std::move(forwardInfo);
   return m;
+}
+
+Expected<protocol::RetractionInfo, std::string> verifyRetractionOf(const RawBulletin& raw,
+                                                                   const KeyDirectory& directory,
+                                                                   const crypto::Bytes& body,
+                                                                   const crypto::Bytes& signature) {
+  using Result = Expected<protocol::RetractionInfo, std::string>;
+  auto sig = crypto::Signature::fromBytes(raw.signature);
+  auto rsig = crypto::Signature::fromBytes(signature);
+  if (!sig || !rsig) return Result(unexpected(std::string("malformed: signature has the wrong length")));
+  auto header = protocol::verifyHeader(raw.header, *sig);
+  if (!header) return Result(unexpected(std::string(protocol::describe(header.error()))));
+  const auto h = header->root();
+  const std::string senderId(protocol::view(h.getSenderId()));
+  const MemberRecord* sender = directory.find(senderId);
+  if (sender == nullptr || !sender->keysWellFormed || !sender->certValid) {
+    return Result(unexpected("unknown sender '" + senderId + "' (not in the directory)"));
+  }
+  if (!(*crypto::SigningPublicKey::fromBytes(protocol::view(h.getSenderKey())) == sender->identityKey)) {
+    return Result(unexpected(std::string(protocol::describe(protocol::OpenError::UnexpectedSender))));
+  }
+  auto r = protocol::verifyRetraction(body, *rsig, h, sender->identityKey);
+  if (!r) return Result(unexpected(std::string("retraction refused: ") + protocol::describe(r.error())));
+  return std::move(r).value();
 }
 
 const char* tlpName(wire::Tlp t) {
@@ -147,5 +219,79 @@ bool parseCategory(std::string_view text, wire::Category& out) {
 }
 
 const char* priorityName(wire::Priority p) { return p == wire::Priority::URGENT ? "urgent" : "normal"; }
+
+const char* handlingName(wire::Handling h) {
+  switch (h) {
+    case wire::Handling::H0: return "H0";
+    case wire::Handling::H1: return "H1";
+    case wire::Handling::H2: return "H2";
+    case wire::Handling::H3: return "H3";
+    case wire::Handling::UNSET: break;
+  }
+  return "";
+}
+
+const char* handlingMeaning(wire::Handling h) {
+  switch (h) {
+    case wire::Handling::H0: return "for crime-analysis purposes only";
+    case wire::Handling::H1: return "not for use in court without the originator's permission";
+    case wire::Handling::H2: return "no further dissemination without the originator's permission";
+    case wire::Handling::H3: return "other restrictions";
+    case wire::Handling::UNSET: break;
+  }
+  return "";
+}
+
+bool parseHandling(std::string_view text, wire::Handling& out) {
+  const auto t = lower(text);
+  for (auto v : {wire::Handling::H0, wire::Handling::H1, wire::Handling::H2, wire::Handling::H3}) {
+    if (t == lower(handlingName(v))) {
+      out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string evaluationName(wire::SourceReliability s, std::uint8_t accuracy) {
+  const char* letter = s == wire::SourceReliability::A   ? "A"
+                       : s == wire::SourceReliability::B ? "B"
+                       : s == wire::SourceReliability::C ? "C"
+                       : s == wire::SourceReliability::X ? "X"
+                                                          : nullptr;
+  if (letter == nullptr || accuracy < 1 || accuracy > 4) return "";
+  return std::string(letter) + std::to_string(accuracy);
+}
+
+std::string evaluationMeaning(wire::SourceReliability s, std::uint8_t accuracy) {
+  std::string source;
+  switch (s) {
+    case wire::SourceReliability::A: source = "source always reliable"; break;
+    case wire::SourceReliability::B: source = "source mostly reliable"; break;
+    case wire::SourceReliability::C: source = "source not reliable"; break;
+    case wire::SourceReliability::X: source = "source reliability unknown"; break;
+    case wire::SourceReliability::UNSET: return "";
+  }
+  static const char* const info[] = {"", "known to be true without reservation",
+                                     "known personally to the source but not to the officer",
+                                     "not known personally to the source but corroborated",
+                                     "cannot be judged"};
+  if (accuracy < 1 || accuracy > 4) return source;
+  return source + "; information " + info[accuracy];
+}
+
+bool parseEvaluation(std::string_view text, wire::SourceReliability& source, std::uint8_t& accuracy) {
+  if (text.size() != 2) return false;
+  switch (std::toupper(static_cast<unsigned char>(text[0]))) {
+    case 'A': source = wire::SourceReliability::A; break;
+    case 'B': source = wire::SourceReliability::B; break;
+    case 'C': source = wire::SourceReliability::C; break;
+    case 'X': source = wire::SourceReliability::X; break;
+    default: return false;
+  }
+  if (text[1] < '1' || text[1] > '4') return false;
+  accuracy = static_cast<std::uint8_t>(text[1] - '0');
+  return true;
+}
 
 }  // namespace focal::client

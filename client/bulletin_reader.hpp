@@ -11,7 +11,9 @@
 #include "client/key_directory.hpp"
 #include "client/raw_bulletin.hpp"
 #include "crypto/keyfile.hpp"
+#include "protocol/records.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,19 +39,45 @@ struct OpenedMessage {
   wire::Tlp tlp = wire::Tlp::UNSET;
   wire::Priority priority = wire::Priority::NORMAL;
   wire::Category category = wire::Category::UNSET;
+  wire::Handling handling = wire::Handling::UNSET;
+  std::string handlingText;
+  wire::SourceReliability sourceReliability = wire::SourceReliability::UNSET;
+  std::uint8_t infoAccuracy = 0;
+  std::optional<crypto::BulletinId> replyTo;
   std::string caseRef;
   std::vector<std::string> addresses;
   std::vector<std::string> recipients;
   std::string title;
   std::string body;
   std::vector<std::string> attackTechniques;
+  std::string stixBundle;
   std::vector<OpenedAttachment> attachments;
   crypto::ContentKey contentKey;  // for attachmentKey(K, i)
+  // Set when it reached us through a forward (verified: see openReceived).
+  std::optional<protocol::ForwardInfo> forwardedBy;
+  // Set when its sender retracted it (verified: verifyRetractionOf).
+  std::optional<protocol::RetractionInfo> retraction;
 };
 
 // Error: a human-readable reason ("bad signature", "unknown sender x", ...).
+// With `forward` (body, signature): the bulletin reached us through that
+// ForwardRecord; it is verified under the directory's key of the forwarder
+// it names (protocol::openForwarded), and the forward must respect the TLP
+// forwarding rule for us (protocol::checkForward) - a client does not take
+// the hub's word for that either. With `ownCopy`: a bulletin we sent
+// ourselves, opened with K sealed to our own encryption key.
 Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const KeyDirectory& directory,
-                                                  const crypto::MemberKeys& me);
+                                                  const crypto::MemberKeys& me,
+                                                  const std::pair<crypto::Bytes, crypto::Bytes>* forward = nullptr,
+                                                  const crypto::WrappedKey* ownCopy = nullptr);
+
+// Verifies a retraction of `raw` (whose header need not be opened): the
+// header's own signature, then the retraction under the directory's key of
+// the header's sender, naming that sender and this bulletin.
+Expected<protocol::RetractionInfo, std::string> verifyRetractionOf(const RawBulletin& raw,
+                                                                   const KeyDirectory& directory,
+                                                                   const crypto::Bytes& body,
+                                                                   const crypto::Bytes& signature);
 
 // Display names: "AMBER+STRICT", "best-practice", "urgent".
 const char* tlpName(wire::Tlp t);
@@ -57,5 +85,12 @@ const char* categoryName(wire::Category c);
 const char* priorityName(wire::Priority p);
 bool parseTlp(std::string_view text, wire::Tlp& out);           // clear|green|amber|amber+strict|red
 bool parseCategory(std::string_view text, wire::Category& out);  // trend|best-practice|...
+// Law-enforcement markings: "H0".."H3" and their meaning; "B2" and its meaning.
+const char* handlingName(wire::Handling h);        // "H2", "" when unset
+const char* handlingMeaning(wire::Handling h);
+bool parseHandling(std::string_view text, wire::Handling& out);  // h0..h3, case-insensitive
+std::string evaluationName(wire::SourceReliability s, std::uint8_t accuracy);  // "B2", "" when not evaluated
+std::string evaluationMeaning(wire::SourceReliability s, std::uint8_t accuracy);
+bool parseEvaluation(std::string_view text, wire::SourceReliability& source, std::uint8_t& accuracy);
 
 }  // namespace focal::client

@@ -119,6 +119,91 @@ Expected<OpenedMessage, std::string> openWithDirectory(Connection& c, std::uniqu
   return opened;
 }
 
+namespace {
+
+// Refreshes the directory once when a member is unknown (registered after it was fetched).
+template <class F>
+auto withDirectory(Connection& c, std::unique_ptr<HubDirectory>& dir, F&& f) {
+  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
+  auto result = f(*dir);
+  if (!result && result.error().find("unknown ") != std::string::npos) {
+    dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
+    result = f(*dir);
+  }
+  return result;
+}
+
+void attachCachedRetraction(Connection& c, std::unique_ptr<HubDirectory>& dir, const RawBulletin& raw,
+                            const crypto::BulletinId& id, const BulletinCache& cache, OpenedMessage& m) {
+  auto rec = cache.getRecord(id, BulletinCache::Record::Retraction);
+  if (!rec) return;
+  auto r = withDirectory(c, dir, [&](const HubDirectory& d) { return verifyRetractionOf(raw, d, rec->first, rec->second); });
+  if (r) m.retraction = std::move(r).value();
+}
+
+}  // namespace
+
+Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<HubDirectory>& dir,
+                                                const RawBulletin& raw, const crypto::BulletinId& id,
+                                                const crypto::MemberKeys& me, const BulletinCache& cache) {
+  auto forward = cache.getRecord(id, BulletinCache::Record::Forward);
+  auto own = cache.getOwn(id);
+  auto opened = withDirectory(c, dir, [&](const HubDirectory& d) {
+    return openReceived(raw, d, me, forward ? &*forward : nullptr, own ? &*own : nullptr);
+  });
+  if (opened) attachCachedRetraction(c, dir, raw, id, cache, *opened);
+  return opened;
+}
+
+Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr<HubDirectory>& dir,
+                                                  const Delivery& d, const crypto::MemberKeys& me,
+                                                  const BulletinCache& cache) {
+  using Result = Expected<OpenedMessage, std::string>;
+  const auto claimed = d.bulletin.claimedId();
+  if (!claimed) return Result(unexpected(std::string("malformed: the bulletin header does not parse")));
+  std::optional<std::pair<crypto::Bytes, crypto::Bytes>> forward;
+  if (d.forward) forward.emplace(d.forward->body, d.forward->signature);
+  else forward = cache.getRecord(*claimed, BulletinCache::Record::Forward);
+
+  if (d.retraction) {
+    auto r = withDirectory(c, dir, [&](const HubDirectory& dd) {
+      return verifyRetractionOf(d.bulletin, dd, d.retraction->body, d.retraction->signature);
+    });
+    if (!r) return Result(unexpected(r.error()));
+    cache.put(*claimed, d.bulletin);
+    cache.putRecord(*claimed, BulletinCache::Record::Retraction, d.retraction->body, d.retraction->signature);
+  }
+  auto opened = withDirectory(c, dir, [&](const HubDirectory& dd) {
+    return openReceived(d.bulletin, dd, me, forward ? &*forward : nullptr);
+  });
+  if (!opened) return opened;
+  cache.put(opened->id, d.bulletin);
+  if (d.forward) cache.putRecord(opened->id, BulletinCache::Record::Forward, d.forward->body, d.forward->signature);
+  attachCachedRetraction(c, dir, d.bulletin, opened->id, cache, *opened);
+  return opened;
+}
+
+// Every queued delivery of `id` (the bulletin, a forward, a retraction
+// announcement) is verified into the cache first, so a retraction that
+// arrived since the last inbox is shown; then the cached copy is opened.
+Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_ptr<HubDirectory>& directory,
+                                                  const BulletinCache& cache, const crypto::BulletinId& id,
+                                                  const crypto::MemberKeys& keys) {
+  std::optional<std::string> queuedError;
+  for (auto& d : fetchAll(conn, 0)) {
+    auto claimed = d.bulletin.claimedId();
+    if (!claimed || !(*claimed == id)) continue;
+    auto opened = openDelivery(conn, directory, d, keys, cache);
+    if (!opened) queuedError = opened.error();
+  }
+  auto raw = cache.get(id);
+  if (!raw) {
+    if (queuedError) return Expected<OpenedMessage, std::string>(unexpected(*queuedError));
+    throw UsageError("not-found", "no bulletin " + crypto::toHex(id) + " in your queue or local cache");
+  }
+  return openCached(conn, directory, *raw, id, keys, cache);
+}
+
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened) {
   nlohmann::json j;
   j["seq"] = d.seq;
@@ -135,6 +220,13 @@ nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std:
     j["category"] = categoryName(m.category);
     j["title"] = m.title;
     j["attachments"] = m.attachments.size();
+    j["handling"] = handlingName(m.handling);
+    if (m.forwardedBy) j["forwarded_by"] = m.forwardedBy->forwarderId;
+    if (m.retraction) {
+      j["retracted"] = true;
+      j["retraction_reason"] = m.retraction->reason;
+    }
+    j["announces_retraction"] = d.retraction.has_value();
   } else {
     auto id = d.bulletin.claimedId();
     j["id"] = id ? crypto::toHex(*id) : "";
@@ -147,10 +239,13 @@ nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std:
 std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened) {
   if (opened) {
     const auto& m = opened.value();
+    std::string marks;
+    if (m.forwardedBy) marks += fmt::format("  [forwarded by {}]", m.forwardedBy->forwarderId);
+    if (m.retraction) marks += fmt::format("  [RETRACTED: {}]", m.retraction->reason);
     return fmt::format("{}  {:<20} TLP:{:<12} {:<6}  {}  {}{}{}", crypto::toHex(m.id), m.senderId, tlpName(m.tlp),
                        priorityName(m.priority), formatTime(d.queuedAtMs), m.title,
                        m.attachments.empty() ? "" : fmt::format("  [{} attachment(s)]", m.attachments.size()),
-                       m.keyWarning.empty() ? "" : "  [" + m.keyWarning + "]");
+                       marks + (m.keyWarning.empty() ? "" : "  [" + m.keyWarning + "]"));
   }
   auto id = d.bulletin.claimedId();
   return fmt::format("{}  [CANNOT VERIFY: {}]  {}", id ? crypto::toHex(*id) : std::string(32, '?'), opened.error(),

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "client/connection.hpp"
+#include "client/bulletin_cache.hpp"
 #include "client/bulletin_reader.hpp"
 #include "client/key_directory.hpp"
 #include "client/output.hpp"
@@ -90,6 +91,7 @@ void addListenCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addDirectoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // directory, fingerprint
 void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // rotate-key, verify-log
+void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // forward, permit, retract, thread, export
 
 // Helpers shared by commands.
 crypto::BulletinId parseBulletinId(const std::string& hex);  // UsageError if not 32 hex digits
@@ -100,6 +102,24 @@ std::vector<Delivery> fetchAll(Connection& c, std::uint64_t afterSeq);
 // unknown (a member registered after it was fetched).
 Expected<OpenedMessage, std::string> openWithDirectory(Connection& c, std::unique_ptr<HubDirectory>& dir,
                                                        const RawBulletin& raw, const crypto::MemberKeys& me);
+// Opens one delivery of any kind (a bulletin, a forward, a retraction
+// announcement), verifying every record, and keeps the still-encrypted
+// bulletin and its records in `cache` so `focal read` works later. A
+// retraction already cached for the id is attached too.
+Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr<HubDirectory>& dir,
+                                                  const Delivery& d, const crypto::MemberKeys& me,
+                                                  const BulletinCache& cache);
+// Opens a cached bulletin with its cached forward and retraction records.
+Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<HubDirectory>& dir,
+                                                const RawBulletin& raw, const crypto::BulletinId& id,
+                                                const crypto::MemberKeys& me, const BulletinCache& cache);
+// A bulletin by id: every queued delivery of it (bulletin, forward,
+// retraction announcement) is verified into the cache first, then the
+// cached copy is opened with its records. UsageError "not-found" if it is
+// neither queued nor cached.
+Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_ptr<HubDirectory>& directory,
+                                                  const BulletinCache& cache, const crypto::BulletinId& id,
+                                                  const crypto::MemberKeys& keys);
 // The one-line summary used by inbox and listen (JSON object or text row).
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened);
 std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened);

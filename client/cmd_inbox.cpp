@@ -19,9 +19,8 @@ int runInbox(CliContext& ctx) {
   std::uint64_t maxSeq = 0;
   for (const auto& d : deliveries) {
     maxSeq = std::max(maxSeq, d.seq);
-    auto opened = openWithDirectory(*conn, directory, d.bulletin, keys);
-    // Keep the (still encrypted) bytes so `focal read` works after ack.
-    if (opened) cache.put(opened->id, d.bulletin);
+    // Verified, and kept (still encrypted) so `focal read` works after ack.
+    auto opened = openDelivery(*conn, directory, d, keys, cache);
     if (ctx.out().json()) {
       list.push_back(summaryJson(d, opened));
     } else {

@@ -21,15 +21,12 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
   auto conn = ctx.connect(keys);
   BulletinCache cache(ctx.profile().cacheDir());
   std::unique_ptr<HubDirectory> directory;
-  std::set<crypto::BulletinId> seen;  // pushes and the backlog may overlap
+  std::set<std::pair<crypto::BulletinId, bool>> seen;  // pushes and the backlog may overlap; (id, retraction)
   std::uint64_t lastSeq = a.all ? 0 : ctx.profile().lastSeq();
 
   auto show = [&](const Delivery& d) {
-    auto opened = openWithDirectory(*conn, directory, d.bulletin, keys);
-    if (opened) {
-      if (!seen.insert(opened->id).second) return;
-      cache.put(opened->id, d.bulletin);
-    }
+    auto opened = openDelivery(*conn, directory, d, keys, cache);
+    if (opened && !seen.insert({opened->id, d.retraction.has_value()}).second) return;
     if (ctx.out().json()) {
       ctx.out().jsonLine(summaryJson(d, opened));
     } else {

@@ -19,17 +19,31 @@ struct ReadArgs {
   bool force = false;
 };
 
-// From the cache, else from the hub's queue (and then cached).
-RawBulletin findBulletin(Connection& conn, const BulletinCache& cache, const crypto::BulletinId& id) {
-  if (auto cached = cache.get(id)) return *cached;
-  for (auto& d : fetchAll(conn, 0)) {
-    auto claimed = d.bulletin.claimedId();
-    if (claimed && *claimed == id) {
-      cache.put(id, d.bulletin);
-      return std::move(d.bulletin);
-    }
+// What a reader must see before the content: the TLP label with what it
+// allows, and the law-enforcement markings.
+std::vector<std::string> bannerLines(const OpenedMessage& m) {
+  const char* rule = "";
+  switch (m.tlp) {
+    case wire::Tlp::CLEAR: rule = "no restriction on disclosure"; break;
+    case wire::Tlp::GREEN: rule = "share within the community, not publicly"; break;
+    case wire::Tlp::AMBER: rule = "share only with your own member state's points of contact, need to know"; break;
+    case wire::Tlp::AMBER_STRICT: rule = "share only within your own institution, need to know"; break;
+    case wire::Tlp::RED: rule = "for the named recipients only; do not forward or disclose"; break;
+    case wire::Tlp::UNSET: break;
   }
-  throw UsageError("not-found", "no bulletin " + crypto::toHex(id) + " in your queue or local cache");
+  std::vector<std::string> lines;
+  lines.push_back(fmt::format("=== TLP:{} === {}", tlpName(m.tlp), rule));
+  if (m.handling != wire::Handling::UNSET) {
+    lines.push_back(fmt::format("Handling:  {} - {}{}", handlingName(m.handling), handlingMeaning(m.handling),
+                                m.handlingText.empty() ? "" : ": " + m.handlingText));
+  }
+  const auto eval = evaluationName(m.sourceReliability, m.infoAccuracy);
+  if (!eval.empty()) {
+    lines.push_back(fmt::format("Evaluation: {} ({})", eval, evaluationMeaning(m.sourceReliability, m.infoAccuracy)));
+  }
+  if (m.priority == wire::Priority::URGENT) lines.push_back("Priority:  URGENT");
+  if (!m.caseRef.empty()) lines.push_back(fmt::format("Case:      {}", m.caseRef));
+  return lines;
 }
 
 int runRead(CliContext& ctx, const ReadArgs& a) {
@@ -40,9 +54,8 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   BulletinCache cache(ctx.profile().cacheDir());
-  const auto raw = findBulletin(*conn, cache, id);
   std::unique_ptr<HubDirectory> directory;
-  auto opened = openWithDirectory(*conn, directory, raw, keys);
+  auto opened = findBulletin(*conn, directory, cache, id, keys);
   if (!opened) throw VerifyError("bulletin " + a.id + " does not verify: " + opened.error());
   const auto& m = opened.value();
   if (!(m.id == id)) throw VerifyError("the stored bulletin carries another id");
@@ -90,6 +103,14 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                         {"priority", priorityName(m.priority)},
                         {"created_at", formatTime(m.createdAtMs)},
                         {"case", m.caseRef},
+                        {"handling", handlingName(m.handling)},
+                        {"handling_text", m.handlingText},
+                        {"evaluation", evaluationName(m.sourceReliability, m.infoAccuracy)},
+                        {"reply_to", m.replyTo ? crypto::toHex(*m.replyTo) : ""},
+                        {"forwarded_by", m.forwardedBy ? nlohmann::json(m.forwardedBy->forwarderId) : nullptr},
+                        {"retracted", m.retraction.has_value()},
+                        {"retraction_reason", m.retraction ? nlohmann::json(m.retraction->reason) : nullptr},
+                        {"retracted_at", m.retraction ? nlohmann::json(formatTime(m.retraction->retractedAtMs)) : nullptr},
                         {"addresses", m.addresses},
                         {"recipients", m.recipients},
                         {"title", m.title},
@@ -99,7 +120,15 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
     return ExitOk;
   }
   auto& out = ctx.out();
-  out.line(fmt::format("=== TLP:{} ===", tlpName(m.tlp)));
+  for (const auto& line : bannerLines(m)) out.line(line);
+  if (m.retraction) {
+    out.line(fmt::format("RETRACTED by {} at {}: {}", m.retraction->senderId, formatTime(m.retraction->retractedAtMs),
+                         m.retraction->reason));
+  }
+  if (m.forwardedBy) {
+    out.line(fmt::format("Forwarded: by {} at {} to {}  [forward record verified]", m.forwardedBy->forwarderId,
+                         formatTime(m.forwardedBy->forwardedAtMs), fmt::join(m.forwardedBy->addresses, ", ")));
+  }
   out.line(fmt::format("From:      {} ({})  [signature verified]", m.senderId, m.senderName));
   out.line(fmt::format("           fingerprint {}", m.senderFingerprint));
   if (!m.keyWarning.empty()) out.line(fmt::format("           WARNING: {}", m.keyWarning));
@@ -107,7 +136,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   out.line(fmt::format("Sent:      {}", formatTime(m.createdAtMs)));
   out.line(fmt::format("Category:  {}{}", categoryName(m.category),
                        m.priority == wire::Priority::URGENT ? "  (URGENT)" : ""));
-  if (!m.caseRef.empty()) out.line(fmt::format("Case:      {}", m.caseRef));
+  if (m.replyTo) out.line(fmt::format("Reply to:  {}", crypto::toHex(*m.replyTo)));
   if (!m.attackTechniques.empty()) out.line(fmt::format("ATT&CK:    {}", fmt::join(m.attackTechniques, ", ")));
   out.line(fmt::format("Title:     {}", m.title));
   out.line("");

@@ -1,5 +1,6 @@
 // focal send: seal a bulletin for the resolved recipients and hand it to the hub.
 #include "client/address_resolver.hpp"
+#include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
 #include "client/file_names.hpp"
@@ -27,6 +28,10 @@ struct SendArgs {
   std::string priority = "normal";
   std::string attack;
   std::string caseRef;
+  std::string handling;
+  std::string handlingText;
+  std::string evaluation;
+  std::string replyTo;  // focal reply: the bulletin id answered
 };
 
 std::string readBody(const SendArgs& a) {
@@ -45,8 +50,35 @@ std::string readBody(const SendArgs& a) {
   return s.str();
 }
 
-int runSend(CliContext& ctx, const SendArgs& a) {
+int runSend(CliContext& ctx, const SendArgs& args) {
+  SendArgs a = args;
   protocol::BulletinDraft draft;
+  std::optional<crypto::MemberKeys> loadedKeys;
+  std::unique_ptr<Connection> conn;
+  if (!a.replyTo.empty()) {
+    // A reply: defaults from the verified original (to its sender, same TLP
+    // and handling, "Re: title"); the reference is signed in the header.
+    const auto original = parseBulletinId(a.replyTo);
+    loadedKeys.emplace(ctx.loadKeys());
+    conn = ctx.connect(*loadedKeys);
+    BulletinCache cache(ctx.profile().cacheDir());
+    std::unique_ptr<HubDirectory> dir;
+    auto m = findBulletin(*conn, dir, cache, original, *loadedKeys);
+    if (!m) throw VerifyError("bulletin " + a.replyTo + " does not verify: " + m.error());
+    if (a.to.empty()) a.to = m->senderId;
+    if (a.tlp.empty()) a.tlp = tlpName(m->tlp);
+    if (a.category.empty()) a.category = categoryName(m->category);
+    if (a.title.empty()) a.title = m->title.rfind("Re: ", 0) == 0 ? m->title : "Re: " + m->title;
+    if (a.handling.empty() && m->handling != wire::Handling::UNSET) {
+      a.handling = handlingName(m->handling);
+      if (a.handlingText.empty()) a.handlingText = m->handlingText;
+    }
+    if (a.caseRef.empty()) a.caseRef = m->caseRef;
+    draft.replyTo = original;
+  }
+  if (a.tlp.empty() || a.category.empty() || a.title.empty() || a.to.empty()) {
+    throw UsageError("usage", "--to, --tlp, --category and --title are required");
+  }
   if (!parseTlp(a.tlp, draft.tlp)) throw UsageError("bad-tlp", "unknown TLP " + a.tlp);
   if (!parseCategory(a.category, draft.category)) throw UsageError("bad-category", "unknown category " + a.category);
   draft.priority = a.priority == "urgent" ? wire::Priority::URGENT : wire::Priority::NORMAL;
@@ -54,14 +86,31 @@ int runSend(CliContext& ctx, const SendArgs& a) {
   draft.body = readBody(a);
   draft.attackTechniques = splitList(a.attack);
   draft.caseRef = a.caseRef;
-  draft.addresses = splitList(a.to);
-  if (draft.addresses.empty()) throw UsageError("no-recipients", "--to names nobody");
+  if (!a.handling.empty() && !parseHandling(a.handling, draft.handling)) {
+    throw UsageError("bad-handling", "unknown handling code " + a.handling + " (H0, H1, H2 or H3)");
+  }
+  if (draft.handling == wire::Handling::H3 && a.handlingText.empty()) {
+    throw UsageError("bad-handling", "--handling H3 needs --handling-text saying what the restrictions are");
+  }
+  if (draft.handling != wire::Handling::H3 && !a.handlingText.empty()) {
+    throw UsageError("bad-handling", "--handling-text goes with --handling H3");
+  }
+  draft.handlingText = a.handlingText;
+  if (!a.evaluation.empty() && !parseEvaluation(a.evaluation, draft.sourceReliability, draft.infoAccuracy)) {
+    throw UsageError("bad-evaluation", "an evaluation is a source letter A/B/C/X and an accuracy 1-4, e.g. B2");
+  }
+  const auto typed = splitList(a.to);
+  if (typed.empty()) throw UsageError("no-recipients", "--to names nobody");
+  auto canonical = canonicalAddresses(typed);
+  if (!canonical) throw UsageError("bad-address", canonical.error());
+  draft.addresses = std::move(canonical).value();
   for (const auto& f : a.attach) {
     if (!std::filesystem::is_regular_file(f)) throw UsageError("bad-attachment", f + " is not a readable file");
   }
 
-  auto keys = ctx.loadKeys();
-  auto conn = ctx.connect(keys);
+  if (!loadedKeys) loadedKeys.emplace(ctx.loadKeys());
+  auto& keys = *loadedKeys;
+  if (!conn) conn = ctx.connect(keys);
   const auto directory = HubDirectory::fetch(*conn);
   auto recipients = resolveAddresses(directory, draft.addresses, keys.memberId);
   if (!recipients) throw UsageError("bad-address", recipients.error());
@@ -85,12 +134,16 @@ int runSend(CliContext& ctx, const SendArgs& a) {
   auto sealed = protocol::sealBulletin(draft, keys, contentKey, nowMs());
   if (!sealed) throw UsageError("invalid-bulletin", protocol::describe(sealed.error()));
   const auto accepted = conn->send(*sealed);
+  // Our own copy, openable by us (K sealed to our encryption key), so
+  // `focal thread` can show what we sent.
+  BulletinCache(ctx.profile().cacheDir()).putOwn(*sealed, crypto::wrapKey(contentKey, keys.encryption.publicKey));
 
   std::vector<std::string> names;
   for (const auto& r : draft.recipients) names.push_back(r.memberId);
   const auto id = crypto::toHex(sealed->id);
   if (ctx.out().json()) {
     ctx.out().document({{"id", id},
+                        {"addresses", draft.addresses},
                         {"recipients", names},
                         {"accepted_at", formatTime(accepted.acceptedAtMs)},
                         {"already_accepted", accepted.alreadyAccepted}});
@@ -104,7 +157,44 @@ int runSend(CliContext& ctx, const SendArgs& a) {
 
 }  // namespace
 
+static void addMarkingOptions(CLI::App* cmd, SendArgs& a) {
+  cmd->add_option("--priority", a.priority, "normal|urgent")->check(CLI::IsMember({"normal", "urgent"}));
+  cmd->add_option("--attack", a.attack, "MITRE ATT&CK technique ids, comma-separated (T1566,T1204.002)");
+  cmd->add_option("--case", a.caseRef, "Case reference (signed, visible to the hub)");
+  cmd->add_option("--handling", a.handling,
+                  "Handling code: H0 crime analysis only; H1 not for court without permission; H2 no further "
+                  "dissemination without permission; H3 other restrictions (with --handling-text)")
+      ->check(CLI::IsMember({"H0", "H1", "H2", "H3"}, CLI::ignore_case));
+  cmd->add_option("--handling-text", a.handlingText, "The restrictions of handling code H3");
+  cmd->add_option("--evaluation", a.evaluation, "Source reliability A/B/C/X and information accuracy 1-4, e.g. B2");
+  cmd->add_option("--attach", a.attach, "Attach a file (repeatable); encrypted and streamed")->check(CLI::ExistingFile);
+}
+
+static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
+  auto a = std::make_shared<SendArgs>();
+  auto* cmd = app.add_subcommand("reply", "Reply to a bulletin (threaded: the reference is signed in the header)");
+  cmd->add_option("id", a->replyTo, "The bulletin answered (32 hex digits)")->required();
+  cmd->add_option("--to", a->to, "Addresses (default: the original's sender)");
+  cmd->add_option("--tlp", a->tlp, "TLP (default: the original's)")
+      ->check(CLI::IsMember({"clear", "green", "amber", "amber+strict", "red"}, CLI::ignore_case));
+  cmd->add_option("--category", a->category, "Category (default: the original's)")
+      ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other"}));
+  cmd->add_option("--title", a->title, "Title (default: Re: the original's title)");
+  auto* body = cmd->add_option("--body", a->body, "Body text");
+  auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
+  body->excludes(bodyFile);
+  addMarkingOptions(cmd, *a);
+  cmd->footer(R"(The original is opened and verified first; the reply inherits its TLP, handling
+code, case reference and category unless given, and goes to its sender unless --to is
+given. The same TLP rules apply as for focal send. See the thread with focal thread ID.
+
+Example:
+  focal reply 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --body "Seen here too; IOCs attached" --attach iocs.csv)");
+  table.add(cmd, [&ctx, a] { return runSend(ctx, *a); });
+}
+
 void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
+  addReplyCommand(app, ctx, table);
   auto a = std::make_shared<SendArgs>();
   auto* cmd = app.add_subcommand("send", "Encrypt, sign and send a bulletin");
   cmd->add_option("--to", a->to,
@@ -121,18 +211,20 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
   body->excludes(bodyFile);
-  cmd->add_option("--attach", a->attach, "Attach a file (repeatable); encrypted and streamed")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--priority", a->priority, "normal|urgent")->check(CLI::IsMember({"normal", "urgent"}));
-  cmd->add_option("--attack", a->attack, "MITRE ATT&CK technique ids, comma-separated (T1566,T1204.002)");
-  cmd->add_option("--case", a->caseRef, "Case reference");
+  addMarkingOptions(cmd, *a);
   cmd->footer(R"(The body comes from --body, --body-file, or standard input when neither is given.
-Group addresses never include you; the hub checks the TLP rules (RED: named members only).
+Group addresses never include you. The addresses as written and the members they
+resolve to are both signed; the hub refuses the bulletin if its directory resolves
+them differently, or if the TLP rules forbid a recipient:
+  RED           named members only, no group address
+  AMBER(+STRICT) dialogue partners and resource-panel members only when named
+The markings (--handling, --evaluation, --case, --priority) are signed in the header
+and shown in the recipient's banner; H2 cannot be forwarded without `focal permit`.
 
 Example:
   focal send --to my-pdrm-cyber,state:TH --tlp amber --category alert \
       --title "Phishing kit targeting banks" --body-file alert.txt --attach iocs.csv \
-      --attack T1566.002 --priority urgent
+      --attack T1566.002 --priority urgent --handling H2 --evaluation B2 --case AWGC-2026-04
 Prints the bulletin id (32 hex digits).)");
   table.add(cmd, [&ctx, a] { return runSend(ctx, *a); });
 }

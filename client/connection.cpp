@@ -49,13 +49,22 @@ const char* frameName(wire::ServerFrame::Which w) {
     case wire::ServerFrame::BLOB_CHUNK: return "blob-chunk";
     case wire::ServerFrame::SUBSCRIBED: return "subscribed";
     case wire::ServerFrame::PONG: return "pong";
+    case wire::ServerFrame::RECORDED: return "recorded";
     default: break;
   }
   return "unknown";
 }
 
+std::optional<RawRecord> recordFrom(bool has, wire::SignedRecord::Reader r) {
+  if (!has || r.getBody().size() == 0) return std::nullopt;
+  const auto body = protocol::view(r.getBody());
+  const auto sig = protocol::view(r.getSignature());
+  return RawRecord{crypto::Bytes(body.begin(), body.end()), crypto::Bytes(sig.begin(), sig.end())};
+}
+
 Delivery deliveryFrom(wire::Delivery::Reader d) {
-  return Delivery{d.getSeq(), d.getQueuedAtMs(), RawBulletin::fromWire(d.getBulletin())};
+  return Delivery{d.getSeq(), d.getQueuedAtMs(), RawBulletin::fromWire(d.getBulletin()),
+                  recordFrom(d.hasForward(), d.getForward()), recordFrom(d.hasRetraction(), d.getRetraction())};
 }
 
 }  // namespace
@@ -548,6 +557,26 @@ LogPageResult Connection::log(std::uint64_t from, std::uint32_t limit) {
   }
   return out;
 }
+
+RecordedInfo Connection::submitRecord(wire::ClientFrame::Which kind, const protocol::SignedRecordBytes& record) {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  wire::SignedRecord::Builder r = kind == wire::ClientFrame::FORWARD  ? frame.initForward()
+                                  : kind == wire::ClientFrame::PERMIT ? frame.initPermit()
+                                                                      : frame.initRetract();
+  r.setBody(protocol::kjBytes(record.body));
+  r.setSignature(protocol::kjBytes(record.signature.view()));
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::RECORDED, "record");
+  auto rec = resp.root().getRecorded();
+  const auto rid = protocol::view(rec.getId());
+  return RecordedInfo{crypto::Bytes(rid.begin(), rid.end()), rec.getAtMs()};
+}
+
+RecordedInfo Connection::forward(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::FORWARD, r); }
+RecordedInfo Connection::permit(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::PERMIT, r); }
+RecordedInfo Connection::retract(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::RETRACT, r); }
 
 AdminOutcome Connection::admin(capnp::MessageBuilder& event) {
   requireAuthenticated();

@@ -28,6 +28,7 @@
 #include "crypto/keyfile.hpp"
 #include "protocol/bulletin.hpp"
 #include "protocol/message.hpp"
+#include "protocol/records.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -80,10 +81,23 @@ struct SendOutcome {
   std::string message;
 };
 
+// A signed record as it arrived (still unverified).
+struct RawRecord {
+  crypto::Bytes body;
+  crypto::Bytes signature;
+};
+
 struct Delivery {
   std::uint64_t seq = 0;
   std::int64_t queuedAtMs = 0;
   RawBulletin bulletin;
+  std::optional<RawRecord> forward;     // it reached us through this ForwardRecord
+  std::optional<RawRecord> retraction;  // this entry announces the bulletin's retraction
+};
+
+struct RecordedInfo {
+  crypto::Bytes id;  // the forward id, or the bulletin id for permit / retract
+  std::int64_t atMs = 0;
 };
 
 struct DeliveryPage {
@@ -186,6 +200,11 @@ class Connection {
   void setVerifiedLog(std::shared_ptr<VerifiedLog> log) { verifiedLog_ = std::move(log); }
   void ping();
 
+  // Working-group records (protocol/records.hpp builds and signs them).
+  RecordedInfo forward(const protocol::SignedRecordBytes& record);
+  RecordedInfo permit(const protocol::SignedRecordBytes& record);
+  RecordedInfo retract(const protocol::SignedRecordBytes& record);
+
   // Streams a blob: beginUpload (the hub answers the offset to resume
   // from), then chunks of <= MaxChunkBytes, chunkWindow in flight.
   void uploadBlob(const BlobReader& read, std::uint64_t size, const crypto::Hash256& blobHash,
@@ -224,6 +243,7 @@ class Connection {
   void bufferPush(wire::Delivery::Reader d);
   [[noreturn]] void fail(TransportError::Kind kind, const std::string& what);
   void requireAuthenticated() const;
+  RecordedInfo submitRecord(wire::ClientFrame::Which kind, const protocol::SignedRecordBytes& record);
 
   ConnectOptions options_;
   net::io_context ioc_;

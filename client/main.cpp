@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   addDirectoryCommands(app, ctx, table);
   addProfileCommands(app, ctx, table);
   addKeyCommands(app, ctx, table);
+  addRecordCommands(app, ctx, table);
 
   try {
     app.parse(argc, argv);

@@ -145,7 +145,10 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   }
   if (sender.memberId.empty() || sender.memberId.size() > MaxMemberIdBytes) return unexpected(SealError::InvalidField);
   if (draft.infoAccuracy > 4) return unexpected(SealError::InvalidField);
-  if (draft.handling == wire::Handling::H3 && draft.handlingText.empty()) return unexpected(SealError::InvalidField);
+  if ((draft.handling == wire::Handling::H3) == draft.handlingText.empty()) return unexpected(SealError::InvalidField);
+  if ((draft.sourceReliability == wire::SourceReliability::UNSET) != (draft.infoAccuracy == 0)) {
+    return unexpected(SealError::InvalidField);  // an evaluation has both parts or none
+  }
   if (draft.handlingText.size() > MaxTextFieldBytes || draft.caseRef.size() > MaxTextFieldBytes) {
     return unexpected(SealError::InvalidField);
   }
@@ -288,32 +291,39 @@ Expected<OpenedBulletin, OpenError> openBulletin(ByteView header, const crypto::
     return unexpected(OpenError::UnexpectedSender);
   }
 
+  auto entry = findOurEntry(h.getRecipients(), me);
+  if (!entry) return unexpected(OpenError::NotARecipient);
+  return finishOpen(std::move(parsed), ciphertext, entry->first, *entry->second);
+}
+
+std::optional<std::pair<crypto::WrappedKey, const crypto::BoxKeyPair*>> findOurEntry(
+    capnp::List<wire::Recipient>::Reader recipients, const crypto::MemberKeys& me) {
   // Our entry: our member id with one of our encryption keys (current, or
   // one we held before a rotation). Recipients are strictly sorted, so a
   // member has at most one entry.
-  const crypto::BoxKeyPair* ourKey = nullptr;
-  std::optional<crypto::WrappedKey> wrapped;
-  for (auto r : h.getRecipients()) {
+  for (auto r : recipients) {
     if (view(r.getMemberId()) != me.memberId) continue;
-    const auto key = *crypto::BoxPublicKey::fromBytes(view(r.getEncryptionKey()));
-    if (key == me.encryption.publicKey) {
-      ourKey = &me.encryption;
-    } else {
-      for (const auto& previous : me.previousEncryption) {
-        if (key == previous.publicKey) { ourKey = &previous; break; }
-      }
+    const auto key = crypto::BoxPublicKey::fromBytes(view(r.getEncryptionKey()));
+    const auto wrapped = crypto::WrappedKey::fromBytes(view(r.getWrappedKey()));
+    if (!key || !wrapped) return std::nullopt;
+    if (*key == me.encryption.publicKey) return std::pair{*wrapped, &me.encryption};
+    for (const auto& previous : me.previousEncryption) {
+      if (*key == previous.publicKey) return std::pair{*wrapped, &previous};
     }
-    if (ourKey != nullptr) wrapped = crypto::WrappedKey::fromBytes(view(r.getWrappedKey()));
-    break;
+    return std::nullopt;
   }
-  if (ourKey == nullptr || !wrapped) return unexpected(OpenError::NotARecipient);
+  return std::nullopt;
+}
 
+Expected<OpenedBulletin, OpenError> finishOpen(Parsed<wire::BulletinHeader> parsed, ByteView ciphertext,
+                                               const crypto::WrappedKey& wrapped, const crypto::BoxKeyPair& ourKey) {
+  auto h = parsed.root();
   if (ciphertext.size() != h.getContentSize() ||
       !(crypto::hash256(ciphertext) == *crypto::Hash256::fromBytes(view(h.getContentHash())))) {
     return unexpected(OpenError::HashMismatch);
   }
 
-  auto key = crypto::unwrapKey(*wrapped, *ourKey);
+  auto key = crypto::unwrapKey(wrapped, ourKey);
   if (!key) return unexpected(OpenError::KeyUnwrapFailed);
 
   const auto id = *crypto::BulletinId::fromBytes(view(h.getBulletinId()));

@@ -25,6 +25,7 @@
 #include "protocol/message.hpp"
 
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,16 @@ struct OpenedBulletin {
 Expected<OpenedBulletin, OpenError> openBulletin(ByteView header, const crypto::Signature& sig, ByteView ciphertext,
                                                  const crypto::SigningPublicKey& expectedSenderKey,
                                                  const crypto::MemberKeys& me);
+
+// The pieces of openBulletin, for opening through a forward record
+// (protocol/records.hpp): our recipient entry in a list (our id with our
+// current or a previous encryption key), and the rest of the opening
+// (ciphertext hash and size, unwrap, AEAD, Content, attachment list) for a
+// header that has already been verified.
+std::optional<std::pair<crypto::WrappedKey, const crypto::BoxKeyPair*>> findOurEntry(
+    capnp::List<wire::Recipient>::Reader recipients, const crypto::MemberKeys& me);
+Expected<OpenedBulletin, OpenError> finishOpen(Parsed<wire::BulletinHeader> header, ByteView ciphertext,
+                                               const crypto::WrappedKey& wrapped, const crypto::BoxKeyPair& ourKey);
 
 // Content AEAD associated data for a bulletin id.
 Bytes contentAd(const crypto::BulletinId& id);

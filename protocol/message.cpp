@@ -149,6 +149,7 @@ template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retraction>(
 template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
 template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);
 template Expected<Parsed<wire::Decision>, WireError> decode<wire::Decision>(ByteView);
+template Expected<Parsed<wire::SignedRecord>, WireError> decode<wire::SignedRecord>(ByteView);
 
 Bytes toBytes(capnp::MessageBuilder& message) {
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);

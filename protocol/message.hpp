@@ -105,5 +105,6 @@ extern template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retra
 extern template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
 extern template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);
 extern template Expected<Parsed<wire::Decision>, WireError> decode<wire::Decision>(ByteView);
+extern template Expected<Parsed<wire::SignedRecord>, WireError> decode<wire::SignedRecord>(ByteView);
 
 }  // namespace focal::protocol

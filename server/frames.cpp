@@ -23,6 +23,11 @@ void setBulletin(wire::Bulletin::Builder out, ByteView header, ByteView signatur
   out.setCiphertext(kjBytes(ciphertext));
 }
 
+void setRecord(wire::SignedRecord::Builder out, const StoredRecord& r) {
+  out.setBody(kjBytes(r.body));
+  out.setSignature(kjBytes(r.signature));
+}
+
 // First segment sized for the expected payload, so a large frame is one
 // segment and one allocation.
 capnp::uint wordsFor(std::size_t bytes) { return static_cast<capnp::uint>(bytes / 8 + 64); }
@@ -76,20 +81,29 @@ Bytes accepted(std::uint64_t id, const crypto::BulletinId& bulletinId, std::int6
   return protocol::toFrame(m);
 }
 
-Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext) {
-  capnp::MallocMessageBuilder m(wordsFor(header.size() + signature.size() + ciphertext.size()));
+Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext,
+           const StoredRecord* forward, const StoredRecord* retraction) {
+  std::size_t bytes = header.size() + signature.size() + ciphertext.size();
+  if (forward != nullptr) bytes += forward->body.size() + 64;
+  if (retraction != nullptr) bytes += retraction->body.size() + 64;
+  capnp::MallocMessageBuilder m(wordsFor(bytes));
   auto f = m.initRoot<wire::ServerFrame>();
   f.setId(0);
   auto d = f.initPush();
   d.setSeq(static_cast<std::uint64_t>(seq));
   d.setQueuedAtMs(queuedAtMs);
   setBulletin(d.initBulletin(), header, signature, ciphertext);
+  if (forward != nullptr && !forward->empty()) setRecord(d.initForward(), *forward);
+  if (retraction != nullptr && !retraction->empty()) setRecord(d.initRetraction(), *retraction);
   return protocol::toFrame(m);
 }
 
 Bytes deliveries(std::uint64_t id, const FetchPage& page) {
   std::size_t bytes = 0;
-  for (const auto& i : page.items) bytes += i.header.size() + i.signature.size() + i.ciphertext.size() + 64;
+  for (const auto& i : page.items) {
+    bytes += i.header.size() + i.signature.size() + i.ciphertext.size() + 64 + i.forward.body.size() +
+             i.forward.signature.size() + i.retraction.body.size() + i.retraction.signature.size();
+  }
   capnp::MallocMessageBuilder m(wordsFor(bytes));
   auto f = m.initRoot<wire::ServerFrame>();
   f.setId(id);
@@ -100,6 +114,8 @@ Bytes deliveries(std::uint64_t id, const FetchPage& page) {
     items[i].setSeq(static_cast<std::uint64_t>(src.seq));
     items[i].setQueuedAtMs(src.queuedAtMs);
     setBulletin(items[i].initBulletin(), src.header, src.signature, src.ciphertext);
+    if (!src.forward.empty()) setRecord(items[i].initForward(), src.forward);
+    if (!src.retraction.empty()) setRecord(items[i].initRetraction(), src.retraction);
   }
   d.setMore(page.more);
   return protocol::toFrame(m);
@@ -254,6 +270,16 @@ Bytes pong(std::uint64_t id) {
   auto f = m.initRoot<wire::ServerFrame>();
   f.setId(id);
   f.setPong();
+  return protocol::toFrame(m);
+}
+
+Bytes recorded(std::uint64_t id, ByteView recordId, std::int64_t atMs) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto r = f.initRecorded();
+  r.setId(kjBytes(recordId));
+  r.setAtMs(atMs);
   return protocol::toFrame(m);
 }
 

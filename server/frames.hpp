@@ -22,8 +22,10 @@ Bytes challenge(std::string_view hubId, const crypto::SigningPublicKey& hubKey, 
                 std::int64_t nowMs);
 Bytes authenticated(std::uint64_t id, std::string_view memberId, std::int64_t nowMs, const StoredHead& head);
 Bytes accepted(std::uint64_t id, const crypto::BulletinId& bulletinId, std::int64_t acceptedAtMs, bool already);
-// A server push (id 0) of one delivery.
-Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext);
+// A server push (id 0) of one delivery; `forward` / `retraction` set the
+// Delivery's records when non-null and non-empty.
+Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext,
+           const StoredRecord* forward = nullptr, const StoredRecord* retraction = nullptr);
 Bytes deliveries(std::uint64_t id, const FetchPage& page);
 Bytes acked(std::uint64_t id, std::uint32_t removed);
 Bytes status(std::uint64_t id, const crypto::BulletinId& bulletinId, const BulletinStatus& status);
@@ -35,6 +37,8 @@ Bytes uploadReady(std::uint64_t id, std::uint64_t uploadId, std::uint64_t offset
 Bytes uploadProgress(std::uint64_t id, std::uint64_t uploadId, std::uint64_t received, bool complete);
 Bytes blobChunk(std::uint64_t id, const crypto::Hash256& hash, const BlobSlice& slice);
 Bytes subscribed(std::uint64_t id);
+// Success of forward / retract / permit: the record's id and the hub's time.
+Bytes recorded(std::uint64_t id, ByteView recordId, std::int64_t atMs);
 Bytes pong(std::uint64_t id);
 
 }  // namespace focal::server::frames

@@ -121,7 +121,8 @@ void Hub::sessionEnded(const Session& session) {
 }
 
 void Hub::pushDeliveries(const std::vector<QueuedDelivery>& queued, std::int64_t queuedAtMs,
-                         crypto::ByteView header, crypto::ByteView signature, crypto::ByteView ciphertext) {
+                         crypto::ByteView header, crypto::ByteView signature, crypto::ByteView ciphertext,
+                         const StoredRecord* forward, const StoredRecord* retraction) {
   std::vector<std::int64_t> delivered;
   for (const auto& q : queued) {
     auto it = byMember_.find(q.memberId);
@@ -133,7 +134,7 @@ void Hub::pushDeliveries(const std::vector<QueuedDelivery>& queued, std::int64_t
     for (const auto& w : sessions) {
       auto s = w.lock();
       if (!s || !s->subscribed() || s->closing()) continue;
-      if (!frame) frame = frames::push(q.seq, queuedAtMs, header, signature, ciphertext);
+      if (!frame) frame = frames::push(q.seq, queuedAtMs, header, signature, ciphertext, forward, retraction);
       sent = s->send(*frame) || sent;
     }
     if (sent) delivered.push_back(q.seq);

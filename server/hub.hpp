@@ -84,8 +84,11 @@ class Hub {
 
   // Pushes a just-committed bulletin to every online, subscribed session of
   // its recipients and records the delivery.
+  // `forward` / `retraction`: the records a forward or a retraction
+  // announcement carries (nullptr for a plain bulletin).
   void pushDeliveries(const std::vector<QueuedDelivery>& queued, std::int64_t queuedAtMs, crypto::ByteView header,
-                      crypto::ByteView signature, crypto::ByteView ciphertext);
+                      crypto::ByteView signature, crypto::ByteView ciphertext, const StoredRecord* forward = nullptr,
+                      const StoredRecord* retraction = nullptr);
   // Closes the sessions of `memberId` that the directory no longer allows
   // (member or key revoked, identity key replaced).
   void enforceDirectory(const std::string& memberId);

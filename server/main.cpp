@@ -93,6 +93,10 @@ int runCommand(const fs::path& dir, const std::string& listenOverride) {
 
   SystemClock clock;
   auto hubKey = loadHubKey(cfg.signingKey);
+  {
+    auto db = sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadWrite);
+    if (Store::migrate(db)) spdlog::info("database schema upgraded to version {}", Store::SchemaVersion);
+  }
   CommitQueue commits(cfg.database, CommitQueue::Options{cfg.limits.writeQueue, cfg.limits.writeBatch});
   Store store(sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadOnly));
   Store::checkSchema(store.database());

@@ -7,6 +7,7 @@
 #include "server/frames.hpp"
 #include "server/hub.hpp"
 #include "server/identifiers.hpp"
+#include "server/policy.hpp"
 #include "server/session.hpp"
 
 #include <spdlog/spdlog.h>
@@ -69,6 +70,9 @@ net::awaitable<Result<Bytes>> RequestHandler::handle(std::shared_ptr<Session> se
       co_return frames::subscribed(id);
     case wire::ClientFrame::PING: co_return frames::pong(id);
     case wire::ClientFrame::AUTHENTICATE: co_return fail(ErrorCode::INVALID_REQUEST, "already authenticated");
+    case wire::ClientFrame::FORWARD: co_return co_await forward(session, id, f.getForward());
+    case wire::ClientFrame::PERMIT: co_return co_await permit(session, id, f.getPermit());
+    case wire::ClientFrame::RETRACT: co_return co_await retract(session, id, f.getRetract());
     default:
       // Working-group records (forward, retract, comment, proposals, audit)
       // are in the schema but not served by this hub yet; a request kind
@@ -138,16 +142,9 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
     co_return fail(ErrorCode::INVALID_REQUEST, "the ciphertext does not match the header's contentHash/contentSize");
   }
 
-  // Policy. Full TLP distribution rules are a later issue; these two hold now.
+  // Policy (server/policy.hpp): markings, then who it may reach.
   if (h.getTlp() == wire::Tlp::UNSET) co_return fail(ErrorCode::INVALID_REQUEST, "the bulletin has no TLP label");
-  if (h.getTlp() == wire::Tlp::RED) {
-    for (auto a : h.getAddresses()) {
-      const auto address = view(a);
-      if (isGroupAddress(address) || !validMemberId(address) || dir.find(address) == nullptr) {
-        co_return fail(ErrorCode::POLICY_DENIED, "RED may only be addressed to individual members");
-      }
-    }
-  }
+  if (auto ok = checkMarkings(h); !ok) co_return fail(ok.error());
 
   auto bulletin = std::make_shared<NewBulletin>();
   bulletin->id = *fixedField<crypto::BulletinId>(h.getBulletinId());  // length checked by verifyHeader
@@ -160,6 +157,7 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
     if (!key || !(*key == m->encryptionKey)) co_return fail(ErrorCode::POLICY_DENIED, "stale key for " + m->id);
     bulletin->recipients.push_back(NewBulletin::Recipient{m->id, *key});
   }
+  if (auto ok = checkDistribution(dir, session->memberId(), h); !ok) co_return fail(ok.error());
   for (auto a : h.getAttachments()) {
     if (a.getSize() == 0 || a.getSize() > hub_.limits().maxAttachmentBytes) {
       co_return fail(ErrorCode::TOO_LARGE, "attachment size out of range");

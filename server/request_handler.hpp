@@ -31,6 +31,9 @@ class RequestHandler {
   // Replies that carry bulletins or log entries leave this much of the
   // client's frame limit (protocol::MaxFrameBytes) free for framing overhead.
   static constexpr std::size_t FrameHeadroomBytes = 64 * 1024;
+  // Largest SignedRecord body: a forward to MaxRecipients members (about
+  // 150 bytes each) fits, as a header does.
+  static constexpr std::size_t MaxRecordBytes = 64 * 1024;
 
   explicit RequestHandler(Hub& hub) : hub_(hub) {}
 
@@ -55,6 +58,13 @@ class RequestHandler {
   net::awaitable<Result<crypto::Bytes>> uploadChunk(std::shared_ptr<Session> session, std::uint64_t id,
                                                     wire::UploadChunk::Reader req);
   Result<crypto::Bytes> download(const Session& session, std::uint64_t id, wire::Download::Reader req);
+  // Working-group records about a stored bulletin (request_handler_records.cpp).
+  net::awaitable<Result<crypto::Bytes>> forward(std::shared_ptr<Session> session, std::uint64_t id,
+                                                wire::SignedRecord::Reader req);
+  net::awaitable<Result<crypto::Bytes>> permit(std::shared_ptr<Session> session, std::uint64_t id,
+                                               wire::SignedRecord::Reader req);
+  net::awaitable<Result<crypto::Bytes>> retract(std::shared_ptr<Session> session, std::uint64_t id,
+                                                wire::SignedRecord::Reader req);
 
   Hub& hub_;
   std::unordered_set<std::uint64_t> rebuilding_;  // uploads whose hash is being recomputed

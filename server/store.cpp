@@ -10,7 +10,7 @@ namespace focal::server {
 
 namespace {
 
-// Version 1. Every table is STRICT-free on purpose (SQLite 3.37+ only);
+// Version 1 (minus the queue, which version 2 replaced). Every table is STRICT-free on purpose (SQLite 3.37+ only);
 // types are enforced by CHECK constraints where they matter for safety.
 constexpr const char* SchemaSql = R"sql(
 CREATE TABLE bulletins(
@@ -26,17 +26,6 @@ CREATE TABLE bulletins(
   kind           INTEGER NOT NULL,
   size           INTEGER NOT NULL
 );
-CREATE TABLE deliveries(
-  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
-  member_id       TEXT NOT NULL,
-  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
-  queued_at_ms    INTEGER NOT NULL,
-  delivered_at_ms INTEGER,
-  acked_at_ms     INTEGER,
-  UNIQUE(bulletin_id, member_id)
-);
-CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
 CREATE TABLE blobs(
   id            INTEGER PRIMARY KEY,
   hash          BLOB NOT NULL CHECK (length(hash) = 32),
@@ -93,6 +82,54 @@ CREATE TABLE IF NOT EXISTS audit(
 );
 )sql";
 
+// Version 2: the working group's records (forwards, retractions, H2
+// permissions), and the queue with the columns they need.
+constexpr const char* WorkingGroupSql = R"sql(
+CREATE TABLE forwards(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  bulletin_id    BLOB NOT NULL REFERENCES bulletins(id),
+  forwarder_id   TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE TABLE retractions(
+  bulletin_id    BLOB PRIMARY KEY REFERENCES bulletins(id),
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE TABLE permissions(
+  bulletin_id    BLOB NOT NULL REFERENCES bulletins(id),
+  member_id      TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(bulletin_id, member_id)
+);
+)sql";
+
+// The queue. forward_id: the forward that brought the bulletin to this
+// member (NULL for an original recipient). retraction = 1: the entry
+// announces the bulletin's retraction; it is queued even for a member who
+// already acknowledged the bulletin, so it has its own row. An ack of a
+// bulletin id acknowledges every entry of that id.
+constexpr const char* DeliveriesSql = R"sql(
+CREATE TABLE deliveries(
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
+  member_id       TEXT NOT NULL,
+  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
+  queued_at_ms    INTEGER NOT NULL,
+  delivered_at_ms INTEGER,
+  acked_at_ms     INTEGER,
+  forward_id      BLOB REFERENCES forwards(id),
+  retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
+  UNIQUE(bulletin_id, member_id, retraction)
+);
+CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
+)sql";
+
 // Per-item framing overhead of a Delivery inside a Deliveries frame (struct
 // words, pointers, padding), generous.
 constexpr std::size_t DeliveryOverheadBytes = 64;
@@ -116,8 +153,26 @@ void Store::createSchema(sqlite::Database& db) {
   if (db.userVersion() != 0) throw std::runtime_error("the database already has a schema");
   sqlite::Transaction t(db);
   db.exec(SchemaSql);
+  db.exec(WorkingGroupSql);
+  db.exec(DeliveriesSql);
   db.setUserVersion(SchemaVersion);
   t.commit();
+}
+
+bool Store::migrate(sqlite::Database& db) {
+  const int v = db.userVersion();
+  if (v != 1) return false;
+  sqlite::Transaction t(db);
+  db.exec(WorkingGroupSql);
+  db.exec("DROP INDEX deliveries_queue; ALTER TABLE deliveries RENAME TO deliveries_v1;");
+  db.exec(DeliveriesSql);
+  db.exec(
+      "INSERT INTO deliveries(seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms) "
+      "SELECT seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms FROM deliveries_v1; "
+      "DROP TABLE deliveries_v1;");
+  db.setUserVersion(SchemaVersion);
+  t.commit();
+  return true;
 }
 
 void Store::checkSchema(sqlite::Database& db) {
@@ -349,6 +404,96 @@ Result<std::uint64_t> Store::appendAudit(sqlite::Database& db, const AuditRecord
   return index;
 }
 
+Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForward& f) {
+  {
+    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM forwards WHERE id = ?1");
+    s->bind(1, f.forwardId.view());
+    if (s->step()) {
+      if (sameBytes(s->columnBlobView(0), f.record.body) && sameBytes(s->columnBlobView(1), f.record.signature)) {
+        return RecordOutcome{s->columnInt(2), true, {}};
+      }
+      return fail(wire::ErrorCode::DUPLICATE, "forward " + crypto::toHex(f.forwardId) + " exists with other bytes");
+    }
+  }
+  for (const auto& r : f.recipients) {
+    auto s = db.prepare("SELECT 1 FROM deliveries WHERE bulletin_id = ?1 AND member_id = ?2 AND retraction = 0");
+    s->bind(1, f.bulletinId.view()).bind(2, r.memberId);
+    if (s->step()) {
+      return fail(wire::ErrorCode::INVALID_REQUEST, r.memberId + " already received this bulletin");
+    }
+  }
+  {
+    auto s = db.prepare(
+        "INSERT INTO forwards(id, bulletin_id, forwarder_id, body, signature, recorded_at_ms) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    s->bind(1, f.forwardId.view())
+        .bind(2, f.bulletinId.view())
+        .bind(3, f.forwarderId)
+        .bind(4, f.record.body)
+        .bind(5, f.record.signature)
+        .bind(6, f.recordedAtMs);
+    s->run();
+  }
+  RecordOutcome out;
+  out.recordedAtMs = f.recordedAtMs;
+  for (const auto& r : f.recipients) {
+    auto s = db.prepare(
+        "INSERT INTO deliveries(bulletin_id, member_id, enc_key, queued_at_ms, forward_id) VALUES(?1, ?2, ?3, ?4, ?5)");
+    s->bind(1, f.bulletinId.view())
+        .bind(2, r.memberId)
+        .bind(3, r.encryptionKey.view())
+        .bind(4, f.recordedAtMs)
+        .bind(5, f.forwardId.view());
+    s->run();
+    out.queued.push_back(QueuedDelivery{r.memberId, db.lastInsertRowid()});
+  }
+  return out;
+}
+
+void Store::insertPermission(sqlite::Database& db, const crypto::BulletinId& bulletinId,
+                             const std::vector<std::string>& grantees, const StoredRecord& record, std::int64_t nowMs) {
+  for (const auto& g : grantees) {
+    auto s = db.prepare(
+        "INSERT OR REPLACE INTO permissions(bulletin_id, member_id, body, signature, recorded_at_ms) "
+        "VALUES(?1, ?2, ?3, ?4, ?5)");
+    s->bind(1, bulletinId.view()).bind(2, g).bind(3, record.body).bind(4, record.signature).bind(5, nowMs);
+    s->run();
+  }
+}
+
+Result<RecordOutcome> Store::insertRetraction(sqlite::Database& db, const NewRetraction& r) {
+  {
+    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM retractions WHERE bulletin_id = ?1");
+    s->bind(1, r.bulletinId.view());
+    if (s->step()) {
+      if (sameBytes(s->columnBlobView(0), r.record.body) && sameBytes(s->columnBlobView(1), r.record.signature)) {
+        return RecordOutcome{s->columnInt(2), true, {}};
+      }
+      return fail(wire::ErrorCode::DUPLICATE, "bulletin " + crypto::toHex(r.bulletinId) + " is already retracted");
+    }
+  }
+  {
+    auto s = db.prepare("INSERT INTO retractions(bulletin_id, body, signature, recorded_at_ms) VALUES(?1, ?2, ?3, ?4)");
+    s->bind(1, r.bulletinId.view()).bind(2, r.record.body).bind(3, r.record.signature).bind(4, r.recordedAtMs);
+    s->run();
+  }
+  std::vector<std::string> members;
+  {
+    auto s = db.prepare(
+        "INSERT INTO deliveries(bulletin_id, member_id, enc_key, queued_at_ms, forward_id, retraction) "
+        "SELECT bulletin_id, member_id, enc_key, ?2, forward_id, 1 FROM deliveries "
+        "WHERE bulletin_id = ?1 AND retraction = 0 ORDER BY seq");
+    s->bind(1, r.bulletinId.view()).bind(2, r.recordedAtMs);
+    s->run();
+  }
+  RecordOutcome out;
+  out.recordedAtMs = r.recordedAtMs;
+  auto s = db.prepare("SELECT member_id, seq FROM deliveries WHERE bulletin_id = ?1 AND retraction = 1 ORDER BY seq");
+  s->bind(1, r.bulletinId.view());
+  while (s->step()) out.queued.push_back(QueuedDelivery{s->columnText(0), s->columnInt(1)});
+  return out;
+}
+
 std::uint64_t Store::purgeGarbage(sqlite::Database& db, std::int64_t nowMs) {
   auto s = db.prepare(
       "DELETE FROM blobs WHERE created_at_ms < ?1 AND (complete = 0 OR NOT EXISTS "
@@ -364,8 +509,10 @@ FetchPage Store::fetch(std::string_view memberId, std::int64_t afterSeq, std::ui
   FetchPage page;
   if (limit == 0) return page;
   auto s = db_.prepare(
-      "SELECT d.seq, d.queued_at_ms, b.header, b.signature, b.ciphertext FROM deliveries d "
-      "JOIN bulletins b ON b.id = d.bulletin_id "
+      "SELECT d.seq, d.queued_at_ms, b.header, b.signature, b.ciphertext, f.body, f.signature, r.body, r.signature "
+      "FROM deliveries d JOIN bulletins b ON b.id = d.bulletin_id "
+      "LEFT JOIN forwards f ON f.id = d.forward_id "
+      "LEFT JOIN retractions r ON d.retraction = 1 AND r.bulletin_id = d.bulletin_id "
       "WHERE d.member_id = ?1 AND d.acked_at_ms IS NULL AND d.seq > ?2 ORDER BY d.seq LIMIT ?3");
   s->bind(1, memberId).bind(2, afterSeq).bind(3, std::int64_t{limit} + 1);
   std::size_t total = 0;
@@ -374,15 +521,16 @@ FetchPage Store::fetch(std::string_view memberId, std::int64_t afterSeq, std::ui
       page.more = true;
       break;
     }
-    const std::size_t bytes = s->columnBlobView(2).size() + s->columnBlobView(3).size() +
-                              s->columnBlobView(4).size() + DeliveryOverheadBytes;
+    std::size_t bytes = DeliveryOverheadBytes;
+    for (int c = 2; c <= 8; ++c) bytes += s->columnBlobView(c).size();
     if (!page.items.empty() && total + bytes > maxBytes) {
       page.more = true;
       break;
     }
     total += bytes;
-    page.items.push_back(
-        FetchedDelivery{s->columnInt(0), s->columnInt(1), s->columnBlob(2), s->columnBlob(3), s->columnBlob(4)});
+    page.items.push_back(FetchedDelivery{s->columnInt(0), s->columnInt(1), s->columnBlob(2), s->columnBlob(3),
+                                         s->columnBlob(4), StoredRecord{s->columnBlob(5), s->columnBlob(6)},
+                                         StoredRecord{s->columnBlob(7), s->columnBlob(8)}});
   }
   return page;
 }
@@ -397,7 +545,7 @@ std::optional<BulletinStatus> Store::status(const crypto::BulletinId& id) {
   }
   auto s = db_.prepare(
       "SELECT member_id, queued_at_ms, delivered_at_ms, acked_at_ms FROM deliveries WHERE bulletin_id = ?1 "
-      "ORDER BY member_id");
+      "AND retraction = 0 ORDER BY member_id");
   s->bind(1, id.view());
   while (s->step()) {
     out.recipients.push_back(RecipientState{s->columnText(0), s->columnInt(1),
@@ -405,6 +553,36 @@ std::optional<BulletinStatus> Store::status(const crypto::BulletinId& id) {
                                             s->columnIsNull(3) ? 0 : s->columnInt(3)});
   }
   return out;
+}
+
+std::optional<BulletinRow> Store::bulletin(const crypto::BulletinId& id) {
+  auto s = db_.prepare(
+      "SELECT sender_id, header, signature, ciphertext, EXISTS(SELECT 1 FROM retractions r WHERE r.bulletin_id = ?1) "
+      "FROM bulletins WHERE id = ?1");
+  s->bind(1, id.view());
+  if (!s->step()) return std::nullopt;
+  return BulletinRow{s->columnText(0), s->columnBlob(1), s->columnBlob(2), s->columnBlob(3), s->columnInt(4) != 0};
+}
+
+std::optional<bool> Store::heldThroughForward(std::string_view memberId, const crypto::BulletinId& id) {
+  auto s = db_.prepare(
+      "SELECT forward_id IS NOT NULL FROM deliveries WHERE bulletin_id = ?1 AND member_id = ?2 AND retraction = 0");
+  s->bind(1, id.view()).bind(2, memberId);
+  if (!s->step()) return std::nullopt;
+  return s->columnInt(0) != 0;
+}
+
+bool Store::hasPermission(std::string_view memberId, const crypto::BulletinId& id) {
+  auto s = db_.prepare("SELECT 1 FROM permissions WHERE bulletin_id = ?1 AND member_id = ?2");
+  s->bind(1, id.view()).bind(2, memberId);
+  return s->step();
+}
+
+std::optional<StoredRecord> Store::forwardRecord(const crypto::BulletinId& forwardId) {
+  auto s = db_.prepare("SELECT body, signature FROM forwards WHERE id = ?1");
+  s->bind(1, forwardId.view());
+  if (!s->step()) return std::nullopt;
+  return StoredRecord{s->columnBlob(0), s->columnBlob(1)};
 }
 
 std::vector<StoredLogEntry> Store::logEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes) {

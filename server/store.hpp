@@ -90,12 +90,52 @@ struct SendOutcome {
   std::vector<QueuedDelivery> queued;  // empty when alreadyAccepted
 };
 
+// A signed working-group record as stored (SignedRecord body + signature).
+struct StoredRecord {
+  crypto::Bytes body;
+  crypto::Bytes signature;
+  bool empty() const { return body.empty(); }
+};
+
 struct FetchedDelivery {
   std::int64_t seq = 0;
   std::int64_t queuedAtMs = 0;
   crypto::Bytes header;
   crypto::Bytes signature;
   crypto::Bytes ciphertext;
+  StoredRecord forward;     // the ForwardRecord that brought it, if any
+  StoredRecord retraction;  // set when this entry announces a retraction
+};
+
+// What the hub needs to judge a forward, permission or retraction of a
+// stored bulletin.
+struct BulletinRow {
+  std::string senderId;
+  crypto::Bytes header;  // as signed
+  crypto::Bytes signature;
+  crypto::Bytes ciphertext;
+  bool retracted = false;
+};
+
+struct NewForward {
+  crypto::BulletinId forwardId;
+  crypto::BulletinId bulletinId;
+  std::string forwarderId;
+  StoredRecord record;
+  std::int64_t recordedAtMs = 0;
+  std::vector<NewBulletin::Recipient> recipients;
+};
+
+struct NewRetraction {
+  crypto::BulletinId bulletinId;
+  StoredRecord record;
+  std::int64_t recordedAtMs = 0;
+};
+
+struct RecordOutcome {
+  std::int64_t recordedAtMs = 0;
+  bool already = false;                // identical record already stored
+  std::vector<QueuedDelivery> queued;  // entries to push (empty when already)
 };
 
 struct FetchPage {
@@ -138,7 +178,7 @@ struct BlobSlice {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 1;
+  static constexpr int SchemaVersion = 2;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -148,6 +188,10 @@ class Store {
   static void createSchema(sqlite::Database& db);
   // Refuses a database whose schema version this build does not know.
   static void checkSchema(sqlite::Database& db);
+  // Upgrades an older schema in place (one transaction): version 1 gains the
+  // working-group tables and the queue's forward/retraction columns.
+  // Returns whether it changed anything.
+  static bool migrate(sqlite::Database& db);
 
   // ---- writes (commit thread, inside a savepoint) ------------------------------
 
@@ -192,6 +236,24 @@ class Store {
   // Appends one audit row chained to the last one; returns its index.
   static Result<std::uint64_t> appendAudit(sqlite::Database& db, const AuditRecord& record);
 
+  // Stores a checked forward and queues the bulletin for each new recipient
+  // (with the forward's id, so a fetch carries the record). A recipient who
+  // already has the bulletin is invalidRequest; the same forward id with the
+  // same bytes is `already`, with other bytes `duplicate`.
+  static Result<RecordOutcome> insertForward(sqlite::Database& db, const NewForward& f);
+
+  // Records an originator's permission for each grantee (replacing an older
+  // one for the same grantee).
+  static void insertPermission(sqlite::Database& db, const crypto::BulletinId& bulletinId,
+                               const std::vector<std::string>& grantees, const StoredRecord& record,
+                               std::int64_t nowMs);
+
+  // Stores a checked retraction and queues an announcement for every member
+  // the bulletin reached (original and forward recipients, acknowledged or
+  // not). A second, identical retraction is `already`; a different one is
+  // `duplicate`.
+  static Result<RecordOutcome> insertRetraction(sqlite::Database& db, const NewRetraction& r);
+
   // Deletes unfinished uploads and unreferenced finished blobs older than
   // GarbageAgeMs. Returns the number of uploads removed.
   static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
@@ -206,6 +268,14 @@ class Store {
   FetchPage fetch(std::string_view memberId, std::int64_t afterSeq, std::uint32_t limit, std::size_t maxBytes);
 
   std::optional<BulletinStatus> status(const crypto::BulletinId& id);
+
+  std::optional<BulletinRow> bulletin(const crypto::BulletinId& id);
+  // How `memberId` holds bulletin `id`: nullopt = not at all; false = an
+  // original recipient; true = through a forward.
+  std::optional<bool> heldThroughForward(std::string_view memberId, const crypto::BulletinId& id);
+  bool hasPermission(std::string_view memberId, const crypto::BulletinId& id);
+  // The stored forward record of `forwardId`, for pushing.
+  std::optional<StoredRecord> forwardRecord(const crypto::BulletinId& forwardId);
 
   // Log entries from `from`, at most `limit`, stopping before `maxBytes`.
   std::vector<StoredLogEntry> logEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes);

@@ -1,0 +1,317 @@
+// focal forward / permit / retract / thread / export: what a point of contact
+// does with a bulletin after it arrived (DESIGN.md §8, PROTOCOL.md §12).
+#include "client/address_resolver.hpp"
+#include "client/bulletin_cache.hpp"
+#include "client/cli_context.hpp"
+#include "client/client_error.hpp"
+#include "protocol/records.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <map>
+
+namespace focal::client::cli {
+
+namespace {
+
+std::string hexOf(const crypto::Bytes& b) { return crypto::toHex(crypto::ByteView(b)); }
+
+// ---- forward ----
+
+struct ForwardArgs {
+  std::string id;
+  std::string to;
+};
+
+int runForward(CliContext& ctx, const ForwardArgs& a) {
+  const auto id = parseBulletinId(a.id);
+  const auto typed = splitList(a.to);
+  if (typed.empty()) throw UsageError("no-recipients", "--to names nobody");
+  auto addresses = canonicalAddresses(typed);
+  if (!addresses) throw UsageError("bad-address", addresses.error());
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  BulletinCache cache(ctx.profile().cacheDir());
+  std::unique_ptr<HubDirectory> dir;
+  auto m = findBulletin(*conn, dir, cache, id, keys);
+  if (!m) throw VerifyError("bulletin " + a.id + " does not verify: " + m.error());
+  auto raw = cache.get(id);
+  if (!raw) throw UsageError("not-found", "bulletin " + a.id + " is not in the local cache");
+  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(*conn));
+  auto recipients = resolveAddresses(*dir, *addresses, keys.memberId);
+  if (!recipients) throw UsageError("bad-address", recipients.error());
+
+  protocol::ForwardDraft draft;
+  draft.originalHeader = raw->header;
+  draft.contentKey = &m->contentKey;
+  draft.addresses = *addresses;
+  draft.recipients = *recipients;
+  auto record = protocol::makeForward(draft, keys, nowMs());
+  if (!record) throw UsageError("invalid-forward", protocol::describe(record.error()));
+  const auto recorded = conn->forward(*record);
+
+  std::vector<std::string> names;
+  for (const auto& r : *recipients) names.push_back(r.memberId);
+  if (ctx.out().json()) {
+    ctx.out().document({{"forward_id", hexOf(recorded.id)},
+                        {"bulletin", a.id},
+                        {"addresses", *addresses},
+                        {"recipients", names},
+                        {"recorded_at", formatTime(recorded.atMs)}});
+  } else {
+    ctx.out().line(hexOf(recorded.id));
+    std::cerr << fmt::format("Forwarded TLP:{} bulletin to {} member(s): {}\n", tlpName(m->tlp), names.size(),
+                             fmt::join(names, ", "));
+  }
+  return ExitOk;
+}
+
+// ---- permit ----
+
+struct PermitArgs {
+  std::string id;
+  std::string to;
+};
+
+int runPermit(CliContext& ctx, const PermitArgs& a) {
+  const auto id = parseBulletinId(a.id);
+  const auto grantees = splitList(a.to);
+  if (grantees.empty()) throw UsageError("no-recipients", "--to names nobody");
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto record = protocol::makePermission(id, grantees, keys, nowMs());
+  const auto recorded = conn->permit(record);
+  if (ctx.out().json()) {
+    ctx.out().document({{"bulletin", a.id}, {"permitted", grantees}, {"recorded_at", formatTime(recorded.atMs)}});
+  } else {
+    ctx.out().line(fmt::format("{} may now forward {} (within its TLP rules).", fmt::join(grantees, ", "), a.id));
+  }
+  return ExitOk;
+}
+
+// ---- retract ----
+
+struct RetractArgs {
+  std::string id;
+  std::string reason;
+};
+
+int runRetract(CliContext& ctx, const RetractArgs& a) {
+  const auto id = parseBulletinId(a.id);
+  if (a.reason.empty()) throw UsageError("no-reason", "--reason must say why");
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto record = protocol::makeRetraction(id, a.reason, keys, nowMs());
+  const auto recorded = conn->retract(record);
+  if (ctx.out().json()) {
+    ctx.out().document({{"bulletin", a.id}, {"reason", a.reason}, {"recorded_at", formatTime(recorded.atMs)}});
+  } else {
+    ctx.out().line(fmt::format("Retracted {}; every recipient and forward recipient is notified.", a.id));
+  }
+  return ExitOk;
+}
+
+// ---- thread ----
+
+struct ThreadNode {
+  crypto::BulletinId id;
+  std::optional<crypto::BulletinId> parent;
+  std::string sender;
+  std::int64_t createdAtMs = 0;
+  std::string title;
+  std::string tlp;
+  bool retracted = false;
+};
+
+int runThread(CliContext& ctx, const std::string& hexId) {
+  const auto id = parseBulletinId(hexId);
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  BulletinCache cache(ctx.profile().cacheDir());
+  std::unique_ptr<HubDirectory> dir;
+  // Whatever is queued is verified into the cache first.
+  for (const auto& d : fetchAll(*conn, 0)) (void)openDelivery(*conn, dir, d, keys, cache);
+
+  std::map<crypto::BulletinId, ThreadNode> nodes;
+  for (const auto& cid : cache.ids()) {
+    auto raw = cache.get(cid);
+    if (!raw) continue;
+    auto m = openCached(*conn, dir, *raw, cid, keys, cache);
+    if (!m) continue;  // only verified bulletins are shown
+    nodes[cid] = ThreadNode{cid, m->replyTo, m->senderId, m->createdAtMs, m->title, tlpName(m->tlp),
+                            m->retraction.has_value()};
+  }
+  if (!nodes.contains(id)) throw UsageError("not-found", "no verified bulletin " + hexId + " in your queue or cache");
+  // The root: follow replyTo while the parent is known.
+  crypto::BulletinId root = id;
+  for (int depth = 0; depth < 1000; ++depth) {
+    const auto& n = nodes.at(root);
+    if (!n.parent || !nodes.contains(*n.parent)) break;
+    root = *n.parent;
+  }
+  std::map<crypto::BulletinId, std::vector<crypto::BulletinId>> children;
+  for (const auto& [cid, n] : nodes) {
+    if (n.parent) children[*n.parent].push_back(cid);
+  }
+  for (auto& [p, list] : children) {
+    std::sort(list.begin(), list.end(),
+              [&](const auto& x, const auto& y) { return nodes.at(x).createdAtMs < nodes.at(y).createdAtMs; });
+  }
+  nlohmann::json list = nlohmann::json::array();
+  std::vector<std::pair<crypto::BulletinId, int>> stack{{root, 0}};
+  std::set<crypto::BulletinId> shown;
+  while (!stack.empty()) {
+    auto [cid, depth] = stack.back();
+    stack.pop_back();
+    if (!shown.insert(cid).second) continue;
+    const auto& n = nodes.at(cid);
+    if (ctx.out().json()) {
+      list.push_back({{"id", crypto::toHex(cid)},
+                      {"depth", depth},
+                      {"reply_to", n.parent ? nlohmann::json(crypto::toHex(*n.parent)) : nullptr},
+                      {"sender", n.sender},
+                      {"created_at", formatTime(n.createdAtMs)},
+                      {"tlp", n.tlp},
+                      {"title", n.title},
+                      {"retracted", n.retracted}});
+    } else {
+      ctx.out().line(fmt::format("{}{} {}  {:<20} TLP:{:<12} {}{}{}", std::string(2 * depth, ' '),
+                                 cid == id ? "*" : "-", crypto::toHex(cid), n.sender, n.tlp,
+                                 formatTime(n.createdAtMs), "  " + n.title, n.retracted ? "  [RETRACTED]" : ""));
+    }
+    auto it = children.find(cid);
+    if (it == children.end()) continue;
+    for (auto c = it->second.rbegin(); c != it->second.rend(); ++c) stack.emplace_back(*c, depth + 1);
+  }
+  if (ctx.out().json()) ctx.out().document(list);
+  return ExitOk;
+}
+
+// ---- export ----
+
+struct ExportArgs {
+  std::string id;
+  std::string format = "json";
+  std::string out;
+  bool understood = false;
+};
+
+int runExport(CliContext& ctx, const ExportArgs& a) {
+  const auto id = parseBulletinId(a.id);
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  BulletinCache cache(ctx.profile().cacheDir());
+  std::unique_ptr<HubDirectory> dir;
+  auto m = findBulletin(*conn, dir, cache, id, keys);
+  if (!m) throw VerifyError("bulletin " + a.id + " does not verify: " + m.error());
+  // SECURITY (TLP 2.0): a file is made to be passed on. RED and AMBER leave
+  // the client only when the user says they understand the limits.
+  const bool restricted = m->tlp == wire::Tlp::RED || m->tlp == wire::Tlp::AMBER || m->tlp == wire::Tlp::AMBER_STRICT;
+  if (restricted && !a.understood) {
+    throw UsageError("tlp-restricted", fmt::format("bulletin {} is TLP:{}; a {} file can be shared beyond its "
+                                                   "recipients. Re-run with --i-understand-tlp to export it anyway.",
+                                                   a.id, tlpName(m->tlp), a.format));
+  }
+  std::string text;
+  if (a.format == "stix") {
+    if (m->stixBundle.empty()) throw UsageError("no-stix", "bulletin " + a.id + " carries no STIX bundle");
+    text = m->stixBundle;
+  } else {
+    nlohmann::json j{{"id", crypto::toHex(m->id)},
+                     {"tlp", tlpName(m->tlp)},
+                     {"handling", handlingName(m->handling)},
+                     {"handling_text", m->handlingText},
+                     {"evaluation", evaluationName(m->sourceReliability, m->infoAccuracy)},
+                     {"case", m->caseRef},
+                     {"sender", m->senderId},
+                     {"created_at", formatTime(m->createdAtMs)},
+                     {"category", categoryName(m->category)},
+                     {"title", m->title},
+                     {"body", m->body},
+                     {"attack", m->attackTechniques}};
+    text = j.dump(2) + "\n";
+  }
+  if (a.out.empty() || a.out == "-") {
+    std::cout << text;
+  } else {
+    std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
+    if (!f) throw std::runtime_error("cannot write " + a.out);
+    f << text;
+  }
+  if (!a.out.empty() && a.out != "-") {
+    std::cerr << fmt::format("Exported TLP:{} bulletin {} to {}\n", tlpName(m->tlp), a.id, a.out);
+  }
+  return ExitOk;
+}
+
+}  // namespace
+
+void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
+  auto fa = std::make_shared<ForwardArgs>();
+  auto* fwd = app.add_subcommand("forward", "Forward a bulletin you received to more members (TLP rules apply)");
+  fwd->add_option("id", fa->id, "Bulletin id (32 hex digits)")->required();
+  fwd->add_option("--to", fa->to, "Addresses, comma-separated (as for focal send)")->required();
+  fwd->footer(R"(The bulletin travels unchanged (its sender's signature stays verifiable); you sign a
+forward record that wraps its content key for the new recipients. Only original
+recipients forward. The hub enforces:
+  CLEAR, GREEN   anyone in the community
+  AMBER          points of contact of your own member state
+  AMBER+STRICT   points of contact of your own institution (same state and kind)
+  RED            nobody
+  handling H2    only with the originator's permission (focal permit, by the sender)
+
+Example:
+  focal forward 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --to sg-csa-cert)");
+  table.add(fwd, [&ctx, fa] { return runForward(ctx, *fa); });
+
+  auto pa = std::make_shared<PermitArgs>();
+  auto* permit =
+      app.add_subcommand("permit", "As the originator, permit recipients to forward a bulletin (needed for H2)");
+  permit->add_option("id", pa->id, "Bulletin id you sent (32 hex digits)")->required();
+  permit->add_option("--to", pa->to, "Member ids (original recipients) allowed to forward it")->required();
+  permit->footer(R"(Signs a Permission record; the hub then lets those members forward the bulletin
+(still within its TLP rules). Only the bulletin's sender may permit.
+
+Example:
+  focal permit 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --to my-pdrm-cyber)");
+  table.add(permit, [&ctx, pa] { return runPermit(ctx, *pa); });
+
+  auto ra = std::make_shared<RetractArgs>();
+  auto* retract = app.add_subcommand("retract", "Retract a bulletin you sent; every recipient is notified");
+  retract->add_option("id", ra->id, "Bulletin id you sent (32 hex digits)")->required();
+  retract->add_option("--reason", ra->reason, "Why (visible to the hub and every recipient)")->required();
+  retract->footer(R"(Only the original sender may retract. The hub delivers the signed retraction to
+every recipient and forward recipient, including those who already acknowledged; their
+clients mark the bulletin retracted and focal read shows the reason.
+
+Example:
+  focal retract 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --reason "indicators were a test artefact")");
+  table.add(retract, [&ctx, ra] { return runRetract(ctx, *ra); });
+
+  auto tid = std::make_shared<std::string>();
+  auto* thread = app.add_subcommand("thread", "Show the thread of replies a bulletin belongs to");
+  thread->add_option("id", *tid, "Any bulletin id in the thread")->required();
+  thread->footer(R"(Built from the verified bulletins in your queue and local cache (what you received
+and what you sent), linked by the signed reply reference. * marks the one you named.
+
+Example:
+  focal thread 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e)");
+  table.add(thread, [&ctx, tid] { return runThread(ctx, *tid); });
+
+  auto ea = std::make_shared<ExportArgs>();
+  auto* exp = app.add_subcommand("export", "Write a bulletin to a file for sharing (JSON or its STIX 2.1 bundle)");
+  exp->add_option("id", ea->id, "Bulletin id (32 hex digits)")->required();
+  exp->add_option("--format", ea->format, "json|stix")->check(CLI::IsMember({"json", "stix"}));
+  exp->add_option("--out", ea->out, "Output file (default: standard output)");
+  exp->add_flag("--i-understand-tlp", ea->understood, "Export TLP:AMBER, AMBER+STRICT or RED anyway");
+  exp->footer(R"(Refuses RED and AMBER unless --i-understand-tlp: an exported file is outside
+Focal's control, and TLP limits who may see it.
+
+Example:
+  focal export 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --format stix --out alert.stix.json)");
+  table.add(exp, [&ctx, ea] { return runExport(ctx, *ea); });
+}
+
+}  // namespace focal::client::cli

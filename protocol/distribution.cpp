@@ -1,0 +1,187 @@
+#include "protocol/distribution.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace focal::protocol {
+
+namespace {
+
+bool memberIdSyntax(std::string_view id) {
+  if (id.size() < 2 || id.size() > 63) return false;
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(id[0])) return false;
+  return std::all_of(id.begin() + 1, id.end(), [&](char c) { return alnum(c) || c == '.' || c == '-'; });
+}
+
+bool isPartnerOrPanel(wire::Institution i) {
+  return i == wire::Institution::DIALOGUE_PARTNER || i == wire::Institution::RESOURCE_PANEL;
+}
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+}  // namespace
+
+std::optional<Address> parseAddress(std::string_view text) {
+  if (text == "members") return Address{AddressKind::Members, ""};
+  if (text == "partners") return Address{AddressKind::Partners, ""};
+  if (text == "resource-panel") return Address{AddressKind::ResourcePanel, ""};
+  if (text == "all") return Address{AddressKind::All, ""};
+  if (text.substr(0, 6) == "state:") {
+    const auto cc = text.substr(6);
+    if (cc.size() == 2 && cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z') {
+      return Address{AddressKind::State, std::string(cc)};
+    }
+    return std::nullopt;
+  }
+  if (memberIdSyntax(text)) return Address{AddressKind::Member, std::string(text)};
+  return std::nullopt;
+}
+
+std::string addressText(const Address& a) {
+  switch (a.kind) {
+    case AddressKind::Member: return a.value;
+    case AddressKind::State: return "state:" + a.value;
+    case AddressKind::Members: return "members";
+    case AddressKind::Partners: return "partners";
+    case AddressKind::ResourcePanel: return "resource-panel";
+    case AddressKind::All: return "all";
+  }
+  return a.value;
+}
+
+std::string canonicalAddress(std::string_view typed) {
+  while (!typed.empty() && std::isspace(static_cast<unsigned char>(typed.front()))) typed.remove_prefix(1);
+  while (!typed.empty() && std::isspace(static_cast<unsigned char>(typed.back()))) typed.remove_suffix(1);
+  std::string lower(typed);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower.rfind("state:", 0) == 0) {
+    std::string cc = lower.substr(6);
+    std::transform(cc.begin(), cc.end(), cc.begin(), [](unsigned char c) { return std::toupper(c); });
+    return "state:" + cc;
+  }
+  if (lower == "members" || lower == "partners" || lower == "resource-panel" || lower == "all") return lower;
+  return std::string(typed);  // member ids are case-sensitive: a wrong case is refused, not guessed
+}
+
+Resolution resolve(const MemberSource& members, std::span<const Address> addresses, std::string_view senderId) {
+  Resolution r;
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    const Address& a = addresses[i];
+    if (a.kind == AddressKind::Member) {
+      auto m = members.find(a.value);
+      if (!m) {
+        r.unknown.push_back(i);
+        continue;
+      }
+      auto [it, inserted] = r.reached.try_emplace(std::string(m->id), Reached{*m, true, {}});
+      it->second.named = true;
+      it->second.via.push_back(i);
+      continue;
+    }
+    bool any = false;
+    members.forEach([&](const MemberView& m) {
+      bool in = false;
+      switch (a.kind) {
+        case AddressKind::State: in = m.state == a.value; break;
+        case AddressKind::Members: in = !m.state.empty(); break;
+        case AddressKind::Partners: in = m.institution == wire::Institution::DIALOGUE_PARTNER; break;
+        case AddressKind::ResourcePanel: in = m.institution == wire::Institution::RESOURCE_PANEL; break;
+        case AddressKind::All: in = true; break;
+        case AddressKind::Member: break;
+      }
+      if (!in) return;
+      any = true;  // a group of only the sender is not empty, it just adds nobody
+      if (m.id == senderId) return;
+      auto [it, inserted] = r.reached.try_emplace(std::string(m.id), Reached{m, false, {}});
+      it->second.via.push_back(i);
+    });
+    if (!any) r.empty.push_back(i);
+  }
+  return r;
+}
+
+std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address> addresses,
+                                          const Resolution& resolution) {
+  switch (tlp) {
+    case wire::Tlp::CLEAR:
+    case wire::Tlp::GREEN:
+      return std::nullopt;
+    case wire::Tlp::AMBER:
+    case wire::Tlp::AMBER_STRICT:
+      for (const auto& [id, reached] : resolution.reached) {
+        if (!isPartnerOrPanel(reached.member.institution) || reached.named) continue;
+        const std::string via = addressText(addresses[reached.via.front()]);
+        return std::string("TLP:") + tlpLabel(tlp) + " rule: " + institutionLabel(reached.member.institution) +
+               " member " + quoted(id) + " may receive " + tlpLabel(tlp) +
+               " only when named individually, but was reached through the group address " + quoted(via);
+      }
+      return std::nullopt;
+    case wire::Tlp::RED:
+      for (const auto& a : addresses) {
+        if (!a.isGroup()) continue;
+        return "TLP:RED rule: only individually named members may receive RED; " + quoted(addressText(a)) +
+               " is a group address";
+      }
+      return std::nullopt;
+    case wire::Tlp::UNSET:
+      break;
+  }
+  return std::string("TLP rule: the bulletin has no TLP label");
+}
+
+std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forwarder, const MemberView& recipient) {
+  switch (tlp) {
+    case wire::Tlp::CLEAR:
+    case wire::Tlp::GREEN:
+      return std::nullopt;
+    case wire::Tlp::AMBER:
+      if (!forwarder.state.empty() && recipient.state == forwarder.state) return std::nullopt;
+      return "TLP:AMBER forwarding rule: a recipient may forward AMBER only to points of contact of its own member "
+             "state" +
+             (forwarder.state.empty() ? std::string(" (the forwarder " + quoted(forwarder.id) + " has none)")
+                                      : std::string(" (" + std::string(forwarder.state) + ")")) +
+             "; " + quoted(recipient.id) + " is not one";
+    case wire::Tlp::AMBER_STRICT:
+      if (!forwarder.state.empty() && recipient.state == forwarder.state &&
+          recipient.institution == forwarder.institution) {
+        return std::nullopt;
+      }
+      return "TLP:AMBER+STRICT forwarding rule: a recipient may forward AMBER+STRICT only within its own institution (" +
+             (forwarder.state.empty() ? std::string("none") : std::string(forwarder.state)) + " " +
+             institutionLabel(forwarder.institution) + "); " + quoted(recipient.id) + " is " +
+             (recipient.state.empty() ? std::string("without member state") : std::string(recipient.state)) + " " +
+             institutionLabel(recipient.institution);
+    case wire::Tlp::RED:
+      return "TLP:RED forwarding rule: RED may not be forwarded to anyone (refused for " + quoted(recipient.id) + ")";
+    case wire::Tlp::UNSET:
+      break;
+  }
+  return std::string("TLP rule: the bulletin has no TLP label");
+}
+
+const char* tlpLabel(wire::Tlp t) {
+  switch (t) {
+    case wire::Tlp::CLEAR: return "CLEAR";
+    case wire::Tlp::GREEN: return "GREEN";
+    case wire::Tlp::AMBER: return "AMBER";
+    case wire::Tlp::AMBER_STRICT: return "AMBER+STRICT";
+    case wire::Tlp::RED: return "RED";
+    case wire::Tlp::UNSET: break;
+  }
+  return "UNSET";
+}
+
+const char* institutionLabel(wire::Institution i) {
+  switch (i) {
+    case wire::Institution::LAW_ENFORCEMENT: return "law-enforcement";
+    case wire::Institution::POLICY_SECURITY: return "policy-security";
+    case wire::Institution::SECRETARIAT: return "secretariat";
+    case wire::Institution::DIALOGUE_PARTNER: return "dialogue-partner";
+    case wire::Institution::RESOURCE_PANEL: return "resource-panel";
+    case wire::Institution::UNSET: break;
+  }
+  return "unset";
+}
+
+}  // namespace focal::protocol

@@ -1,0 +1,177 @@
+#include "protocol/records.hpp"
+
+#include "protocol/limits.hpp"
+#include "protocol/signing.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace focal::protocol {
+
+const char* describe(RecordError e) {
+  switch (e) {
+    case RecordError::Malformed: return "the record does not parse or has fields of the wrong length";
+    case RecordError::BadSignature: return "the record's signature does not verify under its author's key";
+    case RecordError::WrongBulletin: return "the record is about another bulletin (id or header hash differ)";
+    case RecordError::NotAuthorised: return "the record's author may not make it (not an original recipient, or not the sender)";
+    case RecordError::NotARecipient: return "the forward is not addressed to this member's key";
+    case RecordError::OpenFailed: return "the forwarded bulletin does not open";
+  }
+  return "unknown record error";
+}
+
+SignedRecordBytes signRecord(std::string_view context, capnp::MessageBuilder& message,
+                             const crypto::SigningSecretKey& key) {
+  SignedRecordBytes out;
+  out.body = toBytes(message);
+  out.signature = crypto::sign(context, out.body, key);
+  return out;
+}
+
+Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, const crypto::MemberKeys& forwarder,
+                                                     std::int64_t nowMs, std::optional<crypto::BulletinId> forwardId) {
+  if (draft.contentKey == nullptr || draft.recipients.empty() || draft.recipients.size() > MaxRecipients ||
+      draft.addresses.empty() || draft.addresses.size() > MaxAddresses) {
+    return unexpected(RecordError::Malformed);
+  }
+  auto header = decode<wire::BulletinHeader>(draft.originalHeader);
+  if (!header || header->root().getBulletinId().size() != crypto::BulletinId::size) {
+    return unexpected(RecordError::Malformed);
+  }
+  std::vector<std::size_t> order(draft.recipients.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](auto a, auto b) { return draft.recipients[a].memberId < draft.recipients[b].memberId; });
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    if (draft.recipients[order[i - 1]].memberId == draft.recipients[order[i]].memberId) {
+      return unexpected(RecordError::Malformed);
+    }
+  }
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ForwardRecord>();
+  const auto id = forwardId ? *forwardId : crypto::randomFixed<crypto::BulletinId>();
+  f.setForwardId(kjBytes(id.view()));
+  f.setBulletinId(header->root().getBulletinId());
+  f.setHeaderHash(kjBytes(crypto::hash256(draft.originalHeader).view()));
+  f.setForwarderId(forwarder.memberId);
+  f.setForwarderKey(kjBytes(forwarder.identity.publicKey.view()));
+  f.setForwardedAtMs(nowMs);
+  auto addresses = f.initAddresses(static_cast<unsigned>(draft.addresses.size()));
+  for (unsigned i = 0; i < addresses.size(); ++i) addresses.set(i, draft.addresses[i]);
+  auto recipients = f.initRecipients(static_cast<unsigned>(order.size()));
+  for (unsigned i = 0; i < recipients.size(); ++i) {
+    const auto& r = draft.recipients[order[i]];
+    recipients[i].setMemberId(r.memberId);
+    recipients[i].setEncryptionKey(kjBytes(r.encryptionKey.view()));
+    recipients[i].setWrappedKey(kjBytes(crypto::wrapKey(*draft.contentKey, r.encryptionKey).view()));
+  }
+  return signRecord(context::Forward, m, forwarder.identity.secretKey);
+}
+
+SignedRecordBytes makePermission(const crypto::BulletinId& bulletinId, const std::vector<std::string>& grantees,
+                                 const crypto::MemberKeys& originator, std::int64_t nowMs) {
+  capnp::MallocMessageBuilder m;
+  auto p = m.initRoot<wire::Permission>();
+  p.setBulletinId(kjBytes(bulletinId.view()));
+  auto list = p.initGrantedTo(static_cast<unsigned>(grantees.size()));
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, grantees[i]);
+  p.setGrantedAtMs(nowMs);
+  return signRecord(context::Permission, m, originator.identity.secretKey);
+}
+
+SignedRecordBytes makeRetraction(const crypto::BulletinId& bulletinId, std::string_view reason,
+                                 const crypto::MemberKeys& sender, std::int64_t nowMs) {
+  capnp::MallocMessageBuilder m;
+  auto r = m.initRoot<wire::Retraction>();
+  r.setBulletinId(kjBytes(bulletinId.view()));
+  r.setSenderId(sender.memberId);
+  r.setReason(capnp::Text::Reader(reason.data(), reason.size()));
+  r.setRetractedAtMs(nowMs);
+  return signRecord(context::Retraction, m, sender.identity.secretKey);
+}
+
+std::optional<std::string> peekForwarder(ByteView recordBody) {
+  auto parsed = decode<wire::ForwardRecord>(recordBody);
+  if (!parsed) return std::nullopt;
+  const auto id = view(parsed->root().getForwarderId());
+  if (id.empty() || id.size() > MaxMemberIdBytes) return std::nullopt;
+  return std::string(id);
+}
+
+Expected<OpenedForward, RecordError> openForwarded(ByteView header, const crypto::Signature& sig, ByteView ciphertext,
+                                                   const crypto::SigningPublicKey& expectedSenderKey,
+                                                   ByteView recordBody, const crypto::Signature& recordSig,
+                                                   const crypto::SigningPublicKey& expectedForwarderKey,
+                                                   const crypto::MemberKeys& me) {
+  auto verified = verifyHeader(header, sig);
+  if (!verified) return unexpected(RecordError::OpenFailed);
+  Parsed<wire::BulletinHeader> parsed = std::move(verified).value();
+  auto h = parsed.root();
+  if (!(*crypto::SigningPublicKey::fromBytes(view(h.getSenderKey())) == expectedSenderKey)) {
+    return unexpected(RecordError::OpenFailed);
+  }
+  // SECURITY: the record's bytes are verified before any field is used.
+  if (recordBody.size() > MaxHeaderBytes) return unexpected(RecordError::Malformed);
+  if (!crypto::verify(context::Forward, recordBody, recordSig, expectedForwarderKey)) {
+    return unexpected(RecordError::BadSignature);
+  }
+  auto record = decode<wire::ForwardRecord>(recordBody);
+  if (!record) return unexpected(RecordError::Malformed);
+  auto f = record->root();
+  const auto forwarderKey = crypto::SigningPublicKey::fromBytes(view(f.getForwarderKey()));
+  if (!forwarderKey || !(*forwarderKey == expectedForwarderKey)) return unexpected(RecordError::BadSignature);
+  const auto bid = view(f.getBulletinId());
+  const auto hid = view(h.getBulletinId());
+  const auto headerHash = crypto::Hash256::fromBytes(view(f.getHeaderHash()));
+  if (!std::equal(bid.begin(), bid.end(), hid.begin(), hid.end()) || !headerHash ||
+      !(*headerHash == crypto::hash256(header))) {
+    return unexpected(RecordError::WrongBulletin);
+  }
+  const auto forwarderId = view(f.getForwarderId());
+  bool original = false;
+  for (auto r : h.getRecipients()) original = original || view(r.getMemberId()) == forwarderId;
+  if (!original) return unexpected(RecordError::NotAuthorised);
+  // The record's recipient list: sorted, unique, fixed lengths (as a header's).
+  std::string_view previous;
+  ForwardInfo info;
+  for (auto r : f.getRecipients()) {
+    const auto id = view(r.getMemberId());
+    if (id.empty() || (!previous.empty() && !(previous < id)) || r.getEncryptionKey().size() != crypto::BoxPublicKey::size ||
+        r.getWrappedKey().size() != crypto::WrappedKey::size) {
+      return unexpected(RecordError::Malformed);
+    }
+    previous = id;
+    info.recipients.emplace_back(id);
+  }
+  for (auto a : f.getAddresses()) info.addresses.emplace_back(view(a));
+  info.forwarderId = std::string(forwarderId);
+  info.forwardedAtMs = f.getForwardedAtMs();
+
+  auto entry = findOurEntry(f.getRecipients(), me);
+  if (!entry) return unexpected(RecordError::NotARecipient);
+  auto opened = finishOpen(std::move(parsed), ciphertext, entry->first, *entry->second);
+  if (!opened) return unexpected(RecordError::OpenFailed);
+  return OpenedForward{std::move(opened).value(), std::move(info)};
+}
+
+Expected<RetractionInfo, RecordError> verifyRetraction(ByteView body, const crypto::Signature& sig,
+                                                       wire::BulletinHeader::Reader header,
+                                                       const crypto::SigningPublicKey& senderKey) {
+  if (body.size() > MaxHeaderBytes) return unexpected(RecordError::Malformed);
+  if (!crypto::verify(context::Retraction, body, sig, senderKey)) return unexpected(RecordError::BadSignature);
+  auto parsed = decode<wire::Retraction>(body);
+  if (!parsed) return unexpected(RecordError::Malformed);
+  auto r = parsed->root();
+  const auto bid = view(r.getBulletinId());
+  const auto hid = view(header.getBulletinId());
+  if (!std::equal(bid.begin(), bid.end(), hid.begin(), hid.end())) return unexpected(RecordError::WrongBulletin);
+  if (view(r.getSenderId()) != view(header.getSenderId())) return unexpected(RecordError::NotAuthorised);
+  RetractionInfo info;
+  info.bulletinId = *crypto::BulletinId::fromBytes(bid);
+  info.senderId = std::string(view(r.getSenderId()));
+  info.reason = std::string(view(r.getReason()));
+  info.retractedAtMs = r.getRetractedAtMs();
+  return info;
+}
+
+}  // namespace focal::protocol

@@ -1,0 +1,93 @@
+// Signed working-group records about a bulletin: forward, permission,
+// retraction (PROTOCOL.md §12). Each is a standalone Cap'n Proto message
+// signed as   context || 0x00 || bytes   by its author's identity key, and
+// verified over the bytes as received before it is parsed.
+//
+// Forwarding keeps the original sender's signature verifiable: the original
+// Bulletin travels unchanged, and the forward record (signed by the
+// forwarder, bound to the original header by its BLAKE2b-256) carries the
+// same content key K wrapped for each new recipient.
+#pragma once
+
+#include "crypto/keyfile.hpp"
+#include "protocol/bulletin.hpp"
+
+#include <string>
+#include <vector>
+
+namespace focal::protocol {
+
+struct SignedRecordBytes {
+  Bytes body;
+  crypto::Signature signature;
+};
+
+// Signs `message` (serialised once) under `context`.
+SignedRecordBytes signRecord(std::string_view context, capnp::MessageBuilder& message,
+                             const crypto::SigningSecretKey& key);
+
+struct ForwardDraft {
+  ByteView originalHeader;              // the bulletin's signed header bytes
+  const crypto::ContentKey* contentKey = nullptr;  // K, from opening the bulletin
+  std::vector<std::string> addresses;   // canonical, as written
+  std::vector<RecipientKey> recipients; // resolved
+};
+
+enum class RecordError { Malformed, BadSignature, WrongBulletin, NotAuthorised, NotARecipient, OpenFailed };
+const char* describe(RecordError e);
+
+// A forward record re-wrapping K for each new recipient, sorted by member id.
+Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, const crypto::MemberKeys& forwarder,
+                                                     std::int64_t nowMs,
+                                                     std::optional<crypto::BulletinId> forwardId = std::nullopt);
+
+SignedRecordBytes makePermission(const crypto::BulletinId& bulletinId, const std::vector<std::string>& grantees,
+                                 const crypto::MemberKeys& originator, std::int64_t nowMs);
+
+SignedRecordBytes makeRetraction(const crypto::BulletinId& bulletinId, std::string_view reason,
+                                 const crypto::MemberKeys& sender, std::int64_t nowMs);
+
+struct ForwardInfo {
+  std::string forwarderId;
+  std::int64_t forwardedAtMs = 0;
+  std::vector<std::string> addresses;
+  std::vector<std::string> recipients;
+};
+
+struct OpenedForward {
+  OpenedBulletin bulletin;
+  ForwardInfo forward;
+};
+
+// Opens a bulletin that reached `me` through a forward. Checks, in order:
+// the original header as openBulletin does (signature, sender key =
+// expectedSenderKey); the record's signature under expectedForwarderKey
+// (the directory's key for the forwarder it names); forwarderKey in the
+// record equal to that key; bulletinId and headerHash naming this header;
+// the forwarder among the header's recipients (only original recipients
+// forward); our entry among the record's recipients; then ciphertext hash,
+// unwrap and decryption. The caller learns which forwarder key to expect
+// from peekForwarder and its verified directory.
+Expected<OpenedForward, RecordError> openForwarded(ByteView header, const crypto::Signature& sig, ByteView ciphertext,
+                                                   const crypto::SigningPublicKey& expectedSenderKey,
+                                                   ByteView recordBody, const crypto::Signature& recordSig,
+                                                   const crypto::SigningPublicKey& expectedForwarderKey,
+                                                   const crypto::MemberKeys& me);
+// The forwarder id a record claims (unverified), to find its key.
+std::optional<std::string> peekForwarder(ByteView recordBody);
+
+struct RetractionInfo {
+  crypto::BulletinId bulletinId;
+  std::string senderId;
+  std::string reason;
+  std::int64_t retractedAtMs = 0;
+};
+
+// Verifies a retraction against the bulletin's verified header: signature
+// under `senderKey` (the directory's key of the header's sender), senderId =
+// the header's senderId, bulletinId = the header's id.
+Expected<RetractionInfo, RecordError> verifyRetraction(ByteView body, const crypto::Signature& sig,
+                                                       wire::BulletinHeader::Reader header,
+                                                       const crypto::SigningPublicKey& senderKey);
+
+}  // namespace focal::protocol

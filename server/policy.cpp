@@ -1,0 +1,117 @@
+#include "server/policy.hpp"
+
+#include "protocol/limits.hpp"
+#include "protocol/message.hpp"
+
+#include <algorithm>
+
+namespace focal::server {
+
+using protocol::view;
+using wire::ErrorCode;
+
+protocol::MemberView viewOf(const MemberRecord& m) { return {m.id, m.state, m.institution}; }
+
+void DirectoryMembers::forEach(const std::function<void(const protocol::MemberView&)>& f) const {
+  for (const auto& [id, m] : dir_.members()) {
+    if (m.active()) f(viewOf(m));
+  }
+}
+
+std::optional<protocol::MemberView> DirectoryMembers::find(std::string_view id) const {
+  const MemberRecord* m = dir_.find(id);
+  if (m == nullptr || !m->active()) return std::nullopt;
+  return viewOf(*m);
+}
+
+Result<Ok> checkMarkings(wire::BulletinHeader::Reader h) {
+  const auto handling = static_cast<std::uint16_t>(h.getHandling());
+  if (handling > static_cast<std::uint16_t>(wire::Handling::H3)) {
+    return fail(ErrorCode::INVALID_REQUEST, "unknown handling code " + std::to_string(handling));
+  }
+  const auto text = view(h.getHandlingText());
+  if (h.getHandling() == wire::Handling::H3 && text.empty()) {
+    return fail(ErrorCode::INVALID_REQUEST, "handling code H3 requires handlingText (the other restrictions)");
+  }
+  if (h.getHandling() != wire::Handling::H3 && !text.empty()) {
+    return fail(ErrorCode::INVALID_REQUEST, "handlingText is only for handling code H3");
+  }
+  if (text.size() > protocol::MaxTextFieldBytes || h.getCaseRef().size() > protocol::MaxTextFieldBytes) {
+    return fail(ErrorCode::INVALID_REQUEST, "handlingText and caseRef are limited to " +
+                                                std::to_string(protocol::MaxTextFieldBytes) + " bytes");
+  }
+  const auto source = static_cast<std::uint16_t>(h.getSourceReliability());
+  if (source > static_cast<std::uint16_t>(wire::SourceReliability::X)) {
+    return fail(ErrorCode::INVALID_REQUEST, "unknown source reliability " + std::to_string(source));
+  }
+  if (h.getInfoAccuracy() > 4) return fail(ErrorCode::INVALID_REQUEST, "information accuracy is 1 to 4 (0 = not evaluated)");
+  if ((source == 0) != (h.getInfoAccuracy() == 0)) {
+    return fail(ErrorCode::INVALID_REQUEST,
+                "an evaluation has both parts: source reliability (A/B/C/X) and information accuracy (1-4)");
+  }
+  if (static_cast<std::uint16_t>(h.getPriority()) > static_cast<std::uint16_t>(wire::Priority::URGENT)) {
+    return fail(ErrorCode::INVALID_REQUEST, "unknown priority");
+  }
+  return Ok{};
+}
+
+Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_view authorId,
+                                            capnp::List<capnp::Text>::Reader addresses,
+                                            const std::vector<std::string_view>& recipientIds,
+                                            std::vector<protocol::Address>& parsed) {
+  if (addresses.size() == 0) return fail(ErrorCode::INVALID_REQUEST, "no addresses: say whom it is for");
+  if (addresses.size() > protocol::MaxAddresses) return fail(ErrorCode::TOO_LARGE, "too many addresses");
+  parsed.clear();
+  for (auto a : addresses) {
+    auto p = protocol::parseAddress(view(a));
+    if (!p) {
+      const auto text = view(a);
+      return fail(ErrorCode::INVALID_REQUEST,
+                  "address '" + std::string(text.substr(0, 64)) +
+                      "' is not a member id, state:CC, members, partners, resource-panel or all");
+    }
+    if (p->kind == protocol::AddressKind::Member) {
+      const MemberRecord* m = dir.find(p->value);
+      if (m == nullptr) return fail(ErrorCode::UNKNOWN_RECIPIENT, "unknown recipient " + p->value);
+      if (!m->active()) return fail(ErrorCode::REVOKED_KEY, "recipient " + p->value + " is revoked");
+    }
+    parsed.push_back(std::move(*p));
+  }
+  auto resolution = protocol::resolve(DirectoryMembers(dir), parsed, authorId);
+
+  std::vector<std::string> missing, extra;
+  for (const auto& [id, r] : resolution.reached) {
+    if (!std::binary_search(recipientIds.begin(), recipientIds.end(), std::string_view(id))) missing.push_back(id);
+  }
+  for (auto id : recipientIds) {
+    if (resolution.reached.find(id) == resolution.reached.end()) extra.emplace_back(id);
+  }
+  if (!missing.empty() || !extra.empty()) {
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (std::size_t i = 0; i < v.size() && i < 16; ++i) s += (i ? ", " : "") + v[i];
+      if (v.size() > 16) s += ", ... (" + std::to_string(v.size()) + " in all)";
+      return s;
+    };
+    std::string msg = "the recipients do not match what the directory gives for the addresses now";
+    if (!missing.empty()) msg += "; addressed but missing: " + list(missing);
+    if (!extra.empty()) msg += "; listed but not addressed: " + list(extra);
+    return fail(ErrorCode::POLICY_DENIED, msg);
+  }
+  return resolution;
+}
+
+Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wire::BulletinHeader::Reader h) {
+  std::vector<std::string_view> ids;  // header recipients are strictly sorted (verifyHeader)
+  ids.reserve(h.getRecipients().size());
+  for (auto r : h.getRecipients()) ids.push_back(view(r.getMemberId()));
+  std::vector<protocol::Address> parsed;
+  auto resolution = matchAddresses(dir, senderId, h.getAddresses(), ids, parsed);
+  if (!resolution) return fail(resolution.error());
+  if (auto refusal = protocol::checkFirstSend(h.getTlp(), parsed, *resolution)) {
+    return fail(ErrorCode::POLICY_DENIED, *refusal);
+  }
+  return Ok{};
+}
+
+}  // namespace focal::server

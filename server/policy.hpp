@@ -1,0 +1,57 @@
+// The working group's distribution rules as the hub enforces them on what a
+// member submits: addresses resolved against the directory as it stands now,
+// the TLP 2.0 table of DESIGN.md §8 (protocol/distribution.hpp), the
+// law-enforcement markings, and forwarding. Pure checks over the directory;
+// nothing here touches the store or the network.
+//
+// SECURITY: every input is attacker-controlled header or record content that
+// has already been signature-checked (so it is what its author signed, not
+// necessarily sensible). Each refusal is a HubError that names the rule and
+// the recipient or address, never content.
+#pragma once
+
+#include "protocol/distribution.hpp"
+#include "protocol/focal.capnp.h"
+#include "server/directory.hpp"
+#include "server/hub_error.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace focal::server {
+
+// The directory's active members, as the address resolver sees them.
+class DirectoryMembers final : public protocol::MemberSource {
+ public:
+  explicit DirectoryMembers(const Directory& dir) : dir_(dir) {}
+  void forEach(const std::function<void(const protocol::MemberView&)>& f) const override;
+  std::optional<protocol::MemberView> find(std::string_view id) const override;
+
+ private:
+  const Directory& dir_;
+};
+
+protocol::MemberView viewOf(const MemberRecord& m);
+
+// Handling code, H3 text, evaluation, priority and text lengths.
+// invalidRequest naming the field.
+Result<Ok> checkMarkings(wire::BulletinHeader::Reader h);
+
+// Resolves `addresses` for `authorId` against the directory now and checks
+// that the listed recipient ids are exactly the result:
+//   invalidRequest   no address, or one not in canonical syntax
+//   unknownRecipient a member-id address naming nobody the directory knows
+//   revokedKey       a member-id address naming a revoked member
+//   policyDenied     the recipients differ: "missing: a, b; not addressed: c"
+Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_view authorId,
+                                            capnp::List<capnp::Text>::Reader addresses,
+                                            const std::vector<std::string_view>& recipientIds,
+                                            std::vector<protocol::Address>& parsedOut);
+
+// Everything about a new bulletin's distribution: addresses match the
+// recipients, and the TLP first-send rule holds (policyDenied naming the
+// rule and the recipient).
+Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wire::BulletinHeader::Reader h);
+
+}  // namespace focal::server
