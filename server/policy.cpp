@@ -55,10 +55,10 @@ Result<Ok> checkMarkings(wire::BulletinHeader::Reader h) {
   return Ok{};
 }
 
-Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_view authorId,
-                                            capnp::List<capnp::Text>::Reader addresses,
-                                            const std::vector<std::string_view>& recipientIds,
-                                            std::vector<protocol::Address>& parsed) {
+namespace {
+
+Result<Ok> parseAddresses(const Directory& dir, capnp::List<capnp::Text>::Reader addresses,
+                          std::vector<protocol::Address>& parsed) {
   if (addresses.size() == 0) return fail(ErrorCode::INVALID_REQUEST, "no addresses: say whom it is for");
   if (addresses.size() > protocol::MaxAddresses) return fail(ErrorCode::TOO_LARGE, "too many addresses");
   parsed.clear();
@@ -77,8 +77,10 @@ Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_vi
     }
     parsed.push_back(std::move(*p));
   }
-  auto resolution = protocol::resolve(DirectoryMembers(dir), parsed, authorId);
+  return Ok{};
+}
 
+Result<Ok> compareRecipients(const protocol::Resolution& resolution, const std::vector<std::string_view>& recipientIds) {
   std::vector<std::string> missing, extra;
   for (const auto& [id, r] : resolution.reached) {
     if (!std::binary_search(recipientIds.begin(), recipientIds.end(), std::string_view(id))) missing.push_back(id);
@@ -86,18 +88,28 @@ Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_vi
   for (auto id : recipientIds) {
     if (resolution.reached.find(id) == resolution.reached.end()) extra.emplace_back(id);
   }
-  if (!missing.empty() || !extra.empty()) {
-    auto list = [](const std::vector<std::string>& v) {
-      std::string s;
-      for (std::size_t i = 0; i < v.size() && i < 16; ++i) s += (i ? ", " : "") + v[i];
-      if (v.size() > 16) s += ", ... (" + std::to_string(v.size()) + " in all)";
-      return s;
-    };
-    std::string msg = "the recipients do not match what the directory gives for the addresses now";
-    if (!missing.empty()) msg += "; addressed but missing: " + list(missing);
-    if (!extra.empty()) msg += "; listed but not addressed: " + list(extra);
-    return fail(ErrorCode::POLICY_DENIED, msg);
-  }
+  if (missing.empty() && extra.empty()) return Ok{};
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size() && i < 16; ++i) s += (i ? ", " : "") + v[i];
+    if (v.size() > 16) s += ", ... (" + std::to_string(v.size()) + " in all)";
+    return s;
+  };
+  std::string msg = "the recipients do not match what the directory gives for the addresses now";
+  if (!missing.empty()) msg += "; addressed but missing: " + list(missing);
+  if (!extra.empty()) msg += "; listed but not addressed: " + list(extra);
+  return fail(ErrorCode::POLICY_DENIED, msg);
+}
+
+}  // namespace
+
+Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_view authorId,
+                                            capnp::List<capnp::Text>::Reader addresses,
+                                            const std::vector<std::string_view>& recipientIds,
+                                            std::vector<protocol::Address>& parsed) {
+  if (auto ok = parseAddresses(dir, addresses, parsed); !ok) return fail(ok.error());
+  auto resolution = protocol::resolve(DirectoryMembers(dir), parsed, authorId);
+  if (auto ok = compareRecipients(resolution, recipientIds); !ok) return fail(ok.error());
   return resolution;
 }
 
@@ -106,12 +118,14 @@ Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wi
   ids.reserve(h.getRecipients().size());
   for (auto r : h.getRecipients()) ids.push_back(view(r.getMemberId()));
   std::vector<protocol::Address> parsed;
-  auto resolution = matchAddresses(dir, senderId, h.getAddresses(), ids, parsed);
-  if (!resolution) return fail(resolution.error());
-  if (auto refusal = protocol::checkFirstSend(h.getTlp(), parsed, *resolution)) {
+  if (auto ok = parseAddresses(dir, h.getAddresses(), parsed); !ok) return fail(ok.error());
+  const auto resolution = protocol::resolve(DirectoryMembers(dir), parsed, senderId);
+  // The TLP rule first: "RED may only be addressed to individual members"
+  // tells the sender what to change; a recipient-list mismatch would not.
+  if (auto refusal = protocol::checkFirstSend(h.getTlp(), parsed, resolution)) {
     return fail(ErrorCode::POLICY_DENIED, *refusal);
   }
-  return Ok{};
+  return compareRecipients(resolution, ids);
 }
 
 }  // namespace focal::server

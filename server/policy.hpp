@@ -49,9 +49,11 @@ Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_vi
                                             const std::vector<std::string_view>& recipientIds,
                                             std::vector<protocol::Address>& parsedOut);
 
-// Everything about a new bulletin's distribution: addresses match the
-// recipients, and the TLP first-send rule holds (policyDenied naming the
-// rule and the recipient).
+// Everything about a new bulletin's distribution, in this order: addresses
+// parse and name known, active members; the TLP first-send rule holds
+// (policyDenied naming the rule and the recipient); the listed recipients
+// are exactly what the addresses resolve to (policyDenied naming the
+// difference).
 Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wire::BulletinHeader::Reader h);
 
 }  // namespace focal::server

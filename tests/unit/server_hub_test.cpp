@@ -503,7 +503,9 @@ TEST_CASE("hub: sends that break a rule are refused with the rule's code", "[ser
     REQUIRE(sealed.ok());
     auto reply = sendCall(a, sealed.value());
     CHECK(errorOf(reply) == ErrorCode::POLICY_DENIED);
-    CHECK(protocol::view(reply.root().getError().getMessage()) == "RED may only be addressed to individual members");
+    // The refusal names the rule and the address it refuses.
+    CHECK(protocol::view(reply.root().getError().getMessage()) ==
+          "TLP:RED rule: only individually named members may receive RED; 'members' is a group address");
   }
   SECTION("RED to an individual member is accepted") {
     auto reply = sendCall(a, seal(alice, {&bob}, h.clock.nowMs(), wire::Tlp::RED));
