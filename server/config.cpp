@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -117,6 +118,16 @@ Expected<ListenAddress, std::string> parseListenAddress(std::string_view text) {
     if (host.find(':') != std::string_view::npos) return unexpected(std::string("write IPv6 addresses as [ADDR]:PORT"));
   }
   if (host.empty()) return unexpected(std::string("empty host"));
+  // A host name or an IP literal (an IPv6 zone after '%'), nothing else:
+  // brackets, quotes or spaces inside a host would not survive being
+  // written back by formatListenAddress, and a config focald rewrote must
+  // still start it.
+  for (char ch : host) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (!(std::isalnum(u) || ch == '.' || ch == '-' || ch == '_' || ch == ':' || ch == '%')) {
+      return unexpected(std::string("the host may hold only letters, digits and . - _ : %"));
+    }
+  }
   unsigned value = 0;
   auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc() || p != port.data() + port.size() || value > 65535) {

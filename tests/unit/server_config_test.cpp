@@ -125,3 +125,22 @@ TEST_CASE("listen addresses parse with IPv4, names and bracketed IPv6", "[server
   CHECK(formatListenAddress("::1", 5) == "[::1]:5");
   CHECK(formatListenAddress("127.0.0.1", 5) == "127.0.0.1:5");
 }
+
+TEST_CASE("a listen host with brackets or spaces inside is refused, so every accepted address writes back",
+          "[server][config]") {
+  // Found by config_fuzz: "[[[200]:4" parsed to host "[[200", which
+  // formatListenAddress wrote as "[[200:4" and the parser then refused.
+  for (const char* bad : {"[[[200]:4", "[a b]:4", "a]b:4", "[\"x\"]:4", "[fe80::1\n]:4"}) {
+    INFO(bad);
+    CHECK_FALSE(parseListenAddress(bad).ok());
+  }
+  for (const char* good : {"[fe80::1%eth0]:4", "hub_1.example-org:9", "[::]:0", "0.0.0.0:7443"}) {
+    INFO(good);
+    auto a = parseListenAddress(good);
+    REQUIRE(a.ok());
+    auto again = parseListenAddress(formatListenAddress(a->host, a->port));
+    REQUIRE(again.ok());
+    CHECK(again->host == a->host);
+    CHECK(again->port == a->port);
+  }
+}
