@@ -97,8 +97,10 @@ net::awaitable<void> Session::main() {
 
   std::array<std::uint8_t, protocol::FrameHeaderBytes> prefix{};
   crypto::Bytes body;
+  bool readFailed = false;  // the peer closed (EOF, TLS truncation) or the socket failed
   while (!closing_) {
     co_await net::async_read(stream_, net::buffer(prefix), net::redirect_error(net::use_awaitable, ec));
+    if (ec) readFailed = true;
     if (ec || closing_) break;
 
     // SECURITY: the length is checked against the limit before anything is
@@ -112,6 +114,7 @@ net::awaitable<void> Session::main() {
     setDeadline(Phase::Body, authenticated_ ? bodyDeadline : std::min(bodyDeadline, unauthenticatedDeadline_));
     body.resize(*length);
     co_await net::async_read(stream_, net::buffer(body), net::redirect_error(net::use_awaitable, ec));
+    if (ec) readFailed = true;
     if (ec || closing_) break;
 
     auto parsed = protocol::decode<wire::ClientFrame>(body);
@@ -148,9 +151,19 @@ net::awaitable<void> Session::main() {
     net::co_spawn(ex, serve(self, std::move(parsed).value()), net::detached);
   }
 
-  // Closing: keep reading (and discarding) until the peer closes or the
-  // watchdog's grace period ends, so the final error frame is not lost to a
-  // TCP reset caused by unread input.
+  // The peer is gone: nothing more will be read and no reply can reach it.
+  // Close now. (Reading again would not help: after a TLS truncation, a
+  // second read on the stream never completes, and the socket would sit in
+  // CLOSE-WAIT, counting against the member's connection limit, until the
+  // idle timeout.)
+  if (readFailed) {
+    spdlog::debug("session {}: peer closed: {}", id_, ec.message());
+    co_return;
+  }
+
+  // We are closing: keep reading (and discarding) until the peer closes or
+  // the watchdog's grace period ends, so the final error frame is not lost
+  // to a TCP reset caused by unread input.
   std::array<std::uint8_t, 4096> scratch{};
   while (!closed_) {
     co_await stream_.async_read_some(net::buffer(scratch), net::redirect_error(net::use_awaitable, ec));

@@ -40,8 +40,6 @@ json runJson(const std::vector<std::string>& args, int expectedExit = 0) {
 // The error message of a failed --json command.
 std::string errorOf(const json& j) { return j.at("error").at("message").get<std::string>(); }
 
-HubOptions manyConnections() { return HubOptions{{{"max_connections_per_member", "64"}}}; }
-
 TestMember keyFileMember(Hub& hub, const std::string& id, const std::string& state) {
   return hub.createMember(id, state, wire::Institution::LAW_ENFORCEMENT, true);
 }
@@ -92,7 +90,7 @@ crypto::PublicKeys newEncryptionKey(const crypto::MemberKeys& keys) {
 }  // namespace
 
 TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through the CLI", "[integration][keys]") {
-  Hub hub(manyConnections());
+  Hub hub;
   TempDir home;
   auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
   auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
@@ -173,7 +171,7 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
 }
 
 TEST_CASE("A revoked member cannot authenticate and its open session is closed", "[integration][keys]") {
-  Hub hub(manyConnections());
+  Hub hub;
   auto alice = hub.createMember("sg-alice", "SG");
   auto bob = hub.createMember("my-bob", "MY");
   auto bobSession = hub.connect(bob.keys);
@@ -220,7 +218,7 @@ TEST_CASE("A revoked member cannot authenticate and its open session is closed",
 
 TEST_CASE("A rotated key file still opens bulletins queued for the old key, and new ones use the new key",
           "[integration][keys]") {
-  Hub hub(manyConnections());
+  Hub hub;
   TempDir home;
   auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
   auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
@@ -247,7 +245,7 @@ TEST_CASE("A rotated key file still opens bulletins queued for the old key, and 
 
 TEST_CASE("Identity rotation: the old identity is locked out, bulletins it signed before still verify",
           "[integration][keys]") {
-  Hub hub(manyConnections());
+  Hub hub;
   TempDir home;
   auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
   auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
@@ -280,7 +278,7 @@ TEST_CASE("Identity rotation: the old identity is locked out, bulletins it signe
 
 TEST_CASE("Bulletins signed before the sender's revocation are marked with the time the log gives",
           "[integration][keys]") {
-  Hub hub(manyConnections());
+  Hub hub;
   TempDir home;
   auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
   auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
@@ -301,7 +299,7 @@ TEST_CASE("Bulletins signed before the sender's revocation are marked with the t
 // admin, sg, my); then the admin rotated MY's key (entry 4) and registered
 // TH (entry 5). The hub is stopped, ready to be tampered with.
 struct TamperedHub {
-  Hub hub{manyConnections()};
+  Hub hub;
   TempDir home;
   TestMember sg = keyFileMember(hub, "sg-spf-cyber", "SG");
   TestMember my = keyFileMember(hub, "my-pdrm-cyber", "MY");
@@ -408,7 +406,7 @@ TEST_CASE_METHOD(TamperedHub, "An older head, or entries cut from the end, is ca
 }
 
 TEST_CASE("A fork served to two clients is caught by each when it sees the other branch", "[integration][keys][tamper]") {
-  Hub a(manyConnections());
+  Hub a;
   TempDir home;
   auto sg = keyFileMember(a, "sg-spf-cyber", "SG");
   auto my = keyFileMember(a, "my-pdrm-cyber", "MY");

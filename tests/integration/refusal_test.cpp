@@ -186,3 +186,27 @@ TEST_CASE("An unauthenticated connection that stays idle is dropped after the de
   CHECK(std::chrono::steady_clock::now() - start < 4s);
   hubStillServes(hub, a.keys);
 }
+
+TEST_CASE("A member who connects and disconnects again and again is never refused for too many connections",
+          "[integration]") {
+  // Regression: after a client closed without a TLS close_notify, the hub's
+  // session waited on a read that never completed and the socket sat in
+  // CLOSE-WAIT until the idle timeout, so a member running one CLI command
+  // after another hit the per-member connection limit.
+  Hub hub(HubOptions{{{"max_connections_per_member", "2"}}});
+  auto a = hub.createMember("sg-spf", "SG");
+  for (int i = 0; i < 12; ++i) {
+    INFO("connection " << i);
+    auto c = hub.connect(a.keys);
+    CHECK_NOTHROW(c->ping());
+  }
+  // Two at once are still allowed, and a third is refused: the limit holds.
+  auto first = hub.connect(a.keys);
+  auto second = hub.connect(a.keys);
+  try {
+    hub.connect(a.keys);
+    FAIL("a third connection was allowed");
+  } catch (const client::HubError& e) {
+    CHECK(e.code() == wire::ErrorCode::TOO_MANY_CONNECTIONS);
+  }
+}
