@@ -1,0 +1,251 @@
+// Schema upgrade: a hub database made before the working-group records
+// (schema version 1, as `focald init` wrote it up to e1e87a5^) is upgraded
+// in place by Store::migrate, which `focald run` calls before anything else
+// opens the database. Its queue keeps every entry, sequence number and ack,
+// and the new records (forwards, retractions, permissions) work on it.
+#include "server/store.hpp"
+#include "server_test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace focal;
+using namespace focal::server;
+using namespace focal::server::testing;
+
+namespace {
+
+// The version 1 schema, verbatim from server/store.cpp at e1e87a5^.
+constexpr const char* SchemaV1Sql = R"sql(
+CREATE TABLE bulletins(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  sender_id      TEXT NOT NULL,
+  sender_key     BLOB NOT NULL CHECK (length(sender_key) = 32),
+  header         BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  ciphertext     BLOB NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  accepted_at_ms INTEGER NOT NULL,
+  tlp            INTEGER NOT NULL,
+  kind           INTEGER NOT NULL,
+  size           INTEGER NOT NULL
+);
+CREATE TABLE deliveries(
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
+  member_id       TEXT NOT NULL,
+  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
+  queued_at_ms    INTEGER NOT NULL,
+  delivered_at_ms INTEGER,
+  acked_at_ms     INTEGER,
+  UNIQUE(bulletin_id, member_id)
+);
+CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
+CREATE TABLE blobs(
+  id            INTEGER PRIMARY KEY,
+  hash          BLOB NOT NULL CHECK (length(hash) = 32),
+  owner_id      TEXT NOT NULL,
+  size          INTEGER NOT NULL CHECK (size > 0),
+  received      INTEGER NOT NULL DEFAULT 0,
+  complete      INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  UNIQUE(owner_id, hash)
+);
+CREATE TABLE blob_chunks(
+  blob_id INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+  offset  INTEGER NOT NULL,
+  data    BLOB NOT NULL,
+  PRIMARY KEY(blob_id, offset)
+);
+CREATE TABLE bulletin_blobs(
+  bulletin_id BLOB NOT NULL REFERENCES bulletins(id),
+  idx         INTEGER NOT NULL,
+  blob_id     INTEGER NOT NULL REFERENCES blobs(id),
+  hash        BLOB NOT NULL,
+  PRIMARY KEY(bulletin_id, idx)
+);
+CREATE INDEX bulletin_blobs_blob ON bulletin_blobs(blob_id);
+CREATE TABLE acks(
+  id             INTEGER PRIMARY KEY,
+  member_id      TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  received_at_ms INTEGER NOT NULL
+);
+CREATE TABLE log_entries(
+  idx            INTEGER PRIMARY KEY,
+  recorded_at_ms INTEGER NOT NULL,
+  author_id      TEXT NOT NULL,
+  author_key     BLOB NOT NULL CHECK (length(author_key) = 32),
+  event          BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  entry_hash     BLOB NOT NULL CHECK (length(entry_hash) = 32)
+);
+CREATE TABLE log_heads(
+  size      INTEGER PRIMARY KEY,
+  head      BLOB NOT NULL,
+  signature BLOB NOT NULL CHECK (length(signature) = 64)
+);
+CREATE TABLE IF NOT EXISTS audit(
+  idx     INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  event   TEXT NOT NULL,
+  actor   TEXT NOT NULL,
+  remote  TEXT NOT NULL,
+  detail  TEXT NOT NULL,
+  hash    BLOB NOT NULL CHECK (length(hash) = 32)
+);
+)sql";
+
+constexpr std::size_t Unlimited = 1 << 30;
+
+// A version 1 database holding what version 1 code wrote: two bulletins,
+// their queue (one entry acknowledged, one delivered), seq values with a
+// gap as AUTOINCREMENT can leave them.
+std::filesystem::path createV1Database(const TempDir& dir) {
+  const auto path = dir / "focal.db";
+  auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWriteCreate);
+  sqlite::Transaction t(db);
+  db.exec(SchemaV1Sql);
+  for (std::uint8_t seed : {1, 2}) {
+    const auto b = makeBulletin(seed, "sg-poc", {"my-poc", "th-poc"});
+    auto s = db.prepare(
+        "INSERT INTO bulletins(id, sender_id, sender_key, header, signature, ciphertext, created_at_ms, accepted_at_ms, "
+        "tlp, kind, size) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 2, 0, ?8)");
+    s->bind(1, b.id.view())
+        .bind(2, b.senderId)
+        .bind(3, b.senderKey.view())
+        .bind(4, crypto::ByteView(b.header))
+        .bind(5, b.signature.view())
+        .bind(6, crypto::ByteView(b.ciphertext))
+        .bind(7, b.createdAtMs)
+        .bind(8, static_cast<std::int64_t>(b.ciphertext.size()));
+    s->run();
+  }
+  const auto key = filled<crypto::BoxPublicKey>(7);
+  struct Row {
+    std::int64_t seq;
+    std::uint8_t bulletin;
+    const char* member;
+    std::int64_t delivered;
+    std::int64_t acked;
+  };
+  for (const Row& r : {Row{3, 1, "my-poc", 1'000'100, 1'000'200}, Row{4, 1, "th-poc", 1'000'100, 0},
+                       Row{9, 2, "my-poc", 0, 0}, Row{10, 2, "th-poc", 0, 0}}) {
+    auto s = db.prepare(
+        "INSERT INTO deliveries(seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms) "
+        "VALUES(?1, ?2, ?3, ?4, 1000000, NULLIF(?5, 0), NULLIF(?6, 0))");
+    s->bind(1, r.seq)
+        .bind(2, filled<crypto::BulletinId>(r.bulletin).view())
+        .bind(3, std::string_view(r.member))
+        .bind(4, key.view())
+        .bind(5, r.delivered)
+        .bind(6, r.acked);
+    s->run();
+  }
+  db.setUserVersion(1);
+  t.commit();
+  return path;
+}
+
+std::int64_t scalar(const std::filesystem::path& path, const char* sql) {
+  auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadOnly);
+  auto s = db.prepare(sql);
+  REQUIRE(s->step());
+  return s->columnInt(0);
+}
+
+std::vector<std::int64_t> seqsOf(const FetchPage& page) {
+  std::vector<std::int64_t> out;
+  for (const auto& i : page.items) out.push_back(i.seq);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a version 1 database is refused until migrated, then upgraded in place keeping its queue",
+          "[server][store][migration]") {
+  TempDir dir;
+  const auto path = createV1Database(dir);
+  {
+    auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
+    CHECK_THROWS_WITH(Store::checkSchema(db), Catch::Contains("version 1 is not the supported version 2"));
+    CHECK(Store::migrate(db));
+    CHECK(db.userVersion() == Store::SchemaVersion);
+    CHECK_FALSE(Store::migrate(db));  // idempotent: nothing left to do
+    CHECK_NOTHROW(Store::checkSchema(db));
+  }
+  // Every entry, with its seq, delivery and ack marks, and as an original delivery.
+  CHECK(scalar(path, "SELECT count(*) FROM deliveries") == 4);
+  CHECK(scalar(path, "SELECT count(*) FROM deliveries WHERE forward_id IS NULL AND retraction = 0") == 4);
+  CHECK(scalar(path, "SELECT acked_at_ms FROM deliveries WHERE seq = 3") == 1'000'200);
+  CHECK(scalar(path, "SELECT delivered_at_ms FROM deliveries WHERE seq = 4") == 1'000'100);
+  CHECK(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'deliveries_v1'") == 0);
+  CHECK(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'deliveries_queue'") == 1);
+
+  auto store = openStore(path);
+  CHECK(seqsOf(store.fetch("my-poc", 0, 10, Unlimited)) == std::vector<std::int64_t>{9});
+  CHECK(seqsOf(store.fetch("th-poc", 0, 10, Unlimited)) == std::vector<std::int64_t>{4, 10});
+  auto status = store.status(filled<crypto::BulletinId>(1));
+  REQUIRE(status);
+  REQUIRE(status->recipients.size() == 2);
+  CHECK(status->recipients[0].ackedAtMs == 1'000'200);
+}
+
+TEST_CASE("after the upgrade, new entries continue the old sequence and the working-group records work",
+          "[server][store][migration]") {
+  TempDir dir;
+  const auto path = createV1Database(dir);
+  {
+    auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
+    REQUIRE(Store::migrate(db));
+  }
+  // A new bulletin: its entries come after every old seq, so a client's
+  // fetch cursor (afterSeq) from before the upgrade misses nothing.
+  auto sent = writeTxn(path, [](sqlite::Database& db) {
+    return Store::insertBulletin(db, makeBulletin(5, "sg-poc", {"my-poc"}));
+  });
+  REQUIRE(sent.ok());
+  REQUIRE(sent->queued.size() == 1);
+  CHECK(sent->queued[0].seq > 10);
+
+  // A retraction of an old bulletin reaches both recipients, the one who
+  // acknowledged it included.
+  NewRetraction r;
+  r.bulletinId = filled<crypto::BulletinId>(1);
+  r.record = StoredRecord{crypto::Bytes{1, 2, 3}, crypto::Bytes(64, 9)};
+  r.recordedAtMs = 2'000'000;
+  auto retracted = writeTxn(path, [&](sqlite::Database& db) { return Store::insertRetraction(db, r); });
+  REQUIRE(retracted.ok());
+  REQUIRE(retracted->queued.size() == 2);
+  CHECK(retracted->queued[0].seq > sent->queued[0].seq);
+
+  // A forward of an old bulletin to a new member.
+  NewForward f;
+  f.forwardId = filled<crypto::BulletinId>(60);
+  f.bulletinId = filled<crypto::BulletinId>(2);
+  f.forwarderId = "my-poc";
+  f.record = StoredRecord{crypto::Bytes{4, 5, 6}, crypto::Bytes(64, 8)};
+  f.recordedAtMs = 2'000'001;
+  f.recipients.push_back(NewBulletin::Recipient{"vn-poc", filled<crypto::BoxPublicKey>(3)});
+  auto forwarded = writeTxn(path, [&](sqlite::Database& db) { return Store::insertForward(db, f); });
+  REQUIRE(forwarded.ok());
+
+  auto store = openStore(path);
+  auto my = store.fetch("my-poc", 0, 10, Unlimited);
+  REQUIRE(my.items.size() == 3);  // bulletin 2, bulletin 5, the retraction of bulletin 1
+  CHECK(my.items[2].retraction.body == crypto::Bytes{1, 2, 3});
+  auto vn = store.fetch("vn-poc", 0, 10, Unlimited);
+  REQUIRE(vn.items.size() == 1);
+  CHECK(vn.items[0].forward.body == crypto::Bytes{4, 5, 6});
+  CHECK(store.heldThroughForward("vn-poc", filled<crypto::BulletinId>(2)) == std::optional<bool>(true));
+  CHECK(store.heldThroughForward("th-poc", filled<crypto::BulletinId>(2)) == std::optional<bool>(false));
+}
+
+TEST_CASE("a database of an unknown newer schema is neither migrated nor accepted", "[server][store][migration]") {
+  TempDir dir;
+  const auto path = createHubDatabase(dir);
+  auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
+  db.setUserVersion(Store::SchemaVersion + 1);
+  CHECK_FALSE(Store::migrate(db));
+  CHECK_THROWS_WITH(Store::checkSchema(db), Catch::Contains("is not the supported version"));
+}
