@@ -87,9 +87,37 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
     if (forwarder == nullptr || !forwarder->keysWellFormed || !forwarder->certValid) {
       return Result(unexpected("forward record: unknown forwarder '" + *forwarderId + "'"));
     }
+    // The forwarder's key of the moment of the forward (it may have rotated
+    // its identity since): the record names it; the log must have given it
+    // to the forwarder. Its period is checked once forwardedAtMs is verified.
+    const crypto::SigningPublicKey* forwarderKey = &forwarder->identityKey;
+    const MemberRecord::IdentityPeriod* forwarderPeriod = nullptr;
+    if (!forwarder->identityHistory.empty()) {
+      auto record = protocol::decode<wire::ForwardRecord>(forward->first);
+      auto named = record ? crypto::SigningPublicKey::fromBytes(protocol::view(record->root().getForwarderKey()))
+                          : std::nullopt;
+      for (const auto& p : forwarder->identityHistory) {
+        if (named && p.key == *named) forwarderPeriod = &p;
+      }
+      if (forwarderPeriod == nullptr) {
+        return Result(unexpected("forward record by '" + *forwarderId + "' refused: " +
+                                 protocol::describe(protocol::RecordError::BadSignature)));
+      }
+      forwarderKey = &forwarderPeriod->key;
+    } else if (!forwarder->active) {
+      return Result(unexpected("forward record: forwarder '" + *forwarderId + "' is revoked"));
+    }
     auto o = protocol::openForwarded(raw.header, *sig, raw.ciphertext, *signer, forward->first,
-                                     *recordSig, forwarder->identityKey, me);
+                                     *recordSig, *forwarderKey, me);
     if (!o) return Result(unexpected("forward record by '" + *forwarderId + "' refused: " + protocol::describe(o.error())));
+    if (forwarderPeriod != nullptr) {
+      const std::int64_t at = o->forward.forwardedAtMs;
+      if ((forwarderPeriod->revokedAtMs != 0 && at > forwarderPeriod->revokedAtMs) ||
+          (forwarderPeriod->replacedAtMs != 0 && at > forwarderPeriod->replacedAtMs)) {
+        return Result(unexpected("forward record by '" + *forwarderId +
+                                 "' refused: signed by a key of the forwarder after that key was revoked or replaced"));
+      }
+    }
     // The TLP forwarding rule, checked here too.
     const MemberRecord* self = directory.find(me.memberId);
     if (self == nullptr) return Result(unexpected(std::string("this member is not in the directory")));
@@ -162,12 +190,40 @@ Expected<protocol::RetractionInfo, std::string> verifyRetractionOf(const RawBull
   if (sender == nullptr || !sender->keysWellFormed || !sender->certValid) {
     return Result(unexpected("unknown sender '" + senderId + "' (not in the directory)"));
   }
-  if (!(*crypto::SigningPublicKey::fromBytes(protocol::view(h.getSenderKey())) == sender->identityKey)) {
-    return Result(unexpected(std::string(protocol::describe(protocol::OpenError::UnexpectedSender))));
+  const auto headerKey = crypto::SigningPublicKey::fromBytes(protocol::view(h.getSenderKey()));
+  if (sender->identityHistory.empty()) {
+    // A bare listing (no key history): only the current key of an active member.
+    if (!sender->active) return Result(unexpected("sender '" + senderId + "' is revoked"));
+    if (!headerKey || !(*headerKey == sender->identityKey)) {
+      return Result(unexpected(std::string(protocol::describe(protocol::OpenError::UnexpectedSender))));
+    }
+    auto r = protocol::verifyRetraction(body, *rsig, h, sender->identityKey);
+    if (!r) return Result(unexpected(std::string("retraction refused: ") + protocol::describe(r.error())));
+    return std::move(r).value();
   }
-  auto r = protocol::verifyRetraction(body, *rsig, h, sender->identityKey);
-  if (!r) return Result(unexpected(std::string("retraction refused: ") + protocol::describe(r.error())));
-  return std::move(r).value();
+  // The bulletin's key must be one the verified log gave its sender.
+  bool headerKeyKnown = false;
+  for (const auto& p : sender->identityHistory) headerKeyKnown = headerKeyKnown || (headerKey && p.key == *headerKey);
+  if (!headerKeyKnown) return Result(unexpected(std::string(protocol::describe(protocol::OpenError::UnexpectedSender))));
+  // A Retraction names no key: the hub takes it under the sender's identity
+  // key of the moment, which after an identity rotation is not the key that
+  // signed the bulletin. So it is verified under each key the log gave the
+  // sender, and the key that verifies must still have been the sender's at
+  // retractedAtMs: one revoked or replaced before that is refused (a thief
+  // holding an old key cannot retract in the sender's name).
+  for (const auto& p : sender->identityHistory) {
+    auto r = protocol::verifyRetraction(body, *rsig, h, p.key);
+    if (!r && r.error() == protocol::RecordError::BadSignature) continue;
+    if (!r) return Result(unexpected(std::string("retraction refused: ") + protocol::describe(r.error())));
+    if (p.revokedAtMs != 0 && r->retractedAtMs > p.revokedAtMs) {
+      return Result(unexpected("retraction refused: signed by a key of '" + senderId + "' after that key was revoked"));
+    }
+    if (p.replacedAtMs != 0 && r->retractedAtMs > p.replacedAtMs) {
+      return Result(unexpected("retraction refused: signed by a key of '" + senderId + "' after that key was replaced"));
+    }
+    return std::move(r).value();
+  }
+  return Result(unexpected(std::string("retraction refused: ") + protocol::describe(protocol::RecordError::BadSignature)));
 }
 
 const char* tlpName(wire::Tlp t) {

@@ -61,10 +61,11 @@ struct OpenedMessage {
 
 // Error: a human-readable reason ("bad signature", "unknown sender x", ...).
 // With `forward` (body, signature): the bulletin reached us through that
-// ForwardRecord; it is verified under the directory's key of the forwarder
-// it names (protocol::openForwarded), and the forward must respect the TLP
-// forwarding rule for us (protocol::checkForward) - a client does not take
-// the hub's word for that either. With `ownCopy`: a bulletin we sent
+// ForwardRecord; it is verified under the forwarder key it names, which must
+// be one the verified log gave that forwarder and not revoked or replaced
+// before forwardedAtMs (protocol::openForwarded), and the forward must respect
+// the TLP forwarding rule for us (protocol::checkForward) - a client does not
+// take the hub's word for that either. With `ownCopy`: a bulletin we sent
 // ourselves, opened with K sealed to our own encryption key.
 Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const KeyDirectory& directory,
                                                   const crypto::MemberKeys& me,
@@ -72,8 +73,12 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
                                                   const crypto::WrappedKey* ownCopy = nullptr);
 
 // Verifies a retraction of `raw` (whose header need not be opened): the
-// header's own signature, then the retraction under the directory's key of
-// the header's sender, naming that sender and this bulletin.
+// header's own signature (by a key the log gave its sender), then the
+// retraction, naming that sender and this bulletin, under the identity key
+// the sender held at the retraction's retractedAtMs: any key of the sender's
+// verified history, provided it was neither revoked nor replaced before
+// retractedAtMs. (The hub takes a retraction under the sender's key of the
+// moment, so after an identity rotation it is not the bulletin's key.)
 Expected<protocol::RetractionInfo, std::string> verifyRetractionOf(const RawBulletin& raw,
                                                                    const KeyDirectory& directory,
                                                                    const crypto::Bytes& body,

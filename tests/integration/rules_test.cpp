@@ -6,7 +6,8 @@
 // export refusals, and the law-enforcement markings on read.
 //
 // Every refusal is checked for its typed error code AND for a message that
-// names the rule and the recipient or address concerned.
+// names the rule and the recipient or address concerned. (No semicolons in
+// test names: catch_discover_tests splits on them.)
 #include "hub_fixture.hpp"
 
 #include "client/address_resolver.hpp"
@@ -204,7 +205,7 @@ void withDatabase(const Hub& hub, const std::function<void(sq::Database&)>& f) {
 
 // ---- first send: TLP and addresses ----------------------------------------------------------
 
-TEST_CASE("RED to a member-state address is refused naming the rule and the address; RED to named members is accepted",
+TEST_CASE("RED to a member-state address is refused naming the rule and the address, RED to named members is accepted",
           "[integration][rules]") {
   Group g;
   auto c = g.hub.connect(g.sgLe.keys);
@@ -230,7 +231,7 @@ TEST_CASE("RED to a member-state address is refused naming the rule and the addr
   CHECK(read.at("addresses") == json::array({"my-le", "th-le"}));
 }
 
-TEST_CASE("AMBER to a dialogue partner through 'all' or 'partners' is refused naming the partner; named individually "
+TEST_CASE("AMBER to a dialogue partner through 'all' or 'partners' is refused naming the partner, named individually "
           "it is accepted",
           "[integration][rules]") {
   Group g;
@@ -259,7 +260,7 @@ TEST_CASE("AMBER to a dialogue partner through 'all' or 'partners' is refused na
   CHECK(queued(*g.hub.connect(g.partner.keys), green.bulletin.id).has_value());
 }
 
-TEST_CASE("AMBER to the resource panel as a group is refused naming the expert; named individually it is accepted",
+TEST_CASE("AMBER to the resource panel as a group is refused naming the expert, named individually it is accepted",
           "[integration][rules]") {
   Group g;
   auto c = g.hub.connect(g.sgLe.keys);
@@ -505,7 +506,7 @@ TEST_CASE("A forged forward record served by the hub is refused by the receiving
   }
 }
 
-TEST_CASE("H2 is forwarded only with the originator's signed permission; nobody else may permit",
+TEST_CASE("H2 is forwarded only with the originator's signed permission, and nobody else may permit",
           "[integration][rules]") {
   Group g;
   auto sent = g.cli(g.myLe, {"send", "--to", "sg-le,sg-le2", "--tlp", "amber", "--category", "alert", "--title",
@@ -547,7 +548,7 @@ TEST_CASE("H2 is forwarded only with the originator's signed permission; nobody 
 
 // ---- retraction ---------------------------------------------------------------------------
 
-TEST_CASE("A retraction by anyone but the sender is refused; the sender's reaches every recipient, acknowledged or "
+TEST_CASE("A retraction by anyone but the sender is refused, and the sender's reaches every recipient, acknowledged or "
           "not, and every forward recipient",
           "[integration][rules]") {
   Group g;
@@ -600,6 +601,36 @@ TEST_CASE("A retraction by anyone but the sender is refused; the sender's reache
   CHECK_FALSE(queued(*g.hub.connect(g.thLe.keys), bid, true).has_value());
   // A retracted bulletin is not forwarded further.
   cliRefused(g.cli(g.sgLe2, {"forward", id, "--to", "sg-ps"}, 2), "policy-denied", {"retracted"});
+}
+
+TEST_CASE("A retraction and a forward made after their authors rotated their identity keys still verify",
+          "[integration][rules]") {
+  Group g;
+  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title",
+                             "before the rotations", "--body", "b"});
+  const std::string id = sent.at("id");
+  // The sender and the recipient both replace their identity keys.
+  const auto myNew = g.home.path() / "my-le-2.key";
+  const auto sgNew = g.home.path() / "sg-le-2.key";
+  g.cli(g.myLe, {"rotate-key", "--out", myNew.string(), "--identity", "--kdf", "interactive"});
+  CHECK(g.cli(g.sgLe, {"read", id}).at("verified") == true);  // into sg-le's cache, by its old key file
+  g.cli(g.sgLe, {"rotate-key", "--out", sgNew.string(), "--identity", "--kdf", "interactive"});
+  TestMember myLe2{crypto::MemberKeys::generate("my-le", nowMs()), myNew};
+  TestMember sgLe2{crypto::MemberKeys::generate("sg-le", nowMs()), sgNew};
+
+  // The forward is signed with sg-le's new key; the bulletin with my-le's old one.
+  g.cli(sgLe2, {"forward", id, "--to", "sg-ps"});
+  auto fwd = g.cli(g.sgPs, {"read", id});
+  CHECK(fwd.at("forwarded_by") == "sg-le");
+  // The retraction is signed with my-le's new key (the hub takes it under the session's key).
+  g.cli(myLe2, {"retract", id, "--reason", "withdrawn after rotation"});
+  for (const auto* m : {&g.sgPs, &sgLe2}) {
+    INFO(m->id());
+    auto read = g.cli(*m, {"read", id});
+    CHECK(read.at("retracted") == true);
+    CHECK(read.at("retraction_reason") == "withdrawn after rotation");
+    CHECK(read.at("sender").at("fingerprint") == crypto::fingerprint("my-le", g.myLe.keys.identity.publicKey));
+  }
 }
 
 // ---- replies, threads, export ------------------------------------------------------------
@@ -708,7 +739,7 @@ TEST_CASE("Handling code, evaluation, case reference and priority are signed and
   CHECK_THAT(g.text(g.sgLe, {"read", h3.at("id")}).out, Contains("Handling:  H3 - other restrictions: not for the press"));
 }
 
-TEST_CASE("H3 without its text is refused by the CLI and by the hub; malformed markings by the hub",
+TEST_CASE("H3 without its text is refused by the CLI and by the hub, malformed markings by the hub",
           "[integration][rules]") {
   Group g;
   auto cli = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "green", "--category", "alert", "--title", "h3",
