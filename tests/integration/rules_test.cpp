@@ -52,8 +52,8 @@ std::string slurp(const fs::path& p) {
 // and TH, a dialogue partner and a resource-panel expert (all with key
 // files, so the CLI can act as any of them). Admin: "admin", no state.
 struct Group {
-  // Each CLI command is one connection; see cli_test.cpp for why the cap is raised.
-  Hub hub{HubOptions{{{"max_connections_per_member", "64"}}}};
+  // Default limits: each CLI command is one connection, released when it closes.
+  Hub hub;
   TempDir home;
   TestMember sgLe = hub.createMember("sg-le", "SG", Inst::LAW_ENFORCEMENT, true);
   TestMember sgLe2 = hub.createMember("sg-le2", "SG", Inst::LAW_ENFORCEMENT, true);
