@@ -1,7 +1,10 @@
 // focal ack / focal status: the delivery side of a bulletin's life.
+#include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace focal::client::cli {
 
@@ -21,11 +24,29 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   for (const auto& h : hexIds) ids.push_back(parseBulletinId(h));
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
+  // An ack removes every queue entry of an id, a retraction announcement
+  // included (PROTOCOL.md §12.3). So any queued announcement of these ids is
+  // verified and kept in the cache first: acknowledging never swallows a
+  // retraction unseen, and focal read shows it afterwards.
+  BulletinCache cache(ctx.profile().cacheDir());
+  std::unique_ptr<HubDirectory> dir;
+  std::vector<std::pair<std::string, std::string>> retracted;  // id, reason
+  for (const auto& d : fetchAll(*conn, 0)) {
+    const auto claimed = d.bulletin.claimedId();
+    if (!d.retraction || !claimed || std::find(ids.begin(), ids.end(), *claimed) == ids.end()) continue;
+    auto opened = openDelivery(*conn, dir, d, keys, cache);
+    if (opened && opened->retraction) retracted.emplace_back(crypto::toHex(*claimed), opened->retraction->reason);
+  }
   const auto removed = conn->ack(ids);
   if (ctx.out().json()) {
-    ctx.out().document({{"acknowledged", hexIds}, {"removed", removed}});
+    nlohmann::json r = nlohmann::json::array();
+    for (const auto& [id, reason] : retracted) r.push_back({{"id", id}, {"reason", reason}});
+    ctx.out().document({{"acknowledged", hexIds}, {"removed", removed}, {"retracted", r}});
   } else {
     ctx.out().line(fmt::format("Acknowledged {} bulletin(s); {} removed from your queue.", ids.size(), removed));
+    for (const auto& [id, reason] : retracted) {
+      ctx.out().line(fmt::format("Note: {} was RETRACTED by its sender: {}", id, reason));
+    }
   }
   return ExitOk;
 }
@@ -63,6 +84,8 @@ void addDeliveryCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   ack->add_option("ids", *ackIds, "Bulletin ids (32 hex digits each)")->required();
   ack->footer(R"(An acknowledged bulletin leaves your queue at the hub; the sender sees it as
 acknowledged in focal status. focal read still works from the local cache.
+A retraction queued for an acknowledged bulletin is verified and kept first (and
+reported), so the acknowledgement does not hide it.
 
 Example:
   focal ack 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e 7d2c4f6a8e0b1d3f5a7c9e0f3c9a1e5b)");
