@@ -155,8 +155,8 @@ net::awaitable<Result<Bytes>> RequestHandler::forward(std::shared_ptr<Session> s
   auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
-    spdlog::info("bulletin {} forwarded by {} to {} member(s)", crypto::toHex(*bulletinId), session->memberId(),
-                 bulletin->recipients.size());
+    spdlog::info("bulletin {} forwarded by {} to {} new member(s)", crypto::toHex(*bulletinId), session->memberId(),
+                 outcome->queued.size());
     hub_.pushDeliveries(outcome->queued, now, row->header, row->signature, row->ciphertext, &bulletin->record);
   }
   co_return frames::recorded(id, forwardId->view(), outcome->recordedAtMs);

@@ -415,12 +415,21 @@ Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForwar
       return fail(wire::ErrorCode::DUPLICATE, "forward " + crypto::toHex(f.forwardId) + " exists with other bytes");
     }
   }
+  // Members who already hold the bulletin (as recipients or through an
+  // earlier forward) are not queued again: a group address must resolve to
+  // all of its members (the exact-match rule), and a group often overlaps
+  // the original recipients. Only a forward that reaches nobody new is
+  // refused.
+  std::vector<const NewBulletin::Recipient*> fresh;
   for (const auto& r : f.recipients) {
     auto s = db.prepare("SELECT 1 FROM deliveries WHERE bulletin_id = ?1 AND member_id = ?2 AND retraction = 0");
     s->bind(1, f.bulletinId.view()).bind(2, r.memberId);
-    if (s->step()) {
-      return fail(wire::ErrorCode::INVALID_REQUEST, r.memberId + " already received this bulletin");
-    }
+    if (!s->step()) fresh.push_back(&r);
+  }
+  if (fresh.empty()) {
+    return fail(wire::ErrorCode::INVALID_REQUEST,
+                "every recipient of this forward already received the bulletin (" + f.recipients.front().memberId +
+                    (f.recipients.size() > 1 ? ", ..." : "") + ")");
   }
   {
     auto s = db.prepare(
@@ -436,16 +445,16 @@ Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForwar
   }
   RecordOutcome out;
   out.recordedAtMs = f.recordedAtMs;
-  for (const auto& r : f.recipients) {
+  for (const auto* r : fresh) {
     auto s = db.prepare(
         "INSERT INTO deliveries(bulletin_id, member_id, enc_key, queued_at_ms, forward_id) VALUES(?1, ?2, ?3, ?4, ?5)");
     s->bind(1, f.bulletinId.view())
-        .bind(2, r.memberId)
-        .bind(3, r.encryptionKey.view())
+        .bind(2, r->memberId)
+        .bind(3, r->encryptionKey.view())
         .bind(4, f.recordedAtMs)
         .bind(5, f.forwardId.view());
     s->run();
-    out.queued.push_back(QueuedDelivery{r.memberId, db.lastInsertRowid()});
+    out.queued.push_back(QueuedDelivery{r->memberId, db.lastInsertRowid()});
   }
   return out;
 }

@@ -238,8 +238,9 @@ class Store {
 
   // Stores a checked forward and queues the bulletin for each new recipient
   // (with the forward's id, so a fetch carries the record). A recipient who
-  // already has the bulletin is invalidRequest; the same forward id with the
-  // same bytes is `already`, with other bytes `duplicate`.
+  // already holds the bulletin is not queued again; a forward that reaches
+  // nobody new is invalidRequest. The same forward id with the same bytes is
+  // `already`, with other bytes `duplicate`.
   static Result<RecordOutcome> insertForward(sqlite::Database& db, const NewForward& f);
 
   // Records an originator's permission for each grantee (replacing an older

@@ -372,6 +372,32 @@ TEST_CASE("AMBER is forwarded within the forwarder's own member state and refuse
   CHECK_NOTHROW(sc->forward(forwardOf(*sc, green, g.sgLe, {"us-partner", "th-le"})));
 }
 
+TEST_CASE("A forward to a group that overlaps the recipients reaches only the members who did not have it",
+          "[integration][rules]") {
+  Group g;
+  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le,sg-le2", "--tlp", "amber", "--category", "alert", "--title",
+                             "for SG", "--body", "b"});
+  const std::string id = sent.at("id");
+  const auto bid = *crypto::BulletinId::fromBytes(*crypto::fromHex(id));
+  // state:SG (for sg-le) resolves to sg-le2 and sg-ps; sg-le2 already has it.
+  auto fwd = g.cli(g.sgLe, {"forward", id, "--to", "state:SG"});
+  CHECK(fwd.at("recipients") == json::array({"sg-le2", "sg-ps"}));
+  CHECK(g.cli(g.sgPs, {"read", id}).at("forwarded_by") == "sg-le");
+  // sg-le2 holds it once, as an original recipient.
+  auto c2 = g.hub.connect(g.sgLe2.keys);
+  std::size_t entries = 0;
+  for (const auto& d : c2->fetch(0).items) {
+    auto claimed = d.bulletin.claimedId();
+    if (claimed && *claimed == bid) {
+      ++entries;
+      CHECK_FALSE(d.forward.has_value());
+    }
+  }
+  CHECK(entries == 1);
+  // Forwarding to the same group again reaches nobody new.
+  cliRefused(g.cli(g.sgLe, {"forward", id, "--to", "state:SG"}, 2), "invalid-request", {"already received"});
+}
+
 TEST_CASE("AMBER+STRICT is forwarded within the forwarder's institution and refused outside it",
           "[integration][rules]") {
   Group g;
@@ -441,8 +467,9 @@ TEST_CASE("Forged forward records are refused by the hub", "[integration][rules]
   auto tc = g.hub.connect(g.thLe.keys);
   refused([&] { tc->forward(forwardOf(*tc, b, g.thLe, {"sg-ps"})); }, wire::ErrorCode::POLICY_DENIED,
           {"only original recipients may forward", "my-le"});
-  // A recipient who already has the bulletin is not a forward target.
-  refused([&] { sc->forward(forwardOf(*sc, b, g.sgLe, {"th-le"})); }, wire::ErrorCode::INVALID_REQUEST, {"th-le"});
+  // A forward that reaches nobody new.
+  refused([&] { sc->forward(forwardOf(*sc, b, g.sgLe, {"th-le"})); }, wire::ErrorCode::INVALID_REQUEST,
+          {"already received", "th-le"});
 }
 
 TEST_CASE("A forged forward record served by the hub is refused by the receiving client", "[integration][rules]") {
