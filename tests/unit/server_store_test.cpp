@@ -400,3 +400,34 @@ TEST_CASE("signed acks are kept as proof of receipt", "[server][store]") {
   CHECK(s->columnInt(3) == 42);
   CHECK_FALSE(s->step());
 }
+
+TEST_CASE("a forward queues only the recipients who do not hold the bulletin yet", "[server][store]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  REQUIRE(insert(db, makeBulletin(70, "sg-poc", {"my-poc", "th-poc"})).ok());
+  NewForward f;
+  f.forwardId = filled<crypto::BulletinId>(71);
+  f.bulletinId = filled<crypto::BulletinId>(70);
+  f.forwarderId = "my-poc";
+  f.record = StoredRecord{crypto::Bytes{1}, crypto::Bytes(64, 2)};
+  f.recordedAtMs = 2'000'000;
+  // A group that overlaps the original recipients (th-poc) and adds vn-poc.
+  f.recipients = {NewBulletin::Recipient{"th-poc", filled<crypto::BoxPublicKey>(7)},
+                  NewBulletin::Recipient{"vn-poc", filled<crypto::BoxPublicKey>(8)}};
+  auto r = writeTxn(db, [&](sqlite::Database& c) { return Store::insertForward(c, f); });
+  REQUIRE(r.ok());
+  REQUIRE(r->queued.size() == 1);
+  CHECK(r->queued[0].memberId == "vn-poc");
+  CHECK(count(db, "SELECT count(*) FROM deliveries WHERE member_id = 'th-poc'") == 1);
+  auto store = openStore(db);
+  CHECK(store.heldThroughForward("th-poc", f.bulletinId) == std::optional<bool>(false));
+  CHECK(store.heldThroughForward("vn-poc", f.bulletinId) == std::optional<bool>(true));
+
+  // A second forward that reaches nobody new is refused.
+  NewForward again = f;
+  again.forwardId = filled<crypto::BulletinId>(72);
+  auto refused = writeTxn(db, [&](sqlite::Database& c) { return Store::insertForward(c, again); });
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == wire::ErrorCode::INVALID_REQUEST);
+  CHECK_THAT(refused.error().message, Catch::Contains("already received"));
+}
