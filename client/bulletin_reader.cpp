@@ -150,6 +150,9 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   m.sourceReliability = h.getSourceReliability();
   m.infoAccuracy = h.getInfoAccuracy();
   if (h.getReplyTo().size() != 0) m.replyTo = crypto::BulletinId::fromBytes(protocol::view(h.getReplyTo()));
+  m.kind = h.getKind();
+  m.commentDeadlineMs = h.getCommentDeadlineMs();
+  if (h.getRevises().size() != 0) m.revises = crypto::BulletinId::fromBytes(protocol::view(h.getRevises()));
   for (auto a : h.getAddresses()) m.addresses.emplace_back(protocol::view(a));
   for (auto r : h.getRecipients()) m.recipients.emplace_back(protocol::view(r.getMemberId()));
   m.title = std::string(protocol::view(c.getTitle()));

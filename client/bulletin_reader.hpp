@@ -44,6 +44,9 @@ struct OpenedMessage {
   wire::SourceReliability sourceReliability = wire::SourceReliability::UNSET;
   std::uint8_t infoAccuracy = 0;
   std::optional<crypto::BulletinId> replyTo;
+  wire::BulletinKind kind = wire::BulletinKind::BULLETIN;
+  std::int64_t commentDeadlineMs = 0;            // summary records
+  std::optional<crypto::BulletinId> revises;     // summary records
   std::string caseRef;
   std::vector<std::string> addresses;
   std::vector<std::string> recipients;

@@ -92,6 +92,7 @@ void addDirectoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table); 
 void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // rotate-key, verify-log
 void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // forward, permit, retract, thread, export
+void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // comment, record-status
 
 // Helpers shared by commands.
 crypto::BulletinId parseBulletinId(const std::string& hex);  // UsageError if not 32 hex digits

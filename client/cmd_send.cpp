@@ -32,7 +32,31 @@ struct SendArgs {
   std::string handlingText;
   std::string evaluation;
   std::string replyTo;  // focal reply: the bulletin id answered
+  bool summaryRecord = false;
+  std::string commentWindow = "7d";
+  std::string revises;
 };
+
+// "7d", "36h", "90s", "30m" -> milliseconds; nullopt if malformed.
+std::optional<std::int64_t> parseWindow(const std::string& text) {
+  if (text.size() < 2) return std::nullopt;
+  const char unit = text.back();
+  const std::string digits = text.substr(0, text.size() - 1);
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const std::int64_t n = std::stoll(digits);
+  std::int64_t unitMs = 0;
+  switch (unit) {
+    case 's': unitMs = 1000; break;
+    case 'm': unitMs = 60'000; break;
+    case 'h': unitMs = 3'600'000; break;
+    case 'd': unitMs = 86'400'000; break;
+    default: return std::nullopt;
+  }
+  if (n <= 0) return std::nullopt;
+  return n * unitMs;
+}
 
 std::string readBody(const SendArgs& a) {
   if (a.body) return *a.body;
@@ -75,6 +99,18 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     }
     if (a.caseRef.empty()) a.caseRef = m->caseRef;
     draft.replyTo = original;
+  }
+  std::int64_t commentWindowMs = 0;
+  if (a.summaryRecord) {
+    if (a.category.empty()) a.category = "summary-record";
+    if (a.category != "summary-record") throw UsageError("usage", "a summary record has category summary-record");
+    auto w = parseWindow(a.commentWindow);
+    if (!w) throw UsageError("bad-window", "--comment-window takes a duration such as 7d, 36h, 30m or 90s");
+    commentWindowMs = *w;
+    draft.kind = wire::BulletinKind::SUMMARY_RECORD;
+    if (!a.revises.empty()) draft.revises = parseBulletinId(a.revises);
+  } else if (!a.revises.empty()) {
+    throw UsageError("usage", "--revises goes with --summary-record");
   }
   if (a.tlp.empty() || a.category.empty() || a.title.empty() || a.to.empty()) {
     throw UsageError("usage", "--to, --tlp, --category and --title are required");
@@ -131,7 +167,9 @@ int runSend(CliContext& ctx, const SendArgs& args) {
         blob.plainSize(), blob.hash(), blob.size()});
   }
 
-  auto sealed = protocol::sealBulletin(draft, keys, contentKey, nowMs());
+  const std::int64_t sealedAt = nowMs();
+  if (draft.kind == wire::BulletinKind::SUMMARY_RECORD) draft.commentDeadlineMs = sealedAt + commentWindowMs;
+  auto sealed = protocol::sealBulletin(draft, keys, contentKey, sealedAt);
   if (!sealed) throw UsageError("invalid-bulletin", protocol::describe(sealed.error()));
   const auto accepted = conn->send(*sealed);
   // Our own copy, openable by us (K sealed to our encryption key), so
@@ -142,7 +180,10 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   for (const auto& r : draft.recipients) names.push_back(r.memberId);
   const auto id = crypto::toHex(sealed->id);
   if (ctx.out().json()) {
+    nlohmann::json deadline = nullptr;
+    if (draft.commentDeadlineMs != 0) deadline = formatTime(draft.commentDeadlineMs);
     ctx.out().document({{"id", id},
+                        {"comment_deadline", deadline},
                         {"addresses", draft.addresses},
                         {"recipients", names},
                         {"accepted_at", formatTime(accepted.acceptedAtMs)},
@@ -151,6 +192,10 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     ctx.out().line(id);
     std::cerr << fmt::format("Accepted by the hub at {} for {} recipient(s).\n", formatTime(accepted.acceptedAtMs),
                              names.size());
+    if (draft.commentDeadlineMs != 0) {
+      std::cerr << fmt::format("Summary record: comments close at {}; approved then unless someone objects.\n",
+                               formatTime(draft.commentDeadlineMs));
+    }
   }
   return ExitOk;
 }
@@ -204,14 +249,21 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
       ->required()
       ->check(CLI::IsMember({"clear", "green", "amber", "amber+strict", "red"}, CLI::ignore_case));
   cmd->add_option("--category", a->category,
-                  "trend|best-practice|technique|tool|alert|summary-record|other")
-      ->required()
+                  "trend|best-practice|technique|tool|alert|summary-record|other (required, except with "
+                  "--summary-record)")
       ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other"}));
   cmd->add_option("--title", a->title, "Title (encrypted like the body)")->required();
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
   body->excludes(bodyFile);
   addMarkingOptions(cmd, *a);
+  cmd->add_flag("--summary-record", a->summaryRecord,
+                "Secretariat: circulate a draft summary record under the silence procedure");
+  cmd->add_option("--comment-window", a->commentWindow,
+                  "With --summary-record: how long recipients may comment, e.g. 7d, 36h, 30m, 90s")
+      ->capture_default_str();
+  cmd->add_option("--revises", a->revises,
+                  "With --summary-record: the record (32 hex digits) this revision replaces");
   cmd->footer(R"(The body comes from --body, --body-file, or standard input when neither is given.
 Group addresses never include you. The addresses as written and the members they
 resolve to are both signed; the hub refuses the bulletin if its directory resolves
@@ -225,7 +277,16 @@ Example:
   focal send --to my-pdrm-cyber,state:TH --tlp amber --category alert \
       --title "Phishing kit targeting banks" --body-file alert.txt --attach iocs.csv \
       --attack T1566.002 --priority urgent --handling H2 --evaluation B2 --case AWGC-2026-04
-Prints the bulletin id (32 hex digits).)");
+Prints the bulletin id (32 hex digits).
+
+Summary records (secretariat only): --summary-record sets the kind and a signed comment
+deadline (now + --comment-window, default 7d). Recipients acknowledge it or use
+focal comment ID [--objection]. At the deadline, with no objection, the hub signs its
+approval into the log; with an objection it stays objected until you circulate a
+revision (--revises OLD-ID) or withdraw it (focal retract ID --reason ...).
+See focal record-status ID.
+  focal send --summary-record --to members --tlp green --title "WG on CC 2026 summary" \
+      --body-file summary.txt --comment-window 7d)");
   table.add(cmd, [&ctx, a] { return runSend(ctx, *a); });
 }
 

@@ -562,9 +562,10 @@ RecordedInfo Connection::submitRecord(wire::ClientFrame::Which kind, const proto
   requireAuthenticated();
   capnp::MallocMessageBuilder mb;
   auto frame = mb.initRoot<wire::ClientFrame>();
-  wire::SignedRecord::Builder r = kind == wire::ClientFrame::FORWARD  ? frame.initForward()
-                                  : kind == wire::ClientFrame::PERMIT ? frame.initPermit()
-                                                                      : frame.initRetract();
+  wire::SignedRecord::Builder r = kind == wire::ClientFrame::FORWARD   ? frame.initForward()
+                                  : kind == wire::ClientFrame::PERMIT  ? frame.initPermit()
+                                  : kind == wire::ClientFrame::COMMENT ? frame.initComment()
+                                                                       : frame.initRetract();
   r.setBody(protocol::kjBytes(record.body));
   r.setSignature(protocol::kjBytes(record.signature.view()));
   const auto id = writeRequest(mb, frame);
@@ -577,6 +578,27 @@ RecordedInfo Connection::submitRecord(wire::ClientFrame::Which kind, const proto
 RecordedInfo Connection::forward(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::FORWARD, r); }
 RecordedInfo Connection::permit(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::PERMIT, r); }
 RecordedInfo Connection::retract(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::RETRACT, r); }
+RecordedInfo Connection::comment(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::COMMENT, r); }
+
+RecordStatusInfo Connection::recordStatus(const crypto::BulletinId& recordId) {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  frame.initRecordStatus().setRecordId(protocol::kjBytes(recordId.view()));
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::RECORD_STATUS, "recordStatus");
+  auto r = resp.root().getRecordStatus();
+  RecordStatusInfo out;
+  const auto rid = crypto::BulletinId::fromBytes(protocol::view(r.getRecordId()));
+  if (!rid || !(*rid == recordId)) fail(TransportError::Kind::Protocol, "recordStatus answered for another record");
+  out.recordId = *rid;
+  out.state = r.getState();
+  out.deadlineMs = r.getDeadlineMs();
+  for (auto c : r.getComments()) out.comments.push_back(RawRecord{copyData(c.getBody()), copyData(c.getSignature())});
+  for (auto a : r.getAcknowledgedBy()) out.acknowledgedBy.emplace_back(protocol::view(a));
+  out.outcomeIndex = r.getOutcomeIndex();
+  return out;
+}
 
 AdminOutcome Connection::admin(capnp::MessageBuilder& event) {
   requireAuthenticated();

@@ -100,6 +100,17 @@ struct RecordedInfo {
   std::int64_t atMs = 0;
 };
 
+// A summary record's silence procedure as the hub reports it. The comments
+// are signed records the client verifies itself (protocol::verifyComment).
+struct RecordStatusInfo {
+  crypto::BulletinId recordId;
+  wire::RecordState state = wire::RecordState::PENDING;
+  std::int64_t deadlineMs = 0;
+  std::vector<RawRecord> comments;
+  std::vector<std::string> acknowledgedBy;
+  std::uint64_t outcomeIndex = 0;  // log index of recordApproved, 0 = none
+};
+
 struct DeliveryPage {
   std::vector<Delivery> items;
   bool more = false;
@@ -204,6 +215,8 @@ class Connection {
   RecordedInfo forward(const protocol::SignedRecordBytes& record);
   RecordedInfo permit(const protocol::SignedRecordBytes& record);
   RecordedInfo retract(const protocol::SignedRecordBytes& record);
+  RecordedInfo comment(const protocol::SignedRecordBytes& record);
+  RecordStatusInfo recordStatus(const crypto::BulletinId& recordId);
 
   // Streams a blob: beginUpload (the hub answers the offset to resume
   // from), then chunks of <= MaxChunkBytes, chunkWindow in flight.

@@ -271,7 +271,24 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
 
   if (which == W::RECORD_APPROVED || which == W::ADMISSION) {
     if (authorId != hubId_ || !(authorKey == hubKey_)) return no("a consensus outcome not signed by the hub key");
-    if (which == W::RECORD_APPROVED) return Ok{};
+    if (which == W::RECORD_APPROVED) {
+      // The hub's word that a summary record's window closed without
+      // objection: its structure is checked here; what it claims (silence)
+      // is checkable only against the record's recipients (SECURITY.md).
+      auto r = e.getRecordApproved();
+      if (r.getRecordId().size() != 16 || r.getHeaderHash().size() != 32) return no("recordApproved: bad id or hash length");
+      if (r.getDeadlineMs() <= 0) return no("recordApproved: no deadline");
+      for (auto list : {r.getAcknowledgedBy(), r.getCommentedBy()}) {
+        if (list.size() > protocol::MaxRecipients) return no("recordApproved: list too long");
+        std::string_view prev;
+        for (auto t : list) {
+          const auto id = view(t);
+          if (!validId(id) || (!prev.empty() && !(prev < id))) return no("recordApproved: member lists are sorted ids");
+          prev = id;
+        }
+      }
+      return Ok{};
+    }
     auto proposal = protocol::decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
     if (!proposal || proposal->root().which() != wire::Proposal::ADMISSION) return no("admission without a proposal");
     auto r = proposal->root().getAdmission();

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   addProfileCommands(app, ctx, table);
   addKeyCommands(app, ctx, table);
   addRecordCommands(app, ctx, table);
+  addConsensusCommands(app, ctx, table);
 
   try {
     app.parse(argc, argv);

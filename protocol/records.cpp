@@ -1,5 +1,7 @@
 #include "protocol/records.hpp"
 
+#include <sodium.h>
+
 #include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
 
@@ -88,6 +90,60 @@ SignedRecordBytes makeRetraction(const crypto::BulletinId& bulletinId, std::stri
   r.setReason(capnp::Text::Reader(reason.data(), reason.size()));
   r.setRetractedAtMs(nowMs);
   return signRecord(context::Retraction, m, sender.identity.secretKey);
+}
+
+SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection, std::string_view text,
+                              const crypto::BoxPublicKey& recordSenderKey, const crypto::MemberKeys& author,
+                              std::int64_t nowMs) {
+  capnp::MallocMessageBuilder m;
+  auto c = m.initRoot<wire::Comment>();
+  c.setRecordId(kjBytes(recordId.view()));
+  c.setMemberId(author.memberId);
+  c.setObjection(objection);
+  if (!text.empty()) {
+    Bytes sealed(text.size() + crypto_box_SEALBYTES);
+    crypto_box_seal(sealed.data(), reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+                    recordSenderKey.data());
+    c.setSealedText(kjBytes(sealed));
+  }
+  c.setCommentedAtMs(nowMs);
+  return signRecord(context::Comment, m, author.identity.secretKey);
+}
+
+std::optional<std::string> peekCommenter(ByteView body) {
+  auto parsed = decode<wire::Comment>(body);
+  if (!parsed) return std::nullopt;
+  const auto id = view(parsed->root().getMemberId());
+  if (id.empty() || id.size() > MaxMemberIdBytes) return std::nullopt;
+  return std::string(id);
+}
+
+Expected<CommentInfo, RecordError> verifyComment(ByteView body, const crypto::Signature& sig,
+                                                 const crypto::SigningPublicKey& authorKey) {
+  if (!crypto::verify(context::Comment, body, sig, authorKey)) return unexpected(RecordError::BadSignature);
+  auto parsed = decode<wire::Comment>(body);
+  if (!parsed) return unexpected(RecordError::Malformed);
+  const auto c = parsed->root();
+  auto id = crypto::BulletinId::fromBytes(view(c.getRecordId()));
+  if (!id) return unexpected(RecordError::Malformed);
+  CommentInfo info;
+  info.recordId = *id;
+  info.memberId = std::string(view(c.getMemberId()));
+  info.objection = c.getObjection();
+  const auto sealed = view(c.getSealedText());
+  info.sealedText.assign(sealed.begin(), sealed.end());
+  info.commentedAtMs = c.getCommentedAtMs();
+  return info;
+}
+
+std::optional<std::string> openCommentText(ByteView sealedText, const crypto::BoxKeyPair& keys) {
+  if (sealedText.size() < crypto_box_SEALBYTES) return std::nullopt;
+  std::string text(sealedText.size() - crypto_box_SEALBYTES, '\0');
+  if (crypto_box_seal_open(reinterpret_cast<unsigned char*>(text.data()), sealedText.data(), sealedText.size(),
+                           keys.publicKey.data(), keys.secretKey.data()) != 0) {
+    return std::nullopt;
+  }
+  return text;
 }
 
 std::optional<std::string> peekForwarder(ByteView recordBody) {

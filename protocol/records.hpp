@@ -90,4 +90,32 @@ Expected<RetractionInfo, RecordError> verifyRetraction(ByteView body, const cryp
                                                        wire::BulletinHeader::Reader header,
                                                        const crypto::SigningPublicKey& senderKey);
 
+// ---- summary records (PROTOCOL.md §12.4) ----
+
+// A signed Comment on summary record `recordId`. `text` (may be empty) is
+// sealed to the record sender's encryption key, so only the secretariat
+// member who circulated the record reads it; the hub sees only whether it
+// is an objection.
+SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection, std::string_view text,
+                              const crypto::BoxPublicKey& recordSenderKey, const crypto::MemberKeys& author,
+                              std::int64_t nowMs);
+
+struct CommentInfo {
+  crypto::BulletinId recordId;
+  std::string memberId;
+  bool objection = false;
+  Bytes sealedText;
+  std::int64_t commentedAtMs = 0;
+};
+
+// The member a comment claims (unverified), to find its key.
+std::optional<std::string> peekCommenter(ByteView body);
+// Verifies a comment's signature under `authorKey` (the verified directory's
+// key of the member it names) and its structure.
+Expected<CommentInfo, RecordError> verifyComment(ByteView body, const crypto::Signature& sig,
+                                                 const crypto::SigningPublicKey& authorKey);
+// Opens a comment's sealed text with the record sender's encryption key
+// pair (nullopt if it was not sealed to it).
+std::optional<std::string> openCommentText(ByteView sealedText, const crypto::BoxKeyPair& recordSenderKeys);
+
 }  // namespace focal::protocol

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 
 namespace focal::server {
 
@@ -33,6 +34,23 @@ class ManualClock final : public Clock {
 
  private:
   std::atomic<std::int64_t> now_;
+};
+
+// TEST ONLY (`focald run DIR --test-clock FILE`): hub time is the decimal
+// integer of milliseconds in FILE, re-read on every use, so integration
+// tests move the real hub's clock (and its silence-procedure deadlines) by
+// rewriting the file. If the file cannot be read or parsed, the last good
+// value stays (a test writing the file non-atomically never makes time jump
+// back to 0). Never use it in production: whoever can write FILE sets the
+// hub's time.
+class FileClock final : public Clock {
+ public:
+  explicit FileClock(std::filesystem::path file);  // throws if FILE is unreadable at start
+  std::int64_t nowMs() const override;
+
+ private:
+  std::filesystem::path file_;
+  mutable std::atomic<std::int64_t> last_;
 };
 
 }  // namespace focal::server

@@ -71,6 +71,27 @@ Result<Ok> checkKeySet(wire::KeySet::Reader k, std::string_view memberId) {
   return Ok{};
 }
 
+// Structure of a recordApproved outcome: ids of the right lengths, a
+// deadline, and member-id lists strictly ascending (one entry per member).
+Result<Ok> checkRecordApproved(wire::LogEvent::RecordApproved::Reader r) {
+  if (r.getRecordId().size() != 16 || r.getHeaderHash().size() != 32) {
+    return fail(ErrorCode::INVALID_REQUEST, "recordApproved: recordId is 16 bytes and headerHash 32");
+  }
+  if (r.getDeadlineMs() <= 0) return fail(ErrorCode::INVALID_REQUEST, "recordApproved: no deadline");
+  for (auto list : {r.getAcknowledgedBy(), r.getCommentedBy()}) {
+    if (list.size() > protocol::MaxRecipients) return fail(ErrorCode::INVALID_REQUEST, "recordApproved: list too long");
+    std::string_view prev;
+    for (auto t : list) {
+      const auto id = view(t);
+      if (!validMemberId(id) || (!prev.empty() && !(prev < id))) {
+        return fail(ErrorCode::INVALID_REQUEST, "recordApproved: member lists are sorted member ids");
+      }
+      prev = id;
+    }
+  }
+  return Ok{};
+}
+
 void setKeys(MemberRecord& m, wire::KeySet::Reader k) {
   m.identityKey = fixed<crypto::SigningPublicKey>(view(k.getIdentityKey()));
   m.encryptionKey = fixed<crypto::BoxPublicKey>(view(k.getEncryptionKey()));
@@ -158,6 +179,15 @@ Result<Ok> Directory::checkParsed(wire::LogEvent::Reader e, std::string_view aut
       return fail(ErrorCode::INVALID_REQUEST, "a key of the new member is already in use");
     }
     return Ok{};
+  }
+
+  if (which == W::RECORD_APPROVED || which == W::ADMISSION) {
+    // Consensus outcomes are the hub's own entries (PROTOCOL.md §11.1).
+    if (authorId != hubId_ || !same(authorKey.view(), hubKey_.view())) {
+      return fail(ErrorCode::FORBIDDEN, "a consensus outcome must be signed by the hub key");
+    }
+    if (which == W::RECORD_APPROVED) return checkRecordApproved(e.getRecordApproved());
+    return fail(ErrorCode::INVALID_REQUEST, "admission entries are not supported by this hub");
   }
 
   const MemberRecord* author = find(authorId);
@@ -333,6 +363,8 @@ std::string Directory::apply(const StoredLogEntry& entry) {
       changed = it->second.id;
       break;
     }
+    case W::RECORD_APPROVED:
+      break;  // an outcome about a bulletin: no member changes
     default:
       throw std::logic_error("a checked log event has an unknown kind");
   }

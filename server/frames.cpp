@@ -283,4 +283,20 @@ Bytes recorded(std::uint64_t id, ByteView recordId, std::int64_t atMs) {
   return protocol::toFrame(m);
 }
 
+Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto r = f.initRecordStatus();
+  r.setRecordId(kjBytes(row.id.view()));
+  r.setState(row.state);
+  r.setDeadlineMs(row.deadlineMs);
+  auto comments = r.initComments(static_cast<unsigned>(row.comments.size()));
+  for (unsigned i = 0; i < row.comments.size(); ++i) setRecord(comments[i], row.comments[i].record);
+  auto acked = r.initAcknowledgedBy(static_cast<unsigned>(row.acknowledgedBy.size()));
+  for (unsigned i = 0; i < row.acknowledgedBy.size(); ++i) acked.set(i, text(row.acknowledgedBy[i]));
+  r.setOutcomeIndex(row.outcomeIndex);
+  return protocol::toFrame(m);
+}
+
 }  // namespace focal::server::frames

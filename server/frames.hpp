@@ -40,5 +40,7 @@ Bytes subscribed(std::uint64_t id);
 // Success of forward / retract / permit: the record's id and the hub's time.
 Bytes recorded(std::uint64_t id, ByteView recordId, std::int64_t atMs);
 Bytes pong(std::uint64_t id);
+// A summary record's silence procedure (comments as signed records).
+Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row);
 
 }  // namespace focal::server::frames

@@ -24,6 +24,7 @@ Hub::Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQ
       tls_(tls),
       acceptor_(io),
       purgeTimer_(io),
+      deadlineTimer_(io),
       authFailures_(config_.limits.authFailuresPerMinute),
       adminMutex_(MaxAdminWaiters),
       uploads_(MaxTrackedUploads),
@@ -52,6 +53,7 @@ net::ip::tcp::endpoint Hub::listen(const std::string& host, std::uint16_t port) 
 void Hub::start() {
   net::co_spawn(io_, acceptLoop(this), net::detached);
   net::co_spawn(io_, purgeLoop(this), net::detached);
+  net::co_spawn(io_, deadlineLoop(this), net::detached);
 }
 
 StoredHead Hub::signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const {
@@ -222,6 +224,100 @@ net::awaitable<void> Hub::purgeLoop(Hub* hub) {
   }
 }
 
+// ---- silence procedure ---------------------------------------------------------------------
+
+net::awaitable<void> Hub::deadlineLoop(Hub* hub) {
+  boost::system::error_code ec;
+  // The first pass runs at once: deadlines that passed while the hub was
+  // down are closed on startup.
+  while (!hub->stopping_) {
+    co_await closeDueRecords(hub);
+    if (hub->stopping_) break;
+    hub->deadlineTimer_.expires_after(hub->deadlinePoll_);
+    co_await hub->deadlineTimer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+}
+
+net::awaitable<void> Hub::closeDueRecords(Hub* hub) {
+  // At most this many per pass, so one pass never holds the admin lock long.
+  constexpr std::size_t MaxPerPass = 64;
+  std::vector<crypto::BulletinId> due;
+  try {
+    due = hub->store_.dueRecords(hub->clock_.nowMs(), MaxPerPass);
+  } catch (const std::exception& e) {
+    spdlog::warn("silence procedure: reading due records failed: {}", e.what());
+    co_return;
+  }
+  for (const auto& id : due) {
+    if (hub->stopping_) break;
+    hub->requestStarted();
+    try {
+      co_await approveRecord(hub, id);
+    } catch (const std::exception& e) {
+      spdlog::error("silence procedure for {} failed: {}", crypto::toHex(id), e.what());
+    }
+    hub->requestFinished();
+  }
+}
+
+net::awaitable<void> Hub::approveRecord(Hub* hub, crypto::BulletinId recordId) {
+  // Log appends are serialised with admin requests: each entry is prepared
+  // against the directory it will be appended to.
+  auto guard = co_await hub->adminMutex_.lock();
+  if (!guard) co_return;  // busy: the next pass retries
+  auto row = hub->store_.summaryRecord(recordId);
+  if (!row || row->state != wire::RecordState::PENDING) co_return;
+  const std::int64_t now = hub->clock_.nowMs();
+  if (row->deadlineMs > now) co_return;
+
+  capnp::MallocMessageBuilder mb;
+  auto e = mb.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(now);
+  auto a = e.initRecordApproved();
+  a.setRecordId(protocol::kjBytes(recordId.view()));
+  const auto headerHash = crypto::hash256(row->header);
+  a.setHeaderHash(protocol::kjBytes(headerHash.view()));
+  a.setDeadlineMs(row->deadlineMs);
+  auto acked = a.initAcknowledgedBy(static_cast<unsigned>(row->acknowledgedBy.size()));
+  for (unsigned i = 0; i < row->acknowledgedBy.size(); ++i) {
+    acked.set(i, capnp::Text::Reader(row->acknowledgedBy[i].data(), row->acknowledgedBy[i].size()));
+  }
+  auto commented = a.initCommentedBy(static_cast<unsigned>(row->comments.size()));
+  for (unsigned i = 0; i < row->comments.size(); ++i) {
+    const auto& m = row->comments[i].memberId;
+    commented.set(i, capnp::Text::Reader(m.data(), m.size()));
+  }
+  auto signedEvent = protocol::signLogEvent(mb, hub->hubKey_.secretKey);
+
+  Directory& dir = hub->directory_;
+  if (auto ok = dir.check(signedEvent.event, signedEvent.signature, dir.hubId(), hub->hubKey_.publicKey, std::nullopt);
+      !ok) {
+    spdlog::error("silence procedure for {}: own entry refused: {}", crypto::toHex(recordId), ok.error().message);
+    co_return;
+  }
+  auto entry = std::make_shared<const StoredLogEntry>(
+      dir.prepare(std::move(signedEvent.event), signedEvent.signature, dir.hubId(), hub->hubKey_.publicKey, now));
+  auto head = std::make_shared<const StoredHead>(hub->signHead(entry->index + 1, entry->entryHash, now));
+  auto job = [recordId, entry, head](sqlite::Database& db) { return Store::approveRecord(db, recordId, *entry, *head); };
+  auto result = co_await hub->commits_.submit<Ok>(std::move(job), net::use_awaitable);
+  if (!result) {
+    // An objection, revision or withdrawal committed first, or the disk
+    // refused: nothing was written; the next pass looks again.
+    spdlog::info("summary record {} not approved: {}", crypto::toHex(recordId), result.error().message);
+    co_return;
+  }
+  try {
+    dir.apply(*entry);
+  } catch (const std::exception& ex) {
+    spdlog::critical("log entry {} committed but not applied ({}); stopping the hub", entry->index, ex.what());
+    hub->stop();
+    co_return;
+  }
+  dir.setHead(*head);
+  spdlog::info("summary record {} approved by the silence procedure: log entry {}", crypto::toHex(recordId),
+               entry->index);
+}
+
 // ---- shutdown ---------------------------------------------------------------------------
 
 void Hub::stop() {
@@ -231,6 +327,7 @@ void Hub::stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   purgeTimer_.cancel();
+  deadlineTimer_.cancel();
   for (auto& [id, w] : sessions_) {
     if (auto s = w.lock()) s->beginShutdown();
   }

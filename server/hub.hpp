@@ -100,10 +100,22 @@ class Hub {
 
   std::size_t connections() const { return connections_; }
 
+  // How often the deadline task looks for comment deadlines that passed
+  // (default 1 s; focald's --test-clock sets it lower, since the test moves
+  // the clock by writing a file the hub cannot watch).
+  void setDeadlinePoll(std::chrono::milliseconds every) { deadlinePoll_ = every; }
+  // The silence procedure for every pending summary record whose comment
+  // deadline is <= now (also the ones that passed while the hub was down):
+  // a hub-signed recordApproved entry for each. Runs on the deadline task;
+  // public for tests.
+  static net::awaitable<void> closeDueRecords(Hub* hub);
+
  private:
   static net::awaitable<void> acceptLoop(Hub* hub);
   static net::awaitable<void> flushDelivered(Hub* hub);
   static net::awaitable<void> purgeLoop(Hub* hub);
+  static net::awaitable<void> deadlineLoop(Hub* hub);
+  static net::awaitable<void> approveRecord(Hub* hub, crypto::BulletinId recordId);
   static net::awaitable<void> drain(Hub* hub);
 
   net::io_context& io_;
@@ -116,6 +128,8 @@ class Hub {
   ssl::context& tls_;
   net::ip::tcp::acceptor acceptor_;
   net::steady_timer purgeTimer_;
+  net::steady_timer deadlineTimer_;
+  std::chrono::milliseconds deadlinePoll_{1000};
   AuthFailureLimiter authFailures_;
   AsyncMutex adminMutex_;
   UploadTracker uploads_;

@@ -74,7 +74,7 @@ int initCommand(const InitOptions& options, bool json) {
   return 0;
 }
 
-int runCommand(const fs::path& dir, const std::string& listenOverride) {
+int runCommand(const fs::path& dir, const std::string& listenOverride, const fs::path& testClockFile) {
   auto config = loadConfig(dir / "focal.toml");
   if (!config) {
     std::cerr << "focald: " << config.error() << std::endl;
@@ -91,7 +91,13 @@ int runCommand(const fs::path& dir, const std::string& listenOverride) {
     cfg.listenPort = addr->port;
   }
 
-  SystemClock clock;
+  SystemClock systemClock;
+  std::unique_ptr<FileClock> testClock;
+  if (!testClockFile.empty()) {
+    testClock = std::make_unique<FileClock>(testClockFile);
+    spdlog::warn("TEST CLOCK: hub time is read from {}; never run a real hub like this", testClockFile.string());
+  }
+  Clock& clock = testClock ? static_cast<Clock&>(*testClock) : systemClock;
   auto hubKey = loadHubKey(cfg.signingKey);
   {
     auto db = sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadWrite);
@@ -108,6 +114,7 @@ int runCommand(const fs::path& dir, const std::string& listenOverride) {
   const std::string host = cfg.listenHost;
   const std::uint16_t port = cfg.listenPort;
   Hub hub(io, std::move(cfg), clock, store, commits, std::move(directory), std::move(hubKey), tls);
+  if (testClock) hub.setDeadlinePoll(std::chrono::milliseconds(100));
   commits.start();
   const auto bound = hub.listen(host, port);
   // Integration tests parse this line for the port (port 0 = any).
@@ -163,6 +170,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   runCmd->add_option("--listen", listen, "HOST:PORT, overrides the configuration");
+  fs::path testClock;
+  runCmd->add_option("--test-clock", testClock,
+                     "TESTS ONLY: read the hub's time (Unix ms, one integer) from FILE on every use, so tests can "
+                     "move time past comment deadlines. Whoever can write FILE controls the hub's clock.");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -181,7 +192,7 @@ int main(int argc, char** argv) {
       if (!tlsKey.empty()) init.tlsPrivateKey = tlsKey;
       return initCommand(init, json);
     }
-    return runCommand(runDir, listen);
+    return runCommand(runDir, listen, testClock);
   } catch (const std::exception& e) {
     std::cerr << "focald: error: " << e.what() << std::endl;
     return 1;

@@ -73,10 +73,11 @@ net::awaitable<Result<Bytes>> RequestHandler::handle(std::shared_ptr<Session> se
     case wire::ClientFrame::FORWARD: co_return co_await forward(session, id, f.getForward());
     case wire::ClientFrame::PERMIT: co_return co_await permit(session, id, f.getPermit());
     case wire::ClientFrame::RETRACT: co_return co_await retract(session, id, f.getRetract());
+    case wire::ClientFrame::COMMENT: co_return co_await comment(session, id, f.getComment());
+    case wire::ClientFrame::RECORD_STATUS: co_return recordStatus(*session, id, f.getRecordStatus());
     default:
-      // Working-group records (forward, retract, comment, proposals, audit)
-      // are in the schema but not served by this hub yet; a request kind
-      // from a newer client lands here too.
+      // Proposals and decisions are in the schema but not served by this
+      // hub yet; a request kind from a newer client lands here too.
       co_return fail(ErrorCode::INVALID_REQUEST, "this request is not supported by this hub");
   }
 }
@@ -147,6 +148,39 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
   if (auto ok = checkMarkings(h); !ok) co_return fail(ok.error());
 
   auto bulletin = std::make_shared<NewBulletin>();
+  // Summary records (PROTOCOL.md §12.4): the secretariat circulates them,
+  // with a comment deadline in the future; a revision replaces an open one.
+  const bool isRecord = h.getKind() == wire::BulletinKind::SUMMARY_RECORD;
+  if (!isRecord && h.getKind() != wire::BulletinKind::BULLETIN) {
+    co_return fail(ErrorCode::INVALID_REQUEST, "unknown bulletin kind");
+  }
+  if (!isRecord && (h.getCommentDeadlineMs() != 0 || h.getRevises().size() != 0)) {
+    co_return fail(ErrorCode::INVALID_REQUEST, "only a summary record carries a comment deadline or revises");
+  }
+  if (isRecord) {
+    if (!sender->isSecretariat) {
+      co_return fail(ErrorCode::FORBIDDEN, "summary record rule: only the secretariat circulates summary records; " +
+                                               sender->id + " is not secretariat");
+    }
+    const std::int64_t deadline = h.getCommentDeadlineMs();
+    if (deadline <= now) co_return fail(ErrorCode::INVALID_REQUEST, "the comment deadline is not in the future");
+    if (deadline - now > MaxCommentWindowMs) {
+      co_return fail(ErrorCode::INVALID_REQUEST, "the comment window is longer than 366 days");
+    }
+    NewBulletin::SummaryRecord sr;
+    sr.deadlineMs = deadline;
+    if (h.getRevises().size() != 0) {
+      const auto revised = fixedField<crypto::BulletinId>(h.getRevises());  // 16 bytes: checked by verifyHeader
+      auto old = hub_.store().summaryRecord(*revised);
+      if (!old) co_return fail(ErrorCode::NOT_FOUND, "no summary record " + crypto::toHex(*revised) + " to revise");
+      if (old->state != wire::RecordState::PENDING && old->state != wire::RecordState::OBJECTED) {
+        co_return fail(ErrorCode::POLICY_DENIED, "summary record rule: only a pending or objected record can be "
+                                                 "revised; " + crypto::toHex(*revised) + " is closed");
+      }
+      sr.revises = *revised;
+    }
+    bulletin->summaryRecord = sr;
+  }
   bulletin->id = *fixedField<crypto::BulletinId>(h.getBulletinId());  // length checked by verifyHeader
   for (auto r : h.getRecipients()) {
     const auto memberId = view(r.getMemberId());

@@ -34,6 +34,10 @@ class RequestHandler {
   // Largest SignedRecord body: a forward to MaxRecipients members (about
   // 150 bytes each) fits, as a header does.
   static constexpr std::size_t MaxRecordBytes = 64 * 1024;
+  // A comment's sealed text: 8 KiB of text plus the sealed box overhead.
+  static constexpr std::size_t MaxCommentTextBytes = 8 * 1024 + 48;
+  // The longest comment window a summary record may set (a year and a day).
+  static constexpr std::int64_t MaxCommentWindowMs = 366ll * 24 * 60 * 60 * 1000;
 
   explicit RequestHandler(Hub& hub) : hub_(hub) {}
 
@@ -65,6 +69,10 @@ class RequestHandler {
                                                wire::SignedRecord::Reader req);
   net::awaitable<Result<crypto::Bytes>> retract(std::shared_ptr<Session> session, std::uint64_t id,
                                                 wire::SignedRecord::Reader req);
+  // Summary records and the silence procedure (request_handler_consensus.cpp).
+  net::awaitable<Result<crypto::Bytes>> comment(std::shared_ptr<Session> session, std::uint64_t id,
+                                                wire::SignedRecord::Reader req);
+  Result<crypto::Bytes> recordStatus(const Session& session, std::uint64_t id, wire::RecordStatusQuery::Reader req);
 
   Hub& hub_;
   std::unordered_set<std::uint64_t> rebuilding_;  // uploads whose hash is being recomputed

@@ -130,6 +130,58 @@ CREATE TABLE deliveries(
 CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
 )sql";
 
+// Version 3: consensus procedures. summary_records: one row per summary
+// record bulletin (state = wire::RecordState; outcome_index = the log entry
+// of its recordApproved, 0 = none). comments: one signed Comment per
+// (record, member). proposals / decisions: signed Proposal and Decision
+// records (state = wire::ProposalState; outcome_index = the admission entry).
+constexpr const char* ConsensusSql = R"sql(
+CREATE TABLE summary_records(
+  bulletin_id    BLOB PRIMARY KEY REFERENCES bulletins(id),
+  sender_id      TEXT NOT NULL,
+  deadline_ms    INTEGER NOT NULL,
+  revises        BLOB,
+  state          INTEGER NOT NULL DEFAULT 0,
+  outcome_index  INTEGER NOT NULL DEFAULT 0,
+  closed_at_ms   INTEGER
+);
+CREATE INDEX summary_records_due ON summary_records(state, deadline_ms);
+CREATE TABLE comments(
+  bulletin_id    BLOB NOT NULL REFERENCES bulletins(id),
+  member_id      TEXT NOT NULL,
+  objection      INTEGER NOT NULL CHECK (objection IN (0, 1)),
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(bulletin_id, member_id)
+);
+CREATE TABLE proposals(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  proposer_id    TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  expires_at_ms  INTEGER NOT NULL,
+  state          INTEGER NOT NULL DEFAULT 0,
+  outcome_index  INTEGER NOT NULL DEFAULT 0,
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE TABLE decisions(
+  proposal_id    BLOB NOT NULL REFERENCES proposals(id),
+  member_id      TEXT NOT NULL,
+  approve        INTEGER NOT NULL CHECK (approve IN (0, 1)),
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(proposal_id, member_id)
+);
+)sql";
+
+constexpr std::int64_t RecordPending = static_cast<std::int64_t>(wire::RecordState::PENDING);
+constexpr std::int64_t RecordApprovedState = static_cast<std::int64_t>(wire::RecordState::APPROVED);
+constexpr std::int64_t RecordObjected = static_cast<std::int64_t>(wire::RecordState::OBJECTED);
+constexpr std::int64_t RecordWithdrawn = static_cast<std::int64_t>(wire::RecordState::WITHDRAWN);
+constexpr std::int64_t RecordSuperseded = static_cast<std::int64_t>(wire::RecordState::SUPERSEDED);
+
 // Per-item framing overhead of a Delivery inside a Deliveries frame (struct
 // words, pointers, padding), generous.
 constexpr std::size_t DeliveryOverheadBytes = 64;
@@ -155,21 +207,25 @@ void Store::createSchema(sqlite::Database& db) {
   db.exec(SchemaSql);
   db.exec(WorkingGroupSql);
   db.exec(DeliveriesSql);
+  db.exec(ConsensusSql);
   db.setUserVersion(SchemaVersion);
   t.commit();
 }
 
 bool Store::migrate(sqlite::Database& db) {
   const int v = db.userVersion();
-  if (v != 1) return false;
+  if (v != 1 && v != 2) return false;
   sqlite::Transaction t(db);
-  db.exec(WorkingGroupSql);
-  db.exec("DROP INDEX deliveries_queue; ALTER TABLE deliveries RENAME TO deliveries_v1;");
-  db.exec(DeliveriesSql);
-  db.exec(
-      "INSERT INTO deliveries(seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms) "
-      "SELECT seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms FROM deliveries_v1; "
-      "DROP TABLE deliveries_v1;");
+  if (v == 1) {
+    db.exec(WorkingGroupSql);
+    db.exec("DROP INDEX deliveries_queue; ALTER TABLE deliveries RENAME TO deliveries_v1;");
+    db.exec(DeliveriesSql);
+    db.exec(
+        "INSERT INTO deliveries(seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms) "
+        "SELECT seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms FROM deliveries_v1; "
+        "DROP TABLE deliveries_v1;");
+  }
+  db.exec(ConsensusSql);
   db.setUserVersion(SchemaVersion);
   t.commit();
   return true;
@@ -242,6 +298,34 @@ Result<SendOutcome> Store::insertBulletin(sqlite::Database& db, const NewBulleti
     s->bind(1, b.id.view()).bind(2, r.memberId).bind(3, r.encryptionKey.view()).bind(4, b.acceptedAtMs);
     s->run();
     out.queued.push_back(QueuedDelivery{r.memberId, db.lastInsertRowid()});
+  }
+  if (b.summaryRecord) {
+    if (b.summaryRecord->revises) {
+      // Re-checked inside the transaction: a revision replaces a record
+      // whose procedure is still open (pending or objected).
+      auto s = db.prepare("UPDATE summary_records SET state = ?2, closed_at_ms = ?3 "
+                          "WHERE bulletin_id = ?1 AND state IN (?4, ?5)");
+      s->bind(1, b.summaryRecord->revises->view())
+          .bind(2, RecordSuperseded)
+          .bind(3, b.acceptedAtMs)
+          .bind(4, RecordPending)
+          .bind(5, RecordObjected);
+      s->run();
+      if (db.changes() != 1) {
+        return fail(wire::ErrorCode::POLICY_DENIED, "summary record rule: only a pending or objected record can be "
+                                                    "revised; " + crypto::toHex(*b.summaryRecord->revises) + " is not");
+      }
+    }
+    auto s = db.prepare(
+        "INSERT INTO summary_records(bulletin_id, sender_id, deadline_ms, revises, state) VALUES(?1, ?2, ?3, ?4, ?5)");
+    s->bind(1, b.id.view()).bind(2, b.senderId).bind(3, b.summaryRecord->deadlineMs);
+    if (b.summaryRecord->revises) {
+      s->bind(4, b.summaryRecord->revises->view());
+    } else {
+      s->bindNull(4);
+    }
+    s->bind(5, RecordPending);
+    s->run();
   }
   for (std::size_t i = 0; i < blobIds.size(); ++i) {
     auto s = db.prepare("INSERT INTO bulletin_blobs(bulletin_id, idx, blob_id, hash) VALUES(?1, ?2, ?3, ?4)");
@@ -486,6 +570,14 @@ Result<RecordOutcome> Store::insertRetraction(sqlite::Database& db, const NewRet
     s->bind(1, r.bulletinId.view()).bind(2, r.record.body).bind(3, r.record.signature).bind(4, r.recordedAtMs);
     s->run();
   }
+  {
+    // Retracting a summary record whose procedure is open withdraws it. An
+    // approved record stays approved: its log entry is permanent.
+    auto s = db.prepare("UPDATE summary_records SET state = ?2, closed_at_ms = ?3 "
+                        "WHERE bulletin_id = ?1 AND state IN (?4, ?5)");
+    s->bind(1, r.bulletinId.view()).bind(2, RecordWithdrawn).bind(3, r.recordedAtMs).bind(4, RecordPending).bind(5, RecordObjected);
+    s->run();
+  }
   std::vector<std::string> members;
   {
     auto s = db.prepare(
@@ -503,6 +595,66 @@ Result<RecordOutcome> Store::insertRetraction(sqlite::Database& db, const NewRet
   return out;
 }
 
+Result<RecordOutcome> Store::insertComment(sqlite::Database& db, const NewComment& c) {
+  {
+    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM comments WHERE bulletin_id = ?1 AND member_id = ?2");
+    s->bind(1, c.recordId.view()).bind(2, c.memberId);
+    if (s->step()) {
+      if (sameBytes(s->columnBlobView(0), c.record.body) && sameBytes(s->columnBlobView(1), c.record.signature)) {
+        return RecordOutcome{s->columnInt(2), true, {}};
+      }
+      return fail(wire::ErrorCode::DUPLICATE,
+                  c.memberId + " already commented on summary record " + crypto::toHex(c.recordId));
+    }
+  }
+  {
+    // The window is judged again inside the transaction: the silence
+    // procedure may have closed the record since the request was checked.
+    auto s = db.prepare("SELECT state FROM summary_records WHERE bulletin_id = ?1");
+    s->bind(1, c.recordId.view());
+    if (!s->step()) return fail(wire::ErrorCode::INVALID_REQUEST, "not a summary record");
+    const auto state = s->columnInt(0);
+    if (state != RecordPending && state != RecordObjected) {
+      return fail(wire::ErrorCode::POLICY_DENIED, "silence procedure rule: the record's procedure is closed");
+    }
+  }
+  {
+    auto s = db.prepare(
+        "INSERT INTO comments(bulletin_id, member_id, objection, body, signature, recorded_at_ms) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    s->bind(1, c.recordId.view())
+        .bind(2, c.memberId)
+        .bind(3, std::int64_t{c.objection ? 1 : 0})
+        .bind(4, c.record.body)
+        .bind(5, c.record.signature)
+        .bind(6, c.recordedAtMs);
+    s->run();
+  }
+  if (c.objection) {
+    auto s = db.prepare("UPDATE summary_records SET state = ?2 WHERE bulletin_id = ?1 AND state = ?3");
+    s->bind(1, c.recordId.view()).bind(2, RecordObjected).bind(3, RecordPending);
+    s->run();
+  }
+  return RecordOutcome{c.recordedAtMs, false, {}};
+}
+
+Result<Ok> Store::approveRecord(sqlite::Database& db, const crypto::BulletinId& recordId, const StoredLogEntry& entry,
+                                const StoredHead& head) {
+  {
+    auto s = db.prepare("SELECT state FROM summary_records WHERE bulletin_id = ?1");
+    s->bind(1, recordId.view());
+    if (!s->step() || s->columnInt(0) != RecordPending) {
+      // An objection, a revision or a withdrawal committed first.
+      return fail(wire::ErrorCode::POLICY_DENIED, "the record is no longer pending");
+    }
+  }
+  if (auto ok = appendLogEntry(db, entry, head); !ok) return ok;
+  auto s = db.prepare("UPDATE summary_records SET state = ?2, outcome_index = ?3, closed_at_ms = ?4 WHERE bulletin_id = ?1");
+  s->bind(1, recordId.view()).bind(2, RecordApprovedState).bind(3, i64(entry.index)).bind(4, entry.recordedAtMs);
+  s->run();
+  return Ok{};
+}
+
 std::uint64_t Store::purgeGarbage(sqlite::Database& db, std::int64_t nowMs) {
   auto s = db.prepare(
       "DELETE FROM blobs WHERE created_at_ms < ?1 AND (complete = 0 OR NOT EXISTS "
@@ -513,6 +665,51 @@ std::uint64_t Store::purgeGarbage(sqlite::Database& db, std::int64_t nowMs) {
 }
 
 // ---- reads ------------------------------------------------------------------------
+
+std::optional<SummaryRecordRow> Store::summaryRecord(const crypto::BulletinId& id) {
+  SummaryRecordRow row;
+  {
+    auto s = db_.prepare(
+        "SELECT sr.sender_id, sr.deadline_ms, sr.state, sr.outcome_index, b.header FROM summary_records sr "
+        "JOIN bulletins b ON b.id = sr.bulletin_id WHERE sr.bulletin_id = ?1");
+    s->bind(1, id.view());
+    if (!s->step()) return std::nullopt;
+    row.id = id;
+    row.senderId = s->columnText(0);
+    row.deadlineMs = s->columnInt(1);
+    row.state = static_cast<wire::RecordState>(s->columnInt(2));
+    row.outcomeIndex = u64(s->columnInt(3));
+    row.header = s->columnBlob(4);
+  }
+  {
+    auto s = db_.prepare(
+        "SELECT member_id, objection, body, signature FROM comments WHERE bulletin_id = ?1 ORDER BY member_id");
+    s->bind(1, id.view());
+    while (s->step()) {
+      row.comments.push_back(SummaryRecordRow::CommentRow{s->columnText(0), s->columnInt(1) != 0,
+                                                          StoredRecord{s->columnBlob(2), s->columnBlob(3)}});
+    }
+  }
+  {
+    // Original recipients who acknowledged the record (a forward recipient
+    // is not a party to the procedure).
+    auto s = db_.prepare(
+        "SELECT member_id FROM deliveries WHERE bulletin_id = ?1 AND retraction = 0 AND forward_id IS NULL "
+        "AND acked_at_ms IS NOT NULL ORDER BY member_id");
+    s->bind(1, id.view());
+    while (s->step()) row.acknowledgedBy.push_back(s->columnText(0));
+  }
+  return row;
+}
+
+std::vector<crypto::BulletinId> Store::dueRecords(std::int64_t nowMs, std::size_t limit) {
+  std::vector<crypto::BulletinId> out;
+  auto s = db_.prepare(
+      "SELECT bulletin_id FROM summary_records WHERE state = ?1 AND deadline_ms <= ?2 ORDER BY deadline_ms LIMIT ?3");
+  s->bind(1, RecordPending).bind(2, nowMs).bind(3, static_cast<std::int64_t>(limit));
+  while (s->step()) out.push_back(fixedColumn<crypto::BulletinId>(*s, 0, "bulletin id"));
+  return out;
+}
 
 FetchPage Store::fetch(std::string_view memberId, std::int64_t afterSeq, std::uint32_t limit, std::size_t maxBytes) {
   FetchPage page;

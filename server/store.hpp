@@ -75,6 +75,13 @@ struct NewBulletin {
   std::int64_t acceptedAtMs = 0;
   int tlp = 0;
   int kind = 0;
+  // Set for a summary record (kind summaryRecord): its comment deadline and
+  // the record it revises, if any.
+  struct SummaryRecord {
+    std::int64_t deadlineMs = 0;
+    std::optional<crypto::BulletinId> revises;
+  };
+  std::optional<SummaryRecord> summaryRecord;
   std::vector<Recipient> recipients;
   std::vector<Attachment> attachments;
 };
@@ -138,6 +145,31 @@ struct RecordOutcome {
   std::vector<QueuedDelivery> queued;  // entries to push (empty when already)
 };
 
+struct NewComment {
+  crypto::BulletinId recordId;
+  std::string memberId;
+  bool objection = false;
+  StoredRecord record;
+  std::int64_t recordedAtMs = 0;
+};
+
+// A summary record's silence procedure as stored.
+struct SummaryRecordRow {
+  struct CommentRow {
+    std::string memberId;
+    bool objection = false;
+    StoredRecord record;
+  };
+  crypto::BulletinId id;
+  std::string senderId;
+  std::int64_t deadlineMs = 0;
+  wire::RecordState state = wire::RecordState::PENDING;
+  std::uint64_t outcomeIndex = 0;
+  crypto::Bytes header;                  // the record's signed header bytes
+  std::vector<CommentRow> comments;      // by member id
+  std::vector<std::string> acknowledgedBy;  // original recipients, sorted
+};
+
 struct FetchPage {
   std::vector<FetchedDelivery> items;
   bool more = false;
@@ -178,7 +210,7 @@ struct BlobSlice {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 2;
+  static constexpr int SchemaVersion = 3;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -189,7 +221,8 @@ class Store {
   // Refuses a database whose schema version this build does not know.
   static void checkSchema(sqlite::Database& db);
   // Upgrades an older schema in place (one transaction): version 1 gains the
-  // working-group tables and the queue's forward/retraction columns.
+  // working-group tables and the queue's forward/retraction columns;
+  // versions 1 and 2 gain the consensus tables (version 3).
   // Returns whether it changed anything.
   static bool migrate(sqlite::Database& db);
 
@@ -255,6 +288,16 @@ class Store {
   // `duplicate`.
   static Result<RecordOutcome> insertRetraction(sqlite::Database& db, const NewRetraction& r);
 
+  // Stores a checked comment on an open summary record; an objection moves
+  // the record from pending to objected. The same member again: identical
+  // bytes are `already`, anything else `duplicate`; a closed procedure is
+  // policyDenied.
+  static Result<RecordOutcome> insertComment(sqlite::Database& db, const NewComment& c);
+  // The silence procedure's outcome: appends the hub-signed recordApproved
+  // entry and marks the record approved, only if it is still pending (else
+  // policyDenied and nothing is written).
+  static Result<Ok> approveRecord(sqlite::Database& db, const crypto::BulletinId& recordId, const StoredLogEntry& entry,
+                                  const StoredHead& head);
   // Deletes unfinished uploads and unreferenced finished blobs older than
   // GarbageAgeMs. Returns the number of uploads removed.
   static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
@@ -271,6 +314,9 @@ class Store {
   std::optional<BulletinStatus> status(const crypto::BulletinId& id);
 
   std::optional<BulletinRow> bulletin(const crypto::BulletinId& id);
+  std::optional<SummaryRecordRow> summaryRecord(const crypto::BulletinId& id);
+  // Pending summary records whose comment deadline is <= nowMs, oldest first.
+  std::vector<crypto::BulletinId> dueRecords(std::int64_t nowMs, std::size_t limit);
   // How `memberId` holds bulletin `id`: nullopt = not at all; false = an
   // original recipient; true = through a forward.
   std::optional<bool> heldThroughForward(std::string_view memberId, const crypto::BulletinId& id);

@@ -191,7 +191,19 @@ Hub::Hub(HubOptions options) {
     }
     std::ofstream(configFile, std::ios::trunc) << config;
   }
+  if (options.testClock) {
+    testClockFile_ = dir() / "test-clock";
+    setClockMs(nowMs());
+  }
   start();
+}
+
+void Hub::setClockMs(std::int64_t ms) {
+  if (testClockFile_.empty()) throw std::logic_error("the hub was not started with HubOptions::testClock");
+  const auto tmp = testClockFile_.string() + ".tmp";
+  std::ofstream(tmp, std::ios::trunc) << ms << "\n";
+  fs::rename(tmp, testClockFile_);
+  clockMs_ = ms;
 }
 
 Hub::~Hub() { stop(); }
@@ -212,9 +224,13 @@ void Hub::start() {
   const int err = ::open((dir() / "focald.err").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   std::vector<std::string> argv = launcher_;
-  const auto own =
+  auto own =
       executable_ == FOCALD_PATH ? std::vector<std::string>{executable_, "run", dir().string(), "--listen", "127.0.0.1:0"}
                                  : std::vector<std::string>{executable_, dir().string()};
+  if (!testClockFile_.empty() && executable_ == FOCALD_PATH) {
+    own.push_back("--test-clock");
+    own.push_back(testClockFile_.string());
+  }
   argv.insert(argv.end(), own.begin(), own.end());
   pid_ = spawn(argv, {}, devnull, out.w, err);
   ::close(devnull);
@@ -317,6 +333,7 @@ void Hub::registerMember(client::Connection& admin, const crypto::PublicKeys& pk
   m.setName("Test member " + pk.memberId);
   m.setState(state);
   m.setInstitution(institution);
+  m.setIsSecretariat(institution == wire::Institution::SECRETARIAT);
   auto k = reg.initKeys();
   k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
   k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));

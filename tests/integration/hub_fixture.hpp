@@ -60,6 +60,9 @@ struct TestMember {
 struct HubOptions {
   // Values for focal.toml's [limits], e.g. {"unauthenticated_timeout_ms", "500"}.
   std::map<std::string, std::string> limits;
+  // Run focald with --test-clock: hub time comes from a file the test
+  // writes (setClockMs / advanceClock), starting at the real time.
+  bool testClock = false;
 };
 
 class Hub {
@@ -112,6 +115,11 @@ class Hub {
   void setExecutable(std::string path) { executable_ = std::move(path); }
   fs::path database() const { return dir() / "focal.db"; }
 
+  // Hub time under HubOptions::testClock (written atomically: temp + rename).
+  void setClockMs(std::int64_t ms);
+  void advanceClock(std::int64_t ms) { setClockMs(clockMs_ + ms); }
+  std::int64_t clockMs() const { return clockMs_; }
+
   // Environment + global options for running the CLI against this hub.
   std::vector<std::string> cliGlobals(const fs::path& keyFile, const fs::path& profileDir) const;
 
@@ -131,8 +139,12 @@ class Hub {
   int stdoutFd_ = -1;
   std::thread drain_;
   std::string executable_ = FOCALD_PATH;
+  fs::path testClockFile_;
+  std::int64_t clockMs_ = 0;
 };
 
+// Registers members with isSecretariat set when their institution is the
+// secretariat (see registerMember).
 // Runs the focal CLI (FOCAL_CLI_PATH) with FOCAL_PASSPHRASE set.
 ProcessResult runCli(const std::vector<std::string>& args, const std::optional<std::string>& stdinText = std::nullopt,
                      std::chrono::milliseconds timeout = std::chrono::seconds(60));

@@ -300,3 +300,27 @@ TEST_CASE("A validly signed event with pointers of the wrong kind is an error, n
   REQUIRE(!r);
   CHECK_THAT(r.error(), Catch::Contains("log entry 4"));
 }
+
+TEST_CASE("the log verifier accepts a hub-signed recordApproved and refuses one by anyone else",
+          "[client][log][consensus]") {
+  World w;
+  w.log.add(w.log.hubId, w.log.hub.publicKey, recordApproved(w.log.hub.secretKey, {"my-bob", "sg-alice"}, {"my-bob"}));
+  LogVerifier v;
+  REQUIRE(replay(v, w.log.entries));
+  REQUIRE(v.checkHead(w.log.head()));
+
+  SECTION("signed by an admin") {
+    World w2;
+    w2.log.add("admin", w2.admin.identity.publicKey, recordApproved(w2.admin.identity.secretKey, {}));
+    LogVerifier v2;
+    auto r = replay(v2, w2.log.entries);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("hub key") != std::string::npos);
+  }
+  SECTION("malformed lists") {
+    World w3;
+    w3.log.add(w3.log.hubId, w3.log.hub.publicKey, recordApproved(w3.log.hub.secretKey, {"sg-alice", "my-bob"}));
+    LogVerifier v3;
+    CHECK_FALSE(replay(v3, w3.log.entries));
+  }
+}

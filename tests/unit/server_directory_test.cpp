@@ -334,3 +334,23 @@ TEST_CASE("only entry 1 may be a self-registration, and only of an admin", "[ser
   CHECK(log.append(genesis("focal-hub", hub), "focal-hub", hub.publicKey).error().code ==
         wire::ErrorCode::INVALID_REQUEST);
 }
+
+TEST_CASE("a recordApproved outcome is accepted only from the hub key and well formed", "[server][directory][consensus]") {
+  Fixture f;
+  // The hub's own entry.
+  REQUIRE(f.log.append(recordApproved(f.hub.secretKey, {"sg-alice"}), "focal-hub", f.hub.publicKey).ok());
+  // An admin cannot claim a silence procedure's outcome.
+  auto byAdmin = f.asAdmin(recordApproved(f.admin.identity.secretKey, {"sg-alice"}));
+  REQUIRE_FALSE(byAdmin.ok());
+  CHECK(byAdmin.error().code == wire::ErrorCode::FORBIDDEN);
+  // Nor can anyone claim the hub id with another key.
+  CHECK_FALSE(f.log.append(recordApproved(f.admin.identity.secretKey, {}), "focal-hub", f.admin.identity.publicKey).ok());
+  // Malformed: unsorted lists, a short record id.
+  CHECK_FALSE(f.log.append(recordApproved(f.hub.secretKey, {"th-bob", "sg-alice"}), "focal-hub", f.hub.publicKey).ok());
+  CHECK_FALSE(f.log.append(recordApproved(f.hub.secretKey, {}, {}, 8), "focal-hub", f.hub.publicKey).ok());
+  // The outcome changes no member, and the whole log replays.
+  auto replayed = Directory::replay(f.log.entries);
+  REQUIRE(replayed);
+  CHECK(replayed->size() == f.log.entries.size());
+  CHECK(replayed->members().size() == 2);
+}

@@ -92,4 +92,23 @@ inline protocol::SignedEvent roleChange(const std::string& memberId, bool admin,
   return protocol::signLogEvent(m, author);
 }
 
+// A recordApproved outcome (the hub signs it with its own key).
+inline protocol::SignedEvent recordApproved(const crypto::SigningSecretKey& author,
+                                            const std::vector<std::string>& acknowledgedBy,
+                                            const std::vector<std::string>& commentedBy = {},
+                                            std::size_t recordIdBytes = 16, std::int64_t at = T0) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(at);
+  auto r = e.initRecordApproved();
+  r.setRecordId(kjBytes(crypto::Bytes(recordIdBytes, 7)));
+  r.setHeaderHash(kjBytes(crypto::Bytes(32, 9)));
+  r.setDeadlineMs(at - 1);
+  auto a = r.initAcknowledgedBy(static_cast<unsigned>(acknowledgedBy.size()));
+  for (unsigned i = 0; i < acknowledgedBy.size(); ++i) a.set(i, text(acknowledgedBy[i]));
+  auto c = r.initCommentedBy(static_cast<unsigned>(commentedBy.size()));
+  for (unsigned i = 0; i < commentedBy.size(); ++i) c.set(i, text(commentedBy[i]));
+  return protocol::signLogEvent(m, author);
+}
+
 }  // namespace focal::server::testing

@@ -1,0 +1,208 @@
+// Summary records and the silence procedure against a real focald whose
+// clock the test moves (focald run --test-clock FILE): the real CLI sends,
+// comments, asks for the state, withdraws and verifies the log; refusals
+// the CLI cannot produce are sent through the client library.
+//
+// Clock arithmetic: members sign with the real time and the hub accepts
+// timestamps within ±10 minutes of its clock, so every test moves the hub
+// clock by at most a few minutes and uses comment windows that fit.
+#include "hub_fixture.hpp"
+
+#include "client/client_error.hpp"
+#include "protocol/records.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <thread>
+
+using namespace focal;
+using namespace focal::test;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+json runJson(const std::vector<std::string>& args, int expectedExit = 0) {
+  auto r = runCli(concat({"--json"}, args));
+  INFO("focal " << args.back() << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.exitCode == expectedExit);
+  json j;
+  REQUIRE_NOTHROW(j = json::parse(r.out));
+  return j;
+}
+
+// A member with a key file and a CLI profile of its own.
+struct CliMember {
+  TestMember member;
+  std::vector<std::string> args;
+};
+
+CliMember cliMember(Hub& hub, const TempDir& home, const std::string& id, const std::string& state,
+                    wire::Institution institution = wire::Institution::LAW_ENFORCEMENT) {
+  CliMember m;
+  m.member = hub.createMember(id, state, institution, true);
+  m.args = hub.cliGlobals(m.member.keyFile, home.path() / (id + "-profile"));
+  return m;
+}
+
+// The hub closes deadlines on its own task: wait (bounded) for the state.
+json waitForState(const std::vector<std::string>& args, const std::string& id, const std::string& state) {
+  json st;
+  for (int i = 0; i < 400; ++i) {
+    st = runJson(concat(args, {"record-status", id}));
+    if (st.at("state") == state) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL("record " << id << " never reached " << state << "; last: " << st.dump());
+  return st;
+}
+
+std::string sendRecord(const CliMember& from, const std::string& to, const std::string& window,
+                       const std::string& revises = "") {
+  std::vector<std::string> cmd{"send", "--summary-record", "--to", to, "--tlp", "green", "--title",
+                               "WG on CC summary record", "--body", "1. Opening. 2. Trends. 3. Next meeting.",
+                               "--comment-window", window};
+  if (!revises.empty()) {
+    cmd.push_back("--revises");
+    cmd.push_back(revises);
+  }
+  return runJson(concat(from.args, cmd)).at("id").get<std::string>();
+}
+
+wire::ErrorCode commentRefusal(Hub& hub, const TestMember& who, const crypto::BulletinId& record,
+                               const crypto::BoxPublicKey& senderKey, bool objection = false) {
+  auto c = hub.connect(who.keys);
+  try {
+    c->comment(protocol::makeComment(record, objection, "late", senderKey, who.keys, nowMs()));
+  } catch (const client::HubError& e) {
+    return e.code();
+  }
+  return wire::ErrorCode::INTERNAL;  // accepted: the caller's CHECK fails
+}
+
+crypto::BulletinId idOf(const std::string& hex) { return *crypto::BulletinId::fromBytes(*crypto::fromHex(hex)); }
+
+}  // namespace
+
+TEST_CASE("Silence procedure: without objection the hub approves the record at the deadline, also after a restart",
+          "[integration][consensus]") {
+  HubOptions options{{{"max_connections_per_member", "64"}}};
+  options.testClock = true;
+  Hub hub(options);
+  TempDir home;
+  auto sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
+  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  auto th = cliMember(hub, home, "th-tcsd", "TH");
+
+  const auto id = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "90s");
+  auto st = runJson(concat(sec.args, {"record-status", id}));
+  CHECK(st.at("state") == "pending");
+  CHECK(st.at("outcome_index").is_null());
+  // MY reads and acknowledges it; TH stays silent.
+  runJson(concat(my.args, {"read", id}));
+  runJson(concat(my.args, {"ack", id}));
+
+  hub.advanceClock(100'000);
+  st = waitForState(sec.args, id, "approved");
+  CHECK(st.at("outcome_index").get<std::uint64_t>() > 0);
+  CHECK(st.at("acknowledged_by") == json::array({"my-pdrm-cyber"}));
+  CHECK(st.at("comments").empty());
+  // A recipient sees the same, and its client verifies the log with the
+  // hub-signed recordApproved entry in it.
+  CHECK(runJson(concat(th.args, {"record-status", id})).at("state") == "approved");
+  runJson(concat(th.args, {"verify-log"}));
+  // Too late to comment now.
+  CHECK(commentRefusal(hub, th.member, idOf(id), sec.member.keys.encryption.publicKey) ==
+        wire::ErrorCode::POLICY_DENIED);
+
+  // A deadline that passes while the hub is down is closed at startup.
+  const auto second = sendRecord(sec, "my-pdrm-cyber", "4m");
+  hub.stop();
+  hub.advanceClock(300'000);
+  hub.start();  // on a new port
+  sec.args = hub.cliGlobals(sec.member.keyFile, home.path() / "sg-asean-sec-profile");
+  my.args = hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile");
+  auto st2 = waitForState(sec.args, second, "approved");
+  CHECK(st2.at("outcome_index").get<std::uint64_t>() > st.at("outcome_index").get<std::uint64_t>());
+  runJson(concat(my.args, {"verify-log"}));
+}
+
+TEST_CASE("Silence procedure: an objection blocks approval; revision supersedes, retraction withdraws; refusals",
+          "[integration][consensus]") {
+  HubOptions options{{{"max_connections_per_member", "64"}}};
+  options.testClock = true;
+  Hub hub(options);
+  TempDir home;
+  auto sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
+  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  auto th = cliMember(hub, home, "th-tcsd", "TH");
+  auto ph = cliMember(hub, home, "ph-nbi-cyber", "PH");
+  const auto& secKey = sec.member.keys.encryption.publicKey;
+
+  // Only the secretariat circulates summary records.
+  auto refused = runJson(concat(my.args, {"send", "--summary-record", "--to", "th-tcsd", "--tlp", "green", "--title",
+                                          "not mine to send", "--body", "x"}),
+                         2);
+  CHECK(refused.at("error").at("code") == "forbidden");
+
+  const auto disputed = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "90s");
+  const auto control = sendRecord(sec, "my-pdrm-cyber", "90s");
+
+  runJson(concat(my.args, {"comment", disputed, "--text", "Fine by Malaysia"}));
+  runJson(concat(th.args, {"comment", disputed, "--text", "Item 2 misquotes Thailand", "--objection"}));
+  // Refusals: a member the record was not sent to, the sender itself, a
+  // second (different) comment by the same member, a comment on a bulletin
+  // that is not a summary record.
+  CHECK(commentRefusal(hub, ph.member, idOf(disputed), secKey) == wire::ErrorCode::NOT_FOUND);
+  CHECK(commentRefusal(hub, sec.member, idOf(disputed), secKey) == wire::ErrorCode::FORBIDDEN);
+  CHECK(commentRefusal(hub, th.member, idOf(disputed), secKey, true) == wire::ErrorCode::DUPLICATE);
+  const auto plain = runJson(concat(sec.args, {"send", "--to", "ph-nbi-cyber", "--tlp", "green", "--category",
+                                               "other", "--title", "plain", "--body", "x"}))
+                         .at("id")
+                         .get<std::string>();
+  CHECK(commentRefusal(hub, ph.member, idOf(plain), secKey) == wire::ErrorCode::INVALID_REQUEST);
+  auto cli = runJson(concat(ph.args, {"comment", plain, "--text", "x"}), 1);
+  CHECK(cli.at("error").at("code") == "not-a-record");
+
+  // Before the deadline the objection already shows.
+  auto st = runJson(concat(sec.args, {"record-status", disputed}));
+  CHECK(st.at("state") == "objected");
+  REQUIRE(st.at("comments").size() == 2);
+  // The sender reads the comments' sealed text; the hub could not.
+  CHECK(st.at("comments")[1].at("member") == "th-tcsd");
+  CHECK(st.at("comments")[1].at("objection") == true);
+  CHECK(st.at("comments")[1].at("text") == "Item 2 misquotes Thailand");
+  CHECK(runJson(concat(my.args, {"record-status", disputed})).at("comments")[1].at("text").is_null());
+  // A member who holds neither record is told nothing.
+  CHECK(runJson(concat(ph.args, {"record-status", disputed}), 2).at("error").at("code") == "not-found");
+
+  // The deadline passes: the control record is approved in the same pass
+  // that leaves the disputed one objected.
+  hub.advanceClock(100'000);
+  waitForState(sec.args, control, "approved");
+  st = runJson(concat(sec.args, {"record-status", disputed}));
+  CHECK(st.at("state") == "objected");
+  CHECK(st.at("outcome_index").is_null());
+
+  // The secretariat circulates a revision: the old record is superseded.
+  const auto revision = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "5m", disputed);
+  CHECK(runJson(concat(sec.args, {"record-status", disputed})).at("state") == "superseded");
+  CHECK(runJson(concat(sec.args, {"record-status", revision})).at("state") == "pending");
+  // A closed record cannot be revised again.
+  auto again = runJson(concat(sec.args, {"send", "--summary-record", "--to", "my-pdrm-cyber", "--tlp", "green",
+                                         "--title", "again", "--body", "x", "--revises", disputed}),
+                       2);
+  CHECK(again.at("error").at("code") == "policy-denied");
+
+  // ... and withdraws the revision by retracting it.
+  runJson(concat(sec.args, {"retract", revision, "--reason", "to be discussed at the next meeting"}));
+  CHECK(runJson(concat(sec.args, {"record-status", revision})).at("state") == "withdrawn");
+  CHECK(commentRefusal(hub, my.member, idOf(revision), secKey) == wire::ErrorCode::POLICY_DENIED);
+  runJson(concat(th.args, {"verify-log"}));
+}
