@@ -92,7 +92,7 @@ crypto::BulletinId idOf(const std::string& hex) { return *crypto::BulletinId::fr
 
 TEST_CASE("Silence procedure: without objection the hub approves the record at the deadline, also after a restart",
           "[integration][consensus]") {
-  HubOptions options{{{"max_connections_per_member", "64"}}};
+  HubOptions options;
   options.testClock = true;
   Hub hub(options);
   TempDir home;
@@ -133,9 +133,9 @@ TEST_CASE("Silence procedure: without objection the hub approves the record at t
   runJson(concat(my.args, {"verify-log"}));
 }
 
-TEST_CASE("Silence procedure: an objection blocks approval; revision supersedes, retraction withdraws; refusals",
+TEST_CASE("Silence procedure: an objection blocks approval, a revision supersedes, a retraction withdraws, and refusals",
           "[integration][consensus]") {
-  HubOptions options{{{"max_connections_per_member", "64"}}};
+  HubOptions options;
   options.testClock = true;
   Hub hub(options);
   TempDir home;
