@@ -3,7 +3,14 @@
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
+#include "crypto/keyfile.hpp"
+#include "protocol/consensus.hpp"
+#include "protocol/signing.hpp"
 #include "protocol/records.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -117,9 +124,263 @@ int runRecordStatus(CliContext& ctx, const std::string& hexId) {
   return ExitOk;
 }
 
+// ---- admission by consensus ----
+
+std::optional<std::int64_t> parseDuration(const std::string& text) {
+  if (text.size() < 2) return std::nullopt;
+  const std::string digits = text.substr(0, text.size() - 1);
+  if (digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const std::int64_t n = std::stoll(digits);
+  std::int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1000; break;
+    case 'm': unit = 60'000; break;
+    case 'h': unit = 3'600'000; break;
+    case 'd': unit = 86'400'000; break;
+    default: return std::nullopt;
+  }
+  if (n <= 0) return std::nullopt;
+  return n * unit;
+}
+
+const char* proposalStateName(wire::ProposalState s) {
+  switch (s) {
+    case wire::ProposalState::OPEN: return "open";
+    case wire::ProposalState::ADOPTED: return "adopted";
+    case wire::ProposalState::REJECTED: return "rejected";
+    case wire::ProposalState::EXPIRED: return "expired";
+  }
+  return "unknown";
+}
+
+struct ProposeArgs {
+  std::string pubFile;
+  std::string institution = "resource-panel";
+  std::string name;
+  std::string state;
+  std::string expires = "14d";
+};
+
+int runPropose(CliContext& ctx, const ProposeArgs& a) {
+  std::ifstream in(a.pubFile);
+  if (!in) throw std::runtime_error("cannot read " + a.pubFile);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto pk = crypto::parsePublicKeys(text.str());
+  if (!pk) throw UsageError("bad-public-key", a.pubFile + ": " + crypto::describe(pk.error()));
+  protocol::AdmissionDraft d;
+  if (!parseInstitution(a.institution, d.institution)) throw UsageError("bad-institution", "unknown institution " + a.institution);
+  const auto lifetime = parseDuration(a.expires);
+  if (!lifetime) throw UsageError("bad-duration", "--expires takes a duration such as 14d, 36h, 30m or 90s");
+  d.memberId = pk->memberId;
+  d.name = a.name;
+  d.state = a.state;
+  for (auto& ch : d.state) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  d.keys = *pk;
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const std::int64_t now = nowMs();
+  const auto record = protocol::makeAdmissionProposal(d, keys, now, now + *lifetime);
+  const auto recorded = conn->propose(record);
+  const auto id = crypto::toHex(crypto::ByteView(recorded.id));
+  if (ctx.out().json()) {
+    ctx.out().document({{"proposal", id}, {"member", d.memberId}, {"expires", formatTime(now + *lifetime)}});
+  } else {
+    ctx.out().line(id);
+    std::cerr << fmt::format("Proposal to admit {} recorded; it takes effect when a point of contact of every member "
+                             "state approved it (focal approve {}), before {}.\n",
+                             d.memberId, id, formatTime(now + *lifetime));
+  }
+  return ExitOk;
+}
+
+// A listed proposal after the client's own checks.
+struct VerifiedProposal {
+  std::string id;
+  std::string proposer;
+  std::string member;
+  std::string memberName;
+  std::string memberInstitution;
+  std::int64_t expiresAtMs = 0;
+  std::string state;
+  std::uint64_t outcomeIndex = 0;
+  std::vector<std::pair<std::string, bool>> decisions;  // member, approve (verified)
+  const ProposalListing* raw = nullptr;
+};
+
+// Verifies a listing against the verified directory: the proposal under its
+// admin's identity key, each decision under its member's key and naming
+// this proposal. A listing that does not verify is an error: the hub lied.
+VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir) {
+  VerifiedProposal v;
+  v.raw = &p;
+  auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
+  if (!parsed || parsed->root().which() != wire::Proposal::ADMISSION) throw VerifyError("a listed proposal is malformed");
+  const auto root = parsed->root();
+  v.id = crypto::toHex(protocol::view(root.getProposalId()));
+  v.proposer = std::string(protocol::view(root.getProposerId()));
+  const MemberRecord* admin = dir.find(v.proposer);
+  const auto sig = crypto::Signature::fromBytes(p.proposal.signature);
+  if (admin == nullptr || !admin->isAdmin || !sig ||
+      !crypto::verify(protocol::context::Proposal, p.proposal.body, *sig, admin->identityKey)) {
+    throw VerifyError("proposal " + v.id + " is not signed by an admin of the verified directory");
+  }
+  auto info = root.getAdmission().getMember();
+  v.member = std::string(protocol::view(info.getId()));
+  v.memberName = std::string(protocol::view(info.getName()));
+  v.memberInstitution = institutionName(info.getInstitution());
+  v.expiresAtMs = root.getExpiresAtMs();
+  v.state = proposalStateName(p.state);
+  v.outcomeIndex = p.outcomeIndex;
+  const auto hash = crypto::hash256(p.proposal.body);
+  for (const auto& d : p.decisions) {
+    auto dp = protocol::decode<wire::Decision>(d.body);
+    if (!dp) throw VerifyError("a decision on " + v.id + " is malformed");
+    const std::string who(protocol::view(dp->root().getMemberId()));
+    const MemberRecord* m = dir.find(who);
+    const auto dsig = crypto::Signature::fromBytes(d.signature);
+    if (m == nullptr || !dsig || !crypto::verify(protocol::context::Decision, d.body, *dsig, m->identityKey) ||
+        !(crypto::Hash256::fromBytes(protocol::view(dp->root().getProposalHash())) == std::optional(hash))) {
+      throw VerifyError("the decision of " + who + " on " + v.id + " does not verify");
+    }
+    v.decisions.emplace_back(who, dp->root().getApprove());
+  }
+  return v;
+}
+
+std::set<std::string> statesWithPocs(const HubDirectory& dir) {
+  std::set<std::string> out;
+  for (const auto& m : dir.members()) {
+    if (protocol::isStatePoc(protocol::ConsensusMember{m.state, m.institution, m.isAdmin, m.active, m.identityKey})) {
+      out.insert(m.state);
+    }
+  }
+  return out;
+}
+
+int runProposals(CliContext& ctx) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto listing = conn->listProposals();
+  const auto dir = HubDirectory::fetch(*conn);
+  const auto required = statesWithPocs(dir);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : listing) {
+    const auto v = verifyListing(p, dir);
+    std::set<std::string> approvedStates;
+    std::vector<std::string> approvedBy;
+    std::vector<std::string> rejectedBy;
+    for (const auto& [who, approve] : v.decisions) {
+      (approve ? approvedBy : rejectedBy).push_back(who);
+      const MemberRecord* m = dir.find(who);
+      if (approve && m != nullptr) approvedStates.insert(m->state);
+    }
+    std::vector<std::string> missing;
+    for (const auto& s : required) {
+      if (!approvedStates.contains(s)) missing.push_back(s);
+    }
+    if (ctx.out().json()) {
+      list.push_back({{"id", v.id},
+                      {"proposer", v.proposer},
+                      {"admit", v.member},
+                      {"name", v.memberName},
+                      {"institution", v.memberInstitution},
+                      {"expires", formatTime(v.expiresAtMs)},
+                      {"state", v.state},
+                      {"approved_by", approvedBy},
+                      {"rejected_by", rejectedBy},
+                      {"approved_states", std::vector<std::string>(approvedStates.begin(), approvedStates.end())},
+                      {"missing_states", missing},
+                      {"outcome_index", v.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(v.outcomeIndex)}});
+    } else {
+      ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, v.state, v.member,
+                                 v.memberName, v.memberInstitution, v.proposer, formatTime(v.expiresAtMs)));
+      ctx.out().line(fmt::format("    approved by: {}   rejected by: {}   states still to approve: {}",
+                                 fmt::join(approvedBy, ", "), fmt::join(rejectedBy, ", "), fmt::join(missing, ", ")));
+      if (v.outcomeIndex != 0) ctx.out().line(fmt::format("    admitted: hub-signed log entry {}", v.outcomeIndex));
+    }
+  }
+  if (ctx.out().json()) ctx.out().document(list);
+  return ExitOk;
+}
+
+int runDecide(CliContext& ctx, const std::string& hexId, bool approve) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto listing = conn->listProposals();
+  const auto dir = HubDirectory::fetch(*conn);
+  for (const auto& p : listing) {
+    auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
+    if (!parsed || crypto::toHex(protocol::view(parsed->root().getProposalId())) != hexId) continue;
+    // Decide only on what verifies: the proposal's admin signature.
+    const auto v = verifyListing(p, dir);
+    const auto record = protocol::makeDecision(p.proposal.body, approve, keys, nowMs());
+    const auto recorded = conn->decide(record);
+    std::string state = "open";
+    for (const auto& q : conn->listProposals()) {
+      auto qp = protocol::decode<wire::Proposal>(q.proposal.body);
+      if (qp && crypto::toHex(protocol::view(qp->root().getProposalId())) == hexId) state = proposalStateName(q.state);
+    }
+    if (ctx.out().json()) {
+      ctx.out().document({{"proposal", hexId}, {"decision", approve ? "approve" : "reject"}, {"admit", v.member},
+                          {"state", state}, {"recorded_at", formatTime(recorded.atMs)}});
+    } else {
+      ctx.out().line(fmt::format("{} of the admission of {} recorded; the proposal is {}.",
+                                 approve ? "Approval" : "Rejection", v.member, state));
+    }
+    return ExitOk;
+  }
+  throw UsageError("not-found", "no proposal " + hexId + " (see focal proposals)");
+}
+
 }  // namespace
 
 void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
+  if (auto* admin = app.get_subcommand("admin")) {
+    auto pa = std::make_shared<ProposeArgs>();
+    auto* prop = admin->add_subcommand("propose-admission",
+                                       "Propose admitting a member (e.g. the resource panel) by consensus of the member states");
+    prop->add_option("pubfile", pa->pubFile, "The candidate's public key file (from focal keygen)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    prop->add_option("--institution", pa->institution, "resource-panel|dialogue-partner|... (default resource-panel)")
+        ->check(CLI::IsMember({"law-enforcement", "policy-security", "secretariat", "dialogue-partner", "resource-panel"}));
+    prop->add_option("--name", pa->name, "Display name")->required();
+    prop->add_option("--state", pa->state, "Member state, if any (none for the resource panel)");
+    prop->add_option("--expires", pa->expires, "How long the proposal stays open: 14d, 36h, 30m, 90s")->capture_default_str();
+    prop->footer(R"(Signs a Proposal. It takes effect only when a point of contact of EVERY member state
+that has an active point of contact approves it (focal approve); one rejection ends it;
+so does its expiry. The hub then appends a log entry, signed by the hub, carrying the
+proposal and one approval per member state, which every client re-verifies.
+
+Example:
+  focal admin propose-admission acme-labs.key.pub --institution resource-panel       --name "ACME Threat Labs" --expires 14d)");
+    table.add(prop, [&ctx, pa] { return runPropose(ctx, *pa); });
+  }
+
+  auto* props = app.add_subcommand("proposals", "Consensus proposals: who approved, which member states are missing");
+  props->footer(R"(Every proposal and decision shown is verified against the directory log.
+States: open, adopted (logged), rejected, expired.
+
+Example:
+  focal proposals --json)");
+  table.add(props, [&ctx] { return runProposals(ctx); });
+
+  auto aid = std::make_shared<std::string>();
+  auto* approve = app.add_subcommand("approve", "As a point of contact of a member state, approve a proposal");
+  approve->add_option("proposal", *aid, "Proposal id (32 hex digits)")->required();
+  approve->footer(R"(Signs a Decision for your member state. Two points of contact of one state count as
+one state. Example:
+  focal approve 5e1f0c2a9b7d3e4f6a8c0b2d4f6a8c0e)");
+  table.add(approve, [&ctx, aid] { return runDecide(ctx, *aid, true); });
+
+  auto rid2 = std::make_shared<std::string>();
+  auto* reject = app.add_subcommand("reject", "As a point of contact of a member state, reject a proposal (ends it)");
+  reject->add_option("proposal", *rid2, "Proposal id (32 hex digits)")->required();
+  reject->footer(R"(Signs a rejecting Decision; one rejection ends the proposal. Example:
+  focal reject 5e1f0c2a9b7d3e4f6a8c0b2d4f6a8c0e)");
+  table.add(reject, [&ctx, rid2] { return runDecide(ctx, *rid2, false); });
+
   auto ca = std::make_shared<CommentArgs>();
   auto* comment = app.add_subcommand("comment", "Comment on, or object to, a summary record you received");
   comment->add_option("id", ca->id, "Summary record id (32 hex digits)")->required();

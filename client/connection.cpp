@@ -565,6 +565,8 @@ RecordedInfo Connection::submitRecord(wire::ClientFrame::Which kind, const proto
   wire::SignedRecord::Builder r = kind == wire::ClientFrame::FORWARD   ? frame.initForward()
                                   : kind == wire::ClientFrame::PERMIT  ? frame.initPermit()
                                   : kind == wire::ClientFrame::COMMENT ? frame.initComment()
+                                  : kind == wire::ClientFrame::PROPOSE ? frame.initPropose()
+                                  : kind == wire::ClientFrame::DECIDE  ? frame.initDecide()
                                                                        : frame.initRetract();
   r.setBody(protocol::kjBytes(record.body));
   r.setSignature(protocol::kjBytes(record.signature.view()));
@@ -579,6 +581,28 @@ RecordedInfo Connection::forward(const protocol::SignedRecordBytes& r) { return 
 RecordedInfo Connection::permit(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::PERMIT, r); }
 RecordedInfo Connection::retract(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::RETRACT, r); }
 RecordedInfo Connection::comment(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::COMMENT, r); }
+
+RecordedInfo Connection::propose(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::PROPOSE, r); }
+RecordedInfo Connection::decide(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::DECIDE, r); }
+
+std::vector<ProposalListing> Connection::listProposals() {
+  requireAuthenticated();
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  frame.setListProposals();
+  const auto id = writeRequest(mb, frame);
+  auto resp = takeResponse(id, wire::ServerFrame::PROPOSALS, "proposals");
+  std::vector<ProposalListing> out;
+  for (auto item : resp.root().getProposals().getItems()) {
+    ProposalListing p;
+    p.proposal = RawRecord{copyData(item.getProposal().getBody()), copyData(item.getProposal().getSignature())};
+    for (auto d : item.getDecisions()) p.decisions.push_back(RawRecord{copyData(d.getBody()), copyData(d.getSignature())});
+    p.state = item.getState();
+    p.outcomeIndex = item.getOutcomeIndex();
+    out.push_back(std::move(p));
+  }
+  return out;
+}
 
 RecordStatusInfo Connection::recordStatus(const crypto::BulletinId& recordId) {
   requireAuthenticated();

@@ -111,6 +111,15 @@ struct RecordStatusInfo {
   std::uint64_t outcomeIndex = 0;  // log index of recordApproved, 0 = none
 };
 
+// A consensus proposal as the hub lists it; the proposal and decisions are
+// signed records the client verifies itself.
+struct ProposalListing {
+  RawRecord proposal;
+  std::vector<RawRecord> decisions;
+  wire::ProposalState state = wire::ProposalState::OPEN;
+  std::uint64_t outcomeIndex = 0;  // log index of the admission, 0 = none
+};
+
 struct DeliveryPage {
   std::vector<Delivery> items;
   bool more = false;
@@ -217,6 +226,9 @@ class Connection {
   RecordedInfo retract(const protocol::SignedRecordBytes& record);
   RecordedInfo comment(const protocol::SignedRecordBytes& record);
   RecordStatusInfo recordStatus(const crypto::BulletinId& recordId);
+  RecordedInfo propose(const protocol::SignedRecordBytes& record);
+  RecordedInfo decide(const protocol::SignedRecordBytes& record);
+  std::vector<ProposalListing> listProposals();
 
   // Streams a blob: beginUpload (the hub answers the offset to resume
   // from), then chunks of <= MaxChunkBytes, chunkWindow in flight.

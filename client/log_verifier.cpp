@@ -2,6 +2,7 @@
 
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
+#include "protocol/consensus.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/log.hpp"
 #include "protocol/signing.hpp"
@@ -298,6 +299,26 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
     if (auto ok = checkKeySet(r.getKeys(), id, sigs, preCert); !ok) return ok;
     if (keyInUse(view(r.getKeys().getIdentityKey())) || keyInUse(view(r.getKeys().getEncryptionKey()))) {
       return no("a key of the admitted member is already in use");
+    }
+    // The consensus itself: the proposal by an active admin, one approval
+    // per member state with an active point of contact at this point of
+    // the log, each signed by that point of contact (PROTOCOL.md §12.5).
+    // Signature checks cannot be skipped for cached entries here; they are
+    // a handful per admission.
+    std::set<std::string> required;
+    for (const auto& [mid, m] : members_) {
+      protocol::ConsensusMember cm{m.record.state, m.record.institution, m.record.isAdmin, activeMember(m),
+                                   m.record.identityKey};
+      if (protocol::isStatePoc(cm)) required.insert(m.record.state);
+    }
+    auto lookup = [this](std::string_view mid) -> std::optional<protocol::ConsensusMember> {
+      const LogMember* m = find(mid);
+      if (m == nullptr) return std::nullopt;
+      return protocol::ConsensusMember{m->record.state, m->record.institution, m->record.isAdmin, activeMember(*m),
+                                       m->record.identityKey};
+    };
+    if (auto ok = protocol::verifyAdmission(e.getAdmission(), entry.recordedAtMs, lookup, required); !ok) {
+      return no("admission: " + ok.error());
     }
     return Ok{};
   }

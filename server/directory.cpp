@@ -110,6 +110,22 @@ bool MemberRecord::active() const {
   return !memberRevoked && !isRevokedKey(identityKey.view()) && !isRevokedKey(encryptionKey.view());
 }
 
+std::optional<protocol::ConsensusMember> Directory::consensusMember(std::string_view id) const {
+  const MemberRecord* m = find(id);
+  if (m == nullptr) return std::nullopt;
+  return protocol::ConsensusMember{m->state, m->institution, m->isAdmin, m->active(), m->identityKey};
+}
+
+std::set<std::string> Directory::requiredStates() const {
+  std::set<std::string> out;
+  for (const auto& [id, m] : members_) {
+    if (protocol::isStatePoc(protocol::ConsensusMember{m.state, m.institution, m.isAdmin, m.active(), m.identityKey})) {
+      out.insert(m.state);
+    }
+  }
+  return out;
+}
+
 const MemberRecord* Directory::find(std::string_view id) const {
   auto it = members_.find(id);
   return it == members_.end() ? nullptr : &it->second;
@@ -131,7 +147,8 @@ std::size_t Directory::activeAdmins() const {
 }
 
 Result<Ok> Directory::check(crypto::ByteView event, const crypto::Signature& signature, std::string_view authorId,
-                            const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> nowMs) const {
+                            const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> nowMs,
+                            std::optional<std::int64_t> atMs) const {
   auto parsed = protocol::verifyLogEvent(event, signature, authorKey);
   if (!parsed) {
     if (parsed.error() == protocol::LogError::BadSignature) {
@@ -146,11 +163,11 @@ Result<Ok> Directory::check(crypto::ByteView event, const crypto::Signature& sig
       return fail(ErrorCode::STALE_TIMESTAMP, "issuedAtMs is outside the accepted clock window");
     }
   }
-  return checkParsed(e, authorId, authorKey);
+  return checkParsed(e, authorId, authorKey, atMs ? atMs : nowMs);
 }
 
 Result<Ok> Directory::checkParsed(wire::LogEvent::Reader e, std::string_view authorId,
-                                  const crypto::SigningPublicKey& authorKey) const {
+                                  const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> atMs) const {
   using W = wire::LogEvent;
   const auto which = e.which();
 
@@ -187,7 +204,25 @@ Result<Ok> Directory::checkParsed(wire::LogEvent::Reader e, std::string_view aut
       return fail(ErrorCode::FORBIDDEN, "a consensus outcome must be signed by the hub key");
     }
     if (which == W::RECORD_APPROVED) return checkRecordApproved(e.getRecordApproved());
-    return fail(ErrorCode::INVALID_REQUEST, "admission entries are not supported by this hub");
+    auto a = e.getAdmission();
+    auto proposal = protocol::decode<wire::Proposal>(view(a.getProposal().getBody()));
+    if (!proposal || proposal->root().which() != wire::Proposal::ADMISSION) {
+      return fail(ErrorCode::INVALID_REQUEST, "an admission carries an admission proposal");
+    }
+    auto r = proposal->root().getAdmission();
+    if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
+    const auto id = view(r.getMember().getId());
+    if (find(id) != nullptr) return fail(ErrorCode::INVALID_REQUEST, "member " + std::string(id) + " already exists");
+    if (auto ok = checkKeySet(r.getKeys(), id); !ok) return ok;
+    if (keyInUse(view(r.getKeys().getIdentityKey())) || keyInUse(view(r.getKeys().getEncryptionKey()))) {
+      return fail(ErrorCode::INVALID_REQUEST, "a key of the admitted member is already in use");
+    }
+    // Judged at the entry's time (the hub's clock at append).
+    const std::int64_t at = atMs ? *atMs : proposal->root().getExpiresAtMs();
+    auto ok = protocol::verifyAdmission(
+        a, at, [this](std::string_view m) { return consensusMember(m); }, requiredStates());
+    if (!ok) return fail(ErrorCode::POLICY_DENIED, "admission: " + ok.error());
+    return Ok{};
   }
 
   const MemberRecord* author = find(authorId);
@@ -365,6 +400,24 @@ std::string Directory::apply(const StoredLogEntry& entry) {
     }
     case W::RECORD_APPROVED:
       break;  // an outcome about a bulletin: no member changes
+    case W::ADMISSION: {
+      auto proposal = protocol::decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
+      if (!proposal) throw std::logic_error("a checked admission does not parse");
+      auto r = proposal->root().getAdmission();
+      auto info = r.getMember();
+      MemberRecord m;
+      m.id = std::string(view(info.getId()));
+      m.name = std::string(view(info.getName()));
+      m.state = std::string(view(info.getState()));
+      m.institution = info.getInstitution();
+      m.isAdmin = info.getIsAdmin();
+      m.isSecretariat = info.getIsSecretariat();
+      setKeys(m, r.getKeys());
+      m.logIndex = entry.index;
+      changed = m.id;
+      members_.insert_or_assign(m.id, std::move(m));
+      break;
+    }
     default:
       throw std::logic_error("a checked log event has an unknown kind");
   }
@@ -389,7 +442,8 @@ Expected<Directory, std::string> Directory::replay(const std::vector<StoredLogEn
   for (const auto& entry : entries) {
     const std::string where = "log entry " + std::to_string(entry.index) + ": ";
     if (entry.index != d.size_) return unexpected(where + "out of sequence");
-    if (auto ok = d.check(entry.event, entry.signature, entry.authorId, entry.authorKey, std::nullopt); !ok) {
+    if (auto ok = d.check(entry.event, entry.signature, entry.authorId, entry.authorKey, std::nullopt, entry.recordedAtMs);
+        !ok) {
       return unexpected(where + ok.error().message);
     }
     const auto expected = protocol::logEntryHash(entry.index, d.size_ == 0 ? protocol::logGenesisPrev() : d.root_,

@@ -24,6 +24,7 @@
 #pragma once
 
 #include "crypto/types.hpp"
+#include "protocol/consensus.hpp"
 #include "protocol/focal.capnp.h"
 #include "server/hub_error.hpp"
 #include "server/store.hpp"
@@ -31,6 +32,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,8 +71,12 @@ class Directory {
   // May `event` (LogEvent bytes signed by `authorKey`, claimed by member
   // `authorId`) be the next entry? `nowMs` enables the issuedAt clock-skew
   // check (live requests); replay passes nullopt.
+  // `atMs` is the entry's recordedAtMs (replay) or the append time: an
+  // admission is judged against its proposal's expiry at that time;
+  // nullopt uses nowMs.
   Result<Ok> check(crypto::ByteView event, const crypto::Signature& signature, std::string_view authorId,
-                   const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> nowMs) const;
+                   const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> nowMs,
+                   std::optional<std::int64_t> atMs = std::nullopt) const;
 
   // The next entry (index and chained hash) for a checked event.
   StoredLogEntry prepare(crypto::Bytes event, const crypto::Signature& signature, std::string authorId,
@@ -92,6 +98,10 @@ class Directory {
   const crypto::Hash256& root() const { return root_; }
   const MemberRecord* find(std::string_view id) const;
   const std::map<std::string, MemberRecord, std::less<>>& members() const { return members_; }
+  // Consensus (protocol/consensus.hpp): a member as the admission rule sees
+  // it, and the member states whose consent an admission needs now.
+  std::optional<protocol::ConsensusMember> consensusMember(std::string_view id) const;
+  std::set<std::string> requiredStates() const;
 
   // The hub-signed head for the current size (kept here so every reply that
   // carries a head shows the same one).
@@ -100,7 +110,7 @@ class Directory {
 
  private:
   Result<Ok> checkParsed(wire::LogEvent::Reader e, std::string_view authorId,
-                         const crypto::SigningPublicKey& authorKey) const;
+                         const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> atMs) const;
   bool keyInUse(crypto::ByteView key) const;
   std::size_t activeAdmins() const;
 

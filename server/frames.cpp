@@ -299,4 +299,21 @@ Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row) {
   return protocol::toFrame(m);
 }
 
+Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int64_t nowMs) {
+  capnp::MallocMessageBuilder m;
+  auto f = m.initRoot<wire::ServerFrame>();
+  f.setId(id);
+  auto items = f.initProposals().initItems(static_cast<unsigned>(rows.size()));
+  for (unsigned i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    setRecord(items[i].initProposal(), row.record);
+    auto d = items[i].initDecisions(static_cast<unsigned>(row.decisions.size()));
+    for (unsigned j = 0; j < row.decisions.size(); ++j) setRecord(d[j], row.decisions[j].record);
+    const bool expired = row.state == wire::ProposalState::OPEN && nowMs > row.expiresAtMs;
+    items[i].setState(expired ? wire::ProposalState::EXPIRED : row.state);
+    items[i].setOutcomeIndex(row.outcomeIndex);
+  }
+  return protocol::toFrame(m);
+}
+
 }  // namespace focal::server::frames

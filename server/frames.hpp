@@ -42,5 +42,8 @@ Bytes recorded(std::uint64_t id, ByteView recordId, std::int64_t atMs);
 Bytes pong(std::uint64_t id);
 // A summary record's silence procedure (comments as signed records).
 Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row);
+// Proposals with their decisions; `nowMs` turns open proposals past their
+// expiry into `expired`.
+Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int64_t nowMs);
 
 }  // namespace focal::server::frames

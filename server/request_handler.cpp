@@ -75,9 +75,11 @@ net::awaitable<Result<Bytes>> RequestHandler::handle(std::shared_ptr<Session> se
     case wire::ClientFrame::RETRACT: co_return co_await retract(session, id, f.getRetract());
     case wire::ClientFrame::COMMENT: co_return co_await comment(session, id, f.getComment());
     case wire::ClientFrame::RECORD_STATUS: co_return recordStatus(*session, id, f.getRecordStatus());
+    case wire::ClientFrame::PROPOSE: co_return co_await propose(session, id, f.getPropose());
+    case wire::ClientFrame::DECIDE: co_return co_await decide(session, id, f.getDecide());
+    case wire::ClientFrame::LIST_PROPOSALS: co_return listProposals(*session, id);
     default:
-      // Proposals and decisions are in the schema but not served by this
-      // hub yet; a request kind from a newer client lands here too.
+      // A request kind from a newer client.
       co_return fail(ErrorCode::INVALID_REQUEST, "this request is not supported by this hub");
   }
 }

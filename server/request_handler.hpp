@@ -38,6 +38,10 @@ class RequestHandler {
   static constexpr std::size_t MaxCommentTextBytes = 8 * 1024 + 48;
   // The longest comment window a summary record may set (a year and a day).
   static constexpr std::int64_t MaxCommentWindowMs = 366ll * 24 * 60 * 60 * 1000;
+  // The longest a proposal may stay open.
+  static constexpr std::int64_t MaxProposalLifetimeMs = 90ll * 24 * 60 * 60 * 1000;
+  // Proposals listed by listProposals (newest first).
+  static constexpr std::size_t MaxListedProposals = 256;
 
   explicit RequestHandler(Hub& hub) : hub_(hub) {}
 
@@ -73,6 +77,12 @@ class RequestHandler {
   net::awaitable<Result<crypto::Bytes>> comment(std::shared_ptr<Session> session, std::uint64_t id,
                                                 wire::SignedRecord::Reader req);
   Result<crypto::Bytes> recordStatus(const Session& session, std::uint64_t id, wire::RecordStatusQuery::Reader req);
+  // Admission by consensus of the member states (request_handler_consensus.cpp).
+  net::awaitable<Result<crypto::Bytes>> propose(std::shared_ptr<Session> session, std::uint64_t id,
+                                                wire::SignedRecord::Reader req);
+  net::awaitable<Result<crypto::Bytes>> decide(std::shared_ptr<Session> session, std::uint64_t id,
+                                               wire::SignedRecord::Reader req);
+  Result<crypto::Bytes> listProposals(const Session& session, std::uint64_t id);
 
   Hub& hub_;
   std::unordered_set<std::uint64_t> rebuilding_;  // uploads whose hash is being recomputed

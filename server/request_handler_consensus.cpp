@@ -11,12 +11,15 @@
 
 #include "crypto/primitives.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/log.hpp"
 #include "protocol/signing.hpp"
 #include "server/frames.hpp"
 #include "server/hub.hpp"
 #include "server/session.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <map>
 
 namespace focal::server {
 
@@ -121,6 +124,228 @@ Result<Bytes> RequestHandler::recordStatus(const Session& session, std::uint64_t
     return fail(ErrorCode::NOT_FOUND, "no summary record " + crypto::toHex(*recordId) + " visible to you");
   }
   return frames::recordStatus(id, *row);
+}
+
+}  // namespace focal::server
+
+// ---- admission by consensus ------------------------------------------------------------------
+
+namespace focal::server {
+
+namespace {
+
+struct CheckedRecord {
+  crypto::Bytes body;
+  crypto::Bytes signature;
+};
+
+Result<CheckedRecord> checkSigned(wire::SignedRecord::Reader r, std::string_view context, const Session& session,
+                                  const char* what) {
+  const auto body = protocol::view(r.getBody());
+  if (body.empty()) return fail(wire::ErrorCode::INVALID_REQUEST, std::string("empty ") + what);
+  if (body.size() > RequestHandler::MaxRecordBytes) return fail(wire::ErrorCode::TOO_LARGE, std::string(what) + " too large");
+  const auto sig = crypto::Signature::fromBytes(protocol::view(r.getSignature()));
+  if (!sig) return fail(wire::ErrorCode::BAD_SIGNATURE, "the signature must be 64 bytes");
+  if (!crypto::verify(context, body, *sig, session.identityKey())) {
+    return fail(wire::ErrorCode::BAD_SIGNATURE, std::string("the ") + what + "'s signature does not verify under your identity key");
+  }
+  return CheckedRecord{crypto::Bytes(body.begin(), body.end()), crypto::Bytes(sig->bytes.begin(), sig->bytes.end())};
+}
+
+Result<Ok> withinSkew(std::int64_t atMs, std::int64_t nowMs, const char* field) {
+  const std::int64_t skew = atMs - nowMs;
+  if (skew > protocol::MaxClockSkewMs || skew < -protocol::MaxClockSkewMs) {
+    return fail(wire::ErrorCode::STALE_TIMESTAMP, std::string(field) + " is more than " +
+                                                      std::to_string(protocol::MaxClockSkewMs / 60000) +
+                                                      " minutes from the hub's clock");
+  }
+  return Ok{};
+}
+
+const char* institutionText(wire::Institution i) {
+  switch (i) {
+    case wire::Institution::LAW_ENFORCEMENT: return "law-enforcement";
+    case wire::Institution::POLICY_SECURITY: return "policy-security";
+    case wire::Institution::SECRETARIAT: return "secretariat";
+    case wire::Institution::DIALOGUE_PARTNER: return "dialogue-partner";
+    case wire::Institution::RESOURCE_PANEL: return "resource-panel";
+    default: return "unset";
+  }
+}
+
+}  // namespace
+
+net::awaitable<Result<Bytes>> RequestHandler::propose(std::shared_ptr<Session> session, std::uint64_t id,
+                                                      wire::SignedRecord::Reader req) {
+  auto checked = checkSigned(req, protocol::context::Proposal, *session, "proposal");
+  if (!checked) co_return fail(checked.error());
+  auto parsed = protocol::decode<wire::Proposal>(checked->body);
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the proposal does not parse");
+  const auto p = parsed->root();
+  const auto proposalId = crypto::BulletinId::fromBytes(view(p.getProposalId()));
+  if (!proposalId) co_return fail(ErrorCode::INVALID_REQUEST, "proposal ids are 16 bytes");
+  if (view(p.getProposerId()) != session->memberId()) {
+    co_return fail(ErrorCode::FORBIDDEN, "a proposal names its author in proposerId: you");
+  }
+  const Directory& dir = hub_.directory();
+  const MemberRecord* me = dir.find(session->memberId());
+  if (me == nullptr || !me->active() || !me->isAdmin) co_return fail(ErrorCode::FORBIDDEN, "only an admin proposes");
+  const std::int64_t now = hub_.clock().nowMs();
+  if (auto ok = withinSkew(p.getCreatedAtMs(), now, "createdAtMs"); !ok) co_return fail(ok.error());
+  if (p.getExpiresAtMs() <= now || p.getExpiresAtMs() - now > MaxProposalLifetimeMs) {
+    co_return fail(ErrorCode::INVALID_REQUEST, "expiresAtMs must be in the future and within 90 days");
+  }
+  if (p.which() != wire::Proposal::ADMISSION) {
+    co_return fail(ErrorCode::INVALID_REQUEST, "this hub adopts admission proposals only (amendments are not served)");
+  }
+  // The member to admit must be registrable now (it is checked again, in
+  // full, when the admission entry is appended).
+  {
+    auto r = p.getAdmission();
+    const auto newId = view(r.getMember().getId());
+    if (dir.find(newId) != nullptr) co_return fail(ErrorCode::INVALID_REQUEST, "member " + std::string(newId) + " already exists");
+    if (r.getMember().getIsAdmin() || r.getMember().getIsSecretariat()) {
+      co_return fail(ErrorCode::INVALID_REQUEST, "an admission grants no admin or secretariat role");
+    }
+    crypto::PublicKeys pk;
+    pk.memberId = std::string(newId);
+    auto identity = crypto::SigningPublicKey::fromBytes(view(r.getKeys().getIdentityKey()));
+    auto enc = crypto::BoxPublicKey::fromBytes(view(r.getKeys().getEncryptionKey()));
+    auto cert = crypto::Signature::fromBytes(view(r.getKeys().getEncKeyCert()));
+    if (!identity || !enc || !cert) co_return fail(ErrorCode::INVALID_REQUEST, "a key or certificate has the wrong length");
+    pk.identity = *identity;
+    pk.encryption = *enc;
+    pk.createdAtMs = r.getKeys().getEncKeyCreatedAtMs();
+    pk.encCert = *cert;
+    if (!pk.certValid()) co_return fail(ErrorCode::BAD_SIGNATURE, "the encryption key certificate does not verify");
+  }
+  auto record = std::make_shared<StoredRecord>(StoredRecord{std::move(checked->body), std::move(checked->signature)});
+  const std::int64_t expires = p.getExpiresAtMs();
+  auto job = [pid = *proposalId, member = session->memberId(), record, expires, now](sqlite::Database& db) {
+    return Store::insertProposal(db, pid, member, *record, expires, now);
+  };
+  auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
+  if (!outcome) co_return fail(outcome.error());
+  if (!outcome->already) {
+    spdlog::info("proposal {} by {}: admit {}", crypto::toHex(*proposalId), session->memberId(),
+                 std::string(view(p.getAdmission().getMember().getId())));
+    hub_.audit("admin.propose", session->memberId(), session->remote(), "proposal " + crypto::toHex(*proposalId));
+  }
+  co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
+}
+
+net::awaitable<Result<Bytes>> RequestHandler::decide(std::shared_ptr<Session> session, std::uint64_t id,
+                                                     wire::SignedRecord::Reader req) {
+  auto checked = checkSigned(req, protocol::context::Decision, *session, "decision");
+  if (!checked) co_return fail(checked.error());
+  auto parsed = protocol::decode<wire::Decision>(checked->body);
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the decision does not parse");
+  const auto d = parsed->root();
+  const auto proposalId = crypto::BulletinId::fromBytes(view(d.getProposalId()));
+  const auto proposalHash = crypto::Hash256::fromBytes(view(d.getProposalHash()));
+  if (!proposalId || !proposalHash) co_return fail(ErrorCode::INVALID_REQUEST, "proposalId is 16 bytes, proposalHash 32");
+  if (view(d.getMemberId()) != session->memberId()) {
+    co_return fail(ErrorCode::FORBIDDEN, "a decision names its author in memberId: you");
+  }
+  const bool approve = d.getApprove();
+
+  // Decisions and adoption are serialised with every other log append.
+  auto guard = co_await hub_.adminMutex().lock();
+  if (!guard) co_return fail(ErrorCode::UNAVAILABLE, "too many log changes waiting", 1000);
+  Directory& dir = hub_.directory();
+  const std::int64_t now = hub_.clock().nowMs();
+  if (auto ok = withinSkew(d.getDecidedAtMs(), now, "decidedAtMs"); !ok) co_return fail(ok.error());
+  auto row = hub_.store().proposal(*proposalId);
+  if (!row) co_return fail(ErrorCode::NOT_FOUND, "no proposal " + crypto::toHex(*proposalId));
+  const auto me = dir.consensusMember(session->memberId());
+  if (!me || !protocol::isStatePoc(*me)) {
+    const MemberRecord* m = dir.find(session->memberId());
+    co_return fail(ErrorCode::FORBIDDEN,
+                   "consensus rule: only a point of contact of a member state decides; " + session->memberId() + " is " +
+                       (m == nullptr ? std::string("unknown")
+                                     : std::string(institutionText(m->institution)) +
+                                           (m->state.empty() ? " without a member state" : " of " + m->state)));
+  }
+  if (!(crypto::hash256(row->record.body) == *proposalHash)) {
+    co_return fail(ErrorCode::INVALID_REQUEST, "proposalHash is not the hash of the proposal's bytes");
+  }
+  if (row->state != wire::ProposalState::OPEN) co_return fail(ErrorCode::POLICY_DENIED, "consensus rule: the proposal is closed");
+  if (now > row->expiresAtMs) co_return fail(ErrorCode::POLICY_DENIED, "consensus rule: the proposal has expired");
+
+  auto record = std::make_shared<StoredRecord>(StoredRecord{std::move(checked->body), std::move(checked->signature)});
+  auto job = [pid = *proposalId, member = session->memberId(), approve, record, now](sqlite::Database& db) {
+    return Store::insertDecision(db, pid, member, approve, *record, now);
+  };
+  auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
+  if (!outcome) co_return fail(outcome.error());
+  spdlog::info("proposal {}: {} by {} ({})", crypto::toHex(*proposalId), approve ? "approval" : "rejection",
+               session->memberId(), me->state);
+  if (!approve || outcome->already) co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
+
+  // Adopted when one point of contact of every member state with an active
+  // point of contact approved (a second approval from a state adds nothing).
+  row = hub_.store().proposal(*proposalId);
+  if (!row || row->state != wire::ProposalState::OPEN) co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
+  const auto required = dir.requiredStates();
+  std::map<std::string, const StoredRecord*> byState;
+  for (const auto& dec : row->decisions) {
+    if (!dec.approve) continue;
+    const auto m = dir.consensusMember(dec.memberId);
+    if (!m || !protocol::isStatePoc(*m) || !required.contains(m->state) || byState.contains(m->state)) continue;
+    const auto sig = crypto::Signature::fromBytes(dec.record.signature);
+    // A decision signed by a key the member has since replaced no longer
+    // counts: clients judge approvals by the keys current at the entry.
+    if (!sig || !crypto::verify(protocol::context::Decision, dec.record.body, *sig, m->identityKey)) continue;
+    byState.emplace(m->state, &dec.record);
+  }
+  if (required.empty() || byState.size() != required.size()) {
+    co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
+  }
+  capnp::MallocMessageBuilder mb;
+  auto e = mb.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(now);
+  auto adm = e.initAdmission();
+  auto prop = adm.initProposal();
+  prop.setBody(protocol::kjBytes(row->record.body));
+  prop.setSignature(protocol::kjBytes(row->record.signature));
+  auto approvals = adm.initApprovals(static_cast<unsigned>(byState.size()));
+  unsigned i = 0;
+  for (const auto& [state, rec] : byState) {
+    approvals[i].setBody(protocol::kjBytes(rec->body));
+    approvals[i].setSignature(protocol::kjBytes(rec->signature));
+    ++i;
+  }
+  auto signedEvent = protocol::signLogEvent(mb, hub_.hubKey().secretKey);
+  if (auto ok = dir.check(signedEvent.event, signedEvent.signature, dir.hubId(), hub_.hubKey().publicKey, std::nullopt, now);
+      !ok) {
+    spdlog::warn("proposal {} not adopted: {}", crypto::toHex(*proposalId), ok.error().message);
+    co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
+  }
+  auto entry = std::make_shared<const StoredLogEntry>(
+      dir.prepare(std::move(signedEvent.event), signedEvent.signature, dir.hubId(), hub_.hubKey().publicKey, now));
+  auto head = std::make_shared<const StoredHead>(hub_.signHead(entry->index + 1, entry->entryHash, now));
+  auto adopt = [pid = *proposalId, entry, head](sqlite::Database& db) { return Store::adoptProposal(db, pid, *entry, *head); };
+  auto adopted = co_await hub_.commits().submit<Ok>(std::move(adopt), net::use_awaitable);
+  if (!adopted) co_return fail(adopted.error());
+  std::string changed;
+  try {
+    changed = dir.apply(*entry);
+  } catch (const std::exception& ex) {
+    spdlog::critical("log entry {} committed but not applied ({}); stopping the hub", entry->index, ex.what());
+    hub_.stop();
+    co_return fail(ErrorCode::INTERNAL, "internal error");
+  }
+  dir.setHead(*head);
+  spdlog::info("proposal {} adopted by every member state: log entry {} admits {}", crypto::toHex(*proposalId),
+               entry->index, changed);
+  hub_.audit("consensus.admission", "-", session->remote(), "log entry " + std::to_string(entry->index) + ": " + changed);
+  co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
+}
+
+Result<Bytes> RequestHandler::listProposals(const Session& session, std::uint64_t id) {
+  const MemberRecord* me = hub_.directory().find(session.memberId());
+  if (me == nullptr || !me->active()) return fail(ErrorCode::REVOKED_KEY, "your membership or key is revoked");
+  return frames::proposals(id, hub_.store().proposals(MaxListedProposals), hub_.clock().nowMs());
 }
 
 }  // namespace focal::server

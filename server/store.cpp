@@ -655,6 +655,84 @@ Result<Ok> Store::approveRecord(sqlite::Database& db, const crypto::BulletinId& 
   return Ok{};
 }
 
+Result<RecordOutcome> Store::insertProposal(sqlite::Database& db, const crypto::BulletinId& id,
+                                           std::string_view proposerId, const StoredRecord& record,
+                                           std::int64_t expiresAtMs, std::int64_t nowMs) {
+  {
+    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM proposals WHERE id = ?1");
+    s->bind(1, id.view());
+    if (s->step()) {
+      if (sameBytes(s->columnBlobView(0), record.body) && sameBytes(s->columnBlobView(1), record.signature)) {
+        return RecordOutcome{s->columnInt(2), true, {}};
+      }
+      return fail(wire::ErrorCode::DUPLICATE, "proposal " + crypto::toHex(id) + " already exists");
+    }
+  }
+  auto s = db.prepare(
+      "INSERT INTO proposals(id, proposer_id, body, signature, expires_at_ms, state, recorded_at_ms) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6)");
+  s->bind(1, id.view()).bind(2, proposerId).bind(3, record.body).bind(4, record.signature).bind(5, expiresAtMs).bind(6, nowMs);
+  s->run();
+  return RecordOutcome{nowMs, false, {}};
+}
+
+Result<RecordOutcome> Store::insertDecision(sqlite::Database& db, const crypto::BulletinId& proposalId,
+                                           std::string_view memberId, bool approve, const StoredRecord& record,
+                                           std::int64_t nowMs) {
+  {
+    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM decisions WHERE proposal_id = ?1 AND member_id = ?2");
+    s->bind(1, proposalId.view()).bind(2, memberId);
+    if (s->step()) {
+      if (sameBytes(s->columnBlobView(0), record.body) && sameBytes(s->columnBlobView(1), record.signature)) {
+        return RecordOutcome{s->columnInt(2), true, {}};
+      }
+      return fail(wire::ErrorCode::DUPLICATE, std::string(memberId) + " already decided on this proposal");
+    }
+  }
+  {
+    auto s = db.prepare("SELECT state FROM proposals WHERE id = ?1");
+    s->bind(1, proposalId.view());
+    if (!s->step()) return fail(wire::ErrorCode::NOT_FOUND, "no such proposal");
+    if (s->columnInt(0) != static_cast<std::int64_t>(wire::ProposalState::OPEN)) {
+      return fail(wire::ErrorCode::POLICY_DENIED, "consensus rule: the proposal is closed");
+    }
+  }
+  {
+    auto s = db.prepare(
+        "INSERT INTO decisions(proposal_id, member_id, approve, body, signature, recorded_at_ms) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    s->bind(1, proposalId.view())
+        .bind(2, memberId)
+        .bind(3, std::int64_t{approve ? 1 : 0})
+        .bind(4, record.body)
+        .bind(5, record.signature)
+        .bind(6, nowMs);
+    s->run();
+  }
+  if (!approve) {
+    auto s = db.prepare("UPDATE proposals SET state = ?2 WHERE id = ?1");
+    s->bind(1, proposalId.view()).bind(2, static_cast<std::int64_t>(wire::ProposalState::REJECTED));
+    s->run();
+  }
+  return RecordOutcome{nowMs, false, {}};
+}
+
+Result<Ok> Store::adoptProposal(sqlite::Database& db, const crypto::BulletinId& proposalId, const StoredLogEntry& entry,
+                                const StoredHead& head) {
+  {
+    auto s = db.prepare("SELECT state FROM proposals WHERE id = ?1");
+    s->bind(1, proposalId.view());
+    if (!s->step() || s->columnInt(0) != static_cast<std::int64_t>(wire::ProposalState::OPEN)) {
+      return fail(wire::ErrorCode::POLICY_DENIED, "consensus rule: the proposal is closed");
+    }
+  }
+  if (auto ok = appendLogEntry(db, entry, head); !ok) return ok;
+  auto s = db.prepare("UPDATE proposals SET state = ?2, outcome_index = ?3 WHERE id = ?1");
+  s->bind(1, proposalId.view()).bind(2, static_cast<std::int64_t>(wire::ProposalState::ADOPTED)).bind(3, i64(entry.index));
+  s->run();
+  return Ok{};
+}
+
 std::uint64_t Store::purgeGarbage(sqlite::Database& db, std::int64_t nowMs) {
   auto s = db.prepare(
       "DELETE FROM blobs WHERE created_at_ms < ?1 AND (complete = 0 OR NOT EXISTS "
@@ -700,6 +778,46 @@ std::optional<SummaryRecordRow> Store::summaryRecord(const crypto::BulletinId& i
     while (s->step()) row.acknowledgedBy.push_back(s->columnText(0));
   }
   return row;
+}
+
+namespace {
+
+ProposalRow proposalRow(sqlite::Database& db, sqlite::Statement& s) {
+  ProposalRow row;
+  row.id = fixedColumn<crypto::BulletinId>(s, 0, "proposal id");
+  row.proposerId = s.columnText(1);
+  row.record = StoredRecord{s.columnBlob(2), s.columnBlob(3)};
+  row.expiresAtMs = s.columnInt(4);
+  row.state = static_cast<wire::ProposalState>(s.columnInt(5));
+  row.outcomeIndex = u64(s.columnInt(6));
+  auto d = db.prepare(
+      "SELECT member_id, approve, body, signature FROM decisions WHERE proposal_id = ?1 ORDER BY member_id");
+  d->bind(1, row.id.view());
+  while (d->step()) {
+    row.decisions.push_back(ProposalRow::DecisionRow{d->columnText(0), d->columnInt(1) != 0,
+                                                     StoredRecord{d->columnBlob(2), d->columnBlob(3)}});
+  }
+  return row;
+}
+
+}  // namespace
+
+std::optional<ProposalRow> Store::proposal(const crypto::BulletinId& id) {
+  auto s = db_.prepare(
+      "SELECT id, proposer_id, body, signature, expires_at_ms, state, outcome_index FROM proposals WHERE id = ?1");
+  s->bind(1, id.view());
+  if (!s->step()) return std::nullopt;
+  return proposalRow(db_, *s);
+}
+
+std::vector<ProposalRow> Store::proposals(std::size_t limit) {
+  std::vector<ProposalRow> out;
+  auto s = db_.prepare(
+      "SELECT id, proposer_id, body, signature, expires_at_ms, state, outcome_index FROM proposals "
+      "ORDER BY recorded_at_ms DESC, id LIMIT ?1");
+  s->bind(1, static_cast<std::int64_t>(limit));
+  while (s->step()) out.push_back(proposalRow(db_, *s));
+  return out;
 }
 
 std::vector<crypto::BulletinId> Store::dueRecords(std::int64_t nowMs, std::size_t limit) {

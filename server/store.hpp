@@ -170,6 +170,22 @@ struct SummaryRecordRow {
   std::vector<std::string> acknowledgedBy;  // original recipients, sorted
 };
 
+// A consensus proposal as stored, with its decisions.
+struct ProposalRow {
+  struct DecisionRow {
+    std::string memberId;
+    bool approve = false;
+    StoredRecord record;
+  };
+  crypto::BulletinId id;
+  std::string proposerId;
+  StoredRecord record;
+  std::int64_t expiresAtMs = 0;
+  wire::ProposalState state = wire::ProposalState::OPEN;  // as stored: `expired` is decided by the reader's clock
+  std::uint64_t outcomeIndex = 0;
+  std::vector<DecisionRow> decisions;  // by member id
+};
+
 struct FetchPage {
   std::vector<FetchedDelivery> items;
   bool more = false;
@@ -298,6 +314,21 @@ class Store {
   // policyDenied and nothing is written).
   static Result<Ok> approveRecord(sqlite::Database& db, const crypto::BulletinId& recordId, const StoredLogEntry& entry,
                                   const StoredHead& head);
+  // A checked proposal; the same id again: identical bytes `already`,
+  // else `duplicate`.
+  static Result<RecordOutcome> insertProposal(sqlite::Database& db, const crypto::BulletinId& id,
+                                              std::string_view proposerId, const StoredRecord& record,
+                                              std::int64_t expiresAtMs, std::int64_t nowMs);
+  // A checked decision on an open proposal (re-checked here: policyDenied
+  // once it is closed); a rejection closes it as rejected. The same member
+  // again: identical bytes `already`, else `duplicate`.
+  static Result<RecordOutcome> insertDecision(sqlite::Database& db, const crypto::BulletinId& proposalId,
+                                              std::string_view memberId, bool approve, const StoredRecord& record,
+                                              std::int64_t nowMs);
+  // Appends the hub-signed admission entry and marks the proposal adopted,
+  // only while it is still open (else policyDenied, nothing written).
+  static Result<Ok> adoptProposal(sqlite::Database& db, const crypto::BulletinId& proposalId,
+                                  const StoredLogEntry& entry, const StoredHead& head);
   // Deletes unfinished uploads and unreferenced finished blobs older than
   // GarbageAgeMs. Returns the number of uploads removed.
   static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
@@ -315,6 +346,9 @@ class Store {
 
   std::optional<BulletinRow> bulletin(const crypto::BulletinId& id);
   std::optional<SummaryRecordRow> summaryRecord(const crypto::BulletinId& id);
+  std::optional<ProposalRow> proposal(const crypto::BulletinId& id);
+  // Every proposal, newest first, at most `limit`.
+  std::vector<ProposalRow> proposals(std::size_t limit);
   // Pending summary records whose comment deadline is <= nowMs, oldest first.
   std::vector<crypto::BulletinId> dueRecords(std::int64_t nowMs, std::size_t limit);
   // How `memberId` holds bulletin `id`: nullopt = not at all; false = an

@@ -206,3 +206,92 @@ TEST_CASE("Silence procedure: an objection blocks approval, a revision supersede
   CHECK(commentRefusal(hub, my.member, idOf(revision), secKey) == wire::ErrorCode::POLICY_DENIED);
   runJson(concat(th.args, {"verify-log"}));
 }
+
+TEST_CASE("Admission by consensus: every member state with a point of contact must approve, once per state",
+          "[integration][consensus]") {
+  Hub hub;
+  TempDir home;
+  auto sg1 = cliMember(hub, home, "sg-spf-cyber", "SG");
+  auto sg2 = cliMember(hub, home, "sg-csa-policy", "SG", wire::Institution::POLICY_SECURITY);
+  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  auto partner = cliMember(hub, home, "jp-npa-partner", "", wire::Institution::DIALOGUE_PARTNER);
+  auto sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
+  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+
+  // The candidate makes its own key pair.
+  const auto candKey = home.path() / "acme.key";
+  runJson({"keygen", "--member", "acme-labs", "--out", candKey.string(), "--kdf", "interactive"});
+  const auto pub = candKey.string() + ".pub";
+
+  // Only an admin proposes.
+  auto notAdmin = runJson(concat(sg1.args, {"admin", "propose-admission", pub, "--name", "ACME Threat Labs"}), 2);
+  CHECK(notAdmin.at("error").at("code") == "forbidden");
+  const auto pid = runJson(concat(adminArgs, {"admin", "propose-admission", pub, "--institution", "resource-panel",
+                                              "--name", "ACME Threat Labs", "--expires", "14d"}))
+                       .at("proposal")
+                       .get<std::string>();
+  auto listed = runJson(concat(my.args, {"proposals"}));
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].at("state") == "open");
+  CHECK(listed[0].at("missing_states") == json::array({"MY", "SG"}));
+
+  // Not points of contact of a member state: a dialogue partner, the
+  // secretariat, the admin (policy-security without a state).
+  for (const auto& args : {partner.args, sec.args, adminArgs}) {
+    auto r = runJson(concat(args, {"approve", pid}), 2);
+    CHECK(r.at("error").at("code") == "forbidden");
+  }
+  // Two points of contact of Singapore are one state.
+  CHECK(runJson(concat(sg1.args, {"approve", pid})).at("state") == "open");
+  CHECK(runJson(concat(sg2.args, {"approve", pid})).at("state") == "open");
+  listed = runJson(concat(my.args, {"proposals"}));
+  CHECK(listed[0].at("missing_states") == json::array({"MY"}));
+  CHECK(runJson(concat(sg1.args, {"approve", pid}), 2).at("error").at("code") == "duplicate");
+  CHECK(runJson(concat(sg1.args, {"directory"})).dump().find("acme-labs") == std::string::npos);
+
+  // Malaysia completes the consensus: the member is admitted by a hub-signed
+  // log entry that every client re-verifies.
+  CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
+  listed = runJson(concat(sg1.args, {"proposals"}));
+  CHECK(listed[0].at("state") == "adopted");
+  CHECK(listed[0].at("outcome_index").get<std::uint64_t>() > 0);
+  CHECK(runJson(concat(partner.args, {"directory"})).dump().find("acme-labs") != std::string::npos);
+  runJson(concat(partner.args, {"verify-log"}));
+  runJson(concat(sg2.args, {"verify-log"}));
+  // The admitted member can use the hub.
+  auto candKeys = crypto::readKeyFile(candKey, TestPassphrase);
+  REQUIRE(candKeys);
+  CHECK_NOTHROW(hub.connect(*candKeys));
+  // A decision on a closed proposal is refused.
+  CHECK(runJson(concat(sg2.args, {"reject", pid}), 2).at("error").at("code") == "policy-denied");
+
+  // A rejection ends a proposal.
+  const auto key2 = home.path() / "other.key";
+  runJson({"keygen", "--member", "other-labs", "--out", key2.string(), "--kdf", "interactive"});
+  const auto pid2 = runJson(concat(adminArgs, {"admin", "propose-admission", key2.string() + ".pub", "--name",
+                                               "Other Labs"}))
+                        .at("proposal")
+                        .get<std::string>();
+  CHECK(runJson(concat(sg1.args, {"reject", pid2})).at("state") == "rejected");
+  CHECK(runJson(concat(my.args, {"approve", pid2}), 2).at("error").at("code") == "policy-denied");
+  CHECK(runJson(concat(sg1.args, {"directory"})).dump().find("other-labs") == std::string::npos);
+}
+
+TEST_CASE("Admission by consensus: an expired proposal cannot be approved", "[integration][consensus]") {
+  HubOptions options;
+  options.testClock = true;
+  Hub hub(options);
+  TempDir home;
+  auto sg = cliMember(hub, home, "sg-spf-cyber", "SG");
+  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+  const auto key = home.path() / "late.key";
+  runJson({"keygen", "--member", "late-labs", "--out", key.string(), "--kdf", "interactive"});
+  const auto pid = runJson(concat(adminArgs, {"admin", "propose-admission", key.string() + ".pub", "--name",
+                                              "Late Labs", "--expires", "90s"}))
+                       .at("proposal")
+                       .get<std::string>();
+  hub.advanceClock(120'000);
+  CHECK(runJson(concat(sg.args, {"proposals"}))[0].at("state") == "expired");
+  CHECK(runJson(concat(sg.args, {"approve", pid}), 2).at("error").at("code") == "policy-denied");
+  CHECK(runJson(concat(sg.args, {"directory"})).dump().find("late-labs") == std::string::npos);
+}
