@@ -4,6 +4,7 @@
 #include "client/key_directory.hpp"
 #include "client/log_verifier.hpp"
 #include "protocol/bulletin.hpp"
+#include "protocol/consensus.hpp"
 #include "server_log_events.hpp"
 
 #include <catch2/catch.hpp>
@@ -322,5 +323,78 @@ TEST_CASE("the log verifier accepts a hub-signed recordApproved and refuses one 
     w3.log.add(w3.log.hubId, w3.log.hub.publicKey, recordApproved(w3.log.hub.secretKey, {"sg-alice", "my-bob"}));
     LogVerifier v3;
     CHECK_FALSE(replay(v3, w3.log.entries));
+  }
+}
+
+namespace {
+
+protocol::SignedEvent admissionEvent(const crypto::SigningSecretKey& hubKey, const protocol::SignedRecordBytes& proposal,
+                                     const std::vector<protocol::SignedRecordBytes>& approvals) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(T0);
+  auto a = e.initAdmission();
+  a.initProposal().setBody(protocol::kjBytes(proposal.body));
+  a.getProposal().setSignature(protocol::kjBytes(proposal.signature.view()));
+  auto list = a.initApprovals(static_cast<unsigned>(approvals.size()));
+  for (unsigned i = 0; i < approvals.size(); ++i) {
+    list[i].setBody(protocol::kjBytes(approvals[i].body));
+    list[i].setSignature(protocol::kjBytes(approvals[i].signature.view()));
+  }
+  return protocol::signLogEvent(m, hubKey);
+}
+
+}  // namespace
+
+TEST_CASE("the log verifier re-verifies the approvals inside an admission", "[client][log][consensus]") {
+  // World: admin (SG, secretariat: not a point of contact), sg-alice (SG
+  // law enforcement), my-bob (MY law enforcement). Required: SG and MY.
+  World w;
+  crypto::MemberKeys sg2 = crypto::MemberKeys::generate("sg-carol", T0);
+  w.log.add("admin", w.admin.identity.publicKey,
+            registration({"sg-carol", "SG", wire::Institution::POLICY_SECURITY}, sg2.publicKeys(), w.admin.identity.secretKey));
+  crypto::MemberKeys panel = crypto::MemberKeys::generate("acme-labs", T0);
+  protocol::AdmissionDraft d;
+  d.memberId = "acme-labs";
+  d.name = "ACME";
+  d.state = "";
+  d.institution = wire::Institution::RESOURCE_PANEL;
+  d.keys = panel.publicKeys();
+  const auto proposal = protocol::makeAdmissionProposal(d, w.admin, T0, T0 + 86'400'000);
+  const auto bySg = protocol::makeDecision(proposal.body, true, w.alice, T0);
+  const auto bySg2 = protocol::makeDecision(proposal.body, true, sg2, T0);
+  const auto byMy = protocol::makeDecision(proposal.body, true, w.bob, T0);
+  const auto byAdmin = protocol::makeDecision(proposal.body, true, w.admin, T0);
+  const auto myRejects = protocol::makeDecision(proposal.body, false, w.bob, T0);
+
+  auto verdict = [&](const std::vector<protocol::SignedRecordBytes>& approvals) {
+    auto entries = w.log.entries;
+    entries.push_back(w.log.next(w.log.hubId, w.log.hub.publicKey, admissionEvent(w.log.hub.secretKey, proposal, approvals)));
+    LogVerifier v;
+    return replay(v, entries);
+  };
+  SECTION("one approval per required state: admitted") {
+    auto r = verdict({bySg, byMy});
+    REQUIRE(r);
+  }
+  SECTION("two points of contact of one state are not two states") {
+    auto r = verdict({bySg, bySg2});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("approves twice") != std::string::npos);
+  }
+  SECTION("a missing state") {
+    auto r = verdict({bySg});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("MY has not approved") != std::string::npos);
+  }
+  SECTION("an approval by a member who is not a point of contact of a member state") {
+    auto r = verdict({bySg, byMy, byAdmin});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("not an active point of contact") != std::string::npos);
+  }
+  SECTION("a rejection passed off as an approval") {
+    auto r = verdict({bySg, myRejects});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("rejection") != std::string::npos);
   }
 }
