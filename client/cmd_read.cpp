@@ -107,6 +107,9 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                         {"handling_text", m.handlingText},
                         {"evaluation", evaluationName(m.sourceReliability, m.infoAccuracy)},
                         {"reply_to", m.replyTo ? crypto::toHex(*m.replyTo) : ""},
+                        {"summary_record", m.kind == wire::BulletinKind::SUMMARY_RECORD},
+                        {"comment_deadline", m.commentDeadlineMs != 0 ? nlohmann::json(formatTime(m.commentDeadlineMs)) : nullptr},
+                        {"revises", m.revises ? nlohmann::json(crypto::toHex(*m.revises)) : nullptr},
                         {"forwarded_by", m.forwardedBy ? nlohmann::json(m.forwardedBy->forwarderId) : nullptr},
                         {"retracted", m.retraction.has_value()},
                         {"retraction_reason", m.retraction ? nlohmann::json(m.retraction->reason) : nullptr},
@@ -137,6 +140,12 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   out.line(fmt::format("Category:  {}{}", categoryName(m.category),
                        m.priority == wire::Priority::URGENT ? "  (URGENT)" : ""));
   if (m.replyTo) out.line(fmt::format("Reply to:  {}", crypto::toHex(*m.replyTo)));
+  if (m.kind == wire::BulletinKind::SUMMARY_RECORD) {
+    out.line(fmt::format("Summary record: comments until {} (focal comment {} --text ... [--objection]); "
+                         "approved by silence otherwise",
+                         formatTime(m.commentDeadlineMs), crypto::toHex(m.id)));
+    if (m.revises) out.line(fmt::format("Revises:   {}", crypto::toHex(*m.revises)));
+  }
   if (!m.attackTechniques.empty()) out.line(fmt::format("ATT&CK:    {}", fmt::join(m.attackTechniques, ", ")));
   out.line(fmt::format("Title:     {}", m.title));
   out.line("");

@@ -105,7 +105,9 @@ TEST_CASE("Silence procedure: without objection the hub approves the record at t
   CHECK(st.at("state") == "pending");
   CHECK(st.at("outcome_index").is_null());
   // MY reads and acknowledges it; TH stays silent.
-  runJson(concat(my.args, {"read", id}));
+  auto read = runJson(concat(my.args, {"read", id}));
+  CHECK(read.at("summary_record") == true);
+  CHECK(read.at("comment_deadline").is_string());
   runJson(concat(my.args, {"ack", id}));
 
   hub.advanceClock(100'000);
