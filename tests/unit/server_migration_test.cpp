@@ -249,3 +249,25 @@ TEST_CASE("a database of an unknown newer schema is neither migrated nor accepte
   CHECK_FALSE(Store::migrate(db));
   CHECK_THROWS_WITH(Store::checkSchema(db), Catch::Contains("is not the supported version"));
 }
+
+TEST_CASE("a version 2 database gains the consensus tables and keeps its data", "[server][store][migration]") {
+  TempDir dir;
+  const auto path = dir.path() / "v2.db";
+  {
+    auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWriteCreate);
+    Store::createSchema(db);
+    // What a version 2 hub wrote: everything but the consensus tables.
+    db.exec("DROP TABLE comments; DROP TABLE decisions; DROP TABLE proposals; DROP INDEX summary_records_due; "
+            "DROP TABLE summary_records;");
+    db.exec("INSERT INTO acks(member_id, body, signature, received_at_ms) VALUES('sg-a', x'00', zeroblob(64), 1)");
+    db.setUserVersion(2);
+    CHECK_THROWS(Store::checkSchema(db));
+    CHECK(Store::migrate(db));
+    CHECK(db.userVersion() == Store::SchemaVersion);
+    CHECK_FALSE(Store::migrate(db));
+    CHECK_NOTHROW(Store::checkSchema(db));
+  }
+  CHECK(scalar(path, "SELECT count(*) FROM acks") == 1);
+  CHECK(scalar(path, "SELECT count(*) FROM summary_records") == 0);
+  CHECK(scalar(path, "SELECT count(*) FROM proposals") == 0);
+}
