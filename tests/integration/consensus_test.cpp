@@ -274,6 +274,9 @@ TEST_CASE("Admission by consensus: every member state with a point of contact mu
                                                "Other Labs"}))
                         .at("proposal")
                         .get<std::string>();
+  // The newly admitted resource-panel member does not decide either.
+  const auto acmeArgs = hub.cliGlobals(candKey, home.path() / "acme-profile");
+  CHECK(runJson(concat(acmeArgs, {"approve", pid2}), 2).at("error").at("code") == "forbidden");
   CHECK(runJson(concat(sg1.args, {"reject", pid2})).at("state") == "rejected");
   CHECK(runJson(concat(my.args, {"approve", pid2}), 2).at("error").at("code") == "policy-denied");
   CHECK(runJson(concat(sg1.args, {"directory"})).dump().find("other-labs") == std::string::npos);
