@@ -133,70 +133,84 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
   if (sender == nullptr || !sender->active() || !(sender->identityKey == session->identityKey())) {
     co_return fail(ErrorCode::REVOKED_KEY, "your membership or key is revoked");
   }
+  // A resend of a bulletin this hub already accepted, with the same bytes,
+  // is an idempotent success whatever has changed since: the clock moved on
+  // (a client retrying after a lost reply, hours later), a recipient rotated
+  // or was revoked, the directory changed what an address resolves to. So a
+  // refusal from here on is first checked against what is stored. Only the
+  // sender's own session gets here (checked above), so this tells nobody
+  // else anything.
+  const auto bulletinId = *fixedField<crypto::BulletinId>(h.getBulletinId());  // length checked by verifyHeader
+  auto refuse = [&](HubError e) -> Result<Bytes> {
+    if (auto at = hub_.store().acceptedWithSameBytes(bulletinId, header, *signature, ciphertext)) {
+      return frames::accepted(id, bulletinId, *at, true);
+    }
+    return fail(std::move(e));
+  };
   const std::int64_t now = hub_.clock().nowMs();
   const std::int64_t skew = h.getCreatedAtMs() - now;
   if (skew > protocol::MaxClockSkewMs || skew < -protocol::MaxClockSkewMs) {
-    co_return fail(ErrorCode::STALE_TIMESTAMP, "createdAtMs is more than " +
+    co_return refuse(HubError{ErrorCode::STALE_TIMESTAMP, "createdAtMs is more than " +
                                                    std::to_string(protocol::MaxClockSkewMs / 60000) +
-                                                   " minutes from the hub's clock");
+                                                   " minutes from the hub's clock"});
   }
   if (h.getContentSize() != ciphertext.size() ||
       !(crypto::hash256(ciphertext) == fixedField<crypto::Hash256>(h.getContentHash()).value_or(crypto::Hash256{}))) {
-    co_return fail(ErrorCode::INVALID_REQUEST, "the ciphertext does not match the header's contentHash/contentSize");
+    co_return refuse(HubError{ErrorCode::INVALID_REQUEST, "the ciphertext does not match the header's contentHash/contentSize"});
   }
 
   // Policy (server/policy.hpp): markings, then who it may reach.
-  if (h.getTlp() == wire::Tlp::UNSET) co_return fail(ErrorCode::INVALID_REQUEST, "the bulletin has no TLP label");
-  if (auto ok = checkMarkings(h); !ok) co_return fail(ok.error());
+  if (h.getTlp() == wire::Tlp::UNSET) co_return refuse(HubError{ErrorCode::INVALID_REQUEST, "the bulletin has no TLP label"});
+  if (auto ok = checkMarkings(h); !ok) co_return refuse(ok.error());
 
   auto bulletin = std::make_shared<NewBulletin>();
   // Summary records (PROTOCOL.md §12.4): the secretariat circulates them,
   // with a comment deadline in the future; a revision replaces an open one.
   const bool isRecord = h.getKind() == wire::BulletinKind::SUMMARY_RECORD;
   if (!isRecord && h.getKind() != wire::BulletinKind::BULLETIN) {
-    co_return fail(ErrorCode::INVALID_REQUEST, "unknown bulletin kind");
+    co_return refuse(HubError{ErrorCode::INVALID_REQUEST, "unknown bulletin kind"});
   }
   if (!isRecord && (h.getCommentDeadlineMs() != 0 || h.getRevises().size() != 0)) {
-    co_return fail(ErrorCode::INVALID_REQUEST, "only a summary record carries a comment deadline or revises");
+    co_return refuse(HubError{ErrorCode::INVALID_REQUEST, "only a summary record carries a comment deadline or revises"});
   }
   if (isRecord) {
     if (!sender->isSecretariat) {
-      co_return fail(ErrorCode::FORBIDDEN, "summary record rule: only the secretariat circulates summary records; " +
-                                               sender->id + " is not secretariat");
+      co_return refuse(HubError{ErrorCode::FORBIDDEN, "summary record rule: only the secretariat circulates summary records; " +
+                                               sender->id + " is not secretariat"});
     }
     const std::int64_t deadline = h.getCommentDeadlineMs();
-    if (deadline <= now) co_return fail(ErrorCode::INVALID_REQUEST, "the comment deadline is not in the future");
+    if (deadline <= now) co_return refuse(HubError{ErrorCode::INVALID_REQUEST, "the comment deadline is not in the future"});
     if (deadline - now > MaxCommentWindowMs) {
-      co_return fail(ErrorCode::INVALID_REQUEST, "the comment window is longer than 366 days");
+      co_return refuse(HubError{ErrorCode::INVALID_REQUEST, "the comment window is longer than 366 days"});
     }
     NewBulletin::SummaryRecord sr;
     sr.deadlineMs = deadline;
     if (h.getRevises().size() != 0) {
       const auto revised = fixedField<crypto::BulletinId>(h.getRevises());  // 16 bytes: checked by verifyHeader
       auto old = hub_.store().summaryRecord(*revised);
-      if (!old) co_return fail(ErrorCode::NOT_FOUND, "no summary record " + crypto::toHex(*revised) + " to revise");
+      if (!old) co_return refuse(HubError{ErrorCode::NOT_FOUND, "no summary record " + crypto::toHex(*revised) + " to revise"});
       if (old->state != wire::RecordState::PENDING && old->state != wire::RecordState::OBJECTED) {
-        co_return fail(ErrorCode::POLICY_DENIED, "summary record rule: only a pending or objected record can be "
-                                                 "revised; " + crypto::toHex(*revised) + " is closed");
+        co_return refuse(HubError{ErrorCode::POLICY_DENIED, "summary record rule: only a pending or objected record can be "
+                                                 "revised; " + crypto::toHex(*revised) + " is closed"});
       }
       sr.revises = *revised;
     }
     bulletin->summaryRecord = sr;
   }
-  bulletin->id = *fixedField<crypto::BulletinId>(h.getBulletinId());  // length checked by verifyHeader
+  bulletin->id = bulletinId;
   for (auto r : h.getRecipients()) {
     const auto memberId = view(r.getMemberId());
     const MemberRecord* m = dir.find(memberId);
-    if (m == nullptr) co_return fail(ErrorCode::UNKNOWN_RECIPIENT, "unknown recipient " + std::string(memberId));
-    if (!m->active()) co_return fail(ErrorCode::REVOKED_KEY, "recipient " + m->id + " is revoked");
+    if (m == nullptr) co_return refuse(HubError{ErrorCode::UNKNOWN_RECIPIENT, "unknown recipient " + std::string(memberId)});
+    if (!m->active()) co_return refuse(HubError{ErrorCode::REVOKED_KEY, "recipient " + m->id + " is revoked"});
     const auto key = fixedField<crypto::BoxPublicKey>(r.getEncryptionKey());
-    if (!key || !(*key == m->encryptionKey)) co_return fail(ErrorCode::POLICY_DENIED, "stale key for " + m->id);
+    if (!key || !(*key == m->encryptionKey)) co_return refuse(HubError{ErrorCode::POLICY_DENIED, "stale key for " + m->id});
     bulletin->recipients.push_back(NewBulletin::Recipient{m->id, *key});
   }
-  if (auto ok = checkDistribution(dir, session->memberId(), h); !ok) co_return fail(ok.error());
+  if (auto ok = checkDistribution(dir, session->memberId(), h); !ok) co_return refuse(ok.error());
   for (auto a : h.getAttachments()) {
     if (a.getSize() == 0 || a.getSize() > hub_.limits().maxAttachmentBytes) {
-      co_return fail(ErrorCode::TOO_LARGE, "attachment size out of range");
+      co_return refuse(HubError{ErrorCode::TOO_LARGE, "attachment size out of range"});
     }
     bulletin->attachments.push_back(NewBulletin::Attachment{*fixedField<crypto::Hash256>(a.getBlobHash()), a.getSize()});
   }

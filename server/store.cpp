@@ -888,6 +888,19 @@ std::optional<BulletinRow> Store::bulletin(const crypto::BulletinId& id) {
   return BulletinRow{s->columnText(0), s->columnBlob(1), s->columnBlob(2), s->columnBlob(3), s->columnInt(4) != 0};
 }
 
+std::optional<std::int64_t> Store::acceptedWithSameBytes(const crypto::BulletinId& id, crypto::ByteView header,
+                                                         const crypto::Signature& signature,
+                                                         crypto::ByteView ciphertext) {
+  auto s = db_.prepare("SELECT header, signature, ciphertext, accepted_at_ms FROM bulletins WHERE id = ?1");
+  s->bind(1, id.view());
+  if (!s->step()) return std::nullopt;
+  if (!sameBytes(s->columnBlobView(0), header) || !sameBytes(s->columnBlobView(1), signature.view()) ||
+      !sameBytes(s->columnBlobView(2), ciphertext)) {
+    return std::nullopt;
+  }
+  return s->columnInt(3);
+}
+
 std::optional<bool> Store::heldThroughForward(std::string_view memberId, const crypto::BulletinId& id) {
   auto s = db_.prepare(
       "SELECT forward_id IS NOT NULL FROM deliveries WHERE bulletin_id = ?1 AND member_id = ?2 AND retraction = 0");

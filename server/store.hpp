@@ -351,6 +351,10 @@ class Store {
   std::vector<ProposalRow> proposals(std::size_t limit);
   // Pending summary records whose comment deadline is <= nowMs, oldest first.
   std::vector<crypto::BulletinId> dueRecords(std::int64_t nowMs, std::size_t limit);
+  // acceptedAtMs of bulletin `id` if it is stored with exactly these bytes
+  // (an idempotent resend), else nullopt.
+  std::optional<std::int64_t> acceptedWithSameBytes(const crypto::BulletinId& id, crypto::ByteView header,
+                                                    const crypto::Signature& signature, crypto::ByteView ciphertext);
   // How `memberId` holds bulletin `id`: nullopt = not at all; false = an
   // original recipient; true = through a forward.
   std::optional<bool> heldThroughForward(std::string_view memberId, const crypto::BulletinId& id);

@@ -456,6 +456,41 @@ TEST_CASE("hub: a send is stored once, pushed, fetched, acknowledged and its sta
         })) == ErrorCode::NOT_FOUND);
 }
 
+TEST_CASE("hub: a resend of an accepted bulletin succeeds even after its timestamp has gone stale",
+          "[server][hub]") {
+  // A client whose reply was lost retries later, maybe hours later: the
+  // bulletin is accepted and must not look refused (it would be sent again
+  // under a new id, or given up on). A new bulletin as old is still refused.
+  RunningHub h;
+  RawClient adminSession(h);
+  adminSession.authenticate("admin", h.admin.identity);
+  auto alice = registerMember(h, adminSession, "sg-alice", "SG");
+  auto bob = registerMember(h, adminSession, "th-bob");
+  RawClient a(h);
+  a.authenticate("sg-alice", alice.identity);
+
+  const auto sentAt = h.clock.nowMs();
+  auto bulletin = seal(alice, {&bob}, sentAt);
+  auto first = sendCall(a, bulletin);
+  REQUIRE(first.root().which() == wire::ServerFrame::ACCEPTED);
+  const auto acceptedAt = first.root().getAccepted().getAcceptedAtMs();
+
+  h.clock.advance(3 * 60 * 60 * 1000);
+  RawClient later(h);
+  later.authenticate("sg-alice", alice.identity);
+  auto resend = sendCall(later, bulletin);
+  REQUIRE(resend.root().which() == wire::ServerFrame::ACCEPTED);
+  CHECK(resend.root().getAccepted().getAlreadyAccepted());
+  CHECK(resend.root().getAccepted().getAcceptedAtMs() == acceptedAt);
+
+  // Same id, other bytes: still a stale timestamp, not a success.
+  auto tampered = bulletin;
+  tampered.ciphertext[0] ^= 1;
+  CHECK(errorOf(sendCall(later, tampered)) == ErrorCode::STALE_TIMESTAMP);
+  // A new bulletin with the old timestamp is refused.
+  CHECK(errorOf(sendCall(later, seal(alice, {&bob}, sentAt))) == ErrorCode::STALE_TIMESTAMP);
+}
+
 TEST_CASE("hub: sends that break a rule are refused with the rule's code", "[server][hub]") {
   RunningHub h;
   RawClient adminSession(h);
