@@ -337,6 +337,21 @@ std::string Directory::apply(const StoredLogEntry& entry) {
   if (!parsed) throw std::logic_error("a checked log event does not parse: " + parsed.error().message);
   auto e = parsed->root();
   std::string changed;
+  // A member as a register entry or an adopted admission names it.
+  auto addMember = [&](auto info, auto keys) {
+    MemberRecord m;
+    m.id = std::string(view(info.getId()));
+    m.name = std::string(view(info.getName()));
+    m.state = std::string(view(info.getState()));
+    m.institution = info.getInstitution();
+    m.isAdmin = info.getIsAdmin();
+    m.isSecretariat = info.getIsSecretariat();
+    setKeys(m, keys);
+    m.logIndex = entry.index;
+    std::string id = m.id;
+    members_.insert_or_assign(id, std::move(m));
+    return id;
+  };
   switch (e.which()) {
     case W::GENESIS: {
       hubId_ = std::string(view(e.getGenesis().getHubId()));
@@ -345,18 +360,7 @@ std::string Directory::apply(const StoredLogEntry& entry) {
     }
     case W::REGISTER: {
       auto r = e.getRegister();
-      auto info = r.getMember();
-      MemberRecord m;
-      m.id = std::string(view(info.getId()));
-      m.name = std::string(view(info.getName()));
-      m.state = std::string(view(info.getState()));
-      m.institution = info.getInstitution();
-      m.isAdmin = info.getIsAdmin();
-      m.isSecretariat = info.getIsSecretariat();
-      setKeys(m, r.getKeys());
-      m.logIndex = entry.index;
-      changed = m.id;
-      members_.insert_or_assign(m.id, std::move(m));
+      changed = addMember(r.getMember(), r.getKeys());
       break;
     }
     case W::ROTATE_ENCRYPTION:
@@ -404,18 +408,7 @@ std::string Directory::apply(const StoredLogEntry& entry) {
       auto proposal = protocol::decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
       if (!proposal) throw std::logic_error("a checked admission does not parse");
       auto r = proposal->root().getAdmission();
-      auto info = r.getMember();
-      MemberRecord m;
-      m.id = std::string(view(info.getId()));
-      m.name = std::string(view(info.getName()));
-      m.state = std::string(view(info.getState()));
-      m.institution = info.getInstitution();
-      m.isAdmin = info.getIsAdmin();
-      m.isSecretariat = info.getIsSecretariat();
-      setKeys(m, r.getKeys());
-      m.logIndex = entry.index;
-      changed = m.id;
-      members_.insert_or_assign(m.id, std::move(m));
+      changed = addMember(r.getMember(), r.getKeys());
       break;
     }
     default:
