@@ -1,6 +1,15 @@
 #include "server/commit_queue.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
 
 namespace focal::server {
 
@@ -64,7 +73,65 @@ void CommitQueue::enqueue(std::unique_ptr<Request> request) {
   request->complete();
 }
 
+std::uint64_t CommitQueue::freeBytes() const {
+  struct statvfs st {};
+  const auto dir = options_.reserveFile.parent_path();
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &st) != 0) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(st.f_bavail) * static_cast<std::uint64_t>(st.f_frsize);
+}
+
+bool CommitQueue::makeReserve() {
+  const auto& path = options_.reserveFile;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == options_.reserveBytes) {
+    return true;
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return false;
+  // posix_fallocate allocates real blocks (a sparse file would give nothing
+  // back when deleted); glibc writes zeros where the filesystem cannot.
+  const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(options_.reserveBytes));
+  const bool synced = rc == 0 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) {
+    std::filesystem::remove(path, ec);
+    return false;
+  }
+  return true;
+}
+
+void CommitQueue::onStorageFailure(int sqliteCode) {
+  if (lowSpace_ || options_.reserveFile.empty()) return;
+  // Only a full disk: an I/O error or a read-only file is not helped by
+  // space, and the reserve stays for the disk-full case.
+  const bool full = (sqliteCode & 0xff) == SQLITE_FULL || freeBytes() < options_.reserveBytes;
+  if (!full) return;
+  std::error_code ec;
+  const bool had = std::filesystem::remove(options_.reserveFile, ec);
+  lowSpace_ = true;
+  lowSpaceFlag_ = true;
+  ++reserveReleases_;
+  spdlog::error("store: disk full: {} the {} MiB space reserve; until space returns only acknowledgements are written, "
+                "new bulletins and other writes get `unavailable`",
+                had ? "released" : "no", options_.reserveBytes >> 20);
+}
+
+void CommitQueue::leaveLowSpaceIfRoom() {
+  // Twice the reserve: room to re-create it and still accept a few groups,
+  // so the hub does not flap at the edge.
+  if (freeBytes() < 2 * options_.reserveBytes) return;
+  if (!makeReserve()) return;
+  lowSpace_ = false;
+  lowSpaceFlag_ = false;
+  failing_ = false;
+  spdlog::info("store: space returned, the space reserve is back; commits succeed again");
+}
+
 void CommitQueue::run() {
+  if (!options_.reserveFile.empty() && !makeReserve()) {
+    spdlog::warn("store: cannot make the {} MiB space reserve {}: a full disk will refuse acknowledgements too",
+                 options_.reserveBytes >> 20, options_.reserveFile.string());
+  }
   std::vector<std::unique_ptr<Request>> batch;
   batch.reserve(options_.maxBatch);
   for (;;) {
@@ -85,8 +152,21 @@ void CommitQueue::run() {
 
 void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
   groupStorageFailed_ = false;
+  groupStorageCode_ = 0;
+  if (lowSpace_) leaveLowSpaceIfRoom();
+  // The requests this group runs: in low-space mode only the essential ones.
+  std::vector<Request*> group;
+  group.reserve(batch.size());
+  for (auto& r : batch) {
+    if (lowSpace_ && r->writeClass != WriteClass::Essential) {
+      r->fail(unavailable("the hub's disk is full; retry later"));
+    } else {
+      group.push_back(r.get());
+    }
+  }
+  if (group.empty()) return;
   const auto failAll = [&](const char* why) {
-    for (auto& r : batch) r->fail(unavailable(why));
+    for (auto* r : group) r->fail(unavailable(why));
   };
   try {
     db_.exec("BEGIN IMMEDIATE");
@@ -95,10 +175,11 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     failing_ = true;
     ++failedCommits_;
     failAll("the hub cannot write to its database");
+    onStorageFailure(e.code());
     return;
   }
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    applyOne(*batch[i], i);
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    applyOne(*group[i], i);
     if (!db_.inTransaction()) {
       // SQLite rolled the whole transaction back by itself (some FULL, IOERR
       // and NOMEM cases): nothing of this group was kept.
@@ -106,6 +187,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
       failing_ = true;
       ++failedCommits_;
       failAll("the hub cannot write to its database");
+      onStorageFailure(groupStorageCode_);
       return;
     }
   }
@@ -115,6 +197,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     if (!failing_) spdlog::error("store: commit failed, writes refused until it succeeds again: {}", e.what());
     failing_ = true;
     ++failedCommits_;
+    groupStorageCode_ = e.code();
     if (db_.inTransaction()) {
       try {
         db_.exec("ROLLBACK");
@@ -123,10 +206,15 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
       }
     }
     failAll("the hub cannot write to its database");
+    onStorageFailure(groupStorageCode_);
     return;
   }
   ++commits_;
-  if (groupStorageFailed_) return;  // committed the others; the condition goes on
+  if (groupStorageFailed_) {  // committed the others; the condition goes on
+    onStorageFailure(groupStorageCode_);
+    return;
+  }
+  if (lowSpace_) return;  // essential writes fit in the reserve's space; the disk is still full
   if (failing_) spdlog::info("store: commits succeed again");
   failing_ = false;
 }
@@ -152,6 +240,7 @@ void CommitQueue::applyOne(Request& request, std::size_t index) {
       if (!failing_) spdlog::error("store: a write failed, writes refused until they succeed again: {}", e.what());
       failing_ = true;
       groupStorageFailed_ = true;
+      groupStorageCode_ = e.code();
       error = unavailable("the hub cannot write to its database");
     } else {
       spdlog::error("store: request {} of a group failed: {}", index, e.what());

@@ -41,7 +41,17 @@ class CommitQueue {
     // Requests per transaction: bounds the time one group holds the write
     // lock and the memory of one group's results.
     std::size_t maxBatch = 512;
+    // The space reserve (see above); empty: none, and a full disk refuses
+    // every write including acknowledgements.
+    std::filesystem::path reserveFile;
+    // Room for the write-ahead log to grow by ~2000 pages of acks and
+    // delivered marks before the first checkpoint lets it reuse its blocks.
+    std::uint64_t reserveBytes = 8 * 1024 * 1024;
   };
+
+  // What a request does to the disk. Essential requests still run on a full
+  // disk (in the space the reserve gave back); Normal ones are refused there.
+  enum class WriteClass { Normal, Essential };
 
   // Opens the write connection (throws sqlite::Error). The thread starts
   // with start(), so tests can queue requests first and observe grouping.
@@ -68,12 +78,15 @@ class CommitQueue {
   //   auto job = [...](sqlite::Database& db) { ... };
   //   auto r = co_await queue.submit<R>(std::move(job), net::use_awaitable);
   template <class R, class Fn, class Token>
-  auto submit(Fn fn, Token&& token);
+  auto submit(Fn fn, Token&& token, WriteClass writeClass = WriteClass::Normal);
 
   std::size_t queued() const;
   // Statistics for tests and logs.
   std::uint64_t commits() const { return commits_.load(); }
   std::uint64_t failedCommits() const { return failedCommits_.load(); }
+  // Times the reserve was given up, and whether the writer is in low-space mode.
+  std::uint64_t reserveReleases() const { return reserveReleases_.load(); }
+  bool lowSpace() const { return lowSpaceFlag_.load(); }
 
  private:
   struct Request {
@@ -84,6 +97,7 @@ class CommitQueue {
     virtual void fail(HubError error) = 0;
     // Posts the result to the requester. Called once.
     virtual void complete() = 0;
+    WriteClass writeClass = WriteClass::Normal;
   };
 
   template <class R, class Fn, class Handler>
@@ -95,6 +109,11 @@ class CommitQueue {
   void run();
   void processBatch(std::vector<std::unique_ptr<Request>>& batch);
   void applyOne(Request& request, std::size_t index);
+  // Space reserve (writer thread only).
+  std::uint64_t freeBytes() const;  // on the reserve's filesystem; max() when unknown
+  bool makeReserve();                // true when the reserve file has its full size
+  void onStorageFailure(int sqliteCode);
+  void leaveLowSpaceIfRoom();
 
   sqlite::Database db_;
   Options options_;
@@ -105,6 +124,10 @@ class CommitQueue {
   std::thread thread_;
   bool failing_ = false;  // writer thread only: storage condition already logged
   bool groupStorageFailed_ = false;  // writer thread only: a request of this group hit it
+  int groupStorageCode_ = 0;         // writer thread only: its SQLite code
+  bool lowSpace_ = false;            // writer thread only: the reserve was given up
+  std::atomic<bool> lowSpaceFlag_{false};
+  std::atomic<std::uint64_t> reserveReleases_{0};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> failedCommits_{0};
 };
@@ -138,11 +161,13 @@ class CommitQueue::Op final : public CommitQueue::Request {
 };
 
 template <class R, class Fn, class Token>
-auto CommitQueue::submit(Fn fn, Token&& token) {
+auto CommitQueue::submit(Fn fn, Token&& token, WriteClass writeClass) {
   return net::async_initiate<Token, void(Result<R>)>(
-      [this](auto handler, Fn f) {
+      [this, writeClass](auto handler, Fn f) {
         using H = decltype(handler);
-        enqueue(std::make_unique<Op<R, Fn, H>>(std::move(f), std::move(handler)));
+        auto op = std::make_unique<Op<R, Fn, H>>(std::move(f), std::move(handler));
+        op->writeClass = writeClass;
+        enqueue(std::move(op));
       },
       token, std::move(fn));
 }

@@ -200,7 +200,8 @@ net::awaitable<void> Hub::flushDelivered(Hub* hub) {
       Store::markDelivered(db, seqs, now);
       return Ok{};
     };
-    auto result = co_await hub->commits_.submit<Ok>(std::move(job), net::use_awaitable);
+    // Essential: an UPDATE of existing rows, still written on a full disk.
+    auto result = co_await hub->commits_.submit<Ok>(std::move(job), net::use_awaitable, CommitQueue::WriteClass::Essential);
     if (!result) spdlog::warn("delivered marks not recorded: {}", result.error().message);
   }
   hub->droppedMarksLogged_ = false;

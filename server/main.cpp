@@ -103,7 +103,11 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
     auto db = sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadWrite);
     if (Store::migrate(db)) spdlog::info("database schema upgraded to version {}", Store::SchemaVersion);
   }
-  CommitQueue commits(cfg.database, CommitQueue::Options{cfg.limits.writeQueue, cfg.limits.writeBatch});
+  // The space reserve lives beside the database, on the same filesystem,
+  // so deleting it frees exactly the space the database needs.
+  CommitQueue::Options writerOptions{cfg.limits.writeQueue, cfg.limits.writeBatch};
+  writerOptions.reserveFile = cfg.database.parent_path() / "focal.reserve";
+  CommitQueue commits(cfg.database, writerOptions);
   Store store(sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadOnly));
   Store::checkSchema(store.database());
   Directory directory = loadDirectory(store, cfg, hubKey, clock);

@@ -287,7 +287,10 @@ net::awaitable<Result<Bytes>> RequestHandler::ack(std::shared_ptr<Session> sessi
     if (removed > 0) Store::recordAck(db, member, bodyBytes, sig, now);
     return removed;
   };
-  auto removed = co_await hub_.commits().submit<std::uint32_t>(std::move(job), net::use_awaitable);
+  // Essential: deletes queue rows and keeps one small proof row, so it is
+  // still served on a full disk from the space reserve (CommitQueue).
+  auto removed =
+      co_await hub_.commits().submit<std::uint32_t>(std::move(job), net::use_awaitable, CommitQueue::WriteClass::Essential);
   if (!removed) co_return fail(removed.error());
   co_return frames::acked(id, *removed);
 }
