@@ -11,6 +11,7 @@ packages=(
   capnproto libcapnp-dev              # serialization only (capnp + kj)
   libsqlite3-dev sqlite3              # store (sqlite3 CLI used by tamper tests)
   catch2                              # Catch2 v2
+  fiu-utils                           # libfiu fault injection (fiu-run -x) for the I/O fault test
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
 )
 missing=()

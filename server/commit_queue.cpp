@@ -102,10 +102,13 @@ bool CommitQueue::makeReserve() {
 
 void CommitQueue::onStorageFailure(int sqliteCode) {
   if (lowSpace_ || options_.reserveFile.empty()) return;
-  // Only a full disk: an I/O error or a read-only file is not helped by
-  // space, and the reserve stays for the disk-full case.
-  const bool full = (sqliteCode & 0xff) == SQLITE_FULL || freeBytes() < options_.reserveBytes;
-  if (!full) return;
+  // Only a full filesystem, as statvfs sees it: an I/O error, a read-only
+  // file, or an ENOSPC while space is free (inodes, quota, an injected
+  // fault) is not helped by the reserve, which stays for the real case.
+  // Entering below one reserve of free space and leaving only at three
+  // (leaveLowSpaceIfRoom) keeps the hub from flapping at the edge.
+  (void)sqliteCode;
+  if (freeBytes() >= options_.reserveBytes) return;
   std::error_code ec;
   const bool had = std::filesystem::remove(options_.reserveFile, ec);
   lowSpace_ = true;
@@ -117,9 +120,9 @@ void CommitQueue::onStorageFailure(int sqliteCode) {
 }
 
 void CommitQueue::leaveLowSpaceIfRoom() {
-  // Twice the reserve: room to re-create it and still accept a few groups,
-  // so the hub does not flap at the edge.
-  if (freeBytes() < 2 * options_.reserveBytes) return;
+  // Three reserves free: after re-making the reserve, two remain, well
+  // above the one that sends the writer back into low-space mode.
+  if (freeBytes() < 3 * options_.reserveBytes) return;
   if (!makeReserve()) return;
   lowSpace_ = false;
   lowSpaceFlag_ = false;

@@ -15,6 +15,20 @@
 // again when a commit succeeds. Completions are posted to the completion
 // handler's associated executor (the io thread for coroutines), never run on
 // the writer thread.
+//
+// Full disk (docs/reliability.md "Disk full"): with Options::reserveFile set,
+// the writer keeps a preallocated file of reserveBytes (the space reserve)
+// beside the database. When a group fails for storage and statvfs shows
+// less free space than one reserve, the writer deletes the reserve (logged
+// once) and enters low-space mode: only requests submitted as
+// WriteClass::Essential (acknowledgements, delivered marks: they delete or
+// update rows and add a few bytes at most) run, and they write into the
+// space the reserve gave back; every other request is answered
+// `unavailable` without running. Before each group in low-space mode the
+// writer checks free space; with at least three reserves free it re-creates
+// the reserve and leaves low-space mode (logged once). An ENOSPC while
+// statvfs shows space (inodes, quota, an injected fault), an I/O error or a
+// read-only file leaves the reserve alone: space would not help.
 #pragma once
 
 #include "server/hub_error.hpp"

@@ -1,7 +1,7 @@
 // Disk full: focald on a small filesystem that this test makes itself.
 //
 // focald is started through `unshare -m` in a private mount namespace, where
-// a 24 MiB tmpfs is mounted over its hub directory (the directory's files
+// a 40 MiB tmpfs is mounted over its hub directory (the directory's files
 // copied in first), so ENOSPC is real: the kernel's, returned to SQLite's
 // own write calls. The test reaches that filesystem through
 // /proc/<focald pid>/root/<hub dir> and fills it with a filler file, then
@@ -109,7 +109,7 @@ TEST_CASE("Disk full: new bulletins get `unavailable`, reads and acks go on, log
   const std::string dir = hub.dir().string();
   const std::string script =
       "set -e; d=\"$1\"; shift; s=\"$d.seed\"; rm -rf \"$s\"; cp -a \"$d\" \"$s\"; "
-      "mount -t tmpfs -o size=24m,mode=0700 focal-diskfull \"$d\"; cp -a \"$s/.\" \"$d/\"; rm -rf \"$s\"; "
+      "mount -t tmpfs -o size=40m,mode=0700 focal-diskfull \"$d\"; cp -a \"$s/.\" \"$d/\"; rm -rf \"$s\"; "
       "exec \"$@\"";
   hub.setLauncher({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script, "sh", dir});
   hub.start();
