@@ -32,7 +32,7 @@ bool contains(const ProcessResult& r, const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("TLS: only 1.3 is spoken; 1.2 (CBC or AEAD), 1.1, 1.0 and renegotiation are refused by the hub",
+TEST_CASE("TLS: only 1.3 is spoken, 1.2 (CBC or AEAD), 1.1, 1.0 and renegotiation are refused by the hub",
           "[integration][tls]") {
   if (::access(OpenSsl, X_OK) != 0) {
     WARN("SKIPPED: " << OpenSsl << " is missing (Debian package openssl)");

@@ -281,7 +281,7 @@ TEST_CASE("AEAD rejects altered ciphertext, wrong AD, wrong nonce and wrong key"
   CHECK_FALSE(aeadDecrypt(ContentKey::random(), nonce, ct, ad).ok());
 }
 
-TEST_CASE("AEAD rejects truncated ciphertext; shorter than the tag is BadLength",
+TEST_CASE("AEAD rejects truncated ciphertext, shorter than the tag is BadLength",
           "[crypto][aead]") {
   init();
   const auto key = ContentKey::random();

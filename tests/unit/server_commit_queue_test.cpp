@@ -39,7 +39,7 @@ Result<std::int64_t> insertRow(sqlite::Database& db, std::int64_t x) {
 
 }  // namespace
 
-TEST_CASE("queued requests commit as one group; a refusing request rolls back only itself", "[server][commit]") {
+TEST_CASE("queued requests commit as one group, a refusing request rolls back only itself", "[server][commit]") {
   TempDir dir;
   const auto path = makeDb(dir);
   CommitQueue queue(path, CommitQueue::Options{1000, 512});
