@@ -74,6 +74,7 @@ void CommitQueue::enqueue(std::unique_ptr<Request> request) {
 }
 
 std::uint64_t CommitQueue::freeBytes() const {
+  if (options_.freeSpace) return options_.freeSpace();
   struct statvfs st {};
   const auto dir = options_.reserveFile.parent_path();
   if (::statvfs(dir.empty() ? "." : dir.c_str(), &st) != 0) return std::numeric_limits<std::uint64_t>::max();

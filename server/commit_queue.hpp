@@ -39,6 +39,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,6 +62,9 @@ class CommitQueue {
     // Room for the write-ahead log to grow by ~2000 pages of acks and
     // delivered marks before the first checkpoint lets it reuse its blocks.
     std::uint64_t reserveBytes = 8 * 1024 * 1024;
+    // Free bytes on the reserve's filesystem; empty: statvfs of its
+    // directory. Tests inject it (called on the writer thread).
+    std::function<std::uint64_t()> freeSpace;
   };
 
   // What a request does to the disk. Essential requests still run on a full

@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <atomic>
+#include <functional>
+
 using namespace focal;
 using namespace focal::server;
 using namespace focal::server::testing;
@@ -236,4 +239,83 @@ TEST_CASE("stop() commits everything already queued before the thread exits", "[
   io.run();
   CHECK(ok == 50);
   CHECK(rows(path).size() == 50);
+}
+
+TEST_CASE("space reserve: given up when the disk is full so acks go on while other writes are refused, re-made when "
+          "space returns",
+          "[server][commit][diskfull]") {
+  TempDir dir;
+  const auto path = makeDb(dir);
+  std::atomic<std::uint64_t> freeBytes{std::uint64_t{1} << 30};
+  constexpr std::uint64_t Reserve = 64 * 1024;
+  CommitQueue::Options options;
+  options.reserveFile = dir / "focal.reserve";
+  options.reserveBytes = Reserve;
+  options.freeSpace = [&freeBytes] { return freeBytes.load(); };
+  CommitQueue queue(path, options);
+  queue.start();
+  net::io_context io;
+  using Class = CommitQueue::WriteClass;
+  auto runOne = [&](std::function<Result<std::int64_t>(sqlite::Database&)> fn, Class c) {
+    std::optional<Result<std::int64_t>> r;
+    queue.submit<std::int64_t>(std::move(fn), net::bind_executor(io, [&r](Result<std::int64_t> x) { r.emplace(std::move(x)); }),
+                               c);
+    io.restart();
+    io.run();
+    REQUIRE(r.has_value());
+    return std::move(*r);
+  };
+  auto insert = [](std::int64_t x) { return [x](sqlite::Database& db) { return insertRow(db, x); }; };
+  // Stands in for SQLite's answer to ENOSPC on a statement.
+  auto full = [](sqlite::Database&) -> Result<std::int64_t> { throw sqlite::Error(SQLITE_FULL, "database or disk is full"); };
+
+  // Made by the writer at start, with real blocks of exactly its size.
+  REQUIRE(runOne(insert(1), Class::Normal).ok());
+  REQUIRE(std::filesystem::exists(options.reserveFile));
+  CHECK(std::filesystem::file_size(options.reserveFile) == Reserve);
+
+  // ENOSPC while space is free (inodes, a quota, an injected fault): the
+  // reserve would not help and stays; no low-space mode.
+  CHECK(runOne(full, Class::Normal).error().code == wire::ErrorCode::UNAVAILABLE);
+  CHECK(std::filesystem::exists(options.reserveFile));
+  CHECK_FALSE(queue.lowSpace());
+  CHECK(queue.reserveReleases() == 0);
+  REQUIRE(runOne(insert(2), Class::Normal).ok());
+
+  // The disk is full: less than one reserve free. The failing write gives
+  // the reserve up.
+  freeBytes = 1000;
+  CHECK(runOne(full, Class::Normal).error().code == wire::ErrorCode::UNAVAILABLE);
+  CHECK_FALSE(std::filesystem::exists(options.reserveFile));
+  CHECK(queue.lowSpace());
+  CHECK(queue.reserveReleases() == 1);
+  // A normal write is refused without running; an essential one is written.
+  bool ran = false;
+  auto spy = [&ran](sqlite::Database& db) {
+    ran = true;
+    return insertRow(db, 3);
+  };
+  const auto refused = runOne(spy, Class::Normal);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == wire::ErrorCode::UNAVAILABLE);
+  CHECK(refused.error().retryAfterMs > 0);
+  CHECK_FALSE(ran);
+  CHECK(runOne(insert(4), Class::Essential).ok());
+
+  // Between one and three reserves free: still low space (no flapping at
+  // the edge).
+  freeBytes = 2 * Reserve;
+  CHECK_FALSE(runOne(insert(5), Class::Normal).ok());
+  CHECK(queue.lowSpace());
+  CHECK_FALSE(std::filesystem::exists(options.reserveFile));
+
+  // Space returns: the reserve is re-made and normal writes go on.
+  freeBytes = 3 * Reserve;
+  CHECK(runOne(insert(6), Class::Normal).ok());
+  CHECK_FALSE(queue.lowSpace());
+  REQUIRE(std::filesystem::exists(options.reserveFile));
+  CHECK(std::filesystem::file_size(options.reserveFile) == Reserve);
+  CHECK(queue.reserveReleases() == 1);
+  queue.stop();
+  CHECK(rows(path) == std::vector<std::int64_t>{1, 2, 4, 6});
 }
