@@ -115,9 +115,12 @@ void CommitQueue::onStorageFailure(int sqliteCode) {
   lowSpace_ = true;
   lowSpaceFlag_ = true;
   ++reserveReleases_;
-  spdlog::error("store: disk full: {} the {} MiB space reserve; until space returns only acknowledgements are written, "
-                "new bulletins and other writes get `unavailable`",
-                had ? "released" : "no", options_.reserveBytes >> 20);
+  // Without a reserve (it could not be made at start) acks are still tried,
+  // in whatever space deletions free.
+  spdlog::error("store: disk full: {}; until space returns only acknowledgements are written, new bulletins and other "
+                "writes get `unavailable`",
+                had ? fmt::format("released the {} MiB space reserve", options_.reserveBytes >> 20)
+                    : std::string("no space reserve to release"));
 }
 
 void CommitQueue::leaveLowSpaceIfRoom() {
