@@ -291,7 +291,24 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
       j["secretariat"] = e.getRoleChange().getIsSecretariat();
       break;
     case W::RECORD_APPROVED: j["kind"] = "record-approved"; break;
-    case W::ADMISSION: j["kind"] = "admission"; break;
+    case W::ADMISSION:
+    case W::AMENDMENT: {
+      // Verified by the log verifier before it is listed (PROTOCOL.md §12.5).
+      const bool admission = e.which() == W::ADMISSION;
+      auto outcome = admission ? e.getAdmission() : e.getAmendment();
+      j["kind"] = admission ? "admission" : "amendment";
+      auto p = protocol::decode<wire::Proposal>(protocol::view(outcome.getProposal().getBody()));
+      if (p) {
+        j["proposal"] = keyHex(p->root().getProposalId());
+        if (admission && p->root().which() == wire::Proposal::ADMISSION) {
+          j["member"] = std::string(protocol::view(p->root().getAdmission().getMember().getId()));
+        } else if (!admission && p->root().which() == wire::Proposal::AMENDMENT) {
+          j["text"] = std::string(protocol::view(p->root().getAmendment()));
+        }
+      }
+      j["approvals"] = outcome.getApprovals().size();
+      break;
+    }
   }
   return j;
 }
@@ -316,6 +333,14 @@ int runAdminLog(CliContext& ctx, std::uint64_t from) {
     if (j.contains("reason")) extra = " reason: " + j["reason"].get<std::string>();
     if (j.contains("key") && !j["key"].get<std::string>().empty()) extra += " key " + j["key"].get<std::string>().substr(0, 16);
     if (j.contains("encryption_key")) extra += " enc " + j["encryption_key"].get<std::string>().substr(0, 16);
+    if (j.contains("proposal")) extra += " proposal " + j["proposal"].get<std::string>();
+    if (j.contains("text")) {
+      // A one-line preview; --json carries the whole text. SECURITY: the
+      // text is the proposer's; no control character reaches the terminal.
+      std::string t = j["text"].get<std::string>().substr(0, 60);
+      for (auto& c : t) c = (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+      extra += " \"" + t + (j["text"].get<std::string>().size() > 60 ? "...\"" : "\"");
+    }
     ctx.out().line(fmt::format("{:>6}  {}  {:<18} {:<22} by {}{}", j["index"].get<std::uint64_t>(),
                                j["recorded_at"].get<std::string>(), j["kind"].get<std::string>(),
                                j.value("member", std::string("-")), j["author"].get<std::string>(), extra));

@@ -1,14 +1,18 @@
 // focal comment / record-status: the silence procedure of summary records
-// (DESIGN.md §9, PROTOCOL.md §12.4).
+// (DESIGN.md §9, PROTOCOL.md §12.4); focal admin propose-admission /
+// propose-amendment, proposals, approve, reject: decisions by consensus of
+// the member states (PROTOCOL.md §12.5).
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
 #include "crypto/keyfile.hpp"
 #include "protocol/consensus.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
 #include "protocol/records.hpp"
 
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -194,13 +198,53 @@ int runPropose(CliContext& ctx, const ProposeArgs& a) {
   return ExitOk;
 }
 
+struct AmendArgs {
+  std::string text;
+  std::string textFile;
+  std::string expires = "14d";
+};
+
+int runProposeAmendment(CliContext& ctx, const AmendArgs& a) {
+  std::string text = a.text;
+  if (!a.textFile.empty()) {
+    std::ifstream in(a.textFile, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + a.textFile);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (text.empty()) throw UsageError("bad-text", "the amendment needs a text: --text TEXT or --text-file FILE");
+  if (!protocol::validAmendmentText(text)) {
+    throw UsageError("too-large", fmt::format("an amendment's text is at most {} bytes (this one has {})",
+                                              protocol::MaxAmendmentTextBytes, text.size()));
+  }
+  const auto lifetime = parseDuration(a.expires);
+  if (!lifetime) throw UsageError("bad-duration", "--expires takes a duration such as 14d, 36h, 30m or 90s");
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const std::int64_t now = nowMs();
+  const auto record = protocol::makeAmendmentProposal(text, keys, now, now + *lifetime);
+  const auto recorded = conn->propose(record);
+  const auto id = crypto::toHex(crypto::ByteView(recorded.id));
+  if (ctx.out().json()) {
+    ctx.out().document({{"proposal", id}, {"kind", "amendment"}, {"bytes", text.size()},
+                        {"expires", formatTime(now + *lifetime)}});
+  } else {
+    ctx.out().line(id);
+    std::cerr << fmt::format("Amendment proposal recorded ({} bytes); it is adopted when a point of contact of every "
+                             "member state approved it (focal approve {}), before {}.\n",
+                             text.size(), id, formatTime(now + *lifetime));
+  }
+  return ExitOk;
+}
+
 // A listed proposal after the client's own checks.
 struct VerifiedProposal {
   std::string id;
+  std::string kind;  // "admission" or "amendment"
   std::string proposer;
-  std::string member;
+  std::string member;  // admission: the member to admit
   std::string memberName;
   std::string memberInstitution;
+  std::string text;  // amendment: its text
   std::int64_t expiresAtMs = 0;
   std::string state;
   std::uint64_t outcomeIndex = 0;
@@ -208,27 +252,51 @@ struct VerifiedProposal {
   const ProposalListing* raw = nullptr;
 };
 
+// SECURITY: an amendment's text is the proposer's; shown on a terminal
+// without its control characters (newlines kept).
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n') || u == 0x7f) c = '?';
+  }
+  return out;
+}
+
 // Verifies a listing against the verified directory: the proposal under its
-// admin's identity key, each decision under its member's key and naming
-// this proposal. A listing that does not verify is an error: the hub lied.
+// admin's identity key, each decision under its member's key (both: the key
+// the log gave that member at the record's own time, PROTOCOL.md §12.5) and
+// naming this proposal. A listing that does not verify is an error: the hub
+// lied.
 VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir) {
   VerifiedProposal v;
   v.raw = &p;
   auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
-  if (!parsed || parsed->root().which() != wire::Proposal::ADMISSION) throw VerifyError("a listed proposal is malformed");
+  if (!parsed) throw VerifyError("a listed proposal is malformed");
   const auto root = parsed->root();
+  if (root.which() != wire::Proposal::ADMISSION &&
+      !(root.which() == wire::Proposal::AMENDMENT && protocol::validAmendmentText(protocol::view(root.getAmendment())))) {
+    throw VerifyError("a listed proposal is malformed");
+  }
   v.id = crypto::toHex(protocol::view(root.getProposalId()));
   v.proposer = std::string(protocol::view(root.getProposerId()));
   const MemberRecord* admin = dir.find(v.proposer);
   const auto sig = crypto::Signature::fromBytes(p.proposal.signature);
   if (admin == nullptr || !admin->isAdmin || !sig ||
-      !crypto::verify(protocol::context::Proposal, p.proposal.body, *sig, admin->identityKey)) {
+      !protocol::signedWithKeyOfTheTime(consensusMemberOf(*admin, admin->active), protocol::context::Proposal,
+                                        p.proposal.body, *sig, root.getCreatedAtMs())) {
     throw VerifyError("proposal " + v.id + " is not signed by an admin of the verified directory");
   }
-  auto info = root.getAdmission().getMember();
-  v.member = std::string(protocol::view(info.getId()));
-  v.memberName = std::string(protocol::view(info.getName()));
-  v.memberInstitution = institutionName(info.getInstitution());
+  if (root.which() == wire::Proposal::ADMISSION) {
+    v.kind = "admission";
+    auto info = root.getAdmission().getMember();
+    v.member = std::string(protocol::view(info.getId()));
+    v.memberName = std::string(protocol::view(info.getName()));
+    v.memberInstitution = institutionName(info.getInstitution());
+  } else {
+    v.kind = "amendment";
+    v.text = std::string(protocol::view(root.getAmendment()));
+  }
   v.expiresAtMs = root.getExpiresAtMs();
   v.state = proposalStateName(p.state);
   v.outcomeIndex = p.outcomeIndex;
@@ -239,7 +307,10 @@ VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir
     const std::string who(protocol::view(dp->root().getMemberId()));
     const MemberRecord* m = dir.find(who);
     const auto dsig = crypto::Signature::fromBytes(d.signature);
-    if (m == nullptr || !dsig || !crypto::verify(protocol::context::Decision, d.body, *dsig, m->identityKey) ||
+    if (m == nullptr || !dsig ||
+        !protocol::signedWithKeyOfTheTime(consensusMemberOf(*m, m->active), protocol::context::Decision, d.body, *dsig,
+                                          dp->root().getDecidedAtMs()) ||
+        crypto::toHex(protocol::view(dp->root().getProposalId())) != v.id ||
         !(crypto::Hash256::fromBytes(protocol::view(dp->root().getProposalHash())) == std::optional(hash))) {
       throw VerifyError("the decision of " + who + " on " + v.id + " does not verify");
     }
@@ -251,9 +322,7 @@ VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir
 std::set<std::string> statesWithPocs(const HubDirectory& dir) {
   std::set<std::string> out;
   for (const auto& m : dir.members()) {
-    if (protocol::isStatePoc(protocol::ConsensusMember{m.state, m.institution, m.isAdmin, m.active, m.identityKey})) {
-      out.insert(m.state);
-    }
+    if (protocol::isStatePoc(consensusMemberOf(m, m.active))) out.insert(m.state);
   }
   return out;
 }
@@ -273,31 +342,49 @@ int runProposals(CliContext& ctx) {
     for (const auto& [who, approve] : v.decisions) {
       (approve ? approvedBy : rejectedBy).push_back(who);
       const MemberRecord* m = dir.find(who);
-      if (approve && m != nullptr) approvedStates.insert(m->state);
+      if (approve && m != nullptr && protocol::isStatePoc(consensusMemberOf(*m, m->active))) {
+        approvedStates.insert(m->state);
+      }
     }
     std::vector<std::string> missing;
     for (const auto& s : required) {
       if (!approvedStates.contains(s)) missing.push_back(s);
     }
     if (ctx.out().json()) {
-      list.push_back({{"id", v.id},
-                      {"proposer", v.proposer},
-                      {"admit", v.member},
-                      {"name", v.memberName},
-                      {"institution", v.memberInstitution},
-                      {"expires", formatTime(v.expiresAtMs)},
-                      {"state", v.state},
-                      {"approved_by", approvedBy},
-                      {"rejected_by", rejectedBy},
-                      {"approved_states", std::vector<std::string>(approvedStates.begin(), approvedStates.end())},
-                      {"missing_states", missing},
-                      {"outcome_index", v.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(v.outcomeIndex)}});
+      nlohmann::json item{{"id", v.id},
+                          {"kind", v.kind},
+                          {"proposer", v.proposer},
+                          {"expires", formatTime(v.expiresAtMs)},
+                          {"state", v.state},
+                          {"approved_by", approvedBy},
+                          {"rejected_by", rejectedBy},
+                          {"approved_states", std::vector<std::string>(approvedStates.begin(), approvedStates.end())},
+                          {"missing_states", missing},
+                          {"outcome_index", v.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(v.outcomeIndex)}};
+      if (v.kind == "admission") {
+        item["admit"] = v.member;
+        item["name"] = v.memberName;
+        item["institution"] = v.memberInstitution;
+      } else {
+        item["text"] = v.text;
+      }
+      list.push_back(std::move(item));
     } else {
-      ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, v.state, v.member,
-                                 v.memberName, v.memberInstitution, v.proposer, formatTime(v.expiresAtMs)));
+      if (v.kind == "admission") {
+        ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, v.state, v.member,
+                                   v.memberName, v.memberInstitution, v.proposer, formatTime(v.expiresAtMs)));
+      } else {
+        ctx.out().line(fmt::format("{}  {:<9} amendment proposed by {}, expires {}:", v.id, v.state, v.proposer,
+                                   formatTime(v.expiresAtMs)));
+        std::istringstream lines(printable(v.text));
+        for (std::string l; std::getline(lines, l);) ctx.out().line("    | " + l);
+      }
       ctx.out().line(fmt::format("    approved by: {}   rejected by: {}   states still to approve: {}",
                                  fmt::join(approvedBy, ", "), fmt::join(rejectedBy, ", "), fmt::join(missing, ", ")));
-      if (v.outcomeIndex != 0) ctx.out().line(fmt::format("    admitted: hub-signed log entry {}", v.outcomeIndex));
+      if (v.outcomeIndex != 0) {
+        ctx.out().line(fmt::format("    {}: hub-signed log entry {}", v.kind == "admission" ? "admitted" : "adopted",
+                                   v.outcomeIndex));
+      }
     }
   }
   if (ctx.out().json()) ctx.out().document(list);
@@ -322,11 +409,13 @@ int runDecide(CliContext& ctx, const std::string& hexId, bool approve) {
       if (qp && crypto::toHex(protocol::view(qp->root().getProposalId())) == hexId) state = proposalStateName(q.state);
     }
     if (ctx.out().json()) {
-      ctx.out().document({{"proposal", hexId}, {"decision", approve ? "approve" : "reject"}, {"admit", v.member},
-                          {"state", state}, {"recorded_at", formatTime(recorded.atMs)}});
+      nlohmann::json j{{"proposal", hexId}, {"kind", v.kind}, {"decision", approve ? "approve" : "reject"},
+                       {"state", state}, {"recorded_at", formatTime(recorded.atMs)}};
+      if (v.kind == "admission") j["admit"] = v.member;
+      ctx.out().document(j);
     } else {
-      ctx.out().line(fmt::format("{} of the admission of {} recorded; the proposal is {}.",
-                                 approve ? "Approval" : "Rejection", v.member, state));
+      ctx.out().line(fmt::format("{} of the {} recorded; the proposal is {}.", approve ? "Approval" : "Rejection",
+                                 v.kind == "admission" ? "admission of " + v.member : std::string("amendment"), state));
     }
     return ExitOk;
   }
@@ -356,10 +445,39 @@ proposal and one approval per member state, which every client re-verifies.
 Example:
   focal admin propose-admission acme-labs.key.pub --institution resource-panel       --name "ACME Threat Labs" --expires 14d)");
     table.add(prop, [&ctx, pa] { return runPropose(ctx, *pa); });
+
+    auto am = std::make_shared<AmendArgs>();
+    auto* amend = admin->add_subcommand(
+        "propose-amendment", "Propose a change that needs the consensus of the member states (e.g. to the terms of reference)");
+    auto* textOpt = amend->add_option("--text", am->text, "The amendment's text (1..16384 bytes)");
+    auto* fileOpt = amend->add_option("--text-file", am->textFile, "Read the text from a file instead")->check(CLI::ExistingFile);
+    textOpt->excludes(fileOpt);
+    fileOpt->excludes(textOpt);
+    amend->add_option("--expires", am->expires, "How long the proposal stays open: 14d, 36h, 30m, 90s (at most 90d)")
+        ->capture_default_str();
+    amend->footer(R"(Signs a Proposal whose subject is a text: a change to the terms of reference, or any
+policy change marked as needing consensus (terms of reference §IX). The hub stores it;
+it does not interpret the text.
+
+It is adopted only when a point of contact of EVERY member state that has an active
+point of contact approves it (focal approve ID); several points of contact of one state
+count once; one rejection (focal reject ID) ends it; so does its expiry. On adoption
+the hub appends an `amendment` log entry, signed by the hub, carrying your signed
+proposal and one signed approval per member state. Every client re-checks that entry
+(focal verify-log), so the hub cannot adopt a text the states did not approve.
+
+Examples:
+  focal admin propose-amendment --text-file tor-para-10.txt --expires 30d
+  focal admin propose-amendment --text "Para 10: comments within 10 days" --json
+  focal proposals            # approvals so far, states still to approve
+  focal admin log --json     # the adopted text, as logged)");
+    table.add(amend, [&ctx, am] { return runProposeAmendment(ctx, *am); });
   }
 
   auto* props = app.add_subcommand("proposals", "Consensus proposals: who approved, which member states are missing");
-  props->footer(R"(Every proposal and decision shown is verified against the directory log.
+  props->footer(R"(Admissions (admit a member) and amendments (a text needing consensus). Every
+proposal and decision shown is verified against the directory log, each signature
+under the key its author held when it signed.
 States: open, adopted (logged), rejected, expired.
 
 Example:

@@ -52,6 +52,7 @@ const char* kindName(W::Which w) {
     case W::ROLE_CHANGE: return "role-change";
     case W::RECORD_APPROVED: return "record-approved";
     case W::ADMISSION: return "admission";
+    case W::AMENDMENT: return "amendment";
   }
   return "unknown";
 }
@@ -270,7 +271,7 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
     return Ok{};
   }
 
-  if (which == W::RECORD_APPROVED || which == W::ADMISSION) {
+  if (which == W::RECORD_APPROVED || which == W::ADMISSION || which == W::AMENDMENT) {
     if (authorId != hubId_ || !(authorKey == hubKey_)) return no("a consensus outcome not signed by the hub key");
     if (which == W::RECORD_APPROVED) {
       // The hub's word that a summary record's window closed without
@@ -290,35 +291,41 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
       }
       return Ok{};
     }
-    auto proposal = protocol::decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
-    if (!proposal || proposal->root().which() != wire::Proposal::ADMISSION) return no("admission without a proposal");
-    auto r = proposal->root().getAdmission();
-    if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
-    const auto id = view(r.getMember().getId());
-    if (find(id) != nullptr) return no(fmt::format("member {} already exists", id));
-    if (auto ok = checkKeySet(r.getKeys(), id, sigs, preCert); !ok) return ok;
-    if (keyInUse(view(r.getKeys().getIdentityKey())) || keyInUse(view(r.getKeys().getEncryptionKey()))) {
-      return no("a key of the admitted member is already in use");
+    const bool admission = which == W::ADMISSION;
+    const auto outcome = admission ? e.getAdmission() : e.getAmendment();
+    if (admission) {
+      auto proposal = protocol::decode<wire::Proposal>(view(outcome.getProposal().getBody()));
+      if (!proposal || proposal->root().which() != wire::Proposal::ADMISSION) return no("admission without a proposal");
+      auto r = proposal->root().getAdmission();
+      if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
+      const auto id = view(r.getMember().getId());
+      if (find(id) != nullptr) return no(fmt::format("member {} already exists", id));
+      if (auto ok = checkKeySet(r.getKeys(), id, sigs, preCert); !ok) return ok;
+      if (keyInUse(view(r.getKeys().getIdentityKey())) || keyInUse(view(r.getKeys().getEncryptionKey()))) {
+        return no("a key of the admitted member is already in use");
+      }
     }
     // The consensus itself: the proposal by an active admin, one approval
     // per member state with an active point of contact at this point of
-    // the log, each signed by that point of contact (PROTOCOL.md §12.5).
-    // Signature checks cannot be skipped for cached entries here; they are
-    // a handful per admission.
+    // the log, each signed by that point of contact with the identity key
+    // it held when it decided (PROTOCOL.md §12.5). Signature checks cannot
+    // be skipped for cached entries here; they are a handful per entry.
     std::set<std::string> required;
     for (const auto& [mid, m] : members_) {
-      protocol::ConsensusMember cm{m.record.state, m.record.institution, m.record.isAdmin, activeMember(m),
-                                   m.record.identityKey};
+      protocol::ConsensusMember cm;
+      cm.state = m.record.state;
+      cm.institution = m.record.institution;
+      cm.active = activeMember(m);
       if (protocol::isStatePoc(cm)) required.insert(m.record.state);
     }
     auto lookup = [this](std::string_view mid) -> std::optional<protocol::ConsensusMember> {
       const LogMember* m = find(mid);
       if (m == nullptr) return std::nullopt;
-      return protocol::ConsensusMember{m->record.state, m->record.institution, m->record.isAdmin, activeMember(*m),
-                                       m->record.identityKey};
+      return consensusMemberOf(m->record, activeMember(*m));
     };
-    if (auto ok = protocol::verifyAdmission(e.getAdmission(), entry.recordedAtMs, lookup, required); !ok) {
-      return no("admission: " + ok.error());
+    const auto kind = admission ? wire::Proposal::ADMISSION : wire::Proposal::AMENDMENT;
+    if (auto ok = protocol::verifyAdoption(outcome, kind, entry.recordedAtMs, lookup, required); !ok) {
+      return no((admission ? "admission: " : "amendment: ") + ok.error());
     }
     return Ok{};
   }

@@ -58,4 +58,15 @@ bool parseInstitution(std::string_view text, wire::Institution& out) {
   return false;
 }
 
+protocol::ConsensusMember consensusMemberOf(const MemberRecord& m, bool active) {
+  protocol::ConsensusMember c;
+  c.state = m.state;
+  c.institution = m.institution;
+  c.isAdmin = m.isAdmin;
+  c.active = active;
+  c.identityKey = m.identityKey;
+  for (const auto& p : m.identityHistory) c.identityHistory.push_back(protocol::KeyPeriod{p.key, p.replacedAtMs, p.revokedAtMs});
+  return c;
+}
+
 }  // namespace focal::client

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "crypto/types.hpp"
+#include "protocol/consensus.hpp"
 #include "protocol/focal.capnp.h"
 
 #include <cstdint>
@@ -44,6 +45,11 @@ struct MemberRecord {
   // Builds and verifies a record from the wire.
   static MemberRecord fromWire(wire::DirectoryMember::Reader m);
 };
+
+// The member as the consensus rule sees it (protocol/consensus.hpp), with
+// its identity key history, so a decision is judged under the key of its
+// time. `active` as the caller judged it (the log verifier's own rule).
+protocol::ConsensusMember consensusMemberOf(const MemberRecord& m, bool active);
 
 // "law-enforcement", ... (the CLI's spelling), and back.
 const char* institutionName(wire::Institution i);

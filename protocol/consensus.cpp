@@ -1,6 +1,7 @@
 #include "protocol/consensus.hpp"
 
 #include "crypto/primitives.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
 
 #include <capnp/message.h>
@@ -46,6 +47,36 @@ SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::M
   return signRecord(context::Proposal, m, proposer.identity.secretKey);
 }
 
+SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+                                        std::int64_t expiresAtMs) {
+  capnp::MallocMessageBuilder m;
+  auto p = m.initRoot<wire::Proposal>();
+  crypto::Bytes id(16);
+  crypto::randomFill(id);
+  p.setProposalId(kjBytes(id));
+  p.setProposerId(proposer.memberId);
+  p.setCreatedAtMs(nowMs);
+  p.setExpiresAtMs(expiresAtMs);
+  p.setAmendment(capnp::Text::Reader(text.data(), text.size()));
+  return signRecord(context::Proposal, m, proposer.identity.secretKey);
+}
+
+bool validAmendmentText(std::string_view text) { return !text.empty() && text.size() <= MaxAmendmentTextBytes; }
+
+bool signedWithKeyOfTheTime(const ConsensusMember& m, std::string_view context, ByteView body,
+                            const crypto::Signature& signature, std::int64_t atMs) {
+  if (m.identityHistory.empty()) return crypto::verify(context, body, signature, m.identityKey);
+  for (const auto& period : m.identityHistory) {
+    if (!crypto::verify(context, body, signature, period.key)) continue;
+    // The key that made the signature; it must still have been the
+    // member's at the record's own time.
+    if (period.replacedAtMs != 0 && atMs > period.replacedAtMs) return false;
+    if (period.revokedAtMs != 0 && atMs > period.revokedAtMs) return false;
+    return true;
+  }
+  return false;
+}
+
 SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto::MemberKeys& member,
                                std::int64_t nowMs) {
   auto parsed = decode<wire::Proposal>(proposalBody);
@@ -60,28 +91,34 @@ SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto
   return signRecord(context::Decision, m, member.identity.secretKey);
 }
 
-Expected<Ok, std::string> verifyAdmission(wire::LogEvent::Admission::Reader admission, std::int64_t atMs,
-                                          const ConsensusLookup& find, const std::set<std::string>& required) {
-  const auto pbody = view(admission.getProposal().getBody());
-  const auto psig = crypto::Signature::fromBytes(view(admission.getProposal().getSignature()));
+Expected<Ok, std::string> verifyAdoption(wire::LogEvent::Admission::Reader outcome, wire::Proposal::Which kind,
+                                         std::int64_t atMs, const ConsensusLookup& find,
+                                         const std::set<std::string>& required) {
+  const auto pbody = view(outcome.getProposal().getBody());
+  const auto psig = crypto::Signature::fromBytes(view(outcome.getProposal().getSignature()));
   auto proposal = decode<wire::Proposal>(pbody);
-  if (!proposal || !psig) return no("the admission's proposal is malformed");
+  if (!proposal || !psig) return no("the entry's proposal is malformed");
   const auto p = proposal->root();
-  if (p.which() != wire::Proposal::ADMISSION) return no("the proposal is not an admission");
+  if (p.which() != kind) {
+    return no(kind == wire::Proposal::ADMISSION ? "the proposal is not an admission" : "the proposal is not an amendment");
+  }
+  if (kind == wire::Proposal::AMENDMENT && !validAmendmentText(view(p.getAmendment()))) {
+    return no("the amendment's text is empty or longer than 16384 bytes");
+  }
   if (p.getProposalId().size() != 16) return no("the proposal id is not 16 bytes");
   const std::string proposerId(view(p.getProposerId()));
   const auto proposer = find(proposerId);
   if (!proposer || !proposer->active || !proposer->isAdmin) {
     return no("the proposal's author " + proposerId + " is not an active admin");
   }
-  if (!crypto::verify(context::Proposal, pbody, *psig, proposer->identityKey)) {
-    return no("the proposal's signature does not verify under " + proposerId + "'s identity key");
+  if (!signedWithKeyOfTheTime(*proposer, context::Proposal, pbody, *psig, p.getCreatedAtMs())) {
+    return no("the proposal's signature does not verify under the identity key " + proposerId + " held when it was made");
   }
   if (atMs > p.getExpiresAtMs()) return no("the proposal had expired when it was adopted");
   if (required.empty()) return no("no member state has an active point of contact");
   const auto phash = crypto::hash256(pbody);
   std::set<std::string> approved;
-  for (auto a : admission.getApprovals()) {
+  for (auto a : outcome.getApprovals()) {
     const auto body = view(a.getBody());
     const auto sig = crypto::Signature::fromBytes(view(a.getSignature()));
     auto d = decode<wire::Decision>(body);
@@ -90,8 +127,8 @@ Expected<Ok, std::string> verifyAdmission(wire::LogEvent::Admission::Reader admi
     const std::string memberId(view(r.getMemberId()));
     const auto member = find(memberId);
     if (!member) return no("an approval names an unknown member " + memberId);
-    if (!crypto::verify(context::Decision, body, *sig, member->identityKey)) {
-      return no("the approval of " + memberId + " does not verify under its identity key");
+    if (!signedWithKeyOfTheTime(*member, context::Decision, body, *sig, r.getDecidedAtMs())) {
+      return no("the approval of " + memberId + " does not verify under the identity key it held when it decided");
     }
     if (!sameBytes(view(r.getProposalId()), view(p.getProposalId())) ||
         !sameBytes(view(r.getProposalHash()), phash.view())) {

@@ -1,8 +1,9 @@
-// Admission by unanimous consensus of the member states (terms of reference
-// §VI, DESIGN.md §9, PROTOCOL.md §12.5): signed Proposal and Decision
-// records, and the one rule both the hub and every client apply to an
-// `admission` log entry, so a hub cannot admit a member the member states
-// did not approve without the client noticing.
+// Decisions by unanimous consensus of the member states (terms of reference
+// §VI admission to the resource panel, §IX amendments; DESIGN.md §9,
+// PROTOCOL.md §12.5): signed Proposal and Decision records, and the one rule
+// both the hub and every client apply to an `admission` or `amendment` log
+// entry, so a hub cannot adopt what the member states did not approve
+// without the client noticing.
 //
 // Whose consent is required: the member states that have at least one
 // ACTIVE point of contact in the directory when the admission entry is
@@ -20,19 +21,39 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace focal::protocol {
+
+// One identity key the log gave a member, and the hub times (recordedAtMs
+// of the entries) that ended it; 0 = not replaced / not revoked.
+struct KeyPeriod {
+  crypto::SigningPublicKey key;
+  std::int64_t replacedAtMs = 0;
+  std::int64_t revokedAtMs = 0;
+};
 
 struct ConsensusMember {
   std::string state;
   wire::Institution institution = wire::Institution::UNSET;
   bool isAdmin = false;
   bool active = false;
-  crypto::SigningPublicKey identityKey;
+  crypto::SigningPublicKey identityKey;  // current
+  // Every identity key the log gave the member, oldest first, the current
+  // one last. Empty: only `identityKey` is known (no history).
+  std::vector<KeyPeriod> identityHistory;
 };
 using ConsensusLookup = std::function<std::optional<ConsensusMember>(std::string_view memberId)>;
 
 bool isStatePoc(const ConsensusMember& m);
+
+// Was `signature` over `body` (under `context`) made by the identity key the
+// member held at `atMs` (the record's own time)? Some key of its history
+// must verify it and must not have been replaced or revoked before `atMs`.
+// So a decision made before its author rotated its identity key still
+// counts (PROTOCOL.md §12.5); one dated after the key ended does not.
+bool signedWithKeyOfTheTime(const ConsensusMember& m, std::string_view context, ByteView body,
+                            const crypto::Signature& signature, std::int64_t atMs);
 
 // A Proposal to admit `member` (MemberInfo fields) with `keys`, by `proposer`.
 struct AdmissionDraft {
@@ -44,19 +65,30 @@ struct AdmissionDraft {
 };
 SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& draft, const crypto::MemberKeys& proposer,
                                         std::int64_t nowMs, std::int64_t expiresAtMs);
+// A Proposal of an amendment (a change that needs consensus), by `proposer`.
+SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+                                        std::int64_t expiresAtMs);
+// 1..MaxAmendmentTextBytes bytes.
+bool validAmendmentText(std::string_view text);
 // A Decision on the proposal whose exact bytes are `proposalBody`.
 SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto::MemberKeys& member, std::int64_t nowMs);
 
-// Verifies a whole admission (proposal + approvals) against the directory
-// `find` describes and the states whose consent is required, as of `atMs`
-// (the entry's recordedAtMs). Checks: the proposal is signed by its
-// proposer's current identity key and the proposer is an active admin; it
-// is an admission; atMs <= expiresAtMs; every approval is signed by its
-// member's current identity key, names this proposal (id and BLAKE2b-256 of
-// its bytes), approves, and comes from an active point of contact of a
-// member state; no state approves twice; and the approving states are
-// exactly `required` (not empty). Error: a sentence naming what failed.
-Expected<Ok, std::string> verifyAdmission(wire::LogEvent::Admission::Reader admission, std::int64_t atMs,
-                                          const ConsensusLookup& find, const std::set<std::string>& required);
+// Verifies a whole adopted proposal (an `admission` or `amendment` entry:
+// proposal + approvals) against the directory `find` describes and the
+// states whose consent is required, as of `atMs` (the entry's
+// recordedAtMs). `kind` is the proposal kind the entry must carry
+// (ADMISSION for an `admission` entry, AMENDMENT for an `amendment`).
+// Checks: the proposal is of that kind (an amendment's text 1..16384
+// bytes), its id 16 bytes, its proposer an active admin, and it is signed
+// by the proposer's identity key of its createdAtMs; atMs <= expiresAtMs;
+// every approval is signed by its member's identity key of its
+// decidedAtMs (signedWithKeyOfTheTime), names this proposal (id and
+// BLAKE2b-256 of its bytes), approves, and comes from an active point of
+// contact of a member state; no state approves twice; and the approving
+// states are exactly `required` (not empty). Error: a sentence naming what
+// failed.
+Expected<Ok, std::string> verifyAdoption(wire::LogEvent::Admission::Reader outcome, wire::Proposal::Which kind,
+                                         std::int64_t atMs, const ConsensusLookup& find,
+                                         const std::set<std::string>& required);
 
 }  // namespace focal::protocol

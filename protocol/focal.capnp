@@ -161,6 +161,8 @@ struct LogEvent {
     roleChange @6 :RoleChange;         # by an admin
     recordApproved @7 :RecordApproved; # by the hub: silence procedure ended without objection
     admission @8 :Admission;           # by the hub: a proposal every member state approved
+    amendment @9 :Admission;           # by the hub: an amendment proposal every member state approved
+                                       # (same structure: the proposal and one approval per state)
   }
   struct Genesis { hubId @0 :Text; hubKey @1 :Data; }
   struct Register { member @0 :MemberInfo; keys @1 :KeySet; }
@@ -256,7 +258,7 @@ struct Proposal {
   expiresAtMs @3 :Int64;
   union {
     admission @4 :LogEvent.Register;  # admit a resource-panel (or other) member
-    amendment @5 :Text;               # any other change that needs consensus
+    amendment @5 :Text;               # any other change that needs consensus: its text, 1..16384 bytes
   }
 }
 

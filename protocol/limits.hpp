@@ -34,6 +34,10 @@ inline constexpr std::uint32_t MaxFetchPage = 256;
 inline constexpr std::uint32_t MaxLogPage = 1024;
 inline constexpr std::size_t MaxMemberIdBytes = 63;
 inline constexpr std::size_t MaxTextFieldBytes = 1024;  // names, case refs, reasons
+// The text of an amendment proposal (PROTOCOL.md §12.5): a change to the
+// terms of reference fits; the adopted entry (proposal + one approval per
+// state) stays far below the 64 KiB a client accepts for a log event.
+inline constexpr std::size_t MaxAmendmentTextBytes = 16 * 1024;
 
 // Cap'n Proto reader limits for untrusted input. Nesting: our deepest legal
 // structure is ServerFrame > Directory > member > KeySet (< 8); 16 leaves room

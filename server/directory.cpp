@@ -113,15 +113,18 @@ bool MemberRecord::active() const {
 std::optional<protocol::ConsensusMember> Directory::consensusMember(std::string_view id) const {
   const MemberRecord* m = find(id);
   if (m == nullptr) return std::nullopt;
-  return protocol::ConsensusMember{m->state, m->institution, m->isAdmin, m->active(), m->identityKey};
+  return protocol::ConsensusMember{m->state, m->institution, m->isAdmin, m->active(), m->identityKey,
+                                   m->identityHistory};
 }
 
 std::set<std::string> Directory::requiredStates() const {
   std::set<std::string> out;
   for (const auto& [id, m] : members_) {
-    if (protocol::isStatePoc(protocol::ConsensusMember{m.state, m.institution, m.isAdmin, m.active(), m.identityKey})) {
-      out.insert(m.state);
-    }
+    protocol::ConsensusMember cm;
+    cm.state = m.state;
+    cm.institution = m.institution;
+    cm.active = m.active();
+    if (protocol::isStatePoc(cm)) out.insert(m.state);
   }
   return out;
 }
@@ -198,30 +201,36 @@ Result<Ok> Directory::checkParsed(wire::LogEvent::Reader e, std::string_view aut
     return Ok{};
   }
 
-  if (which == W::RECORD_APPROVED || which == W::ADMISSION) {
+  if (which == W::RECORD_APPROVED || which == W::ADMISSION || which == W::AMENDMENT) {
     // Consensus outcomes are the hub's own entries (PROTOCOL.md §11.1).
     if (authorId != hubId_ || !same(authorKey.view(), hubKey_.view())) {
       return fail(ErrorCode::FORBIDDEN, "a consensus outcome must be signed by the hub key");
     }
     if (which == W::RECORD_APPROVED) return checkRecordApproved(e.getRecordApproved());
-    auto a = e.getAdmission();
+    const bool admission = which == W::ADMISSION;
+    auto a = admission ? e.getAdmission() : e.getAmendment();
     auto proposal = protocol::decode<wire::Proposal>(view(a.getProposal().getBody()));
-    if (!proposal || proposal->root().which() != wire::Proposal::ADMISSION) {
-      return fail(ErrorCode::INVALID_REQUEST, "an admission carries an admission proposal");
+    if (!proposal) return fail(ErrorCode::INVALID_REQUEST, "the consensus outcome's proposal does not parse");
+    const auto kind = admission ? wire::Proposal::ADMISSION : wire::Proposal::AMENDMENT;
+    if (proposal->root().which() != kind) {
+      return fail(ErrorCode::INVALID_REQUEST, admission ? "an admission carries an admission proposal"
+                                                        : "an amendment carries an amendment proposal");
     }
-    auto r = proposal->root().getAdmission();
-    if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
-    const auto id = view(r.getMember().getId());
-    if (find(id) != nullptr) return fail(ErrorCode::INVALID_REQUEST, "member " + std::string(id) + " already exists");
-    if (auto ok = checkKeySet(r.getKeys(), id); !ok) return ok;
-    if (keyInUse(view(r.getKeys().getIdentityKey())) || keyInUse(view(r.getKeys().getEncryptionKey()))) {
-      return fail(ErrorCode::INVALID_REQUEST, "a key of the admitted member is already in use");
+    if (admission) {
+      auto r = proposal->root().getAdmission();
+      if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
+      const auto id = view(r.getMember().getId());
+      if (find(id) != nullptr) return fail(ErrorCode::INVALID_REQUEST, "member " + std::string(id) + " already exists");
+      if (auto ok = checkKeySet(r.getKeys(), id); !ok) return ok;
+      if (keyInUse(view(r.getKeys().getIdentityKey())) || keyInUse(view(r.getKeys().getEncryptionKey()))) {
+        return fail(ErrorCode::INVALID_REQUEST, "a key of the admitted member is already in use");
+      }
     }
     // Judged at the entry's time (the hub's clock at append).
     const std::int64_t at = atMs ? *atMs : proposal->root().getExpiresAtMs();
-    auto ok = protocol::verifyAdmission(
-        a, at, [this](std::string_view m) { return consensusMember(m); }, requiredStates());
-    if (!ok) return fail(ErrorCode::POLICY_DENIED, "admission: " + ok.error());
+    auto ok = protocol::verifyAdoption(
+        a, kind, at, [this](std::string_view m) { return consensusMember(m); }, requiredStates());
+    if (!ok) return fail(ErrorCode::POLICY_DENIED, std::string(admission ? "admission: " : "amendment: ") + ok.error());
     return Ok{};
   }
 
@@ -347,6 +356,7 @@ std::string Directory::apply(const StoredLogEntry& entry) {
     m.isAdmin = info.getIsAdmin();
     m.isSecretariat = info.getIsSecretariat();
     setKeys(m, keys);
+    m.identityHistory.push_back(protocol::KeyPeriod{m.identityKey, 0, 0});
     m.logIndex = entry.index;
     std::string id = m.id;
     members_.insert_or_assign(id, std::move(m));
@@ -372,7 +382,11 @@ std::string Directory::apply(const StoredLogEntry& entry) {
       const auto oldIdentity = m.identityKey;
       const auto oldEnc = m.encryptionKey;
       setKeys(m, r.getKeys());
-      if (!(oldIdentity == m.identityKey)) m.previousIdentityKeys.push_back(oldIdentity);
+      if (!(oldIdentity == m.identityKey)) {
+        m.previousIdentityKeys.push_back(oldIdentity);
+        if (!m.identityHistory.empty()) m.identityHistory.back().replacedAtMs = entry.recordedAtMs;
+        m.identityHistory.push_back(protocol::KeyPeriod{m.identityKey, 0, 0});
+      }
       if (!(oldEnc == m.encryptionKey)) m.previousEncryptionKeys.push_back(oldEnc);
       m.logIndex = entry.index;
       changed = m.id;
@@ -385,8 +399,14 @@ std::string Directory::apply(const StoredLogEntry& entry) {
       MemberRecord& m = it->second;
       if (r.getKey().size() == 0) {
         m.memberRevoked = true;
+        for (auto& p : m.identityHistory) {
+          if (p.revokedAtMs == 0) p.revokedAtMs = entry.recordedAtMs;
+        }
       } else {
         m.revokedKeys.push_back(key32(view(r.getKey())));
+        for (auto& p : m.identityHistory) {
+          if (same(p.key.view(), view(r.getKey()))) p.revokedAtMs = entry.recordedAtMs;
+        }
       }
       m.logIndex = entry.index;
       changed = m.id;
@@ -404,6 +424,8 @@ std::string Directory::apply(const StoredLogEntry& entry) {
     }
     case W::RECORD_APPROVED:
       break;  // an outcome about a bulletin: no member changes
+    case W::AMENDMENT:
+      break;  // an adopted text: the log is its record; no member changes
     case W::ADMISSION: {
       auto proposal = protocol::decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
       if (!proposal) throw std::logic_error("a checked admission does not parse");
@@ -424,7 +446,7 @@ void Directory::applyUnchecked(const StoredLogEntry& entry) {
   copy.index = size_;
   try {
     apply(copy);
-  } catch (const std::exception&) {
+  } catch (...) {  // a forged entry may not even read (kj::Exception)
     size_ = copy.index + 1;
     root_ = copy.entryHash;
   }

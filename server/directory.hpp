@@ -50,6 +50,9 @@ struct MemberRecord {
   std::int64_t encKeyCreatedAtMs = 0;
   crypto::Signature encKeyCert;
   std::vector<crypto::SigningPublicKey> previousIdentityKeys;  // oldest first
+  // Every identity key with the hub times that ended it (the current one
+  // last): a consensus decision counts under the key of its own time.
+  std::vector<protocol::KeyPeriod> identityHistory;
   std::vector<crypto::BoxPublicKey> previousEncryptionKeys;    // oldest first
   std::vector<std::array<std::uint8_t, 32>> revokedKeys;
   bool memberRevoked = false;
@@ -98,8 +101,8 @@ class Directory {
   const crypto::Hash256& root() const { return root_; }
   const MemberRecord* find(std::string_view id) const;
   const std::map<std::string, MemberRecord, std::less<>>& members() const { return members_; }
-  // Consensus (protocol/consensus.hpp): a member as the admission rule sees
-  // it, and the member states whose consent an admission needs now.
+  // Consensus (protocol/consensus.hpp): a member as the adoption rule sees
+  // it, and the member states whose consent an adoption needs now.
   std::optional<protocol::ConsensusMember> consensusMember(std::string_view id) const;
   std::set<std::string> requiredStates() const;
 

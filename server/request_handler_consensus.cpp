@@ -195,12 +195,18 @@ net::awaitable<Result<Bytes>> RequestHandler::propose(std::shared_ptr<Session> s
   if (p.getExpiresAtMs() <= now || p.getExpiresAtMs() - now > MaxProposalLifetimeMs) {
     co_return fail(ErrorCode::INVALID_REQUEST, "expiresAtMs must be in the future and within 90 days");
   }
-  if (p.which() != wire::Proposal::ADMISSION) {
-    co_return fail(ErrorCode::INVALID_REQUEST, "this hub adopts admission proposals only (amendments are not served)");
-  }
-  // The member to admit must be registrable now (it is checked again, in
-  // full, when the admission entry is appended).
-  {
+  if (p.which() == wire::Proposal::AMENDMENT) {
+    // An amendment is a text the member states adopt; the hub checks only
+    // its size (what it says is for the points of contact to judge).
+    if (!protocol::validAmendmentText(view(p.getAmendment()))) {
+      co_return fail(ErrorCode::INVALID_REQUEST, "an amendment's text is 1.." +
+                                                     std::to_string(protocol::MaxAmendmentTextBytes) + " bytes");
+    }
+  } else if (p.which() != wire::Proposal::ADMISSION) {
+    co_return fail(ErrorCode::INVALID_REQUEST, "a proposal is an admission or an amendment");
+  } else {
+    // The member to admit must be registrable now (it is checked again, in
+    // full, when the admission entry is appended).
     auto r = p.getAdmission();
     const auto newId = view(r.getMember().getId());
     if (dir.find(newId) != nullptr) co_return fail(ErrorCode::INVALID_REQUEST, "member " + std::string(newId) + " already exists");
@@ -227,8 +233,13 @@ net::awaitable<Result<Bytes>> RequestHandler::propose(std::shared_ptr<Session> s
   auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
-    spdlog::info("proposal {} by {}: admit {}", crypto::toHex(*proposalId), session->memberId(),
-                 std::string(view(p.getAdmission().getMember().getId())));
+    if (p.which() == wire::Proposal::ADMISSION) {
+      spdlog::info("proposal {} by {}: admit {}", crypto::toHex(*proposalId), session->memberId(),
+                   std::string(view(p.getAdmission().getMember().getId())));
+    } else {
+      spdlog::info("proposal {} by {}: amendment of {} bytes", crypto::toHex(*proposalId), session->memberId(),
+                   p.getAmendment().size());
+    }
     hub_.audit("admin.propose", session->memberId(), session->remote(), "proposal " + crypto::toHex(*proposalId));
   }
   co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
@@ -293,18 +304,26 @@ net::awaitable<Result<Bytes>> RequestHandler::decide(std::shared_ptr<Session> se
     const auto m = dir.consensusMember(dec.memberId);
     if (!m || !protocol::isStatePoc(*m) || !required.contains(m->state) || byState.contains(m->state)) continue;
     const auto sig = crypto::Signature::fromBytes(dec.record.signature);
-    // A decision signed by a key the member has since replaced no longer
-    // counts: clients judge approvals by the keys current at the entry.
-    if (!sig || !crypto::verify(protocol::context::Decision, dec.record.body, *sig, m->identityKey)) continue;
+    auto parsedDecision = protocol::decode<wire::Decision>(dec.record.body);
+    // Counted under the key the member held when it decided (it may have
+    // rotated its identity key since), exactly as clients judge the entry.
+    if (!sig || !parsedDecision ||
+        !protocol::signedWithKeyOfTheTime(*m, protocol::context::Decision, dec.record.body, *sig,
+                                          parsedDecision->root().getDecidedAtMs())) {
+      continue;
+    }
     byState.emplace(m->state, &dec.record);
   }
   if (required.empty() || byState.size() != required.size()) {
     co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
   }
+  auto storedProposal = protocol::decode<wire::Proposal>(row->record.body);
+  if (!storedProposal) co_return fail(ErrorCode::INTERNAL, "internal error");
+  const bool isAdmission = storedProposal->root().which() == wire::Proposal::ADMISSION;
   capnp::MallocMessageBuilder mb;
   auto e = mb.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(now);
-  auto adm = e.initAdmission();
+  auto adm = isAdmission ? e.initAdmission() : e.initAmendment();
   auto prop = adm.initProposal();
   prop.setBody(protocol::kjBytes(row->record.body));
   prop.setSignature(protocol::kjBytes(row->record.signature));
@@ -336,9 +355,16 @@ net::awaitable<Result<Bytes>> RequestHandler::decide(std::shared_ptr<Session> se
     co_return fail(ErrorCode::INTERNAL, "internal error");
   }
   dir.setHead(*head);
-  spdlog::info("proposal {} adopted by every member state: log entry {} admits {}", crypto::toHex(*proposalId),
-               entry->index, changed);
-  hub_.audit("consensus.admission", "-", session->remote(), "log entry " + std::to_string(entry->index) + ": " + changed);
+  if (isAdmission) {
+    spdlog::info("proposal {} adopted by every member state: log entry {} admits {}", crypto::toHex(*proposalId),
+                 entry->index, changed);
+    hub_.audit("consensus.admission", "-", session->remote(), "log entry " + std::to_string(entry->index) + ": " + changed);
+  } else {
+    spdlog::info("proposal {} adopted by every member state: log entry {} records the amendment",
+                 crypto::toHex(*proposalId), entry->index);
+    hub_.audit("consensus.amendment", "-", session->remote(),
+               "log entry " + std::to_string(entry->index) + ": proposal " + crypto::toHex(*proposalId));
+  }
   co_return frames::recorded(id, proposalId->view(), outcome->recordedAtMs);
 }
 

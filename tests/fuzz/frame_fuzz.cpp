@@ -228,6 +228,10 @@ void walkLogEvent(capnp::Data::Reader bytes) {
       walkProposal(e.getAdmission().getProposal());
       for (auto d : e.getAdmission().getApprovals()) walkDecision(d);
       break;
+    case wire::LogEvent::AMENDMENT:
+      walkProposal(e.getAmendment().getProposal());
+      for (auto d : e.getAmendment().getApprovals()) walkDecision(d);
+      break;
     default:  // a member from a newer schema
       break;
   }

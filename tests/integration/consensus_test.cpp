@@ -9,17 +9,22 @@
 #include "hub_fixture.hpp"
 
 #include "client/client_error.hpp"
+#include "protocol/consensus.hpp"
+#include "protocol/log.hpp"
 #include "protocol/records.hpp"
+#include "server/sqlite.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 using namespace focal;
 using namespace focal::test;
 using nlohmann::json;
+namespace sq = focal::server::sqlite;
 
 namespace {
 
@@ -299,4 +304,289 @@ TEST_CASE("Admission by consensus: an expired proposal cannot be approved", "[in
   CHECK(runJson(concat(sg.args, {"proposals"}))[0].at("state") == "expired");
   CHECK(runJson(concat(sg.args, {"approve", pid}), 2).at("error").at("code") == "policy-denied");
   CHECK(runJson(concat(sg.args, {"directory"})).dump().find("late-labs") == std::string::npos);
+}
+
+// ---- amendments by consensus (terms of reference §IX) -------------------------------------
+
+namespace {
+
+const std::string AmendmentText =
+    "Para 10: the summary record is considered approved unless comments are received within ten days.";
+
+std::string proposeAmendment(const std::vector<std::string>& adminArgs, const std::string& text,
+                             const std::string& expires = "14d") {
+  auto r = runJson(concat(adminArgs, {"admin", "propose-amendment", "--text", text, "--expires", expires}));
+  CHECK(r.at("kind") == "amendment");
+  return r.at("proposal").get<std::string>();
+}
+
+json listed(const std::vector<std::string>& args, const std::string& pid) {
+  for (const auto& p : runJson(concat(args, {"proposals"}))) {
+    if (p.at("id") == pid) return p;
+  }
+  FAIL("proposal " << pid << " is not listed");
+  return {};
+}
+
+// The entries of `focal admin log --json` of kind `kind`.
+std::vector<json> logEntriesOfKind(const std::vector<std::string>& adminArgs, const std::string& kind) {
+  std::vector<json> out;
+  const auto log = runJson(concat(adminArgs, {"admin", "log"}));
+  for (const auto& e : log.at("entries")) {
+    if (e.at("kind") == kind) out.push_back(e);
+  }
+  return out;
+}
+
+wire::ErrorCode proposeRefusal(Hub& hub, const std::string& text) {
+  auto c = hub.connect(hub.adminKeys());
+  try {
+    c->propose(protocol::makeAmendmentProposal(text, hub.adminKeys(), nowMs(), nowMs() + 86'400'000));
+  } catch (const client::HubError& e) {
+    return e.code();
+  }
+  return wire::ErrorCode::INTERNAL;  // accepted: the caller's CHECK fails
+}
+
+}  // namespace
+
+TEST_CASE("Amendment by consensus: adopted when a point of contact of every member state approved, logged, and "
+          "re-verified by every client",
+          "[integration][consensus][amendment]") {
+  Hub hub;
+  TempDir home;
+  auto sg1 = cliMember(hub, home, "sg-spf-cyber", "SG");
+  auto sg2 = cliMember(hub, home, "sg-csa-policy", "SG", wire::Institution::POLICY_SECURITY);
+  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  auto partner = cliMember(hub, home, "jp-npa-partner", "", wire::Institution::DIALOGUE_PARTNER);
+  auto sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
+  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+
+  // Only an admin proposes; the text must be there and fit.
+  auto notAdmin = runJson(concat(sg1.args, {"admin", "propose-amendment", "--text", AmendmentText}), 2);
+  CHECK(notAdmin.at("error").at("code") == "forbidden");
+  CHECK(runJson(concat(adminArgs, {"admin", "propose-amendment"}), 1).at("error").at("code") == "bad-text");
+  CHECK(proposeRefusal(hub, "") == wire::ErrorCode::INVALID_REQUEST);
+  CHECK(proposeRefusal(hub, std::string(protocol::MaxAmendmentTextBytes + 1, 'x')) == wire::ErrorCode::INVALID_REQUEST);
+
+  // From a file, as a change to the terms of reference would be written.
+  const auto textFile = home.path() / "tor-para-10.txt";
+  { std::ofstream(textFile) << AmendmentText; }
+  const auto pid = runJson(concat(adminArgs, {"admin", "propose-amendment", "--text-file", textFile.string()}))
+                       .at("proposal")
+                       .get<std::string>();
+  auto p = listed(my.args, pid);
+  CHECK(p.at("kind") == "amendment");
+  CHECK(p.at("text") == AmendmentText);
+  CHECK(p.at("state") == "open");
+  CHECK(p.at("missing_states") == json::array({"MY", "SG"}));
+
+  // Not points of contact of a member state: a dialogue partner, the
+  // secretariat, the admin (without a state).
+  for (const auto& args : {partner.args, sec.args, adminArgs}) {
+    auto r = runJson(concat(args, {"approve", pid}), 2);
+    CHECK(r.at("error").at("code") == "forbidden");
+    CHECK_THAT(r.at("error").at("message").get<std::string>(), Catch::Contains("point of contact of a member state"));
+  }
+  // Two points of contact of Singapore are one state; a second decision by
+  // the same member is refused.
+  auto first = runJson(concat(sg1.args, {"approve", pid}));
+  CHECK(first.at("kind") == "amendment");
+  CHECK(first.at("state") == "open");
+  CHECK(runJson(concat(sg2.args, {"approve", pid})).at("state") == "open");
+  CHECK(runJson(concat(sg1.args, {"approve", pid}), 2).at("error").at("code") == "duplicate");
+  p = listed(sg1.args, pid);
+  CHECK(p.at("approved_states") == json::array({"SG"}));
+  CHECK(p.at("missing_states") == json::array({"MY"}));
+  CHECK(p.at("outcome_index").is_null());
+  CHECK(logEntriesOfKind(adminArgs, "amendment").empty());
+
+  // Malaysia completes it: a hub-signed amendment entry with one approval per state.
+  CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
+  p = listed(partner.args, pid);
+  CHECK(p.at("state") == "adopted");
+  const auto index = p.at("outcome_index").get<std::uint64_t>();
+  const auto entries = logEntriesOfKind(adminArgs, "amendment");
+  REQUIRE(entries.size() == 1);
+  CHECK(entries[0].at("index") == index);
+  CHECK(entries[0].at("proposal") == pid);
+  CHECK(entries[0].at("text") == AmendmentText);
+  CHECK(entries[0].at("approvals") == 2);
+  CHECK(entries[0].at("author") == runJson(concat(adminArgs, {"admin", "log"})).at("hub"));
+  // Every client re-verifies it, a fresh one from entry 0 too; the directory is unchanged.
+  for (const auto* m : {&partner, &sg2, &my}) runJson(concat(m->args, {"verify-log"}));
+  runJson(concat(hub.cliGlobals(sec.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}));
+  CHECK(runJson(concat(sg1.args, {"directory"})).dump() == runJson(concat(sg2.args, {"directory"})).dump());
+  // A decision on an adopted proposal is refused; focald replays the entry at restart.
+  CHECK(runJson(concat(sg2.args, {"reject", pid}), 2).at("error").at("code") == "policy-denied");
+  hub.restart();
+  my.args = hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile");
+  runJson(concat(my.args, {"verify-log"}));
+  CHECK(listed(my.args, pid).at("state") == "adopted");
+}
+
+TEST_CASE("Amendment by consensus: a missing state keeps it open, one rejection ends it", "[integration][consensus][amendment]") {
+  Hub hub;
+  TempDir home;
+  auto sg = cliMember(hub, home, "sg-spf-cyber", "SG");
+  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  auto th = cliMember(hub, home, "th-tcsd", "TH");
+  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+
+  const auto pid = proposeAmendment(adminArgs, "Para 5: the WG on CC convenes twice a year.");
+  CHECK(runJson(concat(sg.args, {"approve", pid})).at("state") == "open");
+  CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "open");
+  // Thailand has not decided: the amendment stays open, naming it.
+  auto p = listed(sg.args, pid);
+  CHECK(p.at("state") == "open");
+  CHECK(p.at("missing_states") == json::array({"TH"}));
+  CHECK(logEntriesOfKind(adminArgs, "amendment").empty());
+  // Thailand objects: one rejection ends it, whatever came before.
+  auto rejected = runJson(concat(th.args, {"reject", pid}));
+  CHECK(rejected.at("decision") == "reject");
+  CHECK(rejected.at("state") == "rejected");
+  p = listed(my.args, pid);
+  CHECK(p.at("state") == "rejected");
+  CHECK(p.at("rejected_by") == json::array({"th-tcsd"}));
+  CHECK(p.at("outcome_index").is_null());
+  CHECK(runJson(concat(th.args, {"approve", pid}), 2).at("error").at("code") == "policy-denied");
+  CHECK(logEntriesOfKind(adminArgs, "amendment").empty());
+  runJson(concat(th.args, {"verify-log"}));
+}
+
+TEST_CASE("Consensus: an approval made before its author rotated its identity key still counts, at the hub and in "
+          "every client",
+          "[integration][consensus][amendment]") {
+  Hub hub;
+  TempDir home;
+  auto sg = cliMember(hub, home, "sg-spf-cyber", "SG");
+  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+
+  const auto pid = proposeAmendment(adminArgs, "Para 7: resource panel requests go to both co-chairs.");
+  CHECK(runJson(concat(sg.args, {"approve", pid})).at("state") == "open");
+  // Singapore's point of contact replaces its identity key after approving.
+  const auto sgNew = home.path() / "sg-2.key";
+  runJson(concat(sg.args, {"rotate-key", "--out", sgNew.string(), "--identity", "--kdf", "interactive"}));
+  const auto sgArgs2 = hub.cliGlobals(sgNew, home.path() / "sg-spf-cyber-profile");
+  // The listing still verifies Singapore's decision (under its old key).
+  CHECK(listed(sgArgs2, pid).at("missing_states") == json::array({"MY"}));
+  // Malaysia completes the consensus: adopted, with Singapore's approval
+  // signed by a key that is no longer its current one.
+  CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
+  CHECK(listed(my.args, pid).at("state") == "adopted");
+  REQUIRE(logEntriesOfKind(adminArgs, "amendment").size() == 1);
+  runJson(concat(my.args, {"verify-log"}));
+  runJson(concat(sgArgs2, {"verify-log"}));
+  runJson(concat(hub.cliGlobals(my.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}));
+  // The hub replays the same rule at startup.
+  hub.restart();
+  runJson(concat(hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile"), {"verify-log"}));
+}
+
+TEST_CASE("A forged or tampered amendment entry served by the hub fails every client's log verification",
+          "[integration][consensus][amendment][tamper]") {
+  Hub hub;
+  TempDir home;
+  auto sg = cliMember(hub, home, "sg-spf-cyber", "SG");
+  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+  const auto pid = proposeAmendment(adminArgs, AmendmentText);
+  runJson(concat(sg.args, {"approve", pid}));
+  runJson(concat(my.args, {"approve", pid}));
+  const auto index = listed(sg.args, pid).at("outcome_index").get<std::uint64_t>();
+  hub.stop();
+
+  // The operator holds the hub key: it can sign any entry it likes. What it
+  // cannot make is the admin's and the states' signatures.
+  crypto::Bytes keyBytes(64);
+  {
+    std::ifstream in(hub.dir() / "hub.key", std::ios::binary);
+    in.read(reinterpret_cast<char*>(keyBytes.data()), 64);
+    REQUIRE(in.gcount() == 64);
+  }
+  const auto hubKey = crypto::SigningKeyPair::fromSecret(*crypto::SigningSecretKey::fromBytes(keyBytes));
+  crypto::Bytes stored;
+  {
+    auto db = sq::Database::open(hub.database(), sq::Database::Mode::ReadOnly);
+    auto s = db.prepare("SELECT event FROM log_entries WHERE idx = ?1");
+    s->bind(1, static_cast<std::int64_t>(index));
+    REQUIRE(s->step());
+    stored = s->columnBlob(0);
+  }
+  auto original = protocol::decode<wire::LogEvent>(stored);
+  REQUIRE(original);
+  REQUIRE(original->root().which() == wire::LogEvent::AMENDMENT);
+  const auto outcome = original->root().getAmendment();
+  REQUIRE(outcome.getApprovals().size() == 2);
+  // Re-signs a rewritten entry at `index` with the hub key.
+  auto forge = [&](const std::function<void(wire::LogEvent::Builder)>& build) {
+    capnp::MallocMessageBuilder mb;
+    auto e = mb.initRoot<wire::LogEvent>();
+    e.setIssuedAtMs(original->root().getIssuedAtMs());
+    build(e);
+    auto signedEvent = protocol::signLogEvent(mb, hubKey.secretKey);
+    auto db = sq::Database::open(hub.database(), sq::Database::Mode::ReadWrite);
+    auto s = db.prepare("UPDATE log_entries SET event = ?2, signature = ?3 WHERE idx = ?1");
+    s->bind(1, static_cast<std::int64_t>(index))
+        .bind(2, crypto::ByteView(signedEvent.event))
+        .bind(3, signedEvent.signature.view());
+    s->run();
+    db.exec("DELETE FROM log_heads");  // the liar signs a head over what it serves
+  };
+  std::string expected;
+  SECTION("a member state's approval left out") {
+    forge([&](wire::LogEvent::Builder e) {
+      auto a = e.initAmendment();
+      a.setProposal(outcome.getProposal());
+      auto approvals = a.initApprovals(1);
+      for (auto d : outcome.getApprovals()) {
+        auto parsed = protocol::decode<wire::Decision>(protocol::view(d.getBody()));
+        if (parsed && protocol::view(parsed->root().getMemberId()) == "sg-spf-cyber") approvals.setWithCaveats(0, d);
+      }
+    });
+    expected = "member state MY has not approved";
+  }
+  SECTION("one state's approval counted twice") {
+    forge([&](wire::LogEvent::Builder e) {
+      auto a = e.initAmendment();
+      a.setProposal(outcome.getProposal());
+      auto approvals = a.initApprovals(3);
+      for (unsigned i = 0; i < 2; ++i) approvals.setWithCaveats(i, outcome.getApprovals()[i]);
+      approvals.setWithCaveats(2, outcome.getApprovals()[0]);
+    });
+    expected = "approves twice";
+  }
+  SECTION("another text, validly signed by the admin, under the approvals of the real one") {
+    const auto other = protocol::makeAmendmentProposal("Para 10: the secretariat approves summary records alone.",
+                                                       hub.adminKeys(), nowMs(), nowMs() + 86'400'000);
+    forge([&](wire::LogEvent::Builder e) {
+      auto a = e.initAmendment();
+      auto prop = a.initProposal();
+      prop.setBody(protocol::kjBytes(other.body));
+      prop.setSignature(protocol::kjBytes(other.signature.view()));
+      a.setApprovals(outcome.getApprovals());
+    });
+    expected = "for another proposal";
+  }
+  SECTION("the amendment passed off as an admission") {
+    forge([&](wire::LogEvent::Builder e) {
+      auto a = e.initAdmission();
+      a.setProposal(outcome.getProposal());
+      a.setApprovals(outcome.getApprovals());
+    });
+    expected = "admission without a proposal";
+  }
+  // The real focald refuses to serve it ...
+  CHECK_THROWS(hub.start());
+  // ... a hub that serves it anyway is caught by a client that verified the
+  // log before and by one that never saw it.
+  hub.setExecutable(FOCAL_LYING_HUB_PATH);
+  hub.start();
+  auto seen = runJson(concat(hub.cliGlobals(sg.member.keyFile, home.path() / "sg-spf-cyber-profile"), {"verify-log"}), 3);
+  CHECK_THAT(seen.at("error").at("message").get<std::string>(),
+             Catch::Contains("fork") && Catch::Contains("entry " + std::to_string(index) + " differs"));
+  auto fresh = runJson(concat(hub.cliGlobals(sg.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}), 3);
+  CHECK_THAT(fresh.at("error").at("message").get<std::string>(),
+             Catch::Contains("log entry " + std::to_string(index)) && Catch::Contains(expected));
 }
