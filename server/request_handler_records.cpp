@@ -115,7 +115,13 @@ net::awaitable<Result<Bytes>> RequestHandler::forward(std::shared_ptr<Session> s
   if (!(crypto::hash256(row->header) == *headerHash)) {
     co_return fail(ErrorCode::INVALID_REQUEST, "headerHash is not the hash of the bulletin's signed header");
   }
-  if (row->retracted) co_return fail(ErrorCode::POLICY_DENIED, "the bulletin was retracted by its sender; it may not be forwarded");
+  // A first answer without queueing anything; Store::insertForward checks it
+  // again inside the transaction that commits the forward (the race with a
+  // retraction committed meanwhile).
+  if (row->retracted) {
+    co_return fail(ErrorCode::POLICY_DENIED, "retraction rule: bulletin " + crypto::toHex(*bulletinId) +
+                                                 " was retracted by its sender; it may not be forwarded");
+  }
   auto header = protocol::decode<wire::BulletinHeader>(row->header);
   if (!header) co_return fail(ErrorCode::INTERNAL, "internal error");
   const auto h = header->root();

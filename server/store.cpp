@@ -499,6 +499,21 @@ Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForwar
       return fail(wire::ErrorCode::DUPLICATE, "forward " + crypto::toHex(f.forwardId) + " exists with other bytes");
     }
   }
+  {
+    // Checked here, in the writer's transaction, and not only on the read
+    // connection before the job was queued: a retraction committed in
+    // between would otherwise be followed by this forward, whose
+    // recipients the retraction's fan-out (computed in its own
+    // transaction) did not include. With the check here every forward is
+    // either committed before the retraction (and reached by it) or
+    // refused (PROTOCOL.md §12.1 step 9, §12.3).
+    auto s = db.prepare("SELECT 1 FROM retractions WHERE bulletin_id = ?1");
+    s->bind(1, f.bulletinId.view());
+    if (s->step()) {
+      return fail(wire::ErrorCode::POLICY_DENIED, "retraction rule: bulletin " + crypto::toHex(f.bulletinId) +
+                                                      " was retracted by its sender; it may not be forwarded");
+    }
+  }
   // Members who already hold the bulletin (as recipients or through an
   // earlier forward) are not queued again: a group address must resolve to
   // all of its members (the exact-match rule), and a group often overlaps

@@ -431,3 +431,47 @@ TEST_CASE("a forward queues only the recipients who do not hold the bulletin yet
   CHECK(refused.error().code == wire::ErrorCode::INVALID_REQUEST);
   CHECK_THAT(refused.error().message, Catch::Contains("already received"));
 }
+
+TEST_CASE("a forward is refused in the writer's transaction once the bulletin is retracted, and a retraction reaches "
+          "every forward committed before it",
+          "[server][store][race]") {
+  // The request handler checks for a retraction on the read connection
+  // first; this is the state it cannot see: a retraction committed after
+  // that read and before the forward's job runs.
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  REQUIRE(insert(db, makeBulletin(80, "sg-poc", {"my-poc"})).ok());
+  NewForward first;
+  first.forwardId = filled<crypto::BulletinId>(81);
+  first.bulletinId = filled<crypto::BulletinId>(80);
+  first.forwarderId = "my-poc";
+  first.record = StoredRecord{crypto::Bytes{1}, crypto::Bytes(64, 2)};
+  first.recordedAtMs = 2'000'000;
+  first.recipients = {NewBulletin::Recipient{"my-poc2", filled<crypto::BoxPublicKey>(9)}};
+  REQUIRE(writeTxn(db, [&](sqlite::Database& c) { return Store::insertForward(c, first); }).ok());
+
+  NewRetraction r;
+  r.bulletinId = filled<crypto::BulletinId>(80);
+  r.record = StoredRecord{crypto::Bytes{7}, crypto::Bytes(64, 3)};
+  r.recordedAtMs = 2'000'001;
+  auto retracted = writeTxn(db, [&](sqlite::Database& c) { return Store::insertRetraction(c, r); });
+  REQUIRE(retracted.ok());
+  // The original recipient and the forward recipient are both told.
+  REQUIRE(retracted->queued.size() == 2);
+  CHECK(retracted->queued[0].memberId == "my-poc");
+  CHECK(retracted->queued[1].memberId == "my-poc2");
+
+  NewForward late = first;
+  late.forwardId = filled<crypto::BulletinId>(82);
+  late.recipients = {NewBulletin::Recipient{"my-poc3", filled<crypto::BoxPublicKey>(10)}};
+  auto refused = writeTxn(db, [&](sqlite::Database& c) { return Store::insertForward(c, late); });
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == wire::ErrorCode::POLICY_DENIED);
+  CHECK_THAT(refused.error().message, Catch::Contains("retracted") && Catch::Contains("may not be forwarded"));
+  CHECK(count(db, "SELECT count(*) FROM deliveries WHERE member_id = 'my-poc3'") == 0);
+  // The forward committed before the retraction is still answered as the
+  // idempotent success it was.
+  auto again = writeTxn(db, [&](sqlite::Database& c) { return Store::insertForward(c, first); });
+  REQUIRE(again.ok());
+  CHECK(again->already);
+}
