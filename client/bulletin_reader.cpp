@@ -122,10 +122,22 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
     const MemberRecord* self = directory.find(me.memberId);
     if (self == nullptr) return Result(unexpected(std::string("this member is not in the directory")));
     const auto tlp = o->bulletin.header.root().getTlp();
-    if (auto refusal = protocol::checkForward(tlp, {forwarder->id, forwarder->state, forwarder->institution},
-                                              {self->id, self->state, self->institution})) {
-      return Result(unexpected("forward record by '" + *forwarderId + "' refused: " + *refusal));
+    std::optional<std::string> refusal;
+    if (*forwarderId == senderId) {
+      // The originator forwarding its own bulletin: the first-send rule for
+      // the record's addresses (PROTOCOL.md §12.1).
+      std::vector<protocol::Address> addresses;
+      for (const auto& text : o->forward.addresses) {
+        auto a = protocol::parseAddress(text);
+        if (!a) return Result(unexpected("forward record by '" + *forwarderId + "' refused: a malformed address"));
+        addresses.push_back(std::move(*a));
+      }
+      refusal = protocol::checkOriginatorForward(tlp, addresses, {self->id, self->state, self->institution});
+    } else {
+      refusal = protocol::checkForward(tlp, {forwarder->id, forwarder->state, forwarder->institution},
+                                       {self->id, self->state, self->institution});
     }
+    if (refusal) return Result(unexpected("forward record by '" + *forwarderId + "' refused: " + *refusal));
     forwardInfo = std::move(o->forward);
     opened.emplace(std::move(o->bulletin));
   }

@@ -250,17 +250,21 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
 
 void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto fa = std::make_shared<ForwardArgs>();
-  auto* fwd = app.add_subcommand("forward", "Forward a bulletin you received to more members (TLP rules apply)");
+  auto* fwd = app.add_subcommand("forward", "Forward a bulletin you received, or sent, to more members (TLP rules apply)");
   fwd->add_option("id", fa->id, "Bulletin id (32 hex digits)")->required();
   fwd->add_option("--to", fa->to, "Addresses, comma-separated (as for focal send)")->required();
   fwd->footer(R"(The bulletin travels unchanged (its sender's signature stays verifiable); you sign a
-forward record that wraps its content key for the new recipients. Only original
-recipients forward. The hub enforces:
+forward record that wraps its content key for the new recipients. Original
+recipients forward; members who got it through a forward do not. The hub enforces:
   CLEAR, GREEN   anyone in the community
   AMBER          points of contact of your own member state
   AMBER+STRICT   points of contact of your own institution (same state and kind)
   RED            nobody
   handling H2    only with the originator's permission (focal permit, by the sender)
+The sender may forward its own bulletin (its client kept the content key): the
+rules of a first send apply instead (RED to named members only; AMBER and
+AMBER+STRICT to partners and the resource panel only when named), and H2 needs no
+permission.
 
 Example:
   focal forward 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --to sg-csa-cert)");

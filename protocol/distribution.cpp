@@ -130,6 +130,34 @@ std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address
   return std::string("TLP rule: the bulletin has no TLP label");
 }
 
+std::optional<std::string> checkOriginatorForward(wire::Tlp tlp, std::span<const Address> addresses,
+                                                  const MemberView& recipient) {
+  bool named = false;
+  for (const auto& a : addresses) named = named || (!a.isGroup() && a.value == recipient.id);
+  switch (tlp) {
+    case wire::Tlp::CLEAR:
+    case wire::Tlp::GREEN:
+      return std::nullopt;
+    case wire::Tlp::AMBER:
+    case wire::Tlp::AMBER_STRICT:
+      if (!isPartnerOrPanel(recipient.institution) || named) return std::nullopt;
+      return std::string("TLP:") + tlpLabel(tlp) + " rule: " + institutionLabel(recipient.institution) + " member " +
+             quoted(recipient.id) + " may receive " + tlpLabel(tlp) +
+             " only when named individually, but was reached through a group address";
+    case wire::Tlp::RED:
+      for (const auto& a : addresses) {
+        if (!a.isGroup()) continue;
+        return "TLP:RED rule: only individually named members may receive RED; " + quoted(addressText(a)) +
+               " is a group address";
+      }
+      if (!named) return "TLP:RED rule: only individually named members may receive RED; " + quoted(recipient.id) + " is not named";
+      return std::nullopt;
+    case wire::Tlp::UNSET:
+      break;
+  }
+  return std::string("TLP rule: the bulletin has no TLP label");
+}
+
 std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forwarder, const MemberView& recipient) {
   switch (tlp) {
     case wire::Tlp::CLEAR:

@@ -17,6 +17,10 @@
 //   AMBER, AMBER+STRICT any address, but a dialogue partner or resource-panel
 //                       member must be named individually (its member id)
 //   RED                 member ids only, no group address
+// TLP, forwarding by the bulletin's own sender, its originator
+// (checkOriginatorForward): the first-send rule again, for the forward's
+// addresses: the originator decides who receives its information, within
+// the rules it would have met sending it to them in the first place.
 // TLP, forwarding by a recipient (checkForward):
 //   CLEAR, GREEN        anyone in the community (every member)
 //   AMBER               points of contact of the forwarder's own member state
@@ -94,6 +98,10 @@ Resolution resolve(const MemberSource& members, std::span<const Address> address
 std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address> addresses,
                                           const Resolution& resolution);
 std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forwarder, const MemberView& recipient);
+// A forward by the originator, as one recipient judges it: the first-send
+// rule for `recipient`, reached through `addresses` (the forward record's).
+std::optional<std::string> checkOriginatorForward(wire::Tlp tlp, std::span<const Address> addresses,
+                                                  const MemberView& recipient);
 
 // "AMBER+STRICT", "law-enforcement".
 const char* tlpLabel(wire::Tlp tlp);

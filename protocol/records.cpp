@@ -184,7 +184,9 @@ Expected<OpenedForward, RecordError> openForwarded(ByteView header, const crypto
     return unexpected(RecordError::WrongBulletin);
   }
   const auto forwarderId = view(f.getForwarderId());
-  bool original = false;
+  // An original recipient, or the bulletin's own sender (its originator;
+  // the caller checked the record's key is one the log gave the forwarder).
+  bool original = forwarderId == view(h.getSenderId());
   for (auto r : h.getRecipients()) original = original || view(r.getMemberId()) == forwarderId;
   if (!original) return unexpected(RecordError::NotAuthorised);
   // The record's recipient list: sorted, unique, fixed lengths (as a header's).

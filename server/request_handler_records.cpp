@@ -106,8 +106,12 @@ net::awaitable<Result<Bytes>> RequestHandler::forward(std::shared_ptr<Session> s
   if (forwarder == nullptr || !forwarder->active()) co_return fail(ErrorCode::REVOKED_KEY, "your membership or key is revoked");
   auto held = hub_.store().heldThroughForward(session->memberId(), *bulletinId);
   auto row = hub_.store().bulletin(*bulletinId);
-  if (!held || !row) co_return fail(ErrorCode::NOT_FOUND, "no such bulletin addressed to you");
-  if (*held) {
+  // The originator forwards its own bulletin too: it holds the content key
+  // (its client kept it sealed to itself) and decides who receives its
+  // information, within the first-send rule (PROTOCOL.md §12.1).
+  const bool originator = row && row->senderId == session->memberId();
+  if (!row || (!held && !originator)) co_return fail(ErrorCode::NOT_FOUND, "no such bulletin addressed to you");
+  if (!originator && *held) {
     co_return fail(ErrorCode::POLICY_DENIED,
                    "forwarding rule: only original recipients may forward; you received this bulletin through a "
                    "forward (ask its sender " + row->senderId + " or the member who forwarded it)");
@@ -126,8 +130,10 @@ net::awaitable<Result<Bytes>> RequestHandler::forward(std::shared_ptr<Session> s
   if (!header) co_return fail(ErrorCode::INTERNAL, "internal error");
   const auto h = header->root();
 
-  // H2: no further dissemination without the originator's permission.
-  if (h.getHandling() == wire::Handling::H2 && !hub_.store().hasPermission(session->memberId(), *bulletinId)) {
+  // H2: no further dissemination without the originator's permission (the
+  // originator needs none).
+  if (!originator && h.getHandling() == wire::Handling::H2 &&
+      !hub_.store().hasPermission(session->memberId(), *bulletinId)) {
     co_return fail(ErrorCode::POLICY_DENIED,
                    "handling code H2 rule: no further dissemination without the originator's permission; " +
                        row->senderId + " has not permitted " + session->memberId() + " to forward it");
@@ -146,9 +152,15 @@ net::awaitable<Result<Bytes>> RequestHandler::forward(std::shared_ptr<Session> s
   std::vector<protocol::Address> parsedAddresses;
   auto resolution = matchAddresses(dir, session->memberId(), f.getAddresses(), ids, parsedAddresses);
   if (!resolution) co_return fail(resolution.error());
-  for (const auto& [rid, reached] : resolution->reached) {
-    if (auto refusal = protocol::checkForward(h.getTlp(), viewOf(*forwarder), reached.member)) {
+  if (originator) {
+    if (auto refusal = protocol::checkFirstSend(h.getTlp(), parsedAddresses, *resolution)) {
       co_return fail(ErrorCode::POLICY_DENIED, *refusal);
+    }
+  } else {
+    for (const auto& [rid, reached] : resolution->reached) {
+      if (auto refusal = protocol::checkForward(h.getTlp(), viewOf(*forwarder), reached.member)) {
+        co_return fail(ErrorCode::POLICY_DENIED, *refusal);
+      }
     }
   }
 

@@ -806,3 +806,47 @@ TEST_CASE("H3 without its text is refused by the CLI and by the hub, malformed m
       resigned(b3.bulletin, g.myLe.keys, [](wire::BulletinHeader::Builder h) { h.setInfoAccuracy(2); });
   refused([&] { c->send(halfEvaluation); }, wire::ErrorCode::INVALID_REQUEST, {"evaluation has both parts"});
 }
+
+// ---- the originator forwards its own bulletin ----------------------------------------------
+
+TEST_CASE("The sender forwards its own bulletin to new recipients within the first-send rule, and they verify it",
+          "[integration][rules]") {
+  Group g;
+  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title",
+                             "seen in Malaysia", "--body", "b"});
+  const std::string id = sent.at("id");
+  // Outside the sender's own state: a recipient could not forward AMBER
+  // there, the originator can (it could have addressed Thailand itself).
+  auto fwd = g.cli(g.myLe, {"forward", id, "--to", "th-le"});
+  CHECK(fwd.at("bulletin") == id);
+  auto read = g.cli(g.thLe, {"read", id});
+  CHECK(read.at("verified") == true);
+  CHECK(read.at("forwarded_by") == "my-le");
+  // A recipient of that forward does not forward it again.
+  cliRefused(g.cli(g.thLe, {"forward", id, "--to", "sg-le2"}, 2), "policy-denied", {"only original recipients"});
+  // The first-send rule holds for the originator's forward: AMBER reaches
+  // the resource panel only when it is named individually.
+  cliRefused(g.cli(g.myLe, {"forward", id, "--to", "resource-panel"}, 2), "policy-denied",
+             {"TLP:AMBER rule", "'rp-expert'", "named individually"});
+  g.cli(g.myLe, {"forward", id, "--to", "rp-expert"});
+  CHECK(g.cli(g.panel, {"read", id}).at("verified") == true);
+
+  // RED: to named members only, never through a group address.
+  auto red = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "red", "--category", "alert", "--title", "red one",
+                            "--body", "b"});
+  const std::string redId = red.at("id");
+  cliRefused(g.cli(g.myLe, {"forward", redId, "--to", "state:TH"}, 2), "policy-denied", {"TLP:RED rule", "'state:TH'"});
+  g.cli(g.myLe, {"forward", redId, "--to", "th-le"});
+  CHECK(g.cli(g.thLe, {"read", redId}).at("verified") == true);
+
+  // The originator's retraction reaches the members it forwarded to.
+  g.cli(g.myLe, {"retract", id, "--reason", "superseded by a new alert"});
+  for (const auto* m : {&g.thLe, &g.panel, &g.sgLe}) {
+    INFO(m->id());
+    auto r = g.cli(*m, {"read", id});
+    CHECK(r.at("retracted") == true);
+    CHECK(r.at("retraction_reason") == "superseded by a new alert");
+  }
+  // ... and a forward after the retraction is refused, naming the rule.
+  cliRefused(g.cli(g.myLe, {"forward", id, "--to", "sg-ps"}, 2), "policy-denied", {"retraction rule", "retracted"});
+}
