@@ -45,11 +45,24 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
+// g++ defines __SANITIZE_*__; clang (the ASan+UBSan build) answers
+// __has_feature instead.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool Sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 constexpr bool Sanitized = true;
 #else
 constexpr bool Sanitized = false;
 #endif
+#else
+constexpr bool Sanitized = false;
+#endif
+// How late after its deadline the last of a flood's connections may end:
+// the hub works through thousands of expiring timers at once, and a
+// sanitized hub on a loaded 2-core machine needs several times longer for
+// that (measured: 4.6 s for 2,000 in the ASan build while other tests ran).
+constexpr int DeadlineSlackMs = Sanitized ? 8000 : 3000;
 // focald's resident set must stay under this during the floods. The hub's
 // own bounds: at most max_connections (4096) sessions, each an SSL object
 // (~30 KiB after a handshake) and a 4-byte read buffer until a frame
@@ -321,14 +334,14 @@ TEST_CASE("Floods and slow peers: the hub stays up, bounded and responsive, and 
         if (fd >= 0) fds.push_back(fd);
       }
       CHECK(fds.size() == static_cast<std::size_t>(tcpFlood));
-      const auto slowest = waitAllEnded(fds, start, std::chrono::milliseconds(HandshakeMs) + 5s,
+      const auto slowest = waitAllEnded(fds, start, std::chrono::milliseconds(HandshakeMs + DeadlineSlackMs) + 2s,
                                         [&](std::size_t i) { return plainDrainEnded(fds[i]); });
       for (int fd : fds) ::close(fd);
       REQUIRE(slowest.has_value());
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*slowest).count();
       WARN("flood 1: " << fds.size() << " TCP connections without TLS, all closed by the hub, the last after "
                        << ms << " ms (handshake deadline " << HandshakeMs << " ms)");
-      CHECK(ms < HandshakeMs + 3000);
+      CHECK(ms < HandshakeMs + DeadlineSlackMs);
     }
     // 2. TLS done, never authenticated.
     {
@@ -344,7 +357,7 @@ TEST_CASE("Floods and slow peers: the hub stays up, bounded and responsive, and 
       for (auto& c : conns) fds.push_back(c->fd);
       // Each connection's deadline runs from its own accept; the last was
       // accepted at `handshakes`.
-      const auto slowest = waitAllEnded(fds, start, handshakes + std::chrono::milliseconds(UnauthMs) + 5s,
+      const auto slowest = waitAllEnded(fds, start, handshakes + std::chrono::milliseconds(UnauthMs + DeadlineSlackMs) + 2s,
                                         [&](std::size_t i) { return tlsDrainEnded(*conns[i]); });
       REQUIRE(slowest.has_value());
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*slowest - handshakes).count();
@@ -352,7 +365,7 @@ TEST_CASE("Floods and slow peers: the hub stays up, bounded and responsive, and 
                        << std::chrono::duration_cast<std::chrono::milliseconds>(handshakes).count()
                        << " ms of handshakes), all closed; the last " << ms
                        << " ms after the last handshake (deadline " << UnauthMs << " ms)");
-      CHECK(ms < UnauthMs + 3000);
+      CHECK(ms < UnauthMs + DeadlineSlackMs);
     }
     // 3. A subscriber reading 1 byte per second.
     {
