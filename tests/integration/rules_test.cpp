@@ -492,6 +492,9 @@ TEST_CASE("A forged forward record served by the hub is refused by the receiving
   badSig.signature.bytes[0] ^= 0x80;
   // An AMBER forward from SG to TH, validly signed by an original recipient.
   const auto outOfState = forwardOf(*sc, b, g.sgLe, {"th-le"});
+  // The originator's own forward is judged by the first-send rule: AMBER
+  // through the group address reaches the panel expert, who is not named.
+  const auto originatorViaGroup = forwardOf(*mc, b, g.myLe, {"resource-panel"});
   mc.reset();
   sc.reset();
   ec.reset();
@@ -509,6 +512,8 @@ TEST_CASE("A forged forward record served by the hub is refused by the receiving
       {"wrong header hash", &wrongHash, &g.sgPs, {"forward record by 'sg-le' refused", "another bulletin"}},
       {"AMBER outside the state", &outOfState, &g.thLe,
        {"forward record by 'sg-le' refused", "TLP:AMBER forwarding rule", "'th-le'"}},
+      {"the originator's AMBER through a group address", &originatorViaGroup, &g.panel,
+       {"forward record by 'my-le' refused", "TLP:AMBER rule", "'rp-expert'", "only when named individually"}},
   };
   for (const auto& cs : cases) {
     SECTION(cs.what) {
