@@ -218,6 +218,7 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
          {"auth_failures_per_minute", integerInto(l.authFailuresPerMinute, 1, 1'000'000)},
          {"write_queue", integerInto(l.writeQueue, 16, 10'000'000)},
          {"write_batch", integerInto(l.writeBatch, 1, 65536)},
+         {"verify_threads", integerInto(l.verifyThreads, 0, 256)},
          {"max_open_uploads_per_member", integerInto(l.maxOpenUploadsPerMember, 1, 4096)},
          {"max_attachment_bytes", integerInto(l.maxAttachmentBytes, 1, protocol::MaxAttachmentBytes)}});
     if (!err.empty()) return unexpected(err);
@@ -275,6 +276,8 @@ max_inflight_requests = {}
 auth_failures_per_minute = {}
 write_queue = {}
 write_batch = {}
+# Signature-checking threads; 0 = one per hardware thread.
+verify_threads = {}
 max_open_uploads_per_member = {}
 max_attachment_bytes = {}
 )",
@@ -283,7 +286,7 @@ max_attachment_bytes = {}
       tomlString(c.tlsPrivateKey.string()), l.maxFrameBytes, l.maxConnections, l.maxConnectionsPerMember,
       l.handshakeTimeoutMs, l.unauthenticatedTimeoutMs, l.idleTimeoutMs, l.readTimeoutMs, l.writeTimeoutMs,
       l.outboundQueueBytes, l.outboundQueueFrames, l.requestsPerSecond, l.requestBurst, l.maxInflightRequests,
-      l.authFailuresPerMinute, l.writeQueue, l.writeBatch, l.maxOpenUploadsPerMember, l.maxAttachmentBytes);
+      l.authFailuresPerMinute, l.writeQueue, l.writeBatch, l.verifyThreads, l.maxOpenUploadsPerMember, l.maxAttachmentBytes);
 }
 
 }  // namespace focal::server

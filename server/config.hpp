@@ -49,6 +49,9 @@ struct Limits {
   // SQLite writer queue and group size (see CommitQueue).
   std::uint32_t writeQueue = 65536;
   std::uint32_t writeBatch = 512;
+  // Threads that verify bulletin signatures and content hashes off the io
+  // thread (VerifyPool); 0: one per hardware thread (none on one core).
+  std::uint32_t verifyThreads = 0;
   // Unfinished uploads one member may hold.
   std::uint32_t maxOpenUploadsPerMember = 16;
   std::uint64_t maxAttachmentBytes = protocol::MaxAttachmentBytes;

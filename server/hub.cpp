@@ -25,10 +25,12 @@ Hub::Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQ
       acceptor_(io),
       purgeTimer_(io),
       deadlineTimer_(io),
+      markTimer_(io),
       authFailures_(config_.limits.authFailuresPerMinute),
       adminMutex_(MaxAdminWaiters),
       uploads_(MaxTrackedUploads),
-      handler_(*this) {}
+      handler_(*this),
+      verifier_(config_.limits.verifyThreads) {}
 
 Hub::~Hub() = default;
 
@@ -192,7 +194,16 @@ void Hub::markDelivered(const std::vector<std::int64_t>& seqs) {
 net::awaitable<void> Hub::flushDelivered(Hub* hub) {
   // One writer request per round; marks arriving meanwhile wait for the
   // next round, so a burst of pushes costs a few requests, not one each.
+  // Each round first waits DeliveredMarkDelay (not at shutdown): a mark of
+  // its own would be a commit group and an fsync of its own, which the next
+  // bulletin then waits behind; delayed, the marks of many pushes share one
+  // request, usually inside a group that commits bulletins anyway.
+  boost::system::error_code ec;
   while (!hub->pendingDelivered_.empty()) {
+    if (!hub->stopping_) {
+      hub->markTimer_.expires_after(DeliveredMarkDelay);
+      co_await hub->markTimer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
     std::vector<std::int64_t> seqs;
     seqs.swap(hub->pendingDelivered_);
     const std::int64_t now = hub->clock_.nowMs();
@@ -329,6 +340,7 @@ void Hub::stop() {
   acceptor_.close(ec);
   purgeTimer_.cancel();
   deadlineTimer_.cancel();
+  markTimer_.cancel();
   for (auto& [id, w] : sessions_) {
     if (auto s = w.lock()) s->beginShutdown();
   }

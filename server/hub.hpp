@@ -19,6 +19,7 @@
 #include "server/request_handler.hpp"
 #include "server/store.hpp"
 #include "server/upload_tracker.hpp"
+#include "server/verify_pool.hpp"
 
 #include <memory>
 #include <string>
@@ -36,6 +37,10 @@ class Hub {
   // Delivered-marks waiting for the writer; beyond it they are dropped
   // (delivered_at is informational; the queue itself is untouched).
   static constexpr std::size_t MaxPendingDeliveredMarks = 1'000'000;
+  // How long delivered-marks gather before they go to the writer (so that
+  // they do not cost a commit of their own per push); delivered_at is
+  // recorded up to this much late.
+  static constexpr std::chrono::milliseconds DeliveredMarkDelay{25};
   // How long shutdown waits for in-flight requests and sessions.
   static constexpr std::chrono::milliseconds ShutdownGrace{10'000};
   static constexpr std::chrono::hours PurgeInterval{1};
@@ -70,6 +75,7 @@ class Hub {
   AsyncMutex& adminMutex() { return adminMutex_; }
   UploadTracker& uploads() { return uploads_; }
   RequestHandler& handler() { return handler_; }
+  VerifyPool& verifier() { return verifier_; }
 
   // A head signed by the hub key.
   StoredHead signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const;
@@ -81,6 +87,7 @@ class Hub {
   void sessionEnded(const Session& session);
   void requestStarted() { ++requestsInFlight_; }
   void requestFinished() { --requestsInFlight_; }
+  std::size_t requestsInFlight() const { return requestsInFlight_; }
 
   // Pushes a just-committed bulletin to every online, subscribed session of
   // its recipients and records the delivery.
@@ -129,11 +136,13 @@ class Hub {
   net::ip::tcp::acceptor acceptor_;
   net::steady_timer purgeTimer_;
   net::steady_timer deadlineTimer_;
+  net::steady_timer markTimer_;
   std::chrono::milliseconds deadlinePoll_{1000};
   AuthFailureLimiter authFailures_;
   AsyncMutex adminMutex_;
   UploadTracker uploads_;
   RequestHandler handler_;
+  VerifyPool verifier_;
 
   bool stopping_ = false;
   std::uint64_t nextSessionId_ = 1;
