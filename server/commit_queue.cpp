@@ -1,5 +1,7 @@
 #include "server/commit_queue.hpp"
 
+#include "server/wal_batch_vfs.hpp"
+
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -22,7 +24,62 @@ HubError unavailable(std::string message) {
 }  // namespace
 
 CommitQueue::CommitQueue(const std::filesystem::path& dbPath, Options options)
-    : db_(sqlite::Database::open(dbPath, sqlite::Database::Mode::ReadWrite)), options_(options) {}
+    // The write connection is the only one that writes the WAL: through
+    // the shim that gives each commit one write (server/wal_batch_vfs.hpp).
+    : db_(sqlite::Database::open(dbPath, sqlite::Database::Mode::ReadWrite, 5000, sqlite::walBatchVfs())),
+      options_(options),
+      checkpointDb_(sqlite::Database::open(dbPath, sqlite::Database::Mode::ReadWrite)) {
+  // Replaces SQLite's auto-checkpoint (which is itself a WAL hook).
+  sqlite3_wal_hook(db_.handle(), &CommitQueue::walHook, this);
+}
+
+int CommitQueue::walHook(void* self, sqlite3*, const char*, int pages) {
+  auto* q = static_cast<CommitQueue*>(self);
+  if (pages >= WriterCheckpointPages) {
+    q->writerCheckpointDue_ = true;
+  } else if (pages >= CheckpointPages && !q->checkpointRunning_.exchange(true)) {
+    {
+      std::lock_guard lock(q->mutex_);
+      q->checkpointWanted_ = true;
+    }
+    q->checkpointWake_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void CommitQueue::runCheckpointer() {
+  bool failed = false;  // logged once per episode
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      checkpointWake_.wait(lock, [this] { return checkpointStopping_ || checkpointWanted_; });
+      // One asked for before stop() is still done (the writer has finished
+      // by then, so it copies everything).
+      if (!checkpointWanted_) return;
+      checkpointWanted_ = false;
+    }
+    // PASSIVE never waits for (or blocks) the writer or a reader; it copies
+    // what no reader still needs. Phase 1 while the writer goes on; phase 2
+    // between two of its groups (groupMutex_).
+    int rc = sqlite3_wal_checkpoint_v2(checkpointDb_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc == SQLITE_OK) {
+      std::lock_guard group(groupMutex_);
+      rc = sqlite3_wal_checkpoint_v2(checkpointDb_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
+    if (rc == SQLITE_OK) {
+      ++checkpoints_;
+      if (failed) spdlog::info("store: checkpoints succeed again");
+      failed = false;
+    } else if (rc != SQLITE_BUSY && !failed) {
+      // A full disk or an I/O error: the committed data stays in the WAL
+      // (durable); only its copy into the database file waits. The writer's
+      // own checkpoint past WriterCheckpointPages tries too.
+      spdlog::warn("store: checkpoint failed: {}", sqlite3_errstr(rc));
+      failed = true;
+    }
+    checkpointRunning_ = false;
+  }
+}
 
 CommitQueue::~CommitQueue() { stop(); }
 
@@ -30,6 +87,7 @@ void CommitQueue::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { run(); });
+  checkpointThread_ = std::thread([this] { runCheckpointer(); });
 }
 
 void CommitQueue::stop() {
@@ -39,6 +97,12 @@ void CommitQueue::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(mutex_);
+    checkpointStopping_ = true;
+  }
+  checkpointWake_.notify_all();
+  if (checkpointThread_.joinable()) checkpointThread_.join();
   // Never started (or joined): whatever is left is failed, not dropped, so
   // every requester hears back.
   std::deque<std::unique_ptr<Request>> left;
@@ -151,9 +215,18 @@ void CommitQueue::run() {
         queue_.pop_front();
       }
     }
-    processBatch(batch);
+    {
+      std::lock_guard group(groupMutex_);
+      processBatch(batch);
+    }
     for (auto& r : batch) r->complete();
     batch.clear();
+    if (writerCheckpointDue_) {
+      writerCheckpointDue_ = false;
+      // Answered first, then as SQLite's auto-checkpoint would (PASSIVE;
+      // busy while the checkpointer is at it, which is as good).
+      sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
   }
 }
 
@@ -176,7 +249,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     for (auto* r : group) r->fail(unavailable(why));
   };
   try {
-    db_.exec("BEGIN IMMEDIATE");
+    db_.execPrepared("BEGIN IMMEDIATE");
   } catch (const sqlite::Error& e) {
     if (!failing_) spdlog::error("store: cannot begin a write transaction: {}", e.what());
     failing_ = true;
@@ -199,7 +272,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     }
   }
   try {
-    db_.exec("COMMIT");
+    db_.execPrepared("COMMIT");
   } catch (const sqlite::Error& e) {
     if (!failing_) spdlog::error("store: commit failed, writes refused until it succeeds again: {}", e.what());
     failing_ = true;
@@ -207,7 +280,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     groupStorageCode_ = e.code();
     if (db_.inTransaction()) {
       try {
-        db_.exec("ROLLBACK");
+        db_.execPrepared("ROLLBACK");
       } catch (const sqlite::Error& r) {
         spdlog::error("store: rollback after a failed commit failed: {}", r.what());
       }
@@ -232,7 +305,7 @@ void CommitQueue::applyOne(Request& request, std::size_t index) {
   bool ok = false;
   std::optional<HubError> error;
   try {
-    db_.exec("SAVEPOINT request");
+    db_.execPrepared("SAVEPOINT request");
   } catch (const sqlite::Error& e) {
     request.fail(unavailable("the hub cannot write to its database"));
     return;
@@ -263,14 +336,14 @@ void CommitQueue::applyOne(Request& request, std::size_t index) {
   }
   if (!db_.inTransaction()) return;  // the caller fails the whole group
   try {
-    if (!ok) db_.exec("ROLLBACK TO request");
-    db_.exec("RELEASE request");
+    if (!ok) db_.execPrepared("ROLLBACK TO request");
+    db_.execPrepared("RELEASE request");
   } catch (const sqlite::Error& e) {
     // A savepoint that cannot be rolled back leaves the group in an unknown
     // state; give up on the whole transaction.
     spdlog::error("store: cannot release a savepoint: {}", e.what());
     try {
-      db_.exec("ROLLBACK");
+      db_.execPrepared("ROLLBACK");
     } catch (const sqlite::Error&) {
     }
   }

@@ -44,7 +44,7 @@ bool Error::isUnavailable() const {
 
 // ---- Database ----------------------------------------------------------------
 
-Database Database::open(const std::filesystem::path& path, Mode mode, int busyTimeoutMs) {
+Database Database::open(const std::filesystem::path& path, Mode mode, int busyTimeoutMs, const char* vfs) {
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   switch (mode) {
     case Mode::ReadWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
@@ -52,7 +52,7 @@ Database Database::open(const std::filesystem::path& path, Mode mode, int busyTi
     case Mode::ReadOnly: flags |= SQLITE_OPEN_READONLY; break;
   }
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, vfs);
   // Even on failure SQLite usually returns a handle that must be closed; the
   // Database takes it over so every path closes it.
   Database db(raw);
@@ -115,6 +115,8 @@ void Database::exec(const char* sql) {
     throw Error(rc, msg);
   }
 }
+
+void Database::execPrepared(const char* sql) { prepare(sql)->run(); }
 
 Database::Use Database::prepare(const char* sql) {
   auto it = cache_.find(sql);

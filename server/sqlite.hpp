@@ -49,7 +49,10 @@ class Database {
   // Opens and applies the hub's connection settings: WAL, synchronous=FULL,
   // foreign_keys=ON, SQLITE_DBCONFIG_DEFENSIVE, trusted_schema=OFF and a busy
   // timeout. Throws Error.
-  static Database open(const std::filesystem::path& path, Mode mode, int busyTimeoutMs = 5000);
+  // `vfs`: a registered VFS name (nullptr: the default; a `file:` URI's own
+  // vfs= parameter takes precedence, as in sqlite3_open_v2).
+  static Database open(const std::filesystem::path& path, Mode mode, int busyTimeoutMs = 5000,
+                       const char* vfs = nullptr);
 
   Database(Database&& other) noexcept;
   Database& operator=(Database&& other) noexcept;
@@ -59,6 +62,10 @@ class Database {
 
   // Runs static SQL without parameters (schema, PRAGMA, BEGIN/COMMIT).
   void exec(const char* sql);
+  // Runs one static statement that returns no row through the statement
+  // cache: for the writer's BEGIN/SAVEPOINT/RELEASE/COMMIT, which exec()
+  // would parse again on every call.
+  void execPrepared(const char* sql);
 
   // A prepared statement for `sql`, cached for the life of the connection and
   // reset (bindings cleared) when the returned Statement::Use ends. The same

@@ -47,6 +47,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <new>
 #include <random>
 #include <stdexcept>
@@ -371,13 +372,18 @@ class PowerLossVfs {
   }
   static int connectionHook(sqlite3* db, char**, const void*) {
     // Runs at every sqlite3_open_v2 while registered; acts only for
-    // connections of this VFS.
+    // connections of this VFS, or of a shim stacked on it whose name ends
+    // in "-powerloss" (focald's WAL batching shim in the power-loss test).
     sqlite3_vfs* v = nullptr;
-    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_VFS_POINTER, &v) != SQLITE_OK || v == nullptr ||
-        std::strcmp(v->zName, Name) != 0) {
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_VFS_POINTER, &v) != SQLITE_OK || v == nullptr) return SQLITE_OK;
+    const std::string_view name(v->zName);
+    constexpr std::string_view Suffix = "-powerloss";
+    if (name != Name && !(name.size() > Suffix.size() && name.substr(name.size() - Suffix.size()) == Suffix)) {
       return SQLITE_OK;
     }
-    PowerLossVfs* self = of(v);
+    sqlite3_vfs* mine = sqlite3_vfs_find(Name);
+    if (mine == nullptr) return SQLITE_OK;
+    PowerLossVfs* self = of(mine);
     if (self->forceOff_) {
       inForceOff() = true;
       sqlite3_exec(db, "PRAGMA synchronous=OFF", nullptr, nullptr, nullptr);

@@ -3,7 +3,9 @@
 //
 // The disk is simulated by tests/reliability/power_loss_vfs.hpp (a SQLite
 // VFS over the default one). The hub's own CommitQueue opens the database
-// through it (URI filename "file:PATH?vfs=focal-powerloss"; Debian's SQLite
+// through it, under the WAL batching shim as in focald (URI filename
+// "file:PATH?vfs=focal-wal-batch-powerloss": server/wal_batch_vfs.hpp over
+// focal-powerloss; Debian's SQLite
 // enables URIs for every open; without that, the shim becomes the default
 // VFS for the experiment). Concurrent submitters send bulletins with
 // Store::insertBulletin; a bulletin is *acknowledged* when its completion
@@ -33,6 +35,7 @@
 // Budget: the sweep stops early when it has used PowerLossBudget (the
 // figure is printed); FOCAL_POWERLOSS_FULL=1 removes the budget.
 #include "server/commit_queue.hpp"
+#include "server/wal_batch_vfs.hpp"
 #include "server/store.hpp"
 #include "server_test_support.hpp"
 #include "tests/reliability/power_loss_vfs.hpp"
@@ -133,6 +136,10 @@ std::vector<bool> runWorkload(const std::string& openPath, const std::vector<New
     for (auto& t : submitters) t.join();
     guard.reset();
     ioThread.join();  // every completion has run (each holds work on io)
+    // A checkpoint runs on its own thread: let one that was asked for run
+    // (or be cut) before the power goes, so that the sync points of a run
+    // include its database syncs.
+    for (int i = 0; i < 200 && queue.checkpointInProgress(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     vfs.crashNow();   // the power cut after the last acknowledgement, if not earlier
   }  // the queue closes its connection; every I/O fails now, as on a dead machine
   std::vector<bool> out;
@@ -215,6 +222,8 @@ Verdict verify(const std::filesystem::path& path, const std::vector<NewBulletin>
   return v;
 }
 
+constexpr const char* BatchOverPowerLoss = "focal-wal-batch-powerloss";
+
 // One experiment on a fresh copy of the template database.
 struct Experiment {
   Verdict verdict;
@@ -230,7 +239,11 @@ Experiment experiment(const TempDir& dir, const std::filesystem::path& templ, co
   Experiment e;
   std::vector<bool> acked;
   if (PowerLossVfs::urisEnabled()) {
-    acked = runWorkload(PowerLossVfs::uri(path.string()), work, vfs, seed);
+    // As focald writes: the WAL batching shim (server/wal_batch_vfs.hpp)
+    // over the disk model, so the cuts also land between its buffered
+    // writes and the syncs.
+    REQUIRE(sqlite::registerWalBatchVfs(BatchOverPowerLoss, PowerLossVfs::Name));
+    acked = runWorkload(std::string("file:") + path.string() + "?vfs=" + BatchOverPowerLoss, work, vfs, seed);
   } else {
     DefaultVfs scope(vfs.vfs(), vfs.realVfs());
     acked = runWorkload(path.string(), work, vfs, seed);

@@ -8,7 +8,9 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <thread>
 
 using namespace focal;
 using namespace focal::server;
@@ -318,4 +320,49 @@ TEST_CASE("space reserve: given up when the disk is full so acks go on while oth
   CHECK(queue.reserveReleases() == 1);
   queue.stop();
   CHECK(rows(path) == std::vector<std::int64_t>{1, 2, 4, 6});
+}
+
+TEST_CASE("checkpoints run on the checkpointer thread and the WAL starts over, so it stays bounded under steady writes",
+          "[server][commit][checkpoint]") {
+  TempDir dir;
+  const auto path = dir / "c.db";
+  {
+    auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWriteCreate);
+    db.exec("CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+  }
+  CommitQueue queue(path, CommitQueue::Options{100000, 8});
+  queue.start();
+  net::io_context io;
+  std::atomic<int> done{0};
+  std::atomic<int> failed{0};
+  // 6000 rows of 2 KiB in groups of at most 8: about 3000 WAL pages a
+  // thousand times over the threshold... enough for several checkpoints.
+  const crypto::Bytes value(2048, 0x5a);
+  constexpr int Rows = 6000;
+  for (int i = 0; i < Rows; ++i) {
+    auto job = [&value, i](sqlite::Database& db) -> Result<std::int64_t> {
+      auto s = db.prepare("INSERT INTO b(id, v) VALUES(?1, ?2)");
+      s->bind(1, std::int64_t{i}).bind(2, crypto::ByteView(value));
+      s->run();
+      return i;
+    };
+    queue.submit<std::int64_t>(std::move(job), net::bind_executor(io, [&](Result<std::int64_t> r) {
+                                 ++done;
+                                 if (!r) ++failed;
+                               }));
+    if (i % 64 == 63) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  while (done < Rows) io.run_for(std::chrono::milliseconds(50));
+  CHECK(failed == 0);
+  // The writer never ran one itself (the WAL never reached
+  // WriterCheckpointPages), so every one was the checkpointer's.
+  CHECK(queue.checkpoints() >= 2);
+  const auto wal = std::filesystem::file_size(path.string() + "-wal");
+  INFO("WAL " << wal << " bytes after " << queue.checkpoints() << " checkpoints");
+  CHECK(wal < static_cast<std::uintmax_t>(CommitQueue::WriterCheckpointPages) * 4200);
+  queue.stop();
+  auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadOnly);
+  auto s = db.prepare("SELECT count(*) FROM b");
+  REQUIRE(s->step());
+  CHECK(s->columnInt(0) == Rows);
 }
