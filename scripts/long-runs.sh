@@ -88,8 +88,10 @@ fuzz_one() {
   # runs in 9 ms). Re-run every timeout input at normal priority with the
   # same limit: one that finishes was starved, not slow, and is set aside
   # in starved/ (counted in the summary); one that times out again stays.
+  # The same for slow-unit-* (an input over libFuzzer's 10 s report
+  # threshold), which a paused or starved process also produces.
   local starved=0 t
-  for t in "$dir"/artifacts/timeout-*; do
+  for t in "$dir"/artifacts/timeout-* "$dir"/artifacts/slow-unit-*; do
     [ -e "$t" ] || continue
     if build-fuzz/tests/fuzz/focal_"$name"_fuzz -timeout=10 "$t" >/dev/null 2>&1; then
       mkdir -p "$dir/starved"
@@ -98,7 +100,7 @@ fuzz_one() {
     fi
   done
   local crash=ok
-  [ "$starved" -gt 0 ] && crash="ok ($starved timeouts were CPU starvation: rerun at normal priority in < 10 s, kept in $dir/starved)"
+  [ "$starved" -gt 0 ] && crash="ok ($starved timeouts or slow units were CPU starvation: rerun at normal priority in < 10 s, kept in $dir/starved)"
   ls "$dir"/artifacts/* >/dev/null 2>&1 && crash="ARTIFACTS in $dir/artifacts"
   # exit 72 = stopped by our SIGINT, 0 = libFuzzer ended by itself
   echo "fuzz $name: ${cpu} CPU-s in ${secs} s wall, exit $rc, ${execs:-?} execs (${rate:-?}/s), corpus $(ls "$dir/corpus" | wc -l) files, $crash; last: ${cov_line:-none}" \
