@@ -32,9 +32,14 @@ std::string addressKey(const net::ip::address& a) {
   return a.to_string();
 }
 
-// Frames gathered into one TLS write.
+// Frames gathered into one TLS write: copied into one buffer of at most
+// CoalesceBytes. Asio's ssl::stream hands a buffer sequence to SSL_write
+// 8 KiB at a time (its linearisation storage), one TLS record and one
+// send(2) each; one contiguous buffer goes out in full 16 KiB records, half
+// the system calls for a stream of pushes. A frame larger than that is
+// written on its own, uncopied.
 constexpr std::size_t MaxFramesPerWrite = 64;
-constexpr std::size_t MaxBytesPerWrite = 2 * 1024 * 1024;
+constexpr std::size_t CoalesceBytes = 64 * 1024;
 
 }  // namespace
 
@@ -354,7 +359,8 @@ void Session::closeNow() {
 net::awaitable<void> Session::writer(std::shared_ptr<Session> self) {
   boost::system::error_code ec;
   std::vector<crypto::Bytes> batch;
-  std::vector<net::const_buffer> buffers;
+  crypto::Bytes joined;
+  joined.reserve(CoalesceBytes);
   while (!self->closed_) {
     if (self->outbox_.empty()) {
       if (self->closing_) {
@@ -368,18 +374,22 @@ net::awaitable<void> Session::writer(std::shared_ptr<Session> self) {
       continue;
     }
     batch.clear();
-    buffers.clear();
     std::size_t bytes = 0;
     while (!self->outbox_.empty() && batch.size() < MaxFramesPerWrite &&
-           (batch.empty() || bytes + self->outbox_.front().size() <= MaxBytesPerWrite)) {
+           (batch.empty() || bytes + self->outbox_.front().size() <= CoalesceBytes)) {
       bytes += self->outbox_.front().size();
       batch.push_back(std::move(self->outbox_.front()));
       self->outbox_.pop_front();
     }
-    for (const auto& f : batch) buffers.push_back(net::buffer(f));
+    net::const_buffer out = net::buffer(batch.front());
+    if (batch.size() > 1) {
+      joined.clear();
+      for (const auto& f : batch) joined.insert(joined.end(), f.begin(), f.end());
+      out = net::buffer(joined);
+    }
     self->writeDeadline_ = after(self->hub_.limits().writeTimeoutMs);
     self->wakeWatchdogIfEarlier(self->writeDeadline_);
-    co_await net::async_write(self->stream_, buffers, net::redirect_error(net::use_awaitable, ec));
+    co_await net::async_write(self->stream_, out, net::redirect_error(net::use_awaitable, ec));
     self->writeDeadline_ = SteadyClock::time_point::max();
     self->outboxBytes_ -= bytes;
     if (ec) {
