@@ -359,8 +359,7 @@ void Session::closeNow() {
 net::awaitable<void> Session::writer(std::shared_ptr<Session> self) {
   boost::system::error_code ec;
   std::vector<crypto::Bytes> batch;
-  crypto::Bytes joined;
-  joined.reserve(CoalesceBytes);
+  crypto::Bytes joined;  // grown on demand, given back when the session goes quiet
   while (!self->closed_) {
     if (self->outbox_.empty()) {
       if (self->closing_) {
@@ -392,6 +391,9 @@ net::awaitable<void> Session::writer(std::shared_ptr<Session> self) {
     co_await net::async_write(self->stream_, out, net::redirect_error(net::use_awaitable, ec));
     self->writeDeadline_ = SteadyClock::time_point::max();
     self->outboxBytes_ -= bytes;
+    // An idle session keeps no write buffer (1000 idle sessions would hold
+    // 64 MiB of them).
+    if (self->outbox_.empty()) crypto::Bytes().swap(joined);
     if (ec) {
       spdlog::debug("session {}: write failed: {}", self->id_, ec.message());
       self->closeNow();
