@@ -262,7 +262,7 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
   if (!outcome->alreadyAccepted) {
     // debug, not info: one synchronous log write per bulletin on the io
     // thread costs every session latency when the log's disk is slow; the
-    // acceptance itself is in the database (status, audit by bulletin id).
+    // acceptance itself is in the database, where `status` reads it.
     spdlog::debug("bulletin {} accepted from {}: {} recipients, {} bytes", crypto::toHex(bulletin->id),
                  bulletin->senderId, bulletin->recipients.size(), bulletin->header.size() + bulletin->ciphertext.size());
     hub_.pushDeliveries(outcome->queued, now, bulletin->header, bulletin->signature.view(), bulletin->ciphertext);
