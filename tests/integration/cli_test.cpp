@@ -16,11 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 json runJson(const std::vector<std::string>& args, int expectedExit = 0,
              const std::optional<std::string>& stdinText = std::nullopt) {
   auto r = runCli(concat({"--json"}, args), stdinText);
@@ -29,13 +24,6 @@ json runJson(const std::vector<std::string>& args, int expectedExit = 0,
   json j;
   REQUIRE_NOTHROW(j = json::parse(r.out));
   return j;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace

@@ -33,11 +33,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // The CLI started in the background (output to /dev/null), for killing.
 pid_t spawnCli(const std::vector<std::string>& args) {
   std::vector<std::string> argv{FOCAL_CLI_PATH};
@@ -81,13 +76,6 @@ UploadState uploadState(const Hub& hub) {
   s.finished = count("SELECT count(*) FROM blobs WHERE complete = 1");
   s.received = count("SELECT coalesce(max(received), 0) FROM blobs WHERE complete = 0");
   return s;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace

@@ -28,11 +28,6 @@ namespace sq = focal::server::sqlite;
 
 namespace {
 
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 json runJson(const std::vector<std::string>& args, int expectedExit = 0) {
   auto r = runCli(concat({"--json"}, args));
   INFO("focal " << args.back() << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);

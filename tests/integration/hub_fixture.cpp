@@ -389,4 +389,16 @@ protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender, const std::vec
   return std::move(sealed).value();
 }
 
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 }  // namespace focal::test

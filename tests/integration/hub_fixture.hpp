@@ -156,4 +156,9 @@ protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender, const std::vec
 
 std::int64_t nowMs();
 
+// CLI argument lists: `a` followed by `b` (global options + a command).
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b);
+// The whole content of a file ("" if it cannot be read).
+std::string slurp(const fs::path& p);
+
 }  // namespace focal::test

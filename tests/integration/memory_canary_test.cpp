@@ -9,8 +9,9 @@
 // header), must be found, so a search that sees nothing is caught.
 #include "hub_fixture.hpp"
 
+#include "tests/reliability/canary_forms.hpp"
+
 #include <catch2/catch.hpp>
-#include <sodium.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -51,38 +52,9 @@ std::vector<std::string> readMemory(pid_t pid) {
   return regions;
 }
 
-std::string hex(const std::string& s) {
-  std::string out(s.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  out.pop_back();
-  return out;
-}
-
-std::string base64(const std::string& s) {
-  std::string out(sodium_base64_ENCODED_LEN(s.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(s.data()), s.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.pop_back();
-  return out;
-}
-
-// The forms a value could take in memory: raw, lower/upper hex, and base64
-// at the three alignments (a prefix of 0, 1 or 2 bytes), minus its edges.
-std::vector<std::string> forms(const std::string& v) {
-  std::vector<std::string> out{v, hex(v)};
-  std::string upper = hex(v);
-  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  out.push_back(upper);
-  for (std::size_t pad = 0; pad < 3; ++pad) {
-    const auto b = base64(std::string(pad, 'x') + v);
-    out.push_back(b.substr(4, b.size() - 8));
-  }
-  return out;
-}
-
 int countFound(const std::vector<std::string>& memory, const std::string& value) {
   int found = 0;
-  for (const auto& f : forms(value)) {
+  for (const auto& f : reliability::canaryForms(value)) {
     for (const auto& region : memory) {
       if (region.find(f) != std::string::npos) {
         ++found;
@@ -94,9 +66,9 @@ int countFound(const std::vector<std::string>& memory, const std::string& value)
 }
 
 std::string randomToken(const char* prefix) {
-  unsigned char r[12];
-  randombytes_buf(r, sizeof r);
-  return prefix + hex(std::string(reinterpret_cast<const char*>(r), sizeof r));
+  crypto::Bytes r(12);
+  crypto::randomFill(r);
+  return prefix + crypto::toHex(r);
 }
 
 }  // namespace
@@ -154,7 +126,7 @@ TEST_CASE("No bulletin plaintext is ever in the hub's memory, while its ids and 
   const int caseFound = countFound(memory, caseRef);
   std::printf("memory-canary: focald %zu readable mappings, %.1f MiB read; %zu canaries x %zu forms: %d found; "
               "positive controls: %d of %zu bulletin ids, case reference in %d forms\n",
-              memory.size(), static_cast<double>(bytes) / (1024 * 1024), canaries.size(), forms("x").size(),
+              memory.size(), static_cast<double>(bytes) / (1024 * 1024), canaries.size(), reliability::canaryForms("x").size(),
               plaintextFound, idsFound, ids.size(), caseFound);
   CHECK(plaintextFound == 0);
   CHECK(idsFound == static_cast<int>(ids.size()));

@@ -36,18 +36,6 @@ namespace {
 
 using Inst = wire::Institution;
 
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A hub with points of contact of two institutions of SG, one each of MY
 // and TH, a dialogue partner and a resource-panel expert (all with key
 // files, so the CLI can act as any of them). Admin: "admin", no state.

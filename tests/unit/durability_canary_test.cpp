@@ -22,6 +22,7 @@
 // Also: the hub's private keys (hub.key, admin.key, tls/key.pem), its
 // database with -wal and -shm, and its directory are not accessible to
 // group or others; a member key file written by crypto::writeKeyFile is 0600.
+#include "tests/reliability/canary_forms.hpp"
 #include "tests/reliability/in_process_hub.hpp"
 
 #include <catch2/catch.hpp>
@@ -43,21 +44,6 @@ std::string canary(const char* tag) {
   return std::string("CANARY-") + tag + "-" + crypto::toHex(r);
 }
 
-// The forms in which `secret` could leak: raw, hex, base64 at each of the
-// three byte alignments (the stable middle of each encoding).
-std::vector<std::string> forms(const std::string& secret) {
-  std::vector<std::string> out{secret, crypto::toHex(crypto::asBytes(secret))};
-  std::string upper = out[1];
-  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  out.push_back(upper);
-  for (int pad = 0; pad < 3; ++pad) {
-    const std::string shifted = std::string(static_cast<std::size_t>(pad), 'x') + secret;
-    const std::string b64 = crypto::toBase64(crypto::asBytes(shifted));
-    out.push_back(b64.substr(4, b64.size() - 8));
-  }
-  return out;
-}
-
 std::string readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;
@@ -68,7 +54,7 @@ std::string readFile(const fs::path& p) {
 // Where each form of `secret` occurs: file names (or "log").
 std::vector<std::string> findEverywhere(const std::string& secret, const fs::path& dir, const std::string& log) {
   std::vector<std::string> where;
-  const auto variants = forms(secret);
+  const auto variants = canaryForms(secret);
   const auto scan = [&](const std::string& name, const std::string& text) {
     for (const auto& v : variants) {
       if (text.find(v) != std::string::npos) {
