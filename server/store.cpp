@@ -114,9 +114,19 @@ CREATE TABLE permissions(
 // announces the bulletin's retraction; it is queued even for a member who
 // already acknowledged the bulletin, so it has its own row. An ack of a
 // bulletin id acknowledges every entry of that id.
+//
+// Version 4 (for the writer's cost per delivery, bench/RESULTS.md):
+// - seq without AUTOINCREMENT. No row is ever deleted (an ack sets
+//   acked_at_ms; status reads the rows), so max(seq) + 1, which SQLite gives
+//   a new row, is above every seq ever handed out, as AUTOINCREMENT made
+//   sure at the price of reading and rewriting sqlite_sequence (a page of
+//   its own in the WAL) in every statement that queues.
+// - The queue index holds only unacknowledged entries: an ack removes one
+//   index entry instead of moving it, and the index stays the size of
+//   what is pending.
 constexpr const char* DeliveriesSql = R"sql(
 CREATE TABLE deliveries(
-  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq             INTEGER PRIMARY KEY,
   bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
   member_id       TEXT NOT NULL,
   enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
@@ -127,7 +137,7 @@ CREATE TABLE deliveries(
   retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
   UNIQUE(bulletin_id, member_id, retraction)
 );
-CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
+CREATE INDEX deliveries_queue ON deliveries(member_id, seq) WHERE acked_at_ms IS NULL;
 )sql";
 
 // Version 3: consensus procedures. summary_records: one row per summary
@@ -214,18 +224,29 @@ void Store::createSchema(sqlite::Database& db) {
 
 bool Store::migrate(sqlite::Database& db) {
   const int v = db.userVersion();
-  if (v != 1 && v != 2) return false;
+  if (v < 1 || v >= SchemaVersion) return false;
   sqlite::Transaction t(db);
+  if (v == 1) db.exec(WorkingGroupSql);
+  // The queue table is rebuilt in the current form (version 1 lacked the
+  // forward and retraction columns, version 3 had AUTOINCREMENT and the full
+  // queue index), every entry keeping its seq: a client's fetch cursor from
+  // before the upgrade still points where it did. The largest seq is the
+  // largest ever handed out (rows are never deleted), so new entries follow
+  // it as before.
+  db.exec("DROP INDEX deliveries_queue; ALTER TABLE deliveries RENAME TO deliveries_old;");
+  db.exec(DeliveriesSql);
   if (v == 1) {
-    db.exec(WorkingGroupSql);
-    db.exec("DROP INDEX deliveries_queue; ALTER TABLE deliveries RENAME TO deliveries_v1;");
-    db.exec(DeliveriesSql);
     db.exec(
         "INSERT INTO deliveries(seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms) "
-        "SELECT seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms FROM deliveries_v1; "
-        "DROP TABLE deliveries_v1;");
+        "SELECT seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms FROM deliveries_old");
+  } else {
+    db.exec(
+        "INSERT INTO deliveries(seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms, "
+        "forward_id, retraction) SELECT seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, "
+        "acked_at_ms, forward_id, retraction FROM deliveries_old");
   }
-  db.exec(ConsensusSql);
+  db.exec("DROP TABLE deliveries_old");
+  if (v <= 2) db.exec(ConsensusSql);
   db.setUserVersion(SchemaVersion);
   t.commit();
   return true;

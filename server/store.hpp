@@ -226,7 +226,7 @@ struct BlobSlice {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 3;
+  static constexpr int SchemaVersion = 4;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -238,7 +238,9 @@ class Store {
   static void checkSchema(sqlite::Database& db);
   // Upgrades an older schema in place (one transaction): version 1 gains the
   // working-group tables and the queue's forward/retraction columns;
-  // versions 1 and 2 gain the consensus tables (version 3).
+  // versions 1 and 2 gain the consensus tables (version 3); every older
+  // version gets the version 4 queue (no AUTOINCREMENT, an index of the
+  // pending entries only), every entry keeping its seq.
   // Returns whether it changed anything.
   static bool migrate(sqlite::Database& db);
 

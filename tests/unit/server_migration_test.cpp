@@ -271,3 +271,95 @@ TEST_CASE("a version 2 database gains the consensus tables and keeps its data", 
   CHECK(scalar(path, "SELECT count(*) FROM summary_records") == 0);
   CHECK(scalar(path, "SELECT count(*) FROM proposals") == 0);
 }
+
+namespace {
+
+// The version 3 queue, verbatim from server/store.cpp before version 4.
+constexpr const char* DeliveriesV3Sql = R"sql(
+CREATE TABLE deliveries(
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
+  member_id       TEXT NOT NULL,
+  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
+  queued_at_ms    INTEGER NOT NULL,
+  delivered_at_ms INTEGER,
+  acked_at_ms     INTEGER,
+  forward_id      BLOB REFERENCES forwards(id),
+  retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
+  UNIQUE(bulletin_id, member_id, retraction)
+);
+CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
+)sql";
+
+std::string text(const std::filesystem::path& path, const char* sql, int column = 0) {
+  auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadOnly);
+  auto s = db.prepare(sql);
+  REQUIRE(s->step());
+  return s->columnText(column);
+}
+
+}  // namespace
+
+TEST_CASE("a version 3 database gets the version 4 queue, every entry keeping its seq, marks and kind",
+          "[server][store][migration]") {
+  TempDir dir;
+  const auto path = dir.path() / "v3.db";
+  {
+    auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWriteCreate);
+    Store::createSchema(db);
+    db.exec("DROP INDEX deliveries_queue; DROP TABLE deliveries;");
+    db.exec(DeliveriesV3Sql);
+    db.setUserVersion(3);
+  }
+  // What a version 3 hub wrote: a bulletin to two members (one acked), its
+  // retraction to both, with the gaps AUTOINCREMENT can leave.
+  {
+    auto sent = writeTxn(path, [](sqlite::Database& db) {
+      return Store::insertBulletin(db, makeBulletin(1, "sg-poc", {"my-poc", "th-poc"}));
+    });
+    REQUIRE(sent.ok());
+    auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
+    db.exec("UPDATE deliveries SET seq = seq + 20 WHERE member_id = 'th-poc'");  // seqs 1 and 22
+    db.exec("UPDATE deliveries SET acked_at_ms = 1000500, delivered_at_ms = 1000400 WHERE seq = 1");
+    db.exec("UPDATE sqlite_sequence SET seq = 22 WHERE name = 'deliveries'");
+  }
+  NewRetraction r;
+  r.bulletinId = filled<crypto::BulletinId>(1);
+  r.record = StoredRecord{crypto::Bytes{1, 2, 3}, crypto::Bytes(64, 9)};
+  r.recordedAtMs = 2'000'000;
+  REQUIRE(writeTxn(path, [&](sqlite::Database& db) { return Store::insertRetraction(db, r); }).ok());  // 23, 24
+  CHECK(scalar(path, "SELECT count(*) FROM deliveries") == 4);
+  {
+    auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
+    CHECK_THROWS_WITH(Store::checkSchema(db), Catch::Contains("version 3 is not the supported version"));
+    CHECK(Store::migrate(db));
+    CHECK(db.userVersion() == Store::SchemaVersion);
+    CHECK_FALSE(Store::migrate(db));
+    CHECK_NOTHROW(Store::checkSchema(db));
+  }
+  CHECK(scalar(path, "SELECT count(*) FROM deliveries") == 4);
+  CHECK(text(path, "SELECT group_concat(seq || ':' || member_id || ':' || retraction, ' ') FROM "
+                   "(SELECT * FROM deliveries ORDER BY seq)") == "1:my-poc:0 22:th-poc:0 23:my-poc:1 24:th-poc:1");
+  CHECK(scalar(path, "SELECT acked_at_ms FROM deliveries WHERE seq = 1") == 1'000'500);
+  CHECK(scalar(path, "SELECT delivered_at_ms FROM deliveries WHERE seq = 1") == 1'000'400);
+  CHECK(scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'deliveries_old'") == 0);
+  // The version 4 form: no AUTOINCREMENT (nothing left in sqlite_sequence),
+  // and the queue index covers only pending entries and serves fetch.
+  CHECK(scalar(path, "SELECT count(*) FROM sqlite_sequence WHERE name = 'deliveries'") == 0);
+  CHECK_THAT(text(path, "SELECT sql FROM sqlite_master WHERE name = 'deliveries_queue'"),
+             Catch::Contains("WHERE acked_at_ms IS NULL"));
+  CHECK_THAT(text(path, "EXPLAIN QUERY PLAN SELECT seq FROM deliveries WHERE member_id = 'th-poc' AND acked_at_ms "
+                        "IS NULL AND seq > 0 ORDER BY seq", 3),  // column 3: the plan's detail
+             Catch::Contains("deliveries_queue"));
+
+  auto store = openStore(path);
+  CHECK(seqsOf(store.fetch("my-poc", 0, 10, Unlimited)) == std::vector<std::int64_t>{23});
+  CHECK(seqsOf(store.fetch("th-poc", 0, 10, Unlimited)) == std::vector<std::int64_t>{22, 24});
+  // New entries follow every old seq.
+  auto sent = writeTxn(path, [](sqlite::Database& db) {
+    return Store::insertBulletin(db, makeBulletin(2, "sg-poc", {"th-poc"}));
+  });
+  REQUIRE(sent.ok());
+  REQUIRE(sent->queued.size() == 1);
+  CHECK(sent->queued[0].seq == 25);
+}
