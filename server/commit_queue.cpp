@@ -37,6 +37,12 @@ CommitQueue::CommitQueue(const std::filesystem::path& dbPath, Options options)
   // does: 21% of the writer's time was those pwrites). In memory it is
   // bounded by what one request may change (MaxRecipients, MaxAckBatch).
   db_.exec("PRAGMA temp_store=MEMORY");
+  // 16 MiB of page cache instead of SQLite's 2 MiB: the queue's unique
+  // index is keyed by random bulletin ids, so each commit touches a leaf
+  // anywhere in it, and with 2 MiB most of those were preads (5% of the
+  // writer's time). Measured at 10 recipients: +19% deliveries/s; 64 MiB
+  // gave less (the cache's own page faults) and ~50 MiB more RSS.
+  db_.exec("PRAGMA cache_size=-16384");
 }
 
 int CommitQueue::walHook(void* self, sqlite3*, const char*, int pages) {
@@ -68,6 +74,7 @@ void CommitQueue::runCheckpointer() {
     // what no reader still needs. Phase 1 while the writer goes on; phase 2
     // between two of its groups (groupMutex_).
     int rc = sqlite3_wal_checkpoint_v2(checkpointDb_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc == SQLITE_OK) rc = syncDatabaseFile();
     if (rc == SQLITE_OK) {
       std::lock_guard group(groupMutex_);
       rc = sqlite3_wal_checkpoint_v2(checkpointDb_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
@@ -85,6 +92,22 @@ void CommitQueue::runCheckpointer() {
     }
     checkpointRunning_ = false;
   }
+}
+
+int CommitQueue::syncDatabaseFile() {
+  // A PASSIVE checkpoint that did not copy the whole WAL (the writer went
+  // on meanwhile) leaves what it copied unsynced in the database file: only
+  // the one that copies the last frame syncs it, before the WAL may start
+  // over. That is the second phase, which holds the writer: it would wait
+  // for the first phase's thousand pages to reach the disk (measured: ~1.2
+  // ms of the writer's time per checkpoint at 1000 bulletins/s). Synced
+  // here, outside the writer's way, its own sync has only its few pages to
+  // write. SQLite's own file handle: a second descriptor of the database,
+  // once closed, would drop the process's POSIX locks on it.
+  sqlite3_file* file = nullptr;
+  int rc = sqlite3_file_control(checkpointDb_.handle(), "main", SQLITE_FCNTL_FILE_POINTER, &file);
+  if (rc != SQLITE_OK || file == nullptr || file->pMethods == nullptr) return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+  return file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
 }
 
 CommitQueue::~CommitQueue() { stop(); }
@@ -115,6 +138,8 @@ void CommitQueue::stop() {
   {
     std::lock_guard lock(mutex_);
     left.swap(queue_);
+    for (auto& r : deferred_) left.push_back(std::move(r));
+    deferred_.clear();
   }
   for (auto& r : left) {
     r->fail(unavailable("the hub is shutting down"));
@@ -124,15 +149,26 @@ void CommitQueue::stop() {
 
 std::size_t CommitQueue::queued() const {
   std::lock_guard lock(mutex_);
-  return queue_.size();
+  return queue_.size() + deferred_.size();
 }
 
 void CommitQueue::enqueue(std::unique_ptr<Request> request) {
   {
     std::lock_guard lock(mutex_);
-    if (!stopping_ && queue_.size() < options_.maxQueued) {
-      queue_.push_back(std::move(request));
-      request = nullptr;
+    if (!stopping_ && queue_.size() + deferred_.size() < options_.maxQueued) {
+      if (request->due) {
+        // The writer is not woken: it looks at the deferred requests when
+        // a group forms, and waits no longer than the earliest due time.
+        // It is woken only when this one is due before what it waits for.
+        const bool earliest = deferred_.empty() || *request->due < deferredDue_;
+        if (earliest) deferredDue_ = *request->due;
+        deferred_.push_back(std::move(request));
+        request = nullptr;
+        if (!earliest) return;
+      } else {
+        queue_.push_back(std::move(request));
+        request = nullptr;
+      }
     }
   }
   if (request == nullptr) {
@@ -214,8 +250,25 @@ void CommitQueue::run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
+      for (;;) {
+        if (stopping_ || !queue_.empty()) break;
+        if (deferred_.empty()) {
+          wake_.wait(lock);
+          continue;
+        }
+        if (std::chrono::steady_clock::now() >= deferredDue_) break;  // a group of deferred requests only
+        wake_.wait_until(lock, deferredDue_);
+      }
+      if (queue_.empty() && deferred_.empty()) return;  // stopping and drained
+      // Deferred requests first (they have waited longest), then the rest.
+      while (!deferred_.empty() && batch.size() < options_.maxBatch) {
+        batch.push_back(std::move(deferred_.front()));
+        deferred_.pop_front();
+      }
+      if (!deferred_.empty()) {
+        deferredDue_ = *deferred_.front()->due;
+        for (const auto& r : deferred_) deferredDue_ = std::min(deferredDue_, *r->due);
+      }
       while (!queue_.empty() && batch.size() < options_.maxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();

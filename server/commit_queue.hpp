@@ -16,6 +16,13 @@
 // handler's associated executor (the io thread for coroutines), never run on
 // the writer thread.
 //
+// Deferred requests (submitDeferred): a request whose commit may wait, such
+// as the delivered marks, does not wake the writer. It rides in the next
+// group that forms for other requests, so it costs no commit and no fsync of
+// its own; only if none forms within its delay does the writer commit it in
+// a group of its own. It may therefore run after requests submitted later.
+// The contract above holds for it unchanged; stop() commits it too.
+//
 // Full disk (docs/reliability.md "Disk full"): with Options::reserveFile set,
 // the writer keeps a preallocated file of reserveBytes (the space reserve)
 // beside the database. When a group fails for storage and statvfs shows
@@ -36,6 +43,7 @@
 #include "server/sqlite.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -117,6 +125,11 @@ class CommitQueue {
   //   auto r = co_await queue.submit<R>(std::move(job), net::use_awaitable);
   template <class R, class Fn, class Token>
   auto submit(Fn fn, Token&& token, WriteClass writeClass = WriteClass::Normal);
+  // As submit, but deferred (see above): committed with the next group, at
+  // the latest `maxDelay` from now.
+  template <class R, class Fn, class Token>
+  auto submitDeferred(Fn fn, Token&& token, std::chrono::milliseconds maxDelay,
+                      WriteClass writeClass = WriteClass::Normal);
 
   std::size_t queued() const;
   // Statistics for tests and logs.
@@ -139,6 +152,8 @@ class CommitQueue {
     // Posts the result to the requester. Called once.
     virtual void complete() = 0;
     WriteClass writeClass = WriteClass::Normal;
+    // Deferred: commit by then, in another group if one forms first.
+    std::optional<std::chrono::steady_clock::time_point> due;
   };
 
   template <class R, class Fn, class Handler>
@@ -158,12 +173,17 @@ class CommitQueue {
   // WAL hook of the write connection, called inside each COMMIT.
   static int walHook(void* self, sqlite3* db, const char* schema, int pages);
   void runCheckpointer();
+  // Checkpointer thread: fsyncs the database file (an SQLite result code).
+  int syncDatabaseFile();
 
   sqlite::Database db_;
   Options options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Request>> queue_;
+  // Deferred requests (under mutex_), and the earliest of their due times.
+  std::deque<std::unique_ptr<Request>> deferred_;
+  std::chrono::steady_clock::time_point deferredDue_;
   bool stopping_ = false;
   std::thread thread_;
   // Checkpointer (see CheckpointPages): its own connection and thread.
@@ -225,6 +245,19 @@ auto CommitQueue::submit(Fn fn, Token&& token, WriteClass writeClass) {
         using H = decltype(handler);
         auto op = std::make_unique<Op<R, Fn, H>>(std::move(f), std::move(handler));
         op->writeClass = writeClass;
+        enqueue(std::move(op));
+      },
+      token, std::move(fn));
+}
+
+template <class R, class Fn, class Token>
+auto CommitQueue::submitDeferred(Fn fn, Token&& token, std::chrono::milliseconds maxDelay, WriteClass writeClass) {
+  return net::async_initiate<Token, void(Result<R>)>(
+      [this, writeClass, maxDelay](auto handler, Fn f) {
+        using H = decltype(handler);
+        auto op = std::make_unique<Op<R, Fn, H>>(std::move(f), std::move(handler));
+        op->writeClass = writeClass;
+        op->due = std::chrono::steady_clock::now() + maxDelay;
         enqueue(std::move(op));
       },
       token, std::move(fn));

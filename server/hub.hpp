@@ -41,6 +41,9 @@ class Hub {
   // they do not cost a commit of their own per push); delivered_at is
   // recorded up to this much late.
   static constexpr std::chrono::milliseconds DeliveredMarkDelay{25};
+  // Then they wait for a group of other writes to ride in (CommitQueue::
+  // submitDeferred), for at most this long.
+  static constexpr std::chrono::milliseconds DeliveredMarkMaxDelay{500};
   // How long shutdown waits for in-flight requests and sessions.
   static constexpr std::chrono::milliseconds ShutdownGrace{10'000};
   static constexpr std::chrono::hours PurgeInterval{1};

@@ -243,6 +243,95 @@ TEST_CASE("stop() commits everything already queued before the thread exits", "[
   CHECK(rows(path).size() == 50);
 }
 
+TEST_CASE("a deferred request costs no commit of its own: it rides in the next group, or commits alone when due",
+          "[server][commit]") {
+  TempDir dir;
+  const auto path = makeDb(dir);
+  CommitQueue queue(path, CommitQueue::Options{});
+  queue.start();
+  net::io_context io;
+  std::vector<std::pair<std::int64_t, std::int64_t>> done;  // (value, its rows visible at completion)
+  auto record = [&](Result<std::int64_t> r) {
+    REQUIRE(r.ok());
+    const auto now = rows(path);
+    done.emplace_back(r.value(), std::count(now.begin(), now.end(), r.value()));
+  };
+
+  // Not due for an hour, and nothing else to ride with: the writer stays asleep.
+  queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); },
+                                     net::bind_executor(io, record), std::chrono::hours(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(rows(path).empty());
+  CHECK(queue.commits() == 0);
+  CHECK(queue.queued() == 1);
+
+  // An ordinary request forms a group; the deferred one commits in it.
+  queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 2); }, net::bind_executor(io, record));
+  io.run();
+  io.restart();
+  REQUIRE(done.size() == 2);
+  CHECK(done[0] == std::pair<std::int64_t, std::int64_t>{1, 1});  // deferred ones go first in the group
+  CHECK(done[1] == std::pair<std::int64_t, std::int64_t>{2, 1});
+  CHECK(queue.commits() == 1);
+
+  // Alone, it waits until due, then commits in a group of its own.
+  const auto start = std::chrono::steady_clock::now();
+  queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 3); },
+                                     net::bind_executor(io, record), std::chrono::milliseconds(50));
+  io.run();
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(50));
+  REQUIRE(done.size() == 3);
+  CHECK(done[2] == std::pair<std::int64_t, std::int64_t>{3, 1});
+  CHECK(queue.commits() == 2);
+  CHECK(rows(path) == std::vector<std::int64_t>{1, 2, 3});
+}
+
+TEST_CASE("a deferred request due later than the one the writer waits for does not hold the earlier one back",
+          "[server][commit]") {
+  TempDir dir;
+  const auto path = makeDb(dir);
+  CommitQueue queue(path, CommitQueue::Options{});
+  queue.start();
+  net::io_context io;
+  int ok = 0;
+  auto count = [&ok](Result<std::int64_t> r) { ok += r.ok() ? 1 : 0; };
+  queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); },
+                                     net::bind_executor(io, count), std::chrono::hours(1));
+  queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 2); },
+                                     net::bind_executor(io, count), std::chrono::milliseconds(20));
+  io.run();  // both complete: the second one's due time wakes the writer, the first rides along
+  CHECK(ok == 2);
+  CHECK(queue.commits() == 1);
+  CHECK(rows(path) == std::vector<std::int64_t>{1, 2});
+}
+
+TEST_CASE("stop() commits deferred requests not yet due, and fails them when the writer never ran", "[server][commit]") {
+  TempDir dir;
+  const auto path = makeDb(dir);
+  net::io_context io;
+  std::vector<Result<std::int64_t>> results;
+  auto keep = [&results](Result<std::int64_t> r) { results.push_back(std::move(r)); };
+  {
+    CommitQueue queue(path, CommitQueue::Options{});
+    queue.start();
+    queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); },
+                                       net::bind_executor(io, keep), std::chrono::hours(1));
+    queue.stop();
+  }
+  {
+    CommitQueue queue(path, CommitQueue::Options{});  // never started
+    queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 2); },
+                                       net::bind_executor(io, keep), std::chrono::hours(1));
+    queue.stop();
+  }
+  io.run();
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].ok());
+  REQUIRE_FALSE(results[1].ok());
+  CHECK(results[1].error().code == wire::ErrorCode::UNAVAILABLE);
+  CHECK(rows(path) == std::vector<std::int64_t>{1});
+}
+
 TEST_CASE("space reserve: given up when the disk is full so acks go on while other writes are refused, re-made when "
           "space returns",
           "[server][commit][diskfull]") {
