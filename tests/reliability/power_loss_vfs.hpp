@@ -27,9 +27,10 @@
 //   forceSynchronousOff()   every connection opened while it is in force
 //                           runs with PRAGMA synchronous=OFF, whatever the
 //                           application asks for: an auto-extension sets OFF
-//                           at open, and the VFS answers later "synchronous"
-//                           pragmas itself (SQLITE_FCNTL_PRAGMA), so
-//                           Database::open's synchronous=FULL has no effect.
+//                           at open, and the VFS swallows later settings of
+//                           "synchronous" (SQLITE_FCNTL_PRAGMA), so
+//                           Database::open's synchronous=FULL has no effect;
+//                           a query of it reads OFF.
 //
 // Limits of the model: directory entries are durable at once (creating or
 // deleting a file needs no sync), the -shm file is shared memory and is not
@@ -327,7 +328,8 @@ class PowerLossVfs {
     PowerLossVfs* self = file->shim;
     if (op == SQLITE_FCNTL_PRAGMA && self->forceOff_ && !inForceOff()) {
       char** a = static_cast<char**>(arg);
-      if (a[1] != nullptr && sqlite3_stricmp(a[1], "synchronous") == 0) return SQLITE_OK;  // swallowed
+      // A setting is swallowed; a query is answered by SQLite (OFF).
+      if (a[1] != nullptr && sqlite3_stricmp(a[1], "synchronous") == 0 && a[2] != nullptr) return SQLITE_OK;
     }
     if (op == SQLITE_FCNTL_MMAP_SIZE) {
       // No memory-mapped I/O: every read and write goes through this shim.
