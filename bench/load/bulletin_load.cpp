@@ -43,6 +43,14 @@ struct IdHash {
   }
 };
 
+struct SignatureHash {
+  std::size_t operator()(const crypto::Signature& sig) const {
+    std::uint64_t v = 0;
+    std::memcpy(&v, sig.data() + 32, sizeof v);  // S half: uniformly spread
+    return static_cast<std::size_t>(v);
+  }
+};
+
 // Request ids of the raw sender, far from the ones the Connection hands out
 // itself (authenticate is 1), so a stray answer cannot be mistaken.
 constexpr std::uint64_t RawIdBase = 1'000'000;
@@ -81,7 +89,13 @@ struct ReceiverResult {
 struct Shared {
   std::size_t total = 0;
   std::unique_ptr<std::atomic<std::int64_t>[]> sendNs;        // per bulletin, 0 = not yet written
-  std::unordered_map<crypto::BulletinId, std::uint32_t, IdHash> index;  // read-only during the run
+  // Read-only during the run. Receivers find a push by its signature
+  // (unique per bulletin, and in the push as it is): reading the id out of
+  // the header would decode every header a second time, a cost of the load
+  // generator, not of the hub.
+  std::unordered_map<crypto::BulletinId, std::uint32_t, IdHash> index;
+  std::unordered_map<crypto::Signature, std::uint32_t, SignatureHash> bySignature;
+  std::vector<crypto::BulletinId> ids;  // by global index
   std::unique_ptr<std::atomic<std::int64_t>[]> expected;      // per receiver, minus refusals
   std::atomic<std::size_t> sendersDone{0};
   std::atomic<bool> abort{false};
@@ -275,13 +289,14 @@ void runReceiver(Shared& shared, const LoadConfig& config, std::size_t r, std::s
       continue;
     }
     lastActivity = SteadyClock::now();
-    const auto id = d->bulletin.claimedId();
-    const auto it = id ? shared.index.find(*id) : shared.index.end();
-    if (it == shared.index.end()) {
+    const auto sig = crypto::Signature::fromBytes(d->bulletin.signature);
+    const auto it = sig ? shared.bySignature.find(*sig) : shared.bySignature.end();
+    if (it == shared.bySignature.end()) {
       ++out.foreign;
       continue;
     }
     const std::uint32_t g = it->second;
+    const crypto::BulletinId& id = shared.ids[g];
     if (seen[g] != 0) {
       ++out.duplicates;
       continue;
@@ -295,7 +310,7 @@ void runReceiver(Shared& shared, const LoadConfig& config, std::size_t r, std::s
     } else {
       ++out.untimed;
     }
-    pending.push_back(*id);
+    pending.push_back(id);
     if (pending.size() >= protocol::MaxAckBatch) {
       flush();
     } else if (pending.size() >= config.ackEvery) {
@@ -394,9 +409,13 @@ nlohmann::json runBulletinLoad(const HubTarget& hub, const LoadConfig& config) {
     for (auto& th : threads) th.join();
     if (!sealError.empty()) throw std::runtime_error(sealError);
   }
+  shared.ids.resize(M);
   for (auto& plan : plans) {
     for (std::size_t k = 0; k < plan.count; ++k) {
-      shared.index.emplace(plan.sealed[k].id, static_cast<std::uint32_t>(plan.firstIndex + k));
+      const auto g = static_cast<std::uint32_t>(plan.firstIndex + k);
+      shared.index.emplace(plan.sealed[k].id, g);
+      shared.bySignature.emplace(plan.sealed[k].signature, g);
+      shared.ids[g] = plan.sealed[k].id;
     }
     if (config.api == SenderApi::Raw) {
       plan.sealed.clear();
@@ -404,6 +423,7 @@ nlohmann::json runBulletinLoad(const HubTarget& hub, const LoadConfig& config) {
     }
   }
   if (shared.index.size() != M) throw std::runtime_error("two sealed bulletins share an id");
+  if (shared.bySignature.size() != M) throw std::runtime_error("two sealed bulletins share a signature");
   setup["seal_s"] = std::chrono::duration<double>(SteadyClock::now() - t).count();
 
   // ---- idle connections ----
