@@ -81,21 +81,38 @@ Bytes accepted(std::uint64_t id, const crypto::BulletinId& bulletinId, std::int6
   return protocol::toFrame(m);
 }
 
-Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext,
-           const StoredRecord* forward, const StoredRecord* retraction) {
+struct PushFrames::State {
+  explicit State(std::size_t bytes) : message(wordsFor(bytes)) {}
+  capnp::MallocMessageBuilder message;
+  wire::Delivery::Builder delivery{nullptr};
+};
+
+PushFrames::PushFrames(std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext,
+                       const StoredRecord* forward, const StoredRecord* retraction) {
   std::size_t bytes = header.size() + signature.size() + ciphertext.size();
   if (forward != nullptr) bytes += forward->body.size() + 64;
   if (retraction != nullptr) bytes += retraction->body.size() + 64;
-  capnp::MallocMessageBuilder m(wordsFor(bytes));
-  auto f = m.initRoot<wire::ServerFrame>();
+  state_ = std::make_unique<State>(bytes);
+  auto f = state_->message.initRoot<wire::ServerFrame>();
   f.setId(0);
   auto d = f.initPush();
-  d.setSeq(static_cast<std::uint64_t>(seq));
   d.setQueuedAtMs(queuedAtMs);
   setBulletin(d.initBulletin(), header, signature, ciphertext);
   if (forward != nullptr && !forward->empty()) setRecord(d.initForward(), *forward);
   if (retraction != nullptr && !retraction->empty()) setRecord(d.initRetraction(), *retraction);
-  return protocol::toFrame(m);
+  state_->delivery = d;
+}
+
+PushFrames::~PushFrames() = default;
+
+Bytes PushFrames::frame(std::int64_t seq) {
+  state_->delivery.setSeq(static_cast<std::uint64_t>(seq));
+  return protocol::toFrame(state_->message);
+}
+
+Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext,
+           const StoredRecord* forward, const StoredRecord* retraction) {
+  return PushFrames(queuedAtMs, header, signature, ciphertext, forward, retraction).frame(seq);
 }
 
 Bytes deliveries(std::uint64_t id, const FetchPage& page) {

@@ -9,6 +9,7 @@
 #include "server/store.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -26,6 +27,23 @@ Bytes accepted(std::uint64_t id, const crypto::BulletinId& bulletinId, std::int6
 // Delivery's records when non-null and non-empty.
 Bytes push(std::int64_t seq, std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext,
            const StoredRecord* forward = nullptr, const StoredRecord* retraction = nullptr);
+// The push frames of one delivery to many members: built once, then
+// serialised per member with only the seq changed (a fan-out to N members
+// builds and copies the bulletin once, not N times).
+class PushFrames {
+ public:
+  PushFrames(std::int64_t queuedAtMs, ByteView header, ByteView signature, ByteView ciphertext,
+             const StoredRecord* forward = nullptr, const StoredRecord* retraction = nullptr);
+  ~PushFrames();
+  PushFrames(const PushFrames&) = delete;
+  PushFrames& operator=(const PushFrames&) = delete;
+  // The frame of push(seq, ...) with this delivery's fields.
+  Bytes frame(std::int64_t seq);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 Bytes deliveries(std::uint64_t id, const FetchPage& page);
 Bytes acked(std::uint64_t id, std::uint32_t removed);
 Bytes status(std::uint64_t id, const crypto::BulletinId& bulletinId, const BulletinStatus& status);

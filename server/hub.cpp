@@ -128,6 +128,7 @@ void Hub::pushDeliveries(const std::vector<QueuedDelivery>& queued, std::int64_t
                          crypto::ByteView header, crypto::ByteView signature, crypto::ByteView ciphertext,
                          const StoredRecord* forward, const StoredRecord* retraction) {
   std::vector<std::int64_t> delivered;
+  std::optional<frames::PushFrames> pushes;  // built for the first member online
   for (const auto& q : queued) {
     auto it = byMember_.find(q.memberId);
     if (it == byMember_.end()) continue;
@@ -135,12 +136,18 @@ void Hub::pushDeliveries(const std::vector<QueuedDelivery>& queued, std::int64_t
     bool sent = false;
     // Copy: a send may close a slow consumer, which edits the registry.
     const auto sessions = it->second;
+    std::shared_ptr<Session> previous;  // gets a copy; the last one gets the frame itself
     for (const auto& w : sessions) {
       auto s = w.lock();
       if (!s || !s->subscribed() || s->closing()) continue;
-      if (!frame) frame = frames::push(q.seq, queuedAtMs, header, signature, ciphertext, forward, retraction);
-      sent = s->send(*frame) || sent;
+      if (!frame) {
+        if (!pushes) pushes.emplace(queuedAtMs, header, signature, ciphertext, forward, retraction);
+        frame = pushes->frame(q.seq);
+      }
+      if (previous) sent = previous->send(*frame) || sent;
+      previous = std::move(s);
     }
+    if (previous) sent = previous->send(std::move(*frame)) || sent;
     if (sent) delivered.push_back(q.seq);
   }
   if (!delivered.empty()) markDelivered(delivered);
