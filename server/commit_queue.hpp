@@ -88,7 +88,10 @@ class CommitQueue {
   // beginning (reusing its blocks: the disk-full design relies on it;
   // without the second phase, steady writes would grow the WAL for ever).
   //
-  // WAL size (pages) that starts a checkpoint: SQLite's own default.
+  // WAL size (pages) that starts a checkpoint: SQLite's own default. (4000
+  // measured no different at 10 recipients in interleaved A/B runs, and
+  // repeating the first phase until only a few pages were left for the
+  // second did not shorten the second: its two fsyncs are most of it.)
   static constexpr int CheckpointPages = 1000;
   // A checkpointer that cannot keep up, or a WAL that did not restart, is
   // backed by the writer itself past this size, as SQLite's

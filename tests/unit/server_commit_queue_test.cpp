@@ -424,10 +424,10 @@ TEST_CASE("checkpoints run on the checkpointer thread and the WAL starts over, s
   net::io_context io;
   std::atomic<int> done{0};
   std::atomic<int> failed{0};
-  // 6000 rows of 2 KiB in groups of at most 8: about 3000 WAL pages a
-  // thousand times over the threshold... enough for several checkpoints.
+  // Rows of 2 KiB (half a page each) worth three checkpoints' WAL at
+  // least, in small groups: enough for several checkpoints.
   const crypto::Bytes value(2048, 0x5a);
-  constexpr int Rows = 6000;
+  constexpr int Rows = 6 * CommitQueue::CheckpointPages;
   for (int i = 0; i < Rows; ++i) {
     auto job = [&value, i](sqlite::Database& db) -> Result<std::int64_t> {
       auto s = db.prepare("INSERT INTO b(id, v) VALUES(?1, ?2)");
