@@ -193,7 +193,7 @@ void Hub::markDelivered(const std::vector<std::int64_t>& seqs) {
   pendingDelivered_.insert(pendingDelivered_.end(), seqs.begin(), seqs.end());
   if (!flushRunning_) {
     flushRunning_ = true;
-    requestStarted();
+    ++tasksInFlight_;
     net::co_spawn(io_, flushDelivered(this), net::detached);
   }
 }
@@ -229,7 +229,7 @@ net::awaitable<void> Hub::flushDelivered(Hub* hub) {
   }
   hub->droppedMarksLogged_ = false;
   hub->flushRunning_ = false;
-  hub->requestFinished();
+  --hub->tasksInFlight_;
 }
 
 // ---- garbage ------------------------------------------------------------------------------
@@ -274,13 +274,13 @@ net::awaitable<void> Hub::closeDueRecords(Hub* hub) {
   }
   for (const auto& id : due) {
     if (hub->stopping_) break;
-    hub->requestStarted();
+    ++hub->tasksInFlight_;
     try {
       co_await approveRecord(hub, id);
     } catch (const std::exception& e) {
       spdlog::error("silence procedure for {} failed: {}", crypto::toHex(id), e.what());
     }
-    hub->requestFinished();
+    --hub->tasksInFlight_;
   }
 }
 
@@ -347,7 +347,7 @@ net::awaitable<void> Hub::approveRecord(Hub* hub, crypto::BulletinId recordId) {
 void Hub::stop() {
   if (stopping_) return;
   stopping_ = true;
-  spdlog::info("shutting down: {} connections, {} requests in flight", connections_, requestsInFlight_);
+  spdlog::info("shutting down: {} connections, {} requests in flight", connections_, requestsInFlight_ + tasksInFlight_);
   boost::system::error_code ec;
   acceptor_.close(ec);
   purgeTimer_.cancel();
@@ -363,7 +363,8 @@ net::awaitable<void> Hub::drain(Hub* hub) {
   boost::system::error_code ec;
   net::steady_timer tick(hub->io_);
   const auto deadline = steady_clock::now() + ShutdownGrace;
-  while ((hub->requestsInFlight_ > 0 || hub->connections_ > 0) && steady_clock::now() < deadline) {
+  while ((hub->requestsInFlight_ > 0 || hub->tasksInFlight_ > 0 || hub->connections_ > 0) &&
+         steady_clock::now() < deadline) {
     tick.expires_after(milliseconds(20));
     co_await tick.async_wait(net::redirect_error(net::use_awaitable, ec));
   }
