@@ -347,7 +347,8 @@ net::awaitable<void> Hub::approveRecord(Hub* hub, crypto::BulletinId recordId) {
 void Hub::stop() {
   if (stopping_) return;
   stopping_ = true;
-  spdlog::info("shutting down: {} connections, {} requests in flight", connections_, requestsInFlight_ + tasksInFlight_);
+  spdlog::info("shutting down: {} connections, {} requests and {} hub writes in flight", connections_, requestsInFlight_,
+               tasksInFlight_);
   boost::system::error_code ec;
   acceptor_.close(ec);
   purgeTimer_.cancel();
