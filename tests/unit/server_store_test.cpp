@@ -124,6 +124,45 @@ TEST_CASE("acknowledging removes a bulletin from that member's queue only", "[se
   CHECK(st->recipients[1].ackedAtMs == 0);
 }
 
+TEST_CASE("a long ack list acknowledges every named entry, across its chunks, and nothing else", "[server][store]") {
+  // 16 ids per statement, the rest one by one: the list below spans two
+  // full chunks (each with a duplicate or an unknown id) and a remainder
+  // that repeats an id of the first chunk.
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  std::vector<NewBulletin> a;
+  for (std::uint8_t i = 0; i < 36; ++i) {
+    a.push_back(makeBulletin(static_cast<std::uint8_t>(100 + i), "sg-poc", {"my-poc", "th-poc"}));
+    REQUIRE(insert(db, a.back()).ok());
+  }
+  std::vector<crypto::BulletinId> ids;
+  for (int i = 0; i < 15; ++i) ids.push_back(a[i].id);
+  ids.push_back(a[2].id);  // a duplicate inside the first chunk
+  for (int i = 15; i < 30; ++i) ids.push_back(a[i].id);
+  ids.push_back(filled<crypto::BulletinId>(250));  // unknown, in the second chunk
+  for (int i = 30; i < 34; ++i) ids.push_back(a[i].id);
+  ids.push_back(a[0].id);                          // repeats an id of the first chunk
+  ids.push_back(filled<crypto::BulletinId>(251));  // unknown, in the remainder
+  REQUIRE(ids.size() == 38);
+
+  CHECK(writeTxn(db, [&](sqlite::Database& c) { return Store::acknowledge(c, "my-poc", ids, 7000); }) == 34);
+  CHECK(writeTxn(db, [&](sqlite::Database& c) { return Store::acknowledge(c, "my-poc", ids, 7001); }) == 0);
+
+  auto store = openStore(db);
+  auto mine = store.fetch("my-poc", 0, 100, Unlimited);
+  REQUIRE(mine.items.size() == 2);  // a[34] and a[35], never named
+  CHECK(mine.items[0].header == a[34].header);
+  CHECK(mine.items[1].header == a[35].header);
+  CHECK(store.fetch("th-poc", 0, 100, Unlimited).items.size() == 36);  // th-poc's queue untouched
+  for (int i : {0, 15, 29, 33}) {
+    auto st = store.status(a[i].id);
+    REQUIRE(st);
+    REQUIRE(st->recipients.size() == 2);
+    CHECK(st->recipients[0].ackedAtMs == 7000);  // the first ack's time, not the repeat's
+    CHECK(st->recipients[1].ackedAtMs == 0);
+  }
+}
+
 TEST_CASE("fetch pages oldest first, after a sequence number, within a count and a byte budget", "[server][store]") {
   TempDir dir;
   const auto db = createHubDatabase(dir);
@@ -183,6 +222,46 @@ TEST_CASE("delivered marks are set once and reported by status", "[server][store
   CHECK(st->recipients[0].deliveredAtMs == 100);  // the first delivery time is kept
   CHECK(st->recipients[1].deliveredAtMs == 0);
   CHECK_FALSE(openStore(db).status(filled<crypto::BulletinId>(77)));
+}
+
+TEST_CASE("a long list of delivered marks sets every named entry, across its chunks, and nothing else",
+          "[server][store]") {
+  // 16 seqs per statement, the rest one by one: two full chunks (one with a
+  // repeated seq, one with a seq that does not exist) and a remainder that
+  // repeats a seq of the first chunk, with one entry already marked.
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  std::vector<NewBulletin> a;
+  std::vector<std::int64_t> mine, theirs;
+  for (std::uint8_t i = 0; i < 36; ++i) {
+    a.push_back(makeBulletin(static_cast<std::uint8_t>(100 + i), "sg-poc", {"my-poc", "th-poc"}));
+    auto r = insert(db, a.back());
+    REQUIRE(r.ok());
+    mine.push_back(r->queued[0].seq);
+    theirs.push_back(r->queued[1].seq);
+  }
+  const std::vector<std::int64_t> first{mine[5]};
+  writeTxn(db, [&](sqlite::Database& c) { Store::markDelivered(c, first, 50); return 0; });
+
+  std::vector<std::int64_t> seqs;
+  for (int i = 0; i < 15; ++i) seqs.push_back(mine[i]);
+  seqs.push_back(mine[3]);  // repeated inside the first chunk
+  for (int i = 15; i < 30; ++i) seqs.push_back(mine[i]);
+  seqs.push_back(theirs.back() + 1000);  // no such entry, in the second chunk
+  for (int i = 30; i < 34; ++i) seqs.push_back(mine[i]);
+  seqs.push_back(mine[0]);  // repeats a seq of the first chunk
+  REQUIRE(seqs.size() == 37);
+  writeTxn(db, [&](sqlite::Database& c) { Store::markDelivered(c, seqs, 100); return 0; });
+
+  auto store = openStore(db);
+  for (int i = 0; i < 36; ++i) {
+    auto st = store.status(a[i].id);
+    REQUIRE(st);
+    REQUIRE(st->recipients.size() == 2);
+    INFO("bulletin " << i);
+    CHECK(st->recipients[0].deliveredAtMs == (i == 5 ? 50 : i < 34 ? 100 : 0));
+    CHECK(st->recipients[1].deliveredAtMs == 0);  // th-poc's entries never named
+  }
 }
 
 TEST_CASE("attachments must be completed uploads of the sender, of the declared size", "[server][store]") {
