@@ -11,6 +11,7 @@
 #include "server/net.hpp"
 #include "server/passphrase.hpp"
 #include "server/secure_file.hpp"
+#include "server/sqlite.hpp"
 #include "server/startup.hpp"
 #include "server/store.hpp"
 #include "server/tls.hpp"
@@ -140,6 +141,7 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
 }  // namespace
 
 int main(int argc, char** argv) {
+  sqlite::configureProcess();  // before any connection opens
   CLI::App app{"focald: the Focal hub"};
   app.require_subcommand(1);
 

@@ -27,6 +27,8 @@ std::string describe(sqlite3* db, int rc, const char* what) {
 
 }  // namespace
 
+bool configureProcess() { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK; }
+
 bool Error::isUnavailable() const {
   switch (primaryCode()) {
     case SQLITE_FULL:

@@ -42,6 +42,14 @@ class Error : public std::runtime_error {
 
 class Statement;
 
+// Process-wide settings, before the first connection opens: SQLite's
+// memory statistics off. With them on, every sqlite3_malloc and free takes
+// one process-wide mutex to count bytes that the hub never reads, and the
+// io thread's reads contend for it with the writer (measured: 9 % of the
+// writer's instructions, bench/RESULTS.md). False when SQLite was already
+// initialised (then the settings stay SQLite's defaults: slower, not wrong).
+bool configureProcess();
+
 class Database {
  public:
   enum class Mode { ReadWriteCreate, ReadWrite, ReadOnly };
