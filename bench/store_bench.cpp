@@ -6,11 +6,10 @@
 // real CommitQueue (savepoint per request, one COMMIT and fsync per group,
 // the checkpointer) on a real hub database: store the bulletins and queue
 // them per recipient, mark them delivered, acknowledge them, in rounds of
-// one ack's worth of bulletins. It prints the
-// CPU time of each phase per bulletin. Ids are pseudo-random from a fixed
-// seed, so that the runs are identical, and under
-// `valgrind --tool=callgrind` two builds can be compared by instructions,
-// which noise does not change.
+// one ack's worth of bulletins. It prints the CPU time of each phase per
+// bulletin. Ids are pseudo-random from a fixed seed, so that the runs are
+// identical, and under `valgrind --tool=callgrind` two builds can be
+// compared by instructions, which noise does not change.
 //
 // Figures for the notes, never timed assertions.
 //
@@ -22,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   std::size_t bulletins = 20'000, recipients = 10, group = 32, ackBatch = 256;
   bool json = false;
   CLI::App app{"The hub writer's CPU per bulletin for a fan-out: store and queue, mark delivered, acknowledge"};
-  app.add_option("--bulletins", bulletins, "Bulletins")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--bulletins", bulletins, "Bulletins")->capture_default_str()->check(CLI::Range(1, 10'000'000));
   app.add_option("--recipients", recipients, "Recipients per bulletin")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--group", group, "Requests per commit")->capture_default_str()->check(CLI::Range(1, 512));
   app.add_option("--ack-batch", ackBatch, "Ids per ack (and per delivered-marks round)")
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
 
       std::vector<std::function<Result<std::uint32_t>(sqlite::Database&)>> acks;
       for (const auto& m : members) {
-        acks.emplace_back([roundIds, m, &ackBody, ackSig](sqlite::Database& db) -> Result<std::uint32_t> {
+        acks.emplace_back([roundIds, m, ackBody, ackSig](sqlite::Database& db) -> Result<std::uint32_t> {
           const auto removed = Store::acknowledge(db, m, roundIds, 3'000'000);
           if (removed != roundIds.size()) throw std::runtime_error("an ack removed fewer entries than it named");
           Store::recordAck(db, m, ackBody, ackSig, 3'000'000);
