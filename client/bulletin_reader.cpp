@@ -254,7 +254,9 @@ const char* tlpName(wire::Tlp t) {
 }
 
 bool parseTlp(std::string_view text, wire::Tlp& out) {
-  const auto t = lower(text);
+  auto t = lower(text);
+  // TLP 2.0 spells labels "TLP:AMBER+STRICT"; the bare "amber+strict" is accepted too.
+  if (t.rfind("tlp:", 0) == 0) t.erase(0, 4);
   for (auto v : {wire::Tlp::CLEAR, wire::Tlp::GREEN, wire::Tlp::AMBER, wire::Tlp::AMBER_STRICT, wire::Tlp::RED}) {
     if (t == lower(tlpName(v))) {
       out = v;

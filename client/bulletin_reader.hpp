@@ -91,7 +91,8 @@ Expected<protocol::RetractionInfo, std::string> verifyRetractionOf(const RawBull
 const char* tlpName(wire::Tlp t);
 const char* categoryName(wire::Category c);
 const char* priorityName(wire::Priority p);
-bool parseTlp(std::string_view text, wire::Tlp& out);           // clear|green|amber|amber+strict|red
+// clear|green|amber|amber+strict|red, any case, with or without the TLP 2.0 prefix "TLP:".
+bool parseTlp(std::string_view text, wire::Tlp& out);
 bool parseCategory(std::string_view text, wire::Category& out);  // trend|best-practice|...
 // Law-enforcement markings: "H0".."H3" and their meaning; "B2" and its meaning.
 const char* handlingName(wire::Handling h);        // "H2", "" when unset

@@ -82,6 +82,16 @@ std::optional<int> CommandTable::runParsed() const {
   return std::nullopt;
 }
 
+CLI::Validator tlpValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        wire::Tlp t{};
+        if (parseTlp(text, t)) return {};
+        return "unknown TLP '" + text + "': clear, green, amber, amber+strict or red (or TLP:AMBER+STRICT etc.)";
+      },
+      "TLP");
+}
+
 crypto::BulletinId parseBulletinId(const std::string& hex) {
   auto bytes = crypto::fromHex(hex);
   std::optional<crypto::BulletinId> id;
@@ -199,39 +209,45 @@ Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_
   auto raw = cache.get(id);
   if (!raw) {
     if (queuedError) return Expected<OpenedMessage, std::string>(unexpected(*queuedError));
-    throw UsageError("not-found", "no bulletin " + crypto::toHex(id) + " in your queue or local cache");
+    throw NotFoundError("no bulletin " + crypto::toHex(id) + " in your queue or local cache");
   }
   return openCached(conn, directory, *raw, id, keys, cache);
 }
 
-nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened) {
+nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,
+                           bool retractionQueued) {
+  // Every key is present in both shapes (docs/json.md, focal inbox): what a
+  // bulletin that does not verify cannot tell is null.
   nlohmann::json j;
   j["seq"] = d.seq;
-  j["received_at"] = formatTime(d.queuedAtMs);
+  j["received_at"] = jsonTime(d.queuedAtMs);
+  j["announces_retraction"] = retractionQueued || d.retraction.has_value();
   if (opened) {
     const auto& m = opened.value();
-    j["id"] = crypto::toHex(m.id);
+    j["bulletin_id"] = crypto::toHex(m.id);
     j["verified"] = true;
-    if (!m.keyWarning.empty()) j["key_warning"] = m.keyWarning;
-    j["sender"] = m.senderId;
-    j["sender_name"] = m.senderName;
-    j["tlp"] = tlpName(m.tlp);
+    j["verification_error"] = nullptr;
+    j["key_warning"] = jsonText(m.keyWarning);
+    j["sender"] = senderJson(m.senderId, m.senderName, m.senderFingerprint);
+    j["tlp"] = jsonTlp(tlpName(m.tlp));
     j["priority"] = priorityName(m.priority);
     j["category"] = categoryName(m.category);
     j["title"] = m.title;
-    j["attachments"] = m.attachments.size();
-    j["handling"] = handlingName(m.handling);
-    if (m.forwardedBy) j["forwarded_by"] = m.forwardedBy->forwarderId;
-    if (m.retraction) {
-      j["retracted"] = true;
-      j["retraction_reason"] = m.retraction->reason;
-    }
-    j["announces_retraction"] = d.retraction.has_value();
+    j["attachment_count"] = m.attachments.size();
+    j["handling"] = jsonText(handlingName(m.handling));
+    j["forwarded_by_id"] = m.forwardedBy ? nlohmann::json(m.forwardedBy->forwarderId) : nullptr;
+    j["retracted"] = m.retraction.has_value();
+    j["retraction_reason"] = m.retraction ? nlohmann::json(m.retraction->reason) : nullptr;
   } else {
     auto id = d.bulletin.claimedId();
-    j["id"] = id ? crypto::toHex(*id) : "";
+    j["bulletin_id"] = id ? nlohmann::json(crypto::toHex(*id)) : nullptr;
     j["verified"] = false;
-    j["error"] = opened.error();
+    j["verification_error"] = opened.error();
+    for (const char* k : {"key_warning", "sender", "tlp", "priority", "category", "title", "attachment_count",
+                          "handling", "forwarded_by_id", "retraction_reason"}) {
+      j[k] = nullptr;
+    }
+    j["retracted"] = false;
   }
   return j;
 }

@@ -27,6 +27,7 @@ inline constexpr int ExitUsage = 1;
 inline constexpr int ExitRefused = 2;
 inline constexpr int ExitVerify = 3;
 inline constexpr int ExitIo = 4;
+inline constexpr int ExitNotFound = 5;  // no such bulletin, member or proposal, locally or at the hub
 
 // A mistake of the caller (bad argument, missing setting, wrong passphrase):
 // exit code 1, with a short machine code for --json.
@@ -37,6 +38,13 @@ class UsageError : public std::runtime_error {
 
  private:
   std::string code_;
+};
+
+// Nothing by that id (bulletin, member, proposal) where the command looked:
+// exit code 5, error code "not-found" — the same as the hub's notFound.
+class NotFoundError : public std::runtime_error {
+ public:
+  explicit NotFoundError(const std::string& message) : std::runtime_error(message) {}
 };
 
 struct GlobalOptions {
@@ -95,6 +103,9 @@ void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  //
 void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // comment, record-status
 
 // Helpers shared by commands.
+// --tlp: clear|green|amber|amber+strict|red in any case, or the TLP 2.0
+// spelling TLP:AMBER+STRICT (bulletin_reader.hpp parseTlp).
+CLI::Validator tlpValidator();
 crypto::BulletinId parseBulletinId(const std::string& hex);  // UsageError if not 32 hex digits
 std::int64_t nowMs();
 // Fetches every page of the queue after `afterSeq`, oldest first.
@@ -116,13 +127,16 @@ Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<H
                                                 const crypto::MemberKeys& me, const BulletinCache& cache);
 // A bulletin by id: every queued delivery of it (bulletin, forward,
 // retraction announcement) is verified into the cache first, then the
-// cached copy is opened with its records. UsageError "not-found" if it is
+// cached copy is opened with its records. NotFoundError if it is
 // neither queued nor cached.
 Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_ptr<HubDirectory>& directory,
                                                   const BulletinCache& cache, const crypto::BulletinId& id,
                                                   const crypto::MemberKeys& keys);
 // The one-line summary used by inbox and listen (JSON object or text row).
-nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened);
+// `retractionQueued`: a retraction announcement of the same bulletin is
+// queued too (inbox lists each bulletin once).
+nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,
+                           bool retractionQueued = false);
 std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened);
 
 }  // namespace focal::client::cli

@@ -72,7 +72,7 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
   const auto result = conn->admin(event);
   const auto fp = crypto::fingerprint(pk->memberId, pk->identity);
   if (ctx.out().json()) {
-    ctx.out().document({{"member", pk->memberId}, {"index", result.index}, {"fingerprint", fp}});
+    ctx.out().document({{"member_id", pk->memberId}, {"log_index", result.index}, {"fingerprint", fp}});
   } else {
     ctx.out().line(fmt::format("Registered {} ({}) at log index {}.", pk->memberId, a.name, result.index));
     ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)", fp));
@@ -99,12 +99,14 @@ void setKeySet(wire::KeySet::Builder k, const crypto::PublicKeys& pk) {
 
 const MemberRecord& verifiedMember(const HubDirectory& dir, const std::string& id) {
   const auto* m = dir.find(id);
-  if (m == nullptr) throw UsageError("unknown-member", "no member " + id + " in the verified directory log");
+  if (m == nullptr) throw NotFoundError("no member " + id + " in the verified directory log");
   return *m;
 }
 
-void printAdminResult(CliContext& ctx, const std::string& what, const std::string& member, std::uint64_t index) {
-  if (ctx.out().json()) ctx.out().document({{"member", member}, {"action", what}, {"index", index}});
+// `action`: the machine name for --json (revoke-member, revoke-key, role-change).
+void printAdminResult(CliContext& ctx, const std::string& action, const std::string& what, const std::string& member,
+                      std::uint64_t index) {
+  if (ctx.out().json()) ctx.out().document({{"member_id", member}, {"action", action}, {"log_index", index}});
   else ctx.out().line(fmt::format("{} {}: log index {}.", what, member, index));
 }
 
@@ -132,9 +134,9 @@ int runAdminRotate(CliContext& ctx, const RotateArgs& a) {
   setKeySet(r.initKeys(), pk);
   const auto result = conn->admin(event);
   if (ctx.out().json()) {
-    ctx.out().document({{"member", a.member},
+    ctx.out().document({{"member_id", a.member},
                         {"action", identity ? "rotate-identity" : "rotate-encryption"},
-                        {"index", result.index},
+                        {"log_index", result.index},
                         {"fingerprint", crypto::fingerprint(a.member, pk.identity)}});
   } else {
     ctx.out().line(fmt::format("Rotated the {} of {} at log index {}.",
@@ -171,7 +173,8 @@ int runAdminRevoke(CliContext& ctx, const RevokeArgs& a) {
   r.setKey(protocol::kjBytes(key));
   r.setReason(a.reason);
   const auto result = conn->admin(event);
-  printAdminResult(ctx, key.empty() ? "Revoked member" : "Revoked key " + a.keyHex.substr(0, 16) + "... of", a.member,
+  printAdminResult(ctx, key.empty() ? "revoke-member" : "revoke-key",
+                   key.empty() ? "Revoked member" : "Revoked key " + a.keyHex.substr(0, 16) + "... of", a.member,
                    result.index);
   return ExitOk;
 }
@@ -195,7 +198,7 @@ int runAdminRole(CliContext& ctx, const RoleArgs& a) {
   r.setIsAdmin(a.admin.empty() ? m.isAdmin : a.admin == "yes");
   r.setIsSecretariat(a.secretariat.empty() ? m.isSecretariat : a.secretariat == "yes");
   const auto result = conn->admin(event);
-  printAdminResult(ctx, "Changed the roles of", a.member, result.index);
+  printAdminResult(ctx, "role-change", "Changed the roles of", a.member, result.index);
   return ExitOk;
 }
 
@@ -203,18 +206,18 @@ nlohmann::json memberJson(const MemberRecord& m) {
   nlohmann::json past = nlohmann::json::array();
   for (const auto& p : m.identityHistory) {
     past.push_back({{"fingerprint", crypto::fingerprint(m.id, p.key)},
-                    {"replaced_at", formatTime(p.replacedAtMs)},
-                    {"revoked_at", formatTime(p.revokedAtMs)}});
+                    {"replaced_at", jsonTime(p.replacedAtMs)},
+                    {"revoked_at", jsonTime(p.revokedAtMs)}});
   }
-  return {{"id", m.id},
+  return {{"member_id", m.id},
           {"name", m.name},
-          {"state", m.state},
+          {"state", jsonText(m.state)},
           {"institution", institutionName(m.institution)},
           {"admin", m.isAdmin},
           {"secretariat", m.isSecretariat},
           {"status", m.active ? "active" : "revoked"},
-          {"revoked_at", formatTime(m.revokedAtMs)},
-          {"revoke_reason", m.revokeReason},
+          {"revoked_at", jsonTime(m.revokedAtMs)},
+          {"revoke_reason", jsonText(m.revokeReason)},
           {"fingerprint", crypto::fingerprint(m.id, m.identityKey)},
           {"identity_key", crypto::toHex(m.identityKey)},
           {"encryption_key", crypto::toHex(m.encryptionKey)},
@@ -245,27 +248,32 @@ int runAdminList(CliContext& ctx) {
   return ExitOk;
 }
 
-// One-line description of a verified log event.
+// A verified log event for --json. Every key is present for every kind
+// (docs/json.md, focal admin log); what a kind does not carry is null.
 nlohmann::json describeEvent(const LogEntryRecord& entry) {
-  nlohmann::json j = {{"index", entry.index}, {"recorded_at", formatTime(entry.recordedAtMs)}, {"author", entry.authorId}};
-  auto parsed = protocol::decode<wire::LogEvent>(entry.event);
-  if (!parsed) {
-    j["kind"] = "unparsable";
-    return j;
+  nlohmann::json j = {{"log_index", entry.index},
+                      {"recorded_at", jsonTime(entry.recordedAtMs)},
+                      {"author_id", entry.authorId},
+                      {"kind", "unparsable"}};
+  for (const char* k : {"issued_at", "member_id", "hub_id", "hub_key", "encryption_key", "previous_key", "key", "reason",
+                        "admin", "secretariat", "proposal_id", "candidate_id", "text", "approvals"}) {
+    j[k] = nullptr;
   }
+  auto parsed = protocol::decode<wire::LogEvent>(entry.event);
+  if (!parsed) return j;
   using W = wire::LogEvent;
   const auto e = parsed->root();
-  j["issued_at"] = formatTime(e.getIssuedAtMs());
-  auto keyHex = [](capnp::Data::Reader d) { return crypto::toHex(protocol::view(d)); };
+  j["issued_at"] = jsonTime(e.getIssuedAtMs());
+  auto keyHex = [](capnp::Data::Reader d) { return jsonText(crypto::toHex(protocol::view(d))); };
   switch (e.which()) {
     case W::GENESIS:
       j["kind"] = "genesis";
-      j["member"] = std::string(protocol::view(e.getGenesis().getHubId()));
+      j["hub_id"] = std::string(protocol::view(e.getGenesis().getHubId()));
       j["hub_key"] = keyHex(e.getGenesis().getHubKey());
       break;
     case W::REGISTER:
       j["kind"] = "register";
-      j["member"] = std::string(protocol::view(e.getRegister().getMember().getId()));
+      j["member_id"] = std::string(protocol::view(e.getRegister().getMember().getId()));
       j["encryption_key"] = keyHex(e.getRegister().getKeys().getEncryptionKey());
       break;
     case W::ROTATE_ENCRYPTION:
@@ -273,20 +281,20 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
       const bool id = e.which() == W::ROTATE_IDENTITY;
       auto r = id ? e.getRotateIdentity() : e.getRotateEncryption();
       j["kind"] = id ? "rotate-identity" : "rotate-encryption";
-      j["member"] = std::string(protocol::view(r.getMemberId()));
+      j["member_id"] = std::string(protocol::view(r.getMemberId()));
       j["previous_key"] = keyHex(r.getPreviousKey());
       j["encryption_key"] = keyHex(r.getKeys().getEncryptionKey());
       break;
     }
     case W::REVOKE:
       j["kind"] = "revoke";
-      j["member"] = std::string(protocol::view(e.getRevoke().getMemberId()));
+      j["member_id"] = std::string(protocol::view(e.getRevoke().getMemberId()));
       j["key"] = keyHex(e.getRevoke().getKey());
       j["reason"] = std::string(protocol::view(e.getRevoke().getReason()));
       break;
     case W::ROLE_CHANGE:
       j["kind"] = "role-change";
-      j["member"] = std::string(protocol::view(e.getRoleChange().getMemberId()));
+      j["member_id"] = std::string(protocol::view(e.getRoleChange().getMemberId()));
       j["admin"] = e.getRoleChange().getIsAdmin();
       j["secretariat"] = e.getRoleChange().getIsSecretariat();
       break;
@@ -299,9 +307,9 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
       j["kind"] = admission ? "admission" : "amendment";
       auto p = protocol::decode<wire::Proposal>(protocol::view(outcome.getProposal().getBody()));
       if (p) {
-        j["proposal"] = keyHex(p->root().getProposalId());
+        j["proposal_id"] = keyHex(p->root().getProposalId());
         if (admission && p->root().which() == wire::Proposal::ADMISSION) {
-          j["member"] = std::string(protocol::view(p->root().getAdmission().getMember().getId()));
+          j["candidate_id"] = std::string(protocol::view(p->root().getAdmission().getMember().getId()));
         } else if (!admission && p->root().which() == wire::Proposal::AMENDMENT) {
           j["text"] = std::string(protocol::view(p->root().getAmendment()));
         }
@@ -318,32 +326,43 @@ int runAdminLog(CliContext& ctx, std::uint64_t from) {
   auto conn = ctx.connect(keys);  // verifies every entry new since the last connect
   const auto& log = *conn->verifiedLog();
   nlohmann::json list = nlohmann::json::array();
+  std::vector<std::int64_t> recordedAt;
   for (const auto& e : log.entries()) {
-    if (e.index >= from) list.push_back(describeEvent(e));
+    if (e.index < from) continue;
+    list.push_back(describeEvent(e));
+    recordedAt.push_back(e.recordedAtMs);
   }
   if (ctx.out().json()) {
-    ctx.out().document({{"hub", conn->session().hubId},
-                        {"size", log.size()},
+    ctx.out().document({{"hub_id", conn->session().hubId},
+                        {"entry_count", log.size()},
                         {"root", crypto::toHex(log.verifier().root())},
                         {"entries", list}});
     return ExitOk;
   }
-  for (const auto& j : list) {
+  // The text rows are made from the same description ("" for null).
+  auto str = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& j = list[i];
     std::string extra;
-    if (j.contains("reason")) extra = " reason: " + j["reason"].get<std::string>();
-    if (j.contains("key") && !j["key"].get<std::string>().empty()) extra += " key " + j["key"].get<std::string>().substr(0, 16);
-    if (j.contains("encryption_key")) extra += " enc " + j["encryption_key"].get<std::string>().substr(0, 16);
-    if (j.contains("proposal")) extra += " proposal " + j["proposal"].get<std::string>();
-    if (j.contains("text")) {
+    if (!str(j, "reason").empty()) extra = " reason: " + str(j, "reason");
+    if (!str(j, "key").empty()) extra += " key " + str(j, "key").substr(0, 16);
+    if (!str(j, "encryption_key").empty()) extra += " enc " + str(j, "encryption_key").substr(0, 16);
+    if (!str(j, "proposal_id").empty()) extra += " proposal " + str(j, "proposal_id");
+    if (j["text"].is_string()) {
       // A one-line preview; --json carries the whole text. SECURITY: the
       // text is the proposer's; no control character reaches the terminal.
-      std::string t = j["text"].get<std::string>().substr(0, 60);
+      std::string t = str(j, "text").substr(0, 60);
       for (auto& c : t) c = (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-      extra += " \"" + t + (j["text"].get<std::string>().size() > 60 ? "...\"" : "\"");
+      extra += " \"" + t + (str(j, "text").size() > 60 ? "...\"" : "\"");
     }
-    ctx.out().line(fmt::format("{:>6}  {}  {:<18} {:<22} by {}{}", j["index"].get<std::uint64_t>(),
-                               j["recorded_at"].get<std::string>(), j["kind"].get<std::string>(),
-                               j.value("member", std::string("-")), j["author"].get<std::string>(), extra));
+    std::string who = str(j, "member_id");
+    if (who.empty()) who = str(j, "candidate_id");
+    if (who.empty()) who = str(j, "hub_id");
+    ctx.out().line(fmt::format("{:>6}  {}  {:<18} {:<22} by {}{}", j["log_index"].get<std::uint64_t>(),
+                               formatTime(recordedAt[i]), str(j, "kind"), who.empty() ? "-" : who,
+                               str(j, "author_id"), extra));
   }
   ctx.out().line(fmt::format("{} entries, verified; root {}", log.size(), crypto::toHex(log.verifier().root())));
   return ExitOk;
@@ -392,15 +411,15 @@ int runAdminAudit(CliContext& ctx, std::uint64_t from) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& r : rows) {
       if (r.index < from) continue;
-      list.push_back({{"index", r.index},
-                      {"time", formatTime(r.timeMs)},
+      list.push_back({{"audit_index", r.index},
+                      {"recorded_at", jsonTime(r.timeMs)},
                       {"event", r.event},
-                      {"actor", r.actor},
-                      {"remote", r.remote},
-                      {"detail", r.detail},
+                      {"actor_id", jsonText(r.actor)},
+                      {"remote", jsonText(r.remote)},
+                      {"detail", jsonText(r.detail)},
                       {"hash", crypto::toHex(r.hash)}});
     }
-    ctx.out().document({{"verified", true}, {"size", rows.size()}, {"entries", list}});
+    ctx.out().document({{"verified", true}, {"entry_count", rows.size()}, {"entries", list}});
     return ExitOk;
   }
   for (const auto& r : rows) {

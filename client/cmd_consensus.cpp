@@ -62,10 +62,10 @@ int runComment(CliContext& ctx, const CommentArgs& a) {
   const auto record = protocol::makeComment(id, a.objection, a.text, sender->encryptionKey, keys, nowMs());
   const auto recorded = conn->comment(record);
   if (ctx.out().json()) {
-    ctx.out().document({{"record", a.id},
+    ctx.out().document({{"bulletin_id", crypto::toHex(id)},
                         {"objection", a.objection},
-                        {"recorded_at", formatTime(recorded.atMs)},
-                        {"comment_deadline", formatTime(m->commentDeadlineMs)}});
+                        {"recorded_at", jsonTime(recorded.atMs)},
+                        {"comment_deadline_at", jsonTime(m->commentDeadlineMs)}});
   } else {
     ctx.out().line(fmt::format("{} on {} recorded; the text is readable only by {}.",
                                a.objection ? "Objection" : "Comment", a.id, m->senderId));
@@ -101,22 +101,22 @@ int runRecordStatus(CliContext& ctx, const std::string& hexId) {
         if (!text) text = protocol::openCommentText(info->sealedText, old);
       }
     }
-    comments.push_back({{"member", info->memberId},
+    comments.push_back({{"member_id", info->memberId},
                         {"objection", info->objection},
-                        {"commented_at", formatTime(info->commentedAtMs)},
+                        {"commented_at", jsonTime(info->commentedAtMs)},
                         {"text", text ? nlohmann::json(*text) : nullptr}});
     lines.push_back(fmt::format("  {:<20} {:<10} {}{}", info->memberId, info->objection ? "OBJECTION" : "comment",
                                 formatTime(info->commentedAtMs),
                                 text ? "  " + *text : (info->sealedText.empty() ? "" : "  (text sealed to the sender)")));
   }
   if (ctx.out().json()) {
-    ctx.out().document({{"id", hexId},
+    ctx.out().document({{"bulletin_id", crypto::toHex(id)},
                         {"state", recordStateName(st.state)},
-                        {"deadline", formatTime(st.deadlineMs)},
-                        {"deadline_ms", st.deadlineMs},
+                        {"comment_deadline_at", jsonTime(st.deadlineMs)},
                         {"comments", comments},
-                        {"acknowledged_by", st.acknowledgedBy},
-                        {"outcome_index", st.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(st.outcomeIndex)}});
+                        {"acknowledged_by_ids", st.acknowledgedBy},
+                        {"outcome_log_index",
+                         st.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(st.outcomeIndex)}});
     return ExitOk;
   }
   ctx.out().line(fmt::format("summary record {}: {}", hexId, recordStateName(st.state)));
@@ -188,7 +188,11 @@ int runPropose(CliContext& ctx, const ProposeArgs& a) {
   const auto recorded = conn->propose(record);
   const auto id = crypto::toHex(crypto::ByteView(recorded.id));
   if (ctx.out().json()) {
-    ctx.out().document({{"proposal", id}, {"member", d.memberId}, {"expires", formatTime(now + *lifetime)}});
+    ctx.out().document({{"proposal_id", id},
+                        {"kind", "admission"},
+                        {"candidate_id", d.memberId},
+                        {"text_bytes", nullptr},
+                        {"expires_at", jsonTime(now + *lifetime)}});
   } else {
     ctx.out().line(id);
     std::cerr << fmt::format("Proposal to admit {} recorded; it takes effect when a point of contact of every member "
@@ -225,8 +229,11 @@ int runProposeAmendment(CliContext& ctx, const AmendArgs& a) {
   const auto recorded = conn->propose(record);
   const auto id = crypto::toHex(crypto::ByteView(recorded.id));
   if (ctx.out().json()) {
-    ctx.out().document({{"proposal", id}, {"kind", "amendment"}, {"bytes", text.size()},
-                        {"expires", formatTime(now + *lifetime)}});
+    ctx.out().document({{"proposal_id", id},
+                        {"kind", "amendment"},
+                        {"candidate_id", nullptr},
+                        {"text_bytes", text.size()},
+                        {"expires_at", jsonTime(now + *lifetime)}});
   } else {
     ctx.out().line(id);
     std::cerr << fmt::format("Amendment proposal recorded ({} bytes); it is adopted when a point of contact of every "
@@ -351,23 +358,21 @@ int runProposals(CliContext& ctx) {
       if (!approvedStates.contains(s)) missing.push_back(s);
     }
     if (ctx.out().json()) {
-      nlohmann::json item{{"id", v.id},
+      const bool admission = v.kind == "admission";
+      nlohmann::json item{{"proposal_id", v.id},
                           {"kind", v.kind},
-                          {"proposer", v.proposer},
-                          {"expires", formatTime(v.expiresAtMs)},
+                          {"proposer_id", v.proposer},
+                          {"expires_at", jsonTime(v.expiresAtMs)},
                           {"state", v.state},
-                          {"approved_by", approvedBy},
-                          {"rejected_by", rejectedBy},
+                          {"approved_by_ids", approvedBy},
+                          {"rejected_by_ids", rejectedBy},
                           {"approved_states", std::vector<std::string>(approvedStates.begin(), approvedStates.end())},
                           {"missing_states", missing},
-                          {"outcome_index", v.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(v.outcomeIndex)}};
-      if (v.kind == "admission") {
-        item["admit"] = v.member;
-        item["name"] = v.memberName;
-        item["institution"] = v.memberInstitution;
-      } else {
-        item["text"] = v.text;
-      }
+                          {"outcome_log_index", v.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(v.outcomeIndex)},
+                          {"candidate_id", admission ? nlohmann::json(v.member) : nullptr},
+                          {"candidate_name", admission ? nlohmann::json(v.memberName) : nullptr},
+                          {"candidate_institution", admission ? nlohmann::json(v.memberInstitution) : nullptr},
+                          {"text", admission ? nullptr : nlohmann::json(v.text)}};
       list.push_back(std::move(item));
     } else {
       if (v.kind == "admission") {
@@ -409,17 +414,19 @@ int runDecide(CliContext& ctx, const std::string& hexId, bool approve) {
       if (qp && crypto::toHex(protocol::view(qp->root().getProposalId())) == hexId) state = proposalStateName(q.state);
     }
     if (ctx.out().json()) {
-      nlohmann::json j{{"proposal", hexId}, {"kind", v.kind}, {"decision", approve ? "approve" : "reject"},
-                       {"state", state}, {"recorded_at", formatTime(recorded.atMs)}};
-      if (v.kind == "admission") j["admit"] = v.member;
-      ctx.out().document(j);
+      ctx.out().document({{"proposal_id", v.id},
+                          {"kind", v.kind},
+                          {"decision", approve ? "approve" : "reject"},
+                          {"state", state},
+                          {"recorded_at", jsonTime(recorded.atMs)},
+                          {"candidate_id", v.kind == "admission" ? nlohmann::json(v.member) : nullptr}});
     } else {
       ctx.out().line(fmt::format("{} of the {} recorded; the proposal is {}.", approve ? "Approval" : "Rejection",
                                  v.kind == "admission" ? "admission of " + v.member : std::string("amendment"), state));
     }
     return ExitOk;
   }
-  throw UsageError("not-found", "no proposal " + hexId + " (see focal proposals)");
+  throw NotFoundError("no proposal " + hexId + " (see focal proposals)");
 }
 
 }  // namespace

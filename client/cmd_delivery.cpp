@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iostream>
+#include <set>
 
 namespace focal::client::cli {
 
@@ -31,24 +33,49 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   BulletinCache cache(ctx.profile().cacheDir());
   std::unique_ptr<HubDirectory> dir;
   std::vector<std::pair<std::string, std::string>> retracted;  // id, reason
+  std::set<crypto::BulletinId> queued;
   for (const auto& d : fetchAll(*conn, 0)) {
     const auto claimed = d.bulletin.claimedId();
+    if (claimed) queued.insert(*claimed);
     if (!d.retraction || !claimed || std::find(ids.begin(), ids.end(), *claimed) == ids.end()) continue;
     auto opened = openDelivery(*conn, dir, d, keys, cache);
     if (opened && opened->retraction) retracted.emplace_back(crypto::toHex(*claimed), opened->retraction->reason);
   }
-  const auto removed = conn->ack(ids);
+  // Only what is queued is acknowledged; an id that is not (unknown, or
+  // acknowledged before) is reported as not found, never counted as done.
+  std::vector<crypto::BulletinId> known;
+  std::vector<std::string> acknowledged;
+  std::vector<std::string> notFound;
+  for (const auto& id : ids) {
+    const auto hex = crypto::toHex(id);
+    if (!queued.contains(id)) {
+      if (std::find(notFound.begin(), notFound.end(), hex) == notFound.end()) notFound.push_back(hex);
+    } else if (std::find(known.begin(), known.end(), id) == known.end()) {
+      known.push_back(id);
+      acknowledged.push_back(hex);
+    }
+  }
+  const std::uint32_t removed = known.empty() ? 0U : conn->ack(known);
   if (ctx.out().json()) {
     nlohmann::json r = nlohmann::json::array();
-    for (const auto& [id, reason] : retracted) r.push_back({{"id", id}, {"reason", reason}});
-    ctx.out().document({{"acknowledged", hexIds}, {"removed", removed}, {"retracted", r}});
+    for (const auto& [id, reason] : retracted) r.push_back({{"bulletin_id", id}, {"reason", reason}});
+    ctx.out().document({{"acknowledged_ids", acknowledged},
+                        {"not_found_ids", notFound},
+                        {"removed", removed},
+                        {"retracted", r}});
   } else {
-    ctx.out().line(fmt::format("Acknowledged {} bulletin(s); {} removed from your queue.", ids.size(), removed));
+    if (!known.empty()) {
+      ctx.out().line(fmt::format("Acknowledged {} bulletin(s); {} removed from your queue.", known.size(), removed));
+    }
     for (const auto& [id, reason] : retracted) {
       ctx.out().line(fmt::format("Note: {} was RETRACTED by its sender: {}", id, reason));
     }
+    for (const auto& id : notFound) {
+      std::cerr << fmt::format("focal: not-found: {} is not in your queue (unknown, or acknowledged before)\n", id);
+    }
   }
-  return ExitOk;
+  // After the document: the exit code is what scripts act on.
+  return notFound.empty() ? ExitOk : ExitNotFound;
 }
 
 int runStatus(CliContext& ctx, const std::string& hexId) {
@@ -59,13 +86,13 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& s : states) {
-      list.push_back({{"member", s.memberId},
+      list.push_back({{"member_id", s.memberId},
                       {"state", stateName(s.state)},
-                      {"queued_at", formatTime(s.queuedAtMs)},
-                      {"delivered_at", s.deliveredAtMs ? nlohmann::json(formatTime(s.deliveredAtMs)) : nullptr},
-                      {"acked_at", s.ackedAtMs ? nlohmann::json(formatTime(s.ackedAtMs)) : nullptr}});
+                      {"queued_at", jsonTime(s.queuedAtMs)},
+                      {"delivered_at", jsonTime(s.deliveredAtMs)},
+                      {"acknowledged_at", jsonTime(s.ackedAtMs)}});
     }
-    ctx.out().document({{"id", hexId}, {"recipients", list}});
+    ctx.out().document({{"bulletin_id", crypto::toHex(id)}, {"recipients", list}});
     return ExitOk;
   }
   ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", "RECIPIENT", "STATE", "QUEUED", "DELIVERED", "ACKNOWLEDGED"));
@@ -85,7 +112,9 @@ void addDeliveryCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   ack->footer(R"(An acknowledged bulletin leaves your queue at the hub; the sender sees it as
 acknowledged in focal status. focal read still works from the local cache.
 A retraction queued for an acknowledged bulletin is verified and kept first (and
-reported), so the acknowledgement does not hide it.
+reported), so the acknowledgement does not hide it. An id that is not in your
+queue (unknown, or acknowledged before) is reported and not acknowledged; the
+others are, and the exit code is then 5 (not found).
 
 Example:
   focal ack 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e 7d2c4f6a8e0b1d3f5a7c9e0f3c9a1e5b)");

@@ -17,15 +17,15 @@ int runDirectory(CliContext& ctx) {
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& m : dir.members()) {
-      list.push_back({{"id", m.id},
+      list.push_back({{"member_id", m.id},
                       {"name", m.name},
-                      {"state", m.state},
+                      {"state", jsonText(m.state)},
                       {"institution", institutionName(m.institution)},
                       {"admin", m.isAdmin},
                       {"secretariat", m.isSecretariat},
                       {"status", m.active ? "active" : "revoked"},
                       {"cert_valid", m.certValid},
-                      {"fingerprint", m.keysWellFormed ? crypto::fingerprint(m.id, m.identityKey) : ""},
+                      {"fingerprint", m.keysWellFormed ? nlohmann::json(crypto::fingerprint(m.id, m.identityKey)) : nullptr},
                       {"log_index", m.logIndex}});
     }
     ctx.out().document(list);
@@ -54,7 +54,7 @@ int runDirectory(CliContext& ctx) {
 
 const MemberRecord& lookup(const HubDirectory& dir, const std::string& id) {
   const auto* m = dir.find(id);
-  if (m == nullptr) throw UsageError("unknown-member", "no member " + id + " in the directory");
+  if (m == nullptr) throw NotFoundError("no member " + id + " in the directory");
   if (!m->keysWellFormed || !m->certValid) throw VerifyError("member " + id + " has no valid key certificate");
   return *m;
 }
@@ -64,7 +64,7 @@ int runFingerprint(CliContext& ctx, const std::vector<std::string>& members) {
   auto keys = ctx.loadKeys();
   if (members.empty()) {
     const auto fp = crypto::fingerprint(keys.memberId, keys.identity.publicKey);
-    if (ctx.out().json()) ctx.out().document({{"member", keys.memberId}, {"fingerprint", fp}});
+    if (ctx.out().json()) ctx.out().document({{"member_id", keys.memberId}, {"fingerprint", fp}});
     else ctx.out().line(fmt::format("{}  {}", keys.memberId, fp));
     return ExitOk;
   }
@@ -73,7 +73,7 @@ int runFingerprint(CliContext& ctx, const std::vector<std::string>& members) {
   if (members.size() == 1) {
     const auto& m = lookup(dir, members[0]);
     const auto fp = crypto::fingerprint(m.id, m.identityKey);
-    if (ctx.out().json()) ctx.out().document({{"member", m.id}, {"fingerprint", fp}});
+    if (ctx.out().json()) ctx.out().document({{"member_id", m.id}, {"fingerprint", fp}});
     else ctx.out().line(fmt::format("{}  {}", m.id, fp));
     return ExitOk;
   }
@@ -81,7 +81,7 @@ int runFingerprint(CliContext& ctx, const std::vector<std::string>& members) {
   const auto& b = lookup(dir, members[1]);
   const auto sn = crypto::safetyNumber(a.id, a.identityKey, b.id, b.identityKey);
   if (ctx.out().json()) {
-    ctx.out().document({{"members", {a.id, b.id}}, {"safety_number", sn}});
+    ctx.out().document({{"member_ids", {a.id, b.id}}, {"safety_number", sn}});
   } else {
     ctx.out().line(fmt::format("Safety number of {} and {}:", a.id, b.id));
     ctx.out().line(sn);

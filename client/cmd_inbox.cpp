@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 namespace focal::client::cli {
 
 namespace {
@@ -15,25 +17,49 @@ int runInbox(CliContext& ctx) {
   BulletinCache cache(ctx.profile().cacheDir());
   std::unique_ptr<HubDirectory> directory;
   const auto deliveries = fetchAll(*conn, 0);
-  nlohmann::json list = nlohmann::json::array();
+  // One row per bulletin: a retracted bulletin is queued twice (the bulletin
+  // and the retraction announcement, PROTOCOL.md §12.3) and listed once, at
+  // its first place, marked retracted. Every delivery is opened first, so the
+  // row carries a retraction that arrived after the bulletin.
+  struct Row {
+    const Delivery* delivery;
+    Expected<OpenedMessage, std::string> opened;
+    bool retractionQueued;
+  };
+  std::vector<Row> rows;
+  std::map<crypto::BulletinId, std::size_t> rowOf;
   std::uint64_t maxSeq = 0;
   for (const auto& d : deliveries) {
     maxSeq = std::max(maxSeq, d.seq);
     // Verified, and kept (still encrypted) so `focal read` works after ack.
     auto opened = openDelivery(*conn, directory, d, keys, cache);
+    const auto claimed = d.bulletin.claimedId();
+    auto it = claimed ? rowOf.find(*claimed) : rowOf.end();
+    if (it == rowOf.end()) {
+      if (claimed) rowOf.emplace(*claimed, rows.size());
+      rows.push_back(Row{&d, std::move(opened), d.retraction.has_value()});
+      continue;
+    }
+    auto& row = rows[it->second];
+    row.retractionQueued = row.retractionQueued || d.retraction.has_value();
+    // The later opening knows everything the earlier did, and the retraction.
+    if (opened || !row.opened) row.opened = std::move(opened);
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& row : rows) {
     if (ctx.out().json()) {
-      list.push_back(summaryJson(d, opened));
+      list.push_back(summaryJson(*row.delivery, row.opened, row.retractionQueued));
     } else {
-      ctx.out().line(summaryLine(d, opened));
+      ctx.out().line(summaryLine(*row.delivery, row.opened));
     }
   }
   if (maxSeq > ctx.profile().lastSeq()) ctx.profile().setLastSeq(maxSeq);
   if (ctx.out().json()) {
     ctx.out().document(list);
-  } else if (deliveries.empty()) {
+  } else if (rows.empty()) {
     ctx.out().line("No bulletins waiting.");
   } else {
-    ctx.out().line(fmt::format("{} bulletin(s). Read one with: focal read ID", deliveries.size()));
+    ctx.out().line(fmt::format("{} bulletin(s). Read one with: focal read ID", rows.size()));
   }
   return ExitOk;
 }
@@ -48,7 +74,7 @@ Bulletins stay in the queue until you acknowledge them with focal ack.
 
 Example:
   focal inbox
-  focal --json inbox | jq '.[] | select(.tlp == "RED")')");
+  focal --json inbox | jq '.[] | select(.tlp == "TLP:RED")')");
   table.add(cmd, [&ctx] { return runInbox(ctx); });
 }
 

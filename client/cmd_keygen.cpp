@@ -47,7 +47,7 @@ int runKeygen(CliContext& ctx, const KeygenArgs& a) {
   writeFileAtomic(pubPath, crypto::formatPublicKeys(pub), 0644);
   const auto fp = crypto::fingerprint(a.member, keys.identity.publicKey);
   if (ctx.out().json()) {
-    ctx.out().document({{"member", a.member},
+    ctx.out().document({{"member_id", a.member},
                         {"key_file", keyPath.string()},
                         {"public_key_file", pubPath.string()},
                         {"fingerprint", fp}});

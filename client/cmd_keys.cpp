@@ -73,8 +73,8 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
   }
   const auto fp = crypto::fingerprint(keys.memberId, pub.identity);
   if (ctx.out().json()) {
-    ctx.out().document({{"member", keys.memberId},
-                        {"index", result.index},
+    ctx.out().document({{"member_id", keys.memberId},
+                        {"log_index", result.index},
                         {"rotated", a.identity ? "identity+encryption" : "encryption"},
                         {"key_file", keyPath.string()},
                         {"public_key_file", pubPath.string()},
@@ -138,11 +138,11 @@ int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
     comparisons.push_back({{"head", fmt::format("{}:{}", o.size, crypto::toHex(o.root))}, {"result", verdict}});
   }
   if (ctx.out().json()) {
-    ctx.out().document({{"hub", hubId},
+    ctx.out().document({{"hub_id", hubId},
                         {"verified", !split},
-                        {"entries", report.entries},
-                        {"previous_head_size", report.previous},
-                        {"head_time", formatTime(report.headTimeMs)},
+                        {"entry_count", report.entries},
+                        {"previous_entry_count", report.previous},
+                        {"head_signed_at", jsonTime(report.headTimeMs)},
                         {"root", crypto::toHex(report.root)},
                         {"head", head},
                         {"compared", comparisons}});

@@ -19,9 +19,9 @@ int runShow(CliContext& ctx) {
   const auto s = ctx.profile().settings();
   if (ctx.out().json()) {
     ctx.out().document({{"profile_dir", ctx.profile().dir().string()},
-                        {"hub", s.hub},
-                        {"ca", s.ca},
-                        {"key", s.key},
+                        {"hub_address", jsonText(s.hub)},
+                        {"ca_file", jsonText(s.ca)},
+                        {"key_file", jsonText(s.key)},
                         {"last_seq", ctx.profile().lastSeq()}});
   } else {
     ctx.out().line(fmt::format("profile: {}", ctx.profile().dir().string()));

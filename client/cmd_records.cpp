@@ -38,7 +38,7 @@ int runForward(CliContext& ctx, const ForwardArgs& a) {
   auto m = findBulletin(*conn, dir, cache, id, keys);
   if (!m) throw VerifyError("bulletin " + a.id + " does not verify: " + m.error());
   auto raw = cache.get(id);
-  if (!raw) throw UsageError("not-found", "bulletin " + a.id + " is not in the local cache");
+  if (!raw) throw NotFoundError("bulletin " + a.id + " is not in the local cache");
   if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(*conn));
   auto recipients = resolveAddresses(*dir, *addresses, keys.memberId);
   if (!recipients) throw UsageError("bad-address", recipients.error());
@@ -56,10 +56,10 @@ int runForward(CliContext& ctx, const ForwardArgs& a) {
   for (const auto& r : *recipients) names.push_back(r.memberId);
   if (ctx.out().json()) {
     ctx.out().document({{"forward_id", hexOf(recorded.id)},
-                        {"bulletin", a.id},
+                        {"bulletin_id", crypto::toHex(id)},
                         {"addresses", *addresses},
-                        {"recipients", names},
-                        {"recorded_at", formatTime(recorded.atMs)}});
+                        {"recipient_ids", names},
+                        {"recorded_at", jsonTime(recorded.atMs)}});
   } else {
     ctx.out().line(hexOf(recorded.id));
     std::cerr << fmt::format("Forwarded TLP:{} bulletin to {} member(s): {}\n", tlpName(m->tlp), names.size(),
@@ -84,7 +84,8 @@ int runPermit(CliContext& ctx, const PermitArgs& a) {
   const auto record = protocol::makePermission(id, grantees, keys, nowMs());
   const auto recorded = conn->permit(record);
   if (ctx.out().json()) {
-    ctx.out().document({{"bulletin", a.id}, {"permitted", grantees}, {"recorded_at", formatTime(recorded.atMs)}});
+    ctx.out().document(
+        {{"bulletin_id", crypto::toHex(id)}, {"permitted_ids", grantees}, {"recorded_at", jsonTime(recorded.atMs)}});
   } else {
     ctx.out().line(fmt::format("{} may now forward {} (within its TLP rules).", fmt::join(grantees, ", "), a.id));
   }
@@ -106,7 +107,8 @@ int runRetract(CliContext& ctx, const RetractArgs& a) {
   const auto record = protocol::makeRetraction(id, a.reason, keys, nowMs());
   const auto recorded = conn->retract(record);
   if (ctx.out().json()) {
-    ctx.out().document({{"bulletin", a.id}, {"reason", a.reason}, {"recorded_at", formatTime(recorded.atMs)}});
+    ctx.out().document(
+        {{"bulletin_id", crypto::toHex(id)}, {"reason", a.reason}, {"recorded_at", jsonTime(recorded.atMs)}});
   } else {
     ctx.out().line(fmt::format("Retracted {}; every recipient and forward recipient is notified.", a.id));
   }
@@ -123,6 +125,8 @@ struct ThreadNode {
   std::string title;
   std::string tlp;
   bool retracted = false;
+  std::string senderName;
+  std::string senderFingerprint;
 };
 
 int runThread(CliContext& ctx, const std::string& hexId) {
@@ -140,10 +144,10 @@ int runThread(CliContext& ctx, const std::string& hexId) {
     if (!raw) continue;
     auto m = openCached(*conn, dir, *raw, cid, keys, cache);
     if (!m) continue;  // only verified bulletins are shown
-    nodes[cid] = ThreadNode{cid, m->replyTo, m->senderId, m->createdAtMs, m->title, tlpName(m->tlp),
-                            m->retraction.has_value()};
+    nodes[cid] = ThreadNode{cid,      m->replyTo,  m->senderId, m->createdAtMs, m->title, tlpName(m->tlp),
+                            m->retraction.has_value(), m->senderName, m->senderFingerprint};
   }
-  if (!nodes.contains(id)) throw UsageError("not-found", "no verified bulletin " + hexId + " in your queue or cache");
+  if (!nodes.contains(id)) throw NotFoundError("no verified bulletin " + hexId + " in your queue or cache");
   // The root: follow replyTo while the parent is known.
   crypto::BulletinId root = id;
   for (int depth = 0; depth < 1000; ++depth) {
@@ -168,12 +172,12 @@ int runThread(CliContext& ctx, const std::string& hexId) {
     if (!shown.insert(cid).second) continue;
     const auto& n = nodes.at(cid);
     if (ctx.out().json()) {
-      list.push_back({{"id", crypto::toHex(cid)},
+      list.push_back({{"bulletin_id", crypto::toHex(cid)},
                       {"depth", depth},
-                      {"reply_to", n.parent ? nlohmann::json(crypto::toHex(*n.parent)) : nullptr},
-                      {"sender", n.sender},
-                      {"created_at", formatTime(n.createdAtMs)},
-                      {"tlp", n.tlp},
+                      {"reply_to_id", n.parent ? nlohmann::json(crypto::toHex(*n.parent)) : nullptr},
+                      {"sender", senderJson(n.sender, n.senderName, n.senderFingerprint)},
+                      {"created_at", jsonTime(n.createdAtMs)},
+                      {"tlp", jsonTlp(n.tlp)},
                       {"title", n.title},
                       {"retracted", n.retracted}});
     } else {
@@ -219,14 +223,15 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
     if (m->stixBundle.empty()) throw UsageError("no-stix", "bulletin " + a.id + " carries no STIX bundle");
     text = m->stixBundle;
   } else {
-    nlohmann::json j{{"id", crypto::toHex(m->id)},
-                     {"tlp", tlpName(m->tlp)},
-                     {"handling", handlingName(m->handling)},
-                     {"handling_text", m->handlingText},
-                     {"evaluation", evaluationName(m->sourceReliability, m->infoAccuracy)},
-                     {"case", m->caseRef},
-                     {"sender", m->senderId},
-                     {"created_at", formatTime(m->createdAtMs)},
+    // The JSON dialect of docs/json.md (focal export).
+    nlohmann::json j{{"bulletin_id", crypto::toHex(m->id)},
+                     {"tlp", jsonTlp(tlpName(m->tlp))},
+                     {"handling", jsonText(handlingName(m->handling))},
+                     {"handling_text", jsonText(m->handlingText)},
+                     {"evaluation", jsonText(evaluationName(m->sourceReliability, m->infoAccuracy))},
+                     {"case", jsonText(m->caseRef)},
+                     {"sender", senderJson(m->senderId, m->senderName, m->senderFingerprint)},
+                     {"created_at", jsonTime(m->createdAtMs)},
                      {"category", categoryName(m->category)},
                      {"title", m->title},
                      {"body", m->body},
@@ -241,7 +246,16 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
     f << text;
   }
   if (!a.out.empty() && a.out != "-") {
-    std::cerr << fmt::format("Exported TLP:{} bulletin {} to {}\n", tlpName(m->tlp), a.id, a.out);
+    // With --json the command's own document says where the file went (to
+    // standard output, the export itself is the document).
+    if (ctx.out().json()) {
+      ctx.out().document({{"bulletin_id", crypto::toHex(m->id)},
+                          {"tlp", jsonTlp(tlpName(m->tlp))},
+                          {"format", a.format},
+                          {"saved_to", a.out}});
+    } else {
+      std::cerr << fmt::format("Exported TLP:{} bulletin {} to {}\n", tlpName(m->tlp), a.id, a.out);
+    }
   }
   return ExitOk;
 }

@@ -6,6 +6,7 @@
 #include "client/file_names.hpp"
 #include "client/spooled_blob.hpp"
 #include "client/terminal.hpp"
+#include "protocol/limits.hpp"
 
 #include <fmt/format.h>
 
@@ -122,6 +123,14 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   draft.body = readBody(a);
   draft.attackTechniques = splitList(a.attack);
   draft.caseRef = a.caseRef;
+  // The sealer would only say "a field is invalid": the option is named here.
+  for (const auto& [option, value] : {std::pair<const char*, const std::string*>{"--case", &a.caseRef},
+                                      {"--handling-text", &a.handlingText}}) {
+    if (value->size() > protocol::MaxTextFieldBytes) {
+      throw UsageError("too-long", fmt::format("{} is at most {} bytes (this one has {})", option,
+                                               protocol::MaxTextFieldBytes, value->size()));
+    }
+  }
   if (!a.handling.empty() && !parseHandling(a.handling, draft.handling)) {
     throw UsageError("bad-handling", "unknown handling code " + a.handling + " (H0, H1, H2 or H3)");
   }
@@ -180,13 +189,11 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   for (const auto& r : draft.recipients) names.push_back(r.memberId);
   const auto id = crypto::toHex(sealed->id);
   if (ctx.out().json()) {
-    nlohmann::json deadline = nullptr;
-    if (draft.commentDeadlineMs != 0) deadline = formatTime(draft.commentDeadlineMs);
-    ctx.out().document({{"id", id},
-                        {"comment_deadline", deadline},
+    ctx.out().document({{"bulletin_id", id},
+                        {"comment_deadline_at", jsonTime(draft.commentDeadlineMs)},
                         {"addresses", draft.addresses},
-                        {"recipients", names},
-                        {"accepted_at", formatTime(accepted.acceptedAtMs)},
+                        {"recipient_ids", names},
+                        {"accepted_at", jsonTime(accepted.acceptedAtMs)},
                         {"already_accepted", accepted.alreadyAccepted}});
   } else {
     ctx.out().line(id);
@@ -221,7 +228,7 @@ static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table)
   cmd->add_option("id", a->replyTo, "The bulletin answered (32 hex digits)")->required();
   cmd->add_option("--to", a->to, "Addresses (default: the original's sender)");
   cmd->add_option("--tlp", a->tlp, "TLP (default: the original's)")
-      ->check(CLI::IsMember({"clear", "green", "amber", "amber+strict", "red"}, CLI::ignore_case));
+      ->check(tlpValidator());
   cmd->add_option("--category", a->category, "Category (default: the original's)")
       ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other"}));
   cmd->add_option("--title", a->title, "Title (default: Re: the original's title)");
@@ -245,9 +252,9 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   cmd->add_option("--to", a->to,
                   "Addresses, comma-separated: a member id, state:CC, members, partners, resource-panel, all")
       ->required();
-  cmd->add_option("--tlp", a->tlp, "Traffic Light Protocol: clear|green|amber|amber+strict|red")
+  cmd->add_option("--tlp", a->tlp, "Traffic Light Protocol: clear|green|amber|amber+strict|red, or as in TLP 2.0 (TLP:AMBER+STRICT)")
       ->required()
-      ->check(CLI::IsMember({"clear", "green", "amber", "amber+strict", "red"}, CLI::ignore_case));
+      ->check(tlpValidator());
   cmd->add_option("--category", a->category,
                   "trend|best-practice|technique|tool|alert|summary-record|other (required, except with "
                   "--summary-record)")

@@ -4,7 +4,13 @@
 #include "client/client_error.hpp"
 #include "crypto/types.hpp"
 
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 using namespace focal::client;
 using namespace focal::client::cli;
@@ -17,10 +23,14 @@ constexpr const char* Footer = R"(Settings:
 
 Exit codes:
   0  ok
-  1  usage: bad arguments, missing settings, wrong passphrase
+  1  usage: bad arguments, unknown command or option, missing settings, wrong passphrase
   2  the hub refused (typed error, e.g. policy-denied, unknown-recipient)
   3  verification failed (signature, sender key, hash, attachment)
   4  I/O or network failure (connect, TLS, timeout, file)
+  5  not found: no such bulletin, member or proposal (locally or at the hub;
+     error code not-found)
+With --json every error is {"error": {"code": ..., "message": ...}} on stdout
+(docs/json.md).
 
 Start here:
   focal keygen --member sg-spf-cyber --out sg.key
@@ -28,6 +38,72 @@ Start here:
   focal send --to my-pdrm-cyber --tlp amber --category alert --title "Phishing wave" --body "..."
   focal inbox
   focal read 3f2a...  --save-dir ./received)";
+
+// "focal admin register": the command line of the deepest subcommand parsed.
+std::string commandPath(const CLI::App& app) {
+  std::string path = "focal";
+  const CLI::App* at = &app;
+  for (;;) {
+    const auto subs = at->get_subcommands();
+    if (subs.empty()) break;
+    at = subs.front();
+    path += " " + at->get_name();
+  }
+  return path;
+}
+
+// A parse failure named for what it is. CLI11 checks required options before
+// it reports unknown arguments, so `focal send --bogus` would say "--to is
+// required" and `focal bogus` "A subcommand is required": the arguments it
+// could not place are looked at first.
+std::string describeParseError(const CLI::App& app, const CLI::ParseError& e) {
+  const auto path = commandPath(app);
+  const auto extras = app.remaining(true);
+  std::string what = e.what();
+  if (!extras.empty()) {
+    const auto& first = extras.front();
+    if (!first.empty() && first.front() == '-') {
+      what = "unknown option '" + first + "'";
+    } else if (path == "focal") {
+      what = "unknown command '" + first + "'";
+    } else {
+      what = "unexpected argument '" + first + "'";
+    }
+    if (extras.size() > 1) what += fmt::format(" (and {} more)", extras.size() - 1);
+  }
+  // A global option's mistake is explained by `focal --help`.
+  const auto colon = what.find(':');
+  if (extras.empty() && colon != std::string::npos && what.rfind("--", 0) == 0 &&
+      app.get_option_no_throw(what.substr(0, colon)) != nullptr) {
+    return what + " (see focal --help)";
+  }
+  return what + " (see " + path + " --help)";
+}
+
+// --json is looked for before parsing, so that a parse error is already
+// reported as JSON.
+bool jsonRequested(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--json") return true;
+  }
+  return false;
+}
+
+// --timeout: a number of seconds in [MinTimeoutSeconds, MaxTimeoutSeconds].
+// Outside it a deadline is useless (0) or overflows the clock (1e300).
+constexpr double MinTimeoutSeconds = 0.1;
+constexpr double MaxTimeoutSeconds = 3600;
+
+std::string checkTimeout(std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  const bool number = !text.empty() && end == text.c_str() + text.size() && errno == 0 && std::isfinite(v);
+  if (number && v >= MinTimeoutSeconds && v <= MaxTimeoutSeconds) return {};
+  return fmt::format("takes a number of seconds from {} to {}, got '{}'", MinTimeoutSeconds, MaxTimeoutSeconds, text);
+}
 
 }  // namespace
 
@@ -45,8 +121,10 @@ int main(int argc, char** argv) {
   app.add_option("--ca", o.ca, "The hub's certificate or CA (PEM): the only trust anchor");
   app.add_option("--key", o.key, "Your key file (from focal keygen)");
   app.add_option("--profile-dir", o.profileDir, "Profile directory (default $FOCAL_HOME or ~/.focal)");
-  app.add_option("--timeout", o.timeoutSeconds, "Deadline in seconds for each network step (default 30)")
-      ->check(CLI::PositiveNumber);
+  app.add_option("--timeout", o.timeoutSeconds,
+                 fmt::format("Deadline in seconds for each network step, {} to {} (default 30)", MinTimeoutSeconds,
+                             MaxTimeoutSeconds))
+      ->check(CLI::Validator(checkTimeout, "SECONDS"));
   app.add_flag("--json", o.json, "Machine-readable output: one JSON document on stdout");
 
   CommandTable table;
@@ -70,7 +148,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    Output(o.json).error("usage", std::string(e.what()) + " (see focal --help)");
+    Output(o.json || jsonRequested(argc, argv)).error("usage", describeParseError(app, e));
     return ExitUsage;
   }
 
@@ -82,12 +160,16 @@ int main(int argc, char** argv) {
       return ExitUsage;
     }
     return *rc;
+  } catch (const NotFoundError& e) {
+    out.error("not-found", e.what());
+    return ExitNotFound;
   } catch (const UsageError& e) {
     out.error(e.code(), e.what());
     return ExitUsage;
   } catch (const HubError& e) {
     out.error(e.codeName(), e.hubMessage().empty() ? e.codeName() : e.hubMessage());
-    return ExitRefused;
+    // One exit code for not-found, whether the hub or the client found nothing.
+    return e.code() == focal::wire::ErrorCode::NOT_FOUND ? ExitNotFound : ExitRefused;
   } catch (const VerifyError& e) {
     out.error("verification-failed", e.what());
     return ExitVerify;

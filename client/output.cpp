@@ -1,5 +1,6 @@
 #include "client/output.hpp"
 
+#include <cstdio>
 #include <ctime>
 #include <iostream>
 
@@ -38,6 +39,31 @@ std::string formatTime(std::int64_t unixMs) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+nlohmann::json jsonTime(std::int64_t unixMs) {
+  if (unixMs <= 0) return nullptr;
+  const std::time_t t = static_cast<std::time_t>(unixMs / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(unixMs % 1000));
+  return std::string(buf);
+}
+
+nlohmann::json jsonText(const std::string& text) {
+  if (text.empty()) return nullptr;
+  return text;
+}
+
+nlohmann::json jsonTlp(std::string_view bareName) {
+  if (bareName.empty() || bareName == "UNSET") return nullptr;
+  return "TLP:" + std::string(bareName);
+}
+
+nlohmann::json senderJson(const std::string& memberId, const std::string& name, const std::string& fingerprint) {
+  return {{"member_id", jsonText(memberId)}, {"name", jsonText(name)}, {"fingerprint", jsonText(fingerprint)}};
 }
 
 }  // namespace focal::client::cli

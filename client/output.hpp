@@ -1,6 +1,15 @@
 // The CLI's output channel. Text for people; with --json exactly one JSON
 // document per command on stdout (listen: one object per line), errors as
-// {"error": {"code": "...", "message": "..."}}.
+// {"error": {"code": "...", "message": "..."}} on stdout, with the exit code
+// of main() (docs/json.md).
+//
+// The JSON dialect (docs/json.md, one for focal and focald): snake_case keys;
+// every documented key always present, null when absent (never "" or "-");
+// times in keys ending _at, RFC 3339 UTC with milliseconds
+// ("2026-11-28T10:12:58.123Z"); identifiers in keys ending _id / _ids, named
+// by their kind for the thing described (bulletin_id, member_id, ...) and by
+// their role otherwise (reply_to_id, proposer_id, ...); TLP as in TLP 2.0
+// ("TLP:AMBER+STRICT").
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -27,7 +36,21 @@ class Output {
   bool json_;
 };
 
-// "2026-11-28T10:12:58Z"; "-" for 0.
+// "2026-11-28T10:12:58Z"; "-" for 0. For text output.
 std::string formatTime(std::int64_t unixMs);
+
+// JSON values of the dialect above.
+// "2026-11-28T10:12:58.123Z" (RFC 3339, UTC, always 3 fractional digits);
+// null for 0 (unset) or a negative time.
+nlohmann::json jsonTime(std::int64_t unixMs);
+// The text, or null when empty.
+nlohmann::json jsonText(const std::string& text);
+// A TLP 2.0 label ("TLP:AMBER+STRICT") from its bare name ("AMBER+STRICT");
+// null for an empty or "UNSET" name.
+nlohmann::json jsonTlp(std::string_view bareName);
+// The one shape of a bulletin's sender everywhere:
+// {"member_id": ..., "name": ..., "fingerprint": ...} (name/fingerprint null
+// when unknown).
+nlohmann::json senderJson(const std::string& memberId, const std::string& name, const std::string& fingerprint);
 
 }  // namespace focal::client::cli

@@ -24,6 +24,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
 namespace {
 
@@ -43,19 +44,20 @@ int initCommand(const InitOptions& options, bool json) {
   }
   wipe(passphrase);
   if (json) {
+    // The JSON dialect of focal (docs/json.md, focald init).
     nlohmann::json j = {
-        {"config", r.configFile.string()},
-        {"hubId", r.hubId},
-        {"address", r.address},
-        {"caFile", r.caFile.string()},
-        {"certificateSha256", r.certificateFingerprint},
-        {"hubKeyFingerprint", r.hubKeyFingerprint},
-        {"adminId", r.adminId},
-        {"adminKey", r.adminKeyFile.string()},
-        {"adminPublicKey", r.adminPublicKeyFile.string()},
-        {"adminFingerprint", r.adminFingerprint},
+        {"config_file", r.configFile.string()},
+        {"hub_id", r.hubId},
+        {"hub_address", r.address},
+        {"ca_file", r.caFile.string()},
+        {"certificate_sha256", r.certificateFingerprint},
+        {"hub_key_fingerprint", r.hubKeyFingerprint},
+        {"admin_id", r.adminId},
+        {"admin_key_file", r.adminKeyFile.string()},
+        {"admin_public_key_file", r.adminPublicKeyFile.string()},
+        {"admin_fingerprint", r.adminFingerprint},
     };
-    std::cout << j.dump() << std::endl;
+    std::cout << j.dump(2) << std::endl;
     return 0;
   }
   std::cout << "Focal hub created in " << r.configFile.parent_path().string() << "\n"
@@ -75,18 +77,62 @@ int initCommand(const InitOptions& options, bool json) {
   return 0;
 }
 
+// focald's exit codes (also in `focald --help`).
+constexpr int ExitFailure = 1;  // a failure at run time: I/O, key, database, TLS
+constexpr int ExitUsage = 2;    // bad arguments, unknown command or option, invalid configuration
+
+constexpr const char* Footer = R"(Exit codes:
+  0  ok (run: stopped by SIGINT/SIGTERM)
+  1  failure at run time: I/O, key file, database, TLS
+  2  usage: bad arguments, unknown command or option, invalid focal.toml or --listen
+With init --json, an error is {"error": {"code": ..., "message": ...}} on stdout (docs/json.md).)";
+
+// An error as focal reports it: JSON on stdout with --json, else a line on stderr.
+void reportError(bool json, std::string_view code, const std::string& message) {
+  if (json) {
+    std::cout << nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump(2) << std::endl;
+  } else {
+    std::cerr << "focald: " << (code == "usage" ? "" : "error: ") << message << std::endl;
+  }
+}
+
+// "focald init": the deepest subcommand parsed, for the help pointer.
+std::string commandPath(const CLI::App& app) {
+  std::string path = "focald";
+  for (const CLI::App* at = &app; !at->get_subcommands().empty();) {
+    at = at->get_subcommands().front();
+    path += " " + at->get_name();
+  }
+  return path;
+}
+
+// CLI11 checks required options before unknown arguments ("A subcommand is
+// required" for `focald bogus`); what it could not place is reported first.
+std::string describeParseError(const CLI::App& app, const CLI::ParseError& e) {
+  const auto path = commandPath(app);
+  const auto extras = app.remaining(true);
+  std::string what = e.what();
+  if (!extras.empty()) {
+    const auto& first = extras.front();
+    if (!first.empty() && first.front() == '-') what = "unknown option '" + first + "'";
+    else if (path == "focald") what = "unknown command '" + first + "'";
+    else what = "unexpected argument '" + first + "'";
+  }
+  return what + " (see " + path + " --help)";
+}
+
 int runCommand(const fs::path& dir, const std::string& listenOverride, const fs::path& testClockFile) {
   auto config = loadConfig(dir / "focal.toml");
   if (!config) {
     std::cerr << "focald: " << config.error() << std::endl;
-    return 2;
+    return ExitUsage;
   }
   Config cfg = std::move(config).value();
   if (!listenOverride.empty()) {
     auto addr = parseListenAddress(listenOverride);
     if (!addr) {
       std::cerr << "focald: --listen: " << addr.error() << std::endl;
-      return 2;
+      return ExitUsage;
     }
     cfg.listenHost = addr->host;
     cfg.listenPort = addr->port;
@@ -144,6 +190,7 @@ int main(int argc, char** argv) {
   sqlite::configureProcess();  // before any connection opens
   CLI::App app{"focald: the Focal hub"};
   app.require_subcommand(1);
+  app.footer(Footer);
 
   InitOptions init;
   std::string kdf = "moderate";
@@ -181,7 +228,18 @@ int main(int argc, char** argv) {
                      "TESTS ONLY: read the hub's time (Unix ms, one integer) from FILE on every use, so tests can "
                      "move time past comment deadlines. Whoever can write FILE controls the hub's clock.");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    bool wantJson = false;
+    for (int i = 1; i < argc; ++i) wantJson = wantJson || std::string_view(argv[i]) == "--json";
+    reportError(wantJson, "usage", describeParseError(app, e));
+    return ExitUsage;
+  }
 
   try {
     crypto::initialize();
@@ -200,7 +258,7 @@ int main(int argc, char** argv) {
     }
     return runCommand(runDir, listen, testClock);
   } catch (const std::exception& e) {
-    std::cerr << "focald: error: " << e.what() << std::endl;
-    return 1;
+    reportError(json && *initCmd, "failure", e.what());
+    return ExitFailure;
   }
 }

@@ -36,9 +36,14 @@ Result<Ok> checkMarkings(wire::BulletinHeader::Reader h) {
   if (h.getHandling() != wire::Handling::H3 && !text.empty()) {
     return fail(ErrorCode::INVALID_REQUEST, "handlingText is only for handling code H3");
   }
-  if (text.size() > protocol::MaxTextFieldBytes || h.getCaseRef().size() > protocol::MaxTextFieldBytes) {
-    return fail(ErrorCode::INVALID_REQUEST, "handlingText and caseRef are limited to " +
-                                                std::to_string(protocol::MaxTextFieldBytes) + " bytes");
+  // Each field named on its own, so the sender knows which one to shorten.
+  if (text.size() > protocol::MaxTextFieldBytes) {
+    return fail(ErrorCode::INVALID_REQUEST, "handlingText is limited to " + std::to_string(protocol::MaxTextFieldBytes) +
+                                                " bytes (this one has " + std::to_string(text.size()) + ")");
+  }
+  if (h.getCaseRef().size() > protocol::MaxTextFieldBytes) {
+    return fail(ErrorCode::INVALID_REQUEST, "caseRef is limited to " + std::to_string(protocol::MaxTextFieldBytes) +
+                                                " bytes (this one has " + std::to_string(h.getCaseRef().size()) + ")");
   }
   const auto source = static_cast<std::uint16_t>(h.getSourceReliability());
   if (source > static_cast<std::uint16_t>(wire::SourceReliability::X)) {

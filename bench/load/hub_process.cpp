@@ -83,8 +83,8 @@ HubProcess::HubProcess(Options options) : options_(std::move(options)) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(text);
-      caFile_ = j.at("caFile").get<std::string>();
-      const fs::path adminKey = j.at("adminKey").get<std::string>();
+      caFile_ = j.at("ca_file").get<std::string>();
+      const fs::path adminKey = j.at("admin_key_file").get<std::string>();
       auto keys = crypto::readKeyFile(adminKey, passphrase);
       if (!keys) throw std::runtime_error(adminKey.string() + ": " + crypto::describe(keys.error()));
       admin_.emplace(std::move(keys).value());

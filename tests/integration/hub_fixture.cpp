@@ -170,8 +170,8 @@ Hub::Hub(HubOptions options) {
                          {{"FOCAL_PASSPHRASE", TestPassphrase}});
   if (init.exitCode != 0) throw std::runtime_error("focald init failed: " + init.out + init.err);
   const auto j = nlohmann::json::parse(init.out);
-  caFile_ = j.at("caFile").get<std::string>();
-  adminKeyFile_ = j.at("adminKey").get<std::string>();
+  caFile_ = j.at("ca_file").get<std::string>();
+  adminKeyFile_ = j.at("admin_key_file").get<std::string>();
   auto keys = crypto::readKeyFile(adminKeyFile_, TestPassphrase);
   if (!keys) throw std::runtime_error("cannot read the admin key");
   adminKeys_.emplace(std::move(keys).value());
