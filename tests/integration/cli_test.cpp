@@ -52,7 +52,7 @@ TEST_CASE("CLI end to end: keygen, register, AMBER alert with attachment, read, 
   const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), adminProfile);
   auto reg = runJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "SG",
                                         "--institution", "law-enforcement", "--name", "SPF Cybercrime"}));
-  CHECK(reg.at("index").get<std::uint64_t>() > 0);
+  CHECK(reg.at("log_index").get<std::uint64_t>() > 0);
   runJson(concat(adminArgs, {"admin", "register", myKey.string() + ".pub", "--state", "MY", "--institution",
                              "law-enforcement", "--name", "PDRM Cyber"}));
   const auto sgArgs = hub.cliGlobals(sgKey, sgProfile);
@@ -66,7 +66,7 @@ TEST_CASE("CLI end to end: keygen, register, AMBER alert with attachment, read, 
   auto dir = runJson(concat(myArgs, {"directory"}));
   bool sawSg = false;
   for (const auto& m : dir) {
-    if (m.at("id") == "sg-spf-cyber") {
+    if (m.at("member_id") == "sg-spf-cyber") {
       sawSg = true;
       CHECK(m.at("fingerprint") == kg.at("fingerprint"));
       CHECK(m.at("state") == "SG");
@@ -87,15 +87,15 @@ TEST_CASE("CLI end to end: keygen, register, AMBER alert with attachment, read, 
                                       "--title", "Phishing kit targeting banks", "--body",
                                       "Indicators attached.", "--attach", attachment.string(), "--priority",
                                       "urgent", "--attack", "T1566.002", "--case", "AWGC-2026-7"}));
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
   CHECK(id.size() == 32);
-  CHECK(sent.at("recipients") == json::array({"my-pdrm-cyber"}));
+  CHECK(sent.at("recipient_ids") == json::array({"my-pdrm-cyber"}));
 
   auto inbox = runJson(concat(myArgs, {"inbox"}));
   REQUIRE(inbox.size() == 1);
-  CHECK(inbox[0].at("id") == id);
-  CHECK(inbox[0].at("sender") == "sg-spf-cyber");
-  CHECK(inbox[0].at("tlp") == "AMBER");
+  CHECK(inbox[0].at("bulletin_id") == id);
+  CHECK(inbox[0].at("sender").at("member_id") == "sg-spf-cyber");
+  CHECK(inbox[0].at("tlp") == "TLP:AMBER");
   CHECK(inbox[0].at("priority") == "urgent");
   CHECK(inbox[0].at("title") == "Phishing kit targeting banks");
 
@@ -103,9 +103,9 @@ TEST_CASE("CLI end to end: keygen, register, AMBER alert with attachment, read, 
   fs::create_directories(saveDir);
   auto read = runJson(concat(myArgs, {"read", id, "--save-dir", saveDir.string()}));
   CHECK(read.at("verified") == true);
-  CHECK(read.at("sender").at("id") == "sg-spf-cyber");
+  CHECK(read.at("sender").at("member_id") == "sg-spf-cyber");
   CHECK(read.at("sender").at("fingerprint") == kg.at("fingerprint"));
-  CHECK(read.at("tlp") == "AMBER");
+  CHECK(read.at("tlp") == "TLP:AMBER");
   CHECK(read.at("category") == "alert");
   CHECK(read.at("body") == "Indicators attached.");
   CHECK(read.at("case") == "AWGC-2026-7");
@@ -137,13 +137,13 @@ TEST_CASE("CLI end to end: keygen, register, AMBER alert with attachment, read, 
   auto piped = runJson(concat(sgArgs, {"send", "--to", "state:MY", "--tlp", "green", "--category", "trend",
                                        "--title", "From stdin"}),
                        0, std::string("piped body\n"));
-  CHECK(piped.at("recipients") == json::array({"my-pdrm-cyber"}));
-  CHECK(runJson(concat(myArgs, {"read", piped.at("id")})).at("body") == "piped body\n");
+  CHECK(piped.at("recipient_ids") == json::array({"my-pdrm-cyber"}));
+  CHECK(runJson(concat(myArgs, {"read", piped.at("bulletin_id")})).at("body") == "piped body\n");
   auto sn = runJson(concat(myArgs, {"fingerprint", "sg-spf-cyber", "my-pdrm-cyber"}));
   CHECK(sn.at("safety_number").get<std::string>().size() >= 60);
 
   // Errors are JSON with a code, and the documented exit codes.
-  auto bad = runJson(concat(myArgs, {"read", "00112233445566778899aabbccddeeff"}), 1);
+  auto bad = runJson(concat(myArgs, {"read", "00112233445566778899aabbccddeeff"}), 5);
   CHECK(bad.at("error").at("code") == "not-found");
   auto unknown = runJson(concat(sgArgs, {"send", "--to", "nobody", "--tlp", "amber", "--category", "trend", "--title",
                                          "x", "--body", "y"}),
@@ -184,6 +184,6 @@ TEST_CASE("focal listen prints the backlog, then each pushed bulletin as a JSON 
   CHECK(lines[1].at("title") == "pushed live");
   for (const auto& l : lines) {
     CHECK(l.at("verified") == true);
-    CHECK(l.at("sender") == "sg-spf");
+    CHECK(l.at("sender").at("member_id") == "sg-spf");
   }
 }

@@ -144,12 +144,12 @@ TEST_CASE("A sender killed mid-upload leaves no bulletin and nothing in the inbo
   auto sent = runCli(sendArgs);
   INFO(sent.out << sent.err);
   REQUIRE(sent.exitCode == 0);
-  const auto id = json::parse(sent.out).at("id").get<std::string>();
+  const auto id = json::parse(sent.out).at("bulletin_id").get<std::string>();
   auto inbox = runCli(concat(myArgs, {"--json", "inbox"}));
   REQUIRE(inbox.exitCode == 0);
   const auto items = json::parse(inbox.out);
   REQUIRE(items.size() == 1);
-  CHECK(items[0].at("id") == id);
+  CHECK(items[0].at("bulletin_id") == id);
   const auto saveDir = home.path() / "saved";
   fs::create_directories(saveDir);
   auto read = runCli(concat(myArgs, {"--json", "read", id, "--save-dir", saveDir.string()}));

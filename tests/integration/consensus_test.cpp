@@ -72,7 +72,7 @@ std::string sendRecord(const CliMember& from, const std::string& to, const std::
     cmd.push_back("--revises");
     cmd.push_back(revises);
   }
-  return runJson(concat(from.args, cmd)).at("id").get<std::string>();
+  return runJson(concat(from.args, cmd)).at("bulletin_id").get<std::string>();
 }
 
 wire::ErrorCode commentRefusal(Hub& hub, const TestMember& who, const crypto::BulletinId& record,
@@ -103,17 +103,17 @@ TEST_CASE("Silence procedure: without objection the hub approves the record at t
   const auto id = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "90s");
   auto st = runJson(concat(sec.args, {"record-status", id}));
   CHECK(st.at("state") == "pending");
-  CHECK(st.at("outcome_index").is_null());
+  CHECK(st.at("outcome_log_index").is_null());
   // MY reads and acknowledges it; TH stays silent.
   auto read = runJson(concat(my.args, {"read", id}));
   CHECK(read.at("summary_record") == true);
-  CHECK(read.at("comment_deadline").is_string());
+  CHECK(read.at("comment_deadline_at").is_string());
   runJson(concat(my.args, {"ack", id}));
 
   hub.advanceClock(100'000);
   st = waitForState(sec.args, id, "approved");
-  CHECK(st.at("outcome_index").get<std::uint64_t>() > 0);
-  CHECK(st.at("acknowledged_by") == json::array({"my-pdrm-cyber"}));
+  CHECK(st.at("outcome_log_index").get<std::uint64_t>() > 0);
+  CHECK(st.at("acknowledged_by_ids") == json::array({"my-pdrm-cyber"}));
   CHECK(st.at("comments").empty());
   // A recipient sees the same, and its client verifies the log with the
   // hub-signed recordApproved entry in it.
@@ -131,7 +131,7 @@ TEST_CASE("Silence procedure: without objection the hub approves the record at t
   sec.args = hub.cliGlobals(sec.member.keyFile, home.path() / "sg-asean-sec-profile");
   my.args = hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile");
   auto st2 = waitForState(sec.args, second, "approved");
-  CHECK(st2.at("outcome_index").get<std::uint64_t>() > st.at("outcome_index").get<std::uint64_t>());
+  CHECK(st2.at("outcome_log_index").get<std::uint64_t>() > st.at("outcome_log_index").get<std::uint64_t>());
   runJson(concat(my.args, {"verify-log"}));
 }
 
@@ -166,7 +166,7 @@ TEST_CASE("Silence procedure: an objection blocks approval, a revision supersede
   CHECK(commentRefusal(hub, th.member, idOf(disputed), secKey, true) == wire::ErrorCode::DUPLICATE);
   const auto plain = runJson(concat(sec.args, {"send", "--to", "ph-nbi-cyber", "--tlp", "green", "--category",
                                                "other", "--title", "plain", "--body", "x"}))
-                         .at("id")
+                         .at("bulletin_id")
                          .get<std::string>();
   CHECK(commentRefusal(hub, ph.member, idOf(plain), secKey) == wire::ErrorCode::INVALID_REQUEST);
   auto cli = runJson(concat(ph.args, {"comment", plain, "--text", "x"}), 1);
@@ -177,12 +177,12 @@ TEST_CASE("Silence procedure: an objection blocks approval, a revision supersede
   CHECK(st.at("state") == "objected");
   REQUIRE(st.at("comments").size() == 2);
   // The sender reads the comments' sealed text; the hub could not.
-  CHECK(st.at("comments")[1].at("member") == "th-tcsd");
+  CHECK(st.at("comments")[1].at("member_id") == "th-tcsd");
   CHECK(st.at("comments")[1].at("objection") == true);
   CHECK(st.at("comments")[1].at("text") == "Item 2 misquotes Thailand");
   CHECK(runJson(concat(my.args, {"record-status", disputed})).at("comments")[1].at("text").is_null());
   // A member who holds neither record is told nothing.
-  CHECK(runJson(concat(ph.args, {"record-status", disputed}), 2).at("error").at("code") == "not-found");
+  CHECK(runJson(concat(ph.args, {"record-status", disputed}), 5).at("error").at("code") == "not-found");
 
   // The deadline passes: the control record is approved in the same pass
   // that leaves the disputed one objected.
@@ -190,7 +190,7 @@ TEST_CASE("Silence procedure: an objection blocks approval, a revision supersede
   waitForState(sec.args, control, "approved");
   st = runJson(concat(sec.args, {"record-status", disputed}));
   CHECK(st.at("state") == "objected");
-  CHECK(st.at("outcome_index").is_null());
+  CHECK(st.at("outcome_log_index").is_null());
 
   // The secretariat circulates a revision: the old record is superseded.
   const auto revision = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "5m", disputed);
@@ -230,7 +230,7 @@ TEST_CASE("Admission by consensus: every member state with a point of contact mu
   CHECK(notAdmin.at("error").at("code") == "forbidden");
   const auto pid = runJson(concat(adminArgs, {"admin", "propose-admission", pub, "--institution", "resource-panel",
                                               "--name", "ACME Threat Labs", "--expires", "14d"}))
-                       .at("proposal")
+                       .at("proposal_id")
                        .get<std::string>();
   auto listed = runJson(concat(my.args, {"proposals"}));
   REQUIRE(listed.size() == 1);
@@ -256,7 +256,7 @@ TEST_CASE("Admission by consensus: every member state with a point of contact mu
   CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
   listed = runJson(concat(sg1.args, {"proposals"}));
   CHECK(listed[0].at("state") == "adopted");
-  CHECK(listed[0].at("outcome_index").get<std::uint64_t>() > 0);
+  CHECK(listed[0].at("outcome_log_index").get<std::uint64_t>() > 0);
   CHECK(runJson(concat(partner.args, {"directory"})).dump().find("acme-labs") != std::string::npos);
   runJson(concat(partner.args, {"verify-log"}));
   runJson(concat(sg2.args, {"verify-log"}));
@@ -272,7 +272,7 @@ TEST_CASE("Admission by consensus: every member state with a point of contact mu
   runJson({"keygen", "--member", "other-labs", "--out", key2.string(), "--kdf", "interactive"});
   const auto pid2 = runJson(concat(adminArgs, {"admin", "propose-admission", key2.string() + ".pub", "--name",
                                                "Other Labs"}))
-                        .at("proposal")
+                        .at("proposal_id")
                         .get<std::string>();
   // The newly admitted resource-panel member does not decide either.
   const auto acmeArgs = hub.cliGlobals(candKey, home.path() / "acme-profile");
@@ -293,7 +293,7 @@ TEST_CASE("Admission by consensus: an expired proposal cannot be approved", "[in
   runJson({"keygen", "--member", "late-labs", "--out", key.string(), "--kdf", "interactive"});
   const auto pid = runJson(concat(adminArgs, {"admin", "propose-admission", key.string() + ".pub", "--name",
                                               "Late Labs", "--expires", "90s"}))
-                       .at("proposal")
+                       .at("proposal_id")
                        .get<std::string>();
   hub.advanceClock(120'000);
   CHECK(runJson(concat(sg.args, {"proposals"}))[0].at("state") == "expired");
@@ -312,12 +312,12 @@ std::string proposeAmendment(const std::vector<std::string>& adminArgs, const st
                              const std::string& expires = "14d") {
   auto r = runJson(concat(adminArgs, {"admin", "propose-amendment", "--text", text, "--expires", expires}));
   CHECK(r.at("kind") == "amendment");
-  return r.at("proposal").get<std::string>();
+  return r.at("proposal_id").get<std::string>();
 }
 
 json listed(const std::vector<std::string>& args, const std::string& pid) {
   for (const auto& p : runJson(concat(args, {"proposals"}))) {
-    if (p.at("id") == pid) return p;
+    if (p.at("proposal_id") == pid) return p;
   }
   FAIL("proposal " << pid << " is not listed");
   return {};
@@ -368,7 +368,7 @@ TEST_CASE("Amendment by consensus: adopted when a point of contact of every memb
   const auto textFile = home.path() / "tor-para-10.txt";
   { std::ofstream(textFile) << AmendmentText; }
   const auto pid = runJson(concat(adminArgs, {"admin", "propose-amendment", "--text-file", textFile.string()}))
-                       .at("proposal")
+                       .at("proposal_id")
                        .get<std::string>();
   auto p = listed(my.args, pid);
   CHECK(p.at("kind") == "amendment");
@@ -393,21 +393,21 @@ TEST_CASE("Amendment by consensus: adopted when a point of contact of every memb
   p = listed(sg1.args, pid);
   CHECK(p.at("approved_states") == json::array({"SG"}));
   CHECK(p.at("missing_states") == json::array({"MY"}));
-  CHECK(p.at("outcome_index").is_null());
+  CHECK(p.at("outcome_log_index").is_null());
   CHECK(logEntriesOfKind(adminArgs, "amendment").empty());
 
   // Malaysia completes it: a hub-signed amendment entry with one approval per state.
   CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
   p = listed(partner.args, pid);
   CHECK(p.at("state") == "adopted");
-  const auto index = p.at("outcome_index").get<std::uint64_t>();
+  const auto index = p.at("outcome_log_index").get<std::uint64_t>();
   const auto entries = logEntriesOfKind(adminArgs, "amendment");
   REQUIRE(entries.size() == 1);
-  CHECK(entries[0].at("index") == index);
-  CHECK(entries[0].at("proposal") == pid);
+  CHECK(entries[0].at("log_index") == index);
+  CHECK(entries[0].at("proposal_id") == pid);
   CHECK(entries[0].at("text") == AmendmentText);
   CHECK(entries[0].at("approvals") == 2);
-  CHECK(entries[0].at("author") == runJson(concat(adminArgs, {"admin", "log"})).at("hub"));
+  CHECK(entries[0].at("author_id") == runJson(concat(adminArgs, {"admin", "log"})).at("hub_id"));
   // Every client re-verifies it, a fresh one from entry 0 too; the directory is unchanged.
   for (const auto* m : {&partner, &sg2, &my}) runJson(concat(m->args, {"verify-log"}));
   runJson(concat(hub.cliGlobals(sec.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}));
@@ -442,8 +442,8 @@ TEST_CASE("Amendment by consensus: a missing state keeps it open, one rejection 
   CHECK(rejected.at("state") == "rejected");
   p = listed(my.args, pid);
   CHECK(p.at("state") == "rejected");
-  CHECK(p.at("rejected_by") == json::array({"th-tcsd"}));
-  CHECK(p.at("outcome_index").is_null());
+  CHECK(p.at("rejected_by_ids") == json::array({"th-tcsd"}));
+  CHECK(p.at("outcome_log_index").is_null());
   CHECK(runJson(concat(th.args, {"approve", pid}), 2).at("error").at("code") == "policy-denied");
   CHECK(logEntriesOfKind(adminArgs, "amendment").empty());
   runJson(concat(th.args, {"verify-log"}));
@@ -489,7 +489,7 @@ TEST_CASE("A forged or tampered amendment entry served by the hub fails every cl
   const auto pid = proposeAmendment(adminArgs, AmendmentText);
   runJson(concat(sg.args, {"approve", pid}));
   runJson(concat(my.args, {"approve", pid}));
-  const auto index = listed(sg.args, pid).at("outcome_index").get<std::uint64_t>();
+  const auto index = listed(sg.args, pid).at("outcome_log_index").get<std::uint64_t>();
   hub.stop();
 
   // The operator holds the hub key: it can sign any entry it likes. What it

@@ -93,7 +93,7 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
   const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
 
   const auto row = [](const json& list, const std::string& id) {
-    auto it = std::find_if(list.begin(), list.end(), [&](const json& m) { return m.at("id") == id; });
+    auto it = std::find_if(list.begin(), list.end(), [&](const json& m) { return m.at("member_id") == id; });
     REQUIRE(it != list.end());
     return *it;
   };
@@ -116,15 +116,15 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
   // Roles and revocation, with a reason.
   runJson(concat(admin, {"admin", "role", "my-pdrm-cyber", "--secretariat", "yes"}));
   auto rev = runJson(concat(admin, {"admin", "revoke", "my-pdrm-cyber", "--reason", "left the institution"}));
-  const auto revokedAt = rev.at("index").get<std::uint64_t>();
+  const auto revokedAt = rev.at("log_index").get<std::uint64_t>();
 
   auto log = runJson(concat(admin, {"admin", "log", "--from", "4"}));
   std::vector<std::string> kinds;
   for (const auto& e : log.at("entries")) kinds.push_back(e.at("kind"));
   CHECK(kinds == std::vector<std::string>{"rotate-encryption", "rotate-encryption", "role-change", "revoke"});
   CHECK(log.at("entries").back().at("reason") == "left the institution");
-  CHECK(log.at("entries").back().at("index") == revokedAt);
-  CHECK(log.at("entries")[0].at("author") == "sg-spf-cyber");
+  CHECK(log.at("entries").back().at("log_index") == revokedAt);
+  CHECK(log.at("entries")[0].at("author_id") == "sg-spf-cyber");
 
   list = runJson(concat(admin, {"admin", "list"}));
   const auto myRow = row(list, "my-pdrm-cyber");
@@ -228,13 +228,13 @@ TEST_CASE("A rotated key file still opens bulletins queued for the old key, and 
                                        "--title", "after rotation", "--body", "new key"}));
 
   // The old key file (same identity) opens the old bulletin, not the new one.
-  auto oldRead = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", before.at("id")}));
+  auto oldRead = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", before.at("bulletin_id")}));
   CHECK(oldRead.at("body") == "old key");
-  runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", after.at("id")}), 3);
+  runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", after.at("bulletin_id")}), 3);
   // The new file opens both (it keeps the earlier encryption key).
-  auto newRead = runJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", after.at("id")}));
+  auto newRead = runJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", after.at("bulletin_id")}));
   CHECK(newRead.at("body") == "new key");
-  auto oldWithNew = runJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", before.at("id")}));
+  auto oldWithNew = runJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", before.at("bulletin_id")}));
   CHECK(oldWithNew.at("body") == "old key");
 }
 
@@ -262,11 +262,11 @@ TEST_CASE("Identity rotation: the old identity is locked out, bulletins it signe
   const auto myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
   auto fp = runJson(concat(myArgs, {"fingerprint", "sg-spf-cyber"}));
   CHECK(fp.at("fingerprint") == rot.at("fingerprint"));
-  auto r1 = runJson(concat(myArgs, {"read", before.at("id")}));
+  auto r1 = runJson(concat(myArgs, {"read", before.at("bulletin_id")}));
   CHECK(r1.at("body") == "signed by the old identity");
-  CHECK(r1.at("key_warning") == "");
+  CHECK(r1.at("key_warning").is_null());
   CHECK(r1.at("sender").at("fingerprint") == crypto::fingerprint(sg.id(), sg.keys.identity.publicKey));
-  auto r2 = runJson(concat(myArgs, {"read", after.at("id")}));
+  auto r2 = runJson(concat(myArgs, {"read", after.at("bulletin_id")}));
   CHECK(r2.at("body") == "signed by the new identity");
   CHECK(r2.at("sender").at("fingerprint") == rot.at("fingerprint"));
 }
@@ -283,7 +283,7 @@ TEST_CASE("Bulletins signed before the sender's revocation are marked with the t
   runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"),
                  {"admin", "revoke", "sg-spf-cyber", "--key", crypto::toHex(sg.keys.identity.publicKey), "--reason",
                   "key compromised"}));
-  auto read = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"read", sent.at("id")}));
+  auto read = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"read", sent.at("bulletin_id")}));
   CHECK(read.at("verified") == true);
   CHECK(read.at("key_warning") == "signed by a key since revoked");
 }
@@ -303,7 +303,7 @@ struct TamperedHub {
 
   TamperedHub() {
     auto first = runJson(concat(sgArgs(), {"verify-log"}));
-    REQUIRE(first.at("entries") == 4);
+    REQUIRE(first.at("entry_count") == 4);
     adminRotate(hub, home.path() / "admin", "my-pdrm-cyber", myNew, home.path());
     hub.createMember("th-rtp-cyber", "TH");
     hub.stop();
@@ -314,7 +314,7 @@ struct TamperedHub {
   // SG's profile verifies all 6 entries on the honest hub first.
   void verifyEverything() {
     hub.start();
-    REQUIRE(runJson(concat(sgArgs(), {"verify-log"})).at("entries") == 6);
+    REQUIRE(runJson(concat(sgArgs(), {"verify-log"})).at("entry_count") == 6);
     hub.stop();
   }
   void tamper(const std::function<void(sq::Database&)>& f) { withDatabase(hub, f); }

@@ -213,9 +213,9 @@ TEST_CASE("RED to a member-state address is refused naming the rule and the addr
   // Named members: accepted, and readable by them as RED.
   auto named = g.cli(g.sgLe, {"send", "--to", "my-le,th-le", "--tlp", "red", "--category", "alert", "--title",
                               "named only", "--body", "b"});
-  CHECK(named.at("recipients") == json::array({"my-le", "th-le"}));
-  auto read = g.cli(g.myLe, {"read", named.at("id")});
-  CHECK(read.at("tlp") == "RED");
+  CHECK(named.at("recipient_ids") == json::array({"my-le", "th-le"}));
+  auto read = g.cli(g.myLe, {"read", named.at("bulletin_id")});
+  CHECK(read.at("tlp") == "TLP:RED");
   CHECK(read.at("addresses") == json::array({"my-le", "th-le"}));
 }
 
@@ -240,8 +240,8 @@ TEST_CASE("AMBER to a dialogue partner through 'all' or 'partners' is refused na
   CHECK_NOTHROW(c->send(allNamed.bulletin));
   auto partnerNamed = g.cli(g.myLe, {"send", "--to", "us-partner", "--tlp", "amber", "--category", "alert", "--title",
                                      "for the partner", "--body", "b"});
-  CHECK(partnerNamed.at("recipients") == json::array({"us-partner"}));
-  CHECK(g.cli(g.partner, {"read", partnerNamed.at("id")}).at("tlp") == "AMBER");
+  CHECK(partnerNamed.at("recipient_ids") == json::array({"us-partner"}));
+  CHECK(g.cli(g.partner, {"read", partnerNamed.at("bulletin_id")}).at("tlp") == "TLP:AMBER");
   // GREEN through 'all' reaches the partner: the restriction is AMBER's.
   auto green = sealTo(*c, g.myLe, {"all"}, wire::Tlp::GREEN);
   CHECK_NOTHROW(c->send(green.bulletin));
@@ -327,15 +327,15 @@ TEST_CASE("AMBER is forwarded within the forwarder's own member state and refuse
   Group g;
   auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title",
                              "to forward", "--body", "forward me"});
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
 
   // sg-le (SG) forwards to sg-ps (SG, another institution): accepted.
   auto fwd = g.cli(g.sgLe, {"forward", id, "--to", "sg-ps"});
-  CHECK(fwd.at("recipients") == json::array({"sg-ps"}));
+  CHECK(fwd.at("recipient_ids") == json::array({"sg-ps"}));
   auto read = g.cli(g.sgPs, {"read", id});
   CHECK(read.at("verified") == true);
-  CHECK(read.at("sender").at("id") == "my-le");  // the original signature, verified by the new recipient
-  CHECK(read.at("forwarded_by") == "sg-le");
+  CHECK(read.at("sender").at("member_id") == "my-le");  // the original signature, verified by the new recipient
+  CHECK(read.at("forwarded_by_id") == "sg-le");
   CHECK(read.at("body") == "forward me");
   auto text = g.text(g.sgPs, {"read", id});
   CHECK_THAT(text.out, Contains("Forwarded: by sg-le"));
@@ -365,12 +365,12 @@ TEST_CASE("A forward to a group that overlaps the recipients reaches only the me
   Group g;
   auto sent = g.cli(g.myLe, {"send", "--to", "sg-le,sg-le2", "--tlp", "amber", "--category", "alert", "--title",
                              "for SG", "--body", "b"});
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
   const auto bid = *crypto::BulletinId::fromBytes(*crypto::fromHex(id));
   // state:SG (for sg-le) resolves to sg-le2 and sg-ps; sg-le2 already has it.
   auto fwd = g.cli(g.sgLe, {"forward", id, "--to", "state:SG"});
-  CHECK(fwd.at("recipients") == json::array({"sg-le2", "sg-ps"}));
-  CHECK(g.cli(g.sgPs, {"read", id}).at("forwarded_by") == "sg-le");
+  CHECK(fwd.at("recipient_ids") == json::array({"sg-le2", "sg-ps"}));
+  CHECK(g.cli(g.sgPs, {"read", id}).at("forwarded_by_id") == "sg-le");
   // sg-le2 holds it once, as an original recipient.
   auto c2 = g.hub.connect(g.sgLe2.keys);
   std::size_t entries = 0;
@@ -402,8 +402,8 @@ TEST_CASE("AMBER+STRICT is forwarded within the forwarder's institution and refu
           {"TLP:AMBER+STRICT forwarding rule", "'th-le' is TH law-enforcement"});
   // Same state and institution: accepted, through the CLI as well.
   auto ok = g.cli(g.sgLe, {"forward", b.hexId(), "--to", "sg-le2"});
-  CHECK(ok.at("recipients") == json::array({"sg-le2"}));
-  CHECK(g.cli(g.sgLe2, {"read", b.hexId()}).at("tlp") == "AMBER+STRICT");
+  CHECK(ok.at("recipient_ids") == json::array({"sg-le2"}));
+  CHECK(g.cli(g.sgLe2, {"read", b.hexId()}).at("tlp") == "TLP:AMBER+STRICT");
 }
 
 TEST_CASE("RED is never forwarded", "[integration][rules]") {
@@ -531,7 +531,7 @@ TEST_CASE("H2 is forwarded only with the originator's signed permission, and nob
   Group g;
   auto sent = g.cli(g.myLe, {"send", "--to", "sg-le,sg-le2", "--tlp", "amber", "--category", "alert", "--title",
                              "no further dissemination", "--body", "b", "--handling", "H2"});
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
 
   auto without = g.cli(g.sgLe, {"forward", id, "--to", "sg-ps"}, 2);
   cliRefused(without, "policy-denied", {"handling code H2 rule", "my-le has not permitted sg-le"});
@@ -540,7 +540,7 @@ TEST_CASE("H2 is forwarded only with the originator's signed permission, and nob
   auto selfPermit = g.cli(g.sgLe, {"permit", id, "--to", "sg-le"}, 2);
   cliRefused(selfPermit, "forbidden", {"only the originator (my-le)"});
   // Someone who never saw it learns nothing.
-  auto stranger = g.cli(g.thLe, {"permit", id, "--to", "sg-le"}, 2);
+  auto stranger = g.cli(g.thLe, {"permit", id, "--to", "sg-le"}, 5);
   cliRefused(stranger, "not-found", {"no such bulletin"});
   // A permission signed by another key than the session's.
   auto sc = g.hub.connect(g.sgLe.keys);
@@ -553,12 +553,12 @@ TEST_CASE("H2 is forwarded only with the originator's signed permission, and nob
 
   // The originator's permission for sg-le: sg-le may forward (within AMBER), sg-le2 still may not.
   auto permitted = g.cli(g.myLe, {"permit", id, "--to", "sg-le"});
-  CHECK(permitted.at("permitted") == json::array({"sg-le"}));
+  CHECK(permitted.at("permitted_ids") == json::array({"sg-le"}));
   auto fwd = g.cli(g.sgLe, {"forward", id, "--to", "sg-ps"});
-  CHECK(fwd.at("recipients") == json::array({"sg-ps"}));
+  CHECK(fwd.at("recipient_ids") == json::array({"sg-ps"}));
   auto read = g.cli(g.sgPs, {"read", id});
   CHECK(read.at("handling") == "H2");
-  CHECK(read.at("forwarded_by") == "sg-le");
+  CHECK(read.at("forwarded_by_id") == "sg-le");
   auto still = g.cli(g.sgLe2, {"forward", id, "--to", "sg-ps"}, 2);
   cliRefused(still, "policy-denied", {"handling code H2 rule", "sg-le2"});
   // The permission does not lift the TLP rule.
@@ -574,7 +574,7 @@ TEST_CASE("A retraction by anyone but the sender is refused, and the sender's re
   Group g;
   auto sent = g.cli(g.myLe, {"send", "--to", "sg-le,sg-le2", "--tlp", "amber", "--category", "alert", "--title",
                              "false positive soon", "--body", "b"});
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
   const auto bid = *crypto::BulletinId::fromBytes(*crypto::fromHex(id));
   // sg-le reads and acknowledges it, then forwards it within SG.
   CHECK(g.cli(g.sgLe, {"read", id}).at("retracted") == false);
@@ -586,7 +586,7 @@ TEST_CASE("A retraction by anyone but the sender is refused, and the sender's re
              {"retraction rule", "only the original sender (my-le)"});
   cliRefused(g.cli(g.sgPs, {"retract", id, "--reason", "mine now"}, 2), "forbidden",
              {"retraction rule", "only the original sender (my-le)"});
-  cliRefused(g.cli(g.thLe, {"retract", id, "--reason", "x"}, 2), "not-found", {"no such bulletin"});
+  cliRefused(g.cli(g.thLe, {"retract", id, "--reason", "x"}, 5), "not-found", {"no such bulletin"});
   // A retraction naming the sender but signed on another member's session.
   auto sc = g.hub.connect(g.sgLe.keys);
   refused([&] { sc->retract(protocol::makeRetraction(bid, "forged", g.myLe.keys, nowMs())); },
@@ -606,7 +606,7 @@ TEST_CASE("A retraction by anyone but the sender is refused, and the sender's re
   CHECK(queued(*g.hub.connect(g.sgLe2.keys), bid, true).has_value());
   auto ack = g.cli(g.sgLe2, {"ack", id});
   REQUIRE(ack.at("retracted").size() == 1);
-  CHECK(ack.at("retracted")[0].at("id") == id);
+  CHECK(ack.at("retracted")[0].at("bulletin_id") == id);
   CHECK(ack.at("retracted")[0].at("reason") == "indicators were a test artefact");
   CHECK_FALSE(queued(*g.hub.connect(g.sgLe2.keys), bid, true).has_value());
   for (const auto* m : {&g.sgLe, &g.sgLe2, &g.sgPs}) {
@@ -617,7 +617,7 @@ TEST_CASE("A retraction by anyone but the sender is refused, and the sender's re
       REQUIRE(announcement.has_value());
       auto inbox = g.cli(*m, {"inbox"});
       bool marked = false;
-      for (const auto& e : inbox) marked = marked || (e.at("id") == id && e.value("retracted", false));
+      for (const auto& e : inbox) marked = marked || (e.at("bulletin_id") == id && e.value("retracted", false));
       CHECK(marked);
     }
     auto read = g.cli(*m, {"read", id});
@@ -638,7 +638,7 @@ TEST_CASE("A retraction and a forward made after their authors rotated their ide
   Group g;
   auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title",
                              "before the rotations", "--body", "b"});
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
   // The sender and the recipient both replace their identity keys.
   const auto myNew = g.home.path() / "my-le-2.key";
   const auto sgNew = g.home.path() / "sg-le-2.key";
@@ -651,7 +651,7 @@ TEST_CASE("A retraction and a forward made after their authors rotated their ide
   // The forward is signed with sg-le's new key; the bulletin with my-le's old one.
   g.cli(sgLe2, {"forward", id, "--to", "sg-ps"});
   auto fwd = g.cli(g.sgPs, {"read", id});
-  CHECK(fwd.at("forwarded_by") == "sg-le");
+  CHECK(fwd.at("forwarded_by_id") == "sg-le");
   // The retraction is signed with my-le's new key (the hub takes it under the session's key).
   g.cli(myLe2, {"retract", id, "--reason", "withdrawn after rotation"});
   for (const auto* m : {&g.sgPs, &sgLe2}) {
@@ -669,30 +669,30 @@ TEST_CASE("Replies carry a signed reference and focal thread shows the thread", 
   Group g;
   auto root = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "green", "--category", "trend", "--title",
                              "Ransomware trend", "--body", "seen in MY"});
-  const std::string rootId = root.at("id");
+  const std::string rootId = root.at("bulletin_id");
   // The reply defaults to the original's sender, TLP and "Re:" title.
   auto reply = g.cli(g.sgLe, {"reply", rootId, "--body", "seen in SG too"});
-  const std::string replyId = reply.at("id");
-  CHECK(reply.at("recipients") == json::array({"my-le"}));
+  const std::string replyId = reply.at("bulletin_id");
+  CHECK(reply.at("recipient_ids") == json::array({"my-le"}));
   auto read = g.cli(g.myLe, {"read", replyId});
-  CHECK(read.at("reply_to") == rootId);
+  CHECK(read.at("reply_to_id") == rootId);
   CHECK(read.at("title") == "Re: Ransomware trend");
-  CHECK(read.at("tlp") == "GREEN");
+  CHECK(read.at("tlp") == "TLP:GREEN");
   // A reply to the reply, by the original sender.
   auto second = g.cli(g.myLe, {"reply", replyId, "--body", "thanks"});
-  const std::string secondId = second.at("id");
+  const std::string secondId = second.at("bulletin_id");
 
   for (const auto* m : {&g.myLe, &g.sgLe}) {
     INFO(m->id());
     auto thread = g.cli(*m, {"thread", secondId});
     REQUIRE(thread.size() == 3);
-    CHECK(thread[0].at("id") == rootId);
+    CHECK(thread[0].at("bulletin_id") == rootId);
     CHECK(thread[0].at("depth") == 0);
-    CHECK(thread[1].at("id") == replyId);
-    CHECK(thread[1].at("reply_to") == rootId);
+    CHECK(thread[1].at("bulletin_id") == replyId);
+    CHECK(thread[1].at("reply_to_id") == rootId);
     CHECK(thread[1].at("depth") == 1);
-    CHECK(thread[2].at("id") == secondId);
-    CHECK(thread[2].at("reply_to") == replyId);
+    CHECK(thread[2].at("bulletin_id") == secondId);
+    CHECK(thread[2].at("reply_to_id") == replyId);
     CHECK(thread[2].at("depth") == 2);
   }
   auto text = g.text(g.sgLe, {"thread", rootId});
@@ -707,7 +707,7 @@ TEST_CASE("focal export refuses AMBER and RED without --i-understand-tlp", "[int
   for (const char* tlp : {"clear", "green", "amber", "amber+strict", "red"}) {
     auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", tlp, "--category", "trend", "--title",
                                std::string("export ") + tlp, "--body", "b"});
-    ids[tlp] = sent.at("id");
+    ids[tlp] = sent.at("bulletin_id");
   }
   for (const char* tlp : {"amber", "amber+strict", "red"}) {
     INFO(tlp);
@@ -723,7 +723,7 @@ TEST_CASE("focal export refuses AMBER and RED without --i-understand-tlp", "[int
     auto ok = g.text(g.sgLe, {"export", ids[tlp], "--out", file.string(), "--i-understand-tlp"});
     CHECK(ok.exitCode == 0);
     auto j = json::parse(slurp(file));
-    CHECK(j.at("id") == ids[tlp]);
+    CHECK(j.at("bulletin_id") == ids[tlp]);
     CHECK(j.at("title") == std::string("export ") + tlp);
   }
   for (const char* tlp : {"clear", "green"}) {
@@ -743,10 +743,10 @@ TEST_CASE("Handling code, evaluation, case reference and priority are signed and
   auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title", "marked",
                              "--body", "b", "--handling", "h1", "--evaluation", "b2", "--case", "AWGC-2026-04",
                              "--priority", "urgent"});
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
   auto j = g.cli(g.sgLe, {"read", id});
   CHECK(j.at("handling") == "H1");
-  CHECK(j.at("handling_text") == "");
+  CHECK(j.at("handling_text").is_null());
   CHECK(j.at("evaluation") == "B2");
   CHECK(j.at("case") == "AWGC-2026-04");
   CHECK(j.at("priority") == "urgent");
@@ -763,10 +763,10 @@ TEST_CASE("Handling code, evaluation, case reference and priority are signed and
   // H3 carries its text.
   auto h3 = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "green", "--category", "alert", "--title", "h3",
                            "--body", "b", "--handling", "H3", "--handling-text", "not for the press"});
-  auto h3read = g.cli(g.sgLe, {"read", h3.at("id")});
+  auto h3read = g.cli(g.sgLe, {"read", h3.at("bulletin_id")});
   CHECK(h3read.at("handling") == "H3");
   CHECK(h3read.at("handling_text") == "not for the press");
-  CHECK_THAT(g.text(g.sgLe, {"read", h3.at("id")}).out, Contains("Handling:  H3 - other restrictions: not for the press"));
+  CHECK_THAT(g.text(g.sgLe, {"read", h3.at("bulletin_id")}).out, Contains("Handling:  H3 - other restrictions: not for the press"));
 }
 
 TEST_CASE("H3 without its text is refused by the CLI and by the hub, malformed markings by the hub",
@@ -807,14 +807,14 @@ TEST_CASE("The sender forwards its own bulletin to new recipients within the fir
   Group g;
   auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title",
                              "seen in Malaysia", "--body", "b"});
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
   // Outside the sender's own state: a recipient could not forward AMBER
   // there, the originator can (it could have addressed Thailand itself).
   auto fwd = g.cli(g.myLe, {"forward", id, "--to", "th-le"});
-  CHECK(fwd.at("bulletin") == id);
+  CHECK(fwd.at("bulletin_id") == id);
   auto read = g.cli(g.thLe, {"read", id});
   CHECK(read.at("verified") == true);
-  CHECK(read.at("forwarded_by") == "my-le");
+  CHECK(read.at("forwarded_by_id") == "my-le");
   // A recipient of that forward does not forward it again.
   cliRefused(g.cli(g.thLe, {"forward", id, "--to", "sg-le2"}, 2), "policy-denied", {"only original recipients"});
   // The first-send rule holds for the originator's forward: AMBER reaches
@@ -827,7 +827,7 @@ TEST_CASE("The sender forwards its own bulletin to new recipients within the fir
   // RED: to named members only, never through a group address.
   auto red = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "red", "--category", "alert", "--title", "red one",
                             "--body", "b"});
-  const std::string redId = red.at("id");
+  const std::string redId = red.at("bulletin_id");
   cliRefused(g.cli(g.myLe, {"forward", redId, "--to", "state:TH"}, 2), "policy-denied", {"TLP:RED rule", "'state:TH'"});
   g.cli(g.myLe, {"forward", redId, "--to", "th-le"});
   CHECK(g.cli(g.thLe, {"read", redId}).at("verified") == true);
