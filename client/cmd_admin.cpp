@@ -414,8 +414,9 @@ int runAdminAudit(CliContext& ctx, std::uint64_t from) {
       list.push_back({{"audit_index", r.index},
                       {"recorded_at", jsonTime(r.timeMs)},
                       {"event", r.event},
-                      {"actor_id", jsonText(r.actor)},
-                      {"remote", jsonText(r.remote)},
+                      // The hub writes "-" for "no member" (e.g. a hub decision).
+                      {"actor_id", r.actor == "-" ? nullptr : jsonText(r.actor)},
+                      {"remote", r.remote == "-" ? nullptr : jsonText(r.remote)},
                       {"detail", jsonText(r.detail)},
                       {"hash", crypto::toHex(r.hash)}});
     }
