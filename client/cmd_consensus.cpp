@@ -147,6 +147,14 @@ std::optional<std::int64_t> parseDuration(const std::string& text) {
   return n * unit;
 }
 
+// The hub refuses a proposal expiring more than 90 days ahead
+// (server RequestHandler::MaxProposalLifetimeMs; PROTOCOL.md §12.5).
+constexpr std::int64_t MaxProposalLifetimeMs = 90LL * 24 * 60 * 60 * 1000;
+
+std::string expiresRange(const std::string& given) {
+  return "--expires takes a duration from 1s to 90d (e.g. 14d, 36h, 30m, 90s), got '" + given + "'";
+}
+
 const char* proposalStateName(wire::ProposalState s) {
   switch (s) {
     case wire::ProposalState::OPEN: return "open";
@@ -175,7 +183,7 @@ int runPropose(CliContext& ctx, const ProposeArgs& a) {
   protocol::AdmissionDraft d;
   if (!parseInstitution(a.institution, d.institution)) throw UsageError("bad-institution", "unknown institution " + a.institution);
   const auto lifetime = parseDuration(a.expires);
-  if (!lifetime) throw UsageError("bad-duration", "--expires takes a duration such as 14d, 36h, 30m or 90s");
+  if (!lifetime || *lifetime > MaxProposalLifetimeMs) throw UsageError("bad-duration", expiresRange(a.expires));
   d.memberId = pk->memberId;
   d.name = a.name;
   d.state = a.state;
@@ -221,7 +229,7 @@ int runProposeAmendment(CliContext& ctx, const AmendArgs& a) {
                                               protocol::MaxAmendmentTextBytes, text.size()));
   }
   const auto lifetime = parseDuration(a.expires);
-  if (!lifetime) throw UsageError("bad-duration", "--expires takes a duration such as 14d, 36h, 30m or 90s");
+  if (!lifetime || *lifetime > MaxProposalLifetimeMs) throw UsageError("bad-duration", expiresRange(a.expires));
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const std::int64_t now = nowMs();

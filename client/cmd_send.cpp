@@ -105,8 +105,14 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   if (a.summaryRecord) {
     if (a.category.empty()) a.category = "summary-record";
     if (a.category != "summary-record") throw UsageError("usage", "a summary record has category summary-record");
+    // The hub refuses a window over a year and a day (server
+    // RequestHandler::MaxCommentWindowMs): said here, with the range.
+    constexpr std::int64_t MaxCommentWindowMs = 366LL * 24 * 60 * 60 * 1000;
     auto w = parseWindow(a.commentWindow);
-    if (!w) throw UsageError("bad-window", "--comment-window takes a duration such as 7d, 36h, 30m or 90s");
+    if (!w || *w > MaxCommentWindowMs) {
+      throw UsageError("bad-window", "--comment-window takes a duration from 1s to 366d (e.g. 7d, 36h, 30m, 90s), got '" +
+                                         a.commentWindow + "'");
+    }
     commentWindowMs = *w;
     draft.kind = wire::BulletinKind::SUMMARY_RECORD;
     if (!a.revises.empty()) draft.revises = parseBulletinId(a.revises);

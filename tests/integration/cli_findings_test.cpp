@@ -94,6 +94,14 @@ TEST_CASE("--timeout outside 0.1 to 3600 seconds is refused, naming the range", 
     CHECK(r.err.size() < 200);  // no 300-digit bound
     CHECK_THAT(r.err, !Contains("timed out"));
   }
+  // The other durations name their range too.
+  auto window = runCli({"send", "--summary-record", "--to", "x", "--tlp", "green", "--title", "t", "--comment-window",
+                        "367d"});
+  CHECK(window.exitCode == 1);
+  CHECK_THAT(window.err, Contains("--comment-window") && Contains("1s to 366d") && Contains("'367d'"));
+  auto expires = runCli({"admin", "propose-amendment", "--text", "x", "--expires", "91d"});
+  CHECK(expires.exitCode == 1);
+  CHECK_THAT(expires.err, Contains("--expires") && Contains("1s to 90d") && Contains("'91d'"));
   // In range: it goes on to the next problem (no hub configured here).
   TempDir profile;
   auto ok = runCli({"--timeout", "0.5", "--profile-dir", profile.path().string(), "inbox"});
