@@ -140,19 +140,19 @@ TEST_CASE("The CLI refuses a non-ISO state, unknown ATT&CK ids and short passphr
   const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin");
   const auto before = edgeJson(concat(adminArgs, {"admin", "log"})).at("entries").size();
   auto zz = edgeJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "ZZ",
-                                        "--institution", "law-enforcement"}),
+                                        "--institution", "law-enforcement", "--name", "SPF"}),
                      1);
   CHECK(zz.at("error").at("code") == "bad-state");
   CHECK(edgeJson(concat(adminArgs, {"admin", "log"})).at("entries").size() == before);
   // An ISO code outside the hub's member states: the hub refuses it (exit 2).
   auto fr = edgeJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "FR",
-                                        "--institution", "law-enforcement"}),
+                                        "--institution", "law-enforcement", "--name", "SPF"}),
                      2);
   CHECK(fr.at("error").at("code") == "policy-denied");
   edgeJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "SG", "--institution",
-                              "law-enforcement"}));
+                              "law-enforcement", "--name", "SPF"}));
   edgeJson(concat(adminArgs, {"admin", "register", myKey.string() + ".pub", "--state", "MY", "--institution",
-                              "law-enforcement"}));
+                              "law-enforcement", "--name", "PDRM"}));
 
   const auto sgArgs = hub.cliGlobals(sgKey, home.path() / "sg");
   const auto myArgs = hub.cliGlobals(myKey, home.path() / "my");

@@ -4,6 +4,7 @@
 // a passphrase of at least 12 characters.
 #include "client/attack_techniques.hpp"
 #include "crypto/keyfile.hpp"
+#include "crypto/primitives.hpp"
 #include "protocol/iso3166.hpp"
 #include "server/config.hpp"
 
@@ -97,6 +98,7 @@ TEST_CASE("A deprecated ATT&CK technique is in the list and marked so", "[edge][
 }
 
 TEST_CASE("A new key file needs a passphrase of at least 12 characters", "[edge][keyfile]") {
+  crypto::initialize();  // libsodium before sodium_malloc (idempotent)
   CHECK(crypto::MinNewPassphraseChars == 12);
   CHECK_FALSE(crypto::longEnoughForNewKeyFile(""));
   CHECK_FALSE(crypto::longEnoughForNewKeyFile("x"));
