@@ -23,6 +23,13 @@ Profile& CliContext::profile() {
   return *profile_;
 }
 
+void requireNewKeyPassphrase(std::string_view passphrase, std::string_view what) {
+  if (crypto::longEnoughForNewKeyFile(passphrase)) return;
+  throw UsageError("short-passphrase", fmt::format("{} needs a passphrase of at least {} characters; this one has {}",
+                                                   what, crypto::MinNewPassphraseChars,
+                                                   crypto::passphraseChars(passphrase)));
+}
+
 std::string CliContext::passphrase(bool confirm) {
   if (const char* env = std::getenv("FOCAL_PASSPHRASE"); env != nullptr) return env;
   auto first = promptHidden("Passphrase: ");

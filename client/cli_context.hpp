@@ -56,6 +56,11 @@ struct GlobalOptions {
   double timeoutSeconds = 30;
 };
 
+// Throws UsageError("short-passphrase") unless `passphrase` may protect a
+// new key file (crypto::MinNewPassphraseChars characters); `what` names the
+// file for the message.
+void requireNewKeyPassphrase(std::string_view passphrase, std::string_view what);
+
 class CliContext {
  public:
   GlobalOptions options;

@@ -7,6 +7,7 @@
 #include "client/verified_log.hpp"
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
+#include "protocol/iso3166.hpp"
 #include "protocol/log.hpp"
 
 #include <fmt/format.h>
@@ -44,9 +45,8 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
   const bool noState = inst == wire::Institution::DIALOGUE_PARTNER || inst == wire::Institution::RESOURCE_PANEL;
   if (needsState && state.size() != 2) throw UsageError("bad-state", "--state CC (ISO 3166 alpha-2) is required for " + a.institution);
   if (noState && !state.empty()) throw UsageError("bad-state", a.institution + " members have no member state");
-  if (!state.empty() && (state.size() != 2 || !std::isalpha(static_cast<unsigned char>(state[0])) ||
-                         !std::isalpha(static_cast<unsigned char>(state[1])))) {
-    throw UsageError("bad-state", "a member state is two letters, e.g. SG");
+  if (!state.empty() && !protocol::isIso3166Alpha2(state)) {
+    throw UsageError("bad-state", "--state " + a.state + " is not an ISO 3166-1 alpha-2 country code (e.g. SG, MY, TH)");
   }
 
   auto keys = ctx.loadKeys();

@@ -7,6 +7,7 @@
 #include "client/client_error.hpp"
 #include "crypto/keyfile.hpp"
 #include "protocol/consensus.hpp"
+#include "protocol/iso3166.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
 #include "protocol/records.hpp"
@@ -188,6 +189,9 @@ int runPropose(CliContext& ctx, const ProposeArgs& a) {
   d.name = a.name;
   d.state = a.state;
   for (auto& ch : d.state) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (!d.state.empty() && !protocol::isIso3166Alpha2(d.state)) {
+    throw UsageError("bad-state", "--state " + a.state + " is not an ISO 3166-1 alpha-2 country code (e.g. SG, MY, TH)");
+  }
   d.keys = *pk;
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);

@@ -124,7 +124,10 @@ Example:
   auto* status = app.add_subcommand("status", "Delivery state of a bulletin you sent, per recipient");
   status->add_option("id", *statusId, "Bulletin id (32 hex digits, printed by focal send)")->required();
   status->footer(R"(States: queued (waiting at the hub), delivered (handed to the recipient's
-client), acknowledged (the recipient signed an acknowledgement).
+client), acknowledged (the recipient signed an acknowledgement). The hub answers
+with what it has done: a bulletin the recipient has fetched or been pushed shows
+delivered at once, and an acknowledged one always has a delivered time (the ack
+time when the hub never handed it out).
 
 Example:
   focal status 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e)");

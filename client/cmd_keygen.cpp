@@ -38,7 +38,7 @@ int runKeygen(CliContext& ctx, const KeygenArgs& a) {
     if (std::filesystem::exists(p)) throw UsageError("exists", p.string() + " exists; refusing to overwrite it");
   }
   const std::string pass = ctx.passphrase(true);
-  if (pass.empty()) throw UsageError("empty-passphrase", "the passphrase must not be empty");
+  requireNewKeyPassphrase(pass, "a new key file");
 
   auto keys = crypto::MemberKeys::generate(a.member, nowMs());
   auto written = crypto::writeKeyFile(keyPath, keys, pass, strength);
@@ -72,7 +72,8 @@ void addKeygenCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   cmd->footer(R"(Example:
   FOCAL_PASSPHRASE=... focal keygen --member sg-spf-cyber --out ~/.focal/sg-spf-cyber.key
 Then send sg-spf-cyber.key.pub to the hub admin and compare the fingerprint with them
-out of band. An existing file is never overwritten.)");
+out of band. An existing file is never overwritten. The passphrase (FOCAL_PASSPHRASE,
+or asked twice on the terminal) must have at least 12 characters.)");
   table.add(cmd, [&ctx, args] { return runKeygen(ctx, *args); });
 }
 

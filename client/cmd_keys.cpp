@@ -32,6 +32,9 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
 
   auto keys = ctx.loadKeys();
   const std::string pass = ctx.passphrase();
+  // The new file takes the current file's passphrase: refused before the
+  // log is touched when that one is too short for a new file.
+  requireNewKeyPassphrase(pass, "the new key file (it takes the current file's passphrase)");
   auto conn = ctx.connect(keys);
 
   // The new file keeps every earlier encryption key, so bulletins already
@@ -182,7 +185,9 @@ void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   rot->footer(R"(The rotation is a directory-log entry signed by your CURRENT identity key; every
 client verifies it before sealing to your new key. The new file is encrypted with
 the same passphrase and also holds your earlier encryption keys, so bulletins
-already queued for the old key stay readable (with either file).
+already queued for the old key stay readable (with either file). A new key file
+needs a passphrase of at least 12 characters: a shorter one is refused before
+anything is logged.
 
 Example:
   focal rotate-key --out ~/.focal/sg-spf-cyber-2.key

@@ -1,5 +1,6 @@
 // focal read: decrypt and verify one bulletin; optionally save attachments.
 #include "client/attachment_saver.hpp"
+#include "client/attack_techniques.hpp"
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
@@ -12,6 +13,27 @@
 namespace focal::client::cli {
 
 namespace {
+
+// "T1566.002 (Spearphishing Link)"; an id not in the compiled-in list (a
+// newer ATT&CK release, or a typo by another client) is shown bare.
+std::vector<std::string> attackWithNames(const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    const auto t = findAttackTechnique(id);
+    out.push_back(t ? fmt::format("{} ({})", id, t->name) : id);
+  }
+  return out;
+}
+
+// {"T1566.002": "Spearphishing Link", "T9999": null}
+nlohmann::json attackNamesJson(const std::vector<std::string>& ids) {
+  auto out = nlohmann::json::object();
+  for (const auto& id : ids) {
+    const auto t = findAttackTechnique(id);
+    out[id] = t ? nlohmann::json(std::string(t->name)) : nlohmann::json(nullptr);
+  }
+  return out;
+}
 
 struct ReadArgs {
   std::string id;
@@ -119,6 +141,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                         {"title", m.title},
                         {"body", m.body},
                         {"attack", m.attackTechniques},
+                        {"attack_names", attackNamesJson(m.attackTechniques)},
                         {"attachments", atts}});
     return ExitOk;
   }
@@ -146,7 +169,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                          formatTime(m.commentDeadlineMs), crypto::toHex(m.id)));
     if (m.revises) out.line(fmt::format("Revises:   {}", crypto::toHex(*m.revises)));
   }
-  if (!m.attackTechniques.empty()) out.line(fmt::format("ATT&CK:    {}", fmt::join(m.attackTechniques, ", ")));
+  if (!m.attackTechniques.empty()) out.line(fmt::format("ATT&CK:    {}", fmt::join(attackWithNames(m.attackTechniques), ", ")));
   out.line(fmt::format("Title:     {}", m.title));
   out.line("");
   out.line(m.body);

@@ -1,5 +1,6 @@
 // focal send: seal a bulletin for the resolved recipients and hand it to the hub.
 #include "client/address_resolver.hpp"
+#include "client/attack_techniques.hpp"
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
@@ -127,7 +128,24 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   draft.priority = a.priority == "urgent" ? wire::Priority::URGENT : wire::Priority::NORMAL;
   draft.title = a.title;
   draft.body = readBody(a);
-  draft.attackTechniques = splitList(a.attack);
+  for (const auto& raw : splitList(a.attack)) {
+    // Checked against the Enterprise list compiled in (ATT&CK v18.1): a
+    // typo is refused before anything is sealed.
+    std::string id = normalizeAttackId(raw);
+    const auto t = findAttackTechnique(id);
+    if (!t) {
+      throw UsageError("bad-attack", fmt::format("--attack {}: not a MITRE ATT&CK Enterprise technique id ({}), "
+                                                 "e.g. T1566 or T1566.002",
+                                                 raw, AttackVersion));
+    }
+    if (t->status != AttackStatus::Active) {
+      // The data names no replacement (data/attack/README.md).
+      std::cerr << fmt::format("warning: ATT&CK technique {} ({}) is {} in {}; see attack.mitre.org for what "
+                               "replaces it\n",
+                               t->id, t->name, attackStatusName(t->status), AttackVersion);
+    }
+    draft.attackTechniques.push_back(std::move(id));
+  }
   draft.caseRef = a.caseRef;
   // The sealer would only say "a field is invalid": the option is named here.
   for (const auto& [option, value] : {std::pair<const char*, const std::string*>{"--case", &a.caseRef},

@@ -198,6 +198,8 @@ const char* describe(KeyFileError e) {
              "stale .tmp file is left from an interrupted write)";
     case KeyFileError::BadPublicKey:
       return "the public key file is malformed or its certificate does not verify";
+    case KeyFileError::PassphraseTooShort:
+      return "a new key file needs a passphrase of at least 12 characters";
   }
   return "unknown key file error";
 }
@@ -368,8 +370,22 @@ bool writeAll(int fd, const std::uint8_t* p, std::size_t n) {
 
 }  // namespace
 
+std::size_t passphraseChars(std::string_view passphrase) {
+  std::size_t n = 0;
+  for (const char c : passphrase) {
+    // UTF-8 continuation bytes (10xxxxxx) do not start a character.
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+bool longEnoughForNewKeyFile(std::string_view passphrase) {
+  return passphraseChars(passphrase) >= MinNewPassphraseChars;
+}
+
 Expected<Ok, KeyFileError> writeKeyFile(const std::filesystem::path& path, const MemberKeys& keys,
                                         std::string_view passphrase, KdfStrength strength) {
+  if (!longEnoughForNewKeyFile(passphrase)) return unexpected(KeyFileError::PassphraseTooShort);
   const Bytes data = encryptKeyFile(keys, passphrase, strength);
   std::filesystem::path tmp = path;
   tmp += ".tmp";

@@ -50,6 +50,7 @@ enum class KeyFileError {
   WrongPassphrase,  // AEAD did not open: wrong passphrase (or the file was altered)
   WriteFailed,
   BadPublicKey,     // .pub: syntax, lengths or certificate
+  PassphraseTooShort,  // writeKeyFile: fewer than MinNewPassphraseChars
 };
 const char* describe(KeyFileError e);
 
@@ -62,7 +63,17 @@ Bytes encryptKeyFile(const MemberKeys& keys, std::string_view passphrase, KdfStr
 // only if Argon2 cannot get the memory a within-bounds file asks for.
 Expected<MemberKeys, KeyFileError> decryptKeyFile(ByteView file, std::string_view passphrase);
 
+// A new key file needs a passphrase of at least this many characters
+// (Unicode code points of its UTF-8 text: the bytes that start one). The key file's Argon2 hardening slows each guess, but a short
+// passphrase leaves too few guesses to make. Files written before still
+// open with whatever passphrase they have.
+inline constexpr std::size_t MinNewPassphraseChars = 12;
+std::size_t passphraseChars(std::string_view passphrase);
+bool longEnoughForNewKeyFile(std::string_view passphrase);
+
 // File helpers: written with mode 0600 via a temp file + rename.
+// writeKeyFile refuses a passphrase shorter than MinNewPassphraseChars
+// (PassphraseTooShort) before writing anything.
 Expected<Ok, KeyFileError> writeKeyFile(const std::filesystem::path& path, const MemberKeys& keys,
                                         std::string_view passphrase, KdfStrength strength);
 Expected<MemberKeys, KeyFileError> readKeyFile(const std::filesystem::path& path,

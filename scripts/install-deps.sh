@@ -13,6 +13,7 @@ packages=(
   catch2                              # Catch2 v2
   fiu-utils                           # libfiu fault injection (fiu-run -x) for the I/O fault test
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
+  iso-codes                           # ISO 3166-1 data for scripts/gen-iso3166-table.py
 )
 missing=()
 for p in "${packages[@]}"; do

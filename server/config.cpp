@@ -1,10 +1,12 @@
 #include "server/config.hpp"
 
+#include "protocol/iso3166.hpp"
 #include "server/identifiers.hpp"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -158,7 +160,7 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
 
   for (auto&& [key, node] : root) {
     const auto k = key.str();
-    if (k != "hub" && k != "tls" && k != "limits") {
+    if (k != "hub" && k != "tls" && k != "limits" && k != "working_group") {
       return unexpected(fmt::format("{}: unknown section or key '{}'", where(sourceName, key.source()), k));
     }
   }
@@ -225,6 +227,31 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
   }
   if (!err.empty()) return unexpected(err);
 
+  if (const toml::table* wg = sectionOf(root, "working_group", sourceName, err); wg != nullptr) {
+    err = readSection(sourceName, *wg, "working_group",
+                      {{"member_states", [&](const toml::node& n) -> std::string {
+                          const toml::array* a = n.as_array();
+                          if (a == nullptr) return "must be an array of ISO 3166-1 alpha-2 codes, e.g. [\"SG\", \"MY\"]";
+                          std::vector<std::string> states;
+                          for (const auto& v : *a) {
+                            const auto* str = v.as_string();
+                            if (str == nullptr || !protocol::isIso3166Alpha2(str->get())) {
+                              return fmt::format("{}: not an ISO 3166-1 alpha-2 code in upper case",
+                                                 str == nullptr ? std::string("a non-string") : "'" + str->get() + "'");
+                            }
+                            states.push_back(str->get());
+                          }
+                          if (states.empty()) return "lists at least one member state";
+                          std::sort(states.begin(), states.end());
+                          if (std::adjacent_find(states.begin(), states.end()) != states.end()) {
+                            return "names a member state twice";
+                          }
+                          c.memberStates = std::move(states);
+                          return {};
+                        }}});
+  }
+  if (!err.empty()) return unexpected(err);
+
   for (auto* p : {&c.database, &c.signingKey, &c.tlsCertificate, &c.tlsPrivateKey}) {
     if (p->is_relative()) *p = baseDir / *p;
   }
@@ -280,13 +307,25 @@ write_batch = {}
 verify_threads = {}
 max_open_uploads_per_member = {}
 max_attachment_bytes = {}
+
+[working_group]
+# The member states (ISO 3166-1 alpha-2). A member can be registered or
+# admitted only with one of these states (or none: partners, resource panel).
+# To add a state, add it here and restart focald; the change is written to
+# the audit trail. Consent is computed from the signed log, not from here.
+member_states = [{}]
 )",
       tomlString(c.hubId), tomlString(formatListenAddress(c.listenHost, c.listenPort)),
       tomlString(c.database.string()), tomlString(c.signingKey.string()), tomlString(c.tlsCertificate.string()),
       tomlString(c.tlsPrivateKey.string()), l.maxFrameBytes, l.maxConnections, l.maxConnectionsPerMember,
       l.handshakeTimeoutMs, l.unauthenticatedTimeoutMs, l.idleTimeoutMs, l.readTimeoutMs, l.writeTimeoutMs,
       l.outboundQueueBytes, l.outboundQueueFrames, l.requestsPerSecond, l.requestBurst, l.maxInflightRequests,
-      l.authFailuresPerMinute, l.writeQueue, l.writeBatch, l.verifyThreads, l.maxOpenUploadsPerMember, l.maxAttachmentBytes);
+      l.authFailuresPerMinute, l.writeQueue, l.writeBatch, l.verifyThreads, l.maxOpenUploadsPerMember, l.maxAttachmentBytes,
+      [&] {
+        std::string list;
+        for (const auto& st : c.memberStates) list += (list.empty() ? "" : ", ") + tomlString(st);
+        return list;
+      }());
 }
 
 }  // namespace focal::server

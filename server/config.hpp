@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace focal::server {
 
@@ -67,6 +68,18 @@ struct Config {
   std::filesystem::path tlsCertificate = "tls/cert.pem";
   std::filesystem::path tlsPrivateKey = "tls/key.pem";
   Limits limits;
+  // [working_group] member_states: the ISO 3166-1 alpha-2 codes of the
+  // working group's member states, upper case, sorted, no duplicates. A
+  // registration or admission of a member with a state outside this list is
+  // refused; an operator adds a state by adding it here (and restarting),
+  // which the hub writes to its audit trail at start. Absent: the ten
+  // ASEAN member states. Which states must CONSENT is not read from here:
+  // it follows from the signed log alone (PROTOCOL.md §12), so every client
+  // computes it as the hub does.
+  std::vector<std::string> memberStates = defaultMemberStates();
+  static std::vector<std::string> defaultMemberStates() {
+    return {"BN", "ID", "KH", "LA", "MM", "MY", "PH", "SG", "TH", "VN"};
+  }
 };
 
 // Reads and validates DIR/focal.toml; relative paths become DIR/relative.

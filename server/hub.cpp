@@ -1,10 +1,14 @@
 #include "server/hub.hpp"
 
+#include "protocol/iso3166.hpp"
 #include "protocol/log.hpp"
 #include "server/frames.hpp"
 #include "server/session.hpp"
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
 
 namespace focal::server {
 
@@ -61,6 +65,55 @@ void Hub::start() {
 StoredHead Hub::signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const {
   auto signedHead = protocol::signLogHead(directory_.hubId(), size, root, nowMs, hubKey_.secretKey);
   return StoredHead{size, std::move(signedHead.head), signedHead.signature};
+}
+
+Result<Ok> Hub::checkNewMemberState(std::string_view state) const {
+  if (state.empty()) return Ok{};
+  if (!protocol::isIso3166Alpha2(state)) {
+    return fail(wire::ErrorCode::INVALID_REQUEST,
+                "member state '" + std::string(state) + "' is not an ISO 3166-1 alpha-2 code in upper case");
+  }
+  const auto& states = config_.memberStates;
+  if (std::find(states.begin(), states.end(), state) == states.end()) {
+    std::string list;
+    for (const auto& s : states) list += (list.empty() ? "" : ", ") + s;
+    return fail(wire::ErrorCode::POLICY_DENIED,
+                "member state " + std::string(state) + " (" + std::string(protocol::iso3166Name(state)) +
+                    ") is not one of this hub's member states (" + list +
+                    "); the hub operator adds it to [working_group] member_states in focal.toml");
+  }
+  return Ok{};
+}
+
+void Hub::auditMemberStates() {
+  std::string now;
+  for (const auto& s : config_.memberStates) now += (now.empty() ? "" : ",") + s;
+  std::optional<std::string> last;
+  try {
+    last = store_.lastAuditDetail(MemberStatesAuditEvent);
+  } catch (const std::exception& e) {
+    spdlog::warn("reading the member states last recorded failed: {}", e.what());
+  }
+  if (!last || *last != now) {
+    std::set<std::string> before, after(config_.memberStates.begin(), config_.memberStates.end());
+    if (last) {
+      for (std::size_t p = 0; p < last->size(); p += 3) before.insert(last->substr(p, 2));
+    }
+    std::string added, removed;
+    for (const auto& s : after) if (!before.contains(s)) added += (added.empty() ? "" : ",") + s;
+    for (const auto& s : before) if (!after.contains(s)) removed += (removed.empty() ? "" : ",") + s;
+    spdlog::info("member states (focal.toml [working_group]): {}{}{}", now,
+                 added.empty() || !last ? "" : "; added " + added, removed.empty() ? "" : "; removed " + removed);
+    // The detail is the whole list (what the next start compares with).
+    audit(MemberStatesAuditEvent, "focal.toml", "", now);
+  }
+  for (const auto& m : directory_.members()) {
+    if (m.second.active() && !m.second.state.empty() &&
+        std::find(config_.memberStates.begin(), config_.memberStates.end(), m.second.state) ==
+            config_.memberStates.end()) {
+      spdlog::warn("member {} has state {}, which is not in focal.toml's member_states", m.first, m.second.state);
+    }
+  }
 }
 
 // ---- accepting ----------------------------------------------------------------------
@@ -190,7 +243,8 @@ void Hub::markDelivered(const std::vector<std::int64_t>& seqs) {
     droppedMarksLogged_ = true;
     return;
   }
-  pendingDelivered_.insert(pendingDelivered_.end(), seqs.begin(), seqs.end());
+  const std::int64_t now = clock_.nowMs();
+  for (auto seq : seqs) pendingDelivered_.push_back(DeliveredMark{seq, now});
   if (!flushRunning_) {
     flushRunning_ = true;
     ++tasksInFlight_;
@@ -211,25 +265,50 @@ net::awaitable<void> Hub::flushDelivered(Hub* hub) {
       hub->markTimer_.expires_after(DeliveredMarkDelay);
       co_await hub->markTimer_.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
-    std::vector<std::int64_t> seqs;
-    seqs.swap(hub->pendingDelivered_);
-    const std::int64_t now = hub->clock_.nowMs();
-    auto job = [seqs = std::move(seqs), now](sqlite::Database& db) -> Result<Ok> {
-      Store::markDelivered(db, seqs, now);
+    auto marks = std::make_shared<std::vector<DeliveredMark>>();
+    marks->swap(hub->pendingDelivered_);
+    hub->inFlightDelivered_ = marks;
+    auto job = [marks](sqlite::Database& db) -> Result<Ok> {
+      Store::markDelivered(db, *marks);
       return Ok{};
     };
     // Deferred: rides in the next group of bulletins instead of costing a
-    // commit and an fsync of its own (the time recorded is `now`, whenever
-    // it commits); at shutdown, at once. Essential: an UPDATE of existing
-    // rows, still written on a full disk.
+    // commit and an fsync of its own (each mark keeps the time of its push
+    // or fetch, whenever it commits); at shutdown, at once. Essential: an
+    // UPDATE of existing rows, still written on a full disk.
     const auto delay = hub->stopping_ ? std::chrono::milliseconds(0) : DeliveredMarkMaxDelay;
     auto result = co_await hub->commits_.submitDeferred<Ok>(std::move(job), net::use_awaitable, delay,
                                                             CommitQueue::WriteClass::Essential);
+    // Committed (or failed): from here `status` reads the database alone.
+    hub->inFlightDelivered_.reset();
     if (!result) spdlog::warn("delivered marks not recorded: {}", result.error().message);
   }
   hub->droppedMarksLogged_ = false;
   hub->flushRunning_ = false;
   --hub->tasksInFlight_;
+}
+
+void Hub::mergeUncommittedMarks(BulletinStatus& status) const {
+  // Only entries the database shows undelivered; a committed time stands
+  // (the writer keeps the first one too).
+  std::unordered_map<std::int64_t, RecipientState*> open;
+  for (auto& r : status.recipients) {
+    if (r.deliveredAtMs == 0) open.emplace(r.seq, &r);
+  }
+  if (open.empty()) return;
+  // The first mark of an entry, in the order the writer applies them (the
+  // in-flight round, then the gathered marks, each in order), is the one
+  // the database keeps ("IS NULL"): the same time before and after commit.
+  auto scan = [&](const std::vector<DeliveredMark>& marks) {
+    for (const auto& m : marks) {
+      auto it = open.find(m.seq);
+      if (it == open.end()) continue;
+      it->second->deliveredAtMs = m.atMs;
+      open.erase(it);
+    }
+  };
+  if (inFlightDelivered_) scan(*inFlightDelivered_);
+  scan(pendingDelivered_);
 }
 
 // ---- garbage ------------------------------------------------------------------------------

@@ -38,12 +38,14 @@ class Hub {
   // (delivered_at is informational; the queue itself is untouched).
   static constexpr std::size_t MaxPendingDeliveredMarks = 1'000'000;
   // How long delivered-marks gather before they go to the writer (so that
-  // they do not cost a commit of their own per push); delivered_at is
-  // recorded up to this much late.
+  // they do not cost a commit of their own per push); each keeps its own
+  // time, and status reports it meanwhile (mergeUncommittedMarks).
   static constexpr std::chrono::milliseconds DeliveredMarkDelay{25};
   // Then they wait for a group of other writes to ride in (CommitQueue::
   // submitDeferred), for at most this long.
   static constexpr std::chrono::milliseconds DeliveredMarkMaxDelay{500};
+  // The audit trail event that records focal.toml's member states.
+  static constexpr const char* MemberStatesAuditEvent = "config.member-states";
   // How long shutdown waits for in-flight requests and sessions.
   static constexpr std::chrono::milliseconds ShutdownGrace{10'000};
   static constexpr std::chrono::hours PurgeInterval{1};
@@ -80,6 +82,17 @@ class Hub {
   RequestHandler& handler() { return handler_; }
   VerifyPool& verifier() { return verifier_; }
 
+  // The edge check of a NEW member's state (registration, admission
+  // proposal): empty (partners, resource panel), or an ISO 3166-1 alpha-2
+  // code (invalidRequest otherwise) that is one of focal.toml's
+  // [working_group] member_states (policyDenied otherwise). Entries already
+  // in the log are never re-judged by it (replay uses the log's syntax rule).
+  Result<Ok> checkNewMemberState(std::string_view state) const;
+  // At start: compares focal.toml's member states with the list the audit
+  // trail last recorded, and records a change (additions, removals) there
+  // and in the log; warns about members whose state is not listed.
+  void auditMemberStates();
+
   // A head signed by the hub key.
   StoredHead signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const;
 
@@ -107,8 +120,15 @@ class Hub {
   // Appends a row to the hash-chained audit trail through the writer, without
   // waiting for it (a full write queue drops the row and logs a warning).
   void audit(std::string event, std::string actor, std::string remote, std::string detail);
-  // Sets delivered_at for these queue entries, batched through the writer.
+  // Sets delivered_at (now) for these queue entries, batched through the
+  // writer; until that commits, mergeUncommittedMarks() reports them.
   void markDelivered(const std::vector<std::int64_t>& seqs);
+  // Fills in the delivered time of entries whose mark is gathered or
+  // waiting in the writer but not committed yet, so that `status` tells at
+  // once what the hub did (PROTOCOL.md §10). The time is the one the writer
+  // will commit. Cost: one pass over the uncommitted marks (at most
+  // MaxPendingDeliveredMarks, normally what 25 + 500 ms of pushes made).
+  void mergeUncommittedMarks(BulletinStatus& status) const;
 
   std::size_t connections() const { return connections_; }
 
@@ -162,7 +182,10 @@ class Hub {
   std::size_t tasksInFlight_ = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
   std::unordered_map<std::string, std::vector<std::weak_ptr<Session>>> byMember_;
-  std::vector<std::int64_t> pendingDelivered_;
+  std::vector<DeliveredMark> pendingDelivered_;
+  // The round handed to the writer and not yet committed (null when none);
+  // read by the io thread and the writer, written by neither.
+  std::shared_ptr<const std::vector<DeliveredMark>> inFlightDelivered_;
   bool flushRunning_ = false;
   bool droppedMarksLogged_ = false;
   std::chrono::steady_clock::time_point lastRefusalLog_{};

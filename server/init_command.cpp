@@ -1,6 +1,7 @@
 #include "server/init_command.hpp"
 
 #include "crypto/keyfile.hpp"
+#include "protocol/iso3166.hpp"
 #include "protocol/log.hpp"
 #include "server/certificate.hpp"
 #include "server/config.hpp"
@@ -10,6 +11,8 @@
 #include "server/sqlite.hpp"
 #include "server/store.hpp"
 #include "server/tls.hpp"
+
+#include <algorithm>
 
 #include <capnp/message.h>
 #include <sys/stat.h>
@@ -61,7 +64,20 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   if (!validMemberId(o.adminId) || isGroupAddress(o.adminId)) {
     throw std::runtime_error("admin id must match [a-z0-9][a-z0-9.-]{1,62} and not be a group address");
   }
-  if (!validStateCode(o.adminState)) throw std::runtime_error("admin state must be an ISO 3166 alpha-2 code, e.g. SG");
+  std::vector<std::string> memberStates = o.memberStates.empty() ? Config::defaultMemberStates() : o.memberStates;
+  for (auto& st : memberStates) {
+    if (!protocol::isIso3166Alpha2(st)) {
+      throw std::runtime_error("member state '" + st + "' is not an ISO 3166-1 alpha-2 code in upper case, e.g. SG");
+    }
+  }
+  std::sort(memberStates.begin(), memberStates.end());
+  memberStates.erase(std::unique(memberStates.begin(), memberStates.end()), memberStates.end());
+  if (!o.adminState.empty() && !protocol::isIso3166Alpha2(o.adminState)) {
+    throw std::runtime_error("admin state must be an ISO 3166-1 alpha-2 code in upper case, e.g. SG");
+  }
+  if (!o.adminState.empty() && !std::binary_search(memberStates.begin(), memberStates.end(), o.adminState)) {
+    throw std::runtime_error("admin state " + o.adminState + " is not one of the member states (--member-states)");
+  }
   if (o.adminName.size() > protocol::MaxTextFieldBytes) throw std::runtime_error("admin name too long");
   const wire::Institution institution = parseInstitution(o.adminInstitution);
   auto listen = parseListenAddress(o.listen);
@@ -69,7 +85,11 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   if (o.tlsCertificate.has_value() != o.tlsPrivateKey.has_value()) {
     throw std::runtime_error("--tls-cert and --tls-key go together");
   }
-  if (passphrase.empty()) throw std::runtime_error("the admin key passphrase must not be empty");
+  if (!crypto::longEnoughForNewKeyFile(passphrase)) {
+    throw std::runtime_error("the admin key passphrase must have at least " +
+                             std::to_string(crypto::MinNewPassphraseChars) + " characters (it has " +
+                             std::to_string(crypto::passphraseChars(passphrase)) + ")");
+  }
 
   const fs::path dir = fs::absolute(o.dir);
   const fs::path configFile = dir / "focal.toml";
@@ -89,6 +109,7 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   config.listenPort = listen->port;
   config.database = "focal.db";
   config.signingKey = "hub.key";
+  config.memberStates = memberStates;
 
   // TLS certificate: brought by the operator, or self-signed here.
   fs::path certFile;

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace focal::server {
 
@@ -29,7 +30,10 @@ struct InitOptions {
   std::optional<std::filesystem::path> tlsPrivateKey;
   std::string adminId = "admin";
   std::string adminName;   // default: the admin id
-  std::string adminState;  // ISO 3166 alpha-2 or empty
+  std::string adminState;  // ISO 3166 alpha-2 or empty; one of memberStates
+  // The working group's member states, written to focal.toml
+  // ([working_group] member_states); empty: Config::defaultMemberStates().
+  std::vector<std::string> memberStates;
   std::string adminInstitution = "policy-security";
   crypto::KdfStrength kdf = crypto::KdfStrength::Moderate;
 };

@@ -171,6 +171,7 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
   // Integration tests parse this line for the port (port 0 = any).
   std::cout << "focald listening on " << formatListenAddress(bound.address().to_string(), bound.port())
             << std::endl;
+  hub.auditMemberStates();
   hub.start();
 
   net::signal_set signals(io, SIGINT, SIGTERM);
@@ -205,7 +206,12 @@ int main(int argc, char** argv) {
   initCmd->add_option("--tls-key", tlsKey, "TLS private key (PEM)");
   initCmd->add_option("--admin-id", init.adminId, "Member id of the first admin")->capture_default_str();
   initCmd->add_option("--admin-name", init.adminName, "Display name of the first admin");
-  initCmd->add_option("--admin-state", init.adminState, "ISO 3166 alpha-2 member state of the first admin");
+  initCmd->add_option("--admin-state", init.adminState,
+                      "ISO 3166-1 alpha-2 member state of the first admin (one of --member-states)");
+  initCmd->add_option("--member-states", init.memberStates,
+                      "The working group's member states, ISO 3166-1 alpha-2, comma-separated (written to "
+                      "focal.toml [working_group]; default: the ten ASEAN states BN,ID,KH,LA,MM,MY,PH,SG,TH,VN)")
+      ->delimiter(',');
   initCmd->add_option("--admin-institution", init.adminInstitution,
                       "law-enforcement, policy-security, secretariat, dialogue-partner or resource-panel")
       ->capture_default_str();
@@ -213,6 +219,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"interactive", "moderate"}))
       ->capture_default_str();
   initCmd->add_flag("--json", json, "Print the result as one JSON object");
+  initCmd->footer(
+      "The first admin's key file (DIR/admin.key) is encrypted with a passphrase of at least 12\n"
+      "characters, from FOCAL_PASSPHRASE or asked twice on the terminal.");
 
   fs::path runDir;
   std::string logLevel = "info";

@@ -338,6 +338,15 @@ Result<Bytes> RequestHandler::status(const Session& session, std::uint64_t id, w
   const bool admin = me != nullptr && me->isAdmin;
   // The same answer for "no such bulletin" and "not yours to ask about".
   if (!st || (st->senderId != session.memberId() && !admin)) return fail(ErrorCode::NOT_FOUND, "no such bulletin of yours");
+  // What the hub did, not only what it committed: delivered marks still
+  // waiting for the writer count (PROTOCOL.md §10).
+  hub_.mergeUncommittedMarks(*st);
+  for (auto& r : st->recipients) {
+    // Acknowledged implies delivered: an entry acked without a recorded
+    // delivery (the member had the bulletin by other means, or its mark was
+    // dropped) reports the ack time, the latest it can have arrived.
+    if (r.ackedAtMs != 0 && r.deliveredAtMs == 0) r.deliveredAtMs = r.ackedAtMs;
+  }
   return frames::status(id, *bid, *st);
 }
 
@@ -375,6 +384,15 @@ net::awaitable<Result<Bytes>> RequestHandler::admin(std::shared_ptr<Session> ses
   if (auto ok = dir.check(event, *signature, session->memberId(), session->identityKey(), now); !ok) {
     hub_.audit("admin.refused", session->memberId(), session->remote(), ok.error().message);
     co_return fail(ok.error());
+  }
+  // A new member's state: an ISO 3166-1 code of this working group (the
+  // log's own rule is only "two upper-case letters").
+  if (auto parsed = protocol::decode<wire::LogEvent>(event);
+      parsed && parsed->root().which() == wire::LogEvent::REGISTER) {
+    if (auto ok = hub_.checkNewMemberState(view(parsed->root().getRegister().getMember().getState())); !ok) {
+      hub_.audit("admin.refused", session->memberId(), session->remote(), ok.error().message);
+      co_return fail(ok.error());
+    }
   }
   auto entry = std::make_shared<const StoredLogEntry>(
       dir.prepare(Bytes(event.begin(), event.end()), *signature, session->memberId(), session->identityKey(), now));

@@ -210,6 +210,7 @@ net::awaitable<Result<Bytes>> RequestHandler::propose(std::shared_ptr<Session> s
     auto r = p.getAdmission();
     const auto newId = view(r.getMember().getId());
     if (dir.find(newId) != nullptr) co_return fail(ErrorCode::INVALID_REQUEST, "member " + std::string(newId) + " already exists");
+    if (auto ok = hub_.checkNewMemberState(view(r.getMember().getState())); !ok) co_return fail(ok.error());
     if (r.getMember().getIsAdmin() || r.getMember().getIsSecretariat()) {
       co_return fail(ErrorCode::INVALID_REQUEST, "an admission grants no admin or secretariat role");
     }

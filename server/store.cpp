@@ -426,13 +426,40 @@ void Store::recordAck(sqlite::Database& db, std::string_view memberId, crypto::B
   s->run();
 }
 
+void Store::markDelivered(sqlite::Database& db, std::span<const DeliveredMark> marks) {
+  // ?1.. pairs (seq, time): "CASE seq WHEN ?1 THEN ?2 WHEN ?3 THEN ?4 ..."
+  // and "seq IN (?1, ?3, ...)". First delivery wins (IS NULL), so a second
+  // fetch of an unacknowledged entry keeps the first time.
+  static const std::string chunkSql = [] {
+    std::string cases, in;
+    for (std::size_t k = 0; k < InListChunk; ++k) {
+      const auto seq = std::to_string(2 * k + 1), at = std::to_string(2 * k + 2);
+      cases += " WHEN ?" + seq + " THEN ?" + at;
+      in += (k == 0 ? "?" : ", ?") + seq;
+    }
+    return "UPDATE deliveries SET delivered_at_ms = CASE seq" + cases +
+           " END WHERE delivered_at_ms IS NULL AND seq IN (" + in + ")";
+  }();
+  std::size_t i = 0;
+  for (; i + InListChunk <= marks.size(); i += InListChunk) {
+    auto s = db.prepare(chunkSql.c_str());
+    for (std::size_t k = 0; k < InListChunk; ++k) {
+      s->bind(static_cast<int>(2 * k + 1), marks[i + k].seq).bind(static_cast<int>(2 * k + 2), marks[i + k].atMs);
+    }
+    s->run();
+  }
+  for (; i < marks.size(); ++i) {
+    auto s = db.prepare("UPDATE deliveries SET delivered_at_ms = ?2 WHERE delivered_at_ms IS NULL AND seq = ?1");
+    s->bind(1, marks[i].seq).bind(2, marks[i].atMs);
+    s->run();
+  }
+}
+
 void Store::markDelivered(sqlite::Database& db, std::span<const std::int64_t> seqs, std::int64_t nowMs) {
-  static const std::string chunkSql =
-      inListSql("UPDATE deliveries SET delivered_at_ms = ?1 WHERE delivered_at_ms IS NULL AND seq", 1);
-  updateRows(
-      db, chunkSql, "UPDATE deliveries SET delivered_at_ms = ?1 WHERE delivered_at_ms IS NULL AND seq = ?2", 1, seqs,
-      [&](sqlite::Statement& s) { s.bind(1, nowMs); },
-      [](sqlite::Statement& s, int index, std::int64_t seq) { s.bind(index, seq); });
+  std::vector<DeliveredMark> marks;
+  marks.reserve(seqs.size());
+  for (auto seq : seqs) marks.push_back(DeliveredMark{seq, nowMs});
+  markDelivered(db, marks);
 }
 
 Result<UploadRow> Store::beginUpload(sqlite::Database& db, std::string_view ownerId, const crypto::Hash256& hash,
@@ -952,11 +979,11 @@ std::optional<BulletinStatus> Store::status(const crypto::BulletinId& id) {
     out.senderId = s->columnText(0);
   }
   auto s = db_.prepare(
-      "SELECT member_id, queued_at_ms, delivered_at_ms, acked_at_ms FROM deliveries WHERE bulletin_id = ?1 "
+      "SELECT member_id, queued_at_ms, delivered_at_ms, acked_at_ms, seq FROM deliveries WHERE bulletin_id = ?1 "
       "AND retraction = 0 ORDER BY member_id");
   s->bind(1, id.view());
   while (s->step()) {
-    out.recipients.push_back(RecipientState{s->columnText(0), s->columnInt(1),
+    out.recipients.push_back(RecipientState{s->columnInt(4), s->columnText(0), s->columnInt(1),
                                             s->columnIsNull(2) ? 0 : s->columnInt(2),
                                             s->columnIsNull(3) ? 0 : s->columnInt(3)});
   }
@@ -1051,6 +1078,13 @@ std::vector<AuditRecord> Store::auditEntries(std::uint64_t from, std::uint32_t l
     out.push_back(std::move(r));
   }
   return out;
+}
+
+std::optional<std::string> Store::lastAuditDetail(std::string_view event) {
+  auto s = db_.prepare("SELECT detail FROM audit WHERE event = ?1 ORDER BY idx DESC LIMIT 1");
+  s->bind(1, event);
+  if (!s->step()) return std::nullopt;
+  return s->columnText(0);
 }
 
 std::optional<StoredHead> Store::head(std::uint64_t size) {

@@ -192,10 +192,18 @@ struct FetchPage {
 };
 
 struct RecipientState {
+  std::int64_t seq = 0;  // the queue entry (Hub merges delivered marks not yet committed by it)
   std::string memberId;
   std::int64_t queuedAtMs = 0;
   std::int64_t deliveredAtMs = 0;  // 0 = never
   std::int64_t ackedAtMs = 0;      // 0 = never
+};
+
+// A queue entry handed to its member (push queued on a session, or fetch
+// reply built) at `atMs`.
+struct DeliveredMark {
+  std::int64_t seq = 0;
+  std::int64_t atMs = 0;
 };
 
 struct BulletinStatus {
@@ -260,7 +268,11 @@ class Store {
   static void recordAck(sqlite::Database& db, std::string_view memberId, crypto::ByteView body,
                         const crypto::Signature& signature, std::int64_t nowMs);
 
-  // Sets delivered_at where it is still unset.
+  // Sets delivered_at where it is still unset: each mark its own time, in
+  // statements of 16 rows (a CASE picks each row's time), so the batching
+  // costs no more than one time for all.
+  static void markDelivered(sqlite::Database& db, std::span<const DeliveredMark> marks);
+  // The same time for all (tests, benchmarks).
   static void markDelivered(sqlite::Database& db, std::span<const std::int64_t> seqs, std::int64_t nowMs);
 
   // Creates an upload owned by `ownerId`, or returns the existing one for the
@@ -369,6 +381,9 @@ class Store {
   std::optional<StoredHead> head(std::uint64_t size);
   // Audit rows from `from`, at most `limit`, stopping before `maxBytes`.
   std::vector<AuditRecord> auditEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes);
+  // The detail of the last audit row of `event`, if any (a scan of the
+  // audit table: used once at start).
+  std::optional<std::string> lastAuditDetail(std::string_view event);
 
   // A slice of a blob attached to bulletin `id`, for a member that is its
   // sender or one of its recipients (else notFound).

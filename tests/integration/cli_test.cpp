@@ -121,14 +121,18 @@ TEST_CASE("CLI end to end: keygen, register, AMBER alert with attachment, read, 
   CHECK(text.exitCode == 0);
   CHECK(text.out.find("=== TLP:AMBER ===") != std::string::npos);
 
+  // The very next command after the recipient's read: the hub says what it
+  // did at once (PROTOCOL.md §10), with no wait for its deferred write.
   auto st = runJson(concat(sgArgs, {"status", id}));
   REQUIRE(st.at("recipients").size() == 1);
   CHECK(st.at("recipients")[0].at("state") == "delivered");
+  CHECK(st.at("recipients")[0].at("delivered_at").is_string());
 
   auto acked = runJson(concat(myArgs, {"ack", id}));
   CHECK(acked.at("removed") == 1);
   st = runJson(concat(sgArgs, {"status", id}));
   CHECK(st.at("recipients")[0].at("state") == "acknowledged");
+  CHECK(st.at("recipients")[0].at("delivered_at").is_string());
   CHECK(runJson(concat(myArgs, {"inbox"})).empty());
   // Still readable from the local cache after the ack.
   CHECK(runJson(concat(myArgs, {"read", id})).at("title") == "Phishing kit targeting banks");

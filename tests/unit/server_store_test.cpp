@@ -554,3 +554,39 @@ TEST_CASE("a forward is refused in the writer's transaction once the bulletin is
   REQUIRE(again.ok());
   CHECK(again->already);
 }
+
+TEST_CASE("Delivered marks keep each entry's own time, 16 per statement, and the first mark wins",
+          "[server][store]") {
+  // The hub gathers marks of many pushes, each with the time of its push,
+  // and writes them in one request (Hub::flushDelivered); status reports
+  // the same times before the commit (Hub::mergeUncommittedMarks).
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  std::vector<NewBulletin> a;
+  std::vector<std::int64_t> mine;
+  for (std::uint8_t i = 0; i < 20; ++i) {
+    a.push_back(makeBulletin(static_cast<std::uint8_t>(160 + i), "sg-poc", {"my-poc"}));
+    auto r = insert(db, a.back());
+    REQUIRE(r.ok());
+    mine.push_back(r->queued[0].seq);
+  }
+  std::vector<DeliveredMark> marks;
+  for (int i = 0; i < 15; ++i) marks.push_back(DeliveredMark{mine[i], 1000 + i});
+  marks.push_back(DeliveredMark{mine[2], 5000});  // a second delivery in the same chunk
+  for (int i = 15; i < 19; ++i) marks.push_back(DeliveredMark{mine[i], 1000 + i});  // one by one
+  marks.push_back(DeliveredMark{mine[0], 6000});  // a second delivery, outside the chunk
+  writeTxn(db, [&](sqlite::Database& c) { Store::markDelivered(c, marks); return 0; });
+  // A later round: only the entry never marked takes its time.
+  const std::vector<DeliveredMark> later{{mine[1], 7000}, {mine[19], 7001}};
+  writeTxn(db, [&](sqlite::Database& c) { Store::markDelivered(c, later); return 0; });
+
+  auto store = openStore(db);
+  for (int i = 0; i < 20; ++i) {
+    INFO("bulletin " << i);
+    auto st = store.status(a[i].id);
+    REQUIRE(st);
+    REQUIRE(st->recipients.size() == 1);
+    CHECK(st->recipients[0].seq == mine[i]);
+    CHECK(st->recipients[0].deliveredAtMs == (i == 19 ? 7001 : 1000 + i));
+  }
+}
