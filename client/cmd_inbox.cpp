@@ -12,7 +12,7 @@ namespace {
 int runInbox(CliContext& ctx) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> directory;
   const auto deliveries = fetchAll(*conn, 0);
   nlohmann::json list = nlohmann::json::array();
@@ -27,7 +27,7 @@ int runInbox(CliContext& ctx) {
       ctx.out().line(summaryLine(d, opened));
     }
   }
-  if (maxSeq > ctx.profile().lastSeq()) ctx.profile().setLastSeq(maxSeq);
+  if (maxSeq > ctx.lastSeq(keys)) ctx.setLastSeq(keys, maxSeq);
   if (ctx.out().json()) {
     ctx.out().document(list);
   } else if (deliveries.empty()) {

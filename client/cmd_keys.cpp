@@ -32,7 +32,11 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
 
   auto keys = ctx.loadKeys();
   const std::string pass = ctx.passphrase();
-  auto conn = ctx.connect(keys);
+  // Only from the member's current key file (per the log just verified): a
+  // rotation from a stale one is still signed by a current identity key, but
+  // the new file would miss the newer encryption secret, and every bulletin
+  // sealed to it would become unreadable for good (issue 19, finding 1).
+  auto conn = ctx.connect(keys, StaleKeyFile::Refuse);
 
   // The new file keeps every earlier encryption key, so bulletins already
   // queued for the old key stay readable with either file.
@@ -72,19 +76,48 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
     throw;
   }
   const auto fp = crypto::fingerprint(keys.memberId, pub.identity);
+  // The old file is stale from here on. The profile remembers the new one
+  // (so a command run with the old file names it), and a profile whose
+  // `key` was the old file now points at the new one.
+  std::error_code ec;
+  auto absolutePath = std::filesystem::absolute(keyPath, ec).lexically_normal();
+  if (ec) absolutePath = keyPath;
+  ctx.profile().rememberKeyFile(keys.memberId, {absolutePath.string(), pub.identity, pub.encryption});
+  bool profileUpdated = false;
+  std::string profileError;
+  if (ctx.keyFileIsProfileKey()) {
+    try {
+      auto settings = ctx.profile().settings();
+      settings.key = absolutePath.string();
+      ctx.profile().saveSettings(settings);
+      profileUpdated = true;
+    } catch (const std::exception& e) {
+      profileError = e.what();  // the rotation is done: say so, and how to finish
+    }
+  }
   if (ctx.out().json()) {
     ctx.out().document({{"member", keys.memberId},
                         {"index", result.index},
                         {"rotated", a.identity ? "identity+encryption" : "encryption"},
                         {"key_file", keyPath.string()},
                         {"public_key_file", pubPath.string()},
-                        {"fingerprint", fp}});
+                        {"fingerprint", fp},
+                        {"profile_updated", profileUpdated}});
   } else {
     ctx.out().line(fmt::format("Rotated the {} key{} of {} at log index {}.", a.identity ? "identity and encryption" : "encryption",
                                a.identity ? "s" : "", keys.memberId, result.index));
     ctx.out().line(fmt::format("New key file: {} (it also holds your earlier encryption keys).", keyPath.string()));
-    ctx.out().line(fmt::format("Use it from now on: focal profile set --key {}", keyPath.string()));
+    if (profileUpdated) {
+      ctx.out().line(fmt::format("Profile {} now uses it (it used {}).", ctx.profile().dir().string(), ctx.keyFilePath()));
+    } else {
+      ctx.out().line(fmt::format("Use it from now on: focal profile set --key {}", absolutePath.string()));
+    }
+    ctx.out().line(fmt::format("{} is stale now: rotate, and acknowledge, only with the new file.", ctx.keyFilePath()));
     if (a.identity) ctx.out().line(fmt::format("New fingerprint: {}  (tell your contacts)", fp));
+  }
+  if (!profileError.empty()) {
+    ctx.out().warning(fmt::format("the profile still names {}: {}; run focal profile set --key {}", ctx.keyFilePath(),
+                                  profileError, absolutePath.string()));
   }
   return ExitOk;
 }
@@ -184,9 +217,15 @@ client verifies it before sealing to your new key. The new file is encrypted wit
 the same passphrase and also holds your earlier encryption keys, so bulletins
 already queued for the old key stay readable (with either file).
 
+Only your current key file may be rotated: a file an earlier rotation replaced
+is refused (exit 1, stale-key-file), naming the log entry that replaced it and
+the file that holds the current keys, since the new file would lack the newer
+key's secret. If the profile's key setting was the rotated file, it is moved to
+the new file. Lost the current file? Make a new key (focal keygen) and ask an
+admin to run focal admin rotate.
+
 Example:
-  focal rotate-key --out ~/.focal/sg-spf-cyber-2.key
-  focal profile set --key ~/.focal/sg-spf-cyber-2.key)");
+  focal rotate-key --out ~/.focal/sg-spf-cyber-2.key)");
   table.add(rot, [&ctx, args] { return runRotateKey(ctx, *args); });
 
   auto compare = std::make_shared<std::vector<std::string>>();
