@@ -75,6 +75,13 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
     std::filesystem::remove(pubPath, ec);
     throw;
   }
+  // The profile's verified log takes in the rotation now, so a later
+  // command (or failed login) with the old file is explained at once.
+  try {
+    conn->verifiedLog()->sync(*conn);
+  } catch (const std::exception& e) {
+    ctx.out().warning(fmt::format("the directory log after the rotation does not verify: {}", e.what()));
+  }
   const auto fp = crypto::fingerprint(keys.memberId, pub.identity);
   // The old file is stale from here on. The profile remembers the new one
   // (so a command run with the old file names it), and a profile whose

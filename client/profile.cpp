@@ -141,11 +141,20 @@ fs::path Profile::memberDir(std::string_view memberId, bool claimLegacySeq) cons
   const fs::path member = dir_ / "members" / std::string(memberId);
   ensureDir(member);
   std::error_code ec;
-  if (fs::is_directory(member / "cache", ec)) return member;
+  const fs::path legacy = dir_ / "legacy";
+  // One member takes the old last-seq (a rename: never two).
+  const auto claim = [&] {
+    if (claimLegacySeq && !fs::exists(member / "state.toml", ec)) {
+      ::rename((legacy / "state.toml").c_str(), (member / "state.toml").c_str());
+    }
+  };
+  if (fs::is_directory(member / "cache", ec)) {
+    claim();
+    return member;
+  }
 
   // First use by this member: take its share of a pre-member profile.
   moveLegacyState(dir_);
-  const fs::path legacy = dir_ / "legacy";
   std::string tmpl = (member / ".cache-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
     throw std::runtime_error("cannot create a directory in " + member.string() + ": " + std::strerror(errno));
@@ -165,10 +174,7 @@ fs::path Profile::memberDir(std::string_view memberId, bool claimLegacySeq) cons
       throw std::runtime_error("cannot create " + (member / "cache").string() + ": " + std::strerror(errno));
     }
   }
-  // One member takes the old last-seq (a rename: never two).
-  if (claimLegacySeq && !fs::exists(member / "state.toml", ec)) {
-    ::rename((legacy / "state.toml").c_str(), (member / "state.toml").c_str());
-  }
+  claim();
   return member;
 }
 

@@ -60,8 +60,8 @@ class Profile {
   // top level): every cached bulletin the member sent or is a recipient of
   // (by the unverified header; each file is verified again when used), the
   // own-copy records of bulletins it sent, the forward records addressed to
-  // it, retractions of bulletins it keeps; and, when `claimLegacySeq`, the
-  // old last-seq (only one member can claim it). The share is copied into a
+  // it, retractions of bulletins it keeps. With `claimLegacySeq` (on any
+  // call) it takes the old last-seq if it has none (only one member can). The share is copied into a
   // temporary directory and renamed into place, so an interrupted or
   // concurrent first use never leaves half a cache. std::runtime_error if
   // the id is not a member id ([a-z0-9][a-z0-9.-]{1,62}) or on I/O failure.
