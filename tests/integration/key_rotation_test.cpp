@@ -127,7 +127,7 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   }
 }
 
-TEST_CASE("A login with a revoked key names the revocation; a profile that has not seen it says so",
+TEST_CASE("A login with a revoked key names the revocation, and a profile that has not seen it says so",
           "[integration][keys][rotation]") {
   Hub hub;
   TempDir home;
