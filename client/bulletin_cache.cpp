@@ -10,6 +10,8 @@
 
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
 
 namespace focal::client {
 
@@ -103,6 +105,62 @@ std::vector<crypto::BulletinId> BulletinCache::ids() const {
     if (auto id = crypto::BulletinId::fromBytes(*bytes)) out.push_back(*id);
   }
   return out;
+}
+
+void BulletinCache::copyMemberShare(const std::filesystem::path& from, const std::filesystem::path& to,
+                                    std::string_view memberId) {
+  namespace fs = std::filesystem;
+  // Per bulletin id (hex): which files exist.
+  std::map<std::string, std::set<std::string>> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(from, ec)) {
+    const auto name = e.path().filename().string();
+    const auto dot = name.find('.');
+    if (dot != 32 || !e.is_regular_file(ec)) continue;
+    files[name.substr(0, 32)].insert(name.substr(dot));
+  }
+  const auto listsMember = [&](capnp::List<wire::Recipient>::Reader recipients) {
+    for (auto r : recipients) {
+      if (protocol::view(r.getMemberId()) == memberId) return true;
+    }
+    return false;
+  };
+  for (const auto& [hexId, kinds] : files) {
+    const auto path = [&](const char* ext) { return from / (hexId + ext); };
+    bool sender = false;
+    bool recipient = false;
+    if (kinds.count(".bulletin") != 0) {
+      auto bytes = readLimited(path(".bulletin"));
+      auto raw = bytes ? RawBulletin::decode(*bytes) : std::nullopt;
+      if (raw) {
+        if (auto header = protocol::decode<wire::BulletinHeader>(raw->header)) {
+          sender = protocol::view(header->root().getSenderId()) == memberId;
+          recipient = listsMember(header->root().getRecipients());
+        }
+      }
+    }
+    bool forwardedToUs = false;
+    if (kinds.count(".forward") != 0) {
+      if (auto bytes = readLimited(path(".forward"))) {
+        if (auto record = protocol::decode<wire::SignedRecord>(*bytes)) {
+          if (auto body = protocol::decode<wire::ForwardRecord>(protocol::view(record->root().getBody()))) {
+            forwardedToUs = listsMember(body->root().getRecipients());
+          }
+        }
+      }
+    }
+    const bool keep = sender || recipient || forwardedToUs;
+    std::vector<const char*> take;
+    if (keep && kinds.count(".bulletin") != 0) take.push_back(".bulletin");
+    if (keep && kinds.count(".retraction") != 0) take.push_back(".retraction");
+    if (forwardedToUs) take.push_back(".forward");
+    if (sender && kinds.count(".own") != 0) take.push_back(".own");
+    for (const char* ext : take) {
+      fs::copy_file(path(ext), to / (hexId + ext), fs::copy_options::overwrite_existing, ec);
+      if (ec) throw std::runtime_error("cannot copy " + path(ext).string() + " into " + to.string() + ": " + ec.message());
+      ::chmod((to / (hexId + ext)).c_str(), 0600);
+    }
+  }
 }
 
 }  // namespace focal::client

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,17 @@ class BulletinCache {
   std::optional<crypto::WrappedKey> getOwn(const crypto::BulletinId& id) const;
   // Every cached bulletin id (for focal thread).
   std::vector<crypto::BulletinId> ids() const;
+
+  // Copies from a cache that several members shared (a profile from before
+  // the per-member layout, see Profile::memberDir) the files that are
+  // `memberId`'s: bulletins it sent or is a recipient of (by the unverified
+  // header, or by a forward record addressed to it), its own-copy records
+  // (only for bulletins it sent), forward records addressed to it, and the
+  // retractions of bulletins it keeps. Unreadable or damaged files are
+  // skipped (they would not open either). Copies are verbatim; every file is
+  // verified again when used. Throws std::runtime_error on a failed copy.
+  static void copyMemberShare(const std::filesystem::path& from, const std::filesystem::path& to,
+                              std::string_view memberId);
 
  private:
   std::filesystem::path fileFor(const crypto::BulletinId& id) const;

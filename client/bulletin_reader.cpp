@@ -64,15 +64,26 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   std::optional<protocol::OpenedBulletin> opened;
   std::optional<protocol::ForwardInfo> forwardInfo;
   if (ownCopy != nullptr) {
-    if (senderId != me.memberId || !(sender->identityKey == me.identity.publicKey)) {
-      return Result(unexpected(std::string("not a bulletin sent by this member")));
-    }
+    // Our own copy: signed by one of our identity keys the log gave us
+    // (`signer`, checked above: after an identity rotation an earlier one),
+    // its content key sealed to our encryption key of that time: the
+    // current one or one the key file keeps from before a rotation.
+    if (senderId != me.memberId) return Result(unexpected(std::string("not a bulletin sent by this member")));
     auto v = protocol::verifyHeader(raw.header, *sig);
     if (!v) return Result(unexpected(std::string(protocol::describe(v.error()))));
-    if (!(*crypto::SigningPublicKey::fromBytes(protocol::view(v->root().getSenderKey())) == me.identity.publicKey)) {
+    if (!(*crypto::SigningPublicKey::fromBytes(protocol::view(v->root().getSenderKey())) == *signer)) {
       return Result(unexpected(std::string(protocol::describe(protocol::OpenError::UnexpectedSender))));
     }
-    auto o = protocol::finishOpen(std::move(v).value(), raw.ciphertext, *ownCopy, me.encryption);
+    const crypto::BoxKeyPair* ourKey = &me.encryption;
+    if (!crypto::unwrapKey(*ownCopy, me.encryption)) {
+      for (const auto& previous : me.previousEncryption) {
+        if (crypto::unwrapKey(*ownCopy, previous)) {
+          ourKey = &previous;
+          break;
+        }
+      }
+    }
+    auto o = protocol::finishOpen(std::move(v).value(), raw.ciphertext, *ownCopy, *ourKey);
     if (!o) return Result(unexpected(std::string(protocol::describe(o.error()))));
     opened.emplace(std::move(o).value());
   } else if (forward == nullptr) {

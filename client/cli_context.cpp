@@ -44,7 +44,8 @@ std::string CliContext::passphrase(bool confirm) {
 }
 
 crypto::MemberKeys CliContext::loadKeys() {
-  std::string key = options.key.empty() ? profile().settings().key : options.key;
+  const std::string configured = profile().settings().key;
+  std::string key = options.key.empty() ? configured : options.key;
   if (key.empty()) {
     throw UsageError("no-key", "no key file: pass --key FILE or run `focal profile set --key FILE`");
   }
@@ -53,7 +54,75 @@ crypto::MemberKeys CliContext::loadKeys() {
     if (keys.error() == crypto::KeyFileError::NotFound) throw std::runtime_error("cannot read key file " + key);
     throw UsageError("key-file", key + ": " + crypto::describe(keys.error()));
   }
+  std::error_code ec;
+  keyPath_ = std::filesystem::absolute(key, ec).lexically_normal().string();
+  if (ec) keyPath_ = key;
+  profileHasKey_ = !configured.empty();
+  keyIsProfileKey_ = options.key.empty() || (!configured.empty() && std::filesystem::equivalent(key, configured, ec));
+  profile().rememberKeyFile(keys->memberId, {keyPath_, keys->identity.publicKey, keys->encryption.publicKey});
   return std::move(keys).value();
+}
+
+BulletinCache CliContext::cache(const crypto::MemberKeys& keys) {
+  // A pre-member profile's last-seq goes to the member of the profile's own
+  // key file (or to the first member, when the profile names none).
+  return BulletinCache(profile().cacheDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_));
+}
+
+std::uint64_t CliContext::lastSeq(const crypto::MemberKeys& keys) {
+  profile().memberDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_);
+  return profile().lastSeq(keys.memberId);
+}
+
+void CliContext::setLastSeq(const crypto::MemberKeys& keys, std::uint64_t seq) {
+  profile().memberDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_);
+  profile().setLastSeq(keys.memberId, seq);
+}
+
+std::string CliContext::staleKeyMessage(const crypto::MemberKeys& keys, const KeyFileStatus& s) {
+  std::string text = fmt::format("{} is not the current key file of {}: {}", keyPath_.empty() ? "this key file" : keyPath_,
+                                 keys.memberId, describeKeyFileStatus(s));
+  std::optional<std::string> current;
+  if (s.currentIdentity && s.currentEncryption) {
+    current = profile().keyFileWith(keys.memberId, *s.currentIdentity, *s.currentEncryption);
+  }
+  if (current && *current != keyPath_) {
+    text += fmt::format(". The current keys are in {} (use it: --key {}, or focal profile set --key {})", *current,
+                        *current, *current);
+  } else if (s.currentIdentity) {
+    text += ". This profile does not know which file holds the current keys";
+  }
+  return text;
+}
+
+void CliContext::explainLoginFailure(const Connection& c, const crypto::MemberKeys& keys, const HubError& e) {
+  // SECURITY: only what this client verified itself is used here (the
+  // profile's copy of the directory log, re-checked on load); the hub says
+  // nothing more than "authentication failed" to anyone.
+  std::optional<VerifiedLog> log;
+  try {
+    if (!c.session().hubId.empty()) log = VerifiedLog::load(profile().dir(), c.session().hubId);
+  } catch (const std::exception&) {
+    log.reset();  // a damaged or missing copy: nothing to explain with
+  }
+  if (!log || log->size() == 0) throw e;
+  const auto s = keyFileStatus(log->entries(), keys.memberId, keys.identity.publicKey, keys.encryption.publicKey);
+  std::string text = e.hubMessage().empty() ? std::string(e.codeName()) : e.hubMessage();
+  if (s.identityEnded) {
+    text += fmt::format(": {}", describeEnding(*s.identityEnded));
+    std::optional<std::string> current;
+    if (s.currentIdentity && s.currentEncryption) {
+      current = profile().keyFileWith(keys.memberId, *s.currentIdentity, *s.currentEncryption);
+    }
+    if (current && *current != keyPath_) text += fmt::format(". The current keys are in {}", *current);
+  } else if (s.identityCurrent) {
+    text += fmt::format(" (the directory log this profile verified, up to entry {} of {}, still names this key as "
+                        "current: it may have been replaced or revoked since)",
+                        log->size() - 1, formatTime(log->headTimeMs()));
+  } else {
+    text += " (the directory log this profile verified never gave this member this key file's identity key)";
+  }
+  throw HubError(e.code(), text, e.retryAfterMs());
 }
 
 ConnectOptions CliContext::connectOptions() const {
@@ -62,7 +131,7 @@ ConnectOptions CliContext::connectOptions() const {
   return o;
 }
 
-std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys) {
+std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys, StaleKeyFile stale) {
   const auto settings = (options.hub.empty() || options.ca.empty()) ? profile().settings() : ProfileSettings{};
   const std::string hub = options.hub.empty() ? settings.hub : options.hub;
   const std::string ca = options.ca.empty() ? settings.ca : options.ca;
@@ -72,13 +141,29 @@ std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys) 
   if (!hp) throw UsageError("bad-hub", "hub must be HOST:PORT, got '" + hub + "'");
   auto c = std::make_unique<Connection>(connectOptions());
   c->connect(hp->first, hp->second, ca);
-  c->authenticate(keys);
+  try {
+    c->authenticate(keys);
+  } catch (const HubError& e) {
+    if (e.code() == wire::ErrorCode::UNAUTHENTICATED || e.code() == wire::ErrorCode::REVOKED_KEY) {
+      explainLoginFailure(*c, keys, e);
+    }
+    throw;
+  }
   // Every connect checks that the hub's directory log only grew since the
   // head this profile verified last (VerifiedLog::sync); a fork, a rewrite,
   // a missing entry or a rollback stops the command here (VerifyError).
   auto log = std::make_shared<VerifiedLog>(VerifiedLog::load(profile().dir(), c->session().hubId));
   log->sync(*c);
+  // The key file against the member's current keys in the log just
+  // verified: a stale file still authenticates (same identity) but misses
+  // the newer encryption key (PROTOCOL.md §Key files, rotation).
+  keyStatus_ = keyFileStatus(log->entries(), keys.memberId, keys.identity.publicKey, keys.encryption.publicKey);
   c->setVerifiedLog(std::move(log));
+  if (keyStatus_.state != KeyFileStatus::State::Current) {
+    const auto message = staleKeyMessage(keys, keyStatus_);
+    if (stale == StaleKeyFile::Refuse) throw UsageError("stale-key-file", message);
+    out().warning(message + ". Bulletins sealed to the newer key do not open with this file");
+  }
   return c;
 }
 

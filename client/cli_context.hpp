@@ -7,6 +7,7 @@
 #include "client/bulletin_cache.hpp"
 #include "client/bulletin_reader.hpp"
 #include "client/key_directory.hpp"
+#include "client/key_status.hpp"
 #include "client/output.hpp"
 #include "client/profile.hpp"
 
@@ -60,6 +61,20 @@ struct GlobalOptions {
 // new key file (crypto::MinNewPassphraseChars characters); `what` names the
 // file for the message.
 void requireNewKeyPassphrase(std::string_view passphrase, std::string_view what);
+// What connect() does with a key file that is not the member's current one
+// per the verified log (client/key_status.hpp).
+enum class StaleKeyFile {
+  Warn,    // a warning on stderr naming the newer entry and file; go on
+  Refuse,  // UsageError "stale-key-file": rotate-key (it would strand the
+           // newer key's bulletins) and ack (it could remove from the hub
+           // bulletins this file cannot open, before they were ever cached)
+};
+
+inline KeyFileStatus currentKeyStatus() {
+  KeyFileStatus s;
+  s.state = KeyFileStatus::State::Current;
+  return s;
+}
 
 class CliContext {
  public:
@@ -68,14 +83,39 @@ class CliContext {
   Output& out();
   Profile& profile();  // opened on first use
   std::string passphrase(bool confirm = false);
+  // Reads the key file (--key, else the profile's) and remembers its public
+  // keys in the profile (Profile::rememberKeyFile).
   crypto::MemberKeys loadKeys();
-  // Connects to the hub and authenticates with `keys`.
-  std::unique_ptr<Connection> connect(const crypto::MemberKeys& keys);
+  // Connects to the hub and authenticates with `keys`; then checks the key
+  // file against the member's current keys in the verified log (`stale`).
+  // A login refused for a key the profile's verified log shows replaced or
+  // revoked names the entry and its date (HubError, same code).
+  std::unique_ptr<Connection> connect(const crypto::MemberKeys& keys, StaleKeyFile stale = StaleKeyFile::Warn);
   ConnectOptions connectOptions() const;
 
+  // The path of the key file loadKeys() read (absolute), and whether it is
+  // the profile's own `key` setting (so rotate-key may move it on).
+  const std::string& keyFilePath() const { return keyPath_; }
+  bool keyFileIsProfileKey() const { return keyIsProfileKey_; }
+  // The key file's standing after connect() (Current before it).
+  const KeyFileStatus& keyStatus() const { return keyStatus_; }
+
+  // This member's part of the profile (Profile::memberDir).
+  BulletinCache cache(const crypto::MemberKeys& keys);
+  std::uint64_t lastSeq(const crypto::MemberKeys& keys);
+  void setLastSeq(const crypto::MemberKeys& keys, std::uint64_t seq);
+
  private:
+  // "KEYFILE is not your current key file: ..., the current keys are in ..."
+  std::string staleKeyMessage(const crypto::MemberKeys& keys, const KeyFileStatus& s);
+  [[noreturn]] void explainLoginFailure(const Connection& c, const crypto::MemberKeys& keys, const HubError& e);
+
   std::optional<Output> out_;
   std::optional<Profile> profile_;
+  std::string keyPath_;
+  bool keyIsProfileKey_ = false;
+  bool profileHasKey_ = false;
+  KeyFileStatus keyStatus_ = currentKeyStatus();
 };
 
 // Registered subcommands; main() runs the one that was parsed.

@@ -48,7 +48,7 @@ int runComment(CliContext& ctx, const CommentArgs& a) {
   if (a.text.size() > 8 * 1024) throw UsageError("too-long", "--text is limited to 8 KiB");
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> dir;
   // The record is opened and verified first: the comment text is sealed to
   // the encryption key the verified directory gives its signed sender.

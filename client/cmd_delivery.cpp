@@ -25,12 +25,15 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   std::vector<crypto::BulletinId> ids;
   for (const auto& h : hexIds) ids.push_back(parseBulletinId(h));
   auto keys = ctx.loadKeys();
-  auto conn = ctx.connect(keys);
+  // Refused with a stale key file: a bulletin sealed to the newer key does
+  // not open with it, so it was never cached, and the ack would remove the
+  // only copy from the hub.
+  auto conn = ctx.connect(keys, StaleKeyFile::Refuse);
   // An ack removes every queue entry of an id, a retraction announcement
   // included (PROTOCOL.md §12.3). So any queued announcement of these ids is
   // verified and kept in the cache first: acknowledging never swallows a
   // retraction unseen, and focal read shows it afterwards.
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> dir;
   std::vector<std::pair<std::string, std::string>> retracted;  // id, reason
   std::set<crypto::BulletinId> queued;

@@ -14,7 +14,7 @@ namespace {
 int runInbox(CliContext& ctx) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> directory;
   const auto deliveries = fetchAll(*conn, 0);
   // One row per bulletin: a retracted bulletin is queued twice (the bulletin
@@ -53,7 +53,7 @@ int runInbox(CliContext& ctx) {
       ctx.out().line(summaryLine(*row.delivery, row.opened));
     }
   }
-  if (maxSeq > ctx.profile().lastSeq()) ctx.profile().setLastSeq(maxSeq);
+  if (maxSeq > ctx.lastSeq(keys)) ctx.setLastSeq(keys, maxSeq);
   if (ctx.out().json()) {
     ctx.out().document(list);
   } else if (rows.empty()) {

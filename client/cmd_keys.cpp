@@ -35,7 +35,11 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
   // The new file takes the current file's passphrase: refused before the
   // log is touched when that one is too short for a new file.
   requireNewKeyPassphrase(pass, "the new key file (it takes the current file's passphrase)");
-  auto conn = ctx.connect(keys);
+  // Only from the member's current key file (per the log just verified): a
+  // rotation from a stale one is still signed by a current identity key, but
+  // the new file would miss the newer encryption secret, and every bulletin
+  // sealed to it would become unreadable for good (issue 19, finding 1).
+  auto conn = ctx.connect(keys, StaleKeyFile::Refuse);
 
   // The new file keeps every earlier encryption key, so bulletins already
   // queued for the old key stay readable with either file.
@@ -74,20 +78,56 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
     std::filesystem::remove(pubPath, ec);
     throw;
   }
+  // The profile's verified log takes in the rotation now, so a later
+  // command (or failed login) with the old file is explained at once.
+  try {
+    conn->verifiedLog()->sync(*conn);
+  } catch (const std::exception& e) {
+    ctx.out().warning(fmt::format("the directory log after the rotation does not verify: {}", e.what()));
+  }
   const auto fp = crypto::fingerprint(keys.memberId, pub.identity);
+  // The old file is stale from here on. The profile remembers the new one
+  // (so a command run with the old file names it), and a profile whose
+  // `key` was the old file now points at the new one.
+  std::error_code ec;
+  auto absolutePath = std::filesystem::absolute(keyPath, ec).lexically_normal();
+  if (ec) absolutePath = keyPath;
+  ctx.profile().rememberKeyFile(keys.memberId, {absolutePath.string(), pub.identity, pub.encryption});
+  bool profileUpdated = false;
+  std::string profileError;
+  if (ctx.keyFileIsProfileKey()) {
+    try {
+      auto settings = ctx.profile().settings();
+      settings.key = absolutePath.string();
+      ctx.profile().saveSettings(settings);
+      profileUpdated = true;
+    } catch (const std::exception& e) {
+      profileError = e.what();  // the rotation is done: say so, and how to finish
+    }
+  }
   if (ctx.out().json()) {
     ctx.out().document({{"member_id", keys.memberId},
                         {"log_index", result.index},
                         {"rotated", a.identity ? "identity+encryption" : "encryption"},
                         {"key_file", keyPath.string()},
                         {"public_key_file", pubPath.string()},
-                        {"fingerprint", fp}});
+                        {"fingerprint", fp},
+                        {"profile_updated", profileUpdated}});
   } else {
     ctx.out().line(fmt::format("Rotated the {} key{} of {} at log index {}.", a.identity ? "identity and encryption" : "encryption",
                                a.identity ? "s" : "", keys.memberId, result.index));
     ctx.out().line(fmt::format("New key file: {} (it also holds your earlier encryption keys).", keyPath.string()));
-    ctx.out().line(fmt::format("Use it from now on: focal profile set --key {}", keyPath.string()));
+    if (profileUpdated) {
+      ctx.out().line(fmt::format("Profile {} now uses it (it used {}).", ctx.profile().dir().string(), ctx.keyFilePath()));
+    } else {
+      ctx.out().line(fmt::format("Use it from now on: focal profile set --key {}", absolutePath.string()));
+    }
+    ctx.out().line(fmt::format("{} is stale now: rotate, and acknowledge, only with the new file.", ctx.keyFilePath()));
     if (a.identity) ctx.out().line(fmt::format("New fingerprint: {}  (tell your contacts)", fp));
+  }
+  if (!profileError.empty()) {
+    ctx.out().warning(fmt::format("the profile still names {}: {}; run focal profile set --key {}", ctx.keyFilePath(),
+                                  profileError, absolutePath.string()));
   }
   return ExitOk;
 }
@@ -189,9 +229,15 @@ already queued for the old key stay readable (with either file). A new key file
 needs a passphrase of at least 12 characters: a shorter one is refused before
 anything is logged.
 
+Only your current key file may be rotated: a file an earlier rotation replaced
+is refused (exit 1, stale-key-file), naming the log entry that replaced it and
+the file that holds the current keys, since the new file would lack the newer
+key's secret. If the profile's key setting was the rotated file, it is moved to
+the new file. Lost the current file? Make a new key (focal keygen) and ask an
+admin to run focal admin rotate.
+
 Example:
-  focal rotate-key --out ~/.focal/sg-spf-cyber-2.key
-  focal profile set --key ~/.focal/sg-spf-cyber-2.key)");
+  focal rotate-key --out ~/.focal/sg-spf-cyber-2.key)");
   table.add(rot, [&ctx, args] { return runRotateKey(ctx, *args); });
 
   auto compare = std::make_shared<std::vector<std::string>>();

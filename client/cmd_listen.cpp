@@ -19,10 +19,10 @@ struct ListenArgs {
 int runListen(CliContext& ctx, const ListenArgs& a) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> directory;
   std::set<std::pair<crypto::BulletinId, bool>> seen;  // pushes and the backlog may overlap; (id, retraction)
-  std::uint64_t lastSeq = a.all ? 0 : ctx.profile().lastSeq();
+  std::uint64_t lastSeq = a.all ? 0 : ctx.lastSeq(keys);
 
   auto show = [&](const Delivery& d) {
     auto opened = openDelivery(*conn, directory, d, keys, cache);
@@ -35,7 +35,7 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
     }
     if (d.seq > lastSeq) {
       lastSeq = d.seq;
-      ctx.profile().setLastSeq(lastSeq);
+      ctx.setLastSeq(keys, lastSeq);
     }
   };
 

@@ -2,6 +2,7 @@
 #include "client/cli_context.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace focal::client::cli {
 
@@ -17,17 +18,22 @@ std::string absolute(const std::string& p) {
 
 int runShow(CliContext& ctx) {
   const auto s = ctx.profile().settings();
+  // Members with state in this profile (one per key file used with it).
+  const auto members = ctx.profile().members();
   if (ctx.out().json()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& m : members) list.push_back({{"member_id", m}, {"last_seq", ctx.profile().lastSeq(m)}});
     ctx.out().document({{"profile_dir", ctx.profile().dir().string()},
                         {"hub_address", jsonText(s.hub)},
                         {"ca_file", jsonText(s.ca)},
                         {"key_file", jsonText(s.key)},
-                        {"last_seq", ctx.profile().lastSeq()}});
+                        {"members", list}});
   } else {
     ctx.out().line(fmt::format("profile: {}", ctx.profile().dir().string()));
     ctx.out().line(fmt::format("hub:     {}", s.hub.empty() ? "(not set)" : s.hub));
     ctx.out().line(fmt::format("ca:      {}", s.ca.empty() ? "(not set)" : s.ca));
     ctx.out().line(fmt::format("key:     {}", s.key.empty() ? "(not set)" : s.key));
+    if (!members.empty()) ctx.out().line(fmt::format("members: {}", fmt::join(members, ", ")));
   }
   return ExitOk;
 }

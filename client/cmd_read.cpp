@@ -75,7 +75,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   }
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> directory;
   auto opened = findBulletin(*conn, directory, cache, id, keys);
   if (!opened) throw VerifyError("bulletin " + a.id + " does not verify: " + opened.error());

@@ -33,7 +33,7 @@ int runForward(CliContext& ctx, const ForwardArgs& a) {
   if (!addresses) throw UsageError("bad-address", addresses.error());
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> dir;
   auto m = findBulletin(*conn, dir, cache, id, keys);
   if (!m) throw VerifyError("bulletin " + a.id + " does not verify: " + m.error());
@@ -133,7 +133,7 @@ int runThread(CliContext& ctx, const std::string& hexId) {
   const auto id = parseBulletinId(hexId);
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> dir;
   // Whatever is queued is verified into the cache first.
   for (const auto& d : fetchAll(*conn, 0)) (void)openDelivery(*conn, dir, d, keys, cache);
@@ -206,7 +206,7 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
   const auto id = parseBulletinId(a.id);
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  BulletinCache cache(ctx.profile().cacheDir());
+  auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> dir;
   auto m = findBulletin(*conn, dir, cache, id, keys);
   if (!m) throw VerifyError("bulletin " + a.id + " does not verify: " + m.error());

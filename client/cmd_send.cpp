@@ -87,7 +87,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     const auto original = parseBulletinId(a.replyTo);
     loadedKeys.emplace(ctx.loadKeys());
     conn = ctx.connect(*loadedKeys);
-    BulletinCache cache(ctx.profile().cacheDir());
+    auto cache = ctx.cache(*loadedKeys);
     std::unique_ptr<HubDirectory> dir;
     auto m = findBulletin(*conn, dir, cache, original, *loadedKeys);
     if (!m) throw VerifyError("bulletin " + a.replyTo + " does not verify: " + m.error());
@@ -207,7 +207,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   const auto accepted = conn->send(*sealed);
   // Our own copy, openable by us (K sealed to our encryption key), so
   // `focal thread` can show what we sent.
-  BulletinCache(ctx.profile().cacheDir()).putOwn(*sealed, crypto::wrapKey(contentKey, keys.encryption.publicKey));
+  ctx.cache(keys).putOwn(*sealed, crypto::wrapKey(contentKey, keys.encryption.publicKey));
 
   std::vector<std::string> names;
   for (const auto& r : draft.recipients) names.push_back(r.memberId);

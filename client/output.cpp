@@ -31,6 +31,11 @@ void Output::error(std::string_view code, std::string_view message) const {
   }
 }
 
+void Output::warning(std::string_view message) const {
+  std::cout.flush();
+  std::cerr << "focal: warning: " << message << "\n";
+}
+
 std::string formatTime(std::int64_t unixMs) {
   if (unixMs <= 0) return "-";
   const std::time_t t = static_cast<std::time_t>(unixMs / 1000);

@@ -31,6 +31,8 @@ class Output {
   // A line of text for people — only in text mode.
   void line(std::string_view text) const;
   void error(std::string_view code, std::string_view message) const;
+  // "focal: warning: ..." on stderr, in both modes (stdout stays one document).
+  void warning(std::string_view message) const;
 
  private:
   bool json_;

@@ -1,11 +1,14 @@
 #include "client/profile.hpp"
 
+#include "client/bulletin_cache.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -16,12 +19,52 @@
 namespace focal::client {
 
 namespace {
+namespace fs = std::filesystem;
+
 void ensureDir(const std::filesystem::path& d) {
   std::error_code ec;
   std::filesystem::create_directories(d, ec);
   if (ec) throw std::runtime_error("cannot create " + d.string() + ": " + ec.message());
   ::chmod(d.c_str(), 0700);
 }
+
+// Member ids as the hub admits them ([a-z0-9][a-z0-9.-]{1,62}): safe as one
+// path component (no '/', never "." or "..").
+bool memberIdOk(std::string_view id) {
+  if (id.size() < 2 || id.size() > 63) return false;
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(id[0])) return false;
+  return std::all_of(id.begin() + 1, id.end(), [&](char c) { return alnum(c) || c == '.' || c == '-'; });
+}
+
+std::uint64_t readSeq(const fs::path& file) {
+  if (!fs::exists(file)) return 0;
+  try {
+    auto t = toml::parse_file(file.string());
+    const auto v = t["last-seq"].value_or<std::int64_t>(0);
+    return v > 0 ? static_cast<std::uint64_t>(v) : 0;
+  } catch (const toml::parse_error&) {
+    return 0;  // only an optimisation: refetching is always safe
+  }
+}
+
+// A pre-member profile kept its cache and state at the top level. They are
+// moved (renames: atomic) under legacy/ once, so a later first use of any
+// member finds them in one place, and the top level is never read again.
+void moveLegacyState(const fs::path& dir) {
+  std::error_code ec;
+  const bool oldCache = fs::is_directory(dir / "cache", ec);
+  const bool oldState = fs::exists(dir / "state.toml", ec);
+  if (!oldCache && !oldState) return;
+  ensureDir(dir / "legacy");
+  if (oldCache && !fs::exists(dir / "legacy" / "cache", ec)) fs::rename(dir / "cache", dir / "legacy" / "cache", ec);
+  if (oldState && !fs::exists(dir / "legacy" / "state.toml", ec)) {
+    fs::rename(dir / "state.toml", dir / "legacy" / "state.toml", ec);
+  }
+}
+
+std::string hex(crypto::ByteView b) { return crypto::toHex(b); }
+
 }  // namespace
 
 std::filesystem::path Profile::defaultDir() {
@@ -91,24 +134,134 @@ void Profile::saveSettings(const ProfileSettings& s) const {
   writeFileAtomic(dir_ / "profile.toml", out.str(), 0600);
 }
 
-std::uint64_t Profile::lastSeq() const {
-  const auto file = dir_ / "state.toml";
-  if (!std::filesystem::exists(file)) return 0;
-  try {
-    auto t = toml::parse_file(file.string());
-    const auto v = t["last-seq"].value_or<std::int64_t>(0);
-    return v > 0 ? static_cast<std::uint64_t>(v) : 0;
-  } catch (const toml::parse_error&) {
-    return 0;  // only an optimisation: refetching is always safe
+fs::path Profile::memberDir(std::string_view memberId, bool claimLegacySeq) const {
+  if (!memberIdOk(memberId)) {
+    throw std::runtime_error("'" + std::string(memberId) + "' is not a member id: no profile state for it");
   }
+  const fs::path member = dir_ / "members" / std::string(memberId);
+  ensureDir(member);
+  std::error_code ec;
+  const fs::path legacy = dir_ / "legacy";
+  // One member takes the old last-seq (a rename: never two).
+  const auto claim = [&] {
+    if (claimLegacySeq && !fs::exists(member / "state.toml", ec)) {
+      ::rename((legacy / "state.toml").c_str(), (member / "state.toml").c_str());
+    }
+  };
+  if (fs::is_directory(member / "cache", ec)) {
+    claim();
+    return member;
+  }
+
+  // First use by this member: take its share of a pre-member profile.
+  moveLegacyState(dir_);
+  std::string tmpl = (member / ".cache-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    throw std::runtime_error("cannot create a directory in " + member.string() + ": " + std::strerror(errno));
+  }
+  const fs::path tmp(tmpl);
+  try {
+    if (fs::is_directory(legacy / "cache", ec)) BulletinCache::copyMemberShare(legacy / "cache", tmp, memberId);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  ::chmod(tmp.c_str(), 0700);
+  if (::rename(tmp.c_str(), (member / "cache").c_str()) != 0) {
+    // A concurrent first use won the rename: its copy is as good as ours.
+    fs::remove_all(tmp, ec);
+    if (!fs::is_directory(member / "cache", ec)) {
+      throw std::runtime_error("cannot create " + (member / "cache").string() + ": " + std::strerror(errno));
+    }
+  }
+  claim();
+  return member;
 }
 
-void Profile::setLastSeq(std::uint64_t seq) const {
+fs::path Profile::cacheDir(std::string_view memberId, bool claimLegacySeq) const {
+  return memberDir(memberId, claimLegacySeq) / "cache";
+}
+
+std::uint64_t Profile::lastSeq(std::string_view memberId) const { return readSeq(memberDir(memberId) / "state.toml"); }
+
+void Profile::setLastSeq(std::string_view memberId, std::uint64_t seq) const {
   toml::table t;
   t.insert("last-seq", static_cast<std::int64_t>(seq));
   std::ostringstream out;
   out << t << "\n";
-  writeFileAtomic(dir_ / "state.toml", out.str(), 0600);
+  writeFileAtomic(memberDir(memberId) / "state.toml", out.str(), 0600);
+}
+
+std::vector<std::string> Profile::members() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_ / "members", ec)) {
+    const auto name = e.path().filename().string();
+    if (memberIdOk(name) && e.is_directory(ec)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Profile::rememberKeyFile(std::string_view memberId, const KnownKeyFile& file) const {
+  try {
+    const fs::path path = memberDir(memberId) / "keys.toml";
+    toml::table t;
+    if (fs::exists(path)) t = toml::parse_file(path.string());
+    toml::array kept;
+    bool present = false;
+    if (auto* files = t["file"].as_array()) {
+      for (auto& node : *files) {
+        auto* entry = node.as_table();
+        if (entry == nullptr) continue;
+        const bool samePath = (*entry)["path"].value_or(std::string{}) == file.path;
+        const bool sameKeys = (*entry)["identity"].value_or(std::string{}) == hex(file.identity.view()) &&
+                              (*entry)["encryption"].value_or(std::string{}) == hex(file.encryption.view());
+        if (samePath && sameKeys) present = true;
+        if (samePath && !sameKeys) continue;  // the path now holds other keys
+        kept.push_back(*entry);
+      }
+    }
+    if (present) return;
+    toml::table entry;
+    entry.insert("path", file.path);
+    entry.insert("identity", hex(file.identity.view()));
+    entry.insert("encryption", hex(file.encryption.view()));
+    kept.push_back(std::move(entry));
+    toml::table out;
+    out.insert("file", std::move(kept));
+    std::ostringstream text;
+    text << "# Key files this profile saw for " << memberId << " (public keys only; newest last)\n" << out << "\n";
+    writeFileAtomic(path, text.str(), 0600);
+  } catch (const std::exception&) {
+    // Only a hint for naming the current file; never fail a command for it.
+  }
+}
+
+std::optional<std::string> Profile::keyFileWith(std::string_view memberId, const crypto::SigningPublicKey& identity,
+                                                const crypto::BoxPublicKey& encryption) const {
+  try {
+    const fs::path path = memberDir(memberId) / "keys.toml";
+    if (!fs::exists(path)) return std::nullopt;
+    auto t = toml::parse_file(path.string());
+    auto* files = t["file"].as_array();
+    if (files == nullptr) return std::nullopt;
+    std::optional<std::string> found;
+    for (auto& node : *files) {
+      auto* entry = node.as_table();
+      if (entry == nullptr) continue;
+      const auto p = (*entry)["path"].value_or(std::string{});
+      std::error_code ec;
+      if ((*entry)["identity"].value_or(std::string{}) == hex(identity.view()) &&
+          (*entry)["encryption"].value_or(std::string{}) == hex(encryption.view()) && !p.empty() &&
+          fs::exists(p, ec)) {
+        found = p;
+      }
+    }
+    return found;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::optional<std::pair<std::string, std::uint16_t>> parseHostPort(std::string_view text) {
