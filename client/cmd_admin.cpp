@@ -74,7 +74,8 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
   if (ctx.out().json()) {
     ctx.out().document({{"member", pk->memberId}, {"index", result.index}, {"fingerprint", fp}});
   } else {
-    ctx.out().line(fmt::format("Registered {} ({}) at log index {}.", pk->memberId, a.name, result.index));
+    ctx.out().line(fmt::format("Registered {} ({}) at log index {}.", safeLine(pk->memberId), safeLine(a.name),
+                               result.index));
     ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)", fp));
   }
   return ExitOk;
@@ -105,7 +106,7 @@ const MemberRecord& verifiedMember(const HubDirectory& dir, const std::string& i
 
 void printAdminResult(CliContext& ctx, const std::string& what, const std::string& member, std::uint64_t index) {
   if (ctx.out().json()) ctx.out().document({{"member", member}, {"action", what}, {"index", index}});
-  else ctx.out().line(fmt::format("{} {}: log index {}.", what, member, index));
+  else ctx.out().line(fmt::format("{} {}: log index {}.", safeLine(what), safeLine(member), index));
 }
 
 struct RotateArgs {
@@ -138,7 +139,8 @@ int runAdminRotate(CliContext& ctx, const RotateArgs& a) {
                         {"fingerprint", crypto::fingerprint(a.member, pk.identity)}});
   } else {
     ctx.out().line(fmt::format("Rotated the {} of {} at log index {}.",
-                               identity ? "identity and encryption keys" : "encryption key", a.member, result.index));
+                               identity ? "identity and encryption keys" : "encryption key", safeLine(a.member),
+                               result.index));
     ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)",
                                crypto::fingerprint(a.member, pk.identity)));
   }
@@ -238,7 +240,8 @@ int runAdminList(CliContext& ctx) {
     std::string roles;
     if (m.isAdmin) roles += "admin ";
     if (m.isSecretariat) roles += "secretariat";
-    ctx.out().line(fmt::format("{:<22} {:<3} {:<17} {:<8} {:<6} {:<16} {}", m.id, m.state.empty() ? "-" : m.state,
+    ctx.out().line(fmt::format("{:<22} {:<3} {:<17} {:<8} {:<6} {:<16} {}", safeLine(m.id),
+                               m.state.empty() ? "-" : safeLine(m.state),
                                institutionName(m.institution), m.active ? "active" : "REVOKED", m.logIndex,
                                crypto::toHex(m.encryptionKey).substr(0, 16), roles));
   }
@@ -329,21 +332,23 @@ int runAdminLog(CliContext& ctx, std::uint64_t from) {
     return ExitOk;
   }
   for (const auto& j : list) {
+    // SECURITY: member ids, reasons and texts come from other members'
+    // signed entries: rendered with safeLine, one row per entry.
     std::string extra;
-    if (j.contains("reason")) extra = " reason: " + j["reason"].get<std::string>();
+    if (j.contains("reason")) extra = " reason: " + safeLine(j["reason"].get<std::string>());
     if (j.contains("key") && !j["key"].get<std::string>().empty()) extra += " key " + j["key"].get<std::string>().substr(0, 16);
     if (j.contains("encryption_key")) extra += " enc " + j["encryption_key"].get<std::string>().substr(0, 16);
     if (j.contains("proposal")) extra += " proposal " + j["proposal"].get<std::string>();
     if (j.contains("text")) {
-      // A one-line preview; --json carries the whole text. SECURITY: the
-      // text is the proposer's; no control character reaches the terminal.
-      std::string t = j["text"].get<std::string>().substr(0, 60);
-      for (auto& c : t) c = (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-      extra += " \"" + t + (j["text"].get<std::string>().size() > 60 ? "...\"" : "\"");
+      // A one-line preview (newlines shown as \n); --json carries the whole text.
+      const auto text = j["text"].get<std::string>();
+      const auto preview = utf8Prefix(text, 60);
+      extra += " \"" + safeLine(preview) + (preview.size() < text.size() ? "...\"" : "\"");
     }
     ctx.out().line(fmt::format("{:>6}  {}  {:<18} {:<22} by {}{}", j["index"].get<std::uint64_t>(),
                                j["recorded_at"].get<std::string>(), j["kind"].get<std::string>(),
-                               j.value("member", std::string("-")), j["author"].get<std::string>(), extra));
+                               safeLine(j.value("member", std::string("-"))), safeLine(j["author"].get<std::string>()),
+                               extra));
   }
   ctx.out().line(fmt::format("{} entries, verified; root {}", log.size(), crypto::toHex(log.verifier().root())));
   return ExitOk;
@@ -405,8 +410,9 @@ int runAdminAudit(CliContext& ctx, std::uint64_t from) {
   }
   for (const auto& r : rows) {
     if (r.index < from) continue;
-    ctx.out().line(fmt::format("{:>6}  {}  {:<20} {:<22} {:<22} {}", r.index, formatTime(r.timeMs), r.event, r.actor,
-                               r.remote, r.detail));
+    // The hub's rows quote what members and strangers sent (ids, names).
+    ctx.out().line(fmt::format("{:>6}  {}  {:<20} {:<22} {:<22} {}", r.index, formatTime(r.timeMs), safeLine(r.event),
+                               safeLine(r.actor), safeLine(r.remote), safeLine(r.detail)));
   }
   ctx.out().line(fmt::format("{} audit entries; hash chain verified.", rows.size()));
   return ExitOk;

@@ -45,7 +45,7 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   } else {
     ctx.out().line(fmt::format("Acknowledged {} bulletin(s); {} removed from your queue.", ids.size(), removed));
     for (const auto& [id, reason] : retracted) {
-      ctx.out().line(fmt::format("Note: {} was RETRACTED by its sender: {}", id, reason));
+      ctx.out().line(fmt::format("Note: {} was RETRACTED by its sender: {}", id, safeLine(reason)));
     }
   }
   return ExitOk;
@@ -70,7 +70,7 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
   }
   ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", "RECIPIENT", "STATE", "QUEUED", "DELIVERED", "ACKNOWLEDGED"));
   for (const auto& s : states) {
-    ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", s.memberId, stateName(s.state),
+    ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", safeLine(s.memberId), stateName(s.state),
                                formatTime(s.queuedAtMs), formatTime(s.deliveredAtMs), formatTime(s.ackedAtMs)));
   }
   return ExitOk;

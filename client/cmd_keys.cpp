@@ -81,7 +81,7 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
                         {"fingerprint", fp}});
   } else {
     ctx.out().line(fmt::format("Rotated the {} key{} of {} at log index {}.", a.identity ? "identity and encryption" : "encryption",
-                               a.identity ? "s" : "", keys.memberId, result.index));
+                               a.identity ? "s" : "", safeLine(keys.memberId), result.index));
     ctx.out().line(fmt::format("New key file: {} (it also holds your earlier encryption keys).", keyPath.string()));
     ctx.out().line(fmt::format("Use it from now on: focal profile set --key {}", keyPath.string()));
     if (a.identity) ctx.out().line(fmt::format("New fingerprint: {}  (tell your contacts)", fp));
@@ -147,7 +147,7 @@ int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
                         {"head", head},
                         {"compared", comparisons}});
   } else {
-    ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", hubId, report.entries));
+    ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", safeLine(hubId), report.entries));
     ctx.out().line("Every entry's signature and authority, the hash chain and the hub's signed head check out.");
     ctx.out().line(fmt::format("Head signed {}: {}", formatTime(report.headTimeMs), head));
     if (report.previous > 0) {

@@ -1,6 +1,16 @@
 // The CLI's output channel. Text for people; with --json exactly one JSON
 // document per command on stdout (listen: one object per line), errors as
 // {"error": {"code": "...", "message": "..."}}.
+//
+// SECURITY: nothing reaches the terminal unfiltered (client/safe_text.hpp).
+// line() and note() pass their text through safeBlock as a backstop: no
+// control, C1, bidi control or non-UTF-8 byte is emitted even from a field a
+// command forgot; commands still render each single-line field of another
+// party with safeLine, so its newlines cannot add a row. error() renders the
+// message as one line. JSON documents are dumped with
+// error_handler_t::replace (a byte that is not UTF-8 becomes U+FFFD: a JSON
+// string cannot hold it, and a dump must never throw) and then
+// jsonTerminalSafe (C1, bidi and separators as \uXXXX: same values).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -21,6 +31,9 @@ class Output {
   void jsonLine(const nlohmann::json& j) const;
   // A line of text for people — only in text mode.
   void line(std::string_view text) const;
+  // A line for people on stderr, in either mode (progress and confirmations
+  // that are not the command's result).
+  void note(std::string_view text) const;
   void error(std::string_view code, std::string_view message) const;
 
  private:
