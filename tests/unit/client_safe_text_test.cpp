@@ -28,7 +28,7 @@ bool terminalClean(std::string_view s, TextShape shape) {
 
 }  // namespace
 
-TEST_CASE("safe text: C0 controls, DEL and ESC sequences are shown as \\x escapes", "[client][safe-text]") {
+TEST_CASE("safe text: C0 controls, DEL and ESC sequences are shown as hex escapes", "[client][safe-text]") {
   CHECK(safeLine("a\x1b[7Ab") == "a\\x1b[7Ab");
   CHECK(safeLine("\x1b]0;owned\x07") == "\\x1b]0;owned\\x07");
   CHECK(safeLine("x\x1b[2Jy") == "x\\x1b[2Jy");
@@ -43,7 +43,7 @@ TEST_CASE("safe text: C0 controls, DEL and ESC sequences are shown as \\x escape
   }
 }
 
-TEST_CASE("safe text: a Line escapes newline, tab and CR; a Block keeps newline and tab", "[client][safe-text]") {
+TEST_CASE("safe text: a Line escapes newline, tab and CR, a Block keeps newline and tab", "[client][safe-text]") {
   CHECK(safeLine("two\nrows") == "two\\nrows");
   CHECK(safeLine("tab\there") == "tab\\there");
   CHECK(safeLine("cr\rover") == "cr\\rover");
@@ -87,7 +87,7 @@ TEST_CASE("safe text: bidi overrides and isolates are escaped everywhere, marks 
   CHECK(safeBlock("\u05E9\u05DC\u05D5\u05DD\u200F!") == "\u05E9\u05DC\u05D5\u05DD\u200F!");
 }
 
-TEST_CASE("safe text: bytes that are not UTF-8 are shown as \\x escapes, one per byte", "[client][safe-text]") {
+TEST_CASE("safe text: bytes that are not UTF-8 are shown as hex escapes, one per byte", "[client][safe-text]") {
   CHECK(safeLine("\xff") == "\\xff");
   CHECK(safeLine("ok\xfe\xff" "ok") == "ok\\xfe\\xffok");
   CHECK(safeLine("\xc0\xaf") == "\\xc0\\xaf");                  // overlong '/'
