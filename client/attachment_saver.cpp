@@ -3,6 +3,7 @@
 #include "client/client_error.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,18 @@ namespace focal::client {
 
 namespace {
 constexpr std::size_t CipherChunkBytes = crypto::AttachmentChunkPlainBytes + crypto::StreamChunkOverhead;
+}
+
+void createSaveDirectory(const std::filesystem::path& dir) {
+  std::filesystem::path partial;
+  for (const auto& part : dir) {
+    partial /= part;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      throw std::runtime_error("cannot create " + partial.string() + ": " + std::strerror(errno));
+    }
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) throw std::runtime_error(dir.string() + " is not a directory");
 }
 
 AttachmentSaver::AttachmentSaver(const std::filesystem::path& saveDir, const crypto::ContentKey& attachmentKey,

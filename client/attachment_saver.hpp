@@ -14,6 +14,12 @@
 
 namespace focal::client {
 
+// `focal read --save-dir DIR`: DIR, and any missing parent, is created
+// with mode 0700 (attachments are as confidential as the bulletin);
+// directories that exist are left as they are. std::runtime_error when it
+// cannot be created or a component is not a directory.
+void createSaveDirectory(const std::filesystem::path& dir);
+
 class AttachmentSaver {
  public:
   AttachmentSaver(const std::filesystem::path& saveDir, const crypto::ContentKey& attachmentKey,

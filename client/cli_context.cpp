@@ -348,16 +348,17 @@ std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::st
   if (opened) {
     const auto& m = opened.value();
     std::string marks;
-    if (m.forwardedBy) marks += fmt::format("  [forwarded by {}]", m.forwardedBy->forwarderId);
-    if (m.retraction) marks += fmt::format("  [RETRACTED: {}]", m.retraction->reason);
-    return fmt::format("{}  {:<20} TLP:{:<12} {:<6}  {}  {}{}{}", crypto::toHex(m.id), m.senderId, tlpName(m.tlp),
-                       priorityName(m.priority), formatTime(d.queuedAtMs), m.title,
+    if (m.forwardedBy) marks += fmt::format("  [forwarded by {}]", safeLine(m.forwardedBy->forwarderId));
+    if (m.retraction) marks += fmt::format("  [RETRACTED: {}]", safeLine(m.retraction->reason));
+    return fmt::format("{}  {:<20} TLP:{:<12} {:<6}  {}  {}{}{}", crypto::toHex(m.id), safeLine(m.senderId),
+                       tlpName(m.tlp), priorityName(m.priority), formatTime(d.queuedAtMs), safeLine(m.title),
                        m.attachments.empty() ? "" : fmt::format("  [{} attachment(s)]", m.attachments.size()),
-                       marks + (m.keyWarning.empty() ? "" : "  [" + m.keyWarning + "]"));
+                       marks + (m.keyWarning.empty() ? "" : "  [" + safeLine(m.keyWarning) + "]"));
   }
+  // The reason may quote the header's claims (an unknown sender id).
   auto id = d.bulletin.claimedId();
-  return fmt::format("{}  [CANNOT VERIFY: {}]  {}", id ? crypto::toHex(*id) : std::string(32, '?'), opened.error(),
-                     formatTime(d.queuedAtMs));
+  return fmt::format("{}  [CANNOT VERIFY: {}]  {}", id ? crypto::toHex(*id) : std::string(32, '?'),
+                     safeLine(opened.error()), formatTime(d.queuedAtMs));
 }
 
 }  // namespace focal::client::cli

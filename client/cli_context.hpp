@@ -10,6 +10,7 @@
 #include "client/key_status.hpp"
 #include "client/output.hpp"
 #include "client/profile.hpp"
+#include "client/safe_text.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -177,7 +178,8 @@ Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<H
 Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_ptr<HubDirectory>& directory,
                                                   const BulletinCache& cache, const crypto::BulletinId& id,
                                                   const crypto::MemberKeys& keys);
-// The one-line summary used by inbox and listen (JSON object or text row).
+// The one-line summary used by inbox and listen (JSON object or text row;
+// every field of the sender's rendered with safeLine: one row per bulletin).
 // `retractionQueued`: a retraction announcement of the same bulletin is
 // queued too (inbox lists each bulletin once).
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,

@@ -74,7 +74,8 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
   if (ctx.out().json()) {
     ctx.out().document({{"member_id", pk->memberId}, {"log_index", result.index}, {"fingerprint", fp}});
   } else {
-    ctx.out().line(fmt::format("Registered {} ({}) at log index {}.", pk->memberId, a.name, result.index));
+    ctx.out().line(fmt::format("Registered {} ({}) at log index {}.", safeLine(pk->memberId), safeLine(a.name),
+                               result.index));
     ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)", fp));
   }
   return ExitOk;
@@ -107,7 +108,7 @@ const MemberRecord& verifiedMember(const HubDirectory& dir, const std::string& i
 void printAdminResult(CliContext& ctx, const std::string& action, const std::string& what, const std::string& member,
                       std::uint64_t index) {
   if (ctx.out().json()) ctx.out().document({{"member_id", member}, {"action", action}, {"log_index", index}});
-  else ctx.out().line(fmt::format("{} {}: log index {}.", what, member, index));
+  else ctx.out().line(fmt::format("{} {}: log index {}.", safeLine(what), safeLine(member), index));
 }
 
 struct RotateArgs {
@@ -140,7 +141,8 @@ int runAdminRotate(CliContext& ctx, const RotateArgs& a) {
                         {"fingerprint", crypto::fingerprint(a.member, pk.identity)}});
   } else {
     ctx.out().line(fmt::format("Rotated the {} of {} at log index {}.",
-                               identity ? "identity and encryption keys" : "encryption key", a.member, result.index));
+                               identity ? "identity and encryption keys" : "encryption key", safeLine(a.member),
+                               result.index));
     ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)",
                                crypto::fingerprint(a.member, pk.identity)));
   }
@@ -241,7 +243,8 @@ int runAdminList(CliContext& ctx) {
     std::string roles;
     if (m.isAdmin) roles += "admin ";
     if (m.isSecretariat) roles += "secretariat";
-    ctx.out().line(fmt::format("{:<22} {:<3} {:<17} {:<8} {:<6} {:<16} {}", m.id, m.state.empty() ? "-" : m.state,
+    ctx.out().line(fmt::format("{:<22} {:<3} {:<17} {:<8} {:<6} {:<16} {}", safeLine(m.id),
+                               m.state.empty() ? "-" : safeLine(m.state),
                                institutionName(m.institution), m.active ? "active" : "REVOKED", m.logIndex,
                                crypto::toHex(m.encryptionKey).substr(0, 16), roles));
   }
@@ -340,29 +343,30 @@ int runAdminLog(CliContext& ctx, std::uint64_t from) {
     return ExitOk;
   }
   // The text rows are made from the same description ("" for null).
+  // SECURITY: member ids, reasons and texts come from other members' signed
+  // entries: rendered with safeLine, one row per entry.
   auto str = [](const nlohmann::json& j, const char* key) {
     return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
   };
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& j = list[i];
     std::string extra;
-    if (!str(j, "reason").empty()) extra = " reason: " + str(j, "reason");
+    if (!str(j, "reason").empty()) extra = " reason: " + safeLine(str(j, "reason"));
     if (!str(j, "key").empty()) extra += " key " + str(j, "key").substr(0, 16);
     if (!str(j, "encryption_key").empty()) extra += " enc " + str(j, "encryption_key").substr(0, 16);
     if (!str(j, "proposal_id").empty()) extra += " proposal " + str(j, "proposal_id");
     if (j["text"].is_string()) {
-      // A one-line preview; --json carries the whole text. SECURITY: the
-      // text is the proposer's; no control character reaches the terminal.
-      std::string t = str(j, "text").substr(0, 60);
-      for (auto& c : t) c = (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-      extra += " \"" + t + (str(j, "text").size() > 60 ? "...\"" : "\"");
+      // A one-line preview (newlines shown as \n); --json carries the whole text.
+      const auto text = str(j, "text");
+      const auto preview = utf8Prefix(text, 60);
+      extra += " \"" + safeLine(preview) + (preview.size() < text.size() ? "...\"" : "\"");
     }
     std::string who = str(j, "member_id");
     if (who.empty()) who = str(j, "candidate_id");
     if (who.empty()) who = str(j, "hub_id");
     ctx.out().line(fmt::format("{:>6}  {}  {:<18} {:<22} by {}{}", j["log_index"].get<std::uint64_t>(),
-                               formatTime(recordedAt[i]), str(j, "kind"), who.empty() ? "-" : who,
-                               str(j, "author_id"), extra));
+                               formatTime(recordedAt[i]), str(j, "kind"), who.empty() ? "-" : safeLine(who),
+                               safeLine(str(j, "author_id")), extra));
   }
   ctx.out().line(fmt::format("{} entries, verified; root {}", log.size(), crypto::toHex(log.verifier().root())));
   return ExitOk;
@@ -425,8 +429,9 @@ int runAdminAudit(CliContext& ctx, std::uint64_t from) {
   }
   for (const auto& r : rows) {
     if (r.index < from) continue;
-    ctx.out().line(fmt::format("{:>6}  {}  {:<20} {:<22} {:<22} {}", r.index, formatTime(r.timeMs), r.event, r.actor,
-                               r.remote, r.detail));
+    // The hub's rows quote what members and strangers sent (ids, names).
+    ctx.out().line(fmt::format("{:>6}  {}  {:<20} {:<22} {:<22} {}", r.index, formatTime(r.timeMs), safeLine(r.event),
+                               safeLine(r.actor), safeLine(r.remote), safeLine(r.detail)));
   }
   ctx.out().line(fmt::format("{} audit entries; hash chain verified.", rows.size()));
   return ExitOk;

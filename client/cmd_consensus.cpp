@@ -69,7 +69,7 @@ int runComment(CliContext& ctx, const CommentArgs& a) {
                         {"comment_deadline_at", jsonTime(m->commentDeadlineMs)}});
   } else {
     ctx.out().line(fmt::format("{} on {} recorded; the text is readable only by {}.",
-                               a.objection ? "Objection" : "Comment", a.id, m->senderId));
+                               a.objection ? "Objection" : "Comment", safeLine(a.id), safeLine(m->senderId)));
   }
   return ExitOk;
 }
@@ -106,9 +106,14 @@ int runRecordStatus(CliContext& ctx, const std::string& hexId) {
                         {"objection", info->objection},
                         {"commented_at", jsonTime(info->commentedAtMs)},
                         {"text", text ? nlohmann::json(*text) : nullptr}});
-    lines.push_back(fmt::format("  {:<20} {:<10} {}{}", info->memberId, info->objection ? "OBJECTION" : "comment",
+    // SECURITY: the text is the commenter's: one row per comment, the
+    // text's own lines below it, prefixed, so it cannot add rows.
+    lines.push_back(fmt::format("  {:<20} {:<10} {}{}", safeLine(info->memberId), info->objection ? "OBJECTION" : "comment",
                                 formatTime(info->commentedAtMs),
-                                text ? "  " + *text : (info->sealedText.empty() ? "" : "  (text sealed to the sender)")));
+                                text ? "" : (info->sealedText.empty() ? "" : "  (text sealed to the sender)")));
+    if (text) {
+      for (const auto& l : safeBlockLines(*text)) lines.push_back("      | " + l);
+    }
   }
   if (ctx.out().json()) {
     ctx.out().document({{"bulletin_id", crypto::toHex(id)},
@@ -125,7 +130,8 @@ int runRecordStatus(CliContext& ctx, const std::string& hexId) {
   if (st.outcomeIndex != 0) ctx.out().line(fmt::format("approval: hub-signed log entry {}", st.outcomeIndex));
   ctx.out().line(fmt::format("comments ({}):", st.comments.size()));
   for (const auto& l : lines) ctx.out().line(l);
-  ctx.out().line(fmt::format("acknowledged by ({}): {}", st.acknowledgedBy.size(), fmt::join(st.acknowledgedBy, ", ")));
+  ctx.out().line(fmt::format("acknowledged by ({}): {}", st.acknowledgedBy.size(),
+                             safeLine(fmt::format("{}", fmt::join(st.acknowledgedBy, ", ")))));
   return ExitOk;
 }
 
@@ -207,9 +213,9 @@ int runPropose(CliContext& ctx, const ProposeArgs& a) {
                         {"expires_at", jsonTime(now + *lifetime)}});
   } else {
     ctx.out().line(id);
-    std::cerr << fmt::format("Proposal to admit {} recorded; it takes effect when a point of contact of every member "
-                             "state approved it (focal approve {}), before {}.\n",
-                             d.memberId, id, formatTime(now + *lifetime));
+    ctx.out().note(fmt::format("Proposal to admit {} recorded; it takes effect when a point of contact of every member "
+                               "state approved it (focal approve {}), before {}.",
+                               safeLine(d.memberId), id, formatTime(now + *lifetime)));
   }
   return ExitOk;
 }
@@ -248,9 +254,9 @@ int runProposeAmendment(CliContext& ctx, const AmendArgs& a) {
                         {"expires_at", jsonTime(now + *lifetime)}});
   } else {
     ctx.out().line(id);
-    std::cerr << fmt::format("Amendment proposal recorded ({} bytes); it is adopted when a point of contact of every "
-                             "member state approved it (focal approve {}), before {}.\n",
-                             text.size(), id, formatTime(now + *lifetime));
+    ctx.out().note(fmt::format("Amendment proposal recorded ({} bytes); it is adopted when a point of contact of every "
+                               "member state approved it (focal approve {}), before {}.",
+                               text.size(), id, formatTime(now + *lifetime)));
   }
   return ExitOk;
 }
@@ -270,17 +276,6 @@ struct VerifiedProposal {
   std::vector<std::pair<std::string, bool>> decisions;  // member, approve (verified)
   const ProposalListing* raw = nullptr;
 };
-
-// SECURITY: an amendment's text is the proposer's; shown on a terminal
-// without its control characters (newlines kept).
-std::string printable(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\n') || u == 0x7f) c = '?';
-  }
-  return out;
-}
 
 // Verifies a listing against the verified directory: the proposal under its
 // admin's identity key, each decision under its member's key (both: the key
@@ -388,16 +383,18 @@ int runProposals(CliContext& ctx) {
       list.push_back(std::move(item));
     } else {
       if (v.kind == "admission") {
-        ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, v.state, v.member,
-                                   v.memberName, v.memberInstitution, v.proposer, formatTime(v.expiresAtMs)));
+        ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, v.state,
+                                   safeLine(v.member), safeLine(v.memberName), v.memberInstitution,
+                                   safeLine(v.proposer), formatTime(v.expiresAtMs)));
       } else {
-        ctx.out().line(fmt::format("{}  {:<9} amendment proposed by {}, expires {}:", v.id, v.state, v.proposer,
-                                   formatTime(v.expiresAtMs)));
-        std::istringstream lines(printable(v.text));
-        for (std::string l; std::getline(lines, l);) ctx.out().line("    | " + l);
+        ctx.out().line(fmt::format("{}  {:<9} amendment proposed by {}, expires {}:", v.id, v.state,
+                                   safeLine(v.proposer), formatTime(v.expiresAtMs)));
+        // SECURITY: the text is the proposer's (safeBlock, each line prefixed).
+        for (const auto& l : safeBlockLines(v.text)) ctx.out().line("    | " + l);
       }
-      ctx.out().line(fmt::format("    approved by: {}   rejected by: {}   states still to approve: {}",
-                                 fmt::join(approvedBy, ", "), fmt::join(rejectedBy, ", "), fmt::join(missing, ", ")));
+      ctx.out().line(safeLine(fmt::format("    approved by: {}   rejected by: {}   states still to approve: {}",
+                                          fmt::join(approvedBy, ", "), fmt::join(rejectedBy, ", "),
+                                          fmt::join(missing, ", "))));
       if (v.outcomeIndex != 0) {
         ctx.out().line(fmt::format("    {}: hub-signed log entry {}", v.kind == "admission" ? "admitted" : "adopted",
                                    v.outcomeIndex));
@@ -434,7 +431,8 @@ int runDecide(CliContext& ctx, const std::string& hexId, bool approve) {
                           {"candidate_id", v.kind == "admission" ? nlohmann::json(v.member) : nullptr}});
     } else {
       ctx.out().line(fmt::format("{} of the {} recorded; the proposal is {}.", approve ? "Approval" : "Rejection",
-                                 v.kind == "admission" ? "admission of " + v.member : std::string("amendment"), state));
+                                 v.kind == "admission" ? "admission of " + safeLine(v.member) : std::string("amendment"),
+                                 state));
     }
     return ExitOk;
   }

@@ -71,7 +71,7 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
       ctx.out().line(fmt::format("Acknowledged {} bulletin(s); {} removed from your queue.", known.size(), removed));
     }
     for (const auto& [id, reason] : retracted) {
-      ctx.out().line(fmt::format("Note: {} was RETRACTED by its sender: {}", id, reason));
+      ctx.out().line(fmt::format("Note: {} was RETRACTED by its sender: {}", id, safeLine(reason)));
     }
     for (const auto& id : notFound) {
       std::cerr << fmt::format("focal: not-found: {} is not in your queue (unknown, or acknowledged before)\n", id);
@@ -100,7 +100,7 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
   }
   ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", "RECIPIENT", "STATE", "QUEUED", "DELIVERED", "ACKNOWLEDGED"));
   for (const auto& s : states) {
-    ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", s.memberId, stateName(s.state),
+    ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", safeLine(s.memberId), stateName(s.state),
                                formatTime(s.queuedAtMs), formatTime(s.deliveredAtMs), formatTime(s.ackedAtMs)));
   }
   return ExitOk;

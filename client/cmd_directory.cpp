@@ -35,7 +35,7 @@ int runDirectory(CliContext& ctx) {
   std::map<std::string, std::map<std::string, std::vector<const MemberRecord*>>> groups;
   for (const auto& m : dir.members()) groups[m.state][institutionName(m.institution)].push_back(&m);
   for (const auto& [state, byInst] : groups) {
-    ctx.out().line(state.empty() ? "(no member state)" : state);
+    ctx.out().line(state.empty() ? "(no member state)" : safeLine(state));
     for (const auto& [inst, members] : byInst) {
       ctx.out().line("  " + inst);
       for (const auto* m : members) {
@@ -44,7 +44,8 @@ int runDirectory(CliContext& ctx) {
         if (m->isSecretariat) marks += " [secretariat]";
         if (!m->active) marks += " (REVOKED)";
         if (m->active && !m->certValid) marks += " (INVALID KEY CERTIFICATE)";
-        ctx.out().line(fmt::format("    {:<22} {}{}", m->id, m->name, marks));
+        // SECURITY: one row per member: a name cannot add rows (safeLine).
+        ctx.out().line(fmt::format("    {:<22} {}{}", safeLine(m->id), safeLine(m->name), marks));
         if (m->keysWellFormed) ctx.out().line(fmt::format("    {:<22} {}", "", crypto::fingerprint(m->id, m->identityKey)));
       }
     }
@@ -65,7 +66,7 @@ int runFingerprint(CliContext& ctx, const std::vector<std::string>& members) {
   if (members.empty()) {
     const auto fp = crypto::fingerprint(keys.memberId, keys.identity.publicKey);
     if (ctx.out().json()) ctx.out().document({{"member_id", keys.memberId}, {"fingerprint", fp}});
-    else ctx.out().line(fmt::format("{}  {}", keys.memberId, fp));
+    else ctx.out().line(fmt::format("{}  {}", safeLine(keys.memberId), fp));
     return ExitOk;
   }
   auto conn = ctx.connect(keys);
@@ -74,7 +75,7 @@ int runFingerprint(CliContext& ctx, const std::vector<std::string>& members) {
     const auto& m = lookup(dir, members[0]);
     const auto fp = crypto::fingerprint(m.id, m.identityKey);
     if (ctx.out().json()) ctx.out().document({{"member_id", m.id}, {"fingerprint", fp}});
-    else ctx.out().line(fmt::format("{}  {}", m.id, fp));
+    else ctx.out().line(fmt::format("{}  {}", safeLine(m.id), fp));
     return ExitOk;
   }
   const auto& a = lookup(dir, members[0]);
@@ -83,7 +84,7 @@ int runFingerprint(CliContext& ctx, const std::vector<std::string>& members) {
   if (ctx.out().json()) {
     ctx.out().document({{"member_ids", {a.id, b.id}}, {"safety_number", sn}});
   } else {
-    ctx.out().line(fmt::format("Safety number of {} and {}:", a.id, b.id));
+    ctx.out().line(fmt::format("Safety number of {} and {}:", safeLine(a.id), safeLine(b.id)));
     ctx.out().line(sn);
   }
   return ExitOk;

@@ -1,6 +1,7 @@
 // focal keygen: a new member key file (encrypted) and its public half.
 #include "client/cli_context.hpp"
 #include "crypto/keyfile.hpp"
+#include "protocol/distribution.hpp"
 
 #include <fmt/format.h>
 
@@ -15,19 +16,17 @@ struct KeygenArgs {
   std::string kdf = "moderate";
 };
 
-// [a-z0-9][a-z0-9.-]{1,62}, as MemberInfo.id in the schema.
-bool validMemberId(std::string_view id) {
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (id.size() < 2 || id.size() > protocol::MaxMemberIdBytes || !alnum(id.front())) return false;
-  for (char c : id) {
-    if (!alnum(c) && c != '.' && c != '-') return false;
-  }
-  return true;
-}
-
 int runKeygen(CliContext& ctx, const KeygenArgs& a) {
-  if (!validMemberId(a.member)) {
+  // The address grammar's rule (protocol/distribution.hpp): the hub
+  // registers no other id, so a key for one would be of no use. The syntax
+  // keeps control and bidi characters out; a group word would make the
+  // member unaddressable (and every "all" mean someone else).
+  if (!protocol::isMemberIdSyntax(a.member)) {
     throw UsageError("bad-member-id", "a member id is 2-63 of [a-z0-9.-], starting with a letter or digit");
+  }
+  if (protocol::isGroupAddressWord(a.member)) {
+    throw UsageError("bad-member-id", "'" + a.member + "' is a group address (members, partners, resource-panel, "
+                                      "all); a member id must be another word");
   }
   crypto::KdfStrength strength = crypto::KdfStrength::Moderate;
   if (a.kdf == "interactive") strength = crypto::KdfStrength::Interactive;

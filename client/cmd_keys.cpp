@@ -115,7 +115,7 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
                         {"profile_updated", profileUpdated}});
   } else {
     ctx.out().line(fmt::format("Rotated the {} key{} of {} at log index {}.", a.identity ? "identity and encryption" : "encryption",
-                               a.identity ? "s" : "", keys.memberId, result.index));
+                               a.identity ? "s" : "", safeLine(keys.memberId), result.index));
     ctx.out().line(fmt::format("New key file: {} (it also holds your earlier encryption keys).", keyPath.string()));
     if (profileUpdated) {
       ctx.out().line(fmt::format("Profile {} now uses it (it used {}).", ctx.profile().dir().string(), ctx.keyFilePath()));
@@ -190,7 +190,7 @@ int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
                         {"head", head},
                         {"compared", comparisons}});
   } else {
-    ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", hubId, report.entries));
+    ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", safeLine(hubId), report.entries));
     ctx.out().line("Every entry's signature and authority, the hash chain and the hub's signed head check out.");
     ctx.out().line(fmt::format("Head signed {}: {}", formatTime(report.headTimeMs), head));
     if (report.previous > 0) {

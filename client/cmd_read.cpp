@@ -10,6 +10,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <sys/stat.h>
+
+#include <set>
+
 namespace focal::client::cli {
 
 namespace {
@@ -57,21 +61,92 @@ std::vector<std::string> bannerLines(const OpenedMessage& m) {
   lines.push_back(fmt::format("=== TLP:{} === {}", tlpName(m.tlp), rule));
   if (m.handling != wire::Handling::UNSET) {
     lines.push_back(fmt::format("Handling:  {} - {}{}", handlingName(m.handling), handlingMeaning(m.handling),
-                                m.handlingText.empty() ? "" : ": " + m.handlingText));
+                                m.handlingText.empty() ? "" : ": " + safeLine(m.handlingText)));
   }
   const auto eval = evaluationName(m.sourceReliability, m.infoAccuracy);
   if (!eval.empty()) {
     lines.push_back(fmt::format("Evaluation: {} ({})", eval, evaluationMeaning(m.sourceReliability, m.infoAccuracy)));
   }
   if (m.priority == wire::Priority::URGENT) lines.push_back("Priority:  URGENT");
-  if (!m.caseRef.empty()) lines.push_back(fmt::format("Case:      {}", m.caseRef));
+  if (!m.caseRef.empty()) lines.push_back(fmt::format("Case:      {}", safeLine(m.caseRef)));
   return lines;
+}
+
+std::vector<std::string> safeLines(const std::vector<std::string>& fields) {
+  std::vector<std::string> out;
+  out.reserve(fields.size());
+  for (const auto& f : fields) out.push_back(safeLine(f));
+  return out;
+}
+
+// Saves every attachment of `m` into `dir` under distinct names (see
+// distinctFileNames) and returns where each went. Without `force` nothing is
+// downloaded when any target exists already; with it, files that existed
+// before are replaced, but never a file this call saved: two attachments of
+// one bulletin cannot overwrite each other. A failure ends the command (the
+// error says which attachment; the ones saved before it are listed on
+// stderr in text mode).
+std::vector<std::string> saveAttachments(CliContext& ctx, Connection& conn, const OpenedMessage& m,
+                                         const std::filesystem::path& dir, bool force) {
+  std::vector<std::string> sanitised;
+  for (std::uint32_t i = 0; i < m.attachments.size(); ++i) {
+    sanitised.push_back(sanitizeFileName(m.attachments[i].name, fmt::format("attachment-{}", i + 1)));
+  }
+  const auto names = distinctFileNames(sanitised);
+  if (!force) {
+    for (const auto& name : names) {
+      std::error_code ec;
+      if (std::filesystem::exists(std::filesystem::symlink_status(dir / name, ec))) {
+        throw UsageError("exists", (dir / name).string() + " exists (use --force to replace it)");
+      }
+    }
+  }
+  std::vector<std::string> savedTo(m.attachments.size());
+  std::set<std::pair<dev_t, ino_t>> ours;  // files this call saved
+  std::uint32_t i = 0;
+  try {
+    for (; i < m.attachments.size(); ++i) {
+      const auto& att = m.attachments[i];
+      const auto& name = names[i];
+      AttachmentSaver saver(dir, crypto::attachmentKey(m.contentKey, i), att.blobHash, att.blobSize);
+      ProgressBar bar(safeLine(name) + " ", stderrIsTerminal() && !ctx.out().json());
+      conn.downloadBlob(
+          m.id, att.blobHash, att.blobSize, [&saver](crypto::ByteView b) { saver.write(b); },
+          [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
+      bar.finish();
+      struct stat st {};
+      if (force && ::lstat((dir / name).c_str(), &st) == 0 && ours.contains({st.st_dev, st.st_ino})) {
+        throw std::runtime_error((dir / name).string() + " is an attachment this command saved already (the file "
+                                 "system folds the two names); not replacing it");
+      }
+      const auto target = saver.finish(name, force);
+      if (saver.plainBytes() != att.plainSize) {
+        std::filesystem::remove(target);
+        throw VerifyError("attachment " + name + " has another size than the sender signed");
+      }
+      savedTo[i] = target.string();
+      if (::lstat(target.c_str(), &st) == 0) ours.insert({st.st_dev, st.st_ino});
+    }
+  } catch (...) {
+    if (!ctx.out().json()) {
+      for (std::uint32_t k = 0; k < i; ++k) {
+        ctx.out().note(fmt::format("saved {} to {} before the failure of attachment {}", safeLine(m.attachments[k].name),
+                                   safeLine(savedTo[k]), i + 1));
+      }
+    }
+    throw;
+  }
+  return savedTo;
 }
 
 int runRead(CliContext& ctx, const ReadArgs& a) {
   const auto id = parseBulletinId(a.id);
-  if (!a.saveDir.empty() && !std::filesystem::is_directory(a.saveDir)) {
-    throw UsageError("bad-save-dir", a.saveDir + " is not a directory");
+  if (!a.saveDir.empty()) {
+    std::error_code ec;
+    const auto st = std::filesystem::status(a.saveDir, ec);
+    if (std::filesystem::exists(st) && !std::filesystem::is_directory(st)) {
+      throw UsageError("bad-save-dir", a.saveDir + " is not a directory");
+    }
   }
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
@@ -85,25 +160,8 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   // Attachments: decrypted and verified into a temporary file, then renamed.
   std::vector<std::string> savedTo(m.attachments.size());
   if (!a.saveDir.empty()) {
-    for (std::uint32_t i = 0; i < m.attachments.size(); ++i) {
-      const auto& att = m.attachments[i];
-      const auto name = sanitizeFileName(att.name, fmt::format("attachment-{}", i + 1));
-      const auto target = std::filesystem::path(a.saveDir) / name;
-      if (!a.force && std::filesystem::exists(target)) {
-        throw UsageError("exists", target.string() + " exists (use --force to overwrite)");
-      }
-      AttachmentSaver saver(a.saveDir, crypto::attachmentKey(m.contentKey, i), att.blobHash, att.blobSize);
-      ProgressBar bar(name + " ", stderrIsTerminal() && !ctx.out().json());
-      conn->downloadBlob(
-          m.id, att.blobHash, att.blobSize, [&saver](crypto::ByteView b) { saver.write(b); },
-          [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
-      bar.finish();
-      savedTo[i] = saver.finish(name, a.force).string();
-      if (saver.plainBytes() != att.plainSize) {
-        std::filesystem::remove(savedTo[i]);
-        throw VerifyError("attachment " + name + " has another size than the sender signed");
-      }
-    }
+    createSaveDirectory(a.saveDir);
+    if (!m.attachments.empty()) savedTo = saveAttachments(ctx, *conn, m, a.saveDir, a.force);
   }
 
   if (ctx.out().json()) {
@@ -145,20 +203,25 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                         {"attachments", atts}});
     return ExitOk;
   }
+  // SECURITY: everything below that the sender (or a forwarder) chose goes
+  // through safeLine / safeBlock: no escape sequence can move the cursor
+  // over the From and fingerprint lines. And so that no content can pass
+  // for them either: every body line is prefixed "  | ", and the last line
+  // repeats the verified sender and fingerprint after all the content.
   auto& out = ctx.out();
   for (const auto& line : bannerLines(m)) out.line(line);
   if (m.retraction) {
-    out.line(fmt::format("RETRACTED by {} at {}: {}", m.retraction->senderId, formatTime(m.retraction->retractedAtMs),
-                         m.retraction->reason));
+    out.line(fmt::format("RETRACTED by {} at {}: {}", safeLine(m.retraction->senderId),
+                         formatTime(m.retraction->retractedAtMs), safeLine(m.retraction->reason)));
   }
   if (m.forwardedBy) {
-    out.line(fmt::format("Forwarded: by {} at {} to {}  [forward record verified]", m.forwardedBy->forwarderId,
-                         formatTime(m.forwardedBy->forwardedAtMs), fmt::join(m.forwardedBy->addresses, ", ")));
+    out.line(fmt::format("Forwarded: by {} at {} to {}  [forward record verified]", safeLine(m.forwardedBy->forwarderId),
+                         formatTime(m.forwardedBy->forwardedAtMs), fmt::join(safeLines(m.forwardedBy->addresses), ", ")));
   }
-  out.line(fmt::format("From:      {} ({})  [signature verified]", m.senderId, m.senderName));
+  out.line(fmt::format("From:      {} ({})  [signature verified]", safeLine(m.senderId), safeLine(m.senderName)));
   out.line(fmt::format("           fingerprint {}", m.senderFingerprint));
-  if (!m.keyWarning.empty()) out.line(fmt::format("           WARNING: {}", m.keyWarning));
-  out.line(fmt::format("To:        {}", fmt::join(m.addresses, ", ")));
+  if (!m.keyWarning.empty()) out.line(fmt::format("           WARNING: {}", safeLine(m.keyWarning)));
+  out.line(fmt::format("To:        {}", fmt::join(safeLines(m.addresses), ", ")));
   out.line(fmt::format("Sent:      {}", formatTime(m.createdAtMs)));
   out.line(fmt::format("Category:  {}{}", categoryName(m.category),
                        m.priority == wire::Priority::URGENT ? "  (URGENT)" : ""));
@@ -169,20 +232,21 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                          formatTime(m.commentDeadlineMs), crypto::toHex(m.id)));
     if (m.revises) out.line(fmt::format("Revises:   {}", crypto::toHex(*m.revises)));
   }
-  if (!m.attackTechniques.empty()) out.line(fmt::format("ATT&CK:    {}", fmt::join(attackWithNames(m.attackTechniques), ", ")));
-  out.line(fmt::format("Title:     {}", m.title));
+  if (!m.attackTechniques.empty()) out.line(fmt::format("ATT&CK:    {}", fmt::join(safeLines(attackWithNames(m.attackTechniques)), ", ")));
+  out.line(fmt::format("Title:     {}", safeLine(m.title)));
   out.line("");
-  out.line(m.body);
+  for (const auto& l : safeBlockLines(m.body)) out.line("  | " + l);
   if (!m.attachments.empty()) {
     out.line("");
     out.line("Attachments:");
     for (std::size_t i = 0; i < m.attachments.size(); ++i) {
       const auto& att = m.attachments[i];
-      out.line(fmt::format("  {}  {} bytes  {}{}", att.name, att.plainSize, att.mediaType,
-                           savedTo[i].empty() ? "" : "  -> saved to " + savedTo[i]));
+      out.line(fmt::format("  {}  {} bytes  {}{}", safeLine(att.name), att.plainSize, safeLine(att.mediaType),
+                           savedTo[i].empty() ? "" : "  -> saved to " + safeLine(savedTo[i])));
     }
   }
-  out.line(fmt::format("=== TLP:{} ===", tlpName(m.tlp)));
+  out.line(fmt::format("=== TLP:{} === from {} (fingerprint {}), signature verified", tlpName(m.tlp),
+                       safeLine(m.senderId), m.senderFingerprint));
   return ExitOk;
 }
 
@@ -192,11 +256,15 @@ void addReadCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto a = std::make_shared<ReadArgs>();
   auto* cmd = app.add_subcommand("read", "Decrypt, verify and show one bulletin");
   cmd->add_option("id", a->id, "Bulletin id (32 hex digits, from focal inbox)")->required();
-  cmd->add_option("--save-dir", a->saveDir, "Save the attachments into this directory");
-  cmd->add_flag("--force", a->force, "Overwrite existing files when saving attachments");
+  cmd->add_option("--save-dir", a->saveDir, "Save the attachments into this directory (created, mode 0700, if missing)");
+  cmd->add_flag("--force", a->force, "Replace files that exist already when saving attachments");
   cmd->footer(R"(The sender's key is taken from the directory, never from the bulletin; the
 signature, recipient entry, ciphertext hash and every attachment are verified (exit 3
-if anything does not). Attachment names are reduced to a plain file name.
+if anything does not). Attachment names are reduced to a plain file name; two
+attachments of the same name are saved as NAME and NAME (2) and never replace each
+other; an existing file is replaced only with --force. Text of the sender's that
+could control the terminal is shown escaped (\x1b, \u202e); --json has the exact
+values. Body lines are prefixed "  | ".
 
 Example:
   focal read 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --save-dir ./received)");

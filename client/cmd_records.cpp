@@ -4,11 +4,17 @@
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
+#include "client/terminal.hpp"
 #include "protocol/records.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -62,8 +68,8 @@ int runForward(CliContext& ctx, const ForwardArgs& a) {
                         {"recorded_at", jsonTime(recorded.atMs)}});
   } else {
     ctx.out().line(hexOf(recorded.id));
-    std::cerr << fmt::format("Forwarded TLP:{} bulletin to {} member(s): {}\n", tlpName(m->tlp), names.size(),
-                             fmt::join(names, ", "));
+    ctx.out().note(fmt::format("Forwarded TLP:{} bulletin to {} member(s): {}", tlpName(m->tlp), names.size(),
+                               safeLine(fmt::format("{}", fmt::join(names, ", ")))));
   }
   return ExitOk;
 }
@@ -87,7 +93,8 @@ int runPermit(CliContext& ctx, const PermitArgs& a) {
     ctx.out().document(
         {{"bulletin_id", crypto::toHex(id)}, {"permitted_ids", grantees}, {"recorded_at", jsonTime(recorded.atMs)}});
   } else {
-    ctx.out().line(fmt::format("{} may now forward {} (within its TLP rules).", fmt::join(grantees, ", "), a.id));
+    ctx.out().line(fmt::format("{} may now forward {} (within its TLP rules).",
+                               safeLine(fmt::format("{}", fmt::join(grantees, ", "))), safeLine(a.id)));
   }
   return ExitOk;
 }
@@ -110,7 +117,7 @@ int runRetract(CliContext& ctx, const RetractArgs& a) {
     ctx.out().document(
         {{"bulletin_id", crypto::toHex(id)}, {"reason", a.reason}, {"recorded_at", jsonTime(recorded.atMs)}});
   } else {
-    ctx.out().line(fmt::format("Retracted {}; every recipient and forward recipient is notified.", a.id));
+    ctx.out().line(fmt::format("Retracted {}; every recipient and forward recipient is notified.", safeLine(a.id)));
   }
   return ExitOk;
 }
@@ -182,8 +189,8 @@ int runThread(CliContext& ctx, const std::string& hexId) {
                       {"retracted", n.retracted}});
     } else {
       ctx.out().line(fmt::format("{}{} {}  {:<20} TLP:{:<12} {}{}{}", std::string(2 * depth, ' '),
-                                 cid == id ? "*" : "-", crypto::toHex(cid), n.sender, n.tlp,
-                                 formatTime(n.createdAtMs), "  " + n.title, n.retracted ? "  [RETRACTED]" : ""));
+                                 cid == id ? "*" : "-", crypto::toHex(cid), safeLine(n.sender), n.tlp,
+                                 formatTime(n.createdAtMs), "  " + safeLine(n.title), n.retracted ? "  [RETRACTED]" : ""));
     }
     auto it = children.find(cid);
     if (it == children.end()) continue;
@@ -200,7 +207,37 @@ struct ExportArgs {
   std::string format = "json";
   std::string out;
   bool understood = false;
+  bool force = false;
 };
+
+// SECURITY: an export is the bulletin's plaintext (AMBER or RED with
+// --i-understand-tlp): created 0600, whatever the umask allows beyond that,
+// and never over an existing file (O_CREAT|O_EXCL; nor through a symlink
+// planted at the path). With `force` an existing file is replaced by a new
+// 0600 one (written beside it, then renamed over it).
+void writeExportFile(const std::string& path, std::string_view text, bool force) {
+  if (force) {
+    writeFileAtomic(path, text, 0600);
+    return;
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == EEXIST) throw UsageError("exists", path + " exists (use --force to replace it)");
+  if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  int err = 0;
+  while (done < text.size() && err == 0) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = errno;
+    else done += static_cast<std::size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    ::unlink(path.c_str());  // no half-written export is left behind
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+  }
+}
 
 int runExport(CliContext& ctx, const ExportArgs& a) {
   const auto id = parseBulletinId(a.id);
@@ -236,14 +273,15 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
                      {"title", m->title},
                      {"body", m->body},
                      {"attack", m->attackTechniques}};
-    text = j.dump(2) + "\n";
+    // Exact values (see Output: a byte that is not UTF-8 becomes U+FFFD).
+    text = jsonTerminalSafe(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) + "\n";
   }
   if (a.out.empty() || a.out == "-") {
-    std::cout << text;
+    // Exact bytes to a pipe or a file; the sender's STIX text is rendered
+    // safe when standard output is a terminal.
+    std::cout << (stdoutIsTerminal() ? safeBlock(text) : text);
   } else {
-    std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot write " + a.out);
-    f << text;
+    writeExportFile(a.out, text, a.force);
   }
   if (!a.out.empty() && a.out != "-") {
     // With --json the command's own document says where the file went (to
@@ -254,7 +292,7 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
                           {"format", a.format},
                           {"saved_to", a.out}});
     } else {
-      std::cerr << fmt::format("Exported TLP:{} bulletin {} to {}\n", tlpName(m->tlp), a.id, a.out);
+      ctx.out().note(fmt::format("Exported TLP:{} bulletin {} to {} (mode 0600)", tlpName(m->tlp), a.id, a.out));
     }
   }
   return ExitOk;
@@ -324,8 +362,10 @@ Example:
   exp->add_option("--format", ea->format, "json|stix")->check(CLI::IsMember({"json", "stix"}));
   exp->add_option("--out", ea->out, "Output file (default: standard output)");
   exp->add_flag("--i-understand-tlp", ea->understood, "Export TLP:AMBER, AMBER+STRICT or RED anyway");
+  exp->add_flag("--force", ea->force, "Replace the --out file if it exists");
   exp->footer(R"(Refuses RED and AMBER unless --i-understand-tlp: an exported file is outside
-Focal's control, and TLP limits who may see it.
+Focal's control, and TLP limits who may see it. The --out file is created with mode
+0600 and an existing file is never replaced without --force.
 
 Example:
   focal export 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --format stix --out alert.stix.json)");

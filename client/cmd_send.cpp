@@ -191,7 +191,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   for (std::uint32_t i = 0; i < a.attach.size(); ++i) {
     const std::filesystem::path file(a.attach[i]);
     auto blob = SpooledBlob::encrypt(file, crypto::attachmentKey(contentKey, i), ctx.profile().spoolDir());
-    ProgressBar bar(fmt::format("{} ", file.filename().string()), stderrIsTerminal());
+    ProgressBar bar(fmt::format("{} ", safeLine(file.filename().string())), stderrIsTerminal());
     conn->uploadBlob(blob.reader(), blob.size(), blob.hash(),
                      [&bar](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
     bar.finish();

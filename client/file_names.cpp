@@ -1,7 +1,10 @@
 #include "client/file_names.hpp"
 
+#include "client/safe_text.hpp"
+
 #include <algorithm>
 #include <array>
+#include <set>
 #include <cctype>
 #include <utility>
 
@@ -11,10 +14,14 @@ std::string sanitizeFileName(std::string_view name, std::string_view fallback) {
   const auto slash = name.find_last_of("/\\");
   if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
   std::string out;
-  for (char ch : name) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) continue;
-    out.push_back(ch);
+  for (std::size_t i = 0; i < name.size();) {
+    const auto step = decodeUtf8(name, i);
+    if (!step.valid) {
+      out.push_back('_');  // a byte that is not UTF-8 (a Latin-1 name): visible, harmless
+    } else if (!escapedOnTerminal(step.codePoint, TextShape::Line)) {
+      out.append(name.substr(i, step.length));
+    }  // controls, bidi controls and marks, separators: dropped (see safe_text.hpp)
+    i += step.length;
   }
   const auto firstNonDot = out.find_first_not_of('.');
   out.erase(0, firstNonDot == std::string::npos ? out.size() : firstNonDot);
@@ -28,6 +35,42 @@ std::string sanitizeFileName(std::string_view name, std::string_view fallback) {
     out = out.substr(0, cut) + ext;
   }
   if (out.empty()) return std::string(fallback);
+  return out;
+}
+
+namespace {
+std::string foldAscii(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> distinctFileNames(const std::vector<std::string>& sanitised) {
+  std::set<std::string> taken;  // folded
+  for (const auto& n : sanitised) taken.insert(foldAscii(n));
+  std::set<std::string> used;  // folded names already given out
+  std::vector<std::string> out;
+  out.reserve(sanitised.size());
+  for (const auto& name : sanitised) {
+    if (used.insert(foldAscii(name)).second) {
+      out.push_back(name);
+      continue;
+    }
+    // "report.txt" -> "report (2).txt"; "archive.tar.gz" -> "archive (2).tar.gz"
+    // would be nicer but the last extension is what programs go by.
+    const auto dot = name.rfind('.');
+    const std::string stem = dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+    const std::string ext = dot == std::string::npos || dot == 0 ? "" : name.substr(dot);
+    for (std::size_t n = 2;; ++n) {
+      std::string candidate = stem + " (" + std::to_string(n) + ")" + ext;
+      const auto folded = foldAscii(candidate);
+      if (taken.contains(folded) || used.contains(folded)) continue;
+      used.insert(folded);
+      out.push_back(std::move(candidate));
+      break;
+    }
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/consensus.hpp"
+#include "protocol/distribution.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/log.hpp"
 #include "protocol/signing.hpp"
@@ -28,20 +29,6 @@ bool same(crypto::ByteView a, crypto::ByteView b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-bool validId(std::string_view id) {
-  if (id.size() < 2 || id.size() > 63) return false;
-  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(id[0])) return false;
-  for (char c : id.substr(1)) {
-    if (!alnum(c) && c != '.' && c != '-') return false;
-  }
-  return true;
-}
-
-bool groupAddress(std::string_view a) {
-  return a == "all" || a == "members" || a == "partners" || a == "resource-panel" || a.substr(0, 6) == "state:";
-}
-
 const char* kindName(W::Which w) {
   switch (w) {
     case W::GENESIS: return "genesis";
@@ -59,7 +46,7 @@ const char* kindName(W::Which w) {
 
 Fail checkMemberInfo(wire::MemberInfo::Reader m) {
   const auto id = view(m.getId());
-  if (!validId(id) || groupAddress(id)) return no("invalid member id");
+  if (!protocol::isRegistrableMemberId(id)) return no("invalid member id");
   if (m.getName().size() > protocol::MaxTextFieldBytes) return no("member name too long");
   const auto st = view(m.getState());
   if (!(st.empty() || (st.size() == 2 && st[0] >= 'A' && st[0] <= 'Z' && st[1] >= 'A' && st[1] <= 'Z'))) {
@@ -248,7 +235,7 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
   if (size_ == 0) {
     if (which != W::GENESIS) return no("the first entry is not the genesis");
     auto g = e.getGenesis();
-    if (!validId(view(g.getHubId()))) return no("invalid hub id");
+    if (!protocol::isMemberIdSyntax(view(g.getHubId()))) return no("invalid hub id");
     if (!same(view(g.getHubKey()), authorKey.view()) || authorId != view(g.getHubId())) {
       return no("the genesis is not signed by the hub key it names");
     }
@@ -285,7 +272,7 @@ Expected<Ok, std::string> LogVerifier::check(const LogEntryRecord& entry, const 
         std::string_view prev;
         for (auto t : list) {
           const auto id = view(t);
-          if (!validId(id) || (!prev.empty() && !(prev < id))) return no("recordApproved: member lists are sorted ids");
+          if (!protocol::isMemberIdSyntax(id) || (!prev.empty() && !(prev < id))) return no("recordApproved: member lists are sorted ids");
           prev = id;
         }
       }

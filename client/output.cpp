@@ -1,24 +1,31 @@
 #include "client/output.hpp"
 
 #include <cstdio>
+#include "client/safe_text.hpp"
+
 #include <ctime>
 #include <iostream>
 
 namespace focal::client::cli {
 
 void Output::document(const nlohmann::json& j) const {
-  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout << jsonTerminalSafe(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "\n";
   std::cout.flush();
 }
 
 void Output::jsonLine(const nlohmann::json& j) const {
-  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout << jsonTerminalSafe(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "\n";
   std::cout.flush();
 }
 
 void Output::line(std::string_view text) const {
   if (json_) return;
-  std::cout << text << "\n";
+  std::cout << safeBlock(text) << "\n";
+}
+
+void Output::note(std::string_view text) const {
+  std::cout.flush();
+  std::cerr << safeBlock(text) << "\n";
 }
 
 void Output::error(std::string_view code, std::string_view message) const {
@@ -27,13 +34,13 @@ void Output::error(std::string_view code, std::string_view message) const {
     document(nlohmann::json{{"error", {{"code", code}, {"message", message}}}});
   } else {
     std::cout.flush();
-    std::cerr << "focal: " << code << ": " << message << "\n";
+    std::cerr << "focal: " << safeLine(code) << ": " << safeLine(message) << "\n";
   }
 }
 
 void Output::warning(std::string_view message) const {
   std::cout.flush();
-  std::cerr << "focal: warning: " << message << "\n";
+  std::cerr << "focal: warning: " << safeBlock(message) << "\n";
 }
 
 std::string formatTime(std::int64_t unixMs) {

@@ -10,6 +10,16 @@
 // by their kind for the thing described (bulletin_id, member_id, ...) and by
 // their role otherwise (reply_to_id, proposer_id, ...); TLP as in TLP 2.0
 // ("TLP:AMBER+STRICT").
+//
+// SECURITY: nothing reaches the terminal unfiltered (client/safe_text.hpp).
+// line() and note() pass their text through safeBlock as a backstop: no
+// control, C1, bidi control or non-UTF-8 byte is emitted even from a field a
+// command forgot; commands still render each single-line field of another
+// party with safeLine, so its newlines cannot add a row. error() renders the
+// message as one line. JSON documents are dumped with
+// error_handler_t::replace (a byte that is not UTF-8 becomes U+FFFD: a JSON
+// string cannot hold it, and a dump must never throw) and then
+// jsonTerminalSafe (C1, bidi and separators as \uXXXX: same values).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -30,6 +40,9 @@ class Output {
   void jsonLine(const nlohmann::json& j) const;
   // A line of text for people — only in text mode.
   void line(std::string_view text) const;
+  // A line for people on stderr, in either mode (progress and confirmations
+  // that are not the command's result).
+  void note(std::string_view text) const;
   void error(std::string_view code, std::string_view message) const;
   // "focal: warning: ..." on stderr, in both modes (stdout stays one document).
   void warning(std::string_view message) const;

@@ -11,6 +11,7 @@ namespace focal::client::cli {
 
 bool stdinIsTerminal() { return ::isatty(STDIN_FILENO) == 1; }
 bool stderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
+bool stdoutIsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }
 
 std::optional<std::string> promptHidden(const std::string& prompt) {
   const int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);

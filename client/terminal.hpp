@@ -11,6 +11,7 @@ namespace focal::client::cli {
 
 bool stdinIsTerminal();
 bool stderrIsTerminal();
+bool stdoutIsTerminal();
 
 // Prompts on /dev/tty with echo off. nullopt if there is no terminal.
 std::optional<std::string> promptHidden(const std::string& prompt);

@@ -3,6 +3,7 @@
 #include "client/profile.hpp"
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
+#include "protocol/distribution.hpp"
 
 #include <fmt/format.h>
 
@@ -62,16 +63,6 @@ std::optional<std::string> readWhole(const fs::path& p) {
   return ss.str();
 }
 
-bool validId(std::string_view id) {
-  if (id.size() < 2 || id.size() > 63) return false;
-  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(id[0])) return false;
-  for (char c : id.substr(1)) {
-    if (!alnum(c) && c != '.' && c != '-') return false;
-  }
-  return true;
-}
-
 bool sameEntry(const LogEntryRecord& a, const LogEntryRecord& b) {
   return a.index == b.index && a.recordedAtMs == b.recordedAtMs && a.authorId == b.authorId &&
          a.authorKey == b.authorKey && a.event == b.event && a.signature == b.signature;
@@ -97,7 +88,7 @@ std::string utc(std::int64_t ms) {
 }  // namespace
 
 fs::path logStateDir(const fs::path& profileDir, std::string_view hubId) {
-  if (!validId(hubId)) throw VerifyError("the hub's id is not a valid identifier");
+  if (!protocol::isMemberIdSyntax(hubId)) throw VerifyError("the hub's id is not a valid identifier");
   return profileDir / "log" / std::string(hubId);
 }
 

@@ -1,18 +1,13 @@
 #include "protocol/distribution.hpp"
 
+#include "protocol/limits.hpp"
+
 #include <algorithm>
 #include <cctype>
 
 namespace focal::protocol {
 
 namespace {
-
-bool memberIdSyntax(std::string_view id) {
-  if (id.size() < 2 || id.size() > 63) return false;
-  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(id[0])) return false;
-  return std::all_of(id.begin() + 1, id.end(), [&](char c) { return alnum(c) || c == '.' || c == '-'; });
-}
 
 bool isPartnerOrPanel(wire::Institution i) {
   return i == wire::Institution::DIALOGUE_PARTNER || i == wire::Institution::RESOURCE_PANEL;
@@ -21,6 +16,19 @@ bool isPartnerOrPanel(wire::Institution i) {
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 }  // namespace
+
+bool isMemberIdSyntax(std::string_view id) {
+  if (id.size() < 2 || id.size() > MaxMemberIdBytes) return false;
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(id[0])) return false;
+  return std::all_of(id.begin() + 1, id.end(), [&](char c) { return alnum(c) || c == '.' || c == '-'; });
+}
+
+bool isGroupAddressWord(std::string_view text) {
+  return text == "members" || text == "partners" || text == "resource-panel" || text == "all";
+}
+
+bool isRegistrableMemberId(std::string_view id) { return isMemberIdSyntax(id) && !isGroupAddressWord(id); }
 
 std::optional<Address> parseAddress(std::string_view text) {
   if (text == "members") return Address{AddressKind::Members, ""};
@@ -34,7 +42,7 @@ std::optional<Address> parseAddress(std::string_view text) {
     }
     return std::nullopt;
   }
-  if (memberIdSyntax(text)) return Address{AddressKind::Member, std::string(text)};
+  if (isMemberIdSyntax(text)) return Address{AddressKind::Member, std::string(text)};
   return std::nullopt;
 }
 

@@ -62,6 +62,17 @@ struct Address {
 
 // Canonical syntax only; nullopt otherwise.
 std::optional<Address> parseAddress(std::string_view text);
+// The member-id syntax of the address grammar (MemberInfo.id in the schema):
+// [a-z0-9][a-z0-9.-]{1,62}. ASCII letters, digits, '.' and '-' only, so no
+// control, bidi or look-alike character can be part of a member id.
+[[nodiscard]] bool isMemberIdSyntax(std::string_view id);
+// A word of the address grammar that the member-id syntax would also
+// accept: members, partners, resource-panel, all. ("state:CC" has a ':'.)
+// No member may hold one as its id: an address naming it means the group.
+[[nodiscard]] bool isGroupAddressWord(std::string_view text);
+// An id a member may be registered under (and `focal keygen` creates a
+// key for): the member-id syntax and not a group word.
+[[nodiscard]] bool isRegistrableMemberId(std::string_view id);
 // The canonical text of an address (inverse of parseAddress).
 std::string addressText(const Address& a);
 // What a user typed, in canonical spelling: trimmed, "State:sg" -> "state:SG",
