@@ -14,6 +14,15 @@ inline constexpr std::size_t FrameHeaderBytes = 4;
 // bulletin (header + content) fits with room; anything larger is an attack
 // or a bug, refused before a byte of it is allocated.
 inline constexpr std::uint32_t MaxFrameBytes = 1024 * 1024;
+// Largest frame accepted before the connection has authenticated.
+// SECURITY: the only frame legal then is `authenticate` (a member id of at
+// most 63 bytes, a 32-byte key and a 64-byte signature: under 256 bytes
+// framed); 4 KiB leaves room for fields a later schema may add. Anyone who
+// can open a TCP connection can send a length prefix, so this, not
+// MaxFrameBytes, is what an unauthenticated peer can make the hub hold:
+// 4 KiB a connection instead of 1 MiB (1,000 such peers held 1.1 GB before
+// this limit). A larger prefix is `frameTooLarge` and the connection closes.
+inline constexpr std::uint32_t MaxUnauthenticatedFrameBytes = 4 * 1024;
 // Content ciphertext carried inline in a bulletin (title, body, STIX).
 // Bigger material goes in attachments, which are streamed.
 inline constexpr std::size_t MaxContentBytes = 640 * 1024;

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <ctime>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -63,11 +64,51 @@ crypto::Bytes bioBytes(BIO* bio) {
   return crypto::Bytes(reinterpret_cast<std::uint8_t*>(data), reinterpret_cast<std::uint8_t*>(data) + n);
 }
 
+Cert readCertificate(const std::filesystem::path& certFile) {
+  const auto pem = readFileLimited(certFile, 1024 * 1024);
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) fail("cannot read " + certFile.string());
+  Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) fail("cannot parse the certificate " + certFile.string());
+  return cert;
+}
+
+std::chrono::system_clock::time_point timeOf(const ASN1_TIME* t, const std::filesystem::path& certFile) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) fail("cannot read the validity period of " + certFile.string());
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+}
+
 }  // namespace
+
+CertificateValidity certificateValidity(const std::filesystem::path& certFile) {
+  Cert cert = readCertificate(certFile);
+  return CertificateValidity{timeOf(X509_get0_notBefore(cert.get()), certFile),
+                             timeOf(X509_get0_notAfter(cert.get()), certFile)};
+}
+
+std::string formatUtc(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
 
 void generateSelfSignedCertificate(const std::filesystem::path& certFile, const std::filesystem::path& keyFile,
                                    const std::string& commonName, const std::vector<std::string>& hosts,
                                    int validDays) {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  // An hour of slack before now, for clients whose clock is a little behind.
+  generateSelfSignedCertificate(certFile, keyFile, commonName, hosts,
+                                CertificateValidity{now - hours(1), now + hours(24) * validDays});
+}
+
+void generateSelfSignedCertificate(const std::filesystem::path& certFile, const std::filesystem::path& keyFile,
+                                   const std::string& commonName, const std::vector<std::string>& hosts,
+                                   const CertificateValidity& validity) {
   PKey key(EVP_EC_gen("P-256"));
   if (!key) fail("cannot generate the TLS key");
 
@@ -85,8 +126,10 @@ void generateSelfSignedCertificate(const std::filesystem::path& certFile, const 
     fail("cannot set the serial number");
   }
   BN_free(bn);
-  if (X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60 * 60) == nullptr ||
-      X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(validDays) * 24 * 60 * 60) == nullptr) {
+  if (ASN1_TIME_set(X509_getm_notBefore(cert.get()), std::chrono::system_clock::to_time_t(validity.notBefore)) ==
+          nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(cert.get()), std::chrono::system_clock::to_time_t(validity.notAfter)) ==
+          nullptr) {
     fail("cannot set the validity period");
   }
   if (X509_set_pubkey(cert.get(), key.get()) != 1) fail("cannot set the public key");
@@ -131,11 +174,7 @@ void generateSelfSignedCertificate(const std::filesystem::path& certFile, const 
 }
 
 std::string certificateFingerprint(const std::filesystem::path& certFile) {
-  const auto pem = readFileLimited(certFile, 1024 * 1024);
-  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) fail("cannot read " + certFile.string());
-  Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) fail("cannot parse the certificate " + certFile.string());
+  Cert cert = readCertificate(certFile);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (X509_digest(cert.get(), EVP_sha256(), md, &len) != 1) fail("cannot hash the certificate");

@@ -3,6 +3,7 @@
 // fingerprint is printed for out-of-band comparison.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -16,6 +17,24 @@ namespace focal::server {
 void generateSelfSignedCertificate(const std::filesystem::path& certFile, const std::filesystem::path& keyFile,
                                    const std::string& commonName, const std::vector<std::string>& hosts,
                                    int validDays);
+
+// The validity period of a certificate.
+struct CertificateValidity {
+  std::chrono::system_clock::time_point notBefore;
+  std::chrono::system_clock::time_point notAfter;
+};
+// The same with an explicit validity period (tests make expired and
+// not-yet-valid certificates with it; init uses the one above).
+void generateSelfSignedCertificate(const std::filesystem::path& certFile, const std::filesystem::path& keyFile,
+                                   const std::string& commonName, const std::vector<std::string>& hosts,
+                                   const CertificateValidity& validity);
+
+// The validity period of the first certificate in a PEM file. Throws
+// std::runtime_error when the file cannot be read or parsed.
+CertificateValidity certificateValidity(const std::filesystem::path& certFile);
+
+// "2026-12-06 13:30:00 UTC".
+std::string formatUtc(std::chrono::system_clock::time_point t);
 
 // SHA-256 of the first certificate's DER in a PEM file, as upper-case hex
 // pairs separated by ':' (the format `openssl x509 -fingerprint` prints).

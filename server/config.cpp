@@ -206,6 +206,7 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
         sourceName, *limits, "limits",
         {{"max_frame_bytes", integerInto(l.maxFrameBytes, 64 * 1024, protocol::MaxFrameBytes)},
          {"max_connections", integerInto(l.maxConnections, 1, 1'000'000)},
+         {"max_unauthenticated_per_source", integerInto(l.maxUnauthenticatedPerSource, 1, 1'000'000)},
          {"max_connections_per_member", integerInto(l.maxConnectionsPerMember, 1, 1024)},
          {"handshake_timeout_ms", integerInto(l.handshakeTimeoutMs, 100, 600'000)},
          {"unauthenticated_timeout_ms", integerInto(l.unauthenticatedTimeoutMs, 100, 600'000)},
@@ -289,6 +290,8 @@ private_key = {}
 [limits]
 max_frame_bytes = {}
 max_connections = {}
+# Connections from one address (IPv6: one /64) not yet authenticated.
+max_unauthenticated_per_source = {}
 max_connections_per_member = {}
 handshake_timeout_ms = {}
 unauthenticated_timeout_ms = {}
@@ -317,7 +320,8 @@ member_states = [{}]
 )",
       tomlString(c.hubId), tomlString(formatListenAddress(c.listenHost, c.listenPort)),
       tomlString(c.database.string()), tomlString(c.signingKey.string()), tomlString(c.tlsCertificate.string()),
-      tomlString(c.tlsPrivateKey.string()), l.maxFrameBytes, l.maxConnections, l.maxConnectionsPerMember,
+      tomlString(c.tlsPrivateKey.string()), l.maxFrameBytes, l.maxConnections, l.maxUnauthenticatedPerSource,
+      l.maxConnectionsPerMember,
       l.handshakeTimeoutMs, l.unauthenticatedTimeoutMs, l.idleTimeoutMs, l.readTimeoutMs, l.writeTimeoutMs,
       l.outboundQueueBytes, l.outboundQueueFrames, l.requestsPerSecond, l.requestBurst, l.maxInflightRequests,
       l.authFailuresPerMinute, l.writeQueue, l.writeBatch, l.verifyThreads, l.maxOpenUploadsPerMember, l.maxAttachmentBytes,

@@ -20,9 +20,18 @@ namespace focal::server {
 struct Limits {
   // Largest frame accepted from a client (never above the protocol's).
   std::uint32_t maxFrameBytes = protocol::MaxFrameBytes;
-  // Open connections, authenticated or not. At the cap, new connections are
-  // closed before the TLS handshake (spending no CPU on them).
+  // Open connections, authenticated or not. At the cap a new connection is
+  // answered tooManyConnections and closed, within the hub's refusal budget
+  // (Hub::MaxRefusingSessions, RefusalsPerSecond); beyond that budget it is
+  // closed before the TLS handshake (spending no CPU on it).
   std::uint32_t maxConnections = 4096;
+  // Connections from one source address (IPv6: one /64) that have not
+  // authenticated yet; beyond it: tooManyConnections and close, as at the
+  // global cap. SECURITY: without it one address can hold all
+  // maxConnections and lock every member out. A member's client needs one
+  // such connection for the few milliseconds of its handshake; 64 leaves
+  // room for many members behind one NAT reconnecting at once.
+  std::uint32_t maxUnauthenticatedPerSource = 64;
   // Concurrent authenticated sessions of one member (CLI + listener + a few
   // scripts); beyond it: tooManyConnections.
   std::uint32_t maxConnectionsPerMember = 8;

@@ -118,6 +118,16 @@ void Hub::auditMemberStates() {
 
 // ---- accepting ----------------------------------------------------------------------
 
+std::string Hub::sourceKey(const net::ip::address& a) {
+  if (a.is_v6() && !a.to_v6().is_v4_mapped()) {
+    auto bytes = a.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return net::ip::make_address_v6(bytes).to_string() + "/64";
+  }
+  if (a.is_v6()) return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string();
+  return a.to_string();
+}
+
 net::awaitable<void> Hub::acceptLoop(Hub* hub) {
   net::steady_timer backoff(hub->io_);
   for (;;) {
@@ -132,24 +142,73 @@ net::awaitable<void> Hub::acceptLoop(Hub* hub) {
       co_await backoff.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
     }
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) {
+      socket.close(ec);  // gone already
+      continue;
+    }
+    std::string source = sourceKey(peer.address());
+    // SECURITY: one source may hold at most max_unauthenticated_per_source
+    // connections that have not authenticated, so one address cannot fill
+    // the global cap and lock every member out; an authenticated session
+    // counts against its member's cap instead.
     if (hub->connections_ >= hub->limits().maxConnections) {
-      // At the global cap a connection is closed before its TLS handshake,
-      // so a flood costs us an accept and a close, not a handshake.
-      const auto now = steady_clock::now();
-      if (now - hub->lastRefusalLog_ > seconds(10)) {
-        spdlog::warn("connection cap of {} reached; refusing new connections", hub->limits().maxConnections);
-        hub->lastRefusalLog_ = now;
-      }
-      socket.close(ec);
+      hub->refuse(std::move(socket), source,
+                  HubError{wire::ErrorCode::TOO_MANY_CONNECTIONS, "the hub is at its connection limit; try again later",
+                           RefusalRetryAfterMs});
+      continue;
+    }
+    if (hub->unauthenticatedFrom(source) >= hub->limits().maxUnauthenticatedPerSource) {
+      hub->refuse(std::move(socket), source,
+                  HubError{wire::ErrorCode::TOO_MANY_CONNECTIONS,
+                           "too many unauthenticated connections from your address; try again later",
+                           RefusalRetryAfterMs});
       continue;
     }
     socket.set_option(net::ip::tcp::no_delay(true), ec);
     ++hub->connections_;
-    auto session = std::make_shared<Session>(*hub, std::move(socket), hub->nextSessionId_++);
+    ++hub->unauthenticatedBySource_[source];
+    auto session = std::make_shared<Session>(*hub, std::move(socket), hub->nextSessionId_++, std::move(source));
     hub->sessions_.emplace(session->id(), session);
     spdlog::debug("session {}: accepted from {}", session->id(), session->remote());
     net::co_spawn(hub->io_, Session::run(std::move(session)), net::detached);
   }
+}
+
+void Hub::refuse(net::ip::tcp::socket socket, const std::string& source, HubError why) {
+  boost::system::error_code ec;
+  const std::string reason = why.message;
+  if (refusing_ < MaxRefusingSessions && refusalBudget_.take()) {
+    ++refusedWithError_;
+    ++refusing_;
+    socket.set_option(net::ip::tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(*this, std::move(socket), nextSessionId_++, source, std::move(why));
+    sessions_.emplace(session->id(), session);
+    net::co_spawn(io_, Session::run(std::move(session)), net::detached);
+  } else {
+    ++refusedClosed_;
+    socket.close(ec);
+  }
+  const auto now = steady_clock::now();
+  if (now - lastRefusalLog_ > seconds(10)) {
+    spdlog::warn("refusing connections ({}, last from {}): {} told tooManyConnections, {} closed unanswered "
+                 "(refusal budget spent) since the last report; {} connections open",
+                 reason, source, refusedWithError_, refusedClosed_, connections_);
+    refusedWithError_ = 0;
+    refusedClosed_ = 0;
+    lastRefusalLog_ = now;
+  }
+}
+
+std::uint32_t Hub::unauthenticatedFrom(const std::string& source) const {
+  const auto it = unauthenticatedBySource_.find(source);
+  return it == unauthenticatedBySource_.end() ? 0 : it->second;
+}
+
+void Hub::releaseSource(const std::string& source) {
+  const auto it = unauthenticatedBySource_.find(source);
+  if (it == unauthenticatedBySource_.end()) return;
+  if (--it->second == 0) unauthenticatedBySource_.erase(it);
 }
 
 // ---- registry -------------------------------------------------------------------------
@@ -159,21 +218,28 @@ bool Hub::admit(const std::shared_ptr<Session>& session) {
   std::erase_if(list, [](const auto& w) { return w.expired(); });
   if (list.size() >= limits().maxConnectionsPerMember) return false;
   list.push_back(session);
+  releaseSource(session->source());
   return true;
 }
 
 void Hub::sessionEnded(const Session& session) {
-  --connections_;
   sessions_.erase(session.id());
-  if (session.authenticated()) {
-    auto it = byMember_.find(session.memberId());
-    if (it != byMember_.end()) {
-      std::erase_if(it->second, [&](const auto& w) {
-        auto s = w.lock();
-        return !s || s.get() == &session;
-      });
-      if (it->second.empty()) byMember_.erase(it);
-    }
+  if (session.refusing()) {
+    --refusing_;
+    return;
+  }
+  --connections_;
+  if (!session.authenticated()) {
+    releaseSource(session.source());
+    return;
+  }
+  auto it = byMember_.find(session.memberId());
+  if (it != byMember_.end()) {
+    std::erase_if(it->second, [&](const auto& w) {
+      auto s = w.lock();
+      return !s || s.get() == &session;
+    });
+    if (it->second.empty()) byMember_.erase(it);
   }
 }
 

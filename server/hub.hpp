@@ -15,9 +15,11 @@
 #include "server/commit_queue.hpp"
 #include "server/config.hpp"
 #include "server/directory.hpp"
+#include "server/hub_error.hpp"
 #include "server/net.hpp"
 #include "server/request_handler.hpp"
 #include "server/store.hpp"
+#include "server/token_bucket.hpp"
 #include "server/upload_tracker.hpp"
 #include "server/verify_pool.hpp"
 
@@ -50,6 +52,26 @@ class Hub {
   static constexpr std::chrono::milliseconds ShutdownGrace{10'000};
   static constexpr std::chrono::hours PurgeInterval{1};
   static constexpr std::size_t MaxTrackedUploads = 4096;
+
+  // Refusals. A connection over a cap (the global max_connections, or
+  // max_unauthenticated_per_source for its address) is told why with the
+  // typed error tooManyConnections, which the protocol sends inside TLS: a
+  // refusal costs a TLS handshake. So refusals are a budget of their own:
+  // at most MaxRefusingSessions at once, each given RefusalDeadline to
+  // finish its handshake, and at most RefusalsPerSecond (burst
+  // RefusalBurst) handshakes; beyond it a connection is closed at once,
+  // before its handshake (a flood costs an accept and a close; the peer
+  // may see a reset). Refusing sessions count against neither cap.
+  static constexpr std::size_t MaxRefusingSessions = 64;
+  static constexpr std::chrono::milliseconds RefusalDeadline{2000};
+  static constexpr double RefusalsPerSecond = 100;
+  static constexpr double RefusalBurst = 200;
+  // How long a refused peer is told to wait (Error.retryAfterMs).
+  static constexpr std::uint32_t RefusalRetryAfterMs = 1000;
+
+  // The key connections are counted under: the address, IPv6 reduced to
+  // its /64 (one host usually owns a whole /64), IPv4-mapped as IPv4.
+  static std::string sourceKey(const net::ip::address& address);
 
   Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQueue& commits, Directory directory,
       crypto::SigningKeyPair hubKey, ssl::context& tls);
@@ -98,7 +120,8 @@ class Hub {
 
   // ---- registry (called by sessions) ----
   // Registers an authenticated session; false when the member is at its
-  // connection cap.
+  // connection cap. On success the session stops counting against its
+  // source's cap of unauthenticated connections.
   bool admit(const std::shared_ptr<Session>& session);
   void sessionEnded(const Session& session);
   // Requests of sessions now being served: the send path verifies inline
@@ -131,6 +154,8 @@ class Hub {
   void mergeUncommittedMarks(BulletinStatus& status) const;
 
   std::size_t connections() const { return connections_; }
+  // Unauthenticated connections now open from `source` (a sourceKey).
+  std::uint32_t unauthenticatedFrom(const std::string& source) const;
 
   // How often the deadline task looks for comment deadlines that passed
   // (default 1 s; focald's --test-clock sets it lower, since the test moves
@@ -144,6 +169,10 @@ class Hub {
 
  private:
   static net::awaitable<void> acceptLoop(Hub* hub);
+  // A connection over a cap: a refusing session within the refusal budget,
+  // else closed at once.
+  void refuse(net::ip::tcp::socket socket, const std::string& source, HubError why);
+  void releaseSource(const std::string& source);
   static net::awaitable<void> flushDelivered(Hub* hub);
   static net::awaitable<void> purgeLoop(Hub* hub);
   static net::awaitable<void> deadlineLoop(Hub* hub);
@@ -186,6 +215,14 @@ class Hub {
   // The round handed to the writer and not yet committed (null when none);
   // read by the io thread and the writer, written by neither.
   std::shared_ptr<const std::vector<DeliveredMark>> inFlightDelivered_;
+  // Unauthenticated sessions per source; an entry exists only while > 0, so
+  // the map holds at most max_connections entries.
+  std::unordered_map<std::string, std::uint32_t> unauthenticatedBySource_;
+  std::size_t refusing_ = 0;
+  TokenBucket refusalBudget_{RefusalsPerSecond, RefusalBurst};
+  // Refusals since the last log line about them (logged at most every 10 s).
+  std::uint64_t refusedWithError_ = 0;
+  std::uint64_t refusedClosed_ = 0;
   bool flushRunning_ = false;
   bool droppedMarksLogged_ = false;
   std::chrono::steady_clock::time_point lastRefusalLog_{};

@@ -6,8 +6,10 @@
 #include "server/certificate.hpp"
 #include "server/config.hpp"
 #include "server/directory.hpp"
+#include "server/hub_lock.hpp"
 #include "server/identifiers.hpp"
 #include "server/secure_file.hpp"
+#include "server/startup.hpp"
 #include "server/sqlite.hpp"
 #include "server/store.hpp"
 #include "server/tls.hpp"
@@ -25,8 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using protocol::kjBytes;
-
-constexpr int CertificateValidDays = 5 * 365;
 
 capnp::Text::Reader text(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
 
@@ -93,6 +93,9 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
 
   const fs::path dir = fs::absolute(o.dir);
   const fs::path configFile = dir / "focal.toml";
+  // A running hub's directory is refused naming its pid, before anything
+  // else is looked at; the lock is then held until init is done.
+  HubLock::requireFree(dir);
   if (fs::exists(configFile)) throw std::runtime_error(dir.string() + " already holds a hub (focal.toml exists)");
   for (const char* name : {"focal.db", "hub.key", "admin.key"}) {
     if (fs::exists(dir / name)) {
@@ -100,8 +103,20 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
                                " exists without focal.toml); remove it or choose another directory");
     }
   }
+  const fs::path adminKeyFile = o.adminKeyOut ? fs::absolute(*o.adminKeyOut) : dir / "admin.key";
+  const fs::path adminPublicFile = adminKeyFile.string() + ".pub";
+  if (o.adminKeyOut) {
+    for (const auto& p : {adminKeyFile, adminPublicFile}) {
+      if (fs::exists(p)) throw std::runtime_error(p.string() + " exists; --admin-key-out never overwrites a file");
+    }
+    if (!fs::is_directory(adminKeyFile.parent_path())) {
+      throw std::runtime_error("--admin-key-out: " + adminKeyFile.parent_path().string() + " is not a directory");
+    }
+  }
   fs::create_directories(dir);
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  const HubLock lock = HubLock::acquire(dir);
+  if (fs::exists(configFile)) throw std::runtime_error(dir.string() + " already holds a hub (focal.toml exists)");
 
   Config config;
   config.hubId = o.hubId;
@@ -139,11 +154,11 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   const std::int64_t now = clock.nowMs();
   auto admin = crypto::MemberKeys::generate(o.adminId, now);
   const auto adminPublic = admin.publicKeys();
-  if (auto ok = crypto::writeKeyFile(dir / "admin.key", admin, passphrase, o.kdf); !ok) {
-    throw std::runtime_error("cannot write " + (dir / "admin.key").string() + ": " + crypto::describe(ok.error()));
+  if (auto ok = crypto::writeKeyFile(adminKeyFile, admin, passphrase, o.kdf); !ok) {
+    throw std::runtime_error("cannot write " + adminKeyFile.string() + ": " + crypto::describe(ok.error()));
   }
   const std::string pub = crypto::formatPublicKeys(adminPublic);
-  writeFileAtomic(dir / "admin.key.pub", crypto::asBytes(pub), 0644);
+  writeFileAtomic(adminPublicFile, crypto::asBytes(pub), 0644);
 
   // Database with the first two log entries, in one transaction.
   {
@@ -197,9 +212,38 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   r.certificateFingerprint = certificateFingerprint(certFile);
   r.hubKeyFingerprint = crypto::fingerprint(o.hubId, hubKey.publicKey);
   r.adminId = o.adminId;
-  r.adminKeyFile = dir / "admin.key";
-  r.adminPublicKeyFile = dir / "admin.key.pub";
+  r.adminKeyFile = adminKeyFile;
+  r.adminKeyInsideHub = !o.adminKeyOut;
+  r.adminPublicKeyFile = adminPublicFile;
   r.adminFingerprint = crypto::fingerprint(o.adminId, adminPublic.identity);
+  return r;
+}
+
+RenewResult renewCertificate(const fs::path& dirArg, int validDays) {
+  const fs::path dir = fs::absolute(dirArg);
+  const fs::path configFile = dir / "focal.toml";
+  if (!fs::exists(configFile)) throw std::runtime_error(dir.string() + " holds no hub (no focal.toml)");
+  const HubLock lock = HubLock::acquire(dir);
+  auto config = loadConfig(configFile);
+  if (!config) throw std::runtime_error(config.error());
+  if (!hubMadeCertificate(dir, *config)) {
+    throw std::runtime_error("the TLS certificate " + config->tlsCertificate.string() +
+                             " is not the one focald init made (" + (dir / "tls" / "cert.pem").string() +
+                             "); it is yours to replace");
+  }
+  RenewResult r;
+  r.certificate = config->tlsCertificate;
+  try {
+    r.previousFingerprint = certificateFingerprint(config->tlsCertificate);
+  } catch (const std::exception&) {
+    // Unreadable or missing: replaced all the same.
+  }
+  // The same subject and hosts init uses. A new key too: a renewal is the
+  // moment to stop using a key that served for years.
+  generateSelfSignedCertificate(config->tlsCertificate, config->tlsPrivateKey, config->hubId,
+                                {"localhost", "127.0.0.1", "::1", config->listenHost}, validDays);
+  r.fingerprint = certificateFingerprint(config->tlsCertificate);
+  r.notAfter = formatUtc(certificateValidity(config->tlsCertificate).notAfter);
   return r;
 }
 

@@ -22,6 +22,9 @@
 
 namespace focal::server {
 
+// Validity of the self-signed certificate init makes.
+inline constexpr int CertificateValidDays = 5 * 365;
+
 struct InitOptions {
   std::filesystem::path dir;
   std::string listen = "127.0.0.1:7443";
@@ -36,6 +39,11 @@ struct InitOptions {
   std::vector<std::string> memberStates;
   std::string adminInstitution = "policy-security";
   crypto::KdfStrength kdf = crypto::KdfStrength::Moderate;
+  // Where the first admin's key file is written (and PATH.pub beside it);
+  // default DIR/admin.key. SECURITY: the admin's key does not belong on
+  // the hub machine (SECURITY.md §1: the hub is not trusted with the key
+  // directory); init says so when it writes it there.
+  std::optional<std::filesystem::path> adminKeyOut;
 };
 
 struct InitResult {
@@ -47,11 +55,28 @@ struct InitResult {
   std::string hubKeyFingerprint;         // crypto::fingerprint(hubId, hubKey)
   std::string adminId;
   std::filesystem::path adminKeyFile;
+  bool adminKeyInsideHub = false;  // written into DIR: move it off the hub machine
   std::filesystem::path adminPublicKeyFile;
   std::string adminFingerprint;
 };
 
-// Throws std::runtime_error with a message for the operator.
+// Throws std::runtime_error with a message for the operator (HubLockHeld
+// when a focald holds the directory).
 InitResult initHub(const InitOptions& options, std::string_view passphrase, const Clock& clock);
+
+struct RenewResult {
+  std::filesystem::path certificate;
+  std::string previousFingerprint;  // "" when the old one could not be read
+  std::string fingerprint;          // SHA-256, colon hex
+  std::string notAfter;             // formatUtc
+};
+// `focald init --renew-cert DIR`: a new TLS key and self-signed certificate
+// for an existing hub (same subject and hosts as init makes, a fresh
+// validity period), everything else kept. Only for the certificate init
+// made (DIR/tls/cert.pem); one the operator brought is theirs to replace.
+// Takes the directory lock, so not while the hub runs. Every client pins the
+// certificate, so every client must then be given the new one. Throws
+// std::runtime_error (HubLockHeld) with a message for the operator.
+RenewResult renewCertificate(const std::filesystem::path& dir, int validDays = CertificateValidDays);
 
 }  // namespace focal::server

@@ -1,12 +1,16 @@
 // focald: the Focal hub. main() only wires things together (STYLE.md 13):
-//   focald init DIR [options]   create a hub (see init_command.hpp)
-//   focald run DIR [options]    serve until SIGINT/SIGTERM
+//   focald init DIR [options]      create a hub (see init_command.hpp)
+//   focald init --renew-cert DIR   a new TLS certificate for an existing hub
+//   focald run DIR [options]       serve until SIGINT/SIGTERM
+//   focald check DIR               report what would stop `run`, one line each
 #include "crypto/primitives.hpp"
 #include "server/clock.hpp"
 #include "server/commit_queue.hpp"
 #include "server/config.hpp"
+#include "server/certificate.hpp"
 #include "server/directory.hpp"
 #include "server/hub.hpp"
+#include "server/hub_lock.hpp"
 #include "server/init_command.hpp"
 #include "server/net.hpp"
 #include "server/passphrase.hpp"
@@ -21,7 +25,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
+#include <functional>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 #include <string_view>
@@ -31,6 +39,108 @@ namespace {
 using namespace focal;
 using namespace focal::server;
 namespace fs = std::filesystem;
+
+// Exit codes of check and of a refused run.
+constexpr int ExitProblems = 2;
+
+// SECURITY/availability: every connection is a file descriptor, so the soft
+// limit (often 1024) would cap connections far below max_connections and
+// make accept fail instead of the hub's own caps answering. Raised to the
+// hard limit; a hard limit still too low is reported.
+void raiseFdLimit(const Limits& limits) {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+  if (r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+    ::getrlimit(RLIMIT_NOFILE, &r);
+  }
+  // Sessions, refusing sessions, and some for the database, log and listener.
+  const rlim_t needed = rlim_t{limits.maxConnections} + Hub::MaxRefusingSessions + 64;
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < needed) {
+    spdlog::warn("the file descriptor limit is {} but max_connections = {} needs about {}; raise the hard limit "
+                 "(ulimit -Hn, LimitNOFILE=) or lower max_connections",
+                 r.rlim_cur, limits.maxConnections, needed);
+  }
+}
+
+void printAdminKeyNotice(const InitResult& r, std::ostream& out) {
+  if (r.adminKeyInsideHub) {
+    out << "The first admin's private key is in " << r.adminKeyFile.string() << " (passphrase-encrypted).\n"
+        << "MOVE IT OFF THIS MACHINE to the admin's own: the hub is not trusted with members' keys\n"
+        << "(SECURITY.md section 1), and a key left here is exposed to whoever controls the hub.\n"
+        << "Next time, write it elsewhere from the start: focald init --admin-key-out PATH ...\n";
+  } else {
+    out << "The first admin's private key is in " << r.adminKeyFile.string()
+        << " (passphrase-encrypted), outside the hub directory: keep it off the hub machine.\n";
+  }
+}
+
+int renewCommand(const fs::path& dir, bool json) {
+  const RenewResult r = renewCertificate(dir);
+  if (json) {
+    nlohmann::json j = {{"certificate", r.certificate.string()},
+                        {"certificateSha256", r.fingerprint},
+                        {"previousCertificateSha256", r.previousFingerprint},
+                        {"notAfter", r.notAfter}};
+    std::cout << j.dump() << std::endl;
+    return 0;
+  }
+  std::cout << "New TLS certificate and key for the hub in " << fs::absolute(dir).string() << "\n"
+            << "  certificate:          " << r.certificate.string() << "\n"
+            << "  valid until:          " << r.notAfter << "\n"
+            << "  new SHA-256:          " << r.fingerprint << "\n"
+            << "  replaced SHA-256:     " << (r.previousFingerprint.empty() ? "(unreadable)" : r.previousFingerprint)
+            << "\n"
+            << "Every client pins the hub's certificate: until it pins the new one it cannot connect.\n"
+            << "Give every member " << r.certificate.string() << " and the new SHA-256 over a trusted channel;\n"
+            << "each replaces the file its --ca option or profile names (focal profile set --ca FILE).\n"
+            << "Then start the hub: focald run " << fs::absolute(dir).string() << std::endl;
+  return 0;
+}
+
+int checkCommand(const fs::path& dir) {
+  const fs::path configFile = dir / "focal.toml";
+  auto config = loadConfig(configFile);
+  if (!config) {
+    std::cout << "problem: " << config.error() << std::endl;
+    return ExitProblems;
+  }
+  std::size_t problems = 0;
+  for (const auto& line : checkHubFiles(dir, *config, std::chrono::system_clock::now())) {
+    std::cout << "problem: " << line << "\n";
+    ++problems;
+  }
+  // What run would load next, each on its own so one problem hides no other.
+  const auto attempt = [&](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      std::cout << "problem: " << e.what() << "\n";
+      ++problems;
+    }
+  };
+  attempt([&] { (void)loadHubKey(config->signingKey); });
+  attempt([&] { (void)makeServerTlsContext(config->tlsCertificate, config->tlsPrivateKey); });
+  attempt([&] {
+    if (!fs::exists(config->database)) throw std::runtime_error(config->database.string() + ": no database");
+    auto db = sqlite::Database::open(config->database, sqlite::Database::Mode::ReadOnly);
+    Store::checkSchema(db);
+  });
+  for (const auto& line : certificateWarnings(dir, *config, std::chrono::system_clock::now())) {
+    std::cout << "warning: " << line << "\n";
+  }
+  if (const auto pid = HubLock::holder(dir)) {
+    std::cout << "running: focald pid " << (*pid == 0 ? std::string("unknown") : std::to_string(*pid))
+              << " serves this directory\n";
+  }
+  if (problems > 0) {
+    std::cout << problems << (problems == 1 ? " problem" : " problems") << " in " << dir.string() << std::endl;
+    return ExitProblems;
+  }
+  std::cout << "ok: " << dir.string() << std::endl;
+  return 0;
+}
 
 int initCommand(const InitOptions& options, bool json) {
   std::string passphrase = obtainNewPassphrase("Passphrase for the first admin's key file: ");
@@ -54,10 +164,12 @@ int initCommand(const InitOptions& options, bool json) {
         {"hub_key_fingerprint", r.hubKeyFingerprint},
         {"admin_id", r.adminId},
         {"admin_key_file", r.adminKeyFile.string()},
+        {"admin_key_inside_hub", r.adminKeyInsideHub},
         {"admin_public_key_file", r.adminPublicKeyFile.string()},
         {"admin_fingerprint", r.adminFingerprint},
     };
     std::cout << j.dump(2) << std::endl;
+    printAdminKeyNotice(r, std::cerr);  // stdout is the JSON; the operator still reads this
     return 0;
   }
   std::cout << "Focal hub created in " << r.configFile.parent_path().string() << "\n"
@@ -72,8 +184,9 @@ int initCommand(const InitOptions& options, bool json) {
             << "  admin fingerprint:    " << r.adminFingerprint << "\n"
             << "Give clients the address, the CA file and both fingerprints over a trusted channel.\n"
             << "The hub's signing key (hub.key) is stored unencrypted, mode 0600, so the hub can sign\n"
-            << "log heads unattended: protect and back it up like the TLS private key.\n"
-            << "Start the hub with: focald run " << r.configFile.parent_path().string() << std::endl;
+            << "log heads unattended: protect and back it up like the TLS private key.\n";
+  printAdminKeyNotice(r, std::cout);
+  std::cout << "Start the hub with: focald run " << r.configFile.parent_path().string() << std::endl;
   return 0;
 }
 
@@ -84,7 +197,9 @@ constexpr int ExitUsage = 2;    // bad arguments, unknown command or option, inv
 constexpr const char* Footer = R"(Exit codes:
   0  ok (run: stopped by SIGINT/SIGTERM)
   1  failure at run time: I/O, key file, database, TLS
-  2  usage: bad arguments, unknown command or option, invalid focal.toml or --listen
+  2  usage: bad arguments, unknown command or option, invalid focal.toml or --listen;
+     or a hub directory problem that `focald check` reports (file modes, certificate
+     validity), or the directory is held by another running focald
 With init --json, an error is {"error": {"code": ..., "message": ...}} on stdout (docs/json.md).)";
 
 // An error as focal reports it: JSON on stdout with --json, else a line on stderr.
@@ -122,12 +237,27 @@ std::string describeParseError(const CLI::App& app, const CLI::ParseError& e) {
 }
 
 int runCommand(const fs::path& dir, const std::string& listenOverride, const fs::path& testClockFile) {
+  // One focald per directory, for the life of this process (hub_lock.hpp).
+  std::optional<HubLock> lock;
+  try {
+    lock.emplace(HubLock::acquire(dir));
+  } catch (const std::exception& e) {
+    std::cerr << "focald: " << e.what() << std::endl;
+    return ExitProblems;
+  }
   auto config = loadConfig(dir / "focal.toml");
   if (!config) {
     std::cerr << "focald: " << config.error() << std::endl;
     return ExitUsage;
   }
   Config cfg = std::move(config).value();
+  if (const auto problems = checkHubFiles(dir, cfg, std::chrono::system_clock::now()); !problems.empty()) {
+    for (const auto& line : problems) std::cerr << "focald: " << line << "\n";
+    std::cerr << "focald: not started (focald check " << dir.string() << " lists every problem)" << std::endl;
+    return ExitProblems;
+  }
+  for (const auto& line : certificateWarnings(dir, cfg, std::chrono::system_clock::now())) spdlog::warn("{}", line);
+  raiseFdLimit(cfg.limits);
   if (!listenOverride.empty()) {
     auto addr = parseListenAddress(listenOverride);
     if (!addr) {
@@ -219,9 +349,23 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"interactive", "moderate"}))
       ->capture_default_str();
   initCmd->add_flag("--json", json, "Print the result as one JSON object");
+  std::string adminKeyOut;
   initCmd->footer(
-      "The first admin's key file (DIR/admin.key) is encrypted with a passphrase of at least 12\n"
+      "The first admin's key file (DIR/admin.key, or --admin-key-out) is encrypted with a passphrase of at least 12\n"
       "characters, from FOCAL_PASSPHRASE or asked twice on the terminal.");
+  initCmd->add_option("--admin-key-out", adminKeyOut,
+                      "Write the first admin's key file here (and PATH.pub) instead of DIR/admin.key; it must not "
+                      "exist. Keep it off the hub machine.");
+  bool renewCert = false;
+  initCmd->add_flag("--renew-cert", renewCert,
+                    "For an existing hub in DIR (stopped): a new self-signed TLS key and certificate, everything "
+                    "else kept; every client must then pin the new certificate");
+
+  fs::path checkDir;
+  auto* checkCmd = app.add_subcommand(
+      "check", "Report what would stop `focald run DIR` (configuration, key file modes, certificate), one line each; "
+               "exit 2 on any problem");
+  checkCmd->add_option("DIR", checkDir, "Hub directory")->required();
 
   fs::path runDir;
   std::string logLevel = "info";
@@ -259,7 +403,10 @@ int main(int argc, char** argv) {
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(logLevel));
 
+    if (*checkCmd) return checkCommand(checkDir);
+    if (*initCmd && renewCert) return renewCommand(init.dir, json);
     if (*initCmd) {
+      if (!adminKeyOut.empty()) init.adminKeyOut = fs::path(adminKeyOut);
       init.kdf = kdf == "interactive" ? crypto::KdfStrength::Interactive : crypto::KdfStrength::Moderate;
       if (!tlsCert.empty()) init.tlsCertificate = tlsCert;
       if (!tlsKey.empty()) init.tlsPrivateKey = tlsKey;

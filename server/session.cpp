@@ -21,17 +21,6 @@ using wire::ErrorCode;
 
 Session::SteadyClock::time_point after(std::uint32_t ms) { return Session::SteadyClock::now() + milliseconds(ms); }
 
-// The address part of an endpoint, IPv6 reduced to its /64.
-std::string addressKey(const net::ip::address& a) {
-  if (a.is_v6() && !a.to_v6().is_v4_mapped()) {
-    auto bytes = a.to_v6().to_bytes();
-    std::fill(bytes.begin() + 8, bytes.end(), 0);
-    return net::ip::make_address_v6(bytes).to_string() + "/64";
-  }
-  if (a.is_v6()) return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string();
-  return a.to_string();
-}
-
 // Frames gathered into one TLS write: copied into one buffer of at most
 // CoalesceBytes. Asio's ssl::stream hands a buffer sequence to SSL_write
 // 8 KiB at a time (its linearisation storage), one TLS record and one
@@ -43,23 +32,20 @@ constexpr std::size_t CoalesceBytes = 64 * 1024;
 
 }  // namespace
 
-Session::Session(Hub& hub, net::ip::tcp::socket socket, std::uint64_t id)
+Session::Session(Hub& hub, net::ip::tcp::socket socket, std::uint64_t id, std::string source,
+                 std::optional<HubError> refusal)
     : hub_(hub),
       stream_(std::move(socket), hub.tls()),
       id_(id),
+      addressKey_(std::move(source)),
+      refusal_(std::move(refusal)),
       watchdogTimer_(stream_.get_executor()),
       writerWake_(stream_.get_executor()),
       slotWake_(stream_.get_executor()),
       requests_(hub.limits().requestsPerSecond, hub.limits().requestBurst) {
   boost::system::error_code ec;
   const auto ep = stream_.lowest_layer().remote_endpoint(ec);
-  if (!ec) {
-    remote_ = formatListenAddress(ep.address().to_string(), ep.port());
-    addressKey_ = addressKey(ep.address());
-  } else {
-    remote_ = "unknown";
-    addressKey_ = "unknown";
-  }
+  remote_ = ec ? "unknown" : formatListenAddress(ep.address().to_string(), ep.port());
 }
 
 Session::~Session() = default;
@@ -84,7 +70,11 @@ net::awaitable<void> Session::main() {
   auto ex = co_await net::this_coro::executor;
   const Limits& limits = hub_.limits();
   unauthenticatedDeadline_ = after(limits.unauthenticatedTimeoutMs);
-  setDeadline(Phase::Handshake, std::min(after(limits.handshakeTimeoutMs), unauthenticatedDeadline_));
+  auto handshakeDeadline = std::min(after(limits.handshakeTimeoutMs), unauthenticatedDeadline_);
+  if (refusal_) {
+    handshakeDeadline = std::min(handshakeDeadline, SteadyClock::now() + Hub::RefusalDeadline);
+  }
+  setDeadline(Phase::Handshake, handshakeDeadline);
   net::co_spawn(ex, watchdog(self), net::detached);
 
   boost::system::error_code ec;
@@ -94,11 +84,17 @@ net::awaitable<void> Session::main() {
     co_return;
   }
 
-  crypto::randomFill(nonce_.bytes);
-  setDeadline(Phase::Unauthenticated, unauthenticatedDeadline_);
-  send(frames::challenge(hub_.directory().hubId(), hub_.directory().hubKey(), nonce_, hub_.clock().nowMs()));
   writerRunning_ = true;
   net::co_spawn(ex, writer(self), net::detached);
+  if (refusal_) {
+    // Over a cap: the error is the first and only frame (no challenge),
+    // then the usual close (flush, FIN, drain until the peer closes).
+    closeWith(*refusal_);
+  } else {
+    crypto::randomFill(nonce_.bytes);
+    setDeadline(Phase::Unauthenticated, unauthenticatedDeadline_);
+    send(frames::challenge(hub_.directory().hubId(), hub_.directory().hubKey(), nonce_, hub_.clock().nowMs()));
+  }
 
   std::array<std::uint8_t, protocol::FrameHeaderBytes> prefix{};
   crypto::Bytes body;
@@ -109,20 +105,41 @@ net::awaitable<void> Session::main() {
     if (ec || closing_) break;
 
     // SECURITY: the length is checked against the limit before anything is
-    // allocated; an oversized frame's body is never read.
-    auto length = protocol::frameLength(prefix, limits.maxFrameBytes);
+    // allocated; an oversized frame's body is never read. Until the peer
+    // has authenticated, the limit is the few KiB an authenticate needs:
+    // anyone who can connect can send a length prefix.
+    const std::uint32_t frameLimit = authenticated_ ? limits.maxFrameBytes : protocol::MaxUnauthenticatedFrameBytes;
+    auto length = protocol::frameLength(prefix, frameLimit);
     if (!length) {
-      closeWith(HubError{length.error().code, length.error().message});
+      std::string why = length.error().message;
+      if (!authenticated_ && length.error().code == ErrorCode::FRAME_TOO_LARGE) why += " before authentication";
+      closeWith(HubError{length.error().code, std::move(why)});
       break;
     }
     const auto bodyDeadline = after(limits.readTimeoutMs);
     setDeadline(Phase::Body, authenticated_ ? bodyDeadline : std::min(bodyDeadline, unauthenticatedDeadline_));
-    body.resize(*length);
-    co_await net::async_read(stream_, net::buffer(body), net::redirect_error(net::use_awaitable, ec));
+    // SECURITY: the body is read in steps of at most BodyReadStep and the
+    // buffer grows only as bytes arrive, never to an untrusted length at
+    // once: a peer holds at most what it has sent plus one step (a length
+    // prefix alone, nothing).
+    body.clear();
+    while (body.size() < *length) {
+      const std::size_t at = body.size();
+      const std::size_t step = std::min<std::size_t>(BodyReadStep, *length - at);
+      if (at + step > body.capacity()) body.reserve(std::min<std::size_t>(*length, std::max(2 * at, at + step)));
+      body.resize(at + step);
+      co_await net::async_read(stream_, net::buffer(body.data() + at, step),
+                               net::redirect_error(net::use_awaitable, ec));
+      if (ec || closing_) break;
+    }
     if (ec) readFailed = true;
     if (ec || closing_) break;
 
     auto parsed = protocol::decode<wire::ClientFrame>(body);
+    // decode() copied the frame: a session between frames keeps no large
+    // buffer (1,000 idle sessions after one large request each would hold
+    // a GiB otherwise).
+    if (body.capacity() > BodyReadStep) crypto::Bytes().swap(body);
     if (!parsed) {
       closeWith(HubError{parsed.error().code, parsed.error().message});
       break;
@@ -169,9 +186,11 @@ net::awaitable<void> Session::main() {
   // We are closing: keep reading (and discarding) until the peer closes or
   // the watchdog's grace period ends, so the final error frame is not lost
   // to a TCP reset caused by unread input.
-  std::array<std::uint8_t, 4096> scratch{};
+  // On the heap, and only here: an array in main()'s frame would cost every
+  // open session 4 KiB for as long as it lives.
+  auto scratch = std::make_unique<std::array<std::uint8_t, 4096>>();
   while (!closed_) {
-    co_await stream_.async_read_some(net::buffer(scratch), net::redirect_error(net::use_awaitable, ec));
+    co_await stream_.async_read_some(net::buffer(*scratch), net::redirect_error(net::use_awaitable, ec));
     if (ec) break;
   }
 }

@@ -21,6 +21,10 @@
 // SECURITY: a frame's length prefix is checked (protocol::frameLength)
 // before its body is allocated or read; a frame over the limit gets
 // frameTooLarge and the connection is closed without reading the body.
+// Before authentication the limit is protocol::MaxUnauthenticatedFrameBytes
+// (4 KiB), after it [limits] max_frame_bytes. Bodies are read BodyReadStep
+// at a time into a buffer that grows as bytes arrive, so memory follows
+// what a peer sent, not what its length prefix promised.
 // Malformed frames get malformedFrame and close. Requests are rate limited
 // per session (token bucket) and pipelined up to maxInflightRequests.
 //
@@ -40,6 +44,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace focal::server {
@@ -52,8 +57,14 @@ class Session : public std::enable_shared_from_this<Session> {
   using SteadyClock = std::chrono::steady_clock;
   // Time a closing session gets to flush its final error frame.
   static constexpr std::chrono::milliseconds CloseGrace{2000};
+  // Frame bodies are read (and their buffer grown) this much at a time.
+  static constexpr std::size_t BodyReadStep = 64 * 1024;
 
-  Session(Hub& hub, net::ip::tcp::socket socket, std::uint64_t id);
+  // `source`: the peer's address key (Hub::sourceKey). With `refusal`, the
+  // session only completes the TLS handshake (within Hub::RefusalDeadline),
+  // sends that error and closes: how a connection over a cap is told why.
+  Session(Hub& hub, net::ip::tcp::socket socket, std::uint64_t id, std::string source,
+          std::optional<HubError> refusal = std::nullopt);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -76,6 +87,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::uint64_t id() const { return id_; }
   const std::string& remote() const { return remote_; }
+  // The address key the hub counts this connection under.
+  const std::string& source() const { return addressKey_; }
+  bool refusing() const { return refusal_.has_value(); }
   bool authenticated() const { return authenticated_; }
   const std::string& memberId() const { return memberId_; }
   const crypto::SigningPublicKey& identityKey() const { return identityKey_; }
@@ -102,7 +116,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Stream stream_;
   std::uint64_t id_;
   std::string remote_;      // "address:port", for logs
-  std::string addressKey_;  // address (IPv6: /64) for the auth failure limiter
+  std::string addressKey_;  // address (IPv6: /64): per-source cap, auth failure limiter
+  std::optional<HubError> refusal_;
   net::steady_timer watchdogTimer_;
   net::steady_timer writerWake_;
   net::steady_timer slotWake_;

@@ -1,7 +1,14 @@
 #include "server/startup.hpp"
 
 #include "protocol/log.hpp"
+#include "server/certificate.hpp"
 #include "server/secure_file.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -10,8 +17,76 @@
 
 namespace focal::server {
 
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string renewHint(const fs::path& dir, const Config& config) {
+  if (hubMadeCertificate(dir, config)) {
+    return "make a new one with: focald init --renew-cert " + dir.string() +
+           " (then every client must pin the new certificate)";
+  }
+  return "replace it with a valid certificate for the same key or a new one (then every client must pin it)";
+}
+
+}  // namespace
+
+bool hubMadeCertificate(const fs::path& dir, const Config& config) {
+  const auto made = [](const fs::path& configured, const fs::path& expected) {
+    std::error_code e1, e2;
+    const auto a = fs::weakly_canonical(configured, e1);
+    const auto b = fs::weakly_canonical(expected, e2);
+    return !e1 && !e2 && a == b;
+  };
+  return made(config.tlsCertificate, dir / "tls" / "cert.pem") && made(config.tlsPrivateKey, dir / "tls" / "key.pem");
+}
+
+std::vector<std::string> checkHubFiles(const fs::path& dir, const Config& config,
+                                       std::chrono::system_clock::time_point now) {
+  std::vector<std::string> problems;
+  for (const auto& key : {config.signingKey, config.tlsPrivateKey}) {
+    struct stat st {};
+    if (::stat(key.c_str(), &st) != 0) {
+      problems.push_back(key.string() + ": cannot read the private key: " + std::strerror(errno));
+      continue;
+    }
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      problems.push_back(fmt::format("{}: private key is accessible by group or others (mode {:04o}); "
+                                     "fix with: chmod 600 {}",
+                                     key.string(), st.st_mode & 07777, key.string()));
+    }
+  }
+  try {
+    const auto v = certificateValidity(config.tlsCertificate);
+    if (now < v.notBefore) {
+      problems.push_back(config.tlsCertificate.string() + ": TLS certificate is not valid until " +
+                         formatUtc(v.notBefore) + " (is this machine's clock right?); " + renewHint(dir, config));
+    } else if (now > v.notAfter) {
+      problems.push_back(config.tlsCertificate.string() + ": TLS certificate expired on " + formatUtc(v.notAfter) +
+                         "; " + renewHint(dir, config));
+    }
+  } catch (const std::exception& e) {
+    problems.push_back(config.tlsCertificate.string() + ": " + e.what());
+  }
+  return problems;
+}
+
+std::vector<std::string> certificateWarnings(const fs::path& dir, const Config& config,
+                                             std::chrono::system_clock::time_point now) {
+  std::vector<std::string> warnings;
+  try {
+    const auto v = certificateValidity(config.tlsCertificate);
+    if (now <= v.notAfter && v.notAfter - now < CertificateExpiryWarning) {
+      warnings.push_back(config.tlsCertificate.string() + ": TLS certificate expires on " + formatUtc(v.notAfter) +
+                         "; " + renewHint(dir, config));
+    }
+  } catch (const std::exception&) {
+    // Reported by checkHubFiles.
+  }
+  return warnings;
+}
+
 crypto::SigningKeyPair loadHubKey(const std::filesystem::path& path) {
-  if (accessibleByOthers(path)) spdlog::warn("{} is accessible by group or others; chmod 600 it", path.string());
   auto bytes = readFileLimited(path, crypto::SigningSecretKey::size + 1);
   auto secret = crypto::SigningSecretKey::fromBytes(bytes);
   sodium_memzero(bytes.data(), bytes.size());

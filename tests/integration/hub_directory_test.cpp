@@ -1,0 +1,207 @@
+// The hub directory and what focald refuses to start with (issue 18,
+// findings 5 and 6): one focald per directory (an flock naming the
+// holder's pid), private key files readable by others, certificates outside
+// their validity, and what init says about the first admin's key. Every
+// case runs the real focald binary.
+#include "hub_fixture.hpp"
+
+#include "server/certificate.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+using namespace focal;
+using namespace focal::test;
+using namespace std::chrono_literals;
+using SystemClock = std::chrono::system_clock;
+
+namespace {
+
+// focald run on `dir`, given at most `timeout`: a run that is refused exits
+// at once; one that starts is stopped by SIGINT at the timeout.
+ProcessResult runFocald(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 15s) {
+  std::vector<std::string> argv{FOCALD_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runProcess(argv, {{"FOCAL_PASSPHRASE", TestPassphrase}}, std::nullopt, timeout);
+}
+
+ProcessResult runOn(const Hub& hub) { return runFocald({"run", hub.dir().string(), "--listen", "127.0.0.1:0"}); }
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+void replaceCertificate(const Hub& hub, SystemClock::time_point notBefore, SystemClock::time_point notAfter) {
+  server::generateSelfSignedCertificate(hub.dir() / "tls" / "cert.pem", hub.dir() / "tls" / "key.pem", "focal-hub",
+                                        {"localhost", "127.0.0.1"}, server::CertificateValidity{notBefore, notAfter});
+}
+
+}  // namespace
+
+TEST_CASE("One focald per directory: a second `focald run DIR` exits non-zero naming the running one's pid, and the "
+          "first keeps serving",
+          "[hostile][lock]") {
+  Hub hub;
+  auto member = hub.createMember("sg-spf", "SG");
+  const auto second = runOn(hub);
+  INFO(second.out << second.err);
+  CHECK(second.exitCode != 0);
+  CHECK(contains(second.err, "pid " + std::to_string(hub.pid())));
+  CHECK_FALSE(contains(second.out, "listening"));
+  // The first one was not disturbed.
+  auto c = hub.connect(member.keys);
+  CHECK(c->directory().members.size() == 2);
+  // After it stops, the directory is free again (the lock is the process's,
+  // not the file's).
+  c.reset();
+  hub.restart();
+  CHECK_NOTHROW(hub.connect(member.keys));
+}
+
+TEST_CASE("One focald per directory: `focald init` on a running hub's directory exits non-zero naming its pid and "
+          "changes nothing",
+          "[hostile][lock]") {
+  Hub hub;
+  const auto configBefore = slurp(hub.dir() / "focal.toml");
+  const auto init = runFocald({"init", hub.dir().string(), "--kdf", "interactive"});
+  INFO(init.out << init.err);
+  CHECK(init.exitCode != 0);
+  CHECK(contains(init.err, "pid " + std::to_string(hub.pid())));
+  CHECK(slurp(hub.dir() / "focal.toml") == configBefore);
+  // Renewing the certificate is refused too while the hub runs.
+  const auto renew = runFocald({"init", "--renew-cert", hub.dir().string()});
+  INFO(renew.out << renew.err);
+  CHECK(renew.exitCode != 0);
+  CHECK(contains(renew.err, "pid " + std::to_string(hub.pid())));
+  CHECK_NOTHROW(hub.connect(hub.adminKeys()));
+}
+
+TEST_CASE("focald refuses to start when a private key file is accessible by group or others, naming the file and "
+          "the chmod that fixes it; `focald check` reports the same",
+          "[hostile][startup]") {
+  Hub hub;
+  hub.stop();
+  for (const auto& key : {hub.dir() / "hub.key", hub.dir() / "tls" / "key.pem"}) {
+    for (const mode_t mode : {mode_t{0644}, mode_t{0640}, mode_t{0604}, mode_t{0620}}) {
+      INFO(key.string() << " mode " << std::oct << mode);
+      REQUIRE(::chmod(key.c_str(), mode) == 0);
+      const auto run = runOn(hub);
+      INFO(run.out << run.err);
+      CHECK(run.exitCode != 0);
+      CHECK(contains(run.err, key.string()));
+      CHECK(contains(run.err, "chmod 600 " + key.string()));
+      CHECK_FALSE(contains(run.out, "listening"));
+      const auto check = runFocald({"check", hub.dir().string()});
+      INFO(check.out << check.err);
+      CHECK(check.exitCode != 0);
+      CHECK(contains(check.out, "chmod 600 " + key.string()));
+      REQUIRE(::chmod(key.c_str(), 0600) == 0);
+    }
+  }
+  const auto check = runFocald({"check", hub.dir().string()});
+  INFO(check.out << check.err);
+  CHECK(check.exitCode == 0);
+  CHECK_NOTHROW(hub.start());
+}
+
+TEST_CASE("focald refuses to start with an expired or not yet valid TLS certificate; `focald init --renew-cert` "
+          "makes a new one, keeps everything else and prints the fingerprint clients must pin",
+          "[hostile][startup]") {
+  Hub hub;
+  auto member = hub.createMember("sg-spf", "SG");
+  hub.stop();
+  const auto now = SystemClock::now();
+
+  SECTION("expired") { replaceCertificate(hub, now - 24h * 30, now - 24h); }
+  SECTION("not yet valid") { replaceCertificate(hub, now + 24h, now + 24h * 30); }
+  const bool expired = server::certificateValidity(hub.caFile()).notAfter < now;
+
+  const auto run = runOn(hub);
+  INFO(run.out << run.err);
+  CHECK(run.exitCode != 0);
+  CHECK(contains(run.err, (hub.dir() / "tls" / "cert.pem").string()));
+  CHECK(contains(run.err, expired ? "expired on" : "not valid until"));
+  CHECK(contains(run.err, "focald init --renew-cert"));
+  CHECK_FALSE(contains(run.out, "listening"));
+
+  const auto check = runFocald({"check", hub.dir().string()});
+  INFO(check.out << check.err);
+  CHECK(check.exitCode != 0);
+  CHECK(contains(check.out, expired ? "expired on" : "not valid until"));
+
+  const auto oldFingerprint = server::certificateFingerprint(hub.caFile());
+  const auto configBefore = slurp(hub.dir() / "focal.toml");
+  const auto hubKeyBefore = slurp(hub.dir() / "hub.key");
+  const auto renew = runFocald({"init", "--renew-cert", hub.dir().string()});
+  INFO(renew.out << renew.err);
+  REQUIRE(renew.exitCode == 0);
+  const auto newFingerprint = server::certificateFingerprint(hub.caFile());
+  CHECK(newFingerprint != oldFingerprint);
+  CHECK(contains(renew.out, newFingerprint));
+  CHECK(contains(renew.out, "pin"));
+  CHECK(slurp(hub.dir() / "focal.toml") == configBefore);
+  CHECK(slurp(hub.dir() / "hub.key") == hubKeyBefore);
+  struct stat st {};
+  REQUIRE(::stat((hub.dir() / "tls" / "key.pem").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  // The hub starts with it; a client pinning the new certificate (the same
+  // CA file path, renewed) connects and finds its data.
+  REQUIRE_NOTHROW(hub.start());
+  auto c = hub.connect(member.keys);
+  CHECK(c->directory().members.size() == 2);
+}
+
+TEST_CASE("focald init says where the first admin's key is and that it must leave the hub machine; "
+          "--admin-key-out writes it elsewhere and never overwrites",
+          "[hostile][init]") {
+  SECTION("default: inside the hub directory, with the warning") {
+    TempDir parent;
+    const auto dir = parent.path() / "hub";
+    const auto init = runFocald({"init", dir.string(), "--kdf", "interactive"});
+    INFO(init.out << init.err);
+    REQUIRE(init.exitCode == 0);
+    CHECK(contains(init.out, (dir / "admin.key").string()));
+    CHECK(contains(init.out, "MOVE IT OFF THIS MACHINE"));
+    CHECK(contains(init.out, "--admin-key-out"));
+  }
+  SECTION("--admin-key-out PATH") {
+    TempDir parent;
+    TempDir keys;
+    const auto dir = parent.path() / "hub";
+    const auto out = keys.path() / "first-admin.key";
+    const auto init = runFocald({"init", dir.string(), "--kdf", "interactive", "--admin-key-out", out.string(), "--json"});
+    INFO(init.out << init.err);
+    REQUIRE(init.exitCode == 0);
+    const auto j = nlohmann::json::parse(init.out);
+    CHECK(j.at("adminKey").get<std::string>() == out.string());
+    CHECK(j.at("adminKeyInsideHub").get<bool>() == false);
+    CHECK(fs::exists(out));
+    CHECK(fs::exists(out.string() + ".pub"));
+    CHECK_FALSE(fs::exists(dir / "admin.key"));
+    CHECK_FALSE(fs::exists(dir / "admin.key.pub"));
+    CHECK(contains(init.err, out.string()));
+    auto keysRead = crypto::readKeyFile(out, TestPassphrase);
+    REQUIRE(keysRead.ok());
+    CHECK(keysRead->memberId == "admin");
+    // The hub it made serves that admin.
+    const auto check = runFocald({"check", dir.string()});
+    INFO(check.out << check.err);
+    CHECK(check.exitCode == 0);
+  }
+  SECTION("--admin-key-out onto an existing file is refused, the file untouched, no hub made") {
+    TempDir parent;
+    TempDir keys;
+    const auto dir = parent.path() / "hub";
+    const auto out = keys.path() / "existing.key";
+    { std::ofstream(out) << "precious"; }
+    const auto init = runFocald({"init", dir.string(), "--kdf", "interactive", "--admin-key-out", out.string()});
+    INFO(init.out << init.err);
+    CHECK(init.exitCode != 0);
+    CHECK(contains(init.err, out.string()));
+    CHECK(slurp(out) == "precious");
+    CHECK_FALSE(fs::exists(dir / "focal.toml"));
+  }
+}
