@@ -19,6 +19,12 @@
 #include <capnp/message.h>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -75,6 +81,68 @@ json runJsonClean(const std::vector<std::string>& args, int expectedExit = 0) {
   json j;
   REQUIRE_NOTHROW(j = json::parse(r.out));
   return j;
+}
+
+// `focal listen` until it has printed its backlog (it says "Listening" on
+// stderr once the backlog is drained), then SIGINT, as a user stops it: a
+// condition with a deadline, not a fixed wait.
+ProcessResult listenUntilBacklogShown(const std::vector<std::string>& args) {
+  int out[2], err[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+  std::vector<std::string> argv{FOCAL_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  // The environment is built before fork: the child only calls
+  // async-signal-safe functions.
+  std::string pass = std::string("FOCAL_PASSPHRASE=") + TestPassphrase;
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string_view(*e).rfind("FOCAL_PASSPHRASE=", 0) != 0) envp.push_back(*e);
+  }
+  envp.push_back(pass.data());
+  envp.push_back(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    ::execve(cargv[0], cargv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  ProcessResult r;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open = 2;
+  bool interrupted = false;
+  while (open > 0) {
+    if (!interrupted && (r.err.find("Listening for bulletins") != std::string::npos ||
+                         std::chrono::steady_clock::now() > deadline)) {
+      ::kill(pid, SIGINT);
+      interrupted = true;
+    }
+    if (::poll(fds, 2, 200) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      char buf[65536];
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
 }
 
 std::vector<std::string> linesOf(const std::string& text) {
@@ -271,10 +339,11 @@ TEST_CASE_METHOD(HostileWorld, "inbox, listen, thread, ack and a retracted read 
   for (const auto& item : j) sawTitle = sawTitle || (item.contains("title") && item.at("title") == HostileTitle);
   CHECK(sawTitle);
 
-  // listen prints the backlog, then waits until SIGINT (the timeout).
-  auto listen = runCli(concat(hub.cliGlobals(my.keyFile, home.path() / "listen-profile"), {"listen", "--all"}),
-                       std::nullopt, std::chrono::seconds(8));
+  // listen prints the backlog, then waits for pushes until SIGINT.
+  auto listen = listenUntilBacklogShown(concat(hub.cliGlobals(my.keyFile, home.path() / "listen-profile"),
+                                               {"listen", "--all"}));
   checkClean(listen, "focal listen");
+  CHECK(listen.exitCode == 0);
   CHECK_THAT(listen.out, Catch::Contains("\\u202etxt.exe\\nFrom: fake"));
 
   auto thread = runClean(concat(args(my), {"thread", hostileId}));
