@@ -156,13 +156,15 @@ std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys, 
   log->sync(*c);
   // The key file against the member's current keys in the log just
   // verified: a stale file still authenticates (same identity) but misses
-  // the newer encryption key (PROTOCOL.md §Key files, rotation).
+  // the newer encryption key (PROTOCOL.md §13.1).
   keyStatus_ = keyFileStatus(log->entries(), keys.memberId, keys.identity.publicKey, keys.encryption.publicKey);
   c->setVerifiedLog(std::move(log));
   if (keyStatus_.state != KeyFileStatus::State::Current) {
     const auto message = staleKeyMessage(keys, keyStatus_);
     if (stale == StaleKeyFile::Refuse) throw UsageError("stale-key-file", message);
-    out().warning(message + ". Bulletins sealed to the newer key do not open with this file");
+    out().warning(keyStatus_.state == KeyFileStatus::State::Superseded
+                      ? message + ". Bulletins sealed to the newer key do not open with this file"
+                      : message);
   }
   return c;
 }
