@@ -85,7 +85,7 @@ TEST_CASE("focal inbox lists a retracted bulletin once, marked retracted", "[int
   CHECK_THAT(text.out, Contains("1 bulletin(s)"));
 }
 
-TEST_CASE("--timeout outside 0.1 to 3600 seconds is refused, naming the range", "[integration][cli][findings]") {
+TEST_CASE("A --timeout outside 0.1 to 3600 seconds is refused, naming the range, and so are other durations", "[integration][cli][findings]") {
   for (const char* bad : {"0", "-1", "1e300", "nan", "inf", "0.01", "3601", "ten"}) {
     INFO(bad);
     auto r = runCli({"--timeout", bad, "inbox"});
