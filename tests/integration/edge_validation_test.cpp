@@ -118,7 +118,7 @@ TEST_CASE("focald init writes the member states it is given and refuses bad ones
   CHECK(slurp(home.path() / "d" / "focal.toml").find(R"(member_states = ["FR", "MY", "SG"])") != std::string::npos);
 }
 
-TEST_CASE("The CLI refuses a non-ISO state, unknown ATT&CK ids and short passphrases; read names the techniques",
+TEST_CASE("The CLI refuses a non-ISO state, unknown ATT&CK ids and short passphrases, and read names the techniques",
           "[integration][edge]") {
   Hub hub;
   TempDir home;

@@ -45,7 +45,7 @@ TEST_CASE("ISO 3166-1 alpha-2: assigned upper-case codes only", "[edge][iso3166]
   CHECK(protocol::iso3166Name("ZZ").empty());
 }
 
-TEST_CASE("focal.toml lists the working group's member states; ASEAN by default", "[edge][server][config]") {
+TEST_CASE("focal.toml lists the working group's member states, ASEAN by default", "[edge][server][config]") {
   auto absent = server::parseConfig(MinimalHubConfig, "focal.toml", "/srv/hub");
   REQUIRE(absent);
   CHECK(absent->memberStates == std::vector<std::string>{"BN", "ID", "KH", "LA", "MM", "MY", "PH", "SG", "TH", "VN"});
