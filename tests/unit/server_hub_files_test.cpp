@@ -19,7 +19,7 @@ using namespace focal;
 using namespace focal::server;
 using namespace std::chrono_literals;
 using focal::server::testing::TempDir;
-using SystemClock = std::chrono::system_clock;
+using WallClock = std::chrono::system_clock;
 
 namespace {
 
@@ -40,7 +40,7 @@ Config hubFiles(const TempDir& dir, CertificateValidity validity) {
 }
 
 CertificateValidity validNow() {
-  const auto now = SystemClock::now();
+  const auto now = WallClock::now();
   return {now - 1h, now + 24h * 365};
 }
 
@@ -75,8 +75,8 @@ TEST_CASE("HubLock: a second holder is refused with the first one's pid; release
 TEST_CASE("checkHubFiles: nothing to report for a fresh hub's files", "[server][startup]") {
   TempDir dir;
   const auto c = hubFiles(dir, validNow());
-  CHECK(checkHubFiles(dir.path(), c, SystemClock::now()).empty());
-  CHECK(certificateWarnings(dir.path(), c, SystemClock::now()).empty());
+  CHECK(checkHubFiles(dir.path(), c, WallClock::now()).empty());
+  CHECK(certificateWarnings(dir.path(), c, WallClock::now()).empty());
   CHECK(hubMadeCertificate(dir.path(), c));
 }
 
@@ -88,7 +88,7 @@ TEST_CASE("checkHubFiles: a private key any group or other bit is set on is a pr
     for (const mode_t mode : {mode_t{0640}, mode_t{0604}, mode_t{0610}, mode_t{0601}, mode_t{0660}, mode_t{0666}}) {
       INFO(key.string() << " " << std::oct << mode);
       REQUIRE(::chmod(key.c_str(), mode) == 0);
-      const auto problems = checkHubFiles(dir.path(), c, SystemClock::now());
+      const auto problems = checkHubFiles(dir.path(), c, WallClock::now());
       REQUIRE(problems.size() == 1);
       CHECK(contains(problems[0], key.string()));
       CHECK(contains(problems[0], "chmod 600 " + key.string()));
@@ -97,17 +97,17 @@ TEST_CASE("checkHubFiles: a private key any group or other bit is set on is a pr
   }
   // 0400 is fine (read-only for the owner).
   REQUIRE(::chmod(c.signingKey.c_str(), 0400) == 0);
-  CHECK(checkHubFiles(dir.path(), c, SystemClock::now()).empty());
+  CHECK(checkHubFiles(dir.path(), c, WallClock::now()).empty());
   // A missing key is a problem too.
   std::filesystem::remove(c.signingKey);
-  CHECK(checkHubFiles(dir.path(), c, SystemClock::now()).size() == 1);
+  CHECK(checkHubFiles(dir.path(), c, WallClock::now()).size() == 1);
 }
 
 TEST_CASE("checkHubFiles: a certificate outside its validity period, or unreadable, is a problem; one expiring "
           "within 30 days is a warning",
           "[server][startup][certificate]") {
   TempDir dir;
-  const auto now = SystemClock::now();
+  const auto now = WallClock::now();
   SECTION("expired") {
     const auto c = hubFiles(dir, {now - 24h * 10, now - 1h});
     const auto problems = checkHubFiles(dir.path(), c, now);
@@ -146,8 +146,8 @@ TEST_CASE("checkHubFiles: a certificate outside its validity period, or unreadab
 
 TEST_CASE("certificateValidity reads back the period a certificate was made with", "[server][certificate]") {
   TempDir dir;
-  const auto notBefore = SystemClock::from_time_t(1'700'000'000);
-  const auto notAfter = SystemClock::from_time_t(1'800'000'000);
+  const auto notBefore = WallClock::from_time_t(1'700'000'000);
+  const auto notAfter = WallClock::from_time_t(1'800'000'000);
   generateSelfSignedCertificate(dir / "c.pem", dir / "k.pem", "x", {"localhost"}, {notBefore, notAfter});
   const auto v = certificateValidity(dir / "c.pem");
   CHECK(v.notBefore == notBefore);
