@@ -29,9 +29,10 @@ struct Limits {
   // authenticated yet; beyond it: tooManyConnections and close, as at the
   // global cap. SECURITY: without it one address can hold all
   // maxConnections and lock every member out. A member's client needs one
-  // such connection for the few milliseconds of its handshake; 64 leaves
-  // room for many members behind one NAT reconnecting at once.
-  std::uint32_t maxUnauthenticatedPerSource = 64;
+  // such connection for the few milliseconds of its handshake; 128 (1/32
+  // of the global cap) leaves room for a hundred members behind one NAT
+  // reconnecting at once, as after a hub restart.
+  std::uint32_t maxUnauthenticatedPerSource = 128;
   // Concurrent authenticated sessions of one member (CLI + listener + a few
   // scripts); beyond it: tooManyConnections.
   std::uint32_t maxConnectionsPerMember = 8;

@@ -155,7 +155,7 @@ TEST_CASE("certificateValidity reads back the period a certificate was made with
   CHECK(formatUtc(notBefore) == "2023-11-14 22:13:20 UTC");
 }
 
-TEST_CASE("max_unauthenticated_per_source: default 64, configurable, never 0", "[server][config]") {
+TEST_CASE("max_unauthenticated_per_source: default 128, configurable, never 0", "[server][config]") {
   const std::string minimal = R"(
 [hub]
 id = "focal-hub"
@@ -167,7 +167,7 @@ private_key = "tls/key.pem"
 )";
   auto c = parseConfig(minimal, "f.toml", "/d");
   REQUIRE(c.ok());
-  CHECK(c->limits.maxUnauthenticatedPerSource == 64);
+  CHECK(c->limits.maxUnauthenticatedPerSource == 128);
   auto set = parseConfig(minimal + "\n[limits]\nmax_unauthenticated_per_source = 5\n", "f.toml", "/d");
   REQUIRE(set.ok());
   CHECK(set->limits.maxUnauthenticatedPerSource == 5);
