@@ -25,7 +25,8 @@ using protocol::kjBytes;
 
 constexpr int CertificateValidDays = 5 * 365;
 
-capnp::Text::Reader text(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+// Exactly the bytes of `s` (never through strlen).
+capnp::Text::Reader text(std::string_view s) { return protocol::asText(s); }
 
 wire::Institution parseInstitution(std::string_view s) {
   if (s == "law-enforcement") return wire::Institution::LAW_ENFORCEMENT;
