@@ -397,7 +397,7 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
   }
   {
       INFO("rotate-key and role change: a member id with a control character");
-    for (const std::string id : {std::string("my-text\n"), std::string("my-text\x1b"), std::string("my\xE2\x80\xAEtext")}) {
+    for (const std::string& id : {std::string("my-text\n"), std::string("my-text\x1b"), std::string("my\xE2\x80\xAEtext")}) {
       capnp::MallocMessageBuilder rotate;
       auto e = rotate.initRoot<wire::LogEvent>();
       e.setIssuedAtMs(nowMs());
@@ -416,7 +416,7 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
   }
   {
       INFO("propose amendment: controls and bidi refused, line breaks and tabs allowed");
-    for (const std::string text : {std::string("Amend \x1b[2J the terms"), std::string("Amend \xE2\x80\xAE the terms"),
+    for (const std::string& text : {std::string("Amend \x1b[2J the terms"), std::string("Amend \xE2\x80\xAE the terms"),
                                    std::string("Amend \xC2\x9B the terms"), std::string("Amend\0 hidden", 13)}) {
       const auto record = protocol::makeAmendmentProposal(text, p.hub.adminKeys(), nowMs(), nowMs() + 86'400'000);
       const auto err = refusal([&] { (void)admin->propose(record); });

@@ -28,7 +28,7 @@ TEST_CASE("checkText accepts every class of Unicode scalar value and every byte 
   for (int b = 1; b <= 0x7f; ++b) ascii.push_back(static_cast<char>(b));
   CHECK(protocol::checkText(ascii) == TextProblem::None);
   CHECK(protocol::checkText("") == TextProblem::None);
-  for (const std::string s : {
+  for (const char* s : {
            "\xC2\x80", "\xDF\xBF",                          // U+0080, U+07FF
            "\xE0\xA0\x80", "\xED\x9F\xBF", "\xEE\x80\x80",  // U+0800, U+D7FF, U+E000
            "\xEF\xBF\xBD", "\xEF\xBF\xBF",                  // U+FFFD, U+FFFF
@@ -115,7 +115,7 @@ TEST_CASE("asText keeps every byte, NUL included; utf8Prefix never cuts inside a
 
 TEST_CASE("The decoder refuses a message with a Text field that holds NUL or invalid UTF-8, naming the field",
           "[protocol][text]") {
-  for (const std::string bad : {std::string("shown\0hidden", 12), std::string("caf\xE9"), std::string("\xED\xA0\x80")}) {
+  for (const std::string& bad : {std::string("shown\0hidden", 12), std::string("caf\xE9"), std::string("\xED\xA0\x80")}) {
     capnp::MallocMessageBuilder m;
     auto c = m.initRoot<wire::Content>();
     c.setTitle("fine");
@@ -140,6 +140,7 @@ TEST_CASE("The decoder refuses a message with a Text field that holds NUL or inv
 
 TEST_CASE("sealBulletin refuses a title, body or header text that is not valid text instead of cutting it",
           "[protocol][text]") {
+  crypto::initialize();  // libsodium before sodium_malloc
   const auto sender = crypto::MemberKeys::generate("sg-a", 1);
   const auto recipient = crypto::MemberKeys::generate("my-b", 1);
   auto draft = [&] {
