@@ -3,6 +3,7 @@
 // list and log show the log as this client verified it, audit verifies the
 // hub's hash-chained audit trail.
 #include "client/cli_context.hpp"
+#include "client/text_input.hpp"
 #include "client/client_error.hpp"
 #include "client/verified_log.hpp"
 #include "crypto/keyfile.hpp"
@@ -49,6 +50,8 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
     throw UsageError("bad-state", "--state " + a.state + " is not an ISO 3166-1 alpha-2 country code (e.g. SG, MY, TH)");
   }
 
+  requireSingleLineText(a.name, "--name");  // the hub refuses it otherwise
+
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   capnp::MallocMessageBuilder event;
@@ -56,9 +59,9 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
   e.setIssuedAtMs(nowMs());
   auto reg = e.initRegister();
   auto m = reg.initMember();
-  m.setId(pk->memberId);
-  m.setName(a.name);
-  m.setState(state);
+  m.setId(protocol::asText(pk->memberId));
+  m.setName(protocol::asText(a.name));
+  m.setState(protocol::asText(state));
   m.setInstitution(inst);
   for (const auto& r : a.roles) {
     if (r == "admin") m.setIsAdmin(true);
@@ -130,7 +133,7 @@ int runAdminRotate(CliContext& ctx, const RotateArgs& a) {
   auto e = event.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(nowMs());
   auto r = identity ? e.initRotateIdentity() : e.initRotateEncryption();
-  r.setMemberId(a.member);
+  r.setMemberId(protocol::asText(a.member));
   r.setPreviousKey(protocol::kjBytes(identity ? m.identityKey.view() : m.encryptionKey.view()));
   setKeySet(r.initKeys(), pk);
   const auto result = conn->admin(event);
@@ -163,6 +166,7 @@ int runAdminRevoke(CliContext& ctx, const RevokeArgs& a) {
     key = *bytes;
   }
   if (a.reason.empty()) throw UsageError("no-reason", "--reason must say why (it is in the log for everyone)");
+  requireSingleLineText(a.reason, "--reason");
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const auto dir = HubDirectory::fetch(*conn);
@@ -171,9 +175,9 @@ int runAdminRevoke(CliContext& ctx, const RevokeArgs& a) {
   auto e = event.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(nowMs());
   auto r = e.initRevoke();
-  r.setMemberId(a.member);
+  r.setMemberId(protocol::asText(a.member));
   r.setKey(protocol::kjBytes(key));
-  r.setReason(a.reason);
+  r.setReason(protocol::asText(a.reason));
   const auto result = conn->admin(event);
   printAdminResult(ctx, key.empty() ? "revoke-member" : "revoke-key",
                    key.empty() ? "Revoked member" : "Revoked key " + a.keyHex.substr(0, 16) + "... of", a.member,
@@ -196,7 +200,7 @@ int runAdminRole(CliContext& ctx, const RoleArgs& a) {
   auto e = event.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(nowMs());
   auto r = e.initRoleChange();
-  r.setMemberId(a.member);
+  r.setMemberId(protocol::asText(a.member));
   r.setIsAdmin(a.admin.empty() ? m.isAdmin : a.admin == "yes");
   r.setIsSecretariat(a.secretariat.empty() ? m.isSecretariat : a.secretariat == "yes");
   const auto result = conn->admin(event);

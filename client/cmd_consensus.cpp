@@ -4,6 +4,7 @@
 // the member states (PROTOCOL.md §12.5).
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
+#include "client/text_input.hpp"
 #include "client/client_error.hpp"
 #include "crypto/keyfile.hpp"
 #include "protocol/consensus.hpp"
@@ -192,6 +193,7 @@ int runPropose(CliContext& ctx, const ProposeArgs& a) {
   const auto lifetime = parseDuration(a.expires);
   if (!lifetime || *lifetime > MaxProposalLifetimeMs) throw UsageError("bad-duration", expiresRange(a.expires));
   d.memberId = pk->memberId;
+  requireSingleLineText(a.name, "--name");
   d.name = a.name;
   d.state = a.state;
   for (auto& ch : d.state) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -234,6 +236,7 @@ int runProposeAmendment(CliContext& ctx, const AmendArgs& a) {
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
   if (text.empty()) throw UsageError("bad-text", "the amendment needs a text: --text TEXT or --text-file FILE");
+  requireMultiLineText(text, a.textFile.empty() ? "--text" : "--text-file");
   if (!protocol::validAmendmentText(text)) {
     throw UsageError("too-large", fmt::format("an amendment's text is at most {} bytes (this one has {})",
                                               protocol::MaxAmendmentTextBytes, text.size()));

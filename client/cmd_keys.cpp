@@ -56,7 +56,7 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
   auto e = event.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(nowMs());
   auto r = a.identity ? e.initRotateIdentity() : e.initRotateEncryption();
-  r.setMemberId(keys.memberId);
+  r.setMemberId(protocol::asText(keys.memberId));
   r.setPreviousKey(protocol::kjBytes(a.identity ? oldIdentity.view() : oldEncryption.view()));
   auto k = r.initKeys();
   k.setIdentityKey(protocol::kjBytes(pub.identity.view()));

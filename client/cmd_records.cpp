@@ -3,6 +3,7 @@
 #include "client/address_resolver.hpp"
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
+#include "client/text_input.hpp"
 #include "client/client_error.hpp"
 #include "client/terminal.hpp"
 #include "protocol/records.hpp"
@@ -109,6 +110,7 @@ struct RetractArgs {
 int runRetract(CliContext& ctx, const RetractArgs& a) {
   const auto id = parseBulletinId(a.id);
   if (a.reason.empty()) throw UsageError("no-reason", "--reason must say why");
+  requireSingleLineText(a.reason, "--reason");
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const auto record = protocol::makeRetraction(id, a.reason, keys, nowMs());

@@ -7,6 +7,7 @@
 #include "client/file_names.hpp"
 #include "client/spooled_blob.hpp"
 #include "client/terminal.hpp"
+#include "client/text_input.hpp"
 #include "protocol/limits.hpp"
 
 #include <fmt/format.h>
@@ -60,19 +61,25 @@ std::optional<std::int64_t> parseWindow(const std::string& text) {
   return n * unitMs;
 }
 
+// The body, checked to be text (never cut at a NUL: PROTOCOL.md §3, Text fields).
 std::string readBody(const SendArgs& a) {
-  if (a.body) return *a.body;
+  if (a.body) {
+    requireText(*a.body, "--body");
+    return *a.body;
+  }
   std::stringstream s;
   if (!a.bodyFile.empty()) {
     std::ifstream in(a.bodyFile, std::ios::binary);
     if (!in) throw std::runtime_error("cannot read " + a.bodyFile);
     s << in.rdbuf();
+    requireBodyText(s.view(), "--body-file " + a.bodyFile);
     return s.str();
   }
   if (stdinIsTerminal()) {
     throw UsageError("no-body", "give --body TEXT, --body-file FILE, or pipe the body on standard input");
   }
   s << std::cin.rdbuf();
+  requireBodyText(s.view(), "the body on standard input");
   return s.str();
 }
 
@@ -123,6 +130,14 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   if (a.tlp.empty() || a.category.empty() || a.title.empty() || a.to.empty()) {
     throw UsageError("usage", "--to, --tlp, --category and --title are required");
   }
+  // Every text field is checked here, naming the option, before anything is
+  // read from the network or sealed (the title and body are content: any
+  // text; the rest is signed in the header and single-line).
+  requireText(a.title, "--title");
+  requireSingleLineText(a.to, "--to");
+  requireSingleLineText(a.caseRef, "--case");
+  requireSingleLineText(a.handlingText, "--handling-text");
+  requireSingleLineText(a.attack, "--attack");
   if (!parseTlp(a.tlp, draft.tlp)) throw UsageError("bad-tlp", "unknown TLP " + a.tlp);
   if (!parseCategory(a.category, draft.category)) throw UsageError("bad-category", "unknown category " + a.category);
   draft.priority = a.priority == "urgent" ? wire::Priority::URGENT : wire::Priority::NORMAL;

@@ -362,7 +362,7 @@ const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
   auto frame = mb.initRoot<wire::ClientFrame>();
   auto auth = frame.initAuthenticate();
   auth.setVersion(wire::PROTOCOL_VERSION);
-  auth.setMemberId(id);
+  auth.setMemberId(protocol::asText(id));
   auth.setIdentityKey(protocol::kjBytes(keys.identity.publicKey.view()));
   auth.setSignature(protocol::kjBytes(sig.view()));
   const auto rid = writeRequest(mb, frame);
@@ -490,7 +490,7 @@ std::uint32_t Connection::ack(std::span<const crypto::BulletinId> ids) {
     const auto batch = ids.subspan(start, std::min(protocol::MaxAckBatch, ids.size() - start));
     capnp::MallocMessageBuilder body;
     auto b = body.initRoot<wire::AckBody>();
-    b.setMemberId(session_.memberId);
+    b.setMemberId(protocol::asText(session_.memberId));
     auto list = b.initBulletinIds(static_cast<unsigned>(batch.size()));
     for (unsigned i = 0; i < batch.size(); ++i) list.set(i, protocol::kjBytes(batch[i].view()));
     b.setAckedAtMs(nowMs());

@@ -1,6 +1,7 @@
 #include "client/file_names.hpp"
 
 #include "client/safe_text.hpp"
+#include "protocol/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -34,7 +35,10 @@ std::string sanitizeFileName(std::string_view name, std::string_view fallback) {
     while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
     out = out.substr(0, cut) + ext;
   }
-  if (out.empty()) return std::string(fallback);
+  // An attachment name is a single-line text field (PROTOCOL.md §3, "Text fields"): a
+  // name that is not UTF-8, or holds a C1 control or a bidi override (which
+  // would make "x\u202Etxt.exe" display as "xexe.txt"), is replaced whole.
+  if (out.empty() || !protocol::isSafeSingleLineText(out)) return std::string(fallback);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "protocol/bulletin.hpp"
 
 #include "protocol/signing.hpp"
+#include "protocol/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -103,13 +104,19 @@ const char* describe(SealError e) {
     case SealError::InvalidField:
       return "A field of the bulletin is invalid (member id, text length, handling, evaluation, deadline or "
              "attachment name).";
+    case SealError::InvalidText:
+      return "A text field of the bulletin is not valid UTF-8 or contains NUL, or a single-line field (case "
+             "reference, handling text, address, ATT&CK id, attachment name) contains a control character, a line "
+             "break or a bidirectional override.";
   }
   return "Unknown seal error.";
 }
 
 const char* describe(OpenError e) {
   switch (e) {
-    case OpenError::Malformed: return "The bulletin does not parse or has fields of the wrong length.";
+    case OpenError::Malformed:
+      return "The bulletin does not parse, has fields of the wrong length, or has a text field that is not valid "
+             "UTF-8 or contains NUL.";
     case OpenError::UnsupportedVersion: return "The bulletin uses a protocol version or cipher suite this client does not support.";
     case OpenError::BadSignature: return "The bulletin header's signature does not verify.";
     case OpenError::UnexpectedSender: return "The bulletin is signed by a key that is not the sender's key in the directory.";
@@ -143,7 +150,9 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   if (draft.addresses.size() > MaxAddresses || draft.attachments.size() > MaxAttachments) {
     return unexpected(SealError::TooLarge);
   }
-  if (sender.memberId.empty() || sender.memberId.size() > MaxMemberIdBytes) return unexpected(SealError::InvalidField);
+  if (sender.memberId.empty() || sender.memberId.size() > MaxMemberIdBytes || !isSafeSingleLineText(sender.memberId)) {
+    return unexpected(SealError::InvalidField);
+  }
   if (draft.infoAccuracy > 4) return unexpected(SealError::InvalidField);
   if ((draft.handling == wire::Handling::H3) == draft.handlingText.empty()) return unexpected(SealError::InvalidField);
   if ((draft.sourceReliability == wire::SourceReliability::UNSET) != (draft.infoAccuracy == 0)) {
@@ -157,6 +166,22 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   }
   for (const auto& a : draft.addresses) {
     if (a.empty() || a.size() > MaxTextFieldBytes) return unexpected(SealError::InvalidField);
+  }
+  // SECURITY: no text is ever cut at a NUL or sealed as something that is
+  // not text (PROTOCOL.md §3, "Text fields"); the fields the hub and other members see as
+  // labels are single-line.
+  if (!isValidText(draft.title) || !isValidText(draft.body) || !isValidText(draft.stixBundle) ||
+      !isSafeSingleLineText(draft.caseRef) || !isSafeSingleLineText(draft.handlingText)) {
+    return unexpected(SealError::InvalidText);
+  }
+  for (const auto& t : draft.attackTechniques) {
+    if (!isSafeSingleLineText(t)) return unexpected(SealError::InvalidText);
+  }
+  for (const auto& a : draft.addresses) {
+    if (!isSafeSingleLineText(a)) return unexpected(SealError::InvalidText);
+  }
+  for (const auto& a : draft.attachments) {
+    if (!isSafeSingleLineText(a.name) || !isSafeSingleLineText(a.mediaType)) return unexpected(SealError::InvalidText);
   }
   for (const auto& a : draft.attachments) {
     if (a.blobSize > MaxAttachmentBytes) return unexpected(SealError::TooLarge);
@@ -172,7 +197,9 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   });
   for (std::size_t i = 0; i < order.size(); ++i) {
     const auto& memberId = draft.recipients[order[i]].memberId;
-    if (memberId.empty() || memberId.size() > MaxMemberIdBytes) return unexpected(SealError::InvalidField);
+    if (memberId.empty() || memberId.size() > MaxMemberIdBytes || !isSafeSingleLineText(memberId)) {
+      return unexpected(SealError::InvalidField);
+    }
     if (i > 0 && draft.recipients[order[i - 1]].memberId == memberId) {
       return unexpected(SealError::DuplicateRecipient);
     }
@@ -187,16 +214,16 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
     WipingMessageBuilder message;
     auto c = message.initRoot<wire::Content>();
     c.setCategory(draft.category);
-    c.setTitle(draft.title);
-    c.setBody(draft.body);
+    c.setTitle(asText(draft.title));
+    c.setBody(asText(draft.body));
     auto techniques = c.initAttackTechniques(static_cast<unsigned>(draft.attackTechniques.size()));
-    for (unsigned i = 0; i < techniques.size(); ++i) techniques.set(i, draft.attackTechniques[i]);
-    c.setStixBundle(draft.stixBundle);
+    for (unsigned i = 0; i < techniques.size(); ++i) techniques.set(i, asText(draft.attackTechniques[i]));
+    c.setStixBundle(asText(draft.stixBundle));
     auto infos = c.initAttachments(static_cast<unsigned>(draft.attachments.size()));
     for (unsigned i = 0; i < infos.size(); ++i) {
       const auto& a = draft.attachments[i];
-      infos[i].setName(a.name);
-      infos[i].setMediaType(a.mediaType);
+      infos[i].setName(asText(a.name));
+      infos[i].setMediaType(asText(a.mediaType));
       infos[i].setPlainSize(a.plainSize);
       infos[i].setBlobHash(kjBytes(a.blobHash.view()));
     }
@@ -218,25 +245,25 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   h.setVersion(wire::PROTOCOL_VERSION);
   h.setSuite(wire::CIPHER_SUITE);
   h.setBulletinId(kjBytes(sealed.id.view()));
-  h.setSenderId(sender.memberId);
+  h.setSenderId(asText(sender.memberId));
   h.setSenderKey(kjBytes(sender.identity.publicKey.view()));
   h.setCreatedAtMs(nowMs);
   h.setTlp(draft.tlp);
   h.setHandling(draft.handling);
-  h.setHandlingText(draft.handlingText);
+  h.setHandlingText(asText(draft.handlingText));
   h.setSourceReliability(draft.sourceReliability);
   h.setInfoAccuracy(draft.infoAccuracy);
   h.setPriority(draft.priority);
-  h.setCaseRef(draft.caseRef);
+  h.setCaseRef(asText(draft.caseRef));
   h.setKind(draft.kind);
   h.setCommentDeadlineMs(draft.commentDeadlineMs);
   if (draft.replyTo) h.setReplyTo(kjBytes(draft.replyTo->view()));
   auto addresses = h.initAddresses(static_cast<unsigned>(draft.addresses.size()));
-  for (unsigned i = 0; i < addresses.size(); ++i) addresses.set(i, draft.addresses[i]);
+  for (unsigned i = 0; i < addresses.size(); ++i) addresses.set(i, asText(draft.addresses[i]));
   auto recipients = h.initRecipients(static_cast<unsigned>(order.size()));
   for (unsigned i = 0; i < recipients.size(); ++i) {
     const auto& r = draft.recipients[order[i]];
-    recipients[i].setMemberId(r.memberId);
+    recipients[i].setMemberId(asText(r.memberId));
     recipients[i].setEncryptionKey(kjBytes(r.encryptionKey.view()));
     recipients[i].setWrappedKey(kjBytes(crypto::wrapKey(contentKey, r.encryptionKey).view()));
   }

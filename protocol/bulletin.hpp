@@ -76,7 +76,7 @@ struct SealedBulletin {
   Bytes ciphertext;
 };
 
-enum class SealError { NoRecipients, TooManyRecipients, DuplicateRecipient, MissingTlp, TooLarge, InvalidField };
+enum class SealError { NoRecipients, TooManyRecipients, DuplicateRecipient, MissingTlp, TooLarge, InvalidField, InvalidText };
 const char* describe(SealError e);
 
 // `contentKey` is passed in because attachments are encrypted under keys

@@ -30,14 +30,14 @@ SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::M
   crypto::Bytes id(16);
   crypto::randomFill(id);
   p.setProposalId(kjBytes(id));
-  p.setProposerId(proposer.memberId);
+  p.setProposerId(asText(proposer.memberId));
   p.setCreatedAtMs(nowMs);
   p.setExpiresAtMs(expiresAtMs);
   auto r = p.initAdmission();
   auto info = r.initMember();
-  info.setId(d.memberId);
-  info.setName(d.name);
-  info.setState(d.state);
+  info.setId(asText(d.memberId));
+  info.setName(asText(d.name));
+  info.setState(asText(d.state));
   info.setInstitution(d.institution);
   auto k = r.initKeys();
   k.setIdentityKey(kjBytes(d.keys.identity.view()));
@@ -54,10 +54,10 @@ SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::Mem
   crypto::Bytes id(16);
   crypto::randomFill(id);
   p.setProposalId(kjBytes(id));
-  p.setProposerId(proposer.memberId);
+  p.setProposerId(asText(proposer.memberId));
   p.setCreatedAtMs(nowMs);
   p.setExpiresAtMs(expiresAtMs);
-  p.setAmendment(capnp::Text::Reader(text.data(), text.size()));
+  p.setAmendment(asText(text));
   return signRecord(context::Proposal, m, proposer.identity.secretKey);
 }
 
@@ -85,7 +85,7 @@ SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto
   if (parsed) dcs.setProposalId(parsed->root().getProposalId());
   const auto hash = crypto::hash256(proposalBody);
   dcs.setProposalHash(kjBytes(hash.view()));
-  dcs.setMemberId(member.memberId);
+  dcs.setMemberId(asText(member.memberId));
   dcs.setApprove(approve);
   dcs.setDecidedAtMs(nowMs);
   return signRecord(context::Decision, m, member.identity.secretKey);

@@ -60,7 +60,7 @@ SignedHead signLogHead(std::string_view hubId, std::uint64_t size, const crypto:
                        const crypto::SigningSecretKey& hubKey) {
   capnp::MallocMessageBuilder message;
   auto head = message.initRoot<wire::LogHead>();
-  head.setHubId(capnp::Text::Reader(hubId.data(), hubId.size()));
+  head.setHubId(asText(hubId));
   head.setSize(size);
   head.setRootHash(kjBytes(root.view()));
   head.setTimeMs(timeMs);

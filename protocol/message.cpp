@@ -5,6 +5,8 @@
 // compared with a limit; no kj::Exception leaves this file.
 #include "protocol/message.hpp"
 
+#include "protocol/text.hpp"
+
 #include <capnp/dynamic.h>
 #include <capnp/schema.h>
 #include <capnp/serialize.h>
@@ -41,7 +43,17 @@ std::string shortReason(kj::StringPtr description) {
 // match the schema, and the amplification of lists of zero-sized structs
 // (each element is charged to the traversal limit only when the list is read
 // as a typed list). Recursion is bounded by the reader's nesting limit.
-void walkValue(capnp::DynamicValue::Reader value);
+//
+// SECURITY: every Text is also checked to be valid UTF-8 without NUL
+// (protocol/text.hpp), so no reader of a decoded message meets a text that
+// a C-string conversion would cut short or that is not text at all. The
+// first bad field is reported by its schema name.
+struct TextFault {
+  kj::StringPtr field;
+  TextProblem problem = TextProblem::None;
+};
+
+void walkValue(capnp::DynamicValue::Reader value, kj::StringPtr field, TextFault& fault);
 
 // Whether reading the field can fail: pointer fields (Text, Data, lists,
 // structs) and groups (which hold pointer fields in turn). A void, bool,
@@ -80,28 +92,38 @@ const std::vector<capnp::StructSchema::Field>& checkedFields(const capnp::Struct
   return it->second;
 }
 
-void walkStruct(capnp::DynamicStruct::Reader s) {
-  for (const auto& field : checkedFields(s.getSchema())) walkValue(s.get(field));
+void walkStruct(capnp::DynamicStruct::Reader s, TextFault& fault) {
+  for (const auto& field : checkedFields(s.getSchema())) {
+    walkValue(s.get(field), field.getProto().getName(), fault);
+    if (fault.problem != TextProblem::None) return;
+  }
   KJ_IF_MAYBE(field, s.which()) {
-    if (mayFail(*field)) walkValue(s.get(*field));
+    if (mayFail(*field)) walkValue(s.get(*field), field->getProto().getName(), fault);
   }
   // An unknown union discriminant (a newer peer) reads as "no member"; the
   // handler answers invalidRequest for it.
 }
 
-void walkValue(capnp::DynamicValue::Reader value) {
+void walkValue(capnp::DynamicValue::Reader value, kj::StringPtr field, TextFault& fault) {
   switch (value.getType()) {
-    case capnp::DynamicValue::TEXT:
-      (void)value.as<capnp::Text>();
+    case capnp::DynamicValue::TEXT: {
+      const auto text = value.as<capnp::Text>();
+      if (const auto problem = checkText(std::string_view(text.begin(), text.size())); problem != TextProblem::None) {
+        fault = TextFault{field, problem};
+      }
       break;
+    }
     case capnp::DynamicValue::DATA:
       (void)value.as<capnp::Data>();
       break;
     case capnp::DynamicValue::LIST:
-      for (auto element : value.as<capnp::DynamicList>()) walkValue(element);
+      for (auto element : value.as<capnp::DynamicList>()) {
+        walkValue(element, field, fault);
+        if (fault.problem != TextProblem::None) return;
+      }
       break;
     case capnp::DynamicValue::STRUCT:
-      walkStruct(value.as<capnp::DynamicStruct>());
+      walkStruct(value.as<capnp::DynamicStruct>(), fault);
       break;
     case capnp::DynamicValue::ANY_POINTER:
     case capnp::DynamicValue::CAPABILITY:
@@ -166,9 +188,13 @@ Expected<Parsed<T>, WireError> decode(ByteView bytes) {
       if (structure.getEnd() != words.end()) return unexpected(malformed("trailing bytes after the message"));
       (void)structure.getRoot<T>().totalSize();
     }
+    TextFault fault;
     {
       capnp::FlatArrayMessageReader typed(words.asPtr(), onePass);
-      walkStruct(capnp::toDynamic(typed.getRoot<T>()));
+      walkStruct(capnp::toDynamic(typed.getRoot<T>()), fault);
+    }
+    if (fault.problem != TextProblem::None) {
+      return unexpected(malformed("text field " + std::string(fault.field.cStr()) + " " + describe(fault.problem)));
     }
   } catch (const kj::Exception& e) {
     return unexpected(malformed(shortReason(e.getDescription())));

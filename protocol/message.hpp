@@ -7,6 +7,8 @@
 //    (MaxNestingDepth, traversal proportional to size),
 //  - walks the whole message once (totalSize) so structural damage is found
 //    here and reported as a typed error, not later in a handler,
+//  - refuses any Text field that is not valid UTF-8 or holds a NUL
+//    (protocol/text.hpp), naming the field,
 //  - never lets a kj::Exception escape: it becomes malformedFrame.
 #pragma once
 
@@ -14,6 +16,7 @@
 #include "crypto/types.hpp"
 #include "protocol/focal.capnp.h"
 #include "protocol/limits.hpp"
+#include "protocol/text.hpp"
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>

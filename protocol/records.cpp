@@ -55,15 +55,15 @@ Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, 
   f.setForwardId(kjBytes(id.view()));
   f.setBulletinId(header->root().getBulletinId());
   f.setHeaderHash(kjBytes(crypto::hash256(draft.originalHeader).view()));
-  f.setForwarderId(forwarder.memberId);
+  f.setForwarderId(asText(forwarder.memberId));
   f.setForwarderKey(kjBytes(forwarder.identity.publicKey.view()));
   f.setForwardedAtMs(nowMs);
   auto addresses = f.initAddresses(static_cast<unsigned>(draft.addresses.size()));
-  for (unsigned i = 0; i < addresses.size(); ++i) addresses.set(i, draft.addresses[i]);
+  for (unsigned i = 0; i < addresses.size(); ++i) addresses.set(i, asText(draft.addresses[i]));
   auto recipients = f.initRecipients(static_cast<unsigned>(order.size()));
   for (unsigned i = 0; i < recipients.size(); ++i) {
     const auto& r = draft.recipients[order[i]];
-    recipients[i].setMemberId(r.memberId);
+    recipients[i].setMemberId(asText(r.memberId));
     recipients[i].setEncryptionKey(kjBytes(r.encryptionKey.view()));
     recipients[i].setWrappedKey(kjBytes(crypto::wrapKey(*draft.contentKey, r.encryptionKey).view()));
   }
@@ -76,7 +76,7 @@ SignedRecordBytes makePermission(const crypto::BulletinId& bulletinId, const std
   auto p = m.initRoot<wire::Permission>();
   p.setBulletinId(kjBytes(bulletinId.view()));
   auto list = p.initGrantedTo(static_cast<unsigned>(grantees.size()));
-  for (unsigned i = 0; i < list.size(); ++i) list.set(i, grantees[i]);
+  for (unsigned i = 0; i < list.size(); ++i) list.set(i, asText(grantees[i]));
   p.setGrantedAtMs(nowMs);
   return signRecord(context::Permission, m, originator.identity.secretKey);
 }
@@ -86,8 +86,8 @@ SignedRecordBytes makeRetraction(const crypto::BulletinId& bulletinId, std::stri
   capnp::MallocMessageBuilder m;
   auto r = m.initRoot<wire::Retraction>();
   r.setBulletinId(kjBytes(bulletinId.view()));
-  r.setSenderId(sender.memberId);
-  r.setReason(capnp::Text::Reader(reason.data(), reason.size()));
+  r.setSenderId(asText(sender.memberId));
+  r.setReason(asText(reason));
   r.setRetractedAtMs(nowMs);
   return signRecord(context::Retraction, m, sender.identity.secretKey);
 }
@@ -98,7 +98,7 @@ SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection
   capnp::MallocMessageBuilder m;
   auto c = m.initRoot<wire::Comment>();
   c.setRecordId(kjBytes(recordId.view()));
-  c.setMemberId(author.memberId);
+  c.setMemberId(asText(author.memberId));
   c.setObjection(objection);
   if (!text.empty()) {
     Bytes sealed(text.size() + crypto_box_SEALBYTES);

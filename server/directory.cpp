@@ -33,6 +33,16 @@ bool same(crypto::ByteView a, crypto::ByteView b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// A single-line text the hub stores and other members are shown (names,
+// reasons, ids): protocol::checkSingleLineText, refused as invalidRequest
+// naming the field (PROTOCOL.md §3, "Text fields").
+Result<Ok> checkStoredText(std::string_view text, std::string_view field) {
+  if (const auto problem = protocol::checkSingleLineText(text); problem != protocol::TextProblem::None) {
+    return fail(ErrorCode::INVALID_REQUEST, std::string(field) + " " + protocol::describe(problem));
+  }
+  return Ok{};
+}
+
 Result<Ok> checkMemberInfo(wire::MemberInfo::Reader m) {
   if (!validMemberId(view(m.getId()))) {
     return fail(ErrorCode::INVALID_REQUEST, "member ids match [a-z0-9][a-z0-9.-]{1,62}");
@@ -43,6 +53,9 @@ Result<Ok> checkMemberInfo(wire::MemberInfo::Reader m) {
   if (m.getName().size() > protocol::MaxTextFieldBytes) {
     return fail(ErrorCode::INVALID_REQUEST, "member name too long");
   }
+  // SECURITY: a name is shown in every member's directory and banners; a
+  // line break would add fake rows, an escape or bidi override rewrite them.
+  if (auto ok = checkStoredText(view(m.getName()), "member name"); !ok) return ok;
   if (!validStateCode(view(m.getState()))) {
     return fail(ErrorCode::INVALID_REQUEST, "member state must be an ISO 3166 alpha-2 code in upper case, or empty");
   }
@@ -157,7 +170,9 @@ Result<Ok> Directory::check(crypto::ByteView event, const crypto::Signature& sig
     if (parsed.error() == protocol::LogError::BadSignature) {
       return fail(ErrorCode::BAD_SIGNATURE, "the log event's signature does not verify");
     }
-    return fail(ErrorCode::INVALID_REQUEST, "the log event does not parse");
+    auto raw = protocol::decode<wire::LogEvent>(event);  // for the decoder's reason (a text field it names)
+    return fail(ErrorCode::INVALID_REQUEST,
+                raw ? std::string("the log event does not parse") : "the log event does not parse: " + raw.error().message);
   }
   auto e = parsed->root();
   if (nowMs) {
@@ -234,6 +249,16 @@ Result<Ok> Directory::checkParsed(wire::LogEvent::Reader e, std::string_view aut
     return Ok{};
   }
 
+  // The member id a rotation, revocation or role change names: refused as
+  // text first, so no control character reaches a message or the audit.
+  if (which == W::ROTATE_ENCRYPTION || which == W::ROTATE_IDENTITY || which == W::REVOKE || which == W::ROLE_CHANGE) {
+    const auto target = which == W::ROTATE_ENCRYPTION ? e.getRotateEncryption().getMemberId()
+                        : which == W::ROTATE_IDENTITY ? e.getRotateIdentity().getMemberId()
+                        : which == W::REVOKE          ? e.getRevoke().getMemberId()
+                                                      : e.getRoleChange().getMemberId();
+    if (auto ok = checkStoredText(view(target), "memberId"); !ok) return ok;
+  }
+
   const MemberRecord* author = find(authorId);
   if (author == nullptr || !author->active()) return fail(ErrorCode::FORBIDDEN, "the author is not an active member");
   if (!(author->identityKey == authorKey)) {
@@ -294,6 +319,7 @@ Result<Ok> Directory::checkParsed(wire::LogEvent::Reader e, std::string_view aut
       if (target == nullptr) return fail(ErrorCode::UNKNOWN_RECIPIENT, "no member " + std::string(view(r.getMemberId())));
       if (target->memberRevoked) return fail(ErrorCode::INVALID_REQUEST, "member " + target->id + " is already revoked");
       if (r.getReason().size() > protocol::MaxTextFieldBytes) return fail(ErrorCode::INVALID_REQUEST, "reason too long");
+      if (auto ok = checkStoredText(view(r.getReason()), "revocation reason"); !ok) return ok;
       const auto key = view(r.getKey());
       bool endsCurrent = key.empty();
       if (!key.empty()) {

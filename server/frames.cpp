@@ -10,7 +10,8 @@ namespace {
 
 using protocol::kjBytes;
 
-capnp::Text::Reader text(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+// Exactly the bytes of `s` (never through strlen).
+capnp::Text::Reader text(std::string_view s) { return protocol::asText(s); }
 
 void setHead(wire::SignedLogHead::Builder out, const StoredHead& head) {
   out.setHead(kjBytes(head.head));

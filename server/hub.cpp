@@ -449,12 +449,12 @@ net::awaitable<void> Hub::approveRecord(Hub* hub, crypto::BulletinId recordId) {
   a.setDeadlineMs(row->deadlineMs);
   auto acked = a.initAcknowledgedBy(static_cast<unsigned>(row->acknowledgedBy.size()));
   for (unsigned i = 0; i < row->acknowledgedBy.size(); ++i) {
-    acked.set(i, capnp::Text::Reader(row->acknowledgedBy[i].data(), row->acknowledgedBy[i].size()));
+    acked.set(i, protocol::asText(row->acknowledgedBy[i]));
   }
   auto commented = a.initCommentedBy(static_cast<unsigned>(row->comments.size()));
   for (unsigned i = 0; i < row->comments.size(); ++i) {
     const auto& m = row->comments[i].memberId;
-    commented.set(i, capnp::Text::Reader(m.data(), m.size()));
+    commented.set(i, protocol::asText(m));
   }
   auto signedEvent = protocol::signLogEvent(mb, hub->hubKey_.secretKey);
 

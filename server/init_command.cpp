@@ -28,7 +28,10 @@ namespace {
 namespace fs = std::filesystem;
 using protocol::kjBytes;
 
-capnp::Text::Reader text(std::string_view s) { return capnp::Text::Reader(s.data(), s.size()); }
+constexpr int CertificateValidDays = 5 * 365;
+
+// Exactly the bytes of `s` (never through strlen).
+capnp::Text::Reader text(std::string_view s) { return protocol::asText(s); }
 
 wire::Institution parseInstitution(std::string_view s) {
   if (s == "law-enforcement") return wire::Institution::LAW_ENFORCEMENT;

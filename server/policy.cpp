@@ -45,6 +45,14 @@ Result<Ok> checkMarkings(wire::BulletinHeader::Reader h) {
     return fail(ErrorCode::INVALID_REQUEST, "caseRef is limited to " + std::to_string(protocol::MaxTextFieldBytes) +
                                                 " bytes (this one has " + std::to_string(h.getCaseRef().size()) + ")");
   }
+  // SECURITY: both are shown in every recipient's banner; single-line text
+  // (PROTOCOL.md §3, "Text fields"). The decoder already refused NUL and invalid UTF-8.
+  if (auto p = protocol::checkSingleLineText(view(h.getCaseRef())); p != protocol::TextProblem::None) {
+    return fail(ErrorCode::INVALID_REQUEST, std::string("caseRef ") + protocol::describe(p));
+  }
+  if (auto p = protocol::checkSingleLineText(text); p != protocol::TextProblem::None) {
+    return fail(ErrorCode::INVALID_REQUEST, std::string("handlingText ") + protocol::describe(p));
+  }
   const auto source = static_cast<std::uint16_t>(h.getSourceReliability());
   if (source > static_cast<std::uint16_t>(wire::SourceReliability::X)) {
     return fail(ErrorCode::INVALID_REQUEST, "unknown source reliability " + std::to_string(source));
@@ -68,11 +76,15 @@ Result<Ok> parseAddresses(const Directory& dir, capnp::List<capnp::Text>::Reader
   if (addresses.size() > protocol::MaxAddresses) return fail(ErrorCode::TOO_LARGE, "too many addresses");
   parsed.clear();
   for (auto a : addresses) {
+    if (auto bad = protocol::checkSingleLineText(view(a)); bad != protocol::TextProblem::None) {
+      return fail(ErrorCode::INVALID_REQUEST, std::string("addresses: an address ") + protocol::describe(bad));
+    }
     auto p = protocol::parseAddress(view(a));
     if (!p) {
-      const auto text = view(a);
+      // Quoted back to the sender: single-line text, cut on a character
+      // boundary so the error frame stays valid UTF-8.
       return fail(ErrorCode::INVALID_REQUEST,
-                  "address '" + std::string(text.substr(0, 64)) +
+                  "address '" + std::string(protocol::utf8Prefix(view(a), 64)) +
                       "' is not a member id, state:CC, members, partners, resource-panel or all");
     }
     if (p->kind == protocol::AddressKind::Member) {

@@ -143,14 +143,19 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
       default: {
         // Over a count limit is tooLarge (PROTOCOL.md §14), anything else
         // malformed is invalidRequest.
-        if (auto raw = protocol::decode<wire::BulletinHeader>(header); raw) {
+        auto raw = protocol::decode<wire::BulletinHeader>(header);
+        if (raw) {
           const auto h = raw->root();
           if (h.getRecipients().size() > protocol::MaxRecipients || h.getAddresses().size() > protocol::MaxAddresses ||
               h.getAttachments().size() > protocol::MaxAttachments) {
             co_return fail(ErrorCode::TOO_LARGE, "too many recipients, addresses or attachments");
           }
         }
-        co_return fail(ErrorCode::INVALID_REQUEST, "the bulletin header is malformed");
+        // The decoder names a text field that is not valid text (NUL,
+        // invalid UTF-8): the sender learns which one, never a cut value.
+        co_return fail(ErrorCode::INVALID_REQUEST,
+                       raw ? std::string("the bulletin header is malformed")
+                           : "the bulletin header is malformed: " + raw.error().message);
       }
     }
   }
@@ -296,7 +301,7 @@ net::awaitable<Result<Bytes>> RequestHandler::ack(std::shared_ptr<Session> sessi
     co_return fail(ErrorCode::BAD_SIGNATURE, "the ack's signature does not verify under your identity key");
   }
   auto parsed = protocol::decode<wire::AckBody>(body);
-  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the ack body does not parse");
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the ack body does not parse: " + parsed.error().message);
   const auto a = parsed->root();
   if (view(a.getMemberId()) != session->memberId()) {
     co_return fail(ErrorCode::FORBIDDEN, "an ack may only acknowledge your own deliveries");

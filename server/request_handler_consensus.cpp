@@ -53,7 +53,7 @@ net::awaitable<Result<Bytes>> RequestHandler::comment(std::shared_ptr<Session> s
     co_return fail(ErrorCode::BAD_SIGNATURE, "the comment's signature does not verify under your identity key");
   }
   auto parsed = protocol::decode<wire::Comment>(body);
-  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the comment does not parse");
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the comment does not parse: " + parsed.error().message);
   const auto c = parsed->root();
   const auto recordId = crypto::BulletinId::fromBytes(view(c.getRecordId()));
   if (!recordId) co_return fail(ErrorCode::INVALID_REQUEST, "record ids are 16 bytes");
@@ -180,7 +180,7 @@ net::awaitable<Result<Bytes>> RequestHandler::propose(std::shared_ptr<Session> s
   auto checked = checkSigned(req, protocol::context::Proposal, *session, "proposal");
   if (!checked) co_return fail(checked.error());
   auto parsed = protocol::decode<wire::Proposal>(checked->body);
-  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the proposal does not parse");
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the proposal does not parse: " + parsed.error().message);
   const auto p = parsed->root();
   const auto proposalId = crypto::BulletinId::fromBytes(view(p.getProposalId()));
   if (!proposalId) co_return fail(ErrorCode::INVALID_REQUEST, "proposal ids are 16 bytes");
@@ -202,6 +202,10 @@ net::awaitable<Result<Bytes>> RequestHandler::propose(std::shared_ptr<Session> s
       co_return fail(ErrorCode::INVALID_REQUEST, "an amendment's text is 1.." +
                                                      std::to_string(protocol::MaxAmendmentTextBytes) + " bytes");
     }
+    // SECURITY: every point of contact is shown it (PROTOCOL.md §3, "Text fields").
+    if (const auto problem = protocol::checkMultiLineText(view(p.getAmendment())); problem != protocol::TextProblem::None) {
+      co_return fail(ErrorCode::INVALID_REQUEST, std::string("the amendment's text ") + protocol::describe(problem));
+    }
   } else if (p.which() != wire::Proposal::ADMISSION) {
     co_return fail(ErrorCode::INVALID_REQUEST, "a proposal is an admission or an amendment");
   } else {
@@ -209,6 +213,10 @@ net::awaitable<Result<Bytes>> RequestHandler::propose(std::shared_ptr<Session> s
     // full, when the admission entry is appended).
     auto r = p.getAdmission();
     const auto newId = view(r.getMember().getId());
+    const auto name = view(r.getMember().getName());
+    if (const auto problem = protocol::checkSingleLineText(name); problem != protocol::TextProblem::None) {
+      co_return fail(ErrorCode::INVALID_REQUEST, std::string("the member name ") + protocol::describe(problem));
+    }
     if (dir.find(newId) != nullptr) co_return fail(ErrorCode::INVALID_REQUEST, "member " + std::string(newId) + " already exists");
     if (auto ok = hub_.checkNewMemberState(view(r.getMember().getState())); !ok) co_return fail(ok.error());
     if (r.getMember().getIsAdmin() || r.getMember().getIsSecretariat()) {
@@ -251,7 +259,7 @@ net::awaitable<Result<Bytes>> RequestHandler::decide(std::shared_ptr<Session> se
   auto checked = checkSigned(req, protocol::context::Decision, *session, "decision");
   if (!checked) co_return fail(checked.error());
   auto parsed = protocol::decode<wire::Decision>(checked->body);
-  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the decision does not parse");
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the decision does not parse: " + parsed.error().message);
   const auto d = parsed->root();
   const auto proposalId = crypto::BulletinId::fromBytes(view(d.getProposalId()));
   const auto proposalHash = crypto::Hash256::fromBytes(view(d.getProposalHash()));

@@ -70,7 +70,7 @@ net::awaitable<Result<Bytes>> RequestHandler::forward(std::shared_ptr<Session> s
   auto checked = checkRecord(req, protocol::context::Forward, *session, "forward record");
   if (!checked) co_return fail(checked.error());
   auto parsed = protocol::decode<wire::ForwardRecord>(checked->body);
-  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the forward record does not parse");
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the forward record does not parse: " + parsed.error().message);
   const auto f = parsed->root();
   const auto forwardId = fixed<crypto::BulletinId>(f.getForwardId());
   const auto bulletinId = fixed<crypto::BulletinId>(f.getBulletinId());
@@ -187,7 +187,7 @@ net::awaitable<Result<Bytes>> RequestHandler::permit(std::shared_ptr<Session> se
   auto checked = checkRecord(req, protocol::context::Permission, *session, "permission");
   if (!checked) co_return fail(checked.error());
   auto parsed = protocol::decode<wire::Permission>(checked->body);
-  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the permission does not parse");
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the permission does not parse: " + parsed.error().message);
   const auto p = parsed->root();
   const auto bulletinId = fixed<crypto::BulletinId>(p.getBulletinId());
   if (!bulletinId) co_return fail(ErrorCode::INVALID_REQUEST, "bulletin ids are 16 bytes");
@@ -233,7 +233,7 @@ net::awaitable<Result<Bytes>> RequestHandler::retract(std::shared_ptr<Session> s
   auto checked = checkRecord(req, protocol::context::Retraction, *session, "retraction");
   if (!checked) co_return fail(checked.error());
   auto parsed = protocol::decode<wire::Retraction>(checked->body);
-  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the retraction does not parse");
+  if (!parsed) co_return fail(ErrorCode::INVALID_REQUEST, "the retraction does not parse: " + parsed.error().message);
   const auto r = parsed->root();
   const auto bulletinId = fixed<crypto::BulletinId>(r.getBulletinId());
   if (!bulletinId) co_return fail(ErrorCode::INVALID_REQUEST, "bulletin ids are 16 bytes");
@@ -244,6 +244,10 @@ net::awaitable<Result<Bytes>> RequestHandler::retract(std::shared_ptr<Session> s
   if (reason.empty() || reason.size() > protocol::MaxTextFieldBytes) {
     co_return fail(ErrorCode::INVALID_REQUEST,
                    "a retraction gives a reason of 1 to " + std::to_string(protocol::MaxTextFieldBytes) + " bytes");
+  }
+  // SECURITY: every recipient is shown the reason (PROTOCOL.md §3, "Text fields").
+  if (const auto problem = protocol::checkSingleLineText(reason); problem != protocol::TextProblem::None) {
+    co_return fail(ErrorCode::INVALID_REQUEST, std::string("the retraction reason ") + protocol::describe(problem));
   }
   const std::int64_t now = hub_.clock().nowMs();
   if (auto ok = checkClock(r.getRetractedAtMs(), now, "retractedAtMs"); !ok) co_return fail(ok.error());

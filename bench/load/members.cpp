@@ -38,8 +38,8 @@ void registerMembers(const HubTarget& hub, std::span<const crypto::MemberKeys> m
     e.setIssuedAtMs(wallMs());
     auto reg = e.initRegister();
     auto m = reg.initMember();
-    m.setId(pk.memberId);
-    m.setName("focal-bench " + pk.memberId);
+    m.setId(protocol::asText(pk.memberId));
+    m.setName(protocol::asText("focal-bench " + pk.memberId));
     m.setState("SG");
     m.setInstitution(wire::Institution::LAW_ENFORCEMENT);
     auto k = reg.initKeys();

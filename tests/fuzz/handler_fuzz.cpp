@@ -115,7 +115,7 @@ class RawClient {
     f.setId(nextId_++);
     auto a = f.initAuthenticate();
     a.setVersion(1);
-    a.setMemberId(keys.memberId);
+    a.setMemberId(protocol::asText(keys.memberId));
     a.setIdentityKey(protocol::kjBytes(keys.identity.publicKey.view()));
     a.setSignature(protocol::kjBytes(sig.view()));
     write(protocol::toFrame(m));
@@ -208,8 +208,8 @@ protocol::SignedEvent registration(const crypto::MemberKeys& keys, bool isAdmin,
   e.setIssuedAtMs(fuzz::FixedNowMs);
   auto r = e.initRegister();
   auto info = r.initMember();
-  info.setId(keys.memberId);
-  info.setName("Fuzz member " + keys.memberId);
+  info.setId(protocol::asText(keys.memberId));
+  info.setName(protocol::asText("Fuzz member " + keys.memberId));
   info.setState("SG");
   info.setInstitution(wire::Institution::LAW_ENFORCEMENT);
   info.setIsAdmin(isAdmin);

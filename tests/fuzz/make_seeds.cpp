@@ -231,7 +231,7 @@ void handlerSeeds(const fs::path& dir) {
   {
     capnp::MallocMessageBuilder m;
     auto body = m.initRoot<wire::AckBody>();
-    body.setMemberId(alice.memberId);
+    body.setMemberId(protocol::asText(alice.memberId));
     auto ids = body.initBulletinIds(2);
     ids.set(0, kjBytes(fuzz::fixedId(fuzz::HubBulletinWithBlob).view()));  // addressed to fz-alice too
     ids.set(1, kjBytes(sent.id.view()));
@@ -261,7 +261,7 @@ void handlerSeeds(const fs::path& dir) {
     e.setIssuedAtMs(fuzz::FixedNowMs);
     auto r = e.initRegister();
     auto info = r.initMember();
-    info.setId(dave.memberId);
+    info.setId(protocol::asText(dave.memberId));
     info.setName("Fuzz member fz-erin");
     info.setState("MY");
     info.setInstitution(wire::Institution::LAW_ENFORCEMENT);
@@ -285,7 +285,7 @@ void handlerSeeds(const fs::path& dir) {
     auto e = m.initRoot<wire::LogEvent>();
     e.setIssuedAtMs(fuzz::FixedNowMs);
     auto r = e.initRotateEncryption();
-    r.setMemberId(daveNext.memberId);
+    r.setMemberId(protocol::asText(daveNext.memberId));
     r.setPreviousKey(kjBytes(dave.encryption.publicKey.view()));
     auto k = r.initKeys();
     k.setIdentityKey(kjBytes(pk.identity.view()));
@@ -301,7 +301,7 @@ void handlerSeeds(const fs::path& dir) {
   frame("15-authenticate-again", [&](auto f) {
     auto a = f.initAuthenticate();
     a.setVersion(1);
-    a.setMemberId(alice.memberId);
+    a.setMemberId(protocol::asText(alice.memberId));
     a.setIdentityKey(kjBytes(alice.identity.publicKey.view()));
     a.setSignature(kjBytes(patterned<crypto::Signature>(3).view()));
   });

@@ -261,8 +261,8 @@ TEST_CASE("Crash durability: focald SIGKILLed under load loses no accepted bulle
         e.setIssuedAtMs(nowMs());
         auto reg = e.initRegister();
         auto m = reg.initMember();
-        m.setId(id);
-        m.setName("Registered under fire " + id);
+        m.setId(protocol::asText(id));
+        m.setName(protocol::asText("Registered under fire " + id));
         m.setState("SG");
         m.setInstitution(wire::Institution::LAW_ENFORCEMENT);
         auto k = reg.initKeys();

@@ -329,9 +329,9 @@ void Hub::registerMember(client::Connection& admin, const crypto::PublicKeys& pk
   e.setIssuedAtMs(nowMs());
   auto reg = e.initRegister();
   auto m = reg.initMember();
-  m.setId(pk.memberId);
-  m.setName("Test member " + pk.memberId);
-  m.setState(state);
+  m.setId(protocol::asText(pk.memberId));
+  m.setName(protocol::asText("Test member " + pk.memberId));
+  m.setState(protocol::asText(state));
   m.setInstitution(institution);
   m.setIsSecretariat(institution == wire::Institution::SECRETARIAT);
   auto k = reg.initKeys();

@@ -225,7 +225,7 @@ class RawClient {
     return send([&](wire::ClientFrame::Builder f) {
       auto a = f.initAuthenticate();
       a.setVersion(1);
-      a.setMemberId(memberId);
+      a.setMemberId(protocol::asText(memberId));
       a.setIdentityKey(protocol::kjBytes(key.publicKey.view()));
       a.setSignature(protocol::kjBytes(sig.view()));
     });
@@ -293,9 +293,9 @@ inline crypto::MemberKeys registerMember(InProcessHub& h, RawClient& adminSessio
   e.setIssuedAtMs(h.clock.nowMs());
   auto r = e.initRegister();
   auto info = r.initMember();
-  info.setId(id);
-  info.setName("Member " + id);
-  info.setState(state);
+  info.setId(protocol::asText(id));
+  info.setName(protocol::asText("Member " + id));
+  info.setState(protocol::asText(state));
   info.setInstitution(wire::Institution::LAW_ENFORCEMENT);
   auto k = r.initKeys();
   k.setIdentityKey(protocol::kjBytes(pk.identity.view()));

@@ -187,7 +187,7 @@ TEST_CASE("canary: bulletin content never reaches the hub's disk or log readable
   {
     capnp::MallocMessageBuilder m;
     auto body = m.initRoot<wire::AckBody>();
-    body.setMemberId(bob.memberId);
+    body.setMemberId(protocol::asText(bob.memberId));
     body.initBulletinIds(1).set(0, protocol::kjBytes(sealed->id.view()));
     body.setAckedAtMs(h.clock.nowMs());
     const auto bytes = protocol::toBytes(m);

@@ -328,8 +328,8 @@ TEST_CASE("Opening refuses altered bulletins with the matching error", "[protoco
       auto rs = h.getRecipients();
       std::string first(view(rs[0].getMemberId().asReader()));
       std::string second(view(rs[1].getMemberId().asReader()));
-      rs[0].setMemberId(second);
-      rs[1].setMemberId(first);
+      rs[0].setMemberId(protocol::asText(second));
+      rs[1].setMemberId(protocol::asText(first));
     });
     CHECK(errorOf(unsorted, sig1, sealed->ciphertext, f.bob) == OpenError::Malformed);
     auto [shortKey, sig2] = resign(sealed->header, f.alice.identity.secretKey, [](wire::BulletinHeader::Builder h) {
@@ -376,7 +376,7 @@ TEST_CASE("A recipient cannot re-seal content to a third party in the original s
 
   auto toCarol = [&](wire::BulletinHeader::Builder h) {
     auto rs = h.initRecipients(1);
-    rs[0].setMemberId(f.carol.memberId);
+    rs[0].setMemberId(protocol::asText(f.carol.memberId));
     rs[0].setEncryptionKey(kjBytes(f.carol.encryption.publicKey.view()));
     rs[0].setWrappedKey(kjBytes(crypto::wrapKey(opened->contentKey, f.carol.encryption.publicKey).view()));
   };

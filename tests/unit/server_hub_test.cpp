@@ -161,7 +161,7 @@ class RawClient {
     send([&](wire::ClientFrame::Builder f) {
       auto a = f.initAuthenticate();
       a.setVersion(1);
-      a.setMemberId(memberId);
+      a.setMemberId(protocol::asText(memberId));
       a.setIdentityKey(protocol::kjBytes(key.publicKey.view()));
       a.setSignature(protocol::kjBytes(sig.view()));
     });
@@ -268,7 +268,7 @@ protocol::Parsed<wire::ServerFrame> ackCall(RawClient& c, const crypto::MemberKe
                                             const std::vector<crypto::BulletinId>& ids) {
   capnp::MallocMessageBuilder m;
   auto body = m.initRoot<wire::AckBody>();
-  body.setMemberId(me.memberId);
+  body.setMemberId(protocol::asText(me.memberId));
   auto list = body.initBulletinIds(static_cast<unsigned>(ids.size()));
   for (unsigned i = 0; i < list.size(); ++i) list.set(i, protocol::kjBytes(ids[i].view()));
   const auto bytes = protocol::toBytes(m);
