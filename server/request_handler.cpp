@@ -2,6 +2,7 @@
 
 #include "crypto/primitives.hpp"
 #include "protocol/bulletin.hpp"
+#include "protocol/blob_layout.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
 #include "server/frames.hpp"
@@ -150,7 +151,9 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
             co_return fail(ErrorCode::TOO_LARGE, "too many recipients, addresses or attachments");
           }
         }
-        co_return fail(ErrorCode::INVALID_REQUEST, "the bulletin header is malformed");
+        // Name the field (PROTOCOL.md §8.2, §8.6), e.g. an unset TLP.
+        std::string defect = protocol::headerDefect(header);
+        co_return fail(ErrorCode::INVALID_REQUEST, defect.empty() ? "the bulletin header is malformed" : defect);
       }
     }
   }
@@ -432,6 +435,11 @@ net::awaitable<Result<Bytes>> RequestHandler::beginUpload(std::shared_ptr<Sessio
   if (size > hub_.limits().maxAttachmentBytes) {
     co_return fail(ErrorCode::TOO_LARGE, "attachments are limited to " +
                                              std::to_string(hub_.limits().maxAttachmentBytes) + " bytes");
+  }
+  if (!protocol::isAttachmentBlobSize(size)) {
+    co_return fail(ErrorCode::INVALID_REQUEST,
+                   "no attachment stream is " + std::to_string(size) +
+                       " bytes: 24 + 262161 per full chunk + a final chunk of 17..262160 (PROTOCOL.md 9.1)");
   }
   const auto hash = fixedField<crypto::Hash256>(req.getBlobHash());
   if (!hash) co_return fail(ErrorCode::INVALID_REQUEST, "blob hashes are 32 bytes");
