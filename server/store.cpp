@@ -598,9 +598,9 @@ Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForwar
     if (!s->step()) fresh.push_back(&r);
   }
   if (fresh.empty()) {
-    return fail(wire::ErrorCode::INVALID_REQUEST,
-                "every recipient of this forward already holds the bulletin (" + f.recipients.front().memberId +
-                    (f.recipients.size() > 1 ? ", ..." : "") + ")");
+    return fail(wire::ErrorCode::INVALID_REQUEST, "every recipient of this forward already received the bulletin or sent it (" +
+                                                      f.recipients.front().memberId +
+                                                      (f.recipients.size() > 1 ? ", ..." : "") + ")");
   }
   {
     auto s = db.prepare(

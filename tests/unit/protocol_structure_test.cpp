@@ -169,7 +169,7 @@ TEST_CASE("Two pointers to one object are charged twice", "[protocol][frame][dec
   CHECK_FALSE(accepted(shared(4)));
 }
 
-TEST_CASE("Depth: the root struct is level 1; 16 levels are accepted, 17 refused", "[protocol][frame][decode][structure]") {
+TEST_CASE("Depth: the root struct is level 1, 16 levels are accepted, 17 refused", "[protocol][frame][decode][structure]") {
   // Unknown pointer -> a chain of `m` structs of one pointer each; the last
   // pointer is null. The deepest struct is at level 1 + m.
   auto chain = [](std::uint64_t m) {
