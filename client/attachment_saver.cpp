@@ -62,6 +62,12 @@ void AttachmentSaver::pullChunk(crypto::ByteView cipherChunk) {
   bool final = false;
   auto plain = dec_->pull(cipherChunk, final);
   if (!plain) throw VerifyError(std::string("attachment chunk does not decrypt: ") + crypto::describe(plain.error()));
+  if (final && plain->size() == crypto::AttachmentChunkPlainBytes) {
+    // PROTOCOL.md §9.1: the final chunk is shorter than a full chunk; a
+    // plaintext of whole chunks ends with an empty final one.
+    sodium_memzero(plain->data(), plain->size());
+    throw VerifyError("attachment stream ends with a full chunk marked final (an empty final chunk must follow)");
+  }
   writePlain(*plain);
   sodium_memzero(plain->data(), plain->size());
   finalSeen_ = final;

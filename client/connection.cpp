@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace focal::client {
 
@@ -366,7 +367,16 @@ const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
   auth.setIdentityKey(protocol::kjBytes(keys.identity.publicKey.view()));
   auth.setSignature(protocol::kjBytes(sig.view()));
   const auto rid = writeRequest(mb, frame);
-  auto resp = takeResponse(rid, wire::ServerFrame::AUTHENTICATED, "authenticate");
+  // A refusal carries this request's id (or 0 from hubs before PROTOCOL.md
+  // §4.1 said so); either way the hub closes after it, and so do we.
+  std::optional<Frame> answer;
+  try {
+    answer.emplace(takeResponse(rid, wire::ServerFrame::AUTHENTICATED, "authenticate"));
+  } catch (const HubError&) {
+    close();
+    throw;
+  }
+  auto& resp = *answer;
   auto a = resp.root().getAuthenticated();
   session_.memberId = std::string(protocol::view(a.getMemberId()));
   session_.serverTimeMs = a.getServerTimeMs();

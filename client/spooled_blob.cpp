@@ -1,5 +1,6 @@
 #include "client/spooled_blob.hpp"
 
+#include "protocol/blob_layout.hpp"
 #include "protocol/limits.hpp"
 
 #include <fcntl.h>
@@ -11,6 +12,9 @@
 #include <stdexcept>
 
 namespace focal::client {
+
+static_assert(protocol::AttachmentStreamHeaderBytes == crypto::StreamHeaderBytes);
+static_assert(protocol::AttachmentCipherChunkBytes == crypto::AttachmentChunkPlainBytes + crypto::StreamChunkOverhead);
 
 namespace {
 void writeAll(int fd, crypto::ByteView bytes, const std::filesystem::path& path) {
@@ -55,21 +59,21 @@ SpooledBlob SpooledBlob::encrypt(const std::filesystem::path& plainFile, const c
     }
   };
   emit(crypto::ByteView(enc.header().data(), enc.header().size()));
-  // Look one chunk ahead so the last chunk (possibly empty) carries FINAL.
-  std::vector<std::uint8_t> current(crypto::AttachmentChunkPlainBytes), next(crypto::AttachmentChunkPlainBytes);
-  std::size_t curLen = readFull(in, current);
+  // PROTOCOL.md §9.1: full chunks of AttachmentChunkPlainBytes, then one
+  // final chunk that is shorter (possibly empty). A plaintext that is an
+  // exact multiple of the chunk size therefore ends with an empty final
+  // chunk (the libsodium secretstream convention: FINAL goes on the read
+  // that found the end), and a reader knows the final chunk by its size.
+  std::vector<std::uint8_t> chunk(crypto::AttachmentChunkPlainBytes);
   for (;;) {
-    const std::size_t nextLen = curLen == current.size() ? readFull(in, next) : 0;
-    const bool final = nextLen == 0;
-    blob.plainSize_ += curLen;
-    emit(enc.push(crypto::ByteView(current.data(), curLen), final));
+    const std::size_t len = readFull(in, chunk);
+    const bool final = len < chunk.size();
+    blob.plainSize_ += len;
+    emit(enc.push(crypto::ByteView(chunk.data(), len), final));
     if (final) break;
-    std::swap(current, next);
-    curLen = nextLen;
   }
   if (in.bad()) throw std::runtime_error("cannot read attachment " + plainFile.string());
-  sodium_memzero(current.data(), current.size());
-  sodium_memzero(next.data(), next.size());
+  sodium_memzero(chunk.data(), chunk.size());
   blob.hash_ = hasher.finish();
   return blob;
 }

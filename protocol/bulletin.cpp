@@ -54,42 +54,51 @@ bool validFileName(std::string_view name) {
   return name.find_first_of(std::string_view("/\\\0", 3)) == std::string_view::npos;
 }
 
-// Structural checks of a parsed header that do not need a key. Kept apart
-// from verifyHeader so the order is explicit: version, structure, signature.
-bool wellFormed(wire::BulletinHeader::Reader h) {
-  if (h.getBulletinId().size() != crypto::BulletinId::size) return false;
-  if (h.getSenderKey().size() != crypto::SigningPublicKey::size) return false;
-  if (h.getSenderId().size() == 0 || h.getSenderId().size() > MaxMemberIdBytes) return false;
-  if (h.getContentNonce().size() != crypto::AeadNonce::size) return false;
-  if (h.getContentHash().size() != crypto::Hash256::size) return false;
-  const auto tlp = static_cast<std::uint16_t>(h.getTlp());
-  if (tlp == static_cast<std::uint16_t>(wire::Tlp::UNSET) || tlp > static_cast<std::uint16_t>(wire::Tlp::RED)) {
-    return false;
+// Structural checks of a parsed header that do not need a key (PROTOCOL.md
+// §8.2 step 3), in the order the spec lists them. Returns what is wrong with
+// the first failing field, or nullptr. Kept apart from verifyHeader so the
+// order is explicit: version, structure, signature.
+const char* defectOf(wire::BulletinHeader::Reader h) {
+  if (h.getBulletinId().size() != crypto::BulletinId::size) return "the bulletin header's bulletinId is not 16 bytes";
+  if (h.getSenderKey().size() != crypto::SigningPublicKey::size) return "the bulletin header's senderKey is not 32 bytes";
+  if (h.getContentNonce().size() != crypto::AeadNonce::size) return "the bulletin header's contentNonce is not 24 bytes";
+  if (h.getContentHash().size() != crypto::Hash256::size) return "the bulletin header's contentHash is not 32 bytes";
+  if (h.getReplyTo().size() != 0 && h.getReplyTo().size() != crypto::BulletinId::size) {
+    return "the bulletin header's replyTo is neither empty nor 16 bytes";
   }
-  if (h.getReplyTo().size() != 0 && h.getReplyTo().size() != crypto::BulletinId::size) return false;
-  if (h.getRevises().size() != 0 && h.getRevises().size() != crypto::BulletinId::size) return false;
-  if (h.getAddresses().size() > MaxAddresses) return false;
+  if (h.getRevises().size() != 0 && h.getRevises().size() != crypto::BulletinId::size) {
+    return "the bulletin header's revises is neither empty nor 16 bytes";
+  }
+  if (h.getSenderId().size() == 0 || h.getSenderId().size() > MaxMemberIdBytes) {
+    return "the bulletin header's senderId is not 1..63 bytes";
+  }
+  const auto tlp = static_cast<std::uint16_t>(h.getTlp());
+  if (tlp == static_cast<std::uint16_t>(wire::Tlp::UNSET)) return "the bulletin header's tlp is unset: a TLP label is required";
+  if (tlp > static_cast<std::uint16_t>(wire::Tlp::RED)) return "the bulletin header's tlp is not a known TLP label";
 
   auto recipients = h.getRecipients();
-  if (recipients.size() == 0 || recipients.size() > MaxRecipients) return false;
+  if (recipients.size() == 0) return "the bulletin header has no recipients";
+  if (recipients.size() > MaxRecipients) return "the bulletin header has more than 256 recipients";
   std::string_view previous;
   for (unsigned i = 0; i < recipients.size(); ++i) {
     auto r = recipients[i];
     const std::string_view id = view(r.getMemberId());
-    if (id.empty() || id.size() > MaxMemberIdBytes) return false;
-    if (i > 0 && !(previous < id)) return false;  // sorted, no duplicates
+    if (id.empty() || id.size() > MaxMemberIdBytes) return "a recipient's memberId is not 1..63 bytes";
+    if (i > 0 && !(previous < id)) return "the recipients are not sorted strictly ascending by memberId";
     previous = id;
-    if (r.getEncryptionKey().size() != crypto::BoxPublicKey::size) return false;
-    if (r.getWrappedKey().size() != crypto::WrappedKey::size) return false;
+    if (r.getEncryptionKey().size() != crypto::BoxPublicKey::size) return "a recipient's encryptionKey is not 32 bytes";
+    if (r.getWrappedKey().size() != crypto::WrappedKey::size) return "a recipient's wrappedKey is not 80 bytes";
   }
-
+  if (h.getAddresses().size() > MaxAddresses) return "the bulletin header has more than 64 addresses";
   auto attachments = h.getAttachments();
-  if (attachments.size() > MaxAttachments) return false;
+  if (attachments.size() > MaxAttachments) return "the bulletin header has more than 32 attachments";
   for (auto a : attachments) {
-    if (a.getBlobHash().size() != crypto::Hash256::size) return false;
+    if (a.getBlobHash().size() != crypto::Hash256::size) return "an attachment's blobHash is not 32 bytes";
   }
-  return true;
+  return nullptr;
 }
+
+bool wellFormed(wire::BulletinHeader::Reader h) { return defectOf(h) == nullptr; }
 
 }  // namespace
 
@@ -305,6 +314,14 @@ Expected<Parsed<wire::BulletinHeader>, OpenError> verifyHeader(ByteView header, 
   return std::move(parsed).value();
 }
 
+std::string headerDefect(ByteView header) {
+  if (header.size() > MaxHeaderBytes) return "the bulletin header is over 65536 bytes";
+  auto parsed = decode<wire::BulletinHeader>(header);
+  if (!parsed) return "the bulletin header does not decode: " + parsed.error().message;
+  const char* defect = defectOf(parsed->root());
+  return defect == nullptr ? std::string() : std::string(defect);
+}
+
 Expected<OpenedBulletin, OpenError> openBulletin(ByteView header, const crypto::Signature& sig, ByteView ciphertext,
                                                  const crypto::SigningPublicKey& expectedSenderKey,
                                                  const crypto::MemberKeys& me) {
@@ -369,6 +386,13 @@ Expected<OpenedBulletin, OpenError> finishOpen(Parsed<wire::BulletinHeader> pars
     const ByteView info = view(infos[i].getBlobHash());
     const ByteView ref = view(refs[i].getBlobHash());  // 32 bytes, checked by verifyHeader
     if (info.size() != ref.size() || !std::equal(info.begin(), info.end(), ref.begin())) {
+      return unexpected(OpenError::Malformed);
+    }
+    // PROTOCOL.md §6.3, §8.3 step 10: a name with a path separator (or "",
+    // ".", "..", NUL) is not one a sender may seal; a bulletin carrying one
+    // is malformed, not shown with the path quietly stripped.
+    const auto name = view(infos[i].getName());
+    if (!validFileName(name) || name.size() > MaxTextFieldBytes || infos[i].getMediaType().size() > MaxTextFieldBytes) {
       return unexpected(OpenError::Malformed);
     }
   }

@@ -106,6 +106,12 @@ const char* describe(OpenError e);
 // key in the directory.
 Expected<Parsed<wire::BulletinHeader>, OpenError> verifyHeader(ByteView header, const crypto::Signature& sig);
 
+// Why verifyHeader found `header` Malformed (PROTOCOL.md §8.2 steps 1 and 3),
+// naming the first failing field, e.g. "the bulletin header's tlp is unset:
+// a TLP label is required"; empty when the header is not malformed. The hub
+// answers invalidRequest with this text.
+std::string headerDefect(ByteView header);
+
 struct OpenedBulletin {
   Parsed<wire::BulletinHeader> header;
   Parsed<wire::Content> content;

@@ -5,8 +5,10 @@
 //  - copies the body into a fresh capnp::word-aligned buffer,
 //  - reads with the synchronous flat-array reader under strict limits
 //    (MaxNestingDepth, traversal proportional to size),
-//  - walks the whole message once (totalSize) so structural damage is found
-//    here and reported as a typed error, not later in a handler,
+//  - walks every pointer of the message once, known field or not, with the
+//    cost and depth rules of PROTOCOL.md §3, then every field the schema
+//    knows, so structural damage is found here and reported as a typed
+//    error, not later in a handler,
 //  - refuses any Text field that is not valid UTF-8 or holds a NUL
 //    (protocol/text.hpp), naming the field,
 //  - never lets a kj::Exception escape: it becomes malformedFrame.

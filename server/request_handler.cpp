@@ -2,6 +2,7 @@
 
 #include "crypto/primitives.hpp"
 #include "protocol/bulletin.hpp"
+#include "protocol/blob_layout.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
 #include "server/frames.hpp"
@@ -151,11 +152,12 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
             co_return fail(ErrorCode::TOO_LARGE, "too many recipients, addresses or attachments");
           }
         }
-        // The decoder names a text field that is not valid text (NUL,
-        // invalid UTF-8): the sender learns which one, never a cut value.
-        co_return fail(ErrorCode::INVALID_REQUEST,
-                       raw ? std::string("the bulletin header is malformed")
-                           : "the bulletin header is malformed: " + raw.error().message);
+        // Name the field (PROTOCOL.md §8.2, §8.6), e.g. an unset TLP, or
+        // the text field that is not valid text (NUL, invalid UTF-8): the
+        // sender learns which one, never a cut value.
+        std::string defect = raw ? protocol::headerDefect(header)
+                                 : "the bulletin header is malformed: " + raw.error().message;
+        co_return fail(ErrorCode::INVALID_REQUEST, defect.empty() ? "the bulletin header is malformed" : defect);
       }
     }
   }
@@ -455,6 +457,11 @@ net::awaitable<Result<Bytes>> RequestHandler::beginUpload(std::shared_ptr<Sessio
   if (size > hub_.limits().maxAttachmentBytes) {
     co_return fail(ErrorCode::TOO_LARGE, "attachments are limited to " +
                                              std::to_string(hub_.limits().maxAttachmentBytes) + " bytes");
+  }
+  if (!protocol::isAttachmentBlobSize(size)) {
+    co_return fail(ErrorCode::INVALID_REQUEST,
+                   "no attachment stream is " + std::to_string(size) +
+                       " bytes: 24 + 262161 per full chunk + a final chunk of 17..262160 (PROTOCOL.md 9.1)");
   }
   const auto hash = fixedField<crypto::Hash256>(req.getBlobHash());
   if (!hash) co_return fail(ErrorCode::INVALID_REQUEST, "blob hashes are 32 bytes");

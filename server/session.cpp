@@ -215,7 +215,7 @@ net::awaitable<void> Session::serve(std::shared_ptr<Session> self, protocol::Par
     reply.emplace(fail(ErrorCode::INTERNAL, "internal error"));
   }
   if (fatal) {
-    self->closeWith(*fatal);
+    self->closeWith(*fatal, requestId);
   } else if (reply && reply->ok()) {
     // Our own replies respect the peer's frame limit; a reply that would
     // not (a directory of thousands of members) is our bug, reported as such.
@@ -251,42 +251,48 @@ void Session::beginShutdown() {
 
 // ---- authentication ----------------------------------------------------------------
 
-void Session::failAuthentication(std::string_view why) {
+void Session::failAuthentication(std::string_view why, std::uint64_t requestId) {
   hub_.authFailures().recordFailure(addressKey_);
   hub_.audit("auth.failure", "-", remote_, std::string(why));
   spdlog::info("session {}: authentication from {} failed: {}", id_, remote_, why);
-  closeWith(HubError{ErrorCode::UNAUTHENTICATED, "authentication failed"});
+  closeWith(HubError{ErrorCode::UNAUTHENTICATED, "authentication failed"}, requestId);
 }
 
 void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
   const auto f = frame.root();
+  // Every refusal below answers this request: it carries the request's id
+  // (PROTOCOL.md §4.1), except for an id of 0, which is never a request's.
+  if (f.getId() == 0) {
+    closeWith(HubError{ErrorCode::INVALID_REQUEST, "request id 0 is reserved for server pushes"});
+    return;
+  }
   if (f.which() != wire::ClientFrame::AUTHENTICATE) {
-    closeWith(HubError{ErrorCode::UNAUTHENTICATED, "authenticate first"});
+    closeWith(HubError{ErrorCode::UNAUTHENTICATED, "authenticate first"}, f.getId());
     return;
   }
   if (const auto wait = hub_.authFailures().blockedForMs(addressKey_); wait > 0) {
-    closeWith(HubError{ErrorCode::RATE_LIMITED, "too many failed authentications from this address", wait});
+    closeWith(HubError{ErrorCode::RATE_LIMITED, "too many failed authentications from this address", wait}, f.getId());
     return;
   }
   const auto a = f.getAuthenticate();
   if (a.getVersion() != wire::PROTOCOL_VERSION) {
-    closeWith(HubError{ErrorCode::UNSUPPORTED_VERSION, "this hub speaks protocol version 1"});
+    closeWith(HubError{ErrorCode::UNSUPPORTED_VERSION, "this hub speaks protocol version 1"}, f.getId());
     return;
   }
   // SECURITY: lengths before anything else; the member id is checked for
   // syntax before it reaches a log line or a map lookup.
   const auto memberId = protocol::view(a.getMemberId());
-  if (!validMemberId(memberId)) return failAuthentication("invalid member id syntax");
+  if (!validMemberId(memberId)) return failAuthentication("invalid member id syntax", f.getId());
   const auto key = crypto::SigningPublicKey::fromBytes(protocol::view(a.getIdentityKey()));
   const auto sig = crypto::Signature::fromBytes(protocol::view(a.getSignature()));
-  if (!key || !sig) return failAuthentication("key or signature of the wrong length");
+  if (!key || !sig) return failAuthentication("key or signature of the wrong length", f.getId());
 
   std::array<std::uint8_t, protocol::context::TlsExporterBytes> exporter{};
   const auto& label = protocol::context::TlsExporterLabel;
   if (SSL_export_keying_material(stream_.native_handle(), exporter.data(), exporter.size(), label.data(),
                                  label.size(), nullptr, 0, 0) != 1) {
     spdlog::error("session {}: TLS exporter unavailable", id_);
-    closeWith(HubError{ErrorCode::INTERNAL, "internal error"});
+    closeWith(HubError{ErrorCode::INTERNAL, "internal error"}, f.getId());
     return;
   }
   const Directory& dir = hub_.directory();
@@ -294,30 +300,34 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
   // without that key's secret, a prober learns nothing about which member
   // ids exist or are revoked.
   const auto message = protocol::authMessage(nonce_, exporter, dir.hubKey(), memberId);
-  if (!crypto::verify(protocol::context::Auth, message, *sig, *key)) return failAuthentication("bad signature");
+  if (!crypto::verify(protocol::context::Auth, message, *sig, *key)) {
+    return failAuthentication("bad signature", f.getId());
+  }
   const MemberRecord* member = dir.find(memberId);
-  if (member == nullptr) return failAuthentication("unknown member " + std::string(memberId));
+  if (member == nullptr) return failAuthentication("unknown member " + std::string(memberId), f.getId());
   if (member->memberRevoked || member->isRevokedKey(key->view())) {
     hub_.authFailures().recordFailure(addressKey_);
     hub_.audit("auth.revoked", std::string(memberId), remote_, "revoked member or key");
     spdlog::info("session {}: revoked member or key {} refused", id_, memberId);
-    closeWith(HubError{ErrorCode::REVOKED_KEY, "this member or key is revoked"});
+    closeWith(HubError{ErrorCode::REVOKED_KEY, "this member or key is revoked"}, f.getId());
     return;
   }
-  if (!(member->identityKey == *key)) return failAuthentication("not the current key of " + std::string(memberId));
+  if (!(member->identityKey == *key)) {
+    return failAuthentication("not the current key of " + std::string(memberId), f.getId());
+  }
   if (!member->active()) {
     closeWith(HubError{ErrorCode::REVOKED_KEY, "this member's encryption key is revoked; rotate it"});
     return;
   }
   if (hub_.stopping()) {
-    closeWith(HubError{ErrorCode::UNAVAILABLE, "the hub is shutting down", 1000});
+    closeWith(HubError{ErrorCode::UNAVAILABLE, "the hub is shutting down", 1000}, f.getId());
     return;
   }
   memberId_ = std::string(memberId);
   identityKey_ = *key;
   if (!hub_.admit(shared_from_this())) {
     memberId_.clear();
-    closeWith(HubError{ErrorCode::TOO_MANY_CONNECTIONS, "too many connections for this member", 1000});
+    closeWith(HubError{ErrorCode::TOO_MANY_CONNECTIONS, "too many connections for this member", 1000}, f.getId());
     return;
   }
   authenticated_ = true;
@@ -347,11 +357,11 @@ bool Session::send(crypto::Bytes frame) {
   return true;
 }
 
-void Session::closeWith(HubError error) {
+void Session::closeWith(HubError error, std::uint64_t requestId) {
   if (closing_) return;
   spdlog::debug("session {}: closing with {}: {}", id_, protocol::errorName(error.code), error.message);
   // The final frame bypasses the cap: it is small and the last one.
-  auto frame = frames::error(0, error);
+  auto frame = frames::error(requestId, error);
   outboxBytes_ += frame.size();
   outbox_.push_back(std::move(frame));
   closing_ = true;

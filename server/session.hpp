@@ -78,7 +78,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool send(crypto::Bytes frame);
   // Queues a final error frame (exempt from the cap) and closes once it is
   // flushed or CloseGrace has passed. Later calls do nothing.
-  void closeWith(HubError error);
+  // Sends `error` as the last frame, then closes. `requestId` is the id of the
+  // request the error answers (PROTOCOL.md §4.1: the request's id wherever
+  // the frame decoded), 0 when it answers none.
+  void closeWith(HubError error, std::uint64_t requestId = 0);
   // Closes the socket now. Idempotent.
   void closeNow();
   // Hub shutdown: stop taking requests, answer those in flight, then
@@ -107,7 +110,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Handles the first frame (which must be Authenticate). Synchronous.
   void authenticate(const protocol::Parsed<wire::ClientFrame>& frame);
-  void failAuthentication(std::string_view why);
+  void failAuthentication(std::string_view why, std::uint64_t requestId);
   void setDeadline(Phase phase, SteadyClock::time_point when);
   void wakeWatchdogIfEarlier(SteadyClock::time_point when);
   void requestDone();

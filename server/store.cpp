@@ -610,21 +610,24 @@ Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForwar
                                                       " was retracted by its sender; it may not be forwarded");
     }
   }
-  // Members who already hold the bulletin (as recipients or through an
-  // earlier forward) are not queued again: a group address must resolve to
-  // all of its members (the exact-match rule), and a group often overlaps
-  // the original recipients. Only a forward that reaches nobody new is
-  // refused.
+  // Members who already hold the bulletin (its sender, its recipients, and
+  // members it reached through an earlier forward) are not queued again
+  // (PROTOCOL.md §12.1 step 14): a group address must resolve to all of its
+  // members (the exact-match rule), and a group often overlaps the original
+  // recipients and can include the original sender. Only a forward that
+  // reaches nobody new is refused.
   std::vector<const NewBulletin::Recipient*> fresh;
   for (const auto& r : f.recipients) {
-    auto s = db.prepare("SELECT 1 FROM deliveries WHERE bulletin_id = ?1 AND member_id = ?2 AND retraction = 0");
+    auto s = db.prepare(
+        "SELECT 1 FROM deliveries WHERE bulletin_id = ?1 AND member_id = ?2 AND retraction = 0 "
+        "UNION ALL SELECT 1 FROM bulletins WHERE id = ?1 AND sender_id = ?2");
     s->bind(1, f.bulletinId.view()).bind(2, r.memberId);
     if (!s->step()) fresh.push_back(&r);
   }
   if (fresh.empty()) {
-    return fail(wire::ErrorCode::INVALID_REQUEST,
-                "every recipient of this forward already received the bulletin (" + f.recipients.front().memberId +
-                    (f.recipients.size() > 1 ? ", ..." : "") + ")");
+    return fail(wire::ErrorCode::INVALID_REQUEST, "every recipient of this forward already received the bulletin or sent it (" +
+                                                      f.recipients.front().memberId +
+                                                      (f.recipients.size() > 1 ? ", ..." : "") + ")");
   }
   {
     auto s = db.prepare(

@@ -393,7 +393,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         broken("the hub answered `internal` to a request of kind " + std::to_string(static_cast<int>(which)) + ": " +
                std::string(protocol::view(r.getError().getMessage())));
       }
-      if (r.getId() == 0 && code == wire::ErrorCode::MALFORMED_FRAME) {
+      // The hub answers a request it finds malformed with the request's id
+      // (PROTOCOL.md §4.1), a frame it cannot decode with 0: either way,
+      // after decode() accepted the frame here, it is a defect.
+      if (code == wire::ErrorCode::MALFORMED_FRAME) {
         broken("the hub closed the session as malformed after decode() accepted the frame");
       }
       // id 0: either the answer to a request with the reserved id 0

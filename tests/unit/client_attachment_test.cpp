@@ -74,7 +74,9 @@ TEST_CASE("An attachment survives encryption to a spool blob and decryption to a
     std::ofstream(plain, std::ios::binary) << randomText(size, static_cast<unsigned>(size));
     auto blob = SpooledBlob::encrypt(plain, key, s.dir / "spool");
     CHECK(blob.plainSize() == size);
-    const std::size_t chunks = size == 0 ? 1 : (size + crypto::AttachmentChunkPlainBytes - 1) / crypto::AttachmentChunkPlainBytes;
+    // PROTOCOL.md §9.1: full chunks, then one shorter final chunk (empty
+    // when the size is a multiple of the chunk size).
+    const std::size_t chunks = size / crypto::AttachmentChunkPlainBytes + 1;
     CHECK(blob.size() == crypto::StreamHeaderBytes + size + chunks * crypto::StreamChunkOverhead);
     const auto bytes = blobBytes(blob);
     CHECK(crypto::hash256(bytes) == blob.hash());
@@ -169,4 +171,34 @@ TEST_CASE("Attachment names from the wire are reduced to a plain file name", "[c
     CHECK(n != "..");
     CHECK(n != ".");
   }
+}
+
+TEST_CASE("The final chunk is always shorter than a full chunk: writer and reader agree with the spec",
+          "[client][attachment]") {
+  Scratch s;
+  const auto key = crypto::ContentKey::random();
+  constexpr std::size_t C = crypto::AttachmentChunkPlainBytes;
+  // The writer: whole chunks are followed by an empty final chunk.
+  for (std::size_t k : {std::size_t{1}, std::size_t{2}}) {
+    const auto plain = s.dir / "whole.bin";
+    std::ofstream(plain, std::ios::binary) << randomText(k * C, static_cast<unsigned>(k));
+    auto blob = SpooledBlob::encrypt(plain, key, s.dir / "spool");
+    CHECK(blob.size() == crypto::StreamHeaderBytes + k * C + (k + 1) * crypto::StreamChunkOverhead);
+  }
+  // The reader: the other layout, the final tag on the last full chunk, is
+  // refused (24 + C + 17 bytes for C bytes of plaintext).
+  crypto::Bytes plain(C, 0x5a);
+  crypto::StreamEncryptor enc(key);
+  crypto::Bytes blob(enc.header().begin(), enc.header().end());
+  const auto c = enc.push(plain, true);
+  blob.insert(blob.end(), c.begin(), c.end());
+  REQUIRE(blob.size() == crypto::StreamHeaderBytes + C + crypto::StreamChunkOverhead);
+  AttachmentSaver saver(s.dir, key, crypto::hash256(blob), blob.size());
+  CHECK_THROWS_AS(
+      [&] {
+        feed(saver, blob);
+        (void)saver.finish("out.bin", true);
+      }(),
+      VerifyError);
+  CHECK_FALSE(fs::exists(s.dir / "out.bin"));
 }

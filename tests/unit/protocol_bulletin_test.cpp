@@ -417,3 +417,52 @@ TEST_CASE("The content associated data is the context, a zero byte and the id", 
   CHECK(ad == expected);
   CHECK(ad.size() == 16 + 1 + 16);
 }
+
+TEST_CASE("An attachment name with a path separator is refused by sealing and is Malformed on opening",
+          "[protocol][bulletin][open]") {
+  Fixture f;
+  // The sender's side: sealing refuses such names before anything is signed.
+  for (const char* bad : {"dir/evil.csv", "../evil.csv", "dir\\evil.csv", "", ".", ".."}) {
+    INFO("name '" << bad << "'");
+    BulletinDraft d = draftTo({&f.bob});
+    d.attachments.push_back({bad, "text/csv", 10, crypto::randomFixed<crypto::Hash256>(), 51});
+    auto sealed = sealBulletin(d, f.alice, f.key, Now);
+    REQUIRE_FALSE(sealed.ok());
+    CHECK(sealed.error() == SealError::InvalidField);
+  }
+
+  // A sender that does not follow the rules: the content is rewritten with
+  // `name` and encrypted and signed again, correctly in every other way.
+  BulletinDraft d = draftTo({&f.bob});
+  d.attachments.push_back({"evil.csv", "text/csv", 10, crypto::randomFixed<crypto::Hash256>(), 51});
+  auto sealed = sealBulletin(d, f.alice, f.key, Now);
+  REQUIRE(sealed.ok());
+  auto renamed = [&](const std::string& name) {
+    auto header = decode<wire::BulletinHeader>(sealed->header);
+    REQUIRE(header.ok());
+    const auto id = *crypto::BulletinId::fromBytes(view(header->root().getBulletinId()));
+    const auto nonce = *crypto::AeadNonce::fromBytes(view(header->root().getContentNonce()));
+    auto plain = crypto::aeadDecrypt(f.key, nonce, sealed->ciphertext, contentAd(id));
+    REQUIRE(plain.ok());
+    auto content = decode<wire::Content>(*plain);
+    REQUIRE(content.ok());
+    capnp::MallocMessageBuilder m;
+    m.setRoot(content->root());
+    m.getRoot<wire::Content>().getAttachments()[0].setName(name);
+    const Bytes ciphertext = crypto::aeadEncrypt(f.key, nonce, toBytes(m), contentAd(id));
+    auto [h, sig] = resign(sealed->header, f.alice.identity.secretKey, [&](wire::BulletinHeader::Builder b) {
+      b.setContentHash(kjBytes(crypto::hash256(ciphertext).view()));
+      b.setContentSize(ciphertext.size());
+    });
+    return openBulletin(h, sig, ciphertext, f.alice.identity.publicKey, f.bob);
+  };
+  auto good = renamed("other.csv");  // the rewriting itself is sound
+  REQUIRE(good.ok());
+  CHECK(view(good->content.root().getAttachments()[0].getName()) == "other.csv");
+  for (const char* bad : {"dir/evil.csv", "../../.ssh/authorized_keys", "dir\\evil.csv", "", ".", ".."}) {
+    INFO("name '" << bad << "'");
+    auto opened = renamed(bad);
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.error() == OpenError::Malformed);
+  }
+}

@@ -354,3 +354,38 @@ TEST_CASE("a recordApproved outcome is accepted only from the hub key and well f
   CHECK(replayed->size() == f.log.entries.size());
   CHECK(replayed->members().size() == 2);
 }
+
+TEST_CASE("an identity rotation may keep the current encryption key but not bring back an earlier one",
+          "[server][directory]") {
+  // PROTOCOL.md §11.1: "no key may be reused" excludes every key any member
+  // holds or held, except that a rotateIdentity may carry the member's own
+  // current encryption key over, certified again by the new identity key.
+  Fixture f;
+  const auto oldEnc = f.alice.encryption.publicKey;
+  // An encryption rotation first, so sg-alice has an earlier encryption key.
+  auto alice2 = withNewEncryption(f.alice, T0);
+  REQUIRE(f.log.append(rotation(false, "sg-alice", f.alice.encryption.publicKey.view(), alice2.publicKeys(),
+                                f.alice.identity.secretKey),
+                       "sg-alice", f.alice.identity.publicKey)
+              .ok());
+  // A new identity bringing back the earlier encryption key: refused.
+  crypto::MemberKeys back = crypto::MemberKeys::generate("sg-alice", T0);
+  back.encryption = crypto::BoxKeyPair::fromSecret(f.alice.encryption.secretKey.clone());
+  REQUIRE(back.encryption.publicKey == oldEnc);
+  CHECK(f.log.append(rotation(true, "sg-alice", f.alice.identity.publicKey.view(), back.publicKeys(),
+                              f.alice.identity.secretKey),
+                     "sg-alice", f.alice.identity.publicKey)
+            .error()
+            .code == wire::ErrorCode::INVALID_REQUEST);
+  // A new identity keeping the current encryption key: accepted.
+  crypto::MemberKeys keep = crypto::MemberKeys::generate("sg-alice", T0);
+  keep.encryption = crypto::BoxKeyPair::fromSecret(alice2.encryption.secretKey.clone());
+  CHECK(f.log.append(rotation(true, "sg-alice", f.alice.identity.publicKey.view(), keep.publicKeys(),
+                              f.alice.identity.secretKey),
+                     "sg-alice", f.alice.identity.publicKey)
+            .ok());
+  const MemberRecord* m = f.log.dir.find("sg-alice");
+  REQUIRE(m != nullptr);
+  CHECK(m->identityKey == keep.identity.publicKey);
+  CHECK(m->encryptionKey == alice2.encryption.publicKey);
+}
