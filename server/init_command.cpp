@@ -28,7 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using protocol::kjBytes;
 
-constexpr int CertificateValidDays = 5 * 365;
 
 // Exactly the bytes of `s` (never through strlen).
 capnp::Text::Reader text(std::string_view s) { return protocol::asText(s); }
