@@ -79,7 +79,7 @@ TEST_CASE("One focald per directory: `focald init` on a running hub's directory 
 }
 
 TEST_CASE("focald refuses to start when a private key file is accessible by group or others, naming the file and "
-          "the chmod that fixes it; `focald check` reports the same",
+          "the chmod that fixes it - `focald check` reports the same",
           "[hostile][startup]") {
   Hub hub;
   hub.stop();
@@ -106,7 +106,7 @@ TEST_CASE("focald refuses to start when a private key file is accessible by grou
   CHECK_NOTHROW(hub.start());
 }
 
-TEST_CASE("focald refuses to start with an expired or not yet valid TLS certificate; `focald init --renew-cert` "
+TEST_CASE("focald refuses to start with an expired or not yet valid TLS certificate - `focald init --renew-cert` "
           "makes a new one, keeps everything else and prints the fingerprint clients must pin",
           "[hostile][startup]") {
   Hub hub;
@@ -154,7 +154,7 @@ TEST_CASE("focald refuses to start with an expired or not yet valid TLS certific
   CHECK(c->directory().members.size() == 2);
 }
 
-TEST_CASE("focald init says where the first admin's key is and that it must leave the hub machine; "
+TEST_CASE("focald init says where the first admin's key is and that it must leave the hub machine - "
           "--admin-key-out writes it elsewhere and never overwrites",
           "[hostile][init]") {
   SECTION("default: inside the hub directory, with the warning") {

@@ -97,7 +97,7 @@ void requireInboxWorks(const Hub& hub, const TestMember& member, const fs::path&
 }  // namespace
 
 TEST_CASE("Pre-authentication memory: 1,000 TLS peers from 1,000 addresses, each sending a 1 MiB length prefix, "
-          "raise focald's RSS by less than 64 MiB and get frameTooLarge; a member is served throughout",
+          "raise focald's RSS by less than 64 MiB and get frameTooLarge - a member is served throughout",
           "[hostile][memory]") {
   raiseFdLimit();
   Hub hub(patientHub());

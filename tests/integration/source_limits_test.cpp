@@ -59,7 +59,7 @@ std::unique_ptr<RawTlsPeer> challengedFrom(const std::string& source, std::uint1
 
 }  // namespace
 
-TEST_CASE("Per-source cap: a connection over max_unauthenticated_per_source gets tooManyConnections and a close; "
+TEST_CASE("Per-source cap: a connection over max_unauthenticated_per_source gets tooManyConnections and a close - "
           "other addresses and authenticated sessions are not counted",
           "[hostile][limits]") {
   // Held peers must outlive the test's steps on a loaded machine.

@@ -105,7 +105,7 @@ TEST_CASE("checkMultiLineText allows line feeds and tabs but no other control or
   CHECK(protocol::checkMultiLineText("a\xE2\x80\xAE" "b") == TextProblem::Bidi);
 }
 
-TEST_CASE("asText keeps every byte, NUL included; utf8Prefix never cuts inside a sequence", "[protocol][text]") {
+TEST_CASE("asText keeps every byte, NUL included - utf8Prefix never cuts inside a sequence", "[protocol][text]") {
   const std::string s("a\0b", 3);
   CHECK(protocol::asText(s).size() == 3);
   CHECK(protocol::utf8Prefix("ab\xE2\x82\xAC" "cd", 3) == "ab");

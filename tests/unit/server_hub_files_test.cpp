@@ -46,7 +46,7 @@ CertificateValidity validNow() {
 
 }  // namespace
 
-TEST_CASE("HubLock: a second holder is refused with the first one's pid; released when the holder goes",
+TEST_CASE("HubLock: a second holder is refused with the first one's pid - released when the holder goes",
           "[server][lock]") {
   TempDir dir;
   CHECK_FALSE(HubLock::holder(dir.path()).has_value());
@@ -103,7 +103,7 @@ TEST_CASE("checkHubFiles: a private key any group or other bit is set on is a pr
   CHECK(checkHubFiles(dir.path(), c, WallClock::now()).size() == 1);
 }
 
-TEST_CASE("checkHubFiles: a certificate outside its validity period, or unreadable, is a problem; one expiring "
+TEST_CASE("checkHubFiles: a certificate outside its validity period, or unreadable, is a problem - one expiring "
           "within 30 days is a warning",
           "[server][startup][certificate]") {
   TempDir dir;
