@@ -89,7 +89,7 @@ net::awaitable<void> Session::main() {
   if (refusal_) {
     // Over a cap: the error is the first and only frame (no challenge),
     // then the usual close (flush, FIN, drain until the peer closes).
-    closeWith(*refusal_);
+    refuseWith(*refusal_);
   } else {
     crypto::randomFill(nonce_.bytes);
     setDeadline(Phase::Unauthenticated, unauthenticatedDeadline_);
@@ -112,8 +112,12 @@ net::awaitable<void> Session::main() {
     auto length = protocol::frameLength(prefix, frameLimit);
     if (!length) {
       std::string why = length.error().message;
-      if (!authenticated_ && length.error().code == ErrorCode::FRAME_TOO_LARGE) why += " before authentication";
-      closeWith(HubError{length.error().code, std::move(why)});
+      if (!authenticated_ && length.error().code == ErrorCode::FRAME_TOO_LARGE) {
+        why += " before authentication";
+        refuseWith(HubError{length.error().code, std::move(why)});
+      } else {
+        closeWith(HubError{length.error().code, std::move(why)});
+      }
       break;
     }
     const auto bodyDeadline = after(limits.readTimeoutMs);
@@ -373,6 +377,12 @@ void Session::closeWith(HubError error, std::uint64_t requestId) {
   if (!writerRunning_) closeNow();  // handshake not finished: nothing can be sent
 }
 
+void Session::refuseWith(HubError error) {
+  if (closing_) return;
+  closeWhenFlushed_ = true;
+  closeWith(std::move(error));
+}
+
 void Session::closeNow() {
   if (closed_) return;
   closed_ = true;
@@ -395,6 +405,7 @@ net::awaitable<void> Session::writer(std::shared_ptr<Session> self) {
         // Everything, the final error included, is written: send FIN and let
         // the reader see the peer close (or the watchdog end it).
         self->stream_.lowest_layer().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+        if (self->closeWhenFlushed_) self->closeNow();  // refused: no drain, the stream is freed now
         break;
       }
       self->writerWake_.expires_at(SteadyClock::time_point::max());

@@ -16,7 +16,9 @@
 //   writes           each write to the peer within writeTimeoutMs, else
 //                    closed (a peer that does not read)
 //   closing          after a final error frame is queued, CloseGraceMs to
-//                    flush it before the socket is closed regardless
+//                    flush it before the socket is closed regardless;
+//                    refusals before authentication close as soon as the
+//                    frame is flushed (refuseWith)
 //
 // SECURITY: a frame's length prefix is checked (protocol::frameLength)
 // before its body is allocated or read; a frame over the limit gets
@@ -82,6 +84,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // request the error answers (PROTOCOL.md §4.1: the request's id wherever
   // the frame decoded), 0 when it answers none.
   void closeWith(HubError error, std::uint64_t requestId = 0);
+  // The same, but the socket is closed as soon as the final frame is
+  // flushed, without the CloseGrace drain. For peers that are refused
+  // before authentication (over a cap, or a length prefix over the
+  // pre-authentication limit): a flood of them must not keep 1,000 TLS
+  // streams (~70 KiB each: Asio's and OpenSSL's record buffers) alive for
+  // two seconds. Input left unread when the socket closes makes the kernel
+  // answer with a reset; the error frame already sent stays readable by a
+  // Linux peer, and such a peer was not going to be served anyway.
+  void refuseWith(HubError error);
   // Closes the socket now. Idempotent.
   void closeNow();
   // Hub shutdown: stop taking requests, answer those in flight, then
@@ -144,6 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
   TokenBucket requests_;
   std::uint32_t inFlight_ = 0;
   bool closing_ = false;
+  bool closeWhenFlushed_ = false;  // refuseWith(): no CloseGrace drain
   bool closed_ = false;
   bool shuttingDown_ = false;
 };
