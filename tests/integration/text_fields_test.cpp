@@ -349,7 +349,10 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
           "[integration][text]") {
   Pair p;
   auto admin = p.hub.connect(p.hub.adminKeys());
-  for (const auto& [what, hostile] : HostileSingleLine) {
+  for (const auto& entry : HostileSingleLine) {
+    // (Named copies, not a structured binding: clang 14 cannot capture one in a lambda.)
+    const auto& what = entry.first;
+    const auto& hostile = entry.second;
     {
       INFO("register: a member name with " << what);
       auto keys = crypto::MemberKeys::generate("sg-hostile", nowMs());
