@@ -126,7 +126,9 @@ void BulletinCache::copyMemberShare(const std::filesystem::path& from, const std
     return false;
   };
   for (const auto& [hexId, kinds] : files) {
-    const auto path = [&](const char* ext) { return from / (hexId + ext); };
+    // (clang 14 cannot capture a structured binding in a lambda.)
+    const std::string& hex = hexId;
+    const auto path = [&](const char* ext) { return from / (hex + ext); };
     bool sender = false;
     bool recipient = false;
     if (kinds.count(".bulletin") != 0) {

@@ -30,11 +30,14 @@ std::vector<std::string> attackWithNames(const std::vector<std::string>& ids) {
 }
 
 // {"T1566.002": "Spearphishing Link", "T9999": null}
+// The name of each id of `attack`, in the same order (docs/json.md: an array,
+// so that every key of the document is a documented one); null for an id the
+// shipped ATT&CK list does not name.
 nlohmann::json attackNamesJson(const std::vector<std::string>& ids) {
-  auto out = nlohmann::json::object();
+  auto out = nlohmann::json::array();
   for (const auto& id : ids) {
     const auto t = findAttackTechnique(id);
-    out[id] = t ? nlohmann::json(std::string(t->name)) : nlohmann::json(nullptr);
+    out.push_back(t ? nlohmann::json(std::string(t->name)) : nlohmann::json(nullptr));
   }
   return out;
 }

@@ -176,8 +176,8 @@ TEST_CASE("focald init says where the first admin's key is and that it must leav
     INFO(init.out << init.err);
     REQUIRE(init.exitCode == 0);
     const auto j = nlohmann::json::parse(init.out);
-    CHECK(j.at("adminKey").get<std::string>() == out.string());
-    CHECK(j.at("adminKeyInsideHub").get<bool>() == false);
+    CHECK(j.at("admin_key_file").get<std::string>() == out.string());
+    CHECK(j.at("admin_key_inside_hub").get<bool>() == false);
     CHECK(fs::exists(out));
     CHECK(fs::exists(out.string() + ".pub"));
     CHECK_FALSE(fs::exists(dir / "admin.key"));

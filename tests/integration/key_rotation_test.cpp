@@ -44,7 +44,7 @@ std::vector<std::string> profileArgs(const Hub& hub, const fs::path& profile) {
 std::string sendTo(const std::vector<std::string>& senderArgs, const std::string& to, const std::string& text) {
   return runKeyJson(concat(senderArgs, {"send", "--to", to, "--tlp", "green", "--category", "trend", "--title", text,
                                         "--body", text}))
-      .at("id")
+      .at("bulletin_id")
       .get<std::string>();
 }
 
@@ -72,8 +72,8 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   const auto th2 = home.path() / "th-2.key";
   auto rot = runKeyJson(concat(thArgs, {"rotate-key", "--out", th2.string(), "--kdf", "interactive"}));
   CHECK(rot.at("profile_updated") == true);
-  CHECK(runKeyJson(concat(thArgs, {"profile", "show"})).at("key") == abs(th2));
-  const auto encRotation = rot.at("index").get<std::uint64_t>();
+  CHECK(runKeyJson(concat(thArgs, {"profile", "show"})).at("key_file") == abs(th2));
+  const auto encRotation = rot.at("log_index").get<std::uint64_t>();
 
   // 2. a bulletin sealed to the th-2 key.
   const auto toSecond = sendTo(sgArgs, "th-ttc", "sealed to the second key");
@@ -104,7 +104,7 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   // 4. the current file rotates both keys; the profile follows.
   auto rot2 = runKeyJson(concat(thArgs, {"rotate-key", "--identity", "--out", th3.string(), "--kdf", "interactive"}));
   CHECK(rot2.at("profile_updated") == true);
-  const auto idRotation = rot2.at("index").get<std::uint64_t>();
+  const auto idRotation = rot2.at("log_index").get<std::uint64_t>();
 
   // 5. th-3 opens every bulletin: to the first key, to the second, its own copy.
   CHECK(runKeyJson(concat(thArgs, {"read", toFirst})).at("body") == "sealed to the first key");
@@ -139,7 +139,7 @@ TEST_CASE("A login with a revoked key names the revocation, and a profile that h
   const auto shared = home.path() / "shared";
   auto rev = runKeyJson(concat(hub.cliGlobals(hub.adminKeyFile(), shared),
                                {"admin", "revoke", "my-pdrm-cyber", "--reason", "left the institution"}));
-  const auto index = rev.at("index").get<std::uint64_t>();
+  const auto index = rev.at("log_index").get<std::uint64_t>();
   runKeyJson(concat(hub.cliGlobals(hub.adminKeyFile(), shared), {"directory"}));  // the profile's log takes it in
 
   auto known = runKeyJson(concat(hub.cliGlobals(my.keyFile, shared), {"inbox"}), 2);
@@ -178,10 +178,10 @@ TEST_CASE("Issue 19 finding 5: two members on one profile send, read, reply and 
   CHECK(runKeyJson(concat(aArgs, {"read", first})).at("body") == "from A to B");
 
   auto reply = runKeyJson(concat(bArgs, {"reply", first, "--body", "reply from B"}));
-  const std::string replyId = reply.at("id");
+  const std::string replyId = reply.at("bulletin_id");
   auto aInbox = runKeyJson(concat(aArgs, {"inbox"}));
   REQUIRE(aInbox.size() == 1);
-  CHECK(aInbox[0].at("id") == replyId);
+  CHECK(aInbox[0].at("bulletin_id") == replyId);
   CHECK(aInbox[0].at("verified") == true);
   CHECK(runKeyJson(concat(aArgs, {"read", replyId})).at("body") == "reply from B");
   CHECK(runKeyJson(concat(bArgs, {"read", replyId})).at("body") == "reply from B");
@@ -198,7 +198,7 @@ TEST_CASE("Issue 19 finding 5: two members on one profile send, read, reply and 
 
   auto show = runKeyJson(concat(base, {"profile", "show"}));
   std::vector<std::string> members;
-  for (const auto& m : show.at("members")) members.push_back(m.at("member"));
+  for (const auto& m : show.at("members")) members.push_back(m.at("member_id"));
   CHECK(members.size() == 3);
 }
 

@@ -58,7 +58,7 @@ TEST_CASE_METHOD(TwoMembers, "Attachments of the same name are saved under disti
   auto sent = runJsonFiles(concat(sgArgs(), {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "tool",
                                              "--title", "three reports", "--body", "b", "--attach", a.string(),
                                              "--attach", b.string(), "--attach", c.string()}));
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
 
   // A --save-dir that does not exist yet (README's example) is created 0700.
   const auto saveDir = home.path() / "received" / "today";
@@ -114,7 +114,7 @@ TEST_CASE_METHOD(TwoMembers, "focal export creates its file 0600 and replaces an
                  "[integration][files][export]") {
   auto sent = runJsonFiles(concat(sgArgs(), {"send", "--to", "my-pdrm-cyber", "--tlp", "amber", "--category", "alert",
                                              "--title", "amber export", "--body", "secret body"}));
-  const std::string id = sent.at("id");
+  const std::string id = sent.at("bulletin_id");
   ::umask(022);  // what most shells have: a plain open() would make 0644
   const auto out = home.path() / "alert.json";
   auto r = runCli(concat(myArgs(), {"export", id, "--out", out.string(), "--i-understand-tlp"}));

@@ -4,16 +4,30 @@
 // can; every command that shows them runs as a subprocess and the raw bytes
 // it writes to stdout and stderr are checked. --json keeps exact values.
 //
+// Titles and bodies are content: only UTF-8 validity is enforced, so they
+// stay hostile end to end. The single-line fields (case reference, handling
+// text, ATT&CK ids, attachment name and media type, addresses) are refused by
+// the sender's own client (sealBulletin: InvalidText), and the header ones by
+// the hub too; both refusals are asserted. The ATT&CK ids and the attachment
+// name and media type live inside the encrypted content, which the hub cannot
+// check, so b1 carries hostile ones the way a modified client would send them
+// (sealed benign, then the content rewritten and the header re-signed).
+//
 // Texts the hub stores in the clear (member names, revocation and retraction
-// reasons, proposals) are sent through the client library; a hub that
-// refuses them (the hub-side defence of the same issue) is also a pass for
-// that field, which is then not looked for in the output (WARN).
+// reasons, proposals) are sent through the client library. The hub refuses
+// control and bidi characters in them (protocol/text.hpp), which is asserted;
+// a field the hub did store would still be looked for, escaped, in the output
+// (the WARN-and-skip branches), so the terminal defence does not silently
+// depend on the hub's.
 #include "hub_fixture.hpp"
 #include "client/client_error.hpp"
 #include "client/safe_text.hpp"
 #include "client/spooled_blob.hpp"
+#include "crypto/primitives.hpp"
+#include "protocol/bulletin.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/records.hpp"
+#include "protocol/signing.hpp"
 
 #include <catch2/catch.hpp>
 #include <capnp/message.h>
@@ -48,6 +62,13 @@ const std::string HostileFile = "invoice\u202Evsc.exe";
 const std::string HostileCase = "CASE-1\x1b[8m hidden\nCase: fake";
 const std::string HostileHandling = "no press\x1b]52;c;ZXZpbA==\x07";
 const std::string HostileAttack = "T1566\x1b[2K";
+const std::string HostileMediaType = "text/plain\x1b[2J";
+// What b1's header carries instead: the sender's client and the hub refuse
+// the hostile ones.
+const std::string BenignCase = "CASE-1";
+const std::string BenignHandling = "no press";
+// What the hub lets an amendment hold: line breaks and tabs.
+const std::string MultiLineAmendment = "Article 3.\nzz-fake-row  approved by every member state\n\tend";
 
 std::string shown(const std::string& s) { return client::safeBlock(s); }
 
@@ -178,6 +199,48 @@ bool accepted(F&& f) {
   }
 }
 
+// What a modified client can do that sealBulletin refuses: `sealed` (sealed
+// with `key`) with its Content rewritten by `mutate`, re-encrypted under the
+// same key and nonce, and the header's content hash and size updated and
+// re-signed by `sender`. The hub sees only ciphertext and a valid signature.
+protocol::SealedBulletin withHostileContent(protocol::SealedBulletin sealed, const crypto::ContentKey& key,
+                                            const crypto::MemberKeys& sender,
+                                            const std::function<void(wire::Content::Builder)>& mutate) {
+  auto header = protocol::decode<wire::BulletinHeader>(sealed.header);
+  REQUIRE(header);
+  const auto nonce = *crypto::AeadNonce::fromBytes(protocol::view(header->root().getContentNonce()));
+  const auto ad = protocol::contentAd(sealed.id);
+  auto plain = crypto::aeadDecrypt(key, nonce, sealed.ciphertext, ad);
+  REQUIRE(plain);
+  auto content = protocol::decode<wire::Content>(*plain);
+  REQUIRE(content);
+  capnp::MallocMessageBuilder c;
+  c.setRoot(content->root());
+  mutate(c.getRoot<wire::Content>());
+  sealed.ciphertext = crypto::aeadEncrypt(key, nonce, protocol::toBytes(c), ad);
+  capnp::MallocMessageBuilder h;
+  h.setRoot(header->root());
+  auto hb = h.getRoot<wire::BulletinHeader>();
+  hb.setContentHash(protocol::kjBytes(crypto::hash256(sealed.ciphertext).view()));
+  hb.setContentSize(sealed.ciphertext.size());
+  sealed.header = protocol::toBytes(h);
+  sealed.signature = crypto::sign(protocol::context::BulletinHeader, sealed.header, sender.identity.secretKey);
+  return sealed;
+}
+
+// `sealed` with its header rewritten by `mutate` and re-signed by `sender`.
+protocol::SealedBulletin withHostileHeader(protocol::SealedBulletin sealed, const crypto::MemberKeys& sender,
+                                           const std::function<void(wire::BulletinHeader::Builder)>& mutate) {
+  auto parsed = protocol::decode<wire::BulletinHeader>(sealed.header);
+  REQUIRE(parsed);
+  capnp::MallocMessageBuilder b;
+  b.setRoot(parsed->root());
+  mutate(b.getRoot<wire::BulletinHeader>());
+  sealed.header = protocol::toBytes(b);
+  sealed.signature = crypto::sign(protocol::context::BulletinHeader, sealed.header, sender.identity.secretKey);
+  return sealed;
+}
+
 struct HostileWorld {
   Hub hub;
   TempDir home;
@@ -190,6 +253,7 @@ struct HostileWorld {
   bool revokeReasonStored = false;
   bool retractionStored = false;
   bool admissionStored = false;
+  bool amendmentStored = false;
   std::string hostileId;    // b1: every bulletin field hostile, with an attachment
   std::string retractedId;  // b2: retracted with a hostile reason
   std::string recordId;     // a summary record with a hostile comment
@@ -215,6 +279,7 @@ struct HostileWorld {
       });
     };
     nameStored = registerMember(evil, HostileName, "TH");
+    CHECK_FALSE(nameStored);  // the hub refuses a control or bidi character in a name
     if (!nameStored) REQUIRE(registerMember(evil, "Evil Corp", "TH"));
     REQUIRE(registerMember(gone, "Gone", "LA"));
     revokeReasonStored = adminEvent(hub, [&](wire::LogEvent::Builder e) {
@@ -222,9 +287,10 @@ struct HostileWorld {
       r.setMemberId("la-gone");
       r.setReason(HostileReason);
     });
+    CHECK_FALSE(revokeReasonStored);
 
-    // b1: SG to MY, every field of the sender's hostile, one attachment
-    // with a hostile name and media type.
+    // b1: SG to MY, one attachment. The sender's client refuses every
+    // hostile single-line field; the title and body (content) stay hostile.
     auto conn = hub.connect(sg.keys);
     const auto file = home.path() / "plain.txt";
     std::ofstream(file) << "attachment content\n";
@@ -236,24 +302,63 @@ struct HostileWorld {
     d.category = wire::Category::ALERT;
     d.title = HostileTitle;
     d.body = HostileBody;
-    d.caseRef = HostileCase;
+    d.caseRef = BenignCase;
     d.handling = wire::Handling::H3;
-    d.handlingText = HostileHandling;
-    d.attackTechniques = {HostileAttack, "T1204.002"};
+    d.handlingText = BenignHandling;
+    d.attackTechniques = {"T1566", "T1204.002"};
     d.addresses = {"my-pdrm-cyber"};
     d.recipients = {protocol::RecipientKey{"my-pdrm-cyber", my.keys.encryption.publicKey}};
     d.attachments.push_back(
-        protocol::AttachmentDraft{HostileFile, "text/plain\x1b[2J", blob.plainSize(), blob.hash(), blob.size()});
+        protocol::AttachmentDraft{"invoice.txt", "text/plain", blob.plainSize(), blob.hash(), blob.size()});
+    auto refusedWith = [&](const std::function<void(protocol::BulletinDraft&)>& spoil) {
+      auto bad = d;
+      spoil(bad);
+      auto r = protocol::sealBulletin(bad, sg.keys, contentKey, nowMs());
+      return r ? std::optional<protocol::SealError>() : std::optional(r.error());
+    };
+    const auto invalidText = std::optional(protocol::SealError::InvalidText);
+    CHECK(refusedWith([](auto& b) { b.caseRef = HostileCase; }) == invalidText);
+    CHECK(refusedWith([](auto& b) { b.handlingText = HostileHandling; }) == invalidText);
+    CHECK(refusedWith([](auto& b) { b.attackTechniques[0] = HostileAttack; }) == invalidText);
+    CHECK(refusedWith([](auto& b) { b.attachments[0].name = HostileFile; }) == invalidText);
+    CHECK(refusedWith([](auto& b) { b.attachments[0].mediaType = HostileMediaType; }) == invalidText);
+    CHECK(refusedWith([](auto& b) { b.addresses = {"my-pdrm-cyber\x1b[2J"}; }) == invalidText);
     auto sealed = protocol::sealBulletin(d, sg.keys, contentKey, nowMs());
     REQUIRE(sealed);
-    conn->send(*sealed);
-    hostileId = crypto::toHex(sealed->id);
+
+    // A modified client re-signs a header with a hostile case reference or
+    // handling text: the hub, which stores and relays the header, refuses it.
+    auto hubRefusal = [&](const protocol::SealedBulletin& s) {
+      try {
+        conn->send(s);
+      } catch (const client::HubError& e) {
+        return std::string(e.what());
+      }
+      return std::string("accepted");
+    };
+    CHECK_THAT(hubRefusal(withHostileHeader(*sealed, sg.keys,
+                                            [](auto h) { h.setCaseRef(protocol::asText(HostileCase)); })),
+               Catch::Contains("control character"));
+    CHECK_THAT(hubRefusal(withHostileHeader(*sealed, sg.keys,
+                                            [](auto h) { h.setHandlingText(protocol::asText(HostileHandling)); })),
+               Catch::Contains("control character"));
+
+    // ... but the content is opaque to the hub: the ATT&CK id and the
+    // attachment's name and media type arrive hostile.
+    auto hostile = withHostileContent(*sealed, contentKey, sg.keys, [](wire::Content::Builder c) {
+      c.getAttackTechniques().set(0, protocol::asText(HostileAttack));
+      c.getAttachments()[0].setName(protocol::asText(HostileFile));
+      c.getAttachments()[0].setMediaType(protocol::asText(HostileMediaType));
+    });
+    conn->send(hostile);
+    hostileId = crypto::toHex(hostile.id);
 
     // b2: retracted with a hostile reason.
     auto b2 = sealTo(sg.keys, {&my.keys}, "to be retracted", "b", wire::Tlp::GREEN);
     conn->send(b2);
     retractedId = crypto::toHex(b2.id);
     retractionStored = accepted([&] { conn->retract(protocol::makeRetraction(b2.id, HostileReason, sg.keys, nowMs())); });
+    CHECK_FALSE(retractionStored);
 
     // A summary record from the secretariat; MY comments with a hostile text.
     protocol::BulletinDraft r;
@@ -274,7 +379,14 @@ struct HostileWorld {
 
     // Proposals: an amendment with a hostile text, an admission with a hostile name.
     auto admin = hub.connect(hub.adminKeys());
-    admin->propose(protocol::makeAmendmentProposal(HostileBody, hub.adminKeys(), nowMs(), nowMs() + 86'400'000));
+    // Every point of contact is shown an amendment: the hub refuses controls
+    // and bidi characters in it, but not line breaks and tabs, so a
+    // multi-line amendment with a fake row is proposed too.
+    amendmentStored = accepted([&] {
+      admin->propose(protocol::makeAmendmentProposal(HostileBody, hub.adminKeys(), nowMs(), nowMs() + 86'400'000));
+    });
+    CHECK_FALSE(amendmentStored);
+    admin->propose(protocol::makeAmendmentProposal(MultiLineAmendment, hub.adminKeys(), nowMs(), nowMs() + 86'400'000));
     protocol::AdmissionDraft adm;
     adm.memberId = "acme-labs";
     adm.name = HostileName;
@@ -282,6 +394,7 @@ struct HostileWorld {
     admissionStored = accepted([&] {
       admin->propose(protocol::makeAdmissionProposal(adm, hub.adminKeys(), nowMs(), nowMs() + 86'400'000));
     });
+    CHECK_FALSE(admissionStored);
   }
 };
 
@@ -305,8 +418,10 @@ TEST_CASE_METHOD(HostileWorld, "read: hostile bulletin fields are escaped and ca
   CHECK_THAT(r.out, Catch::Contains("\\u009b2J \\u2066isolated\\u2069 \\rFrom: carriage"));
   // Single-line fields stay on their line.
   CHECK_THAT(r.out, Catch::Contains("Title:     Quarterly\\x1b]0;owned\\x07\\x1b[2J report \\u202etxt.exe\\nFrom: fake"));
-  CHECK_THAT(r.out, Catch::Contains("Case:      CASE-1\\x1b[8m hidden\\nCase: fake"));
-  CHECK_THAT(r.out, Catch::Contains("other restrictions: no press\\x1b]52;c;ZXZpbA==\\x07"));
+  // The case reference and handling text are the benign ones (the hostile
+  // ones were refused by the client and the hub: see HostileWorld).
+  CHECK_THAT(r.out, Catch::Contains("Case:      CASE-1\n"));
+  CHECK_THAT(r.out, Catch::Contains("other restrictions: no press"));
   CHECK_THAT(r.out, Catch::Contains("ATT&CK:    T1566\\x1b[2K, T1204.002"));
   CHECK_THAT(r.out, Catch::Contains("  invoice\\u202evsc.exe  19 bytes  text/plain\\x1b[2J  -> saved to "));
   // The attachment is saved under a name without the override.
@@ -320,10 +435,11 @@ TEST_CASE_METHOD(HostileWorld, "read: hostile bulletin fields are escaped and ca
   auto j = runJsonClean(concat(args(my), {"read", hostileId}));
   CHECK(j.at("title") == HostileTitle);
   CHECK(j.at("body") == HostileBody);
-  CHECK(j.at("case") == HostileCase);
-  CHECK(j.at("handling_text") == HostileHandling);
+  CHECK(j.at("case") == BenignCase);
+  CHECK(j.at("handling_text") == BenignHandling);
   CHECK(j.at("attack").at(0) == HostileAttack);
   CHECK(j.at("attachments").at(0).at("name") == HostileFile);
+  CHECK(j.at("attachments").at(0).at("media_type") == HostileMediaType);
 }
 
 TEST_CASE_METHOD(HostileWorld, "inbox, listen, thread, ack and a retracted read show hostile titles and reasons escaped",
@@ -371,7 +487,7 @@ TEST_CASE_METHOD(HostileWorld, "directory, fingerprint, admin list and admin log
     CHECK_THAT(dir.out, Catch::Contains("th-evil                Evil Corp\\x1b[2J\\nzz-fake-row            Fake Member\\u202e"));
     auto j = runJsonClean(concat(args(my), {"directory"}));
     bool exact = false;
-    for (const auto& m : j) exact = exact || (m.at("id") == "th-evil" && m.at("name") == HostileName);
+    for (const auto& m : j) exact = exact || (m.at("member_id") == "th-evil" && m.at("name") == HostileName);
     CHECK(exact);
   }
   runClean(concat(args(my), {"fingerprint", "th-evil"}));
@@ -400,7 +516,10 @@ TEST_CASE_METHOD(HostileWorld, "record-status, proposals and status render comme
   CHECK(stj.at("comments").at(0).at("text") == HostileBody);
 
   auto props = runClean(concat(args(my), {"proposals"}));
-  CHECK_THAT(props.out, Catch::Contains("    | \\x1b[7A\\x1b[2KFrom:      evil-member"));
+  if (amendmentStored) CHECK_THAT(props.out, Catch::Contains("    | \\x1b[7A\\x1b[2KFrom:      evil-member"));
+  // The multi-line amendment the hub accepts: each of its lines is quoted
+  // as the amendment's, none passes for a row of its own.
+  CHECK_THAT(props.out, Catch::Contains("    | Article 3.\n    | zz-fake-row  approved by every member state\n"));
   for (const auto& l : linesOf(props.out)) CHECK(l.rfind("zz-fake-row", 0) != 0);
   if (admissionStored) CHECK_THAT(props.out, Catch::Contains("admit acme-labs (Evil Corp\\x1b[2J\\nzz-fake-row"));
 

@@ -184,11 +184,16 @@ TEST_CASE("sealBulletin refuses a title, body or header text that is not valid t
   CHECK(protocol::view(opened->content.root().getBody()) == d.body);
 }
 
-TEST_CASE("An attachment name that is not safe single-line text is replaced whole before it is sealed",
+TEST_CASE("An attachment name is made safe single-line text before it is sealed or saved: bidi and C1 dropped, "
+          "bytes that are not UTF-8 replaced",
           "[protocol][text]") {
-  CHECK(client::sanitizeFileName("x\xE2\x80\xAEtxt.exe", "attachment-1") == "attachment-1");
-  CHECK(client::sanitizeFileName("caf\xE9.txt", "attachment-1") == "attachment-1");
-  CHECK(client::sanitizeFileName("a\xC2\x9B" "b.txt", "attachment-1") == "attachment-1");
+  // The display trick of U+202E is gone: the saved name reads as it sorts.
+  CHECK(client::sanitizeFileName("x\xE2\x80\xAEtxt.exe", "attachment-1") == "xtxt.exe");
+  CHECK(client::sanitizeFileName("caf\xE9.txt", "attachment-1") == "caf_.txt");
+  CHECK(client::sanitizeFileName("a\xC2\x9B" "b.txt", "attachment-1") == "ab.txt");
+  for (const char* hostile : {"x\xE2\x80\xAEtxt.exe", "caf\xE9.txt", "a\xC2\x9B" "b.txt", "\x1b[2J.txt", "a\nb"}) {
+    CHECK(protocol::isSafeSingleLineText(client::sanitizeFileName(hostile, "attachment-1")));
+  }
   CHECK(client::sanitizeFileName("\xE0\xB8\xA3\xE0\xB8\xB2\xE0\xB8\xA2\xE0\xB8\x87\xE0\xB8\xB2\xE0\xB8\x99.pdf", "x") ==
         "\xE0\xB8\xA3\xE0\xB8\xB2\xE0\xB8\xA2\xE0\xB8\x87\xE0\xB8\xB2\xE0\xB8\x99.pdf");
 }
