@@ -15,15 +15,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-json jsonRun(const std::vector<std::string>& args, int expectedExit = 0) {
-  auto r = runCli(concat({"--json"}, args));
-  INFO("focal ... " << args.back() << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
-  REQUIRE(r.exitCode == expectedExit);
-  json j;
-  REQUIRE_NOTHROW(j = json::parse(r.out));
-  return j;
-}
-
 }  // namespace
 
 TEST_CASE("focal ack of an id that is not queued reports it as not found, exit 5", "[integration][cli][findings]") {
@@ -41,22 +32,22 @@ TEST_CASE("focal ack of an id that is not queued reports it as not found, exit 5
   CHECK(text.exitCode == 5);
   CHECK_THAT(text.out, !Contains("Acknowledged"));
   CHECK_THAT(text.err, Contains(unknown) && Contains("not in your queue"));
-  auto j = jsonRun(concat(myArgs, {"ack", unknown}), 5);
+  auto j = runCliJson(concat(myArgs, {"ack", unknown}), 5);
   CHECK(j.at("acknowledged_ids").empty());
   CHECK(j.at("not_found_ids") == json::array({unknown}));
   CHECK(j.at("removed") == 0);
 
   // A queued id and an unknown one: the queued one is acknowledged, the
   // other reported, exit 5.
-  const std::string id = jsonRun(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend",
+  const std::string id = runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend",
                                                  "--title", "t", "--body", "b"}))
                              .at("bulletin_id");
-  auto mixed = jsonRun(concat(myArgs, {"ack", id, unknown}), 5);
+  auto mixed = runCliJson(concat(myArgs, {"ack", id, unknown}), 5);
   CHECK(mixed.at("acknowledged_ids") == json::array({id}));
   CHECK(mixed.at("not_found_ids") == json::array({unknown}));
   CHECK(mixed.at("removed") == 1);
   // Acknowledged before: no longer queued, so not found now.
-  CHECK(jsonRun(concat(myArgs, {"ack", id}), 5).at("not_found_ids") == json::array({id}));
+  CHECK(runCliJson(concat(myArgs, {"ack", id}), 5).at("not_found_ids") == json::array({id}));
 }
 
 TEST_CASE("focal inbox lists a retracted bulletin once, marked retracted", "[integration][cli][findings]") {
@@ -66,12 +57,12 @@ TEST_CASE("focal inbox lists a retracted bulletin once, marked retracted", "[int
   auto my = hub.createMember("my-pdrm", "MY", wire::Institution::LAW_ENFORCEMENT, true);
   const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
   const auto myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
-  const std::string id = jsonRun(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend",
+  const std::string id = runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend",
                                                  "--title", "soon withdrawn", "--body", "b"}))
                              .at("bulletin_id");
-  jsonRun(concat(sgArgs, {"retract", id, "--reason", "a test artefact"}));
+  runCliJson(concat(sgArgs, {"retract", id, "--reason", "a test artefact"}));
   // Queued twice now (the bulletin and the announcement), listed once.
-  auto inbox = jsonRun(concat(myArgs, {"inbox"}));
+  auto inbox = runCliJson(concat(myArgs, {"inbox"}));
   REQUIRE(inbox.size() == 1);
   CHECK(inbox[0].at("bulletin_id") == id);
   CHECK(inbox[0].at("retracted") == true);
@@ -115,13 +106,13 @@ TEST_CASE("Not found exits 5, whether the client or the hub found nothing", "[in
   const auto myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
   const std::string unknown(32, 'a');
   // The client: not queued, not cached.
-  CHECK(jsonRun(concat(myArgs, {"read", unknown}), 5).at("error").at("code") == "not-found");
-  CHECK(jsonRun(concat(myArgs, {"thread", unknown}), 5).at("error").at("code") == "not-found");
-  CHECK(jsonRun(concat(myArgs, {"fingerprint", "nobody-here"}), 5).at("error").at("code") == "not-found");
-  CHECK(jsonRun(concat(myArgs, {"approve", unknown}), 5).at("error").at("code") == "not-found");
+  CHECK(runCliJson(concat(myArgs, {"read", unknown}), 5).at("error").at("code") == "not-found");
+  CHECK(runCliJson(concat(myArgs, {"thread", unknown}), 5).at("error").at("code") == "not-found");
+  CHECK(runCliJson(concat(myArgs, {"fingerprint", "nobody-here"}), 5).at("error").at("code") == "not-found");
+  CHECK(runCliJson(concat(myArgs, {"approve", unknown}), 5).at("error").at("code") == "not-found");
   // The hub: notFound.
-  CHECK(jsonRun(concat(myArgs, {"status", unknown}), 5).at("error").at("code") == "not-found");
-  CHECK(jsonRun(concat(myArgs, {"record-status", unknown}), 5).at("error").at("code") == "not-found");
+  CHECK(runCliJson(concat(myArgs, {"status", unknown}), 5).at("error").at("code") == "not-found");
+  CHECK(runCliJson(concat(myArgs, {"record-status", unknown}), 5).at("error").at("code") == "not-found");
   // Documented where the exit codes are.
   CHECK_THAT(runCli({"--help"}).out, Contains("5  not found"));
 }
@@ -134,17 +125,17 @@ TEST_CASE("An over-long --case or --handling-text is refused naming the option a
   hub.createMember("my-pdrm", "MY");
   const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
   const std::string tooLong(1025, 'c');
-  auto r = jsonRun(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend", "--title", "t",
+  auto r = runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend", "--title", "t",
                                    "--body", "b", "--case", tooLong}),
                    1);
   CHECK(r.at("error").at("code") == "too-long");
   CHECK_THAT(r.at("error").at("message").get<std::string>(), Contains("--case") && Contains("1024") && Contains("1025"));
-  auto h3 = jsonRun(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend", "--title", "t",
+  auto h3 = runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend", "--title", "t",
                                     "--body", "b", "--handling", "H3", "--handling-text", tooLong}),
                     1);
   CHECK_THAT(h3.at("error").at("message").get<std::string>(), Contains("--handling-text") && Contains("1024"));
   // At the limit it is sent.
-  jsonRun(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend", "--title", "t", "--body",
+  runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend", "--title", "t", "--body",
                           "b", "--case", std::string(1024, 'c')}));
 }
 
@@ -156,10 +147,10 @@ TEST_CASE("TLP is accepted as TLP:AMBER+STRICT and as amber+strict", "[integrati
   const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
   for (const char* tlp : {"TLP:AMBER+STRICT", "amber+strict", "tlp:amber+strict", "AMBER+STRICT"}) {
     INFO(tlp);
-    jsonRun(concat(sgArgs, {"send", "--to", "sg-le2", "--tlp", tlp, "--category", "trend", "--title", "t", "--body",
+    runCliJson(concat(sgArgs, {"send", "--to", "sg-le2", "--tlp", tlp, "--category", "trend", "--title", "t", "--body",
                             "b"}));
   }
-  auto bad = jsonRun(concat(sgArgs, {"send", "--to", "sg-le2", "--tlp", "TLP:PURPLE", "--category", "trend", "--title",
+  auto bad = runCliJson(concat(sgArgs, {"send", "--to", "sg-le2", "--tlp", "TLP:PURPLE", "--category", "trend", "--title",
                                      "t", "--body", "b"}),
                      1);
   CHECK_THAT(bad.at("error").at("message").get<std::string>(), Contains("TLP:PURPLE"));

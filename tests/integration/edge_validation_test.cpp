@@ -26,15 +26,6 @@ ProcessResult focalWith(const std::vector<std::string>& args, const std::string&
   return runProcess(argv, {{"FOCAL_PASSPHRASE", passphrase}});
 }
 
-json edgeJson(const std::vector<std::string>& args, int expectedExit = 0) {
-  auto r = runCli(concat({"--json"}, args));
-  INFO("focal " << args.back() << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
-  REQUIRE(r.exitCode == expectedExit);
-  json j;
-  REQUIRE_NOTHROW(j = json::parse(r.out));
-  return j;
-}
-
 wire::ErrorCode registrationError(Hub& hub, const std::string& id, const std::string& state) {
   try {
     hub.createMember(id, state);
@@ -72,7 +63,7 @@ TEST_CASE("The hub refuses a state that is not ISO 3166-1 or not a member state 
   CHECK(registrationError(hub, "zz-typo", "ZZ") == wire::ErrorCode::INVALID_REQUEST);
 
   TempDir home;
-  auto audit = edgeJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}));
+  auto audit = runCliJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}));
   std::vector<std::string> recorded;
   for (const auto& e : audit.at("entries")) {
     if (e.at("event") == "config.member-states") recorded.push_back(e.at("detail"));
@@ -133,25 +124,25 @@ TEST_CASE("The CLI refuses a non-ISO state, unknown ATT&CK ids and short passphr
   CHECK(shortKey.out.find("short-passphrase") != std::string::npos);
   CHECK_FALSE(fs::exists(sgKey));
   CHECK_FALSE(fs::exists(sgKey.string() + ".pub"));
-  edgeJson({"keygen", "--member", "sg-spf-cyber", "--out", sgKey.string(), "--kdf", "interactive"});
-  edgeJson({"keygen", "--member", "my-pdrm-cyber", "--out", myKey.string(), "--kdf", "interactive"});
+  runCliJson({"keygen", "--member", "sg-spf-cyber", "--out", sgKey.string(), "--kdf", "interactive"});
+  runCliJson({"keygen", "--member", "my-pdrm-cyber", "--out", myKey.string(), "--kdf", "interactive"});
 
   // admin register --state ZZ: refused before anything is sent.
   const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin");
-  const auto before = edgeJson(concat(adminArgs, {"admin", "log"})).at("entries").size();
-  auto zz = edgeJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "ZZ",
+  const auto before = runCliJson(concat(adminArgs, {"admin", "log"})).at("entries").size();
+  auto zz = runCliJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "ZZ",
                                         "--institution", "law-enforcement", "--name", "SPF"}),
                      1);
   CHECK(zz.at("error").at("code") == "bad-state");
-  CHECK(edgeJson(concat(adminArgs, {"admin", "log"})).at("entries").size() == before);
+  CHECK(runCliJson(concat(adminArgs, {"admin", "log"})).at("entries").size() == before);
   // An ISO code outside the hub's member states: the hub refuses it (exit 2).
-  auto fr = edgeJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "FR",
+  auto fr = runCliJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "FR",
                                         "--institution", "law-enforcement", "--name", "SPF"}),
                      2);
   CHECK(fr.at("error").at("code") == "policy-denied");
-  edgeJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "SG", "--institution",
+  runCliJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "SG", "--institution",
                               "law-enforcement", "--name", "SPF"}));
-  edgeJson(concat(adminArgs, {"admin", "register", myKey.string() + ".pub", "--state", "MY", "--institution",
+  runCliJson(concat(adminArgs, {"admin", "register", myKey.string() + ".pub", "--state", "MY", "--institution",
                               "law-enforcement", "--name", "PDRM"}));
 
   const auto sgArgs = hub.cliGlobals(sgKey, home.path() / "sg");
@@ -176,7 +167,7 @@ TEST_CASE("The CLI refuses a non-ISO state, unknown ATT&CK ids and short passphr
   INFO(ok.err);
   REQUIRE(ok.exitCode == 0);
   const std::string id = json::parse(ok.out).at("bulletin_id");
-  auto read = edgeJson(concat(myArgs, {"read", id}));
+  auto read = runCliJson(concat(myArgs, {"read", id}));
   CHECK(read.at("attack") == json::array({"T1566.002", "T1204"}));
   CHECK(read.at("attack_names") == json::array({"Spearphishing Link", "User Execution"}));
   auto text = runCli(concat(myArgs, {"read", id}));

@@ -4,6 +4,7 @@
 #include "protocol/bulletin.hpp"
 
 #include <capnp/message.h>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -387,6 +388,17 @@ protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender, const std::vec
   auto sealed = protocol::sealBulletin(d, sender, key, nowMs());
   if (!sealed) throw std::runtime_error(std::string("seal failed: ") + protocol::describe(sealed.error()));
   return std::move(sealed).value();
+}
+
+nlohmann::json runCliJson(const std::vector<std::string>& args, int expectedExit) {
+  auto r = runCli(concat({"--json"}, args));
+  std::string command = "focal --json";
+  for (const auto& a : args) command += " " + a;
+  INFO(command << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.exitCode == expectedExit);
+  nlohmann::json j;
+  REQUIRE_NOTHROW(j = nlohmann::json::parse(r.out));
+  return j;
 }
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {

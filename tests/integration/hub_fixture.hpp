@@ -12,6 +12,8 @@
 #include "client/connection.hpp"
 #include "crypto/keyfile.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -148,6 +150,11 @@ class Hub {
 // Runs the focal CLI (FOCAL_CLI_PATH) with FOCAL_PASSPHRASE set.
 ProcessResult runCli(const std::vector<std::string>& args, const std::optional<std::string>& stdinText = std::nullopt,
                      std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// `focal --json ARGS`: requires exit code `expectedExit` and one JSON
+// document on stdout, and returns it (the command, its exit code, stdout and
+// stderr are reported when either check fails).
+nlohmann::json runCliJson(const std::vector<std::string>& args, int expectedExit = 0);
 
 // A sealed bulletin from `sender` to `recipients` (plain member ids).
 protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender, const std::vector<const crypto::MemberKeys*>& recipients,

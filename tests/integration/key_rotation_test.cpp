@@ -21,19 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-json runKeyJson(const std::vector<std::string>& args, int expectedExit = 0) {
-  auto r = runCli(concat({"--json"}, args));
-  INFO("focal " << [&] {
-    std::string all;
-    for (const auto& a : args) all += a + " ";
-    return all;
-  }() << "-> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
-  REQUIRE(r.exitCode == expectedExit);
-  json j;
-  REQUIRE_NOTHROW(j = json::parse(r.out));
-  return j;
-}
-
 std::string errorMessage(const json& j) { return j.at("error").at("message").get<std::string>(); }
 
 // Global options for a profile without --key (the profile's key, or one given after).
@@ -42,7 +29,7 @@ std::vector<std::string> profileArgs(const Hub& hub, const fs::path& profile) {
 }
 
 std::string sendTo(const std::vector<std::string>& senderArgs, const std::string& to, const std::string& text) {
-  return runKeyJson(concat(senderArgs, {"send", "--to", to, "--tlp", "green", "--category", "trend", "--title", text,
+  return runCliJson(concat(senderArgs, {"send", "--to", to, "--tlp", "green", "--category", "trend", "--title", text,
                                         "--body", text}))
       .at("bulletin_id")
       .get<std::string>();
@@ -63,16 +50,16 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   const auto profile = home.path() / "th-profile";
   const auto thArgs = profileArgs(hub, profile);
   const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
-  runKeyJson(concat(thArgs, {"profile", "set", "--key", th.keyFile.string()}));
+  runCliJson(concat(thArgs, {"profile", "set", "--key", th.keyFile.string()}));
 
   const auto toFirst = sendTo(sgArgs, "th-ttc", "sealed to the first key");
   const auto ownFirst = sendTo(thArgs, "sg-spf-cyber", "sent by th with the first keys");
 
   // 1. rotate-key from the profile's key file: the profile now names the new file.
   const auto th2 = home.path() / "th-2.key";
-  auto rot = runKeyJson(concat(thArgs, {"rotate-key", "--out", th2.string(), "--kdf", "interactive"}));
+  auto rot = runCliJson(concat(thArgs, {"rotate-key", "--out", th2.string(), "--kdf", "interactive"}));
   CHECK(rot.at("profile_updated") == true);
-  CHECK(runKeyJson(concat(thArgs, {"profile", "show"})).at("key_file") == abs(th2));
+  CHECK(runCliJson(concat(thArgs, {"profile", "show"})).at("key_file") == abs(th2));
   const auto encRotation = rot.at("log_index").get<std::uint64_t>();
 
   // 2. a bulletin sealed to the th-2 key.
@@ -81,7 +68,7 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   // 3. the old file cannot rotate: the entry, its date and th-2.key are named, nothing is written.
   const auto th3 = home.path() / "th-3.key";
   const auto staleArgs = concat(thArgs, {"--key", th.keyFile.string()});
-  auto refused = runKeyJson(concat(staleArgs, {"rotate-key", "--identity", "--out", th3.string(), "--kdf", "interactive"}), 1);
+  auto refused = runCliJson(concat(staleArgs, {"rotate-key", "--identity", "--out", th3.string(), "--kdf", "interactive"}), 1);
   CHECK(refused.at("error").at("code") == "stale-key-file");
   const auto why = errorMessage(refused);
   CHECK_THAT(why, Catch::Contains("encryption key of this key file was replaced at directory-log entry " +
@@ -91,9 +78,9 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   CHECK_FALSE(fs::exists(th3));
   CHECK_FALSE(fs::exists(th3.string() + ".pub"));
   // An encryption-only rotation from it is refused the same way.
-  runKeyJson(concat(staleArgs, {"rotate-key", "--out", th3.string(), "--kdf", "interactive"}), 1);
+  runCliJson(concat(staleArgs, {"rotate-key", "--out", th3.string(), "--kdf", "interactive"}), 1);
   // Nor can it acknowledge (the bulletin sealed to th-2 would leave the hub unread)...
-  auto ack = runKeyJson(concat(staleArgs, {"ack", toSecond}), 1);
+  auto ack = runCliJson(concat(staleArgs, {"ack", toSecond}), 1);
   CHECK(ack.at("error").at("code") == "stale-key-file");
   // ...while other commands warn and go on.
   auto inbox = runCli(concat(staleArgs, {"--json", "inbox"}));
@@ -102,22 +89,22 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   CHECK(json::parse(inbox.out).size() == 2);
 
   // 4. the current file rotates both keys; the profile follows.
-  auto rot2 = runKeyJson(concat(thArgs, {"rotate-key", "--identity", "--out", th3.string(), "--kdf", "interactive"}));
+  auto rot2 = runCliJson(concat(thArgs, {"rotate-key", "--identity", "--out", th3.string(), "--kdf", "interactive"}));
   CHECK(rot2.at("profile_updated") == true);
   const auto idRotation = rot2.at("log_index").get<std::uint64_t>();
 
   // 5. th-3 opens every bulletin: to the first key, to the second, its own copy.
-  CHECK(runKeyJson(concat(thArgs, {"read", toFirst})).at("body") == "sealed to the first key");
-  CHECK(runKeyJson(concat(thArgs, {"read", toSecond})).at("body") == "sealed to the second key");
-  CHECK(runKeyJson(concat(thArgs, {"read", ownFirst})).at("body") == "sent by th with the first keys");
+  CHECK(runCliJson(concat(thArgs, {"read", toFirst})).at("body") == "sealed to the first key");
+  CHECK(runCliJson(concat(thArgs, {"read", toSecond})).at("body") == "sealed to the second key");
+  CHECK(runCliJson(concat(thArgs, {"read", ownFirst})).at("body") == "sent by th with the first keys");
   // Acknowledged, they stay readable from the cache.
-  CHECK(runKeyJson(concat(thArgs, {"ack", toFirst, toSecond})).at("removed") == 2);
-  CHECK(runKeyJson(concat(thArgs, {"read", toSecond})).at("body") == "sealed to the second key");
-  CHECK(runKeyJson(concat(thArgs, {"inbox"})).empty());
+  CHECK(runCliJson(concat(thArgs, {"ack", toFirst, toSecond})).at("removed") == 2);
+  CHECK(runCliJson(concat(thArgs, {"read", toSecond})).at("body") == "sealed to the second key");
+  CHECK(runCliJson(concat(thArgs, {"inbox"})).empty());
 
   // 6. logins with replaced identity keys say which entry replaced them, when, and where the current keys are.
   for (const auto& old : {th.keyFile, th2}) {
-    auto login = runKeyJson(concat(thArgs, {"--key", old.string(), "inbox"}), 2);
+    auto login = runCliJson(concat(thArgs, {"--key", old.string(), "inbox"}), 2);
     CHECK(login.at("error").at("code") == "unauthenticated");
     const auto text = errorMessage(login);
     CHECK_THAT(text, Catch::Contains("identity key of this key file was replaced at directory-log entry " +
@@ -134,22 +121,22 @@ TEST_CASE("A login with a revoked key names the revocation, and a profile that h
   auto my = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
   // The member's own profile verified the log before the revocation...
   const auto own = hub.cliGlobals(my.keyFile, home.path() / "my");
-  runKeyJson(concat(own, {"directory"}));
+  runCliJson(concat(own, {"directory"}));
   // ...an admin's profile, also used with the member's key file, sees it.
   const auto shared = home.path() / "shared";
-  auto rev = runKeyJson(concat(hub.cliGlobals(hub.adminKeyFile(), shared),
+  auto rev = runCliJson(concat(hub.cliGlobals(hub.adminKeyFile(), shared),
                                {"admin", "revoke", "my-pdrm-cyber", "--reason", "left the institution"}));
   const auto index = rev.at("log_index").get<std::uint64_t>();
-  runKeyJson(concat(hub.cliGlobals(hub.adminKeyFile(), shared), {"directory"}));  // the profile's log takes it in
+  runCliJson(concat(hub.cliGlobals(hub.adminKeyFile(), shared), {"directory"}));  // the profile's log takes it in
 
-  auto known = runKeyJson(concat(hub.cliGlobals(my.keyFile, shared), {"inbox"}), 2);
+  auto known = runCliJson(concat(hub.cliGlobals(my.keyFile, shared), {"inbox"}), 2);
   CHECK(known.at("error").at("code") == "revoked-key");
   const auto text = errorMessage(known);
   CHECK_THAT(text, Catch::Contains("the member was revoked at directory-log entry " + std::to_string(index)));
   CHECK_THAT(text, Catch::Contains("left the institution"));
   CHECK(hasDate(text));
 
-  auto unseen = runKeyJson(concat(own, {"inbox"}), 2);
+  auto unseen = runCliJson(concat(own, {"inbox"}), 2);
   CHECK(unseen.at("error").at("code") == "revoked-key");
   CHECK_THAT(errorMessage(unseen), Catch::Contains("still names this key as current"));
 }
@@ -163,40 +150,40 @@ TEST_CASE("Issue 19 finding 5: two members on one profile send, read, reply and 
   // One profile, whose own key is the admin's (an admin who is also a POC).
   const auto profile = home.path() / "shared";
   const auto base = profileArgs(hub, profile);
-  runKeyJson(concat(base, {"profile", "set", "--key", hub.adminKeyFile().string()}));
+  runCliJson(concat(base, {"profile", "set", "--key", hub.adminKeyFile().string()}));
   const auto aArgs = concat(base, {"--key", a.keyFile.string()});
   const auto bArgs = concat(base, {"--key", b.keyFile.string()});
 
   const auto first = sendTo(aArgs, "my-pdrm-cyber", "from A to B");
-  auto inbox = runKeyJson(concat(bArgs, {"inbox"}));
+  auto inbox = runCliJson(concat(bArgs, {"inbox"}));
   REQUIRE(inbox.size() == 1);
   CHECK(inbox[0].at("verified") == true);
-  auto read = runKeyJson(concat(bArgs, {"read", first}));
+  auto read = runCliJson(concat(bArgs, {"read", first}));
   CHECK(read.at("verified") == true);
   CHECK(read.at("body") == "from A to B");
   // The sender reads its own copy from the same profile.
-  CHECK(runKeyJson(concat(aArgs, {"read", first})).at("body") == "from A to B");
+  CHECK(runCliJson(concat(aArgs, {"read", first})).at("body") == "from A to B");
 
-  auto reply = runKeyJson(concat(bArgs, {"reply", first, "--body", "reply from B"}));
+  auto reply = runCliJson(concat(bArgs, {"reply", first, "--body", "reply from B"}));
   const std::string replyId = reply.at("bulletin_id");
-  auto aInbox = runKeyJson(concat(aArgs, {"inbox"}));
+  auto aInbox = runCliJson(concat(aArgs, {"inbox"}));
   REQUIRE(aInbox.size() == 1);
   CHECK(aInbox[0].at("bulletin_id") == replyId);
   CHECK(aInbox[0].at("verified") == true);
-  CHECK(runKeyJson(concat(aArgs, {"read", replyId})).at("body") == "reply from B");
-  CHECK(runKeyJson(concat(bArgs, {"read", replyId})).at("body") == "reply from B");
+  CHECK(runCliJson(concat(aArgs, {"read", replyId})).at("body") == "reply from B");
+  CHECK(runCliJson(concat(bArgs, {"read", replyId})).at("body") == "reply from B");
 
-  CHECK(runKeyJson(concat(bArgs, {"ack", first})).at("removed") == 1);
-  CHECK(runKeyJson(concat(aArgs, {"ack", replyId})).at("removed") == 1);
-  CHECK(runKeyJson(concat(aArgs, {"status", first})).at("recipients")[0].at("state") == "acknowledged");
+  CHECK(runCliJson(concat(bArgs, {"ack", first})).at("removed") == 1);
+  CHECK(runCliJson(concat(aArgs, {"ack", replyId})).at("removed") == 1);
+  CHECK(runCliJson(concat(aArgs, {"status", first})).at("recipients")[0].at("state") == "acknowledged");
   // Acknowledged, both stay readable by both, each from its own cache.
-  CHECK(runKeyJson(concat(bArgs, {"read", first})).at("body") == "from A to B");
-  CHECK(runKeyJson(concat(aArgs, {"read", replyId})).at("body") == "reply from B");
+  CHECK(runCliJson(concat(bArgs, {"read", first})).at("body") == "from A to B");
+  CHECK(runCliJson(concat(aArgs, {"read", replyId})).at("body") == "reply from B");
   // The profile's own key (the admin) uses it too.
   const auto fromAdmin = sendTo(base, "sg-spf-cyber", "from the admin");
-  CHECK(runKeyJson(concat(aArgs, {"read", fromAdmin})).at("body") == "from the admin");
+  CHECK(runCliJson(concat(aArgs, {"read", fromAdmin})).at("body") == "from the admin");
 
-  auto show = runKeyJson(concat(base, {"profile", "show"}));
+  auto show = runCliJson(concat(base, {"profile", "show"}));
   std::vector<std::string> members;
   for (const auto& m : show.at("members")) members.push_back(m.at("member_id"));
   CHECK(members.size() == 3);
@@ -210,13 +197,13 @@ TEST_CASE("A profile in the pre-member layout keeps its cache and last-seq after
   auto b = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
   const auto profile = home.path() / "old";
   const auto base = profileArgs(hub, profile);
-  runKeyJson(concat(base, {"profile", "set", "--key", b.keyFile.string()}));
+  runCliJson(concat(base, {"profile", "set", "--key", b.keyFile.string()}));
   const auto aArgs = concat(base, {"--key", a.keyFile.string()});
 
   const auto sent = sendTo(aArgs, "my-pdrm-cyber", "cached before the upgrade");
-  CHECK(runKeyJson(concat(base, {"read", sent})).at("body") == "cached before the upgrade");
-  CHECK(runKeyJson(concat(base, {"inbox"})).size() == 1);  // last-seq
-  CHECK(runKeyJson(concat(base, {"ack", sent})).at("removed") == 1);
+  CHECK(runCliJson(concat(base, {"read", sent})).at("body") == "cached before the upgrade");
+  CHECK(runCliJson(concat(base, {"inbox"})).size() == 1);  // last-seq
+  CHECK(runCliJson(concat(base, {"ack", sent})).at("removed") == 1);
 
   // Rebuild the old layout: one cache/ for every key file, state.toml at the top.
   const auto members = profile / "members";
@@ -232,10 +219,10 @@ TEST_CASE("A profile in the pre-member layout keeps its cache and last-seq after
   fs::remove_all(members);
 
   // The acknowledged bulletin is only in the old cache: each member opens it.
-  auto read = runKeyJson(concat(base, {"read", sent}));
+  auto read = runCliJson(concat(base, {"read", sent}));
   CHECK(read.at("verified") == true);
   CHECK(read.at("body") == "cached before the upgrade");
-  CHECK(runKeyJson(concat(aArgs, {"read", sent})).at("body") == "cached before the upgrade");
+  CHECK(runCliJson(concat(aArgs, {"read", sent})).at("body") == "cached before the upgrade");
   // The sender's own-copy record went to the sender only.
   CHECK(fs::exists(members / "sg-spf-cyber" / "cache" / (sent + ".own")));
   CHECK_FALSE(fs::exists(members / "my-pdrm-cyber" / "cache" / (sent + ".own")));

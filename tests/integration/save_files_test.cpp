@@ -18,15 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-json runJsonFiles(const std::vector<std::string>& args, int expectedExit = 0) {
-  auto r = runCli(concat({"--json"}, args));
-  INFO("focal " << args.back() << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
-  REQUIRE(r.exitCode == expectedExit);
-  json j;
-  REQUIRE_NOTHROW(j = json::parse(r.out));
-  return j;
-}
-
 unsigned modeOf(const fs::path& p) {
   struct stat st {};
   REQUIRE(::stat(p.c_str(), &st) == 0);
@@ -55,14 +46,14 @@ TEST_CASE_METHOD(TwoMembers, "Attachments of the same name are saved under disti
   const auto a = file("a", "report.txt", "first report\n");
   const auto b = file("b", "report.txt", "second report\n");
   const auto c = file("c", "report (2).txt", "a file really called report (2)\n");
-  auto sent = runJsonFiles(concat(sgArgs(), {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "tool",
+  auto sent = runCliJson(concat(sgArgs(), {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "tool",
                                              "--title", "three reports", "--body", "b", "--attach", a.string(),
                                              "--attach", b.string(), "--attach", c.string()}));
   const std::string id = sent.at("bulletin_id");
 
   // A --save-dir that does not exist yet (README's example) is created 0700.
   const auto saveDir = home.path() / "received" / "today";
-  auto read = runJsonFiles(concat(myArgs(), {"read", id, "--save-dir", saveDir.string()}));
+  auto read = runCliJson(concat(myArgs(), {"read", id, "--save-dir", saveDir.string()}));
   CHECK(modeOf(saveDir) == 0700);
   CHECK(modeOf(saveDir.parent_path()) == 0700);
   const auto& atts = read.at("attachments");
@@ -76,12 +67,12 @@ TEST_CASE_METHOD(TwoMembers, "Attachments of the same name are saved under disti
 
   // Again: every target exists; nothing is written without --force.
   std::ofstream(saveDir / "report.txt") << "edited by the user\n";
-  auto refused = runJsonFiles(concat(myArgs(), {"read", id, "--save-dir", saveDir.string()}), 1);
+  auto refused = runCliJson(concat(myArgs(), {"read", id, "--save-dir", saveDir.string()}), 1);
   CHECK(refused.at("error").at("code") == "exists");
   CHECK(slurp(saveDir / "report.txt") == "edited by the user\n");
   // With --force the files that existed are replaced, each by its own
   // attachment; still three files, the same three names.
-  runJsonFiles(concat(myArgs(), {"read", id, "--save-dir", saveDir.string(), "--force"}));
+  runCliJson(concat(myArgs(), {"read", id, "--save-dir", saveDir.string(), "--force"}));
   CHECK(slurp(saveDir / "report.txt") == "first report\n");
   CHECK(slurp(saveDir / "report (3).txt") == "second report\n");
   CHECK(std::distance(fs::directory_iterator(saveDir), fs::directory_iterator()) == 3);
@@ -106,13 +97,13 @@ TEST_CASE_METHOD(TwoMembers, "Attachments of the same name are saved under disti
 
   // A --save-dir that is a file is refused before anything else.
   const auto notDir = file("x", "plain", "");
-  auto bad = runJsonFiles(concat(myArgs(), {"read", id, "--save-dir", notDir.string()}), 1);
+  auto bad = runCliJson(concat(myArgs(), {"read", id, "--save-dir", notDir.string()}), 1);
   CHECK(bad.at("error").at("code") == "bad-save-dir");
 }
 
 TEST_CASE_METHOD(TwoMembers, "focal export creates its file 0600 and replaces an existing one only with --force",
                  "[integration][files][export]") {
-  auto sent = runJsonFiles(concat(sgArgs(), {"send", "--to", "my-pdrm-cyber", "--tlp", "amber", "--category", "alert",
+  auto sent = runCliJson(concat(sgArgs(), {"send", "--to", "my-pdrm-cyber", "--tlp", "amber", "--category", "alert",
                                              "--title", "amber export", "--body", "secret body"}));
   const std::string id = sent.at("bulletin_id");
   ::umask(022);  // what most shells have: a plain open() would make 0644
@@ -125,14 +116,14 @@ TEST_CASE_METHOD(TwoMembers, "focal export creates its file 0600 and replaces an
   // Never over an existing file without --force.
   std::ofstream(out, std::ios::trunc) << "the user's own file\n";
   ::chmod(out.c_str(), 0644);
-  auto refused = runJsonFiles(concat(myArgs(), {"export", id, "--out", out.string(), "--i-understand-tlp"}), 1);
+  auto refused = runCliJson(concat(myArgs(), {"export", id, "--out", out.string(), "--i-understand-tlp"}), 1);
   CHECK(refused.at("error").at("code") == "exists");
   CHECK(slurp(out) == "the user's own file\n");
   // Nor through a symbolic link planted at the path.
   const auto target = home.path() / "elsewhere";
   const auto link = home.path() / "link.json";
   fs::create_symlink(target, link);
-  runJsonFiles(concat(myArgs(), {"export", id, "--out", link.string(), "--i-understand-tlp"}), 1);
+  runCliJson(concat(myArgs(), {"export", id, "--out", link.string(), "--i-understand-tlp"}), 1);
   CHECK(!fs::exists(target));
   // --force replaces it with a new 0600 file.
   r = runCli(concat(myArgs(), {"export", id, "--out", out.string(), "--i-understand-tlp", "--force"}));
