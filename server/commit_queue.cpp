@@ -308,39 +308,31 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     }
   }
   if (group.empty()) return;
-  const auto failAll = [&](const char* why) {
-    for (auto* r : group) r->fail(unavailable(why));
+  // The whole group failed (nothing of it kept): logged once per episode,
+  // every request answered `unavailable`.
+  const auto failGroup = [&](const std::string& why, int sqliteCode) {
+    if (!failing_) spdlog::error("store: {}", why);
+    failing_ = true;
+    ++failedCommits_;
+    for (auto* r : group) r->fail(unavailable("the hub cannot write to its database"));
+    onStorageFailure(sqliteCode);
   };
   try {
     db_.execPrepared("BEGIN IMMEDIATE");
   } catch (const sqlite::Error& e) {
-    if (!failing_) spdlog::error("store: cannot begin a write transaction: {}", e.what());
-    failing_ = true;
-    ++failedCommits_;
-    failAll("the hub cannot write to its database");
-    onStorageFailure(e.code());
-    return;
+    return failGroup(std::string("cannot begin a write transaction: ") + e.what(), e.code());
   }
   for (std::size_t i = 0; i < group.size(); ++i) {
     applyOne(*group[i], i);
     if (!db_.inTransaction()) {
       // SQLite rolled the whole transaction back by itself (some FULL, IOERR
       // and NOMEM cases): nothing of this group was kept.
-      if (!failing_) spdlog::error("store: the database aborted a write transaction");
-      failing_ = true;
-      ++failedCommits_;
-      failAll("the hub cannot write to its database");
-      onStorageFailure(groupStorageCode_);
-      return;
+      return failGroup("the database aborted a write transaction", groupStorageCode_);
     }
   }
   try {
     db_.execPrepared("COMMIT");
   } catch (const sqlite::Error& e) {
-    if (!failing_) spdlog::error("store: commit failed, writes refused until it succeeds again: {}", e.what());
-    failing_ = true;
-    ++failedCommits_;
-    groupStorageCode_ = e.code();
     if (db_.inTransaction()) {
       try {
         db_.execPrepared("ROLLBACK");
@@ -348,9 +340,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
         spdlog::error("store: rollback after a failed commit failed: {}", r.what());
       }
     }
-    failAll("the hub cannot write to its database");
-    onStorageFailure(groupStorageCode_);
-    return;
+    return failGroup(std::string("commit failed, writes refused until it succeeds again: ") + e.what(), e.code());
   }
   ++commits_;
   if (groupStorageFailed_) {  // committed the others; the condition goes on

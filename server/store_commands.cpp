@@ -6,7 +6,7 @@
 
 namespace focal::server::store {
 
-Result<SendOutcome> execute(sqlite::Database& db, const StoreBulletin& c) { return Store::insertBulletin(db, *c.bulletin); }
+Result<SendOutcome> execute(sqlite::Database& db, const StoreBulletin& c) { return Store::insertBulletin(db, *c.value); }
 
 Result<std::uint32_t> execute(sqlite::Database& db, const Acknowledge& c) {
   // The signed ack is kept as proof of receipt when it removed something
@@ -33,9 +33,9 @@ Result<std::uint64_t> execute(sqlite::Database& db, const PurgeGarbage& c) { ret
 
 Result<Ok> execute(sqlite::Database& db, const AppendLogEntry& c) { return Store::appendLogEntry(db, *c.entry, *c.head); }
 
-Result<std::uint64_t> execute(sqlite::Database& db, const AppendAudit& c) { return Store::appendAudit(db, *c.record); }
+Result<std::uint64_t> execute(sqlite::Database& db, const AppendAudit& c) { return Store::appendAudit(db, *c.value); }
 
-Result<RecordOutcome> execute(sqlite::Database& db, const StoreForward& c) { return Store::insertForward(db, *c.forward); }
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreForward& c) { return Store::insertForward(db, *c.value); }
 
 Result<Ok> execute(sqlite::Database& db, const GrantPermission& c) {
   Store::insertPermission(db, c.bulletinId, *c.grantees, *c.record, c.nowMs);
@@ -43,10 +43,10 @@ Result<Ok> execute(sqlite::Database& db, const GrantPermission& c) {
 }
 
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreRetraction& c) {
-  return Store::insertRetraction(db, *c.retraction);
+  return Store::insertRetraction(db, *c.value);
 }
 
-Result<RecordOutcome> execute(sqlite::Database& db, const StoreComment& c) { return Store::insertComment(db, *c.comment); }
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreComment& c) { return Store::insertComment(db, *c.value); }
 
 Result<Ok> execute(sqlite::Database& db, const ApproveRecord& c) {
   return Store::approveRecord(db, c.recordId, *c.entry, *c.head);

@@ -40,14 +40,19 @@ constexpr WriteClass writeClassOf() {
   }
 }
 
+// A command that stores one new value its requester built, with the
+// engine's rules for that kind (Store::insertBulletin, insertForward, ...).
+template <class T, class R>
+struct Insert {
+  using Reply = R;
+  std::shared_ptr<const T> value;
+};
+
 // ---- queue and deliveries (store_queue.cpp) ----------------------------------------
 
 // Stores the bulletin once and queues one delivery per recipient (see
 // Store::insertBulletin for the idempotence and attachment rules).
-struct StoreBulletin {
-  using Reply = SendOutcome;
-  std::shared_ptr<const NewBulletin> bulletin;
-};
+using StoreBulletin = Insert<NewBulletin, SendOutcome>;
 
 // Acknowledges `ids` for `memberId`; when that removed anything, keeps the
 // signed ack (AckBody bytes + signature) as proof of receipt. Reply: how
@@ -109,17 +114,11 @@ struct AppendLogEntry {
 };
 
 // Appends one audit row chained to the last. Reply: its index.
-struct AppendAudit {
-  using Reply = std::uint64_t;
-  std::shared_ptr<const AuditRecord> record;
-};
+using AppendAudit = Insert<AuditRecord, std::uint64_t>;
 
 // ---- working-group records (store_records.cpp) -----------------------------------------
 
-struct StoreForward {
-  using Reply = RecordOutcome;
-  std::shared_ptr<const NewForward> forward;
-};
+using StoreForward = Insert<NewForward, RecordOutcome>;
 
 // Records an originator's permission for each grantee.
 struct GrantPermission {
@@ -130,17 +129,11 @@ struct GrantPermission {
   std::int64_t nowMs = 0;
 };
 
-struct StoreRetraction {
-  using Reply = RecordOutcome;
-  std::shared_ptr<const NewRetraction> retraction;
-};
+using StoreRetraction = Insert<NewRetraction, RecordOutcome>;
 
 // ---- consensus procedures (store_consensus.cpp) ----------------------------------------
 
-struct StoreComment {
-  using Reply = RecordOutcome;
-  std::shared_ptr<const NewComment> comment;
-};
+using StoreComment = Insert<NewComment, RecordOutcome>;
 
 // The silence procedure's outcome: the hub-signed recordApproved entry,
 // written only while the record is still pending.

@@ -11,11 +11,12 @@ namespace focal::server {
 using namespace store_detail;
 
 Result<RecordOutcome> Store::insertComment(sqlite::Database& db, const NewComment& c) {
-  {
-    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM comments WHERE bulletin_id = ?1 AND member_id = ?2");
-    s->bind(1, c.recordId.view()).bind(2, c.memberId);
-    auto duplicate = [&] { return c.memberId + " already commented on summary record " + crypto::toHex(c.recordId); };
-    if (auto again = storedAgain(*s, c.record, duplicate)) return std::move(*again);
+  auto duplicate = [&] { return c.memberId + " already commented on summary record " + crypto::toHex(c.recordId); };
+  if (auto again = storedAgain(db,
+                               "SELECT body, signature, recorded_at_ms FROM comments"
+                               " WHERE bulletin_id = ?1 AND member_id = ?2",
+                               c.recordId.view(), c.memberId, c.record, duplicate)) {
+    return std::move(*again);
   }
   {
     // The window is judged again inside the transaction: the silence
@@ -68,11 +69,11 @@ Result<Ok> Store::approveRecord(sqlite::Database& db, const crypto::BulletinId& 
 Result<RecordOutcome> Store::insertProposal(sqlite::Database& db, const crypto::BulletinId& id,
                                            std::string_view proposerId, const StoredRecord& record,
                                            std::int64_t expiresAtMs, std::int64_t nowMs) {
-  {
-    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM proposals WHERE id = ?1");
-    s->bind(1, id.view());
-    auto duplicate = [&] { return "proposal " + crypto::toHex(id) + " already exists"; };
-    if (auto again = storedAgain(*s, record, duplicate)) return std::move(*again);
+  auto duplicate = [&] { return "proposal " + crypto::toHex(id) + " already exists"; };
+  if (auto again = storedAgain(db,
+                               "SELECT body, signature, recorded_at_ms FROM proposals WHERE id = ?1",
+                               id.view(), std::nullopt, record, duplicate)) {
+    return std::move(*again);
   }
   auto s = db.prepare(
       "INSERT INTO proposals(id, proposer_id, body, signature, expires_at_ms, state, recorded_at_ms) "
@@ -85,11 +86,12 @@ Result<RecordOutcome> Store::insertProposal(sqlite::Database& db, const crypto::
 Result<RecordOutcome> Store::insertDecision(sqlite::Database& db, const crypto::BulletinId& proposalId,
                                            std::string_view memberId, bool approve, const StoredRecord& record,
                                            std::int64_t nowMs) {
-  {
-    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM decisions WHERE proposal_id = ?1 AND member_id = ?2");
-    s->bind(1, proposalId.view()).bind(2, memberId);
-    auto duplicate = [&] { return std::string(memberId) + " already decided on this proposal"; };
-    if (auto again = storedAgain(*s, record, duplicate)) return std::move(*again);
+  auto duplicate = [&] { return std::string(memberId) + " already decided on this proposal"; };
+  if (auto again = storedAgain(db,
+                               "SELECT body, signature, recorded_at_ms FROM decisions"
+                               " WHERE proposal_id = ?1 AND member_id = ?2",
+                               proposalId.view(), memberId, record, duplicate)) {
+    return std::move(*again);
   }
   {
     auto s = db.prepare("SELECT state FROM proposals WHERE id = ?1");

@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace focal::server::store_detail {
 
@@ -35,16 +36,20 @@ F fixedColumn(sqlite::Statement& s, int column, const char* what) {
 }
 
 // The idempotence rule of a signed record (forward, retraction, comment,
-// proposal, decision): `s`, bound and not yet stepped, selects (body,
-// signature, recorded_at_ms) of the one stored under the same key. None:
+// proposal, decision): `sql` selects (body, signature, recorded_at_ms) of
+// the one stored under key ?1 (and ?2 = `member`, where given). None:
 // nullopt, store it. The same bytes: `already`, with the first recording
 // time. Other bytes: duplicate, with duplicateMessage().
 template <class Message>
-std::optional<Result<RecordOutcome>> storedAgain(sqlite::Statement& s, const StoredRecord& record,
+std::optional<Result<RecordOutcome>> storedAgain(sqlite::Database& db, const char* sql, crypto::ByteView key,
+                                                 std::optional<std::string_view> member, const StoredRecord& record,
                                                  Message duplicateMessage) {
-  if (!s.step()) return std::nullopt;
-  if (sameBytes(s.columnBlobView(0), record.body) && sameBytes(s.columnBlobView(1), record.signature)) {
-    return Result<RecordOutcome>(RecordOutcome{s.columnInt(2), true, {}});
+  auto s = db.prepare(sql);
+  s->bind(1, key);
+  if (member) s->bind(2, *member);
+  if (!s->step()) return std::nullopt;
+  if (sameBytes(s->columnBlobView(0), record.body) && sameBytes(s->columnBlobView(1), record.signature)) {
+    return Result<RecordOutcome>(RecordOutcome{s->columnInt(2), true, {}});
   }
   return Result<RecordOutcome>(fail(wire::ErrorCode::DUPLICATE, duplicateMessage()));
 }

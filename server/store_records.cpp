@@ -11,11 +11,11 @@ namespace focal::server {
 using namespace store_detail;
 
 Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForward& f) {
-  {
-    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM forwards WHERE id = ?1");
-    s->bind(1, f.forwardId.view());
-    auto duplicate = [&] { return "forward " + crypto::toHex(f.forwardId) + " exists with other bytes"; };
-    if (auto again = storedAgain(*s, f.record, duplicate)) return std::move(*again);
+  auto duplicate = [&] { return "forward " + crypto::toHex(f.forwardId) + " exists with other bytes"; };
+  if (auto again = storedAgain(db,
+                               "SELECT body, signature, recorded_at_ms FROM forwards WHERE id = ?1",
+                               f.forwardId.view(), std::nullopt, f.record, duplicate)) {
+    return std::move(*again);
   }
   {
     // Checked here, in the writer's transaction, and not only on the read
@@ -91,11 +91,11 @@ void Store::insertPermission(sqlite::Database& db, const crypto::BulletinId& bul
 }
 
 Result<RecordOutcome> Store::insertRetraction(sqlite::Database& db, const NewRetraction& r) {
-  {
-    auto s = db.prepare("SELECT body, signature, recorded_at_ms FROM retractions WHERE bulletin_id = ?1");
-    s->bind(1, r.bulletinId.view());
-    auto duplicate = [&] { return "bulletin " + crypto::toHex(r.bulletinId) + " is already retracted"; };
-    if (auto again = storedAgain(*s, r.record, duplicate)) return std::move(*again);
+  auto duplicate = [&] { return "bulletin " + crypto::toHex(r.bulletinId) + " is already retracted"; };
+  if (auto again = storedAgain(db,
+                               "SELECT body, signature, recorded_at_ms FROM retractions WHERE bulletin_id = ?1",
+                               r.bulletinId.view(), std::nullopt, r.record, duplicate)) {
+    return std::move(*again);
   }
   {
     auto s = db.prepare("INSERT INTO retractions(bulletin_id, body, signature, recorded_at_ms) VALUES(?1, ?2, ?3, ?4)");

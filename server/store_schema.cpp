@@ -127,9 +127,7 @@ CREATE TABLE permissions(
 // - The queue index holds only unacknowledged entries: an ack removes one
 //   index entry instead of moving it, and the index stays the size of
 //   what is pending.
-constexpr const char* DeliveriesSql = R"sql(
-CREATE TABLE deliveries(
-  seq             INTEGER PRIMARY KEY,
+constexpr const char* QueueColumnsSql = R"sql(
   bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
   member_id       TEXT NOT NULL,
   enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
@@ -139,9 +137,16 @@ CREATE TABLE deliveries(
   forward_id      BLOB REFERENCES forwards(id),
   retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
   UNIQUE(bulletin_id, member_id, retraction)
-);
-CREATE INDEX deliveries_queue ON deliveries(member_id, seq) WHERE acked_at_ms IS NULL;
 )sql";
+
+// The queue table and its index as version 4 has them, or (older) as
+// versions 2 and 3 had them: seq with AUTOINCREMENT, every entry indexed.
+std::string queueSql(int version) {
+  const bool v4 = version >= 4;
+  return std::string("CREATE TABLE deliveries(\n  seq             INTEGER PRIMARY KEY") + (v4 ? "" : " AUTOINCREMENT") +
+         "," + QueueColumnsSql + ");\nCREATE INDEX deliveries_queue ON deliveries" +
+         (v4 ? "(member_id, seq) WHERE acked_at_ms IS NULL;" : "(member_id, acked_at_ms, seq);");
+}
 
 // Version 3: consensus procedures. summary_records: one row per summary
 // record bulletin (state = wire::RecordState; outcome_index = the log entry
@@ -190,31 +195,13 @@ CREATE TABLE decisions(
 )sql";
 
 
-// The version 2 and 3 queue (version 4 replaced it): AUTOINCREMENT, and an
-// index of every entry. Only the migration step from version 1 makes it.
-constexpr const char* DeliveriesV2Sql = R"sql(
-CREATE TABLE deliveries(
-  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
-  member_id       TEXT NOT NULL,
-  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
-  queued_at_ms    INTEGER NOT NULL,
-  delivered_at_ms INTEGER,
-  acked_at_ms     INTEGER,
-  forward_id      BLOB REFERENCES forwards(id),
-  retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
-  UNIQUE(bulletin_id, member_id, retraction)
-);
-CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
-)sql";
-
-// Rebuilds the queue table as `createSql` makes it, copying `columns` of
+// Rebuilds the queue table as `version` had it, copying `columns` of
 // every entry, each keeping its seq: a client's fetch cursor from before
 // the upgrade still points where it did. The largest seq is the largest
 // ever handed out (rows are never deleted), so new entries follow it.
-void rebuildQueue(sqlite::Database& db, const char* createSql, const std::string& columns) {
+void rebuildQueue(sqlite::Database& db, int version, const std::string& columns) {
   db.exec("DROP INDEX deliveries_queue; ALTER TABLE deliveries RENAME TO deliveries_old;");
-  db.exec(createSql);
+  db.exec(queueSql(version).c_str());
   db.exec(("INSERT INTO deliveries(" + columns + ") SELECT " + columns + " FROM deliveries_old").c_str());
   db.exec("DROP TABLE deliveries_old");
 }
@@ -225,7 +212,7 @@ constexpr const char* QueueV1Columns = "seq, bulletin_id, member_id, enc_key, qu
 // retraction columns (a new UNIQUE key, so the table is rebuilt).
 void addWorkingGroupRecords(sqlite::Database& db) {
   db.exec(WorkingGroupSql);
-  rebuildQueue(db, DeliveriesV2Sql, QueueV1Columns);
+  rebuildQueue(db, 2, QueueV1Columns);
 }
 
 // Version 2 -> 3: consensus procedures.
@@ -233,7 +220,7 @@ void addConsensus(sqlite::Database& db) { db.exec(ConsensusSql); }
 
 // Version 3 -> 4: the queue without AUTOINCREMENT, indexed by pending entries only.
 void leanQueue(sqlite::Database& db) {
-  rebuildQueue(db, DeliveriesSql, std::string(QueueV1Columns) + ", forward_id, retraction");
+  rebuildQueue(db, 4, std::string(QueueV1Columns) + ", forward_id, retraction");
 }
 
 struct MigrationStep {
@@ -255,7 +242,7 @@ void Store::createSchema(sqlite::Database& db) {
   sqlite::Transaction t(db);
   db.exec(SchemaSql);
   db.exec(WorkingGroupSql);
-  db.exec(DeliveriesSql);
+  db.exec(queueSql(SchemaVersion).c_str());
   db.exec(ConsensusSql);
   db.setUserVersion(SchemaVersion);
   t.commit();

@@ -24,6 +24,14 @@ static_assert(store::writeClassOf<store::MarkDelivered>() == store::WriteClass::
 static_assert(store::writeClassOf<store::StoreBulletin>() == store::WriteClass::Normal);
 static_assert(std::is_same_v<CommitQueue::WriteClass, store::WriteClass>);
 
+// A hub database, its writer (not started) and an io-thread reader.
+struct StoreUnderTest {
+  TempDir dir;
+  std::filesystem::path path = createHubDatabase(dir);
+  CommitQueue queue{path, CommitQueue::Options{}};
+  Store reader = openStore(path);
+};
+
 // Submits one command and runs `io` until its reply arrives.
 template <class C>
 Result<typename C::Reply> run(CommitQueue& queue, C command) {
@@ -41,11 +49,9 @@ Result<typename C::Reply> run(CommitQueue& queue, C command) {
 
 TEST_CASE("store commands through the commit queue: typed replies after commit, visible to the reader",
           "[server][store][commit]") {
-  TempDir dir;
-  const auto path = createHubDatabase(dir);
-  CommitQueue queue(path, CommitQueue::Options{});
+  StoreUnderTest t;
+  auto& queue = t.queue;
   queue.start();
-  auto reader = openStore(path);
 
   auto bulletin = std::make_shared<const NewBulletin>(makeBulletin(1, "sg-poc", {"my-poc", "th-poc"}));
   auto sent = run(queue, store::StoreBulletin{bulletin});
@@ -53,7 +59,7 @@ TEST_CASE("store commands through the commit queue: typed replies after commit, 
   CHECK_FALSE(sent->alreadyAccepted);
   REQUIRE(sent->queued.size() == 2);
   // The reply came after COMMIT: the io thread's read connection sees it.
-  auto page = reader.fetch("my-poc", 0, 10, Unlimited);
+  auto page = t.reader.fetch("my-poc", 0, 10, Unlimited);
   REQUIRE(page.items.size() == 1);
   CHECK(page.items[0].seq == sent->queued[0].seq);
 
@@ -71,7 +77,7 @@ TEST_CASE("store commands through the commit queue: typed replies after commit, 
   REQUIRE(again.ok());
   CHECK(*again == 0);
 
-  auto status = reader.status(bulletin->id);
+  auto status = t.reader.status(bulletin->id);
   REQUIRE(status);
   REQUIRE(status->recipients.size() == 2);
   CHECK(status->recipients[0].memberId == "my-poc");
@@ -79,7 +85,7 @@ TEST_CASE("store commands through the commit queue: typed replies after commit, 
   CHECK(status->recipients[0].ackedAtMs == 1'000'200);
   CHECK(status->recipients[1].ackedAtMs == 0);
   queue.stop();
-  auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadOnly);
+  auto db = sqlite::Database::open(t.path, sqlite::Database::Mode::ReadOnly);
   auto s = db.prepare("SELECT count(*) FROM acks");
   REQUIRE(s->step());
   CHECK(s->columnInt(0) == 1);
@@ -87,9 +93,7 @@ TEST_CASE("store commands through the commit queue: typed replies after commit, 
 
 TEST_CASE("a refused store command rolls back only itself and replies with its refusal",
           "[server][store][commit]") {
-  TempDir dir;
-  const auto path = createHubDatabase(dir);
-  CommitQueue queue(path, CommitQueue::Options{});
+  StoreUnderTest t;
   net::io_context io;
   std::optional<Result<SendOutcome>> first, clash, other;
   auto b1 = std::make_shared<const NewBulletin>(makeBulletin(1, "sg-poc", {"my-poc"}));
@@ -98,10 +102,10 @@ TEST_CASE("a refused store command rolls back only itself and replies with its r
   auto b1Changed = std::make_shared<const NewBulletin>(std::move(changed));
   auto b2 = std::make_shared<const NewBulletin>(makeBulletin(2, "sg-poc", {"th-poc"}));
   // Queued before the writer starts: one group, one transaction.
-  queue.submit(store::StoreBulletin{b1}, net::bind_executor(io, [&](Result<SendOutcome> r) { first.emplace(r); }));
-  queue.submit(store::StoreBulletin{b1Changed}, net::bind_executor(io, [&](Result<SendOutcome> r) { clash.emplace(r); }));
-  queue.submit(store::StoreBulletin{b2}, net::bind_executor(io, [&](Result<SendOutcome> r) { other.emplace(r); }));
-  queue.start();
+  t.queue.submit(store::StoreBulletin{b1}, net::bind_executor(io, [&](Result<SendOutcome> r) { first.emplace(r); }));
+  t.queue.submit(store::StoreBulletin{b1Changed}, net::bind_executor(io, [&](Result<SendOutcome> r) { clash.emplace(r); }));
+  t.queue.submit(store::StoreBulletin{b2}, net::bind_executor(io, [&](Result<SendOutcome> r) { other.emplace(r); }));
+  t.queue.start();
   io.run();
   REQUIRE(first);
   REQUIRE(clash);
@@ -110,8 +114,7 @@ TEST_CASE("a refused store command rolls back only itself and replies with its r
   REQUIRE_FALSE(clash->ok());
   CHECK(clash->error().code == wire::ErrorCode::DUPLICATE);
   CHECK(other->ok());
-  CHECK(queue.commits() == 1);
-  auto reader = openStore(path);
-  CHECK(reader.fetch("my-poc", 0, 10, Unlimited).items.size() == 1);
-  CHECK(reader.fetch("th-poc", 0, 10, Unlimited).items.size() == 1);  // bulletin 2 only
+  CHECK(t.queue.commits() == 1);
+  CHECK(t.reader.fetch("my-poc", 0, 10, Unlimited).items.size() == 1);
+  CHECK(t.reader.fetch("th-poc", 0, 10, Unlimited).items.size() == 1);  // bulletin 2 only
 }
