@@ -17,6 +17,36 @@ namespace {
 // words, pointers, padding), generous.
 constexpr std::size_t DeliveryOverheadBytes = 64;
 
+// The silence procedure of a new summary record, and the end of the one it
+// revises (re-checked here: only a pending or objected record is revised).
+Result<Ok> insertSummaryRecord(sqlite::Database& db, const NewBulletin& b) {
+  if (b.summaryRecord->revises) {
+    auto s = db.prepare("UPDATE summary_records SET state = ?2, closed_at_ms = ?3 "
+                        "WHERE bulletin_id = ?1 AND state IN (?4, ?5)");
+    s->bind(1, b.summaryRecord->revises->view())
+        .bind(2, RecordSuperseded)
+        .bind(3, b.acceptedAtMs)
+        .bind(4, RecordPending)
+        .bind(5, RecordObjected);
+    s->run();
+    if (db.changes() != 1) {
+      return fail(wire::ErrorCode::POLICY_DENIED, "summary record rule: only a pending or objected record can be "
+                                                  "revised; " + crypto::toHex(*b.summaryRecord->revises) + " is not");
+    }
+  }
+  auto s = db.prepare(
+      "INSERT INTO summary_records(bulletin_id, sender_id, deadline_ms, revises, state) VALUES(?1, ?2, ?3, ?4, ?5)");
+  s->bind(1, b.id.view()).bind(2, b.senderId).bind(3, b.summaryRecord->deadlineMs);
+  if (b.summaryRecord->revises) {
+    s->bind(4, b.summaryRecord->revises->view());
+  } else {
+    s->bindNull(4);
+  }
+  s->bind(5, RecordPending);
+  s->run();
+  return Ok{};
+}
+
 }  // namespace
 
 Result<SendOutcome> Store::insertBulletin(sqlite::Database& db, const NewBulletin& b) {
@@ -78,32 +108,7 @@ Result<SendOutcome> Store::insertBulletin(sqlite::Database& db, const NewBulleti
     out.queued.push_back(QueuedDelivery{r.memberId, db.lastInsertRowid()});
   }
   if (b.summaryRecord) {
-    if (b.summaryRecord->revises) {
-      // Re-checked inside the transaction: a revision replaces a record
-      // whose procedure is still open (pending or objected).
-      auto s = db.prepare("UPDATE summary_records SET state = ?2, closed_at_ms = ?3 "
-                          "WHERE bulletin_id = ?1 AND state IN (?4, ?5)");
-      s->bind(1, b.summaryRecord->revises->view())
-          .bind(2, RecordSuperseded)
-          .bind(3, b.acceptedAtMs)
-          .bind(4, RecordPending)
-          .bind(5, RecordObjected);
-      s->run();
-      if (db.changes() != 1) {
-        return fail(wire::ErrorCode::POLICY_DENIED, "summary record rule: only a pending or objected record can be "
-                                                    "revised; " + crypto::toHex(*b.summaryRecord->revises) + " is not");
-      }
-    }
-    auto s = db.prepare(
-        "INSERT INTO summary_records(bulletin_id, sender_id, deadline_ms, revises, state) VALUES(?1, ?2, ?3, ?4, ?5)");
-    s->bind(1, b.id.view()).bind(2, b.senderId).bind(3, b.summaryRecord->deadlineMs);
-    if (b.summaryRecord->revises) {
-      s->bind(4, b.summaryRecord->revises->view());
-    } else {
-      s->bindNull(4);
-    }
-    s->bind(5, RecordPending);
-    s->run();
+    if (auto ok = insertSummaryRecord(db, b); !ok) return fail(ok.error());
   }
   for (std::size_t i = 0; i < blobIds.size(); ++i) {
     auto s = db.prepare("INSERT INTO bulletin_blobs(bulletin_id, idx, blob_id, hash) VALUES(?1, ?2, ?3, ?4)");
