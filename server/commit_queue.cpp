@@ -34,14 +34,13 @@ CommitQueue::CommitQueue(const std::filesystem::path& dbPath, Options options)
   // Each request's SAVEPOINT keeps the pages it changes that an earlier
   // request of the group had changed in a statement journal; past 64 KiB
   // SQLite spills that to a temporary file (a fan-out to 10 recipients
-  // does: 21% of the writer's time was those pwrites). In memory it is
-  // bounded by what one request may change (MaxRecipients, MaxAckBatch).
+  // does). In memory it is bounded by what one request may change
+  // (MaxRecipients, MaxAckBatch).
   db_.exec("PRAGMA temp_store=MEMORY");
   // 16 MiB of page cache instead of SQLite's 2 MiB: the queue's unique
   // index is keyed by random bulletin ids, so each commit touches a leaf
-  // anywhere in it, and with 2 MiB most of those were preads (5% of the
-  // writer's time). Measured at 10 recipients: +19% deliveries/s; 64 MiB
-  // gave less (the cache's own page faults) and ~50 MiB more RSS.
+  // anywhere in it, and with 2 MiB most of those were preads. A larger
+  // cache gave less (its own page faults) and more RSS (bench/RESULTS.md).
   db_.exec("PRAGMA cache_size=-16384");
 }
 
@@ -99,8 +98,7 @@ int CommitQueue::syncDatabaseFile() {
   // on meanwhile) leaves what it copied unsynced in the database file: only
   // the one that copies the last frame syncs it, before the WAL may start
   // over. That is the second phase, which holds the writer: it would wait
-  // for the first phase's thousand pages to reach the disk (measured: ~1.2
-  // ms of the writer's time per checkpoint at 1000 bulletins/s). Synced
+  // for the first phase's thousand pages to reach the disk. Synced
   // here, outside the writer's way, its own sync has only its few pages to
   // write. SQLite's own file handle: a second descriptor of the database,
   // once closed, would drop the process's POSIX locks on it. With
@@ -310,39 +308,31 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     }
   }
   if (group.empty()) return;
-  const auto failAll = [&](const char* why) {
-    for (auto* r : group) r->fail(unavailable(why));
+  // The whole group failed (nothing of it kept): logged once per episode,
+  // every request answered `unavailable`.
+  const auto failGroup = [&](const std::string& why, int sqliteCode) {
+    if (!failing_) spdlog::error("store: {}", why);
+    failing_ = true;
+    ++failedCommits_;
+    for (auto* r : group) r->fail(unavailable("the hub cannot write to its database"));
+    onStorageFailure(sqliteCode);
   };
   try {
     db_.execPrepared("BEGIN IMMEDIATE");
   } catch (const sqlite::Error& e) {
-    if (!failing_) spdlog::error("store: cannot begin a write transaction: {}", e.what());
-    failing_ = true;
-    ++failedCommits_;
-    failAll("the hub cannot write to its database");
-    onStorageFailure(e.code());
-    return;
+    return failGroup(std::string("cannot begin a write transaction: ") + e.what(), e.code());
   }
   for (std::size_t i = 0; i < group.size(); ++i) {
     applyOne(*group[i], i);
     if (!db_.inTransaction()) {
       // SQLite rolled the whole transaction back by itself (some FULL, IOERR
       // and NOMEM cases): nothing of this group was kept.
-      if (!failing_) spdlog::error("store: the database aborted a write transaction");
-      failing_ = true;
-      ++failedCommits_;
-      failAll("the hub cannot write to its database");
-      onStorageFailure(groupStorageCode_);
-      return;
+      return failGroup("the database aborted a write transaction", groupStorageCode_);
     }
   }
   try {
     db_.execPrepared("COMMIT");
   } catch (const sqlite::Error& e) {
-    if (!failing_) spdlog::error("store: commit failed, writes refused until it succeeds again: {}", e.what());
-    failing_ = true;
-    ++failedCommits_;
-    groupStorageCode_ = e.code();
     if (db_.inTransaction()) {
       try {
         db_.execPrepared("ROLLBACK");
@@ -350,9 +340,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
         spdlog::error("store: rollback after a failed commit failed: {}", r.what());
       }
     }
-    failAll("the hub cannot write to its database");
-    onStorageFailure(groupStorageCode_);
-    return;
+    return failGroup(std::string("commit failed, writes refused until it succeeds again: ") + e.what(), e.code());
   }
   ++commits_;
   if (groupStorageFailed_) {  // committed the others; the condition goes on

@@ -1,7 +1,9 @@
-// CommitQueue: the hub's single SQLite writer, with grouped commits.
+// CommitQueue: the hub's single SQLite writer, with grouped commits; the
+// write half of the store boundary (server/ARCHITECTURE.md).
 //
-// One thread owns the write connection. Requests (a function to run against
-// that connection) are queued, capped at Options::maxQueued; a request that
+// One thread owns the write connection. Requests (a store write command,
+// store_commands.hpp, or for tests and tools a function to run against that
+// connection) are queued, capped at Options::maxQueued; a request that
 // finds the queue full, or the queue stopped, completes with `unavailable`
 // at once. The thread takes everything queued (up to Options::maxBatch),
 // runs BEGIN IMMEDIATE, each request inside its own SAVEPOINT (a request
@@ -41,6 +43,7 @@
 #include "server/hub_error.hpp"
 #include "server/net.hpp"
 #include "server/sqlite.hpp"
+#include "server/store.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -79,28 +82,23 @@ class CommitQueue {
   // checkpointer thread with its own connection, not inside the writer's
   // COMMIT as SQLite's auto-checkpoint does: a checkpoint takes milliseconds
   // (copies, then an fsync of the database file), and every request that
-  // arrived meanwhile would wait for it (measured: 79 checkpoints of ~3.4 ms
-  // in 10 s at 1000 bulletins/s put 2.7% of acceptances behind one). Two
-  // phases: a PASSIVE checkpoint of everything while the writer goes on,
+  // arrived meanwhile would wait for it (bench/RESULTS.md). Two phases: a PASSIVE checkpoint of everything while the writer goes on,
   // then, holding the writer between two groups, a PASSIVE checkpoint of
   // the few pages written meanwhile, so the WAL is fully copied with no
   // write in progress and the next transaction starts it from its
   // beginning (reusing its blocks: the disk-full design relies on it;
   // without the second phase, steady writes would grow the WAL for ever).
   //
-  // WAL size (pages) that starts a checkpoint: SQLite's own default. (4000
-  // measured no different at 10 recipients in interleaved A/B runs, and
-  // repeating the first phase until only a few pages were left for the
-  // second did not shorten the second: its two fsyncs are most of it.)
+  // WAL size (pages) that starts a checkpoint: SQLite's own default (the
+  // alternatives tried are in bench/RESULTS.md).
   static constexpr int CheckpointPages = 1000;
   // A checkpointer that cannot keep up, or a WAL that did not restart, is
   // backed by the writer itself past this size, as SQLite's
   // auto-checkpoint would: the WAL stays bounded whatever happens.
   static constexpr int WriterCheckpointPages = 8 * CheckpointPages;
 
-  // What a request does to the disk. Essential requests still run on a full
-  // disk (in the space the reserve gave back); Normal ones are refused there.
-  enum class WriteClass { Normal, Essential };
+  // What a request does to the disk (store_commands.hpp).
+  using WriteClass = store::WriteClass;
 
   // Opens the write connection (throws sqlite::Error). The thread starts
   // with start(), so tests can queue requests first and observe grouping.
@@ -114,22 +112,35 @@ class CommitQueue {
   // it), and joins the thread. Idempotent.
   void stop();
 
-  // Runs `fn(sqlite::Database&) -> Result<R>` on the writer thread inside a
-  // savepoint and completes `token` with void(Result<R>) after COMMIT.
-  // A sqlite::Error thrown by `fn` becomes `unavailable` (storage condition)
-  // or `internal` (anything else), and rolls back only this request.
-  // `fn` runs on the writer thread: it must own (or share immutably) all it
-  // uses, never refer to io-thread state.
+  // Runs `command` (store_commands.hpp) on the writer thread inside a
+  // savepoint and completes `token` with void(Result<C::Reply>) after
+  // COMMIT, in the command's write class. The request layer writes only so.
   //
-  // g++ 12 BUG: a lambda written inside a co_await expression has its
-  // captures destroyed twice (a shared_ptr capture then frees its object
-  // while it is still in use). Always name the lambda first:
-  //   auto job = [...](sqlite::Database& db) { ... };
-  //   auto r = co_await queue.submit<R>(std::move(job), net::use_awaitable);
-  template <class R, class Fn, class Token>
-  auto submit(Fn fn, Token&& token, WriteClass writeClass = WriteClass::Normal);
+  // g++ 12 BUG: a lambda or temporary written inside a co_await expression
+  // has its captures destroyed twice (a shared_ptr then frees its object
+  // while it is still in use). Always name the command first:
+  //   auto job = store::Acknowledge{...};
+  //   auto r = co_await queue.submit(std::move(job), net::use_awaitable);
+  template <store::WriteCommand C, class Token>
+  auto submit(C command, Token&& token) {
+    return submit<typename C::Reply>(Execute<C>{std::move(command)}, std::forward<Token>(token),
+                                     store::writeClassOf<C>());
+  }
   // As submit, but deferred (see above): committed with the next group, at
   // the latest `maxDelay` from now.
+  template <store::WriteCommand C, class Token>
+  auto submitDeferred(C command, Token&& token, std::chrono::milliseconds maxDelay) {
+    return submitDeferred<typename C::Reply>(Execute<C>{std::move(command)}, std::forward<Token>(token), maxDelay,
+                                             store::writeClassOf<C>());
+  }
+
+  // The same for any `fn(sqlite::Database&) -> Result<R>` (tests, tools):
+  // a sqlite::Error thrown by `fn` becomes `unavailable` (storage condition)
+  // or `internal` (anything else), and rolls back only this request (a
+  // command's too). `fn` runs on the writer thread: it must own (or share
+  // immutably) all it uses, never refer to io-thread state.
+  template <class R, class Fn, class Token>
+  auto submit(Fn fn, Token&& token, WriteClass writeClass = WriteClass::Normal);
   template <class R, class Fn, class Token>
   auto submitDeferred(Fn fn, Token&& token, std::chrono::milliseconds maxDelay,
                       WriteClass writeClass = WriteClass::Normal);
@@ -161,6 +172,13 @@ class CommitQueue {
 
   template <class R, class Fn, class Handler>
   class Op;
+
+  // A command as a request function.
+  template <class C>
+  struct Execute {
+    C command;
+    Result<typename C::Reply> operator()(sqlite::Database& db) const { return store::execute(db, command); }
+  };
 
   // False when the request was refused (queue full or stopped); the request
   // has then been failed and completed.

@@ -294,11 +294,11 @@ void Hub::audit(std::string event, std::string actor, std::string remote, std::s
   record->actor = actor.empty() ? "-" : std::move(actor);
   record->remote = std::move(remote);
   record->detail = std::move(detail);
-  auto job = [record](sqlite::Database& db) { return Store::appendAudit(db, *record); };
+  auto job = store::AppendAudit{record};
   auto done = [record](Result<std::uint64_t> r) {
     if (!r) spdlog::warn("audit row {} not recorded: {}", record->event, r.error().message);
   };
-  commits_.submit<std::uint64_t>(std::move(job), net::bind_executor(io_, std::move(done)));
+  commits_.submit(std::move(job), net::bind_executor(io_, std::move(done)));
 }
 
 // ---- delivered marks --------------------------------------------------------------------
@@ -334,17 +334,13 @@ net::awaitable<void> Hub::flushDelivered(Hub* hub) {
     auto marks = std::make_shared<std::vector<DeliveredMark>>();
     marks->swap(hub->pendingDelivered_);
     hub->inFlightDelivered_ = marks;
-    auto job = [marks](sqlite::Database& db) -> Result<Ok> {
-      Store::markDelivered(db, *marks);
-      return Ok{};
-    };
+    auto job = store::MarkDelivered{marks};
     // Deferred: rides in the next group of bulletins instead of costing a
     // commit and an fsync of its own (each mark keeps the time of its push
     // or fetch, whenever it commits); at shutdown, at once. Essential: an
     // UPDATE of existing rows, still written on a full disk.
     const auto delay = hub->stopping_ ? std::chrono::milliseconds(0) : DeliveredMarkMaxDelay;
-    auto result = co_await hub->commits_.submitDeferred<Ok>(std::move(job), net::use_awaitable, delay,
-                                                            CommitQueue::WriteClass::Essential);
+    auto result = co_await hub->commits_.submitDeferred(std::move(job), net::use_awaitable, delay);
     // Committed (or failed): from here `status` reads the database alone.
     hub->inFlightDelivered_.reset();
     if (!result) spdlog::warn("delivered marks not recorded: {}", result.error().message);
@@ -386,8 +382,8 @@ net::awaitable<void> Hub::purgeLoop(Hub* hub) {
     co_await hub->purgeTimer_.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (hub->stopping_) break;
     const std::int64_t now = hub->clock_.nowMs();
-    auto job = [now](sqlite::Database& db) -> Result<std::uint64_t> { return Store::purgeGarbage(db, now); };
-    auto result = co_await hub->commits_.submit<std::uint64_t>(std::move(job), net::use_awaitable);
+    auto job = store::PurgeGarbage{now};
+    auto result = co_await hub->commits_.submit(std::move(job), net::use_awaitable);
     if (result && *result > 0) spdlog::info("purged {} abandoned or unreferenced uploads", *result);
     if (!result) spdlog::warn("upload purge failed: {}", result.error().message);
   }
@@ -467,8 +463,8 @@ net::awaitable<void> Hub::approveRecord(Hub* hub, crypto::BulletinId recordId) {
   auto entry = std::make_shared<const StoredLogEntry>(
       dir.prepare(std::move(signedEvent.event), signedEvent.signature, dir.hubId(), hub->hubKey_.publicKey, now));
   auto head = std::make_shared<const StoredHead>(hub->signHead(entry->index + 1, entry->entryHash, now));
-  auto job = [recordId, entry, head](sqlite::Database& db) { return Store::approveRecord(db, recordId, *entry, *head); };
-  auto result = co_await hub->commits_.submit<Ok>(std::move(job), net::use_awaitable);
+  auto job = store::ApproveRecord{recordId, entry, head};
+  auto result = co_await hub->commits_.submit(std::move(job), net::use_awaitable);
   if (!result) {
     // An objection, revision or withdrawal committed first, or the disk
     // refused: nothing was written; the next pass looks again.

@@ -14,7 +14,6 @@
 #include "server/init_command.hpp"
 #include "server/net.hpp"
 #include "server/passphrase.hpp"
-#include "server/sqlite.hpp"
 #include "server/startup.hpp"
 #include "server/store.hpp"
 #include "server/tls.hpp"
@@ -123,8 +122,7 @@ int checkCommand(const fs::path& dir) {
   attempt([&] { (void)makeServerTlsContext(config->tlsCertificate, config->tlsPrivateKey); });
   attempt([&] {
     if (!fs::exists(config->database)) throw std::runtime_error(config->database.string() + ": no database");
-    auto db = sqlite::Database::open(config->database, sqlite::Database::Mode::ReadOnly);
-    Store::checkSchema(db);
+    Store::checkSchemaFile(config->database);
   });
   for (const auto& line : certificateWarnings(dir, *config, std::chrono::system_clock::now())) {
     std::cout << "warning: " << line << "\n";
@@ -275,17 +273,13 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
   }
   Clock& clock = testClock ? static_cast<Clock&>(*testClock) : systemClock;
   auto hubKey = loadHubKey(cfg.signingKey);
-  {
-    auto db = sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadWrite);
-    if (Store::migrate(db)) spdlog::info("database schema upgraded to version {}", Store::SchemaVersion);
-  }
+  if (Store::migrateFile(cfg.database)) spdlog::info("database schema upgraded to version {}", Store::SchemaVersion);
   // The space reserve lives beside the database, on the same filesystem,
   // so deleting it frees exactly the space the database needs.
   CommitQueue::Options writerOptions{cfg.limits.writeQueue, cfg.limits.writeBatch};
   writerOptions.reserveFile = cfg.database.parent_path() / "focal.reserve";
   CommitQueue commits(cfg.database, writerOptions);
-  Store store(sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadOnly));
-  Store::checkSchema(store.database());
+  Store store = Store::openReader(cfg.database);
   Directory directory = loadDirectory(store, cfg, hubKey, clock);
   auto tls = makeServerTlsContext(cfg.tlsCertificate, cfg.tlsPrivateKey);
   spdlog::info("hub {}: log size {}, {} members", directory.hubId(), directory.size(), directory.members().size());
@@ -317,7 +311,7 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
 }  // namespace
 
 int main(int argc, char** argv) {
-  sqlite::configureProcess();  // before any connection opens
+  Store::configureProcess();  // before any connection opens
   CLI::App app{"focald: the Focal hub"};
   app.require_subcommand(1);
   app.footer(Footer);

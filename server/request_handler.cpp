@@ -263,8 +263,8 @@ net::awaitable<Result<Bytes>> RequestHandler::send(std::shared_ptr<Session> sess
   bulletin->tlp = static_cast<int>(h.getTlp());
   bulletin->kind = static_cast<int>(h.getKind());
 
-  auto job = [bulletin](sqlite::Database& db) { return Store::insertBulletin(db, *bulletin); };
-  auto outcome = co_await hub_.commits().submit<SendOutcome>(std::move(job), net::use_awaitable);
+  auto job = store::StoreBulletin{bulletin};
+  auto outcome = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->alreadyAccepted) {
     // debug, not info: one synchronous log write per bulletin on the io
@@ -321,18 +321,10 @@ net::awaitable<Result<Bytes>> RequestHandler::ack(std::shared_ptr<Session> sessi
     ids.push_back(*bid);
   }
   const std::int64_t now = hub_.clock().nowMs();
-  // The signed ack is kept as proof of receipt when it removed something
-  // (a replayed ack removes nothing and costs no storage).
-  auto job = [ids = std::move(ids), member = session->memberId(), now, bodyBytes = Bytes(body.begin(), body.end()),
-              sig = *signature](sqlite::Database& db) -> Result<std::uint32_t> {
-    const std::uint32_t removed = Store::acknowledge(db, member, ids, now);
-    if (removed > 0) Store::recordAck(db, member, bodyBytes, sig, now);
-    return removed;
-  };
-  // Essential: deletes queue rows and keeps one small proof row, so it is
-  // still served on a full disk from the space reserve (CommitQueue).
-  auto removed =
-      co_await hub_.commits().submit<std::uint32_t>(std::move(job), net::use_awaitable, CommitQueue::WriteClass::Essential);
+  // The signed ack is kept as proof of receipt when it removed something.
+  // Essential: still served on a full disk from the space reserve.
+  auto job = store::Acknowledge{session->memberId(), std::move(ids), Bytes(body.begin(), body.end()), *signature, now};
+  auto removed = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!removed) co_return fail(removed.error());
   co_return frames::acked(id, *removed);
 }
@@ -404,8 +396,8 @@ net::awaitable<Result<Bytes>> RequestHandler::admin(std::shared_ptr<Session> ses
   auto entry = std::make_shared<const StoredLogEntry>(
       dir.prepare(Bytes(event.begin(), event.end()), *signature, session->memberId(), session->identityKey(), now));
   auto head = std::make_shared<const StoredHead>(hub_.signHead(entry->index + 1, entry->entryHash, now));
-  auto job = [entry, head](sqlite::Database& db) { return Store::appendLogEntry(db, *entry, *head); };
-  auto result = co_await hub_.commits().submit<Ok>(std::move(job), net::use_awaitable);
+  auto job = store::AppendLogEntry{entry, head};
+  auto result = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!result) co_return fail(result.error());
 
   std::string changed;
@@ -468,10 +460,8 @@ net::awaitable<Result<Bytes>> RequestHandler::beginUpload(std::shared_ptr<Sessio
 
   const std::int64_t now = hub_.clock().nowMs();
   const std::uint32_t maxOpen = hub_.limits().maxOpenUploadsPerMember;
-  auto job = [member = session->memberId(), h = *hash, size, now, maxOpen](sqlite::Database& db) {
-    return Store::beginUpload(db, member, h, size, now, maxOpen);
-  };
-  auto row = co_await hub_.commits().submit<UploadRow>(std::move(job), net::use_awaitable);
+  auto job = store::BeginUpload{session->memberId(), *hash, size, now, maxOpen};
+  auto row = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!row) co_return fail(row.error());
   if (row->complete) co_return frames::uploadReady(id, row->id, row->size);
 
@@ -532,9 +522,8 @@ net::awaitable<Result<Bytes>> RequestHandler::uploadChunk(std::shared_ptr<Sessio
     hashMatches = copy.finish() == st->blobHash;
   }
   // `st` is not used after this point: the tracker may change while we wait.
-  auto job = [uploadId, member = session->memberId(), offset, bytes = Bytes(data.begin(), data.end()), hashMatches](
-                 sqlite::Database& db) { return Store::appendChunk(db, uploadId, member, offset, bytes, hashMatches); };
-  auto result = co_await hub_.commits().submit<ChunkOutcome>(std::move(job), net::use_awaitable);
+  auto job = store::AppendChunk{uploadId, session->memberId(), offset, Bytes(data.begin(), data.end()), hashMatches};
+  auto result = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!result) {
     uploads.erase(uploadId);
     co_return fail(result.error());

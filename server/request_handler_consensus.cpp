@@ -100,8 +100,8 @@ net::awaitable<Result<Bytes>> RequestHandler::comment(std::shared_ptr<Session> s
   comment->objection = c.getObjection();
   comment->record = StoredRecord{Bytes(body.begin(), body.end()), Bytes(sig->bytes.begin(), sig->bytes.end())};
   comment->recordedAtMs = now;
-  auto job = [comment](sqlite::Database& db) { return Store::insertComment(db, *comment); };
-  auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
+  auto job = store::StoreComment{comment};
+  auto outcome = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
     spdlog::info("summary record {}: {} by {}", crypto::toHex(*recordId), comment->objection ? "objection" : "comment",
@@ -236,10 +236,8 @@ net::awaitable<Result<Bytes>> RequestHandler::propose(std::shared_ptr<Session> s
   }
   auto record = std::make_shared<StoredRecord>(StoredRecord{std::move(checked->body), std::move(checked->signature)});
   const std::int64_t expires = p.getExpiresAtMs();
-  auto job = [pid = *proposalId, member = session->memberId(), record, expires, now](sqlite::Database& db) {
-    return Store::insertProposal(db, pid, member, *record, expires, now);
-  };
-  auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
+  auto job = store::StoreProposal{*proposalId, session->memberId(), record, expires, now};
+  auto outcome = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
     if (p.which() == wire::Proposal::ADMISSION) {
@@ -293,10 +291,8 @@ net::awaitable<Result<Bytes>> RequestHandler::decide(std::shared_ptr<Session> se
   if (now > row->expiresAtMs) co_return fail(ErrorCode::POLICY_DENIED, "consensus rule: the proposal has expired");
 
   auto record = std::make_shared<StoredRecord>(StoredRecord{std::move(checked->body), std::move(checked->signature)});
-  auto job = [pid = *proposalId, member = session->memberId(), approve, record, now](sqlite::Database& db) {
-    return Store::insertDecision(db, pid, member, approve, *record, now);
-  };
-  auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
+  auto job = store::StoreDecision{*proposalId, session->memberId(), approve, record, now};
+  auto outcome = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   spdlog::info("proposal {}: {} by {} ({})", crypto::toHex(*proposalId), approve ? "approval" : "rejection",
                session->memberId(), me->state);
@@ -352,8 +348,8 @@ net::awaitable<Result<Bytes>> RequestHandler::decide(std::shared_ptr<Session> se
   auto entry = std::make_shared<const StoredLogEntry>(
       dir.prepare(std::move(signedEvent.event), signedEvent.signature, dir.hubId(), hub_.hubKey().publicKey, now));
   auto head = std::make_shared<const StoredHead>(hub_.signHead(entry->index + 1, entry->entryHash, now));
-  auto adopt = [pid = *proposalId, entry, head](sqlite::Database& db) { return Store::adoptProposal(db, pid, *entry, *head); };
-  auto adopted = co_await hub_.commits().submit<Ok>(std::move(adopt), net::use_awaitable);
+  auto adopt = store::AdoptProposal{*proposalId, entry, head};
+  auto adopted = co_await hub_.commits().submit(std::move(adopt), net::use_awaitable);
   if (!adopted) co_return fail(adopted.error());
   std::string changed;
   try {

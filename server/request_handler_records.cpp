@@ -169,8 +169,8 @@ net::awaitable<Result<Bytes>> RequestHandler::forward(std::shared_ptr<Session> s
   bulletin->forwarderId = session->memberId();
   bulletin->record = StoredRecord{std::move(checked->body), std::move(checked->signature)};
   bulletin->recordedAtMs = now;
-  auto job = [bulletin](sqlite::Database& db) { return Store::insertForward(db, *bulletin); };
-  auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
+  auto job = store::StoreForward{bulletin};
+  auto outcome = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
     spdlog::info("bulletin {} forwarded by {} to {} new member(s)", crypto::toHex(*bulletinId), session->memberId(),
@@ -215,11 +215,8 @@ net::awaitable<Result<Bytes>> RequestHandler::permit(std::shared_ptr<Session> se
     grantees->push_back(member);
   }
   auto record = std::make_shared<StoredRecord>(StoredRecord{std::move(checked->body), std::move(checked->signature)});
-  auto job = [bulletinId = *bulletinId, grantees, record, now](sqlite::Database& db) -> Result<Ok> {
-    Store::insertPermission(db, bulletinId, *grantees, *record, now);
-    return Ok{};
-  };
-  auto done = co_await hub_.commits().submit<Ok>(std::move(job), net::use_awaitable);
+  auto job = store::GrantPermission{*bulletinId, grantees, record, now};
+  auto done = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!done) co_return fail(done.error());
   spdlog::info("bulletin {}: {} permitted {} member(s) to forward", crypto::toHex(*bulletinId), session->memberId(),
                grantees->size());
@@ -264,8 +261,8 @@ net::awaitable<Result<Bytes>> RequestHandler::retract(std::shared_ptr<Session> s
   retraction->bulletinId = *bulletinId;
   retraction->record = StoredRecord{std::move(checked->body), std::move(checked->signature)};
   retraction->recordedAtMs = now;
-  auto job = [retraction](sqlite::Database& db) { return Store::insertRetraction(db, *retraction); };
-  auto outcome = co_await hub_.commits().submit<RecordOutcome>(std::move(job), net::use_awaitable);
+  auto job = store::StoreRetraction{retraction};
+  auto outcome = co_await hub_.commits().submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
     spdlog::info("bulletin {} retracted by {}; announced to {} member(s)", crypto::toHex(*bulletinId),

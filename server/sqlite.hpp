@@ -45,8 +45,8 @@ class Statement;
 // Process-wide settings, before the first connection opens: SQLite's
 // memory statistics off. With them on, every sqlite3_malloc and free takes
 // one process-wide mutex to count bytes that the hub never reads, and the
-// io thread's reads contend for it with the writer (measured: 9 % of the
-// writer's instructions, bench/RESULTS.md). False when SQLite was already
+// io thread's reads contend for it with the writer (bench/RESULTS.md,
+// 2026-12-06). False when SQLite was already
 // initialised (then the settings stay SQLite's defaults: slower, not wrong).
 bool configureProcess();
 

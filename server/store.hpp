@@ -1,236 +1,36 @@
-// Durable state of the hub in one SQLite file (DESIGN.md §6).
+// The SQLite engine of the hub's store (DESIGN.md §6): durable state in one
+// SQLite file, behind the store boundary (server/ARCHITECTURE.md, "The store
+// boundary"). Above it the request layer names only the commands
+// (store_commands.hpp), the values (store_types.hpp) and Store's typed read
+// queries; nothing above it names a SQLite type.
 //
 // Two halves with different rules:
 //  - write operations are static functions that run on the commit thread's
 //    connection, inside the SAVEPOINT that CommitQueue opened for one
 //    request. They never BEGIN/COMMIT themselves; a refusal returns a
 //    HubError and CommitQueue rolls that request back; a SQLite failure
-//    throws sqlite::Error.
+//    throws sqlite::Error. store::execute maps each write command to them.
 //  - read operations are members and use the Store's own read-only
 //    connection (io thread). In WAL mode they see only committed data.
 //
-// Schema (user_version = SchemaVersion) is in store.cpp. Refinements over the
+// The code is split by aggregate: store_schema.cpp (tables, migration
+// steps), store_queue.cpp (bulletins, deliveries, acks), store_uploads.cpp
+// (blobs), store_log.cpp (directory log and audit trail), store_records.cpp
+// (forwards, permissions, retractions), store_consensus.cpp (summary records,
+// proposals), store_commands.cpp (command -> engine). Refinements over the
 // first sketch: blobs are keyed by an upload id and owned by their uploader
 // (UNIQUE(owner_id, hash)), so nobody can squat on or finish someone else's
 // upload; bulletin_blobs points at the upload id.
 #pragma once
 
-#include "crypto/types.hpp"
-#include "server/hub_error.hpp"
+#include "server/store_commands.hpp"
+#include "server/store_types.hpp"
 #include "server/sqlite.hpp"
 
-#include <cstdint>
-#include <optional>
+#include <filesystem>
 #include <span>
-#include <string>
-#include <vector>
 
 namespace focal::server {
-
-struct StoredLogEntry {
-  std::uint64_t index = 0;
-  std::int64_t recordedAtMs = 0;
-  std::string authorId;
-  crypto::SigningPublicKey authorKey;
-  crypto::Bytes event;
-  crypto::Signature signature;
-  crypto::Hash256 entryHash;
-};
-
-struct StoredHead {
-  std::uint64_t size = 0;
-  crypto::Bytes head;  // LogHead bytes as signed
-  crypto::Signature signature;
-};
-
-// One row of the audit trail: admin operations and authentication failures,
-// hash-chained (protocol::auditEntryHash) so an edit or a deletion breaks
-// the chain that `focal admin audit` verifies.
-struct AuditRecord {
-  std::uint64_t index = 0;  // assigned by appendAudit
-  std::int64_t timeMs = 0;
-  std::string event;   // "admin.register", "admin.refused", "auth.failure", ...
-  std::string actor;   // member id, or "-"
-  std::string remote;  // peer address
-  std::string detail;
-  crypto::Hash256 hash;  // assigned by appendAudit
-};
-
-struct NewBulletin {
-  struct Recipient {
-    std::string memberId;
-    crypto::BoxPublicKey encryptionKey;
-  };
-  struct Attachment {
-    crypto::Hash256 blobHash;
-    std::uint64_t size = 0;
-  };
-  crypto::BulletinId id;
-  std::string senderId;
-  crypto::SigningPublicKey senderKey;
-  crypto::Bytes header;
-  crypto::Signature signature;
-  crypto::Bytes ciphertext;
-  std::int64_t createdAtMs = 0;
-  std::int64_t acceptedAtMs = 0;
-  int tlp = 0;
-  int kind = 0;
-  // Set for a summary record (kind summaryRecord): its comment deadline and
-  // the record it revises, if any.
-  struct SummaryRecord {
-    std::int64_t deadlineMs = 0;
-    std::optional<crypto::BulletinId> revises;
-  };
-  std::optional<SummaryRecord> summaryRecord;
-  std::vector<Recipient> recipients;
-  std::vector<Attachment> attachments;
-};
-
-struct QueuedDelivery {
-  std::string memberId;
-  std::int64_t seq = 0;
-};
-
-struct SendOutcome {
-  std::int64_t acceptedAtMs = 0;
-  bool alreadyAccepted = false;
-  std::vector<QueuedDelivery> queued;  // empty when alreadyAccepted
-};
-
-// A signed working-group record as stored (SignedRecord body + signature).
-struct StoredRecord {
-  crypto::Bytes body;
-  crypto::Bytes signature;
-  bool empty() const { return body.empty(); }
-};
-
-struct FetchedDelivery {
-  std::int64_t seq = 0;
-  std::int64_t queuedAtMs = 0;
-  crypto::Bytes header;
-  crypto::Bytes signature;
-  crypto::Bytes ciphertext;
-  StoredRecord forward;     // the ForwardRecord that brought it, if any
-  StoredRecord retraction;  // set when this entry announces a retraction
-};
-
-// What the hub needs to judge a forward, permission or retraction of a
-// stored bulletin.
-struct BulletinRow {
-  std::string senderId;
-  crypto::Bytes header;  // as signed
-  crypto::Bytes signature;
-  crypto::Bytes ciphertext;
-  bool retracted = false;
-};
-
-struct NewForward {
-  crypto::BulletinId forwardId;
-  crypto::BulletinId bulletinId;
-  std::string forwarderId;
-  StoredRecord record;
-  std::int64_t recordedAtMs = 0;
-  std::vector<NewBulletin::Recipient> recipients;
-};
-
-struct NewRetraction {
-  crypto::BulletinId bulletinId;
-  StoredRecord record;
-  std::int64_t recordedAtMs = 0;
-};
-
-struct RecordOutcome {
-  std::int64_t recordedAtMs = 0;
-  bool already = false;                // identical record already stored
-  std::vector<QueuedDelivery> queued;  // entries to push (empty when already)
-};
-
-struct NewComment {
-  crypto::BulletinId recordId;
-  std::string memberId;
-  bool objection = false;
-  StoredRecord record;
-  std::int64_t recordedAtMs = 0;
-};
-
-// A summary record's silence procedure as stored.
-struct SummaryRecordRow {
-  struct CommentRow {
-    std::string memberId;
-    bool objection = false;
-    StoredRecord record;
-  };
-  crypto::BulletinId id;
-  std::string senderId;
-  std::int64_t deadlineMs = 0;
-  wire::RecordState state = wire::RecordState::PENDING;
-  std::uint64_t outcomeIndex = 0;
-  crypto::Bytes header;                  // the record's signed header bytes
-  std::vector<CommentRow> comments;      // by member id
-  std::vector<std::string> acknowledgedBy;  // original recipients, sorted
-};
-
-// A consensus proposal as stored, with its decisions.
-struct ProposalRow {
-  struct DecisionRow {
-    std::string memberId;
-    bool approve = false;
-    StoredRecord record;
-  };
-  crypto::BulletinId id;
-  std::string proposerId;
-  StoredRecord record;
-  std::int64_t expiresAtMs = 0;
-  wire::ProposalState state = wire::ProposalState::OPEN;  // as stored: `expired` is decided by the reader's clock
-  std::uint64_t outcomeIndex = 0;
-  std::vector<DecisionRow> decisions;  // by member id
-};
-
-struct FetchPage {
-  std::vector<FetchedDelivery> items;
-  bool more = false;
-};
-
-struct RecipientState {
-  std::int64_t seq = 0;  // the queue entry (Hub merges delivered marks not yet committed by it)
-  std::string memberId;
-  std::int64_t queuedAtMs = 0;
-  std::int64_t deliveredAtMs = 0;  // 0 = never
-  std::int64_t ackedAtMs = 0;      // 0 = never
-};
-
-// A queue entry handed to its member (push queued on a session, or fetch
-// reply built) at `atMs`.
-struct DeliveredMark {
-  std::int64_t seq = 0;
-  std::int64_t atMs = 0;
-};
-
-struct BulletinStatus {
-  std::string senderId;
-  std::vector<RecipientState> recipients;  // sorted by member id
-};
-
-struct UploadRow {
-  std::uint64_t id = 0;
-  std::string ownerId;
-  crypto::Hash256 blobHash;
-  std::uint64_t size = 0;
-  std::uint64_t received = 0;
-  bool complete = false;
-};
-
-struct ChunkOutcome {
-  std::uint64_t received = 0;
-  bool complete = false;
-  bool rejected = false;  // the finished blob did not match its hash; upload deleted
-};
-
-struct BlobSlice {
-  std::uint64_t offset = 0;
-  crypto::Bytes data;
-  std::uint64_t total = 0;
-};
 
 class Store {
  public:
@@ -242,15 +42,25 @@ class Store {
   // Creates every table in an empty database (focald init). Throws
   // sqlite::Error, or std::runtime_error if the database is not empty.
   static void createSchema(sqlite::Database& db);
-  // Refuses a database whose schema version this build does not know.
+  // Refuses a database whose schema version this build does not know: an
+  // older one (run migrate first), a newer one (written by a newer focald;
+  // this one never downgrades), or none (not a hub database).
   static void checkSchema(sqlite::Database& db);
-  // Upgrades an older schema in place (one transaction): version 1 gains the
-  // working-group tables and the queue's forward/retraction columns;
-  // versions 1 and 2 gain the consensus tables (version 3); every older
-  // version gets the version 4 queue (no AUTOINCREMENT, an index of the
-  // pending entries only), every entry keeping its seq.
-  // Returns whether it changed anything.
-  static bool migrate(sqlite::Database& db);
+  // Upgrades an older schema in place, one numbered step at a time (version
+  // N -> N+1, store_schema.cpp), all in one transaction, recording the
+  // version reached; stops at `toVersion` (tests walk the steps one by one).
+  // Every queue entry keeps its seq. Returns whether it changed anything; a
+  // database of no or a newer version is left alone (checkSchema refuses it).
+  static bool migrate(sqlite::Database& db, int toVersion = SchemaVersion);
+
+  // The same on the database file, for focald's startup and `check`:
+  // process-wide SQLite settings (before any connection opens), the upgrade
+  // (read-write), the check (read-only), and the io thread's read-only
+  // Store with its schema checked. Throw sqlite::Error or std::runtime_error.
+  static void configureProcess();
+  static bool migrateFile(const std::filesystem::path& dbPath);
+  static void checkSchemaFile(const std::filesystem::path& dbPath);
+  static Store openReader(const std::filesystem::path& dbPath);
 
   // ---- writes (commit thread, inside a savepoint) ------------------------------
 
@@ -395,10 +205,35 @@ class Store {
   // contiguous), for recomputing a hash after a restart one chunk at a time.
   std::optional<crypto::Bytes> chunkAt(std::uint64_t uploadId, std::uint64_t offset);
 
+  // The read connection itself: tests and tools only.
   sqlite::Database& database() { return db_; }
 
  private:
   sqlite::Database db_;
 };
+
+namespace store {
+
+// Runs one write command on the writer's connection, inside the savepoint
+// the commit queue opened for it (store_commands.cpp). CommitQueue::submit
+// calls these; nothing above the store does.
+Result<SendOutcome> execute(sqlite::Database& db, const StoreBulletin& c);
+Result<std::uint32_t> execute(sqlite::Database& db, const Acknowledge& c);
+Result<Ok> execute(sqlite::Database& db, const MarkDelivered& c);
+Result<UploadRow> execute(sqlite::Database& db, const BeginUpload& c);
+Result<ChunkOutcome> execute(sqlite::Database& db, const AppendChunk& c);
+Result<std::uint64_t> execute(sqlite::Database& db, const PurgeGarbage& c);
+Result<Ok> execute(sqlite::Database& db, const AppendLogEntry& c);
+Result<std::uint64_t> execute(sqlite::Database& db, const AppendAudit& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreForward& c);
+Result<Ok> execute(sqlite::Database& db, const GrantPermission& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreRetraction& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreComment& c);
+Result<Ok> execute(sqlite::Database& db, const ApproveRecord& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreProposal& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreDecision& c);
+Result<Ok> execute(sqlite::Database& db, const AdoptProposal& c);
+
+}  // namespace store
 
 }  // namespace focal::server

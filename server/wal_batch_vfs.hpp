@@ -3,8 +3,8 @@
 // SQLite appends each WAL frame as two writes (its 24-byte header, then the
 // page), so a commit of N pages costs 2N pwrite(2) calls before its fsync;
 // on this project's machines a system call is expensive (a paravirtualised
-// VM), and the writer spent most of its system time there (measured: 31,196
-// pwrite calls against 669 fdatasyncs in 3 s at 1000 bulletins/s). The shim
+// VM), and the writer spent most of its system time there (bench/RESULTS.md,
+// 2026-12-04). The shim
 // buffers consecutive writes to a `-wal` file and hands them to the file in
 // one write.
 //

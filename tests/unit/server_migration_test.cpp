@@ -2,11 +2,15 @@
 // (schema version 1, as `focald init` wrote it up to e1e87a5^) is upgraded
 // in place by Store::migrate, which `focald run` calls before anything else
 // opens the database. Its queue keeps every entry, sequence number and ack,
-// and the new records (forwards, retractions, permissions) work on it.
+// and the new records (forwards, retractions, permissions) work on it. The
+// numbered steps (server/store_schema.cpp) each reach one version; a database
+// of a newer version is refused, never touched.
 #include "server/store.hpp"
 #include "server_test_support.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <map>
 
 using namespace focal;
 using namespace focal::server;
@@ -362,4 +366,92 @@ TEST_CASE("a version 3 database gets the version 4 queue, every entry keeping it
   REQUIRE(sent.ok());
   REQUIRE(sent->queued.size() == 1);
   CHECK(sent->queued[0].seq == 25);
+}
+
+namespace {
+
+// name -> CREATE statement of every table and index (SQLite's own omitted).
+std::map<std::string, std::string> schemaOf(sqlite::Database& db) {
+  std::map<std::string, std::string> out;
+  auto s = db.prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'");
+  while (s->step()) out.emplace(s->columnText(0), s->columnText(1));
+  return out;
+}
+
+std::string queueSql(sqlite::Database& db) { return schemaOf(db)["deliveries"]; }
+
+}  // namespace
+
+TEST_CASE("a version 1 database migrates one numbered step at a time to exactly a new database's schema",
+          "[server][store][migration]") {
+  TempDir dir;
+  const auto path = createV1Database(dir);
+  auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
+  // The queue as version 1 left it, after every step.
+  const auto queueIntact = [&] {
+    auto s = db.prepare(
+        "SELECT group_concat(seq || ':' || member_id || ':' || ifnull(delivered_at_ms, '-') || ':' || "
+        "ifnull(acked_at_ms, '-'), ' ') FROM (SELECT * FROM deliveries ORDER BY seq)");
+    REQUIRE(s->step());
+    CHECK(s->columnText(0) ==
+          "3:my-poc:1000100:1000200 4:th-poc:1000100:- 9:my-poc:-:- 10:th-poc:-:-");
+    auto b = db.prepare("SELECT count(*) FROM bulletins");
+    REQUIRE(b->step());
+    CHECK(b->columnInt(0) == 2);
+  };
+
+  // Step 1 -> 2: the working-group tables, the queue's forward and
+  // retraction columns (still AUTOINCREMENT), no consensus tables yet.
+  REQUIRE(Store::migrate(db, 2));
+  CHECK(db.userVersion() == 2);
+  queueIntact();
+  CHECK(schemaOf(db).count("forwards") == 1);
+  CHECK(schemaOf(db).count("summary_records") == 0);
+  CHECK_THAT(queueSql(db), Catch::Contains("retraction") && Catch::Contains("AUTOINCREMENT"));
+  CHECK_FALSE(Store::migrate(db, 2));  // already there
+
+  // Step 2 -> 3: the consensus tables.
+  REQUIRE(Store::migrate(db, 3));
+  CHECK(db.userVersion() == 3);
+  queueIntact();
+  CHECK(schemaOf(db).count("summary_records") == 1);
+  CHECK(schemaOf(db).count("decisions") == 1);
+  CHECK_THAT(queueSql(db), Catch::Contains("AUTOINCREMENT"));
+
+  // Step 3 -> 4: the lean queue.
+  REQUIRE(Store::migrate(db, 4));
+  CHECK(db.userVersion() == Store::SchemaVersion);
+  queueIntact();
+  CHECK_THAT(queueSql(db), !Catch::Contains("AUTOINCREMENT"));
+  CHECK_FALSE(Store::migrate(db));
+  CHECK_NOTHROW(Store::checkSchema(db));
+
+  // The migrated database has exactly the tables and indexes of a new one.
+  TempDir fresh;
+  auto made = sqlite::Database::open(createHubDatabase(fresh), sqlite::Database::Mode::ReadOnly);
+  CHECK(schemaOf(db) == schemaOf(made));
+}
+
+TEST_CASE("a database written by a newer focald is refused with a clear error and left as it is",
+          "[server][store][migration]") {
+  TempDir dir;
+  const auto path = createHubDatabase(dir);
+  {
+    auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
+    db.setUserVersion(Store::SchemaVersion + 1);
+    CHECK_FALSE(Store::migrate(db));
+    CHECK(db.userVersion() == Store::SchemaVersion + 1);
+  }
+  const auto newer = "database schema version " + std::to_string(Store::SchemaVersion + 1) +
+                     " is not the supported version " + std::to_string(Store::SchemaVersion) +
+                     ": a newer focald wrote it";
+  CHECK_FALSE(Store::migrateFile(path));
+  CHECK_THROWS_WITH(Store::checkSchemaFile(path), Catch::StartsWith(newer));
+  CHECK_THROWS_WITH(Store::openReader(path), Catch::StartsWith(newer));
+
+  // And a file that is no hub database at all says so.
+  const auto empty = dir / "empty.db";
+  { auto db = sqlite::Database::open(empty, sqlite::Database::Mode::ReadWriteCreate); }
+  CHECK_FALSE(Store::migrateFile(empty));
+  CHECK_THROWS_WITH(Store::checkSchemaFile(empty), Catch::Contains("not a hub database"));
 }

@@ -32,6 +32,18 @@ std::vector<std::int64_t> seqsOf(const FetchPage& page) {
 
 constexpr std::size_t Unlimited = 1 << 30;
 
+// A forward record of bulletin `bulletinSeed` by `forwarder`, as the
+// handler would store it (recipients added by the caller).
+NewForward makeForward(std::uint8_t forwardSeed, std::uint8_t bulletinSeed, const std::string& forwarder) {
+  NewForward f;
+  f.forwardId = filled<crypto::BulletinId>(forwardSeed);
+  f.bulletinId = filled<crypto::BulletinId>(bulletinSeed);
+  f.forwarderId = forwarder;
+  f.record = StoredRecord{crypto::Bytes{1}, crypto::Bytes(64, 2)};
+  f.recordedAtMs = 2'000'000;
+  return f;
+}
+
 }  // namespace
 
 TEST_CASE("a bulletin is stored once and queued once per recipient", "[server][store]") {
@@ -484,12 +496,7 @@ TEST_CASE("a forward queues only the recipients who do not hold the bulletin yet
   TempDir dir;
   const auto db = createHubDatabase(dir);
   REQUIRE(insert(db, makeBulletin(70, "sg-poc", {"my-poc", "th-poc"})).ok());
-  NewForward f;
-  f.forwardId = filled<crypto::BulletinId>(71);
-  f.bulletinId = filled<crypto::BulletinId>(70);
-  f.forwarderId = "my-poc";
-  f.record = StoredRecord{crypto::Bytes{1}, crypto::Bytes(64, 2)};
-  f.recordedAtMs = 2'000'000;
+  NewForward f = makeForward(71, 70, "my-poc");
   // A group that overlaps the original recipients (th-poc) and adds vn-poc.
   f.recipients = {NewBulletin::Recipient{"th-poc", filled<crypto::BoxPublicKey>(7)},
                   NewBulletin::Recipient{"vn-poc", filled<crypto::BoxPublicKey>(8)}};
@@ -520,12 +527,7 @@ TEST_CASE("a forward is refused in the writer's transaction once the bulletin is
   TempDir dir;
   const auto db = createHubDatabase(dir);
   REQUIRE(insert(db, makeBulletin(80, "sg-poc", {"my-poc"})).ok());
-  NewForward first;
-  first.forwardId = filled<crypto::BulletinId>(81);
-  first.bulletinId = filled<crypto::BulletinId>(80);
-  first.forwarderId = "my-poc";
-  first.record = StoredRecord{crypto::Bytes{1}, crypto::Bytes(64, 2)};
-  first.recordedAtMs = 2'000'000;
+  NewForward first = makeForward(81, 80, "my-poc");
   first.recipients = {NewBulletin::Recipient{"my-poc2", filled<crypto::BoxPublicKey>(9)}};
   REQUIRE(writeTxn(db, [&](sqlite::Database& c) { return Store::insertForward(c, first); }).ok());
 

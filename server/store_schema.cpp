@@ -1,0 +1,299 @@
+// The schema of the store: the tables of a new database, the numbered
+// migration steps that bring an older one to the current version, and the
+// version checks. One schema version per step (user_version = the version);
+// a released step never changes (databases in the field went through it).
+#include "server/store.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+
+namespace focal::server {
+
+namespace {
+
+// Version 1 (minus the queue, which version 2 replaced). Every table is STRICT-free on purpose (SQLite 3.37+ only);
+// types are enforced by CHECK constraints where they matter for safety.
+constexpr const char* SchemaSql = R"sql(
+CREATE TABLE bulletins(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  sender_id      TEXT NOT NULL,
+  sender_key     BLOB NOT NULL CHECK (length(sender_key) = 32),
+  header         BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  ciphertext     BLOB NOT NULL,
+  created_at_ms  INTEGER NOT NULL,
+  accepted_at_ms INTEGER NOT NULL,
+  tlp            INTEGER NOT NULL,
+  kind           INTEGER NOT NULL,
+  size           INTEGER NOT NULL
+);
+CREATE TABLE blobs(
+  id            INTEGER PRIMARY KEY,
+  hash          BLOB NOT NULL CHECK (length(hash) = 32),
+  owner_id      TEXT NOT NULL,
+  size          INTEGER NOT NULL CHECK (size > 0),
+  received      INTEGER NOT NULL DEFAULT 0,
+  complete      INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  UNIQUE(owner_id, hash)
+);
+CREATE TABLE blob_chunks(
+  blob_id INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
+  offset  INTEGER NOT NULL,
+  data    BLOB NOT NULL,
+  PRIMARY KEY(blob_id, offset)
+);
+CREATE TABLE bulletin_blobs(
+  bulletin_id BLOB NOT NULL REFERENCES bulletins(id),
+  idx         INTEGER NOT NULL,
+  blob_id     INTEGER NOT NULL REFERENCES blobs(id),
+  hash        BLOB NOT NULL,
+  PRIMARY KEY(bulletin_id, idx)
+);
+CREATE INDEX bulletin_blobs_blob ON bulletin_blobs(blob_id);
+CREATE TABLE acks(
+  id             INTEGER PRIMARY KEY,
+  member_id      TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  received_at_ms INTEGER NOT NULL
+);
+CREATE TABLE log_entries(
+  idx            INTEGER PRIMARY KEY,
+  recorded_at_ms INTEGER NOT NULL,
+  author_id      TEXT NOT NULL,
+  author_key     BLOB NOT NULL CHECK (length(author_key) = 32),
+  event          BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  entry_hash     BLOB NOT NULL CHECK (length(entry_hash) = 32)
+);
+CREATE TABLE log_heads(
+  size      INTEGER PRIMARY KEY,
+  head      BLOB NOT NULL,
+  signature BLOB NOT NULL CHECK (length(signature) = 64)
+);
+CREATE TABLE IF NOT EXISTS audit(
+  idx     INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  event   TEXT NOT NULL,
+  actor   TEXT NOT NULL,
+  remote  TEXT NOT NULL,
+  detail  TEXT NOT NULL,
+  hash    BLOB NOT NULL CHECK (length(hash) = 32)
+);
+)sql";
+
+// Version 2: the working group's records (forwards, retractions, H2
+// permissions), and the queue with the columns they need.
+constexpr const char* WorkingGroupSql = R"sql(
+CREATE TABLE forwards(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  bulletin_id    BLOB NOT NULL REFERENCES bulletins(id),
+  forwarder_id   TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE TABLE retractions(
+  bulletin_id    BLOB PRIMARY KEY REFERENCES bulletins(id),
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE TABLE permissions(
+  bulletin_id    BLOB NOT NULL REFERENCES bulletins(id),
+  member_id      TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(bulletin_id, member_id)
+);
+)sql";
+
+// The queue. forward_id: the forward that brought the bulletin to this
+// member (NULL for an original recipient). retraction = 1: the entry
+// announces the bulletin's retraction; it is queued even for a member who
+// already acknowledged the bulletin, so it has its own row. An ack of a
+// bulletin id acknowledges every entry of that id.
+//
+// Version 4 (for the writer's cost per delivery):
+// - seq without AUTOINCREMENT. No row is ever deleted (an ack sets
+//   acked_at_ms; status reads the rows), so max(seq) + 1, which SQLite gives
+//   a new row, is above every seq ever handed out, as AUTOINCREMENT made
+//   sure at the price of reading and rewriting sqlite_sequence (a page of
+//   its own in the WAL) in every statement that queues.
+// - The queue index holds only unacknowledged entries: an ack removes one
+//   index entry instead of moving it, and the index stays the size of
+//   what is pending.
+constexpr const char* QueueColumnsSql = R"sql(
+  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
+  member_id       TEXT NOT NULL,
+  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
+  queued_at_ms    INTEGER NOT NULL,
+  delivered_at_ms INTEGER,
+  acked_at_ms     INTEGER,
+  forward_id      BLOB REFERENCES forwards(id),
+  retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
+  UNIQUE(bulletin_id, member_id, retraction)
+)sql";
+
+// The queue table and its index as version 4 has them, or (older) as
+// versions 2 and 3 had them: seq with AUTOINCREMENT, every entry indexed.
+std::string queueSql(int version) {
+  const bool v4 = version >= 4;
+  return std::string("CREATE TABLE deliveries(\n  seq             INTEGER PRIMARY KEY") + (v4 ? "" : " AUTOINCREMENT") +
+         "," + QueueColumnsSql + ");\nCREATE INDEX deliveries_queue ON deliveries" +
+         (v4 ? "(member_id, seq) WHERE acked_at_ms IS NULL;" : "(member_id, acked_at_ms, seq);");
+}
+
+// Version 3: consensus procedures. summary_records: one row per summary
+// record bulletin (state = wire::RecordState; outcome_index = the log entry
+// of its recordApproved, 0 = none). comments: one signed Comment per
+// (record, member). proposals / decisions: signed Proposal and Decision
+// records (state = wire::ProposalState; outcome_index = the admission entry).
+constexpr const char* ConsensusSql = R"sql(
+CREATE TABLE summary_records(
+  bulletin_id    BLOB PRIMARY KEY REFERENCES bulletins(id),
+  sender_id      TEXT NOT NULL,
+  deadline_ms    INTEGER NOT NULL,
+  revises        BLOB,
+  state          INTEGER NOT NULL DEFAULT 0,
+  outcome_index  INTEGER NOT NULL DEFAULT 0,
+  closed_at_ms   INTEGER
+);
+CREATE INDEX summary_records_due ON summary_records(state, deadline_ms);
+CREATE TABLE comments(
+  bulletin_id    BLOB NOT NULL REFERENCES bulletins(id),
+  member_id      TEXT NOT NULL,
+  objection      INTEGER NOT NULL CHECK (objection IN (0, 1)),
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(bulletin_id, member_id)
+);
+CREATE TABLE proposals(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  proposer_id    TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  expires_at_ms  INTEGER NOT NULL,
+  state          INTEGER NOT NULL DEFAULT 0,
+  outcome_index  INTEGER NOT NULL DEFAULT 0,
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE TABLE decisions(
+  proposal_id    BLOB NOT NULL REFERENCES proposals(id),
+  member_id      TEXT NOT NULL,
+  approve        INTEGER NOT NULL CHECK (approve IN (0, 1)),
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL,
+  PRIMARY KEY(proposal_id, member_id)
+);
+)sql";
+
+
+// Rebuilds the queue table as `version` had it, copying `columns` of
+// every entry, each keeping its seq: a client's fetch cursor from before
+// the upgrade still points where it did. The largest seq is the largest
+// ever handed out (rows are never deleted), so new entries follow it.
+void rebuildQueue(sqlite::Database& db, int version, const std::string& columns) {
+  db.exec("DROP INDEX deliveries_queue; ALTER TABLE deliveries RENAME TO deliveries_old;");
+  db.exec(queueSql(version).c_str());
+  db.exec(("INSERT INTO deliveries(" + columns + ") SELECT " + columns + " FROM deliveries_old").c_str());
+  db.exec("DROP TABLE deliveries_old");
+}
+
+constexpr const char* QueueV1Columns = "seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms";
+
+// Version 1 -> 2: the working group's records, and the queue's forward and
+// retraction columns (a new UNIQUE key, so the table is rebuilt).
+void addWorkingGroupRecords(sqlite::Database& db) {
+  db.exec(WorkingGroupSql);
+  rebuildQueue(db, 2, QueueV1Columns);
+}
+
+// Version 2 -> 3: consensus procedures.
+void addConsensus(sqlite::Database& db) { db.exec(ConsensusSql); }
+
+// Version 3 -> 4: the queue without AUTOINCREMENT, indexed by pending entries only.
+void leanQueue(sqlite::Database& db) {
+  rebuildQueue(db, 4, std::string(QueueV1Columns) + ", forward_id, retraction");
+}
+
+struct MigrationStep {
+  int from;  // the step makes version from + 1
+  void (*apply)(sqlite::Database&);
+};
+
+constexpr MigrationStep MigrationSteps[] = {
+    {1, addWorkingGroupRecords},
+    {2, addConsensus},
+    {3, leanQueue},
+};
+static_assert(std::size(MigrationSteps) == Store::SchemaVersion - 1, "one migration step per schema version");
+
+}  // namespace
+
+void Store::createSchema(sqlite::Database& db) {
+  if (db.userVersion() != 0) throw std::runtime_error("the database already has a schema");
+  sqlite::Transaction t(db);
+  db.exec(SchemaSql);
+  db.exec(WorkingGroupSql);
+  db.exec(queueSql(SchemaVersion).c_str());
+  db.exec(ConsensusSql);
+  db.setUserVersion(SchemaVersion);
+  t.commit();
+}
+
+bool Store::migrate(sqlite::Database& db, int toVersion) {
+  const int from = db.userVersion();
+  toVersion = std::min(toVersion, SchemaVersion);
+  if (from < 1 || from >= toVersion) return false;
+  sqlite::Transaction t(db);
+  for (int v = from; v < toVersion; ++v) {
+    const MigrationStep& step = MigrationSteps[v - 1];
+    if (step.from != v) throw std::logic_error("migration steps out of order");
+    step.apply(db);
+    db.setUserVersion(v + 1);
+  }
+  t.commit();
+  return true;
+}
+
+void Store::checkSchema(sqlite::Database& db) {
+  const int v = db.userVersion();
+  if (v == SchemaVersion) return;
+  std::string why = "database schema version " + std::to_string(v) + " is not the supported version " +
+                    std::to_string(SchemaVersion);
+  if (v > SchemaVersion) {
+    why += ": a newer focald wrote it, and this one does not downgrade a database; run the newer focald";
+  } else if (v < 1) {
+    why += ": not a hub database (focald init makes one)";
+  } else {
+    why += ": focald run upgrades it";
+  }
+  throw std::runtime_error(why);
+}
+
+void Store::configureProcess() { (void)sqlite::configureProcess(); }
+
+bool Store::migrateFile(const std::filesystem::path& dbPath) {
+  auto db = sqlite::Database::open(dbPath, sqlite::Database::Mode::ReadWrite);
+  return migrate(db);
+}
+
+void Store::checkSchemaFile(const std::filesystem::path& dbPath) {
+  auto db = sqlite::Database::open(dbPath, sqlite::Database::Mode::ReadOnly);
+  checkSchema(db);
+}
+
+Store Store::openReader(const std::filesystem::path& dbPath) {
+  Store store(sqlite::Database::open(dbPath, sqlite::Database::Mode::ReadOnly));
+  checkSchema(store.database());
+  return store;
+}
+
+}  // namespace focal::server
