@@ -56,4 +56,15 @@ Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_vi
 // difference).
 Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wire::BulletinHeader::Reader h);
 
+// A time a member signed (createdAtMs, forwardedAtMs, ...) within
+// protocol::MaxClockSkewMs of the hub's clock; staleTimestamp naming `field`.
+Result<Ok> checkClockSkew(std::int64_t atMs, std::int64_t nowMs, const char* field);
+
+// The edge check of a NEW member's state (registration, admission
+// proposal): empty (partners, resource panel), or an ISO 3166-1 alpha-2
+// code (invalidRequest otherwise) that is one of `memberStates`, focal.toml's
+// [working_group] member_states (policyDenied otherwise). Entries already
+// in the log are never re-judged by it (replay uses the log's syntax rule).
+Result<Ok> checkNewMemberState(const std::vector<std::string>& memberStates, std::string_view state);
+
 }  // namespace focal::server
