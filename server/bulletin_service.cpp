@@ -156,13 +156,10 @@ Result<std::optional<NewBulletin::SummaryRecord>> BulletinService::checkSummaryR
 Result<Ok> BulletinService::resolveRecipients(const Caller& caller, wire::BulletinHeader::Reader h,
                                               NewBulletin& bulletin) const {
   for (auto r : h.getRecipients()) {
-    const auto memberId = view(r.getMemberId());
-    const MemberRecord* m = directory_.find(memberId);
-    if (m == nullptr) return fail(ErrorCode::UNKNOWN_RECIPIENT, "unknown recipient " + std::string(memberId));
-    if (!m->active()) return fail(ErrorCode::REVOKED_KEY, "recipient " + m->id + " is revoked");
     const auto key = fixedField<crypto::BoxPublicKey>(r.getEncryptionKey());
-    if (!key || !(*key == m->encryptionKey)) return fail(ErrorCode::POLICY_DENIED, "stale key for " + m->id);
-    bulletin.recipients.push_back(NewBulletin::Recipient{m->id, *key});
+    auto recipient = checkRecipient(directory_, view(r.getMemberId()), key);
+    if (!recipient) return fail(recipient.error());
+    bulletin.recipients.push_back(std::move(*recipient));
   }
   return checkDistribution(directory_, caller.memberId, h);
 }

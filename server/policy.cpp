@@ -146,6 +146,15 @@ Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wi
   return compareRecipients(resolution, ids);
 }
 
+Result<NewBulletin::Recipient> checkRecipient(const Directory& dir, std::string_view memberId,
+                                              const std::optional<crypto::BoxPublicKey>& key) {
+  const MemberRecord* m = dir.find(memberId);
+  if (m == nullptr) return fail(ErrorCode::UNKNOWN_RECIPIENT, "unknown recipient " + std::string(memberId));
+  if (!m->active()) return fail(ErrorCode::REVOKED_KEY, "recipient " + m->id + " is revoked");
+  if (!key || !(*key == m->encryptionKey)) return fail(ErrorCode::POLICY_DENIED, "stale key for " + m->id);
+  return NewBulletin::Recipient{m->id, *key};
+}
+
 Result<Ok> checkClockSkew(std::int64_t atMs, std::int64_t nowMs, const char* field) {
   const std::int64_t skew = atMs - nowMs;
   if (skew > protocol::MaxClockSkewMs || skew < -protocol::MaxClockSkewMs) {

@@ -14,7 +14,9 @@
 #include "protocol/focal.capnp.h"
 #include "server/directory.hpp"
 #include "server/hub_error.hpp"
+#include "server/store.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +57,12 @@ Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_vi
 // are exactly what the addresses resolve to (policyDenied naming the
 // difference).
 Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wire::BulletinHeader::Reader h);
+
+// A recipient a member names, with the encryption key it sealed to: known
+// (unknownRecipient), active (revokedKey), and that key its current one
+// (policyDenied "stale key"; a missing key is stale too).
+Result<NewBulletin::Recipient> checkRecipient(const Directory& dir, std::string_view memberId,
+                                              const std::optional<crypto::BoxPublicKey>& key);
 
 // A time a member signed (createdAtMs, forwardedAtMs, ...) within
 // protocol::MaxClockSkewMs of the hub's clock; staleTimestamp naming `field`.

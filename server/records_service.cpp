@@ -114,13 +114,11 @@ Result<Ok> RecordsService::checkReach(const Caller& caller, wire::ForwardRecord:
                                       NewForward& out) const {
   const Directory& dir = directory_;
   for (auto r : f.getRecipients()) {
-    const auto rid = view(r.getMemberId());
-    const MemberRecord* m = dir.find(rid);
-    if (m == nullptr) return fail(ErrorCode::UNKNOWN_RECIPIENT, "unknown recipient " + std::string(rid));
-    if (!m->active()) return fail(ErrorCode::REVOKED_KEY, "recipient " + m->id + " is revoked");
+    // Key lengths: checked by checkForwardFields.
     const auto key = fixedField<crypto::BoxPublicKey>(r.getEncryptionKey());
-    if (!(*key == m->encryptionKey)) return fail(ErrorCode::POLICY_DENIED, "stale key for " + m->id);
-    out.recipients.push_back(NewBulletin::Recipient{m->id, *key});
+    auto recipient = checkRecipient(dir, view(r.getMemberId()), key);
+    if (!recipient) return fail(recipient.error());
+    out.recipients.push_back(std::move(*recipient));
   }
   std::vector<protocol::Address> parsedAddresses;
   auto resolution = matchAddresses(dir, caller.memberId, f.getAddresses(), ids, parsedAddresses);
