@@ -1,7 +1,5 @@
 #include "server/hub.hpp"
 
-#include "protocol/iso3166.hpp"
-#include "protocol/log.hpp"
 #include "server/frames.hpp"
 #include "server/session.hpp"
 
@@ -28,13 +26,19 @@ Hub::Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQ
       tls_(tls),
       acceptor_(io),
       purgeTimer_(io),
-      deadlineTimer_(io),
       markTimer_(io),
       authFailures_(config_.limits.authFailuresPerMinute),
       adminMutex_(MaxAdminWaiters),
-      uploads_(MaxTrackedUploads),
-      handler_(*this),
-      verifier_(config_.limits.verifyThreads) {}
+      verifier_(config_.limits.verifyThreads),
+      audit_(io, clock_, commits_),
+      log_(directory_, adminMutex_, hubKey_, commits_, [this] { stop(); }),
+      silence_(io, store_, clock_, log_),
+      bulletins_(store_, commits_, directory_, clock_, config_.limits, *this),
+      records_(store_, commits_, directory_, clock_, *this),
+      consensus_(store_, commits_, directory_, clock_, log_, audit_, config_.memberStates),
+      admin_(directory_, store_, clock_, log_, audit_, *this, config_.memberStates),
+      handler_(RequestServices{bulletins_, records_, consensus_, admin_, directory_, verifier_, requests_}),
+      sessionContext_{tls_, config_.limits, directory_, clock_, handler_, authFailures_, audit_, requests_, *this} {}
 
 Hub::~Hub() = default;
 
@@ -59,30 +63,7 @@ net::ip::tcp::endpoint Hub::listen(const std::string& host, std::uint16_t port) 
 void Hub::start() {
   net::co_spawn(io_, acceptLoop(this), net::detached);
   net::co_spawn(io_, purgeLoop(this), net::detached);
-  net::co_spawn(io_, deadlineLoop(this), net::detached);
-}
-
-StoredHead Hub::signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const {
-  auto signedHead = protocol::signLogHead(directory_.hubId(), size, root, nowMs, hubKey_.secretKey);
-  return StoredHead{size, std::move(signedHead.head), signedHead.signature};
-}
-
-Result<Ok> Hub::checkNewMemberState(std::string_view state) const {
-  if (state.empty()) return Ok{};
-  if (!protocol::isIso3166Alpha2(state)) {
-    return fail(wire::ErrorCode::INVALID_REQUEST,
-                "member state '" + std::string(state) + "' is not an ISO 3166-1 alpha-2 code in upper case");
-  }
-  const auto& states = config_.memberStates;
-  if (std::find(states.begin(), states.end(), state) == states.end()) {
-    std::string list;
-    for (const auto& s : states) list += (list.empty() ? "" : ", ") + s;
-    return fail(wire::ErrorCode::POLICY_DENIED,
-                "member state " + std::string(state) + " (" + std::string(protocol::iso3166Name(state)) +
-                    ") is not one of this hub's member states (" + list +
-                    "); the hub operator adds it to [working_group] member_states in focal.toml");
-  }
-  return Ok{};
+  silence_.start();
 }
 
 void Hub::auditMemberStates() {
@@ -105,7 +86,7 @@ void Hub::auditMemberStates() {
     spdlog::info("member states (focal.toml [working_group]): {}{}{}", now,
                  added.empty() || !last ? "" : "; added " + added, removed.empty() ? "" : "; removed " + removed);
     // The detail is the whole list (what the next start compares with).
-    audit(MemberStatesAuditEvent, "focal.toml", "", now);
+    audit_.audit(MemberStatesAuditEvent, "focal.toml", "", now);
   }
   for (const auto& m : directory_.members()) {
     if (m.second.active() && !m.second.state.empty() &&
@@ -168,7 +149,7 @@ net::awaitable<void> Hub::acceptLoop(Hub* hub) {
     socket.set_option(net::ip::tcp::no_delay(true), ec);
     ++hub->connections_;
     ++hub->unauthenticatedBySource_[source];
-    auto session = std::make_shared<Session>(*hub, std::move(socket), hub->nextSessionId_++, std::move(source));
+    auto session = std::make_shared<Session>(hub->sessionContext_, std::move(socket), hub->nextSessionId_++, std::move(source));
     hub->sessions_.emplace(session->id(), session);
     spdlog::debug("session {}: accepted from {}", session->id(), session->remote());
     net::co_spawn(hub->io_, Session::run(std::move(session)), net::detached);
@@ -182,7 +163,7 @@ void Hub::refuse(net::ip::tcp::socket socket, const std::string& source, HubErro
     ++refusedWithError_;
     ++refusing_;
     socket.set_option(net::ip::tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(*this, std::move(socket), nextSessionId_++, source, std::move(why));
+    auto session = std::make_shared<Session>(sessionContext_, std::move(socket), nextSessionId_++, source, std::move(why));
     sessions_.emplace(session->id(), session);
     net::co_spawn(io_, Session::run(std::move(session)), net::detached);
   } else {
@@ -287,20 +268,6 @@ void Hub::enforceDirectory(const std::string& memberId) {
   }
 }
 
-void Hub::audit(std::string event, std::string actor, std::string remote, std::string detail) {
-  auto record = std::make_shared<AuditRecord>();
-  record->timeMs = clock_.nowMs();
-  record->event = std::move(event);
-  record->actor = actor.empty() ? "-" : std::move(actor);
-  record->remote = std::move(remote);
-  record->detail = std::move(detail);
-  auto job = store::AppendAudit{record};
-  auto done = [record](Result<std::uint64_t> r) {
-    if (!r) spdlog::warn("audit row {} not recorded: {}", record->event, r.error().message);
-  };
-  commits_.submit(std::move(job), net::bind_executor(io_, std::move(done)));
-}
-
 // ---- delivered marks --------------------------------------------------------------------
 
 void Hub::markDelivered(const std::vector<std::int64_t>& seqs) {
@@ -389,111 +356,17 @@ net::awaitable<void> Hub::purgeLoop(Hub* hub) {
   }
 }
 
-// ---- silence procedure ---------------------------------------------------------------------
-
-net::awaitable<void> Hub::deadlineLoop(Hub* hub) {
-  boost::system::error_code ec;
-  // The first pass runs at once: deadlines that passed while the hub was
-  // down are closed on startup.
-  while (!hub->stopping_) {
-    co_await closeDueRecords(hub);
-    if (hub->stopping_) break;
-    hub->deadlineTimer_.expires_after(hub->deadlinePoll_);
-    co_await hub->deadlineTimer_.async_wait(net::redirect_error(net::use_awaitable, ec));
-  }
-}
-
-net::awaitable<void> Hub::closeDueRecords(Hub* hub) {
-  // At most this many per pass, so one pass never holds the admin lock long.
-  constexpr std::size_t MaxPerPass = 64;
-  std::vector<crypto::BulletinId> due;
-  try {
-    due = hub->store_.dueRecords(hub->clock_.nowMs(), MaxPerPass);
-  } catch (const std::exception& e) {
-    spdlog::warn("silence procedure: reading due records failed: {}", e.what());
-    co_return;
-  }
-  for (const auto& id : due) {
-    if (hub->stopping_) break;
-    ++hub->tasksInFlight_;
-    try {
-      co_await approveRecord(hub, id);
-    } catch (const std::exception& e) {
-      spdlog::error("silence procedure for {} failed: {}", crypto::toHex(id), e.what());
-    }
-    --hub->tasksInFlight_;
-  }
-}
-
-net::awaitable<void> Hub::approveRecord(Hub* hub, crypto::BulletinId recordId) {
-  // Log appends are serialised with admin requests: each entry is prepared
-  // against the directory it will be appended to.
-  auto guard = co_await hub->adminMutex_.lock();
-  if (!guard) co_return;  // busy: the next pass retries
-  auto row = hub->store_.summaryRecord(recordId);
-  if (!row || row->state != wire::RecordState::PENDING) co_return;
-  const std::int64_t now = hub->clock_.nowMs();
-  if (row->deadlineMs > now) co_return;
-
-  capnp::MallocMessageBuilder mb;
-  auto e = mb.initRoot<wire::LogEvent>();
-  e.setIssuedAtMs(now);
-  auto a = e.initRecordApproved();
-  a.setRecordId(protocol::kjBytes(recordId.view()));
-  const auto headerHash = crypto::hash256(row->header);
-  a.setHeaderHash(protocol::kjBytes(headerHash.view()));
-  a.setDeadlineMs(row->deadlineMs);
-  auto acked = a.initAcknowledgedBy(static_cast<unsigned>(row->acknowledgedBy.size()));
-  for (unsigned i = 0; i < row->acknowledgedBy.size(); ++i) {
-    acked.set(i, protocol::asText(row->acknowledgedBy[i]));
-  }
-  auto commented = a.initCommentedBy(static_cast<unsigned>(row->comments.size()));
-  for (unsigned i = 0; i < row->comments.size(); ++i) {
-    const auto& m = row->comments[i].memberId;
-    commented.set(i, protocol::asText(m));
-  }
-  auto signedEvent = protocol::signLogEvent(mb, hub->hubKey_.secretKey);
-
-  Directory& dir = hub->directory_;
-  if (auto ok = dir.check(signedEvent.event, signedEvent.signature, dir.hubId(), hub->hubKey_.publicKey, std::nullopt);
-      !ok) {
-    spdlog::error("silence procedure for {}: own entry refused: {}", crypto::toHex(recordId), ok.error().message);
-    co_return;
-  }
-  auto entry = std::make_shared<const StoredLogEntry>(
-      dir.prepare(std::move(signedEvent.event), signedEvent.signature, dir.hubId(), hub->hubKey_.publicKey, now));
-  auto head = std::make_shared<const StoredHead>(hub->signHead(entry->index + 1, entry->entryHash, now));
-  auto job = store::ApproveRecord{recordId, entry, head};
-  auto result = co_await hub->commits_.submit(std::move(job), net::use_awaitable);
-  if (!result) {
-    // An objection, revision or withdrawal committed first, or the disk
-    // refused: nothing was written; the next pass looks again.
-    spdlog::info("summary record {} not approved: {}", crypto::toHex(recordId), result.error().message);
-    co_return;
-  }
-  try {
-    dir.apply(*entry);
-  } catch (const std::exception& ex) {
-    spdlog::critical("log entry {} committed but not applied ({}); stopping the hub", entry->index, ex.what());
-    hub->stop();
-    co_return;
-  }
-  dir.setHead(*head);
-  spdlog::info("summary record {} approved by the silence procedure: log entry {}", crypto::toHex(recordId),
-               entry->index);
-}
-
 // ---- shutdown ---------------------------------------------------------------------------
 
 void Hub::stop() {
   if (stopping_) return;
   stopping_ = true;
-  spdlog::info("shutting down: {} connections, {} requests and {} hub writes in flight", connections_, requestsInFlight_,
-               tasksInFlight_);
+  spdlog::info("shutting down: {} connections, {} requests and {} hub writes in flight", connections_,
+               requests_.inFlight(), tasksInFlight_ + silence_.inFlight());
   boost::system::error_code ec;
   acceptor_.close(ec);
   purgeTimer_.cancel();
-  deadlineTimer_.cancel();
+  silence_.stop();
   markTimer_.cancel();
   for (auto& [id, w] : sessions_) {
     if (auto s = w.lock()) s->beginShutdown();
@@ -505,7 +378,8 @@ net::awaitable<void> Hub::drain(Hub* hub) {
   boost::system::error_code ec;
   net::steady_timer tick(hub->io_);
   const auto deadline = steady_clock::now() + ShutdownGrace;
-  while ((hub->requestsInFlight_ > 0 || hub->tasksInFlight_ > 0 || hub->connections_ > 0) &&
+  while ((hub->requests_.inFlight() > 0 || hub->tasksInFlight_ > 0 || hub->silence_.inFlight() > 0 ||
+          hub->connections_ > 0) &&
          steady_clock::now() < deadline) {
     tick.expires_after(milliseconds(20));
     co_await tick.async_wait(net::redirect_error(net::use_awaitable, ec));

@@ -1,7 +1,14 @@
-// The hub: listener, session registry, directory, and the shared services
-// the request handlers use. Created and wired by main(); lives for the whole
-// io_context run; every coroutine it spawns takes it by pointer and the Hub
-// outlives them (main destroys it only after io_context::run returned).
+// The hub: listener, session registry, directory, and the composition
+// root of the request services (ARCHITECTURE.md, "Services"): it builds
+// the LogAppender, the bulletin, records, consensus and admin services, the
+// silence procedure and the RequestHandler, each with exactly what it
+// needs, and hands sessions a SessionContext. Nothing it owns calls back
+// into it except through the narrow interfaces it implements
+// (DeliveryNotifier, MemberSessions, SessionRegistry) and the stop callback
+// the LogAppender is given. Created and wired by main(); lives for the
+// whole io_context run; every coroutine it spawns takes it by pointer and
+// the Hub outlives them (main destroys it only after io_context::run
+// returned).
 //
 // Threads (ARCHITECTURE.md): everything here runs on the one io thread,
 // except the CommitQueue's writer thread, which only touches SQLite and
@@ -9,18 +16,26 @@
 #pragma once
 
 #include "crypto/primitives.hpp"
+#include "server/admin_service.hpp"
 #include "server/async_mutex.hpp"
+#include "server/audit_trail.hpp"
 #include "server/auth_failure_limiter.hpp"
+#include "server/bulletin_service.hpp"
 #include "server/clock.hpp"
 #include "server/commit_queue.hpp"
 #include "server/config.hpp"
+#include "server/consensus_service.hpp"
 #include "server/directory.hpp"
 #include "server/hub_error.hpp"
+#include "server/log_appender.hpp"
 #include "server/net.hpp"
+#include "server/records_service.hpp"
 #include "server/request_handler.hpp"
+#include "server/service_ports.hpp"
+#include "server/session.hpp"
+#include "server/silence_procedure.hpp"
 #include "server/store.hpp"
 #include "server/token_bucket.hpp"
-#include "server/upload_tracker.hpp"
 #include "server/verify_pool.hpp"
 
 #include <memory>
@@ -30,9 +45,7 @@
 
 namespace focal::server {
 
-class Session;
-
-class Hub {
+class Hub final : public DeliveryNotifier, public MemberSessions, public SessionRegistry {
  public:
   // At most this many admin requests wait for the directory lock.
   static constexpr std::size_t MaxAdminWaiters = 64;
@@ -51,7 +64,6 @@ class Hub {
   // How long shutdown waits for in-flight requests and sessions.
   static constexpr std::chrono::milliseconds ShutdownGrace{10'000};
   static constexpr std::chrono::hours PurgeInterval{1};
-  static constexpr std::size_t MaxTrackedUploads = 4096;
 
   // Refusals. A connection over a cap (the global max_connections, or
   // max_unauthenticated_per_source for its address) is told why with the
@@ -63,7 +75,7 @@ class Hub {
   // before its handshake (a flood costs an accept and a close; the peer
   // may see a reset). Refusing sessions count against neither cap.
   static constexpr std::size_t MaxRefusingSessions = 64;
-  static constexpr std::chrono::milliseconds RefusalDeadline{2000};
+  static constexpr std::chrono::milliseconds RefusalDeadline = Session::RefusalDeadline;
   static constexpr double RefusalsPerSecond = 100;
   static constexpr double RefusalBurst = 200;
   // How long a refused peer is told to wait (Error.retryAfterMs).
@@ -88,84 +100,46 @@ class Hub {
   // and are answered), closes every session, then stops the CommitQueue.
   // After that the io_context runs out of work. Idempotent.
   void stop();
-  bool stopping() const { return stopping_; }
+  bool stopping() const override { return stopping_; }
 
   const Config& config() const { return config_; }
   const Limits& limits() const { return config_.limits; }
-  Clock& clock() { return clock_; }
-  Store& store() { return store_; }
-  CommitQueue& commits() { return commits_; }
-  Directory& directory() { return directory_; }
   const crypto::SigningKeyPair& hubKey() const { return hubKey_; }
-  ssl::context& tls() { return tls_; }
-  AuthFailureLimiter& authFailures() { return authFailures_; }
-  AsyncMutex& adminMutex() { return adminMutex_; }
-  UploadTracker& uploads() { return uploads_; }
-  RequestHandler& handler() { return handler_; }
-  VerifyPool& verifier() { return verifier_; }
 
-  // The edge check of a NEW member's state (registration, admission
-  // proposal): empty (partners, resource panel), or an ISO 3166-1 alpha-2
-  // code (invalidRequest otherwise) that is one of focal.toml's
-  // [working_group] member_states (policyDenied otherwise). Entries already
-  // in the log are never re-judged by it (replay uses the log's syntax rule).
-  Result<Ok> checkNewMemberState(std::string_view state) const;
   // At start: compares focal.toml's member states with the list the audit
   // trail last recorded, and records a change (additions, removals) there
   // and in the log; warns about members whose state is not listed.
   void auditMemberStates();
 
-  // A head signed by the hub key.
-  StoredHead signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const;
-
-  // ---- registry (called by sessions) ----
+  // ---- registry (SessionRegistry, called by sessions) ----
   // Registers an authenticated session; false when the member is at its
   // connection cap. On success the session stops counting against its
   // source's cap of unauthenticated connections.
-  bool admit(const std::shared_ptr<Session>& session);
-  void sessionEnded(const Session& session);
-  // Requests of sessions now being served: the send path verifies inline
-  // when its own is the only one (request_handler.cpp).
-  void requestStarted() { ++requestsInFlight_; }
-  void requestFinished() { --requestsInFlight_; }
-  std::size_t requestsInFlight() const { return requestsInFlight_; }
+  bool admit(const std::shared_ptr<Session>& session) override;
+  void sessionEnded(const Session& session) override;
 
-  // Pushes a just-committed bulletin to every online, subscribed session of
-  // its recipients and records the delivery.
-  // `forward` / `retraction`: the records a forward or a retraction
-  // announcement carries (nullptr for a plain bulletin).
+  // ---- DeliveryNotifier and MemberSessions (called by the services) ----
   void pushDeliveries(const std::vector<QueuedDelivery>& queued, std::int64_t queuedAtMs, crypto::ByteView header,
                       crypto::ByteView signature, crypto::ByteView ciphertext, const StoredRecord* forward = nullptr,
-                      const StoredRecord* retraction = nullptr);
-  // Closes the sessions of `memberId` that the directory no longer allows
-  // (member or key revoked, identity key replaced).
-  void enforceDirectory(const std::string& memberId);
-  // Appends a row to the hash-chained audit trail through the writer, without
-  // waiting for it (a full write queue drops the row and logs a warning).
-  void audit(std::string event, std::string actor, std::string remote, std::string detail);
-  // Sets delivered_at (now) for these queue entries, batched through the
-  // writer; until that commits, mergeUncommittedMarks() reports them.
-  void markDelivered(const std::vector<std::int64_t>& seqs);
+                      const StoredRecord* retraction = nullptr) override;
+  void enforceDirectory(const std::string& memberId) override;
+  // Delivered marks are batched through the writer; until that commits,
+  // mergeUncommittedMarks() reports them.
+  void markDelivered(const std::vector<std::int64_t>& seqs) override;
   // Fills in the delivered time of entries whose mark is gathered or
   // waiting in the writer but not committed yet, so that `status` tells at
   // once what the hub did (PROTOCOL.md §10). The time is the one the writer
   // will commit. Cost: one pass over the uncommitted marks (at most
   // MaxPendingDeliveredMarks, normally what 25 + 500 ms of pushes made).
-  void mergeUncommittedMarks(BulletinStatus& status) const;
+  void mergeUncommittedMarks(BulletinStatus& status) const override;
 
   std::size_t connections() const { return connections_; }
   // Unauthenticated connections now open from `source` (a sourceKey).
   std::uint32_t unauthenticatedFrom(const std::string& source) const;
 
-  // How often the deadline task looks for comment deadlines that passed
-  // (default 1 s; focald's --test-clock sets it lower, since the test moves
-  // the clock by writing a file the hub cannot watch).
-  void setDeadlinePoll(std::chrono::milliseconds every) { deadlinePoll_ = every; }
-  // The silence procedure for every pending summary record whose comment
-  // deadline is <= now (also the ones that passed while the hub was down):
-  // a hub-signed recordApproved entry for each. Runs on the deadline task;
-  // public for tests.
-  static net::awaitable<void> closeDueRecords(Hub* hub);
+  // How often the silence procedure looks for comment deadlines that
+  // passed (SilenceProcedure::setPoll).
+  void setDeadlinePoll(std::chrono::milliseconds every) { silence_.setPoll(every); }
 
  private:
   static net::awaitable<void> acceptLoop(Hub* hub);
@@ -175,8 +149,6 @@ class Hub {
   void releaseSource(const std::string& source);
   static net::awaitable<void> flushDelivered(Hub* hub);
   static net::awaitable<void> purgeLoop(Hub* hub);
-  static net::awaitable<void> deadlineLoop(Hub* hub);
-  static net::awaitable<void> approveRecord(Hub* hub, crypto::BulletinId recordId);
   static net::awaitable<void> drain(Hub* hub);
 
   net::io_context& io_;
@@ -189,25 +161,29 @@ class Hub {
   ssl::context& tls_;
   net::ip::tcp::acceptor acceptor_;
   net::steady_timer purgeTimer_;
-  net::steady_timer deadlineTimer_;
   net::steady_timer markTimer_;
-  std::chrono::milliseconds deadlinePoll_{1000};
   AuthFailureLimiter authFailures_;
   AsyncMutex adminMutex_;
-  UploadTracker uploads_;
-  RequestHandler handler_;
   VerifyPool verifier_;
+  RequestGauge requests_;
+  AuditTrail audit_;
+  LogAppender log_;
+  SilenceProcedure silence_;
+  BulletinService bulletins_;
+  RecordsService records_;
+  ConsensusService consensus_;
+  AdminService admin_;
+  RequestHandler handler_;
+  SessionContext sessionContext_;
 
   bool stopping_ = false;
   std::uint64_t nextSessionId_ = 1;
   std::size_t connections_ = 0;
-  std::size_t requestsInFlight_ = 0;
-  // The hub's own writes in flight (delivered marks, the silence
-  // procedure): shutdown waits for them as for requests, but they are not
-  // counted above. A delivered-marks round is in flight for most of every
-  // second at 1000 bulletins/s, so counted there it sent every verification
-  // to the pool and back, two thread hand-offs each (measured at 1000
-  // bulletins/s: frame read to signature checked, p50 114 -> 67 us).
+  // The hub's own writes in flight (delivered marks; the silence
+  // procedure counts its own): shutdown waits for them as for requests, but
+  // they are not counted in requests_: a delivered-marks round is in flight
+  // for most of every second under load, and counted there it would send
+  // every verification to the pool and back (two thread hand-offs each).
   std::size_t tasksInFlight_ = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
   std::unordered_map<std::string, std::vector<std::weak_ptr<Session>>> byMember_;

@@ -1,5 +1,6 @@
 #include "server/policy.hpp"
 
+#include "protocol/iso3166.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/message.hpp"
 
@@ -143,6 +144,43 @@ Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wi
     return fail(ErrorCode::POLICY_DENIED, *refusal);
   }
   return compareRecipients(resolution, ids);
+}
+
+Result<NewBulletin::Recipient> checkRecipient(const Directory& dir, std::string_view memberId,
+                                              const std::optional<crypto::BoxPublicKey>& key) {
+  const MemberRecord* m = dir.find(memberId);
+  if (m == nullptr) return fail(ErrorCode::UNKNOWN_RECIPIENT, "unknown recipient " + std::string(memberId));
+  if (!m->active()) return fail(ErrorCode::REVOKED_KEY, "recipient " + m->id + " is revoked");
+  if (!key || !(*key == m->encryptionKey)) return fail(ErrorCode::POLICY_DENIED, "stale key for " + m->id);
+  return NewBulletin::Recipient{m->id, *key};
+}
+
+Result<Ok> checkClockSkew(std::int64_t atMs, std::int64_t nowMs, const char* field) {
+  const std::int64_t skew = atMs - nowMs;
+  if (skew > protocol::MaxClockSkewMs || skew < -protocol::MaxClockSkewMs) {
+    return fail(ErrorCode::STALE_TIMESTAMP, std::string(field) + " is more than " +
+                                                std::to_string(protocol::MaxClockSkewMs / 60000) +
+                                                " minutes from the hub's clock");
+  }
+  return Ok{};
+}
+
+Result<Ok> checkNewMemberState(const std::vector<std::string>& memberStates, std::string_view state) {
+  if (state.empty()) return Ok{};
+  if (!protocol::isIso3166Alpha2(state)) {
+    return fail(wire::ErrorCode::INVALID_REQUEST,
+                "member state '" + std::string(state) + "' is not an ISO 3166-1 alpha-2 code in upper case");
+  }
+  const auto& states = memberStates;
+  if (std::find(states.begin(), states.end(), state) == states.end()) {
+    std::string list;
+    for (const auto& s : states) list += (list.empty() ? "" : ", ") + s;
+    return fail(wire::ErrorCode::POLICY_DENIED,
+                "member state " + std::string(state) + " (" + std::string(protocol::iso3166Name(state)) +
+                    ") is not one of this hub's member states (" + list +
+                    "); the hub operator adds it to [working_group] member_states in focal.toml");
+  }
+  return Ok{};
 }
 
 }  // namespace focal::server

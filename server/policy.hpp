@@ -14,7 +14,9 @@
 #include "protocol/focal.capnp.h"
 #include "server/directory.hpp"
 #include "server/hub_error.hpp"
+#include "server/store.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,5 +57,22 @@ Result<protocol::Resolution> matchAddresses(const Directory& dir, std::string_vi
 // are exactly what the addresses resolve to (policyDenied naming the
 // difference).
 Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wire::BulletinHeader::Reader h);
+
+// A recipient a member names, with the encryption key it sealed to: known
+// (unknownRecipient), active (revokedKey), and that key its current one
+// (policyDenied "stale key"; a missing key is stale too).
+Result<NewBulletin::Recipient> checkRecipient(const Directory& dir, std::string_view memberId,
+                                              const std::optional<crypto::BoxPublicKey>& key);
+
+// A time a member signed (createdAtMs, forwardedAtMs, ...) within
+// protocol::MaxClockSkewMs of the hub's clock; staleTimestamp naming `field`.
+Result<Ok> checkClockSkew(std::int64_t atMs, std::int64_t nowMs, const char* field);
+
+// The edge check of a NEW member's state (registration, admission
+// proposal): empty (partners, resource panel), or an ISO 3166-1 alpha-2
+// code (invalidRequest otherwise) that is one of `memberStates`, focal.toml's
+// [working_group] member_states (policyDenied otherwise). Entries already
+// in the log are never re-judged by it (replay uses the log's syntax rule).
+Result<Ok> checkNewMemberState(const std::vector<std::string>& memberStates, std::string_view state);
 
 }  // namespace focal::server

@@ -1,6 +1,10 @@
-// What the hub does with each authenticated request (PROTOCOL.md §Requests).
-// The transport (framing, deadlines, queues) is Session's; this class only
-// turns one ClientFrame into one reply frame or a HubError.
+// What the hub does with each authenticated request (PROTOCOL.md §Requests),
+// as an adapter: the wire request in (sizes, signatures over the exact
+// bytes, structure), one call to a service, the reply frame out. The
+// transport (framing, deadlines, queues) is Session's; the policy, storage
+// and log appends are the services' (ARCHITECTURE.md, "Services"). The
+// handler holds the services it is given and nothing else: it never calls
+// into the Hub.
 //
 // SECURITY: every field read here is attacker-controlled. Lengths are
 // checked before any fixed-size type is made, before anything is hashed or
@@ -12,14 +16,30 @@
 #include "protocol/message.hpp"
 #include "server/hub_error.hpp"
 #include "server/net.hpp"
+#include "server/service_ports.hpp"
 
 #include <memory>
-#include <unordered_set>
 
 namespace focal::server {
 
-class Hub;
+class AdminService;
+class BulletinService;
+class ConsensusService;
+class Directory;
+class RecordsService;
 class Session;
+class VerifyPool;
+
+// Everything a RequestHandler serves requests with.
+struct RequestServices {
+  BulletinService& bulletins;
+  RecordsService& records;
+  ConsensusService& consensus;
+  AdminService& admin;
+  const Directory& directory;  // the Directory frame
+  VerifyPool& verifier;        // bulletin signature and content hash checks
+  const RequestGauge& requests;
+};
 
 class RequestHandler {
  public:
@@ -34,16 +54,8 @@ class RequestHandler {
   // Largest SignedRecord body: a forward to MaxRecipients members (about
   // 150 bytes each) fits, as a header does.
   static constexpr std::size_t MaxRecordBytes = 64 * 1024;
-  // A comment's sealed text: 8 KiB of text plus the sealed box overhead.
-  static constexpr std::size_t MaxCommentTextBytes = 8 * 1024 + 48;
-  // The longest comment window a summary record may set (a year and a day).
-  static constexpr std::int64_t MaxCommentWindowMs = 366ll * 24 * 60 * 60 * 1000;
-  // The longest a proposal may stay open.
-  static constexpr std::int64_t MaxProposalLifetimeMs = 90ll * 24 * 60 * 60 * 1000;
-  // Proposals listed by listProposals (newest first).
-  static constexpr std::size_t MaxListedProposals = 256;
 
-  explicit RequestHandler(Hub& hub) : hub_(hub) {}
+  explicit RequestHandler(RequestServices services) : s_(services) {}
 
   // Serves one request of an authenticated session. kj::Exception and other
   // exceptions propagate to the caller (Session::serve), which turns them
@@ -66,26 +78,17 @@ class RequestHandler {
   net::awaitable<Result<crypto::Bytes>> uploadChunk(std::shared_ptr<Session> session, std::uint64_t id,
                                                     wire::UploadChunk::Reader req);
   Result<crypto::Bytes> download(const Session& session, std::uint64_t id, wire::Download::Reader req);
-  // Working-group records about a stored bulletin (request_handler_records.cpp).
-  net::awaitable<Result<crypto::Bytes>> forward(std::shared_ptr<Session> session, std::uint64_t id,
-                                                wire::SignedRecord::Reader req);
-  net::awaitable<Result<crypto::Bytes>> permit(std::shared_ptr<Session> session, std::uint64_t id,
-                                               wire::SignedRecord::Reader req);
-  net::awaitable<Result<crypto::Bytes>> retract(std::shared_ptr<Session> session, std::uint64_t id,
-                                                wire::SignedRecord::Reader req);
-  // Summary records and the silence procedure (request_handler_consensus.cpp).
-  net::awaitable<Result<crypto::Bytes>> comment(std::shared_ptr<Session> session, std::uint64_t id,
-                                                wire::SignedRecord::Reader req);
+  // Signed records: forward, permit, retract, comment, propose, decide
+  // (request_handler_records.cpp).
+  net::awaitable<Result<crypto::Bytes>> record(std::shared_ptr<Session> session, std::uint64_t id,
+                                               const wire::ClientFrame::Reader& frame);
   Result<crypto::Bytes> recordStatus(const Session& session, std::uint64_t id, wire::RecordStatusQuery::Reader req);
-  // Admission by consensus of the member states (request_handler_consensus.cpp).
-  net::awaitable<Result<crypto::Bytes>> propose(std::shared_ptr<Session> session, std::uint64_t id,
-                                                wire::SignedRecord::Reader req);
-  net::awaitable<Result<crypto::Bytes>> decide(std::shared_ptr<Session> session, std::uint64_t id,
-                                               wire::SignedRecord::Reader req);
   Result<crypto::Bytes> listProposals(const Session& session, std::uint64_t id);
 
-  Hub& hub_;
-  std::unordered_set<std::uint64_t> rebuilding_;  // uploads whose hash is being recomputed
+  RequestServices s_;
 };
+
+// The Caller a session's requests come from.
+Caller callerOf(const Session& session);
 
 }  // namespace focal::server

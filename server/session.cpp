@@ -3,7 +3,11 @@
 #include "crypto/primitives.hpp"
 #include "protocol/signing.hpp"
 #include "server/frames.hpp"
-#include "server/hub.hpp"
+#include "server/auth_failure_limiter.hpp"
+#include "server/clock.hpp"
+#include "server/config.hpp"
+#include "server/directory.hpp"
+#include "server/request_handler.hpp"
 #include "server/identifiers.hpp"
 
 #include <kj/exception.h>
@@ -32,17 +36,17 @@ constexpr std::size_t CoalesceBytes = 64 * 1024;
 
 }  // namespace
 
-Session::Session(Hub& hub, net::ip::tcp::socket socket, std::uint64_t id, std::string source,
+Session::Session(const SessionContext& ctx, net::ip::tcp::socket socket, std::uint64_t id, std::string source,
                  std::optional<HubError> refusal)
-    : hub_(hub),
-      stream_(std::move(socket), hub.tls()),
+    : ctx_(ctx),
+      stream_(std::move(socket), ctx.tls),
       id_(id),
       addressKey_(std::move(source)),
       refusal_(std::move(refusal)),
       watchdogTimer_(stream_.get_executor()),
       writerWake_(stream_.get_executor()),
       slotWake_(stream_.get_executor()),
-      requests_(hub.limits().requestsPerSecond, hub.limits().requestBurst) {
+      requests_(ctx.limits.requestsPerSecond, ctx.limits.requestBurst) {
   boost::system::error_code ec;
   const auto ep = stream_.lowest_layer().remote_endpoint(ec);
   remote_ = ec ? "unknown" : formatListenAddress(ep.address().to_string(), ep.port());
@@ -61,18 +65,18 @@ net::awaitable<void> Session::run(std::shared_ptr<Session> self) {
     spdlog::error("session {}: ended by an unknown internal error", self->id_);
   }
   self->closeNow();
-  self->hub_.sessionEnded(*self);
+  self->ctx_.registry.sessionEnded(*self);
   spdlog::debug("session {}: closed", self->id_);
 }
 
 net::awaitable<void> Session::main() {
   auto self = shared_from_this();
   auto ex = co_await net::this_coro::executor;
-  const Limits& limits = hub_.limits();
+  const Limits& limits = ctx_.limits;
   unauthenticatedDeadline_ = after(limits.unauthenticatedTimeoutMs);
   auto handshakeDeadline = std::min(after(limits.handshakeTimeoutMs), unauthenticatedDeadline_);
   if (refusal_) {
-    handshakeDeadline = std::min(handshakeDeadline, SteadyClock::now() + Hub::RefusalDeadline);
+    handshakeDeadline = std::min(handshakeDeadline, SteadyClock::now() + RefusalDeadline);
   }
   setDeadline(Phase::Handshake, handshakeDeadline);
   net::co_spawn(ex, watchdog(self), net::detached);
@@ -93,7 +97,7 @@ net::awaitable<void> Session::main() {
   } else {
     crypto::randomFill(nonce_.bytes);
     setDeadline(Phase::Unauthenticated, unauthenticatedDeadline_);
-    send(frames::challenge(hub_.directory().hubId(), hub_.directory().hubKey(), nonce_, hub_.clock().nowMs()));
+    send(frames::challenge(ctx_.directory.hubId(), ctx_.directory.hubKey(), nonce_, ctx_.clock.nowMs()));
   }
 
   std::array<std::uint8_t, protocol::FrameHeaderBytes> prefix{};
@@ -173,7 +177,7 @@ net::awaitable<void> Session::main() {
     }
     if (closing_) break;
     ++inFlight_;
-    hub_.requestStarted();
+    ctx_.requests.started();
     net::co_spawn(ex, serve(self, std::move(parsed).value()), net::detached);
   }
 
@@ -208,7 +212,7 @@ net::awaitable<void> Session::serve(std::shared_ptr<Session> self, protocol::Par
     if (requestId == 0) {
       reply.emplace(fail(ErrorCode::INVALID_REQUEST, "request id 0 is reserved for server pushes"));
     } else {
-      reply.emplace(co_await self->hub_.handler().handle(self, frame));
+      reply.emplace(co_await self->ctx_.handler.handle(self, frame));
     }
   } catch (const kj::Exception& e) {
     // SECURITY: a field that does not read as the schema says. decode()
@@ -241,7 +245,7 @@ net::awaitable<void> Session::serve(std::shared_ptr<Session> self, protocol::Par
 
 void Session::requestDone() {
   --inFlight_;
-  hub_.requestFinished();
+  ctx_.requests.finished();
   slotWake_.cancel();
   if (shuttingDown_ && inFlight_ == 0) {
     closeWith(HubError{ErrorCode::UNAVAILABLE, "the hub is shutting down", 1000});
@@ -256,8 +260,8 @@ void Session::beginShutdown() {
 // ---- authentication ----------------------------------------------------------------
 
 void Session::failAuthentication(std::string_view why, std::uint64_t requestId) {
-  hub_.authFailures().recordFailure(addressKey_);
-  hub_.audit("auth.failure", "-", remote_, std::string(why));
+  ctx_.authFailures.recordFailure(addressKey_);
+  ctx_.audit.audit("auth.failure", "-", remote_, std::string(why));
   spdlog::info("session {}: authentication from {} failed: {}", id_, remote_, why);
   closeWith(HubError{ErrorCode::UNAUTHENTICATED, "authentication failed"}, requestId);
 }
@@ -274,7 +278,7 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
     closeWith(HubError{ErrorCode::UNAUTHENTICATED, "authenticate first"}, f.getId());
     return;
   }
-  if (const auto wait = hub_.authFailures().blockedForMs(addressKey_); wait > 0) {
+  if (const auto wait = ctx_.authFailures.blockedForMs(addressKey_); wait > 0) {
     closeWith(HubError{ErrorCode::RATE_LIMITED, "too many failed authentications from this address", wait}, f.getId());
     return;
   }
@@ -299,7 +303,7 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
     closeWith(HubError{ErrorCode::INTERNAL, "internal error"}, f.getId());
     return;
   }
-  const Directory& dir = hub_.directory();
+  const Directory& dir = ctx_.directory;
   // The signature is checked first, against the key the client presents:
   // without that key's secret, a prober learns nothing about which member
   // ids exist or are revoked.
@@ -310,8 +314,8 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
   const MemberRecord* member = dir.find(memberId);
   if (member == nullptr) return failAuthentication("unknown member " + std::string(memberId), f.getId());
   if (member->memberRevoked || member->isRevokedKey(key->view())) {
-    hub_.authFailures().recordFailure(addressKey_);
-    hub_.audit("auth.revoked", std::string(memberId), remote_, "revoked member or key");
+    ctx_.authFailures.recordFailure(addressKey_);
+    ctx_.audit.audit("auth.revoked", std::string(memberId), remote_, "revoked member or key");
     spdlog::info("session {}: revoked member or key {} refused", id_, memberId);
     closeWith(HubError{ErrorCode::REVOKED_KEY, "this member or key is revoked"}, f.getId());
     return;
@@ -323,27 +327,27 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
     closeWith(HubError{ErrorCode::REVOKED_KEY, "this member's encryption key is revoked; rotate it"});
     return;
   }
-  if (hub_.stopping()) {
+  if (ctx_.registry.stopping()) {
     closeWith(HubError{ErrorCode::UNAVAILABLE, "the hub is shutting down", 1000}, f.getId());
     return;
   }
   memberId_ = std::string(memberId);
   identityKey_ = *key;
-  if (!hub_.admit(shared_from_this())) {
+  if (!ctx_.registry.admit(shared_from_this())) {
     memberId_.clear();
     closeWith(HubError{ErrorCode::TOO_MANY_CONNECTIONS, "too many connections for this member", 1000}, f.getId());
     return;
   }
   authenticated_ = true;
   spdlog::info("session {}: {} authenticated from {}", id_, memberId_, remote_);
-  send(frames::authenticated(f.getId(), memberId_, hub_.clock().nowMs(), dir.head()));
+  send(frames::authenticated(f.getId(), memberId_, ctx_.clock.nowMs(), dir.head()));
 }
 
 // ---- outbound ---------------------------------------------------------------------
 
 bool Session::send(crypto::Bytes frame) {
   if (closing_) return false;
-  const Limits& limits = hub_.limits();
+  const Limits& limits = ctx_.limits;
   if (outboxBytes_ + frame.size() > limits.outboundQueueBytes || outbox_.size() >= limits.outboundQueueFrames) {
     spdlog::warn("session {}: {} is a slow consumer ({} frames, {} bytes queued); closing", id_,
                  memberId_.empty() ? remote_ : memberId_, outbox_.size(), outboxBytes_);
@@ -426,7 +430,7 @@ net::awaitable<void> Session::writer(std::shared_ptr<Session> self) {
       for (const auto& f : batch) joined.insert(joined.end(), f.begin(), f.end());
       out = net::buffer(joined);
     }
-    self->writeDeadline_ = after(self->hub_.limits().writeTimeoutMs);
+    self->writeDeadline_ = after(self->ctx_.limits.writeTimeoutMs);
     self->wakeWatchdogIfEarlier(self->writeDeadline_);
     co_await net::async_write(self->stream_, out, net::redirect_error(net::use_awaitable, ec));
     self->writeDeadline_ = SteadyClock::time_point::max();
@@ -458,7 +462,7 @@ void Session::wakeWatchdogIfEarlier(SteadyClock::time_point when) {
 
 net::awaitable<void> Session::watchdog(std::shared_ptr<Session> self) {
   boost::system::error_code ec;
-  const Limits& limits = self->hub_.limits();
+  const Limits& limits = self->ctx_.limits;
   while (!self->closed_) {
     const auto wake = std::min(self->deadline_, self->writeDeadline_);
     self->watchdogArmedFor_ = wake;

@@ -40,6 +40,7 @@
 #include "crypto/types.hpp"
 #include "protocol/message.hpp"
 #include "server/hub_error.hpp"
+#include "server/service_ports.hpp"
 #include "server/net.hpp"
 #include "server/token_bucket.hpp"
 
@@ -51,7 +52,39 @@
 
 namespace focal::server {
 
-class Hub;
+class AuthFailureLimiter;
+class Clock;
+class Directory;
+class RequestHandler;
+class Session;
+struct Limits;
+
+// The registry a session reports to (the Hub): admission of an
+// authenticated session against its member's cap, its end, and shutdown.
+class SessionRegistry {
+ public:
+  // False when the member is at its connection cap.
+  virtual bool admit(const std::shared_ptr<Session>& session) = 0;
+  virtual void sessionEnded(const Session& session) = 0;
+  virtual bool stopping() const = 0;
+
+ protected:
+  ~SessionRegistry() = default;
+};
+
+// What a session is given at construction (owned by the Hub, which
+// outlives every session).
+struct SessionContext {
+  ssl::context& tls;
+  const Limits& limits;
+  const Directory& directory;  // the hub's id and key, members' keys, the head
+  Clock& clock;
+  RequestHandler& handler;
+  AuthFailureLimiter& authFailures;
+  AuditSink& audit;
+  RequestGauge& requests;
+  SessionRegistry& registry;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -61,11 +94,13 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr std::chrono::milliseconds CloseGrace{2000};
   // Frame bodies are read (and their buffer grown) this much at a time.
   static constexpr std::size_t BodyReadStep = 64 * 1024;
+  // How long a refused connection has to finish its TLS handshake (Hub::refuse).
+  static constexpr std::chrono::milliseconds RefusalDeadline{2000};
 
   // `source`: the peer's address key (Hub::sourceKey). With `refusal`, the
-  // session only completes the TLS handshake (within Hub::RefusalDeadline),
+  // session only completes the TLS handshake (within RefusalDeadline),
   // sends that error and closes: how a connection over a cap is told why.
-  Session(Hub& hub, net::ip::tcp::socket socket, std::uint64_t id, std::string source,
+  Session(const SessionContext& ctx, net::ip::tcp::socket socket, std::uint64_t id, std::string source,
           std::optional<HubError> refusal = std::nullopt);
   ~Session();
   Session(const Session&) = delete;
@@ -126,7 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void wakeWatchdogIfEarlier(SteadyClock::time_point when);
   void requestDone();
 
-  Hub& hub_;
+  const SessionContext& ctx_;
   Stream stream_;
   std::uint64_t id_;
   std::string remote_;      // "address:port", for logs

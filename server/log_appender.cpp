@@ -1,0 +1,52 @@
+#include "server/log_appender.hpp"
+
+#include "protocol/log.hpp"
+#include "protocol/signing.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace focal::server {
+
+LogAppender::Draft LogAppender::hubDraft(capnp::MessageBuilder& event, std::int64_t nowMs,
+                                         std::optional<std::int64_t> checkNowMs,
+                                         std::optional<std::int64_t> checkAtMs) const {
+  auto signedEvent = protocol::signLogEvent(event, hubKey_.secretKey);
+  return Draft{std::move(signedEvent.event), signedEvent.signature, directory_.hubId(), hubKey_.publicKey, nowMs,
+               checkNowMs, checkAtMs};
+}
+
+StoredHead LogAppender::signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const {
+  auto signedHead = protocol::signLogHead(directory_.hubId(), size, root, nowMs, hubKey_.secretKey);
+  return StoredHead{size, std::move(signedHead.head), signedHead.signature};
+}
+
+Expected<LogAppender::Prepared, LogAppender::Failure> LogAppender::prepare(Draft d, const ExtraCheck& extraCheck) const {
+  if (auto ok = directory_.check(d.event, d.signature, d.authorId, d.authorKey, d.checkNowMs, d.checkAtMs); !ok) {
+    return Unexpected<Failure>{Failure{Failure::Stage::Refused, ok.error()}};
+  }
+  if (extraCheck) {
+    if (auto ok = extraCheck(); !ok) return Unexpected<Failure>{Failure{Failure::Stage::Refused, ok.error()}};
+  }
+  auto entry = std::make_shared<const StoredLogEntry>(
+      directory_.prepare(std::move(d.event), d.signature, std::move(d.authorId), d.authorKey, d.nowMs));
+  auto head = std::make_shared<const StoredHead>(signHead(entry->index + 1, entry->entryHash, d.nowMs));
+  return Prepared{std::move(entry), std::move(head)};
+}
+
+LogAppender::Outcome LogAppender::applyCommitted(Prepared prepared) {
+  std::string changed;
+  try {
+    changed = directory_.apply(*prepared.entry);
+  } catch (const std::exception& e) {
+    // The entry is committed but the directory could not take it: our bug.
+    // Serving on with a directory that disagrees with the log would enforce
+    // the wrong keys, so the hub stops; a restart replays the log.
+    spdlog::critical("log entry {} committed but not applied ({}); stopping the hub", prepared.entry->index, e.what());
+    stopHub_();
+    return Unexpected<Failure>{Failure{Failure::Stage::NotApplied, HubError{wire::ErrorCode::INTERNAL, "internal error"}}};
+  }
+  directory_.setHead(*prepared.head);
+  return Appended{std::move(prepared.entry), std::move(prepared.head), std::move(changed)};
+}
+
+}  // namespace focal::server
