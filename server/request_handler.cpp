@@ -4,6 +4,7 @@
 #include "protocol/bulletin.hpp"
 #include "protocol/blob_layout.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/names.hpp"
 #include "protocol/signing.hpp"
 #include "server/frames.hpp"
 #include "server/hub.hpp"
@@ -29,17 +30,7 @@ std::optional<F> fixedField(capnp::Data::Reader d) {
   return F::fromBytes(view(d));
 }
 
-const char* eventName(wire::LogEvent::Which w) {
-  switch (w) {
-    case wire::LogEvent::GENESIS: return "genesis";
-    case wire::LogEvent::REGISTER: return "register";
-    case wire::LogEvent::ROTATE_ENCRYPTION: return "rotate-encryption";
-    case wire::LogEvent::ROTATE_IDENTITY: return "rotate-identity";
-    case wire::LogEvent::REVOKE: return "revoke";
-    case wire::LogEvent::ROLE_CHANGE: return "role-change";
-    default: return "unknown";
-  }
-}
+const char* eventName(wire::LogEvent::Which w) { return protocol::logEventName(w); }
 
 // What VerifyPool computes for a bulletin: the header verified under the
 // key it names (protocol::verifyHeader), and whether the ciphertext is the

@@ -10,6 +10,7 @@
 
 #include "crypto/types.hpp"
 #include "protocol/message.hpp"
+#include "protocol/procedure_limits.hpp"
 #include "server/hub_error.hpp"
 #include "server/net.hpp"
 
@@ -36,10 +37,9 @@ class RequestHandler {
   static constexpr std::size_t MaxRecordBytes = 64 * 1024;
   // A comment's sealed text: 8 KiB of text plus the sealed box overhead.
   static constexpr std::size_t MaxCommentTextBytes = 8 * 1024 + 48;
-  // The longest comment window a summary record may set (a year and a day).
-  static constexpr std::int64_t MaxCommentWindowMs = 366ll * 24 * 60 * 60 * 1000;
-  // The longest a proposal may stay open.
-  static constexpr std::int64_t MaxProposalLifetimeMs = 90ll * 24 * 60 * 60 * 1000;
+  // The longest comment window and proposal lifetime (protocol/procedure_limits.hpp).
+  static constexpr std::int64_t MaxCommentWindowMs = protocol::MaxCommentWindowMs;
+  static constexpr std::int64_t MaxProposalLifetimeMs = protocol::MaxProposalLifetimeMs;
   // Proposals listed by listProposals (newest first).
   static constexpr std::size_t MaxListedProposals = 256;
 

@@ -11,6 +11,7 @@
 
 #include "crypto/primitives.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/names.hpp"
 #include "protocol/log.hpp"
 #include "protocol/signing.hpp"
 #include "server/frames.hpp"
@@ -29,16 +30,7 @@ using crypto::Bytes;
 using protocol::view;
 using wire::ErrorCode;
 
-const char* stateName(wire::RecordState s) {
-  switch (s) {
-    case wire::RecordState::PENDING: return "pending";
-    case wire::RecordState::APPROVED: return "approved";
-    case wire::RecordState::OBJECTED: return "objected";
-    case wire::RecordState::WITHDRAWN: return "withdrawn";
-    case wire::RecordState::SUPERSEDED: return "superseded";
-  }
-  return "unknown";
-}
+const char* stateName(wire::RecordState s) { return protocol::recordStateName(s); }
 
 }  // namespace
 
@@ -162,16 +154,7 @@ Result<Ok> withinSkew(std::int64_t atMs, std::int64_t nowMs, const char* field) 
   return Ok{};
 }
 
-const char* institutionText(wire::Institution i) {
-  switch (i) {
-    case wire::Institution::LAW_ENFORCEMENT: return "law-enforcement";
-    case wire::Institution::POLICY_SECURITY: return "policy-security";
-    case wire::Institution::SECRETARIAT: return "secretariat";
-    case wire::Institution::DIALOGUE_PARTNER: return "dialogue-partner";
-    case wire::Institution::RESOURCE_PANEL: return "resource-panel";
-    default: return "unset";
-  }
-}
+const char* institutionText(wire::Institution i) { return protocol::institutionName(i); }
 
 }  // namespace
 
