@@ -1,3 +1,7 @@
+// Connection (client/connection.hpp): the TLS transport and its deadlines,
+// framing and response matching, and every request through one generic
+// helper (startRequest / request) that builds the ClientFrame, writes it and
+// extracts an owning result from the expected response.
 #include "client/connection.hpp"
 
 #include "client/tls_config.hpp"
