@@ -30,19 +30,6 @@ void BulletinCache::put(const crypto::BulletinId& id, const RawBulletin& bulleti
   writeFileAtomic(fileFor(id), std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), 0600);
 }
 
-std::optional<RawBulletin> BulletinCache::get(const crypto::BulletinId& id) const {
-  const auto path = fileFor(id);
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec || size > protocol::MaxFrameBytes) return std::nullopt;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  crypto::Bytes bytes(size);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  if (static_cast<std::size_t>(in.gcount()) != size) return std::nullopt;
-  return RawBulletin::decode(bytes);
-}
-
 namespace {
 
 std::optional<crypto::Bytes> readLimited(const std::filesystem::path& path) {
@@ -58,6 +45,12 @@ std::optional<crypto::Bytes> readLimited(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+std::optional<RawBulletin> BulletinCache::get(const crypto::BulletinId& id) const {
+  const auto bytes = readLimited(fileFor(id));
+  if (!bytes) return std::nullopt;
+  return RawBulletin::decode(*bytes);
+}
 
 void BulletinCache::putRecord(const crypto::BulletinId& id, Record kind, const crypto::Bytes& body,
                               const crypto::Bytes& signature) const {

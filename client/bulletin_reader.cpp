@@ -3,18 +3,9 @@
 #include "protocol/bulletin.hpp"
 #include "protocol/distribution.hpp"
 
-#include <algorithm>
 #include <cctype>
 
 namespace focal::client {
-
-namespace {
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-}  // namespace
 
 Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const KeyDirectory& directory,
                                                   const crypto::MemberKeys& me,
@@ -252,69 +243,6 @@ Expected<protocol::RetractionInfo, std::string> verifyRetractionOf(const RawBull
   return Result(unexpected(std::string("retraction refused: ") + protocol::describe(protocol::RecordError::BadSignature)));
 }
 
-const char* tlpName(wire::Tlp t) {
-  switch (t) {
-    case wire::Tlp::CLEAR: return "CLEAR";
-    case wire::Tlp::GREEN: return "GREEN";
-    case wire::Tlp::AMBER: return "AMBER";
-    case wire::Tlp::AMBER_STRICT: return "AMBER+STRICT";
-    case wire::Tlp::RED: return "RED";
-    case wire::Tlp::UNSET: break;
-  }
-  return "UNSET";
-}
-
-bool parseTlp(std::string_view text, wire::Tlp& out) {
-  auto t = lower(text);
-  // TLP 2.0 spells labels "TLP:AMBER+STRICT"; the bare "amber+strict" is accepted too.
-  if (t.rfind("tlp:", 0) == 0) t.erase(0, 4);
-  for (auto v : {wire::Tlp::CLEAR, wire::Tlp::GREEN, wire::Tlp::AMBER, wire::Tlp::AMBER_STRICT, wire::Tlp::RED}) {
-    if (t == lower(tlpName(v))) {
-      out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
-const char* categoryName(wire::Category c) {
-  switch (c) {
-    case wire::Category::TREND: return "trend";
-    case wire::Category::BEST_PRACTICE: return "best-practice";
-    case wire::Category::TECHNIQUE: return "technique";
-    case wire::Category::TOOL: return "tool";
-    case wire::Category::ALERT: return "alert";
-    case wire::Category::SUMMARY_RECORD: return "summary-record";
-    case wire::Category::OTHER: return "other";
-    case wire::Category::UNSET: break;
-  }
-  return "unset";
-}
-
-bool parseCategory(std::string_view text, wire::Category& out) {
-  for (auto v : {wire::Category::TREND, wire::Category::BEST_PRACTICE, wire::Category::TECHNIQUE, wire::Category::TOOL,
-                 wire::Category::ALERT, wire::Category::SUMMARY_RECORD, wire::Category::OTHER}) {
-    if (text == categoryName(v)) {
-      out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
-const char* priorityName(wire::Priority p) { return p == wire::Priority::URGENT ? "urgent" : "normal"; }
-
-const char* handlingName(wire::Handling h) {
-  switch (h) {
-    case wire::Handling::H0: return "H0";
-    case wire::Handling::H1: return "H1";
-    case wire::Handling::H2: return "H2";
-    case wire::Handling::H3: return "H3";
-    case wire::Handling::UNSET: break;
-  }
-  return "";
-}
-
 const char* handlingMeaning(wire::Handling h) {
   switch (h) {
     case wire::Handling::H0: return "for crime-analysis purposes only";
@@ -324,17 +252,6 @@ const char* handlingMeaning(wire::Handling h) {
     case wire::Handling::UNSET: break;
   }
   return "";
-}
-
-bool parseHandling(std::string_view text, wire::Handling& out) {
-  const auto t = lower(text);
-  for (auto v : {wire::Handling::H0, wire::Handling::H1, wire::Handling::H2, wire::Handling::H3}) {
-    if (t == lower(handlingName(v))) {
-      out = v;
-      return true;
-    }
-  }
-  return false;
 }
 
 std::string evaluationName(wire::SourceReliability s, std::uint8_t accuracy) {

@@ -11,6 +11,7 @@
 #include "client/key_directory.hpp"
 #include "client/raw_bulletin.hpp"
 #include "crypto/keyfile.hpp"
+#include "protocol/names.hpp"
 #include "protocol/records.hpp"
 
 #include <optional>
@@ -87,17 +88,16 @@ Expected<protocol::RetractionInfo, std::string> verifyRetractionOf(const RawBull
                                                                    const crypto::Bytes& body,
                                                                    const crypto::Bytes& signature);
 
-// Display names: "AMBER+STRICT", "best-practice", "urgent".
-const char* tlpName(wire::Tlp t);
-const char* categoryName(wire::Category c);
-const char* priorityName(wire::Priority p);
-// clear|green|amber|amber+strict|red, any case, with or without the TLP 2.0 prefix "TLP:".
-bool parseTlp(std::string_view text, wire::Tlp& out);
-bool parseCategory(std::string_view text, wire::Category& out);  // trend|best-practice|...
-// Law-enforcement markings: "H0".."H3" and their meaning; "B2" and its meaning.
-const char* handlingName(wire::Handling h);        // "H2", "" when unset
+// Display names and parsers of the markings: one table per enum in
+// protocol/names.hpp ("AMBER+STRICT", "best-practice", "urgent", "H2").
+using protocol::categoryName;
+using protocol::handlingName;
+using protocol::parseCategory;
+using protocol::parseHandling;
+using protocol::parseTlp;
+using protocol::priorityName;
+using protocol::tlpName;
 const char* handlingMeaning(wire::Handling h);
-bool parseHandling(std::string_view text, wire::Handling& out);  // h0..h3, case-insensitive
 std::string evaluationName(wire::SourceReliability s, std::uint8_t accuracy);  // "B2", "" when not evaluated
 std::string evaluationMeaning(wire::SourceReliability s, std::uint8_t accuracy);
 bool parseEvaluation(std::string_view text, wire::SourceReliability& source, std::uint8_t& accuracy);

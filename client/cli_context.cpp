@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace focal::client::cli {
 
@@ -186,6 +188,27 @@ CLI::Validator tlpValidator() {
       "TLP");
 }
 
+nlohmann::json memberRolesJson(const MemberRecord& m) {
+  return {{"member_id", m.id},
+          {"name", m.name},
+          {"state", jsonText(m.state)},
+          {"institution", institutionName(m.institution)},
+          {"admin", m.isAdmin},
+          {"secretariat", m.isSecretariat},
+          {"status", m.active ? "active" : "revoked"},
+          {"log_index", m.logIndex}};
+}
+
+crypto::PublicKeys readPublicKeys(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error("cannot read " + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto pk = crypto::parsePublicKeys(text.str());
+  if (!pk) throw UsageError("bad-public-key", file + ": " + crypto::describe(pk.error()));
+  return *pk;
+}
+
 crypto::BulletinId parseBulletinId(const std::string& hex) {
   auto bytes = crypto::fromHex(hex);
   std::optional<crypto::BulletinId> id;
@@ -197,115 +220,6 @@ crypto::BulletinId parseBulletinId(const std::string& hex) {
 std::int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::vector<Delivery> fetchAll(Connection& c, std::uint64_t afterSeq) {
-  std::vector<Delivery> all;
-  for (;;) {
-    auto page = c.fetch(afterSeq, protocol::MaxFetchPage);
-    for (auto& d : page.items) {
-      afterSeq = std::max(afterSeq, d.seq);
-      all.push_back(std::move(d));
-    }
-    if (!page.more || page.items.empty()) break;
-  }
-  return all;
-}
-
-Expected<OpenedMessage, std::string> openWithDirectory(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                       const RawBulletin& raw, const crypto::MemberKeys& me) {
-  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
-  auto opened = openReceived(raw, *dir, me);
-  if (!opened && opened.error().rfind("unknown sender", 0) == 0) {
-    dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
-    return openReceived(raw, *dir, me);
-  }
-  return opened;
-}
-
-namespace {
-
-// Refreshes the directory once when a member is unknown (registered after it was fetched).
-template <class F>
-auto withDirectory(Connection& c, std::unique_ptr<HubDirectory>& dir, F&& f) {
-  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
-  auto result = f(*dir);
-  if (!result && result.error().find("unknown ") != std::string::npos) {
-    dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
-    result = f(*dir);
-  }
-  return result;
-}
-
-void attachCachedRetraction(Connection& c, std::unique_ptr<HubDirectory>& dir, const RawBulletin& raw,
-                            const crypto::BulletinId& id, const BulletinCache& cache, OpenedMessage& m) {
-  auto rec = cache.getRecord(id, BulletinCache::Record::Retraction);
-  if (!rec) return;
-  auto r = withDirectory(c, dir, [&](const HubDirectory& d) { return verifyRetractionOf(raw, d, rec->first, rec->second); });
-  if (r) m.retraction = std::move(r).value();
-}
-
-}  // namespace
-
-Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                const RawBulletin& raw, const crypto::BulletinId& id,
-                                                const crypto::MemberKeys& me, const BulletinCache& cache) {
-  auto forward = cache.getRecord(id, BulletinCache::Record::Forward);
-  auto own = cache.getOwn(id);
-  auto opened = withDirectory(c, dir, [&](const HubDirectory& d) {
-    return openReceived(raw, d, me, forward ? &*forward : nullptr, own ? &*own : nullptr);
-  });
-  if (opened) attachCachedRetraction(c, dir, raw, id, cache, *opened);
-  return opened;
-}
-
-Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                  const Delivery& d, const crypto::MemberKeys& me,
-                                                  const BulletinCache& cache) {
-  using Result = Expected<OpenedMessage, std::string>;
-  const auto claimed = d.bulletin.claimedId();
-  if (!claimed) return Result(unexpected(std::string("malformed: the bulletin header does not parse")));
-  std::optional<std::pair<crypto::Bytes, crypto::Bytes>> forward;
-  if (d.forward) forward.emplace(d.forward->body, d.forward->signature);
-  else forward = cache.getRecord(*claimed, BulletinCache::Record::Forward);
-
-  if (d.retraction) {
-    auto r = withDirectory(c, dir, [&](const HubDirectory& dd) {
-      return verifyRetractionOf(d.bulletin, dd, d.retraction->body, d.retraction->signature);
-    });
-    if (!r) return Result(unexpected(r.error()));
-    cache.put(*claimed, d.bulletin);
-    cache.putRecord(*claimed, BulletinCache::Record::Retraction, d.retraction->body, d.retraction->signature);
-  }
-  auto opened = withDirectory(c, dir, [&](const HubDirectory& dd) {
-    return openReceived(d.bulletin, dd, me, forward ? &*forward : nullptr);
-  });
-  if (!opened) return opened;
-  cache.put(opened->id, d.bulletin);
-  if (d.forward) cache.putRecord(opened->id, BulletinCache::Record::Forward, d.forward->body, d.forward->signature);
-  attachCachedRetraction(c, dir, d.bulletin, opened->id, cache, *opened);
-  return opened;
-}
-
-// Every queued delivery of `id` (the bulletin, a forward, a retraction
-// announcement) is verified into the cache first, so a retraction that
-// arrived since the last inbox is shown; then the cached copy is opened.
-Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_ptr<HubDirectory>& directory,
-                                                  const BulletinCache& cache, const crypto::BulletinId& id,
-                                                  const crypto::MemberKeys& keys) {
-  std::optional<std::string> queuedError;
-  for (auto& d : fetchAll(conn, 0)) {
-    auto claimed = d.bulletin.claimedId();
-    if (!claimed || !(*claimed == id)) continue;
-    auto opened = openDelivery(conn, directory, d, keys, cache);
-    if (!opened) queuedError = opened.error();
-  }
-  auto raw = cache.get(id);
-  if (!raw) {
-    if (queuedError) return Expected<OpenedMessage, std::string>(unexpected(*queuedError));
-    throw NotFoundError("no bulletin " + crypto::toHex(id) + " in your queue or local cache");
-  }
-  return openCached(conn, directory, *raw, id, keys, cache);
 }
 
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,

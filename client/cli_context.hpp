@@ -4,6 +4,7 @@
 #pragma once
 
 #include "client/connection.hpp"
+#include "client/delivery_opener.hpp"
 #include "client/bulletin_cache.hpp"
 #include "client/bulletin_reader.hpp"
 #include "client/key_directory.hpp"
@@ -40,13 +41,6 @@ class UsageError : public std::runtime_error {
 
  private:
   std::string code_;
-};
-
-// Nothing by that id (bulletin, member, proposal) where the command looked:
-// exit code 5, error code "not-found" — the same as the hub's notFound.
-class NotFoundError : public std::runtime_error {
- public:
-  explicit NotFoundError(const std::string& message) : std::runtime_error(message) {}
 };
 
 struct GlobalOptions {
@@ -153,35 +147,17 @@ void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table); 
 // spelling TLP:AMBER+STRICT (bulletin_reader.hpp parseTlp).
 CLI::Validator tlpValidator();
 crypto::BulletinId parseBulletinId(const std::string& hex);  // UsageError if not 32 hex digits
+// A public key file (from focal keygen), its certificate checked; UsageError
+// ("bad-public-key") if it does not parse.
+crypto::PublicKeys readPublicKeys(const std::string& file);
 std::int64_t nowMs();
-// Fetches every page of the queue after `afterSeq`, oldest first.
-std::vector<Delivery> fetchAll(Connection& c, std::uint64_t afterSeq);
-// Opens a received bulletin; refreshes the directory once if the sender is
-// unknown (a member registered after it was fetched).
-Expected<OpenedMessage, std::string> openWithDirectory(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                       const RawBulletin& raw, const crypto::MemberKeys& me);
-// Opens one delivery of any kind (a bulletin, a forward, a retraction
-// announcement), verifying every record, and keeps the still-encrypted
-// bulletin and its records in `cache` so `focal read` works later. A
-// retraction already cached for the id is attached too.
-Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                  const Delivery& d, const crypto::MemberKeys& me,
-                                                  const BulletinCache& cache);
-// Opens a cached bulletin with its cached forward and retraction records.
-Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                const RawBulletin& raw, const crypto::BulletinId& id,
-                                                const crypto::MemberKeys& me, const BulletinCache& cache);
-// A bulletin by id: every queued delivery of it (bulletin, forward,
-// retraction announcement) is verified into the cache first, then the
-// cached copy is opened with its records. NotFoundError if it is
-// neither queued nor cached.
-Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_ptr<HubDirectory>& directory,
-                                                  const BulletinCache& cache, const crypto::BulletinId& id,
-                                                  const crypto::MemberKeys& keys);
 // The one-line summary used by inbox and listen (JSON object or text row;
 // every field of the sender's rendered with safeLine: one row per bulletin).
 // `retractionQueued`: a retraction announcement of the same bulletin is
 // queued too (inbox lists each bulletin once).
+// A member's id, name, state, institution, roles, status and log index, as
+// the directory listings print them (docs/json.md); callers add the rest.
+nlohmann::json memberRolesJson(const MemberRecord& m);
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,
                            bool retractionQueued = false);
 std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened);

@@ -41,6 +41,14 @@ class VerifyError : public std::runtime_error {
   explicit VerifyError(const std::string& reason) : std::runtime_error(reason) {}
 };
 
+// Nothing by that id (bulletin, member, proposal) where the caller looked,
+// locally or at the hub (the CLI: exit code 5, error code "not-found" — the
+// same as the hub's notFound).
+class NotFoundError : public std::runtime_error {
+ public:
+  explicit NotFoundError(const std::string& message) : std::runtime_error(message) {}
+};
+
 class TransportError : public std::runtime_error {
  public:
   enum class Kind { Connect, Tls, Timeout, Closed, Protocol, Io };

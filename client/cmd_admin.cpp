@@ -4,12 +4,14 @@
 // hub's hash-chained audit trail.
 #include "client/cli_context.hpp"
 #include "client/text_input.hpp"
+#include "client/audit_trail.hpp"
 #include "client/client_error.hpp"
 #include "client/verified_log.hpp"
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/iso3166.hpp"
 #include "protocol/log.hpp"
+#include "protocol/names.hpp"
 
 #include <fmt/format.h>
 
@@ -30,13 +32,28 @@ struct RegisterArgs {
   std::vector<std::string> roles;
 };
 
+void setKeySet(wire::KeySet::Builder k, const crypto::PublicKeys& pk) {
+  k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
+  k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
+  k.setEncKeyCreatedAtMs(pk.createdAtMs);
+  k.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
+}
+
+// The new member's MemberInfo: `state` upper-cased, `inst` parsed from `a`.
+void setMemberInfo(wire::MemberInfo::Builder m, const std::string& id, const RegisterArgs& a, const std::string& state,
+                   wire::Institution inst) {
+  m.setId(protocol::asText(id));
+  m.setName(protocol::asText(a.name));
+  m.setState(protocol::asText(state));
+  m.setInstitution(inst);
+  for (const auto& r : a.roles) {
+    if (r == "admin") m.setIsAdmin(true);
+    if (r == "secretariat") m.setIsSecretariat(true);
+  }
+}
+
 int runRegister(CliContext& ctx, const RegisterArgs& a) {
-  std::ifstream in(a.pubFile);
-  if (!in) throw std::runtime_error("cannot read " + a.pubFile);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto pk = crypto::parsePublicKeys(text.str());
-  if (!pk) throw UsageError("bad-public-key", a.pubFile + ": " + crypto::describe(pk.error()));
+  const auto pk = readPublicKeys(a.pubFile);
 
   wire::Institution inst{};
   if (!parseInstitution(a.institution, inst)) throw UsageError("bad-institution", "unknown institution " + a.institution);
@@ -58,47 +75,18 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
   auto e = event.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(nowMs());
   auto reg = e.initRegister();
-  auto m = reg.initMember();
-  m.setId(protocol::asText(pk->memberId));
-  m.setName(protocol::asText(a.name));
-  m.setState(protocol::asText(state));
-  m.setInstitution(inst);
-  for (const auto& r : a.roles) {
-    if (r == "admin") m.setIsAdmin(true);
-    if (r == "secretariat") m.setIsSecretariat(true);
-  }
-  auto k = reg.initKeys();
-  k.setIdentityKey(protocol::kjBytes(pk->identity.view()));
-  k.setEncryptionKey(protocol::kjBytes(pk->encryption.view()));
-  k.setEncKeyCreatedAtMs(pk->createdAtMs);
-  k.setEncKeyCert(protocol::kjBytes(pk->encCert.view()));
+  setMemberInfo(reg.initMember(), pk.memberId, a, state, inst);
+  setKeySet(reg.initKeys(), pk);
   const auto result = conn->admin(event);
-  const auto fp = crypto::fingerprint(pk->memberId, pk->identity);
+  const auto fp = crypto::fingerprint(pk.memberId, pk.identity);
   if (ctx.out().json()) {
-    ctx.out().document({{"member_id", pk->memberId}, {"log_index", result.index}, {"fingerprint", fp}});
+    ctx.out().document({{"member_id", pk.memberId}, {"log_index", result.index}, {"fingerprint", fp}});
   } else {
-    ctx.out().line(fmt::format("Registered {} ({}) at log index {}.", safeLine(pk->memberId), safeLine(a.name),
+    ctx.out().line(fmt::format("Registered {} ({}) at log index {}.", safeLine(pk.memberId), safeLine(a.name),
                                result.index));
     ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)", fp));
   }
   return ExitOk;
-}
-
-crypto::PublicKeys readPublicKeys(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read " + file);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto pk = crypto::parsePublicKeys(text.str());
-  if (!pk) throw UsageError("bad-public-key", file + ": " + crypto::describe(pk.error()));
-  return *pk;
-}
-
-void setKeySet(wire::KeySet::Builder k, const crypto::PublicKeys& pk) {
-  k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
-  k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
-  k.setEncKeyCreatedAtMs(pk.createdAtMs);
-  k.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
 }
 
 const MemberRecord& verifiedMember(const HubDirectory& dir, const std::string& id) {
@@ -215,20 +203,14 @@ nlohmann::json memberJson(const MemberRecord& m) {
                     {"replaced_at", jsonTime(p.replacedAtMs)},
                     {"revoked_at", jsonTime(p.revokedAtMs)}});
   }
-  return {{"member_id", m.id},
-          {"name", m.name},
-          {"state", jsonText(m.state)},
-          {"institution", institutionName(m.institution)},
-          {"admin", m.isAdmin},
-          {"secretariat", m.isSecretariat},
-          {"status", m.active ? "active" : "revoked"},
-          {"revoked_at", jsonTime(m.revokedAtMs)},
-          {"revoke_reason", jsonText(m.revokeReason)},
-          {"fingerprint", crypto::fingerprint(m.id, m.identityKey)},
-          {"identity_key", crypto::toHex(m.identityKey)},
-          {"encryption_key", crypto::toHex(m.encryptionKey)},
-          {"identity_keys", past},
-          {"log_index", m.logIndex}};
+  auto j = memberRolesJson(m);
+  j["revoked_at"] = jsonTime(m.revokedAtMs);
+  j["revoke_reason"] = jsonText(m.revokeReason);
+  j["fingerprint"] = crypto::fingerprint(m.id, m.identityKey);
+  j["identity_key"] = crypto::toHex(m.identityKey);
+  j["encryption_key"] = crypto::toHex(m.encryptionKey);
+  j["identity_keys"] = past;
+  return j;
 }
 
 int runAdminList(CliContext& ctx) {
@@ -271,15 +253,14 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
   using W = wire::LogEvent;
   const auto e = parsed->root();
   j["issued_at"] = jsonTime(e.getIssuedAtMs());
+  j["kind"] = protocol::logEventName(e.which());
   auto keyHex = [](capnp::Data::Reader d) { return jsonText(crypto::toHex(protocol::view(d))); };
   switch (e.which()) {
     case W::GENESIS:
-      j["kind"] = "genesis";
       j["hub_id"] = std::string(protocol::view(e.getGenesis().getHubId()));
       j["hub_key"] = keyHex(e.getGenesis().getHubKey());
       break;
     case W::REGISTER:
-      j["kind"] = "register";
       j["member_id"] = std::string(protocol::view(e.getRegister().getMember().getId()));
       j["encryption_key"] = keyHex(e.getRegister().getKeys().getEncryptionKey());
       break;
@@ -287,31 +268,27 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
     case W::ROTATE_IDENTITY: {
       const bool id = e.which() == W::ROTATE_IDENTITY;
       auto r = id ? e.getRotateIdentity() : e.getRotateEncryption();
-      j["kind"] = id ? "rotate-identity" : "rotate-encryption";
       j["member_id"] = std::string(protocol::view(r.getMemberId()));
       j["previous_key"] = keyHex(r.getPreviousKey());
       j["encryption_key"] = keyHex(r.getKeys().getEncryptionKey());
       break;
     }
     case W::REVOKE:
-      j["kind"] = "revoke";
       j["member_id"] = std::string(protocol::view(e.getRevoke().getMemberId()));
       j["key"] = keyHex(e.getRevoke().getKey());
       j["reason"] = std::string(protocol::view(e.getRevoke().getReason()));
       break;
     case W::ROLE_CHANGE:
-      j["kind"] = "role-change";
       j["member_id"] = std::string(protocol::view(e.getRoleChange().getMemberId()));
       j["admin"] = e.getRoleChange().getIsAdmin();
       j["secretariat"] = e.getRoleChange().getIsSecretariat();
       break;
-    case W::RECORD_APPROVED: j["kind"] = "record-approved"; break;
+    case W::RECORD_APPROVED: break;
     case W::ADMISSION:
     case W::AMENDMENT: {
       // Verified by the log verifier before it is listed (PROTOCOL.md §12.5).
       const bool admission = e.which() == W::ADMISSION;
       auto outcome = admission ? e.getAdmission() : e.getAmendment();
-      j["kind"] = admission ? "admission" : "amendment";
       auto p = protocol::decode<wire::Proposal>(protocol::view(outcome.getProposal().getBody()));
       if (p) {
         j["proposal_id"] = keyHex(p->root().getProposalId());
@@ -382,39 +359,8 @@ int runAdminLog(CliContext& ctx, std::uint64_t from) {
 int runAdminAudit(CliContext& ctx, std::uint64_t from) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  std::vector<AuditRow> rows;
-  for (;;) {
-    auto page = conn->audit(rows.size(), protocol::MaxLogPage);
-    if (page.empty()) break;
-    for (auto& r : page) rows.push_back(std::move(r));
-  }
-  crypto::Hash256 prev{};
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = rows[i];
-    if (r.index != i) throw VerifyError(fmt::format("audit trail: entry {} is missing (got {})", i, r.index));
-    const auto h = protocol::auditEntryHash(r.index, prev, r.timeMs, r.event, r.actor, r.remote, r.detail);
-    if (!(crypto::Hash256::fromBytes(r.hash) == std::optional(h))) {
-      throw VerifyError(fmt::format("audit trail: entry {} does not match its hash chain (edited or reordered)", i));
-    }
-    prev = h;
-  }
   const auto anchor = logStateDir(ctx.profile().dir(), conn->session().hubId) / "audit.anchor";
-  if (std::ifstream in(anchor); in) {
-    std::uint64_t index = 0;
-    std::string hex;
-    in >> index >> hex;
-    if (index >= rows.size()) {
-      throw VerifyError(fmt::format("audit trail: you saw {} entries before, the hub now serves {} (truncated)",
-                                    index + 1, rows.size()));
-    }
-    if (crypto::toHex(rows[index].hash) != hex) {
-      throw VerifyError(fmt::format("audit trail: entry {} differs from the one you saw before (rewritten)", index));
-    }
-  }
-  if (!rows.empty()) {
-    std::filesystem::create_directories(anchor.parent_path());
-    writeFileAtomic(anchor, fmt::format("{} {}\n", rows.back().index, crypto::toHex(rows.back().hash)), 0600);
-  }
+  const auto rows = fetchVerifiedAuditTrail(*conn, anchor);
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& r : rows) {

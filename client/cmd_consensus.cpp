@@ -6,10 +6,14 @@
 #include "client/cli_context.hpp"
 #include "client/text_input.hpp"
 #include "client/client_error.hpp"
+#include "client/consensus_verifier.hpp"
 #include "crypto/keyfile.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/iso3166.hpp"
+#include "protocol/command_line.hpp"
+#include "protocol/procedure_limits.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/names.hpp"
 #include "protocol/signing.hpp"
 #include "protocol/records.hpp"
 
@@ -24,17 +28,6 @@
 namespace focal::client::cli {
 
 namespace {
-
-const char* recordStateName(wire::RecordState s) {
-  switch (s) {
-    case wire::RecordState::PENDING: return "pending";
-    case wire::RecordState::APPROVED: return "approved";
-    case wire::RecordState::OBJECTED: return "objected";
-    case wire::RecordState::WITHDRAWN: return "withdrawn";
-    case wire::RecordState::SUPERSEDED: return "superseded";
-  }
-  return "unknown";
-}
 
 // ---- comment ----
 
@@ -87,38 +80,24 @@ int runRecordStatus(CliContext& ctx, const std::string& hexId) {
   const auto dir = HubDirectory::fetch(*conn);
   nlohmann::json comments = nlohmann::json::array();
   std::vector<std::string> lines;
-  for (const auto& c : st.comments) {
-    const auto who = protocol::peekCommenter(c.body);
-    const MemberRecord* author = who ? dir.find(*who) : nullptr;
-    const auto sig = crypto::Signature::fromBytes(c.signature);
-    if (author == nullptr || !sig) throw VerifyError("a comment names no known member");
-    auto info = protocol::verifyComment(c.body, *sig, author->identityKey);
-    if (!info || !(info->recordId == id) || info->memberId != *who) {
-      throw VerifyError("the comment of " + *who + " does not verify");
-    }
-    std::optional<std::string> text;
-    if (!info->sealedText.empty()) {
-      text = protocol::openCommentText(info->sealedText, keys.encryption);
-      for (const auto& old : keys.previousEncryption) {
-        if (!text) text = protocol::openCommentText(info->sealedText, old);
-      }
-    }
-    comments.push_back({{"member_id", info->memberId},
-                        {"objection", info->objection},
-                        {"commented_at", jsonTime(info->commentedAtMs)},
+  for (const auto& c : verifyComments(st, id, dir, keys)) {
+    const auto& text = c.text;
+    comments.push_back({{"member_id", c.memberId},
+                        {"objection", c.objection},
+                        {"commented_at", jsonTime(c.commentedAtMs)},
                         {"text", text ? nlohmann::json(*text) : nullptr}});
     // SECURITY: the text is the commenter's: one row per comment, the
     // text's own lines below it, prefixed, so it cannot add rows.
-    lines.push_back(fmt::format("  {:<20} {:<10} {}{}", safeLine(info->memberId), info->objection ? "OBJECTION" : "comment",
-                                formatTime(info->commentedAtMs),
-                                text ? "" : (info->sealedText.empty() ? "" : "  (text sealed to the sender)")));
+    lines.push_back(fmt::format("  {:<20} {:<10} {}{}", safeLine(c.memberId), c.objection ? "OBJECTION" : "comment",
+                                formatTime(c.commentedAtMs),
+                                text ? "" : (c.sealed ? "  (text sealed to the sender)" : "")));
     if (text) {
       for (const auto& l : safeBlockLines(*text)) lines.push_back("      | " + l);
     }
   }
   if (ctx.out().json()) {
     ctx.out().document({{"bulletin_id", crypto::toHex(id)},
-                        {"state", recordStateName(st.state)},
+                        {"state", protocol::recordStateName(st.state)},
                         {"comment_deadline_at", jsonTime(st.deadlineMs)},
                         {"comments", comments},
                         {"acknowledged_by_ids", st.acknowledgedBy},
@@ -126,7 +105,7 @@ int runRecordStatus(CliContext& ctx, const std::string& hexId) {
                          st.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(st.outcomeIndex)}});
     return ExitOk;
   }
-  ctx.out().line(fmt::format("summary record {}: {}", hexId, recordStateName(st.state)));
+  ctx.out().line(fmt::format("summary record {}: {}", hexId, protocol::recordStateName(st.state)));
   ctx.out().line(fmt::format("comment deadline: {}", formatTime(st.deadlineMs)));
   if (st.outcomeIndex != 0) ctx.out().line(fmt::format("approval: hub-signed log entry {}", st.outcomeIndex));
   ctx.out().line(fmt::format("comments ({}):", st.comments.size()));
@@ -138,39 +117,35 @@ int runRecordStatus(CliContext& ctx, const std::string& hexId) {
 
 // ---- admission by consensus ----
 
-std::optional<std::int64_t> parseDuration(const std::string& text) {
-  if (text.size() < 2) return std::nullopt;
-  const std::string digits = text.substr(0, text.size() - 1);
-  if (digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  const std::int64_t n = std::stoll(digits);
-  std::int64_t unit = 0;
-  switch (text.back()) {
-    case 's': unit = 1000; break;
-    case 'm': unit = 60'000; break;
-    case 'h': unit = 3'600'000; break;
-    case 'd': unit = 86'400'000; break;
-    default: return std::nullopt;
-  }
-  if (n <= 0) return std::nullopt;
-  return n * unit;
-}
-
-// The hub refuses a proposal expiring more than 90 days ahead
-// (server RequestHandler::MaxProposalLifetimeMs; PROTOCOL.md §12.5).
-constexpr std::int64_t MaxProposalLifetimeMs = 90LL * 24 * 60 * 60 * 1000;
-
 std::string expiresRange(const std::string& given) {
   return "--expires takes a duration from 1s to 90d (e.g. 14d, 36h, 30m, 90s), got '" + given + "'";
 }
 
-const char* proposalStateName(wire::ProposalState s) {
-  switch (s) {
-    case wire::ProposalState::OPEN: return "open";
-    case wire::ProposalState::ADOPTED: return "adopted";
-    case wire::ProposalState::REJECTED: return "rejected";
-    case wire::ProposalState::EXPIRED: return "expired";
+// --expires in milliseconds; UsageError past the hub's limit.
+std::int64_t proposalLifetime(const std::string& expires) {
+  const auto lifetime = protocol::parseDurationMs(expires);
+  if (!lifetime || *lifetime > protocol::MaxProposalLifetimeMs) throw UsageError("bad-duration", expiresRange(expires));
+  return *lifetime;
+}
+
+// A recorded proposal: its id on stdout and `note` ("... recorded") with
+// what happens next, or one document.
+void printProposed(CliContext& ctx, const RecordedInfo& recorded, wire::Proposal::Which kind, nlohmann::json candidate,
+                   nlohmann::json textBytes, std::int64_t expiresAtMs, const std::string& note) {
+  const auto id = crypto::toHex(crypto::ByteView(recorded.id));
+  if (ctx.out().json()) {
+    ctx.out().document({{"proposal_id", id},
+                        {"kind", protocol::proposalKindName(kind)},
+                        {"candidate_id", std::move(candidate)},
+                        {"text_bytes", std::move(textBytes)},
+                        {"expires_at", jsonTime(expiresAtMs)}});
+  } else {
+    ctx.out().line(id);
+    ctx.out().note(fmt::format("{}; it {} when a point of contact of every member state approved it "
+                               "(focal approve {}), before {}.",
+                               note, kind == wire::Proposal::ADMISSION ? "takes effect" : "is adopted", id,
+                               formatTime(expiresAtMs)));
   }
-  return "unknown";
 }
 
 struct ProposeArgs {
@@ -182,17 +157,11 @@ struct ProposeArgs {
 };
 
 int runPropose(CliContext& ctx, const ProposeArgs& a) {
-  std::ifstream in(a.pubFile);
-  if (!in) throw std::runtime_error("cannot read " + a.pubFile);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto pk = crypto::parsePublicKeys(text.str());
-  if (!pk) throw UsageError("bad-public-key", a.pubFile + ": " + crypto::describe(pk.error()));
+  const auto pk = readPublicKeys(a.pubFile);
   protocol::AdmissionDraft d;
   if (!parseInstitution(a.institution, d.institution)) throw UsageError("bad-institution", "unknown institution " + a.institution);
-  const auto lifetime = parseDuration(a.expires);
-  if (!lifetime || *lifetime > MaxProposalLifetimeMs) throw UsageError("bad-duration", expiresRange(a.expires));
-  d.memberId = pk->memberId;
+  const auto lifetime = proposalLifetime(a.expires);
+  d.memberId = pk.memberId;
   requireSingleLineText(a.name, "--name");
   d.name = a.name;
   d.state = a.state;
@@ -200,25 +169,13 @@ int runPropose(CliContext& ctx, const ProposeArgs& a) {
   if (!d.state.empty() && !protocol::isIso3166Alpha2(d.state)) {
     throw UsageError("bad-state", "--state " + a.state + " is not an ISO 3166-1 alpha-2 country code (e.g. SG, MY, TH)");
   }
-  d.keys = *pk;
+  d.keys = pk;
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const std::int64_t now = nowMs();
-  const auto record = protocol::makeAdmissionProposal(d, keys, now, now + *lifetime);
-  const auto recorded = conn->propose(record);
-  const auto id = crypto::toHex(crypto::ByteView(recorded.id));
-  if (ctx.out().json()) {
-    ctx.out().document({{"proposal_id", id},
-                        {"kind", "admission"},
-                        {"candidate_id", d.memberId},
-                        {"text_bytes", nullptr},
-                        {"expires_at", jsonTime(now + *lifetime)}});
-  } else {
-    ctx.out().line(id);
-    ctx.out().note(fmt::format("Proposal to admit {} recorded; it takes effect when a point of contact of every member "
-                               "state approved it (focal approve {}), before {}.",
-                               safeLine(d.memberId), id, formatTime(now + *lifetime)));
-  }
+  const auto record = protocol::makeAdmissionProposal(d, keys, now, now + lifetime);
+  printProposed(ctx, conn->propose(record), wire::Proposal::ADMISSION, d.memberId, nullptr, now + lifetime,
+                "Proposal to admit " + safeLine(d.memberId) + " recorded");
   return ExitOk;
 }
 
@@ -241,107 +198,14 @@ int runProposeAmendment(CliContext& ctx, const AmendArgs& a) {
     throw UsageError("too-large", fmt::format("an amendment's text is at most {} bytes (this one has {})",
                                               protocol::MaxAmendmentTextBytes, text.size()));
   }
-  const auto lifetime = parseDuration(a.expires);
-  if (!lifetime || *lifetime > MaxProposalLifetimeMs) throw UsageError("bad-duration", expiresRange(a.expires));
+  const auto lifetime = proposalLifetime(a.expires);
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const std::int64_t now = nowMs();
-  const auto record = protocol::makeAmendmentProposal(text, keys, now, now + *lifetime);
-  const auto recorded = conn->propose(record);
-  const auto id = crypto::toHex(crypto::ByteView(recorded.id));
-  if (ctx.out().json()) {
-    ctx.out().document({{"proposal_id", id},
-                        {"kind", "amendment"},
-                        {"candidate_id", nullptr},
-                        {"text_bytes", text.size()},
-                        {"expires_at", jsonTime(now + *lifetime)}});
-  } else {
-    ctx.out().line(id);
-    ctx.out().note(fmt::format("Amendment proposal recorded ({} bytes); it is adopted when a point of contact of every "
-                               "member state approved it (focal approve {}), before {}.",
-                               text.size(), id, formatTime(now + *lifetime)));
-  }
+  const auto record = protocol::makeAmendmentProposal(text, keys, now, now + lifetime);
+  printProposed(ctx, conn->propose(record), wire::Proposal::AMENDMENT, nullptr, text.size(), now + lifetime,
+                fmt::format("Amendment proposal recorded ({} bytes)", text.size()));
   return ExitOk;
-}
-
-// A listed proposal after the client's own checks.
-struct VerifiedProposal {
-  std::string id;
-  std::string kind;  // "admission" or "amendment"
-  std::string proposer;
-  std::string member;  // admission: the member to admit
-  std::string memberName;
-  std::string memberInstitution;
-  std::string text;  // amendment: its text
-  std::int64_t expiresAtMs = 0;
-  std::string state;
-  std::uint64_t outcomeIndex = 0;
-  std::vector<std::pair<std::string, bool>> decisions;  // member, approve (verified)
-  const ProposalListing* raw = nullptr;
-};
-
-// Verifies a listing against the verified directory: the proposal under its
-// admin's identity key, each decision under its member's key (both: the key
-// the log gave that member at the record's own time, PROTOCOL.md §12.5) and
-// naming this proposal. A listing that does not verify is an error: the hub
-// lied.
-VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir) {
-  VerifiedProposal v;
-  v.raw = &p;
-  auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
-  if (!parsed) throw VerifyError("a listed proposal is malformed");
-  const auto root = parsed->root();
-  if (root.which() != wire::Proposal::ADMISSION &&
-      !(root.which() == wire::Proposal::AMENDMENT && protocol::validAmendmentText(protocol::view(root.getAmendment())))) {
-    throw VerifyError("a listed proposal is malformed");
-  }
-  v.id = crypto::toHex(protocol::view(root.getProposalId()));
-  v.proposer = std::string(protocol::view(root.getProposerId()));
-  const MemberRecord* admin = dir.find(v.proposer);
-  const auto sig = crypto::Signature::fromBytes(p.proposal.signature);
-  if (admin == nullptr || !admin->isAdmin || !sig ||
-      !protocol::signedWithKeyOfTheTime(consensusMemberOf(*admin, admin->active), protocol::context::Proposal,
-                                        p.proposal.body, *sig, root.getCreatedAtMs())) {
-    throw VerifyError("proposal " + v.id + " is not signed by an admin of the verified directory");
-  }
-  if (root.which() == wire::Proposal::ADMISSION) {
-    v.kind = "admission";
-    auto info = root.getAdmission().getMember();
-    v.member = std::string(protocol::view(info.getId()));
-    v.memberName = std::string(protocol::view(info.getName()));
-    v.memberInstitution = institutionName(info.getInstitution());
-  } else {
-    v.kind = "amendment";
-    v.text = std::string(protocol::view(root.getAmendment()));
-  }
-  v.expiresAtMs = root.getExpiresAtMs();
-  v.state = proposalStateName(p.state);
-  v.outcomeIndex = p.outcomeIndex;
-  const auto hash = crypto::hash256(p.proposal.body);
-  for (const auto& d : p.decisions) {
-    auto dp = protocol::decode<wire::Decision>(d.body);
-    if (!dp) throw VerifyError("a decision on " + v.id + " is malformed");
-    const std::string who(protocol::view(dp->root().getMemberId()));
-    const MemberRecord* m = dir.find(who);
-    const auto dsig = crypto::Signature::fromBytes(d.signature);
-    if (m == nullptr || !dsig ||
-        !protocol::signedWithKeyOfTheTime(consensusMemberOf(*m, m->active), protocol::context::Decision, d.body, *dsig,
-                                          dp->root().getDecidedAtMs()) ||
-        crypto::toHex(protocol::view(dp->root().getProposalId())) != v.id ||
-        !(crypto::Hash256::fromBytes(protocol::view(dp->root().getProposalHash())) == std::optional(hash))) {
-      throw VerifyError("the decision of " + who + " on " + v.id + " does not verify");
-    }
-    v.decisions.emplace_back(who, dp->root().getApprove());
-  }
-  return v;
-}
-
-std::set<std::string> statesWithPocs(const HubDirectory& dir) {
-  std::set<std::string> out;
-  for (const auto& m : dir.members()) {
-    if (protocol::isStatePoc(consensusMemberOf(m, m.active))) out.insert(m.state);
-  }
-  return out;
 }
 
 int runProposals(CliContext& ctx) {
@@ -353,27 +217,17 @@ int runProposals(CliContext& ctx) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& p : listing) {
     const auto v = verifyListing(p, dir);
-    std::set<std::string> approvedStates;
-    std::vector<std::string> approvedBy;
-    std::vector<std::string> rejectedBy;
-    for (const auto& [who, approve] : v.decisions) {
-      (approve ? approvedBy : rejectedBy).push_back(who);
-      const MemberRecord* m = dir.find(who);
-      if (approve && m != nullptr && protocol::isStatePoc(consensusMemberOf(*m, m->active))) {
-        approvedStates.insert(m->state);
-      }
-    }
-    std::vector<std::string> missing;
-    for (const auto& s : required) {
-      if (!approvedStates.contains(s)) missing.push_back(s);
-    }
+    const auto [approvedBy, rejectedBy, approvedStates, missing] = tallyDecisions(v, dir, required);
+    const bool admission = v.kind == wire::Proposal::ADMISSION;
+    const char* kind = protocol::proposalKindName(v.kind);
+    const char* state = protocol::proposalStateName(v.state);
+    const char* institution = protocol::institutionName(v.memberInstitution);
     if (ctx.out().json()) {
-      const bool admission = v.kind == "admission";
       nlohmann::json item{{"proposal_id", v.id},
-                          {"kind", v.kind},
+                          {"kind", kind},
                           {"proposer_id", v.proposer},
                           {"expires_at", jsonTime(v.expiresAtMs)},
-                          {"state", v.state},
+                          {"state", state},
                           {"approved_by_ids", approvedBy},
                           {"rejected_by_ids", rejectedBy},
                           {"approved_states", std::vector<std::string>(approvedStates.begin(), approvedStates.end())},
@@ -381,16 +235,16 @@ int runProposals(CliContext& ctx) {
                           {"outcome_log_index", v.outcomeIndex == 0 ? nlohmann::json(nullptr) : nlohmann::json(v.outcomeIndex)},
                           {"candidate_id", admission ? nlohmann::json(v.member) : nullptr},
                           {"candidate_name", admission ? nlohmann::json(v.memberName) : nullptr},
-                          {"candidate_institution", admission ? nlohmann::json(v.memberInstitution) : nullptr},
+                          {"candidate_institution", admission ? nlohmann::json(institution) : nullptr},
                           {"text", admission ? nullptr : nlohmann::json(v.text)}};
       list.push_back(std::move(item));
     } else {
-      if (v.kind == "admission") {
-        ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, v.state,
-                                   safeLine(v.member), safeLine(v.memberName), v.memberInstitution,
+      if (admission) {
+        ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, state,
+                                   safeLine(v.member), safeLine(v.memberName), institution,
                                    safeLine(v.proposer), formatTime(v.expiresAtMs)));
       } else {
-        ctx.out().line(fmt::format("{}  {:<9} amendment proposed by {}, expires {}:", v.id, v.state,
+        ctx.out().line(fmt::format("{}  {:<9} amendment proposed by {}, expires {}:", v.id, state,
                                    safeLine(v.proposer), formatTime(v.expiresAtMs)));
         // SECURITY: the text is the proposer's (safeBlock, each line prefixed).
         for (const auto& l : safeBlockLines(v.text)) ctx.out().line("    | " + l);
@@ -399,7 +253,7 @@ int runProposals(CliContext& ctx) {
                                           fmt::join(approvedBy, ", "), fmt::join(rejectedBy, ", "),
                                           fmt::join(missing, ", "))));
       if (v.outcomeIndex != 0) {
-        ctx.out().line(fmt::format("    {}: hub-signed log entry {}", v.kind == "admission" ? "admitted" : "adopted",
+        ctx.out().line(fmt::format("    {}: hub-signed log entry {}", admission ? "admitted" : "adopted",
                                    v.outcomeIndex));
       }
     }
@@ -414,27 +268,26 @@ int runDecide(CliContext& ctx, const std::string& hexId, bool approve) {
   const auto listing = conn->listProposals();
   const auto dir = HubDirectory::fetch(*conn);
   for (const auto& p : listing) {
-    auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
-    if (!parsed || crypto::toHex(protocol::view(parsed->root().getProposalId())) != hexId) continue;
+    if (listedProposalId(p) != hexId) continue;
     // Decide only on what verifies: the proposal's admin signature.
     const auto v = verifyListing(p, dir);
-    const auto record = protocol::makeDecision(p.proposal.body, approve, keys, nowMs());
+    const auto record = protocol::makeDecision(v.proposalBody, approve, keys, nowMs());
     const auto recorded = conn->decide(record);
     std::string state = "open";
     for (const auto& q : conn->listProposals()) {
-      auto qp = protocol::decode<wire::Proposal>(q.proposal.body);
-      if (qp && crypto::toHex(protocol::view(qp->root().getProposalId())) == hexId) state = proposalStateName(q.state);
+      if (listedProposalId(q) == hexId) state = protocol::proposalStateName(q.state);
     }
+    const bool admission = v.kind == wire::Proposal::ADMISSION;
     if (ctx.out().json()) {
       ctx.out().document({{"proposal_id", v.id},
-                          {"kind", v.kind},
+                          {"kind", protocol::proposalKindName(v.kind)},
                           {"decision", approve ? "approve" : "reject"},
                           {"state", state},
                           {"recorded_at", jsonTime(recorded.atMs)},
-                          {"candidate_id", v.kind == "admission" ? nlohmann::json(v.member) : nullptr}});
+                          {"candidate_id", admission ? nlohmann::json(v.member) : nullptr}});
     } else {
       ctx.out().line(fmt::format("{} of the {} recorded; the proposal is {}.", approve ? "Approval" : "Rejection",
-                                 v.kind == "admission" ? "admission of " + safeLine(v.member) : std::string("amendment"),
+                                 admission ? "admission of " + safeLine(v.member) : std::string("amendment"),
                                  state));
     }
     return ExitOk;

@@ -1,6 +1,7 @@
 // focal ack / focal status: the delivery side of a bulletin's life.
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
+#include "protocol/names.hpp"
 
 #include <fmt/format.h>
 
@@ -11,15 +12,6 @@
 namespace focal::client::cli {
 
 namespace {
-
-const char* stateName(wire::DeliveryState s) {
-  switch (s) {
-    case wire::DeliveryState::QUEUED: return "queued";
-    case wire::DeliveryState::DELIVERED: return "delivered";
-    case wire::DeliveryState::ACKNOWLEDGED: return "acknowledged";
-  }
-  return "unknown";
-}
 
 int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   std::vector<crypto::BulletinId> ids;
@@ -90,7 +82,7 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& s : states) {
       list.push_back({{"member_id", s.memberId},
-                      {"state", stateName(s.state)},
+                      {"state", protocol::deliveryStateName(s.state)},
                       {"queued_at", jsonTime(s.queuedAtMs)},
                       {"delivered_at", jsonTime(s.deliveredAtMs)},
                       {"acknowledged_at", jsonTime(s.ackedAtMs)}});
@@ -100,7 +92,7 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
   }
   ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", "RECIPIENT", "STATE", "QUEUED", "DELIVERED", "ACKNOWLEDGED"));
   for (const auto& s : states) {
-    ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", safeLine(s.memberId), stateName(s.state),
+    ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", safeLine(s.memberId), protocol::deliveryStateName(s.state),
                                formatTime(s.queuedAtMs), formatTime(s.deliveredAtMs), formatTime(s.ackedAtMs)));
   }
   return ExitOk;

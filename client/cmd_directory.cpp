@@ -17,16 +17,10 @@ int runDirectory(CliContext& ctx) {
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& m : dir.members()) {
-      list.push_back({{"member_id", m.id},
-                      {"name", m.name},
-                      {"state", jsonText(m.state)},
-                      {"institution", institutionName(m.institution)},
-                      {"admin", m.isAdmin},
-                      {"secretariat", m.isSecretariat},
-                      {"status", m.active ? "active" : "revoked"},
-                      {"cert_valid", m.certValid},
-                      {"fingerprint", m.keysWellFormed ? nlohmann::json(crypto::fingerprint(m.id, m.identityKey)) : nullptr},
-                      {"log_index", m.logIndex}});
+      auto j = memberRolesJson(m);
+      j["cert_valid"] = m.certValid;
+      j["fingerprint"] = m.keysWellFormed ? nlohmann::json(crypto::fingerprint(m.id, m.identityKey)) : nullptr;
+      list.push_back(std::move(j));
     }
     ctx.out().document(list);
     return ExitOk;

@@ -8,6 +8,8 @@
 #include "client/spooled_blob.hpp"
 #include "client/terminal.hpp"
 #include "client/text_input.hpp"
+#include "protocol/command_line.hpp"
+#include "protocol/procedure_limits.hpp"
 #include "protocol/limits.hpp"
 
 #include <fmt/format.h>
@@ -39,27 +41,6 @@ struct SendArgs {
   std::string commentWindow = "7d";
   std::string revises;
 };
-
-// "7d", "36h", "90s", "30m" -> milliseconds; nullopt if malformed.
-std::optional<std::int64_t> parseWindow(const std::string& text) {
-  if (text.size() < 2) return std::nullopt;
-  const char unit = text.back();
-  const std::string digits = text.substr(0, text.size() - 1);
-  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  const std::int64_t n = std::stoll(digits);
-  std::int64_t unitMs = 0;
-  switch (unit) {
-    case 's': unitMs = 1000; break;
-    case 'm': unitMs = 60'000; break;
-    case 'h': unitMs = 3'600'000; break;
-    case 'd': unitMs = 86'400'000; break;
-    default: return std::nullopt;
-  }
-  if (n <= 0) return std::nullopt;
-  return n * unitMs;
-}
 
 // The body, checked to be text (never cut at a NUL: PROTOCOL.md §3, Text fields).
 std::string readBody(const SendArgs& a) {
@@ -113,11 +94,9 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   if (a.summaryRecord) {
     if (a.category.empty()) a.category = "summary-record";
     if (a.category != "summary-record") throw UsageError("usage", "a summary record has category summary-record");
-    // The hub refuses a window over a year and a day (server
-    // RequestHandler::MaxCommentWindowMs): said here, with the range.
-    constexpr std::int64_t MaxCommentWindowMs = 366LL * 24 * 60 * 60 * 1000;
-    auto w = parseWindow(a.commentWindow);
-    if (!w || *w > MaxCommentWindowMs) {
+    // The hub refuses a window over a year and a day: said here, with the range.
+    auto w = protocol::parseDurationMs(a.commentWindow);
+    if (!w || *w > protocol::MaxCommentWindowMs) {
       throw UsageError("bad-window", "--comment-window takes a duration from 1s to 366d (e.g. 7d, 36h, 30m, 90s), got '" +
                                          a.commentWindow + "'");
     }

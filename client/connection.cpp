@@ -1,3 +1,7 @@
+// Connection (client/connection.hpp): the TLS transport and its deadlines,
+// framing and response matching, and every request through one generic
+// helper (startRequest / request) that builds the ClientFrame, writes it and
+// extracts an owning result from the expected response.
 #include "client/connection.hpp"
 
 #include "client/tls_config.hpp"
@@ -16,6 +20,8 @@ namespace focal::client {
 namespace {
 
 using Kind = TransportError::Kind;
+using Root = wire::ServerFrame::Reader;
+using W = wire::ServerFrame;
 
 // Bytes asked of the TLS stream per read; a frame larger than this takes
 // several reads. The receive buffer is bounded by MaxFrameBytes + this.
@@ -32,28 +38,8 @@ std::int64_t nowMs() {
       .count();
 }
 
-const char* frameName(wire::ServerFrame::Which w) {
-  switch (w) {
-    case wire::ServerFrame::CHALLENGE: return "challenge";
-    case wire::ServerFrame::ERROR: return "error";
-    case wire::ServerFrame::AUTHENTICATED: return "authenticated";
-    case wire::ServerFrame::ACCEPTED: return "accepted";
-    case wire::ServerFrame::DELIVERIES: return "deliveries";
-    case wire::ServerFrame::PUSH: return "push";
-    case wire::ServerFrame::ACKED: return "acked";
-    case wire::ServerFrame::STATUS: return "status";
-    case wire::ServerFrame::DIRECTORY: return "directory";
-    case wire::ServerFrame::LOG: return "log";
-    case wire::ServerFrame::ADMIN: return "admin";
-    case wire::ServerFrame::UPLOAD_READY: return "upload-ready";
-    case wire::ServerFrame::UPLOAD_PROGRESS: return "upload-progress";
-    case wire::ServerFrame::BLOB_CHUNK: return "blob-chunk";
-    case wire::ServerFrame::SUBSCRIBED: return "subscribed";
-    case wire::ServerFrame::PONG: return "pong";
-    case wire::ServerFrame::RECORDED: return "recorded";
-    default: break;
-  }
-  return "unknown";
+HubError hubErrorOf(wire::Error::Reader e) {
+  return HubError(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
 }
 
 std::optional<RawRecord> recordFrom(bool has, wire::SignedRecord::Reader r) {
@@ -279,10 +265,7 @@ Connection::Frame Connection::takeResponse(std::uint64_t id) {
     stash_.erase(it);
     pending_.erase(id);
     auto root = f.root();
-    if (root.isError()) {
-      auto e = root.getError();
-      throw HubError(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
-    }
+    if (root.isError()) throw hubErrorOf(root.getError());
     return f;
   }
   const auto until = deadline();
@@ -295,20 +278,12 @@ Connection::Frame Connection::takeResponse(std::uint64_t id) {
         bufferPush(root.getPush());
         continue;
       }
-      if (root.isError()) {  // connection-level: the hub closes after it
-        auto e = root.getError();
-        HubError err(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
-        close();
-        throw err;
-      }
-      fail(Kind::Protocol, std::string("unexpected ") + frameName(root.which()) + " frame from the hub");
+      if (root.isError()) failWithHubError(root.getError());  // connection-level: the hub closes after it
+      fail(Kind::Protocol, std::string("unexpected ") + protocol::serverFrameName(root.which()) + " frame from the hub");
     }
     if (fid == id) {
       pending_.erase(id);
-      if (root.isError()) {
-        auto e = root.getError();
-        throw HubError(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
-      }
+      if (root.isError()) throw hubErrorOf(root.getError());
       return std::move(*frame);
     }
     if (pending_.count(fid) != 0) {
@@ -322,9 +297,30 @@ Connection::Frame Connection::takeResponse(std::uint64_t id) {
 Connection::Frame Connection::takeResponse(std::uint64_t id, wire::ServerFrame::Which expected, const char* what) {
   auto f = takeResponse(id);
   if (f.root().which() != expected) {
-    fail(Kind::Protocol, std::string("hub answered ") + what + " with " + frameName(f.root().which()));
+    fail(Kind::Protocol, std::string("hub answered ") + what + " with " + protocol::serverFrameName(f.root().which()));
   }
   return f;
+}
+
+void Connection::failWithHubError(wire::Error::Reader e) {
+  HubError err = hubErrorOf(e);
+  close();
+  throw err;
+}
+
+template <class Build>
+std::uint64_t Connection::startRequest(Build&& build) {
+  capnp::MallocMessageBuilder mb;
+  auto frame = mb.initRoot<wire::ClientFrame>();
+  build(frame);
+  return writeRequest(mb, frame);
+}
+
+template <class Build, class Extract>
+auto Connection::request(wire::ServerFrame::Which expected, const char* what, Build&& build, Extract&& extract) {
+  const auto id = startRequest(std::forward<Build>(build));
+  const auto response = takeResponse(id, expected, what);
+  return extract(response.root());
 }
 
 const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
@@ -334,12 +330,7 @@ const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
   }
   auto challengeFrame = readFrame(deadline(), false);
   auto root = challengeFrame->root();
-  if (root.isError()) {
-    auto e = root.getError();
-    HubError err(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
-    close();
-    throw err;
-  }
+  if (root.isError()) failWithHubError(root.getError());
   if (!root.isChallenge() || root.getId() != 0) fail(Kind::Protocol, "hub did not open with a challenge");
   auto ch = root.getChallenge();
   if (ch.getVersion() != wire::PROTOCOL_VERSION) {
@@ -359,19 +350,18 @@ const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
       *hubKey, id);
   const auto sig = crypto::sign(protocol::context::Auth, msg, keys.identity.secretKey);
 
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  auto auth = frame.initAuthenticate();
-  auth.setVersion(wire::PROTOCOL_VERSION);
-  auth.setMemberId(protocol::asText(id));
-  auth.setIdentityKey(protocol::kjBytes(keys.identity.publicKey.view()));
-  auth.setSignature(protocol::kjBytes(sig.view()));
-  const auto rid = writeRequest(mb, frame);
+  const auto rid = startRequest([&](auto frame) {
+    auto auth = frame.initAuthenticate();
+    auth.setVersion(wire::PROTOCOL_VERSION);
+    auth.setMemberId(protocol::asText(id));
+    auth.setIdentityKey(protocol::kjBytes(keys.identity.publicKey.view()));
+    auth.setSignature(protocol::kjBytes(sig.view()));
+  });
   // A refusal carries this request's id (or 0 from hubs before PROTOCOL.md
   // §4.1 said so); either way the hub closes after it, and so do we.
   std::optional<Frame> answer;
   try {
-    answer.emplace(takeResponse(rid, wire::ServerFrame::AUTHENTICATED, "authenticate"));
+    answer.emplace(takeResponse(rid, W::AUTHENTICATED, "authenticate"));
   } catch (const HubError&) {
     close();
     throw;
@@ -388,6 +378,7 @@ const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
 }
 
 namespace {
+
 AcceptedInfo acceptedFrom(wire::Accepted::Reader a) {
   AcceptedInfo out;
   if (auto id = crypto::BulletinId::fromBytes(protocol::view(a.getBulletinId()))) out.id = *id;
@@ -395,15 +386,24 @@ AcceptedInfo acceptedFrom(wire::Accepted::Reader a) {
   out.alreadyAccepted = a.getAlreadyAccepted();
   return out;
 }
+
+RawRecord rawRecordOf(wire::SignedRecord::Reader r) { return RawRecord{copyData(r.getBody()), copyData(r.getSignature())}; }
+
+// A request that asks for a page from `from`, at most `limit` (clamped to the
+// protocol's page size) items.
+template <class Query>
+void setPage(Query q, std::uint64_t from, std::uint32_t limit, std::uint32_t max) {
+  q.setFrom(from);
+  q.setLimit(std::clamp<std::uint32_t>(limit, 1, max));
+}
+
 }  // namespace
 
 AcceptedInfo Connection::send(const protocol::SealedBulletin& bulletin) {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  protocol::toWire(bulletin, frame.initSend().initBulletin());
-  const auto id = writeRequest(mb, frame);
-  return acceptedFrom(takeResponse(id, wire::ServerFrame::ACCEPTED, "send").root().getAccepted());
+  return request(
+      W::ACCEPTED, "send", [&](auto f) { protocol::toWire(bulletin, f.initSend().initBulletin()); },
+      [](Root r) { return acceptedFrom(r.getAccepted()); });
 }
 
 std::vector<SendOutcome> Connection::sendPipelined(std::span<const protocol::SealedBulletin> bulletins) {
@@ -415,7 +415,7 @@ std::vector<SendOutcome> Connection::sendPipelined(std::span<const protocol::Sea
     auto [rid, index] = inFlight.front();
     inFlight.pop_front();
     try {
-      auto f = takeResponse(rid, wire::ServerFrame::ACCEPTED, "send");
+      auto f = takeResponse(rid, W::ACCEPTED, "send");
       out[index].accepted = acceptedFrom(f.root().getAccepted());
     } catch (const HubError& e) {
       if (!isOpen()) throw;  // connection-level error: nothing more will come
@@ -425,10 +425,8 @@ std::vector<SendOutcome> Connection::sendPipelined(std::span<const protocol::Sea
   };
   for (std::size_t i = 0; i < bulletins.size(); ++i) {
     while (inFlight.size() >= window) collectOne();
-    capnp::MallocMessageBuilder mb;
-    auto frame = mb.initRoot<wire::ClientFrame>();
-    protocol::toWire(bulletins[i], frame.initSend().initBulletin());
-    inFlight.emplace_back(writeRequest(mb, frame), i);
+    const auto id = startRequest([&](auto f) { protocol::toWire(bulletins[i], f.initSend().initBulletin()); });
+    inFlight.emplace_back(id, i);
   }
   while (!inFlight.empty()) collectOne();
   return out;
@@ -436,36 +434,28 @@ std::vector<SendOutcome> Connection::sendPipelined(std::span<const protocol::Sea
 
 DeliveryPage Connection::fetch(std::uint64_t afterSeq, std::uint32_t limit) {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  auto f = frame.initFetch();
-  f.setAfterSeq(afterSeq);
-  f.setLimit(std::clamp<std::uint32_t>(limit, 1, protocol::MaxFetchPage));
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::DELIVERIES, "fetch");
-  auto d = resp.root().getDeliveries();
-  DeliveryPage page;
-  page.more = d.getMore();
-  page.items.reserve(d.getItems().size());
-  for (auto item : d.getItems()) page.items.push_back(deliveryFrom(item));
-  return page;
+  auto build = [&](auto frame) {
+    auto f = frame.initFetch();
+    f.setAfterSeq(afterSeq);
+    f.setLimit(std::clamp<std::uint32_t>(limit, 1, protocol::MaxFetchPage));
+  };
+  return request(W::DELIVERIES, "fetch", build, [](Root r) {
+    auto d = r.getDeliveries();
+    DeliveryPage page;
+    page.more = d.getMore();
+    page.items.reserve(d.getItems().size());
+    for (auto item : d.getItems()) page.items.push_back(deliveryFrom(item));
+    return page;
+  });
 }
 
 void Connection::subscribe() {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  frame.setSubscribe();
-  const auto id = writeRequest(mb, frame);
-  (void)takeResponse(id, wire::ServerFrame::SUBSCRIBED, "subscribe");
+  request(W::SUBSCRIBED, "subscribe", [](auto f) { f.setSubscribe(); }, [](Root) {});
 }
 
 void Connection::ping() {
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  frame.setPing();
-  const auto id = writeRequest(mb, frame);
-  (void)takeResponse(id, wire::ServerFrame::PONG, "ping");
+  request(W::PONG, "ping", [](auto f) { f.setPing(); }, [](Root) {});
 }
 
 std::optional<Delivery> Connection::nextPush(std::chrono::milliseconds timeout) {
@@ -478,14 +468,11 @@ std::optional<Delivery> Connection::nextPush(std::chrono::milliseconds timeout) 
     if (root.getId() == 0 && root.isPush()) {
       bufferPush(root.getPush());
     } else if (root.getId() == 0 && root.isError()) {
-      auto e = root.getError();
-      HubError err(e.getCode(), std::string(protocol::view(e.getMessage())), e.getRetryAfterMs());
-      close();
-      throw err;
+      failWithHubError(root.getError());
     } else if (pending_.count(root.getId()) != 0) {
       stash_.emplace(root.getId(), std::move(*frame));
     } else {
-      fail(Kind::Protocol, std::string("unexpected ") + frameName(root.which()) + " frame from the hub");
+      fail(Kind::Protocol, std::string("unexpected ") + protocol::serverFrameName(root.which()) + " frame from the hub");
     }
   }
   Delivery d = std::move(pushes_.front());
@@ -506,85 +493,73 @@ std::uint32_t Connection::ack(std::span<const crypto::BulletinId> ids) {
     b.setAckedAtMs(nowMs());
     const auto bytes = protocol::toBytes(body);
     const auto sig = crypto::sign(protocol::context::Ack, bytes, *identitySecret_);
-
-    capnp::MallocMessageBuilder mb;
-    auto frame = mb.initRoot<wire::ClientFrame>();
-    auto a = frame.initAck();
-    a.setBody(protocol::kjBytes(bytes));
-    a.setSignature(protocol::kjBytes(sig.view()));
-    const auto id = writeRequest(mb, frame);
-    removed += takeResponse(id, wire::ServerFrame::ACKED, "ack").root().getAcked().getRemoved();
+    auto build = [&](auto f) {
+      auto a = f.initAck();
+      a.setBody(protocol::kjBytes(bytes));
+      a.setSignature(protocol::kjBytes(sig.view()));
+    };
+    removed += request(W::ACKED, "ack", build, [](Root r) { return r.getAcked().getRemoved(); });
   }
   return removed;
 }
 
 std::vector<RecipientState> Connection::status(const crypto::BulletinId& bulletin) {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  frame.initStatus().setBulletinId(protocol::kjBytes(bulletin.view()));
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::STATUS, "status");
-  std::vector<RecipientState> out;
-  for (auto r : resp.root().getStatus().getRecipients()) {
-    out.push_back(RecipientState{std::string(protocol::view(r.getMemberId())), r.getState(), r.getQueuedAtMs(),
-                                 r.getDeliveredAtMs(), r.getAckedAtMs()});
-  }
-  return out;
+  auto build = [&](auto f) { f.initStatus().setBulletinId(protocol::kjBytes(bulletin.view())); };
+  return request(W::STATUS, "status", build, [](Root r) {
+    std::vector<RecipientState> out;
+    for (auto s : r.getStatus().getRecipients()) {
+      out.push_back(RecipientState{std::string(protocol::view(s.getMemberId())), s.getState(), s.getQueuedAtMs(),
+                                   s.getDeliveredAtMs(), s.getAckedAtMs()});
+    }
+    return out;
+  });
 }
 
 DirectoryListing Connection::directory() {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  frame.initDirectory();
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::DIRECTORY, "directory");
-  auto d = resp.root().getDirectory();
-  DirectoryListing out;
-  out.head = headFrom(d.getHead());
-  out.members.reserve(d.getMembers().size());
-  for (auto m : d.getMembers()) out.members.push_back(MemberRecord::fromWire(m));
-  return out;
+  return request(W::DIRECTORY, "directory", [](auto f) { f.initDirectory(); }, [](Root r) {
+    auto d = r.getDirectory();
+    DirectoryListing out;
+    out.head = headFrom(d.getHead());
+    out.members.reserve(d.getMembers().size());
+    for (auto m : d.getMembers()) out.members.push_back(MemberRecord::fromWire(m));
+    return out;
+  });
 }
 
 LogPageResult Connection::log(std::uint64_t from, std::uint32_t limit) {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  auto q = frame.initLog();
-  q.setFrom(from);
-  q.setLimit(std::clamp<std::uint32_t>(limit, 1, protocol::MaxLogPage));
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::LOG, "log");
-  auto page = resp.root().getLog();
-  LogPageResult out;
-  out.head = headFrom(page.getHead());
-  for (auto e : page.getEntries()) {
-    out.entries.push_back(LogEntryRecord{e.getIndex(), e.getRecordedAtMs(), std::string(protocol::view(e.getAuthorId())),
-                                         copyData(e.getAuthorKey()), copyData(e.getEvent()),
-                                         copyData(e.getSignature())});
-  }
-  return out;
+  auto build = [&](auto f) { setPage(f.initLog(), from, limit, protocol::MaxLogPage); };
+  return request(W::LOG, "log", build, [](Root r) {
+    auto page = r.getLog();
+    LogPageResult out;
+    out.head = headFrom(page.getHead());
+    for (auto e : page.getEntries()) {
+      out.entries.push_back(LogEntryRecord{e.getIndex(), e.getRecordedAtMs(),
+                                           std::string(protocol::view(e.getAuthorId())), copyData(e.getAuthorKey()),
+                                           copyData(e.getEvent()), copyData(e.getSignature())});
+    }
+    return out;
+  });
 }
 
 RecordedInfo Connection::submitRecord(wire::ClientFrame::Which kind, const protocol::SignedRecordBytes& record) {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  wire::SignedRecord::Builder r = kind == wire::ClientFrame::FORWARD   ? frame.initForward()
-                                  : kind == wire::ClientFrame::PERMIT  ? frame.initPermit()
-                                  : kind == wire::ClientFrame::COMMENT ? frame.initComment()
-                                  : kind == wire::ClientFrame::PROPOSE ? frame.initPropose()
-                                  : kind == wire::ClientFrame::DECIDE  ? frame.initDecide()
-                                                                       : frame.initRetract();
-  r.setBody(protocol::kjBytes(record.body));
-  r.setSignature(protocol::kjBytes(record.signature.view()));
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::RECORDED, "record");
-  auto rec = resp.root().getRecorded();
-  const auto rid = protocol::view(rec.getId());
-  return RecordedInfo{crypto::Bytes(rid.begin(), rid.end()), rec.getAtMs()};
+  auto build = [&](wire::ClientFrame::Builder frame) {
+    wire::SignedRecord::Builder r = kind == wire::ClientFrame::FORWARD   ? frame.initForward()
+                                    : kind == wire::ClientFrame::PERMIT  ? frame.initPermit()
+                                    : kind == wire::ClientFrame::COMMENT ? frame.initComment()
+                                    : kind == wire::ClientFrame::PROPOSE ? frame.initPropose()
+                                    : kind == wire::ClientFrame::DECIDE  ? frame.initDecide()
+                                                                         : frame.initRetract();
+    r.setBody(protocol::kjBytes(record.body));
+    r.setSignature(protocol::kjBytes(record.signature.view()));
+  };
+  return request(W::RECORDED, "record", build, [](Root r) {
+    auto rec = r.getRecorded();
+    return RecordedInfo{copyData(rec.getId()), rec.getAtMs()};
+  });
 }
 
 RecordedInfo Connection::forward(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::FORWARD, r); }
@@ -597,73 +572,65 @@ RecordedInfo Connection::decide(const protocol::SignedRecordBytes& r) { return s
 
 std::vector<ProposalListing> Connection::listProposals() {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  frame.setListProposals();
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::PROPOSALS, "proposals");
-  std::vector<ProposalListing> out;
-  for (auto item : resp.root().getProposals().getItems()) {
-    ProposalListing p;
-    p.proposal = RawRecord{copyData(item.getProposal().getBody()), copyData(item.getProposal().getSignature())};
-    for (auto d : item.getDecisions()) p.decisions.push_back(RawRecord{copyData(d.getBody()), copyData(d.getSignature())});
-    p.state = item.getState();
-    p.outcomeIndex = item.getOutcomeIndex();
-    out.push_back(std::move(p));
-  }
-  return out;
+  return request(W::PROPOSALS, "proposals", [](auto f) { f.setListProposals(); }, [](Root r) {
+    std::vector<ProposalListing> out;
+    for (auto item : r.getProposals().getItems()) {
+      ProposalListing p;
+      p.proposal = rawRecordOf(item.getProposal());
+      for (auto d : item.getDecisions()) p.decisions.push_back(rawRecordOf(d));
+      p.state = item.getState();
+      p.outcomeIndex = item.getOutcomeIndex();
+      out.push_back(std::move(p));
+    }
+    return out;
+  });
 }
 
 RecordStatusInfo Connection::recordStatus(const crypto::BulletinId& recordId) {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  frame.initRecordStatus().setRecordId(protocol::kjBytes(recordId.view()));
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::RECORD_STATUS, "recordStatus");
-  auto r = resp.root().getRecordStatus();
-  RecordStatusInfo out;
-  const auto rid = crypto::BulletinId::fromBytes(protocol::view(r.getRecordId()));
-  if (!rid || !(*rid == recordId)) fail(TransportError::Kind::Protocol, "recordStatus answered for another record");
-  out.recordId = *rid;
-  out.state = r.getState();
-  out.deadlineMs = r.getDeadlineMs();
-  for (auto c : r.getComments()) out.comments.push_back(RawRecord{copyData(c.getBody()), copyData(c.getSignature())});
-  for (auto a : r.getAcknowledgedBy()) out.acknowledgedBy.emplace_back(protocol::view(a));
-  out.outcomeIndex = r.getOutcomeIndex();
-  return out;
+  auto build = [&](auto f) { f.initRecordStatus().setRecordId(protocol::kjBytes(recordId.view())); };
+  auto out = request(W::RECORD_STATUS, "recordStatus", build, [](Root root) {
+    auto r = root.getRecordStatus();
+    std::pair<std::optional<crypto::BulletinId>, RecordStatusInfo> answer;
+    answer.first = crypto::BulletinId::fromBytes(protocol::view(r.getRecordId()));
+    auto& info = answer.second;
+    info.state = r.getState();
+    info.deadlineMs = r.getDeadlineMs();
+    for (auto c : r.getComments()) info.comments.push_back(rawRecordOf(c));
+    for (auto a : r.getAcknowledgedBy()) info.acknowledgedBy.emplace_back(protocol::view(a));
+    info.outcomeIndex = r.getOutcomeIndex();
+    return answer;
+  });
+  if (!out.first || !(*out.first == recordId)) fail(Kind::Protocol, "recordStatus answered for another record");
+  out.second.recordId = *out.first;
+  return std::move(out.second);
 }
 
 AdminOutcome Connection::admin(capnp::MessageBuilder& event) {
   requireAuthenticated();
   const auto signedEvent = protocol::signLogEvent(event, *identitySecret_);
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  auto a = frame.initAdmin();
-  a.setEvent(protocol::kjBytes(signedEvent.event));
-  a.setSignature(protocol::kjBytes(signedEvent.signature.view()));
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::ADMIN, "admin");
-  auto r = resp.root().getAdmin();
-  return AdminOutcome{r.getIndex(), headFrom(r.getHead())};
+  auto build = [&](auto f) {
+    auto a = f.initAdmin();
+    a.setEvent(protocol::kjBytes(signedEvent.event));
+    a.setSignature(protocol::kjBytes(signedEvent.signature.view()));
+  };
+  return request(W::ADMIN, "admin", build, [](Root r) {
+    return AdminOutcome{r.getAdmin().getIndex(), headFrom(r.getAdmin().getHead())};
+  });
 }
 
 std::vector<AuditRow> Connection::audit(std::uint64_t from, std::uint32_t limit) {
   requireAuthenticated();
-  capnp::MallocMessageBuilder mb;
-  auto frame = mb.initRoot<wire::ClientFrame>();
-  auto q = frame.initAudit();
-  q.setFrom(from);
-  q.setLimit(std::clamp<std::uint32_t>(limit, 1, protocol::MaxLogPage));
-  const auto id = writeRequest(mb, frame);
-  auto resp = takeResponse(id, wire::ServerFrame::AUDIT, "audit");
-  std::vector<AuditRow> out;
-  for (auto e : resp.root().getAudit().getEntries()) {
-    out.push_back(AuditRow{e.getIndex(), e.getTimeMs(), std::string(protocol::view(e.getEvent())),
-                           std::string(protocol::view(e.getActor())), std::string(protocol::view(e.getRemote())),
-                           std::string(protocol::view(e.getDetail())), copyData(e.getHash())});
-  }
-  return out;
+  auto build = [&](auto f) { setPage(f.initAudit(), from, limit, protocol::MaxLogPage); };
+  return request(W::AUDIT, "audit", build, [](Root r) {
+    std::vector<AuditRow> out;
+    for (auto e : r.getAudit().getEntries()) {
+      out.push_back(AuditRow{e.getIndex(), e.getTimeMs(), std::string(protocol::view(e.getEvent())),
+                             std::string(protocol::view(e.getActor())), std::string(protocol::view(e.getRemote())),
+                             std::string(protocol::view(e.getDetail())), copyData(e.getHash())});
+    }
+    return out;
+  });
 }
 
 void Connection::uploadBlob(const BlobReader& read, std::uint64_t size, const crypto::Hash256& blobHash,
@@ -671,19 +638,16 @@ void Connection::uploadBlob(const BlobReader& read, std::uint64_t size, const cr
   requireAuthenticated();
   std::uint64_t uploadId = 0;
   std::uint64_t next = 0;
-  {
-    capnp::MallocMessageBuilder mb;
-    auto frame = mb.initRoot<wire::ClientFrame>();
-    auto b = frame.initBeginUpload();
+  auto begin = [&](auto f) {
+    auto b = f.initBeginUpload();
     b.setSize(size);
     b.setBlobHash(protocol::kjBytes(blobHash.view()));
-    const auto id = writeRequest(mb, frame);
-    const auto resp = takeResponse(id, wire::ServerFrame::UPLOAD_READY, "begin-upload");
-    auto ready = resp.root().getUploadReady();
-    uploadId = ready.getUploadId();
-    next = ready.getOffset();  // > 0: resume where an earlier upload stopped
-    if (next > size) fail(Kind::Protocol, "hub offered to resume past the end of the blob");
-  }
+  };
+  std::tie(uploadId, next) = request(W::UPLOAD_READY, "begin-upload", begin, [](Root r) {
+    // An offset > 0: resume where an earlier upload stopped.
+    return std::pair(r.getUploadReady().getUploadId(), r.getUploadReady().getOffset());
+  });
+  if (next > size) fail(Kind::Protocol, "hub offered to resume past the end of the blob");
   if (progress) progress(next, size);
   bool complete = next == size;
   std::deque<std::uint64_t> inFlight;
@@ -692,7 +656,7 @@ void Connection::uploadBlob(const BlobReader& read, std::uint64_t size, const cr
   auto collectOne = [&] {
     const auto rid = inFlight.front();
     inFlight.pop_front();
-    const auto resp = takeResponse(rid, wire::ServerFrame::UPLOAD_PROGRESS, "upload-chunk");
+    const auto resp = takeResponse(rid, W::UPLOAD_PROGRESS, "upload-chunk");
     auto p = resp.root().getUploadProgress();
     complete = p.getComplete();
     if (progress) progress(std::min(p.getReceived(), size), size);
@@ -702,13 +666,12 @@ void Connection::uploadBlob(const BlobReader& read, std::uint64_t size, const cr
       const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size - next));
       const std::size_t got = read(next, std::span<std::uint8_t>(buffer.data(), len));
       if (got != len) throw std::runtime_error("attachment source ended early (file changed while uploading?)");
-      capnp::MallocMessageBuilder mb;
-      auto frame = mb.initRoot<wire::ClientFrame>();
-      auto c = frame.initUploadChunk();
-      c.setUploadId(uploadId);
-      c.setOffset(next);
-      c.setData(kj::ArrayPtr<const kj::byte>(buffer.data(), len));
-      inFlight.push_back(writeRequest(mb, frame));
+      inFlight.push_back(startRequest([&](auto f) {
+        auto c = f.initUploadChunk();
+        c.setUploadId(uploadId);
+        c.setOffset(next);
+        c.setData(kj::ArrayPtr<const kj::byte>(buffer.data(), len));
+      }));
       next += len;
     }
     collectOne();
@@ -727,26 +690,33 @@ void Connection::downloadBlob(const crypto::BulletinId& bulletin, const crypto::
   std::uint64_t requested = 0;  // next offset to ask for
   std::uint64_t written = 0;    // bytes delivered to the sink, in order
   const std::size_t window = std::max<std::size_t>(1, options_.chunkWindow);
-  auto request = [&](std::uint64_t offset, std::uint32_t length) {
-    capnp::MallocMessageBuilder mb;
-    auto frame = mb.initRoot<wire::ClientFrame>();
-    auto d = frame.initDownload();
-    d.setBulletinId(protocol::kjBytes(bulletin.view()));
-    d.setBlobHash(protocol::kjBytes(blobHash.view()));
-    d.setOffset(offset);
-    d.setLength(length);
-    inFlight.push_back(Req{writeRequest(mb, frame), offset, length});
+  auto ask = [&](std::uint64_t offset, std::uint32_t length) {
+    const auto id = startRequest([&](auto f) {
+      auto d = f.initDownload();
+      d.setBulletinId(protocol::kjBytes(bulletin.view()));
+      d.setBlobHash(protocol::kjBytes(blobHash.view()));
+      d.setOffset(offset);
+      d.setLength(length);
+    });
+    inFlight.push_back(Req{id, offset, length});
+  };
+  // Takes the answers to every request still in flight, unused.
+  auto drain = [&] {
+    while (!inFlight.empty()) {
+      (void)takeResponse(inFlight.front().id, W::BLOB_CHUNK, "download");
+      inFlight.pop_front();
+    }
   };
   if (progress) progress(0, size);
   while (written < size) {
     while (requested < size && inFlight.size() < window) {
       const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(protocol::MaxChunkBytes, size - requested));
-      request(requested, len);
+      ask(requested, len);
       requested += len;
     }
     const Req r = inFlight.front();
     inFlight.pop_front();
-    auto f = takeResponse(r.id, wire::ServerFrame::BLOB_CHUNK, "download");
+    auto f = takeResponse(r.id, W::BLOB_CHUNK, "download");
     auto c = f.root().getBlobChunk();
     auto data = protocol::view(c.getData());
     if (c.getTotal() != size) {
@@ -768,19 +738,11 @@ void Connection::downloadBlob(const crypto::BulletinId& bulletin, const crypto::
     if (data.size() < r.length) {
       // Short chunk: the requests behind it overlap or leave a gap. Drain
       // them and continue from what has been written.
-      while (!inFlight.empty()) {
-        const Req skip = inFlight.front();
-        inFlight.pop_front();
-        (void)takeResponse(skip.id, wire::ServerFrame::BLOB_CHUNK, "download");
-      }
+      drain();
       requested = written;
     }
   }
-  while (!inFlight.empty()) {
-    const Req skip = inFlight.front();
-    inFlight.pop_front();
-    (void)takeResponse(skip.id, wire::ServerFrame::BLOB_CHUNK, "download");
-  }
+  drain();
 }
 
 }  // namespace focal::client

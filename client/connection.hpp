@@ -19,6 +19,14 @@
 //  * A hub refusal throws HubError (wire::ErrorCode + message); an I/O or
 //    protocol failure throws TransportError and leaves the connection broken.
 //  * Not thread-safe: one Connection per thread. Owns its io_context.
+//
+// Cap'n Proto is EXPOSED DELIBERATELY in libfocal's API (client/README.md):
+// the schema is the one source of truth, so the wire enums (wire::ErrorCode,
+// wire::Tlp, wire::RecordState, ...) are the library's enums, and a caller
+// builds a LogEvent with the generated builders (admin()). What the library
+// owns is lifetime: every request returns an owning struct (bytes copied out
+// of the frame), never a Reader into a frame it no longer holds; the one
+// exception, receiveFrame(), returns protocol::Parsed, which owns its buffer.
 #pragma once
 
 #include "client/client_error.hpp"
@@ -259,6 +267,16 @@ class Connection {
   void writeBytes(crypto::ByteView bytes);
   // Serialises the frame with a fresh id; returns the id.
   std::uint64_t writeRequest(capnp::MallocMessageBuilder& message, wire::ClientFrame::Builder frame);
+  // The one shape of every request: `build(wire::ClientFrame::Builder)` fills
+  // the frame, which is written with a fresh id. startRequest returns the id
+  // (pipelined callers take the response later); request waits for the
+  // response, which must be `expected` (else TransportError(Protocol)
+  // naming `what`), and returns `extract(wire::ServerFrame::Reader)`, run
+  // while the frame is alive. Defined in connection.cpp, used only there.
+  template <class Build>
+  std::uint64_t startRequest(Build&& build);
+  template <class Build, class Extract>
+  auto request(wire::ServerFrame::Which expected, const char* what, Build&& build, Extract&& extract);
   // Reads more bytes; false on soft timeout (hard timeouts throw).
   bool fillSome(Clock::time_point deadline, bool soft);
   std::optional<Frame> readFrame(Clock::time_point deadline, bool soft);
@@ -267,6 +285,8 @@ class Connection {
   Frame takeResponse(std::uint64_t id, wire::ServerFrame::Which expected, const char* what);
   void bufferPush(wire::Delivery::Reader d);
   [[noreturn]] void fail(TransportError::Kind kind, const std::string& what);
+  // A connection-level refusal (id 0): the hub closes after it, so do we.
+  [[noreturn]] void failWithHubError(wire::Error::Reader error);
   void requireAuthenticated() const;
   RecordedInfo submitRecord(wire::ClientFrame::Which kind, const protocol::SignedRecordBytes& record);
 

@@ -3,6 +3,7 @@
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
 #include "crypto/types.hpp"
+#include "protocol/command_line.hpp"
 
 #include <fmt/format.h>
 
@@ -38,47 +39,6 @@ Start here:
   focal send --to my-pdrm-cyber --tlp amber --category alert --title "Phishing wave" --body "..."
   focal inbox
   focal read 3f2a...  --save-dir ./received)";
-
-// "focal admin register": the command line of the deepest subcommand parsed.
-std::string commandPath(const CLI::App& app) {
-  std::string path = "focal";
-  const CLI::App* at = &app;
-  for (;;) {
-    const auto subs = at->get_subcommands();
-    if (subs.empty()) break;
-    at = subs.front();
-    path += " " + at->get_name();
-  }
-  return path;
-}
-
-// A parse failure named for what it is. CLI11 checks required options before
-// it reports unknown arguments, so `focal send --bogus` would say "--to is
-// required" and `focal bogus` "A subcommand is required": the arguments it
-// could not place are looked at first.
-std::string describeParseError(const CLI::App& app, const CLI::ParseError& e) {
-  const auto path = commandPath(app);
-  const auto extras = app.remaining(true);
-  std::string what = e.what();
-  if (!extras.empty()) {
-    const auto& first = extras.front();
-    if (!first.empty() && first.front() == '-') {
-      what = "unknown option '" + first + "'";
-    } else if (path == "focal") {
-      what = "unknown command '" + first + "'";
-    } else {
-      what = "unexpected argument '" + first + "'";
-    }
-    if (extras.size() > 1) what += fmt::format(" (and {} more)", extras.size() - 1);
-  }
-  // A global option's mistake is explained by `focal --help`.
-  const auto colon = what.find(':');
-  if (extras.empty() && colon != std::string::npos && what.rfind("--", 0) == 0 &&
-      app.get_option_no_throw(what.substr(0, colon)) != nullptr) {
-    return what + " (see focal --help)";
-  }
-  return what + " (see " + path + " --help)";
-}
 
 // --json is looked for before parsing, so that a parse error is already
 // reported as JSON.
@@ -141,15 +101,11 @@ int main(int argc, char** argv) {
   addRecordCommands(app, ctx, table);
   addConsensusCommands(app, ctx, table);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    Output(o.json || jsonRequested(argc, argv)).error("usage", describeParseError(app, e));
-    return ExitUsage;
+  if (auto rc = focal::protocol::parseCommandLine(app, argc, argv, "focal", [&](const std::string& message) {
+        Output(o.json || jsonRequested(argc, argv)).error("usage", message);
+        return ExitUsage;
+      })) {
+    return *rc;
   }
 
   Output& out = ctx.out();

@@ -35,29 +35,6 @@ MemberRecord MemberRecord::fromWire(wire::DirectoryMember::Reader m) {
   return r;
 }
 
-const char* institutionName(wire::Institution i) {
-  switch (i) {
-    case wire::Institution::LAW_ENFORCEMENT: return "law-enforcement";
-    case wire::Institution::POLICY_SECURITY: return "policy-security";
-    case wire::Institution::SECRETARIAT: return "secretariat";
-    case wire::Institution::DIALOGUE_PARTNER: return "dialogue-partner";
-    case wire::Institution::RESOURCE_PANEL: return "resource-panel";
-    case wire::Institution::UNSET: break;
-  }
-  return "unset";
-}
-
-bool parseInstitution(std::string_view text, wire::Institution& out) {
-  for (auto i : {wire::Institution::LAW_ENFORCEMENT, wire::Institution::POLICY_SECURITY, wire::Institution::SECRETARIAT,
-                 wire::Institution::DIALOGUE_PARTNER, wire::Institution::RESOURCE_PANEL}) {
-    if (text == institutionName(i)) {
-      out = i;
-      return true;
-    }
-  }
-  return false;
-}
-
 protocol::ConsensusMember consensusMemberOf(const MemberRecord& m, bool active) {
   protocol::ConsensusMember c;
   c.state = m.state;

@@ -7,6 +7,7 @@
 #include "crypto/types.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/focal.capnp.h"
+#include "protocol/names.hpp"
 
 #include <cstdint>
 #include <string>
@@ -51,8 +52,8 @@ struct MemberRecord {
 // time. `active` as the caller judged it (the log verifier's own rule).
 protocol::ConsensusMember consensusMemberOf(const MemberRecord& m, bool active);
 
-// "law-enforcement", ... (the CLI's spelling), and back.
-const char* institutionName(wire::Institution i);
-bool parseInstitution(std::string_view text, wire::Institution& out);
+// "law-enforcement", ... and back: the one table in protocol/names.hpp.
+using protocol::institutionName;
+using protocol::parseInstitution;
 
 }  // namespace focal::client

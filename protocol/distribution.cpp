@@ -1,6 +1,7 @@
 #include "protocol/distribution.hpp"
 
 #include "protocol/limits.hpp"
+#include "protocol/names.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -120,8 +121,8 @@ std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address
       for (const auto& [id, reached] : resolution.reached) {
         if (!isPartnerOrPanel(reached.member.institution) || reached.named) continue;
         const std::string via = addressText(addresses[reached.via.front()]);
-        return std::string("TLP:") + tlpLabel(tlp) + " rule: " + institutionLabel(reached.member.institution) +
-               " member " + quoted(id) + " may receive " + tlpLabel(tlp) +
+        return std::string("TLP:") + tlpName(tlp) + " rule: " + institutionName(reached.member.institution) +
+               " member " + quoted(id) + " may receive " + tlpName(tlp) +
                " only when named individually, but was reached through the group address " + quoted(via);
       }
       return std::nullopt;
@@ -149,8 +150,8 @@ std::optional<std::string> checkOriginatorForward(wire::Tlp tlp, std::span<const
     case wire::Tlp::AMBER:
     case wire::Tlp::AMBER_STRICT:
       if (!isPartnerOrPanel(recipient.institution) || named) return std::nullopt;
-      return std::string("TLP:") + tlpLabel(tlp) + " rule: " + institutionLabel(recipient.institution) + " member " +
-             quoted(recipient.id) + " may receive " + tlpLabel(tlp) +
+      return std::string("TLP:") + tlpName(tlp) + " rule: " + institutionName(recipient.institution) + " member " +
+             quoted(recipient.id) + " may receive " + tlpName(tlp) +
              " only when named individually, but was reached through a group address";
     case wire::Tlp::RED:
       for (const auto& a : addresses) {
@@ -185,39 +186,15 @@ std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forward
       }
       return "TLP:AMBER+STRICT forwarding rule: a recipient may forward AMBER+STRICT only within its own institution (" +
              (forwarder.state.empty() ? std::string("none") : std::string(forwarder.state)) + " " +
-             institutionLabel(forwarder.institution) + "); " + quoted(recipient.id) + " is " +
+             institutionName(forwarder.institution) + "); " + quoted(recipient.id) + " is " +
              (recipient.state.empty() ? std::string("without member state") : std::string(recipient.state)) + " " +
-             institutionLabel(recipient.institution);
+             institutionName(recipient.institution);
     case wire::Tlp::RED:
       return "TLP:RED forwarding rule: RED may not be forwarded to anyone (refused for " + quoted(recipient.id) + ")";
     case wire::Tlp::UNSET:
       break;
   }
   return std::string("TLP rule: the bulletin has no TLP label");
-}
-
-const char* tlpLabel(wire::Tlp t) {
-  switch (t) {
-    case wire::Tlp::CLEAR: return "CLEAR";
-    case wire::Tlp::GREEN: return "GREEN";
-    case wire::Tlp::AMBER: return "AMBER";
-    case wire::Tlp::AMBER_STRICT: return "AMBER+STRICT";
-    case wire::Tlp::RED: return "RED";
-    case wire::Tlp::UNSET: break;
-  }
-  return "UNSET";
-}
-
-const char* institutionLabel(wire::Institution i) {
-  switch (i) {
-    case wire::Institution::LAW_ENFORCEMENT: return "law-enforcement";
-    case wire::Institution::POLICY_SECURITY: return "policy-security";
-    case wire::Institution::SECRETARIAT: return "secretariat";
-    case wire::Institution::DIALOGUE_PARTNER: return "dialogue-partner";
-    case wire::Institution::RESOURCE_PANEL: return "resource-panel";
-    case wire::Institution::UNSET: break;
-  }
-  return "unset";
 }
 
 }  // namespace focal::protocol

@@ -114,8 +114,4 @@ std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forward
 std::optional<std::string> checkOriginatorForward(wire::Tlp tlp, std::span<const Address> addresses,
                                                   const MemberView& recipient);
 
-// "AMBER+STRICT", "law-enforcement".
-const char* tlpLabel(wire::Tlp tlp);
-const char* institutionLabel(wire::Institution i);
-
 }  // namespace focal::protocol

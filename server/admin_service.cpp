@@ -2,6 +2,7 @@
 
 #include "protocol/message.hpp"
 #include "server/policy.hpp"
+#include "protocol/names.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -13,18 +14,6 @@ namespace {
 
 using protocol::view;
 using wire::ErrorCode;
-
-const char* eventName(wire::LogEvent::Which w) {
-  switch (w) {
-    case wire::LogEvent::GENESIS: return "genesis";
-    case wire::LogEvent::REGISTER: return "register";
-    case wire::LogEvent::ROTATE_ENCRYPTION: return "rotate-encryption";
-    case wire::LogEvent::ROTATE_IDENTITY: return "rotate-identity";
-    case wire::LogEvent::REVOKE: return "revoke";
-    case wire::LogEvent::ROLE_CHANGE: return "role-change";
-    default: return "unknown";
-  }
-}
 
 }  // namespace
 
@@ -61,8 +50,8 @@ net::awaitable<Result<AdminService::Appended>> AdminService::append(Caller calle
   const std::string& changed = appended->changed;
   auto parsedEvent = protocol::decode<wire::LogEvent>(entry.event);
   spdlog::info("log entry {} appended by {}: {} {}", entry.index, caller.memberId,
-               parsedEvent ? eventName(parsedEvent->root().which()) : "?", changed);
-  audit_.audit(std::string("admin.") + (parsedEvent ? eventName(parsedEvent->root().which()) : "?"), caller.memberId,
+               parsedEvent ? protocol::logEventName(parsedEvent->root().which()) : "?", changed);
+  audit_.audit(std::string("admin.") + (parsedEvent ? protocol::logEventName(parsedEvent->root().which()) : "?"), caller.memberId,
                caller.remote, "log entry " + std::to_string(entry.index) + ": " + changed);
   const MemberRecord* self = directory_.find(caller.memberId);
   const bool ends = self == nullptr || !self->active() || !(self->identityKey == caller.identityKey);

@@ -18,6 +18,7 @@
 #include "server/service_ports.hpp"
 #include "server/store.hpp"
 #include "server/upload_tracker.hpp"
+#include "protocol/procedure_limits.hpp"
 
 #include <optional>
 #include <unordered_set>
@@ -27,8 +28,8 @@ namespace focal::server {
 class BulletinService {
  public:
   static constexpr std::size_t MaxTrackedUploads = 4096;
-  // The longest comment window a summary record may set (a year and a day).
-  static constexpr std::int64_t MaxCommentWindowMs = 366ll * 24 * 60 * 60 * 1000;
+  // The longest comment window a summary record may set (protocol/procedure_limits.hpp).
+  static constexpr std::int64_t MaxCommentWindowMs = protocol::MaxCommentWindowMs;
 
   // A bulletin as submitted: its header (verified), signature and content.
   struct Submitted {

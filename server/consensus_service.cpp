@@ -8,6 +8,7 @@
 #include "protocol/signing.hpp"
 #include "protocol/text.hpp"
 #include "server/policy.hpp"
+#include "protocol/names.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -131,7 +132,7 @@ Result<std::string> ConsensusService::checkDecider(const Caller& caller) const {
   return fail(ErrorCode::FORBIDDEN,
               "consensus rule: only a point of contact of a member state decides; " + caller.memberId + " is " +
                   (m == nullptr ? std::string("unknown")
-                                : std::string(protocol::institutionLabel(m->institution)) +
+                                : std::string(protocol::institutionName(m->institution)) +
                                       (m->state.empty() ? " without a member state" : " of " + m->state)));
 }
 

@@ -16,6 +16,7 @@
 #include "server/log_appender.hpp"
 #include "server/service_ports.hpp"
 #include "server/store.hpp"
+#include "protocol/procedure_limits.hpp"
 
 #include <map>
 #include <string>
@@ -25,8 +26,8 @@ namespace focal::server {
 
 class ConsensusService {
  public:
-  // The longest a proposal may stay open.
-  static constexpr std::int64_t MaxProposalLifetimeMs = 90ll * 24 * 60 * 60 * 1000;
+  // The longest a proposal may stay open (protocol/procedure_limits.hpp).
+  static constexpr std::int64_t MaxProposalLifetimeMs = protocol::MaxProposalLifetimeMs;
   // Proposals listed by listProposals (newest first).
   static constexpr std::size_t MaxListedProposals = 256;
 

@@ -3,6 +3,7 @@
 #include "crypto/keyfile.hpp"
 #include "protocol/iso3166.hpp"
 #include "protocol/log.hpp"
+#include "protocol/names.hpp"
 #include "server/certificate.hpp"
 #include "server/config.hpp"
 #include "server/directory.hpp"
@@ -33,11 +34,8 @@ using protocol::kjBytes;
 capnp::Text::Reader text(std::string_view s) { return protocol::asText(s); }
 
 wire::Institution parseInstitution(std::string_view s) {
-  if (s == "law-enforcement") return wire::Institution::LAW_ENFORCEMENT;
-  if (s == "policy-security") return wire::Institution::POLICY_SECURITY;
-  if (s == "secretariat") return wire::Institution::SECRETARIAT;
-  if (s == "dialogue-partner") return wire::Institution::DIALOGUE_PARTNER;
-  if (s == "resource-panel") return wire::Institution::RESOURCE_PANEL;
+  wire::Institution out = wire::Institution::UNSET;
+  if (protocol::parseInstitution(s, out)) return out;
   throw std::runtime_error("unknown institution '" + std::string(s) +
                            "' (law-enforcement, policy-security, secretariat, dialogue-partner, resource-panel)");
 }

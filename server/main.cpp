@@ -4,6 +4,7 @@
 //   focald run DIR [options]       serve until SIGINT/SIGTERM
 //   focald check DIR               report what would stop `run`, one line each
 #include "crypto/primitives.hpp"
+#include "protocol/command_line.hpp"
 #include "server/clock.hpp"
 #include "server/commit_queue.hpp"
 #include "server/config.hpp"
@@ -208,31 +209,6 @@ void reportError(bool json, std::string_view code, const std::string& message) {
   }
 }
 
-// "focald init": the deepest subcommand parsed, for the help pointer.
-std::string commandPath(const CLI::App& app) {
-  std::string path = "focald";
-  for (const CLI::App* at = &app; !at->get_subcommands().empty();) {
-    at = at->get_subcommands().front();
-    path += " " + at->get_name();
-  }
-  return path;
-}
-
-// CLI11 checks required options before unknown arguments ("A subcommand is
-// required" for `focald bogus`); what it could not place is reported first.
-std::string describeParseError(const CLI::App& app, const CLI::ParseError& e) {
-  const auto path = commandPath(app);
-  const auto extras = app.remaining(true);
-  std::string what = e.what();
-  if (!extras.empty()) {
-    const auto& first = extras.front();
-    if (!first.empty() && first.front() == '-') what = "unknown option '" + first + "'";
-    else if (path == "focald") what = "unknown command '" + first + "'";
-    else what = "unexpected argument '" + first + "'";
-  }
-  return what + " (see " + path + " --help)";
-}
-
 int runCommand(const fs::path& dir, const std::string& listenOverride, const fs::path& testClockFile) {
   // One focald per directory, for the life of this process (hub_lock.hpp).
   std::optional<HubLock> lock;
@@ -374,17 +350,13 @@ int main(int argc, char** argv) {
                      "TESTS ONLY: read the hub's time (Unix ms, one integer) from FILE on every use, so tests can "
                      "move time past comment deadlines. Whoever can write FILE controls the hub's clock.");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    bool wantJson = false;
-    for (int i = 1; i < argc; ++i) wantJson = wantJson || std::string_view(argv[i]) == "--json";
-    reportError(wantJson, "usage", describeParseError(app, e));
-    return ExitUsage;
+  if (auto rc = protocol::parseCommandLine(app, argc, argv, "focald", [&](const std::string& message) {
+        bool wantJson = false;
+        for (int i = 1; i < argc; ++i) wantJson = wantJson || std::string_view(argv[i]) == "--json";
+        reportError(wantJson, "usage", message);
+        return ExitUsage;
+      })) {
+    return *rc;
   }
 
   try {

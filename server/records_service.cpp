@@ -7,6 +7,7 @@
 #include "protocol/text.hpp"
 #include "server/policy.hpp"
 #include "server/wire_fields.hpp"
+#include "protocol/names.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -17,17 +18,6 @@ namespace {
 using crypto::Bytes;
 using protocol::view;
 using wire::ErrorCode;
-
-const char* stateName(wire::RecordState s) {
-  switch (s) {
-    case wire::RecordState::PENDING: return "pending";
-    case wire::RecordState::APPROVED: return "approved";
-    case wire::RecordState::OBJECTED: return "objected";
-    case wire::RecordState::WITHDRAWN: return "withdrawn";
-    case wire::RecordState::SUPERSEDED: return "superseded";
-  }
-  return "unknown";
-}
 
 }  // namespace
 
@@ -273,7 +263,7 @@ Result<Ok> RecordsService::checkCommentable(const Caller& caller, const crypto::
   }
   if (row->state != wire::RecordState::PENDING && row->state != wire::RecordState::OBJECTED) {
     return fail(ErrorCode::POLICY_DENIED, std::string("silence procedure rule: the record is ") +
-                                              stateName(row->state) + "; comments are closed");
+                                              protocol::recordStateName(row->state) + "; comments are closed");
   }
   if (now >= row->deadlineMs) {
     return fail(ErrorCode::POLICY_DENIED, "silence procedure rule: the comment window closed at " +

@@ -1,0 +1,118 @@
+// Verification of consensus listings and summary-record comments
+// (client/consensus_verifier.hpp), moved out of the `focal` commands so a
+// script or another client checks the hub's listings the same way.
+#include "client/consensus_verifier.hpp"
+
+#include "client/client_error.hpp"
+#include "crypto/primitives.hpp"
+#include "protocol/consensus.hpp"
+#include "protocol/message.hpp"
+#include "protocol/records.hpp"
+#include "protocol/signing.hpp"
+
+namespace focal::client {
+
+VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir) {
+  VerifiedProposal v;
+  v.proposalBody = p.proposal.body;
+  auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
+  if (!parsed) throw VerifyError("a listed proposal is malformed");
+  const auto root = parsed->root();
+  if (root.which() != wire::Proposal::ADMISSION &&
+      !(root.which() == wire::Proposal::AMENDMENT && protocol::validAmendmentText(protocol::view(root.getAmendment())))) {
+    throw VerifyError("a listed proposal is malformed");
+  }
+  v.id = crypto::toHex(protocol::view(root.getProposalId()));
+  v.proposer = std::string(protocol::view(root.getProposerId()));
+  const MemberRecord* admin = dir.find(v.proposer);
+  const auto sig = crypto::Signature::fromBytes(p.proposal.signature);
+  if (admin == nullptr || !admin->isAdmin || !sig ||
+      !protocol::signedWithKeyOfTheTime(consensusMemberOf(*admin, admin->active), protocol::context::Proposal,
+                                        p.proposal.body, *sig, root.getCreatedAtMs())) {
+    throw VerifyError("proposal " + v.id + " is not signed by an admin of the verified directory");
+  }
+  v.kind = root.which();
+  if (root.which() == wire::Proposal::ADMISSION) {
+    auto info = root.getAdmission().getMember();
+    v.member = std::string(protocol::view(info.getId()));
+    v.memberName = std::string(protocol::view(info.getName()));
+    v.memberInstitution = info.getInstitution();
+  } else {
+    v.text = std::string(protocol::view(root.getAmendment()));
+  }
+  v.expiresAtMs = root.getExpiresAtMs();
+  v.state = p.state;
+  v.outcomeIndex = p.outcomeIndex;
+  const auto hash = crypto::hash256(p.proposal.body);
+  for (const auto& d : p.decisions) {
+    auto dp = protocol::decode<wire::Decision>(d.body);
+    if (!dp) throw VerifyError("a decision on " + v.id + " is malformed");
+    const std::string who(protocol::view(dp->root().getMemberId()));
+    const MemberRecord* m = dir.find(who);
+    const auto dsig = crypto::Signature::fromBytes(d.signature);
+    if (m == nullptr || !dsig ||
+        !protocol::signedWithKeyOfTheTime(consensusMemberOf(*m, m->active), protocol::context::Decision, d.body, *dsig,
+                                          dp->root().getDecidedAtMs()) ||
+        crypto::toHex(protocol::view(dp->root().getProposalId())) != v.id ||
+        !(crypto::Hash256::fromBytes(protocol::view(dp->root().getProposalHash())) == std::optional(hash))) {
+      throw VerifyError("the decision of " + who + " on " + v.id + " does not verify");
+    }
+    v.decisions.emplace_back(who, dp->root().getApprove());
+  }
+  return v;
+}
+
+std::string listedProposalId(const ProposalListing& p) {
+  auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
+  return parsed ? crypto::toHex(protocol::view(parsed->root().getProposalId())) : std::string();
+}
+
+std::set<std::string> statesWithPocs(const HubDirectory& dir) {
+  std::set<std::string> out;
+  for (const auto& m : dir.members()) {
+    if (protocol::isStatePoc(consensusMemberOf(m, m.active))) out.insert(m.state);
+  }
+  return out;
+}
+
+ProposalTally tallyDecisions(const VerifiedProposal& v, const HubDirectory& dir, const std::set<std::string>& required) {
+  ProposalTally t;
+  auto& approvedStates = t.approvedStates;
+  for (const auto& [who, approve] : v.decisions) {
+    (approve ? t.approvedBy : t.rejectedBy).push_back(who);
+    const MemberRecord* m = dir.find(who);
+    if (approve && m != nullptr && protocol::isStatePoc(consensusMemberOf(*m, m->active))) {
+      approvedStates.insert(m->state);
+    }
+  }
+  for (const auto& s : required) {
+    if (!approvedStates.contains(s)) t.missingStates.push_back(s);
+  }
+  return t;
+}
+
+std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, const crypto::BulletinId& recordId,
+                                            const HubDirectory& dir, const crypto::MemberKeys& me) {
+  std::vector<VerifiedComment> out;
+  for (const auto& c : status.comments) {
+    const auto who = protocol::peekCommenter(c.body);
+    const MemberRecord* author = who ? dir.find(*who) : nullptr;
+    const auto sig = crypto::Signature::fromBytes(c.signature);
+    if (author == nullptr || !sig) throw VerifyError("a comment names no known member");
+    auto info = protocol::verifyComment(c.body, *sig, author->identityKey);
+    if (!info || !(info->recordId == recordId) || info->memberId != *who) {
+      throw VerifyError("the comment of " + *who + " does not verify");
+    }
+    VerifiedComment v{info->memberId, info->objection, info->commentedAtMs, !info->sealedText.empty(), std::nullopt};
+    if (v.sealed) {
+      v.text = protocol::openCommentText(info->sealedText, me.encryption);
+      for (const auto& old : me.previousEncryption) {
+        if (!v.text) v.text = protocol::openCommentText(info->sealedText, old);
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace focal::client

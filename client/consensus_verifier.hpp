@@ -1,0 +1,84 @@
+// What the hub lists about consensus and the silence procedure, verified by
+// the client against its own verified directory (HubDirectory::fetch): the
+// proposals with their decisions (PROTOCOL.md §12.5) and the comments on a
+// summary record (§12.4). The hub is not trusted with any of it: a listing
+// that does not verify throws VerifyError (the hub lied, or served a forgery).
+//
+// A library API: the `focal` commands proposals / approve / reject /
+// record-status are argument parsing, these calls and output. Only the
+// states (ProposalListing::state, RecordStatusInfo::state) and outcome
+// indexes are the hub's word; the client checks them against the log.
+#pragma once
+
+#include "client/connection.hpp"
+#include "client/key_directory.hpp"
+#include "crypto/keyfile.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace focal::client {
+
+// A listed proposal after the client's own checks.
+struct VerifiedProposal {
+  std::string id;  // 32 hex digits
+  wire::Proposal::Which kind = wire::Proposal::ADMISSION;
+  std::string proposer;
+  std::string member;  // admission: the member to admit
+  std::string memberName;
+  wire::Institution memberInstitution = wire::Institution::UNSET;
+  std::string text;  // amendment: its text
+  std::int64_t expiresAtMs = 0;
+  wire::ProposalState state = wire::ProposalState::OPEN;  // as the hub lists it
+  std::uint64_t outcomeIndex = 0;
+  std::vector<std::pair<std::string, bool>> decisions;  // member, approve (verified)
+  crypto::Bytes proposalBody;  // the signed Proposal bytes a Decision names
+};
+
+// Verifies a listing against the verified directory: the proposal under its
+// admin's identity key, each decision under its member's key (both: the key
+// the log gave that member at the record's own time, PROTOCOL.md §12.5) and
+// naming this proposal. Throws VerifyError when it does not verify.
+VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir);
+
+// The proposal's id in hex, read without verifying ("" if it does not parse):
+// to pick one listing out of many before verifying it.
+std::string listedProposalId(const ProposalListing& p);
+
+// The member states whose consent a proposal needs: every state with an
+// active point of contact in the verified directory.
+std::set<std::string> statesWithPocs(const HubDirectory& dir);
+
+// Who decided what on a verified proposal, and which of the `required`
+// states have not approved yet (several points of contact of one state
+// count once).
+struct ProposalTally {
+  std::vector<std::string> approvedBy;
+  std::vector<std::string> rejectedBy;
+  std::set<std::string> approvedStates;
+  std::vector<std::string> missingStates;
+};
+ProposalTally tallyDecisions(const VerifiedProposal& v, const HubDirectory& dir, const std::set<std::string>& required);
+
+// A comment on a summary record, verified under its author's key; `text` is
+// opened when it was sealed to `me` (the record's sender), under the current
+// or an earlier encryption key.
+struct VerifiedComment {
+  std::string memberId;
+  bool objection = false;
+  std::int64_t commentedAtMs = 0;
+  bool sealed = false;              // it carries a text
+  std::optional<std::string> text;  // the text, if `me` could open it
+};
+
+// Every comment of `status` (the hub's answer for record `recordId`),
+// verified against the verified directory. Throws VerifyError on the first
+// that does not verify.
+std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, const crypto::BulletinId& recordId,
+                                            const HubDirectory& dir, const crypto::MemberKeys& me);
+
+}  // namespace focal::client
