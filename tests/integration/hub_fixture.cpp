@@ -5,6 +5,7 @@
 #include "client/bulletin_reader.hpp"
 #include "client/key_directory.hpp"
 #include "protocol/bulletin.hpp"
+#include "protocol/signing.hpp"
 
 #include <capnp/message.h>
 #include <catch2/catch.hpp>

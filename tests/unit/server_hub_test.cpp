@@ -122,18 +122,17 @@ crypto::MemberKeys registerMember(RunningHub& h, RawClient& adminSession, const 
   return test_support::registerMember(h, adminSession, id, state);
 }
 
-// A hub with an authenticated admin session and two members, sg-alice (SG)
-// and th-bob (TH).
-struct HubWithAliceAndBob {
+// A hub with an authenticated admin session.
+struct HubWithAdmin {
   RunningHub h;
   RawClient adminSession{h};
-  crypto::MemberKeys alice;
-  crypto::MemberKeys bob;
-  HubWithAliceAndBob() {
-    adminSession.authenticate("admin", h.admin.identity);
-    alice = registerMember(h, adminSession, "sg-alice", "SG");
-    bob = registerMember(h, adminSession, "th-bob");
-  }
+  HubWithAdmin() { adminSession.authenticate("admin", h.admin.identity); }
+};
+
+// ... and two members, sg-alice (SG) and th-bob (TH), registered in that order.
+struct HubWithAliceAndBob : HubWithAdmin {
+  crypto::MemberKeys alice = registerMember(h, adminSession, "sg-alice", "SG");
+  crypto::MemberKeys bob = registerMember(h, adminSession, "th-bob");
 };
 
 }  // namespace
