@@ -12,7 +12,7 @@
 // never an assertion.
 #include "client/log_verifier.hpp"
 #include "server/directory.hpp"
-#include "tests/unit/server_log_events.hpp"
+#include "tests/support/log_events.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -21,7 +21,7 @@
 #include <vector>
 
 using namespace focal;
-using namespace focal::server::testing;
+using namespace focal::test_support::events;
 
 int main(int argc, char** argv) {
   crypto::initialize();

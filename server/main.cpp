@@ -252,7 +252,9 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
   if (Store::migrateFile(cfg.database)) spdlog::info("database schema upgraded to version {}", Store::SchemaVersion);
   // The space reserve lives beside the database, on the same filesystem,
   // so deleting it frees exactly the space the database needs.
-  CommitQueue::Options writerOptions{cfg.limits.writeQueue, cfg.limits.writeBatch};
+  CommitQueue::Options writerOptions;
+  writerOptions.maxQueued = cfg.limits.writeQueue;
+  writerOptions.maxBatch = cfg.limits.writeBatch;
   writerOptions.reserveFile = cfg.database.parent_path() / "focal.reserve";
   CommitQueue commits(cfg.database, writerOptions);
   Store store = Store::openReader(cfg.database);

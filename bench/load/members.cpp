@@ -1,6 +1,7 @@
 #include "bench/load/members.hpp"
 
 #include "protocol/message.hpp"
+#include "tests/support/log_events.hpp"
 
 #include <capnp/message.h>
 
@@ -36,17 +37,8 @@ void registerMembers(const HubTarget& hub, std::span<const crypto::MemberKeys> m
     capnp::MallocMessageBuilder event;
     auto e = event.initRoot<wire::LogEvent>();
     e.setIssuedAtMs(wallMs());
-    auto reg = e.initRegister();
-    auto m = reg.initMember();
-    m.setId(protocol::asText(pk.memberId));
-    m.setName(protocol::asText("focal-bench " + pk.memberId));
-    m.setState("SG");
-    m.setInstitution(wire::Institution::LAW_ENFORCEMENT);
-    auto k = reg.initKeys();
-    k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
-    k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
-    k.setEncKeyCreatedAtMs(pk.createdAtMs);
-    k.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
+    test_support::events::fillRegistration(e, {pk.memberId, "SG", wire::Institution::LAW_ENFORCEMENT, false}, pk,
+                                           "focal-bench " + pk.memberId);
     (void)admin->admin(event);
   }
 }

@@ -37,12 +37,9 @@
 #include "protocol/bulletin.hpp"
 #include "protocol/log.hpp"
 #include "protocol/signing.hpp"
-#include "server/commit_queue.hpp"
-#include "server/config.hpp"
-#include "server/hub.hpp"
-#include "server/init_command.hpp"
-#include "server/startup.hpp"
-#include "server/tls.hpp"
+#include "tests/support/in_process_hub.hpp"
+#include "tests/support/log_events.hpp"
+#include "tests/support/raw_client.hpp"
 
 #include <capnp/message.h>
 #include <kj/exception.h>
@@ -74,206 +71,45 @@ constexpr auto AnswerDeadline = 5s;
   std::abort();
 }
 
-// A blocking raw-frame TLS client (the pattern of server_hub_test.cpp's
-// RawClient); every wait is bounded.
-class RawClient {
- public:
-  enum class Read { Frame, Closed, TimedOut };
-
-  RawClient(std::uint16_t port, const std::filesystem::path& caFile) : ctx_(ssl::context::tls_client), stream_(io_, ctx_) {
-    SSL_CTX_set_min_proto_version(ctx_.native_handle(), TLS1_3_VERSION);
-    ctx_.load_verify_file(caFile.string());
-    ctx_.set_verify_mode(ssl::verify_peer);
-    stream_.lowest_layer().connect({net::ip::make_address("127.0.0.1"), port});
-    bool done = false;
-    boost::system::error_code ec;
-    stream_.async_handshake(ssl::stream_base::client, [&](boost::system::error_code e) {
-      done = true;
-      ec = e;
-    });
-    io_.run_for(AnswerDeadline);
-    if (!done || ec) broken("TLS handshake with the in-process hub failed");
-    auto challenge = read();
-    if (!challenge || challenge->root().which() != wire::ServerFrame::CHALLENGE) broken("no challenge from the hub");
-    auto c = challenge->root().getChallenge();
-    nonce_ = *crypto::Challenge::fromBytes(protocol::view(c.getNonce()));
-    hubKey_ = *crypto::SigningPublicKey::fromBytes(protocol::view(c.getHubKey()));
-  }
-
-  void authenticate(const crypto::MemberKeys& keys) {
-    std::array<std::uint8_t, 32> exporter{};
-    const auto& label = protocol::context::TlsExporterLabel;
-    if (SSL_export_keying_material(stream_.native_handle(), exporter.data(), exporter.size(), label.data(),
-                                   label.size(), nullptr, 0, 0) != 1) {
-      broken("TLS exporter failed");
-    }
-    const auto sig = crypto::sign(protocol::context::Auth,
-                                  protocol::authMessage(nonce_, exporter, hubKey_, keys.memberId),
-                                  keys.identity.secretKey);
-    capnp::MallocMessageBuilder m;
-    auto f = m.initRoot<wire::ClientFrame>();
-    f.setId(nextId_++);
-    auto a = f.initAuthenticate();
-    a.setVersion(1);
-    a.setMemberId(protocol::asText(keys.memberId));
-    a.setIdentityKey(protocol::kjBytes(keys.identity.publicKey.view()));
-    a.setSignature(protocol::kjBytes(sig.view()));
-    write(protocol::toFrame(m));
-    auto reply = read();
-    if (!reply || reply->root().which() != wire::ServerFrame::AUTHENTICATED) broken("cannot authenticate " + keys.memberId);
-  }
-
-
-  bool write(crypto::ByteView bytes) {
-    boost::system::error_code ec;
-    net::write(stream_, net::buffer(bytes.data(), bytes.size()), ec);
-    return !ec;
-  }
-
-  std::optional<protocol::Parsed<wire::ServerFrame>> read(Read* how = nullptr) {
-    Read r = Read::Closed;
-    std::array<std::uint8_t, 4> prefix{};
-    std::optional<protocol::Parsed<wire::ServerFrame>> out;
-    if ((r = readExact(prefix.data(), prefix.size())) == Read::Frame) {
-      const std::uint32_t len = (std::uint32_t{prefix[0]} << 24) | (prefix[1] << 16) | (prefix[2] << 8) | prefix[3];
-      if (len > protocol::MaxFrameBytes) broken("the hub sent a frame over the protocol limit");
-      crypto::Bytes body(len);
-      if ((r = readExact(body.data(), len)) == Read::Frame) {
-        auto parsed = protocol::decode<wire::ServerFrame>(body);
-        if (!parsed.ok()) broken("the hub sent a frame that does not decode");
-        out.emplace(std::move(parsed).value());
-      }
-    }
-    if (how != nullptr) *how = r;
-    return out;
-  }
-
-  // Sends a request and returns the answer to it; no answer stops the harness.
-  protocol::Parsed<wire::ServerFrame> call(const std::function<void(wire::ClientFrame::Builder)>& fill) {
-    capnp::MallocMessageBuilder m;
-    auto f = m.initRoot<wire::ClientFrame>();
-    const auto id = nextId_++;
-    f.setId(id);
-    fill(f);
-    write(protocol::toFrame(m));
-    for (;;) {
-      auto r = read();
-      if (!r) broken("no answer to a request at start-up");
-      if (r->root().getId() == id) return std::move(*r);
-    }
-  }
-
-  // Sends an admin event signed by its author; anything but success stops the harness.
-  void admin(const protocol::SignedEvent& ev) {
-    auto r = call([&](wire::ClientFrame::Builder f) {
-      auto a = f.initAdmin();
-      a.setEvent(protocol::kjBytes(ev.event));
-      a.setSignature(protocol::kjBytes(ev.signature.view()));
-    });
-    if (r.root().which() != wire::ServerFrame::ADMIN) broken("an admin request at start-up was refused");
-  }
-
- private:
-  Read readExact(std::uint8_t* p, std::size_t n) {
-    bool done = false;
-    boost::system::error_code ec;
-    net::async_read(stream_, net::buffer(p, n), [&](boost::system::error_code e, std::size_t) {
-      done = true;
-      ec = e;
-    });
-    io_.restart();
-    io_.run_for(AnswerDeadline);
-    if (!done) {
-      boost::system::error_code ignored;
-      stream_.lowest_layer().cancel(ignored);
-      io_.restart();
-      io_.run();
-      return Read::TimedOut;
-    }
-    return ec ? Read::Closed : Read::Frame;
-  }
-
-  net::io_context io_;
-  ssl::context ctx_;
-  ssl::stream<net::ip::tcp::socket> stream_;
-  crypto::Challenge nonce_;
-  crypto::SigningPublicKey hubKey_;
-  std::uint64_t nextId_ = 1;
-};
+using test_support::RawClient;
 
 protocol::SignedEvent registration(const crypto::MemberKeys& keys, bool isAdmin, const crypto::SigningSecretKey& author) {
-  const auto pk = keys.publicKeys();
-  capnp::MallocMessageBuilder m;
-  auto e = m.initRoot<wire::LogEvent>();
-  e.setIssuedAtMs(fuzz::FixedNowMs);
-  auto r = e.initRegister();
-  auto info = r.initMember();
-  info.setId(protocol::asText(keys.memberId));
-  info.setName(protocol::asText("Fuzz member " + keys.memberId));
-  info.setState("SG");
-  info.setInstitution(wire::Institution::LAW_ENFORCEMENT);
-  info.setIsAdmin(isAdmin);
-  auto k = r.initKeys();
-  k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
-  k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
-  k.setEncKeyCreatedAtMs(pk.createdAtMs);
-  k.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
-  return protocol::signLogEvent(m, author);
+  test_support::events::MemberSpec spec;
+  spec.id = keys.memberId;
+  spec.admin = isAdmin;
+  return test_support::events::registration(spec, keys.publicKeys(), author, fuzz::FixedNowMs,
+                                            "Fuzz member " + keys.memberId);
 }
 
-struct InProcessHub {
-  std::filesystem::path dir;
-  ManualClock clock{fuzz::FixedNowMs};
-  InitResult init;
-  Config config;
-  std::unique_ptr<CommitQueue> commits;
-  std::unique_ptr<Store> store;
-  std::optional<ssl::context> tls;
-  net::io_context io;
-  std::unique_ptr<Hub> hub;
-  std::thread thread;
-  std::uint16_t port = 0;
+// Sends an admin event signed by its author; anything but success stops the harness.
+void admin(RawClient& c, const protocol::SignedEvent& ev) {
+  if (c.admin(ev).root().which() != wire::ServerFrame::ADMIN) broken("an admin request at start-up was refused");
+}
+
+// The in-process hub of tests/support at fuzz::FixedNowMs, and the one
+// session the inputs go to.
+struct InProcessHub : test_support::InProcessHub {
   crypto::MemberKeys me = fuzz::fixedSender();
   std::unique_ptr<RawClient> session;
   std::uint64_t reconnects = 0;
   std::uint64_t requests = 0;  // inputs that decoded and went to the hub
 
-  InProcessHub() {
-    crypto::initialize();
-    spdlog::set_level(spdlog::level::err);  // refusals are the normal case here
-    std::string tmpl = (std::filesystem::temp_directory_path() / "focal-handler-fuzz-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) broken("mkdtemp failed");
-    dir = tmpl;
-    InitOptions o;
-    o.dir = dir / "hub";
-    o.listen = "127.0.0.1:0";
-    o.adminState = "SG";
-    o.kdf = crypto::KdfStrength::Interactive;
-    init = initHub(o, AdminPassphrase, clock);
-    auto admin = crypto::readKeyFile(init.adminKeyFile, AdminPassphrase);
-    auto loaded = loadConfig(init.configFile);
-    if (!admin.ok() || !loaded.ok()) broken("cannot read the hub that init wrote");
-    config = loaded.value();
-    auto hubKey = loadHubKey(config.signingKey);
-    commits = std::make_unique<CommitQueue>(config.database, CommitQueue::Options{});
-    store = std::make_unique<Store>(sqlite::Database::open(config.database, sqlite::Database::Mode::ReadOnly));
-    auto directory = loadDirectory(*store, config, hubKey, clock);
-    tls.emplace(makeServerTlsContext(config.tlsCertificate, config.tlsPrivateKey));
-    hub = std::make_unique<Hub>(io, config, clock, *store, *commits, std::move(directory), std::move(hubKey), *tls);
-    commits->start();
-    port = hub->listen("127.0.0.1", 0).port();
-    hub->start();
-    thread = std::thread([this] { io.run(); });
-
-    RawClient adminSession(port, init.caFile);
-    adminSession.authenticate(*admin);
-    adminSession.admin(registration(fuzz::fixedSender(), true, admin->identity.secretKey));
-    adminSession.admin(registration(fuzz::fixedRecipient(), false, admin->identity.secretKey));
-    adminSession.admin(registration(fuzz::fixedOther(), false, admin->identity.secretKey));
-    adminSession.admin(registration(fuzz::fixedRotated(), false, admin->identity.secretKey));
+  static test_support::InProcessHubOptions options() {
+    test_support::InProcessHubOptions o;
+    o.passphrase = AdminPassphrase;
+    o.startMs = fuzz::FixedNowMs;
+    return o;
+  }
+  InProcessHub() : test_support::InProcessHub(options()) {
+    RawClient adminSession(*this, AnswerDeadline);
+    if (!adminSession.authenticate(admin)) broken("cannot authenticate the admin");
+    const auto& author = admin.identity.secretKey;
+    ::admin(adminSession, registration(fuzz::fixedSender(), true, author));
+    ::admin(adminSession, registration(fuzz::fixedRecipient(), false, author));
+    ::admin(adminSession, registration(fuzz::fixedOther(), false, author));
+    ::admin(adminSession, registration(fuzz::fixedRotated(), false, author));
     prepareBlob();
   }
-
   // As fz-alice: uploads fuzz::fixedBlob() and sends a bulletin that
   // attaches it (see fuzz_fixtures.hpp).
   void prepareBlob() {
@@ -315,8 +151,8 @@ struct InProcessHub {
 
   RawClient& connected() {
     if (!session) {
-      session = std::make_unique<RawClient>(port, init.caFile);
-      session->authenticate(me);
+      session = std::make_unique<RawClient>(*this, AnswerDeadline);
+      if (!session->authenticate(me)) broken("cannot authenticate " + me.memberId);
       ++reconnects;
     }
     return *session;
@@ -324,15 +160,7 @@ struct InProcessHub {
 
   void shutdown() {
     session.reset();
-    if (thread.joinable()) {
-      net::post(io, [this] { hub->stop(); });
-      thread.join();
-    }
-    hub.reset();
-    commits.reset();
-    store.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+    stopAndClose();
   }
 };
 
@@ -346,6 +174,8 @@ void atExit() {
     std::fprintf(stderr, "handler_fuzz: %llu requests sent to the hub over %llu authenticated connections\n",
                  static_cast<unsigned long long>(theHub->requests), static_cast<unsigned long long>(theHub->reconnects));
     theHub->shutdown();
+    delete theHub;  // removes the hub's directory
+    theHub = nullptr;
   }
 }
 
@@ -354,7 +184,12 @@ void atExit() {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   verbose = std::getenv("FOCAL_FUZZ_VERBOSE") != nullptr;
   crypto::initialize();  // before InProcessHub's members make keys
-  theHub = new InProcessHub();
+  spdlog::set_level(spdlog::level::err);  // refusals are the normal case here
+  try {
+    theHub = new InProcessHub();
+  } catch (const std::exception& e) {
+    broken(std::string("start-up: ") + e.what());
+  }
   std::atexit(atExit);
   return 0;
 }

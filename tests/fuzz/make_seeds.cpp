@@ -15,6 +15,7 @@
 #include "protocol/log.hpp"
 #include "protocol/signing.hpp"
 #include "server/config.hpp"
+#include "tests/support/log_events.hpp"
 
 #include <capnp/message.h>
 
@@ -256,21 +257,9 @@ void handlerSeeds(const fs::path& dir) {
     // (the harness registered fz-dave at start).
     auto dave = fuzz::fixedMember("fz-erin", 5);
     auto pk = dave.publicKeys();
-    capnp::MallocMessageBuilder m;
-    auto e = m.initRoot<wire::LogEvent>();
-    e.setIssuedAtMs(fuzz::FixedNowMs);
-    auto r = e.initRegister();
-    auto info = r.initMember();
-    info.setId(protocol::asText(dave.memberId));
-    info.setName("Fuzz member fz-erin");
-    info.setState("MY");
-    info.setInstitution(wire::Institution::LAW_ENFORCEMENT);
-    auto k = r.initKeys();
-    k.setIdentityKey(kjBytes(pk.identity.view()));
-    k.setEncryptionKey(kjBytes(pk.encryption.view()));
-    k.setEncKeyCreatedAtMs(pk.createdAtMs);
-    k.setEncKeyCert(kjBytes(pk.encCert.view()));
-    const auto ev = signLogEvent(m, alice.identity.secretKey);
+    const auto ev = test_support::events::registration({dave.memberId, "MY", wire::Institution::LAW_ENFORCEMENT, false}, pk,
+                                                       alice.identity.secretKey, fuzz::FixedNowMs,
+                                                       "Fuzz member fz-erin");
     frame("13-admin-register", [&](auto f) {
       f.initAdmin().setEvent(kjBytes(ev.event));
       f.getAdmin().setSignature(kjBytes(ev.signature.view()));

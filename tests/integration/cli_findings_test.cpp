@@ -15,15 +15,21 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-}  // namespace
-
-TEST_CASE("focal ack of an id that is not queued reports it as not found, exit 5", "[integration][cli][findings]") {
+// sg-spf and my-pdrm with key files and CLI profiles of their own.
+struct SgAndMy {
   Hub hub;
   TempDir home;
-  auto sg = hub.createMember("sg-spf", "SG", wire::Institution::LAW_ENFORCEMENT, true);
-  auto my = hub.createMember("my-pdrm", "MY", wire::Institution::LAW_ENFORCEMENT, true);
-  const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
-  const auto myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
+  TestMember sg = hub.createMember("sg-spf", "SG", wire::Institution::LAW_ENFORCEMENT, true);
+  TestMember my = hub.createMember("my-pdrm", "MY", wire::Institution::LAW_ENFORCEMENT, true);
+  std::vector<std::string> sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
+  std::vector<std::string> myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(SgAndMy,
+                 "focal ack of an id that is not queued reports it as not found, exit 5",
+                 "[integration][cli][findings]") {
   const std::string unknown(32, '0');
 
   // Only an unknown id: nothing acknowledged, exit 5, no "Acknowledged".
@@ -50,13 +56,8 @@ TEST_CASE("focal ack of an id that is not queued reports it as not found, exit 5
   CHECK(runCliJson(concat(myArgs, {"ack", id}), 5).at("not_found_ids") == json::array({id}));
 }
 
-TEST_CASE("focal inbox lists a retracted bulletin once, marked retracted", "[integration][cli][findings]") {
-  Hub hub;
-  TempDir home;
-  auto sg = hub.createMember("sg-spf", "SG", wire::Institution::LAW_ENFORCEMENT, true);
-  auto my = hub.createMember("my-pdrm", "MY", wire::Institution::LAW_ENFORCEMENT, true);
-  const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
-  const auto myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
+TEST_CASE_METHOD(SgAndMy,
+                 "focal inbox lists a retracted bulletin once, marked retracted", "[integration][cli][findings]") {
   const std::string id = runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend",
                                                  "--title", "soon withdrawn", "--body", "b"}))
                              .at("bulletin_id");

@@ -13,6 +13,7 @@
 #include "protocol/log.hpp"
 #include "protocol/records.hpp"
 #include "server/sqlite.hpp"
+#include "tests/support/deadline.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -28,15 +29,6 @@ namespace sq = focal::server::sqlite;
 
 namespace {
 
-json runJson(const std::vector<std::string>& args, int expectedExit = 0) {
-  auto r = runCli(concat({"--json"}, args));
-  INFO("focal " << args.back() << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
-  REQUIRE(r.exitCode == expectedExit);
-  json j;
-  REQUIRE_NOTHROW(j = json::parse(r.out));
-  return j;
-}
-
 // A member with a key file and a CLI profile of its own.
 struct CliMember {
   TestMember member;
@@ -51,15 +43,29 @@ CliMember cliMember(Hub& hub, const TempDir& home, const std::string& id, const 
   return m;
 }
 
+// Two points of contact of SG, one of MY, a dialogue partner and the
+// secretariat, each with a CLI profile; and the admin's CLI arguments.
+struct AseanWorld {
+  Hub hub;
+  TempDir home;
+  CliMember sg1 = cliMember(hub, home, "sg-spf-cyber", "SG");
+  CliMember sg2 = cliMember(hub, home, "sg-csa-policy", "SG", wire::Institution::POLICY_SECURITY);
+  CliMember my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  CliMember partner = cliMember(hub, home, "jp-npa-partner", "", wire::Institution::DIALOGUE_PARTNER);
+  CliMember sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
+  std::vector<std::string> adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+};
+
 // The hub closes deadlines on its own task: wait (bounded) for the state.
 json waitForState(const std::vector<std::string>& args, const std::string& id, const std::string& state) {
   json st;
-  for (int i = 0; i < 400; ++i) {
-    st = runJson(concat(args, {"record-status", id}));
-    if (st.at("state") == state) return st;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  FAIL("record " << id << " never reached " << state << "; last: " << st.dump());
+  const bool reached = test_support::waitUntil(
+      [&] {
+        st = runCliJson(concat(args, {"record-status", id}));
+        return st.at("state") == state;
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(50));
+  if (!reached) FAIL("record " << id << " never reached " << state << "; last: " << st.dump());
   return st;
 }
 
@@ -72,7 +78,7 @@ std::string sendRecord(const CliMember& from, const std::string& to, const std::
     cmd.push_back("--revises");
     cmd.push_back(revises);
   }
-  return runJson(concat(from.args, cmd)).at("bulletin_id").get<std::string>();
+  return runCliJson(concat(from.args, cmd)).at("bulletin_id").get<std::string>();
 }
 
 wire::ErrorCode commentRefusal(Hub& hub, const TestMember& who, const crypto::BulletinId& record,
@@ -101,14 +107,14 @@ TEST_CASE("Silence procedure: without objection the hub approves the record at t
   auto th = cliMember(hub, home, "th-tcsd", "TH");
 
   const auto id = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "90s");
-  auto st = runJson(concat(sec.args, {"record-status", id}));
+  auto st = runCliJson(concat(sec.args, {"record-status", id}));
   CHECK(st.at("state") == "pending");
   CHECK(st.at("outcome_log_index").is_null());
   // MY reads and acknowledges it; TH stays silent.
-  auto read = runJson(concat(my.args, {"read", id}));
+  auto read = runCliJson(concat(my.args, {"read", id}));
   CHECK(read.at("summary_record") == true);
   CHECK(read.at("comment_deadline_at").is_string());
-  runJson(concat(my.args, {"ack", id}));
+  runCliJson(concat(my.args, {"ack", id}));
 
   hub.advanceClock(100'000);
   st = waitForState(sec.args, id, "approved");
@@ -117,8 +123,8 @@ TEST_CASE("Silence procedure: without objection the hub approves the record at t
   CHECK(st.at("comments").empty());
   // A recipient sees the same, and its client verifies the log with the
   // hub-signed recordApproved entry in it.
-  CHECK(runJson(concat(th.args, {"record-status", id})).at("state") == "approved");
-  runJson(concat(th.args, {"verify-log"}));
+  CHECK(runCliJson(concat(th.args, {"record-status", id})).at("state") == "approved");
+  runCliJson(concat(th.args, {"verify-log"}));
   // Too late to comment now.
   CHECK(commentRefusal(hub, th.member, idOf(id), sec.member.keys.encryption.publicKey) ==
         wire::ErrorCode::POLICY_DENIED);
@@ -132,7 +138,7 @@ TEST_CASE("Silence procedure: without objection the hub approves the record at t
   my.args = hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile");
   auto st2 = waitForState(sec.args, second, "approved");
   CHECK(st2.at("outcome_log_index").get<std::uint64_t>() > st.at("outcome_log_index").get<std::uint64_t>());
-  runJson(concat(my.args, {"verify-log"}));
+  runCliJson(concat(my.args, {"verify-log"}));
 }
 
 TEST_CASE("Silence procedure: an objection blocks approval, a revision supersedes, a retraction withdraws, and refusals",
@@ -148,7 +154,7 @@ TEST_CASE("Silence procedure: an objection blocks approval, a revision supersede
   const auto& secKey = sec.member.keys.encryption.publicKey;
 
   // Only the secretariat circulates summary records.
-  auto refused = runJson(concat(my.args, {"send", "--summary-record", "--to", "th-tcsd", "--tlp", "green", "--title",
+  auto refused = runCliJson(concat(my.args, {"send", "--summary-record", "--to", "th-tcsd", "--tlp", "green", "--title",
                                           "not mine to send", "--body", "x"}),
                          2);
   CHECK(refused.at("error").at("code") == "forbidden");
@@ -156,83 +162,76 @@ TEST_CASE("Silence procedure: an objection blocks approval, a revision supersede
   const auto disputed = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "90s");
   const auto control = sendRecord(sec, "my-pdrm-cyber", "90s");
 
-  runJson(concat(my.args, {"comment", disputed, "--text", "Fine by Malaysia"}));
-  runJson(concat(th.args, {"comment", disputed, "--text", "Item 2 misquotes Thailand", "--objection"}));
+  runCliJson(concat(my.args, {"comment", disputed, "--text", "Fine by Malaysia"}));
+  runCliJson(concat(th.args, {"comment", disputed, "--text", "Item 2 misquotes Thailand", "--objection"}));
   // Refusals: a member the record was not sent to, the sender itself, a
   // second (different) comment by the same member, a comment on a bulletin
   // that is not a summary record.
   CHECK(commentRefusal(hub, ph.member, idOf(disputed), secKey) == wire::ErrorCode::NOT_FOUND);
   CHECK(commentRefusal(hub, sec.member, idOf(disputed), secKey) == wire::ErrorCode::FORBIDDEN);
   CHECK(commentRefusal(hub, th.member, idOf(disputed), secKey, true) == wire::ErrorCode::DUPLICATE);
-  const auto plain = runJson(concat(sec.args, {"send", "--to", "ph-nbi-cyber", "--tlp", "green", "--category",
+  const auto plain = runCliJson(concat(sec.args, {"send", "--to", "ph-nbi-cyber", "--tlp", "green", "--category",
                                                "other", "--title", "plain", "--body", "x"}))
                          .at("bulletin_id")
                          .get<std::string>();
   CHECK(commentRefusal(hub, ph.member, idOf(plain), secKey) == wire::ErrorCode::INVALID_REQUEST);
-  auto cli = runJson(concat(ph.args, {"comment", plain, "--text", "x"}), 1);
+  auto cli = runCliJson(concat(ph.args, {"comment", plain, "--text", "x"}), 1);
   CHECK(cli.at("error").at("code") == "not-a-record");
 
   // Before the deadline the objection already shows.
-  auto st = runJson(concat(sec.args, {"record-status", disputed}));
+  auto st = runCliJson(concat(sec.args, {"record-status", disputed}));
   CHECK(st.at("state") == "objected");
   REQUIRE(st.at("comments").size() == 2);
   // The sender reads the comments' sealed text; the hub could not.
   CHECK(st.at("comments")[1].at("member_id") == "th-tcsd");
   CHECK(st.at("comments")[1].at("objection") == true);
   CHECK(st.at("comments")[1].at("text") == "Item 2 misquotes Thailand");
-  CHECK(runJson(concat(my.args, {"record-status", disputed})).at("comments")[1].at("text").is_null());
+  CHECK(runCliJson(concat(my.args, {"record-status", disputed})).at("comments")[1].at("text").is_null());
   // A member who holds neither record is told nothing.
-  CHECK(runJson(concat(ph.args, {"record-status", disputed}), 5).at("error").at("code") == "not-found");
+  CHECK(runCliJson(concat(ph.args, {"record-status", disputed}), 5).at("error").at("code") == "not-found");
 
   // The deadline passes: the control record is approved in the same pass
   // that leaves the disputed one objected.
   hub.advanceClock(100'000);
   waitForState(sec.args, control, "approved");
-  st = runJson(concat(sec.args, {"record-status", disputed}));
+  st = runCliJson(concat(sec.args, {"record-status", disputed}));
   CHECK(st.at("state") == "objected");
   CHECK(st.at("outcome_log_index").is_null());
 
   // The secretariat circulates a revision: the old record is superseded.
   const auto revision = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "5m", disputed);
-  CHECK(runJson(concat(sec.args, {"record-status", disputed})).at("state") == "superseded");
-  CHECK(runJson(concat(sec.args, {"record-status", revision})).at("state") == "pending");
+  CHECK(runCliJson(concat(sec.args, {"record-status", disputed})).at("state") == "superseded");
+  CHECK(runCliJson(concat(sec.args, {"record-status", revision})).at("state") == "pending");
   // A closed record cannot be revised again.
-  auto again = runJson(concat(sec.args, {"send", "--summary-record", "--to", "my-pdrm-cyber", "--tlp", "green",
+  auto again = runCliJson(concat(sec.args, {"send", "--summary-record", "--to", "my-pdrm-cyber", "--tlp", "green",
                                          "--title", "again", "--body", "x", "--revises", disputed}),
                        2);
   CHECK(again.at("error").at("code") == "policy-denied");
 
   // ... and withdraws the revision by retracting it.
-  runJson(concat(sec.args, {"retract", revision, "--reason", "to be discussed at the next meeting"}));
-  CHECK(runJson(concat(sec.args, {"record-status", revision})).at("state") == "withdrawn");
+  runCliJson(concat(sec.args, {"retract", revision, "--reason", "to be discussed at the next meeting"}));
+  CHECK(runCliJson(concat(sec.args, {"record-status", revision})).at("state") == "withdrawn");
   CHECK(commentRefusal(hub, my.member, idOf(revision), secKey) == wire::ErrorCode::POLICY_DENIED);
-  runJson(concat(th.args, {"verify-log"}));
+  runCliJson(concat(th.args, {"verify-log"}));
 }
 
-TEST_CASE("Admission by consensus: every member state with a point of contact must approve, once per state",
-          "[integration][consensus]") {
-  Hub hub;
-  TempDir home;
-  auto sg1 = cliMember(hub, home, "sg-spf-cyber", "SG");
-  auto sg2 = cliMember(hub, home, "sg-csa-policy", "SG", wire::Institution::POLICY_SECURITY);
-  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
-  auto partner = cliMember(hub, home, "jp-npa-partner", "", wire::Institution::DIALOGUE_PARTNER);
-  auto sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
-  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+TEST_CASE_METHOD(AseanWorld,
+                 "Admission by consensus: every member state with a point of contact must approve, once per state",
+                 "[integration][consensus]") {
 
   // The candidate makes its own key pair.
   const auto candKey = home.path() / "acme.key";
-  runJson({"keygen", "--member", "acme-labs", "--out", candKey.string(), "--kdf", "interactive"});
+  runCliJson({"keygen", "--member", "acme-labs", "--out", candKey.string(), "--kdf", "interactive"});
   const auto pub = candKey.string() + ".pub";
 
   // Only an admin proposes.
-  auto notAdmin = runJson(concat(sg1.args, {"admin", "propose-admission", pub, "--name", "ACME Threat Labs"}), 2);
+  auto notAdmin = runCliJson(concat(sg1.args, {"admin", "propose-admission", pub, "--name", "ACME Threat Labs"}), 2);
   CHECK(notAdmin.at("error").at("code") == "forbidden");
-  const auto pid = runJson(concat(adminArgs, {"admin", "propose-admission", pub, "--institution", "resource-panel",
+  const auto pid = runCliJson(concat(adminArgs, {"admin", "propose-admission", pub, "--institution", "resource-panel",
                                               "--name", "ACME Threat Labs", "--expires", "14d"}))
                        .at("proposal_id")
                        .get<std::string>();
-  auto listed = runJson(concat(my.args, {"proposals"}));
+  auto listed = runCliJson(concat(my.args, {"proposals"}));
   REQUIRE(listed.size() == 1);
   CHECK(listed[0].at("state") == "open");
   CHECK(listed[0].at("missing_states") == json::array({"MY", "SG"}));
@@ -240,46 +239,46 @@ TEST_CASE("Admission by consensus: every member state with a point of contact mu
   // Not points of contact of a member state: a dialogue partner, the
   // secretariat, the admin (policy-security without a state).
   for (const auto& args : {partner.args, sec.args, adminArgs}) {
-    auto r = runJson(concat(args, {"approve", pid}), 2);
+    auto r = runCliJson(concat(args, {"approve", pid}), 2);
     CHECK(r.at("error").at("code") == "forbidden");
   }
   // Two points of contact of Singapore are one state.
-  CHECK(runJson(concat(sg1.args, {"approve", pid})).at("state") == "open");
-  CHECK(runJson(concat(sg2.args, {"approve", pid})).at("state") == "open");
-  listed = runJson(concat(my.args, {"proposals"}));
+  CHECK(runCliJson(concat(sg1.args, {"approve", pid})).at("state") == "open");
+  CHECK(runCliJson(concat(sg2.args, {"approve", pid})).at("state") == "open");
+  listed = runCliJson(concat(my.args, {"proposals"}));
   CHECK(listed[0].at("missing_states") == json::array({"MY"}));
-  CHECK(runJson(concat(sg1.args, {"approve", pid}), 2).at("error").at("code") == "duplicate");
-  CHECK(runJson(concat(sg1.args, {"directory"})).dump().find("acme-labs") == std::string::npos);
+  CHECK(runCliJson(concat(sg1.args, {"approve", pid}), 2).at("error").at("code") == "duplicate");
+  CHECK(runCliJson(concat(sg1.args, {"directory"})).dump().find("acme-labs") == std::string::npos);
 
   // Malaysia completes the consensus: the member is admitted by a hub-signed
   // log entry that every client re-verifies.
-  CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
-  listed = runJson(concat(sg1.args, {"proposals"}));
+  CHECK(runCliJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
+  listed = runCliJson(concat(sg1.args, {"proposals"}));
   CHECK(listed[0].at("state") == "adopted");
   CHECK(listed[0].at("outcome_log_index").get<std::uint64_t>() > 0);
-  CHECK(runJson(concat(partner.args, {"directory"})).dump().find("acme-labs") != std::string::npos);
-  runJson(concat(partner.args, {"verify-log"}));
-  runJson(concat(sg2.args, {"verify-log"}));
+  CHECK(runCliJson(concat(partner.args, {"directory"})).dump().find("acme-labs") != std::string::npos);
+  runCliJson(concat(partner.args, {"verify-log"}));
+  runCliJson(concat(sg2.args, {"verify-log"}));
   // The admitted member can use the hub.
   auto candKeys = crypto::readKeyFile(candKey, TestPassphrase);
   REQUIRE(candKeys);
   CHECK_NOTHROW(hub.connect(*candKeys));
   // A decision on a closed proposal is refused.
-  CHECK(runJson(concat(sg2.args, {"reject", pid}), 2).at("error").at("code") == "policy-denied");
+  CHECK(runCliJson(concat(sg2.args, {"reject", pid}), 2).at("error").at("code") == "policy-denied");
 
   // A rejection ends a proposal.
   const auto key2 = home.path() / "other.key";
-  runJson({"keygen", "--member", "other-labs", "--out", key2.string(), "--kdf", "interactive"});
-  const auto pid2 = runJson(concat(adminArgs, {"admin", "propose-admission", key2.string() + ".pub", "--name",
+  runCliJson({"keygen", "--member", "other-labs", "--out", key2.string(), "--kdf", "interactive"});
+  const auto pid2 = runCliJson(concat(adminArgs, {"admin", "propose-admission", key2.string() + ".pub", "--name",
                                                "Other Labs"}))
                         .at("proposal_id")
                         .get<std::string>();
   // The newly admitted resource-panel member does not decide either.
   const auto acmeArgs = hub.cliGlobals(candKey, home.path() / "acme-profile");
-  CHECK(runJson(concat(acmeArgs, {"approve", pid2}), 2).at("error").at("code") == "forbidden");
-  CHECK(runJson(concat(sg1.args, {"reject", pid2})).at("state") == "rejected");
-  CHECK(runJson(concat(my.args, {"approve", pid2}), 2).at("error").at("code") == "policy-denied");
-  CHECK(runJson(concat(sg1.args, {"directory"})).dump().find("other-labs") == std::string::npos);
+  CHECK(runCliJson(concat(acmeArgs, {"approve", pid2}), 2).at("error").at("code") == "forbidden");
+  CHECK(runCliJson(concat(sg1.args, {"reject", pid2})).at("state") == "rejected");
+  CHECK(runCliJson(concat(my.args, {"approve", pid2}), 2).at("error").at("code") == "policy-denied");
+  CHECK(runCliJson(concat(sg1.args, {"directory"})).dump().find("other-labs") == std::string::npos);
 }
 
 TEST_CASE("Admission by consensus: an expired proposal cannot be approved", "[integration][consensus]") {
@@ -290,15 +289,15 @@ TEST_CASE("Admission by consensus: an expired proposal cannot be approved", "[in
   auto sg = cliMember(hub, home, "sg-spf-cyber", "SG");
   const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
   const auto key = home.path() / "late.key";
-  runJson({"keygen", "--member", "late-labs", "--out", key.string(), "--kdf", "interactive"});
-  const auto pid = runJson(concat(adminArgs, {"admin", "propose-admission", key.string() + ".pub", "--name",
+  runCliJson({"keygen", "--member", "late-labs", "--out", key.string(), "--kdf", "interactive"});
+  const auto pid = runCliJson(concat(adminArgs, {"admin", "propose-admission", key.string() + ".pub", "--name",
                                               "Late Labs", "--expires", "90s"}))
                        .at("proposal_id")
                        .get<std::string>();
   hub.advanceClock(120'000);
-  CHECK(runJson(concat(sg.args, {"proposals"}))[0].at("state") == "expired");
-  CHECK(runJson(concat(sg.args, {"approve", pid}), 2).at("error").at("code") == "policy-denied");
-  CHECK(runJson(concat(sg.args, {"directory"})).dump().find("late-labs") == std::string::npos);
+  CHECK(runCliJson(concat(sg.args, {"proposals"}))[0].at("state") == "expired");
+  CHECK(runCliJson(concat(sg.args, {"approve", pid}), 2).at("error").at("code") == "policy-denied");
+  CHECK(runCliJson(concat(sg.args, {"directory"})).dump().find("late-labs") == std::string::npos);
 }
 
 // ---- amendments by consensus (terms of reference §IX) -------------------------------------
@@ -310,13 +309,13 @@ const std::string AmendmentText =
 
 std::string proposeAmendment(const std::vector<std::string>& adminArgs, const std::string& text,
                              const std::string& expires = "14d") {
-  auto r = runJson(concat(adminArgs, {"admin", "propose-amendment", "--text", text, "--expires", expires}));
+  auto r = runCliJson(concat(adminArgs, {"admin", "propose-amendment", "--text", text, "--expires", expires}));
   CHECK(r.at("kind") == "amendment");
   return r.at("proposal_id").get<std::string>();
 }
 
 json listed(const std::vector<std::string>& args, const std::string& pid) {
-  for (const auto& p : runJson(concat(args, {"proposals"}))) {
+  for (const auto& p : runCliJson(concat(args, {"proposals"}))) {
     if (p.at("proposal_id") == pid) return p;
   }
   FAIL("proposal " << pid << " is not listed");
@@ -326,7 +325,7 @@ json listed(const std::vector<std::string>& args, const std::string& pid) {
 // The entries of `focal admin log --json` of kind `kind`.
 std::vector<json> logEntriesOfKind(const std::vector<std::string>& adminArgs, const std::string& kind) {
   std::vector<json> out;
-  const auto log = runJson(concat(adminArgs, {"admin", "log"}));
+  const auto log = runCliJson(concat(adminArgs, {"admin", "log"}));
   for (const auto& e : log.at("entries")) {
     if (e.at("kind") == kind) out.push_back(e);
   }
@@ -345,29 +344,22 @@ wire::ErrorCode proposeRefusal(Hub& hub, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("Amendment by consensus: adopted when a point of contact of every member state approved, logged, and "
-          "re-verified by every client",
-          "[integration][consensus][amendment]") {
-  Hub hub;
-  TempDir home;
-  auto sg1 = cliMember(hub, home, "sg-spf-cyber", "SG");
-  auto sg2 = cliMember(hub, home, "sg-csa-policy", "SG", wire::Institution::POLICY_SECURITY);
-  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
-  auto partner = cliMember(hub, home, "jp-npa-partner", "", wire::Institution::DIALOGUE_PARTNER);
-  auto sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
-  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+TEST_CASE_METHOD(AseanWorld,
+                 "Amendment by consensus: adopted when a point of contact of every member state approved, logged, "
+                 "and re-verified by every client",
+                 "[integration][consensus][amendment]") {
 
   // Only an admin proposes; the text must be there and fit.
-  auto notAdmin = runJson(concat(sg1.args, {"admin", "propose-amendment", "--text", AmendmentText}), 2);
+  auto notAdmin = runCliJson(concat(sg1.args, {"admin", "propose-amendment", "--text", AmendmentText}), 2);
   CHECK(notAdmin.at("error").at("code") == "forbidden");
-  CHECK(runJson(concat(adminArgs, {"admin", "propose-amendment"}), 1).at("error").at("code") == "bad-text");
+  CHECK(runCliJson(concat(adminArgs, {"admin", "propose-amendment"}), 1).at("error").at("code") == "bad-text");
   CHECK(proposeRefusal(hub, "") == wire::ErrorCode::INVALID_REQUEST);
   CHECK(proposeRefusal(hub, std::string(protocol::MaxAmendmentTextBytes + 1, 'x')) == wire::ErrorCode::INVALID_REQUEST);
 
   // From a file, as a change to the terms of reference would be written.
   const auto textFile = home.path() / "tor-para-10.txt";
   { std::ofstream(textFile) << AmendmentText; }
-  const auto pid = runJson(concat(adminArgs, {"admin", "propose-amendment", "--text-file", textFile.string()}))
+  const auto pid = runCliJson(concat(adminArgs, {"admin", "propose-amendment", "--text-file", textFile.string()}))
                        .at("proposal_id")
                        .get<std::string>();
   auto p = listed(my.args, pid);
@@ -379,17 +371,17 @@ TEST_CASE("Amendment by consensus: adopted when a point of contact of every memb
   // Not points of contact of a member state: a dialogue partner, the
   // secretariat, the admin (without a state).
   for (const auto& args : {partner.args, sec.args, adminArgs}) {
-    auto r = runJson(concat(args, {"approve", pid}), 2);
+    auto r = runCliJson(concat(args, {"approve", pid}), 2);
     CHECK(r.at("error").at("code") == "forbidden");
     CHECK_THAT(r.at("error").at("message").get<std::string>(), Catch::Contains("point of contact of a member state"));
   }
   // Two points of contact of Singapore are one state; a second decision by
   // the same member is refused.
-  auto first = runJson(concat(sg1.args, {"approve", pid}));
+  auto first = runCliJson(concat(sg1.args, {"approve", pid}));
   CHECK(first.at("kind") == "amendment");
   CHECK(first.at("state") == "open");
-  CHECK(runJson(concat(sg2.args, {"approve", pid})).at("state") == "open");
-  CHECK(runJson(concat(sg1.args, {"approve", pid}), 2).at("error").at("code") == "duplicate");
+  CHECK(runCliJson(concat(sg2.args, {"approve", pid})).at("state") == "open");
+  CHECK(runCliJson(concat(sg1.args, {"approve", pid}), 2).at("error").at("code") == "duplicate");
   p = listed(sg1.args, pid);
   CHECK(p.at("approved_states") == json::array({"SG"}));
   CHECK(p.at("missing_states") == json::array({"MY"}));
@@ -397,7 +389,7 @@ TEST_CASE("Amendment by consensus: adopted when a point of contact of every memb
   CHECK(logEntriesOfKind(adminArgs, "amendment").empty());
 
   // Malaysia completes it: a hub-signed amendment entry with one approval per state.
-  CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
+  CHECK(runCliJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
   p = listed(partner.args, pid);
   CHECK(p.at("state") == "adopted");
   const auto index = p.at("outcome_log_index").get<std::uint64_t>();
@@ -407,16 +399,16 @@ TEST_CASE("Amendment by consensus: adopted when a point of contact of every memb
   CHECK(entries[0].at("proposal_id") == pid);
   CHECK(entries[0].at("text") == AmendmentText);
   CHECK(entries[0].at("approvals") == 2);
-  CHECK(entries[0].at("author_id") == runJson(concat(adminArgs, {"admin", "log"})).at("hub_id"));
+  CHECK(entries[0].at("author_id") == runCliJson(concat(adminArgs, {"admin", "log"})).at("hub_id"));
   // Every client re-verifies it, a fresh one from entry 0 too; the directory is unchanged.
-  for (const auto* m : {&partner, &sg2, &my}) runJson(concat(m->args, {"verify-log"}));
-  runJson(concat(hub.cliGlobals(sec.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}));
-  CHECK(runJson(concat(sg1.args, {"directory"})).dump() == runJson(concat(sg2.args, {"directory"})).dump());
+  for (const auto* m : {&partner, &sg2, &my}) runCliJson(concat(m->args, {"verify-log"}));
+  runCliJson(concat(hub.cliGlobals(sec.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}));
+  CHECK(runCliJson(concat(sg1.args, {"directory"})).dump() == runCliJson(concat(sg2.args, {"directory"})).dump());
   // A decision on an adopted proposal is refused; focald replays the entry at restart.
-  CHECK(runJson(concat(sg2.args, {"reject", pid}), 2).at("error").at("code") == "policy-denied");
+  CHECK(runCliJson(concat(sg2.args, {"reject", pid}), 2).at("error").at("code") == "policy-denied");
   hub.restart();
   my.args = hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile");
-  runJson(concat(my.args, {"verify-log"}));
+  runCliJson(concat(my.args, {"verify-log"}));
   CHECK(listed(my.args, pid).at("state") == "adopted");
 }
 
@@ -429,24 +421,24 @@ TEST_CASE("Amendment by consensus: a missing state keeps it open, one rejection 
   const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
 
   const auto pid = proposeAmendment(adminArgs, "Para 5: the WG on CC convenes twice a year.");
-  CHECK(runJson(concat(sg.args, {"approve", pid})).at("state") == "open");
-  CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "open");
+  CHECK(runCliJson(concat(sg.args, {"approve", pid})).at("state") == "open");
+  CHECK(runCliJson(concat(my.args, {"approve", pid})).at("state") == "open");
   // Thailand has not decided: the amendment stays open, naming it.
   auto p = listed(sg.args, pid);
   CHECK(p.at("state") == "open");
   CHECK(p.at("missing_states") == json::array({"TH"}));
   CHECK(logEntriesOfKind(adminArgs, "amendment").empty());
   // Thailand objects: one rejection ends it, whatever came before.
-  auto rejected = runJson(concat(th.args, {"reject", pid}));
+  auto rejected = runCliJson(concat(th.args, {"reject", pid}));
   CHECK(rejected.at("decision") == "reject");
   CHECK(rejected.at("state") == "rejected");
   p = listed(my.args, pid);
   CHECK(p.at("state") == "rejected");
   CHECK(p.at("rejected_by_ids") == json::array({"th-tcsd"}));
   CHECK(p.at("outcome_log_index").is_null());
-  CHECK(runJson(concat(th.args, {"approve", pid}), 2).at("error").at("code") == "policy-denied");
+  CHECK(runCliJson(concat(th.args, {"approve", pid}), 2).at("error").at("code") == "policy-denied");
   CHECK(logEntriesOfKind(adminArgs, "amendment").empty());
-  runJson(concat(th.args, {"verify-log"}));
+  runCliJson(concat(th.args, {"verify-log"}));
 }
 
 TEST_CASE("Consensus: an approval made before its author rotated its identity key still counts, at the hub and in "
@@ -459,24 +451,24 @@ TEST_CASE("Consensus: an approval made before its author rotated its identity ke
   const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
 
   const auto pid = proposeAmendment(adminArgs, "Para 7: resource panel requests go to both co-chairs.");
-  CHECK(runJson(concat(sg.args, {"approve", pid})).at("state") == "open");
+  CHECK(runCliJson(concat(sg.args, {"approve", pid})).at("state") == "open");
   // Singapore's point of contact replaces its identity key after approving.
   const auto sgNew = home.path() / "sg-2.key";
-  runJson(concat(sg.args, {"rotate-key", "--out", sgNew.string(), "--identity", "--kdf", "interactive"}));
+  runCliJson(concat(sg.args, {"rotate-key", "--out", sgNew.string(), "--identity", "--kdf", "interactive"}));
   const auto sgArgs2 = hub.cliGlobals(sgNew, home.path() / "sg-spf-cyber-profile");
   // The listing still verifies Singapore's decision (under its old key).
   CHECK(listed(sgArgs2, pid).at("missing_states") == json::array({"MY"}));
   // Malaysia completes the consensus: adopted, with Singapore's approval
   // signed by a key that is no longer its current one.
-  CHECK(runJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
+  CHECK(runCliJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
   CHECK(listed(my.args, pid).at("state") == "adopted");
   REQUIRE(logEntriesOfKind(adminArgs, "amendment").size() == 1);
-  runJson(concat(my.args, {"verify-log"}));
-  runJson(concat(sgArgs2, {"verify-log"}));
-  runJson(concat(hub.cliGlobals(my.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}));
+  runCliJson(concat(my.args, {"verify-log"}));
+  runCliJson(concat(sgArgs2, {"verify-log"}));
+  runCliJson(concat(hub.cliGlobals(my.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}));
   // The hub replays the same rule at startup.
   hub.restart();
-  runJson(concat(hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile"), {"verify-log"}));
+  runCliJson(concat(hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile"), {"verify-log"}));
 }
 
 TEST_CASE("A forged or tampered amendment entry served by the hub fails every client's log verification",
@@ -487,8 +479,8 @@ TEST_CASE("A forged or tampered amendment entry served by the hub fails every cl
   auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
   const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
   const auto pid = proposeAmendment(adminArgs, AmendmentText);
-  runJson(concat(sg.args, {"approve", pid}));
-  runJson(concat(my.args, {"approve", pid}));
+  runCliJson(concat(sg.args, {"approve", pid}));
+  runCliJson(concat(my.args, {"approve", pid}));
   const auto index = listed(sg.args, pid).at("outcome_log_index").get<std::uint64_t>();
   hub.stop();
 
@@ -578,10 +570,10 @@ TEST_CASE("A forged or tampered amendment entry served by the hub fails every cl
   // log before and by one that never saw it.
   hub.setExecutable(FOCAL_LYING_HUB_PATH);
   hub.start();
-  auto seen = runJson(concat(hub.cliGlobals(sg.member.keyFile, home.path() / "sg-spf-cyber-profile"), {"verify-log"}), 3);
+  auto seen = runCliJson(concat(hub.cliGlobals(sg.member.keyFile, home.path() / "sg-spf-cyber-profile"), {"verify-log"}), 3);
   CHECK_THAT(seen.at("error").at("message").get<std::string>(),
              Catch::Contains("fork") && Catch::Contains("entry " + std::to_string(index) + " differs"));
-  auto fresh = runJson(concat(hub.cliGlobals(sg.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}), 3);
+  auto fresh = runCliJson(concat(hub.cliGlobals(sg.member.keyFile, home.path() / "fresh-profile"), {"verify-log"}), 3);
   CHECK_THAT(fresh.at("error").at("message").get<std::string>(),
              Catch::Contains("log entry " + std::to_string(index)) && Catch::Contains(expected));
 }

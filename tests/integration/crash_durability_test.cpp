@@ -37,6 +37,7 @@
 //
 // Kills: FOCAL_CRASH_KILLS (default 20). The default run takes ~20 s.
 #include "hub_fixture.hpp"
+#include "tests/support/log_events.hpp"
 
 #include "client/client_error.hpp"
 #include "protocol/bulletin.hpp"
@@ -75,13 +76,6 @@ int killsWanted() {
   return 20;
 }
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The pid of this process's child `focald run <dir> ...`, or -1.
 pid_t focaldPid(const fs::path& dir) {
   const pid_t self = ::getpid();
@@ -91,7 +85,7 @@ pid_t focaldPid(const fs::path& dir) {
   while (dirent* e = ::readdir(proc)) {
     const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
     if (pid <= 0) continue;
-    const std::string stat = readFile(fs::path("/proc") / e->d_name / "stat");
+    const std::string stat = slurp(fs::path("/proc") / e->d_name / "stat");
     const auto close = stat.rfind(')');
     if (close == std::string::npos) continue;
     std::istringstream rest(stat.substr(close + 2));
@@ -99,7 +93,7 @@ pid_t focaldPid(const fs::path& dir) {
     pid_t ppid = 0;
     rest >> state >> ppid;
     if (ppid != self || state == 'Z') continue;
-    std::string cmdline = readFile(fs::path("/proc") / e->d_name / "cmdline");
+    std::string cmdline = slurp(fs::path("/proc") / e->d_name / "cmdline");
     std::vector<std::string> args;
     std::string arg;
     for (char c : cmdline) {
@@ -259,17 +253,8 @@ TEST_CASE("Crash durability: focald SIGKILLed under load loses no accepted bulle
         capnp::MallocMessageBuilder event;
         auto e = event.initRoot<wire::LogEvent>();
         e.setIssuedAtMs(nowMs());
-        auto reg = e.initRegister();
-        auto m = reg.initMember();
-        m.setId(protocol::asText(id));
-        m.setName(protocol::asText("Registered under fire " + id));
-        m.setState("SG");
-        m.setInstitution(wire::Institution::LAW_ENFORCEMENT);
-        auto k = reg.initKeys();
-        k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
-        k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
-        k.setEncKeyCreatedAtMs(pk.createdAtMs);
-        k.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
+        test_support::events::fillRegistration(e, {id, "SG", wire::Institution::LAW_ENFORCEMENT, false}, pk,
+                                               "Registered under fire " + id);
         try {
           (void)c->admin(event);
           done = true;
@@ -375,7 +360,7 @@ TEST_CASE("Crash durability: focald SIGKILLed under load loses no accepted bulle
     for (const auto& e : fs::recursive_directory_iterator(hub.dir())) {
       if (!e.is_regular_file()) continue;
       INFO(when << ": " << e.path());
-      CHECK(readFile(e.path()).find(canary) == std::string::npos);
+      CHECK(slurp(e.path()).find(canary) == std::string::npos);
     }
   };
   scanForCanary("hub running");

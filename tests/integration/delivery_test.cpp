@@ -13,12 +13,6 @@ using namespace focal::test;
 using namespace std::chrono_literals;
 
 namespace {
-std::string titleOf(client::Connection& c, const client::RawBulletin& raw, const crypto::MemberKeys& me) {
-  const auto dir = client::HubDirectory::fetch(c);
-  auto opened = client::openReceived(raw, dir, me);
-  REQUIRE(opened.ok());
-  return opened->title;
-}
 }  // namespace
 
 TEST_CASE("A bulletin sent to an online subscriber is pushed to it and verifies", "[integration]") {

@@ -50,19 +50,6 @@ std::string tmpfsUnavailableReason() {
   return "";
 }
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::size_t countOf(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 // Writes a filler file until the filesystem refuses; returns its size.
 std::uint64_t fill(const fs::path& file) {
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -161,7 +148,7 @@ TEST_CASE("Disk full: new bulletins get `unavailable`, reads and acks go on, log
   CHECK(sc->isOpen());
 
   // Logged once, however many writes failed.
-  const auto logWhileFull = readFile(hub.dir() / "focald.err");
+  const auto logWhileFull = slurp(hub.dir() / "focald.err");
   INFO("focald log:\n" << logWhileFull);
   CHECK(countOf(logWhileFull, "writes refused until") + countOf(logWhileFull, "cannot begin a write transaction") +
             countOf(logWhileFull, "aborted a write transaction") ==
@@ -211,7 +198,7 @@ TEST_CASE("Disk full: new bulletins get `unavailable`, reads and acks go on, log
   CHECK_FALSE(again.alreadyAccepted);
   CHECK(rc->ack(std::vector<crypto::BulletinId>{before1.id, before2.id}) == 0);  // already acked while full
   CHECK(rc->fetch(0).items.size() == page.items.size());  // minus before1 and before2, plus after and again
-  const auto logAfter = readFile(hub.dir() / "focald.err");
+  const auto logAfter = slurp(hub.dir() / "focald.err");
   // Recovery is logged once, and the reserve is back at its full size.
   CHECK(countOf(logAfter, "commits succeed again") == 1);
   CHECK(countOf(logAfter, "released the 8 MiB space reserve") == 1);

@@ -17,6 +17,8 @@
 // stated bound; every flood connection ends within its deadline (+ slack);
 // afterwards focald holds no more file descriptors than before.
 #include "hub_fixture.hpp"
+#include "tests/support/raw_client.hpp"
+#include "tests/support/sanitizers.hpp"
 #include "fault_proxy.hpp"
 
 #include "client/client_error.hpp"
@@ -45,19 +47,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-// g++ defines __SANITIZE_*__; clang (the ASan+UBSan build) answers
-// __has_feature instead.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool Sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool Sanitized = true;
-#else
-constexpr bool Sanitized = false;
-#endif
-#else
-constexpr bool Sanitized = false;
-#endif
+using test_support::Sanitized;
 // How late after its deadline the last of a flood's connections may end:
 // the hub works through thousands of expiring timers at once, and a
 // sanitized hub on a loaded 2-core machine needs several times longer for
@@ -87,51 +77,14 @@ std::size_t openFds(pid_t pid) {
   return n;
 }
 
-int tcpConnect(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int tcpConnect(std::uint16_t port) { return test_support::tcpConnectFrom("127.0.0.1", port); }
 
-// A TLS 1.3 connection made with OpenSSL directly (no certificate check: a
-// flood does not care), so hundreds can be watched at once with poll().
-struct RawTls {
-  int fd = -1;
-  SSL* ssl = nullptr;
-  SteadyClock::duration endedAfter{};
-  bool ended = false;
-  ~RawTls() {
-    if (ssl) SSL_free(ssl);
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-SSL_CTX* floodContext() {
-  static SSL_CTX* ctx = [] {
-    SSL_CTX* c = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
-    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
-    return c;
-  }();
-  return ctx;
-}
-
+// A TLS 1.3 connection (no certificate check: a flood does not care), made
+// non-blocking so hundreds can be watched at once with poll().
+using RawTls = test_support::RawClient;
 std::unique_ptr<RawTls> tlsConnect(std::uint16_t port) {
-  auto t = std::make_unique<RawTls>();
-  t->fd = tcpConnect(port);
-  if (t->fd < 0) return nullptr;
-  t->ssl = SSL_new(floodContext());
-  SSL_set_fd(t->ssl, t->fd);
-  if (SSL_connect(t->ssl) != 1) return nullptr;
-  ::fcntl(t->fd, F_SETFL, ::fcntl(t->fd, F_GETFL) | O_NONBLOCK);
+  auto t = RawTls::connect("127.0.0.1", port);
+  if (t) ::fcntl(t->fd(), F_SETFL, ::fcntl(t->fd(), F_GETFL) | O_NONBLOCK);
   return t;
 }
 
@@ -139,9 +92,9 @@ std::unique_ptr<RawTls> tlsConnect(std::uint16_t port) {
 bool tlsDrainEnded(RawTls& t) {
   char buf[4096];
   for (;;) {
-    const int n = SSL_read(t.ssl, buf, sizeof buf);
+    const int n = SSL_read(t.ssl(), buf, sizeof buf);
     if (n > 0) continue;
-    const int err = SSL_get_error(t.ssl, n);
+    const int err = SSL_get_error(t.ssl(), n);
     return err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE;
   }
 }
@@ -359,7 +312,7 @@ TEST_CASE("Floods and slow peers: the hub stays up, bounded and responsive, and 
       const auto handshakes = SteadyClock::now() - start;
       CHECK(conns.size() == static_cast<std::size_t>(tlsFlood));
       std::vector<int> fds;
-      for (auto& c : conns) fds.push_back(c->fd);
+      for (auto& c : conns) fds.push_back(c->fd());
       // Each connection's deadline runs from its own accept; the last was
       // accepted at `handshakes`.
       const auto slowest = waitAllEnded(fds, start, handshakes + std::chrono::milliseconds(UnauthMs + DeadlineSlackMs) + 2s,
@@ -412,14 +365,14 @@ TEST_CASE("Floods and slow peers: the hub stays up, bounded and responsive, and 
       for (int i = 0; i < bigHeaders; ++i) {
         auto t = tlsConnect(hub.port());
         if (!t) continue;
-        ::fcntl(t->fd, F_SETFL, ::fcntl(t->fd, F_GETFL) & ~O_NONBLOCK);
-        const bool written = SSL_write(t->ssl, header, 4) == 4;
-        ::fcntl(t->fd, F_SETFL, ::fcntl(t->fd, F_GETFL) | O_NONBLOCK);
+        ::fcntl(t->fd(), F_SETFL, ::fcntl(t->fd(), F_GETFL) & ~O_NONBLOCK);
+        const bool written = SSL_write(t->ssl(), header, 4) == 4;
+        ::fcntl(t->fd(), F_SETFL, ::fcntl(t->fd(), F_GETFL) | O_NONBLOCK);
         if (written) conns.push_back(std::move(t));
       }
       CHECK(conns.size() == static_cast<std::size_t>(bigHeaders));
       std::vector<int> fds;
-      for (auto& c : conns) fds.push_back(c->fd);
+      for (auto& c : conns) fds.push_back(c->fd());
       const auto slowest =
           waitAllEnded(fds, start, 10s, [&](std::size_t i) { return tlsDrainEnded(*conns[i]); });
       REQUIRE(slowest.has_value());

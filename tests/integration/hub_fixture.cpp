@@ -1,7 +1,11 @@
 #include "hub_fixture.hpp"
 
+#include "tests/support/log_events.hpp"
+
+#include "client/bulletin_reader.hpp"
 #include "client/key_directory.hpp"
 #include "protocol/bulletin.hpp"
+#include "protocol/signing.hpp"
 
 #include <capnp/message.h>
 #include <catch2/catch.hpp>
@@ -91,17 +95,6 @@ const bool sodiumReady = (crypto::initialize(), true);
 std::int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-TempDir::TempDir() {
-  std::string tmpl = (fs::temp_directory_path() / "focal-it-XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
 }
 
 ProcessResult runProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
@@ -328,18 +321,8 @@ void Hub::registerMember(client::Connection& admin, const crypto::PublicKeys& pk
   capnp::MallocMessageBuilder event;
   auto e = event.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(nowMs());
-  auto reg = e.initRegister();
-  auto m = reg.initMember();
-  m.setId(protocol::asText(pk.memberId));
-  m.setName(protocol::asText("Test member " + pk.memberId));
-  m.setState(protocol::asText(state));
-  m.setInstitution(institution);
-  m.setIsSecretariat(institution == wire::Institution::SECRETARIAT);
-  auto k = reg.initKeys();
-  k.setIdentityKey(protocol::kjBytes(pk.identity.view()));
-  k.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
-  k.setEncKeyCreatedAtMs(pk.createdAtMs);
-  k.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
+  test_support::events::fillRegistration(e, {pk.memberId, state, institution, false}, pk, "Test member " + pk.memberId);
+  e.getRegister().getMember().setIsSecretariat(institution == wire::Institution::SECRETARIAT);
   (void)admin.admin(event);
 }
 
@@ -411,6 +394,33 @@ std::string slurp(const fs::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+protocol::SealedBulletin resignedHeader(protocol::SealedBulletin s, const crypto::MemberKeys& sender,
+                                        const std::function<void(wire::BulletinHeader::Builder)>& mutate) {
+  capnp::MallocMessageBuilder b;
+  {
+    auto parsed = protocol::decode<wire::BulletinHeader>(s.header);
+    REQUIRE(parsed);
+    b.setRoot(parsed->root());
+  }
+  mutate(b.getRoot<wire::BulletinHeader>());
+  s.header = protocol::toBytes(b);
+  s.signature = crypto::sign(protocol::context::BulletinHeader, s.header, sender.identity.secretKey);
+  return s;
+}
+
+std::string titleOf(client::Connection& c, const client::RawBulletin& raw, const crypto::MemberKeys& me) {
+  const auto dir = client::HubDirectory::fetch(c);
+  auto opened = client::openReceived(raw, dir, me);
+  REQUIRE(opened.ok());
+  return opened->title;
+}
+
+std::size_t countOf(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
 }
 
 }  // namespace focal::test

@@ -10,11 +10,14 @@
 #pragma once
 
 #include "client/connection.hpp"
+#include "client/raw_bulletin.hpp"
 #include "crypto/keyfile.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,18 +31,7 @@ namespace fs = std::filesystem;
 
 inline constexpr const char* TestPassphrase = "integration-test passphrase";
 
-// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 struct ProcessResult {
   int exitCode = -1;  // 128 + signal if killed
@@ -163,9 +155,20 @@ protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender, const std::vec
 
 std::int64_t nowMs();
 
+// `s` with its header changed by `mutate` and re-signed by `sender` (the
+// ciphertext stays valid: its associated data is the bulletin id).
+protocol::SealedBulletin resignedHeader(protocol::SealedBulletin s, const crypto::MemberKeys& sender,
+                                        const std::function<void(wire::BulletinHeader::Builder)>& mutate);
+
+// The title of a received bulletin, opened as `me` against the hub's
+// directory (fetched over `c`).
+std::string titleOf(client::Connection& c, const client::RawBulletin& raw, const crypto::MemberKeys& me);
+
 // CLI argument lists: `a` followed by `b` (global options + a command).
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b);
 // The whole content of a file ("" if it cannot be read).
 std::string slurp(const fs::path& p);
+// How many times `needle` occurs in `text` (overlapping occurrences count).
+std::size_t countOf(const std::string& text, const std::string& needle);
 
 }  // namespace focal::test

@@ -23,6 +23,7 @@
 // interpose the same libc calls (malloc, the I/O calls). It runs in the
 // normal build, which the CI runs too (docs/reliability.md).
 #include "hub_fixture.hpp"
+#include "tests/support/sanitizers.hpp"
 
 #include "client/client_error.hpp"
 #include "server/sqlite.hpp"
@@ -45,36 +46,13 @@ constexpr const char* FiuRun = "/usr/bin/fiu-run";
 constexpr const char* FiuCtrl = "/usr/bin/fiu-ctrl";
 constexpr const char* PosixPreload = "/usr/lib/fiu/fiu_posix_preload.so";
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool SanitizerBuild = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool SanitizerBuild = true;
-#else
-constexpr bool SanitizerBuild = false;
-#endif
-#else
-constexpr bool SanitizerBuild = false;
-#endif
+constexpr bool SanitizerBuild = test_support::Sanitized;
 
 std::string fiuUnavailableReason() {
   if (SanitizerBuild) return "sanitizer build: libfiu's LD_PRELOAD cannot precede the sanitizer runtime";
   if (::access(FiuRun, X_OK) != 0 || ::access(FiuCtrl, X_OK) != 0) return "fiu-run/fiu-ctrl missing (apt install fiu-utils)";
   if (::access(PosixPreload, R_OK) != 0) return std::string(PosixPreload) + " missing (libfiu0)";
   return "";
-}
-
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::size_t countOf(const std::string& text, const std::string& needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
 }
 
 struct Fault {
@@ -130,7 +108,7 @@ TEST_CASE("I/O faults (libfiu): EIO on write or fsync and ENOSPC during a commit
   int refusedThenFound = 0;
   for (const auto& f : faults) {
     INFO("fault: " << f.what);
-    const auto logBefore = readFile(hub.dir() / "focald.err");
+    const auto logBefore = slurp(hub.dir() / "focald.err");
     // A bulletin waiting to be acked, sent before the fault.
     const auto toAck = sealTo(a.keys, {&b.keys}, "to ack during " + f.what);
     sendOk(toAck);
@@ -175,7 +153,7 @@ TEST_CASE("I/O faults (libfiu): EIO on write or fsync and ENOSPC during a commit
     }
     CHECK(rc->ack(std::vector<crypto::BulletinId>{toAck.id}) == 1);
     accepted.erase(crypto::toHex(toAck.id));
-    const auto logAfter = readFile(hub.dir() / "focald.err").substr(logBefore.size());
+    const auto logAfter = slurp(hub.dir() / "focald.err").substr(logBefore.size());
     INFO("focald log of this episode:\n" << logAfter);
     CHECK(countOf(logAfter, "writes refused until") + countOf(logAfter, "cannot begin a write transaction") +
               countOf(logAfter, "aborted a write transaction") ==

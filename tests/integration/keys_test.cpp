@@ -23,15 +23,6 @@ namespace sq = focal::server::sqlite;
 
 namespace {
 
-json runJson(const std::vector<std::string>& args, int expectedExit = 0) {
-  auto r = runCli(concat({"--json"}, args));
-  INFO("focal " << args.back() << " -> exit " << r.exitCode << "\nstdout: " << r.out << "\nstderr: " << r.err);
-  REQUIRE(r.exitCode == expectedExit);
-  json j;
-  REQUIRE_NOTHROW(j = json::parse(r.out));
-  return j;
-}
-
 // The error message of a failed --json command.
 std::string errorOf(const json& j) { return j.at("error").at("message").get<std::string>(); }
 
@@ -42,12 +33,6 @@ TestMember keyFileMember(Hub& hub, const std::string& id, const std::string& sta
 void withDatabase(const Hub& hub, const std::function<void(sq::Database&)>& f) {
   auto db = sq::Database::open(hub.database(), sq::Database::Mode::ReadWrite);
   f(db);
-}
-
-std::uint64_t logSize(sq::Database& db) {
-  auto s = db.prepare("SELECT count(*) FROM log_entries");
-  REQUIRE(s->step());
-  return static_cast<std::uint64_t>(s->columnInt(0));
 }
 
 // Replaces the first occurrence of `from` in the event of entry `idx`.
@@ -72,7 +57,7 @@ void adminRotate(Hub& hub, const fs::path& adminProfile, const std::string& memb
                  const fs::path& dir) {
   const auto pub = dir / (member + "-new.pub");
   std::ofstream(pub) << crypto::formatPublicKeys(pk);
-  runJson(concat(hub.cliGlobals(hub.adminKeyFile(), adminProfile), {"admin", "rotate", member, pub.string()}));
+  runCliJson(concat(hub.cliGlobals(hub.adminKeyFile(), adminProfile), {"admin", "rotate", member, pub.string()}));
 }
 
 // A member's new encryption key (same identity), certified by its identity.
@@ -97,28 +82,28 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
     REQUIRE(it != list.end());
     return *it;
   };
-  auto list = runJson(concat(admin, {"admin", "list"}));
+  auto list = runCliJson(concat(admin, {"admin", "list"}));
   REQUIRE(list.size() == 3);
   CHECK(row(list, "sg-spf-cyber").at("status") == "active");
 
   // The member's own rotation, signed by its current identity key.
   const auto sg2 = home.path() / "sg2.key";
-  auto rot = runJson(concat(sgArgs, {"rotate-key", "--out", sg2.string(), "--kdf", "interactive"}));
+  auto rot = runCliJson(concat(sgArgs, {"rotate-key", "--out", sg2.string(), "--kdf", "interactive"}));
   CHECK(rot.at("rotated") == "encryption");
   CHECK(fs::exists(sg2));
   // A member cannot rotate someone else's key (the hub refuses: exit 2).
   std::ofstream(home.path() / "my-new.pub") << crypto::formatPublicKeys(newEncryptionKey(my.keys));
-  auto refused = runJson(concat(sgArgs, {"admin", "rotate", "my-pdrm-cyber", (home.path() / "my-new.pub").string()}), 2);
+  auto refused = runCliJson(concat(sgArgs, {"admin", "rotate", "my-pdrm-cyber", (home.path() / "my-new.pub").string()}), 2);
   CHECK(refused.at("error").at("code") == "forbidden");
   // An admin-forced rotation.
-  auto forced = runJson(concat(admin, {"admin", "rotate", "my-pdrm-cyber", (home.path() / "my-new.pub").string()}));
+  auto forced = runCliJson(concat(admin, {"admin", "rotate", "my-pdrm-cyber", (home.path() / "my-new.pub").string()}));
   CHECK(forced.at("action") == "rotate-encryption");
   // Roles and revocation, with a reason.
-  runJson(concat(admin, {"admin", "role", "my-pdrm-cyber", "--secretariat", "yes"}));
-  auto rev = runJson(concat(admin, {"admin", "revoke", "my-pdrm-cyber", "--reason", "left the institution"}));
+  runCliJson(concat(admin, {"admin", "role", "my-pdrm-cyber", "--secretariat", "yes"}));
+  auto rev = runCliJson(concat(admin, {"admin", "revoke", "my-pdrm-cyber", "--reason", "left the institution"}));
   const auto revokedAt = rev.at("log_index").get<std::uint64_t>();
 
-  auto log = runJson(concat(admin, {"admin", "log", "--from", "4"}));
+  auto log = runCliJson(concat(admin, {"admin", "log", "--from", "4"}));
   std::vector<std::string> kinds;
   for (const auto& e : log.at("entries")) kinds.push_back(e.at("kind"));
   CHECK(kinds == std::vector<std::string>{"rotate-encryption", "rotate-encryption", "role-change", "revoke"});
@@ -126,17 +111,17 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
   CHECK(log.at("entries").back().at("log_index") == revokedAt);
   CHECK(log.at("entries")[0].at("author_id") == "sg-spf-cyber");
 
-  list = runJson(concat(admin, {"admin", "list"}));
+  list = runCliJson(concat(admin, {"admin", "list"}));
   const auto myRow = row(list, "my-pdrm-cyber");
   CHECK(myRow.at("status") == "revoked");
   CHECK(myRow.at("secretariat") == true);
   CHECK(myRow.at("revoke_reason") == "left the institution");
 
   // The revoked member cannot authenticate (and that is audited).
-  auto locked = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"directory"}), 2);
+  auto locked = runCliJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"directory"}), 2);
   CHECK(locked.at("error").at("code") == "revoked-key");
 
-  auto audit = runJson(concat(admin, {"admin", "audit"}));
+  auto audit = runCliJson(concat(admin, {"admin", "audit"}));
   CHECK(audit.at("verified") == true);
   std::vector<std::string> events;
   for (const auto& e : audit.at("entries")) events.push_back(e.at("event"));
@@ -148,7 +133,7 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
   CHECK(has("admin.refused"));
   CHECK(has("auth.revoked"));
   // Only admins read the audit trail.
-  auto denied = runJson(concat(sgArgs, {"admin", "audit"}), 2);
+  auto denied = runCliJson(concat(sgArgs, {"admin", "audit"}), 2);
   CHECK(denied.at("error").at("code") == "forbidden");
 
   // An edited row breaks the chain; a truncated trail is caught against the
@@ -156,12 +141,12 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
   hub.stop();
   withDatabase(hub, [](sq::Database& db) { db.exec("UPDATE audit SET detail = 'nothing happened' WHERE idx = 1"); });
   hub.start();
-  auto caught = runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
+  auto caught = runCliJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
   CHECK_THAT(errorOf(caught), Catch::Contains("entry 1"));
   hub.stop();
   withDatabase(hub, [](sq::Database& db) { db.exec("DELETE FROM audit WHERE idx >= 1"); });
   hub.start();
-  caught = runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
+  caught = runCliJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"), {"admin", "audit"}), 3);
   CHECK_THAT(errorOf(caught), Catch::Contains("truncated"));
 }
 
@@ -218,23 +203,23 @@ TEST_CASE("A rotated key file still opens bulletins queued for the old key, and 
   auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
   auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
   const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
-  auto before = runJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
+  auto before = runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
                                         "--title", "before rotation", "--body", "old key"}));
 
   const auto my2 = home.path() / "my2.key";
-  runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-rotate"),
+  runCliJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-rotate"),
                  {"rotate-key", "--out", my2.string(), "--kdf", "interactive"}));
-  auto after = runJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
+  auto after = runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
                                        "--title", "after rotation", "--body", "new key"}));
 
   // The old key file (same identity) opens the old bulletin, not the new one.
-  auto oldRead = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", before.at("bulletin_id")}));
+  auto oldRead = runCliJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", before.at("bulletin_id")}));
   CHECK(oldRead.at("body") == "old key");
-  runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", after.at("bulletin_id")}), 3);
+  runCliJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my-old"), {"read", after.at("bulletin_id")}), 3);
   // The new file opens both (it keeps the earlier encryption key).
-  auto newRead = runJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", after.at("bulletin_id")}));
+  auto newRead = runCliJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", after.at("bulletin_id")}));
   CHECK(newRead.at("body") == "new key");
-  auto oldWithNew = runJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", before.at("bulletin_id")}));
+  auto oldWithNew = runCliJson(concat(hub.cliGlobals(my2, home.path() / "my-new"), {"read", before.at("bulletin_id")}));
   CHECK(oldWithNew.at("body") == "old key");
 }
 
@@ -245,28 +230,28 @@ TEST_CASE("Identity rotation: the old identity is locked out, bulletins it signe
   auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
   auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
   const auto send = [&](const fs::path& key, const fs::path& profile, const std::string& title) {
-    return runJson(concat(hub.cliGlobals(key, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
+    return runCliJson(concat(hub.cliGlobals(key, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
                                                           "--category", "trend", "--title", title, "--body", title}));
   };
   auto before = send(sg.keyFile, home.path() / "sg", "signed by the old identity");
   const auto sg2 = home.path() / "sg2.key";
-  auto rot = runJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
+  auto rot = runCliJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
                             {"rotate-key", "--out", sg2.string(), "--identity", "--kdf", "interactive"}));
   CHECK(rot.at("rotated") == "identity+encryption");
   CHECK(rot.at("fingerprint") != crypto::fingerprint(sg.id(), sg.keys.identity.publicKey));
   // The replaced identity key cannot authenticate any more.
-  auto old = runJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg-old"), {"directory"}), 2);
+  auto old = runCliJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg-old"), {"directory"}), 2);
   CHECK(old.at("error").at("code") == "unauthenticated");
   auto after = send(sg2, home.path() / "sg-new", "signed by the new identity");
 
   const auto myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
-  auto fp = runJson(concat(myArgs, {"fingerprint", "sg-spf-cyber"}));
+  auto fp = runCliJson(concat(myArgs, {"fingerprint", "sg-spf-cyber"}));
   CHECK(fp.at("fingerprint") == rot.at("fingerprint"));
-  auto r1 = runJson(concat(myArgs, {"read", before.at("bulletin_id")}));
+  auto r1 = runCliJson(concat(myArgs, {"read", before.at("bulletin_id")}));
   CHECK(r1.at("body") == "signed by the old identity");
   CHECK(r1.at("key_warning").is_null());
   CHECK(r1.at("sender").at("fingerprint") == crypto::fingerprint(sg.id(), sg.keys.identity.publicKey));
-  auto r2 = runJson(concat(myArgs, {"read", after.at("bulletin_id")}));
+  auto r2 = runCliJson(concat(myArgs, {"read", after.at("bulletin_id")}));
   CHECK(r2.at("body") == "signed by the new identity");
   CHECK(r2.at("sender").at("fingerprint") == rot.at("fingerprint"));
 }
@@ -277,13 +262,13 @@ TEST_CASE("Bulletins signed before the sender's revocation are marked with the t
   TempDir home;
   auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
   auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
-  auto sent = runJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
+  auto sent = runCliJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
                              {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend", "--title",
                               "signed before", "--body", "b"}));
-  runJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"),
+  runCliJson(concat(hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin"),
                  {"admin", "revoke", "sg-spf-cyber", "--key", crypto::toHex(sg.keys.identity.publicKey), "--reason",
                   "key compromised"}));
-  auto read = runJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"read", sent.at("bulletin_id")}));
+  auto read = runCliJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"read", sent.at("bulletin_id")}));
   CHECK(read.at("verified") == true);
   CHECK(read.at("key_warning") == "signed by a key since revoked");
 }
@@ -302,7 +287,7 @@ struct TamperedHub {
   fs::path sgProfile = home.path() / "sg";
 
   TamperedHub() {
-    auto first = runJson(concat(sgArgs(), {"verify-log"}));
+    auto first = runCliJson(concat(sgArgs(), {"verify-log"}));
     REQUIRE(first.at("entry_count") == 4);
     adminRotate(hub, home.path() / "admin", "my-pdrm-cyber", myNew, home.path());
     hub.createMember("th-rtp-cyber", "TH");
@@ -314,7 +299,7 @@ struct TamperedHub {
   // SG's profile verifies all 6 entries on the honest hub first.
   void verifyEverything() {
     hub.start();
-    REQUIRE(runJson(concat(sgArgs(), {"verify-log"})).at("entry_count") == 6);
+    REQUIRE(runCliJson(concat(sgArgs(), {"verify-log"})).at("entry_count") == 6);
     hub.stop();
   }
   void tamper(const std::function<void(sq::Database&)>& f) { withDatabase(hub, f); }
@@ -324,7 +309,7 @@ struct TamperedHub {
   }
   // SG sends to MY; `exit` 3 = the client refused (verification failed).
   json sendToMy(int exit, const fs::path& profile = {}) const {
-    return runJson(concat(sgArgs(profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
+    return runCliJson(concat(sgArgs(profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
                                             "--title", "t", "--body", "b"}),
                    exit);
   }
@@ -378,7 +363,7 @@ TEST_CASE_METHOD(TamperedHub, "Reordered log entries are caught and the first di
   });
   startLiar();
   CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("fork") && Catch::Contains("entry 4 differs"));
-  auto v = runJson(concat(sgArgs(), {"verify-log"}), 3);
+  auto v = runCliJson(concat(sgArgs(), {"verify-log"}), 3);
   CHECK_THAT(errorOf(v), Catch::Contains("entry 4"));
 }
 
@@ -414,7 +399,7 @@ TEST_CASE("A fork served to two clients is caught by each when it sees the other
   adminRotate(*b, home.path() / "admin-b", "my-pdrm-cyber", newEncryptionKey(my.keys), home.path());
 
   const auto send = [&](const Hub& hub, const fs::path& profile, int exit) {
-    return runJson(concat(hub.cliGlobals(sg.keyFile, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
+    return runCliJson(concat(hub.cliGlobals(sg.keyFile, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
                                                                  "--category", "trend", "--title", "t", "--body", "b"}),
                    exit);
   };
@@ -428,13 +413,13 @@ TEST_CASE("A fork served to two clients is caught by each when it sees the other
   CHECK_THAT(errorOf(e2), Catch::Contains("fork"));
   // Members who each only ever see their own branch catch the split view by
   // comparing heads read out over another channel.
-  const std::string h1 = runJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log"})).at("head");
-  auto cmp = runJson(concat(b->cliGlobals(sg.keyFile, home.path() / "client2"), {"verify-log", "--compare", h1}), 3);
+  const std::string h1 = runCliJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log"})).at("head");
+  auto cmp = runCliJson(concat(b->cliGlobals(sg.keyFile, home.path() / "client2"), {"verify-log", "--compare", h1}), 3);
   CHECK(cmp.at("compared")[0].at("result") == "split-view");
-  auto same = runJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log", "--compare", h1}));
+  auto same = runCliJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log", "--compare", h1}));
   CHECK(same.at("compared")[0].at("result") == "consistent");
-  runJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log", "--compare", "12x:00"}), 1);
+  runCliJson(concat(a.cliGlobals(sg.keyFile, home.path() / "client1"), {"verify-log", "--compare", "12x:00"}), 1);
   // The fingerprint command uses verified keys only, so it refuses too.
-  auto fp = runJson(concat(b->cliGlobals(sg.keyFile, home.path() / "client1"), {"fingerprint", "my-pdrm-cyber"}), 3);
+  auto fp = runCliJson(concat(b->cliGlobals(sg.keyFile, home.path() / "client1"), {"fingerprint", "my-pdrm-cyber"}), 3);
   CHECK_THAT(errorOf(fp), Catch::Contains("inconsistent"));
 }

@@ -5,7 +5,8 @@
 // 127.0.0.1 is served (a fresh connection and a directory request every
 // round, plus the real `focal inbox` while the peers are held).
 #include "hub_fixture.hpp"
-#include "raw_peer.hpp"
+#include "tests/support/sanitizers.hpp"
+#include "tests/support/raw_client.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,21 +16,14 @@
 using namespace focal;
 using namespace focal::test;
 using namespace std::chrono_literals;
+using test_support::loopbackSource;
+using test_support::raiseFdLimit;
+using test_support::RawClient;
+using test_support::Sanitized;
+using test_support::vmRssKiB;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool Sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool Sanitized = true;
-#else
-constexpr bool Sanitized = false;
-#endif
-#else
-constexpr bool Sanitized = false;
-#endif
 
 constexpr std::size_t Peers = 1000;
 // The bound the issue sets: 1,000 hostile peers may cost at most this much
@@ -111,10 +105,10 @@ TEST_CASE("Pre-authentication memory: 1,000 TLS peers from 1,000 addresses, each
   REQUIRE(before > 0);
 
   MemberLoop loop(hub, member.keys);
-  std::vector<std::unique_ptr<RawTlsPeer>> peers;
+  std::vector<std::unique_ptr<RawClient>> peers;
   long peak = before;
   for (std::size_t i = 0; i < Peers; ++i) {
-    auto p = RawTlsPeer::connect(loopbackSource(i), hub.port());
+    auto p = RawClient::connect(loopbackSource(i), hub.port());
     INFO("peer " << i << " from " << loopbackSource(i));
     REQUIRE(p != nullptr);
     auto challenge = p->readFrame();
@@ -168,11 +162,11 @@ TEST_CASE("Authenticated memory: 400 sessions of 50 members, each holding a 1 Mi
   { auto warm = hub.connect(watcher.keys); (void)warm->directory(); }
   const long before = vmRssKiB(hub.pid());
 
-  std::vector<std::unique_ptr<RawTlsPeer>> peers;
+  std::vector<std::unique_ptr<RawClient>> peers;
   long peak = before;
   const crypto::Bytes someBody(64, 0);
   for (std::size_t i = 0; i < members.size() * 8; ++i) {
-    auto p = RawTlsPeer::connect("127.0.0.1", hub.port());
+    auto p = RawClient::connect("127.0.0.1", hub.port());
     REQUIRE(p != nullptr);
     INFO("session " << i << " of " << members[i % members.size()].id());
     REQUIRE(p->authenticate(members[i % members.size()].keys));

@@ -161,20 +161,6 @@ protocol::SignedRecordBytes reforged(const protocol::SignedRecordBytes& record, 
   return protocol::signRecord(protocol::context::Forward, b, signer);
 }
 
-// `s` with its header changed by `mutate`, re-signed by `sender` (the
-// ciphertext stays valid: its associated data is the bulletin id).
-protocol::SealedBulletin resigned(protocol::SealedBulletin s, const crypto::MemberKeys& sender,
-                                  const std::function<void(wire::BulletinHeader::Builder)>& mutate) {
-  auto parsed = protocol::decode<wire::BulletinHeader>(s.header);
-  REQUIRE(parsed);
-  capnp::MallocMessageBuilder b;
-  b.setRoot(parsed->root());
-  mutate(b.getRoot<wire::BulletinHeader>());
-  s.header = protocol::toBytes(b);
-  s.signature = crypto::sign(protocol::context::BulletinHeader, s.header, sender.identity.secretKey);
-  return s;
-}
-
 // The queued delivery of `id` for the connection's member (the first one).
 std::optional<client::Delivery> queued(client::Connection& c, const crypto::BulletinId& id, bool retraction = false) {
   for (auto& d : c.fetch(0).items) {
@@ -788,15 +774,15 @@ TEST_CASE("H3 without its text is refused by the CLI and by the hub, malformed m
     d.handling = wire::Handling::H3;
     d.handlingText = "placeholder";
   });
-  auto noText = resigned(b.bulletin, g.myLe.keys, [](wire::BulletinHeader::Builder h) { h.setHandlingText(""); });
+  auto noText = resignedHeader(b.bulletin, g.myLe.keys, [](wire::BulletinHeader::Builder h) { h.setHandlingText(""); });
   refused([&] { c->send(noText); }, wire::ErrorCode::INVALID_REQUEST, {"H3 requires handlingText"});
   auto b2 = sealTo(*c, g.myLe, {"sg-le"}, wire::Tlp::GREEN);
   auto textWithoutH3 =
-      resigned(b2.bulletin, g.myLe.keys, [](wire::BulletinHeader::Builder h) { h.setHandlingText("stray"); });
+      resignedHeader(b2.bulletin, g.myLe.keys, [](wire::BulletinHeader::Builder h) { h.setHandlingText("stray"); });
   refused([&] { c->send(textWithoutH3); }, wire::ErrorCode::INVALID_REQUEST, {"only for handling code H3"});
   auto b3 = sealTo(*c, g.myLe, {"sg-le"}, wire::Tlp::GREEN);
   auto halfEvaluation =
-      resigned(b3.bulletin, g.myLe.keys, [](wire::BulletinHeader::Builder h) { h.setInfoAccuracy(2); });
+      resignedHeader(b3.bulletin, g.myLe.keys, [](wire::BulletinHeader::Builder h) { h.setInfoAccuracy(2); });
   refused([&] { c->send(halfEvaluation); }, wire::ErrorCode::INVALID_REQUEST, {"evaluation has both parts"});
 }
 

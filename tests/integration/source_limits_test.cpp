@@ -5,7 +5,7 @@
 // flooding the hub with 5,000 reconnecting connections does not keep a
 // member on another address out.
 #include "hub_fixture.hpp"
-#include "raw_peer.hpp"
+#include "tests/support/raw_client.hpp"
 
 #include "client/client_error.hpp"
 
@@ -20,6 +20,7 @@
 
 using namespace focal;
 using namespace focal::test;
+using namespace focal::test_support;
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -27,17 +28,17 @@ namespace {
 
 // A TLS peer that was refused: the first frame is the typed error (no
 // challenge), then the hub closes without a reset.
-void requireRefused(RawTlsPeer& peer) {
+void requireRefused(RawClient& peer) {
   auto f = peer.readFrame();
   REQUIRE(f.has_value());
   REQUIRE(f->root().isError());
   CHECK(f->root().getError().getCode() == wire::ErrorCode::TOO_MANY_CONNECTIONS);
   CHECK(f->root().getError().getRetryAfterMs() > 0);
   const auto ending = peer.waitEnding();
-  CHECK((ending == RawTlsPeer::Ending::Eof || ending == RawTlsPeer::Ending::CloseNotify));
+  CHECK((ending == RawClient::Ending::Eof || ending == RawClient::Ending::CloseNotify));
 }
 
-void requireChallenged(RawTlsPeer& peer) {
+void requireChallenged(RawClient& peer) {
   auto f = peer.readFrame();
   REQUIRE(f.has_value());
   REQUIRE(f->root().isChallenge());
@@ -46,10 +47,10 @@ void requireChallenged(RawTlsPeer& peer) {
 // A connection from `source` that got its challenge. Retried while it is
 // refused: a connection the test closed just before may not have been
 // seen closed by the hub yet (a condition with a deadline, not a sleep).
-std::unique_ptr<RawTlsPeer> challengedFrom(const std::string& source, std::uint16_t port) {
+std::unique_ptr<RawClient> challengedFrom(const std::string& source, std::uint16_t port) {
   const auto deadline = SteadyClock::now() + 20s;
   while (SteadyClock::now() < deadline) {
-    auto p = RawTlsPeer::connect(source, port);
+    auto p = RawClient::connect(source, port);
     if (!p) continue;
     auto f = p->readFrame();
     if (f && f->root().isChallenge()) return p;
@@ -66,22 +67,22 @@ TEST_CASE("Per-source cap: a connection over max_unauthenticated_per_source gets
   Hub hub(HubOptions{{{"max_unauthenticated_per_source", "4"}, {"unauthenticated_timeout_ms", "60000"}}});
   auto member = hub.createMember("sg-spf", "SG");
 
-  std::vector<std::unique_ptr<RawTlsPeer>> held;
+  std::vector<std::unique_ptr<RawClient>> held;
   for (int i = 0; i < 4; ++i) {
-    held.push_back(RawTlsPeer::connect("127.0.0.2", hub.port()));
+    held.push_back(RawClient::connect("127.0.0.2", hub.port()));
     REQUIRE(held.back() != nullptr);
     requireChallenged(*held.back());
   }
-  auto over = RawTlsPeer::connect("127.0.0.2", hub.port());
+  auto over = RawClient::connect("127.0.0.2", hub.port());
   REQUIRE(over != nullptr);
   requireRefused(*over);
 
   // The real client sees the typed error too.
   {
     // Four more from 127.0.0.1 fill that address's cap as well.
-    std::vector<std::unique_ptr<RawTlsPeer>> local;
+    std::vector<std::unique_ptr<RawClient>> local;
     for (int i = 0; i < 4; ++i) {
-      local.push_back(RawTlsPeer::connect("127.0.0.1", hub.port()));
+      local.push_back(RawClient::connect("127.0.0.1", hub.port()));
       REQUIRE(local.back() != nullptr);
       requireChallenged(*local.back());
     }
@@ -94,7 +95,7 @@ TEST_CASE("Per-source cap: a connection over max_unauthenticated_per_source gets
   }
 
   // Another address is not affected.
-  auto other = RawTlsPeer::connect("127.0.0.3", hub.port());
+  auto other = RawClient::connect("127.0.0.3", hub.port());
   REQUIRE(other != nullptr);
   requireChallenged(*other);
 
@@ -117,12 +118,12 @@ TEST_CASE("Global and per-member caps answer tooManyConnections and close, never
   SECTION("max_connections") {
     Hub hub(HubOptions{{{"max_connections", "6"}, {"unauthenticated_timeout_ms", "60000"}}});
     auto member = hub.createMember("sg-spf", "SG");
-    std::vector<std::unique_ptr<RawTlsPeer>> held;
+    std::vector<std::unique_ptr<RawClient>> held;
     for (std::size_t i = 0; i < 6; ++i) {
       held.push_back(challengedFrom(loopbackSource(i), hub.port()));
       REQUIRE(held.back() != nullptr);
     }
-    auto over = RawTlsPeer::connect(loopbackSource(100), hub.port());
+    auto over = RawClient::connect(loopbackSource(100), hub.port());
     REQUIRE(over != nullptr);
     requireRefused(*over);
     try {
@@ -137,11 +138,11 @@ TEST_CASE("Global and per-member caps answer tooManyConnections and close, never
     auto member = hub.createMember("sg-spf", "SG");
     auto a = hub.connect(member.keys);
     auto b = hub.connect(member.keys);
-    auto third = RawTlsPeer::connect("127.0.0.1", hub.port());
+    auto third = RawClient::connect("127.0.0.1", hub.port());
     REQUIRE(third != nullptr);
     REQUIRE_FALSE(third->authenticate(member.keys));  // answered with the error instead
     const auto ending = third->waitEnding();
-    CHECK((ending == RawTlsPeer::Ending::Eof || ending == RawTlsPeer::Ending::CloseNotify));
+    CHECK((ending == RawClient::Ending::Eof || ending == RawClient::Ending::CloseNotify));
     try {
       auto c = hub.connect(member.keys);
       FAIL("connected over the per-member cap");

@@ -20,6 +20,7 @@
 // (the WARN-and-skip branches), so the terminal defence does not silently
 // depend on the hub's.
 #include "hub_fixture.hpp"
+#include "tests/support/log_events.hpp"
 #include "client/client_error.hpp"
 #include "client/safe_text.hpp"
 #include "client/spooled_blob.hpp"
@@ -228,19 +229,6 @@ protocol::SealedBulletin withHostileContent(protocol::SealedBulletin sealed, con
   return sealed;
 }
 
-// `sealed` with its header rewritten by `mutate` and re-signed by `sender`.
-protocol::SealedBulletin withHostileHeader(protocol::SealedBulletin sealed, const crypto::MemberKeys& sender,
-                                           const std::function<void(wire::BulletinHeader::Builder)>& mutate) {
-  auto parsed = protocol::decode<wire::BulletinHeader>(sealed.header);
-  REQUIRE(parsed);
-  capnp::MallocMessageBuilder b;
-  b.setRoot(parsed->root());
-  mutate(b.getRoot<wire::BulletinHeader>());
-  sealed.header = protocol::toBytes(b);
-  sealed.signature = crypto::sign(protocol::context::BulletinHeader, sealed.header, sender.identity.secretKey);
-  return sealed;
-}
-
 struct HostileWorld {
   Hub hub;
   TempDir home;
@@ -264,18 +252,8 @@ struct HostileWorld {
   HostileWorld() {
     auto registerMember = [&](const crypto::MemberKeys& k, const std::string& name, const std::string& state) {
       return adminEvent(hub, [&](wire::LogEvent::Builder e) {
-        auto reg = e.initRegister();
-        auto m = reg.initMember();
-        m.setId(k.memberId);
-        m.setName(name);
-        m.setState(state);
-        m.setInstitution(wire::Institution::LAW_ENFORCEMENT);
-        const auto pk = k.publicKeys();
-        auto ks = reg.initKeys();
-        ks.setIdentityKey(protocol::kjBytes(pk.identity.view()));
-        ks.setEncryptionKey(protocol::kjBytes(pk.encryption.view()));
-        ks.setEncKeyCreatedAtMs(pk.createdAtMs);
-        ks.setEncKeyCert(protocol::kjBytes(pk.encCert.view()));
+        test_support::events::fillRegistration(e, {k.memberId, state, wire::Institution::LAW_ENFORCEMENT, false},
+                                               k.publicKeys(), name);
       });
     };
     nameStored = registerMember(evil, HostileName, "TH");
@@ -336,10 +314,10 @@ struct HostileWorld {
       }
       return std::string("accepted");
     };
-    CHECK_THAT(hubRefusal(withHostileHeader(*sealed, sg.keys,
+    CHECK_THAT(hubRefusal(resignedHeader(*sealed, sg.keys,
                                             [](auto h) { h.setCaseRef(protocol::asText(HostileCase)); })),
                Catch::Contains("control character"));
-    CHECK_THAT(hubRefusal(withHostileHeader(*sealed, sg.keys,
+    CHECK_THAT(hubRefusal(resignedHeader(*sealed, sg.keys,
                                             [](auto h) { h.setHandlingText(protocol::asText(HostileHandling)); })),
                Catch::Contains("control character"));
 

@@ -119,19 +119,6 @@ protocol::SealedBulletin sealWithContent(const TestMember& sender, const TestMem
   return std::move(sealed).value();
 }
 
-// `s` with its header rewritten by `mutate` and re-signed by `sender`.
-protocol::SealedBulletin withHeader(protocol::SealedBulletin s, const crypto::MemberKeys& sender,
-                                    const std::function<void(wire::BulletinHeader::Builder)>& mutate) {
-  auto parsed = protocol::decode<wire::BulletinHeader>(s.header);
-  REQUIRE(parsed);
-  capnp::MallocMessageBuilder b;
-  b.setRoot(parsed->root());
-  mutate(b.getRoot<wire::BulletinHeader>());
-  s.header = protocol::toBytes(b);
-  s.signature = crypto::sign(protocol::context::BulletinHeader, s.header, sender.identity.secretKey);
-  return s;
-}
-
 // The hub's refusal of `f` (which must throw HubError).
 client::HubError refusal(const std::function<void()>& f) {
   try {
@@ -307,7 +294,7 @@ TEST_CASE("The hub refuses a bulletin header whose text fields are not valid tex
   for (std::size_t i = 0; i < cases.size(); ++i) {
     {
       INFO(cases[i].field << " #" << i);
-      const auto bad = withHeader(base, p.sg.keys, cases[i].mutate);
+      const auto bad = resignedHeader(base, p.sg.keys, cases[i].mutate);
       const auto e = refusal([&] { c->send(bad); });
       CHECK(e.code() == wire::ErrorCode::INVALID_REQUEST);
       INFO(e.hubMessage());

@@ -35,12 +35,6 @@ std::unique_ptr<client::Connection> viaProxy(const Hub& hub, const FaultProxy& p
   return c;
 }
 
-std::string titleOf(client::Connection& c, const client::RawBulletin& raw, const crypto::MemberKeys& me) {
-  const auto dir = client::HubDirectory::fetch(c);
-  auto opened = client::openReceived(raw, dir, me);
-  REQUIRE(opened.ok());
-  return opened->title;
-}
 
 }  // namespace
 

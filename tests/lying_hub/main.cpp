@@ -51,7 +51,10 @@ int main(int argc, char** argv) {
 
     SystemClock clock;
     auto hubKey = loadHubKey(cfg.signingKey);
-    CommitQueue commits(cfg.database, CommitQueue::Options{cfg.limits.writeQueue, cfg.limits.writeBatch});
+    CommitQueue::Options writerOptions;
+    writerOptions.maxQueued = cfg.limits.writeQueue;
+    writerOptions.maxBatch = cfg.limits.writeBatch;
+    CommitQueue commits(cfg.database, writerOptions);
     Store store(sqlite::Database::open(cfg.database, sqlite::Database::Mode::ReadOnly));
     auto entries =
         store.logEntries(0, std::numeric_limits<std::uint32_t>::max(), std::numeric_limits<std::size_t>::max());

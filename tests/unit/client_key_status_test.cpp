@@ -1,12 +1,12 @@
 // keyFileStatus (client/key_status.hpp): is a key file the member's current
 // one, and if not, which log entry ended it (issue 19, finding 1).
 #include "client/key_status.hpp"
-#include "server_log_events.hpp"
+#include "tests/support/log_events.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace focal;
-using namespace focal::server::testing;
+using namespace focal::test_support::events;
 using client::KeyFileStatus;
 using client::LogEntryRecord;
 

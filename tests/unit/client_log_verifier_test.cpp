@@ -5,12 +5,12 @@
 #include "client/log_verifier.hpp"
 #include "protocol/bulletin.hpp"
 #include "protocol/consensus.hpp"
-#include "server_log_events.hpp"
+#include "tests/support/log_events.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace focal;
-using namespace focal::server::testing;
+using namespace focal::test_support::events;
 using client::LogEntryRecord;
 using client::LogVerifier;
 

@@ -84,12 +84,8 @@ unsigned modeOf(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("canary: bulletin content never reaches the hub's disk or log readable", "[durability][canary][security]") {
-  InProcessHub h;
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  const auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  const auto bob = registerMember(h, adminSession, "th-bob", "TH");
+TEST_CASE_METHOD(HubWithAliceAndBob,
+                 "canary: bulletin content never reaches the hub's disk or log readable", "[durability][canary][security]") {
 
   const std::map<std::string, std::string> secrets{
       {"title", canary("title")},           {"body", canary("body")},
@@ -233,6 +229,6 @@ TEST_CASE("canary: bulletin content never reaches the hub's disk or log readable
   REQUIRE(crypto::writeKeyFile(memberKey, alice, HubPassphrase, crypto::KdfStrength::Interactive).ok());
   CHECK(modeOf(memberKey) == 0600);
 
-  h.stop();  // the last connection checkpoints the WAL into focal.db
+  h.stopAndClose();  // the last connection checkpoints the WAL into focal.db
   check("after a clean stop", h.log->text());
 }

@@ -115,7 +115,7 @@ std::vector<bool> runWorkload(const std::string& openPath, const std::vector<New
                               std::uint64_t seed) {
   std::vector<std::atomic<bool>> acked(work.size());
   {
-    CommitQueue queue(openPath, CommitQueue::Options{65536, MaxBatch});
+    CommitQueue queue(openPath, queueOptions(65536, MaxBatch));
     queue.start();
     net::io_context io;
     auto guard = net::make_work_guard(io);

@@ -101,12 +101,8 @@ TEST_CASE("replay: a captured Authenticate frame replayed on a new connection is
   }
 }
 
-TEST_CASE("replay: a bulletin resent verbatim is an idempotent success, queued once", "[durability][replay]") {
-  InProcessHub h;
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  const auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  const auto bob = registerMember(h, adminSession, "th-bob", "TH");
+TEST_CASE_METHOD(HubWithAliceAndBob,
+                 "replay: a bulletin resent verbatim is an idempotent success, queued once", "[durability][replay]") {
   RawClient bobSession(h);
   bobSession.authenticate("th-bob", bob.identity);
 
@@ -157,13 +153,9 @@ TEST_CASE("replay: a bulletin resent verbatim is an idempotent success, queued o
   }
 }
 
-TEST_CASE("time: createdAt is accepted up to exactly ±10 minutes from the hub clock and refused beyond",
+TEST_CASE_METHOD(HubWithAliceAndBob,
+                 "time: createdAt is accepted up to exactly ±10 minutes from the hub clock and refused beyond",
           "[durability][replay][time]") {
-  InProcessHub h;
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  const auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  const auto bob = registerMember(h, adminSession, "th-bob", "TH");
   RawClient a(h);
   a.authenticate("sg-alice", alice.identity);
   const auto send = [&](std::int64_t offsetMs) {
@@ -178,13 +170,9 @@ TEST_CASE("time: createdAt is accepted up to exactly ±10 minutes from the hub c
   CHECK(errorOf(send(-24ll * 60 * 60 * 1000)) == ErrorCode::STALE_TIMESTAMP);
 }
 
-TEST_CASE("time: a verbatim resend after the window has passed is accepted again and queues nothing twice",
+TEST_CASE_METHOD(HubWithAliceAndBob,
+                 "time: a verbatim resend after the window has passed is accepted again and queues nothing twice",
           "[durability][replay][time]") {
-  InProcessHub h;
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  const auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  const auto bob = registerMember(h, adminSession, "th-bob", "TH");
   RawClient bobSession(h);
   bobSession.authenticate("th-bob", bob.identity);
   RawClient a(h);

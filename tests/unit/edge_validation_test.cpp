@@ -7,6 +7,7 @@
 #include "crypto/primitives.hpp"
 #include "protocol/iso3166.hpp"
 #include "server/config.hpp"
+#include "server_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -18,15 +19,7 @@ using namespace focal;
 
 namespace {
 
-const char* const MinimalHubConfig = R"(
-[hub]
-id = "focal-hub"
-listen = "127.0.0.1:7443"
-
-[tls]
-certificate = "tls/cert.pem"
-private_key = "tls/key.pem"
-)";
+using server::testing::MinimalHubConfig;
 
 std::string withWorkingGroup(const std::string& body) {
   return std::string(MinimalHubConfig) + "\n[working_group]\n" + body + "\n";

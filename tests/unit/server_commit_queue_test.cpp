@@ -47,7 +47,7 @@ Result<std::int64_t> insertRow(sqlite::Database& db, std::int64_t x) {
 TEST_CASE("queued requests commit as one group, a refusing request rolls back only itself", "[server][commit]") {
   TempDir dir;
   const auto path = makeDb(dir);
-  CommitQueue queue(path, CommitQueue::Options{1000, 512});
+  CommitQueue queue(path, queueOptions(1000, 512));
   net::io_context io;
   std::vector<std::optional<Result<std::int64_t>>> results(100);
 
@@ -203,7 +203,7 @@ TEST_CASE("a full queue answers unavailable at once, and stop() answers what was
   net::io_context io;
   std::vector<std::optional<Result<std::int64_t>>> results(4);
   {
-    CommitQueue queue(path, CommitQueue::Options{2, 512});
+    CommitQueue queue(path, queueOptions(2, 512));
     for (int i = 0; i < 4; ++i) {
       queue.submit<std::int64_t>([i](sqlite::Database& db) { return insertRow(db, i); },
                                  net::bind_executor(io, [&results, i](Result<std::int64_t> r) {
@@ -419,7 +419,7 @@ TEST_CASE("checkpoints run on the checkpointer thread and the WAL starts over, s
     auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWriteCreate);
     db.exec("CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
   }
-  CommitQueue queue(path, CommitQueue::Options{100000, 8});
+  CommitQueue queue(path, queueOptions(100000, 8));
   queue.start();
   net::io_context io;
   std::atomic<int> done{0};

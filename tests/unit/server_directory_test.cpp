@@ -5,7 +5,7 @@
 #include "crypto/keyfile.hpp"
 #include "protocol/log.hpp"
 #include "server/directory.hpp"
-#include "server_log_events.hpp"
+#include "tests/support/log_events.hpp"
 
 #include <capnp/message.h>
 #include <catch2/catch.hpp>
@@ -13,7 +13,7 @@
 using namespace focal;
 using namespace focal::server;
 using protocol::kjBytes;
-using namespace focal::server::testing;
+using namespace focal::test_support::events;
 
 namespace {
 

@@ -156,15 +156,7 @@ TEST_CASE("certificateValidity reads back the period a certificate was made with
 }
 
 TEST_CASE("max_unauthenticated_per_source: default 128, configurable, never 0", "[server][config]") {
-  const std::string minimal = R"(
-[hub]
-id = "focal-hub"
-listen = "127.0.0.1:7443"
-
-[tls]
-certificate = "tls/cert.pem"
-private_key = "tls/key.pem"
-)";
+  const std::string minimal = testing::MinimalHubConfig;
   auto c = parseConfig(minimal, "f.toml", "/d");
   REQUIRE(c.ok());
   CHECK(c->limits.maxUnauthenticatedPerSource == 128);

@@ -7,14 +7,10 @@
 #include "crypto/keyfile.hpp"
 #include "protocol/bulletin.hpp"
 #include "protocol/signing.hpp"
-#include "server/commit_queue.hpp"
-#include "server/config.hpp"
-#include "server/hub.hpp"
-#include "server/init_command.hpp"
-#include "server/startup.hpp"
-#include "server/tls.hpp"
-#include "server_log_events.hpp"
+#include "tests/support/log_events.hpp"
 #include "server_test_support.hpp"
+#include "tests/support/in_process_hub.hpp"
+#include "tests/support/raw_client.hpp"
 
 #include <capnp/message.h>
 #include <catch2/catch.hpp>
@@ -26,220 +22,52 @@
 using namespace focal;
 using namespace focal::server;
 using namespace focal::server::testing;
+using namespace focal::test_support::events;
 using namespace std::chrono_literals;
 using wire::ErrorCode;
+using test_support::describe;
 
 namespace {
 
-constexpr std::string_view Passphrase = "correct horse battery staple";
-
-// A hub initialised with `focald init` logic and served on its own thread.
-struct RunningHub {
-  TempDir dir;
-  ManualClock clock{SystemClock().nowMs()};
-  InitResult init;
-  crypto::MemberKeys admin;
-  Config config;
-  std::unique_ptr<CommitQueue> commits;
-  std::unique_ptr<Store> store;
-  std::optional<ssl::context> tls;
-  net::io_context io;
-  std::unique_ptr<Hub> hub;
-  std::thread thread;
-  std::uint16_t port = 0;
-
-  explicit RunningHub(const std::function<void(Limits&)>& tweak = {}) {
-    InitOptions o;
-    o.dir = dir.path() / "hub";
-    o.listen = "127.0.0.1:0";
-    o.adminState = "SG";
-    o.kdf = crypto::KdfStrength::Interactive;
-    init = initHub(o, Passphrase, clock);
-    auto keys = crypto::readKeyFile(init.adminKeyFile, Passphrase);
-    REQUIRE(keys.ok());
-    admin = std::move(keys).value();
-    auto loaded = loadConfig(init.configFile);
-    REQUIRE(loaded.ok());
-    config = loaded.value();
-    if (tweak) tweak(config.limits);
-    auto hubKey = loadHubKey(config.signingKey);
-    commits = std::make_unique<CommitQueue>(config.database, CommitQueue::Options{});
-    store = std::make_unique<Store>(sqlite::Database::open(config.database, sqlite::Database::Mode::ReadOnly));
-    auto directory = loadDirectory(*store, config, hubKey, clock);
-    tls.emplace(makeServerTlsContext(config.tlsCertificate, config.tlsPrivateKey));
-    hub = std::make_unique<Hub>(io, config, clock, *store, *commits, std::move(directory), std::move(hubKey), *tls);
-    commits->start();
-    port = hub->listen("127.0.0.1", 0).port();
-    hub->start();
-    thread = std::thread([this] { io.run(); });
+// The in-process hub (tests/support), with this file's limits tweak.
+struct RunningHub : test_support::InProcessHub {
+  explicit RunningHub(const std::function<void(Limits&)>& tweak = {})
+      : test_support::InProcessHub(options(tweak)) {}
+  static test_support::InProcessHubOptions options(const std::function<void(Limits&)>& tweak) {
+    test_support::InProcessHubOptions o;
+    o.limits = tweak;
+    return o;
   }
-  // Graceful shutdown, as on SIGTERM; returns when io.run() returned.
-  void stop() {
-    if (!thread.joinable()) return;
-    net::post(io, [this] { hub->stop(); });
-    thread.join();
-  }
-  ~RunningHub() { stop(); }
 };
 
-// A blocking client that speaks raw frames; every wait is bounded.
-class RawClient {
+// The raw client (tests/support), checking every challenge and every
+// successful authentication of this file's sessions.
+class RawClient : public test_support::RawClient {
  public:
-  RawClient(const RunningHub& h) : ctx_(ssl::context::tls_client), stream_(io_, ctx_) {
-    SSL_CTX_set_min_proto_version(ctx_.native_handle(), TLS1_3_VERSION);
-    ctx_.load_verify_file(h.init.caFile.string());
-    ctx_.set_verify_mode(ssl::verify_peer);
-    stream_.lowest_layer().connect({net::ip::make_address("127.0.0.1"), h.port});
-    bool done = false;
-    boost::system::error_code ec;
-    stream_.async_handshake(ssl::stream_base::client, [&](boost::system::error_code e) {
-      done = true;
-      ec = e;
-    });
-    io_.run_for(5s);
-    REQUIRE(done);
-    REQUIRE_FALSE(ec);
-    auto challenge = read();
-    REQUIRE(challenge);
-    REQUIRE(challenge->root().which() == wire::ServerFrame::CHALLENGE);
-    auto c = challenge->root().getChallenge();
-    CHECK(c.getVersion() == 1);
-    CHECK(protocol::view(c.getHubId()) == h.config.hubId);
-    nonce_ = *crypto::Challenge::fromBytes(protocol::view(c.getNonce()));
-    hubKey_ = *crypto::SigningPublicKey::fromBytes(protocol::view(c.getHubKey()));
-  }
-
-  // Next frame; nullopt when the hub closed the connection (or 5 s passed).
-  std::optional<protocol::Parsed<wire::ServerFrame>> read() {
-    std::array<std::uint8_t, 4> prefix{};
-    if (!readExact(prefix.data(), prefix.size())) return std::nullopt;
-    const std::uint32_t len = (std::uint32_t{prefix[0]} << 24) | (prefix[1] << 16) | (prefix[2] << 8) | prefix[3];
-    REQUIRE(len <= protocol::MaxFrameBytes);
-    crypto::Bytes body(len);
-    if (!readExact(body.data(), len)) return std::nullopt;
-    auto parsed = protocol::decode<wire::ServerFrame>(body);
-    REQUIRE(parsed.ok());
-    return std::move(parsed).value();
-  }
-
-  void writeRaw(crypto::ByteView bytes) {
-    boost::system::error_code ec;
-    net::write(stream_, net::buffer(bytes.data(), bytes.size()), ec);
-  }
-
-  // Sends a request built by `build` with a fresh id and returns the reply
-  // with that id; pushes met on the way are kept in pushes().
-  protocol::Parsed<wire::ServerFrame> call(const std::function<void(wire::ClientFrame::Builder)>& build) {
-    const std::uint64_t id = send(build);
-    for (;;) {
-      auto f = read();
-      REQUIRE(f);
-      if (f->root().getId() == id) return std::move(*f);
-      REQUIRE(f->root().which() == wire::ServerFrame::PUSH);
-      pushes_.push_back(std::move(*f));
-    }
-  }
-  std::uint64_t send(const std::function<void(wire::ClientFrame::Builder)>& build) {
-    capnp::MallocMessageBuilder m;
-    auto f = m.initRoot<wire::ClientFrame>();
-    const std::uint64_t id = nextId_++;
-    f.setId(id);
-    build(f);
-    writeRaw(protocol::toFrame(m));
-    return id;
-  }
-
-  // Authenticate frame signed over this session's nonce and TLS exporter.
-  void sendAuthenticate(const std::string& memberId, const crypto::SigningKeyPair& key, bool bindToChannel = true) {
-    std::array<std::uint8_t, 32> exporter{};
-    const auto& label = protocol::context::TlsExporterLabel;
-    REQUIRE(SSL_export_keying_material(stream_.native_handle(), exporter.data(), exporter.size(), label.data(),
-                                       label.size(), nullptr, 0, 0) == 1);
-    if (!bindToChannel) exporter[0] ^= 1;  // as a relay would: another TLS session's value
-    const auto message = protocol::authMessage(nonce_, exporter, hubKey_, memberId);
-    const auto sig = crypto::sign(protocol::context::Auth, message, key.secretKey);
-    send([&](wire::ClientFrame::Builder f) {
-      auto a = f.initAuthenticate();
-      a.setVersion(1);
-      a.setMemberId(protocol::asText(memberId));
-      a.setIdentityKey(protocol::kjBytes(key.publicKey.view()));
-      a.setSignature(protocol::kjBytes(sig.view()));
-    });
+  RawClient(const RunningHub& h) : test_support::RawClient(h) {
+    CHECK(challengeVersion() == 1);
+    CHECK(challengeHubId() == h.config.hubId);
   }
   void authenticate(const std::string& memberId, const crypto::SigningKeyPair& key) {
-    sendAuthenticate(memberId, key);
-    auto reply = read();
-    REQUIRE(reply);
-    INFO(describe(*reply));
-    REQUIRE(reply->root().which() == wire::ServerFrame::AUTHENTICATED);
-    CHECK(protocol::view(reply->root().getAuthenticated().getMemberId()) == memberId);
+    const auto reply = authenticated(memberId, key);
+    CHECK(protocol::view(reply.root().getAuthenticated().getMemberId()) == memberId);
     // The head is signed by the hub key announced in the challenge.
-    auto head = reply->root().getAuthenticated().getLogHead();
+    auto head = reply.root().getAuthenticated().getLogHead();
     CHECK(protocol::verifyLogHead(protocol::view(head.getHead()),
-                                  *crypto::Signature::fromBytes(protocol::view(head.getSignature())), hubKey_)
+                                  *crypto::Signature::fromBytes(protocol::view(head.getSignature())), hubKey())
               .ok());
   }
-
-  static std::string describe(const protocol::Parsed<wire::ServerFrame>& f) {
-    if (f.root().which() != wire::ServerFrame::ERROR) return "frame kind " + std::to_string(int(f.root().which()));
-    return std::string(protocol::errorName(f.root().getError().getCode())) + ": " +
-           std::string(protocol::view(f.root().getError().getMessage()));
-  }
-
-  std::vector<protocol::Parsed<wire::ServerFrame>>& pushes() { return pushes_; }
-  const crypto::SigningPublicKey& hubKey() const { return hubKey_; }
-
- private:
-  bool readExact(std::uint8_t* p, std::size_t n) {
-    bool done = false;
-    boost::system::error_code ec;
-    net::async_read(stream_, net::buffer(p, n), [&](boost::system::error_code e, std::size_t) {
-      done = true;
-      ec = e;
-    });
-    io_.restart();
-    io_.run_for(5s);
-    if (!done) {
-      boost::system::error_code ignored;
-      stream_.lowest_layer().cancel(ignored);
-      io_.restart();
-      io_.run();
-      return false;
-    }
-    return !ec;
-  }
-
-  net::io_context io_;
-  ssl::context ctx_;
-  ssl::stream<net::ip::tcp::socket> stream_;
-  crypto::Challenge nonce_;
-  crypto::SigningPublicKey hubKey_;
-  std::uint64_t nextId_ = 1;
-  std::vector<protocol::Parsed<wire::ServerFrame>> pushes_;
 };
 
 ErrorCode errorOf(const protocol::Parsed<wire::ServerFrame>& f) {
-  INFO(RawClient::describe(f));
+  INFO(describe(f));
   REQUIRE(f.root().which() == wire::ServerFrame::ERROR);
   return f.root().getError().getCode();
 }
 
-// Reads until the hub closes; returns the last error frame's code seen.
-std::optional<ErrorCode> finalError(RawClient& c) {
-  std::optional<ErrorCode> last;
-  while (auto f = c.read()) {
-    if (f->root().which() == wire::ServerFrame::ERROR) last = f->root().getError().getCode();
-  }
-  return last;
-}
+std::optional<ErrorCode> finalError(RawClient& c) { return c.finalError(); }
 
-protocol::Parsed<wire::ServerFrame> adminCall(RawClient& c, const protocol::SignedEvent& ev) {
-  return c.call([&](wire::ClientFrame::Builder f) {
-    auto a = f.initAdmin();
-    a.setEvent(protocol::kjBytes(ev.event));
-    a.setSignature(protocol::kjBytes(ev.signature.view()));
-  });
-}
+protocol::Parsed<wire::ServerFrame> adminCall(RawClient& c, const protocol::SignedEvent& ev) { return c.admin(ev); }
 
 protocol::SealedBulletin seal(const crypto::MemberKeys& from, const std::vector<const crypto::MemberKeys*>& to,
                               std::int64_t nowMs, wire::Tlp tlp = wire::Tlp::GREEN, std::size_t bodyBytes = 100,
@@ -291,13 +119,21 @@ protocol::Parsed<wire::ServerFrame> fetchCall(RawClient& c, std::uint64_t after 
 // Registers a member through the admin's session.
 crypto::MemberKeys registerMember(RunningHub& h, RawClient& adminSession, const std::string& id,
                                   const std::string& state = "TH") {
-  auto keys = crypto::MemberKeys::generate(id, h.clock.nowMs());
-  auto reply = adminCall(adminSession, registration({id, state}, keys.publicKeys(), h.admin.identity.secretKey,
-                                                    h.clock.nowMs()));
-  INFO(RawClient::describe(reply));
-  REQUIRE(reply.root().which() == wire::ServerFrame::ADMIN);
-  return keys;
+  return test_support::registerMember(h, adminSession, id, state);
 }
+
+// A hub with an authenticated admin session.
+struct HubWithAdmin {
+  RunningHub h;
+  RawClient adminSession{h};
+  HubWithAdmin() { adminSession.authenticate("admin", h.admin.identity); }
+};
+
+// ... and two members, sg-alice (SG) and th-bob (TH), registered in that order.
+struct HubWithAliceAndBob : HubWithAdmin {
+  crypto::MemberKeys alice = registerMember(h, adminSession, "sg-alice", "SG");
+  crypto::MemberKeys bob = registerMember(h, adminSession, "th-bob");
+};
 
 }  // namespace
 
@@ -358,12 +194,8 @@ TEST_CASE("hub: malformed and oversized frames get a typed error and a close", "
   }
 }
 
-TEST_CASE("hub: a send is stored once, pushed, fetched, acknowledged and its status reported", "[server][hub]") {
-  RunningHub h;
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  auto bob = registerMember(h, adminSession, "th-bob");
+TEST_CASE_METHOD(HubWithAliceAndBob,
+                 "hub: a send is stored once, pushed, fetched, acknowledged and its status reported", "[server][hub]") {
   auto carol = registerMember(h, adminSession, "vn-carol", "VN");
 
   RawClient a(h);
@@ -375,7 +207,7 @@ TEST_CASE("hub: a send is stored once, pushed, fetched, acknowledged and its sta
 
   auto bulletin = seal(alice, {&bob, &carol}, h.clock.nowMs());
   auto accepted = sendCall(a, bulletin);
-  INFO(RawClient::describe(accepted));
+  INFO(describe(accepted));
   REQUIRE(accepted.root().which() == wire::ServerFrame::ACCEPTED);
   CHECK_FALSE(accepted.root().getAccepted().getAlreadyAccepted());
   CHECK(protocol::view(accepted.root().getAccepted().getBulletinId()).size() == 16);
@@ -456,16 +288,12 @@ TEST_CASE("hub: a send is stored once, pushed, fetched, acknowledged and its sta
         })) == ErrorCode::NOT_FOUND);
 }
 
-TEST_CASE("hub: a resend of an accepted bulletin succeeds even after its timestamp has gone stale",
+TEST_CASE_METHOD(HubWithAliceAndBob,
+                 "hub: a resend of an accepted bulletin succeeds even after its timestamp has gone stale",
           "[server][hub]") {
   // A client whose reply was lost retries later, maybe hours later: the
   // bulletin is accepted and must not look refused (it would be sent again
   // under a new id, or given up on). A new bulletin as old is still refused.
-  RunningHub h;
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  auto bob = registerMember(h, adminSession, "th-bob");
   RawClient a(h);
   a.authenticate("sg-alice", alice.identity);
 
@@ -491,12 +319,7 @@ TEST_CASE("hub: a resend of an accepted bulletin succeeds even after its timesta
   CHECK(errorOf(sendCall(later, seal(alice, {&bob}, sentAt))) == ErrorCode::STALE_TIMESTAMP);
 }
 
-TEST_CASE("hub: sends that break a rule are refused with the rule's code", "[server][hub]") {
-  RunningHub h;
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  auto bob = registerMember(h, adminSession, "th-bob");
+TEST_CASE_METHOD(HubWithAliceAndBob, "hub: sends that break a rule are refused with the rule's code", "[server][hub]") {
   RawClient a(h);
   a.authenticate("sg-alice", alice.identity);
 
@@ -554,13 +377,9 @@ TEST_CASE("hub: sends that break a rule are refused with the rule's code", "[ser
   }
 }
 
-TEST_CASE("hub: an attachment is uploaded in chunks and downloaded only by its bulletin's parties",
+TEST_CASE_METHOD(HubWithAliceAndBob,
+                 "hub: an attachment is uploaded in chunks and downloaded only by its bulletin's parties",
           "[server][hub]") {
-  RunningHub h;
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  auto bob = registerMember(h, adminSession, "th-bob");
   auto carol = registerMember(h, adminSession, "vn-carol", "VN");
   RawClient a(h);
   a.authenticate("sg-alice", alice.identity);

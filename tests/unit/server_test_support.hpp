@@ -1,10 +1,12 @@
-// Helpers shared by the server unit tests: temporary directories and
-// databases, and test data built the way the hub would receive it.
+// Helpers shared by the server unit tests: databases, and test data built
+// the way the hub would receive it (temporary directories: tests/support).
 #pragma once
 
 #include "crypto/primitives.hpp"
+#include "server/commit_queue.hpp"
 #include "server/sqlite.hpp"
 #include "server/store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <filesystem>
 #include <string>
@@ -12,28 +14,26 @@
 
 namespace focal::server::testing {
 
-// A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    crypto::initialize();  // idempotent; libsodium must be ready for randomness and secrets
-    crypto::Bytes r(8);
-    crypto::randomFill(r);
-    path_ = std::filesystem::temp_directory_path() / ("focal-test-" + crypto::toHex(r));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+using test_support::TempDir;
 
- private:
-  std::filesystem::path path_;
-};
+// The smallest focal.toml parseConfig accepts: [hub] and [tls] only.
+inline constexpr const char* MinimalHubConfig = R"(
+[hub]
+id = "focal-hub"
+listen = "127.0.0.1:7443"
+
+[tls]
+certificate = "tls/cert.pem"
+private_key = "tls/key.pem"
+)";
+
+// Writer options with these two limits and the defaults for the rest.
+inline CommitQueue::Options queueOptions(std::size_t maxQueued, std::size_t maxBatch) {
+  CommitQueue::Options o;
+  o.maxQueued = maxQueued;
+  o.maxBatch = maxBatch;
+  return o;
+}
 
 // Creates a database with the hub schema and returns its path.
 inline std::filesystem::path createHubDatabase(const TempDir& dir) {

@@ -1,5 +1,5 @@
-// LogEvent builders for the server tests: each returns the event bytes and
-// the author's signature, exactly what an admin client sends.
+// LogEvent builders for the tests: each returns the event bytes and the
+// author's signature, exactly what an admin client sends.
 #pragma once
 
 #include "crypto/keyfile.hpp"
@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace focal::server::testing {
+namespace focal::test_support::events {
 
 using protocol::kjBytes;
 
@@ -41,19 +41,27 @@ inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::Sig
   return protocol::signLogEvent(m, hub.secretKey);
 }
 
-inline protocol::SignedEvent registration(const MemberSpec& spec, const crypto::PublicKeys& pk,
-                                   const crypto::SigningSecretKey& author, std::int64_t at = T0) {
-  capnp::MallocMessageBuilder m;
-  auto e = m.initRoot<wire::LogEvent>();
-  e.setIssuedAtMs(at);
+// The Register event's body for `pk` (unsigned: a client library signs
+// what it sends). `name` empty: "Name of <id>".
+inline void fillRegistration(wire::LogEvent::Builder e, const MemberSpec& spec, const crypto::PublicKeys& pk,
+                             const std::string& name = {}) {
   auto r = e.initRegister();
   auto info = r.initMember();
   info.setId(text(spec.id));
-  info.setName(text("Name of " + spec.id));
+  info.setName(text(name.empty() ? "Name of " + spec.id : name));
   info.setState(text(spec.state));
   info.setInstitution(spec.institution);
   info.setIsAdmin(spec.admin);
   setKeys(r.initKeys(), pk);
+}
+
+inline protocol::SignedEvent registration(const MemberSpec& spec, const crypto::PublicKeys& pk,
+                                          const crypto::SigningSecretKey& author, std::int64_t at = T0,
+                                          const std::string& name = {}) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(at);
+  fillRegistration(e, spec, pk, name);
   return protocol::signLogEvent(m, author);
 }
 
@@ -111,4 +119,4 @@ inline protocol::SignedEvent recordApproved(const crypto::SigningSecretKey& auth
   return protocol::signLogEvent(m, author);
 }
 
-}  // namespace focal::server::testing
+}  // namespace focal::test_support::events
