@@ -337,11 +337,9 @@ VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir
 }
 
 std::set<std::string> statesWithPocs(const HubDirectory& dir) {
-  std::set<std::string> out;
-  for (const auto& m : dir.members()) {
-    if (protocol::isStatePoc(consensusMemberOf(m, m.active))) out.insert(m.state);
-  }
-  return out;
+  return protocol::requiredStates(dir.members(), [](const MemberRecord& m) {
+    return protocol::StateSeat{m.state, m.institution, m.active};
+  });
 }
 
 int runProposals(CliContext& ctx) {

@@ -32,11 +32,7 @@ struct MemberRecord {
   // From the verified log (empty in a bare listing): every identity key the
   // member has held, oldest first; replacedAtMs / revokedAtMs are the hub
   // times of the entries that ended them (0 = still current / not revoked).
-  struct IdentityPeriod {
-    crypto::SigningPublicKey key;
-    std::int64_t replacedAtMs = 0;
-    std::int64_t revokedAtMs = 0;
-  };
+  using IdentityPeriod = protocol::KeyPeriod;
   std::vector<IdentityPeriod> identityHistory;
   std::int64_t revokedAtMs = 0;  // the whole member revoked at (0 = not)
   std::string revokeReason;

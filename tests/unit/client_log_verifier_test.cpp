@@ -94,11 +94,11 @@ TEST_CASE("An honest log verifies, and the members and keys are the ones it esta
   CHECK(v.root() == w.log.root);
   const auto* bob = v.find("my-bob");
   REQUIRE(bob != nullptr);
-  CHECK(bob->record.encryptionKey == bobNew.encryption);
+  CHECK(bob->encryptionKey == bobNew.encryption);
   CHECK(bob->previousEncryptionKeys.size() == 1);
   const auto* alice = v.find("sg-alice");
   REQUIRE(alice != nullptr);
-  CHECK(alice->record.revokedAtMs == w.log.entries[5].recordedAtMs);
+  CHECK(alice->revokedAtMs == w.log.entries[5].recordedAtMs);
   const auto records = v.records();
   REQUIRE(records.size() == 3);
   for (const auto& r : records) CHECK(r.active == (r.id != "sg-alice"));

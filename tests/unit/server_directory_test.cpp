@@ -119,8 +119,8 @@ TEST_CASE("replaying register, rotate and revoke entries rebuilds the directory"
   CHECK(bob->state == "TH");
   CHECK(bob->identityKey == bob2.identity.publicKey);
   CHECK(bob->encryptionKey == bob2.encryption.publicKey);
-  REQUIRE(bob->previousIdentityKeys.size() == 1);
-  CHECK(bob->previousIdentityKeys[0] == f.bob.identity.publicKey);
+  REQUIRE(bob->identityHistory.size() == 2);
+  CHECK(bob->identityHistory[0].key == f.bob.identity.publicKey);
   CHECK(bob->active());
 }
 
