@@ -24,7 +24,7 @@ std::optional<protocol::LogEntryView> viewOf(const LogEntryRecord& e) {
   auto authorKey = crypto::SigningPublicKey::fromBytes(e.authorKey);
   auto signature = crypto::Signature::fromBytes(e.signature);
   if (!authorKey || !signature) return std::nullopt;
-  return protocol::LogEntryView{e.index, e.recordedAtMs, e.authorId, *authorKey, *signature, e.event};
+  return protocol::LogEntryView{e.event, *signature, *authorKey, e.authorId, e.index, e.recordedAtMs};
 }
 
 protocol::EntryPrecheck precheckOf(const LogEntryRecord& e) {
@@ -39,23 +39,10 @@ std::vector<MemberRecord> LogVerifier::records() const {
   out.reserve(log_.members().size());
   for (const auto& [id, m] : log_.members()) {
     MemberRecord r;
-    r.id = m.id;
-    r.name = m.name;
-    r.state = m.state;
-    r.institution = m.institution;
-    r.isAdmin = m.isAdmin;
-    r.isSecretariat = m.isSecretariat;
+    static_cast<protocol::LogMember&>(r) = m;
     r.active = m.active();
     r.keysWellFormed = true;  // the log's rules checked lengths and certificate
     r.certValid = true;
-    r.identityKey = m.identityKey;
-    r.encryptionKey = m.encryptionKey;
-    r.encKeyCreatedAtMs = m.encKeyCreatedAtMs;
-    r.encKeyCert = m.encKeyCert;
-    r.logIndex = m.logIndex;
-    r.identityHistory = m.identityHistory;
-    r.revokedAtMs = m.revokedAtMs;
-    r.revokeReason = m.revokeReason;
     out.push_back(std::move(r));
   }
   return out;

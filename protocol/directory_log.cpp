@@ -422,10 +422,19 @@ Expected<Ok, LogRefusal> DirectoryLog::checkRotation(W::Reader e, const LogMembe
   return Ok{};
 }
 
+// The member an admin's revocation or role change names.
+Expected<const LogMember*, LogRefusal> DirectoryLog::adminTarget(const LogMember& author, std::string_view action,
+                                                                 capnp::Text::Reader id) const {
+  if (!author.isAdmin) return unexpected(LogRefusal{LogRule::NotAdmin, author.id, std::string(action)});
+  const LogMember* target = find(view(id));
+  if (target == nullptr) return unexpected(LogRefusal{LogRule::UnknownMember, std::string(view(id)), {}});
+  return target;
+}
+
 Expected<Ok, LogRefusal> DirectoryLog::checkRevoke(W::Revoke::Reader r, const LogMember& author) const {
-  if (!author.isAdmin) return no(LogRule::NotAdmin, author.id, "revoke");
-  const LogMember* target = find(view(r.getMemberId()));
-  if (target == nullptr) return no(LogRule::UnknownMember, std::string(view(r.getMemberId())));
+  auto found = adminTarget(author, "revoke", r.getMemberId());
+  if (!found) return Check(unexpected(found.error()));
+  const LogMember* target = *found;
   if (target->memberRevoked) return no(LogRule::AlreadyRevoked, target->id);
   if (r.getReason().size() > MaxTextFieldBytes) return no(LogRule::ReasonTooLong);
   if (auto ok = checkText(view(r.getReason()), "revocation reason"); !ok) return ok;
@@ -445,9 +454,9 @@ Expected<Ok, LogRefusal> DirectoryLog::checkRevoke(W::Revoke::Reader r, const Lo
 }
 
 Expected<Ok, LogRefusal> DirectoryLog::checkRoleChange(W::RoleChange::Reader r, const LogMember& author) const {
-  if (!author.isAdmin) return no(LogRule::NotAdmin, author.id, "change roles");
-  const LogMember* target = find(view(r.getMemberId()));
-  if (target == nullptr) return no(LogRule::UnknownMember, std::string(view(r.getMemberId())));
+  auto found = adminTarget(author, "change roles", r.getMemberId());
+  if (!found) return Check(unexpected(found.error()));
+  const LogMember* target = *found;
   if (target->memberRevoked) return no(LogRule::MemberRevoked, target->id);
   if (target->isAdmin && target->active() && !r.getIsAdmin() && activeAdmins() <= 1) {
     return no(LogRule::LastAdmin, target->id);

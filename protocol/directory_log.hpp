@@ -137,12 +137,12 @@ struct LogMember {
 
 // One entry as both sides hold it. The bytes are borrowed.
 struct LogEntryView {
+  crypto::ByteView event;  // LogEvent bytes
+  crypto::Signature signature;
+  crypto::SigningPublicKey authorKey;
+  std::string_view authorId;
   std::uint64_t index = 0;
   std::int64_t recordedAtMs = 0;
-  std::string_view authorId;
-  crypto::SigningPublicKey authorKey;
-  crypto::Signature signature;
-  crypto::ByteView event;
 };
 
 // The signature checks of an entry that need no log state (the author's
@@ -202,6 +202,8 @@ class DirectoryLog {
                                           const CheckOptions& options) const;
   Expected<Ok, LogRefusal> checkRotation(wire::LogEvent::Reader e, const LogMember& author,
                                          const CheckOptions& options) const;
+  Expected<const LogMember*, LogRefusal> adminTarget(const LogMember& author, std::string_view action,
+                                                     capnp::Text::Reader id) const;
   Expected<Ok, LogRefusal> checkRevoke(wire::LogEvent::Revoke::Reader r, const LogMember& author) const;
   Expected<Ok, LogRefusal> checkRoleChange(wire::LogEvent::RoleChange::Reader r, const LogMember& author) const;
   bool keyInUse(crypto::ByteView key) const;

@@ -32,7 +32,7 @@ ErrorCode codeOf(LogRule rule) {
 }
 
 protocol::LogEntryView viewOf(const StoredLogEntry& e) {
-  return {e.index, e.recordedAtMs, e.authorId, e.authorKey, e.signature, e.event};
+  return {e.event, e.signature, e.authorKey, e.authorId, e.index, e.recordedAtMs};
 }
 
 }  // namespace
@@ -44,7 +44,7 @@ HubError toHubError(const protocol::LogRefusal& refusal) {
 Result<Ok> Directory::check(crypto::ByteView event, const crypto::Signature& signature, std::string_view authorId,
                             const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> nowMs,
                             std::optional<std::int64_t> atMs) const {
-  const protocol::LogEntryView entry{log_.size(), atMs.value_or(nowMs.value_or(0)), authorId, authorKey, signature, event};
+  const protocol::LogEntryView entry{event, signature, authorKey, authorId, log_.size(), atMs.value_or(nowMs.value_or(0))};
   protocol::DirectoryLog::CheckOptions options;
   options.nowMs = nowMs;
   options.adoptedAtMs = atMs ? atMs : nowMs;  // neither: judged at the proposal's expiry

@@ -34,16 +34,6 @@ struct Log {
   }
 };
 
-// Copies the identity of `keys` with a fresh encryption key pair.
-crypto::MemberKeys withNewEncryption(const crypto::MemberKeys& keys, std::int64_t at) {
-  crypto::MemberKeys k;
-  k.memberId = keys.memberId;
-  k.identity = crypto::SigningKeyPair::fromSecret(keys.identity.secretKey.clone());
-  k.encryption = crypto::BoxKeyPair::generate();
-  k.createdAtMs = at;
-  return k;
-}
-
 struct CryptoReady {
   CryptoReady() { crypto::initialize(); }  // before any member below allocates a secret
 };
