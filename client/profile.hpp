@@ -24,6 +24,7 @@
 // The directory is created with mode 0700.
 #pragma once
 
+#include "crypto/secure_file.hpp"
 #include "crypto/types.hpp"
 
 #include <cstdint>
@@ -93,7 +94,7 @@ class Profile {
 // Splits "host:port" (also "[v6]:port"). nullopt if malformed.
 std::optional<std::pair<std::string, std::uint16_t>> parseHostPort(std::string_view text);
 
-// Writes a file atomically (temp + rename) with the given mode.
-void writeFileAtomic(const std::filesystem::path& path, std::string_view data, unsigned mode);
+// Client files are written the one way crypto/secure_file.hpp describes.
+using crypto::writeFileAtomic;
 
 }  // namespace focal::client

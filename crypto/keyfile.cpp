@@ -15,6 +15,8 @@
 //   | encryption secret key (32) | u16 n | n × previous encryption secret key (32), newest first
 #include "crypto/keyfile.hpp"
 
+#include "crypto/secure_file.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -194,8 +196,8 @@ const char* describe(KeyFileError e) {
     case KeyFileError::WrongPassphrase:
       return "wrong passphrase, or the key file was altered";
     case KeyFileError::WriteFailed:
-      return "the key file could not be written (check the directory, free space, and that no "
-             "stale .tmp file is left from an interrupted write)";
+      return "the key file could not be written (check that the directory exists and is writable, "
+             "and the free space)";
     case KeyFileError::BadPublicKey:
       return "the public key file is malformed or its certificate does not verify";
     case KeyFileError::PassphraseTooShort:
@@ -355,19 +357,6 @@ class Fd {
   int fd_;
 };
 
-bool writeAll(int fd, const std::uint8_t* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
 }  // namespace
 
 std::size_t passphraseChars(std::string_view passphrase) {
@@ -387,24 +376,8 @@ Expected<Ok, KeyFileError> writeKeyFile(const std::filesystem::path& path, const
                                         std::string_view passphrase, KdfStrength strength) {
   if (!longEnoughForNewKeyFile(passphrase)) return unexpected(KeyFileError::PassphraseTooShort);
   const Bytes data = encryptKeyFile(keys, passphrase, strength);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  // O_EXCL: never write through a file or symlink someone else prepared.
-  Fd fd(::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return unexpected(KeyFileError::WriteFailed);
-  auto fail = [&] {
-    ::unlink(tmp.c_str());
-    return unexpected(KeyFileError::WriteFailed);
-  };
-  if (!writeAll(fd.get(), data.data(), data.size()) || ::fsync(fd.get()) != 0) return fail();
-  if (::close(fd.release()) != 0) return fail();
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail();
-  // Make the rename itself durable. Best effort: some filesystems refuse to
-  // open or fsync a directory, and the file is already in place.
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() >= 0) (void)::fsync(dfd.get());
+  // Never through a file or symlink someone else prepared (secure_file.hpp).
+  if (tryWriteFileAtomic(path, data, 0600) != 0) return unexpected(KeyFileError::WriteFailed);
   return Ok{};
 }
 

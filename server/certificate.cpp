@@ -1,7 +1,7 @@
 #include "server/certificate.hpp"
 
 #include "crypto/types.hpp"
-#include "server/secure_file.hpp"
+#include "crypto/secure_file.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -65,7 +65,7 @@ crypto::Bytes bioBytes(BIO* bio) {
 }
 
 Cert readCertificate(const std::filesystem::path& certFile) {
-  const auto pem = readFileLimited(certFile, 1024 * 1024);
+  const auto pem = crypto::readFileLimited(certFile, 1024 * 1024);
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) fail("cannot read " + certFile.string());
   Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -168,9 +168,9 @@ void generateSelfSignedCertificate(const std::filesystem::path& certFile, const 
   if (!certBio || PEM_write_bio_X509(certBio.get(), cert.get()) != 1) fail("cannot encode the certificate");
 
   crypto::Bytes keyPem = bioBytes(keyBio.get());
-  writeFileAtomic(keyFile, keyPem, 0600);
+  crypto::writeFileAtomic(keyFile, keyPem, 0600);
   sodium_memzero(keyPem.data(), keyPem.size());
-  writeFileAtomic(certFile, bioBytes(certBio.get()), 0644);
+  crypto::writeFileAtomic(certFile, bioBytes(certBio.get()), 0644);
 }
 
 std::string certificateFingerprint(const std::filesystem::path& certFile) {

@@ -8,7 +8,7 @@
 #include "server/directory.hpp"
 #include "server/hub_lock.hpp"
 #include "server/identifiers.hpp"
-#include "server/secure_file.hpp"
+#include "crypto/secure_file.hpp"
 #include "server/startup.hpp"
 #include "server/sqlite.hpp"
 #include "server/store.hpp"
@@ -150,7 +150,7 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
 
   // Hub signing key (unencrypted by design; see the header).
   auto hubKey = crypto::SigningKeyPair::generate();
-  writeFileAtomic(dir / "hub.key", hubKey.secretKey.view(), 0600);
+  crypto::writeFileAtomic(dir / "hub.key", hubKey.secretKey.view(), 0600);
 
   // First admin's keys, encrypted under the operator's passphrase.
   const std::int64_t now = clock.nowMs();
@@ -160,7 +160,7 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
     throw std::runtime_error("cannot write " + adminKeyFile.string() + ": " + crypto::describe(ok.error()));
   }
   const std::string pub = crypto::formatPublicKeys(adminPublic);
-  writeFileAtomic(adminPublicFile, crypto::asBytes(pub), 0644);
+  crypto::writeFileAtomic(adminPublicFile, crypto::asBytes(pub), 0644);
 
   // Database with the first two log entries, in one transaction.
   {
@@ -204,7 +204,7 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
     txn.commit();
   }
 
-  writeFileAtomic(configFile, crypto::asBytes(renderConfig(config)), 0640);
+  crypto::writeFileAtomic(configFile, crypto::asBytes(renderConfig(config)), 0640);
 
   InitResult r;
   r.configFile = configFile;

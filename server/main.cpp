@@ -14,7 +14,6 @@
 #include "server/init_command.hpp"
 #include "server/net.hpp"
 #include "server/passphrase.hpp"
-#include "server/secure_file.hpp"
 #include "server/sqlite.hpp"
 #include "server/startup.hpp"
 #include "server/store.hpp"

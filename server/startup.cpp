@@ -2,7 +2,7 @@
 
 #include "protocol/log.hpp"
 #include "server/certificate.hpp"
-#include "server/secure_file.hpp"
+#include "crypto/secure_file.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -87,7 +87,7 @@ std::vector<std::string> certificateWarnings(const fs::path& dir, const Config& 
 }
 
 crypto::SigningKeyPair loadHubKey(const std::filesystem::path& path) {
-  auto bytes = readFileLimited(path, crypto::SigningSecretKey::size + 1);
+  auto bytes = crypto::readFileLimited(path, crypto::SigningSecretKey::size + 1);
   auto secret = crypto::SigningSecretKey::fromBytes(bytes);
   sodium_memzero(bytes.data(), bytes.size());
   if (!secret) throw std::runtime_error(path.string() + " is not a 64-byte Ed25519 secret key");

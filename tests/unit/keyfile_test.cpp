@@ -261,24 +261,40 @@ TEST_CASE("writeKeyFile creates a mode 0600 file that readKeyFile reads back", "
   requireSameKeys(rotated, *r2);
 }
 
-TEST_CASE("writeKeyFile refuses a pre-existing temp file and leaves the key file intact",
+TEST_CASE("writeKeyFile never writes through a planted temp file or symlink, and a stale one does not block it",
           "[keyfile][file]") {
   init();
   TempDir dir;
   const fs::path path = dir.path / "member.key";
   const auto keys = sampleKeys();
   REQUIRE(writeKeyFile(path, keys, Pass, KdfStrength::Interactive).ok());
+  // What a crash (or another user) may leave where a fixed temp name would
+  // be: a stale file, and a symlink to a file of the victim's.
   { std::ofstream(dir.path / "member.key.tmp") << "planted"; }
-  auto w = writeKeyFile(path, sampleKeys(), Pass, KdfStrength::Interactive);
-  REQUIRE_FALSE(w.ok());
-  CHECK(w.error() == KeyFileError::WriteFailed);
+  { std::ofstream(dir.path / "victim") << "victim"; }
+  fs::create_symlink(dir.path / "victim", dir.path / ".member.key.tmp");
+  const auto rotated = sampleKeys(2);
+  REQUIRE(writeKeyFile(path, rotated, Pass, KdfStrength::Interactive).ok());
   auto r = readKeyFile(path, Pass);
   REQUIRE(r.ok());
-  requireSameKeys(keys, *r);
+  requireSameKeys(rotated, *r);
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  CHECK(slurp(dir.path / "member.key.tmp") == "planted");
+  CHECK(slurp(dir.path / "victim") == "victim");
+  // No temp file of its own is left behind.
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++entries;
+  CHECK(entries == 4);  // member.key, member.key.tmp, victim, .member.key.tmp
 
   auto noDir = writeKeyFile(dir.path / "missing" / "k.key", keys, Pass, KdfStrength::Interactive);
   REQUIRE_FALSE(noDir.ok());
   CHECK(noDir.error() == KeyFileError::WriteFailed);
+  auto r2 = readKeyFile(path, Pass);
+  REQUIRE(r2.ok());
+  requireSameKeys(rotated, *r2);
 }
 
 TEST_CASE("readKeyFile reports missing files and files that are not key files",

@@ -6,7 +6,7 @@
 #include "server/config.hpp"
 #include "server/hub.hpp"
 #include "server/hub_lock.hpp"
-#include "server/secure_file.hpp"
+#include "crypto/secure_file.hpp"
 #include "server/startup.hpp"
 #include "server_test_support.hpp"
 
@@ -31,7 +31,7 @@ Config hubFiles(const TempDir& dir, CertificateValidity validity) {
   std::filesystem::create_directories(dir / "tls");
   generateSelfSignedCertificate(dir / "tls/cert.pem", dir / "tls/key.pem", "focal-hub", {"127.0.0.1"}, validity);
   auto key = crypto::SigningKeyPair::generate();
-  writeFileAtomic(dir / "hub.key", key.secretKey.view(), 0600);
+  crypto::writeFileAtomic(dir / "hub.key", key.secretKey.view(), 0600);
   Config c;
   c.signingKey = dir / "hub.key";
   c.tlsCertificate = dir / "tls/cert.pem";
@@ -130,7 +130,7 @@ TEST_CASE("checkHubFiles: a certificate outside its validity period, or unreadab
   }
   SECTION("garbage") {
     auto c = hubFiles(dir, validNow());
-    writeFileAtomic(c.tlsCertificate, crypto::asBytes(std::string("not a certificate")), 0644);
+    crypto::writeFileAtomic(c.tlsCertificate, crypto::asBytes(std::string("not a certificate")), 0644);
     CHECK(checkHubFiles(dir.path(), c, now).size() == 1);
   }
   SECTION("the operator's own certificate gets no --renew-cert hint") {
