@@ -31,7 +31,7 @@ struct MemberSpec {
   std::string state = "SG";
   wire::Institution institution = wire::Institution::LAW_ENFORCEMENT;
   bool admin = false;
-  std::string name;  // empty: "Name of ID"
+  std::string name = "";  // empty: "Name of ID"
 };
 
 inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::SigningKeyPair& hub, std::int64_t at = T0) {
