@@ -68,11 +68,9 @@ std::string listedProposalId(const ProposalListing& p) {
 }
 
 std::set<std::string> statesWithPocs(const HubDirectory& dir) {
-  std::set<std::string> out;
-  for (const auto& m : dir.members()) {
-    if (protocol::isStatePoc(consensusMemberOf(m, m.active))) out.insert(m.state);
-  }
-  return out;
+  return protocol::requiredStates(dir.members(), [](const MemberRecord& m) {
+    return protocol::StateSeat{m.state, m.institution, m.active};
+  });
 }
 
 ProposalTally tallyDecisions(const VerifiedProposal& v, const HubDirectory& dir, const std::set<std::string>& required) {

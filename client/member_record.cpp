@@ -42,7 +42,7 @@ protocol::ConsensusMember consensusMemberOf(const MemberRecord& m, bool active) 
   c.isAdmin = m.isAdmin;
   c.active = active;
   c.identityKey = m.identityKey;
-  for (const auto& p : m.identityHistory) c.identityHistory.push_back(protocol::KeyPeriod{p.key, p.replacedAtMs, p.revokedAtMs});
+  c.identityHistory = m.identityHistory;
   return c;
 }
 

@@ -6,6 +6,7 @@
 
 #include "crypto/types.hpp"
 #include "protocol/consensus.hpp"
+#include "protocol/directory_log.hpp"
 #include "protocol/focal.capnp.h"
 #include "protocol/names.hpp"
 
@@ -15,32 +16,17 @@
 
 namespace focal::client {
 
-struct MemberRecord {
-  std::string id;
-  std::string name;
-  std::string state;  // ISO 3166 alpha-2, "" for partners and the panel
-  wire::Institution institution = wire::Institution::UNSET;
-  bool isAdmin = false;
-  bool isSecretariat = false;
+// The fields the log gives a member (protocol::LogMember: the one member
+// record type; from a bare listing only the current ones are filled), and
+// what the client judged of them.
+struct MemberRecord : protocol::LogMember {
+  using IdentityPeriod = protocol::KeyPeriod;
+  // Active as the source says: the verified log's own rule, or a listing's
+  // status. Deliberately hides LogMember::active(): a bare listing carries
+  // no revocation history to derive it from.
   bool active = false;
   bool keysWellFormed = false;  // every key and signature had its exact length
   bool certValid = false;       // identity signature over the encryption key verifies
-  crypto::SigningPublicKey identityKey;
-  crypto::BoxPublicKey encryptionKey;
-  std::int64_t encKeyCreatedAtMs = 0;
-  crypto::Signature encKeyCert;
-  std::uint64_t logIndex = 0;
-  // From the verified log (empty in a bare listing): every identity key the
-  // member has held, oldest first; replacedAtMs / revokedAtMs are the hub
-  // times of the entries that ended them (0 = still current / not revoked).
-  struct IdentityPeriod {
-    crypto::SigningPublicKey key;
-    std::int64_t replacedAtMs = 0;
-    std::int64_t revokedAtMs = 0;
-  };
-  std::vector<IdentityPeriod> identityHistory;
-  std::int64_t revokedAtMs = 0;  // the whole member revoked at (0 = not)
-  std::string revokeReason;
 
   bool usable() const { return active && keysWellFormed && certValid; }
   // Builds and verifies a record from the wire.

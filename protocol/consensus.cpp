@@ -18,10 +18,12 @@ bool sameBytes(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b
 
 }  // namespace
 
-bool isStatePoc(const ConsensusMember& m) {
+bool isStatePoc(const StateSeat& m) {
   return m.active && m.state.size() == 2 &&
          (m.institution == wire::Institution::LAW_ENFORCEMENT || m.institution == wire::Institution::POLICY_SECURITY);
 }
+
+bool isStatePoc(const ConsensusMember& m) { return isStatePoc(StateSeat{m.state, m.institution, m.active}); }
 
 SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::MemberKeys& proposer, std::int64_t nowMs,
                                         std::int64_t expiresAtMs) {

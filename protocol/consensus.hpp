@@ -45,7 +45,28 @@ struct ConsensusMember {
 };
 using ConsensusLookup = std::function<std::optional<ConsensusMember>(std::string_view memberId)>;
 
+// A member as the consent rule counts it.
+struct StateSeat {
+  std::string_view state;
+  wire::Institution institution = wire::Institution::UNSET;
+  bool active = false;
+};
+bool isStatePoc(const StateSeat& m);
 bool isStatePoc(const ConsensusMember& m);
+
+// The member states whose consent an adoption needs now: those with at
+// least one active point of contact among `members`; `seatOf(member)`
+// gives each as a StateSeat. The one place this is computed (the hub, the
+// client's log verifier and the CLI's proposal listing all call it).
+template <class Members, class SeatOf>
+std::set<std::string> requiredStates(const Members& members, SeatOf seatOf) {
+  std::set<std::string> out;
+  for (const auto& m : members) {
+    const StateSeat seat = seatOf(m);
+    if (isStatePoc(seat)) out.emplace(seat.state);
+  }
+  return out;
+}
 
 // Was `signature` over `body` (under `context`) made by the identity key the
 // member held at `atMs` (the record's own time)? Some key of its history

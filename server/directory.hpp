@@ -1,35 +1,22 @@
-// The key directory: who the members are and which keys are current.
+// The key directory: who the members are and which keys are current, as
+// the hub holds it. An adapter over protocol::DirectoryLog, which owns the
+// rules (protocol/directory_log.hpp); this file maps its refusals to wire
+// errors and keeps the hub-signed head.
 //
 // The directory is DERIVED from the log (DESIGN.md §7): it is only ever
 // changed by apply()ing a log entry, at startup by replaying the whole log
 // (verifying every signature and the hash chain) and at run time after an
 // admin request's entry has been committed. Nothing edits it otherwise, so
 // what a client verifies from the log is exactly what the hub enforces.
-//
-// Authorisation rules (check()):
-//   entry 0        genesis {hubId, hubKey}, signed by the hub key
-//   entry 1        may be the self-registration of the first admin (signed
-//                  by the new admin's own identity key) — the only case
-//                  where an author is not yet a member
-//   register, revoke, roleChange     by an active admin
-//   rotateEncryption / rotateIdentity by the member itself (previousKey =
-//                  its current encryption / identity key) or an admin
-// The author's key must be its current identity key and the author active.
-// Nothing may leave the hub without an active admin.
-//
-// Revocation: `key` empty revokes the member for good; a key revokes that
-// key. A member whose current identity or encryption key is revoked is
-// inactive (cannot authenticate, send or be sent to) until a rotation
-// replaces the key. Keys are never reused, by anyone.
 #pragma once
 
 #include "crypto/types.hpp"
 #include "protocol/consensus.hpp"
+#include "protocol/directory_log.hpp"
 #include "protocol/focal.capnp.h"
 #include "server/hub_error.hpp"
 #include "server/store.hpp"
 
-#include <array>
 #include <map>
 #include <optional>
 #include <set>
@@ -38,30 +25,11 @@
 
 namespace focal::server {
 
-struct MemberRecord {
-  std::string id;
-  std::string name;
-  std::string state;
-  wire::Institution institution = wire::Institution::UNSET;
-  bool isAdmin = false;
-  bool isSecretariat = false;
-  crypto::SigningPublicKey identityKey;
-  crypto::BoxPublicKey encryptionKey;
-  std::int64_t encKeyCreatedAtMs = 0;
-  crypto::Signature encKeyCert;
-  std::vector<crypto::SigningPublicKey> previousIdentityKeys;  // oldest first
-  // Every identity key with the hub times that ended it (the current one
-  // last): a consensus decision counts under the key of its own time.
-  std::vector<protocol::KeyPeriod> identityHistory;
-  std::vector<crypto::BoxPublicKey> previousEncryptionKeys;    // oldest first
-  std::vector<std::array<std::uint8_t, 32>> revokedKeys;
-  bool memberRevoked = false;
-  std::uint64_t logIndex = 0;  // entry that last changed this member
+// One member as the log describes it (the same record clients derive).
+using MemberRecord = protocol::LogMember;
 
-  bool isRevokedKey(crypto::ByteView key) const;
-  // Can authenticate, send and be sent to.
-  bool active() const;
-};
+// The wire error a refusal of the log's rules goes to a peer as.
+HubError toHubError(const protocol::LogRefusal& refusal);
 
 class Directory {
  public:
@@ -95,16 +63,19 @@ class Directory {
   // be applied. focald never calls it.
   void applyUnchecked(const StoredLogEntry& entry);
 
-  const std::string& hubId() const { return hubId_; }
-  const crypto::SigningPublicKey& hubKey() const { return hubKey_; }
-  std::uint64_t size() const { return size_; }
-  const crypto::Hash256& root() const { return root_; }
-  const MemberRecord* find(std::string_view id) const;
-  const std::map<std::string, MemberRecord, std::less<>>& members() const { return members_; }
+  const protocol::DirectoryLog& log() const { return log_; }
+  const std::string& hubId() const { return log_.hubId(); }
+  const crypto::SigningPublicKey& hubKey() const { return log_.hubKey(); }
+  std::uint64_t size() const { return log_.size(); }
+  const crypto::Hash256& root() const { return log_.root(); }
+  const MemberRecord* find(std::string_view id) const { return log_.find(id); }
+  const std::map<std::string, MemberRecord, std::less<>>& members() const { return log_.members(); }
   // Consensus (protocol/consensus.hpp): a member as the adoption rule sees
   // it, and the member states whose consent an adoption needs now.
-  std::optional<protocol::ConsensusMember> consensusMember(std::string_view id) const;
-  std::set<std::string> requiredStates() const;
+  std::optional<protocol::ConsensusMember> consensusMember(std::string_view id) const {
+    return log_.consensusMember(id);
+  }
+  std::set<std::string> requiredStates() const { return log_.requiredStates(); }
 
   // The hub-signed head for the current size (kept here so every reply that
   // carries a head shows the same one).
@@ -112,16 +83,7 @@ class Directory {
   void setHead(StoredHead head) { head_ = std::move(head); }
 
  private:
-  Result<Ok> checkParsed(wire::LogEvent::Reader e, std::string_view authorId,
-                         const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> atMs) const;
-  bool keyInUse(crypto::ByteView key) const;
-  std::size_t activeAdmins() const;
-
-  std::string hubId_;
-  crypto::SigningPublicKey hubKey_;
-  std::uint64_t size_ = 0;
-  crypto::Hash256 root_{};
-  std::map<std::string, MemberRecord, std::less<>> members_;
+  protocol::DirectoryLog log_;
   StoredHead head_;
 };
 

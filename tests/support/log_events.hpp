@@ -3,11 +3,13 @@
 #pragma once
 
 #include "crypto/keyfile.hpp"
+#include "protocol/consensus.hpp"
 #include "protocol/log.hpp"
 
 #include <capnp/message.h>
 
 #include <string>
+#include <vector>
 
 namespace focal::test_support::events {
 
@@ -29,6 +31,7 @@ struct MemberSpec {
   std::string state = "SG";
   wire::Institution institution = wire::Institution::LAW_ENFORCEMENT;
   bool admin = false;
+  std::string name = "";  // empty: "Name of ID"
 };
 
 inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::SigningKeyPair& hub, std::int64_t at = T0) {
@@ -48,7 +51,8 @@ inline void fillRegistration(wire::LogEvent::Builder e, const MemberSpec& spec, 
   auto r = e.initRegister();
   auto info = r.initMember();
   info.setId(text(spec.id));
-  info.setName(text(name.empty() ? "Name of " + spec.id : name));
+  const std::string& given = name.empty() ? spec.name : name;
+  info.setName(text(given.empty() ? "Name of " + spec.id : given));
   info.setState(text(spec.state));
   info.setInstitution(spec.institution);
   info.setIsAdmin(spec.admin);
@@ -117,6 +121,35 @@ inline protocol::SignedEvent recordApproved(const crypto::SigningSecretKey& auth
   auto c = r.initCommentedBy(static_cast<unsigned>(commentedBy.size()));
   for (unsigned i = 0; i < commentedBy.size(); ++i) c.set(i, text(commentedBy[i]));
   return protocol::signLogEvent(m, author);
+}
+
+// Copies the identity of `keys` with a fresh encryption key pair.
+inline crypto::MemberKeys withNewEncryption(const crypto::MemberKeys& keys, std::int64_t at) {
+  crypto::MemberKeys k;
+  k.memberId = keys.memberId;
+  k.identity = crypto::SigningKeyPair::fromSecret(keys.identity.secretKey.clone());
+  k.encryption = crypto::BoxKeyPair::generate();
+  k.createdAtMs = at;
+  return k;
+}
+
+// An `admission` (or `amendment`) outcome: the proposal and its approvals,
+// signed by the hub key.
+inline protocol::SignedEvent adoption(bool admission, const crypto::SigningSecretKey& hubKey,
+                                      const protocol::SignedRecordBytes& proposal,
+                                      const std::vector<protocol::SignedRecordBytes>& approvals) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(T0);
+  auto a = admission ? e.initAdmission() : e.initAmendment();
+  a.initProposal().setBody(kjBytes(proposal.body));
+  a.getProposal().setSignature(kjBytes(proposal.signature.view()));
+  auto list = a.initApprovals(static_cast<unsigned>(approvals.size()));
+  for (unsigned i = 0; i < approvals.size(); ++i) {
+    list[i].setBody(kjBytes(approvals[i].body));
+    list[i].setSignature(kjBytes(approvals[i].signature.view()));
+  }
+  return protocol::signLogEvent(m, hubKey);
 }
 
 }  // namespace focal::test_support::events

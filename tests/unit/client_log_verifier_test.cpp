@@ -74,9 +74,7 @@ Expected<Ok, std::string> replay(LogVerifier& v, const std::vector<LogEntryRecor
 }
 
 crypto::PublicKeys freshEncryption(const crypto::MemberKeys& m) {
-  auto fresh = crypto::MemberKeys::generate(m.memberId, T0 + 5);
-  fresh.identity = crypto::SigningKeyPair::fromSecret(m.identity.secretKey.clone());
-  return fresh.publicKeys();
+  return withNewEncryption(m, T0 + 5).publicKeys();
 }
 
 }  // namespace
@@ -94,11 +92,11 @@ TEST_CASE("An honest log verifies, and the members and keys are the ones it esta
   CHECK(v.root() == w.log.root);
   const auto* bob = v.find("my-bob");
   REQUIRE(bob != nullptr);
-  CHECK(bob->record.encryptionKey == bobNew.encryption);
+  CHECK(bob->encryptionKey == bobNew.encryption);
   CHECK(bob->previousEncryptionKeys.size() == 1);
   const auto* alice = v.find("sg-alice");
   REQUIRE(alice != nullptr);
-  CHECK(alice->record.revokedAtMs == w.log.entries[5].recordedAtMs);
+  CHECK(alice->revokedAtMs == w.log.entries[5].recordedAtMs);
   const auto records = v.records();
   REQUIRE(records.size() == 3);
   for (const auto& r : records) CHECK(r.active == (r.id != "sg-alice"));
@@ -326,26 +324,6 @@ TEST_CASE("the log verifier accepts a hub-signed recordApproved and refuses one 
   }
 }
 
-namespace {
-
-protocol::SignedEvent admissionEvent(const crypto::SigningSecretKey& hubKey, const protocol::SignedRecordBytes& proposal,
-                                     const std::vector<protocol::SignedRecordBytes>& approvals) {
-  capnp::MallocMessageBuilder m;
-  auto e = m.initRoot<wire::LogEvent>();
-  e.setIssuedAtMs(T0);
-  auto a = e.initAdmission();
-  a.initProposal().setBody(protocol::kjBytes(proposal.body));
-  a.getProposal().setSignature(protocol::kjBytes(proposal.signature.view()));
-  auto list = a.initApprovals(static_cast<unsigned>(approvals.size()));
-  for (unsigned i = 0; i < approvals.size(); ++i) {
-    list[i].setBody(protocol::kjBytes(approvals[i].body));
-    list[i].setSignature(protocol::kjBytes(approvals[i].signature.view()));
-  }
-  return protocol::signLogEvent(m, hubKey);
-}
-
-}  // namespace
-
 TEST_CASE("the log verifier re-verifies the approvals inside an admission", "[client][log][consensus]") {
   // World: admin (SG, secretariat: not a point of contact), sg-alice (SG
   // law enforcement), my-bob (MY law enforcement). Required: SG and MY.
@@ -369,7 +347,7 @@ TEST_CASE("the log verifier re-verifies the approvals inside an admission", "[cl
 
   auto verdict = [&](const std::vector<protocol::SignedRecordBytes>& approvals) {
     auto entries = w.log.entries;
-    entries.push_back(w.log.next(w.log.hubId, w.log.hub.publicKey, admissionEvent(w.log.hub.secretKey, proposal, approvals)));
+    entries.push_back(w.log.next(w.log.hubId, w.log.hub.publicKey, adoption(true, w.log.hub.secretKey, proposal, approvals)));
     LogVerifier v;
     return replay(v, entries);
   };

@@ -34,16 +34,6 @@ struct Log {
   }
 };
 
-// Copies the identity of `keys` with a fresh encryption key pair.
-crypto::MemberKeys withNewEncryption(const crypto::MemberKeys& keys, std::int64_t at) {
-  crypto::MemberKeys k;
-  k.memberId = keys.memberId;
-  k.identity = crypto::SigningKeyPair::fromSecret(keys.identity.secretKey.clone());
-  k.encryption = crypto::BoxKeyPair::generate();
-  k.createdAtMs = at;
-  return k;
-}
-
 struct CryptoReady {
   CryptoReady() { crypto::initialize(); }  // before any member below allocates a secret
 };
@@ -119,8 +109,8 @@ TEST_CASE("replaying register, rotate and revoke entries rebuilds the directory"
   CHECK(bob->state == "TH");
   CHECK(bob->identityKey == bob2.identity.publicKey);
   CHECK(bob->encryptionKey == bob2.encryption.publicKey);
-  REQUIRE(bob->previousIdentityKeys.size() == 1);
-  CHECK(bob->previousIdentityKeys[0] == f.bob.identity.publicKey);
+  REQUIRE(bob->identityHistory.size() == 2);
+  CHECK(bob->identityHistory[0].key == f.bob.identity.publicKey);
   CHECK(bob->active());
 }
 

@@ -1,0 +1,581 @@
+// The directory log's state machine (see directory_log.hpp): check and
+// apply of every entry kind, and the one text of every refusal.
+#include "protocol/directory_log.hpp"
+
+#include "crypto/keyfile.hpp"
+#include "crypto/primitives.hpp"
+#include "protocol/distribution.hpp"
+#include "protocol/limits.hpp"
+#include "protocol/log.hpp"
+#include "protocol/signing.hpp"
+#include "protocol/text.hpp"
+
+#include <kj/exception.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace focal::protocol {
+
+namespace {
+
+using W = wire::LogEvent;
+using Check = Expected<Ok, LogRefusal>;
+
+Check no(LogRule rule, std::string subject = {}, std::string detail = {}) {
+  return Check(unexpected(LogRefusal{rule, std::move(subject), std::move(detail)}));
+}
+
+bool same(crypto::ByteView a, crypto::ByteView b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::array<std::uint8_t, 32> key32(crypto::ByteView b) {
+  std::array<std::uint8_t, 32> a{};
+  if (b.size() != a.size()) throw std::logic_error("a checked key has the wrong length");
+  std::copy(b.begin(), b.end(), a.begin());
+  return a;
+}
+
+template <class F>
+F fixed(crypto::ByteView b) {
+  auto f = F::fromBytes(b);
+  if (!f) throw std::logic_error("a checked key has the wrong length");
+  return *f;
+}
+
+// A single-line text other members are shown (names, reasons, ids).
+// SECURITY: a line break would add fake rows to a directory or banner, an
+// escape or bidi override rewrite them.
+Check checkText(std::string_view text, std::string_view field) {
+  if (const auto problem = checkSingleLineText(text); problem != TextProblem::None) {
+    return no(LogRule::TextField, std::string(field), describe(problem));
+  }
+  return Ok{};
+}
+
+Check checkMemberInfo(wire::MemberInfo::Reader m) {
+  const auto id = view(m.getId());
+  if (!isMemberIdSyntax(id)) return no(LogRule::InvalidMemberId);
+  if (isGroupAddressWord(id)) return no(LogRule::GroupAddressId);
+  if (m.getName().size() > MaxTextFieldBytes) return no(LogRule::NameTooLong);
+  if (auto ok = checkText(view(m.getName()), "member name"); !ok) return ok;
+  const auto st = view(m.getState());
+  if (!(st.empty() || (st.size() == 2 && st[0] >= 'A' && st[0] <= 'Z' && st[1] >= 'A' && st[1] <= 'Z'))) {
+    return no(LogRule::InvalidState);
+  }
+  const auto inst = static_cast<std::uint16_t>(m.getInstitution());
+  if (inst == static_cast<std::uint16_t>(wire::Institution::UNSET) ||
+      inst > static_cast<std::uint16_t>(wire::Institution::RESOURCE_PANEL)) {
+    return no(LogRule::InstitutionUnset);
+  }
+  return Ok{};
+}
+
+bool certVerifies(wire::KeySet::Reader k, std::string_view memberId) {
+  auto identity = crypto::SigningPublicKey::fromBytes(view(k.getIdentityKey()));
+  auto enc = crypto::BoxPublicKey::fromBytes(view(k.getEncryptionKey()));
+  auto cert = crypto::Signature::fromBytes(view(k.getEncKeyCert()));
+  return identity && enc && cert &&
+         crypto::verify(crypto::EncKeyCertContext,
+                        crypto::encKeyCertMessage(memberId, *identity, *enc, k.getEncKeyCreatedAtMs()), *cert, *identity);
+}
+
+// Lengths, and the certificate binding the encryption key to the identity
+// key for `memberId` (unless signatures are trusted or were prechecked).
+Check checkKeySet(wire::KeySet::Reader k, std::string_view memberId, const DirectoryLog::CheckOptions& o) {
+  if (k.getIdentityKey().size() != crypto::SigningPublicKey::size ||
+      k.getEncryptionKey().size() != crypto::BoxPublicKey::size || k.getEncKeyCert().size() != crypto::Signature::size) {
+    return no(LogRule::KeyLength);
+  }
+  const bool ok = !o.verifySignatures || (o.precheck != nullptr ? o.precheck->certOk : certVerifies(k, memberId));
+  if (!ok) return no(LogRule::CertInvalid, std::string(memberId));
+  return Ok{};
+}
+
+// Structure of a recordApproved outcome: ids of the right lengths, a
+// deadline, member-id lists strictly ascending. What it claims (silence)
+// is checkable only against the record's recipients (SECURITY.md).
+Check checkRecordApproved(W::RecordApproved::Reader r) {
+  if (r.getRecordId().size() != 16 || r.getHeaderHash().size() != 32) {
+    return no(LogRule::RecordApprovedShape, {}, "recordId is 16 bytes and headerHash 32");
+  }
+  if (r.getDeadlineMs() <= 0) return no(LogRule::RecordApprovedShape, {}, "no deadline");
+  for (auto list : {r.getAcknowledgedBy(), r.getCommentedBy()}) {
+    if (list.size() > MaxRecipients) return no(LogRule::RecordApprovedShape, {}, "list too long");
+    std::string_view prev;
+    for (auto t : list) {
+      const auto id = view(t);
+      if (!isMemberIdSyntax(id) || (!prev.empty() && !(prev < id))) {
+        return no(LogRule::RecordApprovedShape, {}, "member lists are sorted member ids");
+      }
+      prev = id;
+    }
+  }
+  return Ok{};
+}
+
+// The KeySet an event carries and the member it is for, if any.
+std::optional<std::pair<wire::KeySet::Reader, std::string_view>> keySetOf(W::Reader e,
+                                                                         std::optional<Parsed<wire::Proposal>>& holder) {
+  switch (e.which()) {
+    case W::REGISTER: return std::pair{e.getRegister().getKeys(), view(e.getRegister().getMember().getId())};
+    case W::ROTATE_ENCRYPTION:
+      return std::pair{e.getRotateEncryption().getKeys(), view(e.getRotateEncryption().getMemberId())};
+    case W::ROTATE_IDENTITY: return std::pair{e.getRotateIdentity().getKeys(), view(e.getRotateIdentity().getMemberId())};
+    case W::ADMISSION: {
+      auto p = decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
+      if (!p || p->root().which() != wire::Proposal::ADMISSION) return std::nullopt;
+      holder.emplace(std::move(p).value());
+      auto r = holder->root().getAdmission();
+      return std::pair{r.getKeys(), view(r.getMember().getId())};
+    }
+    default: return std::nullopt;
+  }
+}
+
+void setKeys(LogMember& m, wire::KeySet::Reader k) {
+  m.identityKey = fixed<crypto::SigningPublicKey>(view(k.getIdentityKey()));
+  m.encryptionKey = fixed<crypto::BoxPublicKey>(view(k.getEncryptionKey()));
+  m.encKeyCreatedAtMs = k.getEncKeyCreatedAtMs();
+  m.encKeyCert = fixed<crypto::Signature>(view(k.getEncKeyCert()));
+}
+
+}  // namespace
+
+// ---- refusal texts ---------------------------------------------------------------------
+
+std::string describe(const LogRefusal& r) {
+  const std::string& s = r.subject;
+  const std::string& d = r.detail;
+  switch (r.rule) {
+    case LogRule::OutOfSequence: {
+      // subject: the index sent, detail: the index expected.
+      const bool ahead = std::stoull(s) > std::stoull(d);
+      return ahead ? "log entry " + d + " is missing (the hub sent entry " + s + " in its place)"
+                   : "log entry " + s + " was sent again where entry " + d + " belongs (reordered log)";
+    }
+    case LogRule::EventTooLarge: return "the event is larger than 64 KiB";
+    case LogRule::BadSignature: return "the signature of author " + s + " does not verify (the entry was altered)";
+    case LogRule::Malformed: return d.empty() ? "the event does not parse" : "the event does not parse: " + d;
+    case LogRule::ClockSkew: return "issuedAtMs is outside the accepted clock window";
+    case LogRule::NotGenesis: return "the first log entry must be the genesis";
+    case LogRule::InvalidHubId: return "invalid hub id";
+    case LogRule::GenesisNotByHubKey: return "the genesis must be signed by the hub key it names";
+    case LogRule::SecondGenesis: return "a genesis may only be entry 0";
+    case LogRule::NotFirstAdmin: return "entry 1 must register the first admin";
+    case LogRule::FirstMemberNotAdmin: return "the first member must be an admin";
+    case LogRule::FirstAdminNotSelfSigned: return "the first admin's registration must be signed by its own key";
+    case LogRule::InvalidMemberId: return "member ids match [a-z0-9][a-z0-9.-]{1,62}";
+    case LogRule::GroupAddressId: return "a member id may not be a group address";
+    case LogRule::NameTooLong: return "member name too long";
+    case LogRule::TextField: return s + " " + d;
+    case LogRule::InvalidState: return "member state must be an ISO 3166 alpha-2 code in upper case, or empty";
+    case LogRule::InstitutionUnset: return "member institution must be set";
+    case LogRule::KeyLength: return "a key or certificate has the wrong length";
+    case LogRule::CertInvalid: return "the encryption key certificate of " + s + " does not verify";
+    case LogRule::KeyInUse: return "the new " + d + " key of " + s + " is already in use";
+    case LogRule::OutcomeNotByHub: return "a consensus outcome must be signed by the hub key";
+    case LogRule::RecordApprovedShape: return "recordApproved: " + d;
+    case LogRule::ProposalMismatch:
+      return s + " without a proposal (the outcome's proposal does not parse or is not an " + s + ")";
+    case LogRule::MemberExists: return "member " + s + " already exists";
+    case LogRule::AdoptionRefused: return s + ": " + d;
+    case LogRule::AuthorNotActive: return "author " + s + " is not an active member at this point of the log";
+    case LogRule::NotCurrentIdentityKey: return "not signed by the current identity key of " + s;
+    case LogRule::NotAdmin: return "only an admin may " + d + "; " + s + " is not an admin";
+    case LogRule::UnknownMember: return "no member " + s;
+    case LogRule::MemberRevoked: return "member " + s + " is revoked";
+    case LogRule::AlreadyRevoked: return "member " + s + " is already revoked";
+    case LogRule::NotSelfOrAdmin:
+      return "only the member itself or an admin may rotate its keys; " + s + " is neither that member nor an admin";
+    case LogRule::PreviousKeyMismatch: return "previousKey is not the current key of " + s;
+    case LogRule::IdentityChanged: return "an encryption rotation must keep the identity key";
+    case LogRule::KeepsRevokedKey: return "the encryption key is revoked; rotate it too";
+    case LogRule::ReasonTooLong: return "reason too long";
+    case LogRule::KeyNotMembers: return "the key does not belong to member " + s;
+    case LogRule::KeyAlreadyRevoked: return "the key is already revoked";
+    case LogRule::LastAdmin:
+      return "refused: the hub would be left without an active admin (" + s + " is the last active admin)";
+    case LogRule::UnknownEventKind: return "unknown log event";
+  }
+  return "unknown refusal";
+}
+
+std::string describeAt(std::uint64_t index, const LogRefusal& r) {
+  if (r.rule == LogRule::OutOfSequence) return describe(r);
+  return "log entry " + std::to_string(index) + ": " + describe(r);
+}
+
+// ---- members ---------------------------------------------------------------------------
+
+bool LogMember::isRevokedKey(crypto::ByteView key) const {
+  return std::any_of(revokedKeys.begin(), revokedKeys.end(),
+                     [&](const auto& k) { return same(crypto::ByteView(k.data(), k.size()), key); });
+}
+
+bool LogMember::active() const {
+  return !memberRevoked && !isRevokedKey(identityKey.view()) && !isRevokedKey(encryptionKey.view());
+}
+
+bool LogMember::heldKey(crypto::ByteView key) const {
+  return same(key, encryptionKey.view()) ||
+         std::any_of(identityHistory.begin(), identityHistory.end(), [&](const auto& p) { return same(p.key.view(), key); }) ||
+         std::any_of(previousEncryptionKeys.begin(), previousEncryptionKeys.end(),
+                     [&](const auto& k) { return same(k.view(), key); });
+}
+
+ConsensusMember LogMember::consensus() const {
+  return ConsensusMember{state, institution, isAdmin, active(), identityKey, identityHistory};
+}
+
+const LogMember* DirectoryLog::find(std::string_view id) const {
+  auto it = members_.find(id);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+std::set<std::string> DirectoryLog::requiredStates() const {
+  return protocol::requiredStates(members_, [](const auto& p) {
+    return StateSeat{p.second.state, p.second.institution, p.second.active()};
+  });
+}
+
+std::optional<ConsensusMember> DirectoryLog::consensusMember(std::string_view id) const {
+  const LogMember* m = find(id);
+  if (m == nullptr) return std::nullopt;
+  return m->consensus();
+}
+
+bool DirectoryLog::keyInUse(crypto::ByteView key) const {
+  return key.size() == 32 && usedKeys_.contains(key32(key));
+}
+
+std::size_t DirectoryLog::activeAdmins() const {
+  return static_cast<std::size_t>(
+      std::count_if(members_.begin(), members_.end(), [](const auto& p) { return p.second.isAdmin && p.second.active(); }));
+}
+
+// ---- check -----------------------------------------------------------------------------
+
+EntryPrecheck precheck(const LogEntryView& entry) {
+  EntryPrecheck p;
+  p.signatureOk = crypto::verify(context::LogEvent, entry.event, entry.signature, entry.authorKey);
+  p.certOk = true;
+  try {
+    if (auto parsed = decode<wire::LogEvent>(entry.event)) {
+      std::optional<Parsed<wire::Proposal>> holder;
+      if (auto ks = keySetOf(parsed->root(), holder)) p.certOk = certVerifies(ks->first, ks->second);
+    }
+  } catch (const kj::Exception&) {
+    p.certOk = false;  // malformed: the in-order check reports it
+  }
+  return p;
+}
+
+Expected<Ok, LogRefusal> DirectoryLog::check(const LogEntryView& entry, const CheckOptions& o) const {
+  if (entry.index != size_) return no(LogRule::OutOfSequence, std::to_string(entry.index), std::to_string(size_));
+  if (entry.event.size() > MaxLogEventBytes) return no(LogRule::EventTooLarge);
+  const bool signatureOk = !o.verifySignatures ||
+                           (o.precheck != nullptr ? o.precheck->signatureOk
+                                                  : crypto::verify(context::LogEvent, entry.event, entry.signature,
+                                                                   entry.authorKey));
+  if (!signatureOk) return no(LogRule::BadSignature, std::string(entry.authorId));
+  auto parsed = decode<wire::LogEvent>(entry.event);
+  if (!parsed) return no(LogRule::Malformed, {}, parsed.error().message);
+  // SECURITY: decode() walked the bytes, but a pointer of the wrong kind
+  // only fails when read (kj::Exception): a malformed entry, never a crash.
+  try {
+    const auto e = parsed->root();
+    if (o.nowMs) {
+      const std::int64_t skew = e.getIssuedAtMs() - *o.nowMs;
+      if (skew > MaxClockSkewMs || skew < -MaxClockSkewMs) return no(LogRule::ClockSkew);
+    }
+    return checkEvent(e, entry, o);
+  } catch (const kj::Exception&) {
+    return no(LogRule::Malformed, {}, "a field has the wrong type");
+  }
+}
+
+Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryView& entry, const CheckOptions& o) const {
+  const auto which = e.which();
+  const std::string_view authorId = entry.authorId;
+  if (size_ == 0) {
+    if (which != W::GENESIS) return no(LogRule::NotGenesis);
+    auto g = e.getGenesis();
+    if (!isMemberIdSyntax(view(g.getHubId()))) return no(LogRule::InvalidHubId);
+    if (!same(view(g.getHubKey()), entry.authorKey.view()) || authorId != view(g.getHubId())) {
+      return no(LogRule::GenesisNotByHubKey);
+    }
+    return Ok{};
+  }
+  if (which == W::GENESIS) return no(LogRule::SecondGenesis);
+  if (size_ == 1 && members_.empty()) {
+    if (which != W::REGISTER) return no(LogRule::NotFirstAdmin);
+    return checkFirstAdmin(e.getRegister(), entry, o);
+  }
+  if (which == W::RECORD_APPROVED || which == W::ADMISSION || which == W::AMENDMENT) return checkOutcome(e, entry, o);
+
+  // The member id a rotation, revocation or role change names: refused as
+  // text first, so no control character reaches a message or the audit.
+  if (which == W::ROTATE_ENCRYPTION || which == W::ROTATE_IDENTITY || which == W::REVOKE || which == W::ROLE_CHANGE) {
+    const auto target = which == W::ROTATE_ENCRYPTION ? e.getRotateEncryption().getMemberId()
+                        : which == W::ROTATE_IDENTITY ? e.getRotateIdentity().getMemberId()
+                        : which == W::REVOKE          ? e.getRevoke().getMemberId()
+                                                      : e.getRoleChange().getMemberId();
+    if (auto ok = checkText(view(target), "memberId"); !ok) return ok;
+  }
+
+  const LogMember* author = find(authorId);
+  if (author == nullptr || !author->active()) return no(LogRule::AuthorNotActive, std::string(authorId));
+  if (!(author->identityKey == entry.authorKey)) return no(LogRule::NotCurrentIdentityKey, std::string(authorId));
+  switch (which) {
+    case W::REGISTER: {
+      if (!author->isAdmin) return no(LogRule::NotAdmin, author->id, "register members");
+      return checkNewMember(e.getRegister().getMember(), e.getRegister().getKeys(), o);
+    }
+    case W::ROTATE_ENCRYPTION:
+    case W::ROTATE_IDENTITY: return checkRotation(e, *author, o);
+    case W::REVOKE: return checkRevoke(e.getRevoke(), *author);
+    case W::ROLE_CHANGE: return checkRoleChange(e.getRoleChange(), *author);
+    default: return no(LogRule::UnknownEventKind);
+  }
+}
+
+// The first admin registers itself; `focald init` is the authority.
+Expected<Ok, LogRefusal> DirectoryLog::checkFirstAdmin(W::Register::Reader r, const LogEntryView& entry,
+                                                       const CheckOptions& o) const {
+  if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
+  const auto id = view(r.getMember().getId());
+  if (auto ok = checkKeySet(r.getKeys(), id, o); !ok) return ok;
+  if (!r.getMember().getIsAdmin()) return no(LogRule::FirstMemberNotAdmin);
+  if (entry.authorId != id || !same(entry.authorKey.view(), view(r.getKeys().getIdentityKey()))) {
+    return no(LogRule::FirstAdminNotSelfSigned);
+  }
+  if (keyInUse(view(r.getKeys().getIdentityKey()))) return no(LogRule::KeyInUse, std::string(id), "identity");
+  if (keyInUse(view(r.getKeys().getEncryptionKey()))) return no(LogRule::KeyInUse, std::string(id), "encryption");
+  return Ok{};
+}
+
+// A member a register entry or an adopted admission adds.
+Expected<Ok, LogRefusal> DirectoryLog::checkNewMember(wire::MemberInfo::Reader info, wire::KeySet::Reader keys,
+                                                      const CheckOptions& o) const {
+  if (auto ok = checkMemberInfo(info); !ok) return ok;
+  const auto id = view(info.getId());
+  if (find(id) != nullptr) return no(LogRule::MemberExists, std::string(id));
+  if (auto ok = checkKeySet(keys, id, o); !ok) return ok;
+  if (keyInUse(view(keys.getIdentityKey()))) return no(LogRule::KeyInUse, std::string(id), "identity");
+  if (keyInUse(view(keys.getEncryptionKey()))) return no(LogRule::KeyInUse, std::string(id), "encryption");
+  return Ok{};
+}
+
+// Consensus outcomes are the hub's own entries (PROTOCOL.md §11.1). An
+// adoption is the proposal by an active admin with one approval per member
+// state with an active point of contact at this point of the log, each
+// signed by that point of contact with the identity key it held when it
+// decided (PROTOCOL.md §12.5; verified even for a trusted cache).
+Expected<Ok, LogRefusal> DirectoryLog::checkOutcome(W::Reader e, const LogEntryView& entry,
+                                                    const CheckOptions& o) const {
+  const auto which = e.which();
+  if (entry.authorId != hubId_ || !(entry.authorKey == hubKey_)) return no(LogRule::OutcomeNotByHub);
+  if (which == W::RECORD_APPROVED) return checkRecordApproved(e.getRecordApproved());
+  const bool admission = which == W::ADMISSION;
+  const std::string kindName = admission ? "admission" : "amendment";
+  auto a = admission ? e.getAdmission() : e.getAmendment();
+  auto proposal = decode<wire::Proposal>(view(a.getProposal().getBody()));
+  const auto kind = admission ? wire::Proposal::ADMISSION : wire::Proposal::AMENDMENT;
+  if (!proposal || proposal->root().which() != kind) return no(LogRule::ProposalMismatch, kindName);
+  if (admission) {
+    auto r = proposal->root().getAdmission();
+    if (auto ok = checkNewMember(r.getMember(), r.getKeys(), o); !ok) return ok;
+  }
+  const std::int64_t at = o.adoptedAtMs ? *o.adoptedAtMs : proposal->root().getExpiresAtMs();
+  auto ok = verifyAdoption(
+      a, kind, at, [this](std::string_view m) { return consensusMember(m); }, requiredStates());
+  if (!ok) return no(LogRule::AdoptionRefused, kindName, ok.error());
+  return Ok{};
+}
+
+Expected<Ok, LogRefusal> DirectoryLog::checkRotation(W::Reader e, const LogMember& author,
+                                                     const CheckOptions& o) const {
+  const bool identity = e.which() == W::ROTATE_IDENTITY;
+  auto r = identity ? e.getRotateIdentity() : e.getRotateEncryption();
+  const LogMember* target = find(view(r.getMemberId()));
+  if (target == nullptr) return no(LogRule::UnknownMember, std::string(view(r.getMemberId())));
+  if (target->memberRevoked) return no(LogRule::MemberRevoked, target->id);
+  if (target->id != author.id && !author.isAdmin) return no(LogRule::NotSelfOrAdmin, author.id);
+  const crypto::ByteView current = identity ? target->identityKey.view() : target->encryptionKey.view();
+  if (!same(view(r.getPreviousKey()), current)) return no(LogRule::PreviousKeyMismatch, target->id);
+  auto k = r.getKeys();
+  if (auto ok = checkKeySet(k, target->id, o); !ok) return ok;
+  const auto newIdentity = view(k.getIdentityKey());
+  const auto newEnc = view(k.getEncryptionKey());
+  if (identity) {
+    if (keyInUse(newIdentity)) return no(LogRule::KeyInUse, target->id, "identity");
+    const bool keepsEnc = same(newEnc, target->encryptionKey.view());
+    if (!keepsEnc && keyInUse(newEnc)) return no(LogRule::KeyInUse, target->id, "encryption");
+    if (keepsEnc && target->isRevokedKey(newEnc)) return no(LogRule::KeepsRevokedKey);
+  } else {
+    if (!same(newIdentity, target->identityKey.view())) return no(LogRule::IdentityChanged);
+    if (keyInUse(newEnc)) return no(LogRule::KeyInUse, target->id, "encryption");
+  }
+  return Ok{};
+}
+
+// The member an admin's revocation or role change names.
+Expected<const LogMember*, LogRefusal> DirectoryLog::adminTarget(const LogMember& author, std::string_view action,
+                                                                 capnp::Text::Reader id) const {
+  if (!author.isAdmin) return unexpected(LogRefusal{LogRule::NotAdmin, author.id, std::string(action)});
+  const LogMember* target = find(view(id));
+  if (target == nullptr) return unexpected(LogRefusal{LogRule::UnknownMember, std::string(view(id)), {}});
+  return target;
+}
+
+Expected<Ok, LogRefusal> DirectoryLog::checkRevoke(W::Revoke::Reader r, const LogMember& author) const {
+  auto found = adminTarget(author, "revoke", r.getMemberId());
+  if (!found) return Check(unexpected(found.error()));
+  const LogMember* target = *found;
+  if (target->memberRevoked) return no(LogRule::AlreadyRevoked, target->id);
+  if (r.getReason().size() > MaxTextFieldBytes) return no(LogRule::ReasonTooLong);
+  if (auto ok = checkText(view(r.getReason()), "revocation reason"); !ok) return ok;
+  const auto key = view(r.getKey());
+  bool endsCurrent = key.empty();
+  if (!key.empty()) {
+    // Any key the member holds or held: its identity history (current
+    // last) and its encryption keys.
+    if (!target->heldKey(key)) return no(LogRule::KeyNotMembers, target->id);
+    if (target->isRevokedKey(key)) return no(LogRule::KeyAlreadyRevoked);
+    endsCurrent = same(key, target->identityKey.view()) || same(key, target->encryptionKey.view());
+  }
+  if (endsCurrent && target->isAdmin && target->active() && activeAdmins() <= 1) {
+    return no(LogRule::LastAdmin, target->id);
+  }
+  return Ok{};
+}
+
+Expected<Ok, LogRefusal> DirectoryLog::checkRoleChange(W::RoleChange::Reader r, const LogMember& author) const {
+  auto found = adminTarget(author, "change roles", r.getMemberId());
+  if (!found) return Check(unexpected(found.error()));
+  const LogMember* target = *found;
+  if (target->memberRevoked) return no(LogRule::MemberRevoked, target->id);
+  if (target->isAdmin && target->active() && !r.getIsAdmin() && activeAdmins() <= 1) {
+    return no(LogRule::LastAdmin, target->id);
+  }
+  return Ok{};
+}
+
+// ---- apply -----------------------------------------------------------------------------
+
+crypto::Hash256 DirectoryLog::nextHash(const LogEntryView& entry) const {
+  return logEntryHash(size_, size_ == 0 ? logGenesisPrev() : root_, entry.recordedAtMs, entry.event, entry.authorKey,
+                      entry.signature);
+}
+
+std::string DirectoryLog::addMember(wire::MemberInfo::Reader info, wire::KeySet::Reader keys, std::uint64_t index) {
+  LogMember m;
+  m.id = std::string(view(info.getId()));
+  m.name = std::string(view(info.getName()));
+  m.state = std::string(view(info.getState()));
+  m.institution = info.getInstitution();
+  m.isAdmin = info.getIsAdmin();
+  m.isSecretariat = info.getIsSecretariat();
+  setKeys(m, keys);
+  m.identityHistory.push_back(KeyPeriod{m.identityKey, 0, 0});
+  usedKeys_.insert(key32(m.identityKey.view()));
+  usedKeys_.insert(key32(m.encryptionKey.view()));
+  m.logIndex = index;
+  std::string id = m.id;
+  members_.insert_or_assign(id, std::move(m));
+  return id;
+}
+
+void DirectoryLog::applyRevoke(W::Revoke::Reader r, LogMember& m, std::int64_t atMs) {
+  const auto key = view(r.getKey());
+  if (key.empty()) {
+    m.memberRevoked = true;
+    m.revokedAtMs = atMs;
+    m.revokeReason = std::string(view(r.getReason()));
+    for (auto& p : m.identityHistory) {
+      if (p.revokedAtMs == 0) p.revokedAtMs = atMs;
+    }
+  } else {
+    m.revokedKeys.push_back(key32(key));
+    for (auto& p : m.identityHistory) {
+      if (same(p.key.view(), key)) p.revokedAtMs = atMs;
+    }
+  }
+}
+
+std::string DirectoryLog::apply(const LogEntryView& entry, const crypto::Hash256& entryHash) {
+  if (entry.index != size_) throw std::logic_error("log entry applied out of order");
+  auto parsed = decode<wire::LogEvent>(entry.event);
+  if (!parsed) throw std::logic_error("a checked log event does not parse: " + parsed.error().message);
+  const auto e = parsed->root();
+  std::string changed;
+  auto member = [this](capnp::Text::Reader id) -> LogMember& {
+    auto it = members_.find(view(id));
+    if (it == members_.end()) throw std::logic_error("a checked log event names an unknown member");
+    return it->second;
+  };
+  switch (e.which()) {
+    case W::GENESIS:
+      hubId_ = std::string(view(e.getGenesis().getHubId()));
+      hubKey_ = fixed<crypto::SigningPublicKey>(view(e.getGenesis().getHubKey()));
+      usedKeys_.insert(key32(hubKey_.view()));
+      break;
+    case W::REGISTER: changed = addMember(e.getRegister().getMember(), e.getRegister().getKeys(), entry.index); break;
+    case W::ADMISSION: {
+      auto proposal = decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
+      if (!proposal) throw std::logic_error("a checked admission does not parse");
+      auto r = proposal->root().getAdmission();
+      changed = addMember(r.getMember(), r.getKeys(), entry.index);
+      break;
+    }
+    case W::ROTATE_ENCRYPTION:
+    case W::ROTATE_IDENTITY: {
+      auto r = e.which() == W::ROTATE_IDENTITY ? e.getRotateIdentity() : e.getRotateEncryption();
+      LogMember& m = member(r.getMemberId());
+      const auto oldIdentity = m.identityKey;
+      const auto oldEnc = m.encryptionKey;
+      setKeys(m, r.getKeys());
+      usedKeys_.insert(key32(m.identityKey.view()));
+      usedKeys_.insert(key32(m.encryptionKey.view()));
+      if (!(oldIdentity == m.identityKey)) {
+        if (!m.identityHistory.empty()) m.identityHistory.back().replacedAtMs = entry.recordedAtMs;
+        m.identityHistory.push_back(KeyPeriod{m.identityKey, 0, 0});
+      }
+      if (!(oldEnc == m.encryptionKey)) m.previousEncryptionKeys.push_back(oldEnc);
+      m.logIndex = entry.index;
+      changed = m.id;
+      break;
+    }
+    case W::REVOKE: {
+      LogMember& m = member(e.getRevoke().getMemberId());
+      applyRevoke(e.getRevoke(), m, entry.recordedAtMs);
+      m.logIndex = entry.index;
+      changed = m.id;
+      break;
+    }
+    case W::ROLE_CHANGE: {
+      LogMember& m = member(e.getRoleChange().getMemberId());
+      m.isAdmin = e.getRoleChange().getIsAdmin();
+      m.isSecretariat = e.getRoleChange().getIsSecretariat();
+      m.logIndex = entry.index;
+      changed = m.id;
+      break;
+    }
+    case W::RECORD_APPROVED:  // an outcome about a bulletin: no member changes
+    case W::AMENDMENT:        // an adopted text: the log is its record
+      break;
+    default: throw std::logic_error("a checked log event has an unknown kind");
+  }
+  skip(entryHash);
+  return changed;
+}
+
+void DirectoryLog::skip(const crypto::Hash256& entryHash) {
+  ++size_;
+  root_ = entryHash;
+}
+
+}  // namespace focal::protocol

@@ -1,0 +1,222 @@
+// The directory log's rules, written once (DESIGN.md §7, PROTOCOL.md §11):
+// who may write which entry given the state the earlier entries
+// established, and what each entry changes. Pure: no I/O, no storage, no
+// network. The hub (server/directory.cpp) checks every entry it appends or
+// replays with it, every client (client/log_verifier.cpp) every entry it
+// fetches; so a hub that enforced other rules than its log shows is caught.
+//
+// Authorisation (DirectoryLog::check):
+//   entry 0        genesis {hubId, hubKey}, signed by the hub key
+//   entry 1        the self-registration of the first admin (signed by the
+//                  new admin's own identity key): the only case where an
+//                  author is not yet a member
+//   register, revoke, roleChange      by an active admin
+//   rotateEncryption / rotateIdentity by the member itself (previousKey =
+//                  its current encryption / identity key) or an admin
+//   recordApproved, admission, amendment  by the hub key (consensus
+//                  outcomes, PROTOCOL.md §11.1; protocol/consensus.hpp)
+// The author's key must be its current identity key and the author active.
+// Nothing may leave the hub without an active admin. Keys are never reused,
+// by anyone. Names, reasons and member ids are single-line text.
+//
+// Revocation: `key` empty revokes the member for good; a key revokes that
+// key (any identity key in the member's history, its current or a previous
+// encryption key). A member whose current identity or encryption key is
+// revoked is inactive until a rotation replaces the key.
+#pragma once
+
+#include "crypto/types.hpp"
+#include "protocol/consensus.hpp"
+#include "protocol/focal.capnp.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace focal::protocol {
+
+// Why an entry is refused: one value per rule. The hub maps it to its wire
+// error code, the client to its verification message; describe() is the
+// text both show.
+enum class LogRule : std::uint8_t {
+  OutOfSequence,           // index is not the next one (subject: index, detail: expected)
+  EventTooLarge,           // over MaxLogEventBytes
+  BadSignature,            // the author's signature over the event bytes
+  Malformed,               // does not parse (detail: the decoder's reason)
+  ClockSkew,               // issuedAtMs outside the window (live appends only)
+  NotGenesis,              // entry 0 is not a genesis
+  InvalidHubId,
+  GenesisNotByHubKey,
+  SecondGenesis,
+  NotFirstAdmin,           // entry 1 is not a registration
+  FirstMemberNotAdmin,
+  FirstAdminNotSelfSigned,
+  InvalidMemberId,
+  GroupAddressId,
+  NameTooLong,
+  TextField,               // subject: the field, detail: the text problem
+  InvalidState,
+  InstitutionUnset,
+  KeyLength,
+  CertInvalid,             // subject: member
+  KeyInUse,                // subject: member, detail: "identity" / "encryption"
+  OutcomeNotByHub,
+  RecordApprovedShape,     // detail: what is wrong
+  ProposalMismatch,        // subject: "admission" / "amendment"
+  MemberExists,            // subject: member
+  AdoptionRefused,         // subject: "admission" / "amendment", detail: the consensus rule's sentence
+  AuthorNotActive,         // subject: author
+  NotCurrentIdentityKey,   // subject: author
+  NotAdmin,                // subject: author, detail: the action
+  UnknownMember,           // subject: target
+  MemberRevoked,           // subject: target (rotation or role change)
+  AlreadyRevoked,          // subject: target
+  NotSelfOrAdmin,          // subject: author
+  PreviousKeyMismatch,     // subject: target
+  IdentityChanged,         // an encryption rotation changed the identity key
+  KeepsRevokedKey,         // an identity rotation keeps a revoked encryption key
+  ReasonTooLong,
+  KeyNotMembers,           // subject: target
+  KeyAlreadyRevoked,
+  LastAdmin,               // subject: the last active admin
+  UnknownEventKind,
+};
+
+struct LogRefusal {
+  LogRule rule = LogRule::Malformed;
+  std::string subject;
+  std::string detail;
+};
+// The sentence for a refusal, e.g. "member sg-le already exists".
+std::string describe(const LogRefusal& r);
+// "log entry N: <describe>" (an out-of-sequence refusal names its entries
+// itself): how a replay or a client names a refused entry.
+std::string describeAt(std::uint64_t index, const LogRefusal& r);
+
+// Largest LogEvent any log entry may carry (the hub refuses to append a
+// larger one, clients refuse to accept it).
+inline constexpr std::size_t MaxLogEventBytes = 64 * 1024;
+
+// What the log says about one member: its current state and the history
+// needed to judge old signatures (times are the hub's recordedAtMs of the
+// entries that made the change).
+struct LogMember {
+  std::string id;
+  std::string name;
+  std::string state;  // ISO 3166 alpha-2, "" for partners and the panel
+  wire::Institution institution = wire::Institution::UNSET;
+  bool isAdmin = false;
+  bool isSecretariat = false;
+  crypto::SigningPublicKey identityKey;
+  crypto::BoxPublicKey encryptionKey;
+  std::int64_t encKeyCreatedAtMs = 0;
+  crypto::Signature encKeyCert;
+  // Every identity key the member has held, oldest first, the current one
+  // last: the only record of previous identity keys.
+  std::vector<KeyPeriod> identityHistory;
+  std::vector<crypto::BoxPublicKey> previousEncryptionKeys;  // oldest first
+  std::vector<std::array<std::uint8_t, 32>> revokedKeys;
+  bool memberRevoked = false;    // the whole member, for good
+  std::int64_t revokedAtMs = 0;  // when memberRevoked
+  std::string revokeReason;
+  std::uint64_t logIndex = 0;  // entry that last changed this member
+
+  bool isRevokedKey(crypto::ByteView key) const;
+  // Can authenticate, send and be sent to.
+  bool active() const;
+  // A key this member holds or held (identity or encryption).
+  bool heldKey(crypto::ByteView key) const;
+  // As the consensus rule sees it (with its identity key history).
+  ConsensusMember consensus() const;
+};
+
+// One entry as both sides hold it. The bytes are borrowed.
+struct LogEntryView {
+  crypto::ByteView event;  // LogEvent bytes
+  crypto::Signature signature;
+  crypto::SigningPublicKey authorKey;
+  std::string_view authorId;
+  std::uint64_t index = 0;
+  std::int64_t recordedAtMs = 0;
+};
+
+// The signature checks of an entry that need no log state (the author's
+// signature, an encryption-key certificate it carries): computed ahead, on
+// any thread, by a client verifying many entries.
+struct EntryPrecheck {
+  bool signatureOk = false;
+  bool certOk = false;
+};
+EntryPrecheck precheck(const LogEntryView& entry);
+
+class DirectoryLog {
+ public:
+  struct CheckOptions {
+    // A live append: issuedAtMs must be within MaxClockSkewMs of it.
+    std::optional<std::int64_t> nowMs;
+    // The time an admission or amendment is judged at (its proposal's
+    // expiry): the entry's recordedAtMs. nullopt: at the proposal's expiry.
+    std::optional<std::int64_t> adoptedAtMs;
+    // false only for re-reading a client's own cache of entries it
+    // verified before: the author signature and certificates are skipped
+    // (consensus approvals are still verified).
+    bool verifySignatures = true;
+    const EntryPrecheck* precheck = nullptr;
+  };
+
+  // May `entry` be the next one? Never throws on hostile bytes.
+  Expected<Ok, LogRefusal> check(const LogEntryView& entry, const CheckOptions& options) const;
+  // The chained hash `entry` gets as the next entry.
+  crypto::Hash256 nextHash(const LogEntryView& entry) const;
+  // Applies a checked entry with its chained hash. Returns the id of the
+  // member it changed ("" otherwise). Throws std::logic_error (or
+  // kj::Exception for bytes that do not read) on an unchecked entry.
+  std::string apply(const LogEntryView& entry, const crypto::Hash256& entryHash);
+  // Takes the entry as the next one without applying it (a test harness's
+  // forged entry that does not read).
+  void skip(const crypto::Hash256& entryHash);
+
+  std::uint64_t size() const { return size_; }
+  const crypto::Hash256& root() const { return root_; }
+  const std::string& hubId() const { return hubId_; }
+  const crypto::SigningPublicKey& hubKey() const { return hubKey_; }
+  const LogMember* find(std::string_view id) const;
+  const std::map<std::string, LogMember, std::less<>>& members() const { return members_; }
+  // The member states whose consent an adoption needs now.
+  std::set<std::string> requiredStates() const;
+  std::optional<ConsensusMember> consensusMember(std::string_view id) const;
+
+ private:
+  Expected<Ok, LogRefusal> checkEvent(wire::LogEvent::Reader e, const LogEntryView& entry,
+                                      const CheckOptions& options) const;
+  Expected<Ok, LogRefusal> checkFirstAdmin(wire::LogEvent::Register::Reader r, const LogEntryView& entry,
+                                           const CheckOptions& options) const;
+  Expected<Ok, LogRefusal> checkOutcome(wire::LogEvent::Reader e, const LogEntryView& entry,
+                                        const CheckOptions& options) const;
+  Expected<Ok, LogRefusal> checkNewMember(wire::MemberInfo::Reader info, wire::KeySet::Reader keys,
+                                          const CheckOptions& options) const;
+  Expected<Ok, LogRefusal> checkRotation(wire::LogEvent::Reader e, const LogMember& author,
+                                         const CheckOptions& options) const;
+  Expected<const LogMember*, LogRefusal> adminTarget(const LogMember& author, std::string_view action,
+                                                     capnp::Text::Reader id) const;
+  Expected<Ok, LogRefusal> checkRevoke(wire::LogEvent::Revoke::Reader r, const LogMember& author) const;
+  Expected<Ok, LogRefusal> checkRoleChange(wire::LogEvent::RoleChange::Reader r, const LogMember& author) const;
+  bool keyInUse(crypto::ByteView key) const;
+  std::size_t activeAdmins() const;
+  std::string addMember(wire::MemberInfo::Reader info, wire::KeySet::Reader keys, std::uint64_t index);
+  void applyRevoke(wire::LogEvent::Revoke::Reader r, LogMember& m, std::int64_t atMs);
+
+  std::uint64_t size_ = 0;
+  crypto::Hash256 root_{};
+  std::string hubId_;
+  crypto::SigningPublicKey hubKey_;
+  std::map<std::string, LogMember, std::less<>> members_;
+  std::set<std::array<std::uint8_t, 32>> usedKeys_;  // every key the log has named
+};
+
+}  // namespace focal::protocol
