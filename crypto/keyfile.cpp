@@ -342,23 +342,6 @@ Expected<MemberKeys, KeyFileError> decryptKeyFile(ByteView file, std::string_vie
   return std::move(*keys);
 }
 
-namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-}  // namespace
-
 std::size_t passphraseChars(std::string_view passphrase) {
   std::size_t n = 0;
   for (const char c : passphrase) {
@@ -383,7 +366,7 @@ Expected<Ok, KeyFileError> writeKeyFile(const std::filesystem::path& path, const
 
 Expected<MemberKeys, KeyFileError> readKeyFile(const std::filesystem::path& path,
                                                std::string_view passphrase) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return unexpected(KeyFileError::NotFound);
   Bytes data;
   std::array<std::uint8_t, 64 * 1024> buf;

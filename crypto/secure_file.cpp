@@ -20,21 +20,6 @@ namespace {
   throw std::runtime_error(what + " " + p.string() + ": " + std::strerror(err));
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 int tryWriteFileAtomic(const std::filesystem::path& path, ByteView data, mode_t mode, const char** failedStep) {
@@ -45,7 +30,7 @@ int tryWriteFileAtomic(const std::filesystem::path& path, ByteView data, mode_t 
   randomFill(rnd);
   const auto tmp = dir / ("." + path.filename().string() + "." + toHex(rnd) + ".tmp");
 
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (fd.get() < 0) {
     step = "cannot create";
     return errno;
@@ -72,7 +57,7 @@ int tryWriteFileAtomic(const std::filesystem::path& path, ByteView data, mode_t 
   if (::fsync(fd.get()) != 0) return fail("cannot sync");
   if (::close(fd.release()) != 0) return fail("cannot close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename into place");
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) {
     // The file is in place; only the rename's durability is in doubt.
     step = "cannot sync the directory of";
@@ -87,7 +72,7 @@ void writeFileAtomic(const std::filesystem::path& path, ByteView data, mode_t mo
 }
 
 Bytes readFileLimited(const std::filesystem::path& path, std::size_t maxBytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) failErrno("cannot open", path, errno);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) failErrno("cannot stat", path, errno);

@@ -18,8 +18,26 @@
 #include <filesystem>
 #include <string_view>
 #include <sys/types.h>
+#include <unistd.h>
+#include <utility>
 
 namespace focal::crypto {
+
+// A file descriptor closed when it goes out of scope (release() keeps it open).
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
 
 // 0 on success, else the errno of the step that failed (the temp file is
 // removed; the target is untouched). `failedStep`, if given, names that

@@ -21,6 +21,7 @@ constexpr std::string_view Pass = "correct horse battery staple";
 constexpr std::int64_t Now = 1700000000123;
 // Offsets of the v1 header, as documented in keyfile.hpp.
 constexpr std::size_t OffOps = 10, OffMem = 18, OffSalt = 26, OffNonce = 42, HeaderBytes = 66;
+static_assert(OffNonce + 24 == HeaderBytes, "the header ends with the 24-byte nonce");
 
 void init() { initialize(); }
 
