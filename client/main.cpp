@@ -3,6 +3,7 @@
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
 #include "crypto/types.hpp"
+#include "protocol/build_info.hpp"
 #include "protocol/command_line.hpp"
 
 #include <fmt/format.h>
@@ -73,6 +74,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{"focal - end-to-end encrypted bulletins between cybercrime points of contact"};
   app.footer(Footer);
+  app.set_version_flag("--version", "focal " + std::string(focal::protocol::buildVersion()),
+                       "Print the version (and the git revision it was built from) and exit");
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the command
   CliContext ctx;

@@ -52,8 +52,8 @@ inline std::string describeParseError(const CLI::App& app, const CLI::ParseError
   return what + " (see " + path + " --help)";
 }
 
-// Parses the command line. A help request prints the help and returns its
-// exit code; a parse failure is described (describeParseError) and handed to
+// Parses the command line. A help or --version request prints its text and
+// returns its exit code (0); a parse failure is described (describeParseError) and handed to
 // `reportUsage(message)`, whose exit code is returned. nullopt: parsed, go on.
 template <class ReportUsage>
 std::optional<int> parseCommandLine(CLI::App& app, int argc, char** argv, std::string_view program,
@@ -63,6 +63,8 @@ std::optional<int> parseCommandLine(CLI::App& app, int argc, char** argv, std::s
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return reportUsage(describeParseError(app, e, program));

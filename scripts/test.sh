@@ -5,14 +5,15 @@
 # libFuzzer run of every fuzz harness (one clang build: libFuzzer needs
 # clang, and clang compiles this code about twice as fast as g++ at -O0),
 # and the concurrent tests under ThreadSanitizer (tests/tsan-tests.txt,
-# clang). Fails if any test fails.
+# clang). All three build with FOCAL_WERROR=ON: a compiler warning fails
+# the run. Fails if any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 ./scripts/install-deps.sh
 
 echo "== build (RelWithDebInfo)"
-./scripts/build.sh build
+./scripts/build.sh build -DFOCAL_WERROR=ON
 echo "== ctest (build)"
 ctest --test-dir build --output-on-failure -j 2
 
@@ -26,7 +27,7 @@ done
 
 echo "== build (ASan + UBSan + libFuzzer harnesses, clang)"
 CC=clang CXX=clang++ ./scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DFOCAL_SANITIZE=ON -DFOCAL_FUZZ=ON \
-  -DFOCAL_BENCH=OFF
+  -DFOCAL_BENCH=OFF -DFOCAL_WERROR=ON
 echo "== ctest (build-asan: every test, and fuzz-smoke-*: every harness for 30 s)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j 2
@@ -40,7 +41,7 @@ echo "== build (ThreadSanitizer)"
 # is checked after ctest (a report inside focald would otherwise only end
 # up in the hub's temporary directory).
 CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOCAL_TSAN=ON \
-  -DFOCAL_BENCH=OFF >/dev/null
+  -DFOCAL_BENCH=OFF -DFOCAL_WERROR=ON >/dev/null
 cmake --build build-tsan -j "$(nproc)" --target focald focal focal_unit_tests focal_integration_tests
 echo "== ctest (build-tsan: concurrent tests)"
 tsan_reports="$PWD/build-tsan/tsan-reports"

@@ -4,6 +4,7 @@
 //   focald run DIR [options]       serve until SIGINT/SIGTERM
 //   focald check DIR               report what would stop `run`, one line each
 #include "crypto/primitives.hpp"
+#include "protocol/build_info.hpp"
 #include "protocol/command_line.hpp"
 #include "server/clock.hpp"
 #include "server/commit_queue.hpp"
@@ -291,6 +292,8 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
 int main(int argc, char** argv) {
   Store::configureProcess();  // before any connection opens
   CLI::App app{"focald: the Focal hub"};
+  app.set_version_flag("--version", "focald " + std::string(protocol::buildVersion()),
+                       "Print the version (and the git revision it was built from) and exit");
   app.require_subcommand(1);
   app.footer(Footer);
 

@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <regex>
+
 using namespace focal;
 using namespace focal::test;
 using nlohmann::json;
@@ -186,4 +188,23 @@ TEST_CASE("Unknown commands and options are reported as such, pointing to the su
   auto help = runProcess({FOCALD_PATH, "--help"});
   CHECK(help.exitCode == 0);
   CHECK_THAT(help.out, Contains("Exit codes") && Contains("2  usage"));
+}
+
+TEST_CASE("focal --version and focald --version print one version line and exit 0", "[integration][cli][findings]") {
+  // "focal 0.1.0", plus "(git <12 hex>)" or "(git <12 hex>, modified)" when built from a checkout.
+  const std::regex line(R"((focald?) (\d+\.\d+\.\d+)( \(git [0-9a-f]{12}(, modified)?\))?\n)");
+  auto client = runCli({"--version"});
+  auto hub = runProcess({FOCALD_PATH, "--version"});
+  CHECK(client.exitCode == 0);
+  CHECK(hub.exitCode == 0);
+  std::smatch c;
+  std::smatch h;
+  REQUIRE(std::regex_match(client.out, c, line));
+  REQUIRE(std::regex_match(hub.out, h, line));
+  CHECK(c[1] == "focal");
+  CHECK(h[1] == "focald");
+  CHECK(c[2] == h[2]);  // one project version, one revision for both programs
+  CHECK(c[3] == h[3]);
+  // It wins over a missing command, as --help does.
+  CHECK(runCli({"--version", "send"}).exitCode == 0);
 }
