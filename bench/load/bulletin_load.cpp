@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -327,6 +328,49 @@ void runReceiver(Shared& shared, const LoadConfig& config, std::size_t r, std::s
   out.dropped = conn.droppedPushes();
 }
 
+// Runs work(w) for w = 0 .. workers-1, each on a thread of its own, and
+// joins them; when any threw, throws std::runtime_error with `context`
+// followed by the (last caught) message.
+void inParallel(std::size_t workers, const std::string& context, const std::function<void(std::size_t)>& work) {
+  std::vector<std::thread> threads;
+  std::mutex m;
+  std::string error;
+  for (std::size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      try {
+        work(w);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(m);
+        error = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  if (!error.empty()) throw std::runtime_error(context + error);
+}
+
+// One participant of the run, on its own thread: connects as `who` with
+// `options` (subscribed when `subscribe`), counts down `ready`, waits for
+// `go`, then `run`s. A failure is recorded in `shared`, and `ready` is
+// counted down all the same, so the run never waits for a dead participant.
+void takePart(Shared& shared, std::latch& ready, std::latch& go, const HubTarget& hub, const crypto::MemberKeys& who,
+              const client::ConnectOptions& options, bool subscribe,
+              const std::function<void(client::Connection&)>& run) {
+  std::unique_ptr<client::Connection> conn;
+  bool counted = false;
+  try {
+    conn = connectAs(hub, who, options);
+    if (subscribe) conn->subscribe();
+    ready.count_down();
+    counted = true;
+    go.wait();
+    run(*conn);
+  } catch (const std::exception& e) {
+    shared.fail(who.memberId, e.what());
+    if (!counted) ready.count_down();
+  }
+}
+
 nlohmann::json latencyJson(std::vector<std::int64_t>& ns) {
   if (ns.empty()) return {{"p50", nullptr}, {"p99", nullptr}, {"max", nullptr}, {"samples", 0}};
   auto q = quantiles(ns);
@@ -393,21 +437,9 @@ nlohmann::json runBulletinLoad(const HubTarget& hub, const LoadConfig& config) {
   {
     const std::string body = bodyText(config.bodyBytes);
     const std::size_t workers = std::max<std::size_t>(1, std::min<std::size_t>(C, std::thread::hardware_concurrency()));
-    std::vector<std::thread> threads;
-    std::mutex m;
-    std::string sealError;
-    for (std::size_t w = 0; w < workers; ++w) {
-      threads.emplace_back([&, w] {
-        try {
-          for (std::size_t c = w; c < C; c += workers) sealPlan(plans[c], senders[c], receivers, body, config.api);
-        } catch (const std::exception& e) {
-          std::lock_guard lock(m);
-          sealError = e.what();
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
-    if (!sealError.empty()) throw std::runtime_error(sealError);
+    inParallel(workers, "", [&](std::size_t w) {
+      for (std::size_t c = w; c < C; c += workers) sealPlan(plans[c], senders[c], receivers, body, config.api);
+    });
   }
   shared.ids.resize(M);
   std::unordered_set<crypto::BulletinId, IdHash> distinctIds;  // every id once, or the counts lie
@@ -434,23 +466,11 @@ nlohmann::json runBulletinLoad(const HubTarget& hub, const LoadConfig& config) {
     // -1: unknown (not our hub, or /proc unreadable).
     const double rssBefore = hub.pid ? currentRssMib(*hub.pid).value_or(-1) : -1;
     t = SteadyClock::now();
-    std::vector<std::thread> openers;
-    std::mutex m;
-    std::string openError;
-    for (std::size_t w = 0; w < IdleOpeners; ++w) {
-      openers.emplace_back([&, w] {
-        try {
-          for (std::size_t j = w; j < config.idle; j += IdleOpeners) {
-            idleConnections[j] = connectAs(hub, idleMembers[j / cap]);
-          }
-        } catch (const std::exception& e) {
-          std::lock_guard lock(m);
-          openError = e.what();
-        }
-      });
-    }
-    for (auto& th : openers) th.join();
-    if (!openError.empty()) throw std::runtime_error("opening idle connections: " + openError);
+    inParallel(IdleOpeners, "opening idle connections: ", [&](std::size_t w) {
+      for (std::size_t j = w; j < config.idle; j += IdleOpeners) {
+        idleConnections[j] = connectAs(hub, idleMembers[j / cap]);
+      }
+    });
     const double openSeconds = std::chrono::duration<double>(SteadyClock::now() - t).count();
     std::this_thread::sleep_for(500ms);  // let the hub settle (handshake buffers freed)
     const double rssWith = hub.pid ? currentRssMib(*hub.pid).value_or(-1) : -1;
@@ -471,46 +491,26 @@ nlohmann::json runBulletinLoad(const HubTarget& hub, const LoadConfig& config) {
   std::vector<ReceiverResult> got(R);
   std::latch ready(static_cast<std::ptrdiff_t>(C + R));
   std::latch go(1);
+  client::ConnectOptions receiverOptions;
+  receiverOptions.maxBufferedPushes = 1u << 20;  // the client buffer is not what is measured
+  client::ConnectOptions senderOptions;
+  senderOptions.pipelineWindow = config.window;
   std::vector<std::thread> threads;
   for (std::size_t r = 0; r < R; ++r) {
     threads.emplace_back([&, r] {
-      std::unique_ptr<client::Connection> conn;
-      bool counted = false;
-      try {
-        client::ConnectOptions options;
-        options.maxBufferedPushes = 1u << 20;  // the client buffer is not what is measured
-        conn = connectAs(hub, receivers[r], options);
-        conn->subscribe();
-        ready.count_down();
-        counted = true;
-        go.wait();
-        runReceiver(shared, config, r, C, *conn, got[r]);
-      } catch (const std::exception& e) {
-        shared.fail(receivers[r].memberId, e.what());
-        if (!counted) ready.count_down();
-      }
+      takePart(shared, ready, go, hub, receivers[r], receiverOptions, true,
+               [&](client::Connection& conn) { runReceiver(shared, config, r, C, conn, got[r]); });
     });
   }
   for (std::size_t c = 0; c < C; ++c) {
     threads.emplace_back([&, c] {
-      std::unique_ptr<client::Connection> conn;
-      bool counted = false;
-      try {
-        client::ConnectOptions options;
-        options.pipelineWindow = config.window;
-        conn = connectAs(hub, senders[c], options);
-        ready.count_down();
-        counted = true;
-        go.wait();
+      takePart(shared, ready, go, hub, senders[c], senderOptions, false, [&](client::Connection& conn) {
         if (config.api == SenderApi::Raw) {
-          runRawSender(shared, config, c, plans[c], *conn, sent[c]);
+          runRawSender(shared, config, c, plans[c], conn, sent[c]);
         } else {
-          runLibrarySender(shared, config, c, plans[c], *conn, sent[c]);
+          runLibrarySender(shared, config, c, plans[c], conn, sent[c]);
         }
-      } catch (const std::exception& e) {
-        shared.fail(senders[c].memberId, e.what());
-        if (!counted) ready.count_down();
-      }
+      });
       ++shared.sendersDone;
     });
   }

@@ -1,6 +1,7 @@
 #include "bench/load/hub_process.hpp"
 
 #include "bench/load/process.hpp"
+#include "tests/support/files.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -149,16 +150,7 @@ HubProcess::HubProcess(Options options) : options_(std::move(options)) {
     }
   }
   // Keep draining stdout so the hub never blocks on a full pipe.
-  const int fd = out.r;
-  const fs::path outFile = dir_ / "focald.out";
-  drain_ = std::thread([fd, outFile, seen] {
-    std::ofstream log(outFile, std::ios::app);
-    log << seen;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) log.write(buf, n);
-    ::close(fd);
-  });
+  drain_ = test_support::drainToFile(out.r, dir_ / "focald.out", seen);
 }
 
 HubProcess::~HubProcess() {

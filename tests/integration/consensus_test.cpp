@@ -56,6 +56,25 @@ struct AseanWorld {
   std::vector<std::string> adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
 };
 
+// A hub on a test clock, the secretariat that circulates summary records,
+// and two points of contact who comment.
+struct SilenceProcedure {
+  Hub hub{HubOptions{.limits = {}, .testClock = true}};
+  TempDir home;
+  CliMember sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
+  CliMember my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  CliMember th = cliMember(hub, home, "th-tcsd", "TH");
+};
+
+// Two member states that decide on the admin's amendment proposals.
+struct AmendmentVoters {
+  Hub hub;
+  TempDir home;
+  CliMember sg = cliMember(hub, home, "sg-spf-cyber", "SG");
+  CliMember my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+  std::vector<std::string> adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+};
+
 // The hub closes deadlines on its own task: wait (bounded) for the state.
 json waitForState(const std::vector<std::string>& args, const std::string& id, const std::string& state) {
   json st;
@@ -96,16 +115,10 @@ crypto::BulletinId idOf(const std::string& hex) { return *crypto::BulletinId::fr
 
 }  // namespace
 
-TEST_CASE("Silence procedure: without objection the hub approves the record at the deadline, also after a restart",
-          "[integration][consensus]") {
-  HubOptions options;
-  options.testClock = true;
-  Hub hub(options);
-  TempDir home;
-  auto sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
-  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
-  auto th = cliMember(hub, home, "th-tcsd", "TH");
-
+TEST_CASE_METHOD(SilenceProcedure,
+                 "Silence procedure: without objection the hub approves the record at the deadline, also after a "
+                 "restart",
+                 "[integration][consensus]") {
   const auto id = sendRecord(sec, "my-pdrm-cyber,th-tcsd", "90s");
   auto st = runCliJson(concat(sec.args, {"record-status", id}));
   CHECK(st.at("state") == "pending");
@@ -141,15 +154,10 @@ TEST_CASE("Silence procedure: without objection the hub approves the record at t
   runCliJson(concat(my.args, {"verify-log"}));
 }
 
-TEST_CASE("Silence procedure: an objection blocks approval, a revision supersedes, a retraction withdraws, and refusals",
-          "[integration][consensus]") {
-  HubOptions options;
-  options.testClock = true;
-  Hub hub(options);
-  TempDir home;
-  auto sec = cliMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
-  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
-  auto th = cliMember(hub, home, "th-tcsd", "TH");
+TEST_CASE_METHOD(SilenceProcedure,
+                 "Silence procedure: an objection blocks approval, a revision supersedes, a retraction withdraws, and "
+                 "refusals",
+                 "[integration][consensus]") {
   auto ph = cliMember(hub, home, "ph-nbi-cyber", "PH");
   const auto& secKey = sec.member.keys.encryption.publicKey;
 
@@ -412,13 +420,9 @@ TEST_CASE_METHOD(AseanWorld,
   CHECK(listed(my.args, pid).at("state") == "adopted");
 }
 
-TEST_CASE("Amendment by consensus: a missing state keeps it open, one rejection ends it", "[integration][consensus][amendment]") {
-  Hub hub;
-  TempDir home;
-  auto sg = cliMember(hub, home, "sg-spf-cyber", "SG");
-  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
+TEST_CASE_METHOD(AmendmentVoters, "Amendment by consensus: a missing state keeps it open, one rejection ends it",
+                 "[integration][consensus][amendment]") {
   auto th = cliMember(hub, home, "th-tcsd", "TH");
-  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
 
   const auto pid = proposeAmendment(adminArgs, "Para 5: the WG on CC convenes twice a year.");
   CHECK(runCliJson(concat(sg.args, {"approve", pid})).at("state") == "open");
@@ -441,15 +445,10 @@ TEST_CASE("Amendment by consensus: a missing state keeps it open, one rejection 
   runCliJson(concat(th.args, {"verify-log"}));
 }
 
-TEST_CASE("Consensus: an approval made before its author rotated its identity key still counts, at the hub and in "
-          "every client",
-          "[integration][consensus][amendment]") {
-  Hub hub;
-  TempDir home;
-  auto sg = cliMember(hub, home, "sg-spf-cyber", "SG");
-  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
-  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
-
+TEST_CASE_METHOD(AmendmentVoters,
+                 "Consensus: an approval made before its author rotated its identity key still counts, at the hub and "
+                 "in every client",
+                 "[integration][consensus][amendment]") {
   const auto pid = proposeAmendment(adminArgs, "Para 7: resource panel requests go to both co-chairs.");
   CHECK(runCliJson(concat(sg.args, {"approve", pid})).at("state") == "open");
   // Singapore's point of contact replaces its identity key after approving.
@@ -471,13 +470,9 @@ TEST_CASE("Consensus: an approval made before its author rotated its identity ke
   runCliJson(concat(hub.cliGlobals(my.member.keyFile, home.path() / "my-pdrm-cyber-profile"), {"verify-log"}));
 }
 
-TEST_CASE("A forged or tampered amendment entry served by the hub fails every client's log verification",
-          "[integration][consensus][amendment][tamper]") {
-  Hub hub;
-  TempDir home;
-  auto sg = cliMember(hub, home, "sg-spf-cyber", "SG");
-  auto my = cliMember(hub, home, "my-pdrm-cyber", "MY");
-  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+TEST_CASE_METHOD(AmendmentVoters,
+                 "A forged or tampered amendment entry served by the hub fails every client's log verification",
+                 "[integration][consensus][amendment][tamper]") {
   const auto pid = proposeAmendment(adminArgs, AmendmentText);
   runCliJson(concat(sg.args, {"approve", pid}));
   runCliJson(concat(my.args, {"approve", pid}));

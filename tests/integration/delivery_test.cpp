@@ -12,13 +12,7 @@ using namespace focal;
 using namespace focal::test;
 using namespace std::chrono_literals;
 
-namespace {
-}  // namespace
-
-TEST_CASE("A bulletin sent to an online subscriber is pushed to it and verifies", "[integration]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
+TEST_CASE_METHOD(TwoMembers, "A bulletin sent to an online subscriber is pushed to it and verifies", "[integration]") {
   auto rc = hub.connect(b.keys);
   rc->subscribe();
   auto sc = hub.connect(a.keys);
@@ -33,10 +27,8 @@ TEST_CASE("A bulletin sent to an online subscriber is pushed to it and verifies"
   CHECK(titleOf(*rc, push->bulletin, b.keys) == "pushed title");
 }
 
-TEST_CASE("Bulletins for an offline member wait and are fetched oldest first, page by page", "[integration]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
+TEST_CASE_METHOD(TwoMembers, "Bulletins for an offline member wait and are fetched oldest first, page by page",
+                 "[integration]") {
   std::vector<crypto::BulletinId> sent;
   {
     auto sc = hub.connect(a.keys);
@@ -67,10 +59,7 @@ TEST_CASE("Bulletins for an offline member wait and are fetched oldest first, pa
   CHECK(titleOf(*rc, rc->fetch(0, 1).items.at(0).bulletin, b.keys) == "offline 0");
 }
 
-TEST_CASE("The queue survives a restart of the hub between send and receive", "[integration]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
+TEST_CASE_METHOD(TwoMembers, "The queue survives a restart of the hub between send and receive", "[integration]") {
   const auto sealed = sealTo(a.keys, {&b.keys}, "durable");
   hub.connect(a.keys)->send(sealed);
   hub.restart();
@@ -81,11 +70,8 @@ TEST_CASE("The queue survives a restart of the hub between send and receive", "[
   CHECK(titleOf(*rc, page.items[0].bulletin, b.keys) == "durable");
 }
 
-TEST_CASE("An acknowledged bulletin leaves the queue and the sender sees it acknowledged", "[integration]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  auto c = hub.createMember("th-tcsd", "TH");
+TEST_CASE_METHOD(ThreeMembers, "An acknowledged bulletin leaves the queue and the sender sees it acknowledged",
+                 "[integration]") {
   auto sc = hub.connect(a.keys);
   const auto sealed = sealTo(a.keys, {&b.keys, &c.keys}, "ack me");
   sc->send(sealed);
@@ -112,38 +98,22 @@ TEST_CASE("An acknowledged bulletin leaves the queue and the sender sees it ackn
     }
   }
   // Someone else's bulletin's status is not visible to a recipient.
-  try {
-    (void)hub.connect(c.keys)->status(sealed.id);
-    FAIL("status of another member's bulletin was answered");
-  } catch (const client::HubError& e) {
-    CHECK(e.code() == wire::ErrorCode::NOT_FOUND);
-  }
+  const auto refusal = hubRefusal([&] { (void)hub.connect(c.keys)->status(sealed.id); },
+                                  "status of another member's bulletin was answered");
+  CHECK(refusal.code() == wire::ErrorCode::NOT_FOUND);
 }
 
-TEST_CASE("An identical resend is idempotent success and the same id with other bytes is a duplicate", "[integration]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
+TEST_CASE_METHOD(TwoMembers,
+                 "An identical resend is idempotent success and the same id with other bytes is a duplicate",
+                 "[integration]") {
   auto sc = hub.connect(a.keys);
   const auto sealed = sealTo(a.keys, {&b.keys}, "once");
   CHECK_FALSE(sc->send(sealed).alreadyAccepted);
   CHECK(sc->send(sealed).alreadyAccepted);
 
-  protocol::BulletinDraft d;
-  d.tlp = wire::Tlp::AMBER;
-  d.category = wire::Category::TREND;
-  d.title = "other bytes";
-  d.addresses = {"my-pdrm"};
-  d.recipients = {{"my-pdrm", b.keys.encryption.publicKey}};
-  auto k = crypto::ContentKey::random();
-  auto other = protocol::sealBulletin(d, a.keys, k, nowMs(), sealed.id);
-  REQUIRE(other.ok());
-  try {
-    sc->send(*other);
-    FAIL("a different bulletin under an existing id was accepted");
-  } catch (const client::HubError& e) {
-    CHECK(e.code() == wire::ErrorCode::DUPLICATE);
-  }
+  const auto other = sealDraft(draftTo({&b.keys}, "other bytes"), a.keys, crypto::ContentKey::random(), sealed.id);
+  const auto refusal = hubRefusal([&] { sc->send(other); }, "a different bulletin under an existing id was accepted");
+  CHECK(refusal.code() == wire::ErrorCode::DUPLICATE);
   // Delivered once.
   CHECK(hub.connect(b.keys)->fetch(0).items.size() == 1);
 }

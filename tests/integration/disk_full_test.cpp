@@ -82,17 +82,10 @@ std::string bigBody(std::size_t bytes, int salt) {
 
 }  // namespace
 
-TEST_CASE("Disk full: new bulletins get `unavailable`, reads and acks go on, logged once, recovers by itself",
-          "[integration][diskfull]") {
-  const auto why = tmpfsUnavailableReason();
-  if (!why.empty()) {
-    WARN("SKIPPED disk-full test: " << why);
-    return;
-  }
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  hub.stop();
+TEST_CASE_METHOD(TwoMembersStopped,
+                 "Disk full: new bulletins get `unavailable`, reads and acks go on, logged once, recovers by itself",
+                 "[integration][diskfull]") {
+  if (skipped("disk-full test", tmpfsUnavailableReason())) return;
   const std::string dir = hub.dir().string();
   const std::string script =
       "set -e; d=\"$1\"; shift; s=\"$d.seed\"; rm -rf \"$s\"; cp -a \"$d\" \"$s\"; "

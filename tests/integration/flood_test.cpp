@@ -151,13 +151,6 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The legitimate traffic: a sends to b, b receives the push; one round
 // trip per ~10 ms. Also samples focald's resident set.
 class Legit {
@@ -343,7 +336,7 @@ TEST_CASE("Floods and slow peers: the hub stays up, bounded and responsive, and 
         } else {
           std::this_thread::sleep_for(50ms);
         }
-        const auto log = readFile(hub.dir() / "focald.err");
+        const auto log = slurp(hub.dir() / "focald.err");
         for (const char* marker : {"peer did not read for", "is a slow consumer"}) {
           if (log.find(marker) != std::string::npos) {
             closedAfter = SteadyClock::now() - start;

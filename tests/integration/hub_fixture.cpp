@@ -1,7 +1,9 @@
 #include "hub_fixture.hpp"
 
+#include "tests/support/files.hpp"
 #include "tests/support/log_events.hpp"
 
+#include "client/attachment_saver.hpp"
 #include "client/bulletin_reader.hpp"
 #include "client/key_directory.hpp"
 #include "protocol/bulletin.hpp"
@@ -21,6 +23,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -98,7 +101,8 @@ std::int64_t nowMs() {
 }
 
 ProcessResult runProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                         const std::optional<std::string>& stdinText, std::chrono::milliseconds timeout) {
+                         const std::optional<std::string>& stdinText, std::chrono::milliseconds timeout,
+                         const OutputCondition& interruptWhen) {
   Pipe out, err, in;
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const pid_t pid = spawn(argv, env, stdinText ? in.r : devnull, out.w, err.w);
@@ -123,8 +127,9 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const std::map<st
   bool interrupted = false, killed = false;
   while (open > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    // At the deadline: SIGINT (how a user stops `focal listen`), then SIGKILL.
-    if (left <= 0 && !interrupted) {
+    // At the deadline, or once the caller saw what it waits for: SIGINT (how
+    // a user stops `focal listen`); SIGKILL 5 s after the deadline.
+    if (!interrupted && (left <= 0 || (interruptWhen && interruptWhen(result)))) {
       ::kill(pid, SIGINT);
       interrupted = true;
     }
@@ -151,10 +156,10 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const std::map<st
 }
 
 ProcessResult runCli(const std::vector<std::string>& args, const std::optional<std::string>& stdinText,
-                     std::chrono::milliseconds timeout) {
+                     std::chrono::milliseconds timeout, const OutputCondition& interruptWhen) {
   std::vector<std::string> argv{FOCAL_CLI_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
-  return runProcess(argv, {{"FOCAL_PASSPHRASE", TestPassphrase}}, stdinText, timeout);
+  return runProcess(argv, {{"FOCAL_PASSPHRASE", TestPassphrase}}, stdinText, timeout, interruptWhen);
 }
 
 // ---------------------------------------------------------------- Hub ----
@@ -261,16 +266,7 @@ void Hub::start() {
     }
   }
   // Keep draining stdout so the hub never blocks on a full pipe.
-  const int fd = stdoutFd_;
-  const auto logFile = dir() / "focald.log";
-  drain_ = std::thread([fd, logFile, seen] {
-    std::ofstream log(logFile, std::ios::app);
-    log << seen;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) log.write(buf, n);
-    ::close(fd);
-  });
+  drain_ = test_support::drainToFile(stdoutFd_, dir() / "focald.log", seen);
 }
 
 void Hub::stop() {
@@ -354,19 +350,50 @@ std::vector<std::string> Hub::cliGlobals(const fs::path& keyFile, const fs::path
           "--timeout", "20"};
 }
 
-protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender, const std::vector<const crypto::MemberKeys*>& recipients,
-                                const std::string& title, const std::string& body, wire::Tlp tlp) {
+bool skipped(const std::string& what, const std::string& unavailableReason) {
+  if (unavailableReason.empty()) return false;
+  WARN("SKIPPED " << what << ": " << unavailableReason);
+  return true;
+}
+
+client::HubError hubRefusal(const std::function<void()>& f, const std::string& accepted) {
+  try {
+    f();
+  } catch (const client::HubError& e) {
+    return e;
+  }
+  FAIL(accepted);
+  throw std::logic_error("unreachable");
+}
+
+protocol::BulletinDraft draftTo(const std::vector<const crypto::MemberKeys*>& recipients, const std::string& title,
+                                wire::Tlp tlp, wire::Category category) {
   protocol::BulletinDraft d;
   d.tlp = tlp;
-  d.category = wire::Category::TREND;
+  d.category = category;
   d.title = title;
-  d.body = body;
   for (const auto* r : recipients) {
     d.addresses.push_back(r->memberId);
     d.recipients.push_back(protocol::RecipientKey{r->memberId, r->encryption.publicKey});
   }
   std::sort(d.recipients.begin(), d.recipients.end(),
             [](const auto& a, const auto& b) { return a.memberId < b.memberId; });
+  return d;
+}
+
+protocol::SealedBulletin sealDraft(const protocol::BulletinDraft& draft, const crypto::MemberKeys& sender,
+                                   const crypto::ContentKey& key, const std::optional<crypto::BulletinId>& id) {
+  auto sealed = protocol::sealBulletin(draft, sender, key, nowMs(), id);
+  INFO("seal: " << (sealed ? "ok" : protocol::describe(sealed.error())));
+  REQUIRE(sealed);
+  return std::move(sealed).value();
+}
+
+protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender,
+                                const std::vector<const crypto::MemberKeys*>& recipients, const std::string& title,
+                                const std::string& body, wire::Tlp tlp) {
+  auto d = draftTo(recipients, title, tlp);
+  d.body = body;
   auto key = crypto::ContentKey::random();
   auto sealed = protocol::sealBulletin(d, sender, key, nowMs());
   if (!sealed) throw std::runtime_error(std::string("seal failed: ") + protocol::describe(sealed.error()));
@@ -389,13 +416,6 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
   return a;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 protocol::SealedBulletin resignedHeader(protocol::SealedBulletin s, const crypto::MemberKeys& sender,
                                         const std::function<void(wire::BulletinHeader::Builder)>& mutate) {
   capnp::MallocMessageBuilder b;
@@ -410,11 +430,61 @@ protocol::SealedBulletin resignedHeader(protocol::SealedBulletin s, const crypto
   return s;
 }
 
+protocol::SealedBulletin withContent(protocol::SealedBulletin s, const crypto::ContentKey& key,
+                                     const crypto::MemberKeys& sender,
+                                     const std::function<void(wire::Content::Builder)>& mutate) {
+  auto header = protocol::decode<wire::BulletinHeader>(s.header);
+  REQUIRE(header);
+  const auto nonce = *crypto::AeadNonce::fromBytes(protocol::view(header->root().getContentNonce()));
+  const auto ad = protocol::contentAd(s.id);
+  auto plain = crypto::aeadDecrypt(key, nonce, s.ciphertext, ad);
+  REQUIRE(plain);
+  auto content = protocol::decode<wire::Content>(*plain);
+  REQUIRE(content);
+  capnp::MallocMessageBuilder c;
+  c.setRoot(content->root());
+  mutate(c.getRoot<wire::Content>());
+  s.ciphertext = crypto::aeadEncrypt(key, nonce, protocol::toBytes(c), ad);
+  const auto hash = crypto::hash256(s.ciphertext);
+  const auto size = s.ciphertext.size();
+  return resignedHeader(std::move(s), sender, [&](wire::BulletinHeader::Builder h) {
+    h.setContentHash(protocol::kjBytes(hash.view()));
+    h.setContentSize(size);
+  });
+}
+
 std::string titleOf(client::Connection& c, const client::RawBulletin& raw, const crypto::MemberKeys& me) {
   const auto dir = client::HubDirectory::fetch(c);
   auto opened = client::openReceived(raw, dir, me);
   REQUIRE(opened.ok());
   return opened->title;
+}
+
+AttachmentFile randomAttachment(const fs::path& workDir, const std::string& name, std::size_t size, unsigned seed) {
+  std::string plain(size, '\0');
+  std::mt19937 rng(seed);
+  for (auto& c : plain) c = static_cast<char>(rng());
+  const auto file = workDir / name;
+  std::ofstream(file, std::ios::binary) << plain;
+  auto key = crypto::ContentKey::random();
+  auto blob = client::SpooledBlob::encrypt(file, crypto::attachmentKey(key, 0), workDir);
+  return AttachmentFile{name, std::move(plain), std::move(key), std::move(blob)};
+}
+
+SavedAttachment saveOnlyAttachment(client::Connection& c, const crypto::MemberKeys& me, const fs::path& workDir,
+                                   const std::string& saveAs) {
+  auto page = c.fetch(0);
+  REQUIRE(page.items.size() == 1);
+  const auto dir = client::HubDirectory::fetch(c);
+  auto opened = client::openReceived(page.items[0].bulletin, dir, me);
+  REQUIRE(opened.ok());
+  REQUIRE(opened->attachments.size() == 1);
+  SavedAttachment saved{opened->id, opened->attachments[0], {}};
+  const auto& att = saved.attachment;
+  client::AttachmentSaver saver(workDir, crypto::attachmentKey(opened->contentKey, 0), att.blobHash, att.blobSize);
+  c.downloadBlob(opened->id, att.blobHash, att.blobSize, [&](crypto::ByteView bytes) { saver.write(bytes); });
+  saved.content = slurp(saver.finish(saveAs, false));
+  return saved;
 }
 
 std::size_t countOf(const std::string& text, const std::string& needle) {

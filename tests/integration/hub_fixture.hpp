@@ -9,9 +9,13 @@
 // The hub is SIGTERMed (SIGKILL after a deadline) when the fixture dies.
 #pragma once
 
+#include "client/bulletin_reader.hpp"
+#include "client/client_error.hpp"
 #include "client/connection.hpp"
 #include "client/raw_bulletin.hpp"
+#include "client/spooled_blob.hpp"
 #include "crypto/keyfile.hpp"
+#include "tests/support/files.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <nlohmann/json.hpp>
@@ -39,11 +43,17 @@ struct ProcessResult {
   std::string err;
 };
 
+// Holds when a running process has printed what the caller waits for.
+using OutputCondition = std::function<bool(const ProcessResult& soFar)>;
+
 // Runs argv[0] with argv, extra environment variables, optional stdin text.
-// At `timeout` it is sent SIGINT, and SIGKILL 5 s later.
+// At `timeout`, or as soon as `interruptWhen` holds for its output so far,
+// it is sent SIGINT (how a user stops `focal listen`); SIGKILL 5 s after
+// `timeout`.
 ProcessResult runProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                          const std::optional<std::string>& stdinText = std::nullopt,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                         std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                         const OutputCondition& interruptWhen = {});
 
 struct TestMember {
   crypto::MemberKeys keys;
@@ -137,16 +147,57 @@ class Hub {
   std::int64_t clockMs_ = 0;
 };
 
+// The cast most integration tests share, for TEST_CASE_METHOD: a default
+// hub and its members, registered as the fixture is built. `a` (sg-spf, SG)
+// is usually the sender, `b` (my-pdrm, MY) and `c` (th-tcsd, TH) recipients.
+struct OneMember {
+  Hub hub;
+  TestMember a = hub.createMember("sg-spf", "SG");
+};
+struct TwoMembers : OneMember {
+  TestMember b = hub.createMember("my-pdrm", "MY");
+};
+struct ThreeMembers : TwoMembers {
+  TestMember c = hub.createMember("th-tcsd", "TH");
+};
+
+// The two members on a stopped hub: for a test that restarts it under a
+// launcher (setLauncher) or with its directory changed.
+struct TwoMembersStopped : TwoMembers {
+  TwoMembersStopped() { hub.stop(); }
+};
+
+// For a test that needs something of the machine (root, a tool): true, and
+// a WARN "SKIPPED <what>: <unavailableReason>", when the reason is not
+// empty; the test then returns.
+bool skipped(const std::string& what, const std::string& unavailableReason);
+
 // Registers members with isSecretariat set when their institution is the
 // secretariat (see registerMember).
-// Runs the focal CLI (FOCAL_CLI_PATH) with FOCAL_PASSPHRASE set.
+// Runs the focal CLI (FOCAL_CLI_PATH) with FOCAL_PASSPHRASE set (see
+// runProcess for `timeout` and `interruptWhen`).
 ProcessResult runCli(const std::vector<std::string>& args, const std::optional<std::string>& stdinText = std::nullopt,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                     std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                     const OutputCondition& interruptWhen = {});
 
 // `focal --json ARGS`: requires exit code `expectedExit` and one JSON
 // document on stdout, and returns it (the command, its exit code, stdout and
 // stderr are reported when either check fails).
 nlohmann::json runCliJson(const std::vector<std::string>& args, int expectedExit = 0);
+
+// The hub's refusal of what `f` asks for: the client::HubError it throws. A
+// test failure with the message `accepted` when `f` returns instead.
+client::HubError hubRefusal(const std::function<void()>& f, const std::string& accepted = "the hub accepted it");
+
+// A draft to `recipients`, addressed by their plain member ids (what sealTo
+// seals), for a test that adds to it (attachments, a given bulletin id).
+protocol::BulletinDraft draftTo(const std::vector<const crypto::MemberKeys*>& recipients, const std::string& title,
+                                wire::Tlp tlp = wire::Tlp::AMBER, wire::Category category = wire::Category::TREND);
+
+// `draft` sealed by `sender` under `key` (a test failure when it cannot be).
+protocol::SealedBulletin sealDraft(const protocol::BulletinDraft& draft, const crypto::MemberKeys& sender,
+                                   const crypto::ContentKey& key,
+                                   const std::optional<crypto::BulletinId>& id = std::nullopt);
 
 // A sealed bulletin from `sender` to `recipients` (plain member ids).
 protocol::SealedBulletin sealTo(const crypto::MemberKeys& sender, const std::vector<const crypto::MemberKeys*>& recipients,
@@ -160,14 +211,47 @@ std::int64_t nowMs();
 protocol::SealedBulletin resignedHeader(protocol::SealedBulletin s, const crypto::MemberKeys& sender,
                                         const std::function<void(wire::BulletinHeader::Builder)>& mutate);
 
+// What a modified client can do that sealBulletin refuses: `s` (sealed
+// under `key`) with its Content rewritten by `mutate`, re-encrypted under
+// the same key and nonce, the header's content hash and size updated and
+// re-signed by `sender`. The hub sees only ciphertext and a valid signature.
+protocol::SealedBulletin withContent(protocol::SealedBulletin s, const crypto::ContentKey& key,
+                                     const crypto::MemberKeys& sender,
+                                     const std::function<void(wire::Content::Builder)>& mutate);
+
 // The title of a received bulletin, opened as `me` against the hub's
 // directory (fetched over `c`).
 std::string titleOf(client::Connection& c, const client::RawBulletin& raw, const crypto::MemberKeys& me);
 
+// A file of `size` pseudo-random bytes from `seed` (the same every run),
+// `workDir`/`name`, encrypted as attachment 0 under a fresh content key.
+struct AttachmentFile {
+  std::string name;
+  std::string plain;  // the file's bytes
+  crypto::ContentKey contentKey;
+  client::SpooledBlob blob;
+  // The draft's entry for it.
+  protocol::AttachmentDraft entry(const std::string& mediaType) const {
+    return {name, mediaType, blob.plainSize(), blob.hash(), blob.size()};
+  }
+};
+AttachmentFile randomAttachment(const fs::path& workDir, const std::string& name, std::size_t size, unsigned seed);
+
+// The attachment of the only bulletin queued for `me`, as a recipient gets
+// it over `c`: opened against the hub's directory, downloaded and decrypted
+// into `workDir` as `saveAs`.
+struct SavedAttachment {
+  crypto::BulletinId bulletinId;
+  client::OpenedAttachment attachment;
+  std::string content;
+};
+SavedAttachment saveOnlyAttachment(client::Connection& c, const crypto::MemberKeys& me, const fs::path& workDir,
+                                   const std::string& saveAs);
+
 // CLI argument lists: `a` followed by `b` (global options + a command).
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b);
 // The whole content of a file ("" if it cannot be read).
-std::string slurp(const fs::path& p);
+inline std::string slurp(const fs::path& p) { return test_support::readFile(p); }
 // How many times `needle` occurs in `text` (overlapping occurrences count).
 std::size_t countOf(const std::string& text, const std::string& needle);
 

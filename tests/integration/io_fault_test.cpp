@@ -65,18 +65,11 @@ struct Fault {
 
 // No ';' in the name: catch_discover_tests would cut the ctest name there
 // and the test would match nothing (and "pass").
-TEST_CASE("I/O faults (libfiu): EIO on write or fsync and ENOSPC during a commit give `unavailable` and never a false "
-          "`accepted`, nothing accepted is lost, the hub recovers when the fault is off",
-          "[integration][iofault]") {
-  const auto why = fiuUnavailableReason();
-  if (!why.empty()) {
-    WARN("SKIPPED libfiu test: " << why);
-    return;
-  }
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  hub.stop();
+TEST_CASE_METHOD(TwoMembersStopped,
+                 "I/O faults (libfiu): EIO on write or fsync and ENOSPC during a commit give `unavailable` and never "
+                 "a false `accepted`, nothing accepted is lost, the hub recovers when the fault is off",
+                 "[integration][iofault]") {
+  if (skipped("libfiu test", fiuUnavailableReason())) return;
   TempDir ctl;  // fiu-run's control pipes: PREFIX-PID.in / .out
   const std::string prefix = (ctl.path() / "fiu").string();
   hub.setLauncher({FiuRun, "-x", "-f", prefix});

@@ -39,6 +39,35 @@ bool hasDate(const std::string& text) { return std::regex_search(text, std::rege
 
 std::string abs(const fs::path& p) { return fs::absolute(p).lexically_normal().string(); }
 
+// A --json refusal `code` whose message says which key (`which`: "identity"
+// or "encryption") of the key file the log entry `entry` replaced, when, and
+// where the current keys are (`current`).
+void checkReplacedKey(const json& refusal, const std::string& code, const std::string& which, std::uint64_t entry,
+                      const fs::path& current) {
+  INFO(refusal.dump());
+  CHECK(refusal.at("error").at("code") == code);
+  const auto why = errorMessage(refusal);
+  CHECK_THAT(why, Catch::Contains(which + " key of this key file was replaced at directory-log entry " +
+                                  std::to_string(entry)));
+  CHECK(hasDate(why));
+  CHECK_THAT(why, Catch::Contains(abs(current)));
+}
+
+// Two members with key files who share one CLI profile directory: `base`
+// addresses the hub with that profile and no --key, `aArgs` adds a's key.
+struct SharedProfile {
+  Hub hub;
+  TempDir home;
+  TestMember a = hub.createMember("sg-spf-cyber", "SG", wire::Institution::LAW_ENFORCEMENT, true);
+  TestMember b = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
+  fs::path profile = home.path() / "shared";
+  std::vector<std::string> base = profileArgs(hub, profile);
+  std::vector<std::string> aArgs = concat(base, {"--key", a.keyFile.string()});
+
+  // Makes `key` the profile's own key file.
+  void setProfileKey(const fs::path& key) const { runCliJson(concat(base, {"profile", "set", "--key", key.string()})); }
+};
+
 }  // namespace
 
 TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulletin stays readable",
@@ -69,12 +98,7 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   const auto th3 = home.path() / "th-3.key";
   const auto staleArgs = concat(thArgs, {"--key", th.keyFile.string()});
   auto refused = runCliJson(concat(staleArgs, {"rotate-key", "--identity", "--out", th3.string(), "--kdf", "interactive"}), 1);
-  CHECK(refused.at("error").at("code") == "stale-key-file");
-  const auto why = errorMessage(refused);
-  CHECK_THAT(why, Catch::Contains("encryption key of this key file was replaced at directory-log entry " +
-                                  std::to_string(encRotation)));
-  CHECK(hasDate(why));
-  CHECK_THAT(why, Catch::Contains(abs(th2)));
+  checkReplacedKey(refused, "stale-key-file", "encryption", encRotation, th2);
   CHECK_FALSE(fs::exists(th3));
   CHECK_FALSE(fs::exists(th3.string() + ".pub"));
   // An encryption-only rotation from it is refused the same way.
@@ -105,12 +129,7 @@ TEST_CASE("Issue 19 finding 1: a stale key file cannot rotate, and every bulleti
   // 6. logins with replaced identity keys say which entry replaced them, when, and where the current keys are.
   for (const auto& old : {th.keyFile, th2}) {
     auto login = runCliJson(concat(thArgs, {"--key", old.string(), "inbox"}), 2);
-    CHECK(login.at("error").at("code") == "unauthenticated");
-    const auto text = errorMessage(login);
-    CHECK_THAT(text, Catch::Contains("identity key of this key file was replaced at directory-log entry " +
-                                     std::to_string(idRotation)));
-    CHECK(hasDate(text));
-    CHECK_THAT(text, Catch::Contains(abs(th3)));
+    checkReplacedKey(login, "unauthenticated", "identity", idRotation, th3);
   }
 }
 
@@ -141,17 +160,11 @@ TEST_CASE("A login with a revoked key names the revocation, and a profile that h
   CHECK_THAT(errorMessage(unseen), Catch::Contains("still names this key as current"));
 }
 
-TEST_CASE("Issue 19 finding 5: two members on one profile send, read, reply and ack without false failures",
-          "[integration][keys][profile]") {
-  Hub hub;
-  TempDir home;
-  auto a = hub.createMember("sg-spf-cyber", "SG", wire::Institution::LAW_ENFORCEMENT, true);
-  auto b = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
-  // One profile, whose own key is the admin's (an admin who is also a POC).
-  const auto profile = home.path() / "shared";
-  const auto base = profileArgs(hub, profile);
-  runCliJson(concat(base, {"profile", "set", "--key", hub.adminKeyFile().string()}));
-  const auto aArgs = concat(base, {"--key", a.keyFile.string()});
+TEST_CASE_METHOD(SharedProfile,
+                 "Issue 19 finding 5: two members on one profile send, read, reply and ack without false failures",
+                 "[integration][keys][profile]") {
+  // The profile's own key is the admin's (an admin who is also a POC).
+  setProfileKey(hub.adminKeyFile());
   const auto bArgs = concat(base, {"--key", b.keyFile.string()});
 
   const auto first = sendTo(aArgs, "my-pdrm-cyber", "from A to B");
@@ -189,16 +202,9 @@ TEST_CASE("Issue 19 finding 5: two members on one profile send, read, reply and 
   CHECK(members.size() == 3);
 }
 
-TEST_CASE("A profile in the pre-member layout keeps its cache and last-seq after the upgrade",
-          "[integration][keys][profile]") {
-  Hub hub;
-  TempDir home;
-  auto a = hub.createMember("sg-spf-cyber", "SG", wire::Institution::LAW_ENFORCEMENT, true);
-  auto b = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
-  const auto profile = home.path() / "old";
-  const auto base = profileArgs(hub, profile);
-  runCliJson(concat(base, {"profile", "set", "--key", b.keyFile.string()}));
-  const auto aArgs = concat(base, {"--key", a.keyFile.string()});
+TEST_CASE_METHOD(SharedProfile, "A profile in the pre-member layout keeps its cache and last-seq after the upgrade",
+                 "[integration][keys][profile]") {
+  setProfileKey(b.keyFile);
 
   const auto sent = sendTo(aArgs, "my-pdrm-cyber", "cached before the upgrade");
   CHECK(runCliJson(concat(base, {"read", sent})).at("body") == "cached before the upgrade");

@@ -30,6 +30,14 @@ TestMember keyFileMember(Hub& hub, const std::string& id, const std::string& sta
   return hub.createMember(id, state, wire::Institution::LAW_ENFORCEMENT, true);
 }
 
+// Two members with key files (for the CLI), and a home for their profiles.
+struct KeyFileMembers {
+  Hub hub;
+  TempDir home;
+  TestMember sg = keyFileMember(hub, "sg-spf-cyber", "SG");
+  TestMember my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+};
+
 void withDatabase(const Hub& hub, const std::function<void(sq::Database&)>& f) {
   auto db = sq::Database::open(hub.database(), sq::Database::Mode::ReadWrite);
   f(db);
@@ -69,11 +77,8 @@ crypto::PublicKeys newEncryptionKey(const crypto::MemberKeys& keys) {
 
 }  // namespace
 
-TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through the CLI", "[integration][keys]") {
-  Hub hub;
-  TempDir home;
-  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
-  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+TEST_CASE_METHOD(KeyFileMembers, "Admin rotate, revoke, role, list, log and audit round trip through the CLI",
+                 "[integration][keys]") {
   const auto admin = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin");
   const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
 
@@ -150,20 +155,18 @@ TEST_CASE("Admin rotate, revoke, role, list, log and audit round trip through th
   CHECK_THAT(errorOf(caught), Catch::Contains("truncated"));
 }
 
-TEST_CASE("A revoked member cannot authenticate and its open session is closed", "[integration][keys]") {
-  Hub hub;
-  auto alice = hub.createMember("sg-alice", "SG");
-  auto bob = hub.createMember("my-bob", "MY");
-  auto bobSession = hub.connect(bob.keys);
-  bobSession->subscribe();
-  auto aliceSession = hub.connect(alice.keys);
+TEST_CASE_METHOD(TwoMembers, "A revoked member cannot authenticate and its open session is closed",
+                 "[integration][keys]") {
+  auto bSession = hub.connect(b.keys);
+  bSession->subscribe();
+  auto aSession = hub.connect(a.keys);
 
   auto admin = hub.connect(hub.adminKeys());
   capnp::MallocMessageBuilder event;
   auto e = event.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(nowMs());
   auto r = e.initRevoke();
-  r.setMemberId("my-bob");
+  r.setMemberId(b.id());
   r.setReason("device lost");
   admin->admin(event);
 
@@ -171,7 +174,7 @@ TEST_CASE("A revoked member cannot authenticate and its open session is closed",
   bool closed = false;
   try {
     for (int i = 0; i < 50 && !closed; ++i) {
-      bobSession->ping();
+      bSession->ping();
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   } catch (const client::HubError& err) {
@@ -181,27 +184,17 @@ TEST_CASE("A revoked member cannot authenticate and its open session is closed",
   }
   CHECK(closed);
   // A new session is refused.
-  try {
-    hub.connect(bob.keys);
-    FAIL("a revoked member authenticated");
-  } catch (const client::HubError& err) {
-    CHECK(err.code() == wire::ErrorCode::REVOKED_KEY);
-  }
+  const auto newSession = hubRefusal([&] { hub.connect(b.keys); }, "a revoked member authenticated");
+  CHECK(newSession.code() == wire::ErrorCode::REVOKED_KEY);
   // Nobody can send to the revoked member any more.
-  try {
-    aliceSession->send(sealTo(alice.keys, {&bob.keys}, "to a revoked member"));
-    FAIL("a bulletin to a revoked member was accepted");
-  } catch (const client::HubError& err) {
-    CHECK(err.code() == wire::ErrorCode::REVOKED_KEY);
-  }
+  const auto refusal = hubRefusal([&] { aSession->send(sealTo(a.keys, {&b.keys}, "to a revoked member")); },
+                                  "a bulletin to a revoked member was accepted");
+  CHECK(refusal.code() == wire::ErrorCode::REVOKED_KEY);
 }
 
-TEST_CASE("A rotated key file still opens bulletins queued for the old key, and new ones use the new key",
-          "[integration][keys]") {
-  Hub hub;
-  TempDir home;
-  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
-  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+TEST_CASE_METHOD(KeyFileMembers,
+                 "A rotated key file still opens bulletins queued for the old key, and new ones use the new key",
+                 "[integration][keys]") {
   const auto sgArgs = hub.cliGlobals(sg.keyFile, home.path() / "sg");
   auto before = runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend",
                                         "--title", "before rotation", "--body", "old key"}));
@@ -223,12 +216,9 @@ TEST_CASE("A rotated key file still opens bulletins queued for the old key, and 
   CHECK(oldWithNew.at("body") == "old key");
 }
 
-TEST_CASE("Identity rotation: the old identity is locked out, bulletins it signed before still verify",
-          "[integration][keys]") {
-  Hub hub;
-  TempDir home;
-  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
-  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+TEST_CASE_METHOD(KeyFileMembers,
+                 "Identity rotation: the old identity is locked out, bulletins it signed before still verify",
+                 "[integration][keys]") {
   const auto send = [&](const fs::path& key, const fs::path& profile, const std::string& title) {
     return runCliJson(concat(hub.cliGlobals(key, profile), {"send", "--to", "my-pdrm-cyber", "--tlp", "green",
                                                           "--category", "trend", "--title", title, "--body", title}));
@@ -256,12 +246,9 @@ TEST_CASE("Identity rotation: the old identity is locked out, bulletins it signe
   CHECK(r2.at("sender").at("fingerprint") == rot.at("fingerprint"));
 }
 
-TEST_CASE("Bulletins signed before the sender's revocation are marked with the time the log gives",
-          "[integration][keys]") {
-  Hub hub;
-  TempDir home;
-  auto sg = keyFileMember(hub, "sg-spf-cyber", "SG");
-  auto my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+TEST_CASE_METHOD(KeyFileMembers,
+                 "Bulletins signed before the sender's revocation are marked with the time the log gives",
+                 "[integration][keys]") {
   auto sent = runCliJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
                              {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend", "--title",
                               "signed before", "--body", "b"}));
@@ -278,11 +265,7 @@ TEST_CASE("Bulletins signed before the sender's revocation are marked with the t
 // A hub with 6 log entries; SG's profile verified the first 4 (genesis,
 // admin, sg, my); then the admin rotated MY's key (entry 4) and registered
 // TH (entry 5). The hub is stopped, ready to be tampered with.
-struct TamperedHub {
-  Hub hub;
-  TempDir home;
-  TestMember sg = keyFileMember(hub, "sg-spf-cyber", "SG");
-  TestMember my = keyFileMember(hub, "my-pdrm-cyber", "MY");
+struct TamperedHub : KeyFileMembers {
   crypto::PublicKeys myNew = newEncryptionKey(my.keys);
   fs::path sgProfile = home.path() / "sg";
 

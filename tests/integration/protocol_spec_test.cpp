@@ -105,9 +105,8 @@ wire::ErrorCode errorOf(const protocol::Parsed<wire::ServerFrame>& f) {
 
 }  // namespace
 
-TEST_CASE("Spec 4.1: a refusal before authentication carries the request's id", "[integration][spec]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
+TEST_CASE_METHOD(OneMember, "Spec 4.1: a refusal before authentication carries the request's id",
+                 "[integration][spec]") {
   SECTION("a request other than authenticate") {
     auto c = hub.connectRaw();
     readChallenge(*c);
@@ -141,19 +140,13 @@ TEST_CASE("Spec 4.1: a refusal before authentication carries the request's id", 
   SECTION("the reference client reports the refusal and closes") {
     auto stranger = crypto::MemberKeys::generate("th-nobody", nowMs());
     auto c = hub.connectRaw();
-    try {
-      c->authenticate(stranger);
-      FAIL("an unknown member authenticated");
-    } catch (const client::HubError& e) {
-      CHECK(e.code() == wire::ErrorCode::UNAUTHENTICATED);
-    }
+    const auto refusal = hubRefusal([&] { c->authenticate(stranger); }, "an unknown member authenticated");
+    CHECK(refusal.code() == wire::ErrorCode::UNAUTHENTICATED);
     CHECK_FALSE(c->isOpen());
   }
 }
 
-TEST_CASE("Spec 3: the hub checks a field it does not know like a known one", "[integration][spec]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
+TEST_CASE_METHOD(OneMember, "Spec 3: the hub checks a field it does not know like a known one", "[integration][spec]") {
   SECTION("a null unknown pointer is accepted") {
     auto c = hub.connect(a.keys);
     c->sendRawBytes(pingWithUnknownPointer(5, 0));
@@ -174,9 +167,8 @@ TEST_CASE("Spec 3: the hub checks a field it does not know like a known one", "[
   }
 }
 
-TEST_CASE("Spec 4.1: a request with id 0 after authentication is invalidRequest with id 0", "[integration][spec]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
+TEST_CASE_METHOD(OneMember, "Spec 4.1: a request with id 0 after authentication is invalidRequest with id 0",
+                 "[integration][spec]") {
   auto c = hub.connect(a.keys);
   c->sendRawBytes(frameBytes(0, [](auto f) { f.setPing(); }));
   expectError(*c, 0, wire::ErrorCode::INVALID_REQUEST, false);
@@ -204,9 +196,8 @@ TEST_CASE("Spec 6.5: log with limit 0 returns a full page", "[integration][spec]
   CHECK(page(71, 2) == 2);
 }
 
-TEST_CASE("Spec 8.2 and 8.6: an unset TLP is refused with an error naming the field", "[integration][spec]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
+TEST_CASE_METHOD(OneMember, "Spec 8.2 and 8.6: an unset TLP is refused with an error naming the field",
+                 "[integration][spec]") {
   auto b = hub.createMember("th-rtp", "TH");
   // A correctly sealed bulletin whose header is rewritten with tlp = unset
   // and signed again: everything but the TLP is right.
@@ -219,19 +210,14 @@ TEST_CASE("Spec 8.2 and 8.6: an unset TLP is refused with an error naming the fi
   sealed.header = protocol::toBytes(m);
   sealed.signature = crypto::sign(protocol::context::BulletinHeader, sealed.header, a.keys.identity.secretKey);
   auto c = hub.connect(a.keys);
-  try {
-    c->send(sealed);
-    FAIL("the hub accepted a bulletin without a TLP label");
-  } catch (const client::HubError& e) {
-    CHECK(e.code() == wire::ErrorCode::INVALID_REQUEST);
-    CHECK_THAT(e.hubMessage(), Contains("tlp"));
-    CHECK_THAT(e.hubMessage(), Contains("unset"));
-  }
+  const auto e = hubRefusal([&] { c->send(sealed); }, "the hub accepted a bulletin without a TLP label");
+  CHECK(e.code() == wire::ErrorCode::INVALID_REQUEST);
+  CHECK_THAT(e.hubMessage(), Contains("tlp"));
+  CHECK_THAT(e.hubMessage(), Contains("unset"));
 }
 
-TEST_CASE("Spec 9.1 and 9.2: upload sizes, refused chunks and a second size for one blob", "[integration][spec]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
+TEST_CASE_METHOD(OneMember, "Spec 9.1 and 9.2: upload sizes, refused chunks and a second size for one blob",
+                 "[integration][spec]") {
   auto c = hub.connect(a.keys);
   std::uint64_t nextId = 100;
   auto begin = [&](std::uint64_t size, const crypto::Hash256& hash) {
@@ -262,17 +248,33 @@ TEST_CASE("Spec 9.1 and 9.2: upload sizes, refused chunks and a second size for 
     CHECK(begin(41, crypto::hash256(crypto::Bytes{2})).root().isUploadReady());
   }
 
-  SECTION("a refused chunk leaves the upload where it was") {
-    crypto::Bytes blob(1000);
-    crypto::randomFill(blob);
-    const auto hash = crypto::hash256(blob);
+  // A 1000-byte blob: its upload begun and the first `sent` bytes taken (the
+  // upload id); then, after refusals, a resumption at `offset` that completes.
+  crypto::Bytes blob(1000);
+  crypto::randomFill(blob);
+  const auto hash = crypto::hash256(blob);
+  auto started = [&](std::uint32_t sent) {
     auto ready = begin(blob.size(), hash);
     REQUIRE(ready.root().isUploadReady());
     const auto id = ready.root().getUploadReady().getUploadId();
-    auto first = chunk(id, 0, crypto::ByteView(blob).first(400));
+    auto first = chunk(id, 0, crypto::ByteView(blob).first(sent));
     REQUIRE(first.root().isUploadProgress());
-    CHECK(first.root().getUploadProgress().getReceived() == 400);
+    CHECK(first.root().getUploadProgress().getReceived() == sent);
+    return id;
+  };
+  auto completes = [&](std::uint64_t id, std::uint32_t offset) {
+    auto resumed = begin(blob.size(), hash);
+    REQUIRE(resumed.root().isUploadReady());
+    CHECK(resumed.root().getUploadReady().getUploadId() == id);
+    CHECK(resumed.root().getUploadReady().getOffset() == offset);
+    auto last = chunk(id, offset, crypto::ByteView(blob).subspan(offset));
+    REQUIRE(last.root().isUploadProgress());
+    CHECK(last.root().getUploadProgress().getComplete());
+    CHECK(last.root().getUploadProgress().getReceived() == blob.size());
+  };
 
+  SECTION("a refused chunk leaves the upload where it was") {
+    const auto id = started(400);
     // 0 bytes: invalidRequest.
     CHECK(errorOf(chunk(id, 400, crypto::ByteView{})) == wire::ErrorCode::INVALID_REQUEST);
     // Past the size: invalidRequest (600 remain, 601 sent).
@@ -282,59 +284,34 @@ TEST_CASE("Spec 9.1 and 9.2: upload sizes, refused chunks and a second size for 
     // Not at the received offset: invalidRequest.
     CHECK(errorOf(chunk(id, 300, crypto::ByteView(blob).subspan(300, 100))) == wire::ErrorCode::INVALID_REQUEST);
     // The upload is unchanged: beginUpload resumes at 400, and the rest completes it.
-    auto resumed = begin(blob.size(), hash);
-    REQUIRE(resumed.root().isUploadReady());
-    CHECK(resumed.root().getUploadReady().getUploadId() == id);
-    CHECK(resumed.root().getUploadReady().getOffset() == 400);
-    auto last = chunk(id, 400, crypto::ByteView(blob).subspan(400));
-    REQUIRE(last.root().isUploadProgress());
-    CHECK(last.root().getUploadProgress().getComplete());
-    CHECK(last.root().getUploadProgress().getReceived() == blob.size());
+    completes(id, 400);
   }
 
   SECTION("beginUpload of an unfinished blob with another size is invalidRequest, the upload stays") {
-    crypto::Bytes blob(1000);
-    crypto::randomFill(blob);
-    const auto hash = crypto::hash256(blob);
-    auto ready = begin(blob.size(), hash);
-    REQUIRE(ready.root().isUploadReady());
-    const auto id = ready.root().getUploadReady().getUploadId();
-    REQUIRE(chunk(id, 0, crypto::ByteView(blob).first(500)).root().isUploadProgress());
+    const auto id = started(500);
     CHECK(errorOf(begin(blob.size() + 8, hash)) == wire::ErrorCode::INVALID_REQUEST);
-    auto resumed = begin(blob.size(), hash);
-    REQUIRE(resumed.root().isUploadReady());
-    CHECK(resumed.root().getUploadReady().getOffset() == 500);
-    auto last = chunk(id, 500, crypto::ByteView(blob).subspan(500));
-    REQUIRE(last.root().isUploadProgress());
-    CHECK(last.root().getUploadProgress().getComplete());
+    completes(id, 500);
     // Complete: the same blob with another size is refused as well.
     CHECK(errorOf(begin(blob.size() + 8, hash)) == wire::ErrorCode::INVALID_REQUEST);
   }
 }
 
-TEST_CASE("Spec 12.1 step 14: the bulletin's sender holds it, a forward does not queue it for the sender",
-          "[integration][spec]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
+TEST_CASE_METHOD(OneMember,
+                 "Spec 12.1 step 14: the bulletin's sender holds it, a forward does not queue it for the sender",
+                 "[integration][spec]") {
   auto b = hub.createMember("th-rtp", "TH");
   auto carol = hub.createMember("vn-mps", "VN");
   // a -> b, GREEN, addressed to b only (a does not address itself).
-  protocol::BulletinDraft d;
-  d.tlp = wire::Tlp::GREEN;
-  d.category = wire::Category::TREND;
-  d.title = "forward me";
+  auto d = draftTo({&b.keys}, "forward me", wire::Tlp::GREEN);
   d.body = "body";
-  d.addresses = {b.id()};
-  d.recipients = {protocol::RecipientKey{b.id(), b.keys.encryption.publicKey}};
   const auto key = crypto::ContentKey::random();
-  auto sealed = protocol::sealBulletin(d, a.keys, key, nowMs());
-  REQUIRE(sealed);
+  const auto sealed = sealDraft(d, a.keys, key);
   auto ca = hub.connect(a.keys);
-  ca->send(*sealed);
+  ca->send(sealed);
 
   auto forwardTo = [&](const std::vector<const TestMember*>& to) {
     protocol::ForwardDraft fd;
-    fd.originalHeader = sealed->header;
+    fd.originalHeader = sealed.header;
     fd.contentKey = &key;
     for (const auto* m : to) {
       fd.addresses.push_back(m->id());
@@ -348,13 +325,10 @@ TEST_CASE("Spec 12.1 step 14: the bulletin's sender holds it, a forward does not
   };
   auto cb = hub.connect(b.keys);
   // To the sender alone: nobody new, refused.
-  try {
-    cb->forward(forwardTo({&a}));
-    FAIL("a forward to the bulletin's own sender was accepted");
-  } catch (const client::HubError& e) {
-    CHECK(e.code() == wire::ErrorCode::INVALID_REQUEST);
-    CHECK_THAT(e.hubMessage(), Contains("already received the bulletin or sent it"));
-  }
+  const auto e =
+      hubRefusal([&] { cb->forward(forwardTo({&a})); }, "a forward to the bulletin's own sender was accepted");
+  CHECK(e.code() == wire::ErrorCode::INVALID_REQUEST);
+  CHECK_THAT(e.hubMessage(), Contains("already received the bulletin or sent it"));
   // To the sender and someone new: recorded, queued for the new member only.
   CHECK_NOTHROW(cb->forward(forwardTo({&a, &carol})));
   auto cc = hub.connect(carol.keys);
@@ -364,9 +338,8 @@ TEST_CASE("Spec 12.1 step 14: the bulletin's sender holds it, a forward does not
   for (const auto& item : ca->fetch(0).items) CHECK_FALSE(item.forward.has_value());
 }
 
-TEST_CASE("Spec 9.3: a forward recipient downloads the attachments, a stranger gets notFound", "[integration][spec]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
+TEST_CASE_METHOD(OneMember, "Spec 9.3: a forward recipient downloads the attachments, a stranger gets notFound",
+                 "[integration][spec]") {
   auto b = hub.createMember("th-rtp", "TH");
   auto carol = hub.createMember("vn-mps", "VN");
   auto dave = hub.createMember("my-pdrm", "MY");
@@ -378,19 +351,13 @@ TEST_CASE("Spec 9.3: a forward recipient downloads the attachments, a stranger g
   auto ca = hub.connect(a.keys);
   ca->uploadBlob(blob.reader(), blob.size(), blob.hash());
 
-  protocol::BulletinDraft d;
-  d.tlp = wire::Tlp::GREEN;
-  d.category = wire::Category::TOOL;
-  d.title = "indicators";
-  d.addresses = {b.id()};
-  d.recipients = {protocol::RecipientKey{b.id(), b.keys.encryption.publicKey}};
+  auto d = draftTo({&b.keys}, "indicators", wire::Tlp::GREEN, wire::Category::TOOL);
   d.attachments.push_back({"iocs.csv", "text/csv", blob.plainSize(), blob.hash(), blob.size()});
-  auto sealed = protocol::sealBulletin(d, a.keys, key, nowMs());
-  REQUIRE(sealed);
-  ca->send(*sealed);
+  const auto sealed = sealDraft(d, a.keys, key);
+  ca->send(sealed);
 
   protocol::ForwardDraft fd;
-  fd.originalHeader = sealed->header;
+  fd.originalHeader = sealed.header;
   fd.contentKey = &key;
   fd.addresses = {carol.id()};
   fd.recipients = {protocol::RecipientKey{carol.id(), carol.keys.encryption.publicKey}};
@@ -400,17 +367,14 @@ TEST_CASE("Spec 9.3: a forward recipient downloads the attachments, a stranger g
 
   crypto::Bytes got;
   auto cc = hub.connect(carol.keys);
-  cc->downloadBlob(sealed->id, blob.hash(), blob.size(), [&](crypto::ByteView bytes) {
-    got.insert(got.end(), bytes.begin(), bytes.end());
-  });
+  cc->downloadBlob(sealed.id, blob.hash(), blob.size(),
+                   [&](crypto::ByteView bytes) { got.insert(got.end(), bytes.begin(), bytes.end()); });
   CHECK(got.size() == blob.size());
   CHECK(crypto::hash256(got) == blob.hash());
 
   auto cd = hub.connect(dave.keys);
-  try {
-    cd->downloadBlob(sealed->id, blob.hash(), blob.size(), [](crypto::ByteView) {});
-    FAIL("a member who does not hold the bulletin downloaded its attachment");
-  } catch (const client::HubError& e) {
-    CHECK(e.code() == wire::ErrorCode::NOT_FOUND);
-  }
+  const auto refusal =
+      hubRefusal([&] { cd->downloadBlob(sealed.id, blob.hash(), blob.size(), [](crypto::ByteView) {}); },
+                 "a member who does not hold the bulletin downloaded its attachment");
+  CHECK(refusal.code() == wire::ErrorCode::NOT_FOUND);
 }

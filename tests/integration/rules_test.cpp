@@ -76,6 +76,14 @@ struct Sealed {
   std::string hexId() const { return crypto::toHex(bulletin.id); }
 };
 
+// `focal send` arguments: a bulletin of `category` to `to` (CLI addresses)
+// at `tlp` (CLI spelling), titled `title`, then `more` options (markings).
+std::vector<std::string> sendArgs(const std::string& to, const std::string& tlp, const std::string& title,
+                                  const std::string& body = "b", const std::vector<std::string>& more = {},
+                                  const std::string& category = "alert") {
+  return concat({"send", "--to", to, "--tlp", tlp, "--category", category, "--title", title, "--body", body}, more);
+}
+
 // What the directory gives for `addresses`, as the CLI resolves it.
 std::vector<protocol::RecipientKey> resolved(client::Connection& c, const std::vector<std::string>& addresses,
                                             const std::string& senderId) {
@@ -115,6 +123,13 @@ Sealed sealTo(client::Connection& c, const TestMember& from, const std::vector<s
   return sealFor(from, addresses, resolved(c, addresses, from.id()), tlp, tweak);
 }
 
+// Seals for what the directory gives for `addresses` and sends it over `c`.
+Sealed sent(client::Connection& c, const TestMember& from, const std::vector<std::string>& addresses, wire::Tlp tlp) {
+  auto s = sealTo(c, from, addresses, tlp);
+  c.send(s.bulletin);
+  return s;
+}
+
 // `f` must throw the hub's refusal `code` with a message containing every
 // one of `parts`.
 void refused(const std::function<void()>& f, wire::ErrorCode code, const std::vector<std::string>& parts) {
@@ -127,6 +142,21 @@ void refused(const std::function<void()>& f, wire::ErrorCode code, const std::ve
     return;
   }
   FAIL("the hub accepted what it should have refused");
+}
+
+// `s` sent over `c` must be refused with `code` and a message containing
+// every one of `parts`.
+void sendRefused(client::Connection& c, const Sealed& s, wire::ErrorCode code, const std::vector<std::string>& parts) {
+  refused([&] { c.send(s.bulletin); }, code, parts);
+}
+
+// `from`'s first send to `addresses` at `tlp`, on a session of its own, must
+// be refused by the first-send rule (policyDenied) with a message
+// containing every one of `parts`.
+void firstSendRefused(const Hub& hub, const TestMember& from, const std::vector<std::string>& addresses, wire::Tlp tlp,
+                      const std::vector<std::string>& parts) {
+  auto c = hub.connect(from.keys);
+  sendRefused(*c, sealTo(*c, from, addresses, tlp), wire::ErrorCode::POLICY_DENIED, parts);
 }
 
 // A --json CLI refusal: error code and message parts.
@@ -161,6 +191,22 @@ protocol::SignedRecordBytes reforged(const protocol::SignedRecordBytes& record, 
   return protocol::signRecord(protocol::context::Forward, b, signer);
 }
 
+// my-le's bulletin `b` of `tlp` to sg-le and a second one, `other`, sent
+// over `mc`; and sg-le's forward record of `b` to `to`, valid and not sent:
+// what the forged-forward cases alter.
+struct ForwardCase {
+  Sealed b;
+  Sealed other;
+  protocol::SignedRecordBytes good;
+};
+ForwardCase forwardCase(const Group& g, client::Connection& mc, client::Connection& sc, wire::Tlp tlp,
+                        const std::vector<std::string>& to) {
+  auto b = sent(mc, g.myLe, {"sg-le"}, tlp);
+  auto other = sent(mc, g.myLe, {"sg-le"}, tlp);
+  auto good = forwardOf(sc, b, g.sgLe, to);
+  return ForwardCase{std::move(b), std::move(other), std::move(good)};
+}
+
 // The queued delivery of `id` for the connection's member (the first one).
 std::optional<client::Delivery> queued(client::Connection& c, const crypto::BulletinId& id, bool retraction = false) {
   for (auto& d : c.fetch(0).items) {
@@ -182,23 +228,16 @@ void withDatabase(const Hub& hub, const std::function<void(sq::Database&)>& f) {
 TEST_CASE("RED to a member-state address is refused naming the rule and the address, RED to named members is accepted",
           "[integration][rules]") {
   Group g;
-  auto c = g.hub.connect(g.sgLe.keys);
-
-  auto toState = sealTo(*c, g.sgLe, {"state:MY"}, wire::Tlp::RED);
-  refused([&] { c->send(toState.bulletin); }, wire::ErrorCode::POLICY_DENIED,
-          {"TLP:RED rule", "only individually named members", "'state:MY'"});
+  firstSendRefused(g.hub, g.sgLe, {"state:MY"}, wire::Tlp::RED,
+                   {"TLP:RED rule", "only individually named members", "'state:MY'"});
   // Mixed with a named member, the group address is still refused.
-  auto mixed = sealTo(*c, g.sgLe, {"th-le", "members"}, wire::Tlp::RED);
-  refused([&] { c->send(mixed.bulletin); }, wire::ErrorCode::POLICY_DENIED, {"TLP:RED rule", "'members'"});
+  firstSendRefused(g.hub, g.sgLe, {"th-le", "members"}, wire::Tlp::RED, {"TLP:RED rule", "'members'"});
   // The CLI shows the hub's refusal as it is (exit 2).
-  auto cliState = g.cli(g.sgLe, {"send", "--to", "state:MY", "--tlp", "red", "--category", "alert", "--title", "t",
-                                 "--body", "b"},
-                        2);
+  auto cliState = g.cli(g.sgLe, sendArgs("state:MY", "red", "t"), 2);
   cliRefused(cliState, "policy-denied", {"TLP:RED rule", "'state:MY'"});
 
   // Named members: accepted, and readable by them as RED.
-  auto named = g.cli(g.sgLe, {"send", "--to", "my-le,th-le", "--tlp", "red", "--category", "alert", "--title",
-                              "named only", "--body", "b"});
+  auto named = g.cli(g.sgLe, sendArgs("my-le,th-le", "red", "named only"));
   CHECK(named.at("recipient_ids") == json::array({"my-le", "th-le"}));
   auto read = g.cli(g.myLe, {"read", named.at("bulletin_id")});
   CHECK(read.at("tlp") == "TLP:RED");
@@ -214,18 +253,13 @@ TEST_CASE("AMBER to a dialogue partner through 'all' or 'partners' is refused na
     const std::string label = tlp == wire::Tlp::AMBER ? "TLP:AMBER rule" : "TLP:AMBER+STRICT rule";
     // Both outsiders are reached through 'all'; the refusal names the first
     // by member id (rp-expert), so the partner is checked through 'partners'.
-    auto viaAll = sealTo(*c, g.myLe, {"all"}, tlp);
-    refused([&] { c->send(viaAll.bulletin); }, wire::ErrorCode::POLICY_DENIED,
-            {label, "only when named individually", "'rp-expert'", "'all'"});
-    auto viaPartners = sealTo(*c, g.myLe, {"partners"}, tlp);
-    refused([&] { c->send(viaPartners.bulletin); }, wire::ErrorCode::POLICY_DENIED,
-            {label, "dialogue-partner member 'us-partner'", "'partners'"});
+    firstSendRefused(g.hub, g.myLe, {"all"}, tlp, {label, "only when named individually", "'rp-expert'", "'all'"});
+    firstSendRefused(g.hub, g.myLe, {"partners"}, tlp, {label, "dialogue-partner member 'us-partner'", "'partners'"});
   }
   // 'all' plus both outsiders named: each is named, so allowed.
   auto allNamed = sealTo(*c, g.myLe, {"all", "us-partner", "rp-expert"}, wire::Tlp::AMBER);
   CHECK_NOTHROW(c->send(allNamed.bulletin));
-  auto partnerNamed = g.cli(g.myLe, {"send", "--to", "us-partner", "--tlp", "amber", "--category", "alert", "--title",
-                                     "for the partner", "--body", "b"});
+  auto partnerNamed = g.cli(g.myLe, sendArgs("us-partner", "amber", "for the partner"));
   CHECK(partnerNamed.at("recipient_ids") == json::array({"us-partner"}));
   CHECK(g.cli(g.partner, {"read", partnerNamed.at("bulletin_id")}).at("tlp") == "TLP:AMBER");
   // GREEN through 'all' reaches the partner: the restriction is AMBER's.
@@ -238,16 +272,12 @@ TEST_CASE("AMBER to the resource panel as a group is refused naming the expert, 
           "[integration][rules]") {
   Group g;
   auto c = g.hub.connect(g.sgLe.keys);
-  auto viaGroup = sealTo(*c, g.sgLe, {"resource-panel"}, wire::Tlp::AMBER);
-  refused([&] { c->send(viaGroup.bulletin); }, wire::ErrorCode::POLICY_DENIED,
-          {"TLP:AMBER rule", "resource-panel member 'rp-expert'", "'resource-panel'"});
-  auto cli = g.cli(g.sgLe, {"send", "--to", "resource-panel", "--tlp", "amber+strict", "--category", "alert",
-                            "--title", "t", "--body", "b"},
-                   2);
+  firstSendRefused(g.hub, g.sgLe, {"resource-panel"}, wire::Tlp::AMBER,
+                   {"TLP:AMBER rule", "resource-panel member 'rp-expert'", "'resource-panel'"});
+  auto cli = g.cli(g.sgLe, sendArgs("resource-panel", "amber+strict", "t"), 2);
   cliRefused(cli, "policy-denied", {"TLP:AMBER+STRICT rule", "'rp-expert'", "'resource-panel'"});
   // RED to the group falls to RED's own rule.
-  auto red = sealTo(*c, g.sgLe, {"resource-panel"}, wire::Tlp::RED);
-  refused([&] { c->send(red.bulletin); }, wire::ErrorCode::POLICY_DENIED, {"TLP:RED rule", "'resource-panel'"});
+  firstSendRefused(g.hub, g.sgLe, {"resource-panel"}, wire::Tlp::RED, {"TLP:RED rule", "'resource-panel'"});
 
   auto named = sealTo(*c, g.sgLe, {"rp-expert"}, wire::Tlp::AMBER);
   CHECK_NOTHROW(c->send(named.bulletin));
@@ -272,35 +302,33 @@ TEST_CASE("A recipient list that differs from what the directory gives for the a
   auto missing = full;
   missing.erase(std::remove_if(missing.begin(), missing.end(), [](const auto& r) { return r.memberId == "sg-ps"; }),
                 missing.end());
-  auto m = sealFor(g.myLe, {"state:SG"}, missing, wire::Tlp::GREEN);
-  refused([&] { c->send(m.bulletin); }, wire::ErrorCode::POLICY_DENIED,
-          {"do not match what the directory gives", "addressed but missing: sg-ps"});
+  sendRefused(*c, sealFor(g.myLe, {"state:SG"}, missing, wire::Tlp::GREEN), wire::ErrorCode::POLICY_DENIED,
+              {"do not match what the directory gives", "addressed but missing: sg-ps"});
 
   // An extra recipient nobody addressed.
   auto extra = full;
   extra.push_back(resolved(*c, {"th-le"}, g.myLe.id()).front());
-  auto e = sealFor(g.myLe, {"state:SG"}, extra, wire::Tlp::GREEN);
-  refused([&] { c->send(e.bulletin); }, wire::ErrorCode::POLICY_DENIED, {"listed but not addressed: th-le"});
+  sendRefused(*c, sealFor(g.myLe, {"state:SG"}, extra, wire::Tlp::GREEN), wire::ErrorCode::POLICY_DENIED,
+              {"listed but not addressed: th-le"});
 
   // Both at once.
   auto both = missing;
   both.push_back(resolved(*c, {"th-le"}, g.myLe.id()).front());
-  auto b = sealFor(g.myLe, {"state:SG"}, both, wire::Tlp::GREEN);
-  refused([&] { c->send(b.bulletin); }, wire::ErrorCode::POLICY_DENIED,
-          {"addressed but missing: sg-ps", "listed but not addressed: th-le"});
+  sendRefused(*c, sealFor(g.myLe, {"state:SG"}, both, wire::Tlp::GREEN), wire::ErrorCode::POLICY_DENIED,
+              {"addressed but missing: sg-ps", "listed but not addressed: th-le"});
 
   // Group addresses never include the sender: listing yourself under a group is extra.
   auto self = resolved(*c, {"state:MY", "th-le"}, g.myLe.id());
   REQUIRE(self.size() == 1);
   self.push_back(resolved(*c, {"my-le"}, g.myLe.id()).front());
-  auto s = sealFor(g.myLe, {"state:MY", "th-le"}, self, wire::Tlp::GREEN);
-  refused([&] { c->send(s.bulletin); }, wire::ErrorCode::POLICY_DENIED, {"listed but not addressed: my-le"});
+  sendRefused(*c, sealFor(g.myLe, {"state:MY", "th-le"}, self, wire::Tlp::GREEN), wire::ErrorCode::POLICY_DENIED,
+              {"listed but not addressed: my-le"});
 
   // Unknown member ids and non-canonical addresses are refused before matching.
-  auto unknown = sealFor(g.myLe, {"nobody-here"}, full, wire::Tlp::GREEN);
-  refused([&] { c->send(unknown.bulletin); }, wire::ErrorCode::UNKNOWN_RECIPIENT, {"nobody-here"});
-  auto lower = sealFor(g.myLe, {"state:sg"}, full, wire::Tlp::GREEN);
-  refused([&] { c->send(lower.bulletin); }, wire::ErrorCode::INVALID_REQUEST, {"'state:sg'"});
+  sendRefused(*c, sealFor(g.myLe, {"nobody-here"}, full, wire::Tlp::GREEN), wire::ErrorCode::UNKNOWN_RECIPIENT,
+              {"nobody-here"});
+  sendRefused(*c, sealFor(g.myLe, {"state:sg"}, full, wire::Tlp::GREEN), wire::ErrorCode::INVALID_REQUEST,
+              {"'state:sg'"});
 
   // The exact resolution is accepted.
   auto ok = sealFor(g.myLe, {"state:SG"}, full, wire::Tlp::GREEN);
@@ -311,9 +339,7 @@ TEST_CASE("A recipient list that differs from what the directory gives for the a
 
 TEST_CASE("AMBER is forwarded within the forwarder's own member state and refused outside it", "[integration][rules]") {
   Group g;
-  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title",
-                             "to forward", "--body", "forward me"});
-  const std::string id = sent.at("bulletin_id");
+  const std::string id = g.cli(g.myLe, sendArgs("sg-le", "amber", "to forward", "forward me")).at("bulletin_id");
 
   // sg-le (SG) forwards to sg-ps (SG, another institution): accepted.
   auto fwd = g.cli(g.sgLe, {"forward", id, "--to", "sg-ps"});
@@ -335,13 +361,11 @@ TEST_CASE("AMBER is forwarded within the forwarder's own member state and refuse
   // A partner with no member state cannot forward AMBER anywhere.
   auto pc = g.hub.connect(g.partner.keys);
   auto mc = g.hub.connect(g.myLe.keys);
-  auto toPartner = sealTo(*mc, g.myLe, {"us-partner"}, wire::Tlp::AMBER);
-  mc->send(toPartner.bulletin);
+  auto toPartner = sent(*mc, g.myLe, {"us-partner"}, wire::Tlp::AMBER);
   refused([&] { pc->forward(forwardOf(*pc, toPartner, g.partner, {"sg-le"})); }, wire::ErrorCode::POLICY_DENIED,
           {"TLP:AMBER forwarding rule", "'us-partner' has none", "'sg-le'"});
   // GREEN goes anywhere in the community.
-  auto green = sealTo(*mc, g.myLe, {"sg-le"}, wire::Tlp::GREEN);
-  mc->send(green.bulletin);
+  auto green = sent(*mc, g.myLe, {"sg-le"}, wire::Tlp::GREEN);
   auto sc = g.hub.connect(g.sgLe.keys);
   CHECK_NOTHROW(sc->forward(forwardOf(*sc, green, g.sgLe, {"us-partner", "th-le"})));
 }
@@ -349,9 +373,7 @@ TEST_CASE("AMBER is forwarded within the forwarder's own member state and refuse
 TEST_CASE("A forward to a group that overlaps the recipients reaches only the members who did not have it",
           "[integration][rules]") {
   Group g;
-  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le,sg-le2", "--tlp", "amber", "--category", "alert", "--title",
-                             "for SG", "--body", "b"});
-  const std::string id = sent.at("bulletin_id");
+  const std::string id = g.cli(g.myLe, sendArgs("sg-le,sg-le2", "amber", "for SG")).at("bulletin_id");
   const auto bid = *crypto::BulletinId::fromBytes(*crypto::fromHex(id));
   // state:SG (for sg-le) resolves to sg-le2 and sg-ps; sg-le2 already has it.
   auto fwd = g.cli(g.sgLe, {"forward", id, "--to", "state:SG"});
@@ -377,8 +399,7 @@ TEST_CASE("AMBER+STRICT is forwarded within the forwarder's institution and refu
   Group g;
   auto mc = g.hub.connect(g.myLe.keys);
   auto sc = g.hub.connect(g.sgLe.keys);
-  auto b = sealTo(*mc, g.myLe, {"sg-le"}, wire::Tlp::AMBER_STRICT);
-  mc->send(b.bulletin);
+  auto b = sent(*mc, g.myLe, {"sg-le"}, wire::Tlp::AMBER_STRICT);
 
   // Same state, other institution.
   refused([&] { sc->forward(forwardOf(*sc, b, g.sgLe, {"sg-ps"})); }, wire::ErrorCode::POLICY_DENIED,
@@ -396,8 +417,7 @@ TEST_CASE("RED is never forwarded", "[integration][rules]") {
   Group g;
   auto mc = g.hub.connect(g.myLe.keys);
   auto sc = g.hub.connect(g.sgLe.keys);
-  auto b = sealTo(*mc, g.myLe, {"sg-le"}, wire::Tlp::RED);
-  mc->send(b.bulletin);
+  auto b = sent(*mc, g.myLe, {"sg-le"}, wire::Tlp::RED);
   refused([&] { sc->forward(forwardOf(*sc, b, g.sgLe, {"sg-le2"})); }, wire::ErrorCode::POLICY_DENIED,
           {"TLP:RED forwarding rule", "'sg-le2'"});
   auto cli = g.cli(g.sgLe, {"forward", b.hexId(), "--to", "sg-le2"}, 2);
@@ -409,40 +429,35 @@ TEST_CASE("Forged forward records are refused by the hub", "[integration][rules]
   Group g;
   auto mc = g.hub.connect(g.myLe.keys);
   auto sc = g.hub.connect(g.sgLe.keys);
-  auto b = sealTo(*mc, g.myLe, {"sg-le"}, wire::Tlp::GREEN);
-  mc->send(b.bulletin);
-  auto other = sealTo(*mc, g.myLe, {"sg-le"}, wire::Tlp::GREEN);
-  mc->send(other.bulletin);
-  const auto good = forwardOf(*sc, b, g.sgLe, {"th-le"});
+  const auto fw = forwardCase(g, *mc, *sc, wire::Tlp::GREEN, {"th-le"});
 
   // Signed by a key other than the session's.
-  auto badSig = reforged(good, g.sgLe2.keys.identity.secretKey, [](auto) {});
+  auto badSig = reforged(fw.good, g.sgLe2.keys.identity.secretKey, [](auto) {});
   refused([&] { sc->forward(badSig); }, wire::ErrorCode::BAD_SIGNATURE, {"forward record", "your identity key"});
   // A flipped byte in the signature.
-  auto flipped = good;
+  auto flipped = fw.good;
   flipped.signature.bytes[5] ^= 0x01;
   refused([&] { sc->forward(flipped); }, wire::ErrorCode::BAD_SIGNATURE, {"forward record"});
   // Naming another forwarder (signed with the session's key).
-  auto otherForwarder = reforged(good, g.sgLe.keys.identity.secretKey, [](wire::ForwardRecord::Builder f) {
-    f.setForwarderId("sg-le2");
-  });
+  auto otherForwarder = reforged(fw.good, g.sgLe.keys.identity.secretKey,
+                                 [](wire::ForwardRecord::Builder f) { f.setForwarderId("sg-le2"); });
   refused([&] { sc->forward(otherForwarder); }, wire::ErrorCode::FORBIDDEN, {"names its forwarder"});
   // The header hash of another bulletin.
-  auto wrongHash = reforged(good, g.sgLe.keys.identity.secretKey, [&](wire::ForwardRecord::Builder f) {
-    f.setHeaderHash(protocol::kjBytes(crypto::hash256(other.bulletin.header).view()));
+  auto wrongHash = reforged(fw.good, g.sgLe.keys.identity.secretKey, [&](wire::ForwardRecord::Builder f) {
+    f.setHeaderHash(protocol::kjBytes(crypto::hash256(fw.other.bulletin.header).view()));
   });
   refused([&] { sc->forward(wrongHash); }, wire::ErrorCode::INVALID_REQUEST, {"headerHash"});
   // A forwarder who is not an original recipient learns nothing about the bulletin.
   auto ec = g.hub.connect(g.sgLe2.keys);
-  refused([&] { ec->forward(forwardOf(*ec, b, g.sgLe2, {"th-le"})); }, wire::ErrorCode::NOT_FOUND,
+  refused([&] { ec->forward(forwardOf(*ec, fw.b, g.sgLe2, {"th-le"})); }, wire::ErrorCode::NOT_FOUND,
           {"no such bulletin addressed to you"});
   // A forward recipient may not forward again.
-  CHECK_NOTHROW(sc->forward(good));
+  CHECK_NOTHROW(sc->forward(fw.good));
   auto tc = g.hub.connect(g.thLe.keys);
-  refused([&] { tc->forward(forwardOf(*tc, b, g.thLe, {"sg-ps"})); }, wire::ErrorCode::POLICY_DENIED,
+  refused([&] { tc->forward(forwardOf(*tc, fw.b, g.thLe, {"sg-ps"})); }, wire::ErrorCode::POLICY_DENIED,
           {"only original recipients may forward", "my-le"});
   // A forward that reaches nobody new.
-  refused([&] { sc->forward(forwardOf(*sc, b, g.sgLe, {"th-le"})); }, wire::ErrorCode::INVALID_REQUEST,
+  refused([&] { sc->forward(forwardOf(*sc, fw.b, g.sgLe, {"th-le"})); }, wire::ErrorCode::INVALID_REQUEST,
           {"already received", "th-le"});
 }
 
@@ -450,25 +465,21 @@ TEST_CASE("A forged forward record served by the hub is refused by the receiving
   Group g;
   auto mc = g.hub.connect(g.myLe.keys);
   auto sc = g.hub.connect(g.sgLe.keys);
-  auto b = sealTo(*mc, g.myLe, {"sg-le"}, wire::Tlp::AMBER);
-  mc->send(b.bulletin);
-  auto other = sealTo(*mc, g.myLe, {"sg-le"}, wire::Tlp::AMBER);
-  mc->send(other.bulletin);
-  const auto good = forwardOf(*sc, b, g.sgLe, {"sg-ps"});
-  const auto forwardId = crypto::toHex(sc->forward(good).id);
+  const auto fw = forwardCase(g, *mc, *sc, wire::Tlp::AMBER, {"sg-ps"});
+  const auto forwardId = crypto::toHex(sc->forward(fw.good).id);
   // Records the hub itself would refuse, made before it stops.
   auto ec = g.hub.connect(g.sgLe2.keys);
-  const auto byNonRecipient = forwardOf(*ec, b, g.sgLe2, {"sg-ps"});
-  const auto wrongHash = reforged(good, g.sgLe.keys.identity.secretKey, [&](wire::ForwardRecord::Builder f) {
-    f.setHeaderHash(protocol::kjBytes(crypto::hash256(other.bulletin.header).view()));
+  const auto byNonRecipient = forwardOf(*ec, fw.b, g.sgLe2, {"sg-ps"});
+  const auto wrongHash = reforged(fw.good, g.sgLe.keys.identity.secretKey, [&](wire::ForwardRecord::Builder f) {
+    f.setHeaderHash(protocol::kjBytes(crypto::hash256(fw.other.bulletin.header).view()));
   });
-  auto badSig = good;
+  auto badSig = fw.good;
   badSig.signature.bytes[0] ^= 0x80;
   // An AMBER forward from SG to TH, validly signed by an original recipient.
-  const auto outOfState = forwardOf(*sc, b, g.sgLe, {"th-le"});
+  const auto outOfState = forwardOf(*sc, fw.b, g.sgLe, {"th-le"});
   // The originator's own forward is judged by the first-send rule: AMBER
   // through the group address reaches the panel expert, who is not named.
-  const auto originatorViaGroup = forwardOf(*mc, b, g.myLe, {"resource-panel"});
+  const auto originatorViaGroup = forwardOf(*mc, fw.b, g.myLe, {"resource-panel"});
   mc.reset();
   sc.reset();
   ec.reset();
@@ -506,7 +517,7 @@ TEST_CASE("A forged forward record served by the hub is refused by the receiving
         }
       });
       g.hub.start();
-      auto r = g.cli(*cs.reader, {"read", b.hexId()}, 3);
+      auto r = g.cli(*cs.reader, {"read", fw.b.hexId()}, 3);
       cliRefused(r, "verification-failed", cs.parts);
     }
   }
@@ -515,9 +526,9 @@ TEST_CASE("A forged forward record served by the hub is refused by the receiving
 TEST_CASE("H2 is forwarded only with the originator's signed permission, and nobody else may permit",
           "[integration][rules]") {
   Group g;
-  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le,sg-le2", "--tlp", "amber", "--category", "alert", "--title",
-                             "no further dissemination", "--body", "b", "--handling", "H2"});
-  const std::string id = sent.at("bulletin_id");
+  const std::string id =
+      g.cli(g.myLe, sendArgs("sg-le,sg-le2", "amber", "no further dissemination", "b", {"--handling", "H2"}))
+          .at("bulletin_id");
 
   auto without = g.cli(g.sgLe, {"forward", id, "--to", "sg-ps"}, 2);
   cliRefused(without, "policy-denied", {"handling code H2 rule", "my-le has not permitted sg-le"});
@@ -558,9 +569,7 @@ TEST_CASE("A retraction by anyone but the sender is refused, and the sender's re
           "not, and every forward recipient",
           "[integration][rules]") {
   Group g;
-  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le,sg-le2", "--tlp", "amber", "--category", "alert", "--title",
-                             "false positive soon", "--body", "b"});
-  const std::string id = sent.at("bulletin_id");
+  const std::string id = g.cli(g.myLe, sendArgs("sg-le,sg-le2", "amber", "false positive soon")).at("bulletin_id");
   const auto bid = *crypto::BulletinId::fromBytes(*crypto::fromHex(id));
   // sg-le reads and acknowledges it, then forwards it within SG.
   CHECK(g.cli(g.sgLe, {"read", id}).at("retracted") == false);
@@ -622,9 +631,7 @@ TEST_CASE("A retraction by anyone but the sender is refused, and the sender's re
 TEST_CASE("A retraction and a forward made after their authors rotated their identity keys still verify",
           "[integration][rules]") {
   Group g;
-  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title",
-                             "before the rotations", "--body", "b"});
-  const std::string id = sent.at("bulletin_id");
+  const std::string id = g.cli(g.myLe, sendArgs("sg-le", "amber", "before the rotations")).at("bulletin_id");
   // The sender and the recipient both replace their identity keys.
   const auto myNew = g.home.path() / "my-le-2.key";
   const auto sgNew = g.home.path() / "sg-le-2.key";
@@ -653,9 +660,8 @@ TEST_CASE("A retraction and a forward made after their authors rotated their ide
 
 TEST_CASE("Replies carry a signed reference and focal thread shows the thread", "[integration][rules]") {
   Group g;
-  auto root = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "green", "--category", "trend", "--title",
-                             "Ransomware trend", "--body", "seen in MY"});
-  const std::string rootId = root.at("bulletin_id");
+  const std::string rootId =
+      g.cli(g.myLe, sendArgs("sg-le", "green", "Ransomware trend", "seen in MY", {}, "trend")).at("bulletin_id");
   // The reply defaults to the original's sender, TLP and "Re:" title.
   auto reply = g.cli(g.sgLe, {"reply", rootId, "--body", "seen in SG too"});
   const std::string replyId = reply.at("bulletin_id");
@@ -691,8 +697,7 @@ TEST_CASE("focal export refuses AMBER and RED without --i-understand-tlp", "[int
   Group g;
   std::map<std::string, std::string> ids;
   for (const char* tlp : {"clear", "green", "amber", "amber+strict", "red"}) {
-    auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", tlp, "--category", "trend", "--title",
-                               std::string("export ") + tlp, "--body", "b"});
+    auto sent = g.cli(g.myLe, sendArgs("sg-le", tlp, std::string("export ") + tlp, "b", {}, "trend"));
     ids[tlp] = sent.at("bulletin_id");
   }
   for (const char* tlp : {"amber", "amber+strict", "red"}) {
@@ -726,10 +731,11 @@ TEST_CASE("focal export refuses AMBER and RED without --i-understand-tlp", "[int
 TEST_CASE("Handling code, evaluation, case reference and priority are signed and shown in the read banner and --json",
           "[integration][rules]") {
   Group g;
-  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title", "marked",
-                             "--body", "b", "--handling", "h1", "--evaluation", "b2", "--case", "AWGC-2026-04",
-                             "--priority", "urgent"});
-  const std::string id = sent.at("bulletin_id");
+  const std::string id =
+      g.cli(g.myLe,
+            sendArgs("sg-le", "amber", "marked", "b",
+                     {"--handling", "h1", "--evaluation", "b2", "--case", "AWGC-2026-04", "--priority", "urgent"}))
+          .at("bulletin_id");
   auto j = g.cli(g.sgLe, {"read", id});
   CHECK(j.at("handling") == "H1");
   CHECK(j.at("handling_text").is_null());
@@ -747,8 +753,8 @@ TEST_CASE("Handling code, evaluation, case reference and priority are signed and
   CHECK(text.out.find("Handling:") < text.out.find("Title:"));
 
   // H3 carries its text.
-  auto h3 = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "green", "--category", "alert", "--title", "h3",
-                           "--body", "b", "--handling", "H3", "--handling-text", "not for the press"});
+  auto h3 = g.cli(g.myLe,
+                  sendArgs("sg-le", "green", "h3", "b", {"--handling", "H3", "--handling-text", "not for the press"}));
   auto h3read = g.cli(g.sgLe, {"read", h3.at("bulletin_id")});
   CHECK(h3read.at("handling") == "H3");
   CHECK(h3read.at("handling_text") == "not for the press");
@@ -758,14 +764,9 @@ TEST_CASE("Handling code, evaluation, case reference and priority are signed and
 TEST_CASE("H3 without its text is refused by the CLI and by the hub, malformed markings by the hub",
           "[integration][rules]") {
   Group g;
-  auto cli = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "green", "--category", "alert", "--title", "h3",
-                            "--body", "b", "--handling", "H3"},
-                   1);
+  auto cli = g.cli(g.myLe, sendArgs("sg-le", "green", "h3", "b", {"--handling", "H3"}), 1);
   cliRefused(cli, "bad-handling", {"H3", "--handling-text"});
-  cliRefused(g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "green", "--category", "alert", "--title", "x",
-                            "--body", "b", "--evaluation", "E9"},
-                   1),
-             "bad-evaluation", {"B2"});
+  cliRefused(g.cli(g.myLe, sendArgs("sg-le", "green", "x", "b", {"--evaluation", "E9"}), 1), "bad-evaluation", {"B2"});
 
   // A client that signs H3 without text anyway (sealBulletin refuses to, so
   // the header is edited and re-signed).
@@ -791,9 +792,7 @@ TEST_CASE("H3 without its text is refused by the CLI and by the hub, malformed m
 TEST_CASE("The sender forwards its own bulletin to new recipients within the first-send rule, and they verify it",
           "[integration][rules]") {
   Group g;
-  auto sent = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "amber", "--category", "alert", "--title",
-                             "seen in Malaysia", "--body", "b"});
-  const std::string id = sent.at("bulletin_id");
+  const std::string id = g.cli(g.myLe, sendArgs("sg-le", "amber", "seen in Malaysia")).at("bulletin_id");
   // Outside the sender's own state: a recipient could not forward AMBER
   // there, the originator can (it could have addressed Thailand itself).
   auto fwd = g.cli(g.myLe, {"forward", id, "--to", "th-le"});
@@ -811,9 +810,7 @@ TEST_CASE("The sender forwards its own bulletin to new recipients within the fir
   CHECK(g.cli(g.panel, {"read", id}).at("verified") == true);
 
   // RED: to named members only, never through a group address.
-  auto red = g.cli(g.myLe, {"send", "--to", "sg-le", "--tlp", "red", "--category", "alert", "--title", "red one",
-                            "--body", "b"});
-  const std::string redId = red.at("bulletin_id");
+  const std::string redId = g.cli(g.myLe, sendArgs("sg-le", "red", "red one")).at("bulletin_id");
   cliRefused(g.cli(g.myLe, {"forward", redId, "--to", "state:TH"}, 2), "policy-denied", {"TLP:RED rule", "'state:TH'"});
   g.cli(g.myLe, {"forward", redId, "--to", "th-le"});
   CHECK(g.cli(g.thLe, {"read", redId}).at("verified") == true);

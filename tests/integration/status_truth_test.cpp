@@ -25,12 +25,9 @@ const client::RecipientState& stateOf(const std::vector<client::RecipientState>&
 }
 }  // namespace
 
-TEST_CASE("Status says delivered, with a time, right after a fetch reply, and keeps that time once committed",
-          "[integration][status]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  auto c = hub.createMember("th-tcsd", "TH");
+TEST_CASE_METHOD(ThreeMembers,
+                 "Status says delivered, with a time, right after a fetch reply, and keeps that time once committed",
+                 "[integration][status]") {
   auto sc = hub.connect(a.keys);
   const auto sealed = sealTo(a.keys, {&b.keys, &c.keys}, "status at once");
   const auto acc = sc->send(sealed);
@@ -60,10 +57,7 @@ TEST_CASE("Status says delivered, with a time, right after a fetch reply, and ke
   CHECK(stateOf(after, "my-pdrm").deliveredAtMs == reported);
 }
 
-TEST_CASE("Status says delivered right after a push", "[integration][status]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
+TEST_CASE_METHOD(TwoMembers, "Status says delivered right after a push", "[integration][status]") {
   auto rc = hub.connect(b.keys);
   rc->subscribe();
   auto sc = hub.connect(a.keys);
@@ -77,11 +71,7 @@ TEST_CASE("Status says delivered right after a push", "[integration][status]") {
   CHECK(states[0].deliveredAtMs >= states[0].queuedAtMs);
 }
 
-TEST_CASE("Acknowledged always comes with a delivery time", "[integration][status]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  auto c = hub.createMember("th-tcsd", "TH");
+TEST_CASE_METHOD(ThreeMembers, "Acknowledged always comes with a delivery time", "[integration][status]") {
   auto sc = hub.connect(a.keys);
   const auto sealed = sealTo(a.keys, {&b.keys, &c.keys}, "ack at once");
   sc->send(sealed);

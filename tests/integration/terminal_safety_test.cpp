@@ -34,12 +34,6 @@
 #include <capnp/message.h>
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -109,62 +103,9 @@ json runJsonClean(const std::vector<std::string>& args, int expectedExit = 0) {
 // stderr once the backlog is drained), then SIGINT, as a user stops it: a
 // condition with a deadline, not a fixed wait.
 ProcessResult listenUntilBacklogShown(const std::vector<std::string>& args) {
-  int out[2], err[2];
-  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-  std::vector<std::string> argv{FOCAL_CLI_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  // The environment is built before fork: the child only calls
-  // async-signal-safe functions.
-  std::string pass = std::string("FOCAL_PASSPHRASE=") + TestPassphrase;
-  std::vector<char*> envp;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::string_view(*e).rfind("FOCAL_PASSPHRASE=", 0) != 0) envp.push_back(*e);
-  }
-  envp.push_back(pass.data());
-  envp.push_back(nullptr);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(err[1], STDERR_FILENO);
-    ::execve(cargv[0], cargv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  ProcessResult r;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open = 2;
-  bool interrupted = false;
-  while (open > 0) {
-    if (!interrupted && (r.err.find("Listening for bulletins") != std::string::npos ||
-                         std::chrono::steady_clock::now() > deadline)) {
-      ::kill(pid, SIGINT);
-      interrupted = true;
-    }
-    if (::poll(fds, 2, 200) < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      char buf[65536];
-      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
-      } else {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open;
-      }
-    }
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return runCli(args, std::nullopt, std::chrono::seconds(120), [](const ProcessResult& soFar) {
+    return soFar.err.find("Listening for bulletins") != std::string::npos;
+  });
 }
 
 std::vector<std::string> linesOf(const std::string& text) {
@@ -198,35 +139,6 @@ bool accepted(F&& f) {
     WARN("the hub refused a hostile text (" << client::safeLine(e.what()) << "): not looked for in the output");
     return false;
   }
-}
-
-// What a modified client can do that sealBulletin refuses: `sealed` (sealed
-// with `key`) with its Content rewritten by `mutate`, re-encrypted under the
-// same key and nonce, and the header's content hash and size updated and
-// re-signed by `sender`. The hub sees only ciphertext and a valid signature.
-protocol::SealedBulletin withHostileContent(protocol::SealedBulletin sealed, const crypto::ContentKey& key,
-                                            const crypto::MemberKeys& sender,
-                                            const std::function<void(wire::Content::Builder)>& mutate) {
-  auto header = protocol::decode<wire::BulletinHeader>(sealed.header);
-  REQUIRE(header);
-  const auto nonce = *crypto::AeadNonce::fromBytes(protocol::view(header->root().getContentNonce()));
-  const auto ad = protocol::contentAd(sealed.id);
-  auto plain = crypto::aeadDecrypt(key, nonce, sealed.ciphertext, ad);
-  REQUIRE(plain);
-  auto content = protocol::decode<wire::Content>(*plain);
-  REQUIRE(content);
-  capnp::MallocMessageBuilder c;
-  c.setRoot(content->root());
-  mutate(c.getRoot<wire::Content>());
-  sealed.ciphertext = crypto::aeadEncrypt(key, nonce, protocol::toBytes(c), ad);
-  capnp::MallocMessageBuilder h;
-  h.setRoot(header->root());
-  auto hb = h.getRoot<wire::BulletinHeader>();
-  hb.setContentHash(protocol::kjBytes(crypto::hash256(sealed.ciphertext).view()));
-  hb.setContentSize(sealed.ciphertext.size());
-  sealed.header = protocol::toBytes(h);
-  sealed.signature = crypto::sign(protocol::context::BulletinHeader, sealed.header, sender.identity.secretKey);
-  return sealed;
 }
 
 struct HostileWorld {
@@ -323,7 +235,7 @@ struct HostileWorld {
 
     // ... but the content is opaque to the hub: the ATT&CK id and the
     // attachment's name and media type arrive hostile.
-    auto hostile = withHostileContent(*sealed, contentKey, sg.keys, [](wire::Content::Builder c) {
+    auto hostile = withContent(*sealed, contentKey, sg.keys, [](wire::Content::Builder c) {
       c.getAttackTechniques().set(0, protocol::asText(HostileAttack));
       c.getAttachments()[0].setName(protocol::asText(HostileFile));
       c.getAttachments()[0].setMediaType(protocol::asText(HostileMediaType));

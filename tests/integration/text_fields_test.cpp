@@ -84,50 +84,19 @@ std::string errorMessage(const ProcessResult& r) {
 // A bulletin from sg to my whose Content was rewritten by `mutate` after
 // sealing: re-encrypted under the same key, the header's hash and size
 // updated and re-signed, so only the text of the content is wrong.
+// One row of a table of hostile inputs: a change to a message a test sends.
+template <class Builder>
+struct Mutation {
+  std::string name;
+  std::function<void(Builder)> mutate;
+};
+
 protocol::SealedBulletin sealWithContent(const TestMember& sender, const TestMember& recipient,
                                          const std::function<void(wire::Content::Builder)>& mutate) {
-  protocol::BulletinDraft d;
-  d.tlp = wire::Tlp::GREEN;
-  d.category = wire::Category::TREND;
-  d.title = "placeholder";
+  auto d = draftTo({&recipient.keys}, "placeholder", wire::Tlp::GREEN);
   d.body = "placeholder";
-  d.addresses = {recipient.id()};
-  d.recipients = {protocol::RecipientKey{recipient.id(), recipient.keys.encryption.publicKey}};
   const auto key = crypto::ContentKey::random();
-  auto sealed = protocol::sealBulletin(d, sender.keys, key, nowMs());
-  REQUIRE(sealed);
-  auto header = protocol::decode<wire::BulletinHeader>(sealed->header);
-  REQUIRE(header);
-  const auto nonce = *crypto::AeadNonce::fromBytes(protocol::view(header->root().getContentNonce()));
-  const auto ad = protocol::contentAd(sealed->id);
-  auto plain = crypto::aeadDecrypt(key, nonce, sealed->ciphertext, ad);
-  REQUIRE(plain);
-  auto content = protocol::decode<wire::Content>(*plain);
-  REQUIRE(content);
-  capnp::MallocMessageBuilder c;
-  c.setRoot(content->root());
-  mutate(c.getRoot<wire::Content>());
-  const auto newPlain = protocol::toBytes(c);
-  sealed->ciphertext = crypto::aeadEncrypt(key, nonce, newPlain, ad);
-  capnp::MallocMessageBuilder h;
-  h.setRoot(header->root());
-  auto hb = h.getRoot<wire::BulletinHeader>();
-  hb.setContentHash(protocol::kjBytes(crypto::hash256(sealed->ciphertext).view()));
-  hb.setContentSize(sealed->ciphertext.size());
-  sealed->header = protocol::toBytes(h);
-  sealed->signature = crypto::sign(protocol::context::BulletinHeader, sealed->header, sender.keys.identity.secretKey);
-  return std::move(sealed).value();
-}
-
-// The hub's refusal of `f` (which must throw HubError).
-client::HubError refusal(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const client::HubError& e) {
-    return e;
-  }
-  FAIL("the hub accepted it");
-  throw std::logic_error("unreachable");
+  return withContent(sealDraft(d, sender.keys, key), key, sender.keys, mutate);
 }
 
 // A register event for a fresh member named `name`.
@@ -271,11 +240,8 @@ TEST_CASE("The hub refuses a bulletin header whose text fields are not valid tex
   Pair p;
   auto c = p.hub.connect(p.sg.keys);
   const auto base = sealTo(p.sg.keys, {&p.my.keys}, "title");
-  struct Case {
-    std::string field;
-    std::function<void(wire::BulletinHeader::Builder)> mutate;
-  };
-  const std::vector<Case> cases = {
+  // Each named by the field the hub's refusal must name.
+  const std::vector<Mutation<wire::BulletinHeader::Builder>> cases = {
       {"caseRef", [](auto h) { h.setCaseRef(bytesText(std::string_view("AWGC\0-17", 8))); }},
       {"caseRef", [](auto h) { h.setCaseRef(bytesText("AWGC \xff")); }},
       {"caseRef", [](auto h) { h.setCaseRef(bytesText("AWGC\x1b[2J")); }},
@@ -293,12 +259,12 @@ TEST_CASE("The hub refuses a bulletin header whose text fields are not valid tex
   };
   for (std::size_t i = 0; i < cases.size(); ++i) {
     {
-      INFO(cases[i].field << " #" << i);
+      INFO(cases[i].name << " #" << i);
       const auto bad = resignedHeader(base, p.sg.keys, cases[i].mutate);
-      const auto e = refusal([&] { c->send(bad); });
+      const auto e = hubRefusal([&] { c->send(bad); });
       CHECK(e.code() == wire::ErrorCode::INVALID_REQUEST);
       INFO(e.hubMessage());
-      CHECK(e.hubMessage().find(cases[i].field) != std::string::npos);
+      CHECK(e.hubMessage().find(cases[i].name) != std::string::npos);
       CHECK(p.myQueueEmpty());
     }
   }
@@ -308,11 +274,7 @@ TEST_CASE("A receiving client refuses a bulletin whose content has a text field 
           "[integration][text]") {
   Pair p;
   auto c = p.hub.connect(p.sg.keys);
-  struct Case {
-    std::string what;
-    std::function<void(wire::Content::Builder)> mutate;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<Mutation<wire::Content::Builder>> cases = {
       {"NUL in the body", [](auto x) { x.setBody(bytesText(std::string_view("shown\0hidden", 12))); }},
       {"invalid UTF-8 in the title", [](auto x) { x.setTitle(bytesText("t\xff")); }},
       {"a surrogate in an ATT&CK id", [](auto x) { x.initAttackTechniques(1).set(0, bytesText("T1566\xED\xB0\x80")); }},
@@ -320,7 +282,7 @@ TEST_CASE("A receiving client refuses a bulletin whose content has a text field 
   };
   for (const auto& k : cases) {
     {
-      INFO(k.what);
+      INFO(k.name);
       const auto bad = sealWithContent(p.sg, p.my, k.mutate);
       (void)c->send(bad);  // the hub cannot see content: accepted
       auto r = runCli(concat(concat({"--json"}, p.myArgs), {"read", crypto::toHex(bad.id)}));
@@ -345,7 +307,7 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
       auto keys = crypto::MemberKeys::generate("sg-hostile", nowMs());
       capnp::MallocMessageBuilder event;
       registerEvent(event, keys.publicKeys(), hostile);
-      const auto e = refusal([&] { (void)admin->admin(event); });
+      const auto e = hubRefusal([&] { (void)admin->admin(event); });
       CHECK(e.code() == wire::ErrorCode::INVALID_REQUEST);
       INFO(e.hubMessage());
       CHECK(e.hubMessage().find("name") != std::string::npos);
@@ -359,7 +321,7 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
       auto r = e.initRevoke();
       r.setMemberId("my-text");
       r.setReason(bytesText(hostile));
-      const auto err = refusal([&] { (void)admin->admin(event); });
+      const auto err = hubRefusal([&] { (void)admin->admin(event); });
       CHECK(err.code() == wire::ErrorCode::INVALID_REQUEST);
       INFO(err.hubMessage());
       CHECK(err.hubMessage().find("reason") != std::string::npos);
@@ -369,7 +331,8 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
       auto sg = p.hub.connect(p.sg.keys);
       const auto b = sealTo(p.sg.keys, {&p.my.keys}, "to retract");
       (void)sg->send(b);
-      const auto err = refusal([&] { (void)sg->retract(protocol::makeRetraction(b.id, hostile, p.sg.keys, nowMs())); });
+      const auto err =
+          hubRefusal([&] { (void)sg->retract(protocol::makeRetraction(b.id, hostile, p.sg.keys, nowMs())); });
       CHECK(err.code() == wire::ErrorCode::INVALID_REQUEST);
       INFO(err.hubMessage());
       CHECK(err.hubMessage().find("reason") != std::string::npos);
@@ -379,7 +342,7 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
       auto keys = crypto::MemberKeys::generate("panel-hostile", nowMs());
       protocol::AdmissionDraft d{keys.memberId, hostile, "", wire::Institution::RESOURCE_PANEL, keys.publicKeys()};
       const auto record = protocol::makeAdmissionProposal(d, p.hub.adminKeys(), nowMs(), nowMs() + 86'400'000);
-      const auto err = refusal([&] { (void)admin->propose(record); });
+      const auto err = hubRefusal([&] { (void)admin->propose(record); });
       CHECK(err.code() == wire::ErrorCode::INVALID_REQUEST);
       INFO(err.hubMessage());
       CHECK(err.hubMessage().find("name") != std::string::npos);
@@ -394,13 +357,13 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
       auto r = e.initRotateEncryption();
       r.setMemberId(bytesText(id));
       r.setPreviousKey(protocol::kjBytes(p.my.keys.encryption.publicKey.view()));
-      const auto err = refusal([&] { (void)admin->admin(rotate); });
+      const auto err = hubRefusal([&] { (void)admin->admin(rotate); });
       CHECK(err.code() == wire::ErrorCode::INVALID_REQUEST);
       capnp::MallocMessageBuilder role;
       auto e2 = role.initRoot<wire::LogEvent>();
       e2.setIssuedAtMs(nowMs());
       e2.initRoleChange().setMemberId(bytesText(id));
-      const auto err2 = refusal([&] { (void)admin->admin(role); });
+      const auto err2 = hubRefusal([&] { (void)admin->admin(role); });
       CHECK(err2.code() == wire::ErrorCode::INVALID_REQUEST);
     }
   }
@@ -409,7 +372,7 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
     for (const std::string& text : {std::string("Amend \x1b[2J the terms"), std::string("Amend \xE2\x80\xAE the terms"),
                                    std::string("Amend \xC2\x9B the terms"), std::string("Amend\0 hidden", 13)}) {
       const auto record = protocol::makeAmendmentProposal(text, p.hub.adminKeys(), nowMs(), nowMs() + 86'400'000);
-      const auto err = refusal([&] { (void)admin->propose(record); });
+      const auto err = hubRefusal([&] { (void)admin->propose(record); });
       CHECK(err.code() == wire::ErrorCode::INVALID_REQUEST);
       INFO(err.hubMessage());
       CHECK(err.hubMessage().find("amendment") != std::string::npos);

@@ -6,18 +6,11 @@
 #include "hub_fixture.hpp"
 #include "fault_proxy.hpp"
 
-#include "client/attachment_saver.hpp"
-#include "client/bulletin_reader.hpp"
 #include "client/client_error.hpp"
-#include "client/key_directory.hpp"
-#include "client/spooled_blob.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <random>
 #include <set>
-#include <sstream>
 
 using namespace focal;
 using namespace focal::test;
@@ -35,14 +28,15 @@ std::unique_ptr<client::Connection> viaProxy(const Hub& hub, const FaultProxy& p
   return c;
 }
 
+// The two members and a fault proxy in front of the hub.
+struct ProxiedMembers : TwoMembers {
+  FaultProxy proxy{"127.0.0.1", hub.port()};
+};
 
 }  // namespace
 
-TEST_CASE("Wire faults: send and receive over 30 ms latency and byte-by-byte delivery", "[integration][wire]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  FaultProxy proxy("127.0.0.1", hub.port());
+TEST_CASE_METHOD(ProxiedMembers, "Wire faults: send and receive over 30 ms latency and byte-by-byte delivery",
+                 "[integration][wire]") {
   proxy.faults().latencyMs = 30;
   proxy.faults().byteByByte = true;
   auto rc = viaProxy(hub, proxy, b.keys);
@@ -61,20 +55,12 @@ TEST_CASE("Wire faults: send and receive over 30 ms latency and byte-by-byte del
   CHECK(rc->ack(ids) == 1);
 }
 
-TEST_CASE("Wire faults: an upload reset mid-chunk resumes on a new connection and the download matches",
-          "[integration][wire]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  FaultProxy proxy("127.0.0.1", hub.port());
+TEST_CASE_METHOD(ProxiedMembers,
+                 "Wire faults: an upload reset mid-chunk resumes on a new connection and the download matches",
+                 "[integration][wire]") {
   TempDir work;
-  const auto plainFile = work.path() / "evidence.bin";
-  std::string plain(1200 * 1024, '\0');
-  std::mt19937 rng(5);
-  for (auto& c : plain) c = static_cast<char>(rng());
-  std::ofstream(plainFile, std::ios::binary) << plain;
-  auto contentKey = crypto::ContentKey::random();
-  auto blob = client::SpooledBlob::encrypt(plainFile, crypto::attachmentKey(contentKey, 0), work.path());
+  const auto file = randomAttachment(work.path(), "evidence.bin", 1200 * 1024, 5);
+  const auto& blob = file.blob;
 
   client::ConnectOptions oneChunk;
   oneChunk.chunkWindow = 1;
@@ -94,38 +80,17 @@ TEST_CASE("Wire faults: an upload reset mid-chunk resumes on a new connection an
   });
   CHECK(resumedAt == protocol::MaxChunkBytes);  // the first chunk was not sent again
 
-  protocol::BulletinDraft d;
-  d.tlp = wire::Tlp::AMBER;
-  d.category = wire::Category::TOOL;
-  d.title = "evidence";
-  d.addresses = {"my-pdrm"};
-  d.recipients = {{"my-pdrm", b.keys.encryption.publicKey}};
-  d.attachments.push_back({"evidence.bin", "application/octet-stream", blob.plainSize(), blob.hash(), blob.size()});
-  auto sealed = protocol::sealBulletin(d, a.keys, contentKey, nowMs());
-  REQUIRE(sealed.ok());
-  second->send(*sealed);
+  auto d = draftTo({&b.keys}, "evidence", wire::Tlp::AMBER, wire::Category::TOOL);
+  d.attachments.push_back(file.entry("application/octet-stream"));
+  second->send(sealDraft(d, a.keys, file.contentKey));
 
   auto rc = viaProxy(hub, proxy, b.keys);
-  auto page = rc->fetch(0);
-  REQUIRE(page.items.size() == 1);
-  const auto dir = client::HubDirectory::fetch(*rc);
-  auto opened = client::openReceived(page.items[0].bulletin, dir, b.keys);
-  REQUIRE(opened.ok());
-  const auto& att = opened->attachments.at(0);
-  client::AttachmentSaver saver(work.path(), crypto::attachmentKey(opened->contentKey, 0), att.blobHash, att.blobSize);
-  rc->downloadBlob(opened->id, att.blobHash, att.blobSize, [&](crypto::ByteView bytes) { saver.write(bytes); });
-  std::ifstream in(saver.finish("received.bin", false), std::ios::binary);
-  std::stringstream got;
-  got << in.rdbuf();
-  CHECK(got.str() == plain);
+  CHECK(saveOnlyAttachment(*rc, b.keys, work.path(), "received.bin").content == file.plain);
 }
 
-TEST_CASE("Wire faults: a lost ack request and a lost ack reply are both repaired by acking again",
-          "[integration][wire]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  FaultProxy proxy("127.0.0.1", hub.port());
+TEST_CASE_METHOD(ProxiedMembers,
+                 "Wire faults: a lost ack request and a lost ack reply are both repaired by acking again",
+                 "[integration][wire]") {
   const auto s1 = sealTo(a.keys, {&b.keys}, "one");
   const auto s2 = sealTo(a.keys, {&b.keys}, "two");
   {
@@ -188,12 +153,9 @@ TEST_CASE("Wire faults: a half-open connection times out on the client and is cl
   CHECK(proxy.live() == 0);  // hub's FIN reached the proxy: the hub ended it
 }
 
-TEST_CASE("Wire faults: a subscriber reset again and again resumes from its last sequence and loses nothing",
-          "[integration][wire]") {
-  Hub hub;
-  auto a = hub.createMember("sg-spf", "SG");
-  auto b = hub.createMember("my-pdrm", "MY");
-  FaultProxy proxy("127.0.0.1", hub.port());
+TEST_CASE_METHOD(ProxiedMembers,
+                 "Wire faults: a subscriber reset again and again resumes from its last sequence and loses nothing",
+                 "[integration][wire]") {
   proxy.faults().latencyMs = 2;
   std::set<std::string> sent, got;
   std::uint64_t lastSeq = 0;

@@ -4,6 +4,7 @@
 #include "client/client_error.hpp"
 #include "client/file_names.hpp"
 #include "client/spooled_blob.hpp"
+#include "tests/support/files.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -38,12 +39,7 @@ std::string randomText(std::size_t n, unsigned seed) {
   return s;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+constexpr auto slurp = &test_support::readFile;
 
 crypto::Bytes blobBytes(const SpooledBlob& blob) {
   crypto::Bytes out(blob.size());
