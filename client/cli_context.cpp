@@ -71,6 +71,22 @@ BulletinCache CliContext::cache(const crypto::MemberKeys& keys) {
   return BulletinCache(profile().cacheDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_));
 }
 
+HubDirectory& FoundBulletin::directory() {
+  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(*conn));
+  return *dir;
+}
+
+FoundBulletin findVerifiedBulletin(CliContext& ctx, const crypto::BulletinId& id, std::string_view what,
+                                   std::string_view typedId) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  auto cache = ctx.cache(keys);
+  std::unique_ptr<HubDirectory> dir;
+  auto m = findBulletin(*conn, dir, cache, id, keys);
+  if (!m) throw VerifyError(fmt::format("{} {} does not verify: {}", what, typedId, m.error()));
+  return FoundBulletin{std::move(keys), std::move(conn), std::move(cache), std::move(dir), std::move(m.value())};
+}
+
 std::uint64_t CliContext::lastSeq(const crypto::MemberKeys& keys) {
   profile().memberDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_);
   return profile().lastSeq(keys.memberId);

@@ -113,6 +113,25 @@ class CliContext {
   KeyFileStatus keyStatus_ = currentKeyStatus();
 };
 
+// A command's work on one bulletin the member received or sent: its keys,
+// the hub connection, the member's cache, and the bulletin found and opened
+// with every record verified (findBulletin).
+struct FoundBulletin {
+  crypto::MemberKeys keys;
+  std::unique_ptr<Connection> conn;
+  BulletinCache cache;
+  std::unique_ptr<HubDirectory> dir;  // set when a check needed the directory
+  OpenedMessage message;
+
+  // The verified directory, fetched now if finding the bulletin did not.
+  HubDirectory& directory();
+};
+
+// Loads the keys, connects, and finds `id`; VerifyError "<what> <typedId>
+// does not verify: <reason>" if it does not.
+FoundBulletin findVerifiedBulletin(CliContext& ctx, const crypto::BulletinId& id, std::string_view what,
+                                   std::string_view typedId);
+
 // Registered subcommands; main() runs the one that was parsed.
 class CommandTable {
  public:

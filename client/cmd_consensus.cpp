@@ -40,30 +40,25 @@ struct CommentArgs {
 int runComment(CliContext& ctx, const CommentArgs& a) {
   const auto id = parseBulletinId(a.id);
   if (a.text.size() > 8 * 1024) throw UsageError("too-long", "--text is limited to 8 KiB");
-  auto keys = ctx.loadKeys();
-  auto conn = ctx.connect(keys);
-  auto cache = ctx.cache(keys);
-  std::unique_ptr<HubDirectory> dir;
   // The record is opened and verified first: the comment text is sealed to
   // the encryption key the verified directory gives its signed sender.
-  auto m = findBulletin(*conn, dir, cache, id, keys);
-  if (!m) throw VerifyError("summary record " + a.id + " does not verify: " + m.error());
-  if (m->kind != wire::BulletinKind::SUMMARY_RECORD) {
+  auto found = findVerifiedBulletin(ctx, id, "summary record", a.id);
+  const auto& m = found.message;
+  if (m.kind != wire::BulletinKind::SUMMARY_RECORD) {
     throw UsageError("not-a-record", "bulletin " + a.id + " is not a summary record");
   }
-  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(*conn));
-  const MemberRecord* sender = dir->find(m->senderId);
-  if (sender == nullptr) throw VerifyError("the record's sender " + m->senderId + " is not in the verified directory");
-  const auto record = protocol::makeComment(id, a.objection, a.text, sender->encryptionKey, keys, nowMs());
-  const auto recorded = conn->comment(record);
+  const MemberRecord* sender = found.directory().find(m.senderId);
+  if (sender == nullptr) throw VerifyError("the record's sender " + m.senderId + " is not in the verified directory");
+  const auto record = protocol::makeComment(id, a.objection, a.text, sender->encryptionKey, found.keys, nowMs());
+  const auto recorded = found.conn->comment(record);
   if (ctx.out().json()) {
     ctx.out().document({{"bulletin_id", crypto::toHex(id)},
                         {"objection", a.objection},
                         {"recorded_at", jsonTime(recorded.atMs)},
-                        {"comment_deadline_at", jsonTime(m->commentDeadlineMs)}});
+                        {"comment_deadline_at", jsonTime(m.commentDeadlineMs)}});
   } else {
     ctx.out().line(fmt::format("{} on {} recorded; the text is readable only by {}.",
-                               a.objection ? "Objection" : "Comment", safeLine(a.id), safeLine(m->senderId)));
+                               a.objection ? "Objection" : "Comment", safeLine(a.id), safeLine(m.senderId)));
   }
   return ExitOk;
 }

@@ -151,20 +151,15 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
       throw UsageError("bad-save-dir", a.saveDir + " is not a directory");
     }
   }
-  auto keys = ctx.loadKeys();
-  auto conn = ctx.connect(keys);
-  auto cache = ctx.cache(keys);
-  std::unique_ptr<HubDirectory> directory;
-  auto opened = findBulletin(*conn, directory, cache, id, keys);
-  if (!opened) throw VerifyError("bulletin " + a.id + " does not verify: " + opened.error());
-  const auto& m = opened.value();
+  const auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id);
+  const auto& m = found.message;
   if (!(m.id == id)) throw VerifyError("the stored bulletin carries another id");
 
   // Attachments: decrypted and verified into a temporary file, then renamed.
   std::vector<std::string> savedTo(m.attachments.size());
   if (!a.saveDir.empty()) {
     createSaveDirectory(a.saveDir);
-    if (!m.attachments.empty()) savedTo = saveAttachments(ctx, *conn, m, a.saveDir, a.force);
+    if (!m.attachments.empty()) savedTo = saveAttachments(ctx, *found.conn, m, a.saveDir, a.force);
   }
 
   if (ctx.out().json()) {

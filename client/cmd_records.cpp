@@ -38,26 +38,22 @@ int runForward(CliContext& ctx, const ForwardArgs& a) {
   if (typed.empty()) throw UsageError("no-recipients", "--to names nobody");
   auto addresses = canonicalAddresses(typed);
   if (!addresses) throw UsageError("bad-address", addresses.error());
-  auto keys = ctx.loadKeys();
-  auto conn = ctx.connect(keys);
-  auto cache = ctx.cache(keys);
-  std::unique_ptr<HubDirectory> dir;
-  auto m = findBulletin(*conn, dir, cache, id, keys);
-  if (!m) throw VerifyError("bulletin " + a.id + " does not verify: " + m.error());
-  auto raw = cache.get(id);
+  auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id);
+  const auto& keys = found.keys;
+  const auto& m = found.message;
+  auto raw = found.cache.get(id);
   if (!raw) throw NotFoundError("bulletin " + a.id + " is not in the local cache");
-  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(*conn));
-  auto recipients = resolveAddresses(*dir, *addresses, keys.memberId);
+  auto recipients = resolveAddresses(found.directory(), *addresses, keys.memberId);
   if (!recipients) throw UsageError("bad-address", recipients.error());
 
   protocol::ForwardDraft draft;
   draft.originalHeader = raw->header;
-  draft.contentKey = &m->contentKey;
+  draft.contentKey = &m.contentKey;
   draft.addresses = *addresses;
   draft.recipients = *recipients;
   auto record = protocol::makeForward(draft, keys, nowMs());
   if (!record) throw UsageError("invalid-forward", protocol::describe(record.error()));
-  const auto recorded = conn->forward(*record);
+  const auto recorded = found.conn->forward(*record);
 
   std::vector<std::string> names;
   for (const auto& r : *recipients) names.push_back(r.memberId);
@@ -69,7 +65,7 @@ int runForward(CliContext& ctx, const ForwardArgs& a) {
                         {"recorded_at", jsonTime(recorded.atMs)}});
   } else {
     ctx.out().line(hexOf(recorded.id));
-    ctx.out().note(fmt::format("Forwarded TLP:{} bulletin to {} member(s): {}", tlpName(m->tlp), names.size(),
+    ctx.out().note(fmt::format("Forwarded TLP:{} bulletin to {} member(s): {}", tlpName(m.tlp), names.size(),
                                safeLine(fmt::format("{}", fmt::join(names, ", ")))));
   }
   return ExitOk;
@@ -243,38 +239,34 @@ void writeExportFile(const std::string& path, std::string_view text, bool force)
 
 int runExport(CliContext& ctx, const ExportArgs& a) {
   const auto id = parseBulletinId(a.id);
-  auto keys = ctx.loadKeys();
-  auto conn = ctx.connect(keys);
-  auto cache = ctx.cache(keys);
-  std::unique_ptr<HubDirectory> dir;
-  auto m = findBulletin(*conn, dir, cache, id, keys);
-  if (!m) throw VerifyError("bulletin " + a.id + " does not verify: " + m.error());
+  const auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id);
+  const auto& m = found.message;
   // SECURITY (TLP 2.0): a file is made to be passed on. RED and AMBER leave
   // the client only when the user says they understand the limits.
-  const bool restricted = m->tlp == wire::Tlp::RED || m->tlp == wire::Tlp::AMBER || m->tlp == wire::Tlp::AMBER_STRICT;
+  const bool restricted = m.tlp == wire::Tlp::RED || m.tlp == wire::Tlp::AMBER || m.tlp == wire::Tlp::AMBER_STRICT;
   if (restricted && !a.understood) {
     throw UsageError("tlp-restricted", fmt::format("bulletin {} is TLP:{}; a {} file can be shared beyond its "
                                                    "recipients. Re-run with --i-understand-tlp to export it anyway.",
-                                                   a.id, tlpName(m->tlp), a.format));
+                                                   a.id, tlpName(m.tlp), a.format));
   }
   std::string text;
   if (a.format == "stix") {
-    if (m->stixBundle.empty()) throw UsageError("no-stix", "bulletin " + a.id + " carries no STIX bundle");
-    text = m->stixBundle;
+    if (m.stixBundle.empty()) throw UsageError("no-stix", "bulletin " + a.id + " carries no STIX bundle");
+    text = m.stixBundle;
   } else {
     // The JSON dialect of docs/json.md (focal export).
-    nlohmann::json j{{"bulletin_id", crypto::toHex(m->id)},
-                     {"tlp", jsonTlp(tlpName(m->tlp))},
-                     {"handling", jsonText(handlingName(m->handling))},
-                     {"handling_text", jsonText(m->handlingText)},
-                     {"evaluation", jsonText(evaluationName(m->sourceReliability, m->infoAccuracy))},
-                     {"case", jsonText(m->caseRef)},
-                     {"sender", senderJson(m->senderId, m->senderName, m->senderFingerprint)},
-                     {"created_at", jsonTime(m->createdAtMs)},
-                     {"category", categoryName(m->category)},
-                     {"title", m->title},
-                     {"body", m->body},
-                     {"attack", m->attackTechniques}};
+    nlohmann::json j{{"bulletin_id", crypto::toHex(m.id)},
+                     {"tlp", jsonTlp(tlpName(m.tlp))},
+                     {"handling", jsonText(handlingName(m.handling))},
+                     {"handling_text", jsonText(m.handlingText)},
+                     {"evaluation", jsonText(evaluationName(m.sourceReliability, m.infoAccuracy))},
+                     {"case", jsonText(m.caseRef)},
+                     {"sender", senderJson(m.senderId, m.senderName, m.senderFingerprint)},
+                     {"created_at", jsonTime(m.createdAtMs)},
+                     {"category", categoryName(m.category)},
+                     {"title", m.title},
+                     {"body", m.body},
+                     {"attack", m.attackTechniques}};
     // Exact values (see Output: a byte that is not UTF-8 becomes U+FFFD).
     text = jsonTerminalSafe(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) + "\n";
   }
@@ -289,12 +281,12 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
     // With --json the command's own document says where the file went (to
     // standard output, the export itself is the document).
     if (ctx.out().json()) {
-      ctx.out().document({{"bulletin_id", crypto::toHex(m->id)},
-                          {"tlp", jsonTlp(tlpName(m->tlp))},
+      ctx.out().document({{"bulletin_id", crypto::toHex(m.id)},
+                          {"tlp", jsonTlp(tlpName(m.tlp))},
                           {"format", a.format},
                           {"saved_to", a.out}});
     } else {
-      ctx.out().note(fmt::format("Exported TLP:{} bulletin {} to {} (mode 0600)", tlpName(m->tlp), a.id, a.out));
+      ctx.out().note(fmt::format("Exported TLP:{} bulletin {} to {} (mode 0600)", tlpName(m.tlp), a.id, a.out));
     }
   }
   return ExitOk;

@@ -73,21 +73,19 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     // A reply: defaults from the verified original (to its sender, same TLP
     // and handling, "Re: title"); the reference is signed in the header.
     const auto original = parseBulletinId(a.replyTo);
-    loadedKeys.emplace(ctx.loadKeys());
-    conn = ctx.connect(*loadedKeys);
-    auto cache = ctx.cache(*loadedKeys);
-    std::unique_ptr<HubDirectory> dir;
-    auto m = findBulletin(*conn, dir, cache, original, *loadedKeys);
-    if (!m) throw VerifyError("bulletin " + a.replyTo + " does not verify: " + m.error());
-    if (a.to.empty()) a.to = m->senderId;
-    if (a.tlp.empty()) a.tlp = tlpName(m->tlp);
-    if (a.category.empty()) a.category = categoryName(m->category);
-    if (a.title.empty()) a.title = m->title.rfind("Re: ", 0) == 0 ? m->title : "Re: " + m->title;
-    if (a.handling.empty() && m->handling != wire::Handling::UNSET) {
-      a.handling = handlingName(m->handling);
-      if (a.handlingText.empty()) a.handlingText = m->handlingText;
+    auto found = findVerifiedBulletin(ctx, original, "bulletin", a.replyTo);
+    loadedKeys.emplace(std::move(found.keys));
+    conn = std::move(found.conn);
+    const auto& m = found.message;
+    if (a.to.empty()) a.to = m.senderId;
+    if (a.tlp.empty()) a.tlp = tlpName(m.tlp);
+    if (a.category.empty()) a.category = categoryName(m.category);
+    if (a.title.empty()) a.title = m.title.rfind("Re: ", 0) == 0 ? m.title : "Re: " + m.title;
+    if (a.handling.empty() && m.handling != wire::Handling::UNSET) {
+      a.handling = handlingName(m.handling);
+      if (a.handlingText.empty()) a.handlingText = m.handlingText;
     }
-    if (a.caseRef.empty()) a.caseRef = m->caseRef;
+    if (a.caseRef.empty()) a.caseRef = m.caseRef;
     draft.replyTo = original;
   }
   std::int64_t commentWindowMs = 0;

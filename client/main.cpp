@@ -90,19 +90,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Validator(checkTimeout, "SECONDS"));
   app.add_flag("--json", o.json, "Machine-readable output: one JSON document on stdout");
 
+  // Every command's registration, in the order focal --help lists them.
+  using AddCommands = void (*)(CLI::App&, CliContext&, CommandTable&);
+  constexpr AddCommands Commands[] = {
+      addKeygenCommand, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addDeliveryCommands,
+      addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands,
+      addConsensusCommands,
+  };
   CommandTable table;
-  addKeygenCommand(app, ctx, table);
-  addAdminCommands(app, ctx, table);
-  addSendCommand(app, ctx, table);
-  addInboxCommand(app, ctx, table);
-  addReadCommand(app, ctx, table);
-  addDeliveryCommands(app, ctx, table);
-  addListenCommand(app, ctx, table);
-  addDirectoryCommands(app, ctx, table);
-  addProfileCommands(app, ctx, table);
-  addKeyCommands(app, ctx, table);
-  addRecordCommands(app, ctx, table);
-  addConsensusCommands(app, ctx, table);
+  for (const AddCommands add : Commands) add(app, ctx, table);
 
   if (auto rc = focal::protocol::parseCommandLine(app, argc, argv, "focal", [&](const std::string& message) {
         Output(o.json || jsonRequested(argc, argv)).error("usage", message);

@@ -137,6 +137,18 @@ const char* describe(OpenError e) {
   return "Unknown open error.";
 }
 
+void setAddressing(capnp::List<capnp::Text>::Builder addressList, capnp::List<wire::Recipient>::Builder recipientList,
+                   const std::vector<std::string>& addresses, const std::vector<RecipientKey>& recipients,
+                   const std::vector<std::size_t>& order, const crypto::ContentKey& contentKey) {
+  for (unsigned i = 0; i < addressList.size(); ++i) addressList.set(i, asText(addresses[i]));
+  for (unsigned i = 0; i < recipientList.size(); ++i) {
+    const auto& r = recipients[order[i]];
+    recipientList[i].setMemberId(asText(r.memberId));
+    recipientList[i].setEncryptionKey(kjBytes(r.encryptionKey.view()));
+    recipientList[i].setWrappedKey(kjBytes(crypto::wrapKey(contentKey, r.encryptionKey).view()));
+  }
+}
+
 Bytes contentAd(const crypto::BulletinId& id) {
   Bytes ad;
   ad.reserve(context::Content.size() + 1 + id.size);
@@ -267,15 +279,9 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   h.setKind(draft.kind);
   h.setCommentDeadlineMs(draft.commentDeadlineMs);
   if (draft.replyTo) h.setReplyTo(kjBytes(draft.replyTo->view()));
-  auto addresses = h.initAddresses(static_cast<unsigned>(draft.addresses.size()));
-  for (unsigned i = 0; i < addresses.size(); ++i) addresses.set(i, asText(draft.addresses[i]));
-  auto recipients = h.initRecipients(static_cast<unsigned>(order.size()));
-  for (unsigned i = 0; i < recipients.size(); ++i) {
-    const auto& r = draft.recipients[order[i]];
-    recipients[i].setMemberId(asText(r.memberId));
-    recipients[i].setEncryptionKey(kjBytes(r.encryptionKey.view()));
-    recipients[i].setWrappedKey(kjBytes(crypto::wrapKey(contentKey, r.encryptionKey).view()));
-  }
+  setAddressing(h.initAddresses(static_cast<unsigned>(draft.addresses.size())),
+                h.initRecipients(static_cast<unsigned>(order.size())), draft.addresses, draft.recipients, order,
+                contentKey);
   h.setContentNonce(kjBytes(nonce.view()));
   h.setContentHash(kjBytes(contentHash.view()));
   h.setContentSize(sealed.ciphertext.size());

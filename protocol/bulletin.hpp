@@ -135,6 +135,14 @@ std::optional<std::pair<crypto::WrappedKey, const crypto::BoxKeyPair*>> findOurE
 Expected<OpenedBulletin, OpenError> finishOpen(Parsed<wire::BulletinHeader> header, ByteView ciphertext,
                                                const crypto::WrappedKey& wrapped, const crypto::BoxKeyPair& ourKey);
 
+// The addressing of a header or a forward record, for sealing through
+// either: the addresses as written, and the recipients in `order` (indexes
+// into `recipients`, sorted by member id, duplicates already refused) each
+// with `contentKey` wrapped for its encryption key.
+void setAddressing(capnp::List<capnp::Text>::Builder addressList, capnp::List<wire::Recipient>::Builder recipientList,
+                   const std::vector<std::string>& addresses, const std::vector<RecipientKey>& recipients,
+                   const std::vector<std::size_t>& order, const crypto::ContentKey& contentKey);
+
 // Content AEAD associated data for a bulletin id.
 Bytes contentAd(const crypto::BulletinId& id);
 

@@ -16,6 +16,20 @@ Expected<Ok, std::string> no(std::string why) { return Expected<Ok, std::string>
 
 bool sameBytes(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 
+// A proposal's common part (a fresh random id, the proposer, its times);
+// the caller sets what it proposes.
+wire::Proposal::Builder initProposal(capnp::MessageBuilder& m, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+                                     std::int64_t expiresAtMs) {
+  auto p = m.initRoot<wire::Proposal>();
+  crypto::Bytes id(16);
+  crypto::randomFill(id);
+  p.setProposalId(kjBytes(id));
+  p.setProposerId(asText(proposer.memberId));
+  p.setCreatedAtMs(nowMs);
+  p.setExpiresAtMs(expiresAtMs);
+  return p;
+}
+
 }  // namespace
 
 bool isStatePoc(const StateSeat& m) {
@@ -28,13 +42,7 @@ bool isStatePoc(const ConsensusMember& m) { return isStatePoc(StateSeat{m.state,
 SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::MemberKeys& proposer, std::int64_t nowMs,
                                         std::int64_t expiresAtMs) {
   capnp::MallocMessageBuilder m;
-  auto p = m.initRoot<wire::Proposal>();
-  crypto::Bytes id(16);
-  crypto::randomFill(id);
-  p.setProposalId(kjBytes(id));
-  p.setProposerId(asText(proposer.memberId));
-  p.setCreatedAtMs(nowMs);
-  p.setExpiresAtMs(expiresAtMs);
+  auto p = initProposal(m, proposer, nowMs, expiresAtMs);
   auto r = p.initAdmission();
   auto info = r.initMember();
   info.setId(asText(d.memberId));
@@ -52,14 +60,7 @@ SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::M
 SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::MemberKeys& proposer, std::int64_t nowMs,
                                         std::int64_t expiresAtMs) {
   capnp::MallocMessageBuilder m;
-  auto p = m.initRoot<wire::Proposal>();
-  crypto::Bytes id(16);
-  crypto::randomFill(id);
-  p.setProposalId(kjBytes(id));
-  p.setProposerId(asText(proposer.memberId));
-  p.setCreatedAtMs(nowMs);
-  p.setExpiresAtMs(expiresAtMs);
-  p.setAmendment(asText(text));
+  initProposal(m, proposer, nowMs, expiresAtMs).setAmendment(asText(text));
   return signRecord(context::Proposal, m, proposer.identity.secretKey);
 }
 

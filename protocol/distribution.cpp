@@ -110,22 +110,30 @@ Resolution resolve(const MemberSource& members, std::span<const Address> address
   return r;
 }
 
-std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address> addresses,
-                                          const Resolution& resolution) {
+namespace {
+
+// "TLP:AMBER rule: ..." for a dialogue partner or resource panel member
+// reached `through` a group address instead of by name.
+std::string amberGroupRefusal(wire::Tlp tlp, wire::Institution institution, std::string_view memberId,
+                              const std::string& through) {
+  return std::string("TLP:") + tlpName(tlp) + " rule: " + institutionName(institution) + " member " +
+         quoted(memberId) + " may receive " + tlpName(tlp) + " only when named individually, but was reached through " +
+         through;
+}
+
+// The originator's rules on a bulletin's addresses, for a first send and
+// the originator's forward alike: CLEAR and GREEN reach anyone; AMBER and
+// AMBER+STRICT reach a partner or panel member only by name (`amberRule`
+// says whether one was reached otherwise); RED names no group address.
+template <class AmberRule>
+std::optional<std::string> originatorRule(wire::Tlp tlp, std::span<const Address> addresses, AmberRule amberRule) {
   switch (tlp) {
     case wire::Tlp::CLEAR:
     case wire::Tlp::GREEN:
       return std::nullopt;
     case wire::Tlp::AMBER:
     case wire::Tlp::AMBER_STRICT:
-      for (const auto& [id, reached] : resolution.reached) {
-        if (!isPartnerOrPanel(reached.member.institution) || reached.named) continue;
-        const std::string via = addressText(addresses[reached.via.front()]);
-        return std::string("TLP:") + tlpName(tlp) + " rule: " + institutionName(reached.member.institution) +
-               " member " + quoted(id) + " may receive " + tlpName(tlp) +
-               " only when named individually, but was reached through the group address " + quoted(via);
-      }
-      return std::nullopt;
+      return amberRule();
     case wire::Tlp::RED:
       for (const auto& a : addresses) {
         if (!a.isGroup()) continue;
@@ -139,32 +147,31 @@ std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address
   return std::string("TLP rule: the bulletin has no TLP label");
 }
 
+}  // namespace
+
+std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address> addresses,
+                                          const Resolution& resolution) {
+  return originatorRule(tlp, addresses, [&]() -> std::optional<std::string> {
+    for (const auto& [id, reached] : resolution.reached) {
+      if (!isPartnerOrPanel(reached.member.institution) || reached.named) continue;
+      return amberGroupRefusal(tlp, reached.member.institution, id,
+                               "the group address " + quoted(addressText(addresses[reached.via.front()])));
+    }
+    return std::nullopt;
+  });
+}
+
 std::optional<std::string> checkOriginatorForward(wire::Tlp tlp, std::span<const Address> addresses,
                                                   const MemberView& recipient) {
   bool named = false;
   for (const auto& a : addresses) named = named || (!a.isGroup() && a.value == recipient.id);
-  switch (tlp) {
-    case wire::Tlp::CLEAR:
-    case wire::Tlp::GREEN:
-      return std::nullopt;
-    case wire::Tlp::AMBER:
-    case wire::Tlp::AMBER_STRICT:
-      if (!isPartnerOrPanel(recipient.institution) || named) return std::nullopt;
-      return std::string("TLP:") + tlpName(tlp) + " rule: " + institutionName(recipient.institution) + " member " +
-             quoted(recipient.id) + " may receive " + tlpName(tlp) +
-             " only when named individually, but was reached through a group address";
-    case wire::Tlp::RED:
-      for (const auto& a : addresses) {
-        if (!a.isGroup()) continue;
-        return "TLP:RED rule: only individually named members may receive RED; " + quoted(addressText(a)) +
-               " is a group address";
-      }
-      if (!named) return "TLP:RED rule: only individually named members may receive RED; " + quoted(recipient.id) + " is not named";
-      return std::nullopt;
-    case wire::Tlp::UNSET:
-      break;
-  }
-  return std::string("TLP rule: the bulletin has no TLP label");
+  auto refused = originatorRule(tlp, addresses, [&]() -> std::optional<std::string> {
+    if (!isPartnerOrPanel(recipient.institution) || named) return std::nullopt;
+    return amberGroupRefusal(tlp, recipient.institution, recipient.id, "a group address");
+  });
+  // RED also needs the recipient named (a forward reaches one member).
+  if (refused || tlp != wire::Tlp::RED || named) return refused;
+  return "TLP:RED rule: only individually named members may receive RED; " + quoted(recipient.id) + " is not named";
 }
 
 std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forwarder, const MemberView& recipient) {

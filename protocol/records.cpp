@@ -10,6 +10,22 @@
 
 namespace focal::protocol {
 
+namespace {
+
+// The author's member id named in an unverified record `body` of type T
+// (`field` reads it), to find the key its signature is checked under;
+// nullopt if the record does not parse or the id is empty or too long.
+template <class T, class Field>
+std::optional<std::string> peekMemberId(ByteView body, Field field) {
+  auto parsed = decode<T>(body);
+  if (!parsed) return std::nullopt;
+  const auto id = view(field(parsed->root()));
+  if (id.empty() || id.size() > MaxMemberIdBytes) return std::nullopt;
+  return std::string(id);
+}
+
+}  // namespace
+
 const char* describe(RecordError e) {
   switch (e) {
     case RecordError::Malformed: return "the record does not parse or has fields of the wrong length";
@@ -58,15 +74,9 @@ Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, 
   f.setForwarderId(asText(forwarder.memberId));
   f.setForwarderKey(kjBytes(forwarder.identity.publicKey.view()));
   f.setForwardedAtMs(nowMs);
-  auto addresses = f.initAddresses(static_cast<unsigned>(draft.addresses.size()));
-  for (unsigned i = 0; i < addresses.size(); ++i) addresses.set(i, asText(draft.addresses[i]));
-  auto recipients = f.initRecipients(static_cast<unsigned>(order.size()));
-  for (unsigned i = 0; i < recipients.size(); ++i) {
-    const auto& r = draft.recipients[order[i]];
-    recipients[i].setMemberId(asText(r.memberId));
-    recipients[i].setEncryptionKey(kjBytes(r.encryptionKey.view()));
-    recipients[i].setWrappedKey(kjBytes(crypto::wrapKey(*draft.contentKey, r.encryptionKey).view()));
-  }
+  setAddressing(f.initAddresses(static_cast<unsigned>(draft.addresses.size())),
+                f.initRecipients(static_cast<unsigned>(order.size())), draft.addresses, draft.recipients, order,
+                *draft.contentKey);
   return signRecord(context::Forward, m, forwarder.identity.secretKey);
 }
 
@@ -111,11 +121,7 @@ SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection
 }
 
 std::optional<std::string> peekCommenter(ByteView body) {
-  auto parsed = decode<wire::Comment>(body);
-  if (!parsed) return std::nullopt;
-  const auto id = view(parsed->root().getMemberId());
-  if (id.empty() || id.size() > MaxMemberIdBytes) return std::nullopt;
-  return std::string(id);
+  return peekMemberId<wire::Comment>(body, [](wire::Comment::Reader r) { return r.getMemberId(); });
 }
 
 Expected<CommentInfo, RecordError> verifyComment(ByteView body, const crypto::Signature& sig,
@@ -147,11 +153,7 @@ std::optional<std::string> openCommentText(ByteView sealedText, const crypto::Bo
 }
 
 std::optional<std::string> peekForwarder(ByteView recordBody) {
-  auto parsed = decode<wire::ForwardRecord>(recordBody);
-  if (!parsed) return std::nullopt;
-  const auto id = view(parsed->root().getForwarderId());
-  if (id.empty() || id.size() > MaxMemberIdBytes) return std::nullopt;
-  return std::string(id);
+  return peekMemberId<wire::ForwardRecord>(recordBody, [](wire::ForwardRecord::Reader r) { return r.getForwarderId(); });
 }
 
 Expected<OpenedForward, RecordError> openForwarded(ByteView header, const crypto::Signature& sig, ByteView ciphertext,

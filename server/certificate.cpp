@@ -2,6 +2,7 @@
 
 #include "crypto/types.hpp"
 #include "crypto/secure_file.hpp"
+#include "server/openssl_error.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -21,15 +22,6 @@
 namespace focal::server {
 
 namespace {
-
-std::string opensslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + opensslError()); }
 

@@ -41,7 +41,9 @@ class Store {
 
   // Creates every table in an empty database (focald init). Throws
   // sqlite::Error, or std::runtime_error if the database is not empty.
-  static void createSchema(sqlite::Database& db);
+  // An older `version` is made as version 1 made it, then brought up by the
+  // migration steps: a database as the field has it, for the steps' tests.
+  static void createSchema(sqlite::Database& db, int version = SchemaVersion);
   // Refuses a database whose schema version this build does not know: an
   // older one (run migrate first), a newer one (written by a newer focald;
   // this one never downgrades), or none (not a hub database).

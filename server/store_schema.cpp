@@ -1,7 +1,9 @@
 // The schema of the store: the tables of a new database, the numbered
 // migration steps that bring an older one to the current version, and the
 // version checks. One schema version per step (user_version = the version);
-// a released step never changes (databases in the field went through it).
+// a released step never changes (databases in the field went through it),
+// nor does version 1's schema: the one copy of it, from which createSchema
+// makes an older version's database for the steps' tests.
 #include "server/store.hpp"
 
 #include <algorithm>
@@ -13,7 +15,7 @@ namespace focal::server {
 
 namespace {
 
-// Version 1 (minus the queue, which version 2 replaced). Every table is STRICT-free on purpose (SQLite 3.37+ only);
+// Version 1 (minus the queue, queueSql(1)). Every table is STRICT-free on purpose (SQLite 3.37+ only);
 // types are enforced by CHECK constraints where they matter for safety.
 constexpr const char* SchemaSql = R"sql(
 CREATE TABLE bulletins(
@@ -112,11 +114,32 @@ CREATE TABLE permissions(
 );
 )sql";
 
-// The queue. forward_id: the forward that brought the bulletin to this
-// member (NULL for an original recipient). retraction = 1: the entry
-// announces the bulletin's retraction; it is queued even for a member who
-// already acknowledged the bulletin, so it has its own row. An ack of a
-// bulletin id acknowledges every entry of that id.
+// The queue's columns as version 1 made them. An ack of a bulletin id
+// acknowledges every entry of that id.
+constexpr const char* QueueV1ColumnsSql = R"sql(
+  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
+  member_id       TEXT NOT NULL,
+  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
+  queued_at_ms    INTEGER NOT NULL,
+  delivered_at_ms INTEGER,
+  acked_at_ms     INTEGER,)sql";
+// Version 1's key: one entry per (bulletin, member).
+constexpr const char* QueueV1KeySql = R"sql(
+  UNIQUE(bulletin_id, member_id)
+)sql";
+// Version 2's columns and key. forward_id: the forward that brought the
+// bulletin to this member (NULL for an original recipient). retraction = 1:
+// the entry announces the bulletin's retraction; it is queued even for a
+// member who already acknowledged the bulletin, so it has its own row.
+constexpr const char* QueueRecordColumnsSql = R"sql(
+  forward_id      BLOB REFERENCES forwards(id),
+  retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
+  UNIQUE(bulletin_id, member_id, retraction)
+)sql";
+
+// The queue table and its index as version 4 has them, or (older) as
+// versions 1 to 3 had them: seq with AUTOINCREMENT, every entry indexed,
+// and in version 1 neither forward nor retraction.
 //
 // Version 4 (for the writer's cost per delivery):
 // - seq without AUTOINCREMENT. No row is ever deleted (an ack sets
@@ -127,24 +150,11 @@ CREATE TABLE permissions(
 // - The queue index holds only unacknowledged entries: an ack removes one
 //   index entry instead of moving it, and the index stays the size of
 //   what is pending.
-constexpr const char* QueueColumnsSql = R"sql(
-  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
-  member_id       TEXT NOT NULL,
-  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
-  queued_at_ms    INTEGER NOT NULL,
-  delivered_at_ms INTEGER,
-  acked_at_ms     INTEGER,
-  forward_id      BLOB REFERENCES forwards(id),
-  retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
-  UNIQUE(bulletin_id, member_id, retraction)
-)sql";
-
-// The queue table and its index as version 4 has them, or (older) as
-// versions 2 and 3 had them: seq with AUTOINCREMENT, every entry indexed.
 std::string queueSql(int version) {
   const bool v4 = version >= 4;
   return std::string("CREATE TABLE deliveries(\n  seq             INTEGER PRIMARY KEY") + (v4 ? "" : " AUTOINCREMENT") +
-         "," + QueueColumnsSql + ");\nCREATE INDEX deliveries_queue ON deliveries" +
+         "," + QueueV1ColumnsSql + (version >= 2 ? QueueRecordColumnsSql : QueueV1KeySql) +
+         ");\nCREATE INDEX deliveries_queue ON deliveries" +
          (v4 ? "(member_id, seq) WHERE acked_at_ms IS NULL;" : "(member_id, acked_at_ms, seq);");
 }
 
@@ -235,16 +245,35 @@ constexpr MigrationStep MigrationSteps[] = {
 };
 static_assert(std::size(MigrationSteps) == Store::SchemaVersion - 1, "one migration step per schema version");
 
+// Runs the steps that bring a database of version `from` to `to`, in the
+// caller's transaction, recording each version reached.
+void applySteps(sqlite::Database& db, int from, int to) {
+  for (int v = from; v < to; ++v) {
+    const MigrationStep& step = MigrationSteps[v - 1];
+    if (step.from != v) throw std::logic_error("migration steps out of order");
+    step.apply(db);
+    db.setUserVersion(v + 1);
+  }
+}
+
 }  // namespace
 
-void Store::createSchema(sqlite::Database& db) {
+void Store::createSchema(sqlite::Database& db, int version) {
   if (db.userVersion() != 0) throw std::runtime_error("the database already has a schema");
+  if (version < 1 || version > SchemaVersion) throw std::invalid_argument("no schema version " + std::to_string(version));
   sqlite::Transaction t(db);
-  db.exec(SchemaSql);
-  db.exec(WorkingGroupSql);
-  db.exec(queueSql(SchemaVersion).c_str());
-  db.exec(ConsensusSql);
-  db.setUserVersion(SchemaVersion);
+  if (version == SchemaVersion) {
+    db.exec(SchemaSql);
+    db.exec(WorkingGroupSql);
+    db.exec(queueSql(SchemaVersion).c_str());
+    db.exec(ConsensusSql);
+    db.setUserVersion(SchemaVersion);
+  } else {
+    db.exec(SchemaSql);
+    db.exec(queueSql(1).c_str());
+    db.setUserVersion(1);
+    applySteps(db, 1, version);
+  }
   t.commit();
 }
 
@@ -253,12 +282,7 @@ bool Store::migrate(sqlite::Database& db, int toVersion) {
   toVersion = std::min(toVersion, SchemaVersion);
   if (from < 1 || from >= toVersion) return false;
   sqlite::Transaction t(db);
-  for (int v = from; v < toVersion; ++v) {
-    const MigrationStep& step = MigrationSteps[v - 1];
-    if (step.from != v) throw std::logic_error("migration steps out of order");
-    step.apply(db);
-    db.setUserVersion(v + 1);
-  }
+  applySteps(db, from, toVersion);
   t.commit();
   return true;
 }

@@ -1,24 +1,12 @@
 #include "server/tls.hpp"
 
-#include <openssl/err.h>
+#include "server/openssl_error.hpp"
+
 #include <openssl/ssl.h>
 
 #include <stdexcept>
 
 namespace focal::server {
-
-namespace {
-
-std::string opensslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
-}  // namespace
 
 ssl::context makeServerTlsContext(const std::filesystem::path& certificate, const std::filesystem::path& privateKey) {
   ssl::context ctx(ssl::context::tls_server);

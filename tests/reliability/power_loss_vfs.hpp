@@ -266,27 +266,33 @@ class PowerLossVfs {
     return file->real()->pMethods->xRead(file->real(), p, n, off);
   }
 
-  static int xWrite(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
+  // A write or a truncation: refused (`crashedRc`) after the cut; otherwise
+  // done on the real file by `real` and, for a tracked file, kept pending
+  // (`op`) until a sync makes it durable.
+  template <class Real, class MakeOp>
+  static int pendingChange(sqlite3_file* f, int crashedRc, Real real, MakeOp op) {
     File* file = of(f);
     PowerLossVfs* self = file->shim;
     std::lock_guard lock(self->mutex_);
-    if (self->crashed_) return SQLITE_IOERR_WRITE;
-    const int rc = file->real()->pMethods->xWrite(file->real(), p, n, off);
-    if (rc == SQLITE_OK && !file->path.empty()) {
-      const auto* bytes = static_cast<const std::uint8_t*>(p);
-      self->stateLocked(file->path).pending.push_back(Op{false, off, std::vector<std::uint8_t>(bytes, bytes + n)});
-    }
+    if (self->crashed_) return crashedRc;
+    const int rc = real(file->real());
+    if (rc == SQLITE_OK && !file->path.empty()) self->stateLocked(file->path).pending.push_back(op());
     return rc;
   }
 
+  static int xWrite(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
+    return pendingChange(
+        f, SQLITE_IOERR_WRITE, [&](sqlite3_file* real) { return real->pMethods->xWrite(real, p, n, off); },
+        [&] {
+          const auto* bytes = static_cast<const std::uint8_t*>(p);
+          return Op{false, off, std::vector<std::uint8_t>(bytes, bytes + n)};
+        });
+  }
+
   static int xTruncate(sqlite3_file* f, sqlite3_int64 size) {
-    File* file = of(f);
-    PowerLossVfs* self = file->shim;
-    std::lock_guard lock(self->mutex_);
-    if (self->crashed_) return SQLITE_IOERR_TRUNCATE;
-    const int rc = file->real()->pMethods->xTruncate(file->real(), size);
-    if (rc == SQLITE_OK && !file->path.empty()) self->stateLocked(file->path).pending.push_back(Op{true, size, {}});
-    return rc;
+    return pendingChange(
+        f, SQLITE_IOERR_TRUNCATE, [&](sqlite3_file* real) { return real->pMethods->xTruncate(real, size); },
+        [&] { return Op{true, size, {}}; });
   }
 
   static int xSync(sqlite3_file* f, int flags) {

@@ -4,6 +4,7 @@
 #include "client/key_directory.hpp"
 #include "client/profile.hpp"
 #include "crypto/keyfile.hpp"
+#include "client_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -14,21 +15,7 @@ namespace {
 
 MemberRecord member(const std::string& id, const std::string& state, wire::Institution inst) {
   crypto::initialize();
-  auto keys = crypto::MemberKeys::generate(id, 1000);
-  const auto pk = keys.publicKeys();
-  MemberRecord m;
-  m.id = id;
-  m.name = id;
-  m.state = state;
-  m.institution = inst;
-  m.active = true;
-  m.keysWellFormed = true;
-  m.identityKey = pk.identity;
-  m.encryptionKey = pk.encryption;
-  m.encKeyCreatedAtMs = pk.createdAtMs;
-  m.encKeyCert = pk.encCert;
-  m.certValid = pk.certValid();
-  return m;
+  return testing::activeMember(crypto::MemberKeys::generate(id, 1000), state, inst);
 }
 
 std::vector<std::string> ids(const std::vector<protocol::RecipientKey>& r) {

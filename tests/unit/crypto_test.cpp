@@ -31,15 +31,41 @@ Bytes patterned(std::size_t n, std::uint8_t seed = 1) {
 
 constexpr std::string_view Ctx = "focal/v1/test";
 
+// `r` is the failure `expected`.
+template <class T>
+void checkFails(const focal::Expected<T, CryptoError>& r, CryptoError expected) {
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == expected);
+}
+
+// `rebuilt` is the key pair `kp`: the same public and secret key.
+template <class KeyPair>
+void checkSamePair(const KeyPair& rebuilt, const KeyPair& kp) {
+  CHECK(rebuilt.publicKey == kp.publicKey);
+  CHECK(rebuilt.secretKey.equals(kp.secretKey));
+}
+
+// A fresh key pair, a message of n patterned bytes, and its signature under Ctx.
+struct SignedSample {
+  SigningKeyPair kp;
+  Bytes msg;
+  Signature sig;
+};
+
+SignedSample signedSample(std::size_t n) {
+  init();
+  auto kp = SigningKeyPair::generate();
+  Bytes msg = patterned(n);
+  const Signature sig = sign(Ctx, msg, kp.secretKey);
+  return SignedSample{std::move(kp), std::move(msg), sig};
+}
+
 }  // namespace
 
 // ---- signing ---------------------------------------------------------------------
 
 TEST_CASE("A signature verifies under the same key, context and message", "[crypto][sign]") {
-  init();
-  const auto kp = SigningKeyPair::generate();
-  const Bytes msg = patterned(1024);
-  const Signature sig = sign(Ctx, msg, kp.secretKey);
+  const auto [kp, msg, sig] = signedSample(1024);
   CHECK(verify(Ctx, msg, sig, kp.publicKey));
   // Ed25519 is deterministic: same inputs, same signature.
   CHECK(sign(Ctx, msg, kp.secretKey) == sig);
@@ -62,10 +88,7 @@ TEST_CASE("The signed bytes are exactly context, a zero byte, then the message",
 }
 
 TEST_CASE("Verification fails when any byte of the message is altered", "[crypto][sign]") {
-  init();
-  const auto kp = SigningKeyPair::generate();
-  const Bytes msg = patterned(64);
-  const Signature sig = sign(Ctx, msg, kp.secretKey);
+  const auto [kp, msg, sig] = signedSample(64);
   for (std::size_t i = 0; i < msg.size(); ++i) {
     Bytes m = msg;
     m[i] ^= 0x01;
@@ -74,10 +97,7 @@ TEST_CASE("Verification fails when any byte of the message is altered", "[crypto
 }
 
 TEST_CASE("Verification fails when any byte of the signature is altered", "[crypto][sign]") {
-  init();
-  const auto kp = SigningKeyPair::generate();
-  const Bytes msg = patterned(200);
-  const Signature sig = sign(Ctx, msg, kp.secretKey);
+  const auto [kp, msg, sig] = signedSample(200);
   for (std::size_t i = 0; i < Signature::size; ++i) {
     Signature s = sig;
     s.bytes[i] ^= 0x80;
@@ -113,10 +133,7 @@ TEST_CASE("A signature made for one context does not verify under another", "[cr
 
 TEST_CASE("Truncated, extended and empty messages do not verify in each other's place",
           "[crypto][sign]") {
-  init();
-  const auto kp = SigningKeyPair::generate();
-  const Bytes msg = patterned(100);
-  const Signature sig = sign(Ctx, msg, kp.secretKey);
+  const auto [kp, msg, sig] = signedSample(100);
   CHECK_FALSE(verify(Ctx, ByteView(msg).first(99), sig, kp.publicKey));
   CHECK_FALSE(verify(Ctx, ByteView(msg).first(0), sig, kp.publicKey));
   Bytes longer = msg;
@@ -141,15 +158,11 @@ TEST_CASE("A context containing NUL is refused by sign and verify", "[crypto][si
 TEST_CASE("SigningKeyPair::fromSecret rebuilds the key pair from the seed alone", "[crypto][sign]") {
   init();
   const auto kp = SigningKeyPair::generate();
-  const auto again = SigningKeyPair::fromSecret(kp.secretKey.clone());
-  CHECK(again.publicKey == kp.publicKey);
-  CHECK(again.secretKey.equals(kp.secretKey));
+  checkSamePair(SigningKeyPair::fromSecret(kp.secretKey.clone()), kp);
   // A secret key whose public half is wrong is repaired from the seed.
   SigningSecretKey broken = kp.secretKey.clone();
   std::memset(broken.data() + 32, 0xAB, 32);
-  const auto fixed = SigningKeyPair::fromSecret(std::move(broken));
-  CHECK(fixed.publicKey == kp.publicKey);
-  CHECK(fixed.secretKey.equals(kp.secretKey));
+  checkSamePair(SigningKeyPair::fromSecret(std::move(broken)), kp);
 }
 
 // ---- key wrapping -----------------------------------------------------------------
@@ -171,9 +184,7 @@ TEST_CASE("Unwrapping with another recipient's key pair fails", "[crypto][wrap]"
   const auto bob = BoxKeyPair::generate();
   const auto eve = BoxKeyPair::generate();
   const WrappedKey w = wrapKey(ContentKey::random(), bob.publicKey);
-  auto k = unwrapKey(w, eve);
-  REQUIRE_FALSE(k.ok());
-  CHECK(k.error() == CryptoError::DecryptFailed);
+  checkFails(unwrapKey(w, eve), CryptoError::DecryptFailed);
 }
 
 TEST_CASE("Any altered byte of a wrapped key makes unwrapping fail", "[crypto][wrap]") {
@@ -183,9 +194,7 @@ TEST_CASE("Any altered byte of a wrapped key makes unwrapping fail", "[crypto][w
   for (std::size_t i = 0; i < WrappedKey::size; ++i) {
     WrappedKey t = w;
     t.bytes[i] ^= 0x04;
-    auto k = unwrapKey(t, bob);
-    REQUIRE_FALSE(k.ok());
-    CHECK(k.error() == CryptoError::DecryptFailed);
+    checkFails(unwrapKey(t, bob), CryptoError::DecryptFailed);
   }
 }
 
@@ -202,8 +211,7 @@ TEST_CASE("BoxKeyPair::fromSecret recomputes the public key", "[crypto][wrap]") 
   init();
   const auto kp = BoxKeyPair::generate();
   const auto again = BoxKeyPair::fromSecret(kp.secretKey.clone());
-  CHECK(again.publicKey == kp.publicKey);
-  CHECK(again.secretKey.equals(kp.secretKey));
+  checkSamePair(again, kp);
   auto k = unwrapKey(wrapKey(ContentKey::random(), kp.publicKey), again);
   CHECK(k.ok());
 }
@@ -269,9 +277,7 @@ TEST_CASE("AEAD rejects altered ciphertext, wrong AD, wrong nonce and wrong key"
   for (std::size_t i = 0; i < ct.size(); ++i) {
     Bytes t = ct;
     t[i] ^= 0x01;
-    auto r = aeadDecrypt(key, nonce, t, ad);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == CryptoError::DecryptFailed);
+    checkFails(aeadDecrypt(key, nonce, t, ad), CryptoError::DecryptFailed);
   }
   CHECK_FALSE(aeadDecrypt(key, nonce, ct, bytesOf("headeR")).ok());
   CHECK_FALSE(aeadDecrypt(key, nonce, ct, {}).ok());
@@ -287,16 +293,10 @@ TEST_CASE("AEAD rejects truncated ciphertext, shorter than the tag is BadLength"
   const auto key = ContentKey::random();
   const auto nonce = randomFixed<AeadNonce>();
   const Bytes ct = aeadEncrypt(key, nonce, patterned(40), {});
-  auto cut = aeadDecrypt(key, nonce, ByteView(ct).first(ct.size() - 1), {});
-  REQUIRE_FALSE(cut.ok());
-  CHECK(cut.error() == CryptoError::DecryptFailed);
-  auto tagOnly = aeadDecrypt(key, nonce, ByteView(ct).first(16), {});
-  REQUIRE_FALSE(tagOnly.ok());
-  CHECK(tagOnly.error() == CryptoError::DecryptFailed);
+  checkFails(aeadDecrypt(key, nonce, ByteView(ct).first(ct.size() - 1), {}), CryptoError::DecryptFailed);
+  checkFails(aeadDecrypt(key, nonce, ByteView(ct).first(16), {}), CryptoError::DecryptFailed);
   for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}}) {
-    auto r = aeadDecrypt(key, nonce, ByteView(ct).first(n), {});
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == CryptoError::BadLength);
+    checkFails(aeadDecrypt(key, nonce, ByteView(ct).first(n), {}), CryptoError::BadLength);
   }
 }
 
@@ -452,25 +452,19 @@ TEST_CASE("Bad lengths and pulls after the final chunk are errors", "[crypto][st
   const auto s = encryptStream(key, patterned(10));
   REQUIRE(s.chunks.size() == 1);
 
-  auto shortHeader = StreamDecryptor::start(key, ByteView(s.header).first(23));
-  REQUIRE_FALSE(shortHeader.ok());
-  CHECK(shortHeader.error() == CryptoError::BadLength);
+  checkFails(StreamDecryptor::start(key, ByteView(s.header).first(23)), CryptoError::BadLength);
 
   bool final = false;
   {
     auto dec = StreamDecryptor::start(key, s.header);
     REQUIRE(dec.ok());
-    auto r = dec->pull(ByteView(s.chunks[0]).first(StreamChunkOverhead - 1), final);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == CryptoError::BadLength);
+    checkFails(dec->pull(ByteView(s.chunks[0]).first(StreamChunkOverhead - 1), final), CryptoError::BadLength);
   }
   {
     auto dec = StreamDecryptor::start(key, s.header);
     REQUIRE(dec.ok());
     const Bytes huge(AttachmentChunkPlainBytes + StreamChunkOverhead + 1);
-    auto r = dec->pull(huge, final);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == CryptoError::BadLength);
+    checkFails(dec->pull(huge, final), CryptoError::BadLength);
   }
   {
     // A key holder appends a correctly encrypted chunk after the final one
@@ -488,9 +482,7 @@ TEST_CASE("Bad lengths and pulls after the final chunk are errors", "[crypto][st
     REQUIRE(dec.ok());
     REQUIRE(dec->pull(last, final).ok());
     REQUIRE(final);
-    auto after = dec->pull(extra, final);
-    REQUIRE_FALSE(after.ok());
-    CHECK(after.error() == CryptoError::DecryptFailed);
+    checkFails(dec->pull(extra, final), CryptoError::DecryptFailed);
     CHECK_FALSE(final);
   }
 }
@@ -509,9 +501,7 @@ TEST_CASE("Chunks carrying tags Focal never writes are rejected", "[crypto][stre
     auto dec = StreamDecryptor::start(key, header);
     REQUIRE(dec.ok());
     bool final = true;
-    auto r = dec->pull(chunk, final);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == CryptoError::DecryptFailed);
+    checkFails(dec->pull(chunk, final), CryptoError::DecryptFailed);
     CHECK_FALSE(final);
   }
 }

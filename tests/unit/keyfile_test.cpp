@@ -49,6 +49,26 @@ void requireSameKeys(const MemberKeys& a, const MemberKeys& b) {
   }
 }
 
+// `path` reads back under Pass as exactly `keys`.
+void requireFileHolds(const fs::path& path, const MemberKeys& keys) {
+  auto r = readKeyFile(path, Pass);
+  REQUIRE(r.ok());
+  requireSameKeys(keys, *r);
+}
+
+// A key file of sampleKeys() under Pass, at the interactive KDF strength.
+Bytes sampleFile() {
+  init();
+  return encryptKeyFile(sampleKeys(), Pass, KdfStrength::Interactive);
+}
+
+// `file` does not decrypt under Pass, for the reason `expected`.
+void checkDecryptFails(ByteView file, KeyFileError expected) {
+  auto r = decryptKeyFile(file, Pass);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error() == expected);
+}
+
 // A fresh directory under the system temp dir, removed at scope exit.
 struct TempDir {
   fs::path path;
@@ -106,8 +126,7 @@ TEST_CASE("Previous encryption keys survive a key file round trip in order", "[k
 }
 
 TEST_CASE("A wrong passphrase is reported as WrongPassphrase", "[keyfile]") {
-  init();
-  const Bytes file = encryptKeyFile(sampleKeys(), Pass, KdfStrength::Interactive);
+  const Bytes file = sampleFile();
   for (std::string_view wrong : {"correct horse battery stapler", "", "Correct horse battery staple"}) {
     auto r = decryptKeyFile(file, wrong);
     REQUIRE_FALSE(r.ok());
@@ -118,8 +137,7 @@ TEST_CASE("A wrong passphrase is reported as WrongPassphrase", "[keyfile]") {
 }
 
 TEST_CASE("Every altered header byte gives the error of its field, never keys", "[keyfile]") {
-  init();
-  const Bytes file = encryptKeyFile(sampleKeys(), Pass, KdfStrength::Interactive);
+  const Bytes file = sampleFile();
   for (std::size_t i = 0; i < HeaderBytes; ++i) {
     Bytes t = file;
     t[i] ^= 0x01;
@@ -142,37 +160,27 @@ TEST_CASE("Every altered header byte gives the error of its field, never keys", 
   for (std::size_t i : {HeaderBytes, file.size() / 2, file.size() - 1}) {
     Bytes t = file;
     t[i] ^= 0x80;
-    auto r = decryptKeyFile(t, Pass);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == KeyFileError::WrongPassphrase);
+    checkDecryptFails(t, KeyFileError::WrongPassphrase);
   }
 }
 
 TEST_CASE("Truncated key files are NotAKeyFile, Damaged or fail authentication", "[keyfile]") {
-  init();
-  const Bytes file = encryptKeyFile(sampleKeys(), Pass, KdfStrength::Interactive);
+  const Bytes file = sampleFile();
   for (std::size_t n : {0, 1, 7}) {
-    auto r = decryptKeyFile(ByteView(file).first(n), Pass);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == KeyFileError::NotAKeyFile);
+    checkDecryptFails(ByteView(file).first(n), KeyFileError::NotAKeyFile);
   }
   // Up to the smallest possible payload: structure alone says damaged,
   // before any Argon2.
   for (std::size_t n : {8, 9, 10, 17, 26, 41, 65, 66, 82, 66 + 16 + 107}) {
-    auto r = decryptKeyFile(ByteView(file).first(n), Pass);
     INFO("length " << n);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == KeyFileError::Damaged);
+    checkDecryptFails(ByteView(file).first(n), KeyFileError::Damaged);
   }
   // Inside the ciphertext, truncation is indistinguishable from alteration.
-  auto r = decryptKeyFile(ByteView(file).first(file.size() - 1), Pass);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error() == KeyFileError::WrongPassphrase);
+  checkDecryptFails(ByteView(file).first(file.size() - 1), KeyFileError::WrongPassphrase);
 }
 
 TEST_CASE("Absurd Argon2 parameters in a file are rejected before Argon2 runs", "[keyfile]") {
-  init();
-  const Bytes file = encryptKeyFile(sampleKeys(), Pass, KdfStrength::Interactive);
+  const Bytes file = sampleFile();
   const std::uint64_t ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
   const std::uint64_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
   const std::uint64_t GiB = 1024ull * 1024 * 1024;
@@ -193,10 +201,8 @@ TEST_CASE("Absurd Argon2 parameters in a file are rejected before Argon2 runs", 
     Bytes t = file;
     putU64(t, OffOps, c.ops);
     putU64(t, OffMem, c.mem);
-    auto r = decryptKeyFile(t, Pass);
     INFO("ops " << c.ops << " mem " << c.mem);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error() == KeyFileError::Damaged);
+    checkDecryptFails(t, KeyFileError::Damaged);
   }
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
 
@@ -205,21 +211,16 @@ TEST_CASE("Absurd Argon2 parameters in a file are rejected before Argon2 runs", 
   Bytes t = file;
   putU64(t, OffOps, crypto_pwhash_OPSLIMIT_MIN);
   putU64(t, OffMem, crypto_pwhash_MEMLIMIT_MIN);
-  auto r = decryptKeyFile(t, Pass);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error() == KeyFileError::WrongPassphrase);
+  checkDecryptFails(t, KeyFileError::WrongPassphrase);
 }
 
 TEST_CASE("An unknown version or KDF is UnsupportedVersion", "[keyfile]") {
-  init();
-  const Bytes file = encryptKeyFile(sampleKeys(), Pass, KdfStrength::Interactive);
+  const Bytes file = sampleFile();
   for (std::size_t off : {std::size_t{8}, std::size_t{9}}) {
     for (std::uint8_t v : {0, 2, 255}) {
       Bytes t = file;
       t[off] = v;
-      auto r = decryptKeyFile(t, Pass);
-      REQUIRE_FALSE(r.ok());
-      CHECK(r.error() == KeyFileError::UnsupportedVersion);
+      checkDecryptFails(t, KeyFileError::UnsupportedVersion);
     }
   }
 }
@@ -230,9 +231,7 @@ TEST_CASE("A key file whose Ed25519 public half does not match its seed is Damag
   auto keys = sampleKeys();
   const auto other = SigningKeyPair::generate();
   std::memcpy(keys.identity.secretKey.data() + 32, other.publicKey.data(), 32);
-  auto r = decryptKeyFile(encryptKeyFile(keys, Pass, KdfStrength::Interactive), Pass);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error() == KeyFileError::Damaged);
+  checkDecryptFails(encryptKeyFile(keys, Pass, KdfStrength::Interactive), KeyFileError::Damaged);
 }
 
 TEST_CASE("writeKeyFile creates a mode 0600 file that readKeyFile reads back", "[keyfile][file]") {
@@ -250,16 +249,12 @@ TEST_CASE("writeKeyFile creates a mode 0600 file that readKeyFile reads back", "
   CHECK((st.st_mode & 07777) == 0600);
   CHECK_FALSE(fs::exists(dir.path / "member.key.tmp"));
 
-  auto r = readKeyFile(path, Pass);
-  REQUIRE(r.ok());
-  requireSameKeys(keys, *r);
+  requireFileHolds(path, keys);
 
   // Rewriting (e.g. after a rotation) replaces the file.
   const auto rotated = sampleKeys(2);
   REQUIRE(writeKeyFile(path, rotated, Pass, KdfStrength::Interactive).ok());
-  auto r2 = readKeyFile(path, Pass);
-  REQUIRE(r2.ok());
-  requireSameKeys(rotated, *r2);
+  requireFileHolds(path, rotated);
 }
 
 TEST_CASE("writeKeyFile never writes through a planted temp file or symlink, and a stale one does not block it",
@@ -276,9 +271,7 @@ TEST_CASE("writeKeyFile never writes through a planted temp file or symlink, and
   fs::create_symlink(dir.path / "victim", dir.path / ".member.key.tmp");
   const auto rotated = sampleKeys(2);
   REQUIRE(writeKeyFile(path, rotated, Pass, KdfStrength::Interactive).ok());
-  auto r = readKeyFile(path, Pass);
-  REQUIRE(r.ok());
-  requireSameKeys(rotated, *r);
+  requireFileHolds(path, rotated);
   auto slurp = [](const fs::path& p) {
     std::ifstream in(p);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -293,9 +286,7 @@ TEST_CASE("writeKeyFile never writes through a planted temp file or symlink, and
   auto noDir = writeKeyFile(dir.path / "missing" / "k.key", keys, Pass, KdfStrength::Interactive);
   REQUIRE_FALSE(noDir.ok());
   CHECK(noDir.error() == KeyFileError::WriteFailed);
-  auto r2 = readKeyFile(path, Pass);
-  REQUIRE(r2.ok());
-  requireSameKeys(rotated, *r2);
+  requireFileHolds(path, rotated);
 }
 
 TEST_CASE("readKeyFile reports missing files and files that are not key files",

@@ -5,6 +5,7 @@
 #include "protocol/bulletin.hpp"
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
+#include "protocol_test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -143,16 +144,7 @@ TEST_CASE("sealBulletin refuses a title, body or header text that is not valid t
   crypto::initialize();  // libsodium before sodium_malloc
   const auto sender = crypto::MemberKeys::generate("sg-a", 1);
   const auto recipient = crypto::MemberKeys::generate("my-b", 1);
-  auto draft = [&] {
-    protocol::BulletinDraft d;
-    d.tlp = wire::Tlp::GREEN;
-    d.category = wire::Category::TREND;
-    d.title = "t";
-    d.body = "b";
-    d.addresses = {"my-b"};
-    d.recipients = {protocol::RecipientKey{"my-b", recipient.encryption.publicKey}};
-    return d;
-  };
+  auto draft = [&] { return protocol::testing::draftTo(recipient); };
   const auto key = crypto::ContentKey::random();
   std::vector<std::function<void(protocol::BulletinDraft&)>> mutations = {
       [](auto& d) { d.body = std::string("\xff\xfeS\0e\0", 6); },

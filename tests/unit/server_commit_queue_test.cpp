@@ -42,17 +42,28 @@ Result<std::int64_t> insertRow(sqlite::Database& db, std::int64_t x) {
   return x;
 }
 
+// A fresh database, an io context and `n` result slots, each filled by the
+// completion handler(i) gives a request.
+struct Rig {
+  TempDir dir;
+  std::filesystem::path path = makeDb(dir);
+  net::io_context io;
+  std::vector<std::optional<Result<std::int64_t>>> results;
+
+  explicit Rig(std::size_t n) : results(n) {}
+  auto handler(std::size_t i) {
+    return net::bind_executor(io, [this, i](Result<std::int64_t> r) { results[i].emplace(std::move(r)); });
+  }
+};
+
 }  // namespace
 
 TEST_CASE("queued requests commit as one group, a refusing request rolls back only itself", "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  CommitQueue queue(path, queueOptions(1000, 512));
-  net::io_context io;
-  std::vector<std::optional<Result<std::int64_t>>> results(100);
+  Rig rig(100);
+  CommitQueue queue(rig.path, queueOptions(1000, 512));
 
   for (int i = 0; i < 100; ++i) {
-    auto handler = net::bind_executor(io, [&results, i](Result<std::int64_t> r) { results[i].emplace(std::move(r)); });
+    auto handler = rig.handler(i);
     if (i == 50) {
       // Writes a row, then refuses: its row must not survive.
       queue.submit<std::int64_t>(
@@ -69,21 +80,21 @@ TEST_CASE("queued requests commit as one group, a refusing request rolls back on
     }
   }
   queue.start();  // everything is queued: the writer takes it as one group
-  io.run();       // returns when every completion has run (the queue holds io's work)
+  rig.io.run();   // returns when every completion has run (the queue holds io's work)
 
   for (int i = 0; i < 100; ++i) {
     INFO("request " << i);
-    REQUIRE(results[i].has_value());
+    REQUIRE(rig.results[i].has_value());
     if (i == 50) {
-      CHECK(results[i]->error().code == wire::ErrorCode::POLICY_DENIED);
+      CHECK(rig.results[i]->error().code == wire::ErrorCode::POLICY_DENIED);
     } else if (i == 60) {
-      CHECK(results[i]->error().code == wire::ErrorCode::INTERNAL);
+      CHECK(rig.results[i]->error().code == wire::ErrorCode::INTERNAL);
     } else {
-      REQUIRE(results[i]->ok());
-      CHECK(results[i]->value() == i);
+      REQUIRE(rig.results[i]->ok());
+      CHECK(rig.results[i]->value() == i);
     }
   }
-  auto stored = rows(path);
+  auto stored = rows(rig.path);
   CHECK(stored.size() == 98);
   CHECK(std::find(stored.begin(), stored.end(), 5000) == stored.end());
   CHECK(std::find(stored.begin(), stored.end(), 50) == stored.end());
@@ -91,34 +102,30 @@ TEST_CASE("queued requests commit as one group, a refusing request rolls back on
 }
 
 TEST_CASE("a completion runs only after its data is committed and visible to readers", "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  CommitQueue queue(path, CommitQueue::Options{});
+  Rig rig(0);
+  CommitQueue queue(rig.path, CommitQueue::Options{});
   queue.start();
-  net::io_context io;
   std::vector<std::int64_t> seenAtCompletion;
   for (int i = 0; i < 20; ++i) {
     queue.submit<std::int64_t>([i](sqlite::Database& db) { return insertRow(db, i); },
-                               net::bind_executor(io, [&](Result<std::int64_t> r) {
+                               net::bind_executor(rig.io, [&](Result<std::int64_t> r) {
                                  REQUIRE(r.ok());
                                  // Another connection sees the row already.
-                                 const auto now = rows(path);
+                                 const auto now = rows(rig.path);
                                  seenAtCompletion.push_back(
                                      std::count(now.begin(), now.end(), r.value()));
                                }));
   }
-  io.run();
+  rig.io.run();
   CHECK(seenAtCompletion == std::vector<std::int64_t>(20, 1));
   CHECK(queue.commits() >= 1);
   CHECK(queue.commits() <= 20);
 }
 
 TEST_CASE("works with coroutines awaiting use_awaitable", "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  CommitQueue queue(path, CommitQueue::Options{});
+  Rig rig(0);
+  CommitQueue queue(rig.path, CommitQueue::Options{});
   queue.start();
-  net::io_context io;
   std::int64_t got = -1;
   struct Run {
     static net::awaitable<void> go(CommitQueue* q, std::int64_t* out) {
@@ -127,148 +134,125 @@ TEST_CASE("works with coroutines awaiting use_awaitable", "[server][commit]") {
       *out = r.ok() ? r.value() : -2;
     }
   };
-  net::co_spawn(io, Run::go(&queue, &got), net::detached);
-  io.run();
+  net::co_spawn(rig.io, Run::go(&queue, &got), net::detached);
+  rig.io.run();
   CHECK(got == 77);
-  CHECK(rows(path) == std::vector<std::int64_t>{77});
+  CHECK(rows(rig.path) == std::vector<std::int64_t>{77});
 }
 
-TEST_CASE("a failed COMMIT fails every request of the group and the writer keeps going", "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  CommitQueue queue(path, CommitQueue::Options{});
-  net::io_context io;
-  std::vector<std::optional<Result<std::int64_t>>> results(3);
-  const auto handler = [&](int i) {
-    return net::bind_executor(io, [&results, i](Result<std::int64_t> r) { results[i].emplace(std::move(r)); });
-  };
-  queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); }, handler(0));
-  // Defers foreign key checks to COMMIT and violates one: every statement
-  // succeeds, COMMIT fails with SQLITE_CONSTRAINT_FOREIGNKEY.
-  queue.submit<std::int64_t>(
-      [](sqlite::Database& db) -> Result<std::int64_t> {
-        db.exec("PRAGMA defer_foreign_keys=ON");
-        db.exec("INSERT INTO child(p) VALUES(12345)");
-        return 2;
-      },
-      handler(1));
-  queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 3); }, handler(2));
+// Runs one group on a started queue: row 1, `breaker` (which breaks the
+// group's transaction), row 3. Every request of it fails as unavailable and
+// none of its rows stays.
+void runBrokenGroup(Rig& rig, CommitQueue& queue, Result<std::int64_t> (*breaker)(sqlite::Database&)) {
+  queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); }, rig.handler(0));
+  queue.submit<std::int64_t>(breaker, rig.handler(1));
+  queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 3); }, rig.handler(2));
   queue.start();
-  io.run();
-  for (auto& r : results) {
+  rig.io.run();
+  for (auto& r : rig.results) {
     REQUIRE(r.has_value());
     REQUIRE_FALSE(r->ok());
     CHECK(r->error().code == wire::ErrorCode::UNAVAILABLE);
   }
-  CHECK(rows(path).empty());
+  CHECK(rows(rig.path).empty());
+}
+
+TEST_CASE("a failed COMMIT fails every request of the group and the writer keeps going", "[server][commit]") {
+  Rig rig(3);
+  CommitQueue queue(rig.path, CommitQueue::Options{});
+  // Defers foreign key checks to COMMIT and violates one: every statement
+  // succeeds, COMMIT fails with SQLITE_CONSTRAINT_FOREIGNKEY.
+  runBrokenGroup(rig, queue, [](sqlite::Database& db) -> Result<std::int64_t> {
+    db.exec("PRAGMA defer_foreign_keys=ON");
+    db.exec("INSERT INTO child(p) VALUES(12345)");
+    return 2;
+  });
   CHECK(queue.failedCommits() == 1);
 
   // The next group commits normally.
-  io.restart();
+  rig.io.restart();
   std::optional<Result<std::int64_t>> after;
   queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 4); },
-                             net::bind_executor(io, [&](Result<std::int64_t> r) { after.emplace(std::move(r)); }));
-  io.run();
+                             net::bind_executor(rig.io, [&](Result<std::int64_t> r) { after.emplace(std::move(r)); }));
+  rig.io.run();
   REQUIRE(after);
   CHECK(after->ok());
-  CHECK(rows(path) == std::vector<std::int64_t>{4});
+  CHECK(rows(rig.path) == std::vector<std::int64_t>{4});
 }
 
 TEST_CASE("a request that ends the transaction fails its whole group as unavailable", "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  CommitQueue queue(path, CommitQueue::Options{});
-  net::io_context io;
-  std::vector<std::optional<Result<std::int64_t>>> results(2);
-  queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); },
-                             net::bind_executor(io, [&](Result<std::int64_t> r) { results[0].emplace(std::move(r)); }));
+  Rig rig(3);
+  CommitQueue queue(rig.path, CommitQueue::Options{});
   // Stands in for SQLite rolling a transaction back by itself (some FULL and
   // IOERR cases): the writer must notice and keep nothing of the group.
-  queue.submit<std::int64_t>(
-      [](sqlite::Database& db) -> Result<std::int64_t> {
-        db.exec("ROLLBACK");
-        return 2;
-      },
-      net::bind_executor(io, [&](Result<std::int64_t> r) { results[1].emplace(std::move(r)); }));
-  queue.start();
-  io.run();
-  CHECK(results[0]->error().code == wire::ErrorCode::UNAVAILABLE);
-  CHECK(results[1]->error().code == wire::ErrorCode::UNAVAILABLE);
-  CHECK(rows(path).empty());
+  runBrokenGroup(rig, queue, [](sqlite::Database& db) -> Result<std::int64_t> {
+    db.exec("ROLLBACK");
+    return 2;
+  });
 }
 
 TEST_CASE("a full queue answers unavailable at once, and stop() answers what was never run", "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  net::io_context io;
-  std::vector<std::optional<Result<std::int64_t>>> results(4);
+  Rig rig(4);
   {
-    CommitQueue queue(path, queueOptions(2, 512));
+    CommitQueue queue(rig.path, queueOptions(2, 512));
     for (int i = 0; i < 4; ++i) {
-      queue.submit<std::int64_t>([i](sqlite::Database& db) { return insertRow(db, i); },
-                                 net::bind_executor(io, [&results, i](Result<std::int64_t> r) {
-                                   results[i].emplace(std::move(r));
-                                 }));
+      queue.submit<std::int64_t>([i](sqlite::Database& db) { return insertRow(db, i); }, rig.handler(i));
     }
     CHECK(queue.queued() == 2);
     queue.stop();  // never started
   }
-  io.run();
+  rig.io.run();
   for (int i = 0; i < 4; ++i) {
-    REQUIRE(results[i]);
-    CHECK(results[i]->error().code == wire::ErrorCode::UNAVAILABLE);
+    REQUIRE(rig.results[i]);
+    CHECK(rig.results[i]->error().code == wire::ErrorCode::UNAVAILABLE);
   }
-  CHECK(rows(path).empty());
+  CHECK(rows(rig.path).empty());
 }
 
 TEST_CASE("stop() commits everything already queued before the thread exits", "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  net::io_context io;
+  Rig rig(0);
   int ok = 0;
   {
-    CommitQueue queue(path, CommitQueue::Options{});
+    CommitQueue queue(rig.path, CommitQueue::Options{});
     for (int i = 0; i < 50; ++i) {
       queue.submit<std::int64_t>([i](sqlite::Database& db) { return insertRow(db, i); },
-                                 net::bind_executor(io, [&ok](Result<std::int64_t> r) { ok += r.ok() ? 1 : 0; }));
+                                 net::bind_executor(rig.io, [&ok](Result<std::int64_t> r) { ok += r.ok() ? 1 : 0; }));
     }
     queue.start();
     queue.stop();
     // Refused after stop.
     queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 999); },
-                               net::bind_executor(io, [&ok](Result<std::int64_t> r) { ok += r.ok() ? 1000 : 0; }));
+                               net::bind_executor(rig.io, [&ok](Result<std::int64_t> r) { ok += r.ok() ? 1000 : 0; }));
   }
-  io.run();
+  rig.io.run();
   CHECK(ok == 50);
-  CHECK(rows(path).size() == 50);
+  CHECK(rows(rig.path).size() == 50);
 }
 
 TEST_CASE("a deferred request costs no commit of its own: it rides in the next group, or commits alone when due",
           "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  CommitQueue queue(path, CommitQueue::Options{});
+  Rig rig(0);
+  CommitQueue queue(rig.path, CommitQueue::Options{});
   queue.start();
-  net::io_context io;
   std::vector<std::pair<std::int64_t, std::int64_t>> done;  // (value, its rows visible at completion)
   auto record = [&](Result<std::int64_t> r) {
     REQUIRE(r.ok());
-    const auto now = rows(path);
+    const auto now = rows(rig.path);
     done.emplace_back(r.value(), std::count(now.begin(), now.end(), r.value()));
   };
 
   // Not due for an hour, and nothing else to ride with: the writer stays asleep.
   queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); },
-                                     net::bind_executor(io, record), std::chrono::hours(1));
+                                     net::bind_executor(rig.io, record), std::chrono::hours(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  CHECK(rows(path).empty());
+  CHECK(rows(rig.path).empty());
   CHECK(queue.commits() == 0);
   CHECK(queue.queued() == 1);
 
   // An ordinary request forms a group; the deferred one commits in it.
-  queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 2); }, net::bind_executor(io, record));
-  io.run();
-  io.restart();
+  queue.submit<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 2); }, net::bind_executor(rig.io, record));
+  rig.io.run();
+  rig.io.restart();
   REQUIRE(done.size() == 2);
   CHECK(done[0] == std::pair<std::int64_t, std::int64_t>{1, 1});  // deferred ones go first in the group
   CHECK(done[1] == std::pair<std::int64_t, std::int64_t>{2, 1});
@@ -277,59 +261,55 @@ TEST_CASE("a deferred request costs no commit of its own: it rides in the next g
   // Alone, it waits until due, then commits in a group of its own.
   const auto start = std::chrono::steady_clock::now();
   queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 3); },
-                                     net::bind_executor(io, record), std::chrono::milliseconds(50));
-  io.run();
+                                     net::bind_executor(rig.io, record), std::chrono::milliseconds(50));
+  rig.io.run();
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(50));
   REQUIRE(done.size() == 3);
   CHECK(done[2] == std::pair<std::int64_t, std::int64_t>{3, 1});
   CHECK(queue.commits() == 2);
-  CHECK(rows(path) == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(rows(rig.path) == std::vector<std::int64_t>{1, 2, 3});
 }
 
 TEST_CASE("a deferred request due later than the one the writer waits for does not hold the earlier one back",
           "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  CommitQueue queue(path, CommitQueue::Options{});
+  Rig rig(0);
+  CommitQueue queue(rig.path, CommitQueue::Options{});
   queue.start();
-  net::io_context io;
   int ok = 0;
   auto count = [&ok](Result<std::int64_t> r) { ok += r.ok() ? 1 : 0; };
   queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); },
-                                     net::bind_executor(io, count), std::chrono::hours(1));
+                                     net::bind_executor(rig.io, count), std::chrono::hours(1));
   queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 2); },
-                                     net::bind_executor(io, count), std::chrono::milliseconds(20));
-  io.run();  // both complete: the second one's due time wakes the writer, the first rides along
+                                     net::bind_executor(rig.io, count), std::chrono::milliseconds(20));
+  rig.io.run();  // both complete: the second one's due time wakes the writer, the first rides along
   CHECK(ok == 2);
   CHECK(queue.commits() == 1);
-  CHECK(rows(path) == std::vector<std::int64_t>{1, 2});
+  CHECK(rows(rig.path) == std::vector<std::int64_t>{1, 2});
 }
 
 TEST_CASE("stop() commits deferred requests not yet due, and fails them when the writer never ran", "[server][commit]") {
-  TempDir dir;
-  const auto path = makeDb(dir);
-  net::io_context io;
+  Rig rig(0);
   std::vector<Result<std::int64_t>> results;
   auto keep = [&results](Result<std::int64_t> r) { results.push_back(std::move(r)); };
   {
-    CommitQueue queue(path, CommitQueue::Options{});
+    CommitQueue queue(rig.path, CommitQueue::Options{});
     queue.start();
     queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 1); },
-                                       net::bind_executor(io, keep), std::chrono::hours(1));
+                                       net::bind_executor(rig.io, keep), std::chrono::hours(1));
     queue.stop();
   }
   {
-    CommitQueue queue(path, CommitQueue::Options{});  // never started
+    CommitQueue queue(rig.path, CommitQueue::Options{});  // never started
     queue.submitDeferred<std::int64_t>([](sqlite::Database& db) { return insertRow(db, 2); },
-                                       net::bind_executor(io, keep), std::chrono::hours(1));
+                                       net::bind_executor(rig.io, keep), std::chrono::hours(1));
     queue.stop();
   }
-  io.run();
+  rig.io.run();
   REQUIRE(results.size() == 2);
   CHECK(results[0].ok());
   REQUIRE_FALSE(results[1].ok());
   CHECK(results[1].error().code == wire::ErrorCode::UNAVAILABLE);
-  CHECK(rows(path) == std::vector<std::int64_t>{1});
+  CHECK(rows(rig.path) == std::vector<std::int64_t>{1});
 }
 
 TEST_CASE("space reserve: given up when the disk is full so acks go on while other writes are refused, re-made when "

@@ -126,11 +126,14 @@ crypto::MemberKeys registerMember(RunningHub& h, RawClient& adminSession, const 
 struct HubWithAdmin {
   RunningHub h;
   RawClient adminSession{h};
-  HubWithAdmin() { adminSession.authenticate("admin", h.admin.identity); }
+  explicit HubWithAdmin(const std::function<void(Limits&)>& tweak = {}) : h(tweak) {
+    adminSession.authenticate("admin", h.admin.identity);
+  }
 };
 
 // ... and two members, sg-alice (SG) and th-bob (TH), registered in that order.
 struct HubWithAliceAndBob : HubWithAdmin {
+  using HubWithAdmin::HubWithAdmin;
   crypto::MemberKeys alice = registerMember(h, adminSession, "sg-alice", "SG");
   crypto::MemberKeys bob = registerMember(h, adminSession, "th-bob");
 };
@@ -590,11 +593,10 @@ TEST_CASE("hub: silence is answered with timeout, before and after authenticatio
 
 TEST_CASE("hub: a subscriber that does not read is dropped as a slow consumer and loses nothing",
           "[server][hub]") {
-  RunningHub h([](Limits& l) { l.outboundQueueBytes = 2 * 1024 * 1024; });
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  auto bob = registerMember(h, adminSession, "th-bob");
+  HubWithAliceAndBob w([](Limits& l) { l.outboundQueueBytes = 2 * 1024 * 1024; });
+  auto& h = w.h;
+  const auto& alice = w.alice;
+  const auto& bob = w.bob;
   RawClient a(h);
   a.authenticate("sg-alice", alice.identity);
   auto b = std::make_unique<RawClient>(h);
@@ -639,11 +641,10 @@ TEST_CASE("hub: a subscriber that does not read is dropped as a slow consumer an
 }
 
 TEST_CASE("hub: a reply that overflows the outbound queue ends the session with slowConsumer", "[server][hub]") {
-  RunningHub h([](Limits& l) { l.outboundQueueBytes = 4096; });
-  RawClient adminSession(h);
-  adminSession.authenticate("admin", h.admin.identity);
-  auto alice = registerMember(h, adminSession, "sg-alice", "SG");
-  auto bob = registerMember(h, adminSession, "th-bob");
+  HubWithAliceAndBob w([](Limits& l) { l.outboundQueueBytes = 4096; });
+  auto& h = w.h;
+  const auto& alice = w.alice;
+  const auto& bob = w.bob;
   RawClient a(h);
   a.authenticate("sg-alice", alice.identity);
   auto bulletin = seal(alice, {&bob}, h.clock.nowMs(), wire::Tlp::GREEN, 20 * 1024);

@@ -18,112 +18,22 @@ using namespace focal::server::testing;
 
 namespace {
 
-// The version 1 schema, verbatim from server/store.cpp at e1e87a5^.
-constexpr const char* SchemaV1Sql = R"sql(
-CREATE TABLE bulletins(
-  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
-  sender_id      TEXT NOT NULL,
-  sender_key     BLOB NOT NULL CHECK (length(sender_key) = 32),
-  header         BLOB NOT NULL,
-  signature      BLOB NOT NULL CHECK (length(signature) = 64),
-  ciphertext     BLOB NOT NULL,
-  created_at_ms  INTEGER NOT NULL,
-  accepted_at_ms INTEGER NOT NULL,
-  tlp            INTEGER NOT NULL,
-  kind           INTEGER NOT NULL,
-  size           INTEGER NOT NULL
-);
-CREATE TABLE deliveries(
-  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
-  member_id       TEXT NOT NULL,
-  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
-  queued_at_ms    INTEGER NOT NULL,
-  delivered_at_ms INTEGER,
-  acked_at_ms     INTEGER,
-  UNIQUE(bulletin_id, member_id)
-);
-CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
-CREATE TABLE blobs(
-  id            INTEGER PRIMARY KEY,
-  hash          BLOB NOT NULL CHECK (length(hash) = 32),
-  owner_id      TEXT NOT NULL,
-  size          INTEGER NOT NULL CHECK (size > 0),
-  received      INTEGER NOT NULL DEFAULT 0,
-  complete      INTEGER NOT NULL DEFAULT 0,
-  created_at_ms INTEGER NOT NULL,
-  UNIQUE(owner_id, hash)
-);
-CREATE TABLE blob_chunks(
-  blob_id INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,
-  offset  INTEGER NOT NULL,
-  data    BLOB NOT NULL,
-  PRIMARY KEY(blob_id, offset)
-);
-CREATE TABLE bulletin_blobs(
-  bulletin_id BLOB NOT NULL REFERENCES bulletins(id),
-  idx         INTEGER NOT NULL,
-  blob_id     INTEGER NOT NULL REFERENCES blobs(id),
-  hash        BLOB NOT NULL,
-  PRIMARY KEY(bulletin_id, idx)
-);
-CREATE INDEX bulletin_blobs_blob ON bulletin_blobs(blob_id);
-CREATE TABLE acks(
-  id             INTEGER PRIMARY KEY,
-  member_id      TEXT NOT NULL,
-  body           BLOB NOT NULL,
-  signature      BLOB NOT NULL CHECK (length(signature) = 64),
-  received_at_ms INTEGER NOT NULL
-);
-CREATE TABLE log_entries(
-  idx            INTEGER PRIMARY KEY,
-  recorded_at_ms INTEGER NOT NULL,
-  author_id      TEXT NOT NULL,
-  author_key     BLOB NOT NULL CHECK (length(author_key) = 32),
-  event          BLOB NOT NULL,
-  signature      BLOB NOT NULL CHECK (length(signature) = 64),
-  entry_hash     BLOB NOT NULL CHECK (length(entry_hash) = 32)
-);
-CREATE TABLE log_heads(
-  size      INTEGER PRIMARY KEY,
-  head      BLOB NOT NULL,
-  signature BLOB NOT NULL CHECK (length(signature) = 64)
-);
-CREATE TABLE IF NOT EXISTS audit(
-  idx     INTEGER PRIMARY KEY,
-  time_ms INTEGER NOT NULL,
-  event   TEXT NOT NULL,
-  actor   TEXT NOT NULL,
-  remote  TEXT NOT NULL,
-  detail  TEXT NOT NULL,
-  hash    BLOB NOT NULL CHECK (length(hash) = 32)
-);
-)sql";
-
 constexpr std::size_t Unlimited = 1 << 30;
 
 // A version 1 database holding what version 1 code wrote: two bulletins,
 // their queue (one entry acknowledged, one delivered), seq values with a
-// gap as AUTOINCREMENT can leave them.
+// gap as AUTOINCREMENT can leave them. The version 1 schema is the store's
+// own (Store::createSchema at version 1: a released schema never changes);
+// a bulletin's row is as version 1 wrote it (its table has not changed
+// since), the queue's rows are written here with version 1's columns.
 std::filesystem::path createV1Database(const TempDir& dir) {
   const auto path = dir / "focal.db";
   auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWriteCreate);
+  Store::createSchema(db, 1);
   sqlite::Transaction t(db);
-  db.exec(SchemaV1Sql);
   for (std::uint8_t seed : {1, 2}) {
-    const auto b = makeBulletin(seed, "sg-poc", {"my-poc", "th-poc"});
-    auto s = db.prepare(
-        "INSERT INTO bulletins(id, sender_id, sender_key, header, signature, ciphertext, created_at_ms, accepted_at_ms, "
-        "tlp, kind, size) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 2, 0, ?8)");
-    s->bind(1, b.id.view())
-        .bind(2, b.senderId)
-        .bind(3, b.senderKey.view())
-        .bind(4, crypto::ByteView(b.header))
-        .bind(5, b.signature.view())
-        .bind(6, crypto::ByteView(b.ciphertext))
-        .bind(7, b.createdAtMs)
-        .bind(8, static_cast<std::int64_t>(b.ciphertext.size()));
-    s->run();
+    auto b = makeBulletin(seed, "sg-poc", {});
+    REQUIRE(Store::insertBulletin(db, b).ok());
   }
   const auto key = filled<crypto::BoxPublicKey>(7);
   struct Row {
@@ -146,7 +56,6 @@ std::filesystem::path createV1Database(const TempDir& dir) {
         .bind(6, r.acked);
     s->run();
   }
-  db.setUserVersion(1);
   t.commit();
   return path;
 }
@@ -156,6 +65,18 @@ std::int64_t scalar(const std::filesystem::path& path, const char* sql) {
   auto s = db.prepare(sql);
   REQUIRE(s->step());
   return s->columnInt(0);
+}
+
+// A database of version `from`: refused as it is, brought to the current
+// version by one migrate call, and then nothing is left to migrate.
+void checkMigratesFrom(sqlite::Database& db, int from) {
+  CHECK_THROWS_WITH(Store::checkSchema(db), Catch::Contains("version " + std::to_string(from) +
+                                                            " is not the supported version " +
+                                                            std::to_string(Store::SchemaVersion)));
+  CHECK(Store::migrate(db));
+  CHECK(db.userVersion() == Store::SchemaVersion);
+  CHECK_FALSE(Store::migrate(db));  // idempotent: nothing left to do
+  CHECK_NOTHROW(Store::checkSchema(db));
 }
 
 std::vector<std::int64_t> seqsOf(const FetchPage& page) {
@@ -172,11 +93,7 @@ TEST_CASE("a version 1 database is refused until migrated, then upgraded in plac
   const auto path = createV1Database(dir);
   {
     auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
-    CHECK_THROWS_WITH(Store::checkSchema(db), Catch::Contains("version 1 is not the supported version " + std::to_string(Store::SchemaVersion)));
-    CHECK(Store::migrate(db));
-    CHECK(db.userVersion() == Store::SchemaVersion);
-    CHECK_FALSE(Store::migrate(db));  // idempotent: nothing left to do
-    CHECK_NOTHROW(Store::checkSchema(db));
+    checkMigratesFrom(db, 1);
   }
   // Every entry, with its seq, delivery and ack marks, and as an original delivery.
   CHECK(scalar(path, "SELECT count(*) FROM deliveries") == 4);
@@ -259,17 +176,10 @@ TEST_CASE("a version 2 database gains the consensus tables and keeps its data", 
   const auto path = dir.path() / "v2.db";
   {
     auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWriteCreate);
-    Store::createSchema(db);
-    // What a version 2 hub wrote: everything but the consensus tables.
-    db.exec("DROP TABLE comments; DROP TABLE decisions; DROP TABLE proposals; DROP INDEX summary_records_due; "
-            "DROP TABLE summary_records;");
+    Store::createSchema(db, 2);  // what a version 2 hub had: no consensus tables
+    CHECK_THROWS(db.exec("SELECT count(*) FROM summary_records"));
     db.exec("INSERT INTO acks(member_id, body, signature, received_at_ms) VALUES('sg-a', x'00', zeroblob(64), 1)");
-    db.setUserVersion(2);
-    CHECK_THROWS(Store::checkSchema(db));
-    CHECK(Store::migrate(db));
-    CHECK(db.userVersion() == Store::SchemaVersion);
-    CHECK_FALSE(Store::migrate(db));
-    CHECK_NOTHROW(Store::checkSchema(db));
+    checkMigratesFrom(db, 2);
   }
   CHECK(scalar(path, "SELECT count(*) FROM acks") == 1);
   CHECK(scalar(path, "SELECT count(*) FROM summary_records") == 0);
@@ -277,23 +187,6 @@ TEST_CASE("a version 2 database gains the consensus tables and keeps its data", 
 }
 
 namespace {
-
-// The version 3 queue, verbatim from server/store.cpp before version 4.
-constexpr const char* DeliveriesV3Sql = R"sql(
-CREATE TABLE deliveries(
-  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-  bulletin_id     BLOB NOT NULL REFERENCES bulletins(id),
-  member_id       TEXT NOT NULL,
-  enc_key         BLOB NOT NULL CHECK (length(enc_key) = 32),
-  queued_at_ms    INTEGER NOT NULL,
-  delivered_at_ms INTEGER,
-  acked_at_ms     INTEGER,
-  forward_id      BLOB REFERENCES forwards(id),
-  retraction      INTEGER NOT NULL DEFAULT 0 CHECK (retraction IN (0, 1)),
-  UNIQUE(bulletin_id, member_id, retraction)
-);
-CREATE INDEX deliveries_queue ON deliveries(member_id, acked_at_ms, seq);
-)sql";
 
 std::string text(const std::filesystem::path& path, const char* sql, int column = 0) {
   auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadOnly);
@@ -310,10 +203,8 @@ TEST_CASE("a version 3 database gets the version 4 queue, every entry keeping it
   const auto path = dir.path() / "v3.db";
   {
     auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWriteCreate);
-    Store::createSchema(db);
-    db.exec("DROP INDEX deliveries_queue; DROP TABLE deliveries;");
-    db.exec(DeliveriesV3Sql);
-    db.setUserVersion(3);
+    Store::createSchema(db, 3);  // the version 3 queue: AUTOINCREMENT, every entry indexed
+    CHECK_THAT(text(path, "SELECT sql FROM sqlite_master WHERE name = 'deliveries'"), Catch::Contains("AUTOINCREMENT"));
   }
   // What a version 3 hub wrote: a bulletin to two members (one acked), its
   // retraction to both, with the gaps AUTOINCREMENT can leave.
@@ -335,11 +226,7 @@ TEST_CASE("a version 3 database gets the version 4 queue, every entry keeping it
   CHECK(scalar(path, "SELECT count(*) FROM deliveries") == 4);
   {
     auto db = sqlite::Database::open(path, sqlite::Database::Mode::ReadWrite);
-    CHECK_THROWS_WITH(Store::checkSchema(db), Catch::Contains("version 3 is not the supported version"));
-    CHECK(Store::migrate(db));
-    CHECK(db.userVersion() == Store::SchemaVersion);
-    CHECK_FALSE(Store::migrate(db));
-    CHECK_NOTHROW(Store::checkSchema(db));
+    checkMigratesFrom(db, 3);
   }
   CHECK(scalar(path, "SELECT count(*) FROM deliveries") == 4);
   CHECK(text(path, "SELECT group_concat(seq || ':' || member_id || ':' || retraction, ' ') FROM "

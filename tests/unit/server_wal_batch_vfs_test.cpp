@@ -105,6 +105,13 @@ void insert(sqlite::Database& db, int id, std::size_t bytes) {
   s->run();
 }
 
+// The row in a transaction of its own, committed.
+void insertCommitted(sqlite::Database& db, int id, std::size_t bytes) {
+  db.exec("BEGIN IMMEDIATE");
+  insert(db, id, bytes);
+  db.exec("COMMIT");
+}
+
 std::int64_t countRows(sqlite::Database& db) {
   auto s = db.prepare("SELECT count(*) FROM t");
   REQUIRE(s->step());
@@ -117,10 +124,7 @@ TEST_CASE("WAL batch VFS: a commit of many pages reaches the WAL in one write", 
   CountingVfs counting;
   testing::TempDir dir;
   auto db = openWriter(dir / "a.db", "PRAGMA synchronous=FULL");
-  // Warm up (the WAL header, the table's first pages).
-  db.exec("BEGIN IMMEDIATE");
-  insert(db, 0, 100);
-  db.exec("COMMIT");
+  insertCommitted(db, 0, 100);  // warm up (the WAL header, the table's first pages)
   // Eight rows of 3 KiB in one transaction: eight or more pages, two
   // writes each (frame header, page) without the shim.
   CountingVfs::walWrites = 0;
@@ -141,9 +145,7 @@ TEST_CASE("WAL batch VFS: every commit is visible to another connection at once,
     auto writer = openWriter(dir / "v.db", sync);
     auto reader = sqlite::Database::open(dir / "v.db", sqlite::Database::Mode::ReadOnly);
     for (int i = 1; i <= 50; ++i) {
-      writer.exec("BEGIN IMMEDIATE");
-      insert(writer, i, 500 + 97 * static_cast<std::size_t>(i));
-      writer.exec("COMMIT");
+      insertCommitted(writer, i, 500 + 97 * static_cast<std::size_t>(i));
       REQUIRE(countRows(reader) == i);  // a plain connection, no shim: it reads the file
     }
   }
@@ -199,9 +201,7 @@ TEST_CASE("WAL batch VFS: a failing write of the base fails the commit, which th
   CountingVfs counting;
   testing::TempDir dir;
   auto db = openWriter(dir / "fail.db", "PRAGMA synchronous=FULL");
-  db.exec("BEGIN IMMEDIATE");
-  insert(db, 1, 100);
-  db.exec("COMMIT");
+  insertCommitted(db, 1, 100);
   db.exec("BEGIN IMMEDIATE");
   insert(db, 2, 3000);
   insert(db, 3, 3000);
@@ -212,8 +212,6 @@ TEST_CASE("WAL batch VFS: a failing write of the base fails the commit, which th
   auto reader = sqlite::Database::open(dir / "fail.db", sqlite::Database::Mode::ReadOnly);
   CHECK(countRows(reader) == 1);
   // And the connection goes on.
-  db.exec("BEGIN IMMEDIATE");
-  insert(db, 4, 100);
-  db.exec("COMMIT");
+  insertCommitted(db, 4, 100);
   CHECK(countRows(reader) == 2);
 }
