@@ -20,7 +20,11 @@ namespace sq = focal::server::sqlite;
 
 namespace {
 
-std::string bundleErrorOf(const json& j) { return j.at("error").at("message").get<std::string>(); }
+// "CODE: MESSAGE" of a failed --json command.
+std::string refusalText(const json& j) {
+  const auto& e = j.at("error");
+  return e.at("code").get<std::string>() + ": " + e.at("message").get<std::string>();
+}
 
 // `focald bundle` of `hub` (clients are told the port the test hub runs on).
 ProcessResult focaldBundle(const Hub& hub, const std::vector<std::string>& extra = {}) {
@@ -36,9 +40,9 @@ void writeText(const fs::path& p, const std::string& text) {
 struct Enrolment {
   Hub hub;
   TempDir home;
-  TestMember sg = hub.createMember("sg-spf-cyber", "SG", wire::Institution::LAW_ENFORCEMENT, true);
-  TestMember my = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
   fs::path bundleFile = home.path() / "hub.bundle.json";
+  TestMember sg = withKeyFile("sg-spf-cyber", "SG");
+  TestMember my = withKeyFile("my-pdrm-cyber", "MY");
 
   Enrolment() {
     const auto r = focaldBundle(hub, {"--out", bundleFile.string()});
@@ -55,6 +59,9 @@ struct Enrolment {
     return {"--profile-dir", (home.path() / name).string(), "--hub", hub.address(), "--timeout", "20"};
   }
   json bundle() const { return json::parse(slurp(bundleFile)); }
+  TestMember withKeyFile(const std::string& id, const std::string& state) {
+    return hub.createMember(id, state, wire::Institution::LAW_ENFORCEMENT, true);
+  }
   void withDatabase(const std::function<void(sq::Database&)>& f) {
     auto db = sq::Database::open(hub.database(), sq::Database::Mode::ReadWrite);
     f(db);
@@ -177,9 +184,10 @@ TEST_CASE_METHOD(Enrolment, "A client enrolled with a bundle rejects a fabricate
     hub.setExecutable(FOCAL_LYING_HUB_PATH);
     hub.start();
     auto e = runCliJson(concat(as("sg"), {"verify-log"}), 3);
-    CHECK_THAT(bundleErrorOf(e), Catch::Contains("genesis") && Catch::Contains("enrolment bundle"));
+    CHECK_THAT(refusalText(e), Catch::StartsWith("verification-failed") && Catch::Contains("genesis") &&
+                                   Catch::Contains("enrolment bundle"));
     e = runCliJson(concat(as("sg"), {"directory"}), 3);
-    CHECK_THAT(bundleErrorOf(e), Catch::Contains("genesis"));
+    CHECK_THAT(refusalText(e), Catch::Contains("genesis"));
   }
   SECTION("an older head than the bundle's (entries withheld)") {
     const auto size = bundle().at("head").at("size").get<std::uint64_t>();
@@ -190,7 +198,7 @@ TEST_CASE_METHOD(Enrolment, "A client enrolled with a bundle rejects a fabricate
     });
     hub.start();  // the real focald serves the shorter log without complaint
     auto e = runCliJson(concat(as("sg"), {"verify-log"}), 3);
-    CHECK_THAT(bundleErrorOf(e), Catch::Contains("fewer than the " + std::to_string(size)));
+    CHECK_THAT(refusalText(e), Catch::Contains("fewer than the " + std::to_string(size)));
   }
   SECTION("a second hub with the same certificate, another hub key and genesis") {
     Hub other;
@@ -203,7 +211,7 @@ TEST_CASE_METHOD(Enrolment, "A client enrolled with a bundle rejects a fabricate
     auto e = runCliJson({"--profile-dir", (home.path() / "sg").string(), "--hub", other.address(), "--key",
                          other.adminKeyFile().string(), "verify-log"},
                         3);
-    CHECK_THAT(bundleErrorOf(e), Catch::Contains("hub key") && Catch::Contains("enrolment bundle"));
+    CHECK_THAT(refusalText(e), Catch::Contains("hub key") && Catch::Contains("enrolment bundle"));
     // A client without a bundle, pinning the same certificate, trusts it on first use.
     const auto tofu = runCli({"--profile-dir", (home.path() / "tofu").string(), "--hub", other.address(), "--ca",
                               hub.caFile().string(), "--key", other.adminKeyFile().string(), "verify-log"});
@@ -219,6 +227,6 @@ TEST_CASE_METHOD(Enrolment, "A client enrolled with a bundle rejects a fabricate
     auto e = runCliJson(concat(as("pinned-elsewhere"), {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category",
                                                         "trend", "--title", "t", "--body", "b"}),
                         3);
-    CHECK_THAT(bundleErrorOf(e), Catch::Contains("genesis"));
+    CHECK_THAT(refusalText(e), Catch::Contains("genesis"));
   }
 }
