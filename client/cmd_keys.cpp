@@ -188,13 +188,21 @@ int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
                         {"head_signed_at", jsonTime(report.headTimeMs)},
                         {"root", crypto::toHex(report.root)},
                         {"head", head},
-                        {"compared", comparisons}});
+                        {"compared", comparisons},
+                        {"bundle_pinned", log.pin().has_value()}});
   } else {
     ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", safeLine(hubId), report.entries));
     ctx.out().line("Every entry's signature and authority, the hash chain and the hub's signed head check out.");
     ctx.out().line(fmt::format("Head signed {}: {}", formatTime(report.headTimeMs), head));
     if (report.previous > 0) {
       ctx.out().line(fmt::format("Consistent with the head you verified before ({} entries).", report.previous));
+    }
+    if (log.pin()) {
+      ctx.out().line(fmt::format("Matches the enrolment bundle: genesis {}, extends its head at {} entries.",
+                                 crypto::toHex(log.pin()->genesisHash).substr(0, 16), log.pin()->headSize));
+    } else {
+      ctx.out().line("No enrolment bundle is pinned: this profile trusted the first log it saw (focal profile init "
+                     "--bundle).");
     }
     for (const auto& c : comparisons) {
       const std::string r = c["result"];

@@ -1,5 +1,10 @@
-// focal profile set / show: defaults for --hub, --ca and --key.
+// focal profile set / show / init: defaults for --hub, --ca and --key, and
+// the enrolment bundle a profile pins (client/enrolment_pin.hpp).
 #include "client/cli_context.hpp"
+#include "client/enrolment_pin.hpp"
+#include "crypto/primitives.hpp"
+
+#include <fstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -9,7 +14,7 @@ namespace focal::client::cli {
 namespace {
 
 struct ProfileArgs {
-  std::string hub, ca, key;
+  std::string hub, ca, key, bundle;
 };
 
 std::string absolute(const std::string& p) {
@@ -20,6 +25,7 @@ int runShow(CliContext& ctx) {
   const auto s = ctx.profile().settings();
   // Members with state in this profile (one per key file used with it).
   const auto members = ctx.profile().members();
+  const auto pin = loadPinnedBundle(ctx.profile().dir());
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& m : members) list.push_back({{"member_id", m}, {"last_seq", ctx.profile().lastSeq(m)}});
@@ -27,12 +33,22 @@ int runShow(CliContext& ctx) {
                         {"hub_address", jsonText(s.hub)},
                         {"ca_file", jsonText(s.ca)},
                         {"key_file", jsonText(s.key)},
+                        {"bundle_pinned", pin.has_value()},
+                        {"pinned_hub_id", pin ? nlohmann::json(pin->hubId) : nlohmann::json(nullptr)},
+                        {"pinned_genesis", pin ? nlohmann::json(crypto::toHex(pin->genesisHash)) : nlohmann::json(nullptr)},
+                        {"pinned_head_size", pin ? nlohmann::json(pin->headSize) : nlohmann::json(nullptr)},
                         {"members", list}});
   } else {
     ctx.out().line(fmt::format("profile: {}", ctx.profile().dir().string()));
     ctx.out().line(fmt::format("hub:     {}", s.hub.empty() ? "(not set)" : s.hub));
     ctx.out().line(fmt::format("ca:      {}", s.ca.empty() ? "(not set)" : s.ca));
     ctx.out().line(fmt::format("key:     {}", s.key.empty() ? "(not set)" : s.key));
+    if (pin) {
+      ctx.out().line(fmt::format("bundle:  pinned: hub {}, genesis {}, head at {} entries", safeLine(pin->hubId),
+                                 crypto::toHex(pin->genesisHash), pin->headSize));
+    } else {
+      ctx.out().line("bundle:  (none: the first log seen is trusted on first use)");
+    }
     if (!members.empty()) ctx.out().line(fmt::format("members: {}", fmt::join(members, ", ")));
   }
   return ExitOk;
@@ -55,6 +71,36 @@ int runSet(CliContext& ctx, const ProfileArgs& a) {
   return runShow(ctx);
 }
 
+// SECURITY: the bundle is checked in full (protocol/enrolment_bundle.hpp)
+// before anything is written; a refusal names the check, with a typed error.
+int runInit(CliContext& ctx, const ProfileArgs& a) {
+  std::ifstream in(a.bundle, std::ios::binary);
+  if (!in) throw UsageError("bundle-unreadable", "cannot read " + a.bundle);
+  // One byte over the limit is enough to refuse; a huge file is never read whole.
+  std::string text(protocol::MaxEnrolmentBundleBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  auto bundle = protocol::parseEnrolmentBundle(text);
+  if (!bundle) {
+    throw UsageError(protocol::bundleErrorName(bundle.error().code),
+                     "refusing the enrolment bundle " + a.bundle + ": " + bundle.error().message);
+  }
+  if (!parseHostPort(bundle->hubAddress)) {
+    throw UsageError("bundle-malformed", "refusing the enrolment bundle " + a.bundle + ": hub_address is not HOST:PORT");
+  }
+  if (const auto old = loadPinnedBundle(ctx.profile().dir());
+      old && (old->hubId != bundle->hubId || !(old->genesisHash == bundle->genesisHash) || !(old->hubKey == bundle->hubKey))) {
+    throw UsageError("bundle-already-pinned", "this profile already pins another hub or log (" + old->hubId +
+                                                  "); use another profile (--profile-dir DIR)");
+  }
+  auto s = ctx.profile().settings();
+  s.hub = bundle->hubAddress;
+  s.ca = absolute(pinBundle(ctx.profile().dir(), text, *bundle).string());
+  s.key = absolute(a.key);
+  ctx.profile().saveSettings(s);
+  return runShow(ctx);
+}
+
 }  // namespace
 
 void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
@@ -68,6 +114,17 @@ void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   set->footer(R"(Example:
   focal profile set --hub hub.example.org:7443 --ca hub-ca.pem --key ~/.focal/sg-spf-cyber.key)");
   table.add(set, [&ctx, a] { return runSet(ctx, *a); });
+  auto* init = profile->add_subcommand(
+      "init", "Set up the profile from the enrolment bundle the hub's operator gave you, and pin it");
+  init->add_option("--bundle", a->bundle, "The enrolment bundle (focald bundle)")->required()->check(CLI::ExistingFile);
+  init->add_option("--key", a->key, "Your key file")->required()->check(CLI::ExistingFile);
+  init->footer(R"(Stores the hub address, its certificate (written into the profile) and your key file, and pins the
+bundle: from then on this profile refuses (exit 3) a log with another genesis, another hub key, or one that
+does not extend the head the bundle names. A bundle that is malformed, over 64 KiB, whose head does not
+verify under its hub key, or that names witnesses, is refused (exit 1, error code bundle-...).
+Example:
+  focal profile init --bundle asean-wgcc.bundle.json --key ~/.focal/sg-spf-cyber.key)");
+  table.add(init, [&ctx, a] { return runInit(ctx, *a); });
   auto* show = profile->add_subcommand("show", "Print the profile's settings");
   show->footer("Example:\n  focal profile show");
   table.add(show, [&ctx] { return runShow(ctx); });

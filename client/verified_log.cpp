@@ -1,5 +1,6 @@
 #include "client/verified_log.hpp"
 
+#include "client/enrolment_pin.hpp"
 #include "client/profile.hpp"
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
@@ -96,6 +97,7 @@ VerifiedLog VerifiedLog::load(const fs::path& profileDir, std::string_view hubId
   VerifiedLog v;
   const fs::path dir = logStateDir(profileDir, hubId);
   v.dir_ = dir;
+  v.pin_ = loadPinnedBundle(profileDir);
   auto headText = readWhole(dir / "head.bin");
   auto entriesText = readWhole(dir / "entries.bin");
   if (!headText && !entriesText) return v;
@@ -189,6 +191,11 @@ std::string VerifiedLog::firstDifference(Connection& c) const {
 void VerifiedLog::sync(Connection& c) {
   const SessionInfo& s = c.session();
   const std::string& hubId = s.hubId;
+  const auto pinned = [&](const LogVerifier& log, bool complete) {
+    if (!pin_) return;
+    if (auto ok = checkPin(*pin_, hubId, s.hubKey, log, complete); !ok) refuse(hubId, ok.error());
+  };
+  pinned(verifier_, false);
   if (size() > 0 && !(verifier_.hubKey() == s.hubKey)) {
     refuse(hubId, fmt::format("the hub presents signing key {} but the log you verified belongs to key {}",
                               crypto::fingerprint(hubId, s.hubKey), crypto::fingerprint(hubId, verifier_.hubKey())));
@@ -227,6 +234,7 @@ void VerifiedLog::sync(Connection& c) {
   }
   LogVerifier next = verifier_;
   auto appended = next.appendAll(fresh);
+  pinned(next, false);  // before the entries' own errors: another genesis is the clearer finding
   if (size() == 0 && next.size() >= 1 && (!(next.hubKey() == s.hubKey) || next.hubId() != hubId)) {
     refuse(hubId, "the log's genesis names another hub or hub key than the hub you are connected to");
   }
@@ -249,6 +257,7 @@ void VerifiedLog::sync(Connection& c) {
     }
     refuse(hubId, what);
   }
+  pinned(next, true);
   for (auto& e : fresh) entries_.push_back(std::move(e));
   verifier_ = std::move(next);
   const bool changed = !head_ || head_->head != head.head;
@@ -279,6 +288,11 @@ VerifiedLog::Report VerifiedLog::verifyAll(Connection& c) {
   }
   LogVerifier full;
   auto appended = full.appendAll(all);
+  const auto pinned = [&](bool complete) {
+    if (!pin_) return;
+    if (auto ok = checkPin(*pin_, hubId, s.hubKey, full, complete); !ok) refuse(hubId, ok.error());
+  };
+  pinned(false);
   if (full.size() >= 1 && (!(full.hubKey() == s.hubKey) || full.hubId() != hubId)) {
     refuse(hubId, "the log's genesis names another hub or hub key than the hub you are connected to");
   }
@@ -288,6 +302,7 @@ VerifiedLog::Report VerifiedLog::verifyAll(Connection& c) {
                               full.size()));
   }
   if (auto ok = full.checkHead(first.head); !ok) refuse(hubId, ok.error());
+  pinned(true);
   if (size() > 0 && !(full.entryHashes()[size() - 1] == verifier_.root())) {
     refuse(hubId, fmt::format("the log does not extend the head you verified at {} entries", size()));
   }

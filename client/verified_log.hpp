@@ -19,12 +19,18 @@
 // Any failure throws VerifyError and nothing is stored: the caller must not
 // seal to, or trust a signature by, any key from that hub until resolved.
 //
+// With an enrolment bundle pinned in the profile (client/enrolment_pin.hpp)
+// every sync and verifyAll also checks the log against it (hub id and key,
+// genesis hash, the bundle's head as a floor): the first verification is
+// then not trust on first use.
+//
 // verifyAll() is `focal verify-log`: the same from entry 0 with every
 // signature checked again, compared entry by entry with the stored copy.
 #pragma once
 
 #include "client/connection.hpp"
 #include "client/log_verifier.hpp"
+#include "protocol/enrolment_bundle.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -58,6 +64,8 @@ class VerifiedLog {
   std::uint64_t size() const { return verifier_.size(); }
   const std::optional<SignedHeadBytes>& head() const { return head_; }
   std::int64_t headTimeMs() const { return headTimeMs_; }
+  // The enrolment bundle this profile pins (nullopt: trust on first use).
+  const std::optional<protocol::EnrolmentBundle>& pin() const { return pin_; }
 
  private:
   void save() const;
@@ -72,6 +80,7 @@ class VerifiedLog {
   LogVerifier verifier_;
   std::optional<SignedHeadBytes> head_;
   std::int64_t headTimeMs_ = 0;
+  std::optional<protocol::EnrolmentBundle> pin_;
 };
 
 // "PROFILE/log/HUBID" (the hub id is checked as an identifier first).

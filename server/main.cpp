@@ -3,12 +3,14 @@
 //   focald init --renew-cert DIR   a new TLS certificate for an existing hub
 //   focald run DIR [options]       serve until SIGINT/SIGTERM
 //   focald check DIR               report what would stop `run`, one line each
+//   focald bundle DIR              the enrolment bundle (see bundle_command.hpp)
 #include "crypto/primitives.hpp"
 #include "protocol/build_info.hpp"
 #include "protocol/command_line.hpp"
 #include "server/clock.hpp"
 #include "server/commit_queue.hpp"
 #include "server/config.hpp"
+#include "server/bundle_command.hpp"
 #include "server/certificate.hpp"
 #include "server/directory.hpp"
 #include "server/hub.hpp"
@@ -341,6 +343,21 @@ int main(int argc, char** argv) {
                "exit 2 on any problem");
   checkCmd->add_option("DIR", checkDir, "Hub directory")->required();
 
+  fs::path bundleDir;
+  std::string bundleOut;
+  std::string bundleAddress;
+  auto* bundleCmd = app.add_subcommand(
+      "bundle", "Print the enrolment bundle of the hub in DIR (public material only) for a new point of contact");
+  bundleCmd->add_option("DIR", bundleDir, "Hub directory (the hub may be running)")->required();
+  bundleCmd->add_option("--out", bundleOut, "Write the bundle to FILE (mode 0644; never overwrites) instead of stdout");
+  bundleCmd->add_option("--address", bundleAddress,
+                        "HOST:PORT clients connect to (default: focal.toml's listen, which is refused when it is a "
+                        "wildcard such as 0.0.0.0 or [::])");
+  bundleCmd->footer(
+      "The bundle (JSON, PROTOCOL.md section 11.3) holds the hub id, address, hub public key, the TLS certificate\n"
+      "clients pin, the genesis entry hash and the latest signed head; no private key. Hand it to the member\n"
+      "over a channel that protects its integrity; they run: focal profile init --bundle FILE --key KEYFILE");
+
   fs::path runDir;
   std::string logLevel = "info";
   std::string listen;
@@ -374,6 +391,16 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(logLevel));
 
     if (*checkCmd) return checkCommand(checkDir);
+    if (*bundleCmd) {
+      const std::string text = makeEnrolmentBundle(bundleDir, bundleAddress);
+      if (bundleOut.empty()) {
+        std::cout << text << std::flush;
+      } else {
+        writeNewPublicFile(bundleOut, text);
+        std::cout << "Enrolment bundle of " << bundleDir.string() << " written to " << bundleOut << std::endl;
+      }
+      return 0;
+    }
     if (*initCmd && renewCert) return renewCommand(init.dir, json);
     if (*initCmd) {
       if (!adminKeyOut.empty()) init.adminKeyOut = fs::path(adminKeyOut);
