@@ -6,14 +6,20 @@
 // issuedAtMs with the event, so a client refuses a dropped entry with later
 // ones renumbered, reordered entries, a replayed admin event, a recordedAtMs
 // earlier than the previous entry's and one far from the event's issuedAtMs
-// -- also when it verified none of the edited entries before.
+// -- also when it verified none of the edited entries before. And an
+// admin's client signs again when another entry took its place first.
 #include "hub_fixture.hpp"
 
+#include "client/key_directory.hpp"
+#include "client/verified_log.hpp"
 #include "server/sqlite.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <capnp/message.h>
+
+#include <algorithm>
 #include <functional>
 
 using namespace focal;
@@ -73,7 +79,7 @@ TEST_CASE_METHOD(PlacedLog, "A dropped revocation with the later entries renumbe
   });
   // SG verified up to entry 3: the renumbered entry 4 was signed for entry 5.
   const auto e = sendToMy(3);
-  CHECK_THAT(errorOf(e), Catch::Contains("log entry 4") && Catch::Contains("signed for entry 5"));
+  CHECK_THAT(errorOf(e), Catch::Contains("log entry 4") && Catch::Contains("signed it for entry 5"));
   // A client that never saw this hub refuses it the same way.
   CHECK_THAT(errorOf(sendToMy(3, "fresh")), Catch::Contains("log entry 4"));
 }
@@ -87,7 +93,7 @@ TEST_CASE_METHOD(PlacedLog, "Two entries swapped and re-chained are refused by a
     db.exec("UPDATE log_entries SET idx = 4 WHERE idx = 5");
     db.exec("UPDATE log_entries SET idx = 5 WHERE idx = -1");
   });
-  CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("log entry 4") && Catch::Contains("signed for entry 5"));
+  CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("log entry 4") && Catch::Contains("signed it for entry 5"));
 }
 
 TEST_CASE_METHOD(PlacedLog, "An admin's role change appended again later is refused as a replay",
@@ -119,4 +125,26 @@ TEST_CASE_METHOD(PlacedLog, "A recordedAtMs moved back before the previous entry
     });
     CHECK_THAT(errorOf(sendToMy(3)), Catch::Contains("log entry 5") && Catch::Contains("issued"));
   }
+}
+
+TEST_CASE("An admin event signed for a place another entry took is signed again for the next place",
+          "[integration][log][position]") {
+  Hub hub;
+  auto admin = hub.connect(hub.adminKeys());
+  client::HubDirectory::fetch(*admin);    // this connection verified 2 entries
+  hub.createMember("sg-spf-cyber", "SG");  // entry 2, appended over another connection
+  capnp::MallocMessageBuilder event;
+  auto e = event.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(nowMs());
+  auto r = e.initRoleChange();
+  r.setMemberId("sg-spf-cyber");
+  r.setIsSecretariat(true);
+  // Signed first for entry 2: refused as stale; verified again and signed
+  // for entry 3.
+  CHECK(admin->admin(event).index == 3);
+  CHECK(admin->verifiedLog()->size() == 3);
+  const auto audit = admin->audit(0);
+  CHECK(std::any_of(audit.begin(), audit.end(), [](const client::AuditRow& row) {
+    return row.event == "admin.refused" && row.detail.find("signed it for entry 2") != std::string::npos;
+  }));
 }
