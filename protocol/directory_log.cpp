@@ -303,22 +303,24 @@ Expected<Ok, LogRefusal> DirectoryLog::check(const LogEntryView& entry, const Ch
       const std::int64_t skew = e.getIssuedAtMs() - *o.nowMs;
       if (skew > MaxClockSkewMs || skew < -MaxClockSkewMs) return no(LogRule::ClockSkew);
     }
-    if (auto ok = checkPlace(e, entry, crypto::hash256(entry.event)); !ok) return ok;
-    return checkEvent(e, entry, o);
+    if (auto ok = checkPlace(e, entry); !ok) return ok;
+    if (auto ok = checkEvent(e, entry, o); !ok) return ok;
+    // Last, so an invalid event is refused for what is wrong with it. In v2
+    // a repeated event already failed its position (the same bytes name
+    // the same index); for v1 entries this is the only replay check.
+    const auto earlier = eventHashes_.find(key32(crypto::hash256(entry.event).view()));
+    if (earlier != eventHashes_.end()) return no(LogRule::DuplicateEvent, std::to_string(earlier->second));
+    return Ok{};
   } catch (const kj::Exception&) {
     return no(LogRule::Malformed, {}, "a field has the wrong type");
   }
 }
 
-// Where and when an entry stands (see the header): an event appears once in
-// any version; in v2 (in force from a v2 genesis, or from the checkpoint
-// that starts it) the author's signed position must be this entry's, and
-// recordedAtMs must not go back nor lie far from issuedAtMs.
-Expected<Ok, LogRefusal> DirectoryLog::checkPlace(W::Reader e, const LogEntryView& entry,
-                                                  const crypto::Hash256& eventHash) const {
-  if (auto it = eventHashes_.find(key32(eventHash.view())); it != eventHashes_.end()) {
-    return no(LogRule::DuplicateEvent, std::to_string(it->second));
-  }
+// Where and when an entry stands (see the header), in v2 (in force from a
+// v2 genesis, or from the checkpoint that starts it): the author's signed
+// position must be this entry's, and recordedAtMs must not go back nor lie
+// far from issuedAtMs.
+Expected<Ok, LogRefusal> DirectoryLog::checkPlace(W::Reader e, const LogEntryView& entry) const {
   const bool startsV2 = (e.which() == W::GENESIS && e.getGenesis().getLogVersion() >= LogVersion2) ||
                         (e.which() == W::LOG_VERSION && size_ > 0);
   if (version_ < LogVersion2 && !startsV2) return Ok{};

@@ -29,7 +29,9 @@
 // included), every event carries the position it was signed for (hub id,
 // index, entryHash(index - 1)), which must be this entry's; its issuedAtMs
 // must lie within LogIssueWindowMs of recordedAtMs; recordedAtMs may not go
-// back. In every version an event may appear only once (same bytes).
+// back. In every version an event may appear only once (same bytes; in
+// v2 a repeated event already names another index, so this matters for
+// the v1 entries).
 // SECURITY: so a hub that holds its key can no longer drop, reorder or
 // replay authors' entries and re-chain the rest (SECURITY.md §4).
 #pragma once
@@ -226,8 +228,7 @@ class DirectoryLog {
   std::optional<ConsensusMember> consensusMember(std::string_view id) const;
 
  private:
-  Expected<Ok, LogRefusal> checkPlace(wire::LogEvent::Reader e, const LogEntryView& entry,
-                                      const crypto::Hash256& eventHash) const;
+  Expected<Ok, LogRefusal> checkPlace(wire::LogEvent::Reader e, const LogEntryView& entry) const;
   Expected<Ok, LogRefusal> checkVersion(wire::LogEvent::Reader e, const LogEntryView& entry) const;
   Expected<Ok, LogRefusal> checkEvent(wire::LogEvent::Reader e, const LogEntryView& entry,
                                       const CheckOptions& options) const;

@@ -35,7 +35,7 @@ struct PlacedLog {
   Hub hub;
   TempDir home;
   TestMember sg = hub.createMember("sg-spf-cyber", "SG", wire::Institution::LAW_ENFORCEMENT, true);
-  TestMember my = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
+  TestMember my = hub.createMember("my-pdrm-cyber", "MY");  // only SG runs the CLI
 
   PlacedLog() { REQUIRE(runCliJson(concat(sgArgs(), {"verify-log"})).at("entry_count") == 4); }
 
