@@ -283,7 +283,8 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
       j["admin"] = e.getRoleChange().getIsAdmin();
       j["secretariat"] = e.getRoleChange().getIsSecretariat();
       break;
-    case W::RECORD_APPROVED: break;
+    case W::RECORD_APPROVED:
+    case W::LOG_VERSION: break;
     case W::ADMISSION:
     case W::AMENDMENT: {
       // Verified by the log verifier before it is listed (PROTOCOL.md §12.5).

@@ -5,10 +5,12 @@
 #include "client/connection.hpp"
 
 #include "client/tls_config.hpp"
+#include "client/verified_log.hpp"
 #include "protocol/log.hpp"
 #include "protocol/signing.hpp"
 
 #include <capnp/message.h>
+#include <fmt/format.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -608,6 +610,34 @@ RecordStatusInfo Connection::recordStatus(const crypto::BulletinId& recordId) {
 
 AdminOutcome Connection::admin(capnp::MessageBuilder& event) {
   requireAuthenticated();
+  auto log = verifiedLog_;
+  if (!log) {
+    log = std::make_shared<VerifiedLog>();
+    verifiedLog_ = log;
+  }
+  if (log->size() == 0) log->sync(*this);
+  // The event is signed for the place after the head this connection
+  // verified last (PROTOCOL.md §11.1); when another entry landed first the
+  // hub answers stalePosition: verify the log again and sign for the new
+  // place, a bounded number of times.
+  for (int attempt = 1;; ++attempt) {
+    protocol::setLogPosition(event.getRoot<wire::LogEvent>(),
+                             protocol::LogPosition{session_.hubId, log->size(), log->verifier().root()});
+    try {
+      return adminAt(event);
+    } catch (const HubError& e) {
+      if (e.code() != wire::ErrorCode::STALE_POSITION) throw;
+      if (attempt == MaxAdminAttempts) {
+        throw HubError(e.code(), fmt::format("the directory log grew while this change was being signed, {} times in a "
+                                             "row (other admins or the hub are appending entries); try again ({})",
+                                             MaxAdminAttempts, e.hubMessage()));
+      }
+    }
+    log->sync(*this);
+  }
+}
+
+AdminOutcome Connection::adminAt(capnp::MessageBuilder& event) {
   const auto signedEvent = protocol::signLogEvent(event, *identitySecret_);
   auto build = [&](auto f) {
     auto a = f.initAdmin();

@@ -218,8 +218,13 @@ class Connection {
   std::vector<RecipientState> status(const crypto::BulletinId& id);
   DirectoryListing directory();
   LogPageResult log(std::uint64_t from, std::uint32_t limit = protocol::MaxLogPage);
-  // Signs the LogEvent under context::LogEvent with the session's identity.
+  // Sets the event's position (log v2, PROTOCOL.md §11.1) from the verified
+  // log (synced first when there is none yet), signs it under
+  // context::LogEvent with the session's identity and submits it. On
+  // stalePosition (another entry landed first) it syncs the log and tries
+  // again, MaxAdminAttempts times in all; the last refusal is thrown.
   AdminOutcome admin(capnp::MessageBuilder& event);
+  static constexpr int MaxAdminAttempts = 3;
   // Audit trail rows from `from` (admins only).
   std::vector<AuditRow> audit(std::uint64_t from, std::uint32_t limit = protocol::MaxLogPage);
   // The directory log verified on this connection (HubDirectory::fetch
@@ -262,6 +267,8 @@ class Connection {
   using Clock = std::chrono::steady_clock;
   using Frame = protocol::Parsed<wire::ServerFrame>;
 
+  // One admin request, the event signed as it is.
+  AdminOutcome adminAt(capnp::MessageBuilder& event);
   Clock::time_point deadline() const { return Clock::now() + options_.timeout; }
   bool drive(const bool& done, Clock::time_point deadline, bool closeOnTimeout);
   void writeBytes(crypto::ByteView bytes);

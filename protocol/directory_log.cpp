@@ -199,6 +199,18 @@ std::string describe(const LogRefusal& r) {
     case LogRule::LastAdmin:
       return "refused: the hub would be left without an active admin (" + s + " is the last active admin)";
     case LogRule::UnknownEventKind: return "unknown log event";
+    case LogRule::DuplicateEvent: return "the same event as entry " + s + " (a replayed entry)";
+    case LogRule::Unpositioned:
+      return "the event does not carry the position its author signed it for (required in a v2 log)";
+    case LogRule::PositionMismatch:
+      if (s == "index") return "its author signed it for entry " + d + " (moved, dropped entries before it, or replayed)";
+      if (s == "hub") return "its author signed it for hub '" + d + "'";
+      return "its author signed it to follow another entry than the one before it (the log before it was changed)";
+    case LogRule::TimeBackwards: return "recorded before entry " + s + " (times go backwards)";
+    case LogRule::IssuedOutsideWindow:
+      return "issued at " + s + " ms but recorded at " + d + " ms, more than " +
+             std::to_string(LogIssueWindowMs / 60'000) + " minutes apart";
+    case LogRule::LogVersionChange: return "log version: " + d;
   }
   return "unknown refusal";
 }
@@ -291,10 +303,61 @@ Expected<Ok, LogRefusal> DirectoryLog::check(const LogEntryView& entry, const Ch
       const std::int64_t skew = e.getIssuedAtMs() - *o.nowMs;
       if (skew > MaxClockSkewMs || skew < -MaxClockSkewMs) return no(LogRule::ClockSkew);
     }
-    return checkEvent(e, entry, o);
+    if (auto ok = checkPlace(e, entry); !ok) return ok;
+    if (auto ok = checkEvent(e, entry, o); !ok) return ok;
+    // Last, so an invalid event is refused for what is wrong with it. In v2
+    // a repeated event already failed its position (the same bytes name
+    // the same index); for v1 entries this is the only replay check.
+    const auto earlier = eventHashes_.find(key32(crypto::hash256(entry.event).view()));
+    if (earlier != eventHashes_.end()) return no(LogRule::DuplicateEvent, std::to_string(earlier->second));
+    return Ok{};
   } catch (const kj::Exception&) {
     return no(LogRule::Malformed, {}, "a field has the wrong type");
   }
+}
+
+// Where and when an entry stands (see the header), in v2 (in force from a
+// v2 genesis, or from the checkpoint that starts it): the author's signed
+// position must be this entry's, and recordedAtMs must not go back nor lie
+// far from issuedAtMs.
+Expected<Ok, LogRefusal> DirectoryLog::checkPlace(W::Reader e, const LogEntryView& entry) const {
+  const bool startsV2 = (e.which() == W::GENESIS && e.getGenesis().getLogVersion() >= LogVersion2) ||
+                        (e.which() == W::LOG_VERSION && size_ > 0);
+  if (version_ < LogVersion2 && !startsV2) return Ok{};
+  if (!e.hasPosition()) return no(LogRule::Unpositioned);
+  const auto p = e.getPosition();
+  const std::string_view hubId = size_ == 0 && e.which() == W::GENESIS ? view(e.getGenesis().getHubId())
+                                                                         : std::string_view(hubId_);
+  if (view(p.getHubId()) != hubId) return no(LogRule::PositionMismatch, "hub", std::string(view(p.getHubId())));
+  if (p.getIndex() != size_) return no(LogRule::PositionMismatch, "index", std::to_string(p.getIndex()));
+  const auto prev = size_ == 0 ? logGenesisPrev() : root_;
+  if (!same(view(p.getPrevEntryHash()), prev.view())) return no(LogRule::PositionMismatch, "previous");
+  if (size_ > 0 && entry.recordedAtMs < lastRecordedAtMs_) {
+    return no(LogRule::TimeBackwards, std::to_string(size_ - 1));
+  }
+  const std::int64_t apart = e.getIssuedAtMs() - entry.recordedAtMs;
+  if (apart > LogIssueWindowMs || apart < -LogIssueWindowMs) {
+    return no(LogRule::IssuedOutsideWindow, std::to_string(e.getIssuedAtMs()), std::to_string(entry.recordedAtMs));
+  }
+  return Ok{};
+}
+
+// A genesis names version 1 or 2; a `logVersion` checkpoint, by the hub,
+// moves a v1 log to v2 (the only change there is).
+Expected<Ok, LogRefusal> DirectoryLog::checkVersion(W::Reader e, const LogEntryView& entry) const {
+  if (e.which() == W::GENESIS) {
+    const auto v = e.getGenesis().getLogVersion();
+    if (v > CurrentLogVersion) return no(LogRule::LogVersionChange, {}, "unknown version " + std::to_string(v));
+    return Ok{};
+  }
+  if (entry.authorId != hubId_ || !(entry.authorKey == hubKey_)) return no(LogRule::OutcomeNotByHub);
+  const auto v = e.getLogVersion().getVersion();
+  if (v != LogVersion2 || version_ != LogVersion1) {
+    return no(LogRule::LogVersionChange, {},
+              "a checkpoint may only move a v1 log to v2 (this log is v" + std::to_string(version_) +
+                  ", the checkpoint names v" + std::to_string(v) + ")");
+  }
+  return Ok{};
 }
 
 Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryView& entry, const CheckOptions& o) const {
@@ -307,9 +370,10 @@ Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryVie
     if (!same(view(g.getHubKey()), entry.authorKey.view()) || authorId != view(g.getHubId())) {
       return no(LogRule::GenesisNotByHubKey);
     }
-    return Ok{};
+    return checkVersion(e, entry);
   }
   if (which == W::GENESIS) return no(LogRule::SecondGenesis);
+  if (which == W::LOG_VERSION) return checkVersion(e, entry);
   if (size_ == 1 && members_.empty()) {
     if (which != W::REGISTER) return no(LogRule::NotFirstAdmin);
     return checkFirstAdmin(e.getRegister(), entry, o);
@@ -522,7 +586,9 @@ std::string DirectoryLog::apply(const LogEntryView& entry, const crypto::Hash256
       hubId_ = std::string(view(e.getGenesis().getHubId()));
       hubKey_ = fixed<crypto::SigningPublicKey>(view(e.getGenesis().getHubKey()));
       usedKeys_.insert(key32(hubKey_.view()));
+      version_ = std::max(LogVersion1, e.getGenesis().getLogVersion());
       break;
+    case W::LOG_VERSION: version_ = e.getLogVersion().getVersion(); break;
     case W::REGISTER: changed = addMember(e.getRegister().getMember(), e.getRegister().getKeys(), entry.index); break;
     case W::ADMISSION: {
       auto proposal = decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
@@ -569,6 +635,8 @@ std::string DirectoryLog::apply(const LogEntryView& entry, const crypto::Hash256
       break;
     default: throw std::logic_error("a checked log event has an unknown kind");
   }
+  eventHashes_.emplace(key32(crypto::hash256(entry.event).view()), entry.index);
+  lastRecordedAtMs_ = entry.recordedAtMs;
   skip(entryHash);
   return changed;
 }

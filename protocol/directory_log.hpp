@@ -23,11 +23,23 @@
 // key (any identity key in the member's history, its current or a previous
 // encryption key). A member whose current identity or encryption key is
 // revoked is inactive until a rotation replaces the key.
+//
+// Place (log v2, PROTOCOL.md §11.1): from a genesis with logVersion 2, or
+// from a v1 log's hub-signed `logVersion {2}` checkpoint on (the checkpoint
+// included), every event carries the position it was signed for (hub id,
+// index, entryHash(index - 1)), which must be this entry's; its issuedAtMs
+// must lie within LogIssueWindowMs of recordedAtMs; recordedAtMs may not go
+// back. In every version an event may appear only once (same bytes; in
+// v2 a repeated event already names another index, so this matters for
+// the v1 entries).
+// SECURITY: so a hub that holds its key can no longer drop, reorder or
+// replay authors' entries and re-chain the rest (SECURITY.md §4).
 #pragma once
 
 #include "crypto/types.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/focal.capnp.h"
+#include "protocol/limits.hpp"
 
 #include <array>
 #include <cstdint>
@@ -85,6 +97,13 @@ enum class LogRule : std::uint8_t {
   KeyAlreadyRevoked,
   LastAdmin,               // subject: the last active admin
   UnknownEventKind,
+  // Place and time (see above).
+  DuplicateEvent,          // subject: the index of the earlier entry with the same event bytes
+  Unpositioned,            // a v2 entry whose event carries no position
+  PositionMismatch,        // subject: "index" / "hub" / "previous", detail: the value signed
+  TimeBackwards,           // subject: the previous entry's index
+  IssuedOutsideWindow,     // issuedAtMs more than LogIssueWindowMs from recordedAtMs
+  LogVersionChange,        // detail: what is wrong with a logVersion checkpoint or genesis version
 };
 
 struct LogRefusal {
@@ -101,6 +120,18 @@ std::string describeAt(std::uint64_t index, const LogRefusal& r);
 // Largest LogEvent any log entry may carry (the hub refuses to append a
 // larger one, clients refuse to accept it).
 inline constexpr std::size_t MaxLogEventBytes = 64 * 1024;
+
+// Log versions: 1 = events not bound to their place (logs made before
+// issue 26), 2 = the place rules above. A hub makes v2 logs and moves a v1
+// log to v2 with a checkpoint at startup.
+inline constexpr std::uint32_t LogVersion1 = 1;
+inline constexpr std::uint32_t LogVersion2 = 2;
+inline constexpr std::uint32_t CurrentLogVersion = LogVersion2;
+
+// v2: how far an entry's issuedAtMs (the author's clock) may lie from its
+// recordedAtMs (the hub's clock at append). The hub refuses a live request
+// outside MaxClockSkewMs of its clock, the same window.
+inline constexpr std::int64_t LogIssueWindowMs = MaxClockSkewMs;
 
 // What the log says about one member: its current state and the history
 // needed to judge old signatures (times are the hub's recordedAtMs of the
@@ -183,6 +214,11 @@ class DirectoryLog {
 
   std::uint64_t size() const { return size_; }
   const crypto::Hash256& root() const { return root_; }
+  // 1 or 2 (see above) after the entries so far.
+  std::uint32_t version() const { return version_; }
+  // recordedAtMs of the last entry (0 for an empty log): a v2 append may
+  // not record an earlier time.
+  std::int64_t lastRecordedAtMs() const { return lastRecordedAtMs_; }
   const std::string& hubId() const { return hubId_; }
   const crypto::SigningPublicKey& hubKey() const { return hubKey_; }
   const LogMember* find(std::string_view id) const;
@@ -192,6 +228,8 @@ class DirectoryLog {
   std::optional<ConsensusMember> consensusMember(std::string_view id) const;
 
  private:
+  Expected<Ok, LogRefusal> checkPlace(wire::LogEvent::Reader e, const LogEntryView& entry) const;
+  Expected<Ok, LogRefusal> checkVersion(wire::LogEvent::Reader e, const LogEntryView& entry) const;
   Expected<Ok, LogRefusal> checkEvent(wire::LogEvent::Reader e, const LogEntryView& entry,
                                       const CheckOptions& options) const;
   Expected<Ok, LogRefusal> checkFirstAdmin(wire::LogEvent::Register::Reader r, const LogEntryView& entry,
@@ -217,6 +255,10 @@ class DirectoryLog {
   crypto::SigningPublicKey hubKey_;
   std::map<std::string, LogMember, std::less<>> members_;
   std::set<std::array<std::uint8_t, 32>> usedKeys_;  // every key the log has named
+  std::uint32_t version_ = LogVersion1;
+  std::int64_t lastRecordedAtMs_ = 0;
+  // BLAKE2b-256 of every event so far -> its entry (duplicates, all versions).
+  std::map<std::array<std::uint8_t, 32>, std::uint64_t> eventHashes_;
 };
 
 }  // namespace focal::protocol

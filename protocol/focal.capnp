@@ -36,6 +36,7 @@ enum ErrorCode {
   slowConsumer @17;       # your receive queue overflowed; connection closed, nothing lost
   timeout @18;            # you did not finish a step within its deadline
   tooLarge @19;           # bulletin, recipient list or attachment over its limit
+  stalePosition @20;      # a log event signed for another place in the log: re-sync and sign again
 }
 
 struct Error {
@@ -150,8 +151,11 @@ struct KeySet {
 }
 
 # context "focal/v1/log-event"; signed by the author named in LogEntry.
+# The signature covers these exact bytes, so in a v2 log (PROTOCOL.md
+# §11.1) it covers `position` too: the entry's place in the log.
 struct LogEvent {
   issuedAtMs @0 :Int64;
+  position @10 :Position;      # v2: where the author meant this entry to go
   union {
     genesis @1 :Genesis;               # entry 0, signed by the hub key
     register @2 :Register;             # by an admin
@@ -163,8 +167,14 @@ struct LogEvent {
     admission @8 :Admission;           # by the hub: a proposal every member state approved
     amendment @9 :Admission;           # by the hub: an amendment proposal every member state approved
                                        # (same structure: the proposal and one approval per state)
+    logVersion @11 :LogVersion;        # by the hub: the log's rules change from this entry on
   }
-  struct Genesis { hubId @0 :Text; hubKey @1 :Data; }
+  # The place an entry is signed for: the log's hub, the entry's index and
+  # entryHash(index - 1) (32 zero bytes for entry 0).
+  struct Position { hubId @0 :Text; index @1 :UInt64; prevEntryHash @2 :Data; }
+  # logVersion 0 or 1: the v1 rules; 2: v2 from this genesis on.
+  struct Genesis { hubId @0 :Text; hubKey @1 :Data; logVersion @2 :UInt32; }
+  struct LogVersion { version @0 :UInt32; }  # 2: the checkpoint that starts v2 in a v1 log
   struct Register { member @0 :MemberInfo; keys @1 :KeySet; }
   struct RotateKey { memberId @0 :Text; previousKey @1 :Data; keys @2 :KeySet; }
   struct Revoke { memberId @0 :Text; key @1 :Data; reason @2 :Text; }  # key empty = the member

@@ -56,6 +56,13 @@ crypto::Hash256 logEntryHash(std::uint64_t index, const crypto::Hash256& prevHas
   return h.finish();
 }
 
+void setLogPosition(wire::LogEvent::Builder event, const LogPosition& position) {
+  auto p = event.initPosition();
+  p.setHubId(asText(position.hubId));
+  p.setIndex(position.index);
+  p.setPrevEntryHash(kjBytes(position.prevEntryHash.view()));
+}
+
 SignedHead signLogHead(std::string_view hubId, std::uint64_t size, const crypto::Hash256& root, std::int64_t timeMs,
                        const crypto::SigningSecretKey& hubKey) {
   capnp::MallocMessageBuilder message;

@@ -22,6 +22,16 @@ crypto::Hash256 auditEntryHash(std::uint64_t index, const crypto::Hash256& prevH
                                std::string_view event, std::string_view actor, std::string_view remote,
                                std::string_view detail);
 
+// The place an entry is signed for (LogEvent.position, log v2): the log's
+// hub, the entry's index and entryHash(index - 1) (logGenesisPrev() for
+// entry 0). Set it before signLogEvent.
+struct LogPosition {
+  std::string hubId;
+  std::uint64_t index = 0;
+  crypto::Hash256 prevEntryHash;
+};
+void setLogPosition(wire::LogEvent::Builder event, const LogPosition& position);
+
 // Builds and signs a LogHead.
 struct SignedHead {
   Bytes head;

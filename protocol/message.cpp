@@ -428,6 +428,7 @@ const char* errorName(wire::ErrorCode code) {
     case C::SLOW_CONSUMER: return "slow-consumer";
     case C::TIMEOUT: return "timeout";
     case C::TOO_LARGE: return "too-large";
+    case C::STALE_POSITION: return "stale-position";
   }
   return "unknown-error";  // a code from a newer peer
 }

@@ -82,7 +82,8 @@ using L = wire::LogEvent;
 constexpr Name<L::Which> LogEvents[] = {
     {L::GENESIS, "genesis"}, {L::REGISTER, "register"}, {L::ROTATE_ENCRYPTION, "rotate-encryption"},
     {L::ROTATE_IDENTITY, "rotate-identity"}, {L::REVOKE, "revoke"}, {L::ROLE_CHANGE, "role-change"},
-    {L::RECORD_APPROVED, "record-approved"}, {L::ADMISSION, "admission"}, {L::AMENDMENT, "amendment"}};
+    {L::RECORD_APPROVED, "record-approved"}, {L::ADMISSION, "admission"}, {L::AMENDMENT, "amendment"},
+    {L::LOG_VERSION, "log-version"}};
 
 using S = wire::ServerFrame;
 constexpr Name<S::Which> ServerFrames[] = {

@@ -18,7 +18,10 @@ ErrorCode codeOf(LogRule rule) {
     case LogRule::FirstAdminNotSelfSigned:
     case LogRule::CertInvalid:
     case LogRule::NotCurrentIdentityKey: return ErrorCode::BAD_SIGNATURE;
-    case LogRule::ClockSkew: return ErrorCode::STALE_TIMESTAMP;
+    case LogRule::ClockSkew:
+    case LogRule::IssuedOutsideWindow: return ErrorCode::STALE_TIMESTAMP;
+    case LogRule::PositionMismatch: return ErrorCode::STALE_POSITION;
+    case LogRule::DuplicateEvent: return ErrorCode::DUPLICATE;
     case LogRule::EventTooLarge: return ErrorCode::TOO_LARGE;
     case LogRule::OutcomeNotByHub:
     case LogRule::AuthorNotActive:
@@ -43,8 +46,10 @@ HubError toHubError(const protocol::LogRefusal& refusal) {
 
 Result<Ok> Directory::check(crypto::ByteView event, const crypto::Signature& signature, std::string_view authorId,
                             const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> nowMs,
-                            std::optional<std::int64_t> atMs) const {
-  const protocol::LogEntryView entry{event, signature, authorKey, authorId, log_.size(), atMs.value_or(nowMs.value_or(0))};
+                            std::optional<std::int64_t> atMs, std::optional<std::int64_t> recordedAtMs) const {
+  const protocol::LogEntryView entry{event,       signature,
+                                     authorKey,   authorId,
+                                     log_.size(), recordedAtMs.value_or(atMs.value_or(nowMs.value_or(0)))};
   protocol::DirectoryLog::CheckOptions options;
   options.nowMs = nowMs;
   options.adoptedAtMs = atMs ? atMs : nowMs;  // neither: judged at the proposal's expiry

@@ -44,10 +44,12 @@ class Directory {
   // check (live requests); replay passes nullopt.
   // `atMs` is the entry's recordedAtMs (replay) or the append time: an
   // admission is judged against its proposal's expiry at that time;
-  // nullopt uses nowMs.
+  // nullopt uses nowMs. `recordedAtMs`, the time the entry will carry (the
+  // v2 time rules), defaults to atMs, then nowMs.
   Result<Ok> check(crypto::ByteView event, const crypto::Signature& signature, std::string_view authorId,
                    const crypto::SigningPublicKey& authorKey, std::optional<std::int64_t> nowMs,
-                   std::optional<std::int64_t> atMs = std::nullopt) const;
+                   std::optional<std::int64_t> atMs = std::nullopt,
+                   std::optional<std::int64_t> recordedAtMs = std::nullopt) const;
 
   // The next entry (index and chained hash) for a checked event.
   StoredLogEntry prepare(crypto::Bytes event, const crypto::Signature& signature, std::string authorId,

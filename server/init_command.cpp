@@ -175,6 +175,8 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
       auto g = e.initGenesis();
       g.setHubId(text(o.hubId));
       g.setHubKey(kjBytes(hubKey.publicKey.view()));
+      g.setLogVersion(protocol::CurrentLogVersion);  // entries bound to their place from here on
+      protocol::setLogPosition(e, protocol::LogPosition{o.hubId, 0, protocol::logGenesisPrev()});
     }
     appendEntry(db, directory, protocol::signLogEvent(genesis, hubKey.secretKey), o.hubId, hubKey.publicKey,
                 hubKey.secretKey, now);
@@ -196,6 +198,7 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
       k.setEncryptionKey(kjBytes(adminPublic.encryption.view()));
       k.setEncKeyCreatedAtMs(adminPublic.createdAtMs);
       k.setEncKeyCert(kjBytes(adminPublic.encCert.view()));
+      protocol::setLogPosition(e, protocol::LogPosition{o.hubId, 1, directory.root()});
     }
     appendEntry(db, directory, protocol::signLogEvent(reg, admin.identity.secretKey), o.adminId,
                 admin.identity.publicKey, hubKey.secretKey, now);

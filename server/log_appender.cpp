@@ -5,11 +5,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace focal::server {
 
 LogAppender::Draft LogAppender::hubDraft(capnp::MessageBuilder& event, std::int64_t nowMs,
                                          std::optional<std::int64_t> checkNowMs,
                                          std::optional<std::int64_t> checkAtMs) const {
+  // Signed for the next place: the caller holds the admin lock, so it is
+  // still the next place when append() runs.
+  protocol::setLogPosition(event.getRoot<wire::LogEvent>(),
+                           protocol::LogPosition{directory_.hubId(), directory_.size(), directory_.root()});
   auto signedEvent = protocol::signLogEvent(event, hubKey_.secretKey);
   return Draft{std::move(signedEvent.event), signedEvent.signature, directory_.hubId(), hubKey_.publicKey, nowMs,
                checkNowMs, checkAtMs};
@@ -21,7 +27,11 @@ StoredHead LogAppender::signHead(std::uint64_t size, const crypto::Hash256& root
 }
 
 Expected<LogAppender::Prepared, LogAppender::Failure> LogAppender::prepare(Draft d, const ExtraCheck& extraCheck) const {
-  if (auto ok = directory_.check(d.event, d.signature, d.authorId, d.authorKey, d.checkNowMs, d.checkAtMs); !ok) {
+  // Times in the log never go back (a v2 rule): a hub clock stepped back
+  // records the previous entry's time again.
+  d.nowMs = std::max(d.nowMs, directory_.log().lastRecordedAtMs());
+  if (auto ok = directory_.check(d.event, d.signature, d.authorId, d.authorKey, d.checkNowMs, d.checkAtMs, d.nowMs);
+      !ok) {
     return Unexpected<Failure>{Failure{Failure::Stage::Refused, ok.error()}};
   }
   if (extraCheck) {

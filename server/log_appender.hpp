@@ -38,7 +38,7 @@ class LogAppender {
     crypto::Signature signature;
     std::string authorId;
     crypto::SigningPublicKey authorKey;
-    std::int64_t nowMs = 0;                   // recordedAt and head time
+    std::int64_t nowMs = 0;                   // recordedAt and head time (raised to the last entry's)
     std::optional<std::int64_t> checkNowMs;   // Directory::check's nowMs (issuedAt skew), or none
     std::optional<std::int64_t> checkAtMs;    // Directory::check's atMs
   };
@@ -67,7 +67,8 @@ class LogAppender {
   net::awaitable<std::optional<AsyncMutex::Guard>> lock() { return adminMutex_.lock(); }
 
   // Signs a LogEvent built by the hub itself (adoption, silence procedure)
-  // with the hub key: a draft authored by the hub.
+  // with the hub key, positioned as the next entry (call it under the
+  // lock): a draft authored by the hub.
   Draft hubDraft(capnp::MessageBuilder& event, std::int64_t nowMs, std::optional<std::int64_t> checkNowMs,
                  std::optional<std::int64_t> checkAtMs) const;
 

@@ -1,6 +1,7 @@
 #include "server/startup.hpp"
 
 #include "protocol/log.hpp"
+#include "server/sqlite.hpp"
 #include "server/certificate.hpp"
 #include "crypto/secure_file.hpp"
 
@@ -12,6 +13,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <capnp/message.h>
+
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 
@@ -27,6 +31,40 @@ std::string renewHint(const fs::path& dir, const Config& config) {
            " (then every client must pin the new certificate)";
   }
   return "replace it with a valid certificate for the same key or a new one (then every client must pin it)";
+}
+
+// A log made before entries were bound to their place (v1) moves to v2
+// with one hub-signed `logVersion` checkpoint, appended here before the hub
+// serves; the entries before it keep verifying under the v1 rules
+// (PROTOCOL.md §11.1, "Log versions"). The writer thread has not started:
+// this is the only writer.
+void appendVersionCheckpoint(const Config& config, Directory& dir, const crypto::SigningKeyPair& hubKey,
+                             const Clock& clock) {
+  const std::int64_t now = std::max(clock.nowMs(), dir.log().lastRecordedAtMs());
+  capnp::MallocMessageBuilder mb;
+  auto e = mb.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(now);
+  e.initLogVersion().setVersion(protocol::CurrentLogVersion);
+  protocol::setLogPosition(e, protocol::LogPosition{dir.hubId(), dir.size(), dir.root()});
+  const auto ev = protocol::signLogEvent(mb, hubKey.secretKey);
+  if (auto ok = dir.check(ev.event, ev.signature, dir.hubId(), hubKey.publicKey, std::nullopt, now, now); !ok) {
+    throw std::runtime_error("the log version checkpoint is refused: " + ok.error().message);
+  }
+  const auto entry = dir.prepare(ev.event, ev.signature, dir.hubId(), hubKey.publicKey, now);
+  auto h = protocol::signLogHead(dir.hubId(), entry.index + 1, entry.entryHash, now, hubKey.secretKey);
+  StoredHead head{entry.index + 1, std::move(h.head), h.signature};
+  {
+    auto db = sqlite::Database::open(config.database, sqlite::Database::Mode::ReadWrite);
+    sqlite::Transaction txn(db);
+    if (auto ok = Store::appendLogEntry(db, entry, head); !ok) {
+      throw std::runtime_error("cannot append the log version checkpoint: " + ok.error().message);
+    }
+    txn.commit();
+  }
+  dir.apply(entry);
+  dir.setHead(std::move(head));
+  spdlog::warn("directory log moved to version {} at entry {}: entries are bound to their place from here on",
+               protocol::CurrentLogVersion, entry.index);
 }
 
 }  // namespace
@@ -107,6 +145,10 @@ Directory loadDirectory(Store& store, const Config& config, const crypto::Signin
   }
   if (!(dir.hubKey() == hubKey.publicKey)) {
     throw std::runtime_error("the hub signing key is not the key named in the log's genesis");
+  }
+  if (dir.log().version() < protocol::CurrentLogVersion) {
+    appendVersionCheckpoint(config, dir, hubKey, clock);
+    return dir;
   }
   auto head = store.head(dir.size());
   bool good = false;

@@ -49,6 +49,8 @@ bool hubMadeCertificate(const std::filesystem::path& dir, const Config& config);
 // chain), checks that its genesis names `config.hubId` and `hubKey`, and
 // attaches the stored signed head for the current size (verified; if it is
 // missing or does not verify, a new head is signed and a warning logged).
+// A v1 log (made before entries were bound to their place) gets its
+// `logVersion {2}` checkpoint appended to config.database first.
 // Throws std::runtime_error naming the first problem.
 Directory loadDirectory(Store& store, const Config& config, const crypto::SigningKeyPair& hubKey, const Clock& clock);
 

@@ -82,8 +82,8 @@ protocol::SignedEvent registration(const crypto::MemberKeys& keys, bool isAdmin,
 }
 
 // Sends an admin event signed by its author; anything but success stops the harness.
-void admin(RawClient& c, const protocol::SignedEvent& ev) {
-  if (c.admin(ev).root().which() != wire::ServerFrame::ADMIN) broken("an admin request at start-up was refused");
+void admin(RawClient& c, const protocol::SignedEvent& ev, const crypto::SigningSecretKey& author) {
+  if (c.admin(ev, author).root().which() != wire::ServerFrame::ADMIN) broken("an admin request at start-up was refused");
 }
 
 // The in-process hub of tests/support at fuzz::FixedNowMs, and the one
@@ -104,10 +104,10 @@ struct InProcessHub : test_support::InProcessHub {
     RawClient adminSession(*this, AnswerDeadline);
     if (!adminSession.authenticate(admin)) broken("cannot authenticate the admin");
     const auto& author = admin.identity.secretKey;
-    ::admin(adminSession, registration(fuzz::fixedSender(), true, author));
-    ::admin(adminSession, registration(fuzz::fixedRecipient(), false, author));
-    ::admin(adminSession, registration(fuzz::fixedOther(), false, author));
-    ::admin(adminSession, registration(fuzz::fixedRotated(), false, author));
+    ::admin(adminSession, registration(fuzz::fixedSender(), true, author), author);
+    ::admin(adminSession, registration(fuzz::fixedRecipient(), false, author), author);
+    ::admin(adminSession, registration(fuzz::fixedOther(), false, author), author);
+    ::admin(adminSession, registration(fuzz::fixedRotated(), false, author), author);
     prepareBlob();
   }
   // As fz-alice: uploads fuzz::fixedBlob() and sends a bulletin that

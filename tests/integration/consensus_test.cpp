@@ -506,6 +506,7 @@ TEST_CASE_METHOD(AmendmentVoters,
     capnp::MallocMessageBuilder mb;
     auto e = mb.initRoot<wire::LogEvent>();
     e.setIssuedAtMs(original->root().getIssuedAtMs());
+    e.setPosition(original->root().getPosition());  // the hub signs its own entries' places too
     build(e);
     auto signedEvent = protocol::signLogEvent(mb, hubKey.secretKey);
     auto db = sq::Database::open(hub.database(), sq::Database::Mode::ReadWrite);

@@ -74,7 +74,8 @@ crypto::MemberKeys registerMember(InProcessHub& h, RawClient& adminSession, cons
   spec.id = id;
   spec.state = state;
   const auto reply =
-      adminSession.admin(events::registration(spec, keys.publicKeys(), h.admin.identity.secretKey, h.clock.nowMs(), name));
+      adminSession.admin(events::registration(spec, keys.publicKeys(), h.admin.identity.secretKey, h.clock.nowMs(), name),
+                         h.admin.identity.secretKey);
   if (reply.root().which() != wire::ServerFrame::ADMIN) {
     throw std::runtime_error("registering " + id + ": " + describe(reply));
   }

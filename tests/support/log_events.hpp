@@ -8,6 +8,7 @@
 
 #include <capnp/message.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,14 +35,32 @@ struct MemberSpec {
   std::string name = "";  // empty: "Name of ID"
 };
 
-inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::SigningKeyPair& hub, std::int64_t at = T0) {
+// `version` 1: a genesis as hubs wrote it before log v2 (no version, no
+// position); 2: a v2 genesis, positioned as entry 0.
+inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::SigningKeyPair& hub, std::int64_t at = T0,
+                                     std::uint32_t version = 1) {
   capnp::MallocMessageBuilder m;
   auto e = m.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(at);
   auto g = e.initGenesis();
   g.setHubId(text(hubId));
   g.setHubKey(kjBytes(hub.publicKey.view()));
+  if (version >= 2) {
+    g.setLogVersion(version);
+    protocol::setLogPosition(e, protocol::LogPosition{hubId, 0, protocol::logGenesisPrev()});
+  }
   return protocol::signLogEvent(m, hub.secretKey);
+}
+
+// The hub's checkpoint that moves a v1 log to `version`, signed for `at`.
+inline protocol::SignedEvent logVersion(const crypto::SigningSecretKey& hubKey, const protocol::LogPosition& at,
+                                        std::int64_t issuedAtMs = T0, std::uint32_t version = 2) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(issuedAtMs);
+  e.initLogVersion().setVersion(version);
+  protocol::setLogPosition(e, at);
+  return protocol::signLogEvent(m, hubKey);
 }
 
 // The Register event's body for `pk` (unsigned: a client library signs
@@ -150,6 +169,18 @@ inline protocol::SignedEvent adoption(bool admission, const crypto::SigningSecre
     list[i].setSignature(kjBytes(approvals[i].signature.view()));
   }
   return protocol::signLogEvent(m, hubKey);
+}
+
+// `ev` signed again by `author` with its position set to `at` (log v2:
+// the helpers above sign unpositioned, v1, events).
+inline protocol::SignedEvent positioned(const protocol::SignedEvent& ev, const protocol::LogPosition& at,
+                                        const crypto::SigningSecretKey& author) {
+  auto parsed = protocol::decode<wire::LogEvent>(ev.event);
+  if (!parsed) throw std::logic_error("positioned(): the event does not parse");
+  capnp::MallocMessageBuilder m;
+  m.setRoot(parsed->root());
+  protocol::setLogPosition(m.getRoot<wire::LogEvent>(), at);
+  return protocol::signLogEvent(m, author);
 }
 
 }  // namespace focal::test_support::events

@@ -2,6 +2,8 @@
 // helpers the hostile-peer tests use.
 #include "tests/support/raw_client.hpp"
 
+#include "tests/support/log_events.hpp"
+
 #include "crypto/primitives.hpp"
 #include "tests/support/in_process_hub.hpp"
 
@@ -19,6 +21,7 @@
 #include <array>
 #include <csignal>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 
@@ -243,6 +246,22 @@ ServerFrame RawClient::admin(const protocol::SignedEvent& ev) {
     a.setEvent(protocol::kjBytes(ev.event));
     a.setSignature(protocol::kjBytes(ev.signature.view()));
   });
+}
+
+ServerFrame RawClient::admin(const protocol::SignedEvent& ev, const crypto::SigningSecretKey& author) {
+  auto page = call([](wire::ClientFrame::Builder f) {
+    auto q = f.initLog();
+    q.setFrom(std::numeric_limits<std::uint64_t>::max());
+    q.setLimit(1);
+  });
+  if (!page.root().isLog()) fail("log: " + describe(page));
+  auto head = protocol::decode<wire::LogHead>(protocol::view(page.root().getLog().getHead().getHead()));
+  if (!head) fail("log: the head does not parse");
+  const auto h = head->root();
+  const auto root = crypto::Hash256::fromBytes(protocol::view(h.getRootHash()));
+  if (!root) fail("log: the head's root hash has the wrong length");
+  return admin(test_support::events::positioned(
+      ev, protocol::LogPosition{std::string(protocol::view(h.getHubId())), h.getSize(), *root}, author));
 }
 
 bool RawClient::readChallenge() {

@@ -94,8 +94,11 @@ class RawClient {
   // Sends a request and returns the reply with its id; pushes met on the way
   // are kept in pushes(). Throws when the connection ends first.
   ServerFrame call(const FrameBuilder& build);
-  // An admin request carrying a signed log event.
+  // An admin request carrying a signed log event, as it is.
   ServerFrame admin(const protocol::SignedEvent& ev);
+  // The same event signed again by `author` for the place after the hub's
+  // current head (log v2, PROTOCOL.md §11.1), as a client library does.
+  ServerFrame admin(const protocol::SignedEvent& ev, const crypto::SigningSecretKey& author);
 
   // Reads the challenge (the constructor does; connect() does not). False
   // when the next frame is not a challenge.

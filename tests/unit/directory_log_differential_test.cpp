@@ -7,7 +7,12 @@
 // signing code (valid ones, grown with the hub's own check as the oracle)
 // and then mutated: altered signature or bytes, another author or author
 // key, reordered, repeated or dropped entries, re-signed by someone else or
-// by a replaced key, a field changed and properly re-signed, a zero time.
+// by a replaced key, a field changed and properly re-signed, a zero time;
+// and the place and time rules of log v2 (half the sequences are v2 logs,
+// every event signed for its place): an entry dropped or two swapped with
+// the rest renumbered and re-chained, an event replayed at the end, an
+// event signed for another place, a recordedAtMs that goes back or lies
+// far from issuedAtMs.
 //
 // Seeded: the actions and mutations are a function of the seed (key bytes
 // are fresh; no verdict depends on them). FOCAL_DIFF_SEQUENCES sets the
@@ -132,17 +137,21 @@ struct Action {
 // (the oracle), and now and then one it refuses as the last entry.
 class Builder {
  public:
-  Builder(std::mt19937_64& rng, const crypto::SigningKeyPair& hub) : rng_(rng), hub_(hub) {
+  Builder(std::mt19937_64& rng, const crypto::SigningKeyPair& hub, std::uint32_t version)
+      : rng_(rng), hub_(hub), version_(version) {
     auto admin = std::make_shared<crypto::MemberKeys>(crypto::MemberKeys::generate("adm-a", T0));
-    add({genesis("hub-x", hub_), "hub-x", nullptr, {}, nullptr});
-    add({registration({"adm-a", "SG", wire::Institution::SECRETARIAT, true}, admin->publicKeys(),
-                      admin->identity.secretKey),
-         "adm-a", admin, "adm-a", admin});
+    add({genesis("hub-x", hub_, T0, version), "hub-x", nullptr, {}, nullptr});
+    Action first{registration({"adm-a", "SG", wire::Institution::SECRETARIAT, true}, admin->publicKeys(),
+                              admin->identity.secretKey),
+                 "adm-a", admin, "adm-a", admin};
+    place(first);
+    add(std::move(first));
   }
 
   // Returns false once a refused entry ended the sequence.
   bool step() {
     Action a = action();
+    place(a);
     const auto& authorKey = a.signer ? a.signer->identity.publicKey : hub_.publicKey;
     if (oracle_.check(a.event.event, a.event.signature, a.authorId, authorKey, std::nullopt, nextTime())) {
       add(std::move(a));
@@ -164,6 +173,12 @@ class Builder {
     return v[pick(v.size())];
   }
   std::int64_t nextTime() const { return T0 + 1000 * static_cast<std::int64_t>(entries.size() + 1); }
+  // v2: the event signed again for the next place, as its author would.
+  void place(Action& a) const {
+    if (version_ < 2) return;
+    a.event = positioned(a.event, protocol::LogPosition{"hub-x", oracle_.size(), oracle_.root()},
+                         a.signer ? a.signer->identity.secretKey : hub_.secretKey);
+  }
 
   void push(const Action& a) {
     entries.push_back(
@@ -201,6 +216,7 @@ class Builder {
 
   std::mt19937_64& rng_;
   const crypto::SigningKeyPair& hub_;
+  std::uint32_t version_;
   server::Directory oracle_;
 };
 
@@ -332,11 +348,64 @@ void changeField(Entry& e, std::mt19937_64& rng, const crypto::SigningKeyPair& h
   e.signature = signedEvent.signature;
 }
 
+// Indices 0, 1, 2, ... again after entries were moved (the chain is
+// recomputed by stored(): a hub that re-chains and re-signs its heads).
+void renumber(std::vector<Entry>& seq) {
+  for (std::size_t i = 0; i < seq.size(); ++i) seq[i].index = i;
+}
+
+// The place and time mutations of log v2 (cases 12-17 of mutate()).
+std::string mutatePlace(std::vector<Entry>& seq, std::size_t k, std::mt19937_64& rng, const crypto::SigningKeyPair& hub,
+                        unsigned which) {
+  const auto n = seq.size();
+  Entry& e = seq[k];
+  switch (which) {
+    case 12:
+      seq.erase(seq.begin() + static_cast<std::ptrdiff_t>(k));
+      renumber(seq);
+      return "dropped, renumbered";
+    case 13:
+      if (k + 1 < n) std::swap(seq[k], seq[k + 1]);
+      renumber(seq);
+      return "reordered, renumbered";
+    case 14:
+      seq.push_back(seq[k]);
+      renumber(seq);
+      return "replayed at the end";
+    case 15: {  // signed, by its own author, for the place before or after, or for none
+      auto parsed = protocol::decode<wire::LogEvent>(e.event);
+      if (!parsed || !parsed->root().hasPosition()) return "none";
+      if (rng() % 3 == 0) {
+        capnp::MallocMessageBuilder m;
+        m.setRoot(parsed->root());
+        m.getRoot<wire::LogEvent>().disownPosition();
+        const auto bare = protocol::signLogEvent(m, e.signer ? e.signer->identity.secretKey : hub.secretKey);
+        e.event = bare.event;
+        e.signature = bare.signature;
+        return "signed for no place";
+      }
+      const auto p = parsed->root().getPosition();
+      const auto prev = crypto::Hash256::fromBytes(protocol::view(p.getPrevEntryHash()));
+      if (!prev) return "none";
+      const protocol::LogPosition at{std::string(protocol::view(p.getHubId())),
+                                     p.getIndex() + (rng() % 2 == 0 ? 1 : -1), *prev};
+      const auto moved = positioned({e.event, e.signature}, at, e.signer ? e.signer->identity.secretKey : hub.secretKey);
+      e.event = moved.event;
+      e.signature = moved.signature;
+      return "signed for another place";
+    }
+    case 16: e.recordedAtMs = seq[k - 1].recordedAtMs - 1; return "recorded before the previous entry";
+    default: e.recordedAtMs += 2 * protocol::LogIssueWindowMs; return "recorded far from issuedAtMs";
+  }
+}
+
 std::string mutate(std::vector<Entry>& seq, const Builder& b, std::mt19937_64& rng, const crypto::SigningKeyPair& hub) {
   const auto n = seq.size();
   const auto k = 1 + rng() % (n - 1);  // never the genesis alone: a log of one entry stays too simple
   Entry& e = seq[k];
-  switch (rng() % 12) {
+  const auto which = static_cast<unsigned>(rng() % 18);
+  if (which >= 12) return mutatePlace(seq, k, rng, hub, which);
+  switch (which) {
     case 0: return "none";
     case 1: e.signature.bytes[rng() % 64] ^= 1; return "signature byte";
     case 2: e.event[rng() % e.event.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255); return "event byte";
@@ -365,7 +434,7 @@ std::string mutate(std::vector<Entry>& seq, const Builder& b, std::mt19937_64& r
       return "replaced key used";
     }
     case 10: changeField(e, rng, hub); return "field changed, re-signed";
-    default: e.recordedAtMs = 0; return "zero time";
+    default: e.recordedAtMs = 0; return "zero time";  // 11
   }
 }
 
@@ -389,7 +458,7 @@ TEST_CASE("hub and client judge the same random log sequences identically, entry
   const std::size_t perBase = 8;
   for (std::uint64_t base = 0; base * perBase < total; ++base) {
     std::mt19937_64 rng(0x5eed0000 + base);
-    Builder b(rng, pool.hub);
+    Builder b(rng, pool.hub, base % 2 == 0 ? protocol::LogVersion2 : protocol::LogVersion1);
     const auto steps = 3 + rng() % 12;
     for (std::size_t i = 0; i < steps && b.step(); ++i) {
     }

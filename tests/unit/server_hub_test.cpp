@@ -67,7 +67,11 @@ ErrorCode errorOf(const protocol::Parsed<wire::ServerFrame>& f) {
 
 std::optional<ErrorCode> finalError(RawClient& c) { return c.finalError(); }
 
-protocol::Parsed<wire::ServerFrame> adminCall(RawClient& c, const protocol::SignedEvent& ev) { return c.admin(ev); }
+// Signed again by `author` for the hub's next log position (log v2).
+protocol::Parsed<wire::ServerFrame> adminCall(RawClient& c, const protocol::SignedEvent& ev,
+                                              const crypto::SigningSecretKey& author) {
+  return c.admin(ev, author);
+}
 
 protocol::SealedBulletin seal(const crypto::MemberKeys& from, const std::vector<const crypto::MemberKeys*>& to,
                               std::int64_t nowMs, wire::Tlp tlp = wire::Tlp::GREEN, std::size_t bodyBytes = 100,
@@ -516,11 +520,11 @@ TEST_CASE("hub: admin changes are logged, signed and visible in the directory an
   a.authenticate("sg-alice", alice.identity);
   auto dave = crypto::MemberKeys::generate("my-dave", h.clock.nowMs());
   CHECK(errorOf(adminCall(a, registration({"my-dave", "MY"}, dave.publicKeys(), alice.identity.secretKey,
-                                          h.clock.nowMs()))) == ErrorCode::FORBIDDEN);
+                                          h.clock.nowMs()), alice.identity.secretKey)) == ErrorCode::FORBIDDEN);
   // An event signed with another key than the session's is refused.
   CHECK(errorOf(adminCall(adminSession, registration({"my-dave", "MY"}, dave.publicKeys(),
-                                                     alice.identity.secretKey, h.clock.nowMs()))) ==
-        ErrorCode::BAD_SIGNATURE);
+                                                     alice.identity.secretKey, h.clock.nowMs()),
+                          alice.identity.secretKey)) == ErrorCode::BAD_SIGNATURE);
 }
 
 TEST_CASE("hub: revoking a member closes its live sessions and refuses it afterwards", "[server][hub]") {
@@ -531,7 +535,8 @@ TEST_CASE("hub: revoking a member closes its live sessions and refuses it afterw
   RawClient b(h);
   b.authenticate("th-bob", bob.identity);
 
-  auto reply = adminCall(adminSession, revocation("th-bob", {}, h.admin.identity.secretKey, h.clock.nowMs()));
+  auto reply = adminCall(adminSession, revocation("th-bob", {}, h.admin.identity.secretKey, h.clock.nowMs()),
+                         h.admin.identity.secretKey);
   REQUIRE(reply.root().which() == wire::ServerFrame::ADMIN);
   CHECK(reply.root().getAdmin().getIndex() == 3);
   CHECK(finalError(b) == ErrorCode::REVOKED_KEY);
