@@ -216,11 +216,8 @@ nlohmann::json memberRolesJson(const MemberRecord& m) {
 }
 
 crypto::PublicKeys readPublicKeys(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read " + file);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto pk = crypto::parsePublicKeys(text.str());
+  auto pk = crypto::readPublicKeyFile(file);
+  if (!pk && pk.error() == crypto::KeyFileError::NotFound) throw std::runtime_error("cannot read " + file);
   if (!pk) throw UsageError("bad-public-key", file + ": " + crypto::describe(pk.error()));
   return *pk;
 }

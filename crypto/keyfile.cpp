@@ -419,9 +419,22 @@ std::string formatPublicKeys(const PublicKeys& pk) {
 // key once, in any order; base64 must decode to exactly the key size; the
 // decimal must be canonical; the certificate must verify. One trailing newline
 // and CRLF line ends are tolerated, nothing else.
+Expected<PublicKeys, KeyFileError> readPublicKeyFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return unexpected(KeyFileError::NotFound);
+  if (std::filesystem::file_size(path, ec) > MaxPublicKeyFileBytes || ec) return unexpected(KeyFileError::BadPublicKey);
+  Bytes bytes;
+  try {
+    bytes = readFileLimited(path, MaxPublicKeyFileBytes);
+  } catch (const std::exception&) {
+    return unexpected(KeyFileError::NotFound);
+  }
+  return parsePublicKeys(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 Expected<PublicKeys, KeyFileError> parsePublicKeys(std::string_view text) {
   const auto bad = unexpected(KeyFileError::BadPublicKey);
-  if (text.size() > 64 * 1024) return bad;  // a real one is ~300 bytes + id
+  if (text.size() > MaxPublicKeyFileBytes) return bad;  // a real one is ~300 bytes + id
   std::vector<std::string_view> lines;
   std::size_t start = 0;
   while (start <= text.size()) {

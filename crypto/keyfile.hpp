@@ -88,6 +88,10 @@ Expected<MemberKeys, KeyFileError> readKeyFile(const std::filesystem::path& path
 //   certificate: <base64 64>
 std::string formatPublicKeys(const PublicKeys& pk);
 Expected<PublicKeys, KeyFileError> parsePublicKeys(std::string_view text);  // checks certificate
+// Reads FILE.pub (at most MaxPublicKeyFileBytes) and parses it: NotFound
+// when it cannot be read, BadPublicKey when it is too large or not one.
+inline constexpr std::size_t MaxPublicKeyFileBytes = 64 * 1024;
+Expected<PublicKeys, KeyFileError> readPublicKeyFile(const std::filesystem::path& path);
 
 // Safety number of one member: 30 decimal digits in six groups of five,
 // from BLAKE2b-256("focal/v1/fingerprint" || 0 || u16be len(id) || id || identityPk),

@@ -166,7 +166,7 @@ std::string describe(const LogRefusal& r) {
     case LogRule::SecondGenesis: return "a genesis may only be entry 0";
     case LogRule::NotFirstAdmin: return "entry 1 must register the first admin";
     case LogRule::FirstMemberNotAdmin: return "the first member must be an admin";
-    case LogRule::FirstAdminNotSelfSigned: return "the first admin's registration must be signed by its own key";
+    case LogRule::FirstAdminWrongSigner: return "the first admin's registration must be signed by the hub key or by the admin's own key";
     case LogRule::InvalidMemberId: return "member ids match [a-z0-9][a-z0-9.-]{1,62}";
     case LogRule::GroupAddressId: return "a member id may not be a group address";
     case LogRule::NameTooLong: return "member name too long";
@@ -406,15 +406,18 @@ Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryVie
   }
 }
 
-// The first admin registers itself; `focald init` is the authority.
+// The first admin: registered by the hub key (`focald init --admin-pub`) or,
+// in logs made before that, by itself; `focald init` is the authority.
 Expected<Ok, LogRefusal> DirectoryLog::checkFirstAdmin(W::Register::Reader r, const LogEntryView& entry,
                                                        const CheckOptions& o) const {
   if (auto ok = checkMemberInfo(r.getMember()); !ok) return ok;
   const auto id = view(r.getMember().getId());
   if (auto ok = checkKeySet(r.getKeys(), id, o); !ok) return ok;
   if (!r.getMember().getIsAdmin()) return no(LogRule::FirstMemberNotAdmin);
-  if (entry.authorId != id || !same(entry.authorKey.view(), view(r.getKeys().getIdentityKey()))) {
-    return no(LogRule::FirstAdminNotSelfSigned);
+  const bool byHub = entry.authorId == hubId_ && entry.authorKey == hubKey_;
+  const bool bySelf = entry.authorId == id && same(entry.authorKey.view(), view(r.getKeys().getIdentityKey()));
+  if (!byHub && !bySelf) {
+    return no(LogRule::FirstAdminWrongSigner);
   }
   if (keyInUse(view(r.getKeys().getIdentityKey()))) return no(LogRule::KeyInUse, std::string(id), "identity");
   if (keyInUse(view(r.getKeys().getEncryptionKey()))) return no(LogRule::KeyInUse, std::string(id), "encryption");

@@ -7,9 +7,11 @@
 //
 // Authorisation (DirectoryLog::check):
 //   entry 0        genesis {hubId, hubKey}, signed by the hub key
-//   entry 1        the self-registration of the first admin (signed by the
-//                  new admin's own identity key): the only case where an
-//                  author is not yet a member
+//   entry 1        the registration of the first admin, signed by the hub
+//                  key the genesis names (`focald init --admin-pub`: the
+//                  admin's private key never exists on the hub machine) or,
+//                  in logs made before that, by the new admin's own identity
+//                  key: the only case where an author is not yet a member
 //   register, revoke, roleChange      by an active admin
 //   rotateEncryption / rotateIdentity by the member itself (previousKey =
 //                  its current encryption / identity key) or an admin
@@ -67,7 +69,7 @@ enum class LogRule : std::uint8_t {
   SecondGenesis,
   NotFirstAdmin,           // entry 1 is not a registration
   FirstMemberNotAdmin,
-  FirstAdminNotSelfSigned,
+  FirstAdminWrongSigner,
   InvalidMemberId,
   GroupAddressId,
   NameTooLong,

@@ -29,9 +29,10 @@ show() { printf '$ %s\n' "$*"; "$@"; }
 # Demo passphrases; a real deployment types them at a prompt.
 export FOCAL_PASSPHRASE="demo passphrase, not for production"
 
-step "1. Initialise a hub (TLS certificate, hub signing key, SQLite database, first admin)"
-show "$focald" init "$work/hub" --name asean-wgcc-demo --listen 127.0.0.1:0 --admin-id secretariat-admin \
-  --admin-name "WG on CC secretariat admin" --kdf interactive
+step "1. The first admin makes a key pair on their own machine; the hub is created with its public half"
+show "$focal" keygen --member secretariat-admin --out "$work/admin.key" --kdf interactive
+show "$focald" init "$work/hub" --name asean-wgcc-demo --listen 127.0.0.1:0 --admin-pub "$work/admin.key.pub" \
+  --admin-name "WG on CC secretariat admin"
 
 step "2. Start the hub"
 "$focald" run "$work/hub" >"$work/hub.out" 2>"$work/hub.log" &
@@ -44,7 +45,7 @@ addr=$(sed -n 's/^focald listening on \(.*\)$/\1/p' "$work/hub.out")
 [ -n "$addr" ] || { echo "hub did not start:"; cat "$work/hub.log"; exit 1; }
 echo "hub listening on $addr (pid $hub_pid)"
 common=(--hub "$addr" --ca "$work/hub/tls/cert.pem")
-admin=("${common[@]}" --key "$work/hub/admin.key" --profile-dir "$work/admin")
+admin=("${common[@]}" --key "$work/admin.key" --profile-dir "$work/admin")
 sg=("${common[@]}" --key "$work/sg.key" --profile-dir "$work/sg")
 my=("${common[@]}" --key "$work/my.key" --profile-dir "$work/my")
 

@@ -15,7 +15,7 @@ ErrorCode codeOf(LogRule rule) {
   switch (rule) {
     case LogRule::BadSignature:
     case LogRule::GenesisNotByHubKey:
-    case LogRule::FirstAdminNotSelfSigned:
+    case LogRule::FirstAdminWrongSigner:
     case LogRule::CertInvalid:
     case LogRule::NotCurrentIdentityKey: return ErrorCode::BAD_SIGNATURE;
     case LogRule::ClockSkew:

@@ -59,11 +59,33 @@ void appendEntry(sqlite::Database& db, Directory& dir, const protocol::SignedEve
 
 }  // namespace
 
-InitResult initHub(const InitOptions& o, std::string_view passphrase, const Clock& clock) {
+std::optional<fs::path> legacyAdminKeyFile(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path p = dir / "admin.key";
+  if (fs::exists(p, ec)) return p;
+  return std::nullopt;
+}
+
+InitResult initHub(const InitOptions& o, const Clock& clock) {
   if (!validMemberId(o.hubId)) throw std::runtime_error("hub id must match [a-z0-9][a-z0-9.-]{1,62}");
-  if (!validMemberId(o.adminId) || isGroupAddress(o.adminId)) {
+  if (o.adminPublicKeyFile.empty()) {
+    throw std::runtime_error("--admin-pub FILE.pub is required: the first admin runs `focal keygen` on their own "
+                             "machine and gives you the .pub file (no admin private key is made on the hub)");
+  }
+  auto readPub = crypto::readPublicKeyFile(o.adminPublicKeyFile);
+  if (!readPub) {
+    throw std::runtime_error("--admin-pub " + o.adminPublicKeyFile.string() + ": " + crypto::describe(readPub.error()));
+  }
+  const crypto::PublicKeys adminPublic = *readPub;
+  const std::string adminId = o.adminId.empty() ? adminPublic.memberId : o.adminId;
+  if (adminId != adminPublic.memberId) {
+    throw std::runtime_error("--admin-id " + o.adminId + " differs from the member id in " +
+                             o.adminPublicKeyFile.string() + " (" + adminPublic.memberId + ")");
+  }
+  if (!validMemberId(adminId) || isGroupAddress(adminId)) {
     throw std::runtime_error("admin id must match [a-z0-9][a-z0-9.-]{1,62} and not be a group address");
   }
+  if (adminId == o.hubId) throw std::runtime_error("the admin id must differ from the hub id");
   std::vector<std::string> memberStates = o.memberStates.empty() ? Config::defaultMemberStates() : o.memberStates;
   for (auto& st : memberStates) {
     if (!protocol::isIso3166Alpha2(st)) {
@@ -85,11 +107,6 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   if (o.tlsCertificate.has_value() != o.tlsPrivateKey.has_value()) {
     throw std::runtime_error("--tls-cert and --tls-key go together");
   }
-  if (!crypto::longEnoughForNewKeyFile(passphrase)) {
-    throw std::runtime_error("the admin key passphrase must have at least " +
-                             std::to_string(crypto::MinNewPassphraseChars) + " characters (it has " +
-                             std::to_string(crypto::passphraseChars(passphrase)) + ")");
-  }
 
   const fs::path dir = fs::absolute(o.dir);
   const fs::path configFile = dir / "focal.toml";
@@ -97,20 +114,10 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   // else is looked at; the lock is then held until init is done.
   HubLock::requireFree(dir);
   if (fs::exists(configFile)) throw std::runtime_error(dir.string() + " already holds a hub (focal.toml exists)");
-  for (const char* name : {"focal.db", "hub.key", "admin.key"}) {
+  for (const char* name : {"focal.db", "hub.key"}) {
     if (fs::exists(dir / name)) {
       throw std::runtime_error(dir.string() + " holds a partial hub (" + name +
                                " exists without focal.toml); remove it or choose another directory");
-    }
-  }
-  const fs::path adminKeyFile = o.adminKeyOut ? fs::absolute(*o.adminKeyOut) : dir / "admin.key";
-  const fs::path adminPublicFile = adminKeyFile.string() + ".pub";
-  if (o.adminKeyOut) {
-    for (const auto& p : {adminKeyFile, adminPublicFile}) {
-      if (fs::exists(p)) throw std::runtime_error(p.string() + " exists; --admin-key-out never overwrites a file");
-    }
-    if (!fs::is_directory(adminKeyFile.parent_path())) {
-      throw std::runtime_error("--admin-key-out: " + adminKeyFile.parent_path().string() + " is not a directory");
     }
   }
   fs::create_directories(dir);
@@ -150,15 +157,7 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   auto hubKey = crypto::SigningKeyPair::generate();
   crypto::writeFileAtomic(dir / "hub.key", hubKey.secretKey.view(), 0600);
 
-  // First admin's keys, encrypted under the operator's passphrase.
   const std::int64_t now = clock.nowMs();
-  auto admin = crypto::MemberKeys::generate(o.adminId, now);
-  const auto adminPublic = admin.publicKeys();
-  if (auto ok = crypto::writeKeyFile(adminKeyFile, admin, passphrase, o.kdf); !ok) {
-    throw std::runtime_error("cannot write " + adminKeyFile.string() + ": " + crypto::describe(ok.error()));
-  }
-  const std::string pub = crypto::formatPublicKeys(adminPublic);
-  crypto::writeFileAtomic(adminPublicFile, crypto::asBytes(pub), 0644);
 
   // Database with the first two log entries, in one transaction.
   {
@@ -187,8 +186,8 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
       e.setIssuedAtMs(now);
       auto r = e.initRegister();
       auto m = r.initMember();
-      m.setId(text(o.adminId));
-      m.setName(text(o.adminName.empty() ? o.adminId : o.adminName));
+      m.setId(text(adminId));
+      m.setName(text(o.adminName.empty() ? adminId : o.adminName));
       m.setState(text(o.adminState));
       m.setInstitution(institution);
       m.setIsAdmin(true);
@@ -200,8 +199,10 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
       k.setEncKeyCert(kjBytes(adminPublic.encCert.view()));
       protocol::setLogPosition(e, protocol::LogPosition{o.hubId, 1, directory.root()});
     }
-    appendEntry(db, directory, protocol::signLogEvent(reg, admin.identity.secretKey), o.adminId,
-                admin.identity.publicKey, hubKey.secretKey, now);
+    // Signed by the hub key: init is the authority for the first admin, and
+    // the admin's private key is not here (PROTOCOL.md §11.1, entry 1).
+    appendEntry(db, directory, protocol::signLogEvent(reg, hubKey.secretKey), o.hubId, hubKey.publicKey,
+                hubKey.secretKey, now);
     txn.commit();
   }
 
@@ -214,11 +215,9 @@ InitResult initHub(const InitOptions& o, std::string_view passphrase, const Cloc
   r.caFile = certFile;
   r.certificateFingerprint = certificateFingerprint(certFile);
   r.hubKeyFingerprint = crypto::fingerprint(o.hubId, hubKey.publicKey);
-  r.adminId = o.adminId;
-  r.adminKeyFile = adminKeyFile;
-  r.adminKeyInsideHub = !o.adminKeyOut;
-  r.adminPublicKeyFile = adminPublicFile;
-  r.adminFingerprint = crypto::fingerprint(o.adminId, adminPublic.identity);
+  r.adminId = adminId;
+  r.adminPublicKeyFile = fs::absolute(o.adminPublicKeyFile);
+  r.adminFingerprint = crypto::fingerprint(adminId, adminPublic.identity);
   return r;
 }
 

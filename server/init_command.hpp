@@ -1,11 +1,15 @@
 // `focald init DIR`: creates a hub from nothing.
 //
 // Writes (in this order, focal.toml last, so a failed init never looks like
-// a hub): tls/cert.pem + tls/key.pem (unless given), hub.key, admin.key +
-// admin.key.pub, focal.db with log entry 0 (genesis, signed by the hub key)
-// and entry 1 (the first admin registering itself, signed by its own new
-// identity key — the only self-registration, authorised by the operator who
-// runs init), then focal.toml.
+// a hub): tls/cert.pem + tls/key.pem (unless given), hub.key, focal.db with
+// log entry 0 (genesis, signed by the hub key) and entry 1 (the first
+// admin's registration, signed by the hub key: init is the authority), then
+// focal.toml.
+//
+// The first admin's keys are made on the admin's own machine (`focal
+// keygen`); init reads only their public file (--admin-pub FILE.pub). No
+// admin private key is ever made on, or written to, the hub machine
+// (SECURITY.md §1: the hub is not trusted with the key directory).
 //
 // hub.key is the raw 64-byte Ed25519 secret key, UNENCRYPTED (mode 0600):
 // the hub signs a new log head whenever the directory changes, unattended,
@@ -31,19 +35,16 @@ struct InitOptions {
   std::string hubId = "focal-hub";
   std::optional<std::filesystem::path> tlsCertificate;
   std::optional<std::filesystem::path> tlsPrivateKey;
-  std::string adminId = "admin";
+  // The first admin's public key file (`focal keygen` writes FILE.pub):
+  // required. Its certificate (identity over encryption key) is checked.
+  std::filesystem::path adminPublicKeyFile;
+  std::string adminId;     // default: the member id in that file; if set, must equal it
   std::string adminName;   // default: the admin id
   std::string adminState;  // ISO 3166 alpha-2 or empty; one of memberStates
   // The working group's member states, written to focal.toml
   // ([working_group] member_states); empty: Config::defaultMemberStates().
   std::vector<std::string> memberStates;
   std::string adminInstitution = "policy-security";
-  crypto::KdfStrength kdf = crypto::KdfStrength::Moderate;
-  // Where the first admin's key file is written (and PATH.pub beside it);
-  // default DIR/admin.key. SECURITY: the admin's key does not belong on
-  // the hub machine (SECURITY.md §1: the hub is not trusted with the key
-  // directory); init says so when it writes it there.
-  std::optional<std::filesystem::path> adminKeyOut;
 };
 
 struct InitResult {
@@ -54,15 +55,18 @@ struct InitResult {
   std::string certificateFingerprint;    // SHA-256, colon hex
   std::string hubKeyFingerprint;         // crypto::fingerprint(hubId, hubKey)
   std::string adminId;
-  std::filesystem::path adminKeyFile;
-  bool adminKeyInsideHub = false;  // written into DIR: move it off the hub machine
-  std::filesystem::path adminPublicKeyFile;
+  std::filesystem::path adminPublicKeyFile;  // as given
   std::string adminFingerprint;
 };
 
 // Throws std::runtime_error with a message for the operator (HubLockHeld
 // when a focald holds the directory).
-InitResult initHub(const InitOptions& options, std::string_view passphrase, const Clock& clock);
+InitResult initHub(const InitOptions& options, const Clock& clock);
+
+// An admin private key file that `focald init` wrote into DIR before
+// --admin-pub existed (DIR/admin.key), or nullopt. Startup and `focald
+// check` warn about it: docs/operations.md says how to move off it.
+std::optional<std::filesystem::path> legacyAdminKeyFile(const std::filesystem::path& dir);
 
 struct RenewResult {
   std::filesystem::path certificate;

@@ -17,7 +17,6 @@
 #include "server/hub_lock.hpp"
 #include "server/init_command.hpp"
 #include "server/net.hpp"
-#include "server/passphrase.hpp"
 #include "server/startup.hpp"
 #include "server/store.hpp"
 #include "server/tls.hpp"
@@ -66,16 +65,15 @@ void raiseFdLimit(const Limits& limits) {
   }
 }
 
-void printAdminKeyNotice(const InitResult& r, std::ostream& out) {
-  if (r.adminKeyInsideHub) {
-    out << "The first admin's private key is in " << r.adminKeyFile.string() << " (passphrase-encrypted).\n"
-        << "MOVE IT OFF THIS MACHINE to the admin's own: the hub is not trusted with members' keys\n"
-        << "(SECURITY.md section 1), and a key left here is exposed to whoever controls the hub.\n"
-        << "Next time, write it elsewhere from the start: focald init --admin-key-out PATH ...\n";
-  } else {
-    out << "The first admin's private key is in " << r.adminKeyFile.string()
-        << " (passphrase-encrypted), outside the hub directory: keep it off the hub machine.\n";
-  }
+// A hub made before --admin-pub keeps the admin key init wrote into DIR:
+// what `focald run` logs and `focald check` prints about it.
+std::optional<std::string> legacyAdminKeyWarning(const fs::path& dir) {
+  const auto file = legacyAdminKeyFile(dir);
+  if (!file) return std::nullopt;
+  return file->string() +
+         " is an admin private key that an older focald init made on this machine; whoever controls the hub can "
+         "use it. The admin copies it to their own machine and rotates it there (focal rotate-key --identity --out NEW.key), "
+         "then it is deleted here (shred -u): SECURITY.md section 1, \"An admin key made by an older init\"";
 }
 
 int renewCommand(const fs::path& dir, bool json) {
@@ -131,6 +129,7 @@ int checkCommand(const fs::path& dir) {
   for (const auto& line : certificateWarnings(dir, *config, std::chrono::system_clock::now())) {
     std::cout << "warning: " << line << "\n";
   }
+  if (const auto line = legacyAdminKeyWarning(dir)) std::cout << "warning: " << *line << "\n";
   if (const auto pid = HubLock::holder(dir)) {
     std::cout << "running: focald pid " << (*pid == 0 ? std::string("unknown") : std::to_string(*pid))
               << " serves this directory\n";
@@ -144,16 +143,8 @@ int checkCommand(const fs::path& dir) {
 }
 
 int initCommand(const InitOptions& options, bool json) {
-  std::string passphrase = obtainNewPassphrase("Passphrase for the first admin's key file: ");
   SystemClock clock;
-  InitResult r;
-  try {
-    r = initHub(options, passphrase, clock);
-  } catch (...) {
-    wipe(passphrase);
-    throw;
-  }
-  wipe(passphrase);
+  const InitResult r = initHub(options, clock);
   if (json) {
     // The JSON dialect of focal (docs/json.md, focald init).
     nlohmann::json j = {
@@ -164,13 +155,10 @@ int initCommand(const InitOptions& options, bool json) {
         {"certificate_sha256", r.certificateFingerprint},
         {"hub_key_fingerprint", r.hubKeyFingerprint},
         {"admin_id", r.adminId},
-        {"admin_key_file", r.adminKeyFile.string()},
-        {"admin_key_inside_hub", r.adminKeyInsideHub},
         {"admin_public_key_file", r.adminPublicKeyFile.string()},
         {"admin_fingerprint", r.adminFingerprint},
     };
     std::cout << j.dump(2) << std::endl;
-    printAdminKeyNotice(r, std::cerr);  // stdout is the JSON; the operator still reads this
     return 0;
   }
   std::cout << "Focal hub created in " << r.configFile.parent_path().string() << "\n"
@@ -179,14 +167,13 @@ int initCommand(const InitOptions& options, bool json) {
             << "  CA file (pin it):     " << r.caFile.string() << "\n"
             << "  certificate SHA-256:  " << r.certificateFingerprint << "\n"
             << "  hub key fingerprint:  " << r.hubKeyFingerprint << "\n"
-            << "  admin:                " << r.adminId << "\n"
-            << "  admin key file:       " << r.adminKeyFile.string() << " (passphrase-encrypted)\n"
-            << "  admin public key:     " << r.adminPublicKeyFile.string() << "\n"
+            << "  admin:                " << r.adminId << " (registered from " << r.adminPublicKeyFile.string()
+            << ")\n"
             << "  admin fingerprint:    " << r.adminFingerprint << "\n"
             << "Give clients the address, the CA file and both fingerprints over a trusted channel.\n"
             << "The hub's signing key (hub.key) is stored unencrypted, mode 0600, so the hub can sign\n"
-            << "log heads unattended: protect and back it up like the TLS private key.\n";
-  printAdminKeyNotice(r, std::cout);
+            << "log heads unattended: protect and back it up like the TLS private key.\n"
+            << "No admin private key exists on this machine: the admin's stays on their own.\n";
   std::cout << "Start the hub with: focald run " << r.configFile.parent_path().string() << std::endl;
   return 0;
 }
@@ -233,6 +220,7 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
     return ExitProblems;
   }
   for (const auto& line : certificateWarnings(dir, cfg, std::chrono::system_clock::now())) spdlog::warn("{}", line);
+  if (const auto line = legacyAdminKeyWarning(dir)) spdlog::warn("{}", *line);
   raiseFdLimit(cfg.limits);
   if (!listenOverride.empty()) {
     auto addr = parseListenAddress(listenOverride);
@@ -300,7 +288,6 @@ int main(int argc, char** argv) {
   app.footer(Footer);
 
   InitOptions init;
-  std::string kdf = "moderate";
   bool json = false;
   std::string tlsCert;
   std::string tlsKey;
@@ -310,7 +297,12 @@ int main(int argc, char** argv) {
   initCmd->add_option("--name", init.hubId, "Hub id")->capture_default_str();
   initCmd->add_option("--tls-cert", tlsCert, "TLS certificate chain (PEM); default: generate a self-signed one");
   initCmd->add_option("--tls-key", tlsKey, "TLS private key (PEM)");
-  initCmd->add_option("--admin-id", init.adminId, "Member id of the first admin")->capture_default_str();
+  std::string adminPub;
+  initCmd->add_option("--admin-pub", adminPub,
+                      "The first admin's public key file (FILE.pub, made by `focal keygen` on the admin's own "
+                      "machine); required. No admin private key is made on the hub.");
+  initCmd->add_option("--admin-id", init.adminId,
+                      "Member id of the first admin (default: the one in --admin-pub; if given, must match it)");
   initCmd->add_option("--admin-name", init.adminName, "Display name of the first admin");
   initCmd->add_option("--admin-state", init.adminState,
                       "ISO 3166-1 alpha-2 member state of the first admin (one of --member-states)");
@@ -321,17 +313,12 @@ int main(int argc, char** argv) {
   initCmd->add_option("--admin-institution", init.adminInstitution,
                       "law-enforcement, policy-security, secretariat, dialogue-partner or resource-panel")
       ->capture_default_str();
-  initCmd->add_option("--kdf", kdf, "Key file KDF strength")
-      ->check(CLI::IsMember({"interactive", "moderate"}))
-      ->capture_default_str();
   initCmd->add_flag("--json", json, "Print the result as one JSON object");
-  std::string adminKeyOut;
   initCmd->footer(
-      "The first admin's key file (DIR/admin.key, or --admin-key-out) is encrypted with a passphrase of at least 12\n"
-      "characters, from FOCAL_PASSPHRASE or asked twice on the terminal.");
-  initCmd->add_option("--admin-key-out", adminKeyOut,
-                      "Write the first admin's key file here (and PATH.pub) instead of DIR/admin.key; it must not "
-                      "exist. Keep it off the hub machine.");
+      "Example (the admin, on their own machine, then the operator, on the hub):\n"
+      "  focal keygen --member sg-admin --out sg-admin.key       # gives sg-admin.key.pub\n"
+      "  focald init /var/lib/focal --admin-pub sg-admin.key.pub --admin-state SG\n"
+      "The .pub file is public; check its fingerprint with the admin over a second channel.");
   bool renewCert = false;
   initCmd->add_flag("--renew-cert", renewCert,
                     "For an existing hub in DIR (stopped): a new self-signed TLS key and certificate, everything "
@@ -403,8 +390,13 @@ int main(int argc, char** argv) {
     }
     if (*initCmd && renewCert) return renewCommand(init.dir, json);
     if (*initCmd) {
-      if (!adminKeyOut.empty()) init.adminKeyOut = fs::path(adminKeyOut);
-      init.kdf = kdf == "interactive" ? crypto::KdfStrength::Interactive : crypto::KdfStrength::Moderate;
+      if (adminPub.empty()) {
+        reportError(json, "usage",
+                    "focald init needs --admin-pub FILE.pub: the first admin makes their keys on their own "
+                    "machine (focal keygen --member ID --out FILE.key) and gives you FILE.key.pub");
+        return ExitUsage;
+      }
+      init.adminPublicKeyFile = adminPub;
       if (!tlsCert.empty()) init.tlsCertificate = tlsCert;
       if (!tlsKey.empty()) init.tlsPrivateKey = tlsKey;
       return initCommand(init, json);

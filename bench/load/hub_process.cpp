@@ -1,6 +1,7 @@
 #include "bench/load/hub_process.hpp"
 
 #include "bench/load/process.hpp"
+#include "crypto/secure_file.hpp"
 #include "tests/support/files.hpp"
 
 #include <nlohmann/json.hpp>
@@ -50,11 +51,6 @@ std::string readAll(int fd) {
   return out;
 }
 
-std::string randomPassphrase() {
-  auto bytes = crypto::randomFixed<crypto::Hash256>();
-  return crypto::toHex(bytes.view());
-}
-
 }  // namespace
 
 HubProcess::HubProcess(Options options) : options_(std::move(options)) {
@@ -62,15 +58,21 @@ HubProcess::HubProcess(Options options) : options_(std::move(options)) {
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   const fs::path base = tmpl;
   dir_ = base / "hub";  // `focald init` creates it
-  const std::string passphrase = randomPassphrase();
+  // The first admin's keys are made here, as on the admin's own machine;
+  // init takes only the public file.
+  admin_.emplace(crypto::MemberKeys::generate("admin", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                          std::chrono::system_clock::now().time_since_epoch())
+                                                          .count()));
+  const fs::path adminPub = base / "admin.key.pub";
+  crypto::writeFileAtomic(adminPub, crypto::formatPublicKeys(admin_->publicKeys()), 0644);
 
   // init: JSON on stdout.
   {
     Pipe out;
     const int errFd = ::open((base / "init.err").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    const pid_t pid = spawnProcess({options_.focald.string(), "init", dir_.string(), "--kdf", "interactive", "--listen",
-                             "127.0.0.1:0", "--json"},
-                            {{"FOCAL_PASSPHRASE", passphrase}}, out.w, errFd);
+    const pid_t pid = spawnProcess({options_.focald.string(), "init", dir_.string(), "--admin-pub", adminPub.string(),
+                                    "--listen", "127.0.0.1:0", "--json"},
+                                   {}, out.w, errFd);
     ::close(out.w);
     ::close(errFd);
     const std::string text = readAll(out.r);
@@ -85,10 +87,6 @@ HubProcess::HubProcess(Options options) : options_(std::move(options)) {
     try {
       j = nlohmann::json::parse(text);
       caFile_ = j.at("ca_file").get<std::string>();
-      const fs::path adminKey = j.at("admin_key_file").get<std::string>();
-      auto keys = crypto::readKeyFile(adminKey, passphrase);
-      if (!keys) throw std::runtime_error(adminKey.string() + ": " + crypto::describe(keys.error()));
-      admin_.emplace(std::move(keys).value());
     } catch (const nlohmann::json::exception& e) {
       throw std::runtime_error("cannot understand `focald init --json` output (" + std::string(e.what()) + "): " + text);
     }

@@ -65,7 +65,9 @@ TEST_CASE("One focald per directory: `focald init` on a running hub's directory 
           "[hostile][lock]") {
   Hub hub;
   const auto configBefore = slurp(hub.dir() / "focal.toml");
-  const auto init = runFocald({"init", hub.dir().string(), "--kdf", "interactive"});
+  TempDir adminHome;
+  const auto adminKey = makeKeyFileWithPublic(adminHome.path());
+  const auto init = runFocald({"init", hub.dir().string(), "--admin-pub", adminKey.string() + ".pub"});
   INFO(init.out << init.err);
   CHECK(init.exitCode != 0);
   CHECK(contains(init.err, "pid " + std::to_string(hub.pid())));
@@ -154,54 +156,80 @@ TEST_CASE("focald refuses to start with an expired or not yet valid TLS certific
   CHECK(c->directory().members.size() == 2);
 }
 
-TEST_CASE("focald init says where the first admin's key is and that it must leave the hub machine - "
-          "--admin-key-out writes it elsewhere and never overwrites",
-          "[hostile][init]") {
-  SECTION("default: inside the hub directory, with the warning") {
-    TempDir parent;
-    const auto dir = parent.path() / "hub";
-    const auto init = runFocald({"init", dir.string(), "--kdf", "interactive"});
-    INFO(init.out << init.err);
-    REQUIRE(init.exitCode == 0);
-    CHECK(contains(init.out, (dir / "admin.key").string()));
-    CHECK(contains(init.out, "MOVE IT OFF THIS MACHINE"));
-    CHECK(contains(init.out, "--admin-key-out"));
+// Issue 27: whoever controls the hub machine must not hold an admin key.
+bool holdsPrivateKeyFile(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    char magic[8] = {};
+    in.read(magic, sizeof magic);
+    if (in.gcount() == sizeof magic && std::string_view(magic, sizeof magic) == "FOCALKEY") return true;
   }
-  SECTION("--admin-key-out PATH") {
+  return false;
+}
+
+TEST_CASE("focald init takes the first admin's public key and leaves no admin private key on the hub machine",
+          "[hostile][init]") {
+  TempDir adminHome;  // the admin's own machine
+  const auto adminKey = makeKeyFileWithPublic(adminHome.path(), "sg-admin");
+  const auto adminPub = adminKey.string() + ".pub";
+  SECTION("--admin-pub: the admin is entry 1, signed by the hub key; no key file anywhere in the hub") {
     TempDir parent;
-    TempDir keys;
     const auto dir = parent.path() / "hub";
-    const auto out = keys.path() / "first-admin.key";
-    const auto init = runFocald({"init", dir.string(), "--kdf", "interactive", "--admin-key-out", out.string(), "--json"});
+    const auto init = runFocald({"init", dir.string(), "--admin-pub", adminPub, "--admin-state", "SG", "--json"});
     INFO(init.out << init.err);
     REQUIRE(init.exitCode == 0);
     const auto j = nlohmann::json::parse(init.out);
-    CHECK(j.at("admin_key_file").get<std::string>() == out.string());
-    CHECK(j.at("admin_key_inside_hub").get<bool>() == false);
-    CHECK(fs::exists(out));
-    CHECK(fs::exists(out.string() + ".pub"));
+    CHECK(j.at("admin_id").get<std::string>() == "sg-admin");
+    CHECK_FALSE(j.contains("admin_key_file"));
+    CHECK_FALSE(holdsPrivateKeyFile(dir));
     CHECK_FALSE(fs::exists(dir / "admin.key"));
-    CHECK_FALSE(fs::exists(dir / "admin.key.pub"));
-    CHECK(contains(init.err, out.string()));
-    auto keysRead = crypto::readKeyFile(out, TestPassphrase);
-    REQUIRE(keysRead.ok());
-    CHECK(keysRead->memberId == "admin");
-    // The hub it made serves that admin.
     const auto check = runFocald({"check", dir.string()});
     INFO(check.out << check.err);
     CHECK(check.exitCode == 0);
+    CHECK_FALSE(contains(check.out, "warning"));
+    // The positive control: the scan does find a key file where one is.
+    CHECK(holdsPrivateKeyFile(adminHome.path()));
   }
-  SECTION("--admin-key-out onto an existing file is refused, the file untouched, no hub made") {
+  SECTION("without --admin-pub: a usage error that says how, and no hub") {
     TempDir parent;
-    TempDir keys;
     const auto dir = parent.path() / "hub";
-    const auto out = keys.path() / "existing.key";
-    { std::ofstream(out) << "precious"; }
-    const auto init = runFocald({"init", dir.string(), "--kdf", "interactive", "--admin-key-out", out.string()});
+    const auto init = runFocald({"init", dir.string()});
     INFO(init.out << init.err);
-    CHECK(init.exitCode != 0);
-    CHECK(contains(init.err, out.string()));
-    CHECK(slurp(out) == "precious");
-    CHECK_FALSE(fs::exists(dir / "focal.toml"));
+    CHECK(init.exitCode == 2);
+    CHECK(contains(init.err, "--admin-pub"));
+    CHECK(contains(init.err, "focal keygen"));
+    CHECK_FALSE(fs::exists(dir));
+  }
+  SECTION("a .pub whose certificate does not verify, a missing one, or a different --admin-id: refused, no hub") {
+    TempDir parent;
+    std::string text = slurp(adminPub);
+    const auto at = text.find("certificate: ") + 13;
+    text[at] = text[at] == 'A' ? 'B' : 'A';
+    const auto forged = parent.path() / "forged.pub";
+    { std::ofstream(forged) << text; }
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--admin-pub", forged.string()},
+             {"--admin-pub", (parent.path() / "missing.pub").string()},
+             {"--admin-pub", adminPub, "--admin-id", "admin"}}) {
+      const auto dir = parent.path() / "hub";
+      std::vector<std::string> argv{"init", dir.string()};
+      argv.insert(argv.end(), args.begin(), args.end());
+      const auto init = runFocald(argv);
+      INFO(init.out << init.err);
+      CHECK(init.exitCode == 1);
+      CHECK(contains(init.err, "--admin-"));
+      CHECK_FALSE(fs::exists(dir / "focal.toml"));
+    }
+  }
+  SECTION("a hub made by an older init, with DIR/admin.key: focald check warns and says what to do") {
+    Hub hub;
+    hub.stop();
+    fs::copy_file(adminKey, hub.dir() / "admin.key");
+    const auto check = runFocald({"check", hub.dir().string()});
+    INFO(check.out << check.err);
+    CHECK(check.exitCode == 0);
+    CHECK(contains(check.out, "warning: " + (hub.dir() / "admin.key").string()));
+    CHECK(contains(check.out, "rotate-key --identity"));
   }
 }

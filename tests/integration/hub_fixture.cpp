@@ -1,6 +1,7 @@
 #include "hub_fixture.hpp"
 
 #include "tests/support/files.hpp"
+#include "crypto/secure_file.hpp"
 #include "tests/support/log_events.hpp"
 
 #include "client/attachment_saver.hpp"
@@ -162,15 +163,27 @@ ProcessResult runCli(const std::vector<std::string>& args, const std::optional<s
   return runProcess(argv, {{"FOCAL_PASSPHRASE", TestPassphrase}}, stdinText, timeout, interruptWhen);
 }
 
+fs::path makeKeyFileWithPublic(const fs::path& dir, const std::string& id) {
+  const fs::path file = dir / (id + ".key");
+  const auto keys = crypto::MemberKeys::generate(id, nowMs());
+  if (!crypto::writeKeyFile(file, keys, TestPassphrase, crypto::KdfStrength::Interactive)) {
+    throw std::runtime_error("cannot write " + file.string());
+  }
+  crypto::writeFileAtomic(file.string() + ".pub", crypto::formatPublicKeys(keys.publicKeys()), 0644);
+  return file;
+}
+
 // ---------------------------------------------------------------- Hub ----
 
 Hub::Hub(HubOptions options) {
-  auto init = runProcess({FOCALD_PATH, "init", dir().string(), "--kdf", "interactive", "--json"},
-                         {{"FOCAL_PASSPHRASE", TestPassphrase}});
+  // As an operator does it: the admin makes its keys on its own machine and
+  // hands over the .pub file; init never sees a private admin key.
+  adminKeyFile_ = makeKeyFileWithPublic(adminDir_.path());
+  auto init = runProcess(
+      {FOCALD_PATH, "init", dir().string(), "--admin-pub", adminKeyFile_.string() + ".pub", "--json"}, {});
   if (init.exitCode != 0) throw std::runtime_error("focald init failed: " + init.out + init.err);
   const auto j = nlohmann::json::parse(init.out);
   caFile_ = j.at("ca_file").get<std::string>();
-  adminKeyFile_ = j.at("admin_key_file").get<std::string>();
   auto keys = crypto::readKeyFile(adminKeyFile_, TestPassphrase);
   if (!keys) throw std::runtime_error("cannot read the admin key");
   adminKeys_.emplace(std::move(keys).value());
@@ -211,7 +224,9 @@ std::unique_ptr<Hub> Hub::copyStopped() const {
   auto copy = std::unique_ptr<Hub>(new Hub(Uninitialised{}));
   fs::copy(dir(), copy->dir(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
   copy->caFile_ = copy->dir() / fs::relative(caFile_, dir());
-  copy->adminKeyFile_ = copy->dir() / fs::relative(adminKeyFile_, dir());
+  copy->adminKeyFile_ = copy->adminDir_ / adminKeyFile_.filename();
+  fs::copy_file(adminKeyFile_, copy->adminKeyFile_);
+  fs::copy_file(adminKeyFile_.string() + ".pub", copy->adminKeyFile_.string() + ".pub");
   auto keys = crypto::readKeyFile(copy->adminKeyFile_, TestPassphrase);
   if (!keys) throw std::runtime_error("cannot read the copied admin key");
   copy->adminKeys_.emplace(std::move(keys).value());

@@ -134,6 +134,7 @@ class Hub {
                       wire::Institution institution);
 
   TempDir dir_;
+  TempDir adminDir_;  // the first admin's own machine: its key never enters dir_
   fs::path caFile_;
   fs::path adminKeyFile_;
   std::optional<crypto::MemberKeys> adminKeys_;
@@ -176,6 +177,11 @@ bool skipped(const std::string& what, const std::string& unavailableReason);
 // secretariat (see registerMember).
 // Runs the focal CLI (FOCAL_CLI_PATH) with FOCAL_PASSPHRASE set (see
 // runProcess for `timeout` and `interruptWhen`).
+// A key file for `id` (passphrase TestPassphrase) and its FILE.pub, made in
+// `dir` as on a member's own machine; returns the key file's path. What the
+// first admin hands to `focald init --admin-pub`.
+fs::path makeKeyFileWithPublic(const fs::path& dir, const std::string& id = "admin");
+
 ProcessResult runCli(const std::vector<std::string>& args, const std::optional<std::string>& stdinText = std::nullopt,
                      std::chrono::milliseconds timeout = std::chrono::seconds(60),
                      const OutputCondition& interruptWhen = {});

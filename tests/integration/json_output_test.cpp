@@ -262,9 +262,10 @@ TEST_CASE("docs/json.md: every example matches its own key table", "[integration
 TEST_CASE("Every focal and focald command's --json output is the documented dialect", "[integration][json]") {
   // focald init --json, and its error document.
   TempDir spare;
-  const auto init = runProcess({FOCALD_PATH, "init", (spare.path() / "hub").string(), "--kdf", "interactive",
+  const auto pub = makeKeyFileWithPublic(spare.path()).string() + ".pub";
+  const auto init = runProcess({FOCALD_PATH, "init", (spare.path() / "hub").string(), "--admin-pub", pub,
                                 "--listen", "127.0.0.1:0", "--json"},
-                               {{"FOCAL_PASSPHRASE", TestPassphrase}});
+                               {});
   checkDocument("focald init", parseOut(init, 0, "focald init"));
   checkDocument("Errors", parseOut(runProcess({FOCALD_PATH, "init", "--json"}), 2, "focald init (no DIR)"));
 

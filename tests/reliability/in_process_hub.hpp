@@ -21,7 +21,6 @@ struct InProcessHub : test_support::InProcessHub {
   InProcessHub() : test_support::InProcessHub(options()) {}
   static test_support::InProcessHubOptions options() {
     test_support::InProcessHubOptions o;
-    o.passphrase = HubPassphrase;
     o.captureLog = true;
     return o;
   }

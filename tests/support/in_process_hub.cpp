@@ -1,6 +1,8 @@
 // InProcessHub: init, load, start and stop, as focald's main does.
 #include "tests/support/in_process_hub.hpp"
 
+#include "crypto/keyfile.hpp"
+#include "crypto/secure_file.hpp"
 #include "server/startup.hpp"
 #include "tests/support/log_events.hpp"
 #include "tests/support/raw_client.hpp"
@@ -31,11 +33,12 @@ InProcessHub::InProcessHub(InProcessHubOptions options)
   o.dir = dir.path() / "hub";
   o.listen = "127.0.0.1:0";
   o.adminState = "SG";
-  o.kdf = crypto::KdfStrength::Interactive;
-  init = server::initHub(o, options.passphrase, clock);
-  auto keys = crypto::readKeyFile(init.adminKeyFile, options.passphrase);
-  if (!keys.ok()) throw std::runtime_error("in-process hub: cannot read the admin key file init wrote");
-  admin = std::move(keys).value();
+  // The first admin's keys, made as on the admin's own machine: init takes
+  // only the public file (outside the hub directory).
+  admin = crypto::MemberKeys::generate("admin", clock.nowMs());
+  o.adminPublicKeyFile = dir.path() / "admin.key.pub";
+  crypto::writeFileAtomic(o.adminPublicKeyFile, crypto::formatPublicKeys(admin.publicKeys()), 0644);
+  init = server::initHub(o, clock);
   auto loaded = server::loadConfig(init.configFile);
   if (!loaded.ok()) throw std::runtime_error("in-process hub: cannot read the configuration init wrote");
   config = loaded.value();

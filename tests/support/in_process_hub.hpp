@@ -27,7 +27,6 @@ namespace focal::test_support {
 namespace net = focal::net;
 namespace ssl = focal::ssl;
 
-inline constexpr std::string_view DefaultHubPassphrase = "correct horse battery staple";
 
 // Captures spdlog's default logger for its lifetime, at trace level.
 class LogCapture {
@@ -46,7 +45,6 @@ class LogCapture {
 };
 
 struct InProcessHubOptions {
-  std::string passphrase{DefaultHubPassphrase};  // of the admin key file init writes
   std::optional<std::int64_t> startMs;           // the ManualClock's start; default: now
   std::function<void(server::Limits&)> limits;   // adjusts focal.toml's limits before the hub starts
   bool captureLog = false;                       // the hub's log into `log`, at trace level

@@ -217,7 +217,7 @@ TEST_CASE_METHOD(HubWithAliceAndBob,
   check("while the hub runs (WAL not yet checkpointed)", h.log->text());
 
   // Secrets of the hub and the database: owner only.
-  for (const fs::path& p : {fs::path(h.config.signingKey), fs::path(h.init.adminKeyFile),
+  for (const fs::path& p : {fs::path(h.config.signingKey),
                             fs::path(h.config.tlsPrivateKey), hubDir / "focal.db", hubDir / "focal.db-wal",
                             hubDir / "focal.db-shm"}) {
     INFO(p << " mode " << std::oct << modeOf(p));

@@ -325,6 +325,37 @@ TEST_CASE("only entry 1 may be a self-registration, and only of an admin", "[ser
         wire::ErrorCode::INVALID_REQUEST);
 }
 
+TEST_CASE("entry 1 may be signed by the hub key the genesis names - no later entry and no other key may",
+          "[server][directory]") {
+  crypto::initialize();
+  crypto::SigningKeyPair hub = crypto::SigningKeyPair::generate();
+  auto first = crypto::MemberKeys::generate("admin", T0);
+  const MemberSpec spec{"admin", "SG", wire::Institution::POLICY_SECURITY, true};
+  SECTION("another key under the hub's id, or the hub's key under another id, is refused") {
+    Log log;
+    REQUIRE(log.append(genesis("focal-hub", hub), "focal-hub", hub.publicKey).ok());
+    auto other = crypto::SigningKeyPair::generate();
+    CHECK(log.append(registration(spec, first.publicKeys(), other.secretKey), "focal-hub", other.publicKey)
+              .error()
+              .code == wire::ErrorCode::BAD_SIGNATURE);
+    CHECK(log.append(registration(spec, first.publicKeys(), hub.secretKey), "someone", hub.publicKey).error().code ==
+          wire::ErrorCode::BAD_SIGNATURE);
+  }
+  SECTION("the hub registers the first admin; the hub may not register anyone after it") {
+    Log log;
+    REQUIRE(log.append(genesis("focal-hub", hub), "focal-hub", hub.publicKey).ok());
+    REQUIRE(log.append(registration(spec, first.publicKeys(), hub.secretKey), "focal-hub", hub.publicKey).ok());
+    REQUIRE(log.dir.find("admin") != nullptr);
+    CHECK(log.dir.find("admin")->isAdmin);
+    auto second = crypto::MemberKeys::generate("sg-second", T0);
+    CHECK(log.append(registration({"sg-second", "SG", wire::Institution::POLICY_SECURITY, true},
+                                  second.publicKeys(), hub.secretKey),
+                     "focal-hub", hub.publicKey)
+              .error()
+              .code == wire::ErrorCode::FORBIDDEN);
+  }
+}
+
 TEST_CASE("a recordApproved outcome is accepted only from the hub key and well formed", "[server][directory][consensus]") {
   Fixture f;
   // The hub's own entry.
