@@ -146,7 +146,15 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
 
   auto h = opened->header.root();
   auto c = opened->content.root();
+  // Seal v2 names the hub it was sealed for (and the AEAD already bound it):
+  // one sealed for another hub is a replay across hubs.
+  if (h.getSuite() == wire::CIPHER_SUITE_V2 && !directory.hubId().empty() &&
+      protocol::view(h.getHubId()) != directory.hubId()) {
+    return Result(unexpected("sealed for hub '" + std::string(protocol::view(h.getHubId())) + "', not this hub ('" +
+                             std::string(directory.hubId()) + "')"));
+  }
   OpenedMessage m;
+  m.seal = h.getSuite() == wire::CIPHER_SUITE_V2 ? 2 : 1;
   auto id = crypto::BulletinId::fromBytes(protocol::view(h.getBulletinId()));
   if (!id) return Result(unexpected(std::string("malformed: bulletin id has the wrong length")));
   m.id = *id;

@@ -36,6 +36,9 @@ struct OpenedMessage {
   // "signed by a key since revoked" when the signing key was revoked after
   // the bulletin's createdAt (bulletins signed after it are refused).
   std::string keyWarning;
+  // 2: seal v2 (key-committing, sender and hub bound); 1: a bulletin sealed
+  // before v2, shown marked (PROTOCOL.md §8.1: no key commitment).
+  int seal = 2;
   std::int64_t createdAtMs = 0;
   wire::Tlp tlp = wire::Tlp::UNSET;
   wire::Priority priority = wire::Priority::NORMAL;

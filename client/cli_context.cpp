@@ -249,6 +249,7 @@ nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std:
     j["verified"] = true;
     j["verification_error"] = nullptr;
     j["key_warning"] = jsonText(m.keyWarning);
+    j["seal"] = m.seal;
     j["sender"] = senderJson(m.senderId, m.senderName, m.senderFingerprint);
     j["tlp"] = jsonTlp(tlpName(m.tlp));
     j["priority"] = priorityName(m.priority);
@@ -264,7 +265,7 @@ nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std:
     j["bulletin_id"] = id ? nlohmann::json(crypto::toHex(*id)) : nullptr;
     j["verified"] = false;
     j["verification_error"] = opened.error();
-    for (const char* k : {"key_warning", "sender", "tlp", "priority", "category", "title", "attachment_count",
+    for (const char* k : {"key_warning", "seal", "sender", "tlp", "priority", "category", "title", "attachment_count",
                           "handling", "forwarded_by_id", "retraction_reason"}) {
       j[k] = nullptr;
     }
@@ -279,6 +280,7 @@ std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::st
     std::string marks;
     if (m.forwardedBy) marks += fmt::format("  [forwarded by {}]", safeLine(m.forwardedBy->forwarderId));
     if (m.retraction) marks += fmt::format("  [RETRACTED: {}]", safeLine(m.retraction->reason));
+    if (m.seal == 1) marks += "  [seal v1]";
     return fmt::format("{}  {:<20} TLP:{:<12} {:<6}  {}  {}{}{}", crypto::toHex(m.id), safeLine(m.senderId),
                        tlpName(m.tlp), priorityName(m.priority), formatTime(d.queuedAtMs), safeLine(m.title),
                        m.attachments.empty() ? "" : fmt::format("  [{} attachment(s)]", m.attachments.size()),

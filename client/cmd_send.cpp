@@ -5,16 +5,20 @@
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
 #include "client/file_names.hpp"
+#include "client/group_memory.hpp"
 #include "client/spooled_blob.hpp"
 #include "client/terminal.hpp"
 #include "client/text_input.hpp"
+#include "client/verified_log.hpp"
 #include "protocol/command_line.hpp"
+#include "protocol/distribution.hpp"
 #include "protocol/procedure_limits.hpp"
 #include "protocol/limits.hpp"
 
 #include <fmt/format.h>
 
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <sstream>
 
@@ -40,6 +44,7 @@ struct SendArgs {
   bool summaryRecord = false;
   std::string commentWindow = "7d";
   std::string revises;
+  bool yes = false;  // send to groups that changed since the last send without asking
 };
 
 // The body, checked to be text (never cut at a NUL: PROTOCOL.md §3, Text fields).
@@ -62,6 +67,63 @@ std::string readBody(const SendArgs& a) {
   s << std::cin.rdbuf();
   requireBodyText(s.view(), "the body on standard input");
   return s.str();
+}
+
+// The group addresses of a send as they resolve now, and those whose
+// members or keys changed since this profile's last send to them.
+struct GroupCheck {
+  std::map<std::string, std::vector<protocol::RecipientKey>> sets;
+  std::vector<GroupChange> changes;
+};
+
+GroupCheck checkGroups(const KeyDirectory& directory, const GroupMemory& memory,
+                       const std::vector<std::string>& addresses, const std::string& me) {
+  GroupCheck check;
+  for (const auto& address : addresses) {
+    const auto parsed = protocol::parseAddress(address);
+    if (!parsed || !parsed->isGroup()) continue;
+    auto set = resolveAddresses(directory, std::span<const std::string>(&address, 1), me);
+    if (!set) continue;  // the whole list resolved; a group alone may be empty
+    if (auto change = memory.compare(address, *set)) check.changes.push_back(std::move(*change));
+    check.sets[address] = std::move(*set);
+  }
+  return check;
+}
+
+void printGroupChange(const GroupChange& c) {
+  std::cerr << fmt::format("{} has changed since your last send to it ({}):\n", safeLine(c.address),
+                           formatTime(c.previousSendMs));
+  for (const auto& id : c.joined) std::cerr << fmt::format("  + {} (joined)\n", safeLine(id));
+  for (const auto& id : c.left) std::cerr << fmt::format("  - {} (left or revoked)\n", safeLine(id));
+  for (const auto& id : c.keyChanged) {
+    std::cerr << fmt::format("  ~ {} (new encryption key; see focal directory and its log entry)\n", safeLine(id));
+  }
+}
+
+nlohmann::json groupChangesJson(const std::vector<GroupChange>& changes) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : changes) {
+    out.push_back({{"address", c.address},
+                   {"previous_send_at", jsonTime(c.previousSendMs)},
+                   {"joined", c.joined},
+                   {"left", c.left},
+                   {"key_changed", c.keyChanged}});
+  }
+  return out;
+}
+
+// Shows every change; then the user confirms on a terminal, or --yes did.
+void confirmGroupChanges(const std::vector<GroupChange>& changes, bool yes) {
+  if (changes.empty()) return;
+  for (const auto& c : changes) printGroupChange(c);
+  if (yes) return;
+  const auto confirmed = confirmOnTerminal("Seal to these groups as they are now?");
+  if (!confirmed) {
+    throw UsageError("group-changed",
+                     "a group address resolves to other members or keys than at your last send to it (listed "
+                     "above); check them (focal directory), then send again with --yes");
+  }
+  if (!*confirmed) throw UsageError("not-confirmed", "not sent");
 }
 
 int runSend(CliContext& ctx, const SendArgs& args) {
@@ -176,6 +238,10 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   auto recipients = resolveAddresses(directory, draft.addresses, keys.memberId);
   if (!recipients) throw UsageError("bad-address", recipients.error());
   draft.recipients = std::move(recipients).value();
+  auto groups = GroupMemory::load(logStateDir(ctx.profile().dir(), conn->session().hubId) / "groups.json");
+  if (!groups.warning().empty()) std::cerr << "focal: warning: " << groups.warning() << "\n";
+  const auto groupCheck = checkGroups(directory, groups, draft.addresses, keys.memberId);
+  confirmGroupChanges(groupCheck.changes, a.yes);
 
   // Attachments are encrypted under keys derived from the content key, so
   // the key is chosen first and the blobs uploaded before sealing.
@@ -194,9 +260,12 @@ int runSend(CliContext& ctx, const SendArgs& args) {
 
   const std::int64_t sealedAt = nowMs();
   if (draft.kind == wire::BulletinKind::SUMMARY_RECORD) draft.commentDeadlineMs = sealedAt + commentWindowMs;
+  draft.hubId = conn->session().hubId;  // seal v2 binds it (the verified log names this hub)
   auto sealed = protocol::sealBulletin(draft, keys, contentKey, sealedAt);
   if (!sealed) throw UsageError("invalid-bulletin", protocol::describe(sealed.error()));
   const auto accepted = conn->send(*sealed);
+  for (const auto& [address, set] : groupCheck.sets) groups.remember(address, set, accepted.acceptedAtMs);
+  groups.save();
   // Our own copy, openable by us (K sealed to our encryption key), so
   // `focal thread` can show what we sent.
   ctx.cache(keys).putOwn(*sealed, crypto::wrapKey(contentKey, keys.encryption.publicKey));
@@ -210,7 +279,8 @@ int runSend(CliContext& ctx, const SendArgs& args) {
                         {"addresses", draft.addresses},
                         {"recipient_ids", names},
                         {"accepted_at", jsonTime(accepted.acceptedAtMs)},
-                        {"already_accepted", accepted.alreadyAccepted}});
+                        {"already_accepted", accepted.alreadyAccepted},
+                        {"group_changes", groupChangesJson(groupCheck.changes)}});
   } else {
     ctx.out().line(id);
     std::cerr << fmt::format("Accepted by the hub at {} for {} recipient(s).\n", formatTime(accepted.acceptedAtMs),
@@ -236,6 +306,9 @@ static void addMarkingOptions(CLI::App* cmd, SendArgs& a) {
   cmd->add_option("--handling-text", a.handlingText, "The restrictions of handling code H3");
   cmd->add_option("--evaluation", a.evaluation, "Source reliability A/B/C/X and information accuracy 1-4, e.g. B2");
   cmd->add_option("--attach", a.attach, "Attach a file (repeatable); encrypted and streamed")->check(CLI::ExistingFile);
+  cmd->add_flag("--yes", a.yes,
+                "Send even when a group address now resolves to other members or keys than at your last send to it "
+                "(the change is still shown); without it you are asked on a terminal, and a script is refused");
 }
 
 static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
@@ -295,6 +368,11 @@ them differently, or if the TLP rules forbid a recipient:
   AMBER(+STRICT) dialogue partners and resource-panel members only when named
 The markings (--handling, --evaluation, --case, --priority) are signed in the header
 and shown in the recipient's banner; H2 cannot be forwarded without `focal permit`.
+
+Groups you sent to before: when state:CC, members, partners, resource-panel or all
+now resolves to other members or keys than at your last send to it, send lists who
+joined, who left and whose key changed, and asks before sealing (a script passes
+--yes after checking; without it the send is refused: exit 1, group-changed).
 
 Example:
   focal send --to my-pdrm-cyber,state:TH --tlp amber --category alert \

@@ -7,7 +7,8 @@
 
 namespace focal::client {
 
-HubDirectory::HubDirectory(std::vector<MemberRecord> members) : members_(std::move(members)) {
+HubDirectory::HubDirectory(std::vector<MemberRecord> members, std::string hubId)
+    : members_(std::move(members)), hubId_(std::move(hubId)) {
   std::sort(members_.begin(), members_.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   // A listing with two records for one id is ambiguous: keep neither usable.
   for (std::size_t i = 1; i < members_.size(); ++i) {
@@ -25,7 +26,7 @@ HubDirectory HubDirectory::fetch(Connection& connection) {
     connection.setVerifiedLog(log);
   }
   log->sync(connection);  // throws VerifyError on any inconsistency
-  return HubDirectory(log->verifier().records());
+  return HubDirectory(log->verifier().records(), log->verifier().hubId());
 }
 
 const MemberRecord* HubDirectory::find(std::string_view memberId) const {

@@ -20,6 +20,9 @@ class KeyDirectory {
   // invalid certificate: callers check usable().
   virtual const MemberRecord* find(std::string_view memberId) const = 0;
   virtual const std::vector<MemberRecord>& members() const = 0;
+  // The hub whose verified log this is (its genesis hub id), or empty when
+  // unknown (records from elsewhere): seal v2 bulletins must name it.
+  virtual std::string_view hubId() const { return {}; }
 };
 
 // The directory as the verified log establishes it. fetch() brings the
@@ -28,14 +31,16 @@ class KeyDirectory {
 // any other source (tests).
 class HubDirectory final : public KeyDirectory {
  public:
-  explicit HubDirectory(std::vector<MemberRecord> members);
+  explicit HubDirectory(std::vector<MemberRecord> members, std::string hubId = {});
   static HubDirectory fetch(Connection& connection);
 
   const MemberRecord* find(std::string_view memberId) const override;
   const std::vector<MemberRecord>& members() const override { return members_; }
+  std::string_view hubId() const override { return hubId_; }
 
  private:
   std::vector<MemberRecord> members_;  // sorted by id
+  std::string hubId_;
 };
 
 }  // namespace focal::client

@@ -13,6 +13,16 @@ bool stdinIsTerminal() { return ::isatty(STDIN_FILENO) == 1; }
 bool stderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
 bool stdoutIsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }
 
+std::optional<bool> confirmOnTerminal(const std::string& question) {
+  if (!stdinIsTerminal() || !stderrIsTerminal()) return std::nullopt;
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::fflush(stderr);
+  char line[64] = {};
+  if (std::fgets(line, sizeof line, stdin) == nullptr) return false;
+  const std::string answer(line);
+  return answer == "y\n" || answer == "Y\n" || answer == "yes\n" || answer == "YES\n";
+}
+
 std::optional<std::string> promptHidden(const std::string& prompt) {
   const int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;

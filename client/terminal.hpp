@@ -16,6 +16,11 @@ bool stdoutIsTerminal();
 // Prompts on /dev/tty with echo off. nullopt if there is no terminal.
 std::optional<std::string> promptHidden(const std::string& prompt);
 
+// Asks `question` (" [y/N] " appended) when standard input and standard
+// error are both terminals, reading one line: true for y or yes. nullopt
+// when not interactive (a script: the caller wants an explicit --yes).
+std::optional<bool> confirmOnTerminal(const std::string& question);
+
 class ProgressBar {
  public:
   ProgressBar(std::string label, bool enabled);

@@ -151,6 +151,20 @@ Hash256 hash256(std::string_view context, ByteView data) {
   return hs.finish();
 }
 
+Hash256 keyedHash256(const ContentKey& key, std::string_view context, ByteView data) {
+  if (!validContext(context)) throw std::invalid_argument("hash context contains NUL");
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, key.data(), ContentKey::size, Hash256::size);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(context.data()), context.size());
+  const std::uint8_t zero = 0;
+  crypto_generichash_update(&st, &zero, 1);
+  crypto_generichash_update(&st, data.data(), data.size());
+  Hash256 h;
+  crypto_generichash_final(&st, h.data(), Hash256::size);
+  sodium_memzero(&st, sizeof st);
+  return h;
+}
+
 Hasher::Hasher() { crypto_generichash_init(&st_, nullptr, 0, Hash256::size); }
 
 void Hasher::update(ByteView data) {

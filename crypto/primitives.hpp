@@ -60,6 +60,9 @@ Hash256 hash256(ByteView data);
 // Keyed/personalised hashing for derivations: BLAKE2b-256(key = none,
 // input = context || 0x00 || data).
 Hash256 hash256(std::string_view context, ByteView data);
+// BLAKE2b-256(key = `key`, input = context || 0x00 || data): a MAC under the
+// content key, used as the key commitment of seal v2 (PROTOCOL.md §8.1).
+Hash256 keyedHash256(const ContentKey& key, std::string_view context, ByteView data);
 
 class Hasher {  // incremental BLAKE2b-256
  public:

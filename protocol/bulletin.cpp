@@ -8,6 +8,7 @@
 // ones needed to find the key (senderKey) and refuse unknown versions.
 #include "protocol/bulletin.hpp"
 
+#include "protocol/distribution.hpp"
 #include "protocol/signing.hpp"
 #include "protocol/text.hpp"
 
@@ -95,6 +96,12 @@ const char* defectOf(wire::BulletinHeader::Reader h) {
   for (auto a : attachments) {
     if (a.getBlobHash().size() != crypto::Hash256::size) return "an attachment's blobHash is not 32 bytes";
   }
+  if (h.getSuite() == wire::CIPHER_SUITE_V2) {
+    if (h.getKeyCommit().size() != crypto::Hash256::size) return "the bulletin header's keyCommit is not 32 bytes";
+    if (!isMemberIdSyntax(view(h.getHubId()))) return "the bulletin header's hubId is not a hub id";
+  } else if (h.getKeyCommit().size() != 0 || h.getHubId().size() != 0) {
+    return "a suite 1 bulletin header carries seal v2 fields (keyCommit, hubId)";
+  }
   return nullptr;
 }
 
@@ -133,6 +140,9 @@ const char* describe(OpenError e) {
     case OpenError::KeyUnwrapFailed: return "The content key addressed to this member does not open with this member's key.";
     case OpenError::HashMismatch: return "The bulletin content does not match the hash and size in its signed header.";
     case OpenError::DecryptFailed: return "The bulletin content does not decrypt.";
+    case OpenError::KeyCommitMismatch:
+      return "The content key addressed to this member is not the key the sender committed to in the signed header: "
+             "other recipients may have been given a different text. Refused.";
   }
   return "Unknown open error.";
 }
@@ -158,6 +168,30 @@ Bytes contentAd(const crypto::BulletinId& id) {
   return ad;
 }
 
+Bytes contentAdV2(const crypto::BulletinId& id, const crypto::SigningPublicKey& senderKey, std::string_view hubId) {
+  // Filled by offset into a buffer of its final size (hub ids are at most
+  // 63 bytes, so the u16 length never wraps).
+  const std::size_t prefix = context::ContentV2.size() + 1;
+  Bytes ad(prefix + id.size + senderKey.size + 2 + hubId.size(), 0);
+  std::memcpy(ad.data(), context::ContentV2.data(), context::ContentV2.size());
+  std::memcpy(ad.data() + prefix, id.bytes.data(), id.size);
+  std::memcpy(ad.data() + prefix + id.size, senderKey.bytes.data(), senderKey.size);
+  std::uint8_t* tail = ad.data() + prefix + id.size + senderKey.size;
+  tail[0] = static_cast<std::uint8_t>(hubId.size() >> 8);
+  tail[1] = static_cast<std::uint8_t>(hubId.size() & 0xff);
+  if (!hubId.empty()) std::memcpy(tail + 2, hubId.data(), hubId.size());
+  return ad;
+}
+
+crypto::Hash256 keyCommitment(const crypto::ContentKey& key, const crypto::BulletinId& id,
+                              const crypto::SigningPublicKey& senderKey) {
+  Bytes data;
+  data.reserve(id.size + senderKey.size);
+  data.insert(data.end(), id.bytes.begin(), id.bytes.end());
+  data.insert(data.end(), senderKey.bytes.begin(), senderKey.bytes.end());
+  return crypto::keyedHash256(key, context::KeyCommit, data);
+}
+
 Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, const crypto::MemberKeys& sender,
                                                  const crypto::ContentKey& contentKey, std::int64_t nowMs,
                                                  std::optional<crypto::BulletinId> id) {
@@ -174,6 +208,8 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   if (sender.memberId.empty() || sender.memberId.size() > MaxMemberIdBytes || !isSafeSingleLineText(sender.memberId)) {
     return unexpected(SealError::InvalidField);
   }
+  if (draft.suite != wire::CIPHER_SUITE && draft.suite != wire::CIPHER_SUITE_V2) return unexpected(SealError::InvalidField);
+  if (draft.suite == wire::CIPHER_SUITE_V2 && !isMemberIdSyntax(draft.hubId)) return unexpected(SealError::InvalidField);
   if (draft.infoAccuracy > 4) return unexpected(SealError::InvalidField);
   if ((draft.handling == wire::Handling::H3) == draft.handlingText.empty()) return unexpected(SealError::InvalidField);
   if ((draft.sourceReliability == wire::SourceReliability::UNSET) != (draft.infoAccuracy == 0)) {
@@ -256,7 +292,9 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
     return unexpected(SealError::TooLarge);
   }
   const auto nonce = crypto::randomFixed<crypto::AeadNonce>();
-  sealed.ciphertext = crypto::aeadEncrypt(contentKey, nonce, plain.bytes, contentAd(sealed.id));
+  const bool v2 = draft.suite == wire::CIPHER_SUITE_V2;
+  const Bytes ad = v2 ? contentAdV2(sealed.id, sender.identity.publicKey, draft.hubId) : contentAd(sealed.id);
+  sealed.ciphertext = crypto::aeadEncrypt(contentKey, nonce, plain.bytes, ad);
   if (sealed.ciphertext.size() > MaxContentBytes) return unexpected(SealError::TooLarge);
   const crypto::Hash256 contentHash = crypto::hash256(sealed.ciphertext);
 
@@ -264,7 +302,7 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   capnp::MallocMessageBuilder message;
   auto h = message.initRoot<wire::BulletinHeader>();
   h.setVersion(wire::PROTOCOL_VERSION);
-  h.setSuite(wire::CIPHER_SUITE);
+  h.setSuite(draft.suite);
   h.setBulletinId(kjBytes(sealed.id.view()));
   h.setSenderId(asText(sender.memberId));
   h.setSenderKey(kjBytes(sender.identity.publicKey.view()));
@@ -291,6 +329,10 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
     refs[i].setSize(draft.attachments[i].blobSize);
   }
   if (draft.revises) h.setRevises(kjBytes(draft.revises->view()));
+  if (v2) {
+    h.setKeyCommit(kjBytes(keyCommitment(contentKey, sealed.id, sender.identity.publicKey).view()));
+    h.setHubId(asText(draft.hubId));
+  }
 
   sealed.header = toBytes(message);
   if (sealed.header.size() > MaxHeaderBytes) return unexpected(SealError::TooLarge);
@@ -309,7 +351,8 @@ Expected<Parsed<wire::BulletinHeader>, OpenError> verifyHeader(ByteView header, 
   auto parsed = decode<wire::BulletinHeader>(header);
   if (!parsed) return unexpected(OpenError::Malformed);
   auto h = parsed->root();
-  if (h.getVersion() != wire::PROTOCOL_VERSION || h.getSuite() != wire::CIPHER_SUITE) {
+  if (h.getVersion() != wire::PROTOCOL_VERSION ||
+      (h.getSuite() != wire::CIPHER_SUITE && h.getSuite() != wire::CIPHER_SUITE_V2)) {
     return unexpected(OpenError::UnsupportedVersion);
   }
   if (!wellFormed(h)) return unexpected(OpenError::Malformed);
@@ -378,7 +421,24 @@ Expected<OpenedBulletin, OpenError> finishOpen(Parsed<wire::BulletinHeader> pars
 
   const auto id = *crypto::BulletinId::fromBytes(view(h.getBulletinId()));
   const auto nonce = *crypto::AeadNonce::fromBytes(view(h.getContentNonce()));
-  auto decrypted = crypto::aeadDecrypt(key.value(), nonce, ciphertext, contentAd(id));
+  // Seal v2: the key we were given must be the one the sender committed to
+  // (checked before decrypting: XChaCha20-Poly1305 alone does not commit to
+  // its key, so one ciphertext can open under two keys to two texts), and
+  // the AD binds the sender's key and the hub (a header re-signed by
+  // someone else, or a bulletin replayed at another hub, does not decrypt).
+  Bytes ad;
+  if (h.getSuite() == wire::CIPHER_SUITE_V2) {
+    const auto sender = *crypto::SigningPublicKey::fromBytes(view(h.getSenderKey()));
+    const auto expected = keyCommitment(key.value(), id, sender);
+    const ByteView committed = view(h.getKeyCommit());  // 32 bytes, checked by verifyHeader
+    if (sodium_memcmp(expected.data(), committed.data(), crypto::Hash256::size) != 0) {
+      return unexpected(OpenError::KeyCommitMismatch);
+    }
+    ad = contentAdV2(id, sender, view(h.getHubId()));
+  } else {
+    ad = contentAd(id);
+  }
+  auto decrypted = crypto::aeadDecrypt(key.value(), nonce, ciphertext, ad);
   if (!decrypted) return unexpected(OpenError::DecryptFailed);
   WipedBytes plain{std::move(decrypted).value()};
 

@@ -1,8 +1,13 @@
 // Sealing and opening bulletins (DESIGN.md §4, PROTOCOL.md §Bulletins).
+// Seal v2 (cipher suite 2, what sealBulletin makes):
 //
 //   1. content key K: 32 random bytes.
 //   2. Content bytes encrypted once: XChaCha20-Poly1305(K, random nonce,
-//      AD = "focal/v1/content" || 0x00 || bulletinId).
+//      AD = "focal/v2/content" || 0x00 || bulletinId || senderKey
+//           || u16be len(hubId) || hubId).
+//   2a. key commitment: keyCommit = BLAKE2b-256(key = K,
+//      "focal/v2/key-commit" || 0x00 || bulletinId || senderKey), in the
+//      header; a recipient checks it after unwrapping K, before decrypting.
 //   3. K wrapped for each recipient's X25519 key with crypto_box_seal.
 //   4. BulletinHeader (ids, sender + key, time, TLP and markings, addresses,
 //      every recipient with its key and wrapped K, nonce, BLAKE2b-256 and
@@ -14,6 +19,14 @@
 // re-wrap K and pass the bulletin off as addressed to someone else, and the
 // hub cannot swap a wrapped key or the ciphertext without breaking the
 // signature ("defective sign & encrypt").
+//
+// Seal v1 (suite 1, bulletins made before v2; still opened, and marked):
+// AD = "focal/v1/content" || 0x00 || bulletinId, no key commitment. Its two
+// gaps, which v2 closes: XChaCha20-Poly1305 does not commit to its key, so
+// a sender could wrap K1 for some recipients and K2 for others over one
+// ciphertext that opens to a different text under each ("invisible
+// salamanders"); and a member could re-sign someone else's ciphertext
+// under his own header.
 //
 // Why the AD is not the header itself: the header carries the ciphertext's
 // hash, so the ciphertext cannot depend on the header bytes; binding runs
@@ -67,6 +80,11 @@ struct BulletinDraft {
   std::vector<std::string> attackTechniques;
   std::string stixBundle;
   std::vector<AttachmentDraft> attachments;
+  // The hub the bulletin is sealed for (seal v2 binds it; required).
+  std::string hubId;
+  // wire::CIPHER_SUITE_V2; wire::CIPHER_SUITE (seal v1) only to test the
+  // transition: a v2 client never sends v1.
+  std::uint16_t suite = wire::CIPHER_SUITE_V2;
 };
 
 struct SealedBulletin {
@@ -90,13 +108,14 @@ void toWire(const SealedBulletin& sealed, wire::Bulletin::Builder out);
 
 enum class OpenError {
   Malformed,          // header or content bytes do not parse, or fields have wrong lengths
-  UnsupportedVersion, // version or suite not 1
+  UnsupportedVersion, // version not 1, or suite neither 1 nor 2
   BadSignature,       // header signature does not verify under header.senderKey
   UnexpectedSender,   // header.senderKey is not the key the directory gives for header.senderId
   NotARecipient,      // no recipient entry for this member and key
   KeyUnwrapFailed,    // wrapped key does not open with our key
   HashMismatch,       // ciphertext does not match header.contentHash / contentSize
   DecryptFailed,      // AEAD did not open
+  KeyCommitMismatch,  // seal v2: the unwrapped key is not the one the header commits to
 };
 const char* describe(OpenError e);
 
@@ -143,7 +162,11 @@ void setAddressing(capnp::List<capnp::Text>::Builder addressList, capnp::List<wi
                    const std::vector<std::string>& addresses, const std::vector<RecipientKey>& recipients,
                    const std::vector<std::size_t>& order, const crypto::ContentKey& contentKey);
 
-// Content AEAD associated data for a bulletin id.
+// Content AEAD associated data: seal v1 (bulletin id) and seal v2 (id,
+// sender's identity key, hub id); and the seal v2 key commitment.
 Bytes contentAd(const crypto::BulletinId& id);
+Bytes contentAdV2(const crypto::BulletinId& id, const crypto::SigningPublicKey& senderKey, std::string_view hubId);
+crypto::Hash256 keyCommitment(const crypto::ContentKey& key, const crypto::BulletinId& id,
+                              const crypto::SigningPublicKey& senderKey);
 
 }  // namespace focal::protocol

@@ -11,7 +11,10 @@ using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("focal::wire");
 
 const protocolVersion :UInt16 = 1;
-const cipherSuite :UInt16 = 1;  # Ed25519 / X25519 sealed box / XChaCha20-Poly1305 / BLAKE2b-256
+const cipherSuite :UInt16 = 1;  # Ed25519 / X25519 sealed box / XChaCha20-Poly1305 / BLAKE2b-256 (seal v1)
+# Seal v2 (PROTOCOL.md §8.1): the same primitives, plus a key commitment in
+# the header and the sender's key and the hub id in the content's AD.
+const cipherSuiteV2 :UInt16 = 2;
 
 # ---------------------------------------------------------------- errors ----
 
@@ -99,13 +102,18 @@ struct BulletinHeader {
   contentSize @20 :UInt64;     # content ciphertext length
   attachments @21 :List(AttachmentRef);
   revises @22 :Data;           # summaryRecord revision: id of the record it replaces, or empty
+  # Seal v2 (suite 2) only; empty in suite 1:
+  keyCommit @23 :Data;         # BLAKE2b-256(key = K, "focal/v2/key-commit" || 0x00 || bulletinId || senderKey)
+  hubId @24 :Text;             # the hub it is sealed for; bound into the content AD
 }
 
 struct Bulletin {
   header @0 :Data;             # BulletinHeader bytes
   signature @1 :Data;          # Ed25519 (64) by header.senderKey
-  ciphertext @2 :Data;         # XChaCha20-Poly1305(content key, contentNonce, Content bytes,
-                               #   AD = "focal/v1/content" || 0x00 || bulletinId)
+  ciphertext @2 :Data;         # XChaCha20-Poly1305(content key, contentNonce, Content bytes, AD)
+                               #   suite 1: AD = "focal/v1/content" || 0x00 || bulletinId
+                               #   suite 2: AD = "focal/v2/content" || 0x00 || bulletinId || senderKey
+                               #            || u16be len(hubId) || hubId
 }
 
 # The plaintext inside Bulletin.ciphertext. The hub never sees it.

@@ -23,7 +23,9 @@ inline constexpr std::string_view Comment = "focal/v1/comment";
 inline constexpr std::string_view Proposal = "focal/v1/proposal";
 inline constexpr std::string_view Decision = "focal/v1/decision";
 // Not signatures: BLAKE2b / AEAD contexts.
-inline constexpr std::string_view Content = "focal/v1/content";      // AEAD associated data prefix
+inline constexpr std::string_view Content = "focal/v1/content";      // AEAD associated data prefix (seal v1)
+inline constexpr std::string_view ContentV2 = "focal/v2/content";    // AEAD associated data prefix (seal v2)
+inline constexpr std::string_view KeyCommit = "focal/v2/key-commit"; // seal v2 key commitment (keyed BLAKE2b)
 inline constexpr std::string_view LogEntry = "focal/v1/log-entry";   // entry hash chain
 inline constexpr std::string_view Audit = "focal/v1/audit";          // audit trail hash chain
 

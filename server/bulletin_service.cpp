@@ -4,6 +4,7 @@
 #include "protocol/blob_layout.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/message.hpp"
+#include "server/config.hpp"
 #include "server/policy.hpp"
 #include "server/wire_fields.hpp"
 
@@ -83,6 +84,18 @@ Result<std::shared_ptr<NewBulletin>> BulletinService::judge(const Caller& caller
                                                             wire::BulletinHeader::Reader h, const Submitted& b,
                                                             std::int64_t now) {
   if (auto ok = checkClockSkew(h.getCreatedAtMs(), now, "createdAtMs"); !ok) return fail(ok.error());
+  // Seal v2 binds the hub id into the content: one sealed for another hub
+  // is refused here as its recipients would refuse it. Seal v1 (no key
+  // commitment) only during the transition (PROTOCOL.md §8.1).
+  if (h.getSuite() == wire::CIPHER_SUITE_V2 && view(h.getHubId()) != directory_.hubId()) {
+    return fail(ErrorCode::INVALID_REQUEST, "the bulletin is sealed for another hub (hubId " +
+                                                std::string(view(h.getHubId())) + "), not " + directory_.hubId());
+  }
+  if (h.getSuite() == wire::CIPHER_SUITE && now >= limits_.sealV1RefusedFromMs) {
+    return fail(ErrorCode::UNSUPPORTED_VERSION,
+                "seal v1 bulletins (no key commitment) are refused after " +
+                    formatSealV1Until(limits_.sealV1RefusedFromMs) + " ([hub] accept_seal_v1_until): upgrade focal");
+  }
   if (!b.contentMatches) {
     return fail(ErrorCode::INVALID_REQUEST, "the ciphertext does not match the header's contentHash/contentSize");
   }

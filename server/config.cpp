@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -172,7 +173,15 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
                     {{"id", [&](const toml::node& n) { haveId = true; return stringInto(c.hubId)(n); }},
                      {"listen", [&](const toml::node& n) { haveListen = true; return stringInto(listen)(n); }},
                      {"database", pathInto(c.database)},
-                     {"signing_key", pathInto(c.signingKey)}});
+                     {"signing_key", pathInto(c.signingKey)},
+                     {"accept_seal_v1_until", [&](const toml::node& n) -> std::string {
+                        std::string date;
+                        if (auto e = stringInto(date)(n); !e.empty()) return e;
+                        const auto ms = parseSealV1Until(date);
+                        if (!ms) return "must be a date \"YYYY-MM-DD\" (UTC), e.g. \"2027-06-30\"";
+                        c.limits.sealV1RefusedFromMs = *ms;
+                        return {};
+                      }}});
   if (!err.empty()) return unexpected(err);
   if (!haveId) return unexpected(fmt::format("{}: [hub] needs an id", sourceName));
   if (!haveListen) return unexpected(fmt::format("{}: [hub] needs listen = \"HOST:PORT\"", sourceName));
@@ -269,6 +278,29 @@ Expected<Config, std::string> loadConfig(const std::filesystem::path& file) {
   return parseConfig(text.str(), file.string(), file.parent_path());
 }
 
+std::optional<std::int64_t> parseSealV1Until(std::string_view date) {
+  int y = 0;
+  unsigned m = 0;
+  unsigned d = 0;
+  char tail = 0;
+  if (date.size() != 10 || std::sscanf(std::string(date).c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || y < 1970) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{m}, std::chrono::day{d}};
+  if (!ymd.ok()) return std::nullopt;
+  const auto next = std::chrono::sys_days{ymd} + std::chrono::days{1};
+  return std::chrono::duration_cast<std::chrono::milliseconds>(next.time_since_epoch()).count();
+}
+
+std::string formatSealV1Until(std::int64_t refusedFromMs) {
+  const auto day = std::chrono::floor<std::chrono::days>(std::chrono::sys_time<std::chrono::milliseconds>(
+                       std::chrono::milliseconds(refusedFromMs))) -
+                   std::chrono::days{1};
+  const std::chrono::year_month_day ymd{day};
+  return fmt::format("{:04d}-{:02d}-{:02d}", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                     static_cast<unsigned>(ymd.day()));
+}
+
 std::string renderConfig(const Config& c) {
   const Limits& l = c.limits;
   return fmt::format(
@@ -282,6 +314,9 @@ database = {}
 # Ed25519 secret key that signs log heads. Unencrypted by design so the hub
 # can sign unattended: protect it like the TLS key (mode 0600, backups).
 signing_key = {}
+# The last day (UTC) on which bulletins sealed with seal v1 (no key
+# commitment; clients before seal v2) are accepted. PROTOCOL.md section 8.1.
+accept_seal_v1_until = {}
 
 [tls]
 certificate = {}
@@ -319,7 +354,8 @@ max_attachment_bytes = {}
 member_states = [{}]
 )",
       tomlString(c.hubId), tomlString(formatListenAddress(c.listenHost, c.listenPort)),
-      tomlString(c.database.string()), tomlString(c.signingKey.string()), tomlString(c.tlsCertificate.string()),
+      tomlString(c.database.string()), tomlString(c.signingKey.string()),
+      tomlString(formatSealV1Until(c.limits.sealV1RefusedFromMs)), tomlString(c.tlsCertificate.string()),
       tomlString(c.tlsPrivateKey.string()), l.maxFrameBytes, l.maxConnections, l.maxUnauthenticatedPerSource,
       l.maxConnectionsPerMember,
       l.handshakeTimeoutMs, l.unauthenticatedTimeoutMs, l.idleTimeoutMs, l.readTimeoutMs, l.writeTimeoutMs,

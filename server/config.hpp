@@ -11,6 +11,8 @@
 #include "protocol/limits.hpp"
 
 #include <cstdint>
+#include <chrono>
+#include <optional>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -66,6 +68,15 @@ struct Limits {
   // Unfinished uploads one member may hold.
   std::uint32_t maxOpenUploadsPerMember = 16;
   std::uint64_t maxAttachmentBytes = protocol::MaxAttachmentBytes;
+  // [hub] accept_seal_v1_until = "YYYY-MM-DD" (UTC, the last day): seal v1
+  // bulletins (cipher suite 1, no key commitment; PROTOCOL.md §8.1) are
+  // refused from the next midnight UTC on, this time in ms. Default: the
+  // transition period ends 2027-06-30.
+  std::int64_t sealV1RefusedFromMs = DefaultSealV1RefusedFromMs;
+  static constexpr std::int64_t DefaultSealV1RefusedFromMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::sys_days{std::chrono::year{2027} / std::chrono::July / 1}.time_since_epoch())
+          .count();
 };
 
 struct Config {
@@ -97,6 +108,10 @@ Expected<Config, std::string> loadConfig(const std::filesystem::path& file);
 // Same, from text; `sourceName` is used in error messages.
 Expected<Config, std::string> parseConfig(std::string_view text, const std::string& sourceName,
                                           const std::filesystem::path& baseDir);
+// [hub] accept_seal_v1_until: "YYYY-MM-DD" -> the first refused ms (next
+// midnight UTC), or nullopt; and back.
+std::optional<std::int64_t> parseSealV1Until(std::string_view date);
+std::string formatSealV1Until(std::int64_t refusedFromMs);
 // TOML text for a configuration (paths written as given).
 std::string renderConfig(const Config& config);
 

@@ -92,6 +92,7 @@ nlohmann::json runAttachmentLoad(const HubTarget& hub, std::size_t mib) {
   {
     auto conn = connectAs(hub, sender[0]);
     protocol::BulletinDraft draft;
+    draft.hubId = conn->session().hubId;
     draft.tlp = wire::Tlp::AMBER;
     draft.category = wire::Category::TOOL;
     draft.title = "focal-bench attachment";

@@ -119,9 +119,10 @@ std::string bodyText(std::size_t bytes) {
   return s;
 }
 
-void sealPlan(SenderPlan& plan, const crypto::MemberKeys& sender, const std::vector<crypto::MemberKeys>& receivers,
-              const std::string& body, SenderApi api) {
+void sealPlan(SenderPlan& plan, const std::string& hubId, const crypto::MemberKeys& sender,
+              const std::vector<crypto::MemberKeys>& receivers, const std::string& body, SenderApi api) {
   protocol::BulletinDraft draft;
+  draft.hubId = hubId;
   draft.tlp = wire::Tlp::AMBER;
   draft.category = wire::Category::TREND;
   draft.body = body;
@@ -438,7 +439,7 @@ nlohmann::json runBulletinLoad(const HubTarget& hub, const LoadConfig& config) {
     const std::string body = bodyText(config.bodyBytes);
     const std::size_t workers = std::max<std::size_t>(1, std::min<std::size_t>(C, std::thread::hardware_concurrency()));
     inParallel(workers, "", [&](std::size_t w) {
-      for (std::size_t c = w; c < C; c += workers) sealPlan(plans[c], senders[c], receivers, body, config.api);
+      for (std::size_t c = w; c < C; c += workers) sealPlan(plans[c], hub.hubId, senders[c], receivers, body, config.api);
     });
   }
   shared.ids.resize(M);

@@ -33,6 +33,7 @@ struct HubTarget {
   std::uint16_t port = 0;
   fs::path caFile;
   const crypto::MemberKeys* admin = nullptr;
+  std::string hubId = "focal-hub";  // what bulletins are sealed for (seal v2 binds it)
   std::optional<pid_t> pid;  // known only for a hub we started
   server::Limits limits;     // the hub's own for a started hub, else defaults
   bool limitsKnown = false;

@@ -158,6 +158,8 @@ int main(int argc, char** argv) {
   app.add_option("--admin-key", adminKeyFile, "Admin key file for --hub (passphrase in FOCAL_PASSPHRASE)")
       ->needs(hubOpt)
       ->check(CLI::ExistingFile);
+  std::string hubId = "focal-hub";
+  app.add_option("--hub-id", hubId, "Hub id of --hub (bulletins are sealed for it)")->needs(hubOpt)->capture_default_str();
   app.add_flag("--json", jsonOutput, "Print one JSON object");
   std::string jsonFile;
   app.add_option("--json-file", jsonFile, "Also write the JSON object to this file");
@@ -203,6 +205,7 @@ int main(int argc, char** argv) {
       hub.port = hp->second;
       hub.caFile = caFile;
       hub.admin = &*adminKeys;
+      hub.hubId = hubId;
     } else {
       HubProcess::Options o;
       o.focald = focald;

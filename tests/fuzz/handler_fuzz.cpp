@@ -132,6 +132,7 @@ struct InProcessHub : test_support::InProcessHub {
       broken("the upload at start-up did not complete");
     }
     protocol::BulletinDraft d;
+    d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
     d.tlp = wire::Tlp::AMBER;
     d.category = wire::Category::TREND;
     d.title = "with blob";

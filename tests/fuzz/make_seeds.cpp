@@ -59,6 +59,7 @@ SealedBulletin seal(const BulletinDraft& d, const crypto::BulletinId& id, const 
 
 BulletinDraft draft(const std::vector<RecipientKey>& to, std::string body = "seed body") {
   BulletinDraft d;
+  d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   d.tlp = wire::Tlp::AMBER;
   d.category = wire::Category::TREND;
   d.title = "seed title";
@@ -123,6 +124,7 @@ void bulletinSeeds(const fs::path& dir) {
   struct Case {
     const char* name;
     BulletinDraft d;
+    d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   };
   std::vector<Case> cases;
   cases.push_back({"to-us-and-other", draft({bobNow, carolKey})});

@@ -384,6 +384,7 @@ client::HubError hubRefusal(const std::function<void()>& f, const std::string& a
 protocol::BulletinDraft draftTo(const std::vector<const crypto::MemberKeys*>& recipients, const std::string& title,
                                 wire::Tlp tlp, wire::Category category) {
   protocol::BulletinDraft d;
+  d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   d.tlp = tlp;
   d.category = category;
   d.title = title;

@@ -93,6 +93,7 @@ TEST_CASE("No bulletin plaintext is ever in the hub's memory, while its ids and 
     canaries.push_back(randomToken("TITLE-CANARY-"));
     canaries.push_back(randomToken("BODY-CANARY-") + std::string(2000, 'b'));
     protocol::BulletinDraft d;
+    d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
     d.tlp = wire::Tlp::AMBER;
     d.category = wire::Category::ALERT;
     d.title = canaries[canaries.size() - 2];

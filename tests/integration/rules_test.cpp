@@ -100,6 +100,7 @@ Sealed sealFor(const TestMember& from, const std::vector<std::string>& addresses
                std::vector<protocol::RecipientKey> recipients, wire::Tlp tlp,
                const std::function<void(protocol::BulletinDraft&)>& tweak = {}) {
   protocol::BulletinDraft d;
+  d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   d.tlp = tlp;
   d.category = wire::Category::ALERT;
   d.title = "rules test";

@@ -254,6 +254,7 @@ TEST_CASE("Stateful: random sends, pushes, fetches, acks, drops, restarts, key r
   auto sendRefused = [&](std::size_t from, const std::string& to, const crypto::BoxPublicKey& key, wire::ErrorCode expect,
                          const std::string& what) {
     protocol::BulletinDraft d;
+    d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
     d.tlp = wire::Tlp::AMBER;
     d.category = wire::Category::TREND;
     d.title = what;
@@ -391,6 +392,7 @@ TEST_CASE("Stateful: random sends, pushes, fetches, acks, drops, restarts, key r
         INFO((resolved.ok() ? std::string() : resolved.error()));
         REQUIRE(resolved.ok());
         protocol::BulletinDraft d;
+        d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
         d.tlp = wire::Tlp::AMBER;
         d.category = wire::Category::TREND;
         d.title = "step " + std::to_string(step);

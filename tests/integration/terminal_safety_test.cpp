@@ -188,6 +188,7 @@ struct HostileWorld {
     auto blob = client::SpooledBlob::encrypt(file, crypto::attachmentKey(contentKey, 0), home.path());
     conn->uploadBlob(blob.reader(), blob.size(), blob.hash());
     protocol::BulletinDraft d;
+    d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
     d.tlp = wire::Tlp::GREEN;
     d.category = wire::Category::ALERT;
     d.title = HostileTitle;
@@ -252,6 +253,7 @@ struct HostileWorld {
 
     // A summary record from the secretariat; MY comments with a hostile text.
     protocol::BulletinDraft r;
+    r.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
     r.tlp = wire::Tlp::GREEN;
     r.category = wire::Category::SUMMARY_RECORD;
     r.kind = wire::BulletinKind::SUMMARY_RECORD;

@@ -210,6 +210,7 @@ TEST_CASE("Bulletins signed by a revoked key: refused after the revocation, mark
   // Alice signs one bulletin before her identity key is revoked, one after.
   const auto seal = [&](std::int64_t createdAt) {
     protocol::BulletinDraft d;
+    d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
     d.tlp = wire::Tlp::GREEN;
     d.category = wire::Category::TREND;
     d.title = "t";

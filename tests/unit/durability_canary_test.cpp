@@ -135,6 +135,7 @@ TEST_CASE_METHOD(HubWithAliceAndBob,
   }
 
   protocol::BulletinDraft d;
+  d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   d.tlp = wire::Tlp::AMBER;
   d.category = wire::Category::TREND;
   d.caseRef = clearControl;

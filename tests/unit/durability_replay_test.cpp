@@ -29,6 +29,7 @@ constexpr std::int64_t Window = protocol::MaxClockSkewMs;
 
 protocol::SealedBulletin seal(const crypto::MemberKeys& from, const crypto::MemberKeys& to, std::int64_t createdAtMs) {
   protocol::BulletinDraft d;
+  d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   d.tlp = wire::Tlp::GREEN;
   d.category = wire::Category::TREND;
   d.title = "replay";

@@ -12,6 +12,7 @@ namespace focal::protocol::testing {
 inline BulletinDraft draftTo(const crypto::MemberKeys& to, wire::Tlp tlp = wire::Tlp::GREEN,
                              wire::Category category = wire::Category::TREND) {
   BulletinDraft d;
+  d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   d.tlp = tlp;
   d.category = category;
   d.title = "t";

@@ -77,6 +77,7 @@ protocol::SealedBulletin seal(const crypto::MemberKeys& from, const std::vector<
                               std::int64_t nowMs, wire::Tlp tlp = wire::Tlp::GREEN, std::size_t bodyBytes = 100,
                               std::vector<protocol::AttachmentDraft> attachments = {}) {
   protocol::BulletinDraft d;
+  d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   d.tlp = tlp;
   d.category = wire::Category::TREND;
   d.title = "title";
@@ -361,6 +362,7 @@ TEST_CASE_METHOD(HubWithAliceAndBob, "hub: sends that break a rule are refused w
   }
   SECTION("RED addressed to a group") {
     protocol::BulletinDraft d;
+    d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
     d.tlp = wire::Tlp::RED;
     d.addresses = {"members"};
     d.recipients = {protocol::RecipientKey{"th-bob", bob.encryption.publicKey}};
