@@ -174,6 +174,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
     ctx.out().document({{"bulletin_id", crypto::toHex(m.id)},
                         {"verified", true},
                         {"key_warning", jsonText(m.keyWarning)},
+                        {"sender_log_head", jsonText(m.carriedHeadCheck)},
                         {"sender", senderJson(m.senderId, m.senderName, m.senderFingerprint)},
                         {"tlp", jsonTlp(tlpName(m.tlp))},
                         {"category", categoryName(m.category)},
@@ -219,6 +220,10 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   out.line(fmt::format("From:      {} ({})  [signature verified]", safeLine(m.senderId), safeLine(m.senderName)));
   out.line(fmt::format("           fingerprint {}", m.senderFingerprint));
   if (!m.keyWarning.empty()) out.line(fmt::format("           WARNING: {}", safeLine(m.keyWarning)));
+  if (m.carriedHeadCheck == "unconfirmed") {
+    out.line("           The directory log head it carries is newer than the hub shows you: not confirmed yet "
+             "(focal verify-log later)");
+  }
   out.line(fmt::format("To:        {}", fmt::join(safeLines(m.addresses), ", ")));
   out.line(fmt::format("Sent:      {}", formatTime(m.createdAtMs)));
   out.line(fmt::format("Category:  {}{}", categoryName(m.category),

@@ -176,6 +176,12 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   auto recipients = resolveAddresses(directory, draft.addresses, keys.memberId);
   if (!recipients) throw UsageError("bad-address", recipients.error());
   draft.recipients = std::move(recipients).value();
+  // Gossip (PROTOCOL.md §11.4): our verified head rides inside the
+  // encrypted content, where the hub cannot see or filter it.
+  if (const auto& head = conn->verifiedLog()->head()) {
+    draft.logHead = head->head;
+    draft.logHeadSignature = head->signature;
+  }
 
   // Attachments are encrypted under keys derived from the content key, so
   // the key is chosen first and the blobs uploaded before sealing.

@@ -67,6 +67,11 @@ struct BulletinDraft {
   std::vector<std::string> attackTechniques;
   std::string stixBundle;
   std::vector<AttachmentDraft> attachments;
+  // The sender's latest verified log head (LogHead bytes and the hub's
+  // signature), carried encrypted so the hub cannot filter it (PROTOCOL.md
+  // §11.4). Empty: none carried.
+  Bytes logHead;
+  Bytes logHeadSignature;
 };
 
 struct SealedBulletin {
