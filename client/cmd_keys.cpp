@@ -260,9 +260,10 @@ Exit code 3 names the first inconsistency. Every command already checks the
 entries that are new since the last connect; this re-checks everything.
 
 A hub could still show different members different histories (a split view)
-as long as they never compare. Exchange the printed head SIZE:ROOT with other
-members over another channel and check theirs with --compare: a head of the
-same hub at a size you have must have exactly your root there.
+as long as no bulletin passes between them (see below) and they never compare.
+Exchange the printed head SIZE:ROOT with other members over another channel
+and check theirs with --compare: a head of the same hub at a size you have
+must have exactly your root there.
 
 Example:
   focal verify-log
