@@ -181,6 +181,12 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   m.body = std::string(protocol::view(c.getBody()));
   for (auto t : c.getAttackTechniques()) m.attackTechniques.emplace_back(protocol::view(t));
   m.stixBundle = std::string(protocol::view(c.getStixBundle()));
+  if (c.hasLogHead()) {
+    const auto head = protocol::view(c.getLogHead().getHead());
+    const auto sig = protocol::view(c.getLogHead().getSignature());
+    m.carriedHead.assign(head.begin(), head.end());
+    m.carriedHeadSignature.assign(sig.begin(), sig.end());
+  }
   auto refs = h.getAttachments();
   auto infos = c.getAttachments();
   if (refs.size() != infos.size()) return Result(unexpected(std::string("attachment lists disagree")));

@@ -64,6 +64,13 @@ struct OpenedMessage {
   std::optional<protocol::ForwardInfo> forwardedBy;
   // Set when its sender retracted it (verified: verifyRetractionOf).
   std::optional<protocol::RetractionInfo> retraction;
+  // The log head the sender's client carried in the content (gossip,
+  // PROTOCOL.md §11.4; a forward carries its original sender's), empty when
+  // none; and what the receiver found checking it (client/log_gossip.hpp):
+  // "consistent", "unconfirmed", "invalid" or "" (not checked / none).
+  crypto::Bytes carriedHead;
+  crypto::Bytes carriedHeadSignature;
+  std::string carriedHeadCheck;
 };
 
 // Error: a human-readable reason ("bad signature", "unknown sender x", ...).

@@ -2,6 +2,7 @@
 // entry signed by its current identity key), and a full check of the
 // directory log from entry 0.
 #include "client/cli_context.hpp"
+#include "client/cmd_fork.hpp"
 #include "client/client_error.hpp"
 #include "client/verified_log.hpp"
 #include "crypto/keyfile.hpp"
@@ -259,15 +260,28 @@ Exit code 3 names the first inconsistency. Every command already checks the
 entries that are new since the last connect; this re-checks everything.
 
 A hub could still show different members different histories (a split view)
-as long as they never compare. Exchange the printed head SIZE:ROOT with other
-members over another channel and check theirs with --compare: a head of the
-same hub at a size you have must have exactly your root there.
+as long as no bulletin passes between them (see below) and they never compare.
+Exchange the printed head SIZE:ROOT with other members over another channel
+and check theirs with --compare: a head of the same hub at a size you have
+must have exactly your root there.
 
 Example:
   focal verify-log
   focal --json verify-log | jq -r .head
-  focal verify-log --compare 412:9c0e...   # a head another member read out)");
-  table.add(verify, [&ctx, compare] { return runVerifyLog(ctx, *compare); });
+  focal verify-log --compare 412:9c0e...   # a head another member read out
+
+Gossip and forks: every bulletin carries the sender's verified head inside its
+encrypted content; your client checks it against your log. Two heads the hub
+signed that cannot both be true are a FORK: the client records it (in
+PROFILE/log/HUB/fork.json), shows both heads and refuses to seal or to accept
+bulletins (exit 3) until you act:
+  focal verify-log --proof-out fork-proof.json   # export it; send it to your admins
+  focal verify-log --proof fork-proof.json       # anyone checks it: exit 0 = valid
+  focal verify-log --clear-fork                  # after reading it: run commands again
+--proof needs no hub or key: the proof names the hub key, compare it with yours.)");
+  auto fork = std::make_shared<ForkArgs>();
+  addForkOptions(verify, *fork);
+  table.add(verify, [&ctx, compare, fork] { return fork->any() ? runForkOption(ctx, *fork) : runVerifyLog(ctx, *compare); });
 }
 
 }  // namespace focal::client::cli

@@ -175,6 +175,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                         {"verified", true},
                         {"key_warning", jsonText(m.keyWarning)},
                         {"seal", m.seal},
+                        {"sender_log_head", jsonText(m.carriedHeadCheck)},
                         {"sender", senderJson(m.senderId, m.senderName, m.senderFingerprint)},
                         {"tlp", jsonTlp(tlpName(m.tlp))},
                         {"category", categoryName(m.category)},
@@ -223,6 +224,10 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   if (m.seal == 1) {
     out.line("           sealed with seal v1 (before key commitment): every recipient cannot be shown to have the "
              "same text");
+  }
+  if (m.carriedHeadCheck == "unconfirmed") {
+    out.line("           The directory log head it carries is newer than the hub shows you: not confirmed yet "
+             "(focal verify-log later)");
   }
   out.line(fmt::format("To:        {}", fmt::join(safeLines(m.addresses), ", ")));
   out.line(fmt::format("Sent:      {}", formatTime(m.createdAtMs)));

@@ -242,6 +242,12 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   if (!groups.warning().empty()) std::cerr << "focal: warning: " << groups.warning() << "\n";
   const auto groupCheck = checkGroups(directory, groups, draft.addresses, keys.memberId);
   confirmGroupChanges(groupCheck.changes, a.yes);
+  // Gossip (PROTOCOL.md §11.4): our verified head rides inside the
+  // encrypted content, where the hub cannot see or filter it.
+  if (const auto& head = conn->verifiedLog()->head()) {
+    draft.logHead = head->head;
+    draft.logHeadSignature = head->signature;
+  }
 
   // Attachments are encrypted under keys derived from the content key, so
   // the key is chosen first and the blobs uploaded before sealing.

@@ -4,6 +4,7 @@
 #include "client/delivery_opener.hpp"
 
 #include "client/client_error.hpp"
+#include "client/log_gossip.hpp"
 
 #include <algorithm>
 
@@ -65,7 +66,10 @@ Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<H
   auto opened = withDirectory(c, dir, [&](const HubDirectory& d) {
     return openReceived(raw, d, me, forward ? &*forward : nullptr, own ? &*own : nullptr);
   });
-  if (opened) attachCachedRetraction(c, dir, raw, id, cache, *opened);
+  if (opened) {
+    checkCarriedHead(c, *opened);  // gossip: a fork throws VerifyError
+    attachCachedRetraction(c, dir, raw, id, cache, *opened);
+  }
   return opened;
 }
 
@@ -91,6 +95,7 @@ Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr
     return openReceived(d.bulletin, dd, me, forward ? &*forward : nullptr);
   });
   if (!opened) return opened;
+  checkCarriedHead(c, *opened);  // gossip: a fork throws VerifyError (and is recorded)
   cache.put(opened->id, d.bulletin);
   if (d.forward) cache.putRecord(opened->id, BulletinCache::Record::Forward, d.forward->body, d.forward->signature);
   attachCachedRetraction(c, dir, d.bulletin, opened->id, cache, *opened);

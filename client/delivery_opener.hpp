@@ -5,6 +5,9 @@
 // bulletin and its records are kept in the local BulletinCache so they can
 // be read again later. A delivery that does not verify is an error value
 // (the reason), never an exception: an inbox lists it as CANNOT VERIFY.
+// The log head a bulletin carries is checked against the verified log
+// (client/log_gossip.hpp): a fork is the exception, VerifyError, which
+// stops the command (and every later one until a person clears it).
 #pragma once
 
 #include "client/bulletin_cache.hpp"

@@ -1,6 +1,7 @@
 #include "client/verified_log.hpp"
 
 #include "client/enrolment_pin.hpp"
+#include "client/log_gossip.hpp"
 #include "client/profile.hpp"
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
@@ -189,6 +190,7 @@ std::string VerifiedLog::firstDifference(Connection& c) const {
 }
 
 void VerifiedLog::sync(Connection& c) {
+  refuseIfForked(dir_);  // until a person clears it: no key of this hub is used
   const SessionInfo& s = c.session();
   const std::string& hubId = s.hubId;
   const auto pinned = [&](const LogVerifier& log, bool complete) {

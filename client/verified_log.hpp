@@ -18,6 +18,8 @@
 //      named.
 // Any failure throws VerifyError and nothing is stored: the caller must not
 // seal to, or trust a signature by, any key from that hub until resolved.
+// While a fork caught by gossip is recorded (client/log_gossip.hpp), sync
+// refuses the same way before it asks the hub anything.
 //
 // With an enrolment bundle pinned in the profile (client/enrolment_pin.hpp)
 // every sync and verifyAll also checks the log against it (hub id and key,
@@ -66,6 +68,9 @@ class VerifiedLog {
   std::int64_t headTimeMs() const { return headTimeMs_; }
   // The enrolment bundle this profile pins (nullopt: trust on first use).
   const std::optional<protocol::EnrolmentBundle>& pin() const { return pin_; }
+  // PROFILE/log/HUBID when loaded from a profile (a recorded fork lives
+  // there: client/log_gossip.hpp).
+  const std::optional<std::filesystem::path>& stateDir() const { return dir_; }
 
  private:
   void save() const;

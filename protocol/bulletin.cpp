@@ -284,6 +284,11 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
       infos[i].setPlainSize(a.plainSize);
       infos[i].setBlobHash(kjBytes(a.blobHash.view()));
     }
+    if (!draft.logHead.empty()) {
+      auto head = c.initLogHead();
+      head.setHead(kjBytes(draft.logHead));
+      head.setSignature(kjBytes(draft.logHeadSignature));
+    }
     plain.bytes = toBytes(message);
   }
   // Each byte of the encrypted content costs the same at every recipient and

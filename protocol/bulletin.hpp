@@ -85,6 +85,11 @@ struct BulletinDraft {
   // wire::CIPHER_SUITE_V2; wire::CIPHER_SUITE (seal v1) only to test the
   // transition: a v2 client never sends v1.
   std::uint16_t suite = wire::CIPHER_SUITE_V2;
+  // The sender's latest verified log head (LogHead bytes and the hub's
+  // signature), carried encrypted so the hub cannot filter it (PROTOCOL.md
+  // §11.4). Empty: none carried.
+  Bytes logHead;
+  Bytes logHeadSignature;
 };
 
 struct SealedBulletin {

@@ -1,42 +1,22 @@
 #include "protocol/enrolment_bundle.hpp"
 
 #include "protocol/distribution.hpp"
+#include "protocol/json_fields.hpp"
 #include "protocol/log.hpp"
 
 #include <nlohmann/json.hpp>
-
-#include <set>
 
 namespace focal::protocol {
 
 namespace {
 
 using nlohmann::json;
+using json_fields::hexField;
+using json_fields::onlyKeys;
 
 constexpr std::string_view PemBegin = "-----BEGIN CERTIFICATE-----";
 
 BundleRefusal refusal(BundleError code, std::string message) { return {code, std::move(message)}; }
-
-// A hex field of exactly F's size.
-template <typename F>
-bool hexField(const json& j, const char* key, F& out) {
-  const auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return false;
-  const auto bytes = crypto::fromHex(it->get<std::string>());
-  if (!bytes) return false;
-  auto f = F::fromBytes(*bytes);
-  if (!f) return false;
-  out = *f;
-  return true;
-}
-
-bool onlyKeys(const json& j, std::initializer_list<std::string_view> keys) {
-  const std::set<std::string_view> allowed(keys);
-  for (const auto& item : j.items()) {
-    if (allowed.count(item.key()) == 0) return false;
-  }
-  return true;
-}
 
 // The JSON's shape and syntax; the signature is checked by the caller.
 Expected<EnrolmentBundle, BundleRefusal> parseFields(const json& j) {

@@ -124,6 +124,7 @@ struct Content {
   attackTechniques @3 :List(Text);   # MITRE ATT&CK ids, e.g. "T1566.001"
   stixBundle @4 :Text;               # optional STIX 2.1 JSON
   attachments @5 :List(AttachmentInfo);  # same order as header.attachments
+  logHead @6 :SignedLogHead;         # the sender's latest verified head (gossip, PROTOCOL.md §11.4); may be null
 }
 
 struct AttachmentInfo {

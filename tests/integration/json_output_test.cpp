@@ -8,6 +8,9 @@
 // itself or from the binaries.
 #include "hub_fixture.hpp"
 
+#include "protocol/fork_proof.hpp"
+#include "protocol/log.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -158,6 +161,22 @@ void objectsAt(const json& j, const std::string& path, std::vector<const json*>&
 }
 
 std::set<std::string> checkedSections;
+
+// A valid fork proof of a hub that exists only here: two heads of 3 entries
+// with different roots, signed by one fresh key.
+std::string madeUpForkProof() {
+  const auto key = crypto::SigningKeyPair::generate();
+  protocol::ForkProof p;
+  p.hubId = "made-up-hub";
+  p.hubKey = key.publicKey;
+  const auto one = crypto::hash256(crypto::asBytes(std::string_view("one")));
+  const auto two = crypto::hash256(crypto::asBytes(std::string_view("two")));
+  p.smaller = protocol::signLogHead(p.hubId, 3, one, nowMs(), key.secretKey);
+  p.larger = protocol::signLogHead(p.hubId, 3, two, nowMs(), key.secretKey);
+  p.largerHashAtSmallerSize = two;
+  p.note = "made up for the test";
+  return protocol::renderForkProof(p);
+}
 
 // `j` against the table of docs/json.md section `section`.
 void checkDocument(const std::string& section, const json& j) {
@@ -394,6 +413,17 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
                                                  "interactive"}));
   auto verified = runChecked("focal verify-log", concat(myArgs, {"verify-log"}));
   runChecked("focal verify-log", concat(myArgs, {"verify-log", "--compare", verified.at("head")}));
+  // A fork proof (of a made-up hub, built here) checked offline; a recorded
+  // fork exported and cleared (PROTOCOL.md §11.5).
+  const auto proof = h / "fork-proof.json";
+  std::ofstream(proof) << madeUpForkProof();
+  runChecked("focal verify-log --proof FILE", concat(myArgs, {"verify-log", "--proof", proof.string()}));
+  const auto forked = h / "forked-profile";
+  fs::create_directories(forked / "log" / "made-up-hub");
+  std::ofstream(forked / "log" / "made-up-hub" / "fork.json") << madeUpForkProof();
+  runChecked("focal verify-log --proof-out FILE",
+             {"--profile-dir", forked.string(), "verify-log", "--proof-out", (h / "exported.json").string()});
+  runChecked("focal verify-log --clear-fork", {"--profile-dir", forked.string(), "verify-log", "--clear-fork"});
 
   // Errors: a usage error, a not-found.
   runChecked("Errors", concat(myArgs, {"read", "00112233445566778899aabbccddeeff"}), 5);

@@ -1,0 +1,61 @@
+// Gossip of log heads inside bulletins (PROTOCOL.md §11.4) and what this
+// client does with a fork it catches (§11.5).
+//
+// Every bulletin this client seals carries its latest verified head in the
+// encrypted Content, so the hub cannot tell which bulletin carries which
+// head: it can only drop whole bulletins, which senders see in `status`.
+// A receiver checks the carried head against its own verified log:
+//   * signed by the hub key the own log's genesis names, for the same hub
+//     id; otherwise "invalid" (no hub signature: no evidence against the
+//     hub, only noted);
+//   * size <= own size: own entryHash(size-1) must equal its root;
+//   * larger: the log is synced from the hub first (VerifiedLog::sync); a
+//     hub that still serves fewer entries leaves it "unconfirmed" (noted,
+//     not a fork: the hub may be slow, or hiding entries from this view);
+//   * a conflict of two hub-signed heads is a FORK: the proof (both heads
+//     and the evidence, protocol/fork_proof.hpp) is written atomically to
+//     PROFILE/log/HUBID/fork.json and VerifyError is thrown with the alarm.
+// While fork.json exists VerifiedLog::sync refuses (VerifyError, exit 3),
+// so no command seals to, or verifies a bulletin with, any key of that hub
+// until a person runs `focal verify-log --clear-fork`.
+#pragma once
+
+#include "client/bulletin_reader.hpp"
+#include "client/connection.hpp"
+#include "client/verified_log.hpp"
+#include "protocol/fork_proof.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace focal::client {
+
+// What a receiver found in a carried head (no value for a fork: that throws).
+enum class CarriedHeadCheck { None, Consistent, Unconfirmed, Invalid };
+const char* carriedHeadCheckName(CarriedHeadCheck c);  // "", "consistent", "unconfirmed", "invalid"
+
+// Checks `m`'s carried head (see above) against the connection's verified
+// log (syncing it when the head is larger), sets m.carriedHeadCheck and
+// returns the verdict. On a fork: records it and throws VerifyError.
+CarriedHeadCheck checkCarriedHead(Connection& c, OpenedMessage& m);
+
+// The verdict of a carried head against `log` as it stands, without the
+// network: nullopt when it is larger than `log`. When the heads conflict
+// `fork` is set to the proof (and None returned). (The part of checkCarriedHead a benchmark
+// measures.)
+std::optional<CarriedHeadCheck> compareCarriedHead(const VerifiedLog& log, const SignedHeadBytes& carried,
+                                                   std::optional<protocol::ForkProof>& fork);
+
+// PROFILE/log/HUBID/fork.json, given the log's state directory.
+std::filesystem::path forkFile(const std::filesystem::path& logStateDir);
+// The recorded fork of this log (nullopt: none). A damaged record is
+// reported as one (VerifyError): a person must look at it either way.
+std::optional<protocol::ForkProof> loadRecordedFork(const std::filesystem::path& logStateDir);
+// The alarm naming the two heads, the note (who carried the other head)
+// and what to do.
+std::string forkAlarm(const protocol::ForkProof& proof);
+// Thrown by VerifiedLog::sync while a fork is recorded.
+void refuseIfForked(const std::optional<std::filesystem::path>& logStateDir);
+
+}  // namespace focal::client

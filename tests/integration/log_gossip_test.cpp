@@ -1,0 +1,196 @@
+// Gossip the hub cannot filter (issue 26, PROTOCOL.md §11.4, §11.5), end to
+// end with the real focald and focal: every bulletin carries its sender's
+// verified log head inside the encrypted content, and the receiver checks it
+// against its own log. Two hubs made from one directory (same hub id, key,
+// certificate and data) stand for one operator showing two views; the same
+// bulletin bytes SG sealed are queued for MY in both, as one hub serving
+// both views would. MY's client catches the fork on SG's first bulletin,
+// records it, refuses to seal, and exports a proof anyone can check.
+#include "hub_fixture.hpp"
+
+#include "client/delivery_opener.hpp"
+#include "client/log_gossip.hpp"
+#include "client/verified_log.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+using namespace focal;
+using namespace focal::test;
+using nlohmann::json;
+
+namespace {
+
+std::string errorOf(const json& j) { return j.at("error").at("message").get<std::string>(); }
+
+TestMember withKeyFile(Hub& hub, const std::string& id, const std::string& state) {
+  return hub.createMember(id, state, wire::Institution::LAW_ENFORCEMENT, true);
+}
+
+// The bulletins queued for `to` at `from`, sent again by `sender` to `into`
+// byte for byte (the hub cannot re-seal them: it only moves them).
+void relayQueue(const Hub& from, const Hub& into, const TestMember& sender, const TestMember& to) {
+  auto reader = from.connect(to.keys);
+  auto writer = into.connect(sender.keys);
+  for (const auto& d : reader->fetch(0).items) {
+    protocol::SealedBulletin s;
+    s.id = *d.bulletin.claimedId();
+    s.header = d.bulletin.header;
+    s.signature = *crypto::Signature::fromBytes(d.bulletin.signature);
+    s.ciphertext = d.bulletin.ciphertext;
+    writer->send(s);
+  }
+}
+
+std::vector<std::string> sendArgs(const std::string& to) {
+  return {"send", "--to", to, "--tlp", "green", "--category", "trend", "--title", "t", "--body", "b"};
+}
+
+// A library client of `me` whose verified log is at the hub's head now.
+struct Receiver {
+  std::unique_ptr<client::Connection> conn;
+  std::unique_ptr<client::HubDirectory> dir;
+  Receiver(const Hub& hub, const crypto::MemberKeys& me) : conn(hub.connect(me)) {
+    dir = std::make_unique<client::HubDirectory>(client::HubDirectory::fetch(*conn));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("A hub that shows SG and MY logs differing by one revocation is caught as a fork on SG's first bulletin",
+          "[integration][log][gossip][fork]") {
+  Hub a;
+  TempDir home;
+  const auto sg = withKeyFile(a, "sg-spf-cyber", "SG");
+  const auto my = withKeyFile(a, "my-pdrm-cyber", "MY");
+  a.createMember("th-rtp-cyber", "TH");  // entry 4: the member whose key is stolen
+  const fs::path myProfile = home.path() / "my";
+  runCliJson(concat(a.cliGlobals(my.keyFile, myProfile), {"verify-log"}));  // MY verified 5 entries
+  a.stop();
+  auto b = a.copyStopped();
+  a.start();
+  b->start();
+  // SG's view (hub A): the admin revokes TH's stolen key (entry 5). MY's view
+  // (hub B): the revocation is not there; the admin's next entry, signed for
+  // that place, is a registration.
+  runCliJson(concat(a.cliGlobals(a.adminKeyFile(), home.path() / "admin-a"),
+                    {"admin", "revoke", "th-rtp-cyber", "--reason", "laptop stolen"}));
+  b->createMember("vn-mps-cyber", "VN");
+  const auto sent = runCliJson(concat(a.cliGlobals(sg.keyFile, home.path() / "sg"), sendArgs("my-pdrm-cyber")));
+  relayQueue(a, *b, sg, my);
+
+  // MY's first read of SG's bulletin: a fork, recorded, loud, exit 3.
+  const auto asMy = [&](const std::vector<std::string>& command, int exit) {
+    return runCliJson(concat(b->cliGlobals(my.keyFile, myProfile), command), exit);
+  };
+  const auto alarm = errorOf(asMy({"inbox"}, 3));
+  CHECK_THAT(alarm, Catch::Contains("FORK") && Catch::Contains("Head A: 6 entries") &&
+                        Catch::Contains("Head B: 6 entries") && Catch::Contains("sg-spf-cyber") &&
+                        Catch::Contains(sent.at("bulletin_id").get<std::string>()));
+  // Recorded durably: every later command refuses, sending first of all.
+  CHECK_THAT(errorOf(asMy(sendArgs("sg-spf-cyber"), 3)), Catch::Contains("FORK"));
+  CHECK_THAT(errorOf(asMy({"directory"}, 3)), Catch::Contains("FORK"));
+
+  // The proof: exported, and checked by anyone (a profile with no keys and no hub).
+  const auto proofFile = home.path() / "fork-proof.json";
+  const auto exported = asMy({"verify-log", "--proof-out", proofFile.string()}, 0);
+  CHECK(exported.at("smaller").at("size") == 6);
+  const auto anyone = [&](const fs::path& file, int exit) {
+    return runCliJson({"--profile-dir", (home.path() / "anyone").string(), "verify-log", "--proof", file.string()}, exit);
+  };
+  const auto checked = anyone(proofFile, 0);
+  CHECK(checked.at("proof_valid") == true);
+  CHECK(checked.at("larger").at("size") == 6);
+  CHECK(checked.at("hub_key_matches_profile").is_null());
+  CHECK(asMy({"verify-log", "--proof", proofFile.string()}, 0).at("hub_key_matches_profile") == true);
+  // A tampered proof is not one.
+  auto tampered = slurp(proofFile);
+  const auto at = tampered.find("\"larger_hash_at_smaller_size\": \"") + 32;
+  tampered[at] = tampered[at] == '0' ? '1' : '0';
+  std::ofstream(home.path() / "tampered.json") << tampered;
+  CHECK_THAT(errorOf(anyone(home.path() / "tampered.json", 3)), Catch::Contains("not a fork proof"));
+  std::ofstream(home.path() / "truncated.json") << slurp(proofFile).substr(0, 200);
+  anyone(home.path() / "truncated.json", 3);
+
+  // A person read the proof and clears the record: commands run again (and
+  // the same bulletin, read again, raises the same alarm).
+  CHECK(asMy({"verify-log", "--clear-fork"}, 0).at("cleared") == true);
+  asMy({"verify-log"}, 0);
+  asMy({"verify-log", "--proof-out", (home.path() / "again.json").string()}, 1);
+  CHECK_THAT(errorOf(asMy({"inbox"}, 3)), Catch::Contains("FORK"));
+}
+
+TEST_CASE("Carried heads that agree with the receiver's log raise nothing: older, equal, and newer once served",
+          "[integration][log][gossip]") {
+  Hub hub;
+  TempDir home;
+  const auto sg = hub.createMember("sg-spf", "SG");
+  const auto my = hub.createMember("my-pdrm", "MY");
+  client::BulletinCache cache(home.path() / "cache");
+  // SG's client carries the head it verified when it sealed.
+  const auto sendWithHead = [&](const std::string& title) {
+    Receiver sender(hub, sg.keys);
+    auto draft = draftTo({&my.keys}, title);
+    const auto& head = *sender.conn->verifiedLog()->head();
+    draft.logHead = head.head;
+    draft.logHeadSignature = head.signature;
+    sender.conn->send(sealDraft(draft, sg.keys, crypto::ContentKey::random()));
+  };
+  const auto openAll = [&](Receiver& r) {
+    std::vector<std::string> checks;
+    for (const auto& d : client::fetchAll(*r.conn, 0)) {
+      auto opened = client::openDelivery(*r.conn, r.dir, d, my.keys, cache);
+      REQUIRE(opened);
+      checks.push_back(opened->carriedHeadCheck);
+    }
+    return checks;
+  };
+  sendWithHead("equal");  // SG's head: 4 entries, MY's too
+  {
+    Receiver me(hub, my.keys);
+    CHECK(openAll(me) == std::vector<std::string>{"consistent"});
+  }
+  hub.createMember("th-tcsd", "TH");  // 5 entries; SG's first bulletin still carries 4
+  {
+    Receiver me(hub, my.keys);
+    CHECK(openAll(me) == std::vector<std::string>{"consistent"});  // an older prefix
+  }
+  Receiver me(hub, my.keys);          // MY's client verified 5 entries
+  hub.createMember("vn-mps", "VN");   // 6
+  sendWithHead("newer");              // carries 6: MY's client fetches and verifies up to it
+  CHECK(openAll(me) == std::vector<std::string>{"consistent", "consistent"});
+  CHECK(me.conn->verifiedLog()->size() == 6);
+  // A head no hub signed is noted, not taken as evidence against the hub.
+  auto draft = draftTo({&my.keys}, "forged head");
+  draft.logHead = crypto::Bytes(40, 7);
+  draft.logHeadSignature = crypto::Bytes(64, 1);
+  hub.connect(sg.keys)->send(sealDraft(draft, sg.keys, crypto::ContentKey::random()));
+  CHECK(openAll(me).back() == "invalid");
+}
+
+TEST_CASE("A carried head larger than the hub will serve is unconfirmed, not a fork", "[integration][log][gossip]") {
+  Hub a;
+  const auto sg = a.createMember("sg-spf", "SG");
+  const auto my = a.createMember("my-pdrm", "MY");
+  a.stop();
+  auto b = a.copyStopped();
+  a.start();
+  b->start();
+  a.createMember("th-tcsd", "TH");  // only SG's view grows
+  Receiver sender(a, sg.keys);
+  auto draft = draftTo({&my.keys}, "ahead");
+  draft.logHead = sender.conn->verifiedLog()->head()->head;
+  draft.logHeadSignature = sender.conn->verifiedLog()->head()->signature;
+  b->connect(sg.keys)->send(sealDraft(draft, sg.keys, crypto::ContentKey::random()));
+  TempDir home;
+  client::BulletinCache cache(home.path() / "cache");
+  Receiver me(*b, my.keys);
+  const auto d = client::fetchAll(*me.conn, 0);
+  REQUIRE(d.size() == 1);
+  auto opened = client::openDelivery(*me.conn, me.dir, d[0], my.keys, cache);
+  REQUIRE(opened);
+  CHECK(opened->carriedHeadCheck == "unconfirmed");
+  CHECK(me.conn->verifiedLog()->size() == 4);
+}
