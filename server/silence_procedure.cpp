@@ -1,6 +1,7 @@
 #include "server/silence_procedure.hpp"
 
 #include "crypto/primitives.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
 
@@ -21,6 +22,8 @@ net::awaitable<void> SilenceProcedure::loop() {
   // down are closed on startup.
   while (!stopping_) {
     co_await closeDueRecords();
+    if (stopping_) break;
+    co_await refreshHead();
     if (stopping_) break;
     timer_.expires_after(poll_);
     co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
@@ -45,6 +48,19 @@ net::awaitable<void> SilenceProcedure::closeDueRecords() {
     }
     --inFlight_;
   }
+}
+
+net::awaitable<void> SilenceProcedure::refreshHead() {
+  // Checked before locking: most passes find nothing due.
+  if (clock_.nowMs() - log_.headTimeMs() < protocol::HeadRefreshMs) co_return;
+  ++inFlight_;
+  try {
+    auto guard = co_await log_.lock();
+    if (guard && co_await log_.refreshHead(*guard, clock_.nowMs())) spdlog::info("signed a fresh log head");
+  } catch (const std::exception& e) {
+    spdlog::error("signing a fresh log head failed: {}", e.what());
+  }
+  --inFlight_;
 }
 
 net::awaitable<void> SilenceProcedure::approveRecord(crypto::BulletinId recordId) {
