@@ -35,7 +35,8 @@ std::int64_t LogAppender::headTimeMs() const {
 net::awaitable<bool> LogAppender::refreshHead(const AsyncMutex::Guard& /*held*/, std::int64_t nowMs) {
   if (nowMs - headTimeMs() < protocol::HeadRefreshMs) co_return false;
   auto head = std::make_shared<const StoredHead>(signHead(directory_.size(), directory_.root(), nowMs));
-  auto result = co_await commits_.submit(store::RefreshHead{head}, net::use_awaitable);
+  auto job = store::RefreshHead{head};
+  auto result = co_await commits_.submit(std::move(job), net::use_awaitable);
   if (!result) {
     spdlog::warn("signing a fresh log head failed: {}", result.error().message);
     co_return false;

@@ -55,8 +55,12 @@ net::awaitable<void> SilenceProcedure::refreshHead() {
   if (clock_.nowMs() - log_.headTimeMs() < protocol::HeadRefreshMs) co_return;
   ++inFlight_;
   try {
+    // No co_await inside a condition or on a temporary: g++ 12 miscompiles
+    // some of those in coroutines.
     auto guard = co_await log_.lock();
-    if (guard && co_await log_.refreshHead(*guard, clock_.nowMs())) spdlog::info("signed a fresh log head");
+    bool signedNow = false;
+    if (guard) signedNow = co_await log_.refreshHead(*guard, clock_.nowMs());
+    if (signedNow) spdlog::info("signed a fresh log head at {}", log_.headTimeMs());
   } catch (const std::exception& e) {
     spdlog::error("signing a fresh log head failed: {}", e.what());
   }
