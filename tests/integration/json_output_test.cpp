@@ -393,6 +393,8 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
                                                  "interactive"}));
   auto verified = runChecked("focal verify-log", concat(myArgs, {"verify-log"}));
   runChecked("focal verify-log", concat(myArgs, {"verify-log", "--compare", verified.at("head")}));
+  runChecked("focal alarms", concat(thArgs, {"alarms"}));
+  runChecked("focal alarms --ack", concat(thArgs, {"alarms", "--all"}));
 
   // Errors: a usage error, a not-found.
   runChecked("Errors", concat(myArgs, {"read", "00112233445566778899aabbccddeeff"}), 5);
