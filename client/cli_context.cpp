@@ -2,8 +2,11 @@
 
 #include "client/bulletin_cache.hpp"
 #include "client/client_error.hpp"
+#include "client/head_freshness.hpp"
+#include "client/self_monitor.hpp"
 #include "client/terminal.hpp"
 #include "client/verified_log.hpp"
+#include "protocol/command_line.hpp"
 
 #include <fmt/format.h>
 
@@ -171,7 +174,12 @@ std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys, 
   // head this profile verified last (VerifiedLog::sync); a fork, a rewrite,
   // a missing entry or a rollback stops the command here (VerifyError).
   auto log = std::make_shared<VerifiedLog>(VerifiedLog::load(profile().dir(), c->session().hubId));
+  if (!logBeforeTaken_) {
+    logBefore_ = LogBefore{log->size(), log->headTimeMs()};
+    logBeforeTaken_ = true;
+  }
   log->sync(*c);
+  monitorSelf(*log, c->session().hubId, keys);
   // The key file against the member's current keys in the log just
   // verified: a stale file still authenticates (same identity) but misses
   // the newer encryption key (PROTOCOL.md §13.1).
@@ -185,6 +193,43 @@ std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys, 
                       : message);
   }
   return c;
+}
+
+void CliContext::monitorSelf(const VerifiedLog& log, const std::string& hubId, const crypto::MemberKeys& keys) {
+  const auto& id = keys.memberId;
+  AlarmStore alarms(profile().dir());
+  alarms.check(log.entries(), hubId, id, [&](crypto::ByteView ik, crypto::ByteView ek) { return profile().knowsKeys(id, ik, ek); }, nowMs());
+  for (const auto& a : alarms.list(id)) out().warning(describeAlarm(a));
+}
+
+void CliContext::recheckSelf(Connection& c, const crypto::MemberKeys& keys) {
+  const auto& log = c.verifiedLog();
+  if (!log) return;
+  log->sync(c);
+  const auto& id = keys.memberId;
+  const auto raised = AlarmStore(profile().dir())
+                          .check(log->entries(), c.session().hubId, id,
+                                 [&](crypto::ByteView ik, crypto::ByteView ek) { return profile().knowsKeys(id, ik, ek); }, nowMs());
+  for (const auto& a : raised) out().warning(describeAlarm(a));
+}
+
+std::int64_t CliContext::maxHeadAgeMs() {
+  const std::string text = profile().settings().headMaxAge;
+  if (text.empty()) return DefaultMaxHeadAgeMs;
+  const auto ms = protocol::parseDurationMs(text);
+  if (!ms || *ms > MaxHeadAgeWindowMs) {
+    throw UsageError("bad-profile", fmt::format("{}: head-max-age must be a duration up to 30d (24h, 3d), got '{}'",
+                                                (profile().dir() / "profile.toml").string(), text));
+  }
+  return *ms;
+}
+
+void CliContext::requireFreshHead(const Connection& c) {
+  const auto& log = c.verifiedLog();
+  const std::int64_t headTime = log ? log->headTimeMs() : 0;  // connect() always verifies one
+  if (auto ok = checkHeadFresh(c.session().hubId, headTime, nowMs(), maxHeadAgeMs()); !ok) {
+    throw StaleHeadError(ok.error());
+  }
 }
 
 std::optional<int> CommandTable::runParsed() const {
@@ -228,11 +273,6 @@ crypto::BulletinId parseBulletinId(const std::string& hex) {
   if (bytes) id = crypto::BulletinId::fromBytes(*bytes);
   if (!id) throw UsageError("bad-id", "a bulletin id is 32 hex digits, got '" + hex + "'");
   return *id;
-}
-
-std::int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,

@@ -3,6 +3,7 @@
 // output channel. main() owns one CliContext and the command table.
 #pragma once
 
+#include "client/client_clock.hpp"
 #include "client/connection.hpp"
 #include "client/delivery_opener.hpp"
 #include "client/bulletin_cache.hpp"
@@ -95,6 +96,28 @@ class CliContext {
   // The key file's standing after connect() (Current before it).
   const KeyFileStatus& keyStatus() const { return keyStatus_; }
 
+  // Sealing needs a fresh view of the directory log: throws StaleHeadError
+  // (exit 3, "stale-head") when the newest head the connection verified is
+  // older than the profile's head-max-age (client/head_freshness.hpp).
+  // Every command that encrypts to or signs for directory keys calls it
+  // after its last directory fetch and before sealing.
+  void requireFreshHead(const Connection& c);
+  // head-max-age from profile.toml, else DefaultMaxHeadAgeMs; UsageError
+  // ("bad-profile") if it is not a duration up to MaxHeadAgeWindowMs.
+  std::int64_t maxHeadAgeMs();
+
+  // `focal listen`: brings the connection's verified log up to date and
+  // prints the self-monitoring alarms that raised (stderr), as they happen.
+  void recheckSelf(Connection& c, const crypto::MemberKeys& keys);
+
+  // The head this profile held before this run's first connect verified a
+  // newer one (size 0: none), for verify-log's "since before" report.
+  struct LogBefore {
+    std::uint64_t size = 0;
+    std::int64_t headTimeMs = 0;
+  };
+  const LogBefore& logBefore() const { return logBefore_; }
+
   // This member's part of the profile (Profile::memberDir).
   BulletinCache cache(const crypto::MemberKeys& keys);
   std::uint64_t lastSeq(const crypto::MemberKeys& keys);
@@ -104,6 +127,9 @@ class CliContext {
   // "KEYFILE is not your current key file: ..., the current keys are in ..."
   std::string staleKeyMessage(const crypto::MemberKeys& keys, const KeyFileStatus& s);
   [[noreturn]] void explainLoginFailure(const Connection& c, const crypto::MemberKeys& keys, const HubError& e);
+  // Self-monitoring (client/self_monitor.hpp) after a sync: raises alarms
+  // for new entries about the member and prints every one not acknowledged.
+  void monitorSelf(const VerifiedLog& log, const std::string& hubId, const crypto::MemberKeys& keys);
 
   std::optional<Output> out_;
   std::optional<Profile> profile_;
@@ -111,6 +137,8 @@ class CliContext {
   bool keyIsProfileKey_ = false;
   bool profileHasKey_ = false;
   KeyFileStatus keyStatus_ = currentKeyStatus();
+  bool logBeforeTaken_ = false;
+  LogBefore logBefore_;
 };
 
 // A command's work on one bulletin the member received or sent: its keys,
@@ -160,6 +188,7 @@ void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // rotate-key, verify-log
 void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // forward, permit, retract, thread, export
 void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // comment, record-status
+void addAlarmsCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
 
 // Helpers shared by commands.
 // --tlp: clear|green|amber|amber+strict|red in any case, or the TLP 2.0
@@ -169,7 +198,8 @@ crypto::BulletinId parseBulletinId(const std::string& hex);  // UsageError if no
 // A public key file (from focal keygen), its certificate checked; UsageError
 // ("bad-public-key") if it does not parse.
 crypto::PublicKeys readPublicKeys(const std::string& file);
-std::int64_t nowMs();
+// The client's clock (client/client_clock.hpp): every command's "now".
+using focal::client::nowMs;
 // The one-line summary used by inbox and listen (JSON object or text row;
 // every field of the sender's rendered with safeLine: one row per bulletin).
 // `retractionQueued`: a retraction announcement of the same bulletin is

@@ -49,6 +49,7 @@ int runComment(CliContext& ctx, const CommentArgs& a) {
   }
   const MemberRecord* sender = found.directory().find(m.senderId);
   if (sender == nullptr) throw VerifyError("the record's sender " + m.senderId + " is not in the verified directory");
+  ctx.requireFreshHead(*found.conn);
   const auto record = protocol::makeComment(id, a.objection, a.text, sender->encryptionKey, found.keys, nowMs());
   const auto recorded = found.conn->comment(record);
   if (ctx.out().json()) {
@@ -266,6 +267,7 @@ int runDecide(CliContext& ctx, const std::string& hexId, bool approve) {
     if (listedProposalId(p) != hexId) continue;
     // Decide only on what verifies: the proposal's admin signature.
     const auto v = verifyListing(p, dir);
+    ctx.requireFreshHead(*conn);
     const auto record = protocol::makeDecision(v.proposalBody, approve, keys, nowMs());
     const auto recorded = conn->decide(record);
     std::string state = "open";

@@ -4,10 +4,13 @@
 #include "client/cli_context.hpp"
 #include "client/cmd_fork.hpp"
 #include "client/client_error.hpp"
+#include "client/log_changes.hpp"
 #include "client/verified_log.hpp"
 #include "crypto/keyfile.hpp"
 
 #include <fmt/format.h>
+
+#include <set>
 
 #include <capnp/message.h>
 
@@ -158,6 +161,51 @@ OtherHead parseOtherHead(const std::string& text) {
   return OtherHead{size, *root};
 }
 
+// The entries added since the head the profile held before this run, each
+// marked when it is about the user or a member the user corresponded with
+// (docs/json.md, focal verify-log: added_entries).
+nlohmann::json addedEntries(CliContext& ctx, const VerifiedLog& log, const crypto::MemberKeys& keys) {
+  nlohmann::json added = nlohmann::json::array();
+  std::optional<std::set<std::string>> contacts;  // read only when an entry names a member
+  for (std::uint64_t i = ctx.logBefore().size; i < log.size(); ++i) {
+    const auto s = summarizeEntry(log.entries()[i]);
+    if (!s.subjectId.empty() && !contacts) contacts = correspondents(ctx.profile().cacheDir(keys.memberId), keys.memberId);
+    added.push_back({{"log_index", s.index},
+                     {"kind", s.kind},
+                     {"author_id", s.authorId},
+                     {"member_id", jsonText(s.subjectId)},
+                     {"recorded_at", jsonTime(s.recordedAtMs)},
+                     {"about_you", s.subjectId == keys.memberId},
+                     {"correspondent", contacts && contacts->contains(s.subjectId)}});
+  }
+  return added;
+}
+
+// verify-log's text lines for addedEntries (member ids through safeLine).
+void printAddedEntries(CliContext& ctx, const nlohmann::json& added) {
+  const auto before = ctx.logBefore();
+  if (before.size == 0) {
+    ctx.out().line("This profile had verified no head of this hub before this run (first verification).");
+    return;
+  }
+  ctx.out().line(fmt::format("Consistent with the head this profile held before this run: {} entries, signed {}.",
+                             before.size, formatTime(before.headTimeMs)));
+  if (added.empty()) {
+    ctx.out().line("No entries were added since.");
+    return;
+  }
+  ctx.out().line(fmt::format("{} entr{} added since:", added.size(), added.size() == 1 ? "y" : "ies"));
+  for (const auto& e : added) {
+    const std::string member = e["member_id"].is_null() ? "" : e["member_id"].get<std::string>();
+    ctx.out().line(fmt::format("  #{:<5} {:<17} by {:<20} {}{}", e["log_index"].get<std::uint64_t>(),
+                               e["kind"].get<std::string>(), safeLine(e["author_id"].get<std::string>()),
+                               member.empty() ? "" : "about " + safeLine(member),
+                               e["about_you"].get<bool>()       ? "   <- ABOUT YOU"
+                               : e["correspondent"].get<bool>() ? "   <- a member you corresponded with"
+                                                                : ""));
+  }
+}
+
 int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
   std::vector<OtherHead> others;
   for (const auto& c : compare) others.push_back(parseOtherHead(c));
@@ -167,6 +215,7 @@ int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
   const auto report = conn->verifiedLog()->verifyAll(*conn);
   const auto& hubId = conn->session().hubId;
   const std::string head = fmt::format("{}:{}", report.entries, crypto::toHex(report.root));
+  const auto added = addedEntries(ctx, log, keys);
   nlohmann::json comparisons = nlohmann::json::array();
   bool split = false;
   for (const auto& o : others) {
@@ -185,7 +234,9 @@ int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
     ctx.out().document({{"hub_id", hubId},
                         {"verified", !split},
                         {"entry_count", report.entries},
-                        {"previous_entry_count", report.previous},
+                        {"previous_entry_count", ctx.logBefore().size},
+                        {"previous_head_signed_at", jsonTime(ctx.logBefore().headTimeMs)},
+                        {"added_entries", added},
                         {"head_signed_at", jsonTime(report.headTimeMs)},
                         {"root", crypto::toHex(report.root)},
                         {"head", head},
@@ -195,9 +246,7 @@ int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
     ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", safeLine(hubId), report.entries));
     ctx.out().line("Every entry's signature and authority, the hash chain and the hub's signed head check out.");
     ctx.out().line(fmt::format("Head signed {}: {}", formatTime(report.headTimeMs), head));
-    if (report.previous > 0) {
-      ctx.out().line(fmt::format("Consistent with the head you verified before ({} entries).", report.previous));
-    }
+    printAddedEntries(ctx, added);
     if (log.pin()) {
       ctx.out().line(fmt::format("Matches the enrolment bundle: genesis {}, extends its head at {} entries.",
                                  crypto::toHex(log.pin()->genesisHash).substr(0, 16), log.pin()->headSize));

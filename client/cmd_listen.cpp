@@ -9,6 +9,9 @@ namespace focal::client::cli {
 
 namespace {
 
+// How often listen verifies what the directory log gained (self-monitoring).
+constexpr std::chrono::seconds LogCheckEvery{5};
+
 volatile std::sig_atomic_t stopRequested = 0;
 extern "C" void onStopSignal(int) { stopRequested = 1; }
 
@@ -49,9 +52,16 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
   conn->subscribe();
   for (const auto& d : fetchAll(*conn, lastSeq)) show(d);
   if (!ctx.out().json()) std::cerr << "Listening for bulletins (Ctrl-C to stop)...\n";
+  // Self-monitoring while listening: the log is checked every few seconds,
+  // so an entry about this member that it did not sign shows at once.
+  auto nextLogCheck = std::chrono::steady_clock::now() + LogCheckEvery;
   while (stopRequested == 0) {
     auto d = conn->nextPush(std::chrono::milliseconds(250));
     if (d) show(*d);
+    if (std::chrono::steady_clock::now() >= nextLogCheck) {
+      ctx.recheckSelf(*conn, keys);
+      nextLogCheck = std::chrono::steady_clock::now() + LogCheckEvery;
+    }
   }
   return ExitOk;
 }

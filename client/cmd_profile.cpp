@@ -2,7 +2,9 @@
 // the enrolment bundle a profile pins (client/enrolment_pin.hpp).
 #include "client/cli_context.hpp"
 #include "client/enrolment_pin.hpp"
+#include "client/head_freshness.hpp"
 #include "crypto/primitives.hpp"
+#include "protocol/command_line.hpp"
 
 #include <fstream>
 
@@ -14,7 +16,7 @@ namespace focal::client::cli {
 namespace {
 
 struct ProfileArgs {
-  std::string hub, ca, key, bundle;
+  std::string hub, ca, key, bundle, headMaxAge;
 };
 
 std::string absolute(const std::string& p) {
@@ -33,6 +35,7 @@ int runShow(CliContext& ctx) {
                         {"hub_address", jsonText(s.hub)},
                         {"ca_file", jsonText(s.ca)},
                         {"key_file", jsonText(s.key)},
+                        {"head_max_age_ms", ctx.maxHeadAgeMs()},
                         {"bundle_pinned", pin.has_value()},
                         {"pinned_hub_id", pin ? nlohmann::json(pin->hubId) : nlohmann::json(nullptr)},
                         {"pinned_genesis", pin ? nlohmann::json(crypto::toHex(pin->genesisHash)) : nlohmann::json(nullptr)},
@@ -43,6 +46,8 @@ int runShow(CliContext& ctx) {
     ctx.out().line(fmt::format("hub:     {}", s.hub.empty() ? "(not set)" : s.hub));
     ctx.out().line(fmt::format("ca:      {}", s.ca.empty() ? "(not set)" : s.ca));
     ctx.out().line(fmt::format("key:     {}", s.key.empty() ? "(not set)" : s.key));
+    ctx.out().line(fmt::format("head-max-age: {} (sealing stops when the newest verified log head is older)",
+                               s.headMaxAge.empty() ? "24h (default)" : s.headMaxAge));
     if (pin) {
       ctx.out().line(fmt::format("bundle:  pinned: hub {}, genesis {}, head at {} entries", safeLine(pin->hubId),
                                  crypto::toHex(pin->genesisHash), pin->headSize));
@@ -60,7 +65,16 @@ int runSet(CliContext& ctx, const ProfileArgs& a) {
   const std::string hub = !a.hub.empty() ? a.hub : ctx.options.hub;
   const std::string ca = !a.ca.empty() ? a.ca : ctx.options.ca;
   const std::string key = !a.key.empty() ? a.key : ctx.options.key;
-  if (hub.empty() && ca.empty() && key.empty()) throw UsageError("usage", "nothing to set: give --hub, --ca or --key");
+  if (hub.empty() && ca.empty() && key.empty() && a.headMaxAge.empty()) {
+    throw UsageError("usage", "nothing to set: give --hub, --ca, --key or --head-max-age");
+  }
+  if (!a.headMaxAge.empty()) {
+    const auto ms = protocol::parseDurationMs(a.headMaxAge);
+    if (!ms || *ms > MaxHeadAgeWindowMs) {
+      throw UsageError("bad-duration", "--head-max-age takes a duration up to 30d (24h, 3d), got '" + a.headMaxAge + "'");
+    }
+    s.headMaxAge = a.headMaxAge;
+  }
   if (!hub.empty()) {
     if (!parseHostPort(hub)) throw UsageError("bad-hub", "hub must be HOST:PORT, got '" + hub + "'");
     s.hub = hub;
@@ -111,8 +125,15 @@ void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   set->add_option("--hub", a->hub, "Hub address HOST:PORT");
   set->add_option("--ca", a->ca, "The hub's certificate or CA (PEM)")->check(CLI::ExistingFile);
   set->add_option("--key", a->key, "Your key file")->check(CLI::ExistingFile);
-  set->footer(R"(Example:
-  focal profile set --hub hub.example.org:7443 --ca hub-ca.pem --key ~/.focal/sg-spf-cyber.key)");
+  set->add_option("--head-max-age", a->headMaxAge,
+                  "Refuse to seal when the newest verified log head is older than this (default 24h, at most 30d)");
+  set->footer(R"(The hub signs a new directory-log head at least every hour; a client whose newest
+verified head is older than --head-max-age refuses send, reply, forward, comment,
+approve, reject and permit (exit 3, stale-head), since a hub that is frozen or
+holding it at an old view could hide a revoked key.
+Example:
+  focal profile set --hub hub.example.org:7443 --ca hub-ca.pem --key ~/.focal/sg-spf-cyber.key
+  focal profile set --head-max-age 48h)");
   table.add(set, [&ctx, a] { return runSet(ctx, *a); });
   auto* init = profile->add_subcommand(
       "init", "Set up the profile from the enrolment bundle the hub's operator gave you, and pin it");

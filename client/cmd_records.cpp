@@ -44,6 +44,7 @@ int runForward(CliContext& ctx, const ForwardArgs& a) {
   auto raw = found.cache.get(id);
   if (!raw) throw NotFoundError("bulletin " + a.id + " is not in the local cache");
   auto recipients = resolveAddresses(found.directory(), *addresses, keys.memberId);
+  ctx.requireFreshHead(*found.conn);
   if (!recipients) throw UsageError("bad-address", recipients.error());
 
   protocol::ForwardDraft draft;
@@ -84,6 +85,7 @@ int runPermit(CliContext& ctx, const PermitArgs& a) {
   if (grantees.empty()) throw UsageError("no-recipients", "--to names nobody");
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
+  ctx.requireFreshHead(*conn);
   const auto record = protocol::makePermission(id, grantees, keys, nowMs());
   const auto recorded = conn->permit(record);
   if (ctx.out().json()) {

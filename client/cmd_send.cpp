@@ -235,6 +235,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   auto& keys = *loadedKeys;
   if (!conn) conn = ctx.connect(keys);
   const auto directory = HubDirectory::fetch(*conn);
+  ctx.requireFreshHead(*conn);  // before anything is uploaded or sealed
   auto recipients = resolveAddresses(directory, draft.addresses, keys.memberId);
   if (!recipients) throw UsageError("bad-address", recipients.error());
   draft.recipients = std::move(recipients).value();

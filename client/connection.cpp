@@ -4,6 +4,7 @@
 // extracts an owning result from the expected response.
 #include "client/connection.hpp"
 
+#include "client/client_clock.hpp"
 #include "client/tls_config.hpp"
 #include "client/verified_log.hpp"
 #include "protocol/log.hpp"
@@ -33,11 +34,6 @@ crypto::Bytes copyData(capnp::Data::Reader d) { return crypto::Bytes(d.begin(), 
 
 SignedHeadBytes headFrom(wire::SignedLogHead::Reader h) {
   return SignedHeadBytes{copyData(h.getHead()), copyData(h.getSignature())};
-}
-
-std::int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 HubError hubErrorOf(wire::Error::Reader e) {

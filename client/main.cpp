@@ -2,6 +2,7 @@
 // the commands and the mapping of failures to exit codes; nothing else.
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
+#include "client/head_freshness.hpp"
 #include "crypto/types.hpp"
 #include "protocol/build_info.hpp"
 #include "protocol/command_line.hpp"
@@ -27,7 +28,9 @@ Exit codes:
   0  ok
   1  usage: bad arguments, unknown command or option, missing settings, wrong passphrase
   2  the hub refused (typed error, e.g. policy-denied, unknown-recipient)
-  3  verification failed (signature, sender key, hash, attachment)
+  3  verification failed (signature, sender key, hash, attachment, the directory
+     log); also stale-head: the newest verified log head is older than the
+     profile's head-max-age (focal profile set), so nothing is sealed
   4  I/O or network failure (connect, TLS, timeout, file)
   5  not found: no such bulletin, member or proposal (locally or at the hub;
      error code not-found)
@@ -71,6 +74,7 @@ std::string checkTimeout(std::string& text) {
 int main(int argc, char** argv) {
   focal::crypto::initialize();
   focal::crypto::disableCoreDumps();
+  announceTestClock();
 
   CLI::App app{"focal - end-to-end encrypted bulletins between cybercrime points of contact"};
   app.footer(Footer);
@@ -95,7 +99,7 @@ int main(int argc, char** argv) {
   constexpr AddCommands Commands[] = {
       addKeygenCommand, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addDeliveryCommands,
       addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands,
-      addConsensusCommands,
+      addConsensusCommands, addAlarmsCommand,
   };
   CommandTable table;
   for (const AddCommands add : Commands) add(app, ctx, table);
@@ -125,6 +129,10 @@ int main(int argc, char** argv) {
     out.error(e.codeName(), e.hubMessage().empty() ? e.codeName() : e.hubMessage());
     // One exit code for not-found, whether the hub or the client found nothing.
     return e.code() == focal::wire::ErrorCode::NOT_FOUND ? ExitNotFound : ExitRefused;
+  } catch (const StaleHeadError& e) {
+    // A verification failure (exit 3) with its own code: the head is too old.
+    out.error("stale-head", e.what());
+    return ExitVerify;
   } catch (const VerifyError& e) {
     out.error("verification-failed", e.what());
     return ExitVerify;

@@ -92,6 +92,7 @@ ProfileSettings Profile::settings() const {
     s.hub = t["hub"].value_or(std::string{});
     s.ca = t["ca"].value_or(std::string{});
     s.key = t["key"].value_or(std::string{});
+    s.headMaxAge = t["head-max-age"].value_or(std::string{});
   } catch (const toml::parse_error& e) {
     throw std::runtime_error("cannot parse " + file.string() + ": " + std::string(e.description()));
   }
@@ -103,6 +104,7 @@ void Profile::saveSettings(const ProfileSettings& s) const {
   if (!s.hub.empty()) t.insert("hub", s.hub);
   if (!s.ca.empty()) t.insert("ca", s.ca);
   if (!s.key.empty()) t.insert("key", s.key);
+  if (!s.headMaxAge.empty()) t.insert("head-max-age", s.headMaxAge);
   std::ostringstream out;
   out << "# Focal client profile (focal profile set ...)\n" << t << "\n";
   writeFileAtomic(dir_ / "profile.toml", out.str(), 0600);
@@ -212,30 +214,43 @@ void Profile::rememberKeyFile(std::string_view memberId, const KnownKeyFile& fil
   }
 }
 
-std::optional<std::string> Profile::keyFileWith(std::string_view memberId, const crypto::SigningPublicKey& identity,
-                                                const crypto::BoxPublicKey& encryption) const {
+std::vector<Profile::KeyRow> Profile::keyRows(std::string_view memberId) const {
+  std::vector<KeyRow> rows;
   try {
     const fs::path path = memberDir(memberId) / "keys.toml";
-    if (!fs::exists(path)) return std::nullopt;
+    if (!fs::exists(path)) return rows;
     auto t = toml::parse_file(path.string());
     auto* files = t["file"].as_array();
-    if (files == nullptr) return std::nullopt;
-    std::optional<std::string> found;
+    if (files == nullptr) return rows;
     for (auto& node : *files) {
       auto* entry = node.as_table();
       if (entry == nullptr) continue;
-      const auto p = (*entry)["path"].value_or(std::string{});
-      std::error_code ec;
-      if ((*entry)["identity"].value_or(std::string{}) == hex(identity.view()) &&
-          (*entry)["encryption"].value_or(std::string{}) == hex(encryption.view()) && !p.empty() &&
-          fs::exists(p, ec)) {
-        found = p;
-      }
+      rows.push_back(KeyRow{(*entry)["path"].value_or(std::string{}), (*entry)["identity"].value_or(std::string{}),
+                            (*entry)["encryption"].value_or(std::string{})});
     }
-    return found;
   } catch (const std::exception&) {
-    return std::nullopt;
+    rows.clear();
   }
+  return rows;
+}
+
+std::optional<std::string> Profile::keyFileWith(std::string_view memberId, const crypto::SigningPublicKey& identity,
+                                                const crypto::BoxPublicKey& encryption) const {
+  std::optional<std::string> found;
+  for (const auto& row : keyRows(memberId)) {
+    std::error_code ec;
+    if (row.identity == hex(identity.view()) && row.encryption == hex(encryption.view()) && !row.path.empty() &&
+        fs::exists(row.path, ec)) {
+      found = row.path;
+    }
+  }
+  return found;
+}
+
+bool Profile::knowsKeys(std::string_view memberId, crypto::ByteView identity, crypto::ByteView encryption) const {
+  const auto rows = keyRows(memberId);
+  return std::any_of(rows.begin(), rows.end(),
+                     [&](const KeyRow& r) { return r.identity == hex(identity) && r.encryption == hex(encryption); });
 }
 
 std::optional<std::pair<std::string, std::uint16_t>> parseHostPort(std::string_view text) {

@@ -1,6 +1,7 @@
 // The local profile directory (default $FOCAL_HOME, else ~/.focal):
 //
-//   profile.toml   hub = "host:port", ca = "...", key = "..."
+//   profile.toml   hub = "host:port", ca = "...", key = "...",
+//                  head-max-age = "24h" (optional)
 //   members/ID/    one member's state, so one profile serves every key file
 //                  used with it (an admin who is also a point of contact,
 //                  two members on one machine):
@@ -40,6 +41,10 @@ struct ProfileSettings {
   std::string hub;  // host:port
   std::string ca;   // path to the hub certificate / CA (the pin)
   std::string key;  // path to the member's key file
+  // head-max-age: how old the newest verified log head may be before the
+  // client refuses to seal ("24h", "3d"; empty = the default, 24 h;
+  // client/head_freshness.hpp).
+  std::string headMaxAge;
 };
 
 class Profile {
@@ -86,8 +91,17 @@ class Profile {
   // and still exists; nullopt if none.
   std::optional<std::string> keyFileWith(std::string_view memberId, const crypto::SigningPublicKey& identity,
                                          const crypto::BoxPublicKey& encryption) const;
+  // Whether a key file this profile saw for the member holds exactly these
+  // public keys (self-monitoring: a rotation to them is the user's own).
+  bool knowsKeys(std::string_view memberId, crypto::ByteView identity, crypto::ByteView encryption) const;
 
  private:
+  // keys.toml's rows (hex keys); empty when missing or damaged.
+  struct KeyRow {
+    std::string path, identity, encryption;
+  };
+  std::vector<KeyRow> keyRows(std::string_view memberId) const;
+
   std::filesystem::path dir_;
 };
 

@@ -2,6 +2,7 @@
 
 #include "client/enrolment_pin.hpp"
 #include "client/log_gossip.hpp"
+#include "client/head_freshness.hpp"
 #include "client/profile.hpp"
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
@@ -218,6 +219,9 @@ void VerifiedLog::sync(Connection& c) {
       refuse(hubId, fmt::format("fork: the hub's head for {} entries has root {}, the head you verified has root {}{}",
                                 size(), hex8(info->root), hex8(verifier_.root()), diff.empty() ? "" : "; " + diff));
     }
+    // Head times only go forward (client/head_freshness.hpp): an older head
+    // at any size would let a hub replay the view it wants to freeze.
+    if (auto ok = checkHeadTimeForward(headTimeMs_, info->timeMs); !ok) refuse(hubId, ok.error());
   }
   std::vector<LogEntryRecord> fresh;
   for (auto& e : first.entries) {
@@ -280,6 +284,9 @@ VerifiedLog::Report VerifiedLog::verifyAll(Connection& c) {
   if (info->size < size()) {
     refuse(hubId, fmt::format("rolled-back log: the hub's signed head has {} entries, but you verified {} before",
                               info->size, size()));
+  }
+  if (size() > 0) {
+    if (auto ok = checkHeadTimeForward(headTimeMs_, info->timeMs); !ok) refuse(hubId, ok.error());
   }
   const auto all = fetchRange(c, 0, info->size);
   for (const auto& e : all) {

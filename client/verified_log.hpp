@@ -6,8 +6,11 @@
 // used (HubDirectory::fetch):
 //   1. the head the hub shows now must be signed by the hub key the log's
 //      genesis names (and the TLS-pinned hub presented), for the same hub id;
-//   2. it must not be smaller than the stored head (rolled-back log), and at
-//      the same size it must have the same root (fork);
+//   2. it must not be smaller than the stored head (rolled-back log), at
+//      the same size it must have the same root (fork), and it must not be
+//      signed earlier than the stored head (a replayed head; a newer head of
+//      the same size and root is stored: its time is what freshness checks,
+//      client/head_freshness.hpp);
 //   3. the entries from the stored size to the new size are fetched; each
 //      must carry the next index (missing / reordered entry) and pass
 //      LogVerifier::append (authorisation + signature against the state the

@@ -59,5 +59,10 @@ inline constexpr std::uint64_t traversalLimitWords(std::size_t messageBytes) {
 
 // Accepted clock skew between a bulletin's createdAt and the hub's clock.
 inline constexpr std::int64_t MaxClockSkewMs = 10 * 60 * 1000;
+// The hub signs a new log head at least this often, even when no entry is
+// appended (PROTOCOL.md §11.1), so a client can tell a quiet log from a
+// frozen one: its newest head is never much older than this unless the hub
+// is down or withholding heads (client/head_freshness.hpp).
+inline constexpr std::int64_t HeadRefreshMs = 60 * 60 * 1000;
 
 }  // namespace focal::protocol

@@ -1,5 +1,6 @@
 #include "server/log_appender.hpp"
 
+#include "protocol/limits.hpp"
 #include "protocol/log.hpp"
 #include "protocol/signing.hpp"
 
@@ -26,6 +27,24 @@ StoredHead LogAppender::signHead(std::uint64_t size, const crypto::Hash256& root
   return StoredHead{size, std::move(signedHead.head), signedHead.signature};
 }
 
+std::int64_t LogAppender::headTimeMs() const {
+  auto parsed = protocol::decode<wire::LogHead>(directory_.head().head);
+  return parsed ? parsed->root().getTimeMs() : 0;
+}
+
+net::awaitable<bool> LogAppender::refreshHead(const AsyncMutex::Guard& /*held*/, std::int64_t nowMs) {
+  if (nowMs - headTimeMs() < protocol::HeadRefreshMs) co_return false;
+  auto head = std::make_shared<const StoredHead>(signHead(directory_.size(), directory_.root(), nowMs));
+  auto job = store::RefreshHead{head};
+  auto result = co_await commits_.submit(std::move(job), net::use_awaitable);
+  if (!result) {
+    spdlog::warn("signing a fresh log head failed: {}", result.error().message);
+    co_return false;
+  }
+  directory_.setHead(*head);
+  co_return true;
+}
+
 Expected<LogAppender::Prepared, LogAppender::Failure> LogAppender::prepare(Draft d, const ExtraCheck& extraCheck) const {
   // Times in the log never go back (a v2 rule): a hub clock stepped back
   // records the previous entry's time again.
@@ -39,7 +58,10 @@ Expected<LogAppender::Prepared, LogAppender::Failure> LogAppender::prepare(Draft
   }
   auto entry = std::make_shared<const StoredLogEntry>(
       directory_.prepare(std::move(d.event), d.signature, std::move(d.authorId), d.authorKey, d.nowMs));
-  auto head = std::make_shared<const StoredHead>(signHead(entry->index + 1, entry->entryHash, d.nowMs));
+  // A head never goes back in time, not even behind an hourly head signed
+  // after the last entry (clients refuse a head older than one they saw).
+  auto head = std::make_shared<const StoredHead>(
+      signHead(entry->index + 1, entry->entryHash, std::max(d.nowMs, headTimeMs())));
   return Prepared{std::move(entry), std::move(head)};
 }
 

@@ -3,7 +3,8 @@
 // entry, its new head signed with the hub key, committed through the
 // CommitQueue in the caller's write job, then applied to the directory and
 // made its head. Admin requests, consensus adoptions and the silence
-// procedure all append through append().
+// procedure all append through append(). Head times never go back: a head
+// is signed at max(now, the time of the head served before).
 //
 // Serialisation: every append runs under the admin AsyncMutex (lock()),
 // held by the caller across its own reads as well, so each entry is checked
@@ -74,6 +75,15 @@ class LogAppender {
 
   // A head signed by the hub key.
   StoredHead signHead(std::uint64_t size, const crypto::Hash256& root, std::int64_t nowMs) const;
+
+  // The time of the head the directory serves now (0 if it does not parse).
+  std::int64_t headTimeMs() const;
+  // Freshness (PROTOCOL.md §11.1): when the head served now was signed
+  // protocol::HeadRefreshMs or more before `nowMs`, signs a head of the same
+  // size and root at `nowMs`, stores it in place of the old one (so a
+  // restart serves it, never an older one) and serves it. Under the lock.
+  // False when nothing was due or the write failed (the next pass retries).
+  net::awaitable<bool> refreshHead(const AsyncMutex::Guard& held, std::int64_t nowMs);
 
   // Check, prepare, sign head, commit, apply, set head. `makeJob(entry,
   // head)` returns the store command (Reply = Ok: store::AppendLogEntry,

@@ -1,6 +1,7 @@
 #include "server/silence_procedure.hpp"
 
 #include "crypto/primitives.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
 
@@ -21,6 +22,8 @@ net::awaitable<void> SilenceProcedure::loop() {
   // down are closed on startup.
   while (!stopping_) {
     co_await closeDueRecords();
+    if (stopping_) break;
+    co_await refreshHead();
     if (stopping_) break;
     timer_.expires_after(poll_);
     co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
@@ -45,6 +48,23 @@ net::awaitable<void> SilenceProcedure::closeDueRecords() {
     }
     --inFlight_;
   }
+}
+
+net::awaitable<void> SilenceProcedure::refreshHead() {
+  // Checked before locking: most passes find nothing due.
+  if (clock_.nowMs() - log_.headTimeMs() < protocol::HeadRefreshMs) co_return;
+  ++inFlight_;
+  try {
+    // No co_await inside a condition or on a temporary: g++ 12 miscompiles
+    // some of those in coroutines.
+    auto guard = co_await log_.lock();
+    bool signedNow = false;
+    if (guard) signedNow = co_await log_.refreshHead(*guard, clock_.nowMs());
+    if (signedNow) spdlog::info("signed a fresh log head at {}", log_.headTimeMs());
+  } catch (const std::exception& e) {
+    spdlog::error("signing a fresh log head failed: {}", e.what());
+  }
+  --inFlight_;
 }
 
 net::awaitable<void> SilenceProcedure::approveRecord(crypto::BulletinId recordId) {

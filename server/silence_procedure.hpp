@@ -5,6 +5,11 @@
 // LogAppender, in a job that first re-checks the record is still pending (an
 // objection committed meanwhile wins).
 //
+// Each pass also keeps the log head fresh (PROTOCOL.md §11.1): when the
+// head served was signed protocol::HeadRefreshMs or more ago, the hub signs
+// one of the same size and root now (LogAppender::refreshHead), so heads
+// come at least hourly even when nothing is appended.
+//
 // Owned by the Hub; io thread only. stop() ends the task; inFlight() tells
 // shutdown whether an approval is still being written.
 #pragma once
@@ -38,6 +43,8 @@ class SilenceProcedure {
 
   // One pass: every pending record whose deadline is <= now. Public for tests.
   net::awaitable<void> closeDueRecords();
+  // Signs a fresh head when the one served is due (see above).
+  net::awaitable<void> refreshHead();
 
  private:
   net::awaitable<void> loop();

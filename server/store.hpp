@@ -106,6 +106,10 @@ class Store {
   // database disagree, which is a bug).
   static Result<Ok> appendLogEntry(sqlite::Database& db, const StoredLogEntry& entry, const StoredHead& head);
 
+  // Replaces the head of the current size (head.size must be the number of
+  // entries: else internal) with a newer signed one.
+  static Result<Ok> refreshHead(sqlite::Database& db, const StoredHead& head);
+
   // Creates the audit table in a database made before it existed.
   static void ensureAuditTable(sqlite::Database& db);
   // Appends one audit row chained to the last one; returns its index.
@@ -226,6 +230,7 @@ Result<UploadRow> execute(sqlite::Database& db, const BeginUpload& c);
 Result<ChunkOutcome> execute(sqlite::Database& db, const AppendChunk& c);
 Result<std::uint64_t> execute(sqlite::Database& db, const PurgeGarbage& c);
 Result<Ok> execute(sqlite::Database& db, const AppendLogEntry& c);
+Result<Ok> execute(sqlite::Database& db, const RefreshHead& c);
 Result<std::uint64_t> execute(sqlite::Database& db, const AppendAudit& c);
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreForward& c);
 Result<Ok> execute(sqlite::Database& db, const GrantPermission& c);

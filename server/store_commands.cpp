@@ -33,6 +33,8 @@ Result<std::uint64_t> execute(sqlite::Database& db, const PurgeGarbage& c) { ret
 
 Result<Ok> execute(sqlite::Database& db, const AppendLogEntry& c) { return Store::appendLogEntry(db, *c.entry, *c.head); }
 
+Result<Ok> execute(sqlite::Database& db, const RefreshHead& c) { return Store::refreshHead(db, *c.head); }
+
 Result<std::uint64_t> execute(sqlite::Database& db, const AppendAudit& c) { return Store::appendAudit(db, *c.value); }
 
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreForward& c) { return Store::insertForward(db, *c.value); }

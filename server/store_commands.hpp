@@ -113,6 +113,13 @@ struct AppendLogEntry {
   std::shared_ptr<const StoredHead> head;
 };
 
+// Replaces the head stored for the log's current size with a newer one of
+// the same size and root (the hourly head, LogAppender::refreshHead).
+struct RefreshHead {
+  using Reply = Ok;
+  std::shared_ptr<const StoredHead> head;
+};
+
 // Appends one audit row chained to the last. Reply: its index.
 using AppendAudit = Insert<AuditRecord, std::uint64_t>;
 

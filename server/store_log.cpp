@@ -46,6 +46,19 @@ Result<Ok> Store::appendLogEntry(sqlite::Database& db, const StoredLogEntry& e, 
   return Ok{};
 }
 
+Result<Ok> Store::refreshHead(sqlite::Database& db, const StoredHead& head) {
+  {
+    auto s = db.prepare("SELECT count(*) FROM log_entries");
+    if (!s->step() || u64(s->columnInt(0)) != head.size) return fail(wire::ErrorCode::INTERNAL, "refreshed head is not for the log's size");
+  }
+  auto s = db.prepare(
+      "INSERT INTO log_heads(size, head, signature) VALUES(?1, ?2, ?3) "
+      "ON CONFLICT(size) DO UPDATE SET head = excluded.head, signature = excluded.signature");
+  s->bind(1, i64(head.size)).bind(2, head.head).bind(3, head.signature.view());
+  s->run();
+  return Ok{};
+}
+
 void Store::ensureAuditTable(sqlite::Database& db) {
   db.exec(
       "CREATE TABLE IF NOT EXISTS audit(idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, event TEXT NOT NULL, "

@@ -424,6 +424,8 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   runChecked("focal verify-log --proof-out FILE",
              {"--profile-dir", forked.string(), "verify-log", "--proof-out", (h / "exported.json").string()});
   runChecked("focal verify-log --clear-fork", {"--profile-dir", forked.string(), "verify-log", "--clear-fork"});
+  runChecked("focal alarms", concat(thArgs, {"alarms"}));
+  runChecked("focal alarms --ack", concat(thArgs, {"alarms", "--all"}));
 
   // Errors: a usage error, a not-found.
   runChecked("Errors", concat(myArgs, {"read", "00112233445566778899aabbccddeeff"}), 5);
