@@ -44,6 +44,11 @@ struct InitOptions {
   // the hub machine (SECURITY.md §1: the hub is not trusted with the key
   // directory); init says so when it writes it there.
   std::optional<std::filesystem::path> adminKeyOut;
+  // The log's witnesses (PROTOCOL.md §11.4): each a member's public key
+  // file (`focal keygen`'s FILE.pub; its member id and identity key), and
+  // the threshold k of cosignatures clients require (default: all of them).
+  std::vector<std::filesystem::path> witnessKeyFiles;
+  std::optional<std::uint32_t> witnessThreshold;
 };
 
 struct InitResult {

@@ -332,6 +332,14 @@ int main(int argc, char** argv) {
   initCmd->add_option("--admin-key-out", adminKeyOut,
                       "Write the first admin's key file here (and PATH.pub) instead of DIR/admin.key; it must not "
                       "exist. Keep it off the hub machine.");
+  initCmd->add_option("--witness", init.witnessKeyFiles,
+                      "A witness of the log: a member's public key file (FILE.pub from `focal keygen`); repeat for "
+                      "each. Clients then require cosignatures of the log head from these members "
+                      "(`focal witness --follow`) before they seal or accept anything");
+  std::uint32_t witnessThreshold = 0;
+  auto* thresholdOpt = initCmd->add_option("--witness-threshold", witnessThreshold,
+                                           "How many fresh witness cosignatures clients require (1..the number of "
+                                           "--witness; default: all)");
   bool renewCert = false;
   initCmd->add_flag("--renew-cert", renewCert,
                     "For an existing hub in DIR (stopped): a new self-signed TLS key and certificate, everything "
@@ -405,6 +413,7 @@ int main(int argc, char** argv) {
     if (*initCmd) {
       if (!adminKeyOut.empty()) init.adminKeyOut = fs::path(adminKeyOut);
       init.kdf = kdf == "interactive" ? crypto::KdfStrength::Interactive : crypto::KdfStrength::Moderate;
+      if (*thresholdOpt) init.witnessThreshold = witnessThreshold;
       if (!tlsCert.empty()) init.tlsCertificate = tlsCert;
       if (!tlsKey.empty()) init.tlsPrivateKey = tlsKey;
       return initCommand(init, json);
