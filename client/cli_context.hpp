@@ -159,7 +159,8 @@ void addDirectoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table); 
 void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // rotate-key, verify-log
 void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // forward, permit, retract, thread, export
-void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // comment, record-status
+void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table);
+void addWitnessCommand(CLI::App& app, CliContext& ctx, CommandTable& table);  // witness --follow  // comment, record-status
 
 // Helpers shared by commands.
 // --tlp: clear|green|amber|amber+strict|red in any case, or the TLP 2.0

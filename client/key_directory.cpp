@@ -4,6 +4,7 @@
 #include "client/verified_log.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace focal::client {
 
@@ -18,14 +19,30 @@ HubDirectory::HubDirectory(std::vector<MemberRecord> members) : members_(std::mo
   }
 }
 
-HubDirectory HubDirectory::fetch(Connection& connection) {
+namespace {
+
+std::shared_ptr<VerifiedLog> synced(Connection& connection) {
   auto log = connection.verifiedLog();
   if (!log) {
     log = std::make_shared<VerifiedLog>();
     connection.setVerifiedLog(log);
   }
   log->sync(connection);  // throws VerifyError on any inconsistency
+  return log;
+}
+
+}  // namespace
+
+HubDirectory HubDirectory::fetch(Connection& connection) {
+  auto log = synced(connection);
+  log->requireWitnessed(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
   return HubDirectory(log->verifier().records());
+}
+
+HubDirectory HubDirectory::fetchUnwitnessed(Connection& connection) {
+  return HubDirectory(synced(connection)->verifier().records());
 }
 
 const MemberRecord* HubDirectory::find(std::string_view memberId) const {
