@@ -189,6 +189,7 @@ void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // ro
 void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // forward, permit, retract, thread, export
 void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // comment, record-status
 void addAlarmsCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
+void addWitnessCommand(CLI::App& app, CliContext& ctx, CommandTable& table);  // witness --follow
 
 // Helpers shared by commands.
 // --tlp: clear|green|amber|amber+strict|red in any case, or the TLP 2.0

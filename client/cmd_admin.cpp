@@ -114,7 +114,7 @@ int runAdminRotate(CliContext& ctx, const RotateArgs& a) {
   }
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  const auto dir = HubDirectory::fetch(*conn);
+  const auto dir = HubDirectory::fetchUnwitnessed(*conn);
   const auto& m = verifiedMember(dir, a.member);
   const bool identity = !(m.identityKey == pk.identity);
   capnp::MallocMessageBuilder event;
@@ -157,7 +157,7 @@ int runAdminRevoke(CliContext& ctx, const RevokeArgs& a) {
   requireSingleLineText(a.reason, "--reason");
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  const auto dir = HubDirectory::fetch(*conn);
+  const auto dir = HubDirectory::fetchUnwitnessed(*conn);
   verifiedMember(dir, a.member);
   capnp::MallocMessageBuilder event;
   auto e = event.initRoot<wire::LogEvent>();
@@ -182,7 +182,7 @@ struct RoleArgs {
 int runAdminRole(CliContext& ctx, const RoleArgs& a) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  const auto dir = HubDirectory::fetch(*conn);
+  const auto dir = HubDirectory::fetchUnwitnessed(*conn);
   const auto& m = verifiedMember(dir, a.member);
   capnp::MallocMessageBuilder event;
   auto e = event.initRoot<wire::LogEvent>();
@@ -216,7 +216,7 @@ nlohmann::json memberJson(const MemberRecord& m) {
 int runAdminList(CliContext& ctx) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  const auto dir = HubDirectory::fetch(*conn);
+  const auto dir = HubDirectory::fetchUnwitnessed(*conn);
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& m : dir.members()) list.push_back(memberJson(m));

@@ -13,7 +13,7 @@ namespace {
 int runDirectory(CliContext& ctx) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  const auto dir = HubDirectory::fetch(*conn);
+  const auto dir = HubDirectory::fetchUnwitnessed(*conn);
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& m : dir.members()) {
@@ -64,7 +64,7 @@ int runFingerprint(CliContext& ctx, const std::vector<std::string>& members) {
     return ExitOk;
   }
   auto conn = ctx.connect(keys);
-  const auto dir = HubDirectory::fetch(*conn);
+  const auto dir = HubDirectory::fetchUnwitnessed(*conn);
   if (members.size() == 1) {
     const auto& m = lookup(dir, members[0]);
     const auto fp = crypto::fingerprint(m.id, m.identityKey);

@@ -33,7 +33,11 @@ constexpr std::size_t ReadChunkBytes = 64 * 1024;
 crypto::Bytes copyData(capnp::Data::Reader d) { return crypto::Bytes(d.begin(), d.end()); }
 
 SignedHeadBytes headFrom(wire::SignedLogHead::Reader h) {
-  return SignedHeadBytes{copyData(h.getHead()), copyData(h.getSignature())};
+  SignedHeadBytes out{copyData(h.getHead()), copyData(h.getSignature()), {}};
+  for (auto c : h.getCosignatures()) {
+    if (auto read = protocol::readCosignature(c)) out.cosignatures.push_back(std::move(*read));
+  }
+  return out;
 }
 
 HubError hubErrorOf(wire::Error::Reader e) {
@@ -567,6 +571,14 @@ RecordedInfo Connection::comment(const protocol::SignedRecordBytes& r) { return 
 
 RecordedInfo Connection::propose(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::PROPOSE, r); }
 RecordedInfo Connection::decide(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::DECIDE, r); }
+
+std::int64_t Connection::cosign(const protocol::Cosignature& cosignature) {
+  requireAuthenticated();
+  return request(
+      W::RECORDED, "cosignature",
+      [&](wire::ClientFrame::Builder f) { protocol::writeCosignature(f.initCosign(), cosignature); },
+      [](Root r) { return r.getRecorded().getAtMs(); });
+}
 
 std::vector<ProposalListing> Connection::listProposals() {
   requireAuthenticated();

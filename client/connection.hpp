@@ -37,6 +37,7 @@
 #include "protocol/bulletin.hpp"
 #include "protocol/message.hpp"
 #include "protocol/records.hpp"
+#include "protocol/witness.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -66,6 +67,9 @@ struct ConnectOptions {
 struct SignedHeadBytes {
   crypto::Bytes head;       // LogHead bytes
   crypto::Bytes signature;
+  // As the hub served them, not yet checked (protocol::countCosignatures);
+  // one that does not even read is dropped here.
+  std::vector<protocol::Cosignature> cosignatures{};
 };
 
 struct SessionInfo {
@@ -241,6 +245,9 @@ class Connection {
   RecordStatusInfo recordStatus(const crypto::BulletinId& recordId);
   RecordedInfo propose(const protocol::SignedRecordBytes& record);
   RecordedInfo decide(const protocol::SignedRecordBytes& record);
+  // A witness's cosignature of the hub's head (PROTOCOL.md §11.6); the
+  // hub's time of acceptance.
+  std::int64_t cosign(const protocol::Cosignature& cosignature);
   std::vector<ProposalListing> listProposals();
 
   // Streams a blob: beginUpload (the hub answers the offset to resume

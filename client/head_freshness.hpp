@@ -1,4 +1,4 @@
-// Freshness of the directory log's head (PROTOCOL.md §11.4, SECURITY.md §4
+// Freshness of the directory log's head (PROTOCOL.md §11.1, SECURITY.md §4
 // "Freezing"). The hub signs a new head at least every hour even when no
 // entry is appended (protocol::HeadRefreshMs), so a client can tell a quiet
 // log from a hub that holds it at an old head (hiding a revocation). Two

@@ -1,5 +1,6 @@
 #include "client/key_directory.hpp"
 
+#include "client/client_clock.hpp"
 #include "client/connection.hpp"
 #include "client/verified_log.hpp"
 
@@ -19,13 +20,28 @@ HubDirectory::HubDirectory(std::vector<MemberRecord> members, std::string hubId)
   }
 }
 
-HubDirectory HubDirectory::fetch(Connection& connection) {
+namespace {
+
+std::shared_ptr<VerifiedLog> synced(Connection& connection) {
   auto log = connection.verifiedLog();
   if (!log) {
     log = std::make_shared<VerifiedLog>();
     connection.setVerifiedLog(log);
   }
   log->sync(connection);  // throws VerifyError on any inconsistency
+  return log;
+}
+
+}  // namespace
+
+HubDirectory HubDirectory::fetch(Connection& connection) {
+  auto log = synced(connection);
+  log->requireWitnessed(nowMs());  // the client's one clock (client_clock.hpp)
+  return HubDirectory(log->verifier().records(), log->verifier().hubId());
+}
+
+HubDirectory HubDirectory::fetchUnwitnessed(Connection& connection) {
+  auto log = synced(connection);
   return HubDirectory(log->verifier().records(), log->verifier().hubId());
 }
 

@@ -32,7 +32,14 @@ class KeyDirectory {
 class HubDirectory final : public KeyDirectory {
  public:
   explicit HubDirectory(std::vector<MemberRecord> members, std::string hubId = {});
+  // The verified log's members, after VerifiedLog::sync and, for a log
+  // with witnesses, VerifiedLog::requireWitnessed: every path that seals
+  // to or accepts from a key comes here.
   static HubDirectory fetch(Connection& connection);
+  // The same without the witness requirement: for reading and changing the
+  // directory itself (`focal directory`, `focal admin`), so an admin can
+  // register the witnesses of a new hub before they can cosign.
+  static HubDirectory fetchUnwitnessed(Connection& connection);
 
   const MemberRecord* find(std::string_view memberId) const override;
   const std::vector<MemberRecord>& members() const override { return members_; }

@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   constexpr AddCommands Commands[] = {
       addKeygenCommand, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addDeliveryCommands,
       addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands,
-      addConsensusCommands, addAlarmsCommand,
+      addConsensusCommands, addAlarmsCommand, addWitnessCommand,
   };
   CommandTable table;
   for (const AddCommands add : Commands) add(app, ctx, table);

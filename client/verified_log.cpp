@@ -272,6 +272,26 @@ void VerifiedLog::sync(Connection& c) {
   if (changed) save();
 }
 
+protocol::CosignatureCount VerifiedLog::witnessing(std::int64_t nowMs) const {
+  if (!head_) return {};
+  return protocol::countCosignatures(verifier_.witnessPolicy(), verifier_.hubId(), verifier_.hubKey(), size(),
+                                     verifier_.root(), head_->cosignatures, nowMs);
+}
+
+void VerifiedLog::requireWitnessed(std::int64_t nowMs) const {
+  const auto& policy = verifier_.witnessPolicy();
+  if (!policy.active()) return;
+  const auto counted = witnessing(nowMs);
+  if (counted.count() >= policy.threshold) return;
+  std::string why;
+  for (const auto& p : counted.problems) why += "; " + p;
+  throw VerifyError(fmt::format(
+      "the directory log's head ({} entries) carries {} of the {} fresh witness cosignatures this log requires{}. "
+      "Until its witnesses (`focal witness --follow`) have seen this log, nothing is sealed or accepted: a head they "
+      "did not cosign may be a view of the log shown only to you (PROTOCOL.md §11.6)",
+      size(), counted.count(), policy.threshold, why));
+}
+
 VerifiedLog::Report VerifiedLog::verifyAll(Connection& c) {
   const SessionInfo& s = c.session();
   const std::string& hubId = s.hubId;

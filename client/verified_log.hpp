@@ -69,6 +69,14 @@ class VerifiedLog {
   std::uint64_t size() const { return verifier_.size(); }
   const std::optional<SignedHeadBytes>& head() const { return head_; }
   std::int64_t headTimeMs() const { return headTimeMs_; }
+  // Witnessing (PROTOCOL.md §11.6): which cosignatures of the head synced
+  // last count at `nowMs` under the log's witness policy.
+  protocol::CosignatureCount witnessing(std::int64_t nowMs) const;
+  // Before sealing or accepting: with a witness policy of k > 0, throws
+  // VerifyError (saying why) unless the head synced last carries k fresh
+  // cosignatures by distinct witnesses. k = 0: nothing required.
+  void requireWitnessed(std::int64_t nowMs) const;
+
   // The enrolment bundle this profile pins (nullopt: trust on first use).
   const std::optional<protocol::EnrolmentBundle>& pin() const { return pin_; }
   // PROFILE/log/HUBID when loaded from a profile (a recorded fork lives

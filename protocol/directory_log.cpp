@@ -211,6 +211,7 @@ std::string describe(const LogRefusal& r) {
       return "issued at " + s + " ms but recorded at " + d + " ms, more than " +
              std::to_string(LogIssueWindowMs / 60'000) + " minutes apart";
     case LogRule::LogVersionChange: return "log version: " + d;
+    case LogRule::BadWitnessPolicy: return "witness policy: " + d;
   }
   return "unknown refusal";
 }
@@ -369,6 +370,11 @@ Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryVie
     if (!isMemberIdSyntax(view(g.getHubId()))) return no(LogRule::InvalidHubId);
     if (!same(view(g.getHubKey()), entry.authorKey.view()) || authorId != view(g.getHubId())) {
       return no(LogRule::GenesisNotByHubKey);
+    }
+    if (g.hasWitnesses()) {
+      if (auto policy = readWitnessPolicy(g.getWitnesses()); !policy) {
+        return no(LogRule::BadWitnessPolicy, {}, policy.error());
+      }
     }
     return checkVersion(e, entry);
   }
@@ -590,6 +596,11 @@ std::string DirectoryLog::apply(const LogEntryView& entry, const crypto::Hash256
       hubKey_ = fixed<crypto::SigningPublicKey>(view(e.getGenesis().getHubKey()));
       usedKeys_.insert(key32(hubKey_.view()));
       version_ = std::max(LogVersion1, e.getGenesis().getLogVersion());
+      if (e.getGenesis().hasWitnesses()) {
+        auto policy = readWitnessPolicy(e.getGenesis().getWitnesses());
+        if (!policy) throw std::logic_error("a checked genesis has a bad witness policy");
+        witnessPolicy_ = std::move(*policy);
+      }
       break;
     case W::LOG_VERSION: version_ = e.getLogVersion().getVersion(); break;
     case W::REGISTER: changed = addMember(e.getRegister().getMember(), e.getRegister().getKeys(), entry.index); break;

@@ -42,6 +42,7 @@
 #include "protocol/consensus.hpp"
 #include "protocol/focal.capnp.h"
 #include "protocol/limits.hpp"
+#include "protocol/witness.hpp"
 
 #include <array>
 #include <cstdint>
@@ -106,6 +107,7 @@ enum class LogRule : std::uint8_t {
   TimeBackwards,           // subject: the previous entry's index
   IssuedOutsideWindow,     // issuedAtMs more than LogIssueWindowMs from recordedAtMs
   LogVersionChange,        // detail: what is wrong with a logVersion checkpoint or genesis version
+  BadWitnessPolicy,        // detail: what is wrong with the genesis's witness policy (protocol/witness.hpp)
 };
 
 struct LogRefusal {
@@ -223,6 +225,8 @@ class DirectoryLog {
   std::int64_t lastRecordedAtMs() const { return lastRecordedAtMs_; }
   const std::string& hubId() const { return hubId_; }
   const crypto::SigningPublicKey& hubKey() const { return hubKey_; }
+  // Who witnesses this log and the threshold k (the genesis's; k = 0: none).
+  const WitnessPolicy& witnessPolicy() const { return witnessPolicy_; }
   const LogMember* find(std::string_view id) const;
   const std::map<std::string, LogMember, std::less<>>& members() const { return members_; }
   // The member states whose consent an adoption needs now.
@@ -258,6 +262,7 @@ class DirectoryLog {
   std::map<std::string, LogMember, std::less<>> members_;
   std::set<std::array<std::uint8_t, 32>> usedKeys_;  // every key the log has named
   std::uint32_t version_ = LogVersion1;
+  WitnessPolicy witnessPolicy_;
   std::int64_t lastRecordedAtMs_ = 0;
   // BLAKE2b-256 of every event so far -> its entry (duplicates, all versions).
   std::map<std::array<std::uint8_t, 32>, std::uint64_t> eventHashes_;

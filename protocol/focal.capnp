@@ -182,7 +182,10 @@ struct LogEvent {
   # entryHash(index - 1) (32 zero bytes for entry 0).
   struct Position { hubId @0 :Text; index @1 :UInt64; prevEntryHash @2 :Data; }
   # logVersion 0 or 1: the v1 rules; 2: v2 from this genesis on.
-  struct Genesis { hubId @0 :Text; hubKey @1 :Data; logVersion @2 :UInt32; }
+  struct Genesis {
+    hubId @0 :Text; hubKey @1 :Data; logVersion @2 :UInt32;
+    witnesses @3 :WitnessPolicy;   # unset or threshold 0: no witnesses (PROTOCOL.md §11.4)
+  }
   struct LogVersion { version @0 :UInt32; }  # 2: the checkpoint that starts v2 in a v1 log
   struct Register { member @0 :MemberInfo; keys @1 :KeySet; }
   struct RotateKey { memberId @0 :Text; previousKey @1 :Data; keys @2 :KeySet; }
@@ -223,6 +226,29 @@ struct LogHead {
 struct SignedLogHead {
   head @0 :Data;               # LogHead bytes
   signature @1 :Data;
+  cosignatures @2 :List(Cosignature);  # witnesses' cosignatures of a head of this size (PROTOCOL.md §11.4)
+}
+
+# Who witnesses the log, and how many cosignatures a client requires.
+struct WitnessPolicy {
+  witnesses @0 :List(Witness);
+  threshold @1 :UInt32;        # k: 0 = no witnessing; 1 <= k <= len(witnesses) otherwise
+}
+struct Witness {
+  memberId @0 :Text;           # the member that submits the cosignatures
+  key @1 :Data;                # Ed25519 key (32) that signs them; fixed by the policy
+}
+
+# context "focal/v1/cosign" over head || i64be cosignedAtMs; signed by a
+# witness key the log's policy names. `head` + `headSignature` are the
+# hub-signed LogHead bytes the witness checked (any head of the same size
+# and root as the one served: a later head of an unchanged log qualifies).
+struct Cosignature {
+  witnessId @0 :Text;
+  head @1 :Data;               # LogHead bytes, as the hub signed them
+  headSignature @2 :Data;      # the hub's signature over them
+  cosignedAtMs @3 :Int64;
+  signature @4 :Data;
 }
 
 # ------------------------------------------------- working-group records ----
@@ -431,6 +457,7 @@ struct ClientFrame {
     decide @20 :SignedRecord;        # Decision
     permit @21 :SignedRecord;        # Permission (originator of an H2 bulletin)
     audit @22 :AuditQuery;           # admin
+    cosign @23 :Cosignature;         # a witness the policy names; reply `recorded`
   }
 }
 

@@ -22,6 +22,7 @@ inline constexpr std::string_view Retraction = "focal/v1/retraction";
 inline constexpr std::string_view Comment = "focal/v1/comment";
 inline constexpr std::string_view Proposal = "focal/v1/proposal";
 inline constexpr std::string_view Decision = "focal/v1/decision";
+inline constexpr std::string_view Cosign = "focal/v1/cosign";
 // Not signatures: BLAKE2b / AEAD contexts.
 inline constexpr std::string_view Content = "focal/v1/content";      // AEAD associated data prefix (seal v1)
 inline constexpr std::string_view ContentV2 = "focal/v2/content";    // AEAD associated data prefix (seal v2)

@@ -97,4 +97,15 @@ Expected<Directory, std::string> Directory::replay(const std::vector<StoredLogEn
   return d;
 }
 
+void Directory::setHead(StoredHead head) {
+  if (head.size == head_.size && head.cosignatures.empty()) head.cosignatures = std::move(head_.cosignatures);
+  head_ = std::move(head);
+}
+
+void Directory::addCosignature(protocol::Cosignature c) {
+  auto& list = head_.cosignatures;
+  std::erase_if(list, [&](const protocol::Cosignature& o) { return o.witnessId == c.witnessId; });
+  list.push_back(std::move(c));
+}
+
 }  // namespace focal::server

@@ -81,8 +81,14 @@ class Directory {
 
   // The hub-signed head for the current size (kept here so every reply that
   // carries a head shows the same one).
+  // A new head of the same size keeps the cosignatures the old one had
+  // (they cosign the same size and root: PROTOCOL.md §11.6).
   const StoredHead& head() const { return head_; }
-  void setHead(StoredHead head) { head_ = std::move(head); }
+  void setHead(StoredHead head);
+  // Serves `c` (checked by the caller against witnessPolicy(), of a head of
+  // the current size) with the head, replacing its witness's earlier one.
+  void addCosignature(protocol::Cosignature c);
+  const protocol::WitnessPolicy& witnessPolicy() const { return log_.witnessPolicy(); }
 
  private:
   protocol::DirectoryLog log_;

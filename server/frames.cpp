@@ -18,6 +18,10 @@ capnp::Text::Reader text(std::string_view s) { return protocol::asText(s); }
 void setHead(wire::SignedLogHead::Builder out, const StoredHead& head) {
   out.setHead(kjBytes(head.head));
   out.setSignature(kjBytes(head.signature.view()));
+  if (!head.cosignatures.empty()) {
+    auto list = out.initCosignatures(static_cast<capnp::uint>(head.cosignatures.size()));
+    for (capnp::uint i = 0; i < list.size(); ++i) protocol::writeCosignature(list[i], head.cosignatures[i]);
+  }
 }
 
 void setBulletin(wire::Bulletin::Builder out, ByteView header, ByteView signature, ByteView ciphertext) {

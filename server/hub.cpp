@@ -37,7 +37,8 @@ Hub::Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQ
       records_(store_, commits_, directory_, clock_, *this),
       consensus_(store_, commits_, directory_, clock_, log_, audit_, config_.memberStates),
       admin_(directory_, store_, clock_, log_, audit_, *this, config_.memberStates),
-      handler_(RequestServices{bulletins_, records_, consensus_, admin_, directory_, verifier_, requests_}),
+      witness_(directory_, commits_, clock_, audit_),
+      handler_(RequestServices{bulletins_, records_, consensus_, admin_, directory_, verifier_, requests_, witness_}),
       sessionContext_{tls_, config_.limits, directory_, clock_, handler_, authFailures_, audit_, requests_, *this} {}
 
 Hub::~Hub() = default;

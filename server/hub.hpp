@@ -25,6 +25,7 @@
 #include "server/commit_queue.hpp"
 #include "server/config.hpp"
 #include "server/consensus_service.hpp"
+#include "server/witness_service.hpp"
 #include "server/directory.hpp"
 #include "server/hub_error.hpp"
 #include "server/log_appender.hpp"
@@ -173,6 +174,7 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
   RecordsService records_;
   ConsensusService consensus_;
   AdminService admin_;
+  WitnessService witness_;
   RequestHandler handler_;
   SessionContext sessionContext_;
 

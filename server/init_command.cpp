@@ -4,6 +4,7 @@
 #include "protocol/iso3166.hpp"
 #include "protocol/log.hpp"
 #include "protocol/names.hpp"
+#include "protocol/witness.hpp"
 #include "server/certificate.hpp"
 #include "server/config.hpp"
 #include "server/directory.hpp"
@@ -16,6 +17,8 @@
 #include "server/tls.hpp"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include <capnp/message.h>
 #include <sys/stat.h>
@@ -55,6 +58,31 @@ void appendEntry(sqlite::Database& db, Directory& dir, const protocol::SignedEve
   if (auto ok = Store::appendLogEntry(db, entry, stored); !ok) throw std::runtime_error(ok.error().message);
   dir.apply(entry);
   dir.setHead(std::move(stored));
+}
+
+// The witness policy --witness / --witness-threshold name, checked by the
+// log's own rule (protocol::readWitnessPolicy), or no witnesses.
+protocol::WitnessPolicy readWitnesses(const InitOptions& o) {
+  if (o.witnessKeyFiles.empty()) {
+    if (o.witnessThreshold.value_or(0) != 0) throw std::runtime_error("--witness-threshold needs --witness files");
+    return {};
+  }
+  capnp::MallocMessageBuilder m;
+  protocol::WitnessPolicy policy;
+  for (const auto& file : o.witnessKeyFiles) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) throw std::runtime_error("--witness: cannot read " + file.string());
+    auto keys = crypto::parsePublicKeys(text.str());
+    if (!keys) throw std::runtime_error("--witness " + file.string() + ": " + crypto::describe(keys.error()));
+    policy.witnesses.push_back(protocol::WitnessKey{keys->memberId, keys->identity});
+  }
+  policy.threshold = o.witnessThreshold.value_or(static_cast<std::uint32_t>(policy.witnesses.size()));
+  protocol::writeWitnessPolicy(m.initRoot<wire::WitnessPolicy>(), policy);
+  auto checked = protocol::readWitnessPolicy(m.getRoot<wire::WitnessPolicy>().asReader());
+  if (!checked) throw std::runtime_error("--witness: " + checked.error());
+  return *checked;
 }
 
 }  // namespace
@@ -153,6 +181,8 @@ InitResult initHub(const InitOptions& o, const Clock& clock) {
     config.tlsPrivateKey = "tls/key.pem";
   }
 
+  const protocol::WitnessPolicy witnesses = readWitnesses(o);
+
   // Hub signing key (unencrypted by design; see the header).
   auto hubKey = crypto::SigningKeyPair::generate();
   crypto::writeFileAtomic(dir / "hub.key", hubKey.secretKey.view(), 0600);
@@ -175,6 +205,7 @@ InitResult initHub(const InitOptions& o, const Clock& clock) {
       g.setHubId(text(o.hubId));
       g.setHubKey(kjBytes(hubKey.publicKey.view()));
       g.setLogVersion(protocol::CurrentLogVersion);  // entries bound to their place from here on
+      if (witnesses.active()) protocol::writeWitnessPolicy(g.initWitnesses(), witnesses);
       protocol::setLogPosition(e, protocol::LogPosition{o.hubId, 0, protocol::logGenesisPrev()});
     }
     appendEntry(db, directory, protocol::signLogEvent(genesis, hubKey.secretKey), o.hubId, hubKey.publicKey,

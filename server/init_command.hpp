@@ -45,6 +45,11 @@ struct InitOptions {
   // ([working_group] member_states); empty: Config::defaultMemberStates().
   std::vector<std::string> memberStates;
   std::string adminInstitution = "policy-security";
+  // The log's witnesses (PROTOCOL.md §11.6): each a member's public key
+  // file (`focal keygen`'s FILE.pub; its member id and identity key), and
+  // the threshold k of cosignatures clients require (default: all of them).
+  std::vector<std::filesystem::path> witnessKeyFiles;
+  std::optional<std::uint32_t> witnessThreshold;
 };
 
 struct InitResult {

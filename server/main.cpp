@@ -319,6 +319,14 @@ int main(int argc, char** argv) {
       "  focal keygen --member sg-admin --out sg-admin.key       # gives sg-admin.key.pub\n"
       "  focald init /var/lib/focal --admin-pub sg-admin.key.pub --admin-state SG\n"
       "The .pub file is public; check its fingerprint with the admin over a second channel.");
+  initCmd->add_option("--witness", init.witnessKeyFiles,
+                      "A witness of the log: a member's public key file (FILE.pub from `focal keygen`); repeat for "
+                      "each. Clients then require cosignatures of the log head from these members "
+                      "(`focal witness --follow`) before they seal or accept anything");
+  std::uint32_t witnessThreshold = 0;
+  auto* thresholdOpt = initCmd->add_option("--witness-threshold", witnessThreshold,
+                                           "How many fresh witness cosignatures clients require (1..the number of "
+                                           "--witness; default: all)");
   bool renewCert = false;
   initCmd->add_flag("--renew-cert", renewCert,
                     "For an existing hub in DIR (stopped): a new self-signed TLS key and certificate, everything "
@@ -397,6 +405,7 @@ int main(int argc, char** argv) {
         return ExitUsage;
       }
       init.adminPublicKeyFile = adminPub;
+      if (*thresholdOpt) init.witnessThreshold = witnessThreshold;
       if (!tlsCert.empty()) init.tlsCertificate = tlsCert;
       if (!tlsKey.empty()) init.tlsPrivateKey = tlsKey;
       return initCommand(init, json);

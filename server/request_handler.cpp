@@ -103,6 +103,7 @@ net::awaitable<Result<Bytes>> RequestHandler::handle(std::shared_ptr<Session> se
     case wire::ClientFrame::DECIDE: co_return co_await record(session, id, f);
     case wire::ClientFrame::RECORD_STATUS: co_return recordStatus(*session, id, f.getRecordStatus());
     case wire::ClientFrame::LIST_PROPOSALS: co_return listProposals(*session, id);
+    case wire::ClientFrame::COSIGN: co_return co_await cosign(session, id, f.getCosign());
     default:
       // A request kind from a newer client.
       co_return fail(ErrorCode::INVALID_REQUEST, "this request is not supported by this hub");

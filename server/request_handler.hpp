@@ -29,6 +29,7 @@ class Directory;
 class RecordsService;
 class Session;
 class VerifyPool;
+class WitnessService;
 
 // Everything a RequestHandler serves requests with.
 struct RequestServices {
@@ -39,6 +40,7 @@ struct RequestServices {
   const Directory& directory;  // the Directory frame
   VerifyPool& verifier;        // bulletin signature and content hash checks
   const RequestGauge& requests;
+  WitnessService& witnesses;   // cosignatures (PROTOCOL.md §11.6)
 };
 
 class RequestHandler {
@@ -84,6 +86,8 @@ class RequestHandler {
                                                const wire::ClientFrame::Reader& frame);
   Result<crypto::Bytes> recordStatus(const Session& session, std::uint64_t id, wire::RecordStatusQuery::Reader req);
   Result<crypto::Bytes> listProposals(const Session& session, std::uint64_t id);
+  net::awaitable<Result<crypto::Bytes>> cosign(std::shared_ptr<Session> session, std::uint64_t id,
+                                               wire::Cosignature::Reader req);
 
   RequestServices s_;
 };

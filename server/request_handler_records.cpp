@@ -15,6 +15,7 @@
 #include "server/frames.hpp"
 #include "server/records_service.hpp"
 #include "server/session.hpp"
+#include "server/witness_service.hpp"
 
 #include <type_traits>
 
@@ -95,6 +96,15 @@ net::awaitable<Result<Bytes>> RequestHandler::record(std::shared_ptr<Session> se
     case C::DECIDE: co_return co_await serveRecord<wire::Decision>(s, id, f.getDecide(), s_.consensus, &CS::decide);
     default: co_return fail(ErrorCode::INVALID_REQUEST, "this request is not supported by this hub");
   }
+}
+
+net::awaitable<Result<Bytes>> RequestHandler::cosign(std::shared_ptr<Session> session, std::uint64_t id,
+                                                     wire::Cosignature::Reader req) {
+  auto c = protocol::readCosignature(req);
+  if (!c) co_return fail(ErrorCode::INVALID_REQUEST, c.error());
+  auto atMs = co_await s_.witnesses.cosign(callerOf(*session), std::move(*c));
+  if (!atMs) co_return fail(atMs.error());
+  co_return frames::recorded(id, {}, *atMs);
 }
 
 Result<Bytes> RequestHandler::recordStatus(const Session& session, std::uint64_t id,

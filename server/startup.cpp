@@ -163,6 +163,12 @@ Directory loadDirectory(Store& store, const Config& config, const crypto::Signin
     auto h = protocol::signLogHead(dir.hubId(), dir.size(), dir.root(), clock.nowMs(), hubKey.secretKey);
     head = StoredHead{dir.size(), std::move(h.head), h.signature};
   }
+  // The witnesses' cosignatures of this size that still check against the
+  // log (a stored row the log no longer matches is not served).
+  for (auto& c : store.cosignatures(dir.size())) {
+    auto h = protocol::checkCosignature(dir.witnessPolicy(), dir.hubId(), dir.hubKey(), c);
+    if (h && h->size == dir.size() && h->root == dir.root()) head->cosignatures.push_back(std::move(c));
+  }
   dir.setHead(std::move(*head));
   return dir;
 }

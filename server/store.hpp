@@ -34,7 +34,7 @@ namespace focal::server {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 4;
+  static constexpr int SchemaVersion = 5;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -105,6 +105,8 @@ class Store {
   // index must be exactly the next one (else internal: the directory and the
   // database disagree, which is a bug).
   static Result<Ok> appendLogEntry(sqlite::Database& db, const StoredLogEntry& entry, const StoredHead& head);
+  // Each witness's latest cosignature (store::StoreCosignature).
+  static Result<Ok> storeCosignature(sqlite::Database& db, std::uint64_t size, const protocol::Cosignature& c);
 
   // Replaces the head of the current size (head.size must be the number of
   // entries: else internal) with a newer signed one.
@@ -195,6 +197,9 @@ class Store {
   // Log entries from `from`, at most `limit`, stopping before `maxBytes`.
   std::vector<StoredLogEntry> logEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes);
   std::optional<StoredHead> head(std::uint64_t size);
+  // The stored cosignatures of heads of `size` entries, one per witness
+  // (the caller checks them against the log's policy and root).
+  std::vector<protocol::Cosignature> cosignatures(std::uint64_t size);
   // Audit rows from `from`, at most `limit`, stopping before `maxBytes`.
   std::vector<AuditRecord> auditEntries(std::uint64_t from, std::uint32_t limit, std::size_t maxBytes);
   // The detail of the last audit row of `event`, if any (a scan of the
@@ -231,6 +236,7 @@ Result<ChunkOutcome> execute(sqlite::Database& db, const AppendChunk& c);
 Result<std::uint64_t> execute(sqlite::Database& db, const PurgeGarbage& c);
 Result<Ok> execute(sqlite::Database& db, const AppendLogEntry& c);
 Result<Ok> execute(sqlite::Database& db, const RefreshHead& c);
+Result<Ok> execute(sqlite::Database& db, const StoreCosignature& c);
 Result<std::uint64_t> execute(sqlite::Database& db, const AppendAudit& c);
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreForward& c);
 Result<Ok> execute(sqlite::Database& db, const GrantPermission& c);

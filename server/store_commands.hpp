@@ -120,6 +120,16 @@ struct RefreshHead {
   std::shared_ptr<const StoredHead> head;
 };
 
+// Keeps a witness's cosignature of the head of `size` entries, replacing
+// that witness's earlier one (PROTOCOL.md §11.6). Essential: a few hundred
+// bytes, and a hub on a full disk must still be witnessed.
+struct StoreCosignature {
+  using Reply = Ok;
+  static constexpr WriteClass writeClass = WriteClass::Essential;
+  std::uint64_t size = 0;
+  std::shared_ptr<const protocol::Cosignature> cosignature;
+};
+
 // Appends one audit row chained to the last. Reply: its index.
 using AppendAudit = Insert<AuditRecord, std::uint64_t>;
 

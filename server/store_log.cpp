@@ -140,6 +140,30 @@ std::optional<std::string> Store::lastAuditDetail(std::string_view event) {
   return s->columnText(0);
 }
 
+Result<Ok> Store::storeCosignature(sqlite::Database& db, std::uint64_t size, const protocol::Cosignature& c) {
+  auto s = db.prepare(
+      "INSERT OR REPLACE INTO cosignatures(witness_id, size, head, head_signature, cosigned_at_ms, signature) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+  s->bind(1, c.witnessId).bind(2, i64(size)).bind(3, c.head).bind(4, c.headSignature.view());
+  s->bind(5, c.cosignedAtMs).bind(6, c.signature.view());
+  s->run();
+  return Ok{};
+}
+
+std::vector<protocol::Cosignature> Store::cosignatures(std::uint64_t size) {
+  std::vector<protocol::Cosignature> out;
+  auto s = db_.prepare(
+      "SELECT witness_id, head, head_signature, cosigned_at_ms, signature FROM cosignatures WHERE size = ?1 "
+      "ORDER BY witness_id");
+  s->bind(1, i64(size));
+  while (s->step()) {
+    out.push_back(protocol::Cosignature{s->columnText(0), s->columnBlob(1),
+                                        fixedColumn<crypto::Signature>(*s, 2, "head signature"), s->columnInt(3),
+                                        fixedColumn<crypto::Signature>(*s, 4, "cosignature")});
+  }
+  return out;
+}
+
 std::optional<StoredHead> Store::head(std::uint64_t size) {
   auto s = db_.prepare("SELECT head, signature FROM log_heads WHERE size = ?1");
   s->bind(1, i64(size));

@@ -204,6 +204,17 @@ CREATE TABLE decisions(
 );
 )sql";
 
+// Version 5: each witness's latest cosignature of a head (PROTOCOL.md §11.6).
+constexpr const char* CosignaturesSql = R"sql(
+CREATE TABLE cosignatures(
+  witness_id     TEXT PRIMARY KEY,
+  size           INTEGER NOT NULL,
+  head           BLOB NOT NULL,
+  head_signature BLOB NOT NULL CHECK (length(head_signature) = 64),
+  cosigned_at_ms INTEGER NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64)
+);
+)sql";
 
 // Rebuilds the queue table as `version` had it, copying `columns` of
 // every entry, each keeping its seq: a client's fetch cursor from before
@@ -233,6 +244,9 @@ void leanQueue(sqlite::Database& db) {
   rebuildQueue(db, 4, std::string(QueueV1Columns) + ", forward_id, retraction");
 }
 
+// Version 4 -> 5: witnesses' cosignatures.
+void addCosignatures(sqlite::Database& db) { db.exec(CosignaturesSql); }
+
 struct MigrationStep {
   int from;  // the step makes version from + 1
   void (*apply)(sqlite::Database&);
@@ -242,6 +256,7 @@ constexpr MigrationStep MigrationSteps[] = {
     {1, addWorkingGroupRecords},
     {2, addConsensus},
     {3, leanQueue},
+    {4, addCosignatures},
 };
 static_assert(std::size(MigrationSteps) == Store::SchemaVersion - 1, "one migration step per schema version");
 
@@ -267,6 +282,7 @@ void Store::createSchema(sqlite::Database& db, int version) {
     db.exec(WorkingGroupSql);
     db.exec(queueSql(SchemaVersion).c_str());
     db.exec(ConsensusSql);
+    db.exec(CosignaturesSql);
     db.setUserVersion(SchemaVersion);
   } else {
     db.exec(SchemaSql);

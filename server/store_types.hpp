@@ -6,6 +6,7 @@
 #pragma once
 
 #include "crypto/types.hpp"
+#include "protocol/witness.hpp"
 #include "server/hub_error.hpp"
 
 #include <cstdint>
@@ -29,6 +30,10 @@ struct StoredHead {
   std::uint64_t size = 0;
   crypto::Bytes head;  // LogHead bytes as signed
   crypto::Signature signature;
+  // Witnesses' cosignatures of a head of this size (PROTOCOL.md §11.6),
+  // served with it; at most one per witness. Not stored with the head:
+  // Store::cosignatures keeps each witness's latest.
+  std::vector<protocol::Cosignature> cosignatures{};
 };
 
 // One row of the audit trail: admin operations and authentication failures,

@@ -179,8 +179,10 @@ Hub::Hub(HubOptions options) {
   // As an operator does it: the admin makes its keys on its own machine and
   // hands over the .pub file; init never sees a private admin key.
   adminKeyFile_ = makeKeyFileWithPublic(adminDir_.path());
-  auto init = runProcess(
-      {FOCALD_PATH, "init", dir().string(), "--admin-pub", adminKeyFile_.string() + ".pub", "--json"}, {});
+  std::vector<std::string> initArgv{FOCALD_PATH, "init", dir().string(), "--admin-pub", adminKeyFile_.string() + ".pub",
+                                    "--json"};
+  initArgv.insert(initArgv.end(), options.initArgs.begin(), options.initArgs.end());
+  auto init = runProcess(initArgv, {});
   if (init.exitCode != 0) throw std::runtime_error("focald init failed: " + init.out + init.err);
   const auto j = nlohmann::json::parse(init.out);
   caFile_ = j.at("ca_file").get<std::string>();
@@ -339,7 +341,13 @@ void Hub::registerMember(client::Connection& admin, const crypto::PublicKeys& pk
 
 TestMember Hub::createMember(const std::string& id, const std::string& state, wire::Institution institution,
                              bool writeKeyFile) {
-  TestMember member{crypto::MemberKeys::generate(id, nowMs()), {}};
+  return registerKeys(crypto::MemberKeys::generate(id, nowMs()), state, institution, writeKeyFile);
+}
+
+TestMember Hub::registerKeys(crypto::MemberKeys keys, const std::string& state, wire::Institution institution,
+                             bool writeKeyFile) {
+  const std::string id = keys.memberId;
+  TestMember member{std::move(keys), {}};
   if (writeKeyFile) {
     member.keyFile = dir() / (id + ".key");
     auto w = crypto::writeKeyFile(member.keyFile, member.keys, TestPassphrase, crypto::KdfStrength::Interactive);

@@ -67,6 +67,8 @@ struct HubOptions {
   // Run focald with --test-clock: hub time comes from a file the test
   // writes (setClockMs / advanceClock), starting at the real time.
   bool testClock = false;
+  // More arguments for `focald init`, e.g. {"--witness", FILE.pub}.
+  std::vector<std::string> initArgs{};
 };
 
 class Hub {
@@ -105,6 +107,10 @@ class Hub {
   // Generates keys (in memory; a key file with the Interactive KDF when
   // asked) and registers the member through the admin key.
   TestMember createMember(const std::string& id, const std::string& state,
+                          wire::Institution institution = wire::Institution::LAW_ENFORCEMENT,
+                          bool writeKeyFile = false);
+  // Registers `keys` (made by the test) the same way.
+  TestMember registerKeys(crypto::MemberKeys keys, const std::string& state,
                           wire::Institution institution = wire::Institution::LAW_ENFORCEMENT,
                           bool writeKeyFile = false);
   // Registers many members over one admin connection.

@@ -431,6 +431,16 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   runChecked("Errors", concat(myArgs, {"read", "00112233445566778899aabbccddeeff"}), 5);
   runChecked("Errors", concat(myArgs, {"send", "--bogus"}), 1);
 
+  // focal witness, on a hub whose genesis names one witness.
+  {
+    auto wk = crypto::MemberKeys::generate("wit-sg", nowMs());
+    const auto pub = h / "wit-sg.pub";
+    std::ofstream(pub) << crypto::formatPublicKeys(wk.publicKeys());
+    Hub witnessed(HubOptions{{}, false, {"--witness", pub.string()}});
+    const auto w = witnessed.registerKeys(std::move(wk), "SG", wire::Institution::POLICY_SECURITY, true);
+    runChecked("focal witness", concat(witnessed.cliGlobals(w.keyFile, h / "witness"), {"witness", "--follow", "--once"}));
+  }
+
   // Every documented section was exercised.
   for (const auto& [section, s] : theDoc()) {
     if (s.keys.empty()) continue;

@@ -419,6 +419,20 @@ TEST_CASE("Every client frame union member survives toFrame, frameLength and dec
     CHECK(p->getAudit().getFrom() == 900);
     CHECK(p->getAudit().getLimit() == 50);
   }
+  {
+    capnp::MallocMessageBuilder m;
+    auto a = m.initRoot<CW>();
+    a.setId(17);
+    auto c = a.initCosign();
+    c.setWitnessId("wit-sg");
+    c.setHead(kjBytes(filled(32, 31)));
+    c.setCosignedAtMs(1234);
+    auto p = roundTrip<CW>(m);
+    REQUIRE(p->which() == CW::COSIGN);
+    seen.insert(p->which());
+    CHECK(p->getCosign().getWitnessId() == "wit-sg");
+    CHECK(p->getCosign().getCosignedAtMs() == 1234);
+  }
 
   // A member added to the schema without a round trip here fails this line.
   CHECK(seen.size() == unionMembers(capnp::Schema::from<wire::ClientFrame>()));

@@ -307,9 +307,16 @@ TEST_CASE("a version 1 database migrates one numbered step at a time to exactly 
 
   // Step 3 -> 4: the lean queue.
   REQUIRE(Store::migrate(db, 4));
-  CHECK(db.userVersion() == Store::SchemaVersion);
+  CHECK(db.userVersion() == 4);
   queueIntact();
   CHECK_THAT(queueSql(db), !Catch::Contains("AUTOINCREMENT"));
+
+  // Step 4 -> 5: the witnesses' cosignatures.
+  CHECK(schemaOf(db).count("cosignatures") == 0);
+  REQUIRE(Store::migrate(db, 5));
+  CHECK(db.userVersion() == Store::SchemaVersion);
+  queueIntact();
+  CHECK(schemaOf(db).count("cosignatures") == 1);
   CHECK_FALSE(Store::migrate(db));
   CHECK_NOTHROW(Store::checkSchema(db));
 
