@@ -460,7 +460,10 @@ protocol::SealedBulletin withContent(protocol::SealedBulletin s, const crypto::C
   auto header = protocol::decode<wire::BulletinHeader>(s.header);
   REQUIRE(header);
   const auto nonce = *crypto::AeadNonce::fromBytes(protocol::view(header->root().getContentNonce()));
-  const auto ad = protocol::contentAd(s.id);
+  // The AD of the header's suite (PROTOCOL.md §8.1 step 3).
+  const auto ad = header->root().getSuite() == wire::CIPHER_SUITE_V2
+                      ? protocol::contentAdV2(s.id, sender.identity.publicKey, protocol::view(header->root().getHubId()))
+                      : protocol::contentAd(s.id);
   auto plain = crypto::aeadDecrypt(key, nonce, s.ciphertext, ad);
   REQUIRE(plain);
   auto content = protocol::decode<wire::Content>(*plain);

@@ -59,7 +59,7 @@ TEST_CASE("The hub refuses a seal v2 bulletin sealed for another hub", "[integra
   CHECK_THAT(refused.hubMessage(), Contains("other-hub") && Contains("focal-hub"));
 }
 
-TEST_CASE("A seal v1 bulletin is accepted during the transition and shown marked; refused after its last day",
+TEST_CASE("A seal v1 bulletin is accepted during the transition and shown marked, and refused after its last day",
           "[integration][seal-v2]") {
   SECTION("default transition period: accepted, opened, marked") {
     SgAndMyFiles f;
