@@ -715,6 +715,7 @@ TEST_CASE("Seal v1 bulletins, sealed before v2, still open", "[protocol][bulleti
 TEST_CASE("Seal v2 test vector (PROTOCOL.md section 16)", "[protocol][bulletin][seal-v2]") {
   // Inputs: K = 0x00..0x1f, id = 0xa0..0xaf, senderKey = 0x40..0x5f,
   // hubId "focal-hub". Expected values computed with Python's hashlib.
+  crypto::initialize();  // ContentKey lives in libsodium's guarded memory
   crypto::ContentKey k;
   for (std::size_t i = 0; i < k.size; ++i) k.data()[i] = static_cast<std::uint8_t>(i);
   crypto::BulletinId id;
