@@ -130,7 +130,13 @@ void authenticSender(ByteView headerIn, ByteView plaintext) {
     const auto id = crypto::BulletinId::fromBytes(view(h.getBulletinId().asReader()));
     const auto nonce = crypto::AeadNonce::fromBytes(view(h.getContentNonce().asReader()));
     if (id && nonce) {
-      ciphertext = crypto::aeadEncrypt(content, *nonce, plaintext, contentAd(*id));
+      // Seal v2: commit to the new key and use its AD (PROTOCOL.md §8.1);
+      // a malformed hub id makes the header Malformed, refused above.
+      const bool v2 = h.getSuite() == wire::CIPHER_SUITE_V2;
+      if (v2) h.setKeyCommit(kjBytes(keyCommitment(content, *id, k.sender.identity.publicKey).view()));
+      const Bytes ad = v2 ? contentAdV2(*id, k.sender.identity.publicKey, view(h.getHubId().asReader()))
+                          : contentAd(*id);
+      ciphertext = crypto::aeadEncrypt(content, *nonce, plaintext, ad);
     } else {
       ciphertext.assign(plaintext.begin(), plaintext.end());
       wrapped = false;  // the header is malformed: nothing is expected to open

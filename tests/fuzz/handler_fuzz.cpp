@@ -61,7 +61,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::string_view AdminPassphrase = "fuzz admin passphrase";
 // Generous: a request on loopback takes milliseconds even under ASan; the
 // deadline only turns a hang into a report naming the request.
 constexpr auto AnswerDeadline = 5s;
@@ -96,7 +95,6 @@ struct InProcessHub : test_support::InProcessHub {
 
   static test_support::InProcessHubOptions options() {
     test_support::InProcessHubOptions o;
-    o.passphrase = AdminPassphrase;
     o.startMs = fuzz::FixedNowMs;
     return o;
   }

@@ -124,7 +124,6 @@ void bulletinSeeds(const fs::path& dir) {
   struct Case {
     const char* name;
     BulletinDraft d;
-    d.hubId = "focal-hub";  // the test hub (seal v2 binds its id)
   };
   std::vector<Case> cases;
   cases.push_back({"to-us-and-other", draft({bobNow, carolKey})});
