@@ -3,6 +3,7 @@
 #include "client/log_changes.hpp"
 #include "client/profile.hpp"
 #include "client/safe_text.hpp"
+#include "crypto/secure_file.hpp"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -12,14 +13,16 @@
 #include <unistd.h>
 
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 namespace focal::client {
 
 namespace fs = std::filesystem;
 
 namespace {
+
+// 100 alarms and the per-member marks: a few tens of KiB. A larger file is
+// not one focal wrote, and is refused like a damaged one.
+constexpr std::size_t MaxAlarmFileBytes = 4 * 1024 * 1024;
 
 struct AlarmState {
   std::map<std::string, std::uint64_t> checked;  // "HUB/MEMBER" -> log size judged
@@ -57,12 +60,11 @@ Alarm fromJson(const nlohmann::json& j) {
 
 AlarmState load(const fs::path& file) {
   AlarmState s;
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return s;
-  std::stringstream text;
-  text << in.rdbuf();
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return s;
   try {
-    const auto j = nlohmann::json::parse(text.str());
+    const auto bytes = crypto::readFileLimited(file, MaxAlarmFileBytes);
+    const auto j = nlohmann::json::parse(bytes.begin(), bytes.end());
     for (const auto& [k, v] : j.at("checked").items()) s.checked[k] = v.get<std::uint64_t>();
     for (const auto& a : j.at("alarms")) s.alarms.push_back(fromJson(a));
     s.dropped = j.at("dropped").get<std::uint64_t>();

@@ -20,16 +20,6 @@ namespace {
 // not one (and would be stored and served to every client).
 constexpr std::size_t MaxCosignedHeadBytes = 1024;
 
-std::string hex8(const crypto::SigningPublicKey& k) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string s;
-  for (std::size_t i = 0; i < 8; ++i) {
-    s += digits[k.view()[i] >> 4];
-    s += digits[k.view()[i] & 15];
-  }
-  return s;
-}
-
 }  // namespace
 
 const WitnessKey* WitnessPolicy::find(std::string_view memberId) const {
@@ -52,7 +42,7 @@ Expected<WitnessPolicy, std::string> readWitnessPolicy(wire::WitnessPolicy::Read
     auto key = crypto::SigningPublicKey::fromBytes(view(w.getKey()));
     if (!key) return unexpected("witness " + id + ": the key is not 32 bytes");
     if (!ids.insert(id).second) return unexpected("witness " + id + " is named twice");
-    if (!keys.insert(hex8(*key)).second) return unexpected("witness " + id + ": its key is another witness's");
+    if (!keys.insert(crypto::toHex(*key)).second) return unexpected("witness " + id + ": its key is another witness's");
     out.witnesses.push_back(WitnessKey{id, *key});
   }
   if (out.threshold > out.witnesses.size()) {
