@@ -64,9 +64,9 @@ namespace {
 // Generous: a request on loopback takes milliseconds even under ASan; the
 // deadline only turns a hang into a report naming the request. Just under
 // libFuzzer's -timeout=10 of the smoke run, so a hang is still reported here
-// by kind: 5 s was once exceeded (an admin request, 2026-12-06) while the
-// keyfile harness ran Argon2 beside it on the two cores; that input alone
-// answers at once.
+// by kind. (The "hangs" of 2026-12-06 and of CI on 2026-12-07 were not the
+// hub's: libFuzzer's SIGALRM cut the harness's blocking read short, which
+// OpenSSL reports as "want read"; RawClient now reads on after a signal.)
 constexpr auto AnswerDeadline = 9s;
 
 [[noreturn]] void broken(const std::string& what) {

@@ -138,6 +138,13 @@ class RawClient {
  private:
   RawClient() = default;
   Read readExact(std::uint8_t* out, std::size_t n);
+  // After SSL_read/SSL_write wanted to read or write again: true when the
+  // socket timeout did not pass since `since` (the last progress), i.e. a
+  // signal cut the call short (a socket with SO_RCVTIMEO is never restarted after a
+  // signal, and OpenSSL reports EINTR as "want read"), so call it again.
+  bool cutShort(std::chrono::steady_clock::time_point since) const;
+
+  std::chrono::milliseconds timeout_{0};  // SO_RCVTIMEO and SO_SNDTIMEO
 
   int fd_ = -1;
   SSL_CTX* ownCtx_ = nullptr;  // with the CA to check; the hostile peers share one without

@@ -19,6 +19,9 @@
 #include <functional>
 #include <thread>
 
+#include <signal.h>
+#include <sys/time.h>
+
 using namespace focal;
 using namespace focal::server;
 using namespace focal::server::testing;
@@ -676,4 +679,43 @@ TEST_CASE("hub: shutdown answers in-flight requests, tells sessions and stops", 
   h.stop();  // returns only once io.run() returned: everything closed
   CHECK(finalError(c) == ErrorCode::UNAVAILABLE);
   CHECK(h.hub->connections() == 0);
+}
+
+namespace {
+void ignoreAlarm(int) {}
+}  // namespace
+
+// The test client's own promise, which the handler fuzzer relies on: a
+// read reports "timed out" only when the timeout passed. libFuzzer's
+// SIGALRM (its -timeout check) once cut a blocking read short; OpenSSL
+// reports that EINTR as "want read", and the harness took it for a hub
+// that never answered (CI, 2026-12-07).
+TEST_CASE("test support: a signal does not cut the raw client's wait for an answer short", "[server][hub]") {
+  RunningHub h;
+  constexpr auto Timeout = 600ms;
+  test_support::RawClient c(h, Timeout);
+  REQUIRE(c.authenticate(h.admin));
+
+  struct sigaction quiet {};
+  quiet.sa_handler = ignoreAlarm;  // no SA_RESTART: recv() with SO_RCVTIMEO returns EINTR anyway
+  sigemptyset(&quiet.sa_mask);
+  struct sigaction before {};
+  REQUIRE(::sigaction(SIGALRM, &quiet, &before) == 0);
+  itimerval every20ms{{0, 20'000}, {0, 20'000}};
+  REQUIRE(::setitimer(ITIMER_REAL, &every20ms, nullptr) == 0);
+
+  const auto started = std::chrono::steady_clock::now();
+  test_support::RawClient::Read how{};
+  auto frame = c.read(&how);  // nothing was asked: nothing comes
+  const auto waited = std::chrono::steady_clock::now() - started;
+
+  itimerval off{};
+  ::setitimer(ITIMER_REAL, &off, nullptr);
+  ::sigaction(SIGALRM, &before, nullptr);
+
+  INFO((frame ? describe(*frame) : std::string("no frame")));
+  CHECK_FALSE(frame);
+  CHECK(how == test_support::RawClient::Read::TimedOut);
+  CHECK(waited >= Timeout);
+  CHECK(waited < 10 * Timeout);  // and it does end
 }
