@@ -57,10 +57,16 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
 
   wire::Institution inst{};
   if (!parseInstitution(a.institution, inst)) throw UsageError("bad-institution", "unknown institution " + a.institution);
+  if (inst == wire::Institution::RESOURCE_PANEL) {
+    // The hub and every client's log verifier refuse it too (PROTOCOL.md §11.1).
+    throw UsageError("bad-institution",
+                     "a resource-panel member joins only by the consensus of every member state, not by register: "
+                     "focal admin propose-admission FILE.pub --institution resource-panel --name \"...\"");
+  }
   std::string state = a.state;
   for (auto& ch : state) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   const bool needsState = inst == wire::Institution::LAW_ENFORCEMENT || inst == wire::Institution::POLICY_SECURITY;
-  const bool noState = inst == wire::Institution::DIALOGUE_PARTNER || inst == wire::Institution::RESOURCE_PANEL;
+  const bool noState = inst == wire::Institution::DIALOGUE_PARTNER;
   if (needsState && state.size() != 2) throw UsageError("bad-state", "--state CC (ISO 3166 alpha-2) is required for " + a.institution);
   if (noState && !state.empty()) throw UsageError("bad-state", a.institution + " members have no member state");
   if (!state.empty() && !protocol::isIso3166Alpha2(state)) {
@@ -400,7 +406,8 @@ void addAdminCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
       ->check(CLI::ExistingFile);
   reg->add_option("--state", args->state, "Member state, ISO 3166 alpha-2 (e.g. SG); none for partners and panel");
   reg->add_option("--institution", args->institution,
-                  "law-enforcement|policy-security|secretariat|dialogue-partner|resource-panel")
+                  "law-enforcement|policy-security|secretariat|dialogue-partner (a resource-panel member joins by "
+                  "consensus: admin propose-admission)")
       ->required()
       ->check(CLI::IsMember({"law-enforcement", "policy-security", "secretariat", "dialogue-partner", "resource-panel"}));
   reg->add_option("--name", args->name, "Display name, e.g. \"Singapore Police Force - Cybercrime\"")->required();

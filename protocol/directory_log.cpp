@@ -212,6 +212,9 @@ std::string describe(const LogRefusal& r) {
              std::to_string(LogIssueWindowMs / 60'000) + " minutes apart";
     case LogRule::LogVersionChange: return "log version: " + d;
     case LogRule::BadWitnessPolicy: return "witness policy: " + d;
+    case LogRule::PanelByConsensus:
+      return "resource-panel member " + s +
+             " may join only by the consensus of every member state (an admission), not by an admin's register";
   }
   return "unknown refusal";
 }
@@ -402,7 +405,15 @@ Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryVie
   switch (which) {
     case W::REGISTER: {
       if (!author->isAdmin) return no(LogRule::NotAdmin, author->id, "register members");
-      return checkNewMember(e.getRegister().getMember(), e.getRegister().getKeys(), o);
+      const auto info = e.getRegister().getMember();
+      // SECURITY: one admin key cannot seat a resource-panel member (terms of
+      // reference §7: panel status by consensus). v1 entries, made before
+      // this rule, keep their meaning.
+      if (version_ >= LogVersion2 && info.getInstitution() == wire::Institution::RESOURCE_PANEL) {
+        if (auto ok = checkMemberInfo(info); !ok) return ok;  // the id is quoted below
+        return no(LogRule::PanelByConsensus, std::string(view(info.getId())));
+      }
+      return checkNewMember(info, e.getRegister().getKeys(), o);
     }
     case W::ROTATE_ENCRYPTION:
     case W::ROTATE_IDENTITY: return checkRotation(e, *author, o);

@@ -12,7 +12,10 @@
 //                  admin's private key never exists on the hub machine) or,
 //                  in logs made before that, by the new admin's own identity
 //                  key: the only case where an author is not yet a member
-//   register, revoke, roleChange      by an active admin
+//   register, revoke, roleChange      by an active admin; in a v2 log a
+//                  register may not add a resource-panel member, who joins
+//                  only by an admission (the consensus of every member
+//                  state, terms of reference §7, PROTOCOL.md §12.5)
 //   rotateEncryption / rotateIdentity by the member itself (previousKey =
 //                  its current encryption / identity key) or an admin
 //   recordApproved, admission, amendment  by the hub key (consensus
@@ -108,6 +111,7 @@ enum class LogRule : std::uint8_t {
   IssuedOutsideWindow,     // issuedAtMs more than LogIssueWindowMs from recordedAtMs
   LogVersionChange,        // detail: what is wrong with a logVersion checkpoint or genesis version
   BadWitnessPolicy,        // detail: what is wrong with the genesis's witness policy (protocol/witness.hpp)
+  PanelByConsensus,        // subject: member; a v2 register that adds a resource-panel member
 };
 
 struct LogRefusal {

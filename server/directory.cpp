@@ -27,7 +27,8 @@ ErrorCode codeOf(LogRule rule) {
     case LogRule::AuthorNotActive:
     case LogRule::NotAdmin:
     case LogRule::NotSelfOrAdmin: return ErrorCode::FORBIDDEN;
-    case LogRule::AdoptionRefused: return ErrorCode::POLICY_DENIED;
+    case LogRule::AdoptionRefused:
+    case LogRule::PanelByConsensus: return ErrorCode::POLICY_DENIED;
     case LogRule::UnknownMember: return ErrorCode::UNKNOWN_RECIPIENT;
     case LogRule::MemberRevoked: return ErrorCode::REVOKED_KEY;
     default: return ErrorCode::INVALID_REQUEST;

@@ -129,6 +129,13 @@ TEST_CASE("The CLI refuses a non-ISO state, unknown ATT&CK ids and short passphr
                      1);
   CHECK(zz.at("error").at("code") == "bad-state");
   CHECK(runCliJson(concat(adminArgs, {"admin", "log"})).at("entries").size() == before);
+  // A resource-panel member joins by consensus only (issue 27): the CLI says how.
+  auto panel = runCliJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--institution",
+                                           "resource-panel", "--name", "Expert"}),
+                          1);
+  CHECK(panel.at("error").at("code") == "bad-institution");
+  CHECK(panel.at("error").at("message").get<std::string>().find("focal admin propose-admission") != std::string::npos);
+  CHECK(runCliJson(concat(adminArgs, {"admin", "log"})).at("entries").size() == before);
   // An ISO code outside the hub's member states: the hub refuses it (exit 2).
   auto fr = runCliJson(concat(adminArgs, {"admin", "register", sgKey.string() + ".pub", "--state", "FR",
                                         "--institution", "law-enforcement", "--name", "SPF"}),

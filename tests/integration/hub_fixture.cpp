@@ -8,6 +8,7 @@
 #include "client/bulletin_reader.hpp"
 #include "client/key_directory.hpp"
 #include "protocol/bulletin.hpp"
+#include "protocol/consensus.hpp"
 #include "protocol/signing.hpp"
 
 #include <capnp/message.h>
@@ -355,6 +356,25 @@ TestMember Hub::registerKeys(crypto::MemberKeys keys, const std::string& state, 
   }
   auto admin = connect(adminKeys());
   registerMember(*admin, member.keys.publicKeys(), state, institution);
+  return member;
+}
+
+TestMember Hub::admitByConsensus(const std::string& id, wire::Institution institution,
+                                 const std::vector<const crypto::MemberKeys*>& approvers, bool writeKeyFile) {
+  TestMember member{crypto::MemberKeys::generate(id, nowMs()), {}};
+  if (writeKeyFile) {
+    member.keyFile = dir() / (id + ".key");
+    auto w = crypto::writeKeyFile(member.keyFile, member.keys, TestPassphrase, crypto::KdfStrength::Interactive);
+    if (!w) throw std::runtime_error("cannot write key file");
+  }
+  const protocol::AdmissionDraft draft{id, "Admitted " + id, "", institution, member.keys.publicKeys()};
+  const auto proposal = protocol::makeAdmissionProposal(draft, adminKeys(), nowMs(), nowMs() + 86'400'000);
+  (void)connect(adminKeys())->propose(proposal);
+  for (const auto* poc : approvers) (void)connect(*poc)->decide(protocol::makeDecision(proposal.body, true, *poc, nowMs()));
+  auto check = connect(adminKeys());
+  if (client::HubDirectory::fetch(*check).find(id) == nullptr) {
+    throw std::runtime_error("the admission of " + id + " was not adopted (missing a state's approval?)");
+  }
   return member;
 }
 

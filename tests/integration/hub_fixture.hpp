@@ -113,6 +113,12 @@ class Hub {
   TestMember registerKeys(crypto::MemberKeys keys, const std::string& state,
                           wire::Institution institution = wire::Institution::LAW_ENFORCEMENT,
                           bool writeKeyFile = false);
+  // A resource-panel member (or another one without a state) admitted the
+  // only way the log allows it: the admin proposes, and one point of
+  // contact of every member state in the directory approves (PROTOCOL.md
+  // §12.5). `approvers`: those points of contact, one per state.
+  TestMember admitByConsensus(const std::string& id, wire::Institution institution,
+                              const std::vector<const crypto::MemberKeys*>& approvers, bool writeKeyFile = false);
   // Registers many members over one admin connection.
   std::vector<TestMember> createMembers(const std::vector<std::string>& ids, const std::string& state);
 

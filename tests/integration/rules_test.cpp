@@ -49,7 +49,9 @@ struct Group {
   TestMember myLe = hub.createMember("my-le", "MY", Inst::LAW_ENFORCEMENT, true);
   TestMember thLe = hub.createMember("th-le", "TH", Inst::LAW_ENFORCEMENT, true);
   TestMember partner = hub.createMember("us-partner", "", Inst::DIALOGUE_PARTNER, true);
-  TestMember panel = hub.createMember("rp-expert", "", Inst::RESOURCE_PANEL, true);
+  // Admitted by consensus, as the log requires of the resource panel.
+  TestMember panel =
+      hub.admitByConsensus("rp-expert", Inst::RESOURCE_PANEL, {&sgLe.keys, &myLe.keys, &thLe.keys}, true);
 
   // The CLI as `m`, --json; expects exit `expected`, returns the document.
   json cli(const TestMember& m, const std::vector<std::string>& args, int expected = 0,

@@ -263,3 +263,40 @@ TEST_CASE("hub: a new log is v2 from its genesis, and the hub refuses unposition
   REQUIRE(ok.root().isAdmin());
   CHECK(ok.root().getAdmin().getIndex() == 2);
 }
+
+// Issue 27: one admin key cannot seat a resource-panel member (terms of
+// reference §7); only an admission, the consensus of every member state,
+// can. Old (v1) entries keep their meaning.
+TEST_CASE("log v2: a resource-panel member joins only by consensus and both the hub and a client refuse a register",
+          "[protocol][log][position][consensus]") {
+  crypto::initialize();  // before the keys below (ctest runs each test alone)
+  const auto expert = crypto::MemberKeys::generate("rp-expert", T0);
+  const auto reg = [&](const Log& log) {
+    return registration({"rp-expert", "", wire::Institution::RESOURCE_PANEL}, expert.publicKeys(),
+                        log.admin.identity.secretKey);
+  };
+  SECTION("v2: the hub refuses it") {
+    Log log(2);
+    refused(log.offer(log.mine(reg(log))), ErrorCode::POLICY_DENIED,
+            "resource-panel member rp-expert may join only by the consensus of every member state");
+    // A dialogue partner, also without a state, is still an admin's to register.
+    const auto partner = crypto::MemberKeys::generate("us-partner", T0);
+    CHECK(log.offer(log.mine(registration({"us-partner", "", wire::Institution::DIALOGUE_PARTNER},
+                                          partner.publicKeys(), log.admin.identity.secretKey))));
+  }
+  SECTION("v2: a client fed a log with it refuses the entry") {
+    Log log(2);
+    client::LogVerifier v;
+    for (const auto& e : log.entries) REQUIRE(v.append(record(e)));
+    const auto forged = log.mine(reg(log));
+    const auto entry = log.dir.prepare(forged.event, forged.signature, "adm-a", log.admin.identity.publicKey, log.at + 1);
+    const auto r = v.append(record(entry));
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error(), Catch::Contains("only by the consensus of every member state"));
+  }
+  SECTION("v1: a register made before the rule still verifies") {
+    Log log(1);
+    log.add(reg(log));
+    CHECK(log.dir.log().find("rp-expert") != nullptr);
+  }
+}
