@@ -146,9 +146,12 @@ void CliContext::explainLoginFailure(const Connection& c, const crypto::MemberKe
   throw HubError(e.code(), text, e.retryAfterMs());
 }
 
-ConnectOptions CliContext::connectOptions() const {
+ConnectOptions CliContext::connectOptions() {
   ConnectOptions o;
   o.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeoutSeconds * 1000));
+  // The profile's hub key pin holds whatever --hub and --ca say: a profile
+  // that pins a hub talks to that hub only.
+  o.pinnedHubKey = profile().settings().hubKey;
   return o;
 }
 

@@ -4,6 +4,7 @@
 #include "client/enrolment_pin.hpp"
 #include "client/head_freshness.hpp"
 #include "crypto/primitives.hpp"
+#include "crypto/secure_file.hpp"
 #include "protocol/command_line.hpp"
 
 #include <fstream>
@@ -15,9 +16,23 @@ namespace focal::client::cli {
 
 namespace {
 
+// A hub certificate or CA bundle is a few KiB; this only bounds a wrong file.
+constexpr std::size_t MaxCaFileBytes = 1 << 20;
+
 struct ProfileArgs {
-  std::string hub, ca, key, bundle, headMaxAge;
+  std::string hub, ca, key, bundle, headMaxAge, hubKey;
 };
+
+// --hub-key as typed, canonical; a usage error names the expected form.
+std::string pinnableFingerprint(const std::string& typed) {
+  auto fp = canonicalFingerprint(typed);
+  if (!fp) {
+    throw UsageError("bad-fingerprint", "--hub-key takes the hub key fingerprint focald init printed: 30 digits in six "
+                                        "groups, e.g. \"12345 67890 12345 67890 12345 67890\"; got '" +
+                                            safeLine(typed) + "'");
+  }
+  return *fp;
+}
 
 std::string absolute(const std::string& p) {
   return p.empty() ? p : std::filesystem::absolute(p).lexically_normal().string();
@@ -36,6 +51,7 @@ int runShow(CliContext& ctx) {
                         {"ca_file", jsonText(s.ca)},
                         {"key_file", jsonText(s.key)},
                         {"head_max_age_ms", ctx.maxHeadAgeMs()},
+                        {"pinned_hub_key", jsonText(s.hubKey)},
                         {"bundle_pinned", pin.has_value()},
                         {"pinned_hub_id", pin ? nlohmann::json(pin->hubId) : nlohmann::json(nullptr)},
                         {"pinned_genesis", pin ? nlohmann::json(crypto::toHex(pin->genesisHash)) : nlohmann::json(nullptr)},
@@ -48,6 +64,8 @@ int runShow(CliContext& ctx) {
     ctx.out().line(fmt::format("key:     {}", s.key.empty() ? "(not set)" : s.key));
     ctx.out().line(fmt::format("head-max-age: {} (sealing stops when the newest verified log head is older)",
                                s.headMaxAge.empty() ? "24h (default)" : s.headMaxAge));
+    ctx.out().line(fmt::format("hub-key: {}", s.hubKey.empty() ? "(not pinned: any hub key the log names is trusted)"
+                                                                : s.hubKey + " (pinned)"));
     if (pin) {
       ctx.out().line(fmt::format("bundle:  pinned: hub {}, genesis {}, head at {} entries", safeLine(pin->hubId),
                                  crypto::toHex(pin->genesisHash), pin->headSize));
@@ -65,9 +83,10 @@ int runSet(CliContext& ctx, const ProfileArgs& a) {
   const std::string hub = !a.hub.empty() ? a.hub : ctx.options.hub;
   const std::string ca = !a.ca.empty() ? a.ca : ctx.options.ca;
   const std::string key = !a.key.empty() ? a.key : ctx.options.key;
-  if (hub.empty() && ca.empty() && key.empty() && a.headMaxAge.empty()) {
-    throw UsageError("usage", "nothing to set: give --hub, --ca, --key or --head-max-age");
+  if (hub.empty() && ca.empty() && key.empty() && a.headMaxAge.empty() && a.hubKey.empty()) {
+    throw UsageError("usage", "nothing to set: give --hub, --ca, --key, --hub-key or --head-max-age");
   }
+  if (!a.hubKey.empty()) s.hubKey = pinnableFingerprint(a.hubKey);
   if (!a.headMaxAge.empty()) {
     const auto ms = protocol::parseDurationMs(a.headMaxAge);
     if (!ms || *ms > MaxHeadAgeWindowMs) {
@@ -85,9 +104,44 @@ int runSet(CliContext& ctx, const ProfileArgs& a) {
   return runShow(ctx);
 }
 
+// The one-step join without a bundle: the hub address, a copy of its
+// certificate inside the profile (the profile no longer depends on where
+// the file came from) and the hub key fingerprint the operator gave out.
+int runJoin(CliContext& ctx, const ProfileArgs& a) {
+  if (a.hub.empty() || a.ca.empty() || a.hubKey.empty()) {
+    throw UsageError("usage", "profile init needs --bundle FILE, or --hub HOST:PORT --ca FILE --hub-key FINGERPRINT");
+  }
+  if (!parseHostPort(a.hub)) throw UsageError("bad-hub", "hub must be HOST:PORT, got '" + a.hub + "'");
+  const std::string pin = pinnableFingerprint(a.hubKey);
+  crypto::Bytes pem;
+  try {
+    pem = crypto::readFileLimited(a.ca, MaxCaFileBytes);
+  } catch (const std::runtime_error& e) {
+    throw UsageError("ca-unreadable", e.what());
+  }
+  const std::string_view text(reinterpret_cast<const char*>(pem.data()), pem.size());
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string_view::npos) {
+    throw UsageError("ca-unreadable", a.ca + " is not a PEM certificate");
+  }
+  const auto copy = ctx.profile().dir() / "hub-ca.pem";
+  writeFileAtomic(copy, text, 0600);
+  auto s = ctx.profile().settings();
+  s.hub = a.hub;
+  s.ca = absolute(copy.string());
+  s.key = absolute(a.key);
+  s.hubKey = pin;
+  ctx.profile().saveSettings(s);
+  return runShow(ctx);
+}
+
 // SECURITY: the bundle is checked in full (protocol/enrolment_bundle.hpp)
 // before anything is written; a refusal names the check, with a typed error.
 int runInit(CliContext& ctx, const ProfileArgs& a) {
+  if (a.bundle.empty()) return runJoin(ctx, a);
+  if (!a.hub.empty() || !a.ca.empty() || !a.hubKey.empty()) {
+    throw UsageError("usage", "--bundle carries the hub, its certificate and its key: give either --bundle or "
+                              "--hub, --ca and --hub-key");
+  }
   std::ifstream in(a.bundle, std::ios::binary);
   if (!in) throw UsageError("bundle-unreadable", "cannot read " + a.bundle);
   // One byte over the limit is enough to refuse; a huge file is never read whole.
@@ -111,6 +165,7 @@ int runInit(CliContext& ctx, const ProfileArgs& a) {
   s.hub = bundle->hubAddress;
   s.ca = absolute(pinBundle(ctx.profile().dir(), text, *bundle).string());
   s.key = absolute(a.key);
+  s.hubKey = crypto::fingerprint(bundle->hubId, bundle->hubKey);
   ctx.profile().saveSettings(s);
   return runShow(ctx);
 }
@@ -125,26 +180,41 @@ void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   set->add_option("--hub", a->hub, "Hub address HOST:PORT");
   set->add_option("--ca", a->ca, "The hub's certificate or CA (PEM)")->check(CLI::ExistingFile);
   set->add_option("--key", a->key, "Your key file")->check(CLI::ExistingFile);
+  set->add_option("--hub-key", a->hubKey,
+                  "Pin the hub key fingerprint focald init printed: every command refuses another hub key (exit 3)");
   set->add_option("--head-max-age", a->headMaxAge,
                   "Refuse to seal when the newest verified log head is older than this (default 24h, at most 30d)");
   set->footer(R"(The hub signs a new directory-log head at least every hour; a client whose newest
 verified head is older than --head-max-age refuses send, reply, forward, comment,
 approve, reject and permit (exit 3, stale-head), since a hub that is frozen or
 holding it at an old view could hide a revoked key.
+--hub-key pins the hub: a command connected to a hub whose key has another fingerprint stops
+before it signs anything (exit 3). Compare the fingerprint with the one the operator gave you.
 Example:
   focal profile set --hub hub.example.org:7443 --ca hub-ca.pem --key ~/.focal/sg-spf-cyber.key
+  focal profile set --hub-key "12345 67890 12345 67890 12345 67890"
   focal profile set --head-max-age 48h)");
   table.add(set, [&ctx, a] { return runSet(ctx, *a); });
   auto* init = profile->add_subcommand(
-      "init", "Set up the profile from the enrolment bundle the hub's operator gave you, and pin it");
-  init->add_option("--bundle", a->bundle, "The enrolment bundle (focald bundle)")->required()->check(CLI::ExistingFile);
+      "init", "Set up the profile from what the hub's operator gave you (a bundle, or address, certificate and "
+              "hub key fingerprint), and pin it");
+  init->add_option("--bundle", a->bundle, "The enrolment bundle (focald bundle)")->check(CLI::ExistingFile);
+  init->add_option("--hub", a->hub, "Without a bundle: the hub address HOST:PORT");
+  init->add_option("--ca", a->ca, "Without a bundle: the hub's certificate (copied into the profile)")
+      ->check(CLI::ExistingFile);
+  init->add_option("--hub-key", a->hubKey, "Without a bundle: the hub key fingerprint focald init printed");
   init->add_option("--key", a->key, "Your key file")->required()->check(CLI::ExistingFile);
   init->footer(R"(Stores the hub address, its certificate (written into the profile) and your key file, and pins the
 bundle: from then on this profile refuses (exit 3) a log with another genesis, another hub key, or one that
 does not extend the head the bundle names. A bundle that is malformed, over 64 KiB, whose head does not
 verify under its hub key, or that names witnesses, is refused (exit 1, error code bundle-...).
-Example:
-  focal profile init --bundle asean-wgcc.bundle.json --key ~/.focal/sg-spf-cyber.key)");
+The bundle's hub key is pinned too (as profile set --hub-key does).
+Without a bundle, --hub, --ca and --hub-key do the same in one step, except the genesis pin: the
+certificate is copied into the profile, and a hub presenting another key is refused (exit 3).
+Examples:
+  focal profile init --bundle asean-wgcc.bundle.json --key ~/.focal/sg-spf-cyber.key
+  focal profile init --hub hub.example.org:7443 --ca hub-ca.pem \
+      --hub-key "12345 67890 12345 67890 12345 67890" --key ~/.focal/sg-spf-cyber.key)");
   table.add(init, [&ctx, a] { return runInit(ctx, *a); });
   auto* show = profile->add_subcommand("show", "Print the profile's settings");
   show->footer("Example:\n  focal profile show");

@@ -5,8 +5,10 @@
 #include "client/connection.hpp"
 
 #include "client/client_clock.hpp"
+#include "client/client_error.hpp"
 #include "client/tls_config.hpp"
 #include "client/verified_log.hpp"
+#include "protocol/distribution.hpp"
 #include "protocol/log.hpp"
 #include "protocol/signing.hpp"
 
@@ -343,6 +345,18 @@ const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
   if (nonce.size() != crypto::Challenge::size || !hubKey) fail(Kind::Protocol, "hub challenge has wrong field lengths");
   session_.hubId = std::string(protocol::view(ch.getHubId()));
   session_.hubKey = *hubKey;
+  if (!options_.pinnedHubKey.empty() && protocol::isMemberIdSyntax(session_.hubId)) {
+    // SECURITY: before our signature goes to a hub that is not the pinned one.
+    const auto presented = crypto::fingerprint(session_.hubId, *hubKey);
+    if (presented != options_.pinnedHubKey) {
+      throw VerifyError("the hub presents hub key fingerprint " + presented + " (hub '" + session_.hubId +
+                        "'), but this profile pins " + options_.pinnedHubKey +
+                        " (focal profile set --hub-key, or the enrolment bundle): compare both with the fingerprint the hub's operator gave "
+                        "you over a trusted channel; nothing was sent");
+    }
+  } else if (!options_.pinnedHubKey.empty()) {
+    throw VerifyError("the hub's id is not a valid identifier; this profile pins a hub key, nothing was sent");
+  }
 
   const auto exporter = channelBinding();
   const std::string& id = keys.memberId;

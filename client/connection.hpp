@@ -62,6 +62,9 @@ struct ConnectOptions {
   // Requests in flight for sendPipelined / uploadBlob / downloadBlob.
   std::size_t pipelineWindow = 64;
   std::size_t chunkWindow = 4;
+  // The hub key fingerprint the user pinned (canonical, client/profile.hpp);
+  // authenticate() refuses another hub key before it signs (VerifyError).
+  std::string pinnedHubKey;
 };
 
 struct SignedHeadBytes {

@@ -93,6 +93,7 @@ ProfileSettings Profile::settings() const {
     s.ca = t["ca"].value_or(std::string{});
     s.key = t["key"].value_or(std::string{});
     s.headMaxAge = t["head-max-age"].value_or(std::string{});
+    s.hubKey = t["hub-key"].value_or(std::string{});
   } catch (const toml::parse_error& e) {
     throw std::runtime_error("cannot parse " + file.string() + ": " + std::string(e.description()));
   }
@@ -105,9 +106,25 @@ void Profile::saveSettings(const ProfileSettings& s) const {
   if (!s.ca.empty()) t.insert("ca", s.ca);
   if (!s.key.empty()) t.insert("key", s.key);
   if (!s.headMaxAge.empty()) t.insert("head-max-age", s.headMaxAge);
+  if (!s.hubKey.empty()) t.insert("hub-key", s.hubKey);
   std::ostringstream out;
   out << "# Focal client profile (focal profile set ...)\n" << t << "\n";
   writeFileAtomic(dir_ / "profile.toml", out.str(), 0600);
+}
+
+std::optional<std::string> canonicalFingerprint(std::string_view text) {
+  std::string digits;
+  for (char ch : text) {
+    if (ch >= '0' && ch <= '9') digits += ch;
+    else if (ch != ' ') return std::nullopt;
+  }
+  if (digits.size() != 30) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); i += 5) {
+    if (i > 0) out += ' ';
+    out += digits.substr(i, 5);
+  }
+  return out;
 }
 
 fs::path Profile::memberDir(std::string_view memberId, bool claimLegacySeq) const {

@@ -1,7 +1,8 @@
 // The local profile directory (default $FOCAL_HOME, else ~/.focal):
 //
 //   profile.toml   hub = "host:port", ca = "...", key = "...",
-//                  head-max-age = "24h" (optional)
+//                  head-max-age = "24h", hub-key = "NNNNN x 6" (optional)
+//   hub-ca.pem     the hub's certificate, when `focal profile init` copied it
 //   members/ID/    one member's state, so one profile serves every key file
 //                  used with it (an admin who is also a point of contact,
 //                  two members on one machine):
@@ -45,7 +46,16 @@ struct ProfileSettings {
   // client refuses to seal ("24h", "3d"; empty = the default, 24 h;
   // client/head_freshness.hpp).
   std::string headMaxAge;
+  // hub-key: the hub key fingerprint `focald init` printed (30 digits in
+  // six groups); every connection refuses a hub that presents another key
+  // (exit 3) before it signs anything. Empty: not pinned.
+  std::string hubKey;
 };
+
+// A hub key fingerprint as a person may type it ("12345 67890 ...", with
+// or without spaces) in the canonical form crypto::fingerprint prints;
+// nullopt unless it is exactly 30 digits.
+std::optional<std::string> canonicalFingerprint(std::string_view text);
 
 class Profile {
  public:

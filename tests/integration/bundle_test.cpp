@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 
 using namespace focal;
@@ -229,4 +230,57 @@ TEST_CASE_METHOD(Enrolment, "A client enrolled with a bundle rejects a fabricate
                         3);
     CHECK_THAT(refusalText(e), Catch::Contains("genesis"));
   }
+}
+
+// Issue 20, "Pin the hub": the fingerprint focald init prints, pinned in
+// the profile, checked by every command before it signs anything.
+TEST_CASE_METHOD(Enrolment, "A pinned hub key: the right one works and another fails every command with exit 3",
+                 "[integration][bundle][pin]") {
+  std::string fingerprint;
+  {
+    auto c = hub.connect(sg.keys);
+    fingerprint = crypto::fingerprint(c->session().hubId, c->session().hubKey);
+  }
+  const auto profile = home.path() / "joined";
+  const std::vector<std::string> join = {"--profile-dir", profile.string(), "profile", "init", "--hub", hub.address(),
+                                         "--ca", hub.caFile().string(), "--key", sg.keyFile.string()};
+
+  // One step, without a bundle; the fingerprint as a person types it.
+  std::string typed = fingerprint;
+  typed.erase(std::remove(typed.begin(), typed.end(), ' '), typed.end());
+  const auto shown = runCliJson(concat(join, {"--hub-key", typed}));
+  CHECK(shown.at("pinned_hub_key") == fingerprint);
+  CHECK(shown.at("bundle_pinned") == false);
+  // The certificate now lives in the profile.
+  const fs::path ca = shown.at("ca_file").get<std::string>();
+  CHECK(ca.parent_path() == fs::absolute(profile).lexically_normal());
+  CHECK(slurp(ca) == slurp(hub.caFile()));
+  const std::vector<std::string> as = {"--profile-dir", profile.string()};
+  runCliJson(concat(as, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend", "--title", "pinned",
+                         "--body", "b"}));
+
+  // Another fingerprint: every command stops, naming both.
+  std::string wrong = fingerprint;
+  wrong[0] = wrong[0] == '9' ? '8' : '9';
+  runCliJson(concat(as, {"profile", "set", "--hub-key", wrong}));
+  for (const std::vector<std::string>& cmd : {std::vector<std::string>{"inbox"}, {"directory"}, {"verify-log"}}) {
+    const auto e = runCliJson(concat(as, cmd), 3);
+    INFO(refusalText(e));
+    CHECK_THAT(refusalText(e), Catch::StartsWith("verification-failed") && Catch::Contains(fingerprint) &&
+                                   Catch::Contains("this profile pins " + wrong));
+  }
+  // --hub and --ca on the command line do not lift the pin.
+  runCliJson(concat(as, {"--hub", hub.address(), "--ca", hub.caFile().string(), "inbox"}), 3);
+
+  // Not a fingerprint: refused before it is stored.
+  const auto bad = runCliJson(concat(as, {"profile", "set", "--hub-key", "1234"}), 1);
+  CHECK(bad.at("error").at("code") == "bad-fingerprint");
+  CHECK(runCliJson(concat(as, {"profile", "show"})).at("pinned_hub_key") == wrong);
+  // profile init needs a bundle, or all three of --hub, --ca and --hub-key.
+  const auto partial = runCliJson({"--profile-dir", (home.path() / "partial").string(), "profile", "init", "--hub",
+                                   hub.address(), "--key", sg.keyFile.string()},
+                                  1);
+  CHECK(partial.at("error").at("code") == "usage");
+  // A bundle pins its hub key too.
+  CHECK(enrol("by-bundle", sg, bundleFile).at("pinned_hub_key") == fingerprint);
 }
