@@ -71,7 +71,8 @@ void raiseFdLimit(const Limits& limits) {
 // Tells the service manager focald's state (focald.service is Type=notify):
 // "READY=1" once the listener is bound, "STOPPING=1" when a signal stops it.
 // A no-op outside systemd (no NOTIFY_SOCKET) and in a build without
-// libsystemd (FOCAL_SYSTEMD=OFF), where the unit must say Type=simple.
+// libsystemd (FOCAL_SYSTEMD=OFF), whose package installs the unit with
+// Type=simple (packaging/CMakeLists.txt).
 void notifyServiceManager([[maybe_unused]] const std::string& state) {
 #ifdef FOCAL_SYSTEMD
   (void)::sd_notify(0, state.c_str());
