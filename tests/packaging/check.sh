@@ -76,6 +76,8 @@ deb-contents)
   dpkg-deb -x "$deb" "$tmp"
   for b in focal focald; do
     if readelf -S "$tmp/usr/bin/$b" | grep -q '\.debug_info'; then fail "/usr/bin/$b is not stripped"; fi
+    # The stripped binaries run and name the package's version.
+    "$tmp/usr/bin/$b" --version | grep -q "^$b $version" || fail "/usr/bin/$b --version is not $version"
   done
   echo "ok: $deb"
   ;;
