@@ -14,6 +14,9 @@ packages=(
   fiu-utils                           # libfiu fault injection (fiu-run -x) for the I/O fault test
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   iso-codes                           # ISO 3166-1 data for scripts/gen-iso3166-table.py
+  libsystemd-dev                      # sd_notify: focald's readiness under Type=notify
+  dpkg-dev lintian                    # the package: cpack -G DEB's dpkg-shlibdeps, lintian (tests/packaging)
+  systemd bash-completion man-db      # systemd-analyze security, completion and man page tests
 )
 missing=()
 for p in "${packages[@]}"; do

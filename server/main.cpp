@@ -27,6 +27,9 @@
 #include <spdlog/spdlog.h>
 
 #include <sys/resource.h>
+#ifdef FOCAL_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include <csignal>
 #include <functional>
@@ -63,6 +66,17 @@ void raiseFdLimit(const Limits& limits) {
                  "(ulimit -Hn, LimitNOFILE=) or lower max_connections",
                  r.rlim_cur, limits.maxConnections, needed);
   }
+}
+
+// Tells the service manager focald's state (focald.service is Type=notify):
+// "READY=1" once the listener is bound, "STOPPING=1" when a signal stops it.
+// A no-op outside systemd (no NOTIFY_SOCKET) and in a build without
+// libsystemd (FOCAL_SYSTEMD=OFF), whose package installs the unit with
+// Type=simple (packaging/CMakeLists.txt).
+void notifyServiceManager([[maybe_unused]] const std::string& state) {
+#ifdef FOCAL_SYSTEMD
+  (void)::sd_notify(0, state.c_str());
+#endif
 }
 
 // A hub made before --admin-pub keeps the admin key init wrote into DIR:
@@ -256,6 +270,7 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
   net::io_context io(1);
   const std::string host = cfg.listenHost;
   const std::uint16_t port = cfg.listenPort;
+  const std::string hubId = directory.hubId();
   Hub hub(io, std::move(cfg), clock, store, commits, std::move(directory), std::move(hubKey), tls);
   if (testClock) hub.setDeadlinePoll(std::chrono::milliseconds(100));
   commits.start();
@@ -270,8 +285,12 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
   signals.async_wait([&hub](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {} received", signal);
+    notifyServiceManager("STOPPING=1");
     hub.stop();
   });
+  // Ready once bound and SIGTERM is handled (a stop right after is clean).
+  notifyServiceManager("READY=1\nSTATUS=hub " + hubId + " listening on " +
+                       formatListenAddress(bound.address().to_string(), bound.port()));
   io.run();
   commits.stop();
   return 0;
