@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -276,6 +277,27 @@ crypto::BulletinId parseBulletinId(const std::string& hex) {
   if (bytes) id = crypto::BulletinId::fromBytes(*bytes);
   if (!id) throw UsageError("bad-id", "a bulletin id is 32 hex digits, got '" + hex + "'");
   return *id;
+}
+
+std::string idArg(const std::string& text, const std::vector<std::string>& known, std::string_view what) {
+  auto id = resolveIdPrefix(text, known, what);
+  if (!id) throw UsageError(id.error().code, id.error().message);
+  return *id;
+}
+
+crypto::BulletinId bulletinIdArg(CliContext& ctx, const std::string& text) {
+  if (text.size() == 32) return parseBulletinId(text);
+  std::vector<std::string> known;
+  if (text.size() >= MinIdPrefixDigits && text.size() < 32) {
+    // Read only: listing another member's cache creates nothing.
+    std::error_code ec;
+    for (const auto& m : ctx.profile().members()) {
+      const auto dir = ctx.profile().dir() / "members" / m / "cache";
+      if (!std::filesystem::is_directory(dir, ec)) continue;
+      for (const auto& id : BulletinCache(dir).ids()) known.push_back(crypto::toHex(id));
+    }
+  }
+  return parseBulletinId(idArg(text, known, "bulletin"));
 }
 
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,

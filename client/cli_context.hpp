@@ -5,6 +5,7 @@
 
 #include "client/client_clock.hpp"
 #include "client/connection.hpp"
+#include "client/short_ids.hpp"
 #include "client/delivery_opener.hpp"
 #include "client/bulletin_cache.hpp"
 #include "client/bulletin_reader.hpp"
@@ -196,6 +197,13 @@ void addWitnessCommand(CLI::App& app, CliContext& ctx, CommandTable& table);  //
 // spelling TLP:AMBER+STRICT (bulletin_reader.hpp parseTlp).
 CLI::Validator tlpValidator();
 crypto::BulletinId parseBulletinId(const std::string& hex);  // UsageError if not 32 hex digits
+// A whole id from `text` (client/short_ids.hpp); UsageError with the
+// resolver's code (bad-id, unknown-id, ambiguous-id) otherwise.
+std::string idArg(const std::string& text, const std::vector<std::string>& known, std::string_view what);
+// A bulletin id as a command takes it: whole, or a unique prefix among the
+// bulletins this profile keeps for any of its members (received, read or
+// sent: the bulletin caches, so `focal inbox` makes them known).
+crypto::BulletinId bulletinIdArg(CliContext& ctx, const std::string& text);
 // A public key file (from focal keygen), its certificate checked; UsageError
 // ("bad-public-key") if it does not parse.
 crypto::PublicKeys readPublicKeys(const std::string& file);

@@ -38,7 +38,7 @@ struct CommentArgs {
 };
 
 int runComment(CliContext& ctx, const CommentArgs& a) {
-  const auto id = parseBulletinId(a.id);
+  const auto id = bulletinIdArg(ctx, a.id);
   if (a.text.size() > 8 * 1024) throw UsageError("too-long", "--text is limited to 8 KiB");
   // The record is opened and verified first: the comment text is sealed to
   // the encryption key the verified directory gives its signed sender.
@@ -67,7 +67,7 @@ int runComment(CliContext& ctx, const CommentArgs& a) {
 // ---- record-status ----
 
 int runRecordStatus(CliContext& ctx, const std::string& hexId) {
-  const auto id = parseBulletinId(hexId);
+  const auto id = bulletinIdArg(ctx, hexId);
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const auto st = conn->recordStatus(id);
@@ -258,10 +258,13 @@ int runProposals(CliContext& ctx) {
   return ExitOk;
 }
 
-int runDecide(CliContext& ctx, const std::string& hexId, bool approve) {
+int runDecide(CliContext& ctx, const std::string& text, bool approve) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const auto listing = conn->listProposals();
+  std::vector<std::string> known;
+  for (const auto& p : listing) known.push_back(listedProposalId(p));
+  const std::string hexId = idArg(text, known, "proposal");  // a unique prefix is enough
   const auto dir = HubDirectory::fetch(*conn);
   for (const auto& p : listing) {
     if (listedProposalId(p) != hexId) continue;
@@ -356,7 +359,7 @@ Example:
 
   auto aid = std::make_shared<std::string>();
   auto* approve = app.add_subcommand("approve", "As a point of contact of a member state, approve a proposal");
-  approve->add_option("proposal", *aid, "Proposal id (32 hex digits)")->required();
+  approve->add_option("proposal", *aid, "Proposal id (32 hex digits, or a unique first 6 or more)")->required();
   approve->footer(R"(Signs a Decision for your member state. Two points of contact of one state count as
 one state. Example:
   focal approve 5e1f0c2a9b7d3e4f6a8c0b2d4f6a8c0e)");
@@ -364,14 +367,14 @@ one state. Example:
 
   auto rid2 = std::make_shared<std::string>();
   auto* reject = app.add_subcommand("reject", "As a point of contact of a member state, reject a proposal (ends it)");
-  reject->add_option("proposal", *rid2, "Proposal id (32 hex digits)")->required();
+  reject->add_option("proposal", *rid2, "Proposal id (32 hex digits, or a unique first 6 or more)")->required();
   reject->footer(R"(Signs a rejecting Decision; one rejection ends the proposal. Example:
   focal reject 5e1f0c2a9b7d3e4f6a8c0b2d4f6a8c0e)");
   table.add(reject, [&ctx, rid2] { return runDecide(ctx, *rid2, false); });
 
   auto ca = std::make_shared<CommentArgs>();
   auto* comment = app.add_subcommand("comment", "Comment on, or object to, a summary record you received");
-  comment->add_option("id", ca->id, "Summary record id (32 hex digits)")->required();
+  comment->add_option("id", ca->id, "Summary record id (32 hex digits, or a unique first 6 or more)")->required();
   comment->add_option("--text", ca->text, "The comment (sealed to the record's sender; the hub cannot read it)");
   comment->add_flag("--objection", ca->objection, "Object: the record is then not approved by silence");
   comment->footer(R"(Signs a Comment record. Only the record's original recipients comment, once each,
@@ -385,7 +388,7 @@ Example:
 
   auto rid = std::make_shared<std::string>();
   auto* status = app.add_subcommand("record-status", "The silence procedure of a summary record");
-  status->add_option("id", *rid, "Summary record id (32 hex digits)")->required();
+  status->add_option("id", *rid, "Summary record id (32 hex digits, or a unique first 6 or more)")->required();
   status->footer(R"(States: pending (window open), approved (deadline passed without objection; the hub
 signed a recordApproved log entry), objected, withdrawn (retracted by its sender),
 superseded (a revision replaced it). Comments are verified against the directory log;

@@ -15,7 +15,7 @@ namespace {
 
 int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   std::vector<crypto::BulletinId> ids;
-  for (const auto& h : hexIds) ids.push_back(parseBulletinId(h));
+  for (const auto& h : hexIds) ids.push_back(bulletinIdArg(ctx, h));
   auto keys = ctx.loadKeys();
   // Refused with a stale key file: a bulletin sealed to the newer key does
   // not open with it, so it was never cached, and the ack would remove the
@@ -74,7 +74,7 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
 }
 
 int runStatus(CliContext& ctx, const std::string& hexId) {
-  const auto id = parseBulletinId(hexId);
+  const auto id = bulletinIdArg(ctx, hexId);
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const auto states = conn->status(id);
@@ -103,7 +103,7 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
 void addDeliveryCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto ackIds = std::make_shared<std::vector<std::string>>();
   auto* ack = app.add_subcommand("ack", "Acknowledge bulletins (one signature covers the batch)");
-  ack->add_option("ids", *ackIds, "Bulletin ids (32 hex digits each)")->required();
+  ack->add_option("ids", *ackIds, "Bulletin ids (32 hex digits each, or unique first 6 or more)")->required();
   ack->footer(R"(An acknowledged bulletin leaves your queue at the hub; the sender sees it as
 acknowledged in focal status. focal read still works from the local cache.
 A retraction queued for an acknowledged bulletin is verified and kept first (and
@@ -117,7 +117,7 @@ Example:
 
   auto statusId = std::make_shared<std::string>();
   auto* status = app.add_subcommand("status", "Delivery state of a bulletin you sent, per recipient");
-  status->add_option("id", *statusId, "Bulletin id (32 hex digits, printed by focal send)")->required();
+  status->add_option("id", *statusId, "Bulletin id (32 hex digits, printed by focal send; or a unique first 6 or more)")->required();
   status->footer(R"(States: queued (waiting at the hub), delivered (handed to the recipient's
 client), acknowledged (the recipient signed an acknowledgement). The hub answers
 with what it has done: a bulletin the recipient has fetched or been pushed shows

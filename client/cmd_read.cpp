@@ -143,7 +143,7 @@ std::vector<std::string> saveAttachments(CliContext& ctx, Connection& conn, cons
 }
 
 int runRead(CliContext& ctx, const ReadArgs& a) {
-  const auto id = parseBulletinId(a.id);
+  const auto id = bulletinIdArg(ctx, a.id);
   if (!a.saveDir.empty()) {
     std::error_code ec;
     const auto st = std::filesystem::status(a.saveDir, ec);
@@ -263,7 +263,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
 void addReadCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto a = std::make_shared<ReadArgs>();
   auto* cmd = app.add_subcommand("read", "Decrypt, verify and show one bulletin");
-  cmd->add_option("id", a->id, "Bulletin id (32 hex digits, from focal inbox)")->required();
+  cmd->add_option("id", a->id, "Bulletin id (32 hex digits from focal inbox, or a unique first 6 or more)")->required();
   cmd->add_option("--save-dir", a->saveDir, "Save the attachments into this directory (created, mode 0700, if missing)");
   cmd->add_flag("--force", a->force, "Replace files that exist already when saving attachments");
   cmd->footer(R"(The sender's key is taken from the directory, never from the bulletin; the

@@ -33,7 +33,7 @@ struct ForwardArgs {
 };
 
 int runForward(CliContext& ctx, const ForwardArgs& a) {
-  const auto id = parseBulletinId(a.id);
+  const auto id = bulletinIdArg(ctx, a.id);
   const auto typed = splitList(a.to);
   if (typed.empty()) throw UsageError("no-recipients", "--to names nobody");
   auto addresses = canonicalAddresses(typed);
@@ -80,7 +80,7 @@ struct PermitArgs {
 };
 
 int runPermit(CliContext& ctx, const PermitArgs& a) {
-  const auto id = parseBulletinId(a.id);
+  const auto id = bulletinIdArg(ctx, a.id);
   const auto grantees = splitList(a.to);
   if (grantees.empty()) throw UsageError("no-recipients", "--to names nobody");
   auto keys = ctx.loadKeys();
@@ -106,7 +106,7 @@ struct RetractArgs {
 };
 
 int runRetract(CliContext& ctx, const RetractArgs& a) {
-  const auto id = parseBulletinId(a.id);
+  const auto id = bulletinIdArg(ctx, a.id);
   if (a.reason.empty()) throw UsageError("no-reason", "--reason must say why");
   requireSingleLineText(a.reason, "--reason");
   auto keys = ctx.loadKeys();
@@ -137,7 +137,7 @@ struct ThreadNode {
 };
 
 int runThread(CliContext& ctx, const std::string& hexId) {
-  const auto id = parseBulletinId(hexId);
+  const auto id = bulletinIdArg(ctx, hexId);
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   auto cache = ctx.cache(keys);
@@ -240,7 +240,7 @@ void writeExportFile(const std::string& path, std::string_view text, bool force)
 }
 
 int runExport(CliContext& ctx, const ExportArgs& a) {
-  const auto id = parseBulletinId(a.id);
+  const auto id = bulletinIdArg(ctx, a.id);
   const auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id);
   const auto& m = found.message;
   // SECURITY (TLP 2.0): a file is made to be passed on. RED and AMBER leave
@@ -299,7 +299,7 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
 void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto fa = std::make_shared<ForwardArgs>();
   auto* fwd = app.add_subcommand("forward", "Forward a bulletin you received, or sent, to more members (TLP rules apply)");
-  fwd->add_option("id", fa->id, "Bulletin id (32 hex digits)")->required();
+  fwd->add_option("id", fa->id, "Bulletin id (32 hex digits, or a unique first 6 or more)")->required();
   fwd->add_option("--to", fa->to, "Addresses, comma-separated (as for focal send)")->required();
   fwd->footer(R"(The bulletin travels unchanged (its sender's signature stays verifiable); you sign a
 forward record that wraps its content key for the new recipients. Original
@@ -321,7 +321,7 @@ Example:
   auto pa = std::make_shared<PermitArgs>();
   auto* permit =
       app.add_subcommand("permit", "As the originator, permit recipients to forward a bulletin (needed for H2)");
-  permit->add_option("id", pa->id, "Bulletin id you sent (32 hex digits)")->required();
+  permit->add_option("id", pa->id, "Bulletin id you sent (32 hex digits, or a unique first 6 or more)")->required();
   permit->add_option("--to", pa->to, "Member ids (original recipients) allowed to forward it")->required();
   permit->footer(R"(Signs a Permission record; the hub then lets those members forward the bulletin
 (still within its TLP rules). Only the bulletin's sender may permit.
@@ -332,7 +332,7 @@ Example:
 
   auto ra = std::make_shared<RetractArgs>();
   auto* retract = app.add_subcommand("retract", "Retract a bulletin you sent; every recipient is notified");
-  retract->add_option("id", ra->id, "Bulletin id you sent (32 hex digits)")->required();
+  retract->add_option("id", ra->id, "Bulletin id you sent (32 hex digits, or a unique first 6 or more)")->required();
   retract->add_option("--reason", ra->reason, "Why (visible to the hub and every recipient)")->required();
   retract->footer(R"(Only the original sender may retract. The hub delivers the signed retraction to
 every recipient and forward recipient, including those who already acknowledged; their
@@ -354,7 +354,7 @@ Example:
 
   auto ea = std::make_shared<ExportArgs>();
   auto* exp = app.add_subcommand("export", "Write a bulletin to a file for sharing (JSON or its STIX 2.1 bundle)");
-  exp->add_option("id", ea->id, "Bulletin id (32 hex digits)")->required();
+  exp->add_option("id", ea->id, "Bulletin id (32 hex digits, or a unique first 6 or more)")->required();
   exp->add_option("--format", ea->format, "json|stix")->check(CLI::IsMember({"json", "stix"}));
   exp->add_option("--out", ea->out, "Output file (default: standard output)");
   exp->add_flag("--i-understand-tlp", ea->understood, "Export TLP:AMBER, AMBER+STRICT or RED anyway");

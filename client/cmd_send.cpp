@@ -134,7 +134,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   if (!a.replyTo.empty()) {
     // A reply: defaults from the verified original (to its sender, same TLP
     // and handling, "Re: title"); the reference is signed in the header.
-    const auto original = parseBulletinId(a.replyTo);
+    const auto original = bulletinIdArg(ctx, a.replyTo);
     auto found = findVerifiedBulletin(ctx, original, "bulletin", a.replyTo);
     loadedKeys.emplace(std::move(found.keys));
     conn = std::move(found.conn);
@@ -162,7 +162,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     }
     commentWindowMs = *w;
     draft.kind = wire::BulletinKind::SUMMARY_RECORD;
-    if (!a.revises.empty()) draft.revises = parseBulletinId(a.revises);
+    if (!a.revises.empty()) draft.revises = bulletinIdArg(ctx, a.revises);
   } else if (!a.revises.empty()) {
     throw UsageError("usage", "--revises goes with --summary-record");
   }
@@ -321,7 +321,7 @@ static void addMarkingOptions(CLI::App* cmd, SendArgs& a) {
 static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto a = std::make_shared<SendArgs>();
   auto* cmd = app.add_subcommand("reply", "Reply to a bulletin (threaded: the reference is signed in the header)");
-  cmd->add_option("id", a->replyTo, "The bulletin answered (32 hex digits)")->required();
+  cmd->add_option("id", a->replyTo, "The bulletin answered (32 hex digits, or a unique first 6 or more)")->required();
   cmd->add_option("--to", a->to, "Addresses (default: the original's sender)");
   cmd->add_option("--tlp", a->tlp, "TLP (default: the original's)")
       ->check(tlpValidator());
@@ -366,7 +366,7 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
                   "With --summary-record: how long recipients may comment, e.g. 7d, 36h, 30m, 90s")
       ->capture_default_str();
   cmd->add_option("--revises", a->revises,
-                  "With --summary-record: the record (32 hex digits) this revision replaces");
+                  "With --summary-record: the record (32 hex digits, or a unique first 6 or more) this revision replaces");
   cmd->footer(R"(The body comes from --body, --body-file, or standard input when neither is given.
 Group addresses never include you. The addresses as written and the members they
 resolve to are both signed; the hub refuses the bulletin if its directory resolves
