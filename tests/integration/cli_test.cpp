@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -157,6 +158,72 @@ TEST_CASE("CLI end to end: keygen, register, AMBER alert with attachment, read, 
                        "--profile-dir", myProfile.string(), "inbox"},
                       4);
   CHECK(down.at("error").at("code") == "network");
+}
+
+// Issue 20, "Be told": --exec runs a command per verified bulletin, before
+// its line is printed, so waiting for the lines is waiting for the commands.
+TEST_CASE("focal listen --exec runs a command for each verified bulletin with its metadata and never the passphrase",
+          "[integration][listen]") {
+  Hub hub;
+  TempDir home;
+  auto sender = hub.createMember("sg-spf", "SG");
+  auto listener = hub.createMember("my-pdrm", "MY", wire::Institution::LAW_ENFORCEMENT, true);
+  auto sc = hub.connect(sender.keys);
+  auto normal = sealTo(sender.keys, {&listener.keys}, "routine trend", "normal body");
+  (void)sc->send(normal);
+  auto urgentDraft = draftTo({&listener.keys}, "urgent alert", wire::Tlp::AMBER);
+  urgentDraft.priority = wire::Priority::URGENT;
+  urgentDraft.body = "line one\nline two";
+  const auto urgent = sealDraft(urgentDraft, sender.keys, crypto::ContentKey::random());
+  (void)sc->send(urgent);
+
+  const fs::path out = home.path() / "exec";
+  fs::create_directories(out);
+  const std::string command = "cat > '" + out.string() + "/'\"$FOCAL_BULLETIN_ID\".body; env | grep '^FOCAL_' | sort > '" +
+                              out.string() + "/'\"$FOCAL_BULLETIN_ID\".env";
+  const auto twoLines = [](const ProcessResult& soFar) { return std::count(soFar.out.begin(), soFar.out.end(), '\n') >= 2; };
+  const auto listen = [&](const std::vector<std::string>& extra) {
+    auto r = runCli(concat(concat(hub.cliGlobals(listener.keyFile, home.path() / "p"), {"--json", "listen", "--all"}),
+                           extra),
+                    std::nullopt, std::chrono::seconds(60), twoLines);
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exitCode == 0);
+    return r;
+  };
+  const auto file = [&](const protocol::SealedBulletin& b, const char* ext) {
+    return out / (crypto::toHex(b.id) + ext);
+  };
+
+  SECTION("--urgent-only --with-body: only the urgent one, body on standard input") {
+    listen({"--exec", command, "--urgent-only", "--with-body"});
+    CHECK_FALSE(fs::exists(file(normal, ".env")));
+    REQUIRE(fs::exists(file(urgent, ".env")));
+    CHECK(slurp(file(urgent, ".body")) == "line one\nline two");
+    const auto env = slurp(file(urgent, ".env"));
+    INFO(env);
+    CHECK_THAT(env, Catch::Contains("FOCAL_BULLETIN_ID=" + crypto::toHex(urgent.id) + "\n") &&
+                        Catch::Contains("FOCAL_SENDER=sg-spf\n") && Catch::Contains("FOCAL_PRIORITY=urgent\n") &&
+                        Catch::Contains("FOCAL_TLP=AMBER\n") && Catch::Contains("FOCAL_RETRACTED=0\n") &&
+                        Catch::Contains("FOCAL_TITLE=urgent alert\n") && Catch::Contains("FOCAL_CREATED_AT=20"));
+    // runCli sets FOCAL_PASSPHRASE for listen: the command never sees it.
+    CHECK(env.find("FOCAL_PASSPHRASE") == std::string::npos);
+  }
+  SECTION("without --with-body the body stays out; every verified bulletin runs it") {
+    listen({"--exec", command});
+    CHECK(slurp(file(normal, ".body")).empty());
+    CHECK(slurp(file(urgent, ".body")).empty());
+    CHECK_THAT(slurp(file(normal, ".env")), Catch::Contains("FOCAL_PRIORITY=normal"));
+  }
+  SECTION("a failing command is reported and listen goes on") {
+    auto r = listen({"--exec", "exit 7"});
+    CHECK_THAT(r.err, Catch::Contains("--exec: the command for " + crypto::toHex(normal.id) + " exited with 7"));
+    CHECK_THAT(r.err, Catch::Contains(crypto::toHex(urgent.id)));
+  }
+  SECTION("--urgent-only needs --exec") {
+    auto r = runCli(concat(hub.cliGlobals(listener.keyFile, home.path() / "p"), {"listen", "--urgent-only"}));
+    CHECK(r.exitCode == 1);  // a usage error
+    CHECK_THAT(r.err + r.out, Catch::Contains("--exec"));
+  }
 }
 
 TEST_CASE("focal listen prints the backlog, then each pushed bulletin as a JSON line, until SIGINT", "[integration]") {
