@@ -4,6 +4,7 @@
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
+#include "client/compose.hpp"
 #include "client/file_names.hpp"
 #include "client/group_memory.hpp"
 #include "client/spooled_blob.hpp"
@@ -48,7 +49,8 @@ struct SendArgs {
 };
 
 // The body, checked to be text (never cut at a NUL: PROTOCOL.md §3, Text fields).
-std::string readBody(const SendArgs& a) {
+// On a terminal without --body or --body-file it is written in the editor.
+std::string readBody(CliContext& ctx, const SendArgs& a) {
   if (a.body) {
     requireText(*a.body, "--body");
     return *a.body;
@@ -62,7 +64,12 @@ std::string readBody(const SendArgs& a) {
     return s.str();
   }
   if (stdinIsTerminal()) {
-    throw UsageError("no-body", "give --body TEXT, --body-file FILE, or pipe the body on standard input");
+    const std::string about = fmt::format("#\n# Title:    {}\n# TLP:      {}\n# Category: {}\n# To:       {}\n",
+                                          safeLine(a.title), safeLine(a.tlp), safeLine(a.category),
+                                          safeLine(a.to));
+    std::string body = composeInEditor(ctx.profile().spoolDir(), about);
+    requireBodyText(body, "the body from the editor");
+    return body;
   }
   s << std::cin.rdbuf();
   requireBodyText(s.view(), "the body on standard input");
@@ -181,7 +188,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   if (!parseCategory(a.category, draft.category)) throw UsageError("bad-category", "unknown category " + a.category);
   draft.priority = a.priority == "urgent" ? wire::Priority::URGENT : wire::Priority::NORMAL;
   draft.title = a.title;
-  draft.body = readBody(a);
+  draft.body = readBody(ctx, a);
   for (const auto& raw : splitList(a.attack)) {
     // Checked against the Enterprise list compiled in (ATT&CK v18.1): a
     // typo is refused before anything is sealed.
@@ -335,6 +342,7 @@ static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table)
   cmd->footer(R"(The original is opened and verified first; the reply inherits its TLP, handling
 code, case reference and category unless given, and goes to its sender unless --to is
 given. The same TLP rules apply as for focal send. See the thread with focal thread ID.
+Without --body or --body-file on a terminal, the body is written in your editor.
 
 Example:
   focal reply 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --body "Seen here too; IOCs attached" --attach iocs.csv)");
@@ -367,7 +375,9 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
       ->capture_default_str();
   cmd->add_option("--revises", a->revises,
                   "With --summary-record: the record (32 hex digits, or a unique first 6 or more) this revision replaces");
-  cmd->footer(R"(The body comes from --body, --body-file, or standard input when neither is given.
+  cmd->footer(R"(The body comes from --body, --body-file, or standard input when neither is given;
+on a terminal, from your editor ($VISUAL or $EDITOR, as git commit does: # lines are left out,
+an empty body sends nothing).
 Group addresses never include you. The addresses as written and the members they
 resolve to are both signed; the hub refuses the bulletin if its directory resolves
 them differently, or if the TLP rules forbid a recipient:
