@@ -4,11 +4,10 @@
 #include "client/profile.hpp"
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
+#include "crypto/secure_file.hpp"
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
 
 namespace focal::client {
 
@@ -27,13 +26,20 @@ std::optional<protocol::EnrolmentBundle> loadPinnedBundle(const fs::path& profil
   const fs::path file = profileDir / BundleFile;
   std::error_code ec;
   if (!fs::exists(file, ec)) return std::nullopt;
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto b = protocol::parseEnrolmentBundle(text.str());
-  if (!in || !b) {
+  // Bounded like the bundle profile init accepted: a file grown or replaced
+  // since is refused, never read whole.
+  std::string text;
+  std::string problem;
+  try {
+    const auto bytes = crypto::readFileLimited(file, protocol::MaxEnrolmentBundleBytes);
+    text.assign(bytes.begin(), bytes.end());
+  } catch (const std::runtime_error& e) {
+    problem = e.what();
+  }
+  auto b = protocol::parseEnrolmentBundle(text);
+  if (!problem.empty() || !b) {
     throw VerifyError(fmt::format("the enrolment bundle pinned in {} cannot be read ({}); restore it or enrol again",
-                                  file.string(), b ? "read error" : b.error().message));
+                                  file.string(), !problem.empty() ? problem : b.error().message));
   }
   return std::move(b).value();
 }

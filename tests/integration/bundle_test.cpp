@@ -284,3 +284,13 @@ TEST_CASE_METHOD(Enrolment, "A pinned hub key: the right one works and another f
   // A bundle pins its hub key too.
   CHECK(enrol("by-bundle", sg, bundleFile).at("pinned_hub_key") == fingerprint);
 }
+
+TEST_CASE_METHOD(Enrolment, "A pinned bundle grown past its limit in the profile is refused, never read whole",
+                 "[integration][bundle][hostile]") {
+  enrol("sg", sg, bundleFile);
+  const auto pinned = home.path() / "sg" / "bundle.json";
+  REQUIRE(fs::exists(pinned));
+  writeText(pinned, std::string(65 * 1024, ' ') + slurp(bundleFile));
+  const auto e = runCliJson(concat(as("sg"), {"verify-log"}), 3);
+  CHECK_THAT(refusalText(e), Catch::Contains("bundle pinned in") && Catch::Contains("cannot be read"));
+}
