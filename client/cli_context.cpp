@@ -69,6 +69,12 @@ crypto::MemberKeys CliContext::loadKeys() {
   return std::move(keys).value();
 }
 
+VerifiedContacts CliContext::contacts(const crypto::MemberKeys& keys) {
+  auto v = VerifiedContacts::load(profile().memberDir(keys.memberId) / "verified.json");
+  if (!v.warning().empty()) out().warning(v.warning());
+  return v;
+}
+
 BulletinCache CliContext::cache(const crypto::MemberKeys& keys) {
   // A pre-member profile's last-seq goes to the member of the profile's own
   // key file (or to the first member, when the profile names none).
@@ -300,8 +306,13 @@ crypto::BulletinId bulletinIdArg(CliContext& ctx, const std::string& text) {
   return parseBulletinId(idArg(text, known, "bulletin"));
 }
 
+std::string keyChangedMark(const VerifiedContacts* contacts, const std::string& memberId, const std::string& fingerprint) {
+  if (contacts == nullptr || contacts->standing(memberId, fingerprint) != ContactStanding::KeyChanged) return {};
+  return fmt::format("  [KEY CHANGED since you verified {}: focal verify {}]", safeLine(memberId), safeLine(memberId));
+}
+
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,
-                           bool retractionQueued) {
+                           bool retractionQueued, const VerifiedContacts* contacts) {
   // Every key is present in both shapes (docs/json.md, focal inbox): what a
   // bulletin that does not verify cannot tell is null.
   nlohmann::json j;
@@ -325,13 +336,15 @@ nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std:
     j["forwarded_by_id"] = m.forwardedBy ? nlohmann::json(m.forwardedBy->forwarderId) : nullptr;
     j["retracted"] = m.retraction.has_value();
     j["retraction_reason"] = m.retraction ? nlohmann::json(m.retraction->reason) : nullptr;
+    j["sender_verification"] =
+        contacts != nullptr ? nlohmann::json(standingName(contacts->standing(m.senderId, m.senderFingerprint))) : nullptr;
   } else {
     auto id = d.bulletin.claimedId();
     j["bulletin_id"] = id ? nlohmann::json(crypto::toHex(*id)) : nullptr;
     j["verified"] = false;
     j["verification_error"] = opened.error();
     for (const char* k : {"key_warning", "seal", "sender", "tlp", "priority", "category", "title", "attachment_count",
-                          "handling", "forwarded_by_id", "retraction_reason"}) {
+                          "handling", "forwarded_by_id", "retraction_reason", "sender_verification"}) {
       j[k] = nullptr;
     }
     j["retracted"] = false;
@@ -339,10 +352,11 @@ nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std:
   return j;
 }
 
-std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened) {
+std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,
+                        const VerifiedContacts* contacts) {
   if (opened) {
     const auto& m = opened.value();
-    std::string marks;
+    std::string marks = keyChangedMark(contacts, m.senderId, m.senderFingerprint);
     if (m.forwardedBy) marks += fmt::format("  [forwarded by {}]", safeLine(m.forwardedBy->forwarderId));
     if (m.retraction) marks += fmt::format("  [RETRACTED: {}]", safeLine(m.retraction->reason));
     if (m.seal == 1) marks += "  [seal v1]";

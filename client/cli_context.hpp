@@ -6,6 +6,7 @@
 #include "client/client_clock.hpp"
 #include "client/connection.hpp"
 #include "client/short_ids.hpp"
+#include "client/verified_contacts.hpp"
 #include "client/delivery_opener.hpp"
 #include "client/bulletin_cache.hpp"
 #include "client/bulletin_reader.hpp"
@@ -119,6 +120,9 @@ class CliContext {
   };
   const LogBefore& logBefore() const { return logBefore_; }
 
+  // The contacts this member verified (members/ID/verified.json); a damaged
+  // file reads as empty, with a warning.
+  VerifiedContacts contacts(const crypto::MemberKeys& keys);
   // This member's part of the profile (Profile::memberDir).
   BulletinCache cache(const crypto::MemberKeys& keys);
   std::uint64_t lastSeq(const crypto::MemberKeys& keys);
@@ -216,8 +220,13 @@ using focal::client::nowMs;
 // A member's id, name, state, institution, roles, status and log index, as
 // the directory listings print them (docs/json.md); callers add the rest.
 nlohmann::json memberRolesJson(const MemberRecord& m);
+// `contacts`: says whether the sender is one this member verified, and
+// flags one whose key changed since (null: not shown).
 nlohmann::json summaryJson(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,
-                           bool retractionQueued = false);
-std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened);
+                           bool retractionQueued = false, const VerifiedContacts* contacts = nullptr);
+std::string summaryLine(const Delivery& d, const Expected<OpenedMessage, std::string>& opened,
+                        const VerifiedContacts* contacts = nullptr);
+// The text mark of a sender whose key changed since it was verified ("" otherwise).
+std::string keyChangedMark(const VerifiedContacts* contacts, const std::string& memberId, const std::string& fingerprint);
 
 }  // namespace focal::client::cli

@@ -1,6 +1,8 @@
-// focal directory / focal fingerprint: who is who, and keys to compare out of band.
+// focal directory / focal fingerprint / focal verify: who is who, keys to
+// compare out of band, and the members you compared them with.
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
+#include "client/terminal.hpp"
 
 #include <fmt/format.h>
 
@@ -14,12 +16,18 @@ int runDirectory(CliContext& ctx) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const auto dir = HubDirectory::fetchUnwitnessed(*conn);
+  const auto contacts = ctx.contacts(keys);
+  const auto standingOf = [&](const MemberRecord& m) {
+    return m.keysWellFormed ? contacts.standing(m.id, crypto::fingerprint(m.id, m.identityKey))
+                            : ContactStanding::Unverified;
+  };
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& m : dir.members()) {
       auto j = memberRolesJson(m);
       j["cert_valid"] = m.certValid;
       j["fingerprint"] = m.keysWellFormed ? nlohmann::json(crypto::fingerprint(m.id, m.identityKey)) : nullptr;
+      j["verification"] = standingName(standingOf(m));
       list.push_back(std::move(j));
     }
     ctx.out().document(list);
@@ -38,6 +46,9 @@ int runDirectory(CliContext& ctx) {
         if (m->isSecretariat) marks += " [secretariat]";
         if (!m->active) marks += " (REVOKED)";
         if (m->active && !m->certValid) marks += " (INVALID KEY CERTIFICATE)";
+        const auto standing = standingOf(*m);
+        if (standing == ContactStanding::Verified) marks += " (verified)";
+        if (standing == ContactStanding::KeyChanged) marks += " (KEY CHANGED since you verified it)";
         // SECURITY: one row per member: a name cannot add rows (safeLine).
         ctx.out().line(fmt::format("    {:<22} {}{}", safeLine(m->id), safeLine(m->name), marks));
         if (m->keysWellFormed) ctx.out().line(fmt::format("    {:<22} {}", "", crypto::fingerprint(m->id, m->identityKey)));
@@ -84,6 +95,51 @@ int runFingerprint(CliContext& ctx, const std::vector<std::string>& members) {
   return ExitOk;
 }
 
+// Shows the safety number of the user and `memberId`, and records the
+// member as verified once the user says the numbers match.
+int runVerify(CliContext& ctx, const std::string& memberId, bool yes) {
+  auto keys = ctx.loadKeys();
+  auto conn = ctx.connect(keys);
+  const auto dir = HubDirectory::fetch(*conn);
+  if (memberId == keys.memberId) throw UsageError("usage", "that is you: verify another member");
+  const auto& m = lookup(dir, memberId);
+  const auto fp = crypto::fingerprint(m.id, m.identityKey);
+  const auto sn = crypto::safetyNumber(keys.memberId, keys.identity.publicKey, m.id, m.identityKey);
+  auto contacts = ctx.contacts(keys);
+  const auto before = contacts.standing(m.id, fp);
+  if (!ctx.out().json()) {
+    ctx.out().line(fmt::format("Safety number of you ({}) and {} ({}):", safeLine(keys.memberId), safeLine(m.id),
+                               safeLine(m.name)));
+    ctx.out().line("  " + sn);
+    if (before == ContactStanding::KeyChanged) {
+      ctx.out().line(fmt::format("{}'s key changed since you verified it: compare again.", safeLine(m.id)));
+    }
+  }
+  if (before != ContactStanding::Verified && !yes) {
+    const auto ok = confirmOnTerminal(fmt::format(
+        "Does {} read you the same number (in person, or on a call you trust)? [y/N] ", safeLine(m.id)));
+    if (!ok) {
+      throw UsageError("not-confirmed", "not on a terminal: compare the safety number with " + m.id +
+                                            ", then run focal verify " + m.id + " --yes");
+    }
+    if (!*ok) throw UsageError("not-confirmed", "not verified: the numbers must match");
+  }
+  if (before != ContactStanding::Verified) contacts.markVerified(m.id, fp);
+  if (ctx.out().json()) {
+    ctx.out().document({{"member_id", m.id},
+                        {"fingerprint", fp},
+                        {"safety_number", sn},
+                        {"previously", standingName(before)},
+                        {"verification", "verified"}});
+  } else {
+    ctx.out().line(before == ContactStanding::Verified
+                       ? fmt::format("{} was already verified with this key.", safeLine(m.id))
+                       : fmt::format("{} is verified. inbox, read and directory will flag a change of its key.",
+                                     safeLine(m.id)));
+  }
+  return ExitOk;
+}
+
 }  // namespace
 
 void addDirectoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
@@ -106,6 +162,21 @@ Examples:
   focal fingerprint my-pdrm-cyber              # a member's, from the directory
   focal fingerprint sg-spf-cyber my-pdrm-cyber # the pair's safety number)");
   table.add(fp, [&ctx, members] { return runFingerprint(ctx, *members); });
+
+  auto verifyMember = std::make_shared<std::string>();
+  auto verifyYes = std::make_shared<bool>(false);
+  auto* verify = app.add_subcommand("verify", "Compare safety numbers with a member once, and be told if its key changes");
+  verify->add_option("member", *verifyMember, "The member id")->required();
+  verify->add_flag("--yes", *verifyYes, "The numbers were compared already: record without asking (scripts)");
+  verify->footer(R"(Shows the safety number of you and MEMBER. Compare it with the number MEMBER's
+`focal verify YOU` shows, in person or on a call you trust; when they match, the member
+is recorded as verified (members/YOU/verified.json in the profile). From then on inbox,
+read, listen and directory flag the member if its identity key changes, until you verify
+it again, as Signal does with a changed safety number.
+
+Example:
+  focal verify my-pdrm-cyber)");
+  table.add(verify, [&ctx, verifyMember, verifyYes] { return runVerify(ctx, *verifyMember, *verifyYes); });
 }
 
 }  // namespace focal::client::cli

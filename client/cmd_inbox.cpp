@@ -45,12 +45,13 @@ int runInbox(CliContext& ctx) {
     // The later opening knows everything the earlier did, and the retraction.
     if (opened || !row.opened) row.opened = std::move(opened);
   }
+  const auto contacts = ctx.contacts(keys);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& row : rows) {
     if (ctx.out().json()) {
-      list.push_back(summaryJson(*row.delivery, row.opened, row.retractionQueued));
+      list.push_back(summaryJson(*row.delivery, row.opened, row.retractionQueued, &contacts));
     } else {
-      ctx.out().line(summaryLine(*row.delivery, row.opened));
+      ctx.out().line(summaryLine(*row.delivery, row.opened, &contacts));
     }
   }
   if (maxSeq > ctx.lastSeq(keys)) ctx.setLastSeq(keys, maxSeq);

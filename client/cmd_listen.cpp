@@ -117,6 +117,7 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   auto cache = ctx.cache(keys);
+  const auto contacts = ctx.contacts(keys);
   std::unique_ptr<HubDirectory> directory;
   std::set<std::pair<crypto::BulletinId, bool>> seen;  // pushes and the backlog may overlap; (id, retraction)
   std::uint64_t lastSeq = a.all ? 0 : ctx.lastSeq(keys);
@@ -129,9 +130,9 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
       runExec(ctx, a.exec, *opened, d.retraction.has_value(), a.withBody);
     }
     if (ctx.out().json()) {
-      ctx.out().jsonLine(summaryJson(d, opened));
+      ctx.out().jsonLine(summaryJson(d, opened, false, &contacts));
     } else {
-      ctx.out().line(summaryLine(d, opened));
+      ctx.out().line(summaryLine(d, opened, &contacts));
       std::cout.flush();
     }
     if (d.seq > lastSeq) {

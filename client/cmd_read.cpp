@@ -153,6 +153,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   }
   const auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id);
   const auto& m = found.message;
+  const auto standing = ctx.contacts(found.keys).standing(m.senderId, m.senderFingerprint);
   if (!(m.id == id)) throw VerifyError("the stored bulletin carries another id");
 
   // Attachments: decrypted and verified into a temporary file, then renamed.
@@ -177,6 +178,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                         {"seal", m.seal},
                         {"sender_log_head", jsonText(m.carriedHeadCheck)},
                         {"sender", senderJson(m.senderId, m.senderName, m.senderFingerprint)},
+                        {"sender_verification", standingName(standing)},
                         {"tlp", jsonTlp(tlpName(m.tlp))},
                         {"category", categoryName(m.category)},
                         {"priority", priorityName(m.priority)},
@@ -219,7 +221,13 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                          formatTime(m.forwardedBy->forwardedAtMs), fmt::join(safeLines(m.forwardedBy->addresses), ", ")));
   }
   out.line(fmt::format("From:      {} ({})  [signature verified]", safeLine(m.senderId), safeLine(m.senderName)));
-  out.line(fmt::format("           fingerprint {}", m.senderFingerprint));
+  out.line(fmt::format("           fingerprint {}{}", m.senderFingerprint,
+                       standing == ContactStanding::Verified ? "  (verified by you)" : ""));
+  if (standing == ContactStanding::KeyChanged) {
+    out.line(fmt::format("           WARNING: the key changed since you verified {}: compare safety numbers again "
+                         "(focal verify {})",
+                         safeLine(m.senderId), safeLine(m.senderId)));
+  }
   if (!m.keyWarning.empty()) out.line(fmt::format("           WARNING: {}", safeLine(m.keyWarning)));
   if (m.seal == 1) {
     out.line("           sealed with seal v1 (before key commitment): every recipient cannot be shown to have the "

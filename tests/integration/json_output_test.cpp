@@ -323,6 +323,7 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   runChecked("focal fingerprint", concat(myArgs, {"fingerprint"}));
   runChecked("focal fingerprint", concat(myArgs, {"fingerprint", "sg-spf-cyber"}));
   runChecked("focal fingerprint MEMBER MEMBER", concat(myArgs, {"fingerprint", "sg-spf-cyber", "my-pdrm-cyber"}));
+  runChecked("focal verify", concat(myArgs, {"verify", "sg-spf-cyber", "--yes"}));
 
   // A bulletin with every marking and an attachment; TLP given in the TLP 2.0 spelling.
   const auto attachment = h / "iocs.csv";

@@ -159,8 +159,10 @@ help-sync)
         "_$(basename "$1")"
         printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
     }
+    r=$(complete_words "$comp_focal" "$focal" verify-)
+    [ "$r" = verify-log ] || fail "completion of 'focal verify-': '$r'"
     r=$(complete_words "$comp_focal" "$focal" ver)
-    [ "$r" = verify-log ] || fail "completion of 'focal ver': '$r'"
+    [ "$(echo $r)" = "verify verify-log" ] || fail "completion of 'focal ver': '$r'"
     r=$(complete_words "$comp_focal" "$focal" admin re)
     [ "$(echo $r)" = "register revoke" ] || fail "completion of 'focal admin re': '$r'"
     r=$(complete_words "$comp_focal" "$focal" send --tl)
