@@ -234,14 +234,21 @@ TEST_CASE("focal listen prints the backlog, then each pushed bulletin as a JSON 
   auto sc = hub.connect(sender.keys);
   sc->send(sealTo(sender.keys, {&listener.keys}, "from the backlog"));
 
-  ProcessResult result;
-  std::thread listening([&] {
-    result = runCli(concat(hub.cliGlobals(listener.keyFile, home.path() / "p"), {"--json", "listen"}), std::nullopt,
-                    std::chrono::seconds(6));
-  });
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  sc->send(sealTo(sender.keys, {&listener.keys}, "pushed live"));
-  listening.join();
+  // The live bulletin is sent once listen printed the backlog (it
+  // subscribes before it drains the backlog, so the push cannot be missed),
+  // and listen is stopped once it printed both: no guess at how long
+  // anything takes.
+  bool sentLive = false;
+  const auto result = runCli(
+      concat(hub.cliGlobals(listener.keyFile, home.path() / "p"), {"--json", "listen"}), std::nullopt,
+      std::chrono::seconds(60), [&](const ProcessResult& soFar) {
+        const auto lines = std::count(soFar.out.begin(), soFar.out.end(), '\n');
+        if (lines >= 1 && !sentLive) {
+          sentLive = true;
+          sc->send(sealTo(sender.keys, {&listener.keys}, "pushed live"));
+        }
+        return lines >= 2;
+      });
 
   INFO("stdout: " << result.out << "\nstderr: " << result.err);
   CHECK(result.exitCode == 0);  // SIGINT ends it cleanly
