@@ -188,6 +188,9 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   if (!parseCategory(a.category, draft.category)) throw UsageError("bad-category", "unknown category " + a.category);
   draft.priority = a.priority == "urgent" ? wire::Priority::URGENT : wire::Priority::NORMAL;
   draft.title = a.title;
+  // A body written in the editor is not lost to a mistyped passphrase: the
+  // key file is opened first.
+  if (!a.body && a.bodyFile.empty() && stdinIsTerminal() && !loadedKeys) loadedKeys.emplace(ctx.loadKeys());
   draft.body = readBody(ctx, a);
   for (const auto& raw : splitList(a.attack)) {
     // Checked against the Enterprise list compiled in (ATT&CK v18.1): a

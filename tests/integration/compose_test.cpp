@@ -118,6 +118,14 @@ TEST_CASE("focal send on a terminal without --body writes the body in the editor
     CHECK_THAT(r.out, Catch::Contains("editor-failed"));
     CHECK(inboxTitles() == 0);
   }
+  SECTION("the key file opens before the editor: a mistyped passphrase loses no written body") {
+    writeScript(editor, "cp \"$1\" '" + seen.string() + "'\nprintf 'x\\n' > \"$1\"\n");
+    auto wrong = env;
+    wrong["FOCAL_PASSPHRASE"] = "not the passphrase at all";
+    const auto r = onTerminal(send, wrong);
+    CHECK(r.exitCode == 1);
+    CHECK_FALSE(fs::exists(seen));  // the editor never ran
+  }
   SECTION("without VISUAL or EDITOR the error says what to do") {
     auto noEditor = env;
     noEditor["EDITOR"] = "";
