@@ -36,6 +36,7 @@
 #include <optional>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <string_view>
 
 namespace {
@@ -139,6 +140,28 @@ int checkCommand(const fs::path& dir) {
   attempt([&] {
     if (!fs::exists(config->database)) throw std::runtime_error(config->database.string() + ": no database");
     Store::checkSchemaFile(config->database);
+    // Read only, and without the hub lock: a running hub keeps serving.
+    Store store = Store::openReader(config->database);
+    {
+      auto s = store.database().prepare("PRAGMA quick_check");
+      while (s->step()) {
+        const auto line = s->columnText(0);
+        if (line != "ok") throw std::runtime_error(config->database.string() + ": damaged: " + line);
+      }
+    }
+    // The whole directory log, as `focald run` replays it at startup.
+    const auto entries =
+        store.logEntries(0, std::numeric_limits<std::uint32_t>::max(), std::numeric_limits<std::size_t>::max());
+    if (entries.empty()) throw std::runtime_error("the directory log is empty; was this hub initialised?");
+    auto dir = Directory::replay(entries);
+    if (!dir) throw std::runtime_error("the directory log does not verify: " + dir.error());
+    if (dir->hubId() != config->hubId) {
+      throw std::runtime_error("focal.toml names hub '" + config->hubId + "' but the log belongs to '" + dir->hubId() +
+                               "'");
+    }
+    if (fs::exists(config->signingKey) && !(dir->hubKey() == loadHubKey(config->signingKey).publicKey)) {
+      throw std::runtime_error(config->signingKey.string() + " is not the hub key the log's genesis names");
+    }
   });
   for (const auto& line : certificateWarnings(dir, *config, std::chrono::system_clock::now())) {
     std::cout << "warning: " << line << "\n";
@@ -353,8 +376,8 @@ int main(int argc, char** argv) {
 
   fs::path checkDir;
   auto* checkCmd = app.add_subcommand(
-      "check", "Report what would stop `focald run DIR` (configuration, key file modes, certificate), one line each; "
-               "exit 2 on any problem");
+      "check", "Report what would stop `focald run DIR` (configuration, key file modes, certificate, database "
+               "integrity, the directory log's chain and signatures), one line each; exit 2 on any problem");
   checkCmd->add_option("DIR", checkDir, "Hub directory")->required();
 
   fs::path bundleDir;

@@ -6,6 +6,7 @@
 #include "hub_fixture.hpp"
 
 #include "server/certificate.hpp"
+#include "server/sqlite.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -232,4 +233,29 @@ TEST_CASE("focald init takes the first admin's public key and leaves no admin pr
     CHECK(contains(check.out, "warning: " + (hub.dir() / "admin.key").string()));
     CHECK(contains(check.out, "rotate-key --identity"));
   }
+}
+
+// Issue 22: `focald check` also reads the database and replays the whole
+// directory log, as `focald run` would, on a running or a stopped hub.
+TEST_CASE("focald check verifies the database and the directory log's chain, also while the hub runs",
+          "[startup][check]") {
+  Hub hub;
+  (void)hub.createMember("sg-spf", "SG");
+  (void)hub.createMember("my-pdrm", "MY");
+  const auto running = runFocald({"check", hub.dir().string()});
+  INFO(running.out << running.err);
+  CHECK(running.exitCode == 0);
+  CHECK(contains(running.out, "running: focald pid"));
+
+  hub.stop();
+  {
+    // An operator (or an intruder) drops entry 2 and closes the gap.
+    auto db = server::sqlite::Database::open(hub.database(), server::sqlite::Database::Mode::ReadWrite);
+    db.exec("DELETE FROM log_entries WHERE idx = 2");
+    db.exec("UPDATE log_entries SET idx = idx - 1 WHERE idx > 2");
+  }
+  const auto check = runFocald({"check", hub.dir().string()});
+  INFO(check.out << check.err);
+  CHECK(check.exitCode == 2);
+  CHECK(contains(check.out, "problem: the directory log does not verify"));
 }
