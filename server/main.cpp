@@ -10,6 +10,7 @@
 #include "server/clock.hpp"
 #include "server/commit_queue.hpp"
 #include "server/config.hpp"
+#include "server/backup_command.hpp"
 #include "server/bundle_command.hpp"
 #include "server/certificate.hpp"
 #include "server/directory.hpp"
@@ -122,47 +123,10 @@ int checkCommand(const fs::path& dir) {
     return ExitProblems;
   }
   std::size_t problems = 0;
-  for (const auto& line : checkHubFiles(dir, *config, std::chrono::system_clock::now())) {
+  for (const auto& line : hubDirectoryProblems(dir, std::chrono::system_clock::now())) {
     std::cout << "problem: " << line << "\n";
     ++problems;
   }
-  // What run would load next, each on its own so one problem hides no other.
-  const auto attempt = [&](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      std::cout << "problem: " << e.what() << "\n";
-      ++problems;
-    }
-  };
-  attempt([&] { (void)loadHubKey(config->signingKey); });
-  attempt([&] { (void)makeServerTlsContext(config->tlsCertificate, config->tlsPrivateKey); });
-  attempt([&] {
-    if (!fs::exists(config->database)) throw std::runtime_error(config->database.string() + ": no database");
-    Store::checkSchemaFile(config->database);
-    // Read only, and without the hub lock: a running hub keeps serving.
-    Store store = Store::openReader(config->database);
-    {
-      auto s = store.database().prepare("PRAGMA quick_check");
-      while (s->step()) {
-        const auto line = s->columnText(0);
-        if (line != "ok") throw std::runtime_error(config->database.string() + ": damaged: " + line);
-      }
-    }
-    // The whole directory log, as `focald run` replays it at startup.
-    const auto entries =
-        store.logEntries(0, std::numeric_limits<std::uint32_t>::max(), std::numeric_limits<std::size_t>::max());
-    if (entries.empty()) throw std::runtime_error("the directory log is empty; was this hub initialised?");
-    auto dir = Directory::replay(entries);
-    if (!dir) throw std::runtime_error("the directory log does not verify: " + dir.error());
-    if (dir->hubId() != config->hubId) {
-      throw std::runtime_error("focal.toml names hub '" + config->hubId + "' but the log belongs to '" + dir->hubId() +
-                               "'");
-    }
-    if (fs::exists(config->signingKey) && !(dir->hubKey() == loadHubKey(config->signingKey).publicKey)) {
-      throw std::runtime_error(config->signingKey.string() + " is not the hub key the log's genesis names");
-    }
-  });
   for (const auto& line : certificateWarnings(dir, *config, std::chrono::system_clock::now())) {
     std::cout << "warning: " << line << "\n";
   }
@@ -395,6 +359,27 @@ int main(int argc, char** argv) {
       "clients pin, the genesis entry hash and the latest signed head; no private key. Hand it to the member\n"
       "over a channel that protects its integrity; they run: focal profile init --bundle FILE --key KEYFILE");
 
+  fs::path backupDir, backupOut;
+  auto* backupCmd = app.add_subcommand(
+      "backup", "Copy the hub in DIR (it may be running) into OUT, a new directory (0700), consistently");
+  backupCmd->add_option("DIR", backupDir, "Hub directory")->required();
+  backupCmd->add_option("OUT", backupOut, "New directory for the backup (must not exist)")->required();
+  backupCmd->footer(
+      "The database is copied with SQLite's online backup API (one consistent snapshot while the hub keeps\n"
+      "writing), with focal.toml, hub.key and the TLS certificate and key, and backup.json naming each file's\n"
+      "BLAKE2b-256. The backup holds the hub's private keys: keep it like the hub directory.\n"
+      "Restore with: focald restore OUT NEWDIR");
+  fs::path restoreFrom, restoreInto;
+  auto* restoreCmd = app.add_subcommand(
+      "restore", "Check a backup and place it as a new hub directory, only if focald run would accept it");
+  restoreCmd->add_option("BACKUP", restoreFrom, "A directory made by focald backup")->required();
+  restoreCmd->add_option("NEWDIR", restoreInto, "The hub directory to create (must not exist)")->required();
+  restoreCmd->footer(
+      "Every file is checked against backup.json, then the copy is checked as focald check does (database\n"
+      "integrity, the directory log's chain and signatures, the hub key against the log) in a temporary\n"
+      "directory beside NEWDIR, which is renamed to NEWDIR only when nothing is wrong. Exit 2 on a problem,\n"
+      "one line each; nothing is left behind.");
+
   fs::path runDir;
   std::string logLevel = "info";
   std::string listen;
@@ -428,6 +413,25 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(logLevel));
 
     if (*checkCmd) return checkCommand(checkDir);
+    if (*backupCmd) {
+      const auto r = backupHub(backupDir, backupOut);
+      std::cout << "Backup of " << backupDir.string() << " in " << backupOut.string() << ": " << r.logEntries
+                << " directory-log entries, " << r.bytes << " bytes.\n"
+                << "It holds the hub's private keys (mode 0700). Restore with: focald restore "
+                << backupOut.string() << " NEWDIR" << std::endl;
+      return 0;
+    }
+    if (*restoreCmd) {
+      const auto problems = restoreHub(restoreFrom, restoreInto, std::chrono::system_clock::now());
+      for (const auto& line : problems) std::cout << "problem: " << line << "\n";
+      if (!problems.empty()) {
+        std::cout << "nothing restored" << std::endl;
+        return ExitProblems;
+      }
+      std::cout << "Restored into " << restoreInto.string() << "; start it with: focald run " << restoreInto.string()
+                << std::endl;
+      return 0;
+    }
     if (*bundleCmd) {
       const std::string text = makeEnrolmentBundle(bundleDir, bundleAddress);
       if (bundleOut.empty()) {

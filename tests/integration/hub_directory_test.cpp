@@ -259,3 +259,67 @@ TEST_CASE("focald check verifies the database and the directory log's chain, als
   CHECK(check.exitCode == 2);
   CHECK(contains(check.out, "problem: the directory log does not verify"));
 }
+
+// Issue 22, backup and restore: a backup of a running hub, checked and
+// placed as a new hub directory, serves what was queued before and passes
+// the clients' log verification; a damaged backup places nothing.
+TEST_CASE("focald backup of a running hub restores into a new directory that serves an earlier bulletin",
+          "[startup][backup]") {
+  Hub hub;
+  TempDir home;
+  const auto sg = hub.createMember("sg-spf", "SG", wire::Institution::LAW_ENFORCEMENT, true);
+  const auto my = hub.createMember("my-pdrm", "MY", wire::Institution::LAW_ENFORCEMENT, true);
+  const auto myArgs = hub.cliGlobals(my.keyFile, home.path() / "my");
+  runCliJson(concat(myArgs, {"verify-log"}));  // MY's client has verified the log before
+  const auto id = runCliJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
+                                    {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend", "--title",
+                                     "before the backup", "--body", "kept"}))
+                      .at("bulletin_id")
+                      .get<std::string>();
+
+  const fs::path backup = home.path() / "backup";
+  const auto b = runFocald({"backup", hub.dir().string(), backup.string()});
+  INFO(b.out << b.err);
+  REQUIRE(b.exitCode == 0);
+  struct stat st {};
+  REQUIRE(::stat(backup.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  CHECK(runFocald({"backup", hub.dir().string(), backup.string()}).exitCode != 0);  // never over an existing one
+
+  SECTION("restored: the new directory serves the bulletin and the log verifies") {
+    const fs::path restored = home.path() / "restored";
+    const auto r = runFocald({"restore", backup.string(), restored.string()});
+    INFO(r.out << r.err);
+    REQUIRE(r.exitCode == 0);
+    CHECK(runFocald({"check", restored.string()}).exitCode == 0);
+    // The drill: the hub's state replaced by the restored one (the test's
+    // member key files, which live beside it, stay).
+    hub.stop();
+    for (const char* f : {"focal.db", "focal.db-wal", "focal.db-shm", "hub.key", "focal.toml", "tls"}) {
+      fs::remove_all(hub.dir() / f);
+    }
+    fs::copy(restored, hub.dir(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    hub.start();  // on a new port
+    const auto myNow = hub.cliGlobals(my.keyFile, home.path() / "my");
+    const auto read = runCliJson(concat(myNow, {"read", id}));
+    CHECK(read.at("body") == "kept");
+    runCliJson(concat(myNow, {"verify-log"}));
+  }
+  SECTION("an altered backup is refused and nothing is placed") {
+    {
+      std::ofstream out(backup / "hub.key", std::ios::binary | std::ios::app);
+      out << "x";
+    }
+    const fs::path restored = home.path() / "restored";
+    const auto r = runFocald({"restore", backup.string(), restored.string()});
+    INFO(r.out << r.err);
+    CHECK(r.exitCode == 2);
+    CHECK(contains(r.out, "problem: hub.key: altered or damaged"));
+    CHECK_FALSE(fs::exists(restored));
+    std::size_t leftovers = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(home.path())) {
+      if (e.path().filename().string().rfind(".restored", 0) == 0) ++leftovers;
+    }
+    CHECK(leftovers == 0);
+  }
+}
