@@ -153,24 +153,25 @@ void CliContext::explainLoginFailure(const Connection& c, const crypto::MemberKe
   throw HubError(e.code(), text, e.retryAfterMs());
 }
 
-ConnectOptions CliContext::connectOptions() {
+ConnectOptions CliContext::connectOptions() const {
   ConnectOptions o;
   o.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeoutSeconds * 1000));
-  // The profile's hub key pin holds whatever --hub and --ca say: a profile
-  // that pins a hub talks to that hub only.
-  o.pinnedHubKey = profile().settings().hubKey;
   return o;
 }
 
 std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys, StaleKeyFile stale) {
-  const auto settings = (options.hub.empty() || options.ca.empty()) ? profile().settings() : ProfileSettings{};
+  const auto settings = profile().settings();
   const std::string hub = options.hub.empty() ? settings.hub : options.hub;
   const std::string ca = options.ca.empty() ? settings.ca : options.ca;
   if (hub.empty()) throw UsageError("no-hub", "no hub: pass --hub HOST:PORT or run `focal profile set --hub HOST:PORT`");
   if (ca.empty()) throw UsageError("no-ca", "no hub certificate: pass --ca FILE or run `focal profile set --ca FILE`");
   auto hp = parseHostPort(hub);
   if (!hp) throw UsageError("bad-hub", "hub must be HOST:PORT, got '" + hub + "'");
-  auto c = std::make_unique<Connection>(connectOptions());
+  auto connectWith = connectOptions();
+  // The profile's hub key pin holds whatever --hub and --ca say: a profile
+  // that pins a hub talks to that hub only.
+  connectWith.pinnedHubKey = settings.hubKey;
+  auto c = std::make_unique<Connection>(connectWith);
   c->connect(hp->first, hp->second, ca);
   try {
     c->authenticate(keys);

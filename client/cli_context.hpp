@@ -89,7 +89,7 @@ class CliContext {
   // A login refused for a key the profile's verified log shows replaced or
   // revoked names the entry and its date (HubError, same code).
   std::unique_ptr<Connection> connect(const crypto::MemberKeys& keys, StaleKeyFile stale = StaleKeyFile::Warn);
-  ConnectOptions connectOptions();
+  ConnectOptions connectOptions() const;
 
   // The path of the key file loadKeys() read (absolute), and whether it is
   // the profile's own `key` setting (so rotate-key may move it on).

@@ -171,8 +171,8 @@ void addListenCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto a = std::make_shared<ListenArgs>();
   auto* cmd = app.add_subcommand("listen", "Wait for bulletins and print each as it arrives (until Ctrl-C)");
   cmd->add_flag("--all", a->all, "Start with every bulletin still queued, not only those not fetched before");
-  cmd->add_option("--exec", a->exec, "Run this shell command for each verified bulletin (metadata in FOCAL_* variables)");
-  auto* exec = cmd->get_option("--exec");
+  auto* exec =
+      cmd->add_option("--exec", a->exec, "Run this shell command for each verified bulletin (metadata in FOCAL_* variables)");
   cmd->add_flag("--urgent-only", a->urgentOnly, "With --exec: only for bulletins of priority urgent")->needs(exec);
   cmd->add_flag("--with-body", a->withBody, "With --exec: the body on the command's standard input")->needs(exec);
   cmd->footer(R"(Prints the backlog first (bulletins this profile has not fetched yet), then each

@@ -271,6 +271,22 @@ TEST_CASE_METHOD(Enrolment, "A pinned hub key: the right one works and another f
   }
   // --hub and --ca on the command line do not lift the pin.
   runCliJson(concat(as, {"--hub", hub.address(), "--ca", hub.caFile().string(), "inbox"}), 3);
+  // And nothing was signed for that hub: it logged no authentication of
+  // sg-spf-cyber after the pin changed (the line is logged before the
+  // hub answers, so every earlier command's is already there).
+  const auto authentications = [&] {
+    const std::string log = slurp(hub.dir() / "focald.err");
+    std::size_t n = 0;
+    for (auto at = log.find("sg-spf-cyber authenticated from"); at != std::string::npos;
+         at = log.find("sg-spf-cyber authenticated from", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const auto before = authentications();
+  CHECK(before > 0);  // the log is the one this hub writes
+  runCliJson(concat(as, {"inbox"}), 3);
+  CHECK(authentications() == before);
 
   // Not a fingerprint: refused before it is stored.
   const auto bad = runCliJson(concat(as, {"profile", "set", "--hub-key", "1234"}), 1);

@@ -305,6 +305,21 @@ TEST_CASE("focald backup of a running hub restores into a new directory that ser
     CHECK(read.at("body") == "kept");
     runCliJson(concat(myNow, {"verify-log"}));
   }
+  SECTION("a backup.json naming a file outside the backup is refused and nothing is placed") {
+    const auto manifestFile = backup / "backup.json";
+    auto manifest = nlohmann::json::parse(slurp(manifestFile));
+    manifest["files"]["../outside"] = {{"blake2b", std::string(64, '0')}, {"mode", 0600}};
+    {
+      std::ofstream out(manifestFile, std::ios::trunc);
+      out << manifest.dump();
+    }
+    const fs::path restored = home.path() / "restored";
+    const auto r = runFocald({"restore", backup.string(), restored.string()});
+    INFO(r.out << r.err);
+    CHECK(r.exitCode == 2);
+    CHECK(contains(r.out, "problem: backup.json names a file outside the backup: ../outside"));
+    CHECK_FALSE(fs::exists(restored));
+  }
   SECTION("an altered backup is refused and nothing is placed") {
     {
       std::ofstream out(backup / "hub.key", std::ios::binary | std::ios::app);
