@@ -3,12 +3,14 @@
 // list and log show the log as this client verified it, audit verifies the
 // hub's hash-chained audit trail.
 #include "client/cli_context.hpp"
+#include "client/cmd_admin_quorum.hpp"
 #include "client/text_input.hpp"
 #include "client/audit_trail.hpp"
 #include "client/client_error.hpp"
 #include "client/verified_log.hpp"
 #include "crypto/keyfile.hpp"
 #include "crypto/primitives.hpp"
+#include "protocol/admin_quorum.hpp"
 #include "protocol/iso3166.hpp"
 #include "protocol/log.hpp"
 #include "protocol/names.hpp"
@@ -83,13 +85,17 @@ int runRegister(CliContext& ctx, const RegisterArgs& a) {
   auto reg = e.initRegister();
   setMemberInfo(reg.initMember(), pk.memberId, a, state, inst);
   setKeySet(reg.initKeys(), pk);
-  const auto result = conn->admin(event);
+  const auto result = submitAdminChange(ctx, *conn, keys, event);
   const auto fp = crypto::fingerprint(pk.memberId, pk.identity);
+  if (printPending(ctx, result, "register", pk.memberId)) {
+    if (!ctx.out().json()) ctx.out().line(fmt::format("Fingerprint: {}  (give it to the approving admins)", fp));
+    return ExitOk;
+  }
   if (ctx.out().json()) {
-    ctx.out().document({{"member_id", pk.memberId}, {"log_index", result.index}, {"fingerprint", fp}});
+    ctx.out().document({{"member_id", pk.memberId}, {"log_index", *result.logIndex}, {"fingerprint", fp}});
   } else {
     ctx.out().line(fmt::format("Registered {} ({}) at log index {}.", safeLine(pk.memberId), safeLine(a.name),
-                               result.index));
+                               *result.logIndex));
     ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)", fp));
   }
   return ExitOk;
@@ -130,16 +136,17 @@ int runAdminRotate(CliContext& ctx, const RotateArgs& a) {
   r.setMemberId(protocol::asText(a.member));
   r.setPreviousKey(protocol::kjBytes(identity ? m.identityKey.view() : m.encryptionKey.view()));
   setKeySet(r.initKeys(), pk);
-  const auto result = conn->admin(event);
+  const auto result = submitAdminChange(ctx, *conn, keys, event);
+  if (printPending(ctx, result, identity ? "rotate-identity" : "rotate-encryption", a.member)) return ExitOk;
   if (ctx.out().json()) {
     ctx.out().document({{"member_id", a.member},
                         {"action", identity ? "rotate-identity" : "rotate-encryption"},
-                        {"log_index", result.index},
+                        {"log_index", *result.logIndex},
                         {"fingerprint", crypto::fingerprint(a.member, pk.identity)}});
   } else {
     ctx.out().line(fmt::format("Rotated the {} of {} at log index {}.",
                                identity ? "identity and encryption keys" : "encryption key", safeLine(a.member),
-                               result.index));
+                               *result.logIndex));
     ctx.out().line(fmt::format("Fingerprint: {}  (compare it with the member out of band)",
                                crypto::fingerprint(a.member, pk.identity)));
   }
@@ -172,10 +179,11 @@ int runAdminRevoke(CliContext& ctx, const RevokeArgs& a) {
   r.setMemberId(protocol::asText(a.member));
   r.setKey(protocol::kjBytes(key));
   r.setReason(protocol::asText(a.reason));
-  const auto result = conn->admin(event);
+  const auto result = submitAdminChange(ctx, *conn, keys, event);
+  if (printPending(ctx, result, key.empty() ? "revoke-member" : "revoke-key", a.member)) return ExitOk;
   printAdminResult(ctx, key.empty() ? "revoke-member" : "revoke-key",
                    key.empty() ? "Revoked member" : "Revoked key " + a.keyHex.substr(0, 16) + "... of", a.member,
-                   result.index);
+                   *result.logIndex);
   return ExitOk;
 }
 
@@ -197,8 +205,9 @@ int runAdminRole(CliContext& ctx, const RoleArgs& a) {
   r.setMemberId(protocol::asText(a.member));
   r.setIsAdmin(a.admin.empty() ? m.isAdmin : a.admin == "yes");
   r.setIsSecretariat(a.secretariat.empty() ? m.isSecretariat : a.secretariat == "yes");
-  const auto result = conn->admin(event);
-  printAdminResult(ctx, "role-change", "Changed the roles of", a.member, result.index);
+  const auto result = submitAdminChange(ctx, *conn, keys, event);
+  if (printPending(ctx, result, "role-change", a.member)) return ExitOk;
+  printAdminResult(ctx, "role-change", "Changed the roles of", a.member, *result.logIndex);
   return ExitOk;
 }
 
@@ -251,7 +260,7 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
                       {"author_id", entry.authorId},
                       {"kind", "unparsable"}};
   for (const char* k : {"issued_at", "member_id", "hub_id", "hub_key", "encryption_key", "previous_key", "key", "reason",
-                        "admin", "secretariat", "proposal_id", "candidate_id", "text", "approvals"}) {
+                        "admin", "secretariat", "proposal_id", "candidate_id", "text", "approvals", "change"}) {
     j[k] = nullptr;
   }
   auto parsed = protocol::decode<wire::LogEvent>(entry.event);
@@ -306,6 +315,18 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
         }
       }
       j["approvals"] = outcome.getApprovals().size();
+      break;
+    }
+    case W::ADMIN_ACTION: {
+      // A change by the admin quorum (PROTOCOL.md §11.7): the proposer
+      // signed it, `approvals` other admins approved it.
+      auto p = protocol::decode<wire::Proposal>(protocol::view(e.getAdminAction().getProposal().getBody()));
+      if (p && p->root().which() == wire::Proposal::ADMIN_CHANGE) {
+        j["proposal_id"] = keyHex(p->root().getProposalId());
+        j["member_id"] = std::string(protocol::adminChangeTarget(p->root().getAdminChange()));
+        j["change"] = protocol::adminChangeName(p->root().getAdminChange());
+      }
+      j["approvals"] = e.getAdminAction().getApprovals().size();
       break;
     }
   }
@@ -475,6 +496,8 @@ Example:
   focal admin audit --from 100
   focal --json admin audit | jq '.entries[] | select(.event == "auth.failure")')");
   table.add(auditCmd, [&ctx, auditFrom] { return runAdminAudit(ctx, *auditFrom); });
+
+  addAdminQuorumCommands(*admin, ctx, table);
 }
 
 }  // namespace focal::client::cli

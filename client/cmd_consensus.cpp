@@ -232,9 +232,15 @@ int runProposals(CliContext& ctx) {
                           {"candidate_id", admission ? nlohmann::json(v.member) : nullptr},
                           {"candidate_name", admission ? nlohmann::json(v.memberName) : nullptr},
                           {"candidate_institution", admission ? nlohmann::json(institution) : nullptr},
-                          {"text", admission ? nullptr : nlohmann::json(v.text)}};
+                          {"text", v.kind == wire::Proposal::AMENDMENT ? nlohmann::json(v.text) : nullptr}};
       list.push_back(std::move(item));
     } else {
+      if (v.kind == wire::Proposal::ADMIN_CHANGE) {
+        ctx.out().line(fmt::format("{}  {:<9} admin change: {} {} proposed by {}, expires {} (focal admin pending)",
+                                   v.id, state, v.change, safeLine(v.member), safeLine(v.proposer),
+                                   formatTime(v.expiresAtMs)));
+        continue;
+      }
       if (admission) {
         ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, state,
                                    safeLine(v.member), safeLine(v.memberName), institution,

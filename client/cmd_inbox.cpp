@@ -2,6 +2,7 @@
 // its title.
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
+#include "client/cmd_admin_quorum.hpp"
 
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@ namespace {
 int runInbox(CliContext& ctx) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
+  warnPendingRotations(ctx, *conn, keys.memberId);
   auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> directory;
   const auto deliveries = fetchAll(*conn, 0);

@@ -2,6 +2,7 @@
 // entry signed by its current identity key), and a full check of the
 // directory log from entry 0.
 #include "client/cli_context.hpp"
+#include "protocol/admin_quorum.hpp"
 #include "client/cmd_fork.hpp"
 #include "client/client_error.hpp"
 #include "client/log_changes.hpp"
@@ -241,8 +242,16 @@ int runVerifyLog(CliContext& ctx, const std::vector<std::string>& compare) {
                         {"root", crypto::toHex(report.root)},
                         {"head", head},
                         {"compared", comparisons},
-                        {"bundle_pinned", log.pin().has_value()}});
+                        {"bundle_pinned", log.pin().has_value()},
+                        {"admin_quorum", log.verifier().adminPolicy().quorum}});
+    if (log.verifier().adminPolicy().singleKey()) ctx.out().warning(protocol::singleAdminWarning(log.verifier().adminPolicy()));
   } else {
+    const auto& admins = log.verifier().adminPolicy();
+    if (admins.singleKey()) {
+      ctx.out().warning(protocol::singleAdminWarning(admins));
+    } else {
+      ctx.out().line(fmt::format("Directory changes need {} admins of two member states (admin quorum).", admins.quorum));
+    }
     ctx.out().line(fmt::format("Directory log of {} verified from entry 0: {} entries.", safeLine(hubId), report.entries));
     ctx.out().line("Every entry's signature and authority, the hash chain and the hub's signed head check out.");
     ctx.out().line(fmt::format("Head signed {}: {}", formatTime(report.headTimeMs), head));

@@ -4,6 +4,7 @@
 // standard input only with --with-body.
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
+#include "client/cmd_admin_quorum.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -116,6 +117,7 @@ void runExec(CliContext& ctx, const std::string& command, const OpenedMessage& m
 int runListen(CliContext& ctx, const ListenArgs& a) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
+  warnPendingRotations(ctx, *conn, keys.memberId);
   auto cache = ctx.cache(keys);
   const auto contacts = ctx.contacts(keys);
   std::unique_ptr<HubDirectory> directory;

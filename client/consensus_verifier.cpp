@@ -5,6 +5,7 @@
 
 #include "client/client_error.hpp"
 #include "crypto/primitives.hpp"
+#include "protocol/admin_quorum.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/message.hpp"
 #include "protocol/records.hpp"
@@ -18,7 +19,7 @@ VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir
   auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
   if (!parsed) throw VerifyError("a listed proposal is malformed");
   const auto root = parsed->root();
-  if (root.which() != wire::Proposal::ADMISSION &&
+  if (root.which() != wire::Proposal::ADMISSION && root.which() != wire::Proposal::ADMIN_CHANGE &&
       !(root.which() == wire::Proposal::AMENDMENT && protocol::validAmendmentText(protocol::view(root.getAmendment())))) {
     throw VerifyError("a listed proposal is malformed");
   }
@@ -37,10 +38,20 @@ VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir
     v.member = std::string(protocol::view(info.getId()));
     v.memberName = std::string(protocol::view(info.getName()));
     v.memberInstitution = info.getInstitution();
+  } else if (root.which() == wire::Proposal::ADMIN_CHANGE) {
+    const auto c = root.getAdminChange();
+    v.change = protocol::adminChangeName(c);
+    v.member = std::string(protocol::adminChangeTarget(c));
+    if (c.which() == wire::AdminChange::REGISTER) {
+      v.memberName = std::string(protocol::view(c.getRegister().getMember().getName()));
+      v.memberInstitution = c.getRegister().getMember().getInstitution();
+    }
+    v.forcedRotation = protocol::isForcedRotation(c, v.proposer);
   } else {
     v.text = std::string(protocol::view(root.getAmendment()));
   }
   v.expiresAtMs = root.getExpiresAtMs();
+  v.createdAtMs = root.getCreatedAtMs();
   v.state = p.state;
   v.outcomeIndex = p.outcomeIndex;
   const auto hash = crypto::hash256(p.proposal.body);

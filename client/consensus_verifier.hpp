@@ -32,6 +32,11 @@ struct VerifiedProposal {
   std::string memberName;
   wire::Institution memberInstitution = wire::Institution::UNSET;
   std::string text;  // amendment: its text
+  // admin change (PROTOCOL.md §11.7): what, and on whom (member above: the
+  // member it changes).
+  std::string change;         // protocol::adminChangeName
+  bool forcedRotation = false;  // another member's key rotation: waits the policy's delay
+  std::int64_t createdAtMs = 0;
   std::int64_t expiresAtMs = 0;
   wire::ProposalState state = wire::ProposalState::OPEN;  // as the hub lists it
   std::uint64_t outcomeIndex = 0;

@@ -1,7 +1,10 @@
 #include "client/log_changes.hpp"
 
 #include "client/bulletin_cache.hpp"
+#include "protocol/admin_quorum.hpp"
 #include "protocol/names.hpp"
+
+#include <capnp/message.h>
 
 namespace focal::client {
 
@@ -29,14 +32,13 @@ std::string subjectOf(wire::LogEvent::Reader e) {
 
 }  // namespace
 
-EntrySummary summarizeEntry(const LogEntryRecord& entry) {
-  EntrySummary s{entry.index, "unparsable", entry.authorId, "", entry.recordedAtMs, "", {}, {}};
-  auto parsed = protocol::decode<wire::LogEvent>(entry.event);
-  if (!parsed) return s;
-  const auto e = parsed->root();
+namespace {
+
+// The fields of one event (an entry's, or the change an adminAction carries).
+void summarizeEvent(wire::LogEvent::Reader e, EntrySummary& s) {
+  using W = wire::LogEvent;
   s.kind = protocol::logEventName(e.which());
   s.subjectId = subjectOf(e);
-  using W = wire::LogEvent;
   if (e.which() == W::REVOKE) s.reason = textOf(e.getRevoke().getReason());
   const auto keysOf = [&](wire::KeySet::Reader k) {
     const auto ik = protocol::view(k.getIdentityKey());
@@ -47,6 +49,26 @@ EntrySummary summarizeEntry(const LogEntryRecord& entry) {
   if (e.which() == W::REGISTER) keysOf(e.getRegister().getKeys());
   if (e.which() == W::ROTATE_ENCRYPTION) keysOf(e.getRotateEncryption().getKeys());
   if (e.which() == W::ROTATE_IDENTITY) keysOf(e.getRotateIdentity().getKeys());
+}
+
+}  // namespace
+
+EntrySummary summarizeEntry(const LogEntryRecord& entry) {
+  EntrySummary s{entry.index, "unparsable", entry.authorId, "", entry.recordedAtMs, "", {}, {}};
+  auto parsed = protocol::decode<wire::LogEvent>(entry.event);
+  if (!parsed) return s;
+  const auto e = parsed->root();
+  if (e.which() != wire::LogEvent::ADMIN_ACTION) {
+    summarizeEvent(e, s);
+    return s;
+  }
+  // An admin change made by the quorum: the change, by its proposer.
+  auto p = protocol::decode<wire::Proposal>(protocol::view(e.getAdminAction().getProposal().getBody()));
+  if (!p || p->root().which() != wire::Proposal::ADMIN_CHANGE) return s;
+  capnp::MallocMessageBuilder inner;
+  protocol::copyChangeEvent(inner.initRoot<wire::LogEvent>(), p->root().getAdminChange());
+  summarizeEvent(inner.getRoot<wire::LogEvent>().asReader(), s);
+  s.authorId = textOf(p->root().getProposerId());
   return s;
 }
 

@@ -18,7 +18,7 @@ namespace focal::client {
 struct EntrySummary {
   std::uint64_t index = 0;
   std::string kind;       // protocol::logEventName ("register", "rotate-encryption", ...)
-  std::string authorId;   // who signed it (verified by LogVerifier)
+  std::string authorId;   // who signed it (verified by LogVerifier); of an adminAction, the proposing admin
   std::string subjectId;  // the member it is about ("" for none: genesis, records, amendments)
   std::int64_t recordedAtMs = 0;
   std::string reason;     // a revocation's reason ("" otherwise); the author's text: render with safe_text

@@ -67,6 +67,7 @@ class LogVerifier {
   const std::string& hubId() const { return log_.hubId(); }
   const crypto::SigningPublicKey& hubKey() const { return log_.hubKey(); }
   const protocol::WitnessPolicy& witnessPolicy() const { return log_.witnessPolicy(); }
+  const protocol::AdminPolicy& adminPolicy() const { return log_.adminPolicy(); }
 
   const LogMember* find(std::string_view id) const { return log_.find(id); }
   // Every member's current record, sorted by id (for HubDirectory).

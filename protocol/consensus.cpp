@@ -16,6 +16,8 @@ Expected<Ok, std::string> no(std::string why) { return Expected<Ok, std::string>
 
 bool sameBytes(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 
+}  // namespace
+
 // A proposal's common part (a fresh random id, the proposer, its times);
 // the caller sets what it proposes.
 wire::Proposal::Builder initProposal(capnp::MessageBuilder& m, const crypto::MemberKeys& proposer, std::int64_t nowMs,
@@ -29,8 +31,6 @@ wire::Proposal::Builder initProposal(capnp::MessageBuilder& m, const crypto::Mem
   p.setExpiresAtMs(expiresAtMs);
   return p;
 }
-
-}  // namespace
 
 bool isStatePoc(const StateSeat& m) {
   return m.active && m.state.size() == 2 &&

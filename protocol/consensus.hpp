@@ -76,6 +76,11 @@ std::set<std::string> requiredStates(const Members& members, SeatOf seatOf) {
 bool signedWithKeyOfTheTime(const ConsensusMember& m, std::string_view context, ByteView body,
                             const crypto::Signature& signature, std::int64_t atMs);
 
+// A proposal's common part (a fresh random id, the proposer, its times);
+// the caller sets what it proposes and signs it (signRecord, context::Proposal).
+wire::Proposal::Builder initProposal(capnp::MessageBuilder& m, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+                                     std::int64_t expiresAtMs);
+
 // A Proposal to admit `member` (MemberInfo fields) with `keys`, by `proposer`.
 struct AdmissionDraft {
   std::string memberId;

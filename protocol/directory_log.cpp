@@ -38,6 +38,13 @@ std::array<std::uint8_t, 32> key32(crypto::ByteView b) {
   return a;
 }
 
+std::array<std::uint8_t, 16> id16(crypto::ByteView b) {
+  std::array<std::uint8_t, 16> a{};
+  if (b.size() != a.size()) throw std::logic_error("a checked proposal id has the wrong length");
+  std::copy(b.begin(), b.end(), a.begin());
+  return a;
+}
+
 template <class F>
 F fixed(crypto::ByteView b) {
   auto f = F::fromBytes(b);
@@ -131,6 +138,21 @@ std::optional<std::pair<wire::KeySet::Reader, std::string_view>> keySetOf(W::Rea
       auto r = holder->root().getAdmission();
       return std::pair{r.getKeys(), view(r.getMember().getId())};
     }
+    case W::ADMIN_ACTION: {
+      auto p = decode<wire::Proposal>(view(e.getAdminAction().getProposal().getBody()));
+      if (!p || p->root().which() != wire::Proposal::ADMIN_CHANGE) return std::nullopt;
+      holder.emplace(std::move(p).value());
+      auto c = holder->root().getAdminChange();
+      switch (c.which()) {
+        case wire::AdminChange::REGISTER:
+          return std::pair{c.getRegister().getKeys(), view(c.getRegister().getMember().getId())};
+        case wire::AdminChange::ROTATE_ENCRYPTION:
+          return std::pair{c.getRotateEncryption().getKeys(), view(c.getRotateEncryption().getMemberId())};
+        case wire::AdminChange::ROTATE_IDENTITY:
+          return std::pair{c.getRotateIdentity().getKeys(), view(c.getRotateIdentity().getMemberId())};
+        default: return std::nullopt;
+      }
+    }
     default: return std::nullopt;
   }
 }
@@ -215,6 +237,18 @@ std::string describe(const LogRefusal& r) {
     case LogRule::PanelByConsensus:
       return "resource-panel member " + s +
              " may join only by the consensus of every member state (an admission), not by an admin's register";
+    case LogRule::BadAdminPolicy: return "admin policy: " + d;
+    case LogRule::QuorumRequired:
+      return "one admin may not " + d + " alone (" + s +
+             "): this log needs the admin quorum, an adminAction signed by k admins of two member states";
+    case LogRule::QuorumNotMet: return "adminAction: " + d;
+    case LogRule::QuorumWouldBreak:
+      return "refused: the hub would be left with fewer than " + d +
+             " active admins from two member states (the admin quorum) without " + s;
+    case LogRule::ProposalReplayed: return "the proposal was already adopted at entry " + s + " (a replayed outcome)";
+    case LogRule::RotationTooEarly:
+      return "an admin's rotation of the keys of " + s + " may take effect only at " + d +
+             " ms (the policy's delay after its proposal)";
   }
   return "unknown refusal";
 }
@@ -265,11 +299,6 @@ std::optional<ConsensusMember> DirectoryLog::consensusMember(std::string_view id
 
 bool DirectoryLog::keyInUse(crypto::ByteView key) const {
   return key.size() == 32 && usedKeys_.contains(key32(key));
-}
-
-std::size_t DirectoryLog::activeAdmins() const {
-  return static_cast<std::size_t>(
-      std::count_if(members_.begin(), members_.end(), [](const auto& p) { return p.second.isAdmin && p.second.active(); }));
 }
 
 // ---- check -----------------------------------------------------------------------------
@@ -379,18 +408,45 @@ Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryVie
         return no(LogRule::BadWitnessPolicy, {}, policy.error());
       }
     }
+    if (g.hasAdmins()) {
+      if (auto policy = readAdminPolicy(g.getAdmins()); !policy) return no(LogRule::BadAdminPolicy, {}, policy.error());
+    }
     return checkVersion(e, entry);
   }
   if (which == W::GENESIS) return no(LogRule::SecondGenesis);
   if (which == W::LOG_VERSION) return checkVersion(e, entry);
-  if (size_ == 1 && members_.empty()) {
+  // Entries 1..firstAdmins: the first admins, nothing else.
+  if (members_.size() < adminPolicy_.firstAdmins && size_ == members_.size() + 1) {
     if (which != W::REGISTER) return no(LogRule::NotFirstAdmin);
     return checkFirstAdmin(e.getRegister(), entry, o);
   }
   if (which == W::RECORD_APPROVED || which == W::ADMISSION || which == W::AMENDMENT) return checkOutcome(e, entry, o);
+  if (which == W::ADMIN_ACTION) return checkAdminAction(e, entry, o);
 
+  const LogMember* author = find(authorId);
+  if (author == nullptr || !author->active()) return no(LogRule::AuthorNotActive, std::string(authorId));
+  if (!(author->identityKey == entry.authorKey)) return no(LogRule::NotCurrentIdentityKey, std::string(authorId));
+  // SECURITY: where the log names a quorum, no admin changes another
+  // member alone (PROTOCOL.md §11.7); a rotation of one's own keys stays
+  // the member's own entry.
+  if (author->isAdmin && which != W::ROTATE_ENCRYPTION && which != W::ROTATE_IDENTITY && adminPolicy_.quorum >= 2) {
+    return no(LogRule::QuorumRequired, author->id, which == W::REGISTER ? "register members"
+                                                   : which == W::REVOKE ? "revoke members or keys"
+                                                                        : "change roles");
+  }
+  if (author->isAdmin && (which == W::ROTATE_ENCRYPTION || which == W::ROTATE_IDENTITY) &&
+      (adminPolicy_.quorum >= 2 || adminPolicy_.forcedRotationDelayMs > 0)) {
+    const auto target = view(which == W::ROTATE_IDENTITY ? e.getRotateIdentity().getMemberId()
+                                                         : e.getRotateEncryption().getMemberId());
+    if (target != author->id) return no(LogRule::QuorumRequired, author->id, "rotate another member's keys");
+  }
+  return checkChange(e, *author, o);
+}
+
+Expected<Ok, LogRefusal> DirectoryLog::checkChange(W::Reader e, const LogMember& author, const CheckOptions& o) const {
   // The member id a rotation, revocation or role change names: refused as
   // text first, so no control character reaches a message or the audit.
+  const auto which = e.which();
   if (which == W::ROTATE_ENCRYPTION || which == W::ROTATE_IDENTITY || which == W::REVOKE || which == W::ROLE_CHANGE) {
     const auto target = which == W::ROTATE_ENCRYPTION ? e.getRotateEncryption().getMemberId()
                         : which == W::ROTATE_IDENTITY ? e.getRotateIdentity().getMemberId()
@@ -398,13 +454,9 @@ Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryVie
                                                       : e.getRoleChange().getMemberId();
     if (auto ok = checkText(view(target), "memberId"); !ok) return ok;
   }
-
-  const LogMember* author = find(authorId);
-  if (author == nullptr || !author->active()) return no(LogRule::AuthorNotActive, std::string(authorId));
-  if (!(author->identityKey == entry.authorKey)) return no(LogRule::NotCurrentIdentityKey, std::string(authorId));
   switch (which) {
     case W::REGISTER: {
-      if (!author->isAdmin) return no(LogRule::NotAdmin, author->id, "register members");
+      if (!author.isAdmin) return no(LogRule::NotAdmin, author.id, "register members");
       const auto info = e.getRegister().getMember();
       // SECURITY: one admin key cannot seat a resource-panel member (terms of
       // reference §7: panel status by consensus). v1 entries, made before
@@ -416,9 +468,9 @@ Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryVie
       return checkNewMember(info, e.getRegister().getKeys(), o);
     }
     case W::ROTATE_ENCRYPTION:
-    case W::ROTATE_IDENTITY: return checkRotation(e, *author, o);
-    case W::REVOKE: return checkRevoke(e.getRevoke(), *author);
-    case W::ROLE_CHANGE: return checkRoleChange(e.getRoleChange(), *author);
+    case W::ROTATE_IDENTITY: return checkRotation(e, author, o);
+    case W::REVOKE: return checkRevoke(e.getRevoke(), author);
+    case W::ROLE_CHANGE: return checkRoleChange(e.getRoleChange(), author);
     default: return no(LogRule::UnknownEventKind);
   }
 }
@@ -432,12 +484,26 @@ Expected<Ok, LogRefusal> DirectoryLog::checkFirstAdmin(W::Register::Reader r, co
   if (auto ok = checkKeySet(r.getKeys(), id, o); !ok) return ok;
   if (!r.getMember().getIsAdmin()) return no(LogRule::FirstMemberNotAdmin);
   const bool byHub = entry.authorId == hubId_ && entry.authorKey == hubKey_;
-  const bool bySelf = entry.authorId == id && same(entry.authorKey.view(), view(r.getKeys().getIdentityKey()));
+  // Only entry 1 of a log made before `focald init --admin-pub` is
+  // self-signed; the further first admins of a quorum are the hub's.
+  const bool bySelf = entry.index == 1 && entry.authorId == id &&
+                      same(entry.authorKey.view(), view(r.getKeys().getIdentityKey()));
   if (!byHub && !bySelf) {
     return no(LogRule::FirstAdminWrongSigner);
   }
+  if (find(id) != nullptr) return no(LogRule::MemberExists, std::string(id));
   if (keyInUse(view(r.getKeys().getIdentityKey()))) return no(LogRule::KeyInUse, std::string(id), "identity");
   if (keyInUse(view(r.getKeys().getEncryptionKey()))) return no(LogRule::KeyInUse, std::string(id), "encryption");
+  // The last first admin: a quorum of k >= 2 must be reachable, from two
+  // member states, or no change could ever be made.
+  if (members_.size() + 1 == adminPolicy_.firstAdmins && adminPolicy_.quorum >= 2) {
+    std::set<std::string> states;
+    for (const auto& [mid, m] : members_) {
+      if (!m.state.empty()) states.insert(m.state);
+    }
+    if (r.getMember().getState().size() > 0) states.emplace(view(r.getMember().getState()));
+    if (states.size() < 2) return no(LogRule::BadAdminPolicy, {}, "the first admins are not from two member states");
+  }
   return Ok{};
 }
 
@@ -469,6 +535,11 @@ Expected<Ok, LogRefusal> DirectoryLog::checkOutcome(W::Reader e, const LogEntryV
   auto proposal = decode<wire::Proposal>(view(a.getProposal().getBody()));
   const auto kind = admission ? wire::Proposal::ADMISSION : wire::Proposal::AMENDMENT;
   if (!proposal || proposal->root().which() != kind) return no(LogRule::ProposalMismatch, kindName);
+  if (proposal->root().getProposalId().size() == 16) {
+    if (auto it = adoptedProposals_.find(id16(view(proposal->root().getProposalId()))); it != adoptedProposals_.end()) {
+      return no(LogRule::ProposalReplayed, std::to_string(it->second));
+    }
+  }
   if (admission) {
     auto r = proposal->root().getAdmission();
     if (auto ok = checkNewMember(r.getMember(), r.getKeys(), o); !ok) return ok;
@@ -478,6 +549,58 @@ Expected<Ok, LogRefusal> DirectoryLog::checkOutcome(W::Reader e, const LogEntryV
       a, kind, at, [this](std::string_view m) { return consensusMember(m); }, requiredStates());
   if (!ok) return no(LogRule::AdoptionRefused, kindName, ok.error());
   return Ok{};
+}
+
+// An admin change with its quorum (PROTOCOL.md §11.7): the change must be
+// valid as its proposer's own entry, the proposer and approvers must make
+// the policy's quorum, a forced rotation must have waited its delay, and
+// the proposal may be adopted only once.
+Expected<Ok, LogRefusal> DirectoryLog::checkAdminAction(W::Reader e, const LogEntryView& entry,
+                                                        const CheckOptions& o) const {
+  if (entry.authorId != hubId_ || !(entry.authorKey == hubKey_)) return no(LogRule::OutcomeNotByHub);
+  const auto a = e.getAdminAction();
+  auto proposal = decode<wire::Proposal>(view(a.getProposal().getBody()));
+  if (!proposal || proposal->root().which() != wire::Proposal::ADMIN_CHANGE) {
+    return no(LogRule::ProposalMismatch, "admin change");
+  }
+  const auto p = proposal->root();
+  if (p.getProposalId().size() == 16) {
+    if (auto it = adoptedProposals_.find(id16(view(p.getProposalId()))); it != adoptedProposals_.end()) {
+      return no(LogRule::ProposalReplayed, std::to_string(it->second));
+    }
+  }
+  auto signers = countAdminSigners(
+      a, entry.recordedAtMs, [this](std::string_view m) { return consensusMember(m); });
+  if (!signers) return no(LogRule::QuorumNotMet, {}, signers.error());
+  if (auto missing = quorumShortfall(*signers, adminPolicy_)) return no(LogRule::QuorumNotMet, {}, *missing);
+  if (p.getCreatedAtMs() - entry.recordedAtMs > LogIssueWindowMs) {
+    return no(LogRule::QuorumNotMet, {}, "the proposal was made after the entry was recorded");
+  }
+  const auto change = p.getAdminChange();
+  if (isForcedRotation(change, view(p.getProposerId()))) {
+    const std::int64_t due = p.getCreatedAtMs() + adminPolicy_.forcedRotationDelayMs;
+    if (entry.recordedAtMs < due) {
+      return no(LogRule::RotationTooEarly, std::string(adminChangeTarget(change)), std::to_string(due));
+    }
+  }
+  capnp::MallocMessageBuilder inner;
+  copyChangeEvent(inner.initRoot<W>(), change);
+  const LogMember* proposer = find(view(p.getProposerId()));  // countAdminSigners found it active
+  return checkChange(inner.getRoot<W>().asReader(), *proposer, o);
+}
+
+Expected<Ok, LogRefusal> DirectoryLog::checkProposedChange(wire::AdminChange::Reader change,
+                                                           std::string_view proposerId) const {
+  try {
+    const LogMember* proposer = find(proposerId);
+    if (proposer == nullptr || !proposer->active()) return no(LogRule::AuthorNotActive, std::string(proposerId));
+    if (!proposer->isAdmin) return no(LogRule::NotAdmin, proposer->id, "propose directory changes");
+    capnp::MallocMessageBuilder inner;
+    copyChangeEvent(inner.initRoot<W>(), change);
+    return checkChange(inner.getRoot<W>().asReader(), *proposer, CheckOptions{});
+  } catch (const kj::Exception&) {
+    return no(LogRule::Malformed, {}, "a field has the wrong type");
+  }
 }
 
 Expected<Ok, LogRefusal> DirectoryLog::checkRotation(W::Reader e, const LogMember& author,
@@ -531,9 +654,7 @@ Expected<Ok, LogRefusal> DirectoryLog::checkRevoke(W::Revoke::Reader r, const Lo
     if (target->isRevokedKey(key)) return no(LogRule::KeyAlreadyRevoked);
     endsCurrent = same(key, target->identityKey.view()) || same(key, target->encryptionKey.view());
   }
-  if (endsCurrent && target->isAdmin && target->active() && activeAdmins() <= 1) {
-    return no(LogRule::LastAdmin, target->id);
-  }
+  if (endsCurrent) return keepsAdminQuorum(*target);
   return Ok{};
 }
 
@@ -542,8 +663,24 @@ Expected<Ok, LogRefusal> DirectoryLog::checkRoleChange(W::RoleChange::Reader r, 
   if (!found) return Check(unexpected(found.error()));
   const LogMember* target = *found;
   if (target->memberRevoked) return no(LogRule::MemberRevoked, target->id);
-  if (target->isAdmin && target->active() && !r.getIsAdmin() && activeAdmins() <= 1) {
-    return no(LogRule::LastAdmin, target->id);
+  if (!r.getIsAdmin()) return keepsAdminQuorum(*target);
+  return Ok{};
+}
+
+// `target` stops being an active admin: at least one active admin must be
+// left, and where the log names a quorum k >= 2, k of them from two states.
+Expected<Ok, LogRefusal> DirectoryLog::keepsAdminQuorum(const LogMember& target) const {
+  if (!target.isAdmin || !target.active()) return Ok{};
+  std::size_t left = 0;
+  std::set<std::string_view> states;
+  for (const auto& [id, m] : members_) {
+    if (id == target.id || !m.isAdmin || !m.active()) continue;
+    ++left;
+    if (!m.state.empty()) states.insert(m.state);
+  }
+  if (left == 0) return no(LogRule::LastAdmin, target.id);
+  if (adminPolicy_.quorum >= 2 && (left < adminPolicy_.quorum || states.size() < 2)) {
+    return no(LogRule::QuorumWouldBreak, target.id, std::to_string(adminPolicy_.quorum));
   }
   return Ok{};
 }
@@ -590,16 +727,64 @@ void DirectoryLog::applyRevoke(W::Revoke::Reader r, LogMember& m, std::int64_t a
   }
 }
 
+// A register, rotation, revocation or role change (an author's own entry
+// or the change an adminAction carries). Returns the member it changed.
+std::string DirectoryLog::applyChange(W::Reader e, std::uint64_t index, std::int64_t recordedAtMs) {
+  auto member = [this](capnp::Text::Reader id) -> LogMember& {
+    auto it = members_.find(view(id));
+    if (it == members_.end()) throw std::logic_error("a checked log event names an unknown member");
+    return it->second;
+  };
+  switch (e.which()) {
+    case W::REGISTER: return addMember(e.getRegister().getMember(), e.getRegister().getKeys(), index);
+    case W::ROTATE_ENCRYPTION:
+    case W::ROTATE_IDENTITY: {
+      auto r = e.which() == W::ROTATE_IDENTITY ? e.getRotateIdentity() : e.getRotateEncryption();
+      LogMember& m = member(r.getMemberId());
+      const auto oldIdentity = m.identityKey;
+      const auto oldEnc = m.encryptionKey;
+      setKeys(m, r.getKeys());
+      usedKeys_.insert(key32(m.identityKey.view()));
+      usedKeys_.insert(key32(m.encryptionKey.view()));
+      if (!(oldIdentity == m.identityKey)) {
+        if (!m.identityHistory.empty()) m.identityHistory.back().replacedAtMs = recordedAtMs;
+        m.identityHistory.push_back(KeyPeriod{m.identityKey, 0, 0});
+      }
+      if (!(oldEnc == m.encryptionKey)) m.previousEncryptionKeys.push_back(oldEnc);
+      m.logIndex = index;
+      return m.id;
+    }
+    case W::REVOKE: {
+      LogMember& m = member(e.getRevoke().getMemberId());
+      applyRevoke(e.getRevoke(), m, recordedAtMs);
+      m.logIndex = index;
+      return m.id;
+    }
+    case W::ROLE_CHANGE: {
+      LogMember& m = member(e.getRoleChange().getMemberId());
+      m.isAdmin = e.getRoleChange().getIsAdmin();
+      m.isSecretariat = e.getRoleChange().getIsSecretariat();
+      m.logIndex = index;
+      return m.id;
+    }
+    default: throw std::logic_error("not a member change");
+  }
+}
+
 std::string DirectoryLog::apply(const LogEntryView& entry, const crypto::Hash256& entryHash) {
   if (entry.index != size_) throw std::logic_error("log entry applied out of order");
   auto parsed = decode<wire::LogEvent>(entry.event);
   if (!parsed) throw std::logic_error("a checked log event does not parse: " + parsed.error().message);
   const auto e = parsed->root();
   std::string changed;
-  auto member = [this](capnp::Text::Reader id) -> LogMember& {
-    auto it = members_.find(view(id));
-    if (it == members_.end()) throw std::logic_error("a checked log event names an unknown member");
-    return it->second;
+  // An outcome's proposal, adopted once (checkOutcome, checkAdminAction).
+  auto adopted = [this, &entry](W::Admission::Reader a) {
+    auto proposal = decode<wire::Proposal>(view(a.getProposal().getBody()));
+    if (!proposal) throw std::logic_error("a checked outcome does not parse");
+    if (proposal->root().getProposalId().size() == 16) {
+      adoptedProposals_.emplace(id16(view(proposal->root().getProposalId())), entry.index);
+    }
+    return std::move(proposal).value();
   };
   switch (e.which()) {
     case W::GENESIS:
@@ -612,52 +797,33 @@ std::string DirectoryLog::apply(const LogEntryView& entry, const crypto::Hash256
         if (!policy) throw std::logic_error("a checked genesis has a bad witness policy");
         witnessPolicy_ = std::move(*policy);
       }
+      if (e.getGenesis().hasAdmins()) {
+        auto policy = readAdminPolicy(e.getGenesis().getAdmins());
+        if (!policy) throw std::logic_error("a checked genesis has a bad admin policy");
+        adminPolicy_ = *policy;
+      }
       break;
     case W::LOG_VERSION: version_ = e.getLogVersion().getVersion(); break;
-    case W::REGISTER: changed = addMember(e.getRegister().getMember(), e.getRegister().getKeys(), entry.index); break;
     case W::ADMISSION: {
-      auto proposal = decode<wire::Proposal>(view(e.getAdmission().getProposal().getBody()));
-      if (!proposal) throw std::logic_error("a checked admission does not parse");
-      auto r = proposal->root().getAdmission();
+      const auto proposal = adopted(e.getAdmission());
+      auto r = proposal.root().getAdmission();
       changed = addMember(r.getMember(), r.getKeys(), entry.index);
       break;
     }
+    case W::ADMIN_ACTION: {
+      const auto proposal = adopted(e.getAdminAction());
+      capnp::MallocMessageBuilder inner;
+      copyChangeEvent(inner.initRoot<W>(), proposal.root().getAdminChange());
+      changed = applyChange(inner.getRoot<W>().asReader(), entry.index, entry.recordedAtMs);
+      break;
+    }
+    case W::REGISTER:
     case W::ROTATE_ENCRYPTION:
-    case W::ROTATE_IDENTITY: {
-      auto r = e.which() == W::ROTATE_IDENTITY ? e.getRotateIdentity() : e.getRotateEncryption();
-      LogMember& m = member(r.getMemberId());
-      const auto oldIdentity = m.identityKey;
-      const auto oldEnc = m.encryptionKey;
-      setKeys(m, r.getKeys());
-      usedKeys_.insert(key32(m.identityKey.view()));
-      usedKeys_.insert(key32(m.encryptionKey.view()));
-      if (!(oldIdentity == m.identityKey)) {
-        if (!m.identityHistory.empty()) m.identityHistory.back().replacedAtMs = entry.recordedAtMs;
-        m.identityHistory.push_back(KeyPeriod{m.identityKey, 0, 0});
-      }
-      if (!(oldEnc == m.encryptionKey)) m.previousEncryptionKeys.push_back(oldEnc);
-      m.logIndex = entry.index;
-      changed = m.id;
-      break;
-    }
-    case W::REVOKE: {
-      LogMember& m = member(e.getRevoke().getMemberId());
-      applyRevoke(e.getRevoke(), m, entry.recordedAtMs);
-      m.logIndex = entry.index;
-      changed = m.id;
-      break;
-    }
-    case W::ROLE_CHANGE: {
-      LogMember& m = member(e.getRoleChange().getMemberId());
-      m.isAdmin = e.getRoleChange().getIsAdmin();
-      m.isSecretariat = e.getRoleChange().getIsSecretariat();
-      m.logIndex = entry.index;
-      changed = m.id;
-      break;
-    }
-    case W::RECORD_APPROVED:  // an outcome about a bulletin: no member changes
-    case W::AMENDMENT:        // an adopted text: the log is its record
-      break;
+    case W::ROTATE_IDENTITY:
+    case W::REVOKE:
+    case W::ROLE_CHANGE: changed = applyChange(e, entry.index, entry.recordedAtMs); break;
+    case W::AMENDMENT: (void)adopted(e.getAmendment()); break;  // an adopted text: the log is its record
+    case W::RECORD_APPROVED: break;                               // an outcome about a bulletin: no member changes
     default: throw std::logic_error("a checked log event has an unknown kind");
   }
   eventHashes_.emplace(key32(crypto::hash256(entry.event).view()), entry.index);

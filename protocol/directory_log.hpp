@@ -20,6 +20,18 @@
 //                  its current encryption / identity key) or an admin
 //   recordApproved, admission, amendment  by the hub key (consensus
 //                  outcomes, PROTOCOL.md §11.1; protocol/consensus.hpp)
+//   adminAction    by the hub key: an admin's signed AdminChange and the
+//                  approvals of other admins (protocol/admin_quorum.hpp),
+//                  checked as the change by its proposer plus the quorum
+// Admins by quorum (PROTOCOL.md §11.7): the genesis's AdminPolicy names k,
+// the number of first admins (entries 1..n, each registered by the hub
+// key; with k >= 2 they come from two member states at least) and the
+// delay of a forced rotation. With k >= 2 an admin's own register, revoke
+// or roleChange entry is refused: only an adminAction with k signers from
+// two member states makes one. An admin's rotation of ANOTHER member's keys
+// is an adminAction whenever k >= 2 or the delay is set, recorded no
+// sooner than the delay after its proposal. A proposal is adopted once.
+// No change may leave fewer than k active admins (from two states).
 // The author's key must be its current identity key and the author active.
 // Nothing may leave the hub without an active admin. Keys are never reused,
 // by anyone. Names, reasons and member ids are single-line text.
@@ -42,6 +54,7 @@
 #pragma once
 
 #include "crypto/types.hpp"
+#include "protocol/admin_quorum.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/focal.capnp.h"
 #include "protocol/limits.hpp"
@@ -112,6 +125,13 @@ enum class LogRule : std::uint8_t {
   LogVersionChange,        // detail: what is wrong with a logVersion checkpoint or genesis version
   BadWitnessPolicy,        // detail: what is wrong with the genesis's witness policy (protocol/witness.hpp)
   PanelByConsensus,        // subject: member; a v2 register that adds a resource-panel member
+  // Admins by quorum (protocol/admin_quorum.hpp, PROTOCOL.md §11.7).
+  BadAdminPolicy,          // detail: what is wrong with the genesis's admin policy or the first admins
+  QuorumRequired,          // subject: author, detail: the action; one admin's own entry where k >= 2 (or a delayed rotation)
+  QuorumNotMet,            // detail: what is missing (quorumShortfall / countAdminSigners)
+  QuorumWouldBreak,        // subject: the admin the change would remove, detail: the policy's k
+  ProposalReplayed,        // subject: the index of the entry that adopted the same proposal
+  RotationTooEarly,        // subject: the member, detail: the time (ms) the rotation may take effect
 };
 
 struct LogRefusal {
@@ -210,6 +230,11 @@ class DirectoryLog {
 
   // May `entry` be the next one? Never throws on hostile bytes.
   Expected<Ok, LogRefusal> check(const LogEntryView& entry, const CheckOptions& options) const;
+  // May `proposerId` propose `change` (an admin change) at this point of
+  // the log? The change is checked as the proposer's own entry would be,
+  // without the quorum (which comes at adoption, checkAdminAction), and
+  // with the certificates it carries verified.
+  Expected<Ok, LogRefusal> checkProposedChange(wire::AdminChange::Reader change, std::string_view proposerId) const;
   // The chained hash `entry` gets as the next entry.
   crypto::Hash256 nextHash(const LogEntryView& entry) const;
   // Applies a checked entry with its chained hash. Returns the id of the
@@ -231,6 +256,8 @@ class DirectoryLog {
   const crypto::SigningPublicKey& hubKey() const { return hubKey_; }
   // Who witnesses this log and the threshold k (the genesis's; k = 0: none).
   const WitnessPolicy& witnessPolicy() const { return witnessPolicy_; }
+  // How many admins a directory change needs (the genesis's; unnamed: k = 1).
+  const AdminPolicy& adminPolicy() const { return adminPolicy_; }
   const LogMember* find(std::string_view id) const;
   const std::map<std::string, LogMember, std::less<>>& members() const { return members_; }
   // The member states whose consent an adoption needs now.
@@ -246,6 +273,12 @@ class DirectoryLog {
                                            const CheckOptions& options) const;
   Expected<Ok, LogRefusal> checkOutcome(wire::LogEvent::Reader e, const LogEntryView& entry,
                                         const CheckOptions& options) const;
+  Expected<Ok, LogRefusal> checkAdminAction(wire::LogEvent::Reader e, const LogEntryView& entry,
+                                            const CheckOptions& options) const;
+  // A register, rotation, revocation or role change as by `author`.
+  Expected<Ok, LogRefusal> checkChange(wire::LogEvent::Reader e, const LogMember& author,
+                                       const CheckOptions& options) const;
+  Expected<Ok, LogRefusal> keepsAdminQuorum(const LogMember& target) const;
   Expected<Ok, LogRefusal> checkNewMember(wire::MemberInfo::Reader info, wire::KeySet::Reader keys,
                                           const CheckOptions& options) const;
   Expected<Ok, LogRefusal> checkRotation(wire::LogEvent::Reader e, const LogMember& author,
@@ -255,7 +288,7 @@ class DirectoryLog {
   Expected<Ok, LogRefusal> checkRevoke(wire::LogEvent::Revoke::Reader r, const LogMember& author) const;
   Expected<Ok, LogRefusal> checkRoleChange(wire::LogEvent::RoleChange::Reader r, const LogMember& author) const;
   bool keyInUse(crypto::ByteView key) const;
-  std::size_t activeAdmins() const;
+  std::string applyChange(wire::LogEvent::Reader e, std::uint64_t index, std::int64_t recordedAtMs);
   std::string addMember(wire::MemberInfo::Reader info, wire::KeySet::Reader keys, std::uint64_t index);
   void applyRevoke(wire::LogEvent::Revoke::Reader r, LogMember& m, std::int64_t atMs);
 
@@ -267,6 +300,9 @@ class DirectoryLog {
   std::set<std::array<std::uint8_t, 32>> usedKeys_;  // every key the log has named
   std::uint32_t version_ = LogVersion1;
   WitnessPolicy witnessPolicy_;
+  AdminPolicy adminPolicy_;
+  // Proposal ids an admission, amendment or adminAction adopted -> its entry.
+  std::map<std::array<std::uint8_t, 16>, std::uint64_t> adoptedProposals_;
   std::int64_t lastRecordedAtMs_ = 0;
   // BLAKE2b-256 of every event so far -> its entry (duplicates, all versions).
   std::map<std::array<std::uint8_t, 32>, std::uint64_t> eventHashes_;

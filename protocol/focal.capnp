@@ -177,6 +177,8 @@ struct LogEvent {
     amendment @9 :Admission;           # by the hub: an amendment proposal every member state approved
                                        # (same structure: the proposal and one approval per state)
     logVersion @11 :LogVersion;        # by the hub: the log's rules change from this entry on
+    adminAction @12 :Admission;        # by the hub: an admin change (Proposal.adminChange) with the
+                                       # approvals of other admins that make its quorum (PROTOCOL.md §11.7)
   }
   # The place an entry is signed for: the log's hub, the entry's index and
   # entryHash(index - 1) (32 zero bytes for entry 0).
@@ -185,6 +187,7 @@ struct LogEvent {
   struct Genesis {
     hubId @0 :Text; hubKey @1 :Data; logVersion @2 :UInt32;
     witnesses @3 :WitnessPolicy;   # unset or threshold 0: no witnesses (PROTOCOL.md §11.4)
+    admins @4 :AdminPolicy;        # unset: one admin's signature suffices, no delay (logs made before issue 27)
   }
   struct LogVersion { version @0 :UInt32; }  # 2: the checkpoint that starts v2 in a v1 log
   struct Register { member @0 :MemberInfo; keys @1 :KeySet; }
@@ -227,6 +230,15 @@ struct SignedLogHead {
   head @0 :Data;               # LogHead bytes
   signature @1 :Data;
   cosignatures @2 :List(Cosignature);  # witnesses' cosignatures of a head of this size (PROTOCOL.md §11.4)
+}
+
+# How many admins must sign a change of the directory (PROTOCOL.md §11.7).
+struct AdminPolicy {
+  quorum @0 :UInt32;              # k: admin signatures a register, revoke, role change or another
+                                  # member's rotation needs; 1 only for a single-admin test hub
+  firstAdmins @1 :UInt32;         # entries 1..firstAdmins register the first admins, signed by the hub key
+  forcedRotationDelayMs @2 :Int64;  # an admin's rotation of another member's keys takes effect no
+                                    # sooner than this after its proposal was made (default 72 h)
 }
 
 # Who witnesses the log, and how many cosignatures a client requires.
@@ -304,6 +316,20 @@ struct Proposal {
   union {
     admission @4 :LogEvent.Register;  # admit a resource-panel (or other) member
     amendment @5 :Text;               # any other change that needs consensus: its text, 1..16384 bytes
+    adminChange @6 :AdminChange;      # a directory change that needs the admin quorum (PROTOCOL.md §11.7)
+  }
+}
+
+# What an admin proposes to change in the directory: the event it would
+# otherwise sign alone. Decided by other admins (approve) or, for a
+# rotation of its keys, by the member itself (reject = objection).
+struct AdminChange {
+  union {
+    register @0 :LogEvent.Register;
+    revoke @1 :LogEvent.Revoke;
+    rotateEncryption @2 :LogEvent.RotateKey;
+    rotateIdentity @3 :LogEvent.RotateKey;
+    roleChange @4 :LogEvent.RoleChange;
   }
 }
 

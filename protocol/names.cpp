@@ -76,14 +76,15 @@ constexpr Name<P> ProposalStates[] = {
     {P::OPEN, "open"}, {P::ADOPTED, "adopted"}, {P::REJECTED, "rejected"}, {P::EXPIRED, "expired"}};
 
 constexpr Name<wire::Proposal::Which> ProposalKinds[] = {
-    {wire::Proposal::ADMISSION, "admission"}, {wire::Proposal::AMENDMENT, "amendment"}};
+    {wire::Proposal::ADMISSION, "admission"}, {wire::Proposal::AMENDMENT, "amendment"},
+    {wire::Proposal::ADMIN_CHANGE, "admin-change"}};
 
 using L = wire::LogEvent;
 constexpr Name<L::Which> LogEvents[] = {
     {L::GENESIS, "genesis"}, {L::REGISTER, "register"}, {L::ROTATE_ENCRYPTION, "rotate-encryption"},
     {L::ROTATE_IDENTITY, "rotate-identity"}, {L::REVOKE, "revoke"}, {L::ROLE_CHANGE, "role-change"},
     {L::RECORD_APPROVED, "record-approved"}, {L::ADMISSION, "admission"}, {L::AMENDMENT, "amendment"},
-    {L::LOG_VERSION, "log-version"}};
+    {L::LOG_VERSION, "log-version"}, {L::ADMIN_ACTION, "admin-action"}};
 
 using S = wire::ServerFrame;
 constexpr Name<S::Which> ServerFrames[] = {

@@ -9,6 +9,7 @@
 #include "protocol/text.hpp"
 #include "server/policy.hpp"
 #include "protocol/names.hpp"
+#include "protocol/admin_quorum.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -94,8 +95,9 @@ Result<Ok> ConsensusService::checkProposal(const Caller& caller, wire::Proposal:
     }
     return Ok{};
   }
+  if (p.which() == wire::Proposal::ADMIN_CHANGE) return directory_.checkProposedChange(p.getAdminChange(), caller.memberId);
   if (p.which() != wire::Proposal::ADMISSION) {
-    return fail(ErrorCode::INVALID_REQUEST, "a proposal is an admission or an amendment");
+    return fail(ErrorCode::INVALID_REQUEST, "a proposal is an admission, an amendment or an admin change");
   }
   return checkAdmission(p.getAdmission());
 }
@@ -114,16 +116,49 @@ net::awaitable<Result<Recorded>> ConsensusService::propose(Caller caller, Signed
     if (p.which() == wire::Proposal::ADMISSION) {
       spdlog::info("proposal {} by {}: admit {}", crypto::toHex(*proposalId), caller.memberId,
                    std::string(view(p.getAdmission().getMember().getId())));
+    } else if (p.which() == wire::Proposal::ADMIN_CHANGE) {
+      spdlog::info("proposal {} by {}: {} {}", crypto::toHex(*proposalId), caller.memberId,
+                   protocol::adminChangeName(p.getAdminChange()),
+                   std::string(protocol::adminChangeTarget(p.getAdminChange())));
     } else {
       spdlog::info("proposal {} by {}: amendment of {} bytes", crypto::toHex(*proposalId), caller.memberId,
                    p.getAmendment().size());
     }
     audit_.audit("admin.propose", caller.memberId, caller.remote, "proposal " + crypto::toHex(*proposalId));
   }
+  if (p.which() == wire::Proposal::ADMIN_CHANGE && !outcome->already) {
+    // k = 1 needs nobody else: adopted now, or when its delay ends.
+    auto guard = co_await log_.lock();
+    if (!guard) co_return fail(ErrorCode::UNAVAILABLE, "too many log changes waiting", 1000);
+    const std::int64_t now = clock_.nowMs();
+    auto adopted = co_await adoptIfAgreed(caller, *guard, *proposalId, now);
+    if (!adopted) co_return fail(adopted.error());
+  }
   co_return Recorded{*proposalId, outcome->recordedAtMs};
 }
 
 // ---- decisions and adoption ---------------------------------------------------------------
+
+// An admin change is decided by the other active admins (approve or
+// reject) and, for a rotation of its keys, by the member itself (reject
+// only: its objection). Returns what the log line calls the decider.
+Result<std::string> ConsensusService::checkAdminDecider(const Caller& caller, wire::Proposal::Reader p,
+                                                        bool approve) const {
+  const MemberRecord* m = directory_.find(caller.memberId);
+  const auto change = p.getAdminChange();
+  if (m != nullptr && m->active() && protocol::isForcedRotation(change, view(p.getProposerId())) &&
+      protocol::adminChangeTarget(change) == caller.memberId) {
+    if (approve) return fail(ErrorCode::FORBIDDEN, "a member does not approve a rotation of its own keys; it may object");
+    return std::string("objection of the member");
+  }
+  if (m == nullptr || !m->active() || !m->isAdmin) {
+    return fail(ErrorCode::FORBIDDEN, "admin quorum: only an active admin decides on an admin change");
+  }
+  if (view(p.getProposerId()) == caller.memberId && approve) {
+    return fail(ErrorCode::FORBIDDEN, "admin quorum: the proposer's signature already counts; another admin approves");
+  }
+  return "admin" + (m->state.empty() ? std::string() : " of " + m->state);
+}
 
 Result<std::string> ConsensusService::checkDecider(const Caller& caller) const {
   const auto me = directory_.consensusMember(caller.memberId);
@@ -152,7 +187,11 @@ net::awaitable<Result<Recorded>> ConsensusService::decide(Caller caller, SignedB
   if (auto ok = checkClockSkew(d.getDecidedAtMs(), now, "decidedAtMs"); !ok) co_return fail(ok.error());
   auto row = store_.proposal(*proposalId);
   if (!row) co_return fail(ErrorCode::NOT_FOUND, "no proposal " + crypto::toHex(*proposalId));
-  const auto state = checkDecider(caller);
+  auto stored = protocol::decode<wire::Proposal>(row->record.body);
+  if (!stored) co_return fail(ErrorCode::INTERNAL, "internal error");
+  const auto state = stored->root().which() == wire::Proposal::ADMIN_CHANGE
+                         ? checkAdminDecider(caller, stored->root(), approve)
+                         : checkDecider(caller);
   if (!state) co_return fail(state.error());
   if (!(crypto::hash256(row->record.body) == *proposalHash)) {
     co_return fail(ErrorCode::INVALID_REQUEST, "proposalHash is not the hash of the proposal's bytes");
@@ -170,6 +209,7 @@ net::awaitable<Result<Recorded>> ConsensusService::decide(Caller caller, SignedB
     auto adopted = co_await adoptIfAgreed(caller, *guard, *proposalId, now);
     if (!adopted) co_return fail(adopted.error());
   }
+  if (!approve) waiting_.erase(*proposalId);
   co_return Recorded{*proposalId, outcome->recordedAtMs};
 }
 
@@ -199,7 +239,16 @@ std::map<std::string, const StoredRecord*> ConsensusService::approvalsByState(co
 net::awaitable<Result<Ok>> ConsensusService::adoptIfAgreed(const Caller& caller, const AsyncMutex::Guard& held,
                                                            const crypto::BulletinId& proposalId, std::int64_t now) {
   auto row = store_.proposal(proposalId);
-  if (!row || row->state != wire::ProposalState::OPEN) co_return Ok{};
+  if (!row || row->state != wire::ProposalState::OPEN || now > row->expiresAtMs) {
+    waiting_.erase(proposalId);
+    co_return Ok{};
+  }
+  {
+    auto kind = protocol::decode<wire::Proposal>(row->record.body);
+    if (kind && kind->root().which() == wire::Proposal::ADMIN_CHANGE) {
+      co_return co_await adoptAdminChange(caller, held, *row, now);
+    }
+  }
   const auto required = directory_.requiredStates();
   const auto byState = approvalsByState(*row);
   if (required.empty() || byState.size() != required.size()) co_return Ok{};
@@ -228,6 +277,99 @@ net::awaitable<Result<Ok>> ConsensusService::adoptIfAgreed(const Caller& caller,
                  "log entry " + std::to_string(index) + ": proposal " + crypto::toHex(proposalId));
   }
   co_return Ok{};
+}
+
+// The adminAction entry for `row`: its proposal and every approval that
+// counts (an active admin other than the proposer, signed with the key of
+// its time; one per admin).
+void ConsensusService::buildAdminAction(capnp::MessageBuilder& mb, const ProposalRow& row,
+                                        wire::Proposal::Reader proposal, std::int64_t now) const {
+  std::vector<const StoredRecord*> counted;
+  std::set<std::string> seen{std::string(view(proposal.getProposerId()))};
+  for (const auto& dec : row.decisions) {
+    const auto m = directory_.consensusMember(dec.memberId);
+    const auto sig = crypto::Signature::fromBytes(dec.record.signature);
+    auto parsed = protocol::decode<wire::Decision>(dec.record.body);
+    if (!dec.approve || !m || !m->active || !m->isAdmin || !sig || !parsed || seen.contains(dec.memberId) ||
+        !protocol::signedWithKeyOfTheTime(*m, protocol::context::Decision, dec.record.body, *sig,
+                                          parsed->root().getDecidedAtMs())) {
+      continue;
+    }
+    seen.insert(dec.memberId);
+    counted.push_back(&dec.record);
+  }
+  auto e = mb.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(now);
+  auto a = e.initAdminAction();
+  a.initProposal().setBody(protocol::kjBytes(row.record.body));
+  a.getProposal().setSignature(protocol::kjBytes(row.record.signature));
+  auto approvals = a.initApprovals(static_cast<unsigned>(counted.size()));
+  for (unsigned i = 0; i < counted.size(); ++i) {
+    approvals[i].setBody(protocol::kjBytes(counted[i]->body));
+    approvals[i].setSignature(protocol::kjBytes(counted[i]->signature));
+  }
+}
+
+// Appends the adminAction when the quorum signed and, for another member's
+// key rotation, its delay has passed (until then it waits: adoptDueChanges).
+net::awaitable<Result<Ok>> ConsensusService::adoptAdminChange(const Caller& caller, const AsyncMutex::Guard& held,
+                                                              const ProposalRow& row, std::int64_t now) {
+  auto proposal = protocol::decode<wire::Proposal>(row.record.body);
+  if (!proposal) co_return fail(ErrorCode::INTERNAL, "internal error");
+  const auto p = proposal->root();
+  capnp::MallocMessageBuilder mb;
+  buildAdminAction(mb, row, p, now);
+  auto signers = protocol::countAdminSigners(mb.getRoot<wire::LogEvent>().asReader().getAdminAction(), now,
+                                             [this](std::string_view m) { return directory_.consensusMember(m); });
+  if (!signers || protocol::quorumShortfall(*signers, directory_.adminPolicy())) {
+    waiting_.erase(row.id);  // the next approval tries again
+    co_return Ok{};
+  }
+  if (protocol::isForcedRotation(p.getAdminChange(), view(p.getProposerId())) &&
+      now < p.getCreatedAtMs() + directory_.adminPolicy().forcedRotationDelayMs) {
+    waiting_.insert(row.id);
+    co_return Ok{};
+  }
+  waiting_.erase(row.id);
+  const auto proposalId = row.id;
+  auto makeJob = [pid = proposalId](auto entry, auto head) { return store::AdoptProposal{pid, entry, head}; };
+  auto appended = co_await log_.append(held, log_.hubDraft(mb, now, std::nullopt, now), makeJob);
+  if (!appended) {
+    if (appended.error().stage != LogAppender::Failure::Stage::Refused) co_return fail(appended.error().error);
+    spdlog::warn("admin change {} not adopted: {}", crypto::toHex(proposalId), appended.error().error.message);
+    co_return Ok{};
+  }
+  const auto index = appended->entry->index;
+  spdlog::info("admin change {} adopted by {} admins: log entry {} ({} {})", crypto::toHex(proposalId),
+               signers->members.size(), index, protocol::adminChangeName(p.getAdminChange()), appended->changed);
+  audit_.audit("admin.quorum", "-", caller.remote,
+               "log entry " + std::to_string(index) + ": " + protocol::adminChangeName(p.getAdminChange()) + " " +
+                   appended->changed);
+  co_return Ok{};
+}
+
+net::awaitable<void> ConsensusService::adoptDueChanges() {
+  if (!scanned_) {
+    // Changes that reached their quorum before a restart wait again here.
+    scanned_ = true;
+    for (const auto& row : store_.proposals(MaxListedProposals)) {
+      auto p = protocol::decode<wire::Proposal>(row.record.body);
+      if (row.state == wire::ProposalState::OPEN && p && p->root().which() == wire::Proposal::ADMIN_CHANGE) {
+        waiting_.insert(row.id);
+      }
+    }
+  }
+  if (waiting_.empty()) co_return;
+  const std::vector<crypto::BulletinId> ids(waiting_.begin(), waiting_.end());
+  // Named, not a temporary in the co_await expression (g++ 12 coroutines).
+  const Caller byTimer{"-", {}, "hub"};
+  for (const auto& id : ids) {
+    auto guard = co_await log_.lock();
+    if (!guard) co_return;  // busy: the next pass retries
+    const std::int64_t now = clock_.nowMs();
+    auto adopted = co_await adoptIfAgreed(byTimer, *guard, id, now);
+    if (!adopted) spdlog::warn("admin change {}: {}", crypto::toHex(id), adopted.error().message);
+  }
 }
 
 Result<std::vector<ProposalRow>> ConsensusService::listProposals(const std::string& memberId, std::int64_t& nowMs) {

@@ -19,6 +19,7 @@
 #include "protocol/procedure_limits.hpp"
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class ConsensusService {
 
   net::awaitable<Result<Recorded>> propose(Caller caller, SignedBody record, wire::Proposal::Reader p);
   net::awaitable<Result<Recorded>> decide(Caller caller, SignedBody record, wire::Decision::Reader d);
+  // Admin changes whose quorum signed and whose delay has passed are
+  // appended (the silence procedure's pass calls it; PROTOCOL.md §11.7).
+  net::awaitable<void> adoptDueChanges();
   // The newest proposals and the time they are judged at; to active members.
   Result<std::vector<ProposalRow>> listProposals(const std::string& memberId, std::int64_t& nowMs);
 
@@ -46,6 +50,11 @@ class ConsensusService {
   Result<Ok> checkAdmission(wire::LogEvent::Register::Reader r) const;
   // The caller's member state when it is a point of contact of one.
   Result<std::string> checkDecider(const Caller& caller) const;
+  Result<std::string> checkAdminDecider(const Caller& caller, wire::Proposal::Reader p, bool approve) const;
+  void buildAdminAction(capnp::MessageBuilder& mb, const ProposalRow& row, wire::Proposal::Reader proposal,
+                        std::int64_t now) const;
+  net::awaitable<Result<Ok>> adoptAdminChange(const Caller& caller, const AsyncMutex::Guard& held,
+                                              const ProposalRow& row, std::int64_t now);
   // The approvals that count, one per member state that must consent.
   std::map<std::string, const StoredRecord*> approvalsByState(const ProposalRow& row) const;
   // Adopts the proposal when every required state approved; Ok also when
@@ -60,6 +69,9 @@ class ConsensusService {
   LogAppender& log_;
   AuditSink& audit_;
   const std::vector<std::string>& memberStates_;
+  // Open admin changes that may become due (quorum signed, delay running).
+  std::set<crypto::BulletinId> waiting_;
+  bool scanned_ = false;
 };
 
 }  // namespace focal::server

@@ -28,7 +28,12 @@ ErrorCode codeOf(LogRule rule) {
     case LogRule::NotAdmin:
     case LogRule::NotSelfOrAdmin: return ErrorCode::FORBIDDEN;
     case LogRule::AdoptionRefused:
-    case LogRule::PanelByConsensus: return ErrorCode::POLICY_DENIED;
+    case LogRule::PanelByConsensus:
+    case LogRule::QuorumRequired:
+    case LogRule::QuorumNotMet:
+    case LogRule::QuorumWouldBreak:
+    case LogRule::RotationTooEarly: return ErrorCode::POLICY_DENIED;
+    case LogRule::ProposalReplayed: return ErrorCode::DUPLICATE;
     case LogRule::UnknownMember: return ErrorCode::UNKNOWN_RECIPIENT;
     case LogRule::MemberRevoked: return ErrorCode::REVOKED_KEY;
     default: return ErrorCode::INVALID_REQUEST;
@@ -43,6 +48,11 @@ protocol::LogEntryView viewOf(const StoredLogEntry& e) {
 
 HubError toHubError(const protocol::LogRefusal& refusal) {
   return HubError{codeOf(refusal.rule), protocol::describe(refusal)};
+}
+
+Result<Ok> Directory::checkProposedChange(wire::AdminChange::Reader change, std::string_view proposerId) const {
+  if (auto ok = log_.checkProposedChange(change, proposerId); !ok) return fail(toHubError(ok.error()));
+  return Ok{};
 }
 
 Result<Ok> Directory::check(crypto::ByteView event, const crypto::Signature& signature, std::string_view authorId,

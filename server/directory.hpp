@@ -89,6 +89,10 @@ class Directory {
   // the current size) with the head, replacing its witness's earlier one.
   void addCosignature(protocol::Cosignature c);
   const protocol::WitnessPolicy& witnessPolicy() const { return log_.witnessPolicy(); }
+  const protocol::AdminPolicy& adminPolicy() const { return log_.adminPolicy(); }
+  // May `proposerId` propose `change` now (PROTOCOL.md §11.7)? The change is
+  // checked as the proposer's own entry; the quorum comes at adoption.
+  Result<Ok> checkProposedChange(wire::AdminChange::Reader change, std::string_view proposerId) const;
 
  private:
   protocol::DirectoryLog log_;

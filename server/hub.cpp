@@ -64,6 +64,7 @@ net::ip::tcp::endpoint Hub::listen(const std::string& host, std::uint16_t port) 
 void Hub::start() {
   net::co_spawn(io_, acceptLoop(this), net::detached);
   net::co_spawn(io_, purgeLoop(this), net::detached);
+  silence_.alsoEachPass([this] { return consensus_.adoptDueChanges(); });
   silence_.start();
 }
 

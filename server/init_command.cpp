@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <capnp/message.h>
@@ -94,26 +95,79 @@ std::optional<fs::path> legacyAdminKeyFile(const fs::path& dir) {
   return std::nullopt;
 }
 
+// A first admin as init registers it.
+struct FirstAdmin {
+  crypto::PublicKeys keys;
+  std::string name;
+  std::string state;
+  wire::Institution institution = wire::Institution::POLICY_SECURITY;
+};
+
+crypto::PublicKeys readAdminPub(const fs::path& file, std::string_view option) {
+  auto pub = crypto::readPublicKeyFile(file);
+  if (!pub) throw std::runtime_error(std::string(option) + " " + file.string() + ": " + crypto::describe(pub.error()));
+  if (!validMemberId(pub->memberId) || isGroupAddress(pub->memberId)) {
+    throw std::runtime_error("admin id must match [a-z0-9][a-z0-9.-]{1,62} and not be a group address");
+  }
+  return *pub;
+}
+
+void checkAdminState(const std::string& state, const std::vector<std::string>& memberStates) {
+  if (state.empty()) return;
+  if (!protocol::isIso3166Alpha2(state)) {
+    throw std::runtime_error("admin state must be an ISO 3166-1 alpha-2 code in upper case, e.g. SG");
+  }
+  if (!std::binary_search(memberStates.begin(), memberStates.end(), state)) {
+    throw std::runtime_error("admin state " + state + " is not one of the member states (--member-states)");
+  }
+}
+
+// The co-admins and the quorum: checked here so that init fails with the
+// operator's words before anything is written (the log's rule checks again).
+protocol::AdminPolicy adminPolicy(const InitOptions& o, const std::vector<FirstAdmin>& admins) {
+  protocol::AdminPolicy p;
+  p.named = true;
+  p.firstAdmins = static_cast<std::uint32_t>(admins.size());
+  p.quorum = o.adminQuorum.value_or(admins.size() > 1 ? 2U : 1U);
+  p.forcedRotationDelayMs = o.forcedRotationDelayMs;
+  if (p.quorum < 1 || p.quorum > p.firstAdmins) {
+    throw std::runtime_error("--admin-quorum must be 1.." + std::to_string(p.firstAdmins) +
+                             " (the first admins: --admin-pub and each --co-admin)");
+  }
+  std::set<std::string> ids;
+  std::set<std::string> states;
+  for (const auto& a : admins) {
+    if (!ids.insert(a.keys.memberId).second) throw std::runtime_error("admin " + a.keys.memberId + " is named twice");
+    if (!a.state.empty()) states.insert(a.state);
+  }
+  if (p.quorum >= 2 && states.size() < 2) {
+    throw std::runtime_error("an admin quorum of " + std::to_string(p.quorum) +
+                             " needs first admins from at least two member states (--admin-state, --co-admin FILE.pub:CC)");
+  }
+  if (auto checked = [&] {
+        capnp::MallocMessageBuilder m;
+        auto b = m.initRoot<wire::AdminPolicy>();
+        protocol::writeAdminPolicy(b, p);
+        return protocol::readAdminPolicy(b.asReader());
+      }();
+      !checked) {
+    throw std::runtime_error(checked.error());
+  }
+  return p;
+}
+
 InitResult initHub(const InitOptions& o, const Clock& clock) {
   if (!validMemberId(o.hubId)) throw std::runtime_error("hub id must match [a-z0-9][a-z0-9.-]{1,62}");
   if (o.adminPublicKeyFile.empty()) {
     throw std::runtime_error("--admin-pub FILE.pub is required: the first admin runs `focal keygen` on their own "
                              "machine and gives you the .pub file (no admin private key is made on the hub)");
   }
-  auto readPub = crypto::readPublicKeyFile(o.adminPublicKeyFile);
-  if (!readPub) {
-    throw std::runtime_error("--admin-pub " + o.adminPublicKeyFile.string() + ": " + crypto::describe(readPub.error()));
-  }
-  const crypto::PublicKeys adminPublic = *readPub;
+  const crypto::PublicKeys adminPublic = readAdminPub(o.adminPublicKeyFile, "--admin-pub");
   const std::string adminId = o.adminId.empty() ? adminPublic.memberId : o.adminId;
   if (adminId != adminPublic.memberId) {
     throw std::runtime_error("--admin-id " + o.adminId + " differs from the member id in " +
                              o.adminPublicKeyFile.string() + " (" + adminPublic.memberId + ")");
   }
-  if (!validMemberId(adminId) || isGroupAddress(adminId)) {
-    throw std::runtime_error("admin id must match [a-z0-9][a-z0-9.-]{1,62} and not be a group address");
-  }
-  if (adminId == o.hubId) throw std::runtime_error("the admin id must differ from the hub id");
   std::vector<std::string> memberStates = o.memberStates.empty() ? Config::defaultMemberStates() : o.memberStates;
   for (auto& st : memberStates) {
     if (!protocol::isIso3166Alpha2(st)) {
@@ -122,14 +176,23 @@ InitResult initHub(const InitOptions& o, const Clock& clock) {
   }
   std::sort(memberStates.begin(), memberStates.end());
   memberStates.erase(std::unique(memberStates.begin(), memberStates.end()), memberStates.end());
-  if (!o.adminState.empty() && !protocol::isIso3166Alpha2(o.adminState)) {
-    throw std::runtime_error("admin state must be an ISO 3166-1 alpha-2 code in upper case, e.g. SG");
-  }
-  if (!o.adminState.empty() && !std::binary_search(memberStates.begin(), memberStates.end(), o.adminState)) {
-    throw std::runtime_error("admin state " + o.adminState + " is not one of the member states (--member-states)");
-  }
+  checkAdminState(o.adminState, memberStates);
   if (o.adminName.size() > protocol::MaxTextFieldBytes) throw std::runtime_error("admin name too long");
-  const wire::Institution institution = parseInstitution(o.adminInstitution);
+  std::vector<FirstAdmin> admins{{adminPublic, o.adminName.empty() ? adminId : o.adminName, o.adminState,
+                                  parseInstitution(o.adminInstitution)}};
+  for (const auto& co : o.coAdmins) {
+    checkAdminState(co.state, memberStates);
+    auto keys = readAdminPub(co.publicKeyFile, "--co-admin");
+    const std::string name = keys.memberId;
+    // A state's admin speaks for its police or policy agency; one without a
+    // state, for the secretariat.
+    admins.push_back(FirstAdmin{std::move(keys), name, co.state,
+                                co.state.empty() ? wire::Institution::SECRETARIAT : wire::Institution::POLICY_SECURITY});
+  }
+  for (const auto& a : admins) {
+    if (a.keys.memberId == o.hubId) throw std::runtime_error("the admin id must differ from the hub id");
+  }
+  const protocol::AdminPolicy admin = adminPolicy(o, admins);
   auto listen = parseListenAddress(o.listen);
   if (!listen) throw std::runtime_error("--listen: " + listen.error());
   if (o.tlsCertificate.has_value() != o.tlsPrivateKey.has_value()) {
@@ -206,34 +269,35 @@ InitResult initHub(const InitOptions& o, const Clock& clock) {
       g.setHubKey(kjBytes(hubKey.publicKey.view()));
       g.setLogVersion(protocol::CurrentLogVersion);  // entries bound to their place from here on
       if (witnesses.active()) protocol::writeWitnessPolicy(g.initWitnesses(), witnesses);
+      protocol::writeAdminPolicy(g.initAdmins(), admin);
       protocol::setLogPosition(e, protocol::LogPosition{o.hubId, 0, protocol::logGenesisPrev()});
     }
     appendEntry(db, directory, protocol::signLogEvent(genesis, hubKey.secretKey), o.hubId, hubKey.publicKey,
                 hubKey.secretKey, now);
 
-    capnp::MallocMessageBuilder reg;
-    {
+    // Signed by the hub key: init is the authority for the first admins,
+    // and their private keys are not here (PROTOCOL.md §11.1, entries 1..n).
+    for (const auto& a : admins) {
+      capnp::MallocMessageBuilder reg;
       auto e = reg.initRoot<wire::LogEvent>();
       e.setIssuedAtMs(now);
       auto r = e.initRegister();
       auto m = r.initMember();
-      m.setId(text(adminId));
-      m.setName(text(o.adminName.empty() ? adminId : o.adminName));
-      m.setState(text(o.adminState));
-      m.setInstitution(institution);
+      m.setId(text(a.keys.memberId));
+      m.setName(text(a.name));
+      m.setState(text(a.state));
+      m.setInstitution(a.institution);
       m.setIsAdmin(true);
       m.setIsSecretariat(false);
       auto k = r.initKeys();
-      k.setIdentityKey(kjBytes(adminPublic.identity.view()));
-      k.setEncryptionKey(kjBytes(adminPublic.encryption.view()));
-      k.setEncKeyCreatedAtMs(adminPublic.createdAtMs);
-      k.setEncKeyCert(kjBytes(adminPublic.encCert.view()));
-      protocol::setLogPosition(e, protocol::LogPosition{o.hubId, 1, directory.root()});
+      k.setIdentityKey(kjBytes(a.keys.identity.view()));
+      k.setEncryptionKey(kjBytes(a.keys.encryption.view()));
+      k.setEncKeyCreatedAtMs(a.keys.createdAtMs);
+      k.setEncKeyCert(kjBytes(a.keys.encCert.view()));
+      protocol::setLogPosition(e, protocol::LogPosition{o.hubId, directory.size(), directory.root()});
+      appendEntry(db, directory, protocol::signLogEvent(reg, hubKey.secretKey), o.hubId, hubKey.publicKey,
+                  hubKey.secretKey, now);
     }
-    // Signed by the hub key: init is the authority for the first admin, and
-    // the admin's private key is not here (PROTOCOL.md §11.1, entry 1).
-    appendEntry(db, directory, protocol::signLogEvent(reg, hubKey.secretKey), o.hubId, hubKey.publicKey,
-                hubKey.secretKey, now);
     txn.commit();
   }
 
@@ -249,6 +313,9 @@ InitResult initHub(const InitOptions& o, const Clock& clock) {
   r.adminId = adminId;
   r.adminPublicKeyFile = fs::absolute(o.adminPublicKeyFile);
   r.adminFingerprint = crypto::fingerprint(adminId, adminPublic.identity);
+  for (const auto& a : admins) r.admins.emplace_back(a.keys.memberId, crypto::fingerprint(a.keys.memberId, a.keys.identity));
+  r.adminQuorum = admin.quorum;
+  r.forcedRotationDelayMs = admin.forcedRotationDelayMs;
   return r;
 }
 

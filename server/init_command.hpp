@@ -2,9 +2,9 @@
 //
 // Writes (in this order, focal.toml last, so a failed init never looks like
 // a hub): tls/cert.pem + tls/key.pem (unless given), hub.key, focal.db with
-// log entry 0 (genesis, signed by the hub key) and entry 1 (the first
-// admin's registration, signed by the hub key: init is the authority), then
-// focal.toml.
+// log entry 0 (genesis, signed by the hub key, naming the admin quorum) and
+// entries 1..n (the first admins' registrations, signed by the hub key:
+// init is the authority), then focal.toml.
 //
 // The first admin's keys are made on the admin's own machine (`focal
 // keygen`); init reads only their public file (--admin-pub FILE.pub). No
@@ -17,6 +17,7 @@
 #pragma once
 
 #include "crypto/primitives.hpp"
+#include "protocol/admin_quorum.hpp"
 #include "server/clock.hpp"
 
 #include <filesystem>
@@ -50,6 +51,17 @@ struct InitOptions {
   // the threshold k of cosignatures clients require (default: all of them).
   std::vector<std::filesystem::path> witnessKeyFiles;
   std::optional<std::uint32_t> witnessThreshold;
+  // Further first admins (PROTOCOL.md §11.7), each a public key file and
+  // its member state ("" for none), registered after the first one.
+  struct CoAdmin {
+    std::filesystem::path publicKeyFile;
+    std::string state;
+  };
+  std::vector<CoAdmin> coAdmins;
+  // k: admin signatures a directory change needs (default: 2 with
+  // co-admins, 1 for a single-admin test hub).
+  std::optional<std::uint32_t> adminQuorum;
+  std::int64_t forcedRotationDelayMs = protocol::DefaultForcedRotationDelayMs;
 };
 
 struct InitResult {
@@ -62,6 +74,10 @@ struct InitResult {
   std::string adminId;
   std::filesystem::path adminPublicKeyFile;  // as given
   std::string adminFingerprint;
+  // Every first admin (the first one first): id and fingerprint.
+  std::vector<std::pair<std::string, std::string>> admins;
+  std::uint32_t adminQuorum = 1;
+  std::int64_t forcedRotationDelayMs = 0;
 };
 
 // Throws std::runtime_error with a message for the operator (HubLockHeld

@@ -146,6 +146,8 @@ int checkCommand(const fs::path& dir) {
 int initCommand(const InitOptions& options, bool json) {
   SystemClock clock;
   const InitResult r = initHub(options, clock);
+  nlohmann::json admins = nlohmann::json::array();
+  for (const auto& [id, fp] : r.admins) admins.push_back({{"admin_id", id}, {"fingerprint", fp}});
   if (json) {
     // The JSON dialect of focal (docs/json.md, focald init).
     nlohmann::json j = {
@@ -158,6 +160,9 @@ int initCommand(const InitOptions& options, bool json) {
         {"admin_id", r.adminId},
         {"admin_public_key_file", r.adminPublicKeyFile.string()},
         {"admin_fingerprint", r.adminFingerprint},
+        {"admins", admins},
+        {"admin_quorum", r.adminQuorum},
+        {"forced_rotation_delay_ms", r.forcedRotationDelayMs},
     };
     std::cout << j.dump(2) << std::endl;
     return 0;
@@ -170,7 +175,18 @@ int initCommand(const InitOptions& options, bool json) {
             << "  hub key fingerprint:  " << r.hubKeyFingerprint << "\n"
             << "  admin:                " << r.adminId << " (registered from " << r.adminPublicKeyFile.string()
             << ")\n"
-            << "  admin fingerprint:    " << r.adminFingerprint << "\n"
+            << "  admin fingerprint:    " << r.adminFingerprint << "\n";
+  for (std::size_t i = 1; i < r.admins.size(); ++i) {
+    std::cout << "  co-admin:             " << r.admins[i].first << "  " << r.admins[i].second << "\n";
+  }
+  std::cout << "  admin quorum:         " << r.adminQuorum << " of " << r.admins.size()
+            << " admins for every directory change; another member's key rotation waits "
+            << r.forcedRotationDelayMs / 3'600'000 << " h\n";
+  if (r.adminQuorum < 2) {
+    std::cout << "WARNING: admin quorum 1: ONE admin key can register, revoke and rotate members. Use this\n"
+              << "only for a test hub; a hub in service needs --co-admin FILE.pub:CC and --admin-quorum 2.\n";
+  }
+  std::cout
             << "Give clients the address, the CA file and both fingerprints over a trusted channel.\n"
             << "The hub's signing key (hub.key) is stored unencrypted, mode 0600, so the hub can sign\n"
             << "log heads unattended: protect and back it up like the TLS private key.\n"
@@ -333,6 +349,21 @@ int main(int argc, char** argv) {
   auto* thresholdOpt = initCmd->add_option("--witness-threshold", witnessThreshold,
                                            "How many fresh witness cosignatures clients require (1..the number of "
                                            "--witness; default: all)");
+  std::vector<std::string> coAdmins;
+  initCmd->add_option("--co-admin", coAdmins,
+                      "A further first admin: FILE.pub:CC (its public key file and member state; FILE.pub alone "
+                      "for an admin without a state, e.g. the secretariat's); repeat for each. With co-admins "
+                      "every directory change needs --admin-quorum admins from two member states");
+  std::uint32_t adminQuorum = 0;
+  auto* quorumOpt = initCmd->add_option("--admin-quorum", adminQuorum,
+                                        "k: how many admins must sign a registration, revocation, role change "
+                                        "or another member's key rotation (default: 2 with --co-admin, else 1: "
+                                        "a single-admin test hub, which every client warns about)");
+  std::string rotationDelay = "72h";
+  initCmd->add_option("--forced-rotation-delay", rotationDelay,
+                      "How long an admin's rotation of ANOTHER member's keys waits before it takes effect, so the "
+                      "member is told and can object: 72h, 3d, 30m, or 0 for none (at most 30d)")
+      ->capture_default_str();
   bool renewCert = false;
   initCmd->add_flag("--renew-cert", renewCert,
                     "For an existing hub in DIR (stopped): a new self-signed TLS key and certificate, everything "
@@ -451,6 +482,18 @@ int main(int argc, char** argv) {
         return ExitUsage;
       }
       init.adminPublicKeyFile = adminPub;
+      for (const auto& co : coAdmins) {
+        const auto colon = co.rfind(':');
+        const bool hasState = colon != std::string::npos && co.size() - colon == 3;
+        init.coAdmins.push_back({hasState ? co.substr(0, colon) : co, hasState ? co.substr(colon + 1) : ""});
+      }
+      if (*quorumOpt) init.adminQuorum = adminQuorum;
+      const auto delay = rotationDelay == "0" ? std::optional<std::int64_t>(0) : protocol::parseDurationMs(rotationDelay);
+      if (!delay) {
+        reportError(json, "usage", "--forced-rotation-delay " + rotationDelay + ": give 72h, 3d, 30m, 90s or 0");
+        return ExitUsage;
+      }
+      init.forcedRotationDelayMs = *delay;
       if (*thresholdOpt) init.witnessThreshold = witnessThreshold;
       if (!tlsCert.empty()) init.tlsCertificate = tlsCert;
       if (!tlsKey.empty()) init.tlsPrivateKey = tlsKey;

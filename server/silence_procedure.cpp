@@ -25,6 +25,16 @@ net::awaitable<void> SilenceProcedure::loop() {
     if (stopping_) break;
     co_await refreshHead();
     if (stopping_) break;
+    if (extraPass_) {
+      ++inFlight_;
+      try {
+        co_await extraPass_();
+      } catch (const std::exception& e) {
+        spdlog::error("a periodic log task failed: {}", e.what());
+      }
+      --inFlight_;
+      if (stopping_) break;
+    }
     timer_.expires_after(poll_);
     co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
   }

@@ -10,6 +10,9 @@
 // one of the same size and root now (LogAppender::refreshHead), so heads
 // come at least hourly even when nothing is appended.
 //
+// Each pass also runs the hook alsoEachPass() sets (admin changes whose
+// delay ended are adopted there).
+//
 // Owned by the Hub; io thread only. stop() ends the task; inFlight() tells
 // shutdown whether an approval is still being written.
 #pragma once
@@ -21,6 +24,7 @@
 #include "server/store.hpp"
 
 #include <chrono>
+#include <functional>
 
 namespace focal::server {
 
@@ -36,6 +40,9 @@ class SilenceProcedure {
   // 1 s; focald's --test-clock sets it lower, since the test moves the
   // clock by writing a file the hub cannot watch).
   void setPoll(std::chrono::milliseconds every) { poll_ = every; }
+  // Also run `pass` on every pass (the admin changes whose delay ended,
+  // ConsensusService::adoptDueChanges); set before start().
+  void alsoEachPass(std::function<net::awaitable<void>()> pass) { extraPass_ = std::move(pass); }
   void start();
   void stop();
   // Approvals being written now (shutdown waits for them).
@@ -58,6 +65,7 @@ class SilenceProcedure {
   std::chrono::milliseconds poll_{1000};
   bool stopping_ = false;
   std::size_t inFlight_ = 0;
+  std::function<net::awaitable<void>()> extraPass_;
 };
 
 }  // namespace focal::server

@@ -11,6 +11,7 @@
 #include "protocol/consensus.hpp"
 #include "protocol/signing.hpp"
 
+#include <algorithm>
 #include <capnp/message.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -183,6 +184,11 @@ Hub::Hub(HubOptions options) {
   std::vector<std::string> initArgv{FOCALD_PATH, "init", dir().string(), "--admin-pub", adminKeyFile_.string() + ".pub",
                                     "--json"};
   initArgv.insert(initArgv.end(), options.initArgs.begin(), options.initArgs.end());
+  // A single-admin test hub whose admin may rotate a member's keys at once
+  // (tests/integration/admin_quorum_test.cpp sets the delay it tests).
+  if (std::find(initArgv.begin(), initArgv.end(), "--forced-rotation-delay") == initArgv.end()) {
+    initArgv.insert(initArgv.end(), {"--forced-rotation-delay", "0"});
+  }
   auto init = runProcess(initArgv, {});
   if (init.exitCode != 0) throw std::runtime_error("focald init failed: " + init.out + init.err);
   const auto j = nlohmann::json::parse(init.out);

@@ -442,6 +442,20 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
     runChecked("focal witness", concat(witnessed.cliGlobals(w.keyFile, h / "witness"), {"witness", "--follow", "--once"}));
   }
 
+  // Admins by quorum: a hub with an SG and an MY admin (k = 2).
+  {
+    const auto myKey = makeKeyFileWithPublic(h, "my-admin");
+    Hub quorum(HubOptions{{}, false, {"--admin-state", "SG", "--co-admin", myKey.string() + ".pub:MY"}});
+    const auto sgAdmin = quorum.cliGlobals(quorum.adminKeyFile(), h / "q-sg");
+    const auto myAdmin = quorum.cliGlobals(myKey, h / "q-my");
+    const auto poc = makeKeyFileWithPublic(h, "vn-poc");
+    const auto pending = runChecked("focal admin register (pending)",
+                                    concat(sgAdmin, {"admin", "register", poc.string() + ".pub", "--state", "VN",
+                                                     "--institution", "law-enforcement", "--name", "VN"}));
+    runChecked("focal admin pending", concat(myAdmin, {"admin", "pending"}));
+    runChecked("focal admin approve", concat(myAdmin, {"admin", "approve", pending.at("proposal_id")}));
+  }
+
   // Every documented section was exercised.
   for (const auto& [section, s] : theDoc()) {
     if (s.keys.empty()) continue;

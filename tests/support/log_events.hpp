@@ -3,6 +3,7 @@
 #pragma once
 
 #include "crypto/keyfile.hpp"
+#include "protocol/admin_quorum.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/log.hpp"
 
@@ -49,6 +50,21 @@ inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::Sig
     g.setLogVersion(version);
     protocol::setLogPosition(e, protocol::LogPosition{hubId, 0, protocol::logGenesisPrev()});
   }
+  return protocol::signLogEvent(m, hub.secretKey);
+}
+
+// A v2 genesis naming `admins` (PROTOCOL.md §11.7), positioned as entry 0.
+inline protocol::SignedEvent genesisWithAdmins(const std::string& hubId, const crypto::SigningKeyPair& hub,
+                                               const protocol::AdminPolicy& admins, std::int64_t at = T0) {
+  capnp::MallocMessageBuilder m;
+  auto e = m.initRoot<wire::LogEvent>();
+  e.setIssuedAtMs(at);
+  auto g = e.initGenesis();
+  g.setHubId(text(hubId));
+  g.setHubKey(kjBytes(hub.publicKey.view()));
+  g.setLogVersion(2);
+  protocol::writeAdminPolicy(g.initAdmins(), admins);
+  protocol::setLogPosition(e, protocol::LogPosition{hubId, 0, protocol::logGenesisPrev()});
   return protocol::signLogEvent(m, hub.secretKey);
 }
 
@@ -152,15 +168,17 @@ inline crypto::MemberKeys withNewEncryption(const crypto::MemberKeys& keys, std:
   return k;
 }
 
-// An `admission` (or `amendment`) outcome: the proposal and its approvals,
-// signed by the hub key.
-inline protocol::SignedEvent adoption(bool admission, const crypto::SigningSecretKey& hubKey,
-                                      const protocol::SignedRecordBytes& proposal,
-                                      const std::vector<protocol::SignedRecordBytes>& approvals) {
+// An `admission`, `amendment` or `adminAction` outcome: the proposal and
+// its approvals, signed by the hub key.
+inline protocol::SignedEvent outcome(wire::LogEvent::Which kind, const crypto::SigningSecretKey& hubKey,
+                                     const protocol::SignedRecordBytes& proposal,
+                                     const std::vector<protocol::SignedRecordBytes>& approvals, std::int64_t at = T0) {
   capnp::MallocMessageBuilder m;
   auto e = m.initRoot<wire::LogEvent>();
-  e.setIssuedAtMs(T0);
-  auto a = admission ? e.initAdmission() : e.initAmendment();
+  e.setIssuedAtMs(at);
+  auto a = kind == wire::LogEvent::ADMISSION ? e.initAdmission()
+           : kind == wire::LogEvent::AMENDMENT ? e.initAmendment()
+                                               : e.initAdminAction();
   a.initProposal().setBody(kjBytes(proposal.body));
   a.getProposal().setSignature(kjBytes(proposal.signature.view()));
   auto list = a.initApprovals(static_cast<unsigned>(approvals.size()));
@@ -169,6 +187,20 @@ inline protocol::SignedEvent adoption(bool admission, const crypto::SigningSecre
     list[i].setSignature(kjBytes(approvals[i].signature.view()));
   }
   return protocol::signLogEvent(m, hubKey);
+}
+
+inline protocol::SignedEvent adoption(bool admission, const crypto::SigningSecretKey& hubKey,
+                                      const protocol::SignedRecordBytes& proposal,
+                                      const std::vector<protocol::SignedRecordBytes>& approvals) {
+  return outcome(admission ? wire::LogEvent::ADMISSION : wire::LogEvent::AMENDMENT, hubKey, proposal, approvals);
+}
+
+// An admin's AdminChange proposal of the change `ev` carries.
+inline protocol::SignedRecordBytes changeProposal(const protocol::SignedEvent& ev, const crypto::MemberKeys& proposer,
+                                                  std::int64_t at = T0, std::int64_t lifetimeMs = 30LL * 86'400'000) {
+  auto parsed = protocol::decode<wire::LogEvent>(ev.event);
+  if (!parsed) throw std::logic_error("changeProposal(): the event does not parse");
+  return protocol::makeAdminChangeProposal(parsed->root(), proposer, at, at + lifetimeMs);
 }
 
 // `ev` signed again by `author` with its position set to `at` (log v2:
