@@ -3,6 +3,8 @@
 // script or another client checks the hub's listings the same way.
 #include "client/consensus_verifier.hpp"
 
+#include "client/log_gossip.hpp"
+
 #include "client/client_error.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/admin_quorum.hpp"
@@ -10,6 +12,8 @@
 #include "protocol/message.hpp"
 #include "protocol/records.hpp"
 #include "protocol/signing.hpp"
+
+#include <fmt/format.h>
 
 namespace focal::client {
 
@@ -112,11 +116,23 @@ std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, cons
     if (!info || !(info->recordId == recordId) || info->memberId != *who) {
       throw VerifyError("the comment of " + *who + " does not verify");
     }
-    VerifiedComment v{info->memberId, info->objection, info->commentedAtMs, !info->sealedText.empty(), std::nullopt};
+    VerifiedComment v{info->memberId, info->objection, info->commentedAtMs, !info->sealedText.empty(), std::nullopt, {}};
     if (v.sealed) {
-      v.text = protocol::openCommentText(info->sealedText, me.encryption);
+      auto opened = protocol::openComment(info->sealedText, me.encryption);
       for (const auto& old : me.previousEncryption) {
-        if (!v.text) v.text = protocol::openCommentText(info->sealedText, old);
+        if (!opened) opened = protocol::openComment(info->sealedText, old);
+      }
+      if (opened) v.text = opened->text;
+      // Gossip (PROTOCOL.md §11.4, §12.4): only the record's sender opens it.
+      if (opened && opened->logHead && dir.verifiedLog()) {
+        const SignedHeadBytes carried{opened->logHead->head, crypto::Bytes(opened->logHead->signature.view().begin(),
+                                                                           opened->logHead->signature.view().end())};
+        v.carriedHeadCheck = carriedHeadCheckName(checkCarriedHead(
+            *dir.verifiedLog(), carried, fmt::format("the comment of {} on record {}", v.memberId, crypto::toHex(recordId))));
+      }
+      if (opened && opened->payloadVersion > 0 && opened->text.empty()) {  // a head and no text: as a bare comment
+        v.text.reset();
+        v.sealed = false;
       }
     }
     out.push_back(std::move(v));

@@ -76,13 +76,17 @@ struct VerifiedComment {
   std::string memberId;
   bool objection = false;
   std::int64_t commentedAtMs = 0;
-  bool sealed = false;              // it carries a text
+  bool sealed = false;              // it carries a sealed payload (a text, or a head)
   std::optional<std::string> text;  // the text, if `me` could open it
+  // The head it carried, checked against the directory's verified log
+  // (client/log_gossip.hpp): "", "consistent", "unconfirmed", "invalid".
+  std::string carriedHeadCheck;
 };
 
 // Every comment of `status` (the hub's answer for record `recordId`),
 // verified against the verified directory. Throws VerifyError on the first
-// that does not verify.
+// that does not verify, and on a carried head that conflicts with the
+// directory's verified log (a fork, recorded: PROTOCOL.md §11.4).
 std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, const crypto::BulletinId& recordId,
                                             const HubDirectory& dir, const crypto::MemberKeys& me);
 

@@ -20,6 +20,15 @@ constexpr const char* CaFile = "hub-ca.pem";
 
 std::string short16(const crypto::Hash256& h) { return crypto::toHex(h).substr(0, 16); }
 
+// "k of [id key16, ...]" for the alarm.
+std::string describePolicy(const protocol::WitnessPolicy& p) {
+  std::string out = fmt::format("{} of [", p.threshold);
+  for (std::size_t i = 0; i < p.witnesses.size(); ++i) {
+    out += fmt::format("{}{} {}", i ? ", " : "", p.witnesses[i].memberId, crypto::toHex(p.witnesses[i].key).substr(0, 16));
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 std::optional<protocol::EnrolmentBundle> loadPinnedBundle(const fs::path& profileDir) {
@@ -66,6 +75,14 @@ Expected<Ok, std::string> checkPin(const protocol::EnrolmentBundle& pin, std::st
     return unexpected(fmt::format("the log's genesis entry has hash {} but the enrolment bundle pins genesis {} "
                                   "(another log than the one you enrolled with)",
                                   short16(hashes[0]), short16(pin.genesisHash)));
+  }
+  // SECURITY: a version-2 bundle pins the witness policy it names (and
+  // whose cosignatures it carries): a log whose genesis names other
+  // witnesses or another threshold is another log, whatever its hash.
+  if (!hashes.empty() && pin.version >= 2 && !(log.witnessPolicy() == pin.witnesses)) {
+    return unexpected(fmt::format("the log's genesis names a witness policy ({}) other than the one the enrolment "
+                                  "bundle pins ({})",
+                                  describePolicy(log.witnessPolicy()), describePolicy(pin.witnesses)));
   }
   if (!complete) return Ok{};
   if (log.size() < pin.headSize) {

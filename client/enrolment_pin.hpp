@@ -3,8 +3,8 @@
 // by `focal profile init --bundle`, and checked by VerifiedLog on every
 // verification of that hub's log (connect and `focal verify-log`).
 //
-// Pinned: the hub id, the hub key, the genesis entry hash, and the bundle's
-// head as a floor (the log must have at least that many entries and extend
+// Pinned: the hub id, the hub key, the genesis entry hash, the witness
+// policy (version-2 bundles), and the bundle's head as a floor (the log must have at least that many entries and extend
 // it). Not pinned: anything after the head (freshness, split views): see
 // SECURITY.md §4.1.
 #pragma once
@@ -30,7 +30,8 @@ std::filesystem::path pinBundle(const std::filesystem::path& profileDir, const s
                                 const protocol::EnrolmentBundle& bundle);
 
 // The pin against a log of hub `hubId` presenting `hubKey`: same hub id and
-// key; the log's entry 0 (if verified) has the pinned genesis hash; with
+// key; the log's entry 0 (if verified) has the pinned genesis hash and
+// (version 2) names the pinned witness policy; with
 // `complete` (the log matched the hub's head) it reaches the bundle's head
 // and extends it. The error names what differed.
 Expected<Ok, std::string> checkPin(const protocol::EnrolmentBundle& pin, std::string_view hubId,

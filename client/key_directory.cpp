@@ -37,12 +37,16 @@ std::shared_ptr<VerifiedLog> synced(Connection& connection) {
 HubDirectory HubDirectory::fetch(Connection& connection) {
   auto log = synced(connection);
   log->requireWitnessed(nowMs());  // the client's one clock (client_clock.hpp)
-  return HubDirectory(log->verifier().records(), log->verifier().hubId());
+  HubDirectory d(log->verifier().records(), log->verifier().hubId());
+  d.log_ = std::move(log);
+  return d;
 }
 
 HubDirectory HubDirectory::fetchUnwitnessed(Connection& connection) {
   auto log = synced(connection);
-  return HubDirectory(log->verifier().records(), log->verifier().hubId());
+  HubDirectory d(log->verifier().records(), log->verifier().hubId());
+  d.log_ = std::move(log);
+  return d;
 }
 
 const MemberRecord* HubDirectory::find(std::string_view memberId) const {

@@ -6,12 +6,14 @@
 
 #include "client/member_record.hpp"
 
+#include <memory>
 #include <string_view>
 #include <vector>
 
 namespace focal::client {
 
 class Connection;
+class VerifiedLog;
 
 class KeyDirectory {
  public:
@@ -44,10 +46,15 @@ class HubDirectory final : public KeyDirectory {
   const MemberRecord* find(std::string_view memberId) const override;
   const std::vector<MemberRecord>& members() const override { return members_; }
   std::string_view hubId() const override { return hubId_; }
+  // The verified log this directory was read from, just synced (fetch,
+  // fetchUnwitnessed); null for records from elsewhere. Heads that records
+  // carry are checked against it (client/log_gossip.hpp).
+  const std::shared_ptr<VerifiedLog>& verifiedLog() const { return log_; }
 
  private:
   std::vector<MemberRecord> members_;  // sorted by id
   std::string hubId_;
+  std::shared_ptr<VerifiedLog> log_;
 };
 
 }  // namespace focal::client

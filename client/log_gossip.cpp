@@ -46,9 +46,8 @@ protocol::ForkProof proofAgainstOwn(const VerifiedLog& log, const SignedHeadByte
   return p;
 }
 
-[[noreturn]] void raiseFork(const VerifiedLog& log, protocol::ForkProof proof, const OpenedMessage& m) {
-  proof.note = fmt::format("the smaller head was carried by bulletin {} from {}{}; detected by the receiver", crypto::toHex(m.id),
-                           m.senderId, m.forwardedBy ? " (forwarded by " + m.forwardedBy->forwarderId + ")" : "");
+[[noreturn]] void raiseFork(const VerifiedLog& log, protocol::ForkProof proof, const std::string& carrier) {
+  proof.note = fmt::format("the smaller head was carried by {}; detected by the receiver", carrier);
   // The proof must hold before it is kept: both heads were checked, so this
   // only guards against a bug here.
   if (auto ok = protocol::checkForkProof(proof); !ok) {
@@ -95,11 +94,30 @@ CarriedHeadCheck checkCarriedHead(Connection& c, OpenedMessage& m) {
       log->sync(c);  // fetch and verify up to the hub's head; a bad log throws here
       found = compareCarriedHead(*log, carried, fork);
     }
-    if (fork) raiseFork(*log, std::move(*fork), m);
+    if (fork) {
+      raiseFork(*log, std::move(*fork),
+                fmt::format("bulletin {} from {}{}", crypto::toHex(m.id), m.senderId,
+                            m.forwardedBy ? " (forwarded by " + m.forwardedBy->forwarderId + ")" : ""));
+    }
     verdict = found.value_or(CarriedHeadCheck::Unconfirmed);
   }
   m.carriedHeadCheck = carriedHeadCheckName(verdict);
   return verdict;
+}
+
+std::optional<protocol::SignedHead> headToCarry(const Connection& c) {
+  const auto& log = c.verifiedLog();
+  if (!log || !log->head()) return std::nullopt;
+  auto sig = crypto::Signature::fromBytes(log->head()->signature);
+  if (!sig) return std::nullopt;
+  return protocol::SignedHead{log->head()->head, *sig};
+}
+
+CarriedHeadCheck checkCarriedHead(const VerifiedLog& log, const SignedHeadBytes& carried, const std::string& carrier) {
+  std::optional<protocol::ForkProof> fork;
+  const auto found = compareCarriedHead(log, carried, fork);
+  if (fork) raiseFork(log, std::move(*fork), carrier);
+  return found.value_or(CarriedHeadCheck::Unconfirmed);
 }
 
 fs::path forkFile(const fs::path& logStateDir) { return logStateDir / "fork.json"; }

@@ -1,4 +1,4 @@
-// Gossip of log heads inside bulletins (PROTOCOL.md §11.4) and what this
+// Gossip of log heads inside bulletins and comments (PROTOCOL.md §11.4) and what this
 // client does with a fork it catches (§11.5).
 //
 // Every bulletin this client seals carries its latest verified head in the
@@ -39,6 +39,17 @@ const char* carriedHeadCheckName(CarriedHeadCheck c);  // "", "consistent", "unc
 // log (syncing it when the head is larger), sets m.carriedHeadCheck and
 // returns the verdict. On a fork: records it and throws VerifyError.
 CarriedHeadCheck checkCarriedHead(Connection& c, OpenedMessage& m);
+
+// The head this client carries in what it seals (a comment's payload,
+// protocol::makeComment): the connection's verified head, as the hub signed
+// it; nullopt when there is none.
+std::optional<protocol::SignedHead> headToCarry(const Connection& c);
+
+// The same for a head another record carried (a comment's sealed payload,
+// PROTOCOL.md §12.4) against `log` as just synced, without the network: a
+// head larger than `log` is "unconfirmed". `carrier` names the record for
+// the fork proof's note. On a fork: records it and throws VerifyError.
+CarriedHeadCheck checkCarriedHead(const VerifiedLog& log, const SignedHeadBytes& carried, const std::string& carrier);
 
 // The verdict of a carried head against `log` as it stands, without the
 // network: nullopt when it is larger than `log`. When the heads conflict

@@ -7,13 +7,16 @@
 // parseEnrolmentBundle checks everything that can be checked without the hub:
 // size, syntax, version, the head's signature under the bundle's hub key and
 // that the head's fields are the ones the JSON states, the genesis hash
-// against the head of a one-entry log. It does NOT check the CA certificate
+// against the head of a one-entry log, and (version 2) the witness policy's
+// syntax and every cosignature of the head under the policy's keys. It does
+// NOT check the CA certificate
 // (the TLS layer loads it) nor that the hub's log extends the head (that
 // needs the hub: client/verified_log.cpp, on every verification).
 #pragma once
 
 #include "crypto/types.hpp"
 #include "protocol/message.hpp"
+#include "protocol/witness.hpp"
 
 #include <cstdint>
 #include <string>
@@ -23,12 +26,14 @@
 namespace focal::protocol {
 
 inline constexpr std::string_view EnrolmentBundleFormat = "focal-enrolment-bundle";
-inline constexpr int EnrolmentBundleVersion = 1;
+// Version written; version 1 (no witnesses) is still read.
+inline constexpr int EnrolmentBundleVersion = 2;
 // A bundle is a few KiB (the CA certificate is most of it); anything larger
 // is refused before it is parsed.
 inline constexpr std::size_t MaxEnrolmentBundleBytes = 64 * 1024;
 
 struct EnrolmentBundle {
+  int version = EnrolmentBundleVersion;  // as read; rendering always writes the current one
   std::string hubId;
   std::string hubAddress;  // HOST:PORT clients connect to
   crypto::SigningPublicKey hubKey;
@@ -41,9 +46,11 @@ struct EnrolmentBundle {
   std::uint64_t headSize = 0;
   crypto::Hash256 headRoot;
   std::int64_t headTimeMs = 0;
-  // Reserved for witnesses (issue 26): version 1 requires none.
-  std::vector<crypto::SigningPublicKey> witnessKeys;
-  std::uint32_t witnessThreshold = 0;
+  // Version 2: the witness policy the genesis names (PROTOCOL.md §11.6),
+  // pinned, and the hub's stored cosignatures of heads of headSize entries
+  // and root headRoot (possibly fewer than the threshold). Version 1: none.
+  WitnessPolicy witnesses;
+  std::vector<Cosignature> headCosignatures;
 };
 
 enum class BundleError {
@@ -53,7 +60,8 @@ enum class BundleError {
   BadHeadSignature,  // the head does not verify under the bundle's hub key
   HeadMismatch,      // the signed head says other things than the JSON fields
   GenesisMismatch,   // a one-entry head whose root is not the genesis hash
-  WitnessesUnsupported,  // witness keys or a threshold: not in this version
+  WitnessesUnsupported,  // a version-1 bundle naming witness keys or a threshold
+  BadCosignature,    // a cosignature not by a policy witness, not verifying, of another head, or twice
 };
 // "bundle-too-large", "bundle-malformed", ...: the typed error names.
 const char* bundleErrorName(BundleError e);

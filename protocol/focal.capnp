@@ -306,6 +306,15 @@ struct Comment {
   commentedAtMs @4 :Int64;
 }
 
+# The plaintext sealed in Comment.sealedText from payload version 1 on
+# (PROTOCOL.md §12.4): 0x00 0x01 || CommentPayload bytes, sealed in every
+# comment, with or without text. Before: bare UTF-8 text, sealed only when
+# there was text; still opened.
+struct CommentPayload {
+  text @0 :Text;
+  logHead @1 :SignedLogHead;   # the commenter's latest verified head (gossip, PROTOCOL.md §11.4); no cosignatures
+}
+
 # context "focal/v1/proposal"; by an admin. Takes effect only when a point of
 # contact of every member state approved it and nobody rejected it.
 struct Proposal {

@@ -376,6 +376,7 @@ template Expected<Parsed<wire::ForwardRecord>, WireError> decode<wire::ForwardRe
 template Expected<Parsed<wire::Permission>, WireError> decode<wire::Permission>(ByteView);
 template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retraction>(ByteView);
 template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
+template Expected<Parsed<wire::CommentPayload>, WireError> decode<wire::CommentPayload>(ByteView);
 template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);
 template Expected<Parsed<wire::Decision>, WireError> decode<wire::Decision>(ByteView);
 template Expected<Parsed<wire::SignedRecord>, WireError> decode<wire::SignedRecord>(ByteView);

@@ -102,20 +102,40 @@ SignedRecordBytes makeRetraction(const crypto::BulletinId& bulletinId, std::stri
   return signRecord(context::Retraction, m, sender.identity.secretKey);
 }
 
+namespace {
+
+// 0x00 0x01 || CommentPayload{text, logHead}.
+Bytes commentPayload(std::string_view text, const std::optional<SignedHead>& logHead) {
+  capnp::MallocMessageBuilder m;
+  auto p = m.initRoot<wire::CommentPayload>();
+  p.setText(asText(text));
+  if (logHead) {
+    auto h = p.initLogHead();
+    h.setHead(kjBytes(logHead->head));
+    h.setSignature(kjBytes(logHead->signature.view()));
+  }
+  Bytes out{CommentPayloadMarker, CommentPayloadVersion};
+  const auto bytes = toBytes(m);
+  out.insert(out.end(), bytes.begin(), bytes.end());
+  return out;
+}
+
+}  // namespace
+
 SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection, std::string_view text,
                               const crypto::BoxPublicKey& recordSenderKey, const crypto::MemberKeys& author,
-                              std::int64_t nowMs) {
+                              std::int64_t nowMs, const std::optional<SignedHead>& logHead) {
   capnp::MallocMessageBuilder m;
   auto c = m.initRoot<wire::Comment>();
   c.setRecordId(kjBytes(recordId.view()));
   c.setMemberId(asText(author.memberId));
   c.setObjection(objection);
-  if (!text.empty()) {
-    Bytes sealed(text.size() + crypto_box_SEALBYTES);
-    crypto_box_seal(sealed.data(), reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-                    recordSenderKey.data());
-    c.setSealedText(kjBytes(sealed));
-  }
+  // SECURITY: sealed in every comment, text or not, so the hub cannot tell
+  // the comments that carry a head from those that do not, nor which head.
+  const Bytes payload = commentPayload(text, logHead);
+  Bytes sealed(payload.size() + crypto_box_SEALBYTES);
+  crypto_box_seal(sealed.data(), payload.data(), payload.size(), recordSenderKey.data());
+  c.setSealedText(kjBytes(sealed));
   c.setCommentedAtMs(nowMs);
   return signRecord(context::Comment, m, author.identity.secretKey);
 }
@@ -142,14 +162,37 @@ Expected<CommentInfo, RecordError> verifyComment(ByteView body, const crypto::Si
   return info;
 }
 
-std::optional<std::string> openCommentText(ByteView sealedText, const crypto::BoxKeyPair& keys) {
+std::optional<OpenedComment> openComment(ByteView sealedText, const crypto::BoxKeyPair& keys) {
   if (sealedText.size() < crypto_box_SEALBYTES) return std::nullopt;
-  std::string text(sealedText.size() - crypto_box_SEALBYTES, '\0');
-  if (crypto_box_seal_open(reinterpret_cast<unsigned char*>(text.data()), sealedText.data(), sealedText.size(),
-                           keys.publicKey.data(), keys.secretKey.data()) != 0) {
+  Bytes plain(sealedText.size() - crypto_box_SEALBYTES);
+  if (crypto_box_seal_open(plain.data(), sealedText.data(), sealedText.size(), keys.publicKey.data(),
+                           keys.secretKey.data()) != 0) {
     return std::nullopt;
   }
-  return text;
+  OpenedComment out;
+  if (plain.size() < 2 || plain[0] != CommentPayloadMarker) {  // an older comment: bare text
+    out.text.assign(plain.begin(), plain.end());
+    return out;
+  }
+  if (plain[1] != CommentPayloadVersion) return std::nullopt;  // a later version this client cannot read
+  auto parsed = decode<wire::CommentPayload>(ByteView(plain).subspan(2));
+  if (!parsed) return std::nullopt;
+  const auto p = parsed->root();
+  out.payloadVersion = CommentPayloadVersion;
+  out.text = std::string(view(p.getText()));
+  if (p.hasLogHead()) {
+    const auto head = view(p.getLogHead().getHead());
+    auto sig = crypto::Signature::fromBytes(view(p.getLogHead().getSignature()));
+    // A signature of the wrong length is no head at all (no evidence).
+    if (sig && !head.empty()) out.logHead = SignedHead{Bytes(head.begin(), head.end()), *sig};
+  }
+  return out;
+}
+
+std::optional<std::string> openCommentText(ByteView sealedText, const crypto::BoxKeyPair& keys) {
+  auto opened = openComment(sealedText, keys);
+  if (!opened) return std::nullopt;
+  return std::move(opened->text);
 }
 
 std::optional<std::string> peekForwarder(ByteView recordBody) {

@@ -11,6 +11,7 @@
 
 #include "crypto/keyfile.hpp"
 #include "protocol/bulletin.hpp"
+#include "protocol/log.hpp"
 
 #include <string>
 #include <vector>
@@ -92,13 +93,21 @@ Expected<RetractionInfo, RecordError> verifyRetraction(ByteView body, const cryp
 
 // ---- summary records (PROTOCOL.md §12.4) ----
 
-// A signed Comment on summary record `recordId`. `text` (may be empty) is
-// sealed to the record sender's encryption key, so only the secretariat
-// member who circulated the record reads it; the hub sees only whether it
-// is an objection.
+// A signed Comment on summary record `recordId`. Its sealed payload (the
+// text, which may be empty, and `logHead`: the author's latest verified
+// head, gossip of PROTOCOL.md §11.4) is sealed to the record sender's
+// encryption key in every comment, so only the secretariat member who
+// circulated the record reads it; the hub sees only whether it is an
+// objection, and the payload's length.
 SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection, std::string_view text,
                               const crypto::BoxPublicKey& recordSenderKey, const crypto::MemberKeys& author,
-                              std::int64_t nowMs);
+                              std::int64_t nowMs, const std::optional<SignedHead>& logHead = std::nullopt);
+
+// The first two plaintext bytes of a versioned comment payload. Older
+// comments sealed bare text, which focal never began with a NUL (a
+// command-line argument cannot hold one).
+inline constexpr std::uint8_t CommentPayloadMarker = 0x00;
+inline constexpr std::uint8_t CommentPayloadVersion = 1;
 
 struct CommentInfo {
   crypto::BulletinId recordId;
@@ -114,8 +123,18 @@ std::optional<std::string> peekCommenter(ByteView body);
 // key of the member it names) and its structure.
 Expected<CommentInfo, RecordError> verifyComment(ByteView body, const crypto::Signature& sig,
                                                  const crypto::SigningPublicKey& authorKey);
-// Opens a comment's sealed text with the record sender's encryption key
-// pair (nullopt if it was not sealed to it).
+// A comment's sealed payload, opened. `payloadVersion` 0: an older
+// comment's bare text (no head); 1: a CommentPayload.
+struct OpenedComment {
+  std::string text;
+  std::optional<SignedHead> logHead;  // as carried, unchecked (the receiver checks it against its log)
+  int payloadVersion = 0;
+};
+// Opens a comment's sealed payload with the record sender's encryption key
+// pair (nullopt if it was not sealed to it, or a versioned payload that
+// does not read).
+std::optional<OpenedComment> openComment(ByteView sealedText, const crypto::BoxKeyPair& recordSenderKeys);
+// The text alone (openComment's), for callers that need no head.
 std::optional<std::string> openCommentText(ByteView sealedText, const crypto::BoxKeyPair& recordSenderKeys);
 
 }  // namespace focal::protocol

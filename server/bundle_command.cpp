@@ -3,6 +3,7 @@
 #include "crypto/primitives.hpp"
 #include "protocol/enrolment_bundle.hpp"
 #include "protocol/log.hpp"
+#include "protocol/witness.hpp"
 #include "server/config.hpp"
 #include "server/sqlite.hpp"
 #include "server/store.hpp"
@@ -31,6 +32,16 @@ std::string readText(const fs::path& p) {
   return s.str();
 }
 
+// The witness policy the genesis entry names (PROTOCOL.md §11.6): what
+// clients enrolled with the bundle pin.
+protocol::WitnessPolicy genesisPolicy(const StoredLogEntry& genesis) {
+  auto event = protocol::decode<wire::LogEvent>(genesis.event);
+  if (!event || !event->root().isGenesis()) throw std::runtime_error("entry 0 of the log is not a genesis");
+  auto policy = protocol::readWitnessPolicy(event->root().getGenesis().getWitnesses());
+  if (!policy) throw std::runtime_error("the genesis's witness policy: " + policy.error());
+  return std::move(policy).value();
+}
+
 bool wildcardHost(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
 
 // The address clients are told to connect to.
@@ -50,7 +61,7 @@ std::string bundleAddress(const Config& cfg, const std::string& address) {
 
 }  // namespace
 
-std::string makeEnrolmentBundle(const fs::path& dir, const std::string& address) {
+std::string makeEnrolmentBundle(const fs::path& dir, const std::string& address, std::string* warning) {
   auto config = loadConfig(dir / "focal.toml");
   if (!config) throw std::runtime_error(config.error());
   const Config& cfg = *config;
@@ -81,6 +92,19 @@ std::string makeEnrolmentBundle(const fs::path& dir, const std::string& address)
   b.headSize = parsed->root().getSize();
   b.headTimeMs = parsed->root().getTimeMs();
   b.headRoot = last[0].entryHash;
+  b.witnesses = genesisPolicy(genesis[0]);
+  // The cosignatures the hub holds for this size that are of this very log
+  // (as focald serves them, server/startup.cpp): a stale row is left out.
+  for (auto& c : store.cosignatures(size)) {
+    auto h = protocol::checkCosignature(b.witnesses, b.hubId, b.hubKey, c);
+    if (h && h->size == b.headSize && h->root == b.headRoot) b.headCosignatures.push_back(std::move(c));
+  }
+  if (warning != nullptr && b.headCosignatures.size() < b.witnesses.threshold) {
+    *warning = "warning: the head of " + std::to_string(b.headSize) + " entries has " +
+               std::to_string(b.headCosignatures.size()) + " of the " + std::to_string(b.witnesses.threshold) +
+               " witness cosignatures the log requires; the bundle carries those it has (run the witnesses, then "
+               "make the bundle again)";
+  }
   const std::string text = protocol::renderEnrolmentBundle(b);
   // What a client will check, checked here first: a bundle focald writes is
   // one a client accepts (a head that disagrees with the entries is refused).

@@ -387,7 +387,8 @@ int main(int argc, char** argv) {
                         "wildcard such as 0.0.0.0 or [::])");
   bundleCmd->footer(
       "The bundle (JSON, PROTOCOL.md section 11.3) holds the hub id, address, hub public key, the TLS certificate\n"
-      "clients pin, the genesis entry hash and the latest signed head; no private key. Hand it to the member\n"
+      "clients pin, the genesis entry hash, the witness policy and the latest signed head with its witness\n"
+      "cosignatures (a warning on stderr when it has fewer than the threshold); no private key. Hand it to the member\n"
       "over a channel that protects its integrity; they run: focal profile init --bundle FILE --key KEYFILE");
 
   fs::path backupDir, backupOut;
@@ -464,7 +465,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*bundleCmd) {
-      const std::string text = makeEnrolmentBundle(bundleDir, bundleAddress);
+      std::string warning;
+      const std::string text = makeEnrolmentBundle(bundleDir, bundleAddress, &warning);
+      if (!warning.empty()) std::cerr << warning << std::endl;
       if (bundleOut.empty()) {
         std::cout << text << std::flush;
       } else {

@@ -28,7 +28,9 @@ namespace focal::server {
 class RecordsService {
  public:
   // A comment's sealed text: 8 KiB of text plus the sealed box overhead.
-  static constexpr std::size_t MaxCommentTextBytes = 8 * 1024 + 48;
+  // 8 KiB of text in the sealed payload with the carried head (PROTOCOL.md
+  // §12.4): text, about 250 bytes of payload and head, 48 of the seal.
+  static constexpr std::size_t MaxCommentTextBytes = 8 * 1024 + 512;
 
   RecordsService(Store& store, CommitQueue& commits, const Directory& directory, Clock& clock,
                  DeliveryNotifier& deliveries)

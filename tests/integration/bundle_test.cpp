@@ -96,6 +96,14 @@ TEST_CASE_METHOD(Enrolment, "A bundle from a running hub sets up profiles that s
   CHECK(read.at("verified") == true);
   const auto v = runCliJson({"--profile-dir", (home.path() / "my").string(), "verify-log"});
   CHECK(v.at("bundle_pinned") == true);
+  // A version-1 bundle (before witnesses) still enrols and pins.
+  json v1 = bundle();
+  v1["version"] = 1;
+  v1["head"].erase("cosignatures");
+  v1["witnesses"] = {{"keys", json::array()}, {"threshold", 0}};
+  writeText(home.path() / "v1.json", v1.dump(2));
+  enrol("old", sg, home.path() / "v1.json");
+  CHECK(runCliJson({"--profile-dir", (home.path() / "old").string(), "verify-log"}).at("bundle_pinned") == true);
   // Without a bundle verify-log says so.
   const auto tofu = runCli(concat(hub.cliGlobals(sg.keyFile, home.path() / "tofu"), {"verify-log"}));
   CHECK(tofu.exitCode == 0);
@@ -108,8 +116,11 @@ TEST_CASE_METHOD(Enrolment, "focald bundle prints public material only", "[integ
   const auto r = focaldBundle(hub);
   REQUIRE(r.exitCode == 0);
   const json b = json::parse(r.out);
-  CHECK(b.at("witnesses").at("keys").empty());
+  CHECK(b.at("version") == 2);
+  CHECK(b.at("witnesses").at("members").empty());
   CHECK(b.at("witnesses").at("threshold") == 0);
+  CHECK(b.at("head").at("cosignatures").empty());
+  CHECK(r.err.find("warning") == std::string::npos);
   const std::string hubKey = slurp(hub.dir() / "hub.key");
   REQUIRE(hubKey.size() == 64);
   CHECK(r.out.find(hubKey) == std::string::npos);
@@ -164,11 +175,19 @@ TEST_CASE_METHOD(Enrolment, "Tampered, truncated, oversize or unsupported bundle
   refused("root", edited([&](json& b) { b["head"]["root"] = flipHex(b["head"]["root"]); }), "bundle-head-mismatch");
   refused("witness",
           edited([&](json& b) {
-            b["witnesses"]["keys"].push_back(crypto::toHex(crypto::SigningKeyPair::generate().publicKey));
-            b["witnesses"]["threshold"] = 1;
+            b["witnesses"]["members"].push_back(
+                {{"member_id", "wit-sg"}, {"key", crypto::toHex(crypto::SigningKeyPair::generate().publicKey)}});
+            b["witnesses"]["threshold"] = 2;
+          }),
+          "bundle-malformed");
+  refused("v1-witness",
+          edited([&](json& b) {
+            b["version"] = 1;
+            b["head"].erase("cosignatures");
+            b["witnesses"] = {{"keys", {crypto::toHex(crypto::SigningKeyPair::generate().publicKey)}}, {"threshold", 1}};
           }),
           "bundle-witnesses-unsupported");
-  refused("version", edited([&](json& b) { b["version"] = 2; }), "bundle-unsupported");
+  refused("version", edited([&](json& b) { b["version"] = 3; }), "bundle-unsupported");
   refused("unknown", edited([&](json& b) { b["extra"] = true; }), "bundle-malformed");
   refused("no-ca", edited([&](json& b) { b.erase("ca_certificate_pem"); }), "bundle-malformed");
 }

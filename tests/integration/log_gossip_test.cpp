@@ -11,6 +11,7 @@
 #include "client/delivery_opener.hpp"
 #include "client/log_gossip.hpp"
 #include "client/verified_log.hpp"
+#include "protocol/records.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -57,6 +58,19 @@ struct Receiver {
   }
 };
 
+// A second hub copied from `a` (one operator's second view): then in A the
+// admin revokes th-rtp-cyber, in B vn-mps-cyber is registered in that place.
+std::unique_ptr<Hub> splitByOneRevocation(Hub& a, const TempDir& home) {
+  a.stop();
+  auto b = a.copyStopped();
+  a.start();
+  b->start();
+  runCliJson(concat(a.cliGlobals(a.adminKeyFile(), home.path() / "admin-a"),
+                    {"admin", "revoke", "th-rtp-cyber", "--reason", "laptop stolen"}));
+  b->createMember("vn-mps-cyber", "VN");
+  return b;
+}
+
 }  // namespace
 
 TEST_CASE("A hub that shows SG and MY logs differing by one revocation is caught as a fork on SG's first bulletin",
@@ -68,16 +82,10 @@ TEST_CASE("A hub that shows SG and MY logs differing by one revocation is caught
   a.createMember("th-rtp-cyber", "TH");  // entry 4: the member whose key is stolen
   const fs::path myProfile = home.path() / "my";
   runCliJson(concat(a.cliGlobals(my.keyFile, myProfile), {"verify-log"}));  // MY verified 5 entries
-  a.stop();
-  auto b = a.copyStopped();
-  a.start();
-  b->start();
   // SG's view (hub A): the admin revokes TH's stolen key (entry 5). MY's view
   // (hub B): the revocation is not there; the admin's next entry, signed for
   // that place, is a registration.
-  runCliJson(concat(a.cliGlobals(a.adminKeyFile(), home.path() / "admin-a"),
-                    {"admin", "revoke", "th-rtp-cyber", "--reason", "laptop stolen"}));
-  b->createMember("vn-mps-cyber", "VN");
+  auto b = splitByOneRevocation(a, home);
   const auto sent = runCliJson(concat(a.cliGlobals(sg.keyFile, home.path() / "sg"), sendArgs("my-pdrm-cyber")));
   relayQueue(a, *b, sg, my);
 
@@ -193,4 +201,52 @@ TEST_CASE("A carried head larger than the hub will serve is unconfirmed, not a f
   REQUIRE(opened);
   CHECK(opened->carriedHeadCheck == "unconfirmed");
   CHECK(me.conn->verifiedLog()->size() == 4);
+}
+
+// Comments carry their author's head too, sealed to the record's sender
+// (PROTOCOL.md §11.4, §12.4): the secretariat's client, reading the comments
+// on its record in its own view of the log, catches the fork.
+TEST_CASE("A comment carrying a head of another view makes the record sender's client record a fork",
+          "[integration][log][gossip][fork][comment]") {
+  Hub a;
+  TempDir home;
+  const auto sec = a.createMember("sg-asean-sec", "SG", wire::Institution::SECRETARIAT, true);
+  const auto my = withKeyFile(a, "my-pdrm-cyber", "MY");
+  a.createMember("th-rtp-cyber", "TH");
+  const auto secProfile = home.path() / "sec";
+  const auto recordId =
+      runCliJson(concat(a.cliGlobals(sec.keyFile, secProfile),
+                        {"send", "--summary-record", "--to", "my-pdrm-cyber", "--tlp", "green", "--title",
+                         "WG on CC summary record", "--body", "1. Opening.", "--comment-window", "1h"}))
+          .at("bulletin_id")
+          .get<std::string>();
+  const auto record = *crypto::BulletinId::fromBytes(*crypto::fromHex(recordId));
+  // MY's view (hub A): TH's key revoked. The secretariat's (hub B): not,
+  // another registration in that place instead.
+  auto b = splitByOneRevocation(a, home);
+
+  // MY comments with the head it verified at A; the comment reaches the
+  // secretariat through B (the hub moves it, it cannot open it).
+  Receiver myClient(a, my.keys);
+  const auto carried = client::headToCarry(*myClient.conn);
+  REQUIRE(carried);
+  b->connect(my.keys)->comment(protocol::makeComment(record, false, "Item 1: fine", sec.keys.publicKeys().encryption,
+                                                     my.keys, nowMs(), carried));
+
+  const auto asSec = [&](const std::vector<std::string>& command, int exit) {
+    return runCliJson(concat(b->cliGlobals(sec.keyFile, secProfile), command), exit);
+  };
+  const auto alarm = errorOf(asSec({"record-status", recordId}, 3));
+  CHECK_THAT(alarm, Catch::Contains("FORK") && Catch::Contains("the comment of my-pdrm-cyber") &&
+                        Catch::Contains(recordId));
+  CHECK_THAT(errorOf(asSec({"inbox"}, 3)), Catch::Contains("FORK"));  // recorded: every command refuses
+  const auto proofFile = home.path() / "proof.json";
+  CHECK(asSec({"verify-log", "--proof-out", proofFile.string()}, 0).at("smaller").at("size") == 6);
+
+  // The same comment in the view it was made in is consistent: no alarm.
+  myClient.conn->comment(protocol::makeComment(record, false, "Item 1: fine", sec.keys.publicKeys().encryption,
+                                               my.keys, nowMs(), carried));
+  const auto inA = runCliJson(concat(a.cliGlobals(sec.keyFile, home.path() / "sec-a"), {"record-status", recordId}));
+  REQUIRE(inA.at("comments").size() == 1);
+  CHECK(inA.at("comments")[0].at("text") == "Item 1: fine");
 }

@@ -144,3 +144,58 @@ TEST_CASE_METHOD(Witnessed, "The hub refuses a cosignature from a non-witness or
   CHECK(served[0].witnessId == "wit-sg");
   CHECK(served[0].signature == good.signature);
 }
+
+// Issue 26, "Enrolment pins the genesis" with witnesses: the bundle carries
+// the policy and the cosignatures the hub holds; a profile enrolled from it
+// pins the policy.
+TEST_CASE_METHOD(Witnessed, "focald bundle carries the witness policy and cosignatures, and the policy is pinned",
+                 "[integration][witness][bundle]") {
+  witness(witSg);  // one of the two: the bundle is made, with a warning
+  const auto made = runProcess({FOCALD_PATH, "bundle", hub.dir().string(), "--address", hub.address()});
+  REQUIRE(made.exitCode == 0);
+  CHECK_THAT(made.err, Catch::Contains("1 of the 2 witness cosignatures"));
+  const json b = json::parse(made.out);
+  CHECK(b.at("version") == 2);
+  CHECK(b.at("witnesses").at("threshold") == 2);
+  REQUIRE(b.at("witnesses").at("members").size() == 2);
+  CHECK(b.at("witnesses").at("members")[0].at("key") == crypto::toHex(witSg.keys.identity.publicKey));
+  REQUIRE(b.at("head").at("cosignatures").size() == 1);
+  CHECK(b.at("head").at("cosignatures")[0].at("witness_id") == "wit-sg");
+
+  const auto enrol = [&](const std::string& name, const json& bundle, int exit = 0) {
+    const auto file = home.path() / (name + ".bundle.json");
+    std::ofstream(file) << bundle.dump(2);
+    return runCliJson({"--profile-dir", (home.path() / name).string(), "profile", "init", "--bundle", file.string(),
+                       "--key", a.keyFile.string()},
+                      exit);
+  };
+  const auto asProfile = [&](const std::string& name) {
+    return std::vector<std::string>{"--profile-dir", (home.path() / name).string(), "--hub", hub.address()};
+  };
+  enrol("good", b);
+  CHECK(runCliJson(concat(asProfile("good"), {"verify-log"})).at("bundle_pinned") == true);
+  witness(witMy);
+  runCliJson(concat(asProfile("good"), {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend",
+                                        "--title", "enrolled", "--body", "witnessed"}));
+
+  // The key of the witness whose cosignature it carries replaced: its
+  // cosignature no longer verifies, the bundle is refused on import.
+  json forged = b;
+  forged["witnesses"]["members"][0]["key"] = crypto::toHex(crypto::SigningKeyPair::generate().publicKey);
+  CHECK(enrol("forged", forged, 1).at("error").at("code") == "bundle-bad-cosignature");
+
+  // The other witness's key replaced: the bundle reads (nothing it carries
+  // is signed by that key), but the log's genesis names another policy, so
+  // the first connect fails with exit 3.
+  json tampered = b;
+  tampered["witnesses"]["members"][1]["key"] = crypto::toHex(crypto::SigningKeyPair::generate().publicKey);
+  enrol("tampered", tampered);
+  const auto e = runCliJson(concat(asProfile("tampered"), {"verify-log"}), 3);
+  CHECK_THAT(errorText(e), Catch::StartsWith("verification-failed") && Catch::Contains("witness policy") &&
+                               Catch::Contains("enrolment bundle"));
+  // Another threshold is another policy too.
+  json lower = b;
+  lower["witnesses"]["threshold"] = 1;
+  enrol("lower", lower);
+  CHECK_THAT(errorText(runCliJson(concat(asProfile("lower"), {"inbox"}), 3)), Catch::Contains("witness policy"));
+}

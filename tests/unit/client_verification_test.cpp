@@ -157,6 +157,14 @@ TEST_CASE("Comments verify under their author's key and open for the record's se
   SECTION("a comment on another record") {
     CHECK_THROWS_AS(verifyComments(status, otherId, w.dir, w.bob), VerifyError);
   }
+  SECTION("a comment without text shows as one, for the sender") {
+    status.comments = {raw(protocol::makeComment(recordId, false, "", bobKey, w.alice, T0))};
+    const auto v = verifyComments(status, recordId, w.dir, w.bob);
+    REQUIRE(v.size() == 1);
+    CHECK_FALSE(v[0].sealed);
+    CHECK_FALSE(v[0].text);
+    CHECK(v[0].carriedHeadCheck.empty());  // no head, and a directory without a log
+  }
   SECTION("a comment by someone outside the directory") {
     const auto stranger = crypto::MemberKeys::generate("xx-eve", T0);
     status.comments = {raw(protocol::makeComment(recordId, false, "", bobKey, stranger, T0))};
