@@ -4,6 +4,7 @@
 // the member states (PROTOCOL.md §12.5).
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
+#include "client/log_gossip.hpp"
 #include "client/text_input.hpp"
 #include "client/client_error.hpp"
 #include "client/consensus_verifier.hpp"
@@ -50,7 +51,10 @@ int runComment(CliContext& ctx, const CommentArgs& a) {
   const MemberRecord* sender = found.directory().find(m.senderId);
   if (sender == nullptr) throw VerifyError("the record's sender " + m.senderId + " is not in the verified directory");
   ctx.requireFreshHead(*found.conn);
-  const auto record = protocol::makeComment(id, a.objection, a.text, sender->encryptionKey, found.keys, nowMs());
+  // The head this client verified travels sealed to the record's sender
+  // (gossip, PROTOCOL.md §11.4).
+  const auto record = protocol::makeComment(id, a.objection, a.text, sender->encryptionKey, found.keys, nowMs(),
+                                            headToCarry(*found.conn));
   const auto recorded = found.conn->comment(record);
   if (ctx.out().json()) {
     ctx.out().document({{"bulletin_id", crypto::toHex(id)},

@@ -164,7 +164,7 @@ help-sync)
     r=$(complete_words "$comp_focal" "$focal" ver)
     [ "$(echo $r)" = "verify verify-log" ] || fail "completion of 'focal ver': '$r'"
     r=$(complete_words "$comp_focal" "$focal" admin re)
-    [ "$(echo $r)" = "register revoke" ] || fail "completion of 'focal admin re': '$r'"
+    [ "$(echo $r)" = "register revoke reject" ] || fail "completion of 'focal admin re': '$r'"
     r=$(complete_words "$comp_focal" "$focal" send --tl)
     [ "$r" = --tlp ] || fail "completion of 'focal send --tl': '$r'"
     r=$(complete_words "$comp_focald" "$focald" run --log-)

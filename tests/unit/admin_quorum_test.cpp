@@ -126,20 +126,23 @@ TEST_CASE("admin quorum: one admin's register revoke role change or rotation of 
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error(), Catch::Contains("needs the admin quorum"));
   }
+  // Each refused by the hub, then by a client fed a log that has it.
+  const auto bothRefuse = [&log](const protocol::SignedEvent& unpositioned, const std::string& words) {
+    refused(log.offerBy(unpositioned, log.a), ErrorCode::POLICY_DENIED, words);
+    const auto r = log.clientAccepts(log.by(unpositioned, log.a), "sg-a", log.a.identity.publicKey, log.at + 1);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error(), Catch::Contains(words));
+  };
   SECTION("revoke") {
-    refused(log.offerBy(revocation("my-b", log.b.identity.publicKey.view(), log.a.identity.secretKey, log.at), log.a),
-            ErrorCode::POLICY_DENIED, "revoke members or keys alone");
+    bothRefuse(revocation("my-b", log.b.identity.publicKey.view(), log.a.identity.secretKey, log.at),
+               "revoke members or keys alone");
   }
-  SECTION("role change") {
-    refused(log.offerBy(roleChange("my-b", false, log.a.identity.secretKey), log.a), ErrorCode::POLICY_DENIED,
-            "change roles alone");
-  }
+  SECTION("role change") { bothRefuse(roleChange("my-b", false, log.a.identity.secretKey), "change roles alone"); }
   SECTION("another member's rotation") {
     const auto fresh = crypto::MemberKeys::generate("my-b", T0);
-    refused(log.offerBy(rotation(true, "my-b", log.b.identity.publicKey.view(), fresh.publicKeys(),
-                                 log.a.identity.secretKey, log.at),
-                        log.a),
-            ErrorCode::POLICY_DENIED, "rotate another member's keys");
+    bothRefuse(rotation(true, "my-b", log.b.identity.publicKey.view(), fresh.publicKeys(), log.a.identity.secretKey,
+                        log.at),
+               "rotate another member's keys");
   }
   SECTION("a member's own rotation stays its own entry") {
     const auto fresh = withNewEncryption(log.b, T0);
