@@ -90,7 +90,7 @@ ProposalTally tallyDecisions(const VerifiedProposal& v, const HubDirectory& dir,
 }
 
 std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, const crypto::BulletinId& recordId,
-                                            const HubDirectory& dir, const crypto::MemberKeys& me) {
+                                            const HubDirectory& dir, const crypto::Keyring& me) {
   std::vector<VerifiedComment> out;
   for (const auto& c : status.comments) {
     const auto who = protocol::peekCommenter(c.body);
@@ -103,10 +103,7 @@ std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, cons
     }
     VerifiedComment v{info->memberId, info->objection, info->commentedAtMs, !info->sealedText.empty(), std::nullopt};
     if (v.sealed) {
-      v.text = protocol::openCommentText(info->sealedText, me.encryption);
-      for (const auto& old : me.previousEncryption) {
-        if (!v.text) v.text = protocol::openCommentText(info->sealedText, old);
-      }
+      v.text = protocol::openCommentText(info->sealedText, me);
     }
     out.push_back(std::move(v));
   }

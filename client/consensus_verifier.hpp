@@ -12,7 +12,7 @@
 
 #include "client/connection.hpp"
 #include "client/key_directory.hpp"
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -79,6 +79,6 @@ struct VerifiedComment {
 // verified against the verified directory. Throws VerifyError on the first
 // that does not verify.
 std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, const crypto::BulletinId& recordId,
-                                            const HubDirectory& dir, const crypto::MemberKeys& me);
+                                            const HubDirectory& dir, const crypto::Keyring& me);
 
 }  // namespace focal::client

@@ -9,7 +9,7 @@
 // same content key K wrapped for each new recipient.
 #pragma once
 
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 #include "protocol/bulletin.hpp"
 
 #include <string>
@@ -25,6 +25,8 @@ struct SignedRecordBytes {
 // Signs `message` (serialised once) under `context`.
 SignedRecordBytes signRecord(std::string_view context, capnp::MessageBuilder& message,
                              const crypto::SigningSecretKey& key);
+// The same through the member's key operations (in process or the agent).
+SignedRecordBytes signRecord(std::string_view context, capnp::MessageBuilder& message, const crypto::Keyring& signer);
 
 struct ForwardDraft {
   ByteView originalHeader;              // the bulletin's signed header bytes
@@ -37,15 +39,15 @@ enum class RecordError { Malformed, BadSignature, WrongBulletin, NotAuthorised, 
 const char* describe(RecordError e);
 
 // A forward record re-wrapping K for each new recipient, sorted by member id.
-Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, const crypto::MemberKeys& forwarder,
+Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, const crypto::Keyring& forwarder,
                                                      std::int64_t nowMs,
                                                      std::optional<crypto::BulletinId> forwardId = std::nullopt);
 
 SignedRecordBytes makePermission(const crypto::BulletinId& bulletinId, const std::vector<std::string>& grantees,
-                                 const crypto::MemberKeys& originator, std::int64_t nowMs);
+                                 const crypto::Keyring& originator, std::int64_t nowMs);
 
 SignedRecordBytes makeRetraction(const crypto::BulletinId& bulletinId, std::string_view reason,
-                                 const crypto::MemberKeys& sender, std::int64_t nowMs);
+                                 const crypto::Keyring& sender, std::int64_t nowMs);
 
 struct ForwardInfo {
   std::string forwarderId;
@@ -72,7 +74,7 @@ Expected<OpenedForward, RecordError> openForwarded(ByteView header, const crypto
                                                    const crypto::SigningPublicKey& expectedSenderKey,
                                                    ByteView recordBody, const crypto::Signature& recordSig,
                                                    const crypto::SigningPublicKey& expectedForwarderKey,
-                                                   const crypto::MemberKeys& me);
+                                                   const crypto::Keyring& me);
 // The forwarder id a record claims (unverified), to find its key.
 std::optional<std::string> peekForwarder(ByteView recordBody);
 
@@ -97,7 +99,7 @@ Expected<RetractionInfo, RecordError> verifyRetraction(ByteView body, const cryp
 // member who circulated the record reads it; the hub sees only whether it
 // is an objection.
 SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection, std::string_view text,
-                              const crypto::BoxPublicKey& recordSenderKey, const crypto::MemberKeys& author,
+                              const crypto::BoxPublicKey& recordSenderKey, const crypto::Keyring& author,
                               std::int64_t nowMs);
 
 struct CommentInfo {
@@ -117,5 +119,7 @@ Expected<CommentInfo, RecordError> verifyComment(ByteView body, const crypto::Si
 // Opens a comment's sealed text with the record sender's encryption key
 // pair (nullopt if it was not sealed to it).
 std::optional<std::string> openCommentText(ByteView sealedText, const crypto::BoxKeyPair& recordSenderKeys);
+// The same with any of the member's encryption keys, current or previous.
+std::optional<std::string> openCommentText(ByteView sealedText, const crypto::Keyring& recordSender);
 
 }  // namespace focal::protocol
