@@ -2,6 +2,8 @@
 // framed response (client/agent_client.hpp).
 #include "client/agent_client.hpp"
 
+#include "crypto/secure_file.hpp"
+
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,42 +19,6 @@ namespace {
 // How long a command waits for the agent's answer (it answers in
 // microseconds; a hung agent must not hang the command).
 constexpr int AnswerTimeoutSeconds = 10;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-bool writeAll(int fd, const std::uint8_t* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-bool readAll(int fd, std::uint8_t* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t r = ::recv(fd, p, n, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
-}
 
 // A socket file that refuses connections is an agent that died: removed
 // when it is a socket of ours (never anything else at that path).
@@ -85,18 +51,18 @@ int connectTo(const std::filesystem::path& socket) {
 
 std::optional<crypto::Bytes> call(const std::filesystem::path& socket, crypto::ByteView request) {
   if (request.size() > MaxAgentFrameBytes) throw AgentError("a request too large for the key agent");
-  Fd fd(connectTo(socket));
+  crypto::UniqueFd fd(connectTo(socket));
   if (fd.get() < 0) return std::nullopt;
   std::uint8_t len[4];
   for (int i = 0; i < 4; ++i) len[i] = static_cast<std::uint8_t>(request.size() >> (24 - 8 * i));
-  if (!writeAll(fd.get(), len, 4) || !writeAll(fd.get(), request.data(), request.size()) || !readAll(fd.get(), len, 4)) {
+  if (!sendAll(fd.get(), len, 4) || !sendAll(fd.get(), request.data(), request.size()) || !recvAll(fd.get(), len, 4)) {
     throw AgentError("the key agent at " + socket.string() + " stopped answering (locked or expired?)");
   }
   std::size_t n = 0;
   for (auto b : len) n = (n << 8) | b;
   if (n == 0 || n > MaxAgentFrameBytes) throw AgentError("the key agent sent a malformed answer");
   crypto::Bytes body(n);
-  if (!readAll(fd.get(), body.data(), n)) throw AgentError("the key agent's answer was cut short");
+  if (!recvAll(fd.get(), body.data(), n)) throw AgentError("the key agent's answer was cut short");
   return body;
 }
 

@@ -2,9 +2,11 @@
 // (client/agent_protocol.hpp).
 #include "client/agent_protocol.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -227,6 +229,28 @@ Handled handleRequest(ByteView body, const crypto::LocalKeyOps& keys, const Agen
   }
   h.response = statusOnly(Status::UnknownOp);
   return h;
+}
+
+bool recvAll(int fd, std::uint8_t* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::recv(fd, p, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool sendAll(int fd, const std::uint8_t* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
 }
 
 bool peerAllowed(uid_t peer, uid_t self) { return peer == self; }

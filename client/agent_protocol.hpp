@@ -83,6 +83,11 @@ struct Handled {
 };
 Handled handleRequest(crypto::ByteView body, const crypto::LocalKeyOps& keys, const AgentInfo& info);
 
+// Whole reads and writes on a socket (EINTR retried; MSG_NOSIGNAL): false
+// when the peer closed, failed or timed out (SO_RCVTIMEO/SO_SNDTIMEO).
+bool recvAll(int fd, std::uint8_t* p, std::size_t n);
+bool sendAll(int fd, const std::uint8_t* p, std::size_t n);
+
 // Only the agent's own uid may use it (SO_PEERCRED of each connection).
 bool peerAllowed(uid_t peer, uid_t self);
 

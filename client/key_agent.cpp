@@ -50,26 +50,9 @@ bool sendFrame(int fd, const crypto::Bytes& body) {
   crypto::Bytes frame(4 + body.size());
   for (int i = 0; i < 4; ++i) frame[i] = static_cast<std::uint8_t>(body.size() >> (24 - 8 * i));
   std::copy(body.begin(), body.end(), frame.begin() + 4);
-  std::size_t done = 0;
-  while (done < frame.size()) {
-    const ssize_t w = ::send(fd, frame.data() + done, frame.size() - done, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
-    done += static_cast<std::size_t>(w);
-  }
+  const bool sent = sendAll(fd, frame.data(), frame.size());
   sodium_memzero(frame.data(), frame.size());
-  return done == frame.size();
-}
-
-bool recvAll(int fd, std::uint8_t* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t r = ::recv(fd, p, n, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
-  }
-  return true;
+  return sent;
 }
 
 crypto::Bytes statusFrame(Status s) { return crypto::Bytes{static_cast<std::uint8_t>(s)}; }
@@ -131,6 +114,7 @@ void detachStdio(int keepFd) {
     ::setsid();
     detachStdio(listenFd);
     crypto::disableCoreDumps();
+    crypto::relockSecretMemory();  // best effort, as sodium_malloc's own lock
     wipePassphraseEnv();
     sigset_t set;
     sigemptyset(&set);

@@ -92,6 +92,7 @@ TEST_CASE("the agent answers every malformed request with a typed status", "[age
 }
 
 TEST_CASE("the agent's description round-trips and a truncated one is refused", "[agent]") {
+  crypto::initialize();
   AgentInfo i;
   i.memberId = "sg-spf";
   i.previousEncryption = {crypto::BoxKeyPair::generate().publicKey};
