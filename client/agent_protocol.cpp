@@ -119,17 +119,19 @@ Bytes answerOpen(Cursor& c, const crypto::LocalKeyOps& keys) {
 }  // namespace
 
 const char* describe(Status s) {
-  switch (s) {
-    case Status::Ok: return "ok";
-    case Status::Malformed: return "the agent found the request malformed";
-    case Status::TooLarge: return "the request is larger than the agent accepts";
-    case Status::UnknownOp: return "the agent does not know this request";
-    case Status::BadVersion: return "the agent speaks another version of its protocol";
-    case Status::DecryptFailed: return "the sealed box does not open with this member's keys";
-    case Status::BadLength: return "the sealed box is too short";
-    case Status::Refused: return "the agent refuses connections from other users";
-  }
-  return "unknown agent status";
+  // Indexed by the status byte (Ok .. Refused).
+  static constexpr const char* Text[] = {
+      "ok",
+      "the agent found the request malformed",
+      "the request is larger than the agent accepts",
+      "the agent does not know this request",
+      "the agent speaks another version of its protocol",
+      "the sealed box does not open with this member's keys",
+      "the sealed box is too short",
+      "the agent refuses connections from other users",
+  };
+  const auto i = static_cast<std::size_t>(s);
+  return i < std::size(Text) ? Text[i] : "unknown agent status";
 }
 
 std::optional<KeyFileStamp> stampOf(const std::filesystem::path& keyFile) {
