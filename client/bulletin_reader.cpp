@@ -8,7 +8,7 @@
 namespace focal::client {
 
 Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const KeyDirectory& directory,
-                                                  const crypto::MemberKeys& me,
+                                                  const crypto::Keyring& me,
                                                   const std::pair<crypto::Bytes, crypto::Bytes>* forward,
                                                   const crypto::WrappedKey* ownCopy) {
   using Result = Expected<OpenedMessage, std::string>;
@@ -65,16 +65,8 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
     if (!(*crypto::SigningPublicKey::fromBytes(protocol::view(v->root().getSenderKey())) == *signer)) {
       return Result(unexpected(std::string(protocol::describe(protocol::OpenError::UnexpectedSender))));
     }
-    const crypto::BoxKeyPair* ourKey = &me.encryption;
-    if (!crypto::unwrapKey(*ownCopy, me.encryption)) {
-      for (const auto& previous : me.previousEncryption) {
-        if (crypto::unwrapKey(*ownCopy, previous)) {
-          ourKey = &previous;
-          break;
-        }
-      }
-    }
-    auto o = protocol::finishOpen(std::move(v).value(), raw.ciphertext, *ownCopy, *ourKey);
+    // Which of our keys it was sealed to is not named: any of them may open it.
+    auto o = protocol::finishOpen(std::move(v).value(), raw.ciphertext, *ownCopy, me, nullptr);
     if (!o) return Result(unexpected(std::string(protocol::describe(o.error()))));
     opened.emplace(std::move(o).value());
   } else if (forward == nullptr) {

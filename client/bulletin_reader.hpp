@@ -10,7 +10,7 @@
 
 #include "client/key_directory.hpp"
 #include "client/raw_bulletin.hpp"
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 #include "protocol/names.hpp"
 #include "protocol/records.hpp"
 
@@ -82,7 +82,7 @@ struct OpenedMessage {
 // take the hub's word for that either. With `ownCopy`: a bulletin we sent
 // ourselves, opened with K sealed to our own encryption key.
 Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const KeyDirectory& directory,
-                                                  const crypto::MemberKeys& me,
+                                                  const crypto::Keyring& me,
                                                   const std::pair<crypto::Bytes, crypto::Bytes>* forward = nullptr,
                                                   const crypto::WrappedKey* ownCopy = nullptr);
 

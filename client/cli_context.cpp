@@ -1,5 +1,6 @@
 #include "client/cli_context.hpp"
 
+#include "client/agent_client.hpp"
 #include "client/bulletin_cache.hpp"
 #include "client/client_error.hpp"
 #include "client/head_freshness.hpp"
@@ -37,6 +38,7 @@ void requireNewKeyPassphrase(std::string_view passphrase, std::string_view what)
 }
 
 std::string CliContext::passphrase(bool confirm) {
+  if (givenPassphrase_) return *givenPassphrase_;
   if (const char* env = std::getenv("FOCAL_PASSPHRASE"); env != nullptr) return env;
   auto first = promptHidden("Passphrase: ");
   if (!first) {
@@ -49,33 +51,51 @@ std::string CliContext::passphrase(bool confirm) {
   return *first;
 }
 
-crypto::MemberKeys CliContext::loadKeys() {
+const std::string& CliContext::resolveKeyFile() {
   const std::string configured = profile().settings().key;
   std::string key = options.key.empty() ? configured : options.key;
   if (key.empty()) {
     throw UsageError("no-key", "no key file: pass --key FILE or run `focal profile set --key FILE`");
-  }
-  auto keys = crypto::readKeyFile(key, passphrase());
-  if (!keys) {
-    if (keys.error() == crypto::KeyFileError::NotFound) throw std::runtime_error("cannot read key file " + key);
-    throw UsageError("key-file", key + ": " + crypto::describe(keys.error()));
   }
   std::error_code ec;
   keyPath_ = std::filesystem::absolute(key, ec).lexically_normal().string();
   if (ec) keyPath_ = key;
   profileHasKey_ = !configured.empty();
   keyIsProfileKey_ = options.key.empty() || (!configured.empty() && std::filesystem::equivalent(key, configured, ec));
+  return keyPath_;
+}
+
+std::filesystem::path CliContext::agentSocket() {
+  return agent::socketPath(profile().dir(), resolveKeyFile());
+}
+
+crypto::Keyring CliContext::loadKeys() {
+  std::string stale;
+  auto keys = agent::agentKeyring(agentSocket(), keyPath_, &stale);
+  if (!stale.empty()) out().warning(stale);
+  if (!keys) return loadKeyFile();
+  profile().rememberKeyFile(keys->memberId, {keyPath_, keys->identity.publicKey, keys->encryption.publicKey});
+  return std::move(*keys);
+}
+
+crypto::MemberKeys CliContext::loadKeyFile() {
+  const std::string key = resolveKeyFile();
+  auto keys = crypto::readKeyFile(key, passphrase());
+  if (!keys) {
+    if (keys.error() == crypto::KeyFileError::NotFound) throw std::runtime_error("cannot read key file " + key);
+    throw UsageError("key-file", key + ": " + crypto::describe(keys.error()));
+  }
   profile().rememberKeyFile(keys->memberId, {keyPath_, keys->identity.publicKey, keys->encryption.publicKey});
   return std::move(keys).value();
 }
 
-VerifiedContacts CliContext::contacts(const crypto::MemberKeys& keys) {
+VerifiedContacts CliContext::contacts(const crypto::Keyring& keys) {
   auto v = VerifiedContacts::load(profile().memberDir(keys.memberId) / "verified.json");
   if (!v.warning().empty()) out().warning(v.warning());
   return v;
 }
 
-BulletinCache CliContext::cache(const crypto::MemberKeys& keys) {
+BulletinCache CliContext::cache(const crypto::Keyring& keys) {
   // A pre-member profile's last-seq goes to the member of the profile's own
   // key file (or to the first member, when the profile names none).
   return BulletinCache(profile().cacheDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_));
@@ -97,17 +117,17 @@ FoundBulletin findVerifiedBulletin(CliContext& ctx, const crypto::BulletinId& id
   return FoundBulletin{std::move(keys), std::move(conn), std::move(cache), std::move(dir), std::move(m.value())};
 }
 
-std::uint64_t CliContext::lastSeq(const crypto::MemberKeys& keys) {
+std::uint64_t CliContext::lastSeq(const crypto::Keyring& keys) {
   profile().memberDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_);
   return profile().lastSeq(keys.memberId);
 }
 
-void CliContext::setLastSeq(const crypto::MemberKeys& keys, std::uint64_t seq) {
+void CliContext::setLastSeq(const crypto::Keyring& keys, std::uint64_t seq) {
   profile().memberDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_);
   profile().setLastSeq(keys.memberId, seq);
 }
 
-std::string CliContext::staleKeyMessage(const crypto::MemberKeys& keys, const KeyFileStatus& s) {
+std::string CliContext::staleKeyMessage(const crypto::Keyring& keys, const KeyFileStatus& s) {
   std::string text = fmt::format("{} is not the current key file of {}: {}", keyPath_.empty() ? "this key file" : keyPath_,
                                  keys.memberId, describeKeyFileStatus(s));
   std::optional<std::string> current;
@@ -123,7 +143,7 @@ std::string CliContext::staleKeyMessage(const crypto::MemberKeys& keys, const Ke
   return text;
 }
 
-void CliContext::explainLoginFailure(const Connection& c, const crypto::MemberKeys& keys, const HubError& e) {
+void CliContext::explainLoginFailure(const Connection& c, const crypto::Keyring& keys, const HubError& e) {
   // SECURITY: only what this client verified itself is used here (the
   // profile's copy of the directory log, re-checked on load); the hub says
   // nothing more than "authentication failed" to anyone.
@@ -159,7 +179,7 @@ ConnectOptions CliContext::connectOptions() const {
   return o;
 }
 
-std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys, StaleKeyFile stale) {
+std::unique_ptr<Connection> CliContext::connect(const crypto::Keyring& keys, StaleKeyFile stale) {
   const auto settings = profile().settings();
   const std::string hub = options.hub.empty() ? settings.hub : options.hub;
   const std::string ca = options.ca.empty() ? settings.ca : options.ca;
@@ -206,14 +226,14 @@ std::unique_ptr<Connection> CliContext::connect(const crypto::MemberKeys& keys, 
   return c;
 }
 
-void CliContext::monitorSelf(const VerifiedLog& log, const std::string& hubId, const crypto::MemberKeys& keys) {
+void CliContext::monitorSelf(const VerifiedLog& log, const std::string& hubId, const crypto::Keyring& keys) {
   const auto& id = keys.memberId;
   AlarmStore alarms(profile().dir());
   alarms.check(log.entries(), hubId, id, [&](crypto::ByteView ik, crypto::ByteView ek) { return profile().knowsKeys(id, ik, ek); }, nowMs());
   for (const auto& a : alarms.list(id)) out().warning(describeAlarm(a));
 }
 
-void CliContext::recheckSelf(Connection& c, const crypto::MemberKeys& keys) {
+void CliContext::recheckSelf(Connection& c, const crypto::Keyring& keys) {
   const auto& log = c.verifiedLog();
   if (!log) return;
   log->sync(c);

@@ -81,14 +81,27 @@ class CliContext {
   Output& out();
   Profile& profile();  // opened on first use
   std::string passphrase(bool confirm = false);
-  // Reads the key file (--key, else the profile's) and remembers its public
-  // keys in the profile (Profile::rememberKeyFile).
-  crypto::MemberKeys loadKeys();
+  // A passphrase read another way (unlock --passphrase-file/--passphrase-fd):
+  // passphrase() returns it instead of asking.
+  void setPassphrase(std::string p) { givenPassphrase_ = std::move(p); }
+  // The member's keys for signing and opening: through the key agent when
+  // one runs for this key file (focal unlock; no passphrase asked), else
+  // read from the key file (--key, else the profile's) as loadKeyFile does.
+  // Remembers the public keys in the profile (Profile::rememberKeyFile).
+  crypto::Keyring loadKeys();
+  // The key file itself (passphrase, Argon2id), for what needs the secret
+  // keys in this process: writing a new key file (rotate-key), unlock.
+  crypto::MemberKeys loadKeyFile();
+  // The key file's path (--key, else the profile's), absolute; UsageError
+  // "no-key" when there is none. Sets keyFilePath().
+  const std::string& resolveKeyFile();
+  // The agent socket for the resolved key file and this profile.
+  std::filesystem::path agentSocket();
   // Connects to the hub and authenticates with `keys`; then checks the key
   // file against the member's current keys in the verified log (`stale`).
   // A login refused for a key the profile's verified log shows replaced or
   // revoked names the entry and its date (HubError, same code).
-  std::unique_ptr<Connection> connect(const crypto::MemberKeys& keys, StaleKeyFile stale = StaleKeyFile::Warn);
+  std::unique_ptr<Connection> connect(const crypto::Keyring& keys, StaleKeyFile stale = StaleKeyFile::Warn);
   ConnectOptions connectOptions() const;
 
   // The path of the key file loadKeys() read (absolute), and whether it is
@@ -110,7 +123,7 @@ class CliContext {
 
   // `focal listen`: brings the connection's verified log up to date and
   // prints the self-monitoring alarms that raised (stderr), as they happen.
-  void recheckSelf(Connection& c, const crypto::MemberKeys& keys);
+  void recheckSelf(Connection& c, const crypto::Keyring& keys);
 
   // The head this profile held before this run's first connect verified a
   // newer one (size 0: none), for verify-log's "since before" report.
@@ -122,22 +135,23 @@ class CliContext {
 
   // The contacts this member verified (members/ID/verified.json); a damaged
   // file reads as empty, with a warning.
-  VerifiedContacts contacts(const crypto::MemberKeys& keys);
+  VerifiedContacts contacts(const crypto::Keyring& keys);
   // This member's part of the profile (Profile::memberDir).
-  BulletinCache cache(const crypto::MemberKeys& keys);
-  std::uint64_t lastSeq(const crypto::MemberKeys& keys);
-  void setLastSeq(const crypto::MemberKeys& keys, std::uint64_t seq);
+  BulletinCache cache(const crypto::Keyring& keys);
+  std::uint64_t lastSeq(const crypto::Keyring& keys);
+  void setLastSeq(const crypto::Keyring& keys, std::uint64_t seq);
 
  private:
   // "KEYFILE is not your current key file: ..., the current keys are in ..."
-  std::string staleKeyMessage(const crypto::MemberKeys& keys, const KeyFileStatus& s);
-  [[noreturn]] void explainLoginFailure(const Connection& c, const crypto::MemberKeys& keys, const HubError& e);
+  std::string staleKeyMessage(const crypto::Keyring& keys, const KeyFileStatus& s);
+  [[noreturn]] void explainLoginFailure(const Connection& c, const crypto::Keyring& keys, const HubError& e);
   // Self-monitoring (client/self_monitor.hpp) after a sync: raises alarms
   // for new entries about the member and prints every one not acknowledged.
-  void monitorSelf(const VerifiedLog& log, const std::string& hubId, const crypto::MemberKeys& keys);
+  void monitorSelf(const VerifiedLog& log, const std::string& hubId, const crypto::Keyring& keys);
 
   std::optional<Output> out_;
   std::optional<Profile> profile_;
+  std::optional<std::string> givenPassphrase_;
   std::string keyPath_;
   bool keyIsProfileKey_ = false;
   bool profileHasKey_ = false;
@@ -150,7 +164,7 @@ class CliContext {
 // the hub connection, the member's cache, and the bulletin found and opened
 // with every record verified (findBulletin).
 struct FoundBulletin {
-  crypto::MemberKeys keys;
+  crypto::Keyring keys;
   std::unique_ptr<Connection> conn;
   BulletinCache cache;
   std::unique_ptr<HubDirectory> dir;  // set when a check needed the directory
@@ -195,6 +209,7 @@ void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  //
 void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // comment, record-status
 void addAlarmsCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addWitnessCommand(CLI::App& app, CliContext& ctx, CommandTable& table);  // witness --follow
+void addAgentCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // unlock (--status), lock
 
 // Helpers shared by commands.
 // --tlp: clear|green|amber|amber+strict|red in any case, or the TLP 2.0

@@ -159,7 +159,7 @@ int runAdminDecide(CliContext& ctx, const std::string& text, bool approve) {
 
 }  // namespace
 
-AdminSubmission submitAdminChange(CliContext& ctx, Connection& conn, const crypto::MemberKeys& keys,
+AdminSubmission submitAdminChange(CliContext& ctx, Connection& conn, const crypto::Keyring& keys,
                                   capnp::MallocMessageBuilder& event) {
   (void)HubDirectory::fetchUnwitnessed(conn);  // syncs the verified log
   const AdminPolicy& policy = policyOf(conn);

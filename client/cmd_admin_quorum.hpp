@@ -29,7 +29,7 @@ struct AdminSubmission {
 // Submits the admin change `event` (register, revoke, rotate*, roleChange;
 // issuedAtMs set, position not) against the connection's verified log,
 // synced first. Warns on stderr when the log lets one admin key decide.
-AdminSubmission submitAdminChange(CliContext& ctx, Connection& conn, const crypto::MemberKeys& keys,
+AdminSubmission submitAdminChange(CliContext& ctx, Connection& conn, const crypto::Keyring& keys,
                                   capnp::MallocMessageBuilder& event);
 
 // For a pending submission: prints what happens next (or its --json

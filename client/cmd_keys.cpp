@@ -1,6 +1,7 @@
 // focal rotate-key / focal verify-log: a member replaces its own keys (a log
 // entry signed by its current identity key), and a full check of the
 // directory log from entry 0.
+#include "client/agent_client.hpp"
 #include "client/cli_context.hpp"
 #include "protocol/admin_quorum.hpp"
 #include "client/cmd_fork.hpp"
@@ -35,7 +36,7 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
   if (a.kdf == "interactive") strength = crypto::KdfStrength::Interactive;
   else if (a.kdf == "sensitive") strength = crypto::KdfStrength::Sensitive;
 
-  auto keys = ctx.loadKeys();
+  auto keys = ctx.loadKeyFile();
   const std::string pass = ctx.passphrase();
   // The new file takes the current file's passphrase: refused before the
   // log is touched when that one is too short for a new file.
@@ -98,6 +99,9 @@ int runRotateKey(CliContext& ctx, const RotateArgs& a) {
   auto absolutePath = std::filesystem::absolute(keyPath, ec).lexically_normal();
   if (ec) absolutePath = keyPath;
   ctx.profile().rememberKeyFile(keys.memberId, {absolutePath.string(), pub.identity, pub.encryption});
+  // An agent unlocked with the old file holds keys that are not current
+  // any more: it stops (focal unlock the new file).
+  agent::lockAgent(ctx.agentSocket());
   bool profileUpdated = false;
   std::string profileError;
   if (ctx.keyFileIsProfileKey()) {
@@ -165,7 +169,7 @@ OtherHead parseOtherHead(const std::string& text) {
 // The entries added since the head the profile held before this run, each
 // marked when it is about the user or a member the user corresponded with
 // (docs/json.md, focal verify-log: added_entries).
-nlohmann::json addedEntries(CliContext& ctx, const VerifiedLog& log, const crypto::MemberKeys& keys) {
+nlohmann::json addedEntries(CliContext& ctx, const VerifiedLog& log, const crypto::Keyring& keys) {
   nlohmann::json added = nlohmann::json::array();
   std::optional<std::set<std::string>> contacts;  // read only when an entry names a member
   for (std::uint64_t i = ctx.logBefore().size; i < log.size(); ++i) {

@@ -136,7 +136,7 @@ void confirmGroupChanges(const std::vector<GroupChange>& changes, bool yes) {
 int runSend(CliContext& ctx, const SendArgs& args) {
   SendArgs a = args;
   protocol::BulletinDraft draft;
-  std::optional<crypto::MemberKeys> loadedKeys;
+  std::optional<crypto::Keyring> loadedKeys;
   std::unique_ptr<Connection> conn;
   if (!a.replyTo.empty()) {
     // A reply: defaults from the verified original (to its sender, same TLP

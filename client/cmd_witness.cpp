@@ -39,7 +39,7 @@ struct WitnessRound {
 };
 
 // The policy must name this member with this key file's identity key.
-void requireWitnessRole(const LogVerifier& log, const crypto::MemberKeys& keys) {
+void requireWitnessRole(const LogVerifier& log, const crypto::Keyring& keys) {
   const auto& policy = log.witnessPolicy();
   const protocol::WitnessKey* me = policy.find(keys.memberId);
   if (me == nullptr) {
@@ -57,7 +57,7 @@ void requireWitnessRole(const LogVerifier& log, const crypto::MemberKeys& keys) 
 }
 
 // One round on a synced log: check, remember, cosign, submit.
-WitnessRound witnessOnce(CliContext& ctx, Connection& conn, const crypto::MemberKeys& keys) {
+WitnessRound witnessOnce(CliContext& ctx, Connection& conn, const crypto::Keyring& keys) {
   auto& log = *conn.verifiedLog();
   requireWitnessRole(log.verifier(), keys);
   const auto stateFile = witnessStatePath(ctx.profile().dir(), log.verifier().hubId());
@@ -80,14 +80,14 @@ WitnessRound witnessOnce(CliContext& ctx, Connection& conn, const crypto::Member
   if (!headSignature) throw VerifyError("the hub's head signature is not 64 bytes");
   // SECURITY: the state names this head before the cosignature exists.
   saveWitnessState(stateFile, WitnessState{log.verifier().hubId(), log.size(), log.verifier().root(), head.head, now});
-  conn.cosign(protocol::cosign(keys.memberId, head.head, *headSignature, now, keys.identity.secretKey));
+  conn.cosign(protocol::cosign(keys.memberId, head.head, *headSignature, now, *keys.ops()));
   round.cosigned = true;
   round.cosignedAtMs = now;
   return round;
 }
 
 // witnessOnce, syncing again when the hub's head moved on meanwhile.
-WitnessRound witnessRound(CliContext& ctx, Connection& conn, const crypto::MemberKeys& keys) {
+WitnessRound witnessRound(CliContext& ctx, Connection& conn, const crypto::Keyring& keys) {
   for (int attempt = 1;; ++attempt) {
     try {
       return witnessOnce(ctx, conn, keys);

@@ -327,7 +327,7 @@ auto Connection::request(wire::ServerFrame::Which expected, const char* what, Bu
   return extract(response.root());
 }
 
-const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
+const SessionInfo& Connection::authenticate(const crypto::Keyring& keys) {
   if (authenticated_) throw std::logic_error("focal::client::Connection: authenticate() twice");
   if (keys.memberId.empty() || keys.memberId.size() > protocol::MaxMemberIdBytes) {
     throw std::invalid_argument("member id must be 1.." + std::to_string(protocol::MaxMemberIdBytes) + " bytes");
@@ -364,7 +364,7 @@ const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
   const auto msg = protocol::authMessage(
       *challenge, std::span<const std::uint8_t, protocol::context::TlsExporterBytes>(exporter.data(), exporter.size()),
       *hubKey, id);
-  const auto sig = crypto::sign(protocol::context::Auth, msg, keys.identity.secretKey);
+  const auto sig = keys.sign(protocol::context::Auth, msg);
 
   const auto rid = startRequest([&](auto frame) {
     auto auth = frame.initAuthenticate();
@@ -388,7 +388,7 @@ const SessionInfo& Connection::authenticate(const crypto::MemberKeys& keys) {
   session_.serverTimeMs = a.getServerTimeMs();
   session_.logHead = headFrom(a.getLogHead());
   if (session_.memberId != id) fail(Kind::Protocol, "hub authenticated a different member id");
-  identitySecret_.emplace(keys.identity.secretKey.clone());
+  keyOps_ = keys.ops();
   authenticated_ = true;
   return session_;
 }
@@ -508,7 +508,7 @@ std::uint32_t Connection::ack(std::span<const crypto::BulletinId> ids) {
     for (unsigned i = 0; i < batch.size(); ++i) list.set(i, protocol::kjBytes(batch[i].view()));
     b.setAckedAtMs(nowMs());
     const auto bytes = protocol::toBytes(body);
-    const auto sig = crypto::sign(protocol::context::Ack, bytes, *identitySecret_);
+    const auto sig = keyOps_->sign(protocol::context::Ack, bytes);
     auto build = [&](auto f) {
       auto a = f.initAck();
       a.setBody(protocol::kjBytes(bytes));
@@ -660,7 +660,7 @@ AdminOutcome Connection::admin(capnp::MessageBuilder& event) {
 }
 
 AdminOutcome Connection::adminAt(capnp::MessageBuilder& event) {
-  const auto signedEvent = protocol::signLogEvent(event, *identitySecret_);
+  const auto signedEvent = protocol::signLogEvent(event, *keyOps_);
   auto build = [&](auto f) {
     auto a = f.initAdmin();
     a.setEvent(protocol::kjBytes(signedEvent.event));

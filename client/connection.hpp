@@ -33,7 +33,7 @@
 #include "client/member_record.hpp"
 #include "client/net.hpp"
 #include "client/raw_bulletin.hpp"
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 #include "protocol/bulletin.hpp"
 #include "protocol/message.hpp"
 #include "protocol/records.hpp"
@@ -204,7 +204,7 @@ class Connection {
   void connect(const std::string& host, std::uint16_t port, const std::filesystem::path& caFile);
   // Reads the Challenge, signs it bound to this TLS session, expects
   // Authenticated. Keeps a copy of the identity secret for ack() and admin().
-  const SessionInfo& authenticate(const crypto::MemberKeys& keys);
+  const SessionInfo& authenticate(const crypto::Keyring& keys);
 
   AcceptedInfo send(const protocol::SealedBulletin& bulletin);
   // Writes bulletins back to back (up to pipelineWindow in flight) and reads
@@ -320,7 +320,7 @@ class Connection {
   std::size_t droppedPushes_ = 0;
   SessionInfo session_;
   bool authenticated_ = false;
-  std::optional<crypto::SigningSecretKey> identitySecret_;
+  std::shared_ptr<const crypto::SecretKeyOps> keyOps_;  // set by authenticate(): signs acks and admin events
   std::shared_ptr<VerifiedLog> verifiedLog_;
 };
 

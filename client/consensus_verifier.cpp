@@ -105,7 +105,7 @@ ProposalTally tallyDecisions(const VerifiedProposal& v, const HubDirectory& dir,
 }
 
 std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, const crypto::BulletinId& recordId,
-                                            const HubDirectory& dir, const crypto::MemberKeys& me) {
+                                            const HubDirectory& dir, const crypto::Keyring& me) {
   std::vector<VerifiedComment> out;
   for (const auto& c : status.comments) {
     const auto who = protocol::peekCommenter(c.body);
@@ -118,10 +118,7 @@ std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, cons
     }
     VerifiedComment v{info->memberId, info->objection, info->commentedAtMs, !info->sealedText.empty(), std::nullopt, {}};
     if (v.sealed) {
-      auto opened = protocol::openComment(info->sealedText, me.encryption);
-      for (const auto& old : me.previousEncryption) {
-        if (!opened) opened = protocol::openComment(info->sealedText, old);
-      }
+      auto opened = protocol::openComment(info->sealedText, me);
       if (opened) v.text = opened->text;
       // Gossip (PROTOCOL.md §11.4, §12.4): only the record's sender opens it.
       if (opened && opened->logHead && dir.verifiedLog()) {

@@ -12,7 +12,7 @@
 
 #include "client/connection.hpp"
 #include "client/key_directory.hpp"
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -88,6 +88,6 @@ struct VerifiedComment {
 // that does not verify, and on a carried head that conflicts with the
 // directory's verified log (a fork, recorded: PROTOCOL.md §11.4).
 std::vector<VerifiedComment> verifyComments(const RecordStatusInfo& status, const crypto::BulletinId& recordId,
-                                            const HubDirectory& dir, const crypto::MemberKeys& me);
+                                            const HubDirectory& dir, const crypto::Keyring& me);
 
 }  // namespace focal::client

@@ -24,7 +24,7 @@ std::vector<Delivery> fetchAll(Connection& c, std::uint64_t afterSeq) {
 }
 
 Expected<OpenedMessage, std::string> openWithDirectory(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                       const RawBulletin& raw, const crypto::MemberKeys& me) {
+                                                       const RawBulletin& raw, const crypto::Keyring& me) {
   if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(c));
   auto opened = openReceived(raw, *dir, me);
   if (!opened && opened.error().rfind("unknown sender", 0) == 0) {
@@ -60,7 +60,7 @@ void attachCachedRetraction(Connection& c, std::unique_ptr<HubDirectory>& dir, c
 
 Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<HubDirectory>& dir,
                                                 const RawBulletin& raw, const crypto::BulletinId& id,
-                                                const crypto::MemberKeys& me, const BulletinCache& cache) {
+                                                const crypto::Keyring& me, const BulletinCache& cache) {
   auto forward = cache.getRecord(id, BulletinCache::Record::Forward);
   auto own = cache.getOwn(id);
   auto opened = withDirectory(c, dir, [&](const HubDirectory& d) {
@@ -74,7 +74,7 @@ Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<H
 }
 
 Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                  const Delivery& d, const crypto::MemberKeys& me,
+                                                  const Delivery& d, const crypto::Keyring& me,
                                                   const BulletinCache& cache) {
   using Result = Expected<OpenedMessage, std::string>;
   const auto claimed = d.bulletin.claimedId();
@@ -107,7 +107,7 @@ Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr
 // arrived since the last inbox is shown; then the cached copy is opened.
 Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_ptr<HubDirectory>& directory,
                                                   const BulletinCache& cache, const crypto::BulletinId& id,
-                                                  const crypto::MemberKeys& keys) {
+                                                  const crypto::Keyring& keys) {
   std::optional<std::string> queuedError;
   for (auto& d : fetchAll(conn, 0)) {
     auto claimed = d.bulletin.claimedId();

@@ -14,7 +14,7 @@
 #include "client/bulletin_reader.hpp"
 #include "client/connection.hpp"
 #include "client/key_directory.hpp"
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 
 #include <memory>
 #include <string>
@@ -27,24 +27,24 @@ std::vector<Delivery> fetchAll(Connection& c, std::uint64_t afterSeq);
 // Opens a received bulletin; refreshes the directory once if the sender is
 // unknown (a member registered after it was fetched).
 Expected<OpenedMessage, std::string> openWithDirectory(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                       const RawBulletin& raw, const crypto::MemberKeys& me);
+                                                       const RawBulletin& raw, const crypto::Keyring& me);
 // Opens one delivery of any kind (a bulletin, a forward, a retraction
 // announcement), verifying every record, and keeps the still-encrypted
 // bulletin and its records in `cache` so `focal read` works later. A
 // retraction already cached for the id is attached too.
 Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr<HubDirectory>& dir,
-                                                  const Delivery& d, const crypto::MemberKeys& me,
+                                                  const Delivery& d, const crypto::Keyring& me,
                                                   const BulletinCache& cache);
 // Opens a cached bulletin with its cached forward and retraction records.
 Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<HubDirectory>& dir,
                                                 const RawBulletin& raw, const crypto::BulletinId& id,
-                                                const crypto::MemberKeys& me, const BulletinCache& cache);
+                                                const crypto::Keyring& me, const BulletinCache& cache);
 // A bulletin by id: every queued delivery of it (bulletin, forward,
 // retraction announcement) is verified into the cache first, then the
 // cached copy is opened with its records. NotFoundError if it is
 // neither queued nor cached.
 Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_ptr<HubDirectory>& directory,
                                                   const BulletinCache& cache, const crypto::BulletinId& id,
-                                                  const crypto::MemberKeys& keys);
+                                                  const crypto::Keyring& keys);
 
 }  // namespace focal::client

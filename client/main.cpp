@@ -22,7 +22,8 @@ namespace {
 
 constexpr const char* Footer = R"(Settings:
   --hub, --ca and --key fall back to the profile (focal profile set ...).
-  The key passphrase comes from FOCAL_PASSPHRASE, else a prompt on the terminal.
+  The key passphrase comes from FOCAL_PASSPHRASE, else a prompt on the terminal;
+  after focal unlock, commands with that key file use the key agent and ask nothing.
 
 Exit codes:
   0  ok
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
   // Every command's registration, in the order focal --help lists them.
   using AddCommands = void (*)(CLI::App&, CliContext&, CommandTable&);
   constexpr AddCommands Commands[] = {
-      addKeygenCommand, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addDeliveryCommands,
+      addKeygenCommand, addAgentCommands, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addDeliveryCommands,
       addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands,
       addConsensusCommands, addAlarmsCommand, addWitnessCommand,
   };

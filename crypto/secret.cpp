@@ -15,6 +15,7 @@ constexpr std::size_t SlotsPerArena = 256;
 struct Pool {
   std::mutex mu;
   std::vector<std::uint8_t*> free;
+  std::vector<std::uint8_t*> arenas;
   std::size_t total = 0;  // slots cut so far; `free` always has capacity for all of them
 };
 
@@ -33,6 +34,7 @@ std::uint8_t* secretAlloc() {
     if (arena == nullptr) throw std::bad_alloc();
     sodium_memzero(arena, SlotsPerArena * SecretSlotBytes);
     p.total += SlotsPerArena;
+    p.arenas.push_back(arena);
     p.free.reserve(p.total);
     for (std::size_t i = SlotsPerArena; i-- > 0;) p.free.push_back(arena + i * SecretSlotBytes);
   }
@@ -50,3 +52,15 @@ void secretFree(std::uint8_t* slot) noexcept {
 }
 
 }  // namespace focal::crypto::detail
+
+namespace focal::crypto {
+
+bool relockSecretMemory() noexcept {
+  auto& p = detail::pool();
+  std::lock_guard lock(p.mu);
+  bool all = true;
+  for (auto* arena : p.arenas) all = sodium_mlock(arena, detail::SlotsPerArena * detail::SecretSlotBytes) == 0 && all;
+  return all;
+}
+
+}  // namespace focal::crypto

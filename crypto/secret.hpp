@@ -24,6 +24,11 @@ std::uint8_t* secretAlloc();
 void secretFree(std::uint8_t* p) noexcept;
 }  // namespace detail
 
+// Locks every arena of secret slots in memory again: memory locks are not
+// inherited by fork(), so a forked process that keeps secrets (the key
+// agent) calls this first. False if the OS refused a lock (RLIMIT_MEMLOCK).
+bool relockSecretMemory() noexcept;
+
 template <std::size_t N, class Tag>
 class Secret {
  public:

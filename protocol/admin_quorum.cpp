@@ -105,12 +105,12 @@ bool isForcedRotation(AC::Reader c, std::string_view proposerId) {
   return rotation && adminChangeTarget(c) != proposerId;
 }
 
-SignedRecordBytes makeAdminChangeProposal(W::Reader event, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+SignedRecordBytes makeAdminChangeProposal(W::Reader event, const crypto::Keyring& proposer, std::int64_t nowMs,
                                           std::int64_t expiresAtMs) {
   capnp::MallocMessageBuilder m;
   auto p = initProposal(m, proposer, nowMs, expiresAtMs);
   if (!copyAdminChange(p.initAdminChange(), event)) throw std::logic_error("not an admin change");
-  return signRecord(context::Proposal, m, proposer.identity.secretKey);
+  return signRecord(context::Proposal, m, proposer);
 }
 
 Expected<QuorumSigners, std::string> countAdminSigners(W::Admission::Reader outcome, std::int64_t atMs,

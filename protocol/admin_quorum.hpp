@@ -16,7 +16,7 @@
 // counts the signatures itself.
 #pragma once
 
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/focal.capnp.h"
 #include "protocol/records.hpp"
@@ -71,7 +71,7 @@ const char* adminChangeName(wire::AdminChange::Reader change);
 bool isForcedRotation(wire::AdminChange::Reader change, std::string_view proposerId);
 
 // A Proposal of `event`'s change by admin `proposer`.
-SignedRecordBytes makeAdminChangeProposal(wire::LogEvent::Reader event, const crypto::MemberKeys& proposer,
+SignedRecordBytes makeAdminChangeProposal(wire::LogEvent::Reader event, const crypto::Keyring& proposer,
                                           std::int64_t nowMs, std::int64_t expiresAtMs);
 
 // The admins whose signatures count for an adminAction: the proposer and

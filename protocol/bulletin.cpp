@@ -192,7 +192,7 @@ crypto::Hash256 keyCommitment(const crypto::ContentKey& key, const crypto::Bulle
   return crypto::keyedHash256(key, context::KeyCommit, data);
 }
 
-Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, const crypto::MemberKeys& sender,
+Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, const crypto::Keyring& sender,
                                                  const crypto::ContentKey& contentKey, std::int64_t nowMs,
                                                  std::optional<crypto::BulletinId> id) {
   // ---- validate the draft: every refusal before any crypto
@@ -341,7 +341,7 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
 
   sealed.header = toBytes(message);
   if (sealed.header.size() > MaxHeaderBytes) return unexpected(SealError::TooLarge);
-  sealed.signature = crypto::sign(context::BulletinHeader, sealed.header, sender.identity.secretKey);
+  sealed.signature = sender.sign(context::BulletinHeader, sealed.header);
   return sealed;
 }
 
@@ -378,7 +378,7 @@ std::string headerDefect(ByteView header) {
 
 Expected<OpenedBulletin, OpenError> openBulletin(ByteView header, const crypto::Signature& sig, ByteView ciphertext,
                                                  const crypto::SigningPublicKey& expectedSenderKey,
-                                                 const crypto::MemberKeys& me) {
+                                                 const crypto::Keyring& me) {
   auto verified = verifyHeader(header, sig);
   if (!verified) return unexpected(verified.error());
   Parsed<wire::BulletinHeader> parsed = std::move(verified).value();
@@ -391,11 +391,11 @@ Expected<OpenedBulletin, OpenError> openBulletin(ByteView header, const crypto::
 
   auto entry = findOurEntry(h.getRecipients(), me);
   if (!entry) return unexpected(OpenError::NotARecipient);
-  return finishOpen(std::move(parsed), ciphertext, entry->first, *entry->second);
+  return finishOpen(std::move(parsed), ciphertext, entry->first, me, &entry->second);
 }
 
-std::optional<std::pair<crypto::WrappedKey, const crypto::BoxKeyPair*>> findOurEntry(
-    capnp::List<wire::Recipient>::Reader recipients, const crypto::MemberKeys& me) {
+std::optional<std::pair<crypto::WrappedKey, crypto::BoxPublicKey>> findOurEntry(
+    capnp::List<wire::Recipient>::Reader recipients, const crypto::Keyring& me) {
   // Our entry: our member id with one of our encryption keys (current, or
   // one we held before a rotation). Recipients are strictly sorted, so a
   // member has at most one entry.
@@ -404,24 +404,22 @@ std::optional<std::pair<crypto::WrappedKey, const crypto::BoxKeyPair*>> findOurE
     const auto key = crypto::BoxPublicKey::fromBytes(view(r.getEncryptionKey()));
     const auto wrapped = crypto::WrappedKey::fromBytes(view(r.getWrappedKey()));
     if (!key || !wrapped) return std::nullopt;
-    if (*key == me.encryption.publicKey) return std::pair{*wrapped, &me.encryption};
-    for (const auto& previous : me.previousEncryption) {
-      if (*key == previous.publicKey) return std::pair{*wrapped, &previous};
-    }
-    return std::nullopt;
+    if (!me.holdsEncryptionKey(*key)) return std::nullopt;
+    return std::pair{*wrapped, *key};
   }
   return std::nullopt;
 }
 
 Expected<OpenedBulletin, OpenError> finishOpen(Parsed<wire::BulletinHeader> parsed, ByteView ciphertext,
-                                               const crypto::WrappedKey& wrapped, const crypto::BoxKeyPair& ourKey) {
+                                               const crypto::WrappedKey& wrapped, const crypto::Keyring& me,
+                                               const crypto::BoxPublicKey* ourKey) {
   auto h = parsed.root();
   if (ciphertext.size() != h.getContentSize() ||
       !(crypto::hash256(ciphertext) == *crypto::Hash256::fromBytes(view(h.getContentHash())))) {
     return unexpected(OpenError::HashMismatch);
   }
 
-  auto key = crypto::unwrapKey(wrapped, ourKey);
+  auto key = me.unwrapKey(wrapped, ourKey);
   if (!key) return unexpected(OpenError::KeyUnwrapFailed);
 
   const auto id = *crypto::BulletinId::fromBytes(view(h.getBulletinId()));

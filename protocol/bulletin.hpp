@@ -33,7 +33,7 @@
 // the other way (signed header -> hash -> ciphertext), which is stronger.
 #pragma once
 
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/message.hpp"
 
@@ -104,7 +104,7 @@ const char* describe(SealError e);
 
 // `contentKey` is passed in because attachments are encrypted under keys
 // derived from it (crypto::attachmentKey) before the bulletin is sealed.
-Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, const crypto::MemberKeys& sender,
+Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, const crypto::Keyring& sender,
                                                  const crypto::ContentKey& contentKey, std::int64_t nowMs,
                                                  std::optional<crypto::BulletinId> id = std::nullopt);
 
@@ -147,17 +147,20 @@ struct OpenedBulletin {
 // current one or any previous one in `me`), then decrypt and parse Content.
 Expected<OpenedBulletin, OpenError> openBulletin(ByteView header, const crypto::Signature& sig, ByteView ciphertext,
                                                  const crypto::SigningPublicKey& expectedSenderKey,
-                                                 const crypto::MemberKeys& me);
+                                                 const crypto::Keyring& me);
 
 // The pieces of openBulletin, for opening through a forward record
 // (protocol/records.hpp): our recipient entry in a list (our id with our
 // current or a previous encryption key), and the rest of the opening
 // (ciphertext hash and size, unwrap, AEAD, Content, attachment list) for a
 // header that has already been verified.
-std::optional<std::pair<crypto::WrappedKey, const crypto::BoxKeyPair*>> findOurEntry(
-    capnp::List<wire::Recipient>::Reader recipients, const crypto::MemberKeys& me);
+// `ourKey`: the public half of the member's key the entry names (opened
+// through `me`'s key operations, which hold the secret half).
+std::optional<std::pair<crypto::WrappedKey, crypto::BoxPublicKey>> findOurEntry(
+    capnp::List<wire::Recipient>::Reader recipients, const crypto::Keyring& me);
 Expected<OpenedBulletin, OpenError> finishOpen(Parsed<wire::BulletinHeader> header, ByteView ciphertext,
-                                               const crypto::WrappedKey& wrapped, const crypto::BoxKeyPair& ourKey);
+                                               const crypto::WrappedKey& wrapped, const crypto::Keyring& me,
+                                               const crypto::BoxPublicKey* ourKey);
 
 // The addressing of a header or a forward record, for sealing through
 // either: the addresses as written, and the recipients in `order` (indexes

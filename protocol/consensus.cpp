@@ -20,7 +20,7 @@ bool sameBytes(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b
 
 // A proposal's common part (a fresh random id, the proposer, its times);
 // the caller sets what it proposes.
-wire::Proposal::Builder initProposal(capnp::MessageBuilder& m, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+wire::Proposal::Builder initProposal(capnp::MessageBuilder& m, const crypto::Keyring& proposer, std::int64_t nowMs,
                                      std::int64_t expiresAtMs) {
   auto p = m.initRoot<wire::Proposal>();
   crypto::Bytes id(16);
@@ -39,7 +39,7 @@ bool isStatePoc(const StateSeat& m) {
 
 bool isStatePoc(const ConsensusMember& m) { return isStatePoc(StateSeat{m.state, m.institution, m.active}); }
 
-SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::Keyring& proposer, std::int64_t nowMs,
                                         std::int64_t expiresAtMs) {
   capnp::MallocMessageBuilder m;
   auto p = initProposal(m, proposer, nowMs, expiresAtMs);
@@ -54,14 +54,14 @@ SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::M
   k.setEncryptionKey(kjBytes(d.keys.encryption.view()));
   k.setEncKeyCreatedAtMs(d.keys.createdAtMs);
   k.setEncKeyCert(kjBytes(d.keys.encCert.view()));
-  return signRecord(context::Proposal, m, proposer.identity.secretKey);
+  return signRecord(context::Proposal, m, proposer);
 }
 
-SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::Keyring& proposer, std::int64_t nowMs,
                                         std::int64_t expiresAtMs) {
   capnp::MallocMessageBuilder m;
   initProposal(m, proposer, nowMs, expiresAtMs).setAmendment(asText(text));
-  return signRecord(context::Proposal, m, proposer.identity.secretKey);
+  return signRecord(context::Proposal, m, proposer);
 }
 
 bool validAmendmentText(std::string_view text) { return !text.empty() && text.size() <= MaxAmendmentTextBytes; }
@@ -80,7 +80,7 @@ bool signedWithKeyOfTheTime(const ConsensusMember& m, std::string_view context, 
   return false;
 }
 
-SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto::MemberKeys& member,
+SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto::Keyring& member,
                                std::int64_t nowMs) {
   auto parsed = decode<wire::Proposal>(proposalBody);
   capnp::MallocMessageBuilder m;
@@ -91,7 +91,7 @@ SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto
   dcs.setMemberId(asText(member.memberId));
   dcs.setApprove(approve);
   dcs.setDecidedAtMs(nowMs);
-  return signRecord(context::Decision, m, member.identity.secretKey);
+  return signRecord(context::Decision, m, member);
 }
 
 Expected<Ok, std::string> verifyAdoption(wire::LogEvent::Admission::Reader outcome, wire::Proposal::Which kind,

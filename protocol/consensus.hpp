@@ -13,7 +13,7 @@
 // the secretariat, dialogue partners and the resource panel are not.
 #pragma once
 
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 #include "protocol/records.hpp"
 
 #include <functional>
@@ -78,7 +78,7 @@ bool signedWithKeyOfTheTime(const ConsensusMember& m, std::string_view context, 
 
 // A proposal's common part (a fresh random id, the proposer, its times);
 // the caller sets what it proposes and signs it (signRecord, context::Proposal).
-wire::Proposal::Builder initProposal(capnp::MessageBuilder& m, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+wire::Proposal::Builder initProposal(capnp::MessageBuilder& m, const crypto::Keyring& proposer, std::int64_t nowMs,
                                      std::int64_t expiresAtMs);
 
 // A Proposal to admit `member` (MemberInfo fields) with `keys`, by `proposer`.
@@ -89,15 +89,15 @@ struct AdmissionDraft {
   wire::Institution institution = wire::Institution::RESOURCE_PANEL;
   crypto::PublicKeys keys;
 };
-SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& draft, const crypto::MemberKeys& proposer,
+SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& draft, const crypto::Keyring& proposer,
                                         std::int64_t nowMs, std::int64_t expiresAtMs);
 // A Proposal of an amendment (a change that needs consensus), by `proposer`.
-SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::MemberKeys& proposer, std::int64_t nowMs,
+SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::Keyring& proposer, std::int64_t nowMs,
                                         std::int64_t expiresAtMs);
 // 1..MaxAmendmentTextBytes bytes.
 bool validAmendmentText(std::string_view text);
 // A Decision on the proposal whose exact bytes are `proposalBody`.
-SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto::MemberKeys& member, std::int64_t nowMs);
+SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto::Keyring& member, std::int64_t nowMs);
 
 // Verifies a whole adopted proposal (an `admission` or `amendment` entry:
 // proposal + approvals) against the directory `find` describes and the

@@ -84,6 +84,13 @@ SignedEvent signLogEvent(capnp::MessageBuilder& event, const crypto::SigningSecr
   return out;
 }
 
+SignedEvent signLogEvent(capnp::MessageBuilder& event, const crypto::SecretKeyOps& author) {
+  SignedEvent out;
+  out.event = toBytes(event);
+  out.signature = author.sign(context::LogEvent, out.event);
+  return out;
+}
+
 const char* describe(LogError e) {
   switch (e) {
     case LogError::Malformed: return "The log record does not parse or has a field of the wrong length.";

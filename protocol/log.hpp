@@ -3,6 +3,7 @@
 // Pure functions over bytes; the server stores, the client verifies.
 #pragma once
 
+#include "crypto/key_ops.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/message.hpp"
 
@@ -46,6 +47,8 @@ struct SignedEvent {
   crypto::Signature signature;
 };
 SignedEvent signLogEvent(capnp::MessageBuilder& event, const crypto::SigningSecretKey& author);
+// The same through a member's key operations (in process or the key agent).
+SignedEvent signLogEvent(capnp::MessageBuilder& event, const crypto::SecretKeyOps& author);
 
 // Verifying side of the two functions above: parse only after the signature
 // over the exact bytes verified. A head must carry a 32-byte rootHash; the

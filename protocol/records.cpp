@@ -46,7 +46,14 @@ SignedRecordBytes signRecord(std::string_view context, capnp::MessageBuilder& me
   return out;
 }
 
-Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, const crypto::MemberKeys& forwarder,
+SignedRecordBytes signRecord(std::string_view context, capnp::MessageBuilder& message, const crypto::Keyring& signer) {
+  SignedRecordBytes out;
+  out.body = toBytes(message);
+  out.signature = signer.sign(context, out.body);
+  return out;
+}
+
+Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, const crypto::Keyring& forwarder,
                                                      std::int64_t nowMs, std::optional<crypto::BulletinId> forwardId) {
   if (draft.contentKey == nullptr || draft.recipients.empty() || draft.recipients.size() > MaxRecipients ||
       draft.addresses.empty() || draft.addresses.size() > MaxAddresses) {
@@ -77,29 +84,29 @@ Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, 
   setAddressing(f.initAddresses(static_cast<unsigned>(draft.addresses.size())),
                 f.initRecipients(static_cast<unsigned>(order.size())), draft.addresses, draft.recipients, order,
                 *draft.contentKey);
-  return signRecord(context::Forward, m, forwarder.identity.secretKey);
+  return signRecord(context::Forward, m, forwarder);
 }
 
 SignedRecordBytes makePermission(const crypto::BulletinId& bulletinId, const std::vector<std::string>& grantees,
-                                 const crypto::MemberKeys& originator, std::int64_t nowMs) {
+                                 const crypto::Keyring& originator, std::int64_t nowMs) {
   capnp::MallocMessageBuilder m;
   auto p = m.initRoot<wire::Permission>();
   p.setBulletinId(kjBytes(bulletinId.view()));
   auto list = p.initGrantedTo(static_cast<unsigned>(grantees.size()));
   for (unsigned i = 0; i < list.size(); ++i) list.set(i, asText(grantees[i]));
   p.setGrantedAtMs(nowMs);
-  return signRecord(context::Permission, m, originator.identity.secretKey);
+  return signRecord(context::Permission, m, originator);
 }
 
 SignedRecordBytes makeRetraction(const crypto::BulletinId& bulletinId, std::string_view reason,
-                                 const crypto::MemberKeys& sender, std::int64_t nowMs) {
+                                 const crypto::Keyring& sender, std::int64_t nowMs) {
   capnp::MallocMessageBuilder m;
   auto r = m.initRoot<wire::Retraction>();
   r.setBulletinId(kjBytes(bulletinId.view()));
   r.setSenderId(asText(sender.memberId));
   r.setReason(asText(reason));
   r.setRetractedAtMs(nowMs);
-  return signRecord(context::Retraction, m, sender.identity.secretKey);
+  return signRecord(context::Retraction, m, sender);
 }
 
 namespace {
@@ -123,7 +130,7 @@ Bytes commentPayload(std::string_view text, const std::optional<SignedHead>& log
 }  // namespace
 
 SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection, std::string_view text,
-                              const crypto::BoxPublicKey& recordSenderKey, const crypto::MemberKeys& author,
+                              const crypto::BoxPublicKey& recordSenderKey, const crypto::Keyring& author,
                               std::int64_t nowMs, const std::optional<SignedHead>& logHead) {
   capnp::MallocMessageBuilder m;
   auto c = m.initRoot<wire::Comment>();
@@ -137,7 +144,7 @@ SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection
   crypto_box_seal(sealed.data(), payload.data(), payload.size(), recordSenderKey.data());
   c.setSealedText(kjBytes(sealed));
   c.setCommentedAtMs(nowMs);
-  return signRecord(context::Comment, m, author.identity.secretKey);
+  return signRecord(context::Comment, m, author);
 }
 
 std::optional<std::string> peekCommenter(ByteView body) {
@@ -162,13 +169,10 @@ Expected<CommentInfo, RecordError> verifyComment(ByteView body, const crypto::Si
   return info;
 }
 
-std::optional<OpenedComment> openComment(ByteView sealedText, const crypto::BoxKeyPair& keys) {
-  if (sealedText.size() < crypto_box_SEALBYTES) return std::nullopt;
-  Bytes plain(sealedText.size() - crypto_box_SEALBYTES);
-  if (crypto_box_seal_open(plain.data(), sealedText.data(), sealedText.size(), keys.publicKey.data(),
-                           keys.secretKey.data()) != 0) {
-    return std::nullopt;
-  }
+namespace {
+
+// A comment's opened plaintext: a versioned payload or an older bare text.
+std::optional<OpenedComment> readCommentPayload(const Bytes& plain) {
   OpenedComment out;
   if (plain.size() < 2 || plain[0] != CommentPayloadMarker) {  // an older comment: bare text
     out.text.assign(plain.begin(), plain.end());
@@ -189,8 +193,32 @@ std::optional<OpenedComment> openComment(ByteView sealedText, const crypto::BoxK
   return out;
 }
 
+}  // namespace
+
+std::optional<OpenedComment> openComment(ByteView sealedText, const crypto::BoxKeyPair& keys) {
+  if (sealedText.size() < crypto_box_SEALBYTES) return std::nullopt;
+  Bytes plain(sealedText.size() - crypto_box_SEALBYTES);
+  if (crypto_box_seal_open(plain.data(), sealedText.data(), sealedText.size(), keys.publicKey.data(),
+                           keys.secretKey.data()) != 0) {
+    return std::nullopt;
+  }
+  return readCommentPayload(plain);
+}
+
+std::optional<OpenedComment> openComment(ByteView sealedText, const crypto::Keyring& recordSender) {
+  auto opened = recordSender.openSealed(sealedText, nullptr);
+  if (!opened) return std::nullopt;
+  return readCommentPayload(Bytes(opened->plaintext.begin(), opened->plaintext.end()));
+}
+
 std::optional<std::string> openCommentText(ByteView sealedText, const crypto::BoxKeyPair& keys) {
   auto opened = openComment(sealedText, keys);
+  if (!opened) return std::nullopt;
+  return std::move(opened->text);
+}
+
+std::optional<std::string> openCommentText(ByteView sealedText, const crypto::Keyring& recordSender) {
+  auto opened = openComment(sealedText, recordSender);
   if (!opened) return std::nullopt;
   return std::move(opened->text);
 }
@@ -203,7 +231,7 @@ Expected<OpenedForward, RecordError> openForwarded(ByteView header, const crypto
                                                    const crypto::SigningPublicKey& expectedSenderKey,
                                                    ByteView recordBody, const crypto::Signature& recordSig,
                                                    const crypto::SigningPublicKey& expectedForwarderKey,
-                                                   const crypto::MemberKeys& me) {
+                                                   const crypto::Keyring& me) {
   auto verified = verifyHeader(header, sig);
   if (!verified) return unexpected(RecordError::OpenFailed);
   Parsed<wire::BulletinHeader> parsed = std::move(verified).value();
@@ -252,7 +280,7 @@ Expected<OpenedForward, RecordError> openForwarded(ByteView header, const crypto
 
   auto entry = findOurEntry(f.getRecipients(), me);
   if (!entry) return unexpected(RecordError::NotARecipient);
-  auto opened = finishOpen(std::move(parsed), ciphertext, entry->first, *entry->second);
+  auto opened = finishOpen(std::move(parsed), ciphertext, entry->first, me, &entry->second);
   if (!opened) return unexpected(RecordError::OpenFailed);
   return OpenedForward{std::move(opened).value(), std::move(info)};
 }

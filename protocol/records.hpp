@@ -9,7 +9,7 @@
 // same content key K wrapped for each new recipient.
 #pragma once
 
-#include "crypto/keyfile.hpp"
+#include "crypto/key_ops.hpp"
 #include "protocol/bulletin.hpp"
 #include "protocol/log.hpp"
 
@@ -26,6 +26,8 @@ struct SignedRecordBytes {
 // Signs `message` (serialised once) under `context`.
 SignedRecordBytes signRecord(std::string_view context, capnp::MessageBuilder& message,
                              const crypto::SigningSecretKey& key);
+// The same through the member's key operations (in process or the agent).
+SignedRecordBytes signRecord(std::string_view context, capnp::MessageBuilder& message, const crypto::Keyring& signer);
 
 struct ForwardDraft {
   ByteView originalHeader;              // the bulletin's signed header bytes
@@ -38,15 +40,15 @@ enum class RecordError { Malformed, BadSignature, WrongBulletin, NotAuthorised, 
 const char* describe(RecordError e);
 
 // A forward record re-wrapping K for each new recipient, sorted by member id.
-Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, const crypto::MemberKeys& forwarder,
+Expected<SignedRecordBytes, RecordError> makeForward(const ForwardDraft& draft, const crypto::Keyring& forwarder,
                                                      std::int64_t nowMs,
                                                      std::optional<crypto::BulletinId> forwardId = std::nullopt);
 
 SignedRecordBytes makePermission(const crypto::BulletinId& bulletinId, const std::vector<std::string>& grantees,
-                                 const crypto::MemberKeys& originator, std::int64_t nowMs);
+                                 const crypto::Keyring& originator, std::int64_t nowMs);
 
 SignedRecordBytes makeRetraction(const crypto::BulletinId& bulletinId, std::string_view reason,
-                                 const crypto::MemberKeys& sender, std::int64_t nowMs);
+                                 const crypto::Keyring& sender, std::int64_t nowMs);
 
 struct ForwardInfo {
   std::string forwarderId;
@@ -73,7 +75,7 @@ Expected<OpenedForward, RecordError> openForwarded(ByteView header, const crypto
                                                    const crypto::SigningPublicKey& expectedSenderKey,
                                                    ByteView recordBody, const crypto::Signature& recordSig,
                                                    const crypto::SigningPublicKey& expectedForwarderKey,
-                                                   const crypto::MemberKeys& me);
+                                                   const crypto::Keyring& me);
 // The forwarder id a record claims (unverified), to find its key.
 std::optional<std::string> peekForwarder(ByteView recordBody);
 
@@ -100,7 +102,7 @@ Expected<RetractionInfo, RecordError> verifyRetraction(ByteView body, const cryp
 // circulated the record reads it; the hub sees only whether it is an
 // objection, and the payload's length.
 SignedRecordBytes makeComment(const crypto::BulletinId& recordId, bool objection, std::string_view text,
-                              const crypto::BoxPublicKey& recordSenderKey, const crypto::MemberKeys& author,
+                              const crypto::BoxPublicKey& recordSenderKey, const crypto::Keyring& author,
                               std::int64_t nowMs, const std::optional<SignedHead>& logHead = std::nullopt);
 
 // The first two plaintext bytes of a versioned comment payload. Older
@@ -134,7 +136,12 @@ struct OpenedComment {
 // pair (nullopt if it was not sealed to it, or a versioned payload that
 // does not read).
 std::optional<OpenedComment> openComment(ByteView sealedText, const crypto::BoxKeyPair& recordSenderKeys);
+// The same with any of the member's encryption keys, current or previous
+// (through the key agent when one holds them).
+std::optional<OpenedComment> openComment(ByteView sealedText, const crypto::Keyring& recordSender);
 // The text alone (openComment's), for callers that need no head.
 std::optional<std::string> openCommentText(ByteView sealedText, const crypto::BoxKeyPair& recordSenderKeys);
+// The same with any of the member's encryption keys, current or previous.
+std::optional<std::string> openCommentText(ByteView sealedText, const crypto::Keyring& recordSender);
 
 }  // namespace focal::protocol

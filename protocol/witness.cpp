@@ -78,6 +78,13 @@ Cosignature cosign(std::string witnessId, crypto::ByteView head, const crypto::S
   return c;
 }
 
+Cosignature cosign(std::string witnessId, crypto::ByteView head, const crypto::Signature& headSignature,
+                   std::int64_t cosignedAtMs, const crypto::SecretKeyOps& witness) {
+  Cosignature c{std::move(witnessId), crypto::Bytes(head.begin(), head.end()), headSignature, cosignedAtMs, {}};
+  c.signature = witness.sign(context::Cosign, cosignMessage(head, cosignedAtMs));
+  return c;
+}
+
 Expected<Cosignature, std::string> readCosignature(wire::Cosignature::Reader c) {
   auto headSig = crypto::Signature::fromBytes(view(c.getHeadSignature()));
   auto sig = crypto::Signature::fromBytes(view(c.getSignature()));

@@ -14,6 +14,7 @@
 // admin (or the hub) rotating a witness member's keys does not move it.
 #pragma once
 
+#include "crypto/key_ops.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/message.hpp"
 #include "protocol/limits.hpp"
@@ -68,6 +69,8 @@ struct Cosignature {
 crypto::Bytes cosignMessage(crypto::ByteView head, std::int64_t cosignedAtMs);
 Cosignature cosign(std::string witnessId, crypto::ByteView head, const crypto::Signature& headSignature,
                    std::int64_t cosignedAtMs, const crypto::SigningSecretKey& witnessKey);
+Cosignature cosign(std::string witnessId, crypto::ByteView head, const crypto::Signature& headSignature,
+                   std::int64_t cosignedAtMs, const crypto::SecretKeyOps& witness);
 
 // Wire form. read checks only lengths (64-byte signatures, a head of at
 // most 1 KiB); checkCosignature does the rest.

@@ -427,6 +427,9 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   runChecked("focal verify-log --clear-fork", {"--profile-dir", forked.string(), "verify-log", "--clear-fork"});
   runChecked("focal alarms", concat(thArgs, {"alarms"}));
   runChecked("focal alarms --ack", concat(thArgs, {"alarms", "--all"}));
+  runChecked("focal unlock --status", concat(thArgs, {"unlock", "--status"}));
+  runChecked("focal unlock", concat(thArgs, {"unlock", "--for", "5m"}));
+  runChecked("focal lock", concat(thArgs, {"lock"}));
 
   // Errors: a usage error, a not-found.
   runChecked("Errors", concat(myArgs, {"read", "00112233445566778899aabbccddeeff"}), 5);

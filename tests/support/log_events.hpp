@@ -9,6 +9,7 @@
 
 #include <capnp/message.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,15 +38,18 @@ struct MemberSpec {
 };
 
 // `version` 1: a genesis as hubs wrote it before log v2 (no version, no
-// position); 2: a v2 genesis, positioned as entry 0.
+// position); 2: a v2 genesis, positioned as entry 0. `admins`: the admin
+// policy it names (PROTOCOL.md §11.7; none: a log made before it).
 inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::SigningKeyPair& hub, std::int64_t at = T0,
-                                     std::uint32_t version = 1) {
+                                     std::uint32_t version = 1,
+                                     const std::optional<protocol::AdminPolicy>& admins = std::nullopt) {
   capnp::MallocMessageBuilder m;
   auto e = m.initRoot<wire::LogEvent>();
   e.setIssuedAtMs(at);
   auto g = e.initGenesis();
   g.setHubId(text(hubId));
   g.setHubKey(kjBytes(hub.publicKey.view()));
+  if (admins) protocol::writeAdminPolicy(g.initAdmins(), *admins);
   if (version >= 2) {
     g.setLogVersion(version);
     protocol::setLogPosition(e, protocol::LogPosition{hubId, 0, protocol::logGenesisPrev()});
@@ -53,19 +57,10 @@ inline protocol::SignedEvent genesis(const std::string& hubId, const crypto::Sig
   return protocol::signLogEvent(m, hub.secretKey);
 }
 
-// A v2 genesis naming `admins` (PROTOCOL.md §11.7), positioned as entry 0.
+// A v2 genesis naming `admins`, positioned as entry 0.
 inline protocol::SignedEvent genesisWithAdmins(const std::string& hubId, const crypto::SigningKeyPair& hub,
                                                const protocol::AdminPolicy& admins, std::int64_t at = T0) {
-  capnp::MallocMessageBuilder m;
-  auto e = m.initRoot<wire::LogEvent>();
-  e.setIssuedAtMs(at);
-  auto g = e.initGenesis();
-  g.setHubId(text(hubId));
-  g.setHubKey(kjBytes(hub.publicKey.view()));
-  g.setLogVersion(2);
-  protocol::writeAdminPolicy(g.initAdmins(), admins);
-  protocol::setLogPosition(e, protocol::LogPosition{hubId, 0, protocol::logGenesisPrev()});
-  return protocol::signLogEvent(m, hub.secretKey);
+  return genesis(hubId, hub, at, 2, admins);
 }
 
 // The hub's checkpoint that moves a v1 log to `version`, signed for `at`.
