@@ -243,10 +243,19 @@ TEST_CASE("A comment carrying a head of another view makes the record sender's c
   const auto proofFile = home.path() / "proof.json";
   CHECK(asSec({"verify-log", "--proof-out", proofFile.string()}, 0).at("smaller").at("size") == 6);
 
-  // The same comment in the view it was made in is consistent: no alarm.
-  myClient.conn->comment(protocol::makeComment(record, false, "Item 1: fine", sec.keys.publicKeys().encryption,
-                                               my.keys, nowMs(), carried));
+  // The same comment made by `focal comment` in the view MY verified: it
+  // carries MY's head, and the secretariat reading it there sees no alarm.
+  runCliJson(concat(a.cliGlobals(my.keyFile, home.path() / "my-a"), {"comment", recordId, "--text", "Item 1: fine"}));
   const auto inA = runCliJson(concat(a.cliGlobals(sec.keyFile, home.path() / "sec-a"), {"record-status", recordId}));
   REQUIRE(inA.at("comments").size() == 1);
   CHECK(inA.at("comments")[0].at("text") == "Item 1: fine");
+  const auto status = a.connect(sec.keys)->recordStatus(record);
+  REQUIRE(status.comments.size() == 1);
+  const auto sig = crypto::Signature::fromBytes(status.comments[0].signature);
+  REQUIRE(sig);
+  const auto info = protocol::verifyComment(status.comments[0].body, *sig, my.keys.identity.publicKey);
+  REQUIRE(info);
+  const auto opened = protocol::openComment(info->sealedText, sec.keys.encryption);
+  REQUIRE(opened);
+  CHECK(opened->logHead.has_value());
 }
