@@ -8,6 +8,7 @@
 #include "client/log_verifier.hpp"
 #include "protocol/admin_quorum.hpp"
 #include "server/directory.hpp"
+#include "server_test_support.hpp"
 #include "tests/support/log_events.hpp"
 
 #include <catch2/catch.hpp>
@@ -29,13 +30,6 @@ protocol::AdminPolicy policy(std::uint32_t k, std::uint32_t first, std::int64_t 
   p.firstAdmins = first;
   p.forcedRotationDelayMs = delay;
   return p;
-}
-
-client::LogEntryRecord record(const server::StoredLogEntry& e) {
-  const auto key = e.authorKey.view();
-  const auto sig = e.signature.view();
-  return {e.index, e.recordedAtMs, e.authorId, crypto::Bytes(key.begin(), key.end()), e.event,
-          crypto::Bytes(sig.begin(), sig.end())};
 }
 
 // A v2 log with a quorum of 2 and three first admins: sg-a and sg-c of
@@ -99,8 +93,8 @@ struct QuorumLog {
   Expected<Ok, std::string> clientAccepts(const protocol::SignedEvent& ev, const std::string& authorId,
                                           const crypto::SigningPublicKey& authorKey, std::int64_t when) const {
     client::LogVerifier v;
-    for (const auto& e : entries) REQUIRE(v.append(record(e)));
-    return v.append(record(dir.prepare(ev.event, ev.signature, authorId, authorKey, when)));
+    for (const auto& e : entries) REQUIRE(v.append(server::testing::clientRecord(e)));
+    return v.append(server::testing::clientRecord(dir.prepare(ev.event, ev.signature, authorId, authorKey, when)));
   }
   protocol::SignedEvent registerPoc(const crypto::SigningSecretKey& author) const {
     return registration({"th-poc", "TH"}, poc.publicKeys(), author, at);
@@ -190,7 +184,7 @@ TEST_CASE("admin quorum: an adminAction needs k admins of two member states", "[
     log.addAction(proposal, {approval}, when);
     REQUIRE(log.dir.find("th-poc") != nullptr);
     client::LogVerifier v;
-    for (const auto& e : log.entries) REQUIRE(v.append(record(e)));
+    for (const auto& e : log.entries) REQUIRE(v.append(server::testing::clientRecord(e)));
     CHECK(v.find("th-poc") != nullptr);
     // A role change granted, taken back, then replayed by the hub.
     const auto grant = changeProposal(roleChange("th-poc", true, log.a.identity.secretKey), log.a, log.at);

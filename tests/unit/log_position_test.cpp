@@ -71,14 +71,6 @@ struct Log {
   }
 };
 
-// The entry as the hub serves it to a client.
-client::LogEntryRecord record(const server::StoredLogEntry& e) {
-  const auto key = e.authorKey.view();
-  const auto sig = e.signature.view();
-  return {e.index, e.recordedAtMs, e.authorId, crypto::Bytes(key.begin(), key.end()), e.event,
-          crypto::Bytes(sig.begin(), sig.end())};
-}
-
 void refused(const Result<Ok>& r, ErrorCode code, const std::string& words) {
   REQUIRE_FALSE(r);
   CHECK(r.error().code == code);
@@ -196,7 +188,7 @@ TEST_CASE("a v1 log gets its checkpoint at startup, verified on by a client that
   }
   // A client verified the v1 log before the hub was upgraded.
   client::LogVerifier client;
-  for (const auto& e : log.entries) REQUIRE(client.append(record(e)));
+  for (const auto& e : log.entries) REQUIRE(client.append(server::testing::clientRecord(e)));
 
   server::Config config;
   config.hubId = HubId;
@@ -218,12 +210,12 @@ TEST_CASE("a v1 log gets its checkpoint at startup, verified on by a client that
   CHECK(checkpoint->root().which() == wire::LogEvent::LOG_VERSION);
 
   // The client goes on from where it was; a fresh client verifies all.
-  REQUIRE(client.append(record(stored.back())));
+  REQUIRE(client.append(server::testing::clientRecord(stored.back())));
   const client::SignedHeadBytes head{dir.head().head, crypto::Bytes(dir.head().signature.view().begin(),
                                                                     dir.head().signature.view().end())};
   CHECK(client.checkHead(head));
   client::LogVerifier fresh;
-  for (const auto& e : stored) REQUIRE(fresh.append(record(e)));
+  for (const auto& e : stored) REQUIRE(fresh.append(server::testing::clientRecord(e)));
   CHECK(fresh.root() == client.root());
 
   // v2 from here: an unpositioned admin event is refused; a second
@@ -287,10 +279,10 @@ TEST_CASE("log v2: a resource-panel member joins only by consensus and both the 
   SECTION("v2: a client fed a log with it refuses the entry") {
     Log log(2);
     client::LogVerifier v;
-    for (const auto& e : log.entries) REQUIRE(v.append(record(e)));
+    for (const auto& e : log.entries) REQUIRE(v.append(server::testing::clientRecord(e)));
     const auto forged = log.mine(reg(log));
     const auto entry = log.dir.prepare(forged.event, forged.signature, "adm-a", log.admin.identity.publicKey, log.at + 1);
-    const auto r = v.append(record(entry));
+    const auto r = v.append(server::testing::clientRecord(entry));
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error(), Catch::Contains("only by the consensus of every member state"));
   }

@@ -2,6 +2,7 @@
 // the way the hub would receive it (temporary directories: tests/support).
 #pragma once
 
+#include "client/connection.hpp"
 #include "crypto/primitives.hpp"
 #include "server/commit_queue.hpp"
 #include "server/sqlite.hpp"
@@ -15,6 +16,14 @@
 namespace focal::server::testing {
 
 using test_support::TempDir;
+
+// A stored log entry as the hub serves it to a client.
+inline client::LogEntryRecord clientRecord(const StoredLogEntry& e) {
+  const auto key = e.authorKey.view();
+  const auto sig = e.signature.view();
+  return {e.index, e.recordedAtMs, e.authorId, crypto::Bytes(key.begin(), key.end()), e.event,
+          crypto::Bytes(sig.begin(), sig.end())};
+}
 
 // The smallest focal.toml parseConfig accepts: [hub] and [tls] only.
 inline constexpr const char* MinimalHubConfig = R"(
