@@ -1,17 +1,43 @@
 // focal ack / focal status: the delivery side of a bulletin's life.
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
+#include "client/delivery_opener.hpp"
+#include "client/key_directory.hpp"
+#include "client/log_gossip.hpp"
 #include "protocol/names.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <set>
 
 namespace focal::client::cli {
 
 namespace {
+
+// The sealed head an ack carries for each of `ids` (gossip, PROTOCOL.md
+// §11.4): this client's verified head, signed for the bulletin and sealed
+// to its sender's current encryption key. A sender the directory does not
+// know (or no longer lists as usable) gets none to read: the head is sealed
+// to this member's own key instead, so every ack has the same layout and
+// the hub cannot tell which heads reach a checker.
+std::vector<crypto::Bytes> ackHeads(Connection& conn, std::unique_ptr<HubDirectory>& dir,
+                                    const std::vector<crypto::BulletinId>& ids,
+                                    const std::map<crypto::BulletinId, std::string>& senders,
+                                    const crypto::Keyring& keys) {
+  if (!headToCarry(conn)) return {};
+  if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(conn));
+  std::vector<crypto::Bytes> heads;
+  heads.reserve(ids.size());
+  for (const auto& id : ids) {
+    const MemberRecord* sender = dir->find(senders.at(id));
+    const auto& to = sender != nullptr && sender->usable() ? sender->encryptionKey : keys.encryption.publicKey;
+    heads.push_back(*sealedHeadFor(conn, protocol::HeadCarrier::Ack, id.view(), to, keys));
+  }
+  return heads;
+}
 
 int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   std::vector<crypto::BulletinId> ids;
@@ -28,10 +54,10 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> dir;
   std::vector<std::pair<std::string, std::string>> retracted;  // id, reason
-  std::set<crypto::BulletinId> queued;
+  std::map<crypto::BulletinId, std::string> queued;  // id -> the sender its header claims
   for (const auto& d : fetchAll(*conn, 0)) {
     const auto claimed = d.bulletin.claimedId();
-    if (claimed) queued.insert(*claimed);
+    if (claimed) queued.emplace(*claimed, d.bulletin.claimedSender().value_or(""));
     if (!d.retraction || !claimed || std::find(ids.begin(), ids.end(), *claimed) == ids.end()) continue;
     auto opened = openDelivery(*conn, dir, d, keys, cache);
     if (opened && opened->retraction) retracted.emplace_back(crypto::toHex(*claimed), opened->retraction->reason);
@@ -50,7 +76,7 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
       acknowledged.push_back(hex);
     }
   }
-  const std::uint32_t removed = known.empty() ? 0U : conn->ack(known);
+  const std::uint32_t removed = known.empty() ? 0U : conn->ack(known, ackHeads(*conn, dir, known, queued, keys));
   if (ctx.out().json()) {
     nlohmann::json r = nlohmann::json::array();
     for (const auto& [id, reason] : retracted) r.push_back({{"bulletin_id", id}, {"reason", reason}});
@@ -73,19 +99,44 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
   return notFound.empty() ? ExitOk : ExitNotFound;
 }
 
+// The heads the recipients' acks carried, sealed to us (gossip, PROTOCOL.md
+// §11.4), each checked against our verified log (synced first when one is
+// larger). A fork is recorded and thrown (VerifyError, exit 3).
+std::vector<CarriedHeadCheck> checkAckHeads(Connection& conn, const crypto::BulletinId& id,
+                                            const std::vector<RecipientState>& states, const crypto::Keyring& keys) {
+  std::vector<CarriedHeadCheck> out(states.size(), CarriedHeadCheck::None);
+  const bool any = std::any_of(states.begin(), states.end(), [](const auto& s) { return !s.ackHead.empty(); });
+  if (!any) return out;
+  const auto dir = HubDirectory::fetch(conn);  // syncs the verified log to the hub's head
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (states[i].ackHead.empty()) continue;
+    const MemberRecord* author = dir.find(states[i].memberId);
+    if (author == nullptr || !dir.verifiedLog()) {
+      out[i] = CarriedHeadCheck::Invalid;
+      continue;
+    }
+    out[i] = checkSealedHead(*dir.verifiedLog(), protocol::HeadCarrier::Ack, states[i].ackHead, id.view(), *author, keys,
+                             fmt::format("the ack of {} on bulletin {}", states[i].memberId, crypto::toHex(id)));
+  }
+  return out;
+}
+
 int runStatus(CliContext& ctx, const std::string& hexId) {
   const auto id = bulletinIdArg(ctx, hexId);
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   const auto states = conn->status(id);
+  const auto checks = checkAckHeads(*conn, id, states, keys);
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& s : states) {
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      const auto& s = states[i];
       list.push_back({{"member_id", s.memberId},
                       {"state", protocol::deliveryStateName(s.state)},
                       {"queued_at", jsonTime(s.queuedAtMs)},
                       {"delivered_at", jsonTime(s.deliveredAtMs)},
-                      {"acknowledged_at", jsonTime(s.ackedAtMs)}});
+                      {"acknowledged_at", jsonTime(s.ackedAtMs)},
+                      {"ack_head", carriedHeadCheckName(checks[i])}});
     }
     ctx.out().document({{"bulletin_id", crypto::toHex(id)}, {"recipients", list}});
     return ExitOk;
@@ -94,6 +145,16 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
   for (const auto& s : states) {
     ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", safeLine(s.memberId), protocol::deliveryStateName(s.state),
                                formatTime(s.queuedAtMs), formatTime(s.deliveredAtMs), formatTime(s.ackedAtMs)));
+  }
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (checks[i] == CarriedHeadCheck::Unconfirmed) {
+      ctx.out().line(fmt::format("Note: {}'s ack carried a log head larger than the hub serves you (unconfirmed: "
+                                 "the hub may be behind, or hiding entries from you)",
+                                 safeLine(states[i].memberId)));
+    } else if (checks[i] == CarriedHeadCheck::Invalid) {
+      ctx.out().line(fmt::format("Note: {}'s ack carried a log head that does not open or verify (no evidence either way)",
+                                 safeLine(states[i].memberId)));
+    }
   }
   return ExitOk;
 }

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 
 namespace focal::client {
 
@@ -496,17 +497,25 @@ std::optional<Delivery> Connection::nextPush(std::chrono::milliseconds timeout) 
   return d;
 }
 
-std::uint32_t Connection::ack(std::span<const crypto::BulletinId> ids) {
+std::uint32_t Connection::ack(std::span<const crypto::BulletinId> ids, std::span<const crypto::Bytes> sealedHeads) {
   requireAuthenticated();
+  if (!sealedHeads.empty() && sealedHeads.size() != ids.size()) {
+    throw std::invalid_argument("Connection::ack: one sealed head per id");
+  }
+  const std::size_t perBatch = sealedHeads.empty() ? protocol::MaxAckBatch : protocol::MaxAckBatchWithHeads;
   std::uint32_t removed = 0;
-  for (std::size_t start = 0; start < ids.size(); start += protocol::MaxAckBatch) {
-    const auto batch = ids.subspan(start, std::min(protocol::MaxAckBatch, ids.size() - start));
+  for (std::size_t start = 0; start < ids.size(); start += perBatch) {
+    const auto batch = ids.subspan(start, std::min(perBatch, ids.size() - start));
     capnp::MallocMessageBuilder body;
     auto b = body.initRoot<wire::AckBody>();
     b.setMemberId(protocol::asText(session_.memberId));
     auto list = b.initBulletinIds(static_cast<unsigned>(batch.size()));
     for (unsigned i = 0; i < batch.size(); ++i) list.set(i, protocol::kjBytes(batch[i].view()));
     b.setAckedAtMs(nowMs());
+    if (!sealedHeads.empty()) {
+      auto heads = b.initSealedHeads(static_cast<unsigned>(batch.size()));
+      for (unsigned i = 0; i < batch.size(); ++i) heads.set(i, protocol::kjBytes(sealedHeads[start + i]));
+    }
     const auto bytes = protocol::toBytes(body);
     const auto sig = keyOps_->sign(protocol::context::Ack, bytes);
     auto build = [&](auto f) {
@@ -525,8 +534,9 @@ std::vector<RecipientState> Connection::status(const crypto::BulletinId& bulleti
   return request(W::STATUS, "status", build, [](Root r) {
     std::vector<RecipientState> out;
     for (auto s : r.getStatus().getRecipients()) {
+      const auto head = protocol::view(s.getAckHead());
       out.push_back(RecipientState{std::string(protocol::view(s.getMemberId())), s.getState(), s.getQueuedAtMs(),
-                                   s.getDeliveredAtMs(), s.getAckedAtMs()});
+                                   s.getDeliveredAtMs(), s.getAckedAtMs(), crypto::Bytes(head.begin(), head.end())});
     }
     return out;
   });

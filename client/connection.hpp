@@ -146,6 +146,7 @@ struct RecipientState {
   std::int64_t queuedAtMs = 0;
   std::int64_t deliveredAtMs = 0;
   std::int64_t ackedAtMs = 0;
+  crypto::Bytes ackHead;  // the sealed head the recipient's ack carried (still unchecked); empty = none
 };
 
 struct DirectoryListing {
@@ -220,8 +221,10 @@ class Connection {
   std::size_t droppedPushes() const { return droppedPushes_; }
 
   // Signs AckBody batches (<= MaxAckBatch ids each) under context::Ack.
-  // Returns how many queue entries the hub removed.
-  std::uint32_t ack(std::span<const crypto::BulletinId> ids);
+  // With `sealedHeads` (one per id, protocol/carried_head.hpp) each id
+  // carries its sealed head (batches of MaxAckBatchWithHeads). Returns how
+  // many queue entries the hub removed.
+  std::uint32_t ack(std::span<const crypto::BulletinId> ids, std::span<const crypto::Bytes> sealedHeads = {});
   std::vector<RecipientState> status(const crypto::BulletinId& id);
   DirectoryListing directory();
   LogPageResult log(std::uint64_t from, std::uint32_t limit = protocol::MaxLogPage);

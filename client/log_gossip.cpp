@@ -113,6 +113,32 @@ std::optional<protocol::SignedHead> headToCarry(const Connection& c) {
   return protocol::SignedHead{log->head()->head, *sig};
 }
 
+std::optional<crypto::Bytes> sealedHeadFor(const Connection& c, protocol::HeadCarrier carrier, crypto::ByteView subject,
+                                           const crypto::BoxPublicKey& checker, const crypto::Keyring& me) {
+  const auto head = headToCarry(c);
+  if (!head) return std::nullopt;
+  return protocol::sealCarriedHead(carrier, subject, *head, checker, me);
+}
+
+CarriedHeadCheck checkSealedHead(const VerifiedLog& log, protocol::HeadCarrier carrier, crypto::ByteView sealed,
+                                 crypto::ByteView subject, const MemberRecord& author, const crypto::Keyring& me,
+                                 const std::string& carrierName) {
+  // Any identity key the author held: it may have rotated since it signed.
+  std::vector<crypto::SigningPublicKey> keys;
+  for (const auto& p : author.identityHistory) keys.push_back(p.key);
+  if (keys.empty()) keys.push_back(author.identityKey);
+  for (const auto& key : keys) {
+    auto opened = protocol::openCarriedHead(carrier, sealed, subject, author.id, key, me);
+    if (opened) {
+      const SignedHeadBytes carried{opened->head,
+                                    crypto::Bytes(opened->signature.view().begin(), opened->signature.view().end())};
+      return checkCarriedHead(log, carried, carrierName);
+    }
+    if (opened.error() != protocol::CarriedHeadError::BadSignature) break;  // another key cannot help
+  }
+  return CarriedHeadCheck::Invalid;
+}
+
 CarriedHeadCheck checkCarriedHead(const VerifiedLog& log, const SignedHeadBytes& carried, const std::string& carrier) {
   std::optional<protocol::ForkProof> fork;
   const auto found = compareCarriedHead(log, carried, fork);

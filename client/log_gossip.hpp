@@ -1,5 +1,6 @@
-// Gossip of log heads inside bulletins and comments (PROTOCOL.md §11.4) and what this
-// client does with a fork it catches (§11.5).
+// Gossip of log heads inside bulletins, comments, and beside acks and
+// decisions (PROTOCOL.md §11.4), and what this client does with a fork it
+// catches (§11.5).
 //
 // Every bulletin this client seals carries its latest verified head in the
 // encrypted Content, so the hub cannot tell which bulletin carries which
@@ -22,7 +23,9 @@
 
 #include "client/bulletin_reader.hpp"
 #include "client/connection.hpp"
+#include "client/member_record.hpp"
 #include "client/verified_log.hpp"
+#include "protocol/carried_head.hpp"
 #include "protocol/fork_proof.hpp"
 
 #include <filesystem>
@@ -44,6 +47,23 @@ CarriedHeadCheck checkCarriedHead(Connection& c, OpenedMessage& m);
 // protocol::makeComment): the connection's verified head, as the hub signed
 // it; nullopt when there is none.
 std::optional<protocol::SignedHead> headToCarry(const Connection& c);
+
+// headToCarry(c) signed for `subject` (the bulletin acknowledged, the
+// proposal decided) and sealed to `checker` (its sender, the proposer):
+// what an ack or decision carries beside it (protocol/carried_head.hpp).
+// nullopt when the connection has no verified head.
+std::optional<crypto::Bytes> sealedHeadFor(const Connection& c, protocol::HeadCarrier carrier, crypto::ByteView subject,
+                                           const crypto::BoxPublicKey& checker, const crypto::Keyring& me);
+
+// A sealed head `author` carried beside an ack or decision on `subject`,
+// sealed to this client: opened with `me`, its signature checked under any
+// identity key `author` held, then checked against `log` as
+// checkCarriedHead below ("invalid" when it does not open or verify: no
+// evidence against the hub). `carrier` names it in a fork proof. On a fork:
+// records it and throws VerifyError.
+CarriedHeadCheck checkSealedHead(const VerifiedLog& log, protocol::HeadCarrier carrier, crypto::ByteView sealed,
+                                 crypto::ByteView subject, const MemberRecord& author, const crypto::Keyring& me,
+                                 const std::string& carrierName);
 
 // The same for a head another record carried (a comment's sealed payload,
 // PROTOCOL.md §12.4) against `log` as just synced, without the network: a

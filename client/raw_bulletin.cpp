@@ -62,4 +62,10 @@ std::optional<crypto::BulletinId> RawBulletin::claimedId() const {
   return crypto::BulletinId::fromBytes(protocol::view(h->root().getBulletinId()));
 }
 
+std::optional<std::string> RawBulletin::claimedSender() const {
+  auto h = protocol::decode<wire::BulletinHeader>(header);
+  if (!h) return std::nullopt;
+  return std::string(protocol::view(h->root().getSenderId()));
+}
+
 }  // namespace focal::client

@@ -27,6 +27,8 @@ struct RawBulletin {
 
   // The bulletin id claimed by the (unverified) header, if it parses.
   std::optional<crypto::BulletinId> claimedId() const;
+  // The sender the (unverified) header claims, if it parses.
+  std::optional<std::string> claimedSender() const;
 };
 
 // Writes a RawBulletin into a wire::Bulletin builder.

@@ -139,6 +139,19 @@ struct AckBody {
   memberId @0 :Text;
   bulletinIds @1 :List(Data);
   ackedAtMs @2 :Int64;
+  sealedHeads @3 :List(Data);  # empty, or one per bulletin id: the acker's head sealed to that bulletin's
+                               # sender (a sealed CarriedHead record, PROTOCOL.md §11.4)
+}
+
+# context "focal/v1/ack-head" (beside an ack: subjectId = the bulletin id) or
+# "focal/v1/decision-head" (beside a decision: subjectId = the proposal id).
+# Signed by memberId, then the SignedRecord bytes are sealed
+# (crypto_box_seal) to the one member who checks the head: the bulletin's
+# sender, or the proposer. Gossip the hub relays but cannot read or forge.
+struct CarriedHead {
+  subjectId @0 :Data;
+  memberId @1 :Text;
+  logHead @2 :SignedLogHead;   # the author's latest verified head; no cosignatures
 }
 
 # ------------------------------------------------------ directory log ----
@@ -407,6 +420,7 @@ struct RecipientStatus {
   queuedAtMs @2 :Int64;
   deliveredAtMs @3 :Int64;      # 0 = never
   ackedAtMs @4 :Int64;          # 0 = never
+  ackHead @5 :Data;             # the sealed CarriedHead the recipient's ack carried for this bulletin; empty = none
 }
 struct DeliveryStatus { bulletinId @0 :Data; recipients @1 :List(RecipientStatus); }
 

@@ -38,6 +38,14 @@ inline constexpr std::uint64_t MaxAttachmentBytes = 1024ull * 1024 * 1024;  // 1
 inline constexpr std::size_t MaxChunkBytes = 512 * 1024;
 // Bulletin ids acknowledged by one signed ack.
 inline constexpr std::size_t MaxAckBatch = 1024;
+// One sealed CarriedHead (PROTOCOL.md §11.4): about 420 bytes for a
+// 10-character hub id and a 12-character member id; far below this.
+inline constexpr std::size_t MaxSealedHeadBytes = 1024;
+// Bulletin ids per ack when the ack carries a sealed head for each, so the
+// signed AckBody stays within MaxAckBodyBytes.
+inline constexpr std::size_t MaxAckBatchWithHeads = 128;
+// A signed AckBody: MaxAckBatch ids, or MaxAckBatchWithHeads ids with heads.
+inline constexpr std::size_t MaxAckBodyBytes = 160 * 1024;
 // Deliveries per fetch page (also bounded by MaxFrameBytes).
 inline constexpr std::uint32_t MaxFetchPage = 256;
 inline constexpr std::uint32_t MaxLogPage = 1024;

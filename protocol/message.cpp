@@ -377,6 +377,7 @@ template Expected<Parsed<wire::Permission>, WireError> decode<wire::Permission>(
 template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retraction>(ByteView);
 template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
 template Expected<Parsed<wire::CommentPayload>, WireError> decode<wire::CommentPayload>(ByteView);
+template Expected<Parsed<wire::CarriedHead>, WireError> decode<wire::CarriedHead>(ByteView);
 template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);
 template Expected<Parsed<wire::Decision>, WireError> decode<wire::Decision>(ByteView);
 template Expected<Parsed<wire::SignedRecord>, WireError> decode<wire::SignedRecord>(ByteView);

@@ -109,6 +109,7 @@ extern template Expected<Parsed<wire::Permission>, WireError> decode<wire::Permi
 extern template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retraction>(ByteView);
 extern template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
 extern template Expected<Parsed<wire::CommentPayload>, WireError> decode<wire::CommentPayload>(ByteView);
+extern template Expected<Parsed<wire::CarriedHead>, WireError> decode<wire::CarriedHead>(ByteView);
 extern template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);
 extern template Expected<Parsed<wire::Decision>, WireError> decode<wire::Decision>(ByteView);
 extern template Expected<Parsed<wire::SignedRecord>, WireError> decode<wire::SignedRecord>(ByteView);

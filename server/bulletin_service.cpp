@@ -190,13 +190,15 @@ FetchPage BulletinService::fetch(const std::string& memberId, std::int64_t after
 }
 
 net::awaitable<Result<std::uint32_t>> BulletinService::ack(const std::string& memberId,
-                                                           std::vector<crypto::BulletinId> ids, crypto::ByteView body,
+                                                           std::vector<crypto::BulletinId> ids,
+                                                           std::vector<crypto::Bytes> heads, crypto::ByteView body,
                                                            const crypto::Signature& signature) {
   const std::int64_t now = clock_.nowMs();
   // The signed ack is kept as proof of receipt when it removed something
   // (a replayed ack removes nothing and costs no storage). Essential: still
   // served on a full disk from the space reserve (CommitQueue).
-  auto job = store::Acknowledge{memberId, std::move(ids), Bytes(body.begin(), body.end()), signature, now};
+  auto job = store::Acknowledge{memberId, std::move(ids), std::move(heads), Bytes(body.begin(), body.end()), signature,
+                                now};
   co_return co_await commits_.submit(std::move(job), net::use_awaitable);
 }
 

@@ -58,8 +58,10 @@ class BulletinService {
   FetchPage fetch(const std::string& memberId, std::int64_t afterSeq, std::uint32_t limit, std::size_t maxBytes);
   // Removes the acknowledged entries; the signed ack is kept as proof of
   // receipt when it removed something.
+  // `heads`: empty, or the sealed head the ack carried for each id.
   net::awaitable<Result<std::uint32_t>> ack(const std::string& memberId, std::vector<crypto::BulletinId> ids,
-                                            crypto::ByteView body, const crypto::Signature& signature);
+                                            std::vector<crypto::Bytes> heads, crypto::ByteView body,
+                                            const crypto::Signature& signature);
   Result<BulletinStatus> status(const std::string& memberId, const crypto::BulletinId& id);
   // An upload's size: not empty, within the attachment limit, the size of
   // some attachment stream.

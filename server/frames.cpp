@@ -172,6 +172,7 @@ Bytes status(std::uint64_t id, const crypto::BulletinId& bulletinId, const Bulle
       list[i].setQueuedAtMs(r.queuedAtMs);
       list[i].setDeliveredAtMs(r.deliveredAtMs);
       list[i].setAckedAtMs(r.ackedAtMs);
+      if (!r.ackHead.empty()) list[i].setAckHead(kjBytes(r.ackHead));
     }
   });
 }

@@ -164,7 +164,7 @@ Result<Bytes> RequestHandler::fetch(const Session& session, std::uint64_t id, wi
 net::awaitable<Result<Bytes>> RequestHandler::ack(std::shared_ptr<Session> session, std::uint64_t id,
                                                   wire::Ack::Reader req) {
   const auto body = view(req.getBody());
-  if (body.size() > MaxAckBodyBytes) co_return fail(ErrorCode::TOO_LARGE, "ack too large");
+  if (body.size() > protocol::MaxAckBodyBytes) co_return fail(ErrorCode::TOO_LARGE, "ack too large");
   const auto signature = fixedField<crypto::Signature>(req.getSignature());
   if (!signature) co_return fail(ErrorCode::BAD_SIGNATURE, "the signature must be 64 bytes");
   // SECURITY: verify the exact bytes before parsing them.
@@ -189,7 +189,28 @@ net::awaitable<Result<Bytes>> RequestHandler::ack(std::shared_ptr<Session> sessi
     if (!bid) co_return fail(ErrorCode::INVALID_REQUEST, "bulletin ids are 16 bytes");
     ids.push_back(*bid);
   }
-  auto removed = co_await s_.bulletins.ack(session->memberId(), std::move(ids), body, *signature);
+  // The sealed heads (gossip, PROTOCOL.md §11.4): none, or one per id, each
+  // opaque to the hub (sealed to the bulletin's sender) and bounded.
+  const auto sealed = a.getSealedHeads();
+  if (sealed.size() != 0 && sealed.size() != list.size()) {
+    co_return fail(ErrorCode::INVALID_REQUEST, "an ack carries no sealed head or one per bulletin id");
+  }
+  if (sealed.size() > protocol::MaxAckBatchWithHeads) {
+    co_return fail(ErrorCode::TOO_LARGE, "at most " + std::to_string(protocol::MaxAckBatchWithHeads) +
+                                             " ids per ack that carries sealed heads");
+  }
+  std::vector<crypto::Bytes> heads;
+  heads.reserve(sealed.size());
+  for (auto h : sealed) {
+    const auto bytes = view(h);
+    if (bytes.empty() || bytes.size() > protocol::MaxSealedHeadBytes) {
+      co_return fail(ErrorCode::INVALID_REQUEST, "a sealed head is 1.." + std::to_string(protocol::MaxSealedHeadBytes) +
+                                                     " bytes");
+    }
+    heads.emplace_back(bytes.begin(), bytes.end());
+  }
+  auto removed =
+      co_await s_.bulletins.ack(session->memberId(), std::move(ids), std::move(heads), body, *signature);
   if (!removed) co_return fail(removed.error());
   co_return frames::acked(id, *removed);
 }

@@ -48,8 +48,6 @@ class RequestHandler {
   // Largest LogEvent an admin request may carry (a Register with a long
   // name is well under 2 KiB).
   static constexpr std::size_t MaxAdminEventBytes = 16 * 1024;
-  // Largest AckBody: MaxAckBatch ids of 16 bytes plus list overhead.
-  static constexpr std::size_t MaxAckBodyBytes = 64 * 1024;
   // Replies that carry bulletins or log entries leave this much of the
   // client's frame limit (protocol::MaxFrameBytes) free for framing overhead.
   static constexpr std::size_t FrameHeadroomBytes = 64 * 1024;

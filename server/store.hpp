@@ -34,7 +34,7 @@ namespace focal::server {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 5;
+  static constexpr int SchemaVersion = 6;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -72,9 +72,12 @@ class Store {
   // complete upload of the sender of the same size: notFound / invalidRequest.
   static Result<SendOutcome> insertBulletin(sqlite::Database& db, const NewBulletin& b);
 
-  // Sets acked_at for (member, id) rows not yet acknowledged; returns how many.
+  // Sets acked_at for (member, id) rows not yet acknowledged; returns how
+  // many. `heads` (empty, or one per id): the sealed head kept for an id
+  // this ack acknowledged (ack_heads; the first ack's head stays).
   static std::uint32_t acknowledge(sqlite::Database& db, std::string_view memberId,
-                                   std::span<const crypto::BulletinId> ids, std::int64_t nowMs);
+                                   std::span<const crypto::BulletinId> ids, std::span<const crypto::Bytes> heads,
+                                   std::int64_t nowMs);
 
   // Keeps a signed ack (AckBody bytes + signature) as proof of receipt.
   static void recordAck(sqlite::Database& db, std::string_view memberId, crypto::ByteView body,

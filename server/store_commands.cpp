@@ -11,7 +11,7 @@ Result<SendOutcome> execute(sqlite::Database& db, const StoreBulletin& c) { retu
 Result<std::uint32_t> execute(sqlite::Database& db, const Acknowledge& c) {
   // The signed ack is kept as proof of receipt when it removed something
   // (a replayed ack removes nothing and costs no storage).
-  const std::uint32_t removed = Store::acknowledge(db, c.memberId, c.ids, c.nowMs);
+  const std::uint32_t removed = Store::acknowledge(db, c.memberId, c.ids, c.heads, c.nowMs);
   if (removed > 0) Store::recordAck(db, c.memberId, c.body, c.signature, c.nowMs);
   return removed;
 }

@@ -55,13 +55,15 @@ struct Insert {
 using StoreBulletin = Insert<NewBulletin, SendOutcome>;
 
 // Acknowledges `ids` for `memberId`; when that removed anything, keeps the
-// signed ack (AckBody bytes + signature) as proof of receipt. Reply: how
-// many queue entries it acknowledged.
+// signed ack (AckBody bytes + signature) as proof of receipt, and for each
+// id it acknowledged now the sealed head the ack carried for it (`heads`:
+// empty, or one per id). Reply: how many queue entries it acknowledged.
 struct Acknowledge {
   using Reply = std::uint32_t;
   static constexpr WriteClass writeClass = WriteClass::Essential;
   std::string memberId;
   std::vector<crypto::BulletinId> ids;
+  std::vector<crypto::Bytes> heads;
   crypto::Bytes body;
   crypto::Signature signature;
   std::int64_t nowMs = 0;

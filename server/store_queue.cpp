@@ -170,7 +170,29 @@ std::uint32_t updateRows(sqlite::Database& db, const std::string& chunkSql, cons
 }  // namespace
 
 std::uint32_t Store::acknowledge(sqlite::Database& db, std::string_view memberId,
-                                 std::span<const crypto::BulletinId> ids, std::int64_t nowMs) {
+                                 std::span<const crypto::BulletinId> ids, std::span<const crypto::Bytes> heads,
+                                 std::int64_t nowMs) {
+  if (!heads.empty()) {
+    // One row at a time: the head is kept only for an id this ack
+    // acknowledged (a resent ack changes nothing and stores nothing).
+    if (heads.size() != ids.size()) throw std::logic_error("one sealed head per acknowledged id");
+    auto update = db.prepare(
+        "UPDATE deliveries SET acked_at_ms = ?1 WHERE member_id = ?2 AND acked_at_ms IS NULL AND bulletin_id = ?3");
+    auto keep = db.prepare("INSERT OR IGNORE INTO ack_heads(bulletin_id, member_id, sealed) VALUES(?1, ?2, ?3)");
+    std::uint32_t changed = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      update->reset();
+      update->bind(1, nowMs).bind(2, memberId).bind(3, ids[i].view());
+      update->run();
+      const auto n = static_cast<std::uint32_t>(db.changes());
+      if (n == 0) continue;
+      changed += n;
+      keep->reset();
+      keep->bind(1, ids[i].view()).bind(2, memberId).bind(3, crypto::ByteView(heads[i]));
+      keep->run();
+    }
+    return changed;
+  }
   static const std::string chunkSql =
       inListSql("UPDATE deliveries SET acked_at_ms = ?1 WHERE member_id = ?2 AND acked_at_ms IS NULL AND bulletin_id", 2);
   return updateRows(
@@ -264,13 +286,15 @@ std::optional<BulletinStatus> Store::status(const crypto::BulletinId& id) {
     out.senderId = s->columnText(0);
   }
   auto s = db_.prepare(
-      "SELECT member_id, queued_at_ms, delivered_at_ms, acked_at_ms, seq FROM deliveries WHERE bulletin_id = ?1 "
-      "AND retraction = 0 ORDER BY member_id");
+      "SELECT d.member_id, d.queued_at_ms, d.delivered_at_ms, d.acked_at_ms, d.seq, h.sealed FROM deliveries d "
+      "LEFT JOIN ack_heads h ON h.bulletin_id = d.bulletin_id AND h.member_id = d.member_id "
+      "WHERE d.bulletin_id = ?1 AND d.retraction = 0 ORDER BY d.member_id");
   s->bind(1, id.view());
   while (s->step()) {
     out.recipients.push_back(RecipientState{s->columnInt(4), s->columnText(0), s->columnInt(1),
                                             s->columnIsNull(2) ? 0 : s->columnInt(2),
-                                            s->columnIsNull(3) ? 0 : s->columnInt(3)});
+                                            s->columnIsNull(3) ? 0 : s->columnInt(3),
+                                            s->columnIsNull(5) ? crypto::Bytes{} : s->columnBlob(5)});
   }
   return out;
 }

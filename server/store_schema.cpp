@@ -216,6 +216,25 @@ CREATE TABLE cosignatures(
 );
 )sql";
 
+// Version 6: the log heads sealed beside acks and decisions (gossip,
+// PROTOCOL.md §11.4), kept apart from the queue and the decisions so the
+// rows the writer touches most stay as they were. One per (subject,
+// member): the first ack (or decision) that counted keeps its head.
+constexpr const char* CarriedHeadsSql = R"sql(
+CREATE TABLE ack_heads(
+  bulletin_id    BLOB NOT NULL,
+  member_id      TEXT NOT NULL,
+  sealed         BLOB NOT NULL,
+  PRIMARY KEY(bulletin_id, member_id)
+) WITHOUT ROWID;
+CREATE TABLE decision_heads(
+  proposal_id    BLOB NOT NULL,
+  member_id      TEXT NOT NULL,
+  sealed         BLOB NOT NULL,
+  PRIMARY KEY(proposal_id, member_id)
+) WITHOUT ROWID;
+)sql";
+
 // Rebuilds the queue table as `version` had it, copying `columns` of
 // every entry, each keeping its seq: a client's fetch cursor from before
 // the upgrade still points where it did. The largest seq is the largest
@@ -247,6 +266,9 @@ void leanQueue(sqlite::Database& db) {
 // Version 4 -> 5: witnesses' cosignatures.
 void addCosignatures(sqlite::Database& db) { db.exec(CosignaturesSql); }
 
+// Version 5 -> 6: heads carried beside acks and decisions.
+void addCarriedHeads(sqlite::Database& db) { db.exec(CarriedHeadsSql); }
+
 struct MigrationStep {
   int from;  // the step makes version from + 1
   void (*apply)(sqlite::Database&);
@@ -257,6 +279,7 @@ constexpr MigrationStep MigrationSteps[] = {
     {2, addConsensus},
     {3, leanQueue},
     {4, addCosignatures},
+    {5, addCarriedHeads},
 };
 static_assert(std::size(MigrationSteps) == Store::SchemaVersion - 1, "one migration step per schema version");
 
@@ -283,6 +306,7 @@ void Store::createSchema(sqlite::Database& db, int version) {
     db.exec(queueSql(SchemaVersion).c_str());
     db.exec(ConsensusSql);
     db.exec(CosignaturesSql);
+    db.exec(CarriedHeadsSql);
     db.setUserVersion(SchemaVersion);
   } else {
     db.exec(SchemaSql);

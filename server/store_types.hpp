@@ -190,6 +190,7 @@ struct RecipientState {
   std::int64_t queuedAtMs = 0;
   std::int64_t deliveredAtMs = 0;  // 0 = never
   std::int64_t ackedAtMs = 0;      // 0 = never
+  crypto::Bytes ackHead;           // the sealed head its ack carried (PROTOCOL.md §11.4); empty = none
 };
 
 // A queue entry handed to its member (push queued on a session, or fetch

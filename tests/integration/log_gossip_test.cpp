@@ -259,3 +259,97 @@ TEST_CASE("A comment carrying a head of another view makes the record sender's c
   REQUIRE(opened);
   CHECK(opened->logHead.has_value());
 }
+
+// Acks carry their author's head beside them, signed for the bulletin and
+// sealed to its sender (PROTOCOL.md §11.4): the hub stores and relays it in
+// `status`, cannot read it, and cannot make one up or move it to another
+// bulletin. SG, reading the status of its bulletin in its own view, catches
+// MY's head of the other view.
+TEST_CASE("An ack carrying a head of another view makes the sender's status record a fork",
+          "[integration][log][gossip][fork][ack]") {
+  Hub a;
+  TempDir home;
+  const auto sg = withKeyFile(a, "sg-spf-cyber", "SG");
+  const auto my = withKeyFile(a, "my-pdrm-cyber", "MY");
+  a.createMember("th-rtp-cyber", "TH");
+  const auto sgProfile = home.path() / "sg";
+  const auto first = runCliJson(concat(a.cliGlobals(sg.keyFile, sgProfile), sendArgs("my-pdrm-cyber")))
+                         .at("bulletin_id")
+                         .get<std::string>();
+  const auto second = runCliJson(concat(a.cliGlobals(sg.keyFile, sgProfile), sendArgs("my-pdrm-cyber")))
+                          .at("bulletin_id")
+                          .get<std::string>();
+  const auto idOf = [](const std::string& hex) { return *crypto::BulletinId::fromBytes(*crypto::fromHex(hex)); };
+
+  // The same view: `focal ack` carries MY's head, and SG's status checks it.
+  runCliJson(concat(a.cliGlobals(my.keyFile, home.path() / "my-a"), {"ack", first}));
+  const auto agreed = runCliJson(concat(a.cliGlobals(sg.keyFile, sgProfile), {"status", first}));
+  REQUIRE(agreed.at("recipients").size() == 1);
+  CHECK(agreed.at("recipients")[0].at("state") == "acknowledged");
+  CHECK(agreed.at("recipients")[0].at("ack_head") == "consistent");
+
+  // MY's view (hub A): TH's key revoked. SG's (hub B): not.
+  auto b = splitByOneRevocation(a, home);
+  Receiver myClient(a, my.keys);
+  const auto carried = client::headToCarry(*myClient.conn);
+  REQUIRE(carried);
+  const auto sealedFor = [&](const crypto::BulletinId& subject) {
+    return protocol::sealCarriedHead(protocol::HeadCarrier::Ack, subject.view(), *carried,
+                                     sg.keys.publicKeys().encryption, my.keys);
+  };
+  const std::vector<crypto::BulletinId> ids{idOf(second)};
+  const auto asSg = [&](const std::vector<std::string>& command, int exit) {
+    return runCliJson(concat(b->cliGlobals(sg.keyFile, sgProfile), command), exit);
+  };
+  // The head MY verified at A, acked through B (the hub moves it, it cannot open it).
+  CHECK(b->connect(my.keys)->ack(ids, std::vector<crypto::Bytes>{sealedFor(idOf(second))}) == 1);
+  const auto alarm = errorOf(asSg({"status", second}, 3));
+  CHECK_THAT(alarm, Catch::Contains("FORK") && Catch::Contains("the ack of my-pdrm-cyber") && Catch::Contains(second));
+  CHECK_THAT(errorOf(asSg({"inbox"}, 3)), Catch::Contains("FORK"));  // recorded: every command refuses
+}
+
+TEST_CASE("An ack's sealed head made for another bulletin or by another member is invalid, not a fork",
+          "[integration][log][gossip][ack]") {
+  Hub hub;
+  TempDir home;
+  const auto sg = withKeyFile(hub, "sg-spf-cyber", "SG");
+  const auto my = withKeyFile(hub, "my-pdrm-cyber", "MY");
+  const auto th = withKeyFile(hub, "th-rtp-cyber", "TH");
+  const auto sgProfile = home.path() / "sg";
+  std::vector<crypto::BulletinId> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto hex = runCliJson(concat(hub.cliGlobals(sg.keyFile, sgProfile), sendArgs("my-pdrm-cyber,th-rtp-cyber")))
+                         .at("bulletin_id")
+                         .get<std::string>();
+    ids.push_back(*crypto::BulletinId::fromBytes(*crypto::fromHex(hex)));
+  }
+  Receiver myClient(hub, my.keys);
+  const auto head = client::headToCarry(*myClient.conn);
+  REQUIRE(head);
+  const auto seal = [&](const crypto::BulletinId& subject, const crypto::Keyring& author) {
+    return protocol::sealCarriedHead(protocol::HeadCarrier::Ack, subject.view(), *head, sg.keys.publicKeys().encryption,
+                                     author);
+  };
+  // MY's ack of bulletin 0 carries the head MY signed for bulletin 1; MY's
+  // ack of bulletin 1 carries one TH signed; bulletin 2's is bytes nobody sealed.
+  const auto ack = [&](int i, crypto::Bytes sealed) {
+    const std::vector<crypto::BulletinId> one{ids[i]};
+    CHECK(myClient.conn->ack(one, std::vector<crypto::Bytes>{std::move(sealed)}) == 1);
+  };
+  ack(0, seal(ids[1], my.keys));
+  ack(1, seal(ids[1], th.keys));
+  ack(2, crypto::Bytes(300, 0x5a));
+  for (const auto& id : ids) {
+    const auto st = runCliJson(concat(hub.cliGlobals(sg.keyFile, sgProfile), {"status", crypto::toHex(id)}));
+    for (const auto& r : st.at("recipients")) {
+      CHECK(r.at("ack_head") == (r.at("member_id") == "my-pdrm-cyber" ? "invalid" : ""));
+    }
+  }
+  // The hub refuses heads that do not match the ids, or are oversize.
+  const std::vector<crypto::BulletinId> two{ids[0], ids[1]};
+  CHECK_THROWS_AS(myClient.conn->ack(two, std::vector<crypto::Bytes>{crypto::Bytes(300, 1), crypto::Bytes()}),
+                  client::HubError);
+  CHECK_THROWS_AS(myClient.conn->ack(std::vector<crypto::BulletinId>{ids[0]},
+                                     std::vector<crypto::Bytes>{crypto::Bytes(protocol::MaxSealedHeadBytes + 1, 1)}),
+                  client::HubError);
+}
