@@ -81,6 +81,7 @@ int runPending(CliContext& ctx) {
     if (v.kind != wire::Proposal::ADMIN_CHANGE || v.state != wire::ProposalState::OPEN || v.expiresAtMs < nowMs()) {
       continue;
     }
+    const auto headChecks = checkDecisionHeads(p, v, dir, keys);
     const auto t = tally(v, dir, policy);
     const std::int64_t notBefore = v.forcedRotation ? v.createdAtMs + policy.forcedRotationDelayMs : 0;
     ++shown;
@@ -93,7 +94,8 @@ int runPending(CliContext& ctx) {
                       {"rejected_by_ids", t.rejectedBy},
                       {"approvals_needed", t.needed},
                       {"effective_not_before", notBefore == 0 ? nlohmann::json(nullptr) : jsonTime(notBefore)},
-                      {"expires_at", jsonTime(v.expiresAtMs)}});
+                      {"expires_at", jsonTime(v.expiresAtMs)},
+                      {"decision_heads", decisionHeadVerdicts(v, headChecks)}});
       continue;
     }
     ctx.out().line(fmt::format("{}  {} proposed by {}, expires {}", v.id, describeChange(v), safeLine(v.proposer),
@@ -130,7 +132,7 @@ int runAdminDecide(CliContext& ctx, const std::string& text, bool approve) {
     }
     ctx.requireFreshHead(*conn);
     const auto record = protocol::makeDecision(v.proposalBody, approve, keys, nowMs());
-    const auto recorded = conn->decide(record);
+    const auto recorded = conn->decide(record, decisionHead(*conn, dir, v, keys));
     std::string state = "open";
     std::uint64_t index = 0;
     for (const auto& q : conn->listProposals()) {

@@ -217,6 +217,7 @@ int runProposals(CliContext& ctx) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& p : listing) {
     const auto v = verifyListing(p, dir);
+    const auto headChecks = checkDecisionHeads(p, v, dir, keys);
     const auto [approvedBy, rejectedBy, approvedStates, missing] = tallyDecisions(v, dir, required);
     const bool admission = v.kind == wire::Proposal::ADMISSION;
     const char* kind = protocol::proposalKindName(v.kind);
@@ -236,7 +237,8 @@ int runProposals(CliContext& ctx) {
                           {"candidate_id", admission ? nlohmann::json(v.member) : nullptr},
                           {"candidate_name", admission ? nlohmann::json(v.memberName) : nullptr},
                           {"candidate_institution", admission ? nlohmann::json(institution) : nullptr},
-                          {"text", v.kind == wire::Proposal::AMENDMENT ? nlohmann::json(v.text) : nullptr}};
+                          {"text", v.kind == wire::Proposal::AMENDMENT ? nlohmann::json(v.text) : nullptr},
+                          {"decision_heads", decisionHeadVerdicts(v, headChecks)}};
       list.push_back(std::move(item));
     } else {
       if (v.kind == wire::Proposal::ADMIN_CHANGE) {
@@ -282,7 +284,7 @@ int runDecide(CliContext& ctx, const std::string& text, bool approve) {
     const auto v = verifyListing(p, dir);
     ctx.requireFreshHead(*conn);
     const auto record = protocol::makeDecision(v.proposalBody, approve, keys, nowMs());
-    const auto recorded = conn->decide(record);
+    const auto recorded = conn->decide(record, decisionHead(*conn, dir, v, keys));
     std::string state = "open";
     for (const auto& q : conn->listProposals()) {
       if (listedProposalId(q) == hexId) state = protocol::proposalStateName(q.state);

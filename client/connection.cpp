@@ -570,9 +570,17 @@ LogPageResult Connection::log(std::uint64_t from, std::uint32_t limit) {
   });
 }
 
-RecordedInfo Connection::submitRecord(wire::ClientFrame::Which kind, const protocol::SignedRecordBytes& record) {
+RecordedInfo Connection::submitRecord(wire::ClientFrame::Which kind, const protocol::SignedRecordBytes& record,
+                                      crypto::ByteView sealedHead) {
   requireAuthenticated();
   auto build = [&](wire::ClientFrame::Builder frame) {
+    if (kind == wire::ClientFrame::DECIDE_WITH_HEAD) {
+      auto d = frame.initDecideWithHead();
+      d.getDecision().setBody(protocol::kjBytes(record.body));
+      d.getDecision().setSignature(protocol::kjBytes(record.signature.view()));
+      d.setSealedHead(protocol::kjBytes(sealedHead));
+      return;
+    }
     wire::SignedRecord::Builder r = kind == wire::ClientFrame::FORWARD   ? frame.initForward()
                                     : kind == wire::ClientFrame::PERMIT  ? frame.initPermit()
                                     : kind == wire::ClientFrame::COMMENT ? frame.initComment()
@@ -594,7 +602,10 @@ RecordedInfo Connection::retract(const protocol::SignedRecordBytes& r) { return 
 RecordedInfo Connection::comment(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::COMMENT, r); }
 
 RecordedInfo Connection::propose(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::PROPOSE, r); }
-RecordedInfo Connection::decide(const protocol::SignedRecordBytes& r) { return submitRecord(wire::ClientFrame::DECIDE, r); }
+RecordedInfo Connection::decide(const protocol::SignedRecordBytes& r, const std::optional<crypto::Bytes>& sealedHead) {
+  if (sealedHead) return submitRecord(wire::ClientFrame::DECIDE_WITH_HEAD, r, *sealedHead);
+  return submitRecord(wire::ClientFrame::DECIDE, r);
+}
 
 std::int64_t Connection::cosign(const protocol::Cosignature& cosignature) {
   requireAuthenticated();
@@ -612,6 +623,7 @@ std::vector<ProposalListing> Connection::listProposals() {
       ProposalListing p;
       p.proposal = rawRecordOf(item.getProposal());
       for (auto d : item.getDecisions()) p.decisions.push_back(rawRecordOf(d));
+      for (auto h : item.getDecisionHeads()) p.decisionHeads.push_back(copyData(h));
       p.state = item.getState();
       p.outcomeIndex = item.getOutcomeIndex();
       out.push_back(std::move(p));

@@ -133,6 +133,9 @@ struct ProposalListing {
   std::vector<RawRecord> decisions;
   wire::ProposalState state = wire::ProposalState::OPEN;
   std::uint64_t outcomeIndex = 0;  // log index of the admission, 0 = none
+  // To the proposer, while open: per decision, the sealed head that came
+  // with it (empty = none; protocol/carried_head.hpp). Otherwise empty.
+  std::vector<crypto::Bytes> decisionHeads{};
 };
 
 struct DeliveryPage {
@@ -250,7 +253,8 @@ class Connection {
   RecordedInfo comment(const protocol::SignedRecordBytes& record);
   RecordStatusInfo recordStatus(const crypto::BulletinId& recordId);
   RecordedInfo propose(const protocol::SignedRecordBytes& record);
-  RecordedInfo decide(const protocol::SignedRecordBytes& record);
+  // With `sealedHead` (protocol/carried_head.hpp) as decideWithHead.
+  RecordedInfo decide(const protocol::SignedRecordBytes& record, const std::optional<crypto::Bytes>& sealedHead = std::nullopt);
   // A witness's cosignature of the hub's head (PROTOCOL.md §11.6); the
   // hub's time of acceptance.
   std::int64_t cosign(const protocol::Cosignature& cosignature);
@@ -308,7 +312,8 @@ class Connection {
   // A connection-level refusal (id 0): the hub closes after it, so do we.
   [[noreturn]] void failWithHubError(wire::Error::Reader error);
   void requireAuthenticated() const;
-  RecordedInfo submitRecord(wire::ClientFrame::Which kind, const protocol::SignedRecordBytes& record);
+  RecordedInfo submitRecord(wire::ClientFrame::Which kind, const protocol::SignedRecordBytes& record,
+                            crypto::ByteView sealedHead = {});
 
   ConnectOptions options_;
   net::io_context ioc_;

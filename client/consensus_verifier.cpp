@@ -77,6 +77,41 @@ VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir
   return v;
 }
 
+std::optional<crypto::Bytes> decisionHead(const Connection& conn, const HubDirectory& dir, const VerifiedProposal& v,
+                                          const crypto::Keyring& me) {
+  const MemberRecord* proposer = dir.find(v.proposer);
+  const auto& to = proposer != nullptr && proposer->usable() ? proposer->encryptionKey : me.encryption.publicKey;
+  const auto id = crypto::fromHex(v.id);
+  if (!id) return std::nullopt;
+  return sealedHeadFor(conn, protocol::HeadCarrier::Decision, *id, to, me);
+}
+
+std::vector<std::string> checkDecisionHeads(const ProposalListing& p, const VerifiedProposal& v, const HubDirectory& dir,
+                                            const crypto::Keyring& me) {
+  std::vector<std::string> out(v.decisions.size());
+  const auto id = crypto::fromHex(v.id);
+  if (p.decisionHeads.size() != v.decisions.size() || !id || !dir.verifiedLog()) return out;
+  for (std::size_t i = 0; i < v.decisions.size(); ++i) {
+    if (p.decisionHeads[i].empty()) continue;
+    const auto& who = v.decisions[i].first;
+    const MemberRecord* author = dir.find(who);
+    out[i] = carriedHeadCheckName(
+        author == nullptr
+            ? CarriedHeadCheck::Invalid
+            : checkSealedHead(*dir.verifiedLog(), protocol::HeadCarrier::Decision, p.decisionHeads[i], *id, *author, me,
+                              fmt::format("the decision of {} on proposal {}", who, v.id)));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> decisionHeadVerdicts(const VerifiedProposal& v, const std::vector<std::string>& checks) {
+  std::map<std::string, std::string> out;
+  for (std::size_t i = 0; i < v.decisions.size() && i < checks.size(); ++i) {
+    if (!checks[i].empty()) out.emplace(v.decisions[i].first, checks[i]);
+  }
+  return out;
+}
+
 std::string listedProposalId(const ProposalListing& p) {
   auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
   return parsed ? crypto::toHex(protocol::view(parsed->root().getProposalId())) : std::string();

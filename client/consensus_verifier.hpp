@@ -15,6 +15,7 @@
 #include "crypto/key_ops.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -49,6 +50,21 @@ struct VerifiedProposal {
 // the log gave that member at the record's own time, PROTOCOL.md §12.5) and
 // naming this proposal. Throws VerifyError when it does not verify.
 VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir);
+
+// Gossip beside decisions (PROTOCOL.md §11.4). decisionHead: what a
+// decision on `v` carries: `conn`'s verified head signed for the proposal
+// and sealed to the proposer (to the decider's own key when the directory
+// no longer lists the proposer as usable, so every decision has one);
+// nullopt without a verified head. checkDecisionHeads: the proposer's check
+// of the heads a listing of its own open proposal carries, one verdict per
+// decision (carriedHeadCheckName: "" for none); a fork is recorded and
+// thrown (VerifyError).
+std::optional<crypto::Bytes> decisionHead(const Connection& conn, const HubDirectory& dir, const VerifiedProposal& v,
+                                          const crypto::Keyring& me);
+std::vector<std::string> checkDecisionHeads(const ProposalListing& p, const VerifiedProposal& v, const HubDirectory& dir,
+                                            const crypto::Keyring& me);
+// Decider -> verdict, for the decisions that carried a head.
+std::map<std::string, std::string> decisionHeadVerdicts(const VerifiedProposal& v, const std::vector<std::string>& checks);
 
 // The proposal's id in hex, read without verifying ("" if it does not parse):
 // to pick one listing out of many before verifying it.

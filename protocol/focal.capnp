@@ -454,6 +454,15 @@ struct ProposalInfo {
   decisions @1 :List(SignedRecord);
   state @2 :ProposalState;
   outcomeIndex @3 :UInt64;             # log index of the admission, 0 = none
+  decisionHeads @4 :List(Data);        # to the proposer only: per decision, the sealed CarriedHead that came
+                                       # with it (empty Data = none); otherwise an empty list
+}
+# `decide` with the decider's latest verified head (gossip, PROTOCOL.md
+# §11.4): a sealed CarriedHead (context "focal/v1/decision-head", subjectId =
+# the proposal id) kept beside the decision, never in the log.
+struct DecideWithHead {
+  decision @0 :SignedRecord;           # Decision bytes, as for `decide`
+  sealedHead @1 :Data;                 # 1..1024 bytes
 }
 struct Proposals { items @0 :List(ProposalInfo); }
 
@@ -507,6 +516,7 @@ struct ClientFrame {
     permit @21 :SignedRecord;        # Permission (originator of an H2 bulletin)
     audit @22 :AuditQuery;           # admin
     cosign @23 :Cosignature;         # a witness the policy names; reply `recorded`
+    decideWithHead @24 :DecideWithHead;  # a Decision with the decider's head sealed to the proposer
   }
 }
 

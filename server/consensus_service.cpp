@@ -200,7 +200,7 @@ net::awaitable<Result<Recorded>> ConsensusService::decide(Caller caller, SignedB
   if (now > row->expiresAtMs) co_return fail(ErrorCode::POLICY_DENIED, "consensus rule: the proposal has expired");
 
   auto record = std::make_shared<StoredRecord>(StoredRecord{std::move(checked.body), std::move(checked.signature)});
-  auto job = store::StoreDecision{*proposalId, caller.memberId, approve, record, now};
+  auto job = store::StoreDecision{*proposalId, caller.memberId, approve, record, std::move(checked.sealedHead), now};
   auto outcome = co_await commits_.submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   spdlog::info("proposal {}: {} by {} ({})", crypto::toHex(*proposalId), approve ? "approval" : "rejection",

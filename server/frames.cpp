@@ -301,7 +301,8 @@ Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row) {
   });
 }
 
-Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int64_t nowMs) {
+Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int64_t nowMs,
+                std::string_view requesterId) {
   return serverFrame(id, [&](wire::ServerFrame::Builder f) {
     auto items = f.initProposals().initItems(static_cast<unsigned>(rows.size()));
     for (unsigned i = 0; i < rows.size(); ++i) {
@@ -310,6 +311,12 @@ Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int
       auto d = items[i].initDecisions(static_cast<unsigned>(row.decisions.size()));
       for (unsigned j = 0; j < row.decisions.size(); ++j) setRecord(d[j], row.decisions[j].record);
       const bool expired = row.state == wire::ProposalState::OPEN && nowMs > row.expiresAtMs;
+      // The sealed heads only to the one member who can open them, and
+      // while the proposal is open (so the listing stays within a frame).
+      if (row.proposerId == requesterId && row.state == wire::ProposalState::OPEN && !expired) {
+        auto heads = items[i].initDecisionHeads(static_cast<unsigned>(row.decisions.size()));
+        for (unsigned j = 0; j < row.decisions.size(); ++j) heads.set(j, kjBytes(row.decisions[j].sealedHead));
+      }
       items[i].setState(expired ? wire::ProposalState::EXPIRED : row.state);
       items[i].setOutcomeIndex(row.outcomeIndex);
     }

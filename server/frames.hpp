@@ -62,6 +62,8 @@ Bytes pong(std::uint64_t id);
 Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row);
 // Proposals with their decisions; `nowMs` turns open proposals past their
 // expiry into `expired`.
-Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int64_t nowMs);
+// `requesterId`: the proposer alone gets its decisions' sealed heads.
+Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int64_t nowMs,
+                std::string_view requesterId);
 
 }  // namespace focal::server::frames

@@ -65,10 +65,12 @@ template <class T, class Service>
 net::awaitable<Result<Bytes>> serveRecord(const Session& session, std::uint64_t id, wire::SignedRecord::Reader req,
                                           Service& service,
                                           net::awaitable<Result<Recorded>> (Service::*serve)(Caller, SignedBody,
-                                                                                              typename T::Reader)) {
+                                                                                              typename T::Reader),
+                                          Bytes sealedHead = {}) {
   constexpr RecordKind kind = recordKind<T>();
   auto checked = checkSignedRecord(req, kind.context, session, kind.what);
   if (!checked) co_return fail(checked.error());
+  checked->sealedHead = std::move(sealedHead);
   auto parsed = protocol::decode<T>(checked->body);
   if (!parsed) {
     co_return fail(ErrorCode::INVALID_REQUEST,
@@ -94,6 +96,16 @@ net::awaitable<Result<Bytes>> RequestHandler::record(std::shared_ptr<Session> se
     case C::COMMENT: co_return co_await serveRecord<wire::Comment>(s, id, f.getComment(), s_.records, &RS::comment);
     case C::PROPOSE: co_return co_await serveRecord<wire::Proposal>(s, id, f.getPropose(), s_.consensus, &CS::propose);
     case C::DECIDE: co_return co_await serveRecord<wire::Decision>(s, id, f.getDecide(), s_.consensus, &CS::decide);
+    case C::DECIDE_WITH_HEAD: {
+      const auto d = f.getDecideWithHead();
+      const auto head = view(d.getSealedHead());
+      if (head.empty() || head.size() > protocol::MaxSealedHeadBytes) {
+        co_return fail(ErrorCode::INVALID_REQUEST,
+                       "a sealed head is 1.." + std::to_string(protocol::MaxSealedHeadBytes) + " bytes");
+      }
+      co_return co_await serveRecord<wire::Decision>(s, id, d.getDecision(), s_.consensus, &CS::decide,
+                                                     Bytes(head.begin(), head.end()));
+    }
     default: co_return fail(ErrorCode::INVALID_REQUEST, "this request is not supported by this hub");
   }
 }
@@ -120,7 +132,7 @@ Result<Bytes> RequestHandler::listProposals(const Session& session, std::uint64_
   std::int64_t nowMs = 0;
   auto rows = s_.consensus.listProposals(session.memberId(), nowMs);
   if (!rows) return fail(rows.error());
-  return frames::proposals(id, *rows, nowMs);
+  return frames::proposals(id, *rows, nowMs, session.memberId());
 }
 
 }  // namespace focal::server

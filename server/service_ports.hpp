@@ -30,6 +30,9 @@ struct Caller {
 struct SignedBody {
   crypto::Bytes body;
   crypto::Bytes signature;
+  // A decision's sealed head (decideWithHead, PROTOCOL.md §11.4): opaque to
+  // the hub, kept beside the record; empty = none.
+  crypto::Bytes sealedHead{};
 };
 
 // What a record request answers: the record's id and when it was recorded.

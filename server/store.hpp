@@ -78,6 +78,10 @@ class Store {
   static std::uint32_t acknowledge(sqlite::Database& db, std::string_view memberId,
                                    std::span<const crypto::BulletinId> ids, std::span<const crypto::Bytes> heads,
                                    std::int64_t nowMs);
+  static std::uint32_t acknowledge(sqlite::Database& db, std::string_view memberId,
+                                   std::span<const crypto::BulletinId> ids, std::int64_t nowMs) {
+    return acknowledge(db, memberId, ids, {}, nowMs);
+  }
 
   // Keeps a signed ack (AckBody bytes + signature) as proof of receipt.
   static void recordAck(sqlite::Database& db, std::string_view memberId, crypto::ByteView body,
@@ -156,10 +160,11 @@ class Store {
                                               std::int64_t expiresAtMs, std::int64_t nowMs);
   // A checked decision on an open proposal (re-checked here: policyDenied
   // once it is closed); a rejection closes it as rejected. The same member
-  // again: identical bytes `already`, else `duplicate`.
+  // again: identical bytes `already`, else `duplicate`. `sealedHead`
+  // (non-empty) is kept beside a new decision (decision_heads).
   static Result<RecordOutcome> insertDecision(sqlite::Database& db, const crypto::BulletinId& proposalId,
                                               std::string_view memberId, bool approve, const StoredRecord& record,
-                                              std::int64_t nowMs);
+                                              crypto::ByteView sealedHead, std::int64_t nowMs);
   // Appends the hub-signed admission entry and marks the proposal adopted,
   // only while it is still open (else policyDenied, nothing written).
   static Result<Ok> adoptProposal(sqlite::Database& db, const crypto::BulletinId& proposalId,

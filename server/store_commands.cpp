@@ -62,7 +62,7 @@ Result<RecordOutcome> execute(sqlite::Database& db, const StoreProposal& c) {
 }
 
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreDecision& c) {
-  return Store::insertDecision(db, c.proposalId, c.memberId, c.approve, *c.record, c.nowMs);
+  return Store::insertDecision(db, c.proposalId, c.memberId, c.approve, *c.record, c.sealedHead, c.nowMs);
 }
 
 Result<Ok> execute(sqlite::Database& db, const AdoptProposal& c) {

@@ -178,6 +178,7 @@ struct StoreDecision {
   std::string memberId;
   bool approve = false;
   std::shared_ptr<const StoredRecord> record;
+  crypto::Bytes sealedHead;  // kept in decision_heads with a new decision; empty = none
   std::int64_t nowMs = 0;
 };
 

@@ -85,7 +85,7 @@ Result<RecordOutcome> Store::insertProposal(sqlite::Database& db, const crypto::
 
 Result<RecordOutcome> Store::insertDecision(sqlite::Database& db, const crypto::BulletinId& proposalId,
                                            std::string_view memberId, bool approve, const StoredRecord& record,
-                                           std::int64_t nowMs) {
+                                           crypto::ByteView sealedHead, std::int64_t nowMs) {
   auto duplicate = [&] { return std::string(memberId) + " already decided on this proposal"; };
   if (auto again = storedAgain(db,
                                "SELECT body, signature, recorded_at_ms FROM decisions"
@@ -111,6 +111,11 @@ Result<RecordOutcome> Store::insertDecision(sqlite::Database& db, const crypto::
         .bind(4, record.body)
         .bind(5, record.signature)
         .bind(6, nowMs);
+    s->run();
+  }
+  if (!sealedHead.empty()) {
+    auto s = db.prepare("INSERT OR IGNORE INTO decision_heads(proposal_id, member_id, sealed) VALUES(?1, ?2, ?3)");
+    s->bind(1, proposalId.view()).bind(2, memberId).bind(3, sealedHead);
     s->run();
   }
   if (!approve) {
@@ -186,11 +191,13 @@ ProposalRow proposalRow(sqlite::Database& db, sqlite::Statement& s) {
   row.state = static_cast<wire::ProposalState>(s.columnInt(5));
   row.outcomeIndex = u64(s.columnInt(6));
   auto d = db.prepare(
-      "SELECT member_id, approve, body, signature FROM decisions WHERE proposal_id = ?1 ORDER BY member_id");
+      "SELECT d.member_id, d.approve, d.body, d.signature, h.sealed FROM decisions d LEFT JOIN decision_heads h "
+      "ON h.proposal_id = d.proposal_id AND h.member_id = d.member_id WHERE d.proposal_id = ?1 ORDER BY d.member_id");
   d->bind(1, row.id.view());
   while (d->step()) {
     row.decisions.push_back(ProposalRow::DecisionRow{d->columnText(0), d->columnInt(1) != 0,
-                                                     StoredRecord{d->columnBlob(2), d->columnBlob(3)}});
+                                                     StoredRecord{d->columnBlob(2), d->columnBlob(3)},
+                                                     d->columnIsNull(4) ? crypto::Bytes{} : d->columnBlob(4)});
   }
   return row;
 }

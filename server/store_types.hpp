@@ -169,6 +169,7 @@ struct ProposalRow {
     std::string memberId;
     bool approve = false;
     StoredRecord record;
+    crypto::Bytes sealedHead;  // sealed to the proposer (PROTOCOL.md §11.4); empty = none
   };
   crypto::BulletinId id;
   std::string proposerId;

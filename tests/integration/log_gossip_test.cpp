@@ -8,6 +8,7 @@
 // records it, refuses to seal, and exports a proof anyone can check.
 #include "hub_fixture.hpp"
 
+#include "client/consensus_verifier.hpp"
 #include "client/delivery_opener.hpp"
 #include "client/log_gossip.hpp"
 #include "client/verified_log.hpp"
@@ -352,4 +353,45 @@ TEST_CASE("An ack's sealed head made for another bulletin or by another member i
   CHECK_THROWS_AS(myClient.conn->ack(std::vector<crypto::BulletinId>{ids[0]},
                                      std::vector<crypto::Bytes>{crypto::Bytes(protocol::MaxSealedHeadBytes + 1, 1)}),
                   client::HubError);
+}
+
+// Decisions carry their author's head beside them, sealed to the proposer
+// and kept out of the log (PROTOCOL.md §11.4): the proposer's client checks
+// the heads of its open proposals when it lists them.
+TEST_CASE("A decision carrying a head of another view makes the proposer's listing record a fork",
+          "[integration][log][gossip][fork][decision]") {
+  Hub a;
+  TempDir home;
+  const auto sg = withKeyFile(a, "sg-spf-cyber", "SG");
+  const auto my = withKeyFile(a, "my-pdrm-cyber", "MY");
+  a.createMember("th-rtp-cyber", "TH");
+  const auto adminProfile = home.path() / "admin";
+  const auto pid = runCliJson(concat(a.cliGlobals(a.adminKeyFile(), adminProfile),
+                                     {"admin", "propose-amendment", "--text", "Para 10: ten days.", "--expires", "14d"}))
+                       .at("proposal_id")
+                       .get<std::string>();
+  // The same view: `focal approve` carries SG's head; the admin's listing checks it.
+  runCliJson(concat(a.cliGlobals(sg.keyFile, home.path() / "sg"), {"approve", pid}));
+  const auto inA = runCliJson(concat(a.cliGlobals(a.adminKeyFile(), adminProfile), {"proposals"}));
+  REQUIRE(inA.size() == 1);
+  CHECK(inA[0].at("decision_heads") == json{{"sg-spf-cyber", "consistent"}});
+  // Anyone else is not given the sealed heads.
+  CHECK(runCliJson(concat(a.cliGlobals(sg.keyFile, home.path() / "sg"), {"proposals"}))[0].at("decision_heads") ==
+        json::object());
+
+  // MY's view (hub A) and the admin's (hub B) differ by one revocation; MY's
+  // decision, with the head it verified at A, reaches the admin through B.
+  auto b = splitByOneRevocation(a, home);
+  Receiver myClient(a, my.keys);
+  const auto listing = myClient.conn->listProposals();
+  REQUIRE(listing.size() == 1);
+  const auto v = client::verifyListing(listing[0], *myClient.dir);
+  const auto sealed = client::decisionHead(*myClient.conn, *myClient.dir, v, my.keys);
+  REQUIRE(sealed);
+  b->connect(my.keys)->decide(protocol::makeDecision(v.proposalBody, true, my.keys, nowMs()), sealed);
+  const auto asAdmin = [&](const std::vector<std::string>& command, int exit) {
+    return runCliJson(concat(b->cliGlobals(b->adminKeyFile(), adminProfile), command), exit);
+  };
+  const auto alarm = errorOf(asAdmin({"proposals"}, 3));
+  CHECK_THAT(alarm, Catch::Contains("FORK") && Catch::Contains("the decision of my-pdrm-cyber") && Catch::Contains(pid));
 }

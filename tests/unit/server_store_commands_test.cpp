@@ -67,12 +67,12 @@ TEST_CASE("store commands through the commit queue: typed replies after commit, 
       std::vector<DeliveredMark>{{sent->queued[0].seq, 1'000'100}});
   REQUIRE(run(queue, store::MarkDelivered{marks}).ok());
 
-  auto acked = run(queue, store::Acknowledge{"my-poc", {bulletin->id}, crypto::Bytes{1, 2, 3},
+  auto acked = run(queue, store::Acknowledge{"my-poc", {bulletin->id}, {}, crypto::Bytes{1, 2, 3},
                                              filled<crypto::Signature>(4), 1'000'200});
   REQUIRE(acked.ok());
   CHECK(*acked == 1);
   // A replay removes nothing (and keeps no second proof).
-  auto again = run(queue, store::Acknowledge{"my-poc", {bulletin->id}, crypto::Bytes{1, 2, 3},
+  auto again = run(queue, store::Acknowledge{"my-poc", {bulletin->id}, {}, crypto::Bytes{1, 2, 3},
                                              filled<crypto::Signature>(4), 1'000'300});
   REQUIRE(again.ok());
   CHECK(*again == 0);
