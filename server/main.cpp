@@ -17,6 +17,7 @@
 #include "server/hub.hpp"
 #include "server/hub_lock.hpp"
 #include "server/init_command.hpp"
+#include "server/logging.hpp"
 #include "server/metrics_http.hpp"
 #include "server/net.hpp"
 #include "server/startup.hpp"
@@ -25,7 +26,6 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/resource.h>
@@ -499,6 +499,13 @@ int main(int argc, char** argv) {
   auto* runCmd = app.add_subcommand(
       "run", "Serve the hub in DIR until SIGINT/SIGTERM; SIGHUP reloads the TLS certificate and the log level");
   runCmd->add_option("DIR", runDir, "Hub directory")->required();
+  std::string logFormat = "auto";
+  runCmd->add_option("--log-format", logFormat,
+                     "auto, text, json or journal: json is one JSON object per line on stderr (time, level, message, "
+                     "logger, thread, session); journal sends to journald with priorities; auto is journal when "
+                     "stderr is the journal (under systemd), else text")
+      ->check(CLI::IsMember({"auto", "text", "json", "journal"}))
+      ->capture_default_str();
   auto* logLevelOpt = runCmd->add_option("--log-level", logLevel,
                                          "trace, debug, info, warn, error or off (default: focal.toml [log] level, "
                                          "itself info by default); kept across SIGHUP")
@@ -523,9 +530,8 @@ int main(int argc, char** argv) {
     crypto::initialize();
     crypto::disableCoreDumps();
     std::signal(SIGPIPE, SIG_IGN);
-    auto logger = spdlog::stderr_color_mt("focald");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-    spdlog::set_default_logger(logger);
+    // Only `run` logs much; its --log-format decides, every other command logs text.
+    installLogger(*runCmd ? parseLogFormat(logFormat).value_or(LogFormat::Auto) : LogFormat::Text);
     spdlog::set_level(spdlog::level::from_str(logLevel));
 
     if (*checkCmd) return checkCommand(checkDir);

@@ -86,24 +86,20 @@ void MetricsServer::stop() {
 }
 
 net::awaitable<void> MetricsServer::acceptLoop(MetricsServer* server) {
-  net::steady_timer backoff(server->io_);
-  for (;;) {
-    boost::system::error_code ec;
-    net::ip::tcp::socket socket(server->io_);
-    co_await server->acceptor_.async_accept(socket, net::redirect_error(net::use_awaitable, ec));
-    if (ec == net::error::operation_aborted) break;
-    if (ec) {
-      // EMFILE and friends: back off instead of spinning on the error.
-      backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(net::redirect_error(net::use_awaitable, ec));
-      continue;
-    }
-    if (server->connections_ >= MaxConnections) {
+  boost::system::error_code ec;
+  while (ec != net::error::operation_aborted) {
+    auto socket = co_await server->acceptor_.async_accept(net::redirect_error(net::use_awaitable, ec));
+    if (!ec && server->connections_ < MaxConnections) {
+      ++server->connections_;
+      net::co_spawn(server->io_, serve(server, std::move(socket)), net::detached);
+    } else if (!ec) {
       socket.close(ec);  // over the cap: closed unanswered
-      continue;
+      ec = {};
+    } else if (ec != net::error::operation_aborted) {
+      // EMFILE and friends: a pause instead of spinning on the error.
+      net::steady_timer pause(server->io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
-    ++server->connections_;
-    net::co_spawn(server->io_, serve(server, std::move(socket)), net::detached);
   }
 }
 

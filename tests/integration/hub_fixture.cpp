@@ -216,6 +216,7 @@ Hub::Hub(HubOptions options) {
     }
     std::ofstream(configFile, std::ios::trunc) << config;
   }
+  runArgs_ = options.runArgs;
   if (options.testClock) {
     testClockFile_ = dir() / "test-clock";
     setClockMs(nowMs());
@@ -258,6 +259,7 @@ void Hub::start() {
     own.push_back("--test-clock");
     own.push_back(testClockFile_.string());
   }
+  if (executable_ == FOCALD_PATH) own.insert(own.end(), runArgs_.begin(), runArgs_.end());
   argv.insert(argv.end(), own.begin(), own.end());
   pid_ = spawn(argv, {}, devnull, out.w, err);
   ::close(devnull);

@@ -69,6 +69,8 @@ struct HubOptions {
   bool testClock = false;
   // More arguments for `focald init`, e.g. {"--witness", FILE.pub}.
   std::vector<std::string> initArgs{};
+  // More arguments for `focald run`, e.g. {"--log-format", "json"}.
+  std::vector<std::string> runArgs{};
 };
 
 class Hub {
@@ -161,6 +163,7 @@ class Hub {
   std::thread drain_;
   std::string executable_ = FOCALD_PATH;
   fs::path testClockFile_;
+  std::vector<std::string> runArgs_;
   std::int64_t clockMs_ = 0;
 };
 

@@ -170,7 +170,7 @@ help-sync)
     r=$(complete_words "$comp_focal" "$focal" send --tl)
     [ "$r" = --tlp ] || fail "completion of 'focal send --tl': '$r'"
     r=$(complete_words "$comp_focald" "$focald" run --log-)
-    [ "$r" = --log-level ] || fail "completion of 'focald run --log-': '$r'"
+    [ "$(echo $r)" = "--log-format --log-level" ] || fail "completion of 'focald run --log-': '$r'"
     r=$(complete_words "$comp_focald" "$focald" ch)
     [ "$r" = check ] || fail "completion of 'focald ch': '$r'"
   else
