@@ -17,6 +17,7 @@ packages=(
   libsystemd-dev                      # sd_notify: focald's readiness under Type=notify
   dpkg-dev lintian                    # the package: cpack -G DEB's dpkg-shlibdeps, lintian (tests/packaging)
   systemd bash-completion man-db      # systemd-analyze security, completion and man page tests
+  prometheus                          # promtool: the metrics exposition and the example alert rules
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -21,6 +21,10 @@ HubError unavailable(std::string message) {
   return HubError{wire::ErrorCode::UNAVAILABLE, std::move(message), 1000};
 }
 
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 CommitQueue::CommitQueue(const std::filesystem::path& dbPath, Options options)
@@ -73,7 +77,11 @@ void CommitQueue::runCheckpointer() {
     // what no reader still needs. Phase 1 while the writer goes on; phase 2
     // between two of its groups (groupMutex_).
     int rc = sqlite3_wal_checkpoint_v2(checkpointDb_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    if (rc == SQLITE_OK) rc = syncDatabaseFile();
+    if (rc == SQLITE_OK) {
+      const auto syncStart = std::chrono::steady_clock::now();
+      rc = syncDatabaseFile();
+      metrics_.databaseSyncSeconds.observe(secondsSince(syncStart));
+    }
     if (rc == SQLITE_OK) {
       std::lock_guard group(groupMutex_);
       rc = sqlite3_wal_checkpoint_v2(checkpointDb_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
@@ -168,10 +176,12 @@ void CommitQueue::enqueue(std::unique_ptr<Request> request) {
         if (earliest) deferredDue_ = *request->due;
         deferred_.push_back(std::move(request));
         request = nullptr;
+        metrics_.queued.set(static_cast<std::int64_t>(queue_.size() + deferred_.size()));
         if (!earliest) return;
       } else {
         queue_.push_back(std::move(request));
         request = nullptr;
+        metrics_.queued.set(static_cast<std::int64_t>(queue_.size() + deferred_.size()));
       }
     }
   }
@@ -241,6 +251,7 @@ void CommitQueue::leaveLowSpaceIfRoom() {
   lowSpace_ = false;
   lowSpaceFlag_ = false;
   failing_ = false;
+  failingFlag_ = false;
   spdlog::info("store: space returned, the space reserve is back; commits succeed again");
 }
 
@@ -277,6 +288,7 @@ void CommitQueue::run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      metrics_.queued.set(static_cast<std::int64_t>(queue_.size() + deferred_.size()));
     }
     {
       std::lock_guard group(groupMutex_);
@@ -313,10 +325,12 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
   const auto failGroup = [&](const std::string& why, int sqliteCode) {
     if (!failing_) spdlog::error("store: {}", why);
     failing_ = true;
+    failingFlag_ = true;
     ++failedCommits_;
     for (auto* r : group) r->fail(unavailable("the hub cannot write to its database"));
     onStorageFailure(sqliteCode);
   };
+  const auto groupStart = std::chrono::steady_clock::now();
   try {
     db_.execPrepared("BEGIN IMMEDIATE");
   } catch (const sqlite::Error& e) {
@@ -330,6 +344,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
       return failGroup("the database aborted a write transaction", groupStorageCode_);
     }
   }
+  const auto commitStart = std::chrono::steady_clock::now();
   try {
     db_.execPrepared("COMMIT");
   } catch (const sqlite::Error& e) {
@@ -343,6 +358,9 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
     return failGroup(std::string("commit failed, writes refused until it succeeds again: ") + e.what(), e.code());
   }
   ++commits_;
+  metrics_.commitSeconds.observe(secondsSince(commitStart));
+  metrics_.groupSeconds.observe(secondsSince(groupStart));
+  metrics_.groupSize.observe(static_cast<double>(group.size()));
   if (groupStorageFailed_) {  // committed the others; the condition goes on
     onStorageFailure(groupStorageCode_);
     return;
@@ -350,6 +368,7 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
   if (lowSpace_) return;  // essential writes fit in the reserve's space; the disk is still full
   if (failing_) spdlog::info("store: commits succeed again");
   failing_ = false;
+  failingFlag_ = false;
 }
 
 void CommitQueue::applyOne(Request& request, std::size_t index) {
@@ -372,6 +391,7 @@ void CommitQueue::applyOne(Request& request, std::size_t index) {
       // condition as a failed COMMIT, logged once with it.
       if (!failing_) spdlog::error("store: a write failed, writes refused until they succeed again: {}", e.what());
       failing_ = true;
+      failingFlag_ = true;
       groupStorageFailed_ = true;
       groupStorageCode_ = e.code();
       error = unavailable("the hub cannot write to its database");

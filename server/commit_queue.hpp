@@ -41,6 +41,7 @@
 #pragma once
 
 #include "server/hub_error.hpp"
+#include "server/metrics.hpp"
 #include "server/net.hpp"
 #include "server/sqlite.hpp"
 #include "server/store.hpp"
@@ -155,6 +156,18 @@ class CommitQueue {
   // Times the reserve was given up, and whether the writer is in low-space mode.
   std::uint64_t reserveReleases() const { return reserveReleases_.load(); }
   bool lowSpace() const { return lowSpaceFlag_.load(); }
+  // False while writes fail (from a failed group until one commits again).
+  bool writable() const { return !failingFlag_.load(); }
+
+  // The writer's instruments (metrics.hpp), read by the metrics listener.
+  struct Metrics {
+    metrics::Histogram groupSize{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
+    metrics::Histogram groupSeconds{metrics::latencyBuckets()};   // BEGIN to the end of COMMIT
+    metrics::Histogram commitSeconds{metrics::latencyBuckets()};  // COMMIT: the WAL write and its fsync
+    metrics::Histogram databaseSyncSeconds{metrics::latencyBuckets()};  // the checkpointer's fsync
+    metrics::Gauge queued;  // queue_ + deferred_, set under mutex_
+  };
+  const Metrics& metrics() const { return metrics_; }
 
  private:
   struct Request {
@@ -222,6 +235,8 @@ class CommitQueue {
   bool writerCheckpointDue_ = false;
   std::atomic<std::uint64_t> checkpoints_{0};
   bool failing_ = false;  // writer thread only: storage condition already logged
+  std::atomic<bool> failingFlag_{false};  // failing_, for writable()
+  Metrics metrics_;
   bool groupStorageFailed_ = false;  // writer thread only: a request of this group hit it
   int groupStorageCode_ = 0;         // writer thread only: its SQLite code
   bool lowSpace_ = false;            // writer thread only: the reserve was given up

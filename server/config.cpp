@@ -161,7 +161,7 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
 
   for (auto&& [key, node] : root) {
     const auto k = key.str();
-    if (k != "hub" && k != "tls" && k != "limits" && k != "working_group") {
+    if (k != "hub" && k != "tls" && k != "limits" && k != "working_group" && k != "metrics" && k != "log") {
       return unexpected(fmt::format("{}: unknown section or key '{}'", where(sourceName, key.source()), k));
     }
   }
@@ -234,6 +234,40 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
          {"max_open_uploads_per_member", integerInto(l.maxOpenUploadsPerMember, 1, 4096)},
          {"max_attachment_bytes", integerInto(l.maxAttachmentBytes, 1, protocol::MaxAttachmentBytes)}});
     if (!err.empty()) return unexpected(err);
+  }
+  if (!err.empty()) return unexpected(err);
+
+  if (const toml::table* metrics = sectionOf(root, "metrics", sourceName, err); metrics != nullptr) {
+    err = readSection(sourceName, *metrics, "metrics",
+                      {{"enabled", [&](const toml::node& n) -> std::string {
+                          if (!n.is_boolean()) return "expected true or false";
+                          c.metricsEnabled = *n.value<bool>();
+                          return {};
+                        }},
+                       {"listen", [&](const toml::node& n) -> std::string {
+                          std::string text;
+                          if (auto e = stringInto(text)(n); !e.empty()) return e;
+                          auto addr = parseListenAddress(text);
+                          if (!addr) return addr.error();
+                          c.metricsHost = addr->host;
+                          c.metricsPort = addr->port;
+                          return {};
+                        }}});
+  }
+  if (!err.empty()) return unexpected(err);
+
+  if (const toml::table* log = sectionOf(root, "log", sourceName, err); log != nullptr) {
+    err = readSection(sourceName, *log, "log", {{"level", [&](const toml::node& n) -> std::string {
+                                                  std::string level;
+                                                  if (auto e = stringInto(level)(n); !e.empty()) return e;
+                                                  for (const char* known : {"trace", "debug", "info", "warn", "error", "off"}) {
+                                                    if (level == known) {
+                                                      c.logLevel = level;
+                                                      return {};
+                                                    }
+                                                  }
+                                                  return "must be trace, debug, info, warn, error or off";
+                                                }}});
   }
   if (!err.empty()) return unexpected(err);
 
@@ -346,6 +380,17 @@ verify_threads = {}
 max_open_uploads_per_member = {}
 max_attachment_bytes = {}
 
+[metrics]
+# The metrics and health listener: GET /metrics (Prometheus), /healthz,
+# /readyz. No authentication: keep it on loopback or a private network.
+enabled = {}
+listen = {}
+
+[log]
+# trace, debug, info, warn, error or off; applied again on SIGHUP
+# (systemctl reload focald). focald run --log-level overrides it.
+level = {}
+
 [working_group]
 # The member states (ISO 3166-1 alpha-2). A member can be registered or
 # admitted only with one of these states (or none: partners, resource panel).
@@ -361,6 +406,8 @@ member_states = [{}]
       l.handshakeTimeoutMs, l.unauthenticatedTimeoutMs, l.idleTimeoutMs, l.readTimeoutMs, l.writeTimeoutMs,
       l.outboundQueueBytes, l.outboundQueueFrames, l.requestsPerSecond, l.requestBurst, l.maxInflightRequests,
       l.authFailuresPerMinute, l.writeQueue, l.writeBatch, l.verifyThreads, l.maxOpenUploadsPerMember, l.maxAttachmentBytes,
+      c.metricsEnabled ? "true" : "false", tomlString(formatListenAddress(c.metricsHost, c.metricsPort)),
+      tomlString(c.logLevel),
       [&] {
         std::string list;
         for (const auto& st : c.memberStates) list += (list.empty() ? "" : ", ") + tomlString(st);

@@ -89,6 +89,15 @@ struct Config {
   std::filesystem::path tlsCertificate = "tls/cert.pem";
   std::filesystem::path tlsPrivateKey = "tls/key.pem";
   Limits limits;
+  // [metrics]: the metrics and health listener (server/metrics_http.hpp),
+  // on by default, on loopback; `enabled = false` turns it off.
+  static constexpr std::uint16_t DefaultMetricsPort = 7444;
+  bool metricsEnabled = true;
+  std::string metricsHost = "127.0.0.1";
+  std::uint16_t metricsPort = DefaultMetricsPort;
+  // [log] level: trace, debug, info, warn, error or off. Read at start and
+  // again on SIGHUP; `focald run --log-level` overrides it.
+  std::string logLevel = "info";
   // [working_group] member_states: the ISO 3166-1 alpha-2 codes of the
   // working group's member states, upper case, sorted, no duplicates. A
   // registration or admission of a member with a state outside this list is

@@ -1,7 +1,9 @@
 #include "server/hub.hpp"
 
 #include "server/frames.hpp"
+#include "server/certificate.hpp"
 #include "server/session.hpp"
+#include "server/tls.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -27,6 +29,7 @@ Hub::Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQ
       acceptor_(io),
       purgeTimer_(io),
       markTimer_(io),
+      heartbeatTimer_(io),
       authFailures_(config_.limits.authFailuresPerMinute),
       adminMutex_(MaxAdminWaiters),
       verifier_(config_.limits.verifyThreads),
@@ -38,8 +41,10 @@ Hub::Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQ
       consensus_(store_, commits_, directory_, clock_, log_, audit_, config_.memberStates),
       admin_(directory_, store_, clock_, log_, audit_, *this, config_.memberStates),
       witness_(directory_, commits_, clock_, audit_),
-      handler_(RequestServices{bulletins_, records_, consensus_, admin_, directory_, verifier_, requests_, witness_}),
-      sessionContext_{tls_, config_.limits, directory_, clock_, handler_, authFailures_, audit_, requests_, *this} {}
+      handler_(RequestServices{bulletins_, records_, consensus_, admin_, directory_, verifier_, requests_, witness_,
+                               metrics_}),
+      sessionContext_{tls_,     config_.limits, directory_, clock_, handler_, authFailures_,
+                      audit_,   requests_,      *this,      metrics_} {}
 
 Hub::~Hub() = default;
 
@@ -62,8 +67,15 @@ net::ip::tcp::endpoint Hub::listen(const std::string& host, std::uint16_t port) 
 }
 
 void Hub::start() {
+  try {
+    const auto notAfter = certificateValidity(config_.tlsCertificate).notAfter;
+    metrics_.tlsCertificateNotAfter.set(duration_cast<seconds>(notAfter.time_since_epoch()).count());
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot read the TLS certificate's validity for the metrics: {}", e.what());
+  }
   net::co_spawn(io_, acceptLoop(this), net::detached);
   net::co_spawn(io_, purgeLoop(this), net::detached);
+  net::co_spawn(io_, heartbeatLoop(this), net::detached);
   silence_.alsoEachPass([this] { return consensus_.adoptDueChanges(); });
   silence_.start();
 }
@@ -96,6 +108,30 @@ void Hub::auditMemberStates() {
             config_.memberStates.end()) {
       spdlog::warn("member {} has state {}, which is not in focal.toml's member_states", m.first, m.second.state);
     }
+  }
+}
+
+bool Hub::reloadTls() {
+  const auto& cert = config_.tlsCertificate;
+  try {
+    const auto validity = certificateValidity(cert);
+    const auto now = std::chrono::system_clock::now();
+    if (validity.notAfter <= now || validity.notBefore > now) {
+      throw std::runtime_error(cert.string() + " is not valid now (valid from " + formatUtc(validity.notBefore) +
+                               " to " + formatUtc(validity.notAfter) + ")");
+    }
+    tls_.replace(makeServerTlsContext(cert, config_.tlsPrivateKey));
+    metrics_.tlsReloads.add();
+    metrics_.tlsCertificateNotAfter.set(
+        duration_cast<seconds>(validity.notAfter.time_since_epoch()).count());
+    spdlog::info("TLS certificate reloaded from {}: SHA-256 {}, valid until {}; new connections get it, the {} "
+                 "open keep theirs",
+                 cert.string(), certificateFingerprint(cert), formatUtc(validity.notAfter), connections_);
+    return true;
+  } catch (const std::exception& e) {
+    metrics_.tlsReloadFailures.add();
+    spdlog::error("TLS reload refused, the current certificate stays: {}", e.what());
+    return false;
   }
 }
 
@@ -138,18 +174,22 @@ net::awaitable<void> Hub::acceptLoop(Hub* hub) {
     if (hub->connections_ >= hub->limits().maxConnections) {
       hub->refuse(std::move(socket), source,
                   HubError{wire::ErrorCode::TOO_MANY_CONNECTIONS, "the hub is at its connection limit; try again later",
-                           RefusalRetryAfterMs});
+                           RefusalRetryAfterMs},
+                  HubMetrics::Refusal::ConnectionLimit);
       continue;
     }
     if (hub->unauthenticatedFrom(source) >= hub->limits().maxUnauthenticatedPerSource) {
       hub->refuse(std::move(socket), source,
                   HubError{wire::ErrorCode::TOO_MANY_CONNECTIONS,
                            "too many unauthenticated connections from your address; try again later",
-                           RefusalRetryAfterMs});
+                           RefusalRetryAfterMs},
+                  HubMetrics::Refusal::SourceLimit);
       continue;
     }
     socket.set_option(net::ip::tcp::no_delay(true), ec);
     ++hub->connections_;
+    hub->metrics_.sessionsAccepted.add();
+    hub->metrics_.sessionsOpen.set(static_cast<std::int64_t>(hub->connections_));
     ++hub->unauthenticatedBySource_[source];
     auto session = std::make_shared<Session>(hub->sessionContext_, std::move(socket), hub->nextSessionId_++, std::move(source));
     hub->sessions_.emplace(session->id(), session);
@@ -158,11 +198,13 @@ net::awaitable<void> Hub::acceptLoop(Hub* hub) {
   }
 }
 
-void Hub::refuse(net::ip::tcp::socket socket, const std::string& source, HubError why) {
+void Hub::refuse(net::ip::tcp::socket socket, const std::string& source, HubError why, HubMetrics::Refusal cap) {
+  const auto counted = static_cast<std::size_t>(cap);
   boost::system::error_code ec;
   const std::string reason = why.message;
   if (refusing_ < MaxRefusingSessions && refusalBudget_.take()) {
     ++refusedWithError_;
+    metrics_.refusedAnswered[counted].add();
     ++refusing_;
     socket.set_option(net::ip::tcp::no_delay(true), ec);
     auto session = std::make_shared<Session>(sessionContext_, std::move(socket), nextSessionId_++, source, std::move(why));
@@ -170,6 +212,7 @@ void Hub::refuse(net::ip::tcp::socket socket, const std::string& source, HubErro
     net::co_spawn(io_, Session::run(std::move(session)), net::detached);
   } else {
     ++refusedClosed_;
+    metrics_.refusedClosed[counted].add();
     socket.close(ec);
   }
   const auto now = steady_clock::now();
@@ -212,6 +255,7 @@ void Hub::sessionEnded(const Session& session) {
     return;
   }
   --connections_;
+  metrics_.sessionsOpen.set(static_cast<std::int64_t>(connections_));
   if (!session.authenticated()) {
     releaseSource(session.source());
     return;
@@ -273,6 +317,7 @@ void Hub::enforceDirectory(const std::string& memberId) {
 // ---- delivered marks --------------------------------------------------------------------
 
 void Hub::markDelivered(const std::vector<std::int64_t>& seqs) {
+  metrics_.deliveries.add(seqs.size());
   if (pendingDelivered_.size() + seqs.size() > MaxPendingDeliveredMarks) {
     if (!droppedMarksLogged_) spdlog::warn("delivered marks backlog full; some delivered_at times are not recorded");
     droppedMarksLogged_ = true;
@@ -358,16 +403,27 @@ net::awaitable<void> Hub::purgeLoop(Hub* hub) {
   }
 }
 
+net::awaitable<void> Hub::heartbeatLoop(Hub* hub) {
+  boost::system::error_code ec;
+  while (!hub->stopping_) {
+    hub->metrics_.heartbeatMs.set(duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+    hub->heartbeatTimer_.expires_after(HubMetrics::HeartbeatEvery);
+    co_await hub->heartbeatTimer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+}
+
 // ---- shutdown ---------------------------------------------------------------------------
 
 void Hub::stop() {
   if (stopping_) return;
   stopping_ = true;
+  metrics_.stopping = true;
   spdlog::info("shutting down: {} connections, {} requests and {} hub writes in flight", connections_,
                requests_.inFlight(), tasksInFlight_ + silence_.inFlight());
   boost::system::error_code ec;
   acceptor_.close(ec);
   purgeTimer_.cancel();
+  heartbeatTimer_.cancel();
   silence_.stop();
   markTimer_.cancel();
   for (auto& [id, w] : sessions_) {

@@ -29,6 +29,7 @@
 #include "server/directory.hpp"
 #include "server/hub_error.hpp"
 #include "server/log_appender.hpp"
+#include "server/metrics.hpp"
 #include "server/net.hpp"
 #include "server/records_service.hpp"
 #include "server/request_handler.hpp"
@@ -135,8 +136,17 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
   void mergeUncommittedMarks(BulletinStatus& status) const override;
 
   std::size_t connections() const { return connections_; }
+  // What the io thread counts, for the metrics listener (any thread).
+  const HubMetrics& metrics() const { return metrics_; }
   // Unauthenticated connections now open from `source` (a sourceKey).
   std::uint32_t unauthenticatedFrom(const std::string& source) const;
+
+  // SIGHUP: loads the TLS certificate and key focal.toml names again (the
+  // same files) and, when they load, match and are valid now, gives them
+  // to every connection accepted from here on; sessions keep theirs. On
+  // any problem the current ones stay. Logs the outcome either way; true
+  // when the new ones took effect.
+  bool reloadTls();
 
   // How often the silence procedure looks for comment deadlines that
   // passed (SilenceProcedure::setPoll).
@@ -146,10 +156,11 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
   static net::awaitable<void> acceptLoop(Hub* hub);
   // A connection over a cap: a refusing session within the refusal budget,
   // else closed at once.
-  void refuse(net::ip::tcp::socket socket, const std::string& source, HubError why);
+  void refuse(net::ip::tcp::socket socket, const std::string& source, HubError why, HubMetrics::Refusal cap);
   void releaseSource(const std::string& source);
   static net::awaitable<void> flushDelivered(Hub* hub);
   static net::awaitable<void> purgeLoop(Hub* hub);
+  static net::awaitable<void> heartbeatLoop(Hub* hub);
   static net::awaitable<void> drain(Hub* hub);
 
   net::io_context& io_;
@@ -159,14 +170,16 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
   CommitQueue& commits_;
   Directory directory_;
   crypto::SigningKeyPair hubKey_;
-  ssl::context& tls_;
+  ServerTls tls_;
   net::ip::tcp::acceptor acceptor_;
   net::steady_timer purgeTimer_;
   net::steady_timer markTimer_;
+  net::steady_timer heartbeatTimer_;
   AuthFailureLimiter authFailures_;
   AsyncMutex adminMutex_;
   VerifyPool verifier_;
   RequestGauge requests_;
+  HubMetrics metrics_;
   AuditTrail audit_;
   LogAppender log_;
   SilenceProcedure silence_;

@@ -195,6 +195,14 @@ InitResult initHub(const InitOptions& o, const Clock& clock) {
   const protocol::AdminPolicy admin = adminPolicy(o, admins);
   auto listen = parseListenAddress(o.listen);
   if (!listen) throw std::runtime_error("--listen: " + listen.error());
+  std::optional<ListenAddress> metricsAddress;
+  if (o.metrics.empty()) {
+    metricsAddress = ListenAddress{"127.0.0.1", listen->port == 0 ? std::uint16_t{0} : Config::DefaultMetricsPort};
+  } else if (o.metrics != "off") {
+    auto parsed = parseListenAddress(o.metrics);
+    if (!parsed) throw std::runtime_error("--metrics: " + parsed.error() + " (or give off)");
+    metricsAddress = *parsed;
+  }
   if (o.tlsCertificate.has_value() != o.tlsPrivateKey.has_value()) {
     throw std::runtime_error("--tls-cert and --tls-key go together");
   }
@@ -220,6 +228,11 @@ InitResult initHub(const InitOptions& o, const Clock& clock) {
   config.hubId = o.hubId;
   config.listenHost = listen->host;
   config.listenPort = listen->port;
+  config.metricsEnabled = metricsAddress.has_value();
+  if (metricsAddress) {
+    config.metricsHost = metricsAddress->host;
+    config.metricsPort = metricsAddress->port;
+  }
   config.database = "focal.db";
   config.signingKey = "hub.key";
   config.memberStates = memberStates;

@@ -33,6 +33,10 @@ inline constexpr int CertificateValidDays = 5 * 365;
 struct InitOptions {
   std::filesystem::path dir;
   std::string listen = "127.0.0.1:7443";
+  // The metrics listener ([metrics]): HOST:PORT, or "off". Empty: 127.0.0.1
+  // on Config::DefaultMetricsPort, or on port 0 (any) when `listen`'s port
+  // is 0, so throw-away hubs never collide.
+  std::string metrics;
   std::string hubId = "focal-hub";
   std::optional<std::filesystem::path> tlsCertificate;
   std::optional<std::filesystem::path> tlsPrivateKey;

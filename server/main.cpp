@@ -17,6 +17,8 @@
 #include "server/hub.hpp"
 #include "server/hub_lock.hpp"
 #include "server/init_command.hpp"
+#include "server/logging.hpp"
+#include "server/metrics_http.hpp"
 #include "server/net.hpp"
 #include "server/startup.hpp"
 #include "server/store.hpp"
@@ -24,7 +26,6 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/resource.h>
@@ -216,7 +217,58 @@ void reportError(bool json, std::string_view code, const std::string& message) {
   }
 }
 
-int runCommand(const fs::path& dir, const std::string& listenOverride, const fs::path& testClockFile) {
+// The metrics listener of `hub` on HOST:PORT (metrics_http.hpp).
+std::unique_ptr<MetricsServer> bindMetrics(const std::string& host, std::uint16_t port, const Hub& hub,
+                                           const CommitQueue& commits) {
+  const std::string where = formatListenAddress(host, port);
+  std::unique_ptr<MetricsServer> server;
+  try {
+    server = std::make_unique<MetricsServer>(host, port,
+                                             metricsRoutes(hub.metrics(), commits, std::string(protocol::buildVersion())));
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("the metrics listener cannot listen on " + where + ": " + e.code().message() +
+                             " (change [metrics] listen in focal.toml, or set enabled = false)");
+  }
+  if (!server->endpoint().address().is_loopback()) {
+    spdlog::warn("the metrics listener on {} is not on loopback: it has no authentication; keep it on a private "
+                 "network", where);
+  }
+  return server;
+}
+
+// SIGHUP (systemctl reload focald): the TLS certificate and key
+// (Hub::reloadTls), and focal.toml's [log] level unless --log-level set
+// it. Sessions are untouched; a file that does not load changes nothing.
+void reloadOnHangup(Hub& hub, const fs::path& dir, const std::optional<std::string>& logLevelOverride) {
+  notifyServiceManager("RELOADING=1");
+  spdlog::info("SIGHUP: reloading the TLS certificate and the log level");
+  hub.reloadTls();
+  if (logLevelOverride) {
+    spdlog::info("log level stays {} (set by --log-level)", *logLevelOverride);
+  } else if (auto config = loadConfig(dir / "focal.toml"); !config) {
+    spdlog::error("focal.toml not read again, the log level stays: {}", config.error());
+  } else {
+    // Said under whichever of the two levels shows more.
+    const auto next = spdlog::level::from_str(config->logLevel);
+    const auto said = "log level " + config->logLevel + " (focal.toml [log] level)";
+    if (next > spdlog::get_level()) spdlog::info("{}", said);
+    spdlog::set_level(next);
+    if (next <= spdlog::level::info) spdlog::info("{}", said);
+  }
+  notifyServiceManager("READY=1");
+}
+
+struct RunOptions {
+  fs::path dir;
+  std::string listen;                    // overrides [hub] listen
+  fs::path testClock;                    // tests only
+  std::optional<std::string> logLevel;  // overrides [log] level, also on SIGHUP
+};
+
+int runCommand(const RunOptions& options) {
+  const fs::path& dir = options.dir;
+  const std::string& listenOverride = options.listen;
+  const fs::path& testClockFile = options.testClock;
   // One focald per directory, for the life of this process (hub_lock.hpp).
   std::optional<HubLock> lock;
   try {
@@ -238,6 +290,7 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
   }
   for (const auto& line : certificateWarnings(dir, cfg, std::chrono::system_clock::now())) spdlog::warn("{}", line);
   if (const auto line = legacyAdminKeyWarning(dir)) spdlog::warn("{}", *line);
+  if (!options.logLevel) spdlog::set_level(spdlog::level::from_str(cfg.logLevel));
   raiseFdLimit(cfg.limits);
   if (!listenOverride.empty()) {
     auto addr = parseListenAddress(listenOverride);
@@ -274,20 +327,45 @@ int runCommand(const fs::path& dir, const std::string& listenOverride, const fs:
   const std::string host = cfg.listenHost;
   const std::uint16_t port = cfg.listenPort;
   const std::string hubId = directory.hubId();
+  const bool metricsEnabled = cfg.metricsEnabled;
+  const std::string metricsHost = cfg.metricsHost;
+  const std::uint16_t metricsPort = cfg.metricsPort;
   Hub hub(io, std::move(cfg), clock, store, commits, std::move(directory), std::move(hubKey), tls);
   if (testClock) hub.setDeadlinePoll(std::chrono::milliseconds(100));
+  // Bound before anything starts: a taken port stops focald here (exit 1).
+  std::unique_ptr<MetricsServer> metrics;
+  if (metricsEnabled) metrics = bindMetrics(metricsHost, metricsPort, hub, commits);
+  // Signals are caught from here on (queued until waited for), before
+  // anyone is told the hub listens.
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  net::signal_set hangups(io, SIGHUP);
   commits.start();
   const auto bound = hub.listen(host, port);
+  if (metrics) {
+    // Integration tests parse this line too, before the listener's.
+    std::cout << "focald metrics on "
+              << formatListenAddress(metrics->endpoint().address().to_string(), metrics->endpoint().port())
+              << std::endl;
+    metrics->start();
+  }
   // Integration tests parse this line for the port (port 0 = any).
   std::cout << "focald listening on " << formatListenAddress(bound.address().to_string(), bound.port())
             << std::endl;
   hub.auditMemberStates();
   hub.start();
 
-  net::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&hub](const boost::system::error_code& ec, int signal) {
+  std::function<void()> awaitHangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      reloadOnHangup(hub, dir, options.logLevel);
+      awaitHangup();
+    });
+  };
+  awaitHangup();
+  signals.async_wait([&hub, &hangups](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {} received", signal);
+    hangups.cancel();
     notifyServiceManager("STOPPING=1");
     hub.stop();
   });
@@ -317,6 +395,9 @@ int main(int argc, char** argv) {
   initCmd->add_option("DIR", init.dir, "Hub directory (created)")->required();
   initCmd->add_option("--listen", init.listen, "HOST:PORT to listen on")->capture_default_str();
   initCmd->add_option("--name", init.hubId, "Hub id")->capture_default_str();
+  initCmd->add_option("--metrics", init.metrics,
+                      "HOST:PORT of the metrics and health listener (/metrics, /healthz, /readyz; no authentication), "
+                      "or off; default 127.0.0.1:7444 (127.0.0.1:0 when --listen's port is 0)");
   initCmd->add_option("--tls-cert", tlsCert, "TLS certificate chain (PEM); default: generate a self-signed one");
   initCmd->add_option("--tls-key", tlsKey, "TLS private key (PEM)");
   std::string adminPub;
@@ -415,9 +496,19 @@ int main(int argc, char** argv) {
   fs::path runDir;
   std::string logLevel = "info";
   std::string listen;
-  auto* runCmd = app.add_subcommand("run", "Serve the hub in DIR until SIGINT/SIGTERM");
+  auto* runCmd = app.add_subcommand(
+      "run", "Serve the hub in DIR until SIGINT/SIGTERM; SIGHUP reloads the TLS certificate and the log level");
   runCmd->add_option("DIR", runDir, "Hub directory")->required();
-  runCmd->add_option("--log-level", logLevel, "trace, debug, info, warn, error or off")
+  std::string logFormat = "auto";
+  runCmd->add_option("--log-format", logFormat,
+                     "auto, text, json or journal: json is one JSON object per line on stderr (time, level, message, "
+                     "logger, thread, session); journal sends to journald with priorities; auto is journal when "
+                     "stderr is the journal (under systemd), else text")
+      ->check(CLI::IsMember({"auto", "text", "json", "journal"}))
+      ->capture_default_str();
+  auto* logLevelOpt = runCmd->add_option("--log-level", logLevel,
+                                         "trace, debug, info, warn, error or off (default: focal.toml [log] level, "
+                                         "itself info by default); kept across SIGHUP")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   runCmd->add_option("--listen", listen, "HOST:PORT, overrides the configuration");
@@ -439,9 +530,8 @@ int main(int argc, char** argv) {
     crypto::initialize();
     crypto::disableCoreDumps();
     std::signal(SIGPIPE, SIG_IGN);
-    auto logger = spdlog::stderr_color_mt("focald");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-    spdlog::set_default_logger(logger);
+    // Only `run` logs much; its --log-format decides, every other command logs text.
+    installLogger(*runCmd ? parseLogFormat(logFormat).value_or(LogFormat::Auto) : LogFormat::Text);
     spdlog::set_level(spdlog::level::from_str(logLevel));
 
     if (*checkCmd) return checkCommand(checkDir);
@@ -502,7 +592,8 @@ int main(int argc, char** argv) {
       if (!tlsKey.empty()) init.tlsPrivateKey = tlsKey;
       return initCommand(init, json);
     }
-    return runCommand(runDir, listen, testClock);
+    return runCommand(RunOptions{runDir, listen, testClock,
+                                 logLevelOpt->count() > 0 ? std::optional<std::string>(logLevel) : std::nullopt});
   } catch (const std::exception& e) {
     reportError(json && *initCmd, "failure", e.what());
     return ExitFailure;

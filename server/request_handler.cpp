@@ -9,6 +9,7 @@
 #include "server/admin_service.hpp"
 #include "server/bulletin_service.hpp"
 #include "server/frames.hpp"
+#include "server/metrics.hpp"
 #include "server/session.hpp"
 #include "server/verify_pool.hpp"
 #include "server/wire_fields.hpp"
@@ -79,7 +80,15 @@ net::awaitable<Result<Bytes>> RequestHandler::handle(std::shared_ptr<Session> se
   const auto f = frame.root();
   const std::uint64_t id = f.getId();
   switch (f.which()) {
-    case wire::ClientFrame::SEND: co_return co_await send(session, id, f.getSend());
+    case wire::ClientFrame::SEND: {
+      auto sent = co_await send(session, id, f.getSend());
+      if (sent) {
+        s_.metrics.bulletinsAccepted.add();
+      } else {
+        s_.metrics.bulletinRefused(static_cast<unsigned>(sent.error().code));
+      }
+      co_return sent;
+    }
     case wire::ClientFrame::FETCH: co_return fetch(*session, id, f.getFetch());
     case wire::ClientFrame::ACK: co_return co_await ack(session, id, f.getAck());
     case wire::ClientFrame::STATUS: co_return status(*session, id, f.getStatus());
@@ -213,6 +222,7 @@ net::awaitable<Result<Bytes>> RequestHandler::ack(std::shared_ptr<Session> sessi
   auto removed =
       co_await s_.bulletins.ack(session->memberId(), std::move(ids), std::move(heads), body, *signature);
   if (!removed) co_return fail(removed.error());
+  s_.metrics.acks.add(*removed);
   co_return frames::acked(id, *removed);
 }
 

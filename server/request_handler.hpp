@@ -26,6 +26,7 @@ class AdminService;
 class BulletinService;
 class ConsensusService;
 class Directory;
+struct HubMetrics;
 class RecordsService;
 class Session;
 class VerifyPool;
@@ -41,6 +42,7 @@ struct RequestServices {
   VerifyPool& verifier;        // bulletin signature and content hash checks
   const RequestGauge& requests;
   WitnessService& witnesses;   // cosignatures (PROTOCOL.md §11.6)
+  HubMetrics& metrics;         // bulletins accepted and refused, acks
 };
 
 class RequestHandler {

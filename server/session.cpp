@@ -9,6 +9,7 @@
 #include "server/directory.hpp"
 #include "server/request_handler.hpp"
 #include "server/identifiers.hpp"
+#include "server/metrics.hpp"
 
 #include <kj/exception.h>
 #include <openssl/ssl.h>
@@ -39,7 +40,8 @@ constexpr std::size_t CoalesceBytes = 64 * 1024;
 Session::Session(const SessionContext& ctx, net::ip::tcp::socket socket, std::uint64_t id, std::string source,
                  std::optional<HubError> refusal)
     : ctx_(ctx),
-      stream_(std::move(socket), ctx.tls),
+      tls_(ctx.tls.current()),
+      stream_(std::move(socket), *tls_),
       id_(id),
       addressKey_(std::move(source)),
       refusal_(std::move(refusal)),
@@ -165,6 +167,7 @@ net::awaitable<void> Session::main() {
       continue;
     }
     if (!requests_.take()) {
+      ctx_.metrics.requestsRateLimited.add();
       send(frames::error(requestId, HubError{ErrorCode::RATE_LIMITED, "too many requests", requests_.retryAfterMs()}));
       continue;
     }
@@ -260,6 +263,7 @@ void Session::beginShutdown() {
 // ---- authentication ----------------------------------------------------------------
 
 void Session::failAuthentication(std::string_view why, std::uint64_t requestId) {
+  ctx_.metrics.authentication(HubMetrics::Auth::Failure);
   ctx_.authFailures.recordFailure(addressKey_);
   ctx_.audit.audit("auth.failure", "-", remote_, std::string(why));
   spdlog::info("session {}: authentication from {} failed: {}", id_, remote_, why);
@@ -271,19 +275,23 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
   // Every refusal below answers this request: it carries the request's id
   // (PROTOCOL.md §4.1), except for an id of 0, which is never a request's.
   if (f.getId() == 0) {
+    ctx_.metrics.authentication(HubMetrics::Auth::Other);
     closeWith(HubError{ErrorCode::INVALID_REQUEST, "request id 0 is reserved for server pushes"});
     return;
   }
   if (f.which() != wire::ClientFrame::AUTHENTICATE) {
+    ctx_.metrics.authentication(HubMetrics::Auth::Other);
     closeWith(HubError{ErrorCode::UNAUTHENTICATED, "authenticate first"}, f.getId());
     return;
   }
   if (const auto wait = ctx_.authFailures.blockedForMs(addressKey_); wait > 0) {
+    ctx_.metrics.authentication(HubMetrics::Auth::RateLimited);
     closeWith(HubError{ErrorCode::RATE_LIMITED, "too many failed authentications from this address", wait}, f.getId());
     return;
   }
   const auto a = f.getAuthenticate();
   if (a.getVersion() != wire::PROTOCOL_VERSION) {
+    ctx_.metrics.authentication(HubMetrics::Auth::Other);
     closeWith(HubError{ErrorCode::UNSUPPORTED_VERSION, "this hub speaks protocol version 1"}, f.getId());
     return;
   }
@@ -314,6 +322,7 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
   const MemberRecord* member = dir.find(memberId);
   if (member == nullptr) return failAuthentication("unknown member " + std::string(memberId), f.getId());
   if (member->memberRevoked || member->isRevokedKey(key->view())) {
+    ctx_.metrics.authentication(HubMetrics::Auth::Revoked);
     ctx_.authFailures.recordFailure(addressKey_);
     ctx_.audit.audit("auth.revoked", std::string(memberId), remote_, "revoked member or key");
     spdlog::info("session {}: revoked member or key {} refused", id_, memberId);
@@ -324,10 +333,12 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
     return failAuthentication("not the current key of " + std::string(memberId), f.getId());
   }
   if (!member->active()) {
+    ctx_.metrics.authentication(HubMetrics::Auth::Revoked);
     closeWith(HubError{ErrorCode::REVOKED_KEY, "this member's encryption key is revoked; rotate it"});
     return;
   }
   if (ctx_.registry.stopping()) {
+    ctx_.metrics.authentication(HubMetrics::Auth::Other);
     closeWith(HubError{ErrorCode::UNAVAILABLE, "the hub is shutting down", 1000}, f.getId());
     return;
   }
@@ -335,10 +346,12 @@ void Session::authenticate(const protocol::Parsed<wire::ClientFrame>& frame) {
   identityKey_ = *key;
   if (!ctx_.registry.admit(shared_from_this())) {
     memberId_.clear();
+    ctx_.metrics.authentication(HubMetrics::Auth::MemberCap);
     closeWith(HubError{ErrorCode::TOO_MANY_CONNECTIONS, "too many connections for this member", 1000}, f.getId());
     return;
   }
   authenticated_ = true;
+  ctx_.metrics.authentication(HubMetrics::Auth::Success);
   spdlog::info("session {}: {} authenticated from {}", id_, memberId_, remote_);
   send(frames::authenticated(f.getId(), memberId_, ctx_.clock.nowMs(), dir.head()));
 }
@@ -349,6 +362,7 @@ bool Session::send(crypto::Bytes frame) {
   if (closing_) return false;
   const Limits& limits = ctx_.limits;
   if (outboxBytes_ + frame.size() > limits.outboundQueueBytes || outbox_.size() >= limits.outboundQueueFrames) {
+    ctx_.metrics.slowConsumers.add();
     spdlog::warn("session {}: {} is a slow consumer ({} frames, {} bytes queued); closing", id_,
                  memberId_.empty() ? remote_ : memberId_, outbox_.size(), outboxBytes_);
     // Frames not yet handed to the socket are dropped so the error is next

@@ -42,6 +42,7 @@
 #include "server/hub_error.hpp"
 #include "server/service_ports.hpp"
 #include "server/net.hpp"
+#include "server/tls.hpp"
 #include "server/token_bucket.hpp"
 
 #include <chrono>
@@ -55,6 +56,7 @@ namespace focal::server {
 class AuthFailureLimiter;
 class Clock;
 class Directory;
+struct HubMetrics;
 class RequestHandler;
 class Session;
 struct Limits;
@@ -75,7 +77,7 @@ class SessionRegistry {
 // What a session is given at construction (owned by the Hub, which
 // outlives every session).
 struct SessionContext {
-  ssl::context& tls;
+  ServerTls& tls;  // the context at accept time is the session's for life
   const Limits& limits;
   const Directory& directory;  // the hub's id and key, members' keys, the head
   Clock& clock;
@@ -84,6 +86,7 @@ struct SessionContext {
   AuditSink& audit;
   RequestGauge& requests;
   SessionRegistry& registry;
+  HubMetrics& metrics;  // authentications, rate limits, slow consumers
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -162,6 +165,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void requestDone();
 
   const SessionContext& ctx_;
+  std::shared_ptr<ssl::context> tls_;  // before stream_: its SSL object was made from it
   Stream stream_;
   std::uint64_t id_;
   std::string remote_;      // "address:port", for logs

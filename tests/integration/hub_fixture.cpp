@@ -189,6 +189,10 @@ Hub::Hub(HubOptions options) {
   if (std::find(initArgv.begin(), initArgv.end(), "--forced-rotation-delay") == initArgv.end()) {
     initArgv.insert(initArgv.end(), {"--forced-rotation-delay", "0"});
   }
+  // Any free port: tests run in parallel.
+  if (std::find(initArgv.begin(), initArgv.end(), "--metrics") == initArgv.end()) {
+    initArgv.insert(initArgv.end(), {"--metrics", "127.0.0.1:0"});
+  }
   auto init = runProcess(initArgv, {});
   if (init.exitCode != 0) throw std::runtime_error("focald init failed: " + init.out + init.err);
   const auto j = nlohmann::json::parse(init.out);
@@ -212,6 +216,7 @@ Hub::Hub(HubOptions options) {
     }
     std::ofstream(configFile, std::ios::trunc) << config;
   }
+  runArgs_ = options.runArgs;
   if (options.testClock) {
     testClockFile_ = dir() / "test-clock";
     setClockMs(nowMs());
@@ -254,6 +259,7 @@ void Hub::start() {
     own.push_back("--test-clock");
     own.push_back(testClockFile_.string());
   }
+  if (executable_ == FOCALD_PATH) own.insert(own.end(), runArgs_.begin(), runArgs_.end());
   argv.insert(argv.end(), own.begin(), own.end());
   pid_ = spawn(argv, {}, devnull, out.w, err);
   ::close(devnull);
@@ -289,6 +295,13 @@ void Hub::start() {
       port_ = static_cast<std::uint16_t>(std::stoi(hostPort.substr(colon + 1)));
     }
   }
+  // "focald metrics on HOST:PORT", printed before the listener's line.
+  const std::string metricsMarker = "focald metrics on ";
+  if (const auto at = seen.find(metricsMarker); at != std::string::npos) {
+    const auto eol = seen.find('\n', at);
+    const std::string hostPort = seen.substr(at + metricsMarker.size(), eol - at - metricsMarker.size());
+    metricsPort_ = static_cast<std::uint16_t>(std::stoi(hostPort.substr(hostPort.rfind(':') + 1)));
+  }
   // Keep draining stdout so the hub never blocks on a full pipe.
   drain_ = test_support::drainToFile(stdoutFd_, dir() / "focald.log", seen);
 }
@@ -311,6 +324,7 @@ void Hub::stop() {
   if (drain_.joinable()) drain_.join();
   stdoutFd_ = -1;
   port_ = 0;
+  metricsPort_ = 0;
 }
 
 void Hub::restart() {

@@ -69,6 +69,8 @@ struct HubOptions {
   bool testClock = false;
   // More arguments for `focald init`, e.g. {"--witness", FILE.pub}.
   std::vector<std::string> initArgs{};
+  // More arguments for `focald run`, e.g. {"--log-format", "json"}.
+  std::vector<std::string> runArgs{};
 };
 
 class Hub {
@@ -81,6 +83,9 @@ class Hub {
   std::string host() const { return "127.0.0.1"; }
   std::uint16_t port() const { return port_; }
   std::string address() const { return host() + ":" + std::to_string(port_); }
+  // The metrics listener's port (focald prints it before the listener's;
+  // init gets --metrics 127.0.0.1:0); 0 when the hub runs without one.
+  std::uint16_t metricsPort() const { return metricsPort_; }
   const fs::path& dir() const { return dir_.path(); }
   const fs::path& caFile() const { return caFile_; }
   const fs::path& adminKeyFile() const { return adminKeyFile_; }
@@ -153,10 +158,12 @@ class Hub {
   std::vector<std::string> launcher_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t metricsPort_ = 0;
   int stdoutFd_ = -1;
   std::thread drain_;
   std::string executable_ = FOCALD_PATH;
   fs::path testClockFile_;
+  std::vector<std::string> runArgs_;
   std::int64_t clockMs_ = 0;
 };
 

@@ -6,6 +6,8 @@
 #   check.sh unit-security UNIT_FILE          systemd-analyze security <= 2.0
 #   check.sh help-sync SRC_DIR FOCAL FOCALD   man pages and completion name
 #                                             every command --help lists
+#   check.sh monitoring-docs SRC_DIR          promtool accepts the example
+#                                             scrape config and alert rules
 # Exit 77 (ctest: skipped) only when a tool is missing; scripts/install-deps.sh
 # installs every one of them.
 set -euo pipefail
@@ -168,13 +170,21 @@ help-sync)
     r=$(complete_words "$comp_focal" "$focal" send --tl)
     [ "$r" = --tlp ] || fail "completion of 'focal send --tl': '$r'"
     r=$(complete_words "$comp_focald" "$focald" run --log-)
-    [ "$r" = --log-level ] || fail "completion of 'focald run --log-': '$r'"
+    [ "$(echo $r)" = "--log-format --log-level" ] || fail "completion of 'focald run --log-': '$r'"
     r=$(complete_words "$comp_focald" "$focald" ch)
     [ "$r" = check ] || fail "completion of 'focald ch': '$r'"
   else
     echo "note: bash-completion is not installed: the completion scripts were not run"
   fi
   echo "ok: man pages and completion name every command"
+  ;;
+
+monitoring-docs)
+  need promtool
+  docs=$1/docs/monitoring
+  promtool check config "$docs/prometheus.yml" || fail "promtool check config $docs/prometheus.yml"
+  promtool check rules "$docs/focal-alerts.yml" || fail "promtool check rules $docs/focal-alerts.yml"
+  echo "ok: the example Prometheus configuration and alert rules pass promtool"
   ;;
 
 *)
