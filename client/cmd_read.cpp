@@ -151,8 +151,15 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
       throw UsageError("bad-save-dir", a.saveDir + " is not a directory");
     }
   }
-  const auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id);
+  const auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id, /*allowOffline=*/true);
   const auto& m = found.message;
+  if (!found.offline.empty()) {
+    ctx.out().warning("the hub is out of reach (" + found.offline +
+                      "): shown from the local cache, verified against the directory log this profile verified last");
+    if (!a.saveDir.empty() && !m.attachments.empty()) {
+      throw TransportError(TransportError::Kind::Connect, "attachments are downloaded from the hub: " + found.offline);
+    }
+  }
   const auto standing = ctx.contacts(found.keys).standing(m.senderId, m.senderFingerprint);
   if (!(m.id == id)) throw VerifyError("the stored bulletin carries another id");
 

@@ -1,0 +1,405 @@
+// The member's local archive (client/archive.hpp): SQLite in memory,
+// sealed to one file.
+#include "client/archive.hpp"
+
+#include "protocol/command_line.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include <cstring>
+
+namespace focal::client {
+
+namespace {
+
+constexpr const char* Schema = R"sql(
+CREATE TABLE IF NOT EXISTS bulletins(
+  n INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  sender_id TEXT NOT NULL, sender_name TEXT NOT NULL, sender_fingerprint TEXT NOT NULL,
+  recipients TEXT NOT NULL, attack TEXT NOT NULL,
+  tlp TEXT NOT NULL, category TEXT NOT NULL, priority TEXT NOT NULL,
+  case_ref TEXT NOT NULL, forwarded_by TEXT NOT NULL,
+  sent_at_ms INTEGER NOT NULL, archived_at_ms INTEGER NOT NULL,
+  title TEXT NOT NULL, body TEXT NOT NULL,
+  acknowledged INTEGER NOT NULL DEFAULT 0,
+  retracted INTEGER NOT NULL DEFAULT 0, retracted_at_ms INTEGER NOT NULL DEFAULT 0,
+  retraction_reason TEXT NOT NULL DEFAULT '',
+  content_removed TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS bulletins_sent ON bulletins(sent_at_ms);
+CREATE VIRTUAL TABLE IF NOT EXISTS bulletin_text USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
+)sql";
+
+constexpr const char* Columns =
+    "b.id, b.sender_id, b.sender_name, b.sender_fingerprint, b.recipients, b.attack, b.tlp, b.category, b.priority, "
+    "b.case_ref, b.forwarded_by, b.sent_at_ms, b.archived_at_ms, b.title, b.body, b.acknowledged, b.retracted, "
+    "b.retracted_at_ms, b.retraction_reason, b.content_removed";
+
+// One prepared statement, finalized on every path; parameters bound by
+// position, never spliced into the SQL.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr) != SQLITE_OK) fail("prepare");
+  }
+  ~Statement() { sqlite3_finalize(st_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement& bind(int i, std::string_view text) {
+    // An empty view may have no data pointer, which SQLite would bind as NULL.
+    const char* p = text.data() != nullptr ? text.data() : "";
+    if (sqlite3_bind_text(st_, i, p, static_cast<int>(text.size()), SQLITE_TRANSIENT) != SQLITE_OK) fail("bind");
+    return *this;
+  }
+  Statement& bind(int i, std::int64_t v) {
+    if (sqlite3_bind_int64(st_, i, v) != SQLITE_OK) fail("bind");
+    return *this;
+  }
+  bool step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) fail("step");
+    return false;
+  }
+  std::string text(int i) const {
+    const auto* p = sqlite3_column_text(st_, i);
+    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p),
+                                                      static_cast<std::size_t>(sqlite3_column_bytes(st_, i)));
+  }
+  std::int64_t integer(int i) const { return sqlite3_column_int64(st_, i); }
+
+ private:
+  [[noreturn]] void fail(const char* step) const {
+    throw ArchiveError(std::nullopt, std::string("archive database: ") + step + ": " + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+std::vector<std::string> jsonList(const std::string& text) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+ArchiveRow rowFrom(const Statement& s) {
+  ArchiveRow r;
+  r.id = s.text(0);
+  r.senderId = s.text(1);
+  r.senderName = s.text(2);
+  r.senderFingerprint = s.text(3);
+  r.recipients = jsonList(s.text(4));
+  r.attack = jsonList(s.text(5));
+  r.tlp = s.text(6);
+  r.category = s.text(7);
+  r.priority = s.text(8);
+  r.caseRef = s.text(9);
+  r.forwardedBy = s.text(10);
+  r.sentAtMs = s.integer(11);
+  r.archivedAtMs = s.integer(12);
+  r.title = s.text(13);
+  r.body = s.text(14);
+  r.acknowledged = s.integer(15) != 0;
+  r.retracted = s.integer(16) != 0;
+  r.retractedAtMs = s.integer(17);
+  r.retractionReason = s.text(18);
+  r.contentRemoved = s.text(19);
+  return r;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::optional<ArchiveRetention> parseArchiveRetention(std::string_view text, std::string* error) {
+  ArchiveRetention out;
+  const auto bad = [&](const std::string& why) -> std::optional<ArchiveRetention> {
+    if (error != nullptr) *error = why;
+    return std::nullopt;
+  };
+  std::size_t pos = 0;
+  while (pos <= text.size() && !text.empty()) {
+    const auto comma = text.find(',', pos);
+    const auto item = text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos) return bad("'" + std::string(item) + "' is not TLP=DURATION");
+    wire::Tlp tlp{};
+    if (!parseTlp(item.substr(0, eq), tlp)) return bad("unknown TLP '" + std::string(item.substr(0, eq)) + "'");
+    const auto ms = protocol::parseDurationMs(item.substr(eq + 1));
+    if (!ms) return bad("'" + std::string(item.substr(eq + 1)) + "' is not a duration (30d, 12h)");
+    out[tlpName(tlp)] = *ms;
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::string ftsWords(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) != 0) ++i;
+    std::string word;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) == 0) {
+      if (text[i] == '"') word += '"';
+      word += text[i++];
+    }
+    if (word.empty()) continue;
+    if (!out.empty()) out += ' ';
+    out += '"' + word + '"';
+  }
+  return out;
+}
+
+Archive::Archive(std::filesystem::path file, crypto::Keyring keys)
+    : file_(std::move(file)), keys_(std::make_unique<crypto::Keyring>(std::move(keys))) {
+  if (sqlite3_open_v2(":memory:", &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw ArchiveError(std::nullopt, "archive database: cannot open an in-memory database");
+  }
+}
+
+Archive::Archive(Archive&& o) noexcept
+    : file_(std::move(o.file_)),
+      keys_(std::move(o.keys_)),
+      db_(std::exchange(o.db_, nullptr)),
+      dirty_(o.dirty_),
+      purge_(o.purge_) {}
+
+Archive& Archive::operator=(Archive&& o) noexcept {
+  if (this != &o) {
+    sqlite3_close(db_);
+    file_ = std::move(o.file_);
+    keys_ = std::move(o.keys_);
+    db_ = std::exchange(o.db_, nullptr);
+    dirty_ = o.dirty_;
+    purge_ = o.purge_;
+  }
+  return *this;
+}
+
+Archive::~Archive() { sqlite3_close(db_); }
+
+void Archive::exec(const char* sql) const {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message != nullptr ? message : "unknown error";
+    sqlite3_free(message);
+    throw ArchiveError(std::nullopt, "archive database: " + text);
+  }
+}
+
+Archive Archive::open(const std::filesystem::path& file, crypto::Keyring keys) {
+  Archive a(file, std::move(keys));
+  auto sealed = readArchiveFile(file);
+  if (sealed) {
+    auto image = openArchive(*a.keys_, *sealed);
+    if (!image) {
+      throw ArchiveError(image.error(), "cannot open the archive " + file.string() + ": " + describe(image.error()));
+    }
+    // SQLite owns (and frees) the image: it must come from sqlite3_malloc.
+    const auto size = image->size();
+    auto* p = static_cast<unsigned char*>(sqlite3_malloc64(size == 0 ? 1 : size));
+    if (p == nullptr) throw std::bad_alloc();
+    std::memcpy(p, image->data(), size);
+    sodium_memzero(image->data(), image->size());
+    const int rc = sqlite3_deserialize(a.db_, "main", p, static_cast<sqlite3_int64>(size), static_cast<sqlite3_int64>(size),
+                                       SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+    if (rc != SQLITE_OK) throw ArchiveError(ArchiveFileError::Damaged, "cannot load the archive " + file.string());
+    try {
+      a.exec("PRAGMA quick_check");
+    } catch (const ArchiveError&) {
+      throw ArchiveError(ArchiveFileError::Damaged, "the archive " + file.string() + " holds a damaged database");
+    }
+  }
+  // In memory only: no journal file, no temporary files on disk.
+  a.exec("PRAGMA journal_mode = MEMORY; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;");
+  a.exec(Schema);
+  return a;
+}
+
+void Archive::record(const OpenedMessage& m, std::int64_t nowMs) {
+  const auto id = crypto::toHex(m.id);
+  const bool retracted = m.retraction.has_value();
+  std::int64_t n = 0;
+  std::string removed;
+  bool wasRetracted = false;
+  {
+    Statement s(db_, "SELECT n, content_removed, retracted FROM bulletins WHERE id = ?");
+    s.bind(1, id);
+    if (s.step()) {
+      n = s.integer(0);
+      removed = s.text(1);
+      wasRetracted = s.integer(2) != 0;
+    }
+  }
+  // The same id is the same signed bulletin: opened again (every inbox
+  // opens what is still queued), only a new retraction changes its row.
+  if (n != 0 && (!retracted || wasRetracted)) return;
+  const bool existed = n != 0;
+  const bool hadText = removed.empty();
+  if (retracted) removed = "retracted";
+  // A retraction removes title and body; retention the body only.
+  const bool keepText = removed != "retracted";
+  const bool keepBody = removed.empty();
+  exec("BEGIN");
+  try {
+    Statement s(db_, n == 0 ? "INSERT INTO bulletins(sender_id, sender_name, sender_fingerprint, recipients, attack, tlp, "
+                              "category, priority, case_ref, forwarded_by, sent_at_ms, title, body, retracted, "
+                              "retracted_at_ms, retraction_reason, content_removed, archived_at_ms, id) "
+                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                            : "UPDATE bulletins SET sender_id = ?1, sender_name = ?2, sender_fingerprint = ?3, "
+                              "recipients = ?4, attack = ?5, tlp = ?6, category = ?7, priority = ?8, case_ref = ?9, "
+                              "forwarded_by = ?10, sent_at_ms = ?11, title = ?12, body = ?13, retracted = ?14, "
+                              "retracted_at_ms = ?15, retraction_reason = ?16, content_removed = ?17 WHERE id = ?19");
+    s.bind(1, m.senderId).bind(2, m.senderName).bind(3, m.senderFingerprint);
+    s.bind(4, nlohmann::json(m.recipients).dump()).bind(5, nlohmann::json(m.attackTechniques).dump());
+    s.bind(6, std::string_view(tlpName(m.tlp))).bind(7, std::string_view(categoryName(m.category)));
+    s.bind(8, std::string_view(priorityName(m.priority))).bind(9, m.caseRef);
+    s.bind(10, m.forwardedBy ? std::string_view(m.forwardedBy->forwarderId) : std::string_view());
+    s.bind(11, m.createdAtMs);
+    s.bind(12, keepText ? std::string_view(m.title) : std::string_view());
+    s.bind(13, keepBody ? std::string_view(m.body) : std::string_view());
+    s.bind(14, std::int64_t{retracted ? 1 : 0}).bind(15, retracted ? m.retraction->retractedAtMs : 0);
+    s.bind(16, retracted ? std::string_view(m.retraction->reason) : std::string_view()).bind(17, removed);
+    s.bind(18, nowMs).bind(19, id);
+    s.step();
+    if (n == 0) n = sqlite3_last_insert_rowid(db_);
+    Statement del(db_, "DELETE FROM bulletin_text WHERE rowid = ?");
+    del.bind(1, n).step();
+    if (keepText) {
+      Statement ins(db_, "INSERT INTO bulletin_text(rowid, title, body) VALUES(?, ?, ?)");
+      ins.bind(1, n).bind(2, m.title).bind(3, keepBody ? std::string_view(m.body) : std::string_view()).step();
+    }
+    exec("COMMIT");
+    if (existed && hadText && !keepBody) purge_ = true;
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  dirty_ = true;
+}
+
+void Archive::markAcknowledged(const crypto::BulletinId& id) {
+  Statement s(db_, "UPDATE bulletins SET acknowledged = 1 WHERE id = ? AND acknowledged = 0");
+  s.bind(1, crypto::toHex(id)).step();
+  if (sqlite3_changes(db_) > 0) dirty_ = true;
+}
+
+std::vector<ArchiveRow> Archive::select(const std::string& where, const std::vector<std::string>& params,
+                                        const ArchiveFilter& f, const char* order) const {
+  std::string sql = std::string("SELECT ") + Columns + " FROM bulletins b" + where;
+  std::vector<std::string> texts = params;
+  const auto add = [&](const std::string& clause) { sql += (sql.find(" WHERE ") == std::string::npos ? " WHERE " : " AND ") + clause; };
+  if (!f.from.empty()) { add("b.sender_id = ?" + std::to_string(texts.size() + 1)); texts.push_back(f.from); }
+  if (!f.tlp.empty()) { add("b.tlp = ?" + std::to_string(texts.size() + 1)); texts.push_back(upper(f.tlp)); }
+  if (!f.category.empty()) { add("b.category = ?" + std::to_string(texts.size() + 1)); texts.push_back(f.category); }
+  if (!f.caseRef.empty()) { add("b.case_ref = ?" + std::to_string(texts.size() + 1)); texts.push_back(f.caseRef); }
+  if (!f.attack.empty()) {
+    std::string any;
+    for (const auto& t : f.attack) {
+      const auto k = std::to_string(texts.size() + 1);
+      if (!any.empty()) any += " OR ";
+      any += "value = ?" + k + " COLLATE NOCASE OR value LIKE ?" + k + " || '.%'";
+      texts.push_back(t);
+    }
+    add("EXISTS (SELECT 1 FROM json_each(b.attack) WHERE " + any + ")");
+  }
+  const std::size_t sinceParam = texts.size() + 1;
+  if (f.sinceMs != 0) add("b.sent_at_ms >= ?" + std::to_string(sinceParam));
+  sql += std::string(" ORDER BY ") + order;
+  if (f.limit != 0) sql += " LIMIT " + std::to_string(f.limit);
+  Statement s(db_, sql);
+  for (std::size_t i = 0; i < texts.size(); ++i) s.bind(static_cast<int>(i + 1), texts[i]);
+  if (f.sinceMs != 0) s.bind(static_cast<int>(sinceParam), f.sinceMs);
+  std::vector<ArchiveRow> out;
+  while (s.step()) out.push_back(rowFrom(s));
+  return out;
+}
+
+std::vector<ArchiveRow> Archive::history(const ArchiveFilter& f) const {
+  return select("", {}, f, "b.sent_at_ms DESC, b.id");
+}
+
+std::vector<ArchiveRow> Archive::search(std::string_view query, const ArchiveFilter& f) const {
+  const auto words = ftsWords(query);
+  if (words.empty()) return {};
+  return select(" JOIN bulletin_text t ON t.rowid = b.n WHERE bulletin_text MATCH ?1", {words}, f,
+                "bm25(bulletin_text), b.sent_at_ms DESC");
+}
+
+std::optional<ArchiveRow> Archive::get(const crypto::BulletinId& id) const {
+  Statement s(db_, std::string("SELECT ") + Columns + " FROM bulletins b WHERE b.id = ?");
+  s.bind(1, crypto::toHex(id));
+  if (!s.step()) return std::nullopt;
+  return rowFrom(s);
+}
+
+std::vector<std::string> Archive::bodyRemovedIds() const {
+  Statement s(db_, "SELECT id FROM bulletins WHERE content_removed = 'retention'");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+std::vector<std::string> Archive::ids() const {
+  Statement s(db_, "SELECT id FROM bulletins");
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+bool Archive::save(const ArchiveRetention& retention, std::int64_t nowMs) {
+  for (const auto& [tlp, keepMs] : retention) {
+    Statement s(db_, "SELECT n FROM bulletins WHERE tlp = ? AND sent_at_ms < ? AND content_removed = ''");
+    s.bind(1, tlp).bind(2, nowMs - keepMs);
+    std::vector<std::int64_t> rows;
+    while (s.step()) rows.push_back(s.integer(0));
+    for (const auto n : rows) {
+      Statement drop(db_, "UPDATE bulletins SET body = '', content_removed = 'retention' WHERE n = ?");
+      drop.bind(1, n).step();
+      // The index keeps the title only.
+      Statement reindex(db_, "UPDATE bulletin_text SET body = '' WHERE rowid = ?");
+      reindex.bind(1, n).step();
+      dirty_ = true;
+      purge_ = true;
+    }
+  }
+  if (!dirty_) return false;
+  if (purge_) {
+    // FTS5 deletes by adding tombstones: the removed words stay in older
+    // index segments until they are merged. 'optimize' merges them all, and
+    // VACUUM (with secure_delete) leaves no freed page holding old text in
+    // the image.
+    exec("INSERT INTO bulletin_text(bulletin_text) VALUES('optimize'); VACUUM;");
+    purge_ = false;
+  }
+  sqlite3_int64 size = 0;
+  unsigned char* image = sqlite3_serialize(db_, "main", &size, 0);
+  if (image == nullptr) throw ArchiveError(std::nullopt, "archive database: cannot serialise");
+  crypto::Bytes sealed;
+  try {
+    sealed = sealArchive(*keys_, crypto::ByteView(image, static_cast<std::size_t>(size)));
+  } catch (...) {
+    sodium_memzero(image, static_cast<std::size_t>(size));
+    sqlite3_free(image);
+    throw;
+  }
+  sodium_memzero(image, static_cast<std::size_t>(size));
+  sqlite3_free(image);
+  writeArchiveFile(file_, sealed);
+  dirty_ = false;
+  return true;
+}
+
+}  // namespace focal::client
