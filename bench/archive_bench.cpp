@@ -6,7 +6,7 @@
 //
 // Figures for the notes, never timed assertions.
 //
-//   focal-archive-bench [--bulletins N ...] [--runs R] [--dir DIR] [--json]
+//   focal-archive-bench [--bulletins N ...] [--vocabulary W] [--runs R] [--dir DIR] [--json]
 #include "client/archive.hpp"
 
 #include <CLI/CLI.hpp>
@@ -24,7 +24,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::int64_t Now = 1'800'000'000'000;
 
-// Words for bodies: a vocabulary large enough for a realistic index.
+// Distinct words bodies are drawn from (--vocabulary): the index grows with it.
+std::uint64_t vocabulary = 10000;
+
+// Text of uniformly drawn words of the vocabulary (20 stems x suffix numbers).
 std::string makeText(std::mt19937_64& rng, std::size_t bytes) {
   static const char* const Words[] = {"phishing", "mule", "account", "transfer", "indicator", "domain", "wallet",
                                       "ransomware", "botnet", "credential", "invoice", "suspect", "server", "bank",
@@ -32,7 +35,7 @@ std::string makeText(std::mt19937_64& rng, std::size_t bytes) {
   std::string out;
   while (out.size() < bytes) {
     out += Words[rng() % 20];
-    out += std::to_string(rng() % 5000);  // distinct tokens: ~100k of them in 10k bulletins
+    out += std::to_string(rng() % std::max<std::uint64_t>(1, vocabulary / 20));
     out += ' ';
   }
   return out;
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/focal-archive-bench";
   bool json = false;
   app.add_option("--bulletins", sizes, "Archive sizes to measure");
+  app.add_option("--vocabulary", vocabulary, "Distinct words in titles and bodies (default 10000)");
   app.add_option("--runs", runs, "Runs per figure (the median is printed)");
   app.add_option("--dir", dir, "Where the archive file is written");
   app.add_flag("--json", json, "One JSON document");

@@ -28,7 +28,12 @@ CREATE TABLE IF NOT EXISTS bulletins(
   retraction_reason TEXT NOT NULL DEFAULT '',
   content_removed TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS bulletins_sent ON bulletins(sent_at_ms);
-CREATE VIRTUAL TABLE IF NOT EXISTS bulletin_text USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
+-- The index only (external content: the text is stored once, in bulletins).
+-- What it holds for row n is always that row's title and body as they are
+-- now: inserted with the row, deleted with the very values it indexed
+-- ('delete'), so that a removal leaves no term of the removed text.
+CREATE VIRTUAL TABLE IF NOT EXISTS bulletin_text USING fts5(title, body, content = 'bulletins', content_rowid = 'n',
+                                                            tokenize = 'unicode61 remove_diacritics 2');
 )sql";
 
 constexpr const char* Columns =
@@ -216,11 +221,8 @@ Archive Archive::open(const std::filesystem::path& file, crypto::Keyring keys) {
     const int rc = sqlite3_deserialize(a.db_, "main", p, static_cast<sqlite3_int64>(size), static_cast<sqlite3_int64>(size),
                                        SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
     if (rc != SQLITE_OK) throw ArchiveError(ArchiveFileError::Damaged, "cannot load the archive " + file.string());
-    try {
-      a.exec("PRAGMA quick_check");
-    } catch (const ArchiveError&) {
-      throw ArchiveError(ArchiveFileError::Damaged, "the archive " + file.string() + " holds a damaged database");
-    }
+    // No integrity check beyond the AEAD: the image authenticated, so it is
+    // one this member's client wrote.
   }
   // In memory only: no journal file, no temporary files on disk.
   a.exec("PRAGMA journal_mode = MEMORY; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;");
@@ -232,62 +234,67 @@ void Archive::record(const OpenedMessage& m, std::int64_t nowMs) {
   const auto id = crypto::toHex(m.id);
   const bool retracted = m.retraction.has_value();
   std::int64_t n = 0;
-  std::string removed;
   bool wasRetracted = false;
   {
-    Statement s(db_, "SELECT n, content_removed, retracted FROM bulletins WHERE id = ?");
+    Statement s(db_, "SELECT n, retracted FROM bulletins WHERE id = ?");
     s.bind(1, id);
     if (s.step()) {
       n = s.integer(0);
-      removed = s.text(1);
-      wasRetracted = s.integer(2) != 0;
+      wasRetracted = s.integer(1) != 0;
     }
   }
   // The same id is the same signed bulletin: opened again (every inbox
   // opens what is still queued), only a new retraction changes its row.
   if (n != 0 && (!retracted || wasRetracted)) return;
-  const bool existed = n != 0;
-  const bool hadText = removed.empty();
-  if (retracted) removed = "retracted";
-  // A retraction removes title and body; retention the body only.
-  const bool keepText = removed != "retracted";
-  const bool keepBody = removed.empty();
   exec("BEGIN");
   try {
-    Statement s(db_, n == 0 ? "INSERT INTO bulletins(sender_id, sender_name, sender_fingerprint, recipients, attack, tlp, "
-                              "category, priority, case_ref, forwarded_by, sent_at_ms, title, body, retracted, "
-                              "retracted_at_ms, retraction_reason, content_removed, archived_at_ms, id) "
-                              "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
-                            : "UPDATE bulletins SET sender_id = ?1, sender_name = ?2, sender_fingerprint = ?3, "
-                              "recipients = ?4, attack = ?5, tlp = ?6, category = ?7, priority = ?8, case_ref = ?9, "
-                              "forwarded_by = ?10, sent_at_ms = ?11, title = ?12, body = ?13, retracted = ?14, "
-                              "retracted_at_ms = ?15, retraction_reason = ?16, content_removed = ?17 WHERE id = ?19");
-    s.bind(1, m.senderId).bind(2, m.senderName).bind(3, m.senderFingerprint);
-    s.bind(4, nlohmann::json(m.recipients).dump()).bind(5, nlohmann::json(m.attackTechniques).dump());
-    s.bind(6, std::string_view(tlpName(m.tlp))).bind(7, std::string_view(categoryName(m.category)));
-    s.bind(8, std::string_view(priorityName(m.priority))).bind(9, m.caseRef);
-    s.bind(10, m.forwardedBy ? std::string_view(m.forwardedBy->forwarderId) : std::string_view());
-    s.bind(11, m.createdAtMs);
-    s.bind(12, keepText ? std::string_view(m.title) : std::string_view());
-    s.bind(13, keepBody ? std::string_view(m.body) : std::string_view());
-    s.bind(14, std::int64_t{retracted ? 1 : 0}).bind(15, retracted ? m.retraction->retractedAtMs : 0);
-    s.bind(16, retracted ? std::string_view(m.retraction->reason) : std::string_view()).bind(17, removed);
-    s.bind(18, nowMs).bind(19, id);
-    s.step();
-    if (n == 0) n = sqlite3_last_insert_rowid(db_);
-    Statement del(db_, "DELETE FROM bulletin_text WHERE rowid = ?");
-    del.bind(1, n).step();
-    if (keepText) {
-      Statement ins(db_, "INSERT INTO bulletin_text(rowid, title, body) VALUES(?, ?, ?)");
-      ins.bind(1, n).bind(2, m.title).bind(3, keepBody ? std::string_view(m.body) : std::string_view()).step();
+    if (n != 0) {
+      removeFromIndex(n);
+      Statement s(db_, "UPDATE bulletins SET title = '', body = '', retracted = 1, retracted_at_ms = ?, "
+                       "retraction_reason = ?, content_removed = 'retracted' WHERE n = ?");
+      s.bind(1, m.retraction->retractedAtMs).bind(2, m.retraction->reason).bind(3, n).step();
+      purge_ = true;
+    } else {
+      insertRow(m, nowMs);
     }
     exec("COMMIT");
-    if (existed && hadText && !keepBody) purge_ = true;
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
   dirty_ = true;
+}
+
+void Archive::insertRow(const OpenedMessage& m, std::int64_t nowMs) {
+  const bool retracted = m.retraction.has_value();
+  // A bulletin first seen retracted is kept without its text.
+  const std::string_view title = retracted ? std::string_view() : std::string_view(m.title);
+  const std::string_view body = retracted ? std::string_view() : std::string_view(m.body);
+  Statement s(db_, "INSERT INTO bulletins(id, sender_id, sender_name, sender_fingerprint, recipients, attack, tlp, "
+                   "category, priority, case_ref, forwarded_by, sent_at_ms, archived_at_ms, title, body, retracted, "
+                   "retracted_at_ms, retraction_reason, content_removed) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  s.bind(1, crypto::toHex(m.id)).bind(2, m.senderId).bind(3, m.senderName).bind(4, m.senderFingerprint);
+  s.bind(5, nlohmann::json(m.recipients).dump()).bind(6, nlohmann::json(m.attackTechniques).dump());
+  s.bind(7, std::string_view(tlpName(m.tlp))).bind(8, std::string_view(categoryName(m.category)));
+  s.bind(9, std::string_view(priorityName(m.priority))).bind(10, m.caseRef);
+  s.bind(11, m.forwardedBy ? std::string_view(m.forwardedBy->forwarderId) : std::string_view());
+  s.bind(12, m.createdAtMs).bind(13, nowMs).bind(14, title).bind(15, body);
+  s.bind(16, std::int64_t{retracted ? 1 : 0}).bind(17, retracted ? m.retraction->retractedAtMs : 0);
+  s.bind(18, retracted ? std::string_view(m.retraction->reason) : std::string_view());
+  s.bind(19, std::string_view(retracted ? "retracted" : "")).step();
+  if (!retracted) {
+    Statement ins(db_, "INSERT INTO bulletin_text(rowid, title, body) VALUES(?, ?, ?)");
+    ins.bind(1, sqlite3_last_insert_rowid(db_)).bind(2, title).bind(3, body).step();
+  }
+}
+
+void Archive::removeFromIndex(std::int64_t n) {
+  Statement s(db_, "SELECT title, body, content_removed FROM bulletins WHERE n = ?");
+  s.bind(1, n);
+  if (!s.step() || s.text(2) == "retracted") return;  // nothing indexed
+  Statement del(db_, "INSERT INTO bulletin_text(bulletin_text, rowid, title, body) VALUES('delete', ?, ?, ?)");
+  del.bind(1, n).bind(2, s.text(0)).bind(3, s.text(1)).step();
 }
 
 void Archive::markAcknowledged(const crypto::BulletinId& id) {
@@ -366,10 +373,11 @@ bool Archive::save(const ArchiveRetention& retention, std::int64_t nowMs) {
     std::vector<std::int64_t> rows;
     while (s.step()) rows.push_back(s.integer(0));
     for (const auto n : rows) {
+      removeFromIndex(n);
       Statement drop(db_, "UPDATE bulletins SET body = '', content_removed = 'retention' WHERE n = ?");
       drop.bind(1, n).step();
       // The index keeps the title only.
-      Statement reindex(db_, "UPDATE bulletin_text SET body = '' WHERE rowid = ?");
+      Statement reindex(db_, "INSERT INTO bulletin_text(rowid, title, body) SELECT n, title, '' FROM bulletins WHERE n = ?");
       reindex.bind(1, n).step();
       dirty_ = true;
       purge_ = true;

@@ -102,6 +102,9 @@ class Archive {
  private:
   Archive(std::filesystem::path file, crypto::Keyring keys);
   void exec(const char* sql) const;
+  void insertRow(const OpenedMessage& m, std::int64_t nowMs);
+  // Deletes row n's terms from the index, with the values it indexed.
+  void removeFromIndex(std::int64_t n);
   std::vector<ArchiveRow> select(const std::string& where, const std::vector<std::string>& params,
                                  const ArchiveFilter& f, const char* order) const;
 
