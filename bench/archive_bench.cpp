@@ -94,9 +94,13 @@ int main(int argc, char** argv) {
       for (std::uint64_t i = 0; i < n; ++i) a.record(bulletinNo(rng, i), Now);
       a.save({}, Now);
     }
-    std::vector<double> open, save, search, retract;
+    std::vector<double> open, save, search, retract, known;
     for (int r = 0; r < runs; ++r) {
       auto t0 = Clock::now();
+      const auto ids = client::Archive::knownIds(file);  // a command that opened nothing new
+      known.push_back(ms(Clock::now() - t0));
+      if (!ids || ids->size() < n) throw std::runtime_error("the id list does not match");
+      t0 = Clock::now();
       auto a = client::Archive::open(file, keys);
       open.push_back(ms(Clock::now() - t0));
       t0 = Clock::now();
@@ -121,12 +125,13 @@ int main(int argc, char** argv) {
                    {"open_ms", median(open)},
                    {"save_ms", median(save)},
                    {"search_ms", median(search)},
-                   {"save_after_retraction_ms", median(retract)}});
+                   {"save_after_retraction_ms", median(retract)},
+                   {"known_ids_ms", median(known)}});
     if (!json) {
       std::printf("%6zu bulletins  file %7.1f MiB  open %7.1f ms  save %7.1f ms  open+save %7.1f ms  search %5.2f ms  "
-                  "save after a retraction %7.1f ms\n",
+                  "save after a retraction %7.1f ms  nothing new (id list) %5.2f ms\n",
                   n, static_cast<double>(size) / (1024.0 * 1024.0), median(open), median(save),
-                  median(open) + median(save), median(search), median(retract));
+                  median(open) + median(save), median(search), median(retract), median(known));
     }
   }
   if (json) std::printf("%s\n", out.dump(2).c_str());

@@ -2,12 +2,15 @@
 // sealed to one file.
 #include "client/archive.hpp"
 
+#include "crypto/secure_file.hpp"
 #include "protocol/command_line.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace focal::client {
 
@@ -115,6 +118,12 @@ ArchiveRow rowFrom(const Statement& s) {
   r.retractionReason = s.text(18);
   r.contentRemoved = s.text(19);
   return r;
+}
+
+std::filesystem::path idsFile(const std::filesystem::path& file) {
+  auto p = file;
+  p += ".ids";
+  return p;
 }
 
 std::string upper(std::string_view s) {
@@ -407,7 +416,38 @@ bool Archive::save(const ArchiveRetention& retention, std::int64_t nowMs) {
   sqlite3_free(image);
   writeArchiveFile(file_, sealed);
   dirty_ = false;
+  // FILE.ids after FILE: a crash between leaves an old list, which no
+  // longer matches FILE's nonce and is ignored.
+  std::string ids = "focal-archive-ids 1 " + crypto::toHex(parseArchiveHeader(sealed)->nonce.view()) + "\n";
+  Statement s(db_, "SELECT id, retracted FROM bulletins ORDER BY id");
+  while (s.step()) ids += s.text(0) + (s.integer(1) != 0 ? " r\n" : " -\n");
+  crypto::writeFileAtomic(idsFile(file_), ids, 0600);
   return true;
+}
+
+std::optional<std::map<std::string, bool>> Archive::knownIds(const std::filesystem::path& file) {
+  try {
+    std::ifstream archive(file, std::ios::binary);
+    crypto::Bytes head(8 + 2 + 255 + crypto::BoxPublicKey::size + crypto::AeadNonce::size +
+                       crypto_aead_xchacha20poly1305_ietf_ABYTES);
+    archive.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(archive.gcount()));
+    const auto header = parseArchiveHeader(head);
+    if (!header) return std::nullopt;
+    const auto bytes = crypto::readFileLimited(idsFile(file), MaxArchiveFileBytes);
+    std::istringstream in(std::string(bytes.begin(), bytes.end()));
+    std::string magic, version, nonce;
+    if (!(in >> magic >> version >> nonce) || magic != "focal-archive-ids" || version != "1" ||
+        nonce != crypto::toHex(header->nonce.view())) {
+      return std::nullopt;
+    }
+    std::map<std::string, bool> out;
+    std::string id, mark;
+    while (in >> id >> mark) out[id] = mark == "r";
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt;  // missing or unreadable: load the archive instead
+  }
 }
 
 }  // namespace focal::client

@@ -94,8 +94,17 @@ class Archive {
   // Rows whose body the retention removed (their cached copies go too).
   std::vector<std::string> bodyRemovedIds() const;
 
-  // Applies `retention` at `nowMs`, then writes the file if anything
-  // changed since it was loaded or saved. Returns whether it wrote.
+  // What an archive file holds, read without opening it: the ids of its
+  // rows, each with whether it is retracted, from FILE.ids (written beside
+  // it at each save, bound to that save by the file's nonce). nullopt when
+  // missing, damaged, or not of the archive file there now. A command that
+  // opens only bulletins listed here (every inbox re-opens what is still
+  // queued) need not load the archive. The ids and retractions are what
+  // the cache's file names show already (cache/HEX.bulletin, .retraction).
+  static std::optional<std::map<std::string, bool>> knownIds(const std::filesystem::path& file);
+
+  // Applies `retention` at `nowMs`, then writes the file (and FILE.ids) if
+  // anything changed since it was loaded or saved. Returns whether it wrote.
   bool save(const ArchiveRetention& retention, std::int64_t nowMs);
   bool dirty() const { return dirty_; }
 

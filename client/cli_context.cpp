@@ -114,7 +114,8 @@ Archive& CliContext::archive(const crypto::Keyring& keys) {
     const auto code = e.code();
     if (code == ArchiveFileError::WrongKey || code == ArchiveFileError::OtherMember) {
       throw UsageError("archive-key", std::string(e.what()) +
-                                          " (use the key file the archive was saved with, or one that keeps that key)");
+                                          " (use the key file the archive was saved with, or one that keeps that "
+                                          "key; if that key is lost, move the file away to start a new archive)");
     }
     if (code) throw VerifyError(e.what());
     throw;
@@ -125,6 +126,18 @@ Archive& CliContext::archive(const crypto::Keyring& keys) {
 
 void CliContext::archiveOpened(const crypto::Keyring& keys, const OpenedMessage& m) {
   try {
+    if (!archive_ || archiveMember_ != keys.memberId) {
+      // Loading the archive costs ~25 ms per 1,000 bulletins (bench/RESULTS.md):
+      // not for a bulletin it holds already in the same state.
+      if (knownMember_ != keys.memberId) {
+        knownIds_ = Archive::knownIds(profile().memberDir(keys.memberId) / "archive.bin");
+        knownMember_ = keys.memberId;
+      }
+      if (knownIds_) {
+        const auto it = knownIds_->find(crypto::toHex(m.id));
+        if (it != knownIds_->end() && (it->second || !m.retraction)) return;
+      }
+    }
     archive(keys).record(m, nowMs());
   } catch (const std::exception& e) {
     // (AgentError and VerifyError are std::exceptions too: the bulletin is

@@ -176,6 +176,9 @@ class CliContext {
   LogBefore logBefore_;
   std::optional<Archive> archive_;
   std::string archiveMember_;
+  // Archive::knownIds of knownMember_'s archive, read once (nullopt: none usable).
+  std::optional<std::map<std::string, bool>> knownIds_;
+  std::string knownMember_;
   bool archiveWarned_ = false;
 };
 

@@ -11,7 +11,8 @@
 //                  rest), with their forward / retraction / own-copy records
 //     state.toml   last-seq = N (highest queue position fetched)
 //     archive.bin  the local archive (history, search), sealed to the
-//                  member's key: client/archive_file.hpp
+//                  member's key: client/archive_file.hpp; archive.bin.ids
+//                  beside it lists the archived ids (client/archive.hpp)
 //     keys.toml    the key files this profile saw for the member, with their
 //                  public keys only (to name the file that holds the
 //                  current key when another one is stale)

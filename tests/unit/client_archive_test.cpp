@@ -317,3 +317,34 @@ TEST_CASE("the key agent derives the archive key the key file does, from a named
   CHECK_FALSE(crypto::deriveArchiveKey(sk, "my-pdrm-cyber").equals(crypto::deriveArchiveKey(sk, "th-tcsd")));
   CHECK(crypto::deriveArchiveKey(sk, "my-pdrm-cyber").equals(local->key));
 }
+
+TEST_CASE("the id list beside the archive names its rows and is ignored once it is not of that file", "[archive]") {
+  TempDir dir;
+  const auto file = dir / "archive.bin";
+  crypto::Keyring keys(keysOf("my-pdrm-cyber"));
+  CHECK_FALSE(Archive::knownIds(file));  // no archive yet
+  auto m = bulletin(1, wire::Tlp::AMBER, Now, "t", "b");
+  {
+    auto a = Archive::open(file, keys);
+    a.record(m, Now);
+    a.record(bulletin(2, wire::Tlp::AMBER, Now, "t", "b"), Now);
+    a.save({}, Now);
+  }
+  auto known = Archive::knownIds(file);
+  REQUIRE(known);
+  CHECK(*known == std::map<std::string, bool>{{"01010101010101010101010101010101", false},
+                                              {"02020202020202020202020202020202", false}});
+  const auto listed = fileBytes(dir / "archive.bin.ids");
+  {
+    auto a = Archive::open(file, keys);
+    m.retraction = protocol::RetractionInfo{m.id, m.senderId, "wrong", Now};
+    a.record(m, Now);
+    a.save({}, Now);
+  }
+  known = Archive::knownIds(file);
+  REQUIRE(known);
+  CHECK(known->at("01010101010101010101010101010101"));
+  // An old list beside a newer archive (a crash between the two writes) is ignored.
+  writeBytes(dir / "archive.bin.ids", listed);
+  CHECK_FALSE(Archive::knownIds(file));
+}
