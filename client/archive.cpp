@@ -375,7 +375,7 @@ std::vector<std::string> Archive::ids() const {
   return out;
 }
 
-bool Archive::save(const ArchiveRetention& retention, std::int64_t nowMs) {
+void Archive::applyRetention(const ArchiveRetention& retention, std::int64_t nowMs) {
   for (const auto& [tlp, keepMs] : retention) {
     Statement s(db_, "SELECT n FROM bulletins WHERE tlp = ? AND sent_at_ms < ? AND content_removed = ''");
     s.bind(1, tlp).bind(2, nowMs - keepMs);
@@ -392,6 +392,10 @@ bool Archive::save(const ArchiveRetention& retention, std::int64_t nowMs) {
       purge_ = true;
     }
   }
+}
+
+bool Archive::save(const ArchiveRetention& retention, std::int64_t nowMs) {
+  applyRetention(retention, nowMs);
   if (!dirty_) return false;
   if (purge_) {
     // FTS5 deletes by adding tombstones: the removed words stay in older
@@ -419,13 +423,17 @@ bool Archive::save(const ArchiveRetention& retention, std::int64_t nowMs) {
   // FILE.ids after FILE: a crash between leaves an old list, which no
   // longer matches FILE's nonce and is ignored.
   std::string ids = "focal-archive-ids 1 " + crypto::toHex(parseArchiveHeader(sealed)->nonce.view()) + "\n";
+  {
+    Statement oldest(db_, "SELECT tlp, MIN(sent_at_ms) FROM bulletins WHERE content_removed = '' GROUP BY tlp");
+    while (oldest.step()) ids += "oldest " + oldest.text(0) + " " + std::to_string(oldest.integer(1)) + "\n";
+  }
   Statement s(db_, "SELECT id, retracted FROM bulletins ORDER BY id");
-  while (s.step()) ids += s.text(0) + (s.integer(1) != 0 ? " r\n" : " -\n");
+  while (s.step()) ids += "id " + s.text(0) + (s.integer(1) != 0 ? " r\n" : " -\n");
   crypto::writeFileAtomic(idsFile(file_), ids, 0600);
   return true;
 }
 
-std::optional<std::map<std::string, bool>> Archive::knownIds(const std::filesystem::path& file) {
+std::optional<Archive::Listing> Archive::knownIds(const std::filesystem::path& file) {
   try {
     std::ifstream archive(file, std::ios::binary);
     crypto::Bytes head(8 + 2 + 255 + crypto::BoxPublicKey::size + crypto::AeadNonce::size +
@@ -441,13 +449,30 @@ std::optional<std::map<std::string, bool>> Archive::knownIds(const std::filesyst
         nonce != crypto::toHex(header->nonce.view())) {
       return std::nullopt;
     }
-    std::map<std::string, bool> out;
-    std::string id, mark;
-    while (in >> id >> mark) out[id] = mark == "r";
+    Listing out;
+    std::string kind, key, value;
+    while (in >> kind >> key >> value) {
+      if (kind == "id") {
+        out.retracted[key] = value == "r";
+      } else if (kind == "oldest") {
+        out.oldestBody[key] = std::stoll(value);
+      } else {
+        return std::nullopt;
+      }
+    }
+    if (!in.eof()) return std::nullopt;
     return out;
   } catch (const std::exception&) {
-    return std::nullopt;  // missing or unreadable: load the archive instead
+    return std::nullopt;  // missing, unreadable or damaged: load the archive instead
   }
+}
+
+bool Archive::Listing::retentionDue(const ArchiveRetention& retention, std::int64_t nowMs) const {
+  for (const auto& [tlp, keepMs] : retention) {
+    const auto it = oldestBody.find(tlp);
+    if (it != oldestBody.end() && it->second < nowMs - keepMs) return true;
+  }
+  return false;
 }
 
 }  // namespace focal::client

@@ -94,15 +94,26 @@ class Archive {
   // Rows whose body the retention removed (their cached copies go too).
   std::vector<std::string> bodyRemovedIds() const;
 
-  // What an archive file holds, read without opening it: the ids of its
-  // rows, each with whether it is retracted, from FILE.ids (written beside
-  // it at each save, bound to that save by the file's nonce). nullopt when
-  // missing, damaged, or not of the archive file there now. A command that
-  // opens only bulletins listed here (every inbox re-opens what is still
-  // queued) need not load the archive. The ids and retractions are what
-  // the cache's file names show already (cache/HEX.bulletin, .retraction).
-  static std::optional<std::map<std::string, bool>> knownIds(const std::filesystem::path& file);
+  // What an archive file holds, read without opening it (FILE.ids,
+  // written beside it at each save and bound to that save by the file's
+  // nonce): the ids of its rows, each with whether it is retracted, and per
+  // TLP the send time of the oldest row that still has its body. nullopt
+  // when missing, damaged, or not of the archive file there now. A command
+  // that opens only bulletins listed here (every inbox re-opens what is
+  // still queued) need not load the archive, unless retention is due. The
+  // list shows no more than the cache's file names and the bulletins'
+  // plaintext headers do (ids, retractions, TLP, send times).
+  struct Listing {
+    std::map<std::string, bool> retracted;          // id -> retracted
+    std::map<std::string, std::int64_t> oldestBody;  // TLP name -> sent at
+    // Whether `retention` at `nowMs` would remove a body.
+    bool retentionDue(const ArchiveRetention& retention, std::int64_t nowMs) const;
+  };
+  static std::optional<Listing> knownIds(const std::filesystem::path& file);
 
+  // Removes the bodies `retention` no longer keeps at `nowMs` (the rows say
+  // so); the next save writes the change.
+  void applyRetention(const ArchiveRetention& retention, std::int64_t nowMs);
   // Applies `retention` at `nowMs`, then writes the file (and FILE.ids) if
   // anything changed since it was loaded or saved. Returns whether it wrote.
   bool save(const ArchiveRetention& retention, std::int64_t nowMs);

@@ -121,6 +121,7 @@ Archive& CliContext::archive(const crypto::Keyring& keys) {
     throw;
   }
   archiveMember_ = keys.memberId;
+  archive_->applyRetention(archiveRetention(), nowMs());  // history and search show no expired body
   return *archive_;
 }
 
@@ -132,10 +133,11 @@ void CliContext::archiveOpened(const crypto::Keyring& keys, const OpenedMessage&
       if (knownMember_ != keys.memberId) {
         knownIds_ = Archive::knownIds(profile().memberDir(keys.memberId) / "archive.bin");
         knownMember_ = keys.memberId;
+        knownKeys_ = std::make_shared<const crypto::Keyring>(keys);
       }
       if (knownIds_) {
-        const auto it = knownIds_->find(crypto::toHex(m.id));
-        if (it != knownIds_->end() && (it->second || !m.retraction)) return;
+        const auto it = knownIds_->retracted.find(crypto::toHex(m.id));
+        if (it != knownIds_->retracted.end() && (it->second || !m.retraction)) return;
       }
     }
     archive(keys).record(m, nowMs());
@@ -169,6 +171,16 @@ ArchiveRetention CliContext::archiveRetention() {
 }
 
 void CliContext::saveArchive() {
+  // Nothing new was opened, but a body is past the profile's archive-keep:
+  // the archive is loaded so that the save removes it.
+  if (!archive_ && knownIds_ && knownKeys_ && knownIds_->retentionDue(archiveRetention(), nowMs())) {
+    try {
+      archive(*knownKeys_);
+    } catch (const std::exception& e) {
+      out().warning(std::string("the local archive's retention (archive-keep) is not applied: ") + e.what());
+      return;
+    }
+  }
   if (!archive_ || !archive_->save(archiveRetention(), nowMs())) return;
   // Retention means the text is gone from the profile: the cached (still
   // encrypted, but openable) copies of those bulletins go too.

@@ -176,9 +176,11 @@ class CliContext {
   LogBefore logBefore_;
   std::optional<Archive> archive_;
   std::string archiveMember_;
-  // Archive::knownIds of knownMember_'s archive, read once (nullopt: none usable).
-  std::optional<std::map<std::string, bool>> knownIds_;
+  // Archive::knownIds of knownMember_'s archive, read once (nullopt: none
+  // usable), and the keys of that member, to apply retention at the end.
+  std::optional<Archive::Listing> knownIds_;
   std::string knownMember_;
+  std::shared_ptr<const crypto::Keyring> knownKeys_;
   bool archiveWarned_ = false;
 };
 

@@ -288,6 +288,10 @@ attachments of the same name are saved as NAME and NAME (2) and never replace ea
 other; an existing file is replaced only with --force. Text of the sender's that
 could control the terminal is shown escaped (\x1b, \u202e); --json has the exact
 values. Body lines are prefixed "  | ".
+When the hub is out of reach (connection refused or timed out), the copy kept in the
+profile is shown, verified against the directory log the profile verified last (a
+warning says so; attachments need the hub). focal history and focal search list and
+find what you read before, without a hub.
 
 Example:
   focal read 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --save-dir ./received)");

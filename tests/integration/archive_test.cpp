@@ -5,7 +5,8 @@
 // of the whole profile directory finds neither that word nor the title in
 // any file; a retraction removes the content from the archive; a profile
 // opened with another key file refuses to open the archive; `focal read`
-// works from the local copy when the hub is out of reach.
+// works from the local copy when the hub is out of reach; archive-keep
+// removes an old body and its cached copy.
 #include "hub_fixture.hpp"
 
 #include <catch2/catch.hpp>
@@ -145,4 +146,14 @@ TEST_CASE("a bulletin read and acknowledged is found by one word of its body, an
   CHECK(json::parse(offline.out).at("body") == body);
   CHECK_THAT(offline.err, Contains("out of reach"));
   CHECK(runCliJson(concat(myArgs, {"search", canary})).at("count") == 1);
+
+  // Retention: AMBER bodies older than a second go at the next save, and
+  // the cached copy that could open them again with them.
+  CHECK(runCliJson(concat(myArgs, {"profile", "set", "--archive-keep", "amber=1s"})).at("archive_keep") == "amber=1s");
+  const auto after = runCliJson(concat(myArgs, {"history", "--tlp", "amber"})).at("bulletins").at(0);
+  CHECK(after.at("content_removed") == "retention");
+  CHECK(after.at("body").is_null());
+  CHECK(after.at("title") == title);
+  CHECK(runCliJson(concat(myArgs, {"search", "twelve"})).at("count") == 0);
+  CHECK_FALSE(fs::exists(profile / "members" / "my-pdrm-cyber" / "cache" / (id + ".bulletin")));
 }

@@ -332,8 +332,12 @@ TEST_CASE("the id list beside the archive names its rows and is ignored once it 
   }
   auto known = Archive::knownIds(file);
   REQUIRE(known);
-  CHECK(*known == std::map<std::string, bool>{{"01010101010101010101010101010101", false},
-                                              {"02020202020202020202020202020202", false}});
+  CHECK(known->retracted == std::map<std::string, bool>{{"01010101010101010101010101010101", false},
+                                                        {"02020202020202020202020202020202", false}});
+  CHECK(known->oldestBody == std::map<std::string, std::int64_t>{{"AMBER", Now}});
+  CHECK_FALSE(known->retentionDue(*parseArchiveRetention("amber=1d"), Now + Day));
+  CHECK(known->retentionDue(*parseArchiveRetention("amber=1d"), Now + Day + 1));
+  CHECK_FALSE(known->retentionDue(*parseArchiveRetention("red=1d"), Now + 2 * Day));
   const auto listed = fileBytes(dir / "archive.bin.ids");
   {
     auto a = Archive::open(file, keys);
@@ -343,7 +347,7 @@ TEST_CASE("the id list beside the archive names its rows and is ignored once it 
   }
   known = Archive::knownIds(file);
   REQUIRE(known);
-  CHECK(known->at("01010101010101010101010101010101"));
+  CHECK(known->retracted.at("01010101010101010101010101010101"));
   // An old list beside a newer archive (a crash between the two writes) is ignored.
   writeBytes(dir / "archive.bin.ids", listed);
   CHECK_FALSE(Archive::knownIds(file));
