@@ -119,6 +119,22 @@ Expected<crypto::SealOpened, crypto::CryptoError> AgentKeyOps::openSealed(crypto
   return out;
 }
 
+Expected<crypto::ArchiveKeyDerived, crypto::CryptoError> AgentKeyOps::archiveKey(const crypto::BoxPublicKey* of) const {
+  auto r = request(archiveKeyRequest(of));
+  const auto status = static_cast<Status>(r[0]);
+  if (status == Status::DecryptFailed) return unexpected(crypto::CryptoError::DecryptFailed);
+  constexpr std::size_t Size = 1 + crypto::BoxPublicKey::size + crypto::ArchiveKey::size;
+  if (status != Status::Ok || r.size() != Size) {
+    sodium_memzero(r.data(), r.size());
+    throw AgentError(std::string("key agent: ") + describe(status));
+  }
+  const crypto::ByteView v(r);
+  crypto::ArchiveKeyDerived out{*crypto::ArchiveKey::fromBytes(v.subspan(1 + crypto::BoxPublicKey::size)),
+                                *crypto::BoxPublicKey::fromBytes(v.subspan(1, crypto::BoxPublicKey::size))};
+  sodium_memzero(r.data(), r.size());
+  return out;
+}
+
 std::optional<crypto::Keyring> agentKeyring(const std::filesystem::path& socket, const std::string& keyFile,
                                             std::string* staleReason) {
   auto info = describeAgent(socket);

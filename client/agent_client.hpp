@@ -34,6 +34,7 @@ class AgentKeyOps final : public crypto::SecretKeyOps {
   crypto::Signature sign(std::string_view context, crypto::ByteView message) const override;
   Expected<crypto::SealOpened, crypto::CryptoError> openSealed(crypto::ByteView sealed,
                                                                const crypto::BoxPublicKey* to) const override;
+  Expected<crypto::ArchiveKeyDerived, crypto::CryptoError> archiveKey(const crypto::BoxPublicKey* of) const override;
 
  private:
   crypto::Bytes request(crypto::ByteView body) const;  // status Ok's payload or a typed failure

@@ -116,6 +116,18 @@ Bytes answerOpen(Cursor& c, const crypto::LocalKeyOps& keys) {
   return out;
 }
 
+Bytes answerArchiveKey(Cursor& c, const crypto::LocalKeyOps& keys) {
+  std::uint8_t named = 0;
+  crypto::BoxPublicKey of;
+  if (!c.u8(named) || named > 1 || (named == 1 && !c.fixed(of)) || c.left() != 0) return statusOnly(Status::Malformed);
+  auto derived = keys.archiveKey(named == 1 ? &of : nullptr);
+  if (!derived) return statusOnly(Status::DecryptFailed);
+  Bytes out = statusOnly(Status::Ok);
+  putBytes(out, derived->of.view());
+  putBytes(out, derived->key.view());
+  return out;
+}
+
 }  // namespace
 
 const char* describe(Status s) {
@@ -197,6 +209,12 @@ Bytes openRequest(ByteView sealed, const crypto::BoxPublicKey* to) {
   return b;
 }
 
+Bytes archiveKeyRequest(const crypto::BoxPublicKey* of) {
+  Bytes b{WireVersion, static_cast<std::uint8_t>(Op::ArchiveKey), static_cast<std::uint8_t>(of != nullptr ? 1 : 0)};
+  if (of != nullptr) putBytes(b, of->view());
+  return b;
+}
+
 Bytes simpleRequest(Op op) { return Bytes{WireVersion, static_cast<std::uint8_t>(op)}; }
 
 Handled handleRequest(ByteView body, const crypto::LocalKeyOps& keys, const AgentInfo& info) {
@@ -222,6 +240,10 @@ Handled handleRequest(ByteView body, const crypto::LocalKeyOps& keys, const Agen
       return h;
     case Op::OpenSealed:
       h.response = answerOpen(c, keys);
+      h.used = true;
+      return h;
+    case Op::ArchiveKey:
+      h.response = answerArchiveKey(c, keys);
       h.used = true;
       return h;
     case Op::Lock:

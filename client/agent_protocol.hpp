@@ -11,6 +11,11 @@
 //   Sign       u16 len | context | message -> signature (64)
 //   OpenSealed u8 named | [key (32)] | box -> key that opened (32) | plaintext
 //   Lock       ()                          -> ()  and the agent wipes and exits
+//   ArchiveKey u8 named | [key (32)]       -> key it came from (32) | archive key (32)
+//     the purpose-bound key of the member's local archive (crypto::
+//     deriveArchiveKey over "focal/v1/archive-key" and the agent's member
+//     id), from the named encryption key or the current one; never the
+//     secret key itself, and no other derivation can be asked for.
 // Every request is treated as hostile: bounded, parsed with checks, and
 // answered with a typed status, never by a crash.
 #pragma once
@@ -30,7 +35,7 @@ inline constexpr std::uint8_t WireVersion = 1;
 // A signed record or header never exceeds one hub frame.
 inline constexpr std::size_t MaxAgentFrameBytes = protocol::MaxFrameBytes + 4096;
 
-enum class Op : std::uint8_t { Describe = 1, Sign = 2, OpenSealed = 3, Lock = 4 };
+enum class Op : std::uint8_t { Describe = 1, Sign = 2, OpenSealed = 3, Lock = 4, ArchiveKey = 5 };
 enum class Status : std::uint8_t {
   Ok = 0,
   Malformed = 1,      // a field is missing, too long or left over
@@ -73,6 +78,7 @@ std::optional<AgentInfo> decodeInfo(crypto::ByteView payload);
 // Request bodies (without the frame's length).
 crypto::Bytes signRequest(std::string_view context, crypto::ByteView message);
 crypto::Bytes openRequest(crypto::ByteView sealed, const crypto::BoxPublicKey* to);
+crypto::Bytes archiveKeyRequest(const crypto::BoxPublicKey* of);
 crypto::Bytes simpleRequest(Op op);
 
 // The agent's side of one request: `body` from the socket (hostile).

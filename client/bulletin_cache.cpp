@@ -87,6 +87,11 @@ std::optional<crypto::WrappedKey> BulletinCache::getOwn(const crypto::BulletinId
   return crypto::WrappedKey::fromBytes(*bytes);
 }
 
+void BulletinCache::remove(const crypto::BulletinId& id) const {
+  std::error_code ec;
+  for (const char* ext : {".bulletin", ".forward", ".own"}) std::filesystem::remove(dir_ / (crypto::toHex(id) + ext), ec);
+}
+
 std::vector<crypto::BulletinId> BulletinCache::ids() const {
   std::vector<crypto::BulletinId> out;
   std::error_code ec;

@@ -4,7 +4,10 @@
 // read back under the protocol's decoding limits.
 #pragma once
 
+#include "client/bulletin_reader.hpp"
 #include "client/raw_bulletin.hpp"
+
+#include <functional>
 
 #include <filesystem>
 #include <optional>
@@ -32,6 +35,17 @@ class BulletinCache {
   // key (<hex>.own), so we can open our own copy later.
   void putOwn(const protocol::SealedBulletin& sealed, const crypto::WrappedKey& selfWrapped) const;
   std::optional<crypto::WrappedKey> getOwn(const crypto::BulletinId& id) const;
+  // Called with every bulletin opened and verified through this cache
+  // (client/delivery_opener.hpp: the one place content is opened), so the
+  // member's archive keeps it (client/archive.hpp).
+  using OpenedHook = std::function<void(const OpenedMessage&)>;
+  void onOpened(OpenedHook hook) { hook_ = std::move(hook); }
+  void opened(const OpenedMessage& m) const {
+    if (hook_) hook_(m);
+  }
+  // Removes the bulletin and the records that open it (forward, own copy):
+  // the archive's retention (archive-keep) reached it. Its retraction stays.
+  void remove(const crypto::BulletinId& id) const;
   // Every cached bulletin id (for focal thread).
   std::vector<crypto::BulletinId> ids() const;
 
@@ -49,6 +63,7 @@ class BulletinCache {
  private:
   std::filesystem::path fileFor(const crypto::BulletinId& id) const;
   std::filesystem::path dir_;
+  OpenedHook hook_;
 };
 
 }  // namespace focal::client

@@ -98,7 +98,94 @@ VerifiedContacts CliContext::contacts(const crypto::Keyring& keys) {
 BulletinCache CliContext::cache(const crypto::Keyring& keys) {
   // A pre-member profile's last-seq goes to the member of the profile's own
   // key file (or to the first member, when the profile names none).
-  return BulletinCache(profile().cacheDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_));
+  BulletinCache c(profile().cacheDir(keys.memberId, keyIsProfileKey_ || !profileHasKey_));
+  c.onOpened([this, keys](const OpenedMessage& m) { archiveOpened(keys, m); });
+  return c;
+}
+
+Archive& CliContext::archive(const crypto::Keyring& keys) {
+  if (archive_ && archiveMember_ == keys.memberId) return *archive_;
+  saveArchive();  // another member's, opened earlier in this command
+  archive_.reset();
+  const auto file = profile().memberDir(keys.memberId) / "archive.bin";
+  try {
+    archive_.emplace(Archive::open(file, keys));
+  } catch (const ArchiveError& e) {
+    const auto code = e.code();
+    if (code == ArchiveFileError::WrongKey || code == ArchiveFileError::OtherMember) {
+      throw UsageError("archive-key", std::string(e.what()) +
+                                          " (use the key file the archive was saved with, or one that keeps that "
+                                          "key; if that key is lost, move the file away to start a new archive)");
+    }
+    if (code) throw VerifyError(e.what());
+    throw;
+  }
+  archiveMember_ = keys.memberId;
+  archive_->applyRetention(archiveRetention(), nowMs());  // history and search show no expired body
+  return *archive_;
+}
+
+void CliContext::archiveOpened(const crypto::Keyring& keys, const OpenedMessage& m) {
+  try {
+    if (!archive_ || archiveMember_ != keys.memberId) {
+      // Loading the archive costs ~25 ms per 1,000 bulletins (bench/RESULTS.md):
+      // not for a bulletin it holds already in the same state.
+      if (knownMember_ != keys.memberId) {
+        knownIds_ = Archive::knownIds(profile().memberDir(keys.memberId) / "archive.bin");
+        knownMember_ = keys.memberId;
+        knownKeys_ = std::make_shared<const crypto::Keyring>(keys);
+      }
+      if (knownIds_) {
+        const auto it = knownIds_->retracted.find(crypto::toHex(m.id));
+        if (it != knownIds_->retracted.end() && (it->second || !m.retraction)) return;
+      }
+    }
+    archive(keys).record(m, nowMs());
+  } catch (const std::exception& e) {
+    // (AgentError and VerifyError are std::exceptions too: the bulletin is
+    // shown all the same, only not archived.)
+    if (!archiveWarned_) out().warning(std::string("not kept in the local archive: ") + e.what());
+    archiveWarned_ = true;
+  }
+}
+
+void CliContext::archiveAcknowledged(const crypto::Keyring& keys, const std::vector<crypto::BulletinId>& ids) {
+  try {
+    auto& a = archive(keys);
+    for (const auto& id : ids) a.markAcknowledged(id);
+  } catch (const std::exception& e) {
+    if (!archiveWarned_) out().warning(std::string("the local archive does not record the acknowledgement: ") + e.what());
+    archiveWarned_ = true;
+  }
+}
+
+ArchiveRetention CliContext::archiveRetention() {
+  const auto text = profile().settings().archiveKeep;
+  std::string why;
+  auto r = parseArchiveRetention(text, &why);
+  if (!r) {
+    throw UsageError("bad-profile", fmt::format("{}: archive-keep must be TLP=DURATION,... (red=30d): {}",
+                                                (profile().dir() / "profile.toml").string(), why));
+  }
+  return *r;
+}
+
+void CliContext::saveArchive() {
+  // Nothing new was opened, but a body is past the profile's archive-keep:
+  // the archive is loaded so that the save removes it.
+  if (!archive_ && knownIds_ && knownKeys_ && knownIds_->retentionDue(archiveRetention(), nowMs())) {
+    try {
+      archive(*knownKeys_);
+    } catch (const std::exception& e) {
+      out().warning(std::string("the local archive's retention (archive-keep) is not applied: ") + e.what());
+      return;
+    }
+  }
+  if (!archive_ || !archive_->save(archiveRetention(), nowMs())) return;
+  // Retention means the text is gone from the profile: the cached (still
+  // encrypted, but openable) copies of those bulletins go too.
+  const BulletinCache cache(profile().cacheDir(archiveMember_));
+  for (const auto& hex : archive_->bodyRemovedIds()) cache.remove(parseBulletinId(hex));
 }
 
 HubDirectory& FoundBulletin::directory() {
@@ -107,14 +194,24 @@ HubDirectory& FoundBulletin::directory() {
 }
 
 FoundBulletin findVerifiedBulletin(CliContext& ctx, const crypto::BulletinId& id, std::string_view what,
-                                   std::string_view typedId) {
+                                   std::string_view typedId, bool allowOffline) {
   auto keys = ctx.loadKeys();
-  auto conn = ctx.connect(keys);
+  std::unique_ptr<Connection> conn;
+  try {
+    conn = ctx.connect(keys);
+  } catch (const TransportError& e) {
+    if (!allowOffline || (e.kind() != TransportError::Kind::Connect && e.kind() != TransportError::Kind::Timeout)) throw;
+    auto cache = ctx.cache(keys);
+    auto m = openCachedOffline(ctx.profile().dir(), cache, id, keys);
+    if (!m) throw VerifyError(fmt::format("{} {} does not verify: {}", what, typedId, m.error()));
+    FoundBulletin found{std::move(keys), nullptr, std::move(cache), nullptr, std::move(m.value()), e.what()};
+    return found;
+  }
   auto cache = ctx.cache(keys);
   std::unique_ptr<HubDirectory> dir;
   auto m = findBulletin(*conn, dir, cache, id, keys);
   if (!m) throw VerifyError(fmt::format("{} {} does not verify: {}", what, typedId, m.error()));
-  return FoundBulletin{std::move(keys), std::move(conn), std::move(cache), std::move(dir), std::move(m.value())};
+  return FoundBulletin{std::move(keys), std::move(conn), std::move(cache), std::move(dir), std::move(m.value()), {}};
 }
 
 std::uint64_t CliContext::lastSeq(const crypto::Keyring& keys) {

@@ -3,6 +3,7 @@
 // output channel. main() owns one CliContext and the command table.
 #pragma once
 
+#include "client/archive.hpp"
 #include "client/client_clock.hpp"
 #include "client/connection.hpp"
 #include "client/short_ids.hpp"
@@ -136,8 +137,23 @@ class CliContext {
   // The contacts this member verified (members/ID/verified.json); a damaged
   // file reads as empty, with a warning.
   VerifiedContacts contacts(const crypto::Keyring& keys);
-  // This member's part of the profile (Profile::memberDir).
+  // This member's part of the profile (Profile::memberDir). Every bulletin
+  // opened through it goes into the member's archive (archiveOpened).
   BulletinCache cache(const crypto::Keyring& keys);
+
+  // The member's local archive (client/archive.hpp), loaded on first use.
+  // UsageError "archive-key" when it is sealed to a key this key file does
+  // not hold, VerifyError when it does not authenticate.
+  Archive& archive(const crypto::Keyring& keys);
+  // Keeps a verified bulletin in the archive. An archive that does not open
+  // costs a warning (once), never the command that opened the bulletin.
+  void archiveOpened(const crypto::Keyring& keys, const OpenedMessage& m);
+  void archiveAcknowledged(const crypto::Keyring& keys, const std::vector<crypto::BulletinId>& ids);
+  // Saves the archive if anything changed (retention applied): once per
+  // command (main), and after each batch in `focal listen`.
+  void saveArchive();
+  // archive-keep from profile.toml; UsageError ("bad-profile") if malformed.
+  ArchiveRetention archiveRetention();
   std::uint64_t lastSeq(const crypto::Keyring& keys);
   void setLastSeq(const crypto::Keyring& keys, std::uint64_t seq);
 
@@ -158,6 +174,14 @@ class CliContext {
   KeyFileStatus keyStatus_ = currentKeyStatus();
   bool logBeforeTaken_ = false;
   LogBefore logBefore_;
+  std::optional<Archive> archive_;
+  std::string archiveMember_;
+  // Archive::knownIds of knownMember_'s archive, read once (nullopt: none
+  // usable), and the keys of that member, to apply retention at the end.
+  std::optional<Archive::Listing> knownIds_;
+  std::string knownMember_;
+  std::shared_ptr<const crypto::Keyring> knownKeys_;
+  bool archiveWarned_ = false;
 };
 
 // A command's work on one bulletin the member received or sent: its keys,
@@ -169,15 +193,21 @@ struct FoundBulletin {
   BulletinCache cache;
   std::unique_ptr<HubDirectory> dir;  // set when a check needed the directory
   OpenedMessage message;
+  // Set when the hub was out of reach and the bulletin was opened from the
+  // local cache against the profile's verified log (conn is null then):
+  // why the hub was not reached.
+  std::string offline;
 
   // The verified directory, fetched now if finding the bulletin did not.
   HubDirectory& directory();
 };
 
 // Loads the keys, connects, and finds `id`; VerifyError "<what> <typedId>
-// does not verify: <reason>" if it does not.
+// does not verify: <reason>" if it does not. With `allowOffline`, a hub out
+// of reach (connect failed or timed out) opens the cached copy against the
+// profile's verified log instead (openCachedOffline; FoundBulletin::offline).
 FoundBulletin findVerifiedBulletin(CliContext& ctx, const crypto::BulletinId& id, std::string_view what,
-                                   std::string_view typedId);
+                                   std::string_view typedId, bool allowOffline = false);
 
 // Registered subcommands; main() runs the one that was parsed.
 class CommandTable {
@@ -210,6 +240,7 @@ void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table); 
 void addAlarmsCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addWitnessCommand(CLI::App& app, CliContext& ctx, CommandTable& table);  // witness --follow
 void addAgentCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // unlock (--status), lock
+void addHistoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // history, search
 
 // Helpers shared by commands.
 // --tlp: clear|green|amber|amber+strict|red in any case, or the TLP 2.0

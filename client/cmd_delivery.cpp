@@ -77,6 +77,7 @@ int runAck(CliContext& ctx, const std::vector<std::string>& hexIds) {
     }
   }
   const std::uint32_t removed = known.empty() ? 0U : conn->ack(known, ackHeads(*conn, dir, known, queued, keys));
+  ctx.archiveAcknowledged(keys, known);
   if (ctx.out().json()) {
     nlohmann::json r = nlohmann::json::array();
     for (const auto& [id, reason] : retracted) r.push_back({{"bulletin_id", id}, {"reason", reason}});

@@ -152,13 +152,17 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
   // Subscribe first, then drain the backlog: nothing falls between the two.
   conn->subscribe();
   for (const auto& d : fetchAll(*conn, lastSeq)) show(d);
+  ctx.saveArchive();  // listen runs until stopped: the archive is saved as it goes
   if (!ctx.out().json()) std::cerr << "Listening for bulletins (Ctrl-C to stop)...\n";
   // Self-monitoring while listening: the log is checked every few seconds,
   // so an entry about this member that it did not sign shows at once.
   auto nextLogCheck = std::chrono::steady_clock::now() + LogCheckEvery;
   while (stopRequested == 0) {
     auto d = conn->nextPush(std::chrono::milliseconds(250));
-    if (d) show(*d);
+    if (d) {
+      show(*d);
+      ctx.saveArchive();
+    }
     if (std::chrono::steady_clock::now() >= nextLogCheck) {
       ctx.recheckSelf(*conn, keys);
       nextLogCheck = std::chrono::steady_clock::now() + LogCheckEvery;

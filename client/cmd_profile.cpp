@@ -1,5 +1,6 @@
 // focal profile set / show / init: defaults for --hub, --ca and --key, and
 // the enrolment bundle a profile pins (client/enrolment_pin.hpp).
+#include "client/archive.hpp"
 #include "client/cli_context.hpp"
 #include "client/enrolment_pin.hpp"
 #include "client/head_freshness.hpp"
@@ -20,7 +21,7 @@ namespace {
 constexpr std::size_t MaxCaFileBytes = 1 << 20;
 
 struct ProfileArgs {
-  std::string hub, ca, key, bundle, headMaxAge, hubKey;
+  std::string hub, ca, key, bundle, headMaxAge, hubKey, archiveKeep;
 };
 
 // --hub-key as typed, canonical; a usage error names the expected form.
@@ -52,6 +53,7 @@ int runShow(CliContext& ctx) {
                         {"key_file", jsonText(s.key)},
                         {"head_max_age_ms", ctx.maxHeadAgeMs()},
                         {"pinned_hub_key", jsonText(s.hubKey)},
+                        {"archive_keep", jsonText(s.archiveKeep)},
                         {"bundle_pinned", pin.has_value()},
                         {"pinned_hub_id", pin ? nlohmann::json(pin->hubId) : nlohmann::json(nullptr)},
                         {"pinned_genesis", pin ? nlohmann::json(crypto::toHex(pin->genesisHash)) : nlohmann::json(nullptr)},
@@ -66,6 +68,7 @@ int runShow(CliContext& ctx) {
                                s.headMaxAge.empty() ? "24h (default)" : s.headMaxAge));
     ctx.out().line(fmt::format("hub-key: {}", s.hubKey.empty() ? "(not pinned: any hub key the log names is trusted)"
                                                                 : s.hubKey + " (pinned)"));
+    ctx.out().line(fmt::format("archive-keep: {}", s.archiveKeep.empty() ? "(every body kept forever)" : s.archiveKeep));
     if (pin) {
       ctx.out().line(fmt::format("bundle:  pinned: hub {}, genesis {}, head at {} entries", safeLine(pin->hubId),
                                  crypto::toHex(pin->genesisHash), pin->headSize));
@@ -83,8 +86,17 @@ int runSet(CliContext& ctx, const ProfileArgs& a) {
   const std::string hub = !a.hub.empty() ? a.hub : ctx.options.hub;
   const std::string ca = !a.ca.empty() ? a.ca : ctx.options.ca;
   const std::string key = !a.key.empty() ? a.key : ctx.options.key;
-  if (hub.empty() && ca.empty() && key.empty() && a.headMaxAge.empty() && a.hubKey.empty()) {
-    throw UsageError("usage", "nothing to set: give --hub, --ca, --key, --hub-key or --head-max-age");
+  if (hub.empty() && ca.empty() && key.empty() && a.headMaxAge.empty() && a.hubKey.empty() && a.archiveKeep.empty()) {
+    throw UsageError("usage", "nothing to set: give --hub, --ca, --key, --hub-key, --head-max-age or --archive-keep");
+  }
+  if (a.archiveKeep == "forever") {
+    s.archiveKeep.clear();
+  } else if (!a.archiveKeep.empty()) {
+    std::string why;
+    if (!parseArchiveRetention(a.archiveKeep, &why)) {
+      throw UsageError("bad-duration", "--archive-keep takes TLP=DURATION,... (red=30d,amber=90d) or forever: " + why);
+    }
+    s.archiveKeep = a.archiveKeep;
   }
   if (!a.hubKey.empty()) s.hubKey = pinnableFingerprint(a.hubKey);
   if (!a.headMaxAge.empty()) {
@@ -184,6 +196,8 @@ void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
                   "Pin the hub key fingerprint focald init printed: every command refuses another hub key (exit 3)");
   set->add_option("--head-max-age", a->headMaxAge,
                   "Refuse to seal when the newest verified log head is older than this (default 24h, at most 30d)");
+  set->add_option("--archive-keep", a->archiveKeep,
+                  "How long the local archive keeps bodies, per TLP: red=30d,amber=90d (default, or 'forever': all kept)");
   set->footer(R"(The hub signs a new directory-log head at least every hour; a client whose newest
 verified head is older than --head-max-age refuses send, reply, forward, comment,
 approve, reject and permit (exit 3, stale-head), since a hub that is frozen or
@@ -193,7 +207,8 @@ before it signs anything (exit 3). Compare the fingerprint with the one the oper
 Example:
   focal profile set --hub hub.example.org:7443 --ca hub-ca.pem --key ~/.focal/sg-spf-cyber.key
   focal profile set --hub-key "12345 67890 12345 67890 12345 67890"
-  focal profile set --head-max-age 48h)");
+  focal profile set --head-max-age 48h
+  focal profile set --archive-keep red=30d,amber=90d)");
   table.add(set, [&ctx, a] { return runSet(ctx, *a); });
   auto* init = profile->add_subcommand(
       "init", "Set up the profile from what the hub's operator gave you (a bundle, or address, certificate and "

@@ -151,8 +151,15 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
       throw UsageError("bad-save-dir", a.saveDir + " is not a directory");
     }
   }
-  const auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id);
+  const auto found = findVerifiedBulletin(ctx, id, "bulletin", a.id, /*allowOffline=*/true);
   const auto& m = found.message;
+  if (!found.offline.empty()) {
+    ctx.out().warning("the hub is out of reach (" + found.offline +
+                      "): shown from the local cache, verified against the directory log this profile verified last");
+    if (!a.saveDir.empty() && !m.attachments.empty()) {
+      throw TransportError(TransportError::Kind::Connect, "attachments are downloaded from the hub: " + found.offline);
+    }
+  }
   const auto standing = ctx.contacts(found.keys).standing(m.senderId, m.senderFingerprint);
   if (!(m.id == id)) throw VerifyError("the stored bulletin carries another id");
 
@@ -281,6 +288,10 @@ attachments of the same name are saved as NAME and NAME (2) and never replace ea
 other; an existing file is replaced only with --force. Text of the sender's that
 could control the terminal is shown escaped (\x1b, \u202e); --json has the exact
 values. Body lines are prefixed "  | ".
+When the hub is out of reach (connection refused or timed out), the copy kept in the
+profile is shown, verified against the directory log the profile verified last (a
+warning says so; attachments need the hub). focal history and focal search list and
+find what you read before, without a hub.
 
 Example:
   focal read 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --save-dir ./received)");

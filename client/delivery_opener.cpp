@@ -5,6 +5,7 @@
 
 #include "client/client_error.hpp"
 #include "client/log_gossip.hpp"
+#include "client/verified_log.hpp"
 
 #include <algorithm>
 
@@ -69,6 +70,7 @@ Expected<OpenedMessage, std::string> openCached(Connection& c, std::unique_ptr<H
   if (opened) {
     checkCarriedHead(c, *opened);  // gossip: a fork throws VerifyError
     attachCachedRetraction(c, dir, raw, id, cache, *opened);
+    cache.opened(*opened);
   }
   return opened;
 }
@@ -99,6 +101,7 @@ Expected<OpenedMessage, std::string> openDelivery(Connection& c, std::unique_ptr
   cache.put(opened->id, d.bulletin);
   if (d.forward) cache.putRecord(opened->id, BulletinCache::Record::Forward, d.forward->body, d.forward->signature);
   attachCachedRetraction(c, dir, d.bulletin, opened->id, cache, *opened);
+  cache.opened(*opened);
   return opened;
 }
 
@@ -121,6 +124,39 @@ Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_
     throw NotFoundError("no bulletin " + crypto::toHex(id) + " in your queue or local cache");
   }
   return openCached(conn, directory, *raw, id, keys, cache);
+}
+
+Expected<OpenedMessage, std::string> openCachedOffline(const std::filesystem::path& profileDir,
+                                                       const BulletinCache& cache, const crypto::BulletinId& id,
+                                                       const crypto::Keyring& me) {
+  auto raw = cache.get(id);
+  if (!raw) throw NotFoundError("no bulletin " + crypto::toHex(id) + " in this profile's local cache (and no hub to ask)");
+  // The header's hub id (unverified) only picks which verified log to use;
+  // openReceived checks it against that log's hub. A seal v1 header names
+  // none: then the profile's only log.
+  std::string hubId;
+  if (auto header = protocol::decode<wire::BulletinHeader>(raw->header)) hubId = protocol::view(header->root().getHubId());
+  if (hubId.empty()) {
+    std::error_code ec;
+    std::vector<std::string> hubs;
+    for (const auto& e : std::filesystem::directory_iterator(profileDir / "log", ec)) hubs.push_back(e.path().filename());
+    if (hubs.size() == 1) hubId = hubs.front();
+  }
+  if (hubId.empty()) throw NotFoundError("no verified directory log in this profile to check the bulletin against");
+  const auto log = VerifiedLog::load(profileDir, hubId);
+  if (log.size() == 0) {
+    throw NotFoundError("no verified directory log of hub '" + hubId + "' in this profile to check the bulletin against");
+  }
+  const HubDirectory dir(log.verifier().records(), log.verifier().hubId());
+  auto forward = cache.getRecord(id, BulletinCache::Record::Forward);
+  auto own = cache.getOwn(id);
+  auto opened = openReceived(*raw, dir, me, forward ? &*forward : nullptr, own ? &*own : nullptr);
+  if (!opened) return opened;
+  if (auto rec = cache.getRecord(id, BulletinCache::Record::Retraction)) {
+    if (auto r = verifyRetractionOf(*raw, dir, rec->first, rec->second)) opened->retraction = std::move(r).value();
+  }
+  cache.opened(*opened);
+  return opened;
 }
 
 }  // namespace focal::client

@@ -47,4 +47,15 @@ Expected<OpenedMessage, std::string> findBulletin(Connection& conn, std::unique_
                                                   const BulletinCache& cache, const crypto::BulletinId& id,
                                                   const crypto::Keyring& keys);
 
+// Without a hub (`focal read` offline): opens the cached bulletin with its
+// cached records against the directory log this profile verified last
+// (PROFILE/log/HUBID, re-checked on load), so the signature, the sender's
+// key, the recipient entry and the AEAD are all verified as online; what
+// cannot be checked offline is whether the log grew since (a key revoked
+// after the last sync) and the carried log head. NotFoundError if the
+// bulletin is not cached or no verified log is at hand.
+Expected<OpenedMessage, std::string> openCachedOffline(const std::filesystem::path& profileDir,
+                                                       const BulletinCache& cache, const crypto::BulletinId& id,
+                                                       const crypto::Keyring& me);
+
 }  // namespace focal::client

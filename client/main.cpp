@@ -27,11 +27,13 @@ constexpr const char* Footer = R"(Settings:
 
 Exit codes:
   0  ok
-  1  usage: bad arguments, unknown command or option, missing settings, wrong passphrase
+  1  usage: bad arguments, unknown command or option, missing settings, wrong passphrase,
+     a key file that does not open the local archive (archive-key)
   2  the hub refused (typed error, e.g. policy-denied, unknown-recipient)
   3  verification failed (signature, sender key, hash, attachment, the directory
      log); also stale-head: the newest verified log head is older than the
-     profile's head-max-age (focal profile set), so nothing is sealed
+     profile's head-max-age (focal profile set), so nothing is sealed; a local
+     archive (focal history, search) that does not authenticate
   4  I/O or network failure (connect, TLS, timeout, file)
   5  not found: no such bulletin, member or proposal (locally or at the hub;
      error code not-found)
@@ -43,7 +45,8 @@ Start here:
   focal profile set --hub hub.example.org:7443 --ca hub-ca.pem --key sg.key
   focal send --to my-pdrm-cyber --tlp amber --category alert --title "Phishing wave" --body "..."
   focal inbox
-  focal read 3f2a...  --save-dir ./received)";
+  focal read 3f2a...  --save-dir ./received
+  focal search "phishing kit"      (every bulletin you opened, kept sealed in the profile))";
 
 // --json is looked for before parsing, so that a parse error is already
 // reported as JSON.
@@ -98,7 +101,7 @@ int main(int argc, char** argv) {
   // Every command's registration, in the order focal --help lists them.
   using AddCommands = void (*)(CLI::App&, CliContext&, CommandTable&);
   constexpr AddCommands Commands[] = {
-      addKeygenCommand, addAgentCommands, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addDeliveryCommands,
+      addKeygenCommand, addAgentCommands, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addHistoryCommands, addDeliveryCommands,
       addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands,
       addConsensusCommands, addAlarmsCommand, addWitnessCommand,
   };
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
       out.error("usage", "no command (see focal --help)");
       return ExitUsage;
     }
+    ctx.saveArchive();  // what the command opened, acknowledged or let expire
     return *rc;
   } catch (const NotFoundError& e) {
     out.error("not-found", e.what());

@@ -94,6 +94,7 @@ ProfileSettings Profile::settings() const {
     s.key = t["key"].value_or(std::string{});
     s.headMaxAge = t["head-max-age"].value_or(std::string{});
     s.hubKey = t["hub-key"].value_or(std::string{});
+    s.archiveKeep = t["archive-keep"].value_or(std::string{});
   } catch (const toml::parse_error& e) {
     throw std::runtime_error("cannot parse " + file.string() + ": " + std::string(e.description()));
   }
@@ -107,6 +108,7 @@ void Profile::saveSettings(const ProfileSettings& s) const {
   if (!s.key.empty()) t.insert("key", s.key);
   if (!s.headMaxAge.empty()) t.insert("head-max-age", s.headMaxAge);
   if (!s.hubKey.empty()) t.insert("hub-key", s.hubKey);
+  if (!s.archiveKeep.empty()) t.insert("archive-keep", s.archiveKeep);
   std::ostringstream out;
   out << "# Focal client profile (focal profile set ...)\n" << t << "\n";
   writeFileAtomic(dir_ / "profile.toml", out.str(), 0600);

@@ -1,7 +1,8 @@
 // The local profile directory (default $FOCAL_HOME, else ~/.focal):
 //
 //   profile.toml   hub = "host:port", ca = "...", key = "...",
-//                  head-max-age = "24h", hub-key = "NNNNN x 6" (optional)
+//                  head-max-age = "24h", hub-key = "NNNNN x 6",
+//                  archive-keep = "red=30d" (optional)
 //   hub-ca.pem     the hub's certificate, when `focal profile init` copied it
 //   members/ID/    one member's state, so one profile serves every key file
 //                  used with it (an admin who is also a point of contact,
@@ -9,6 +10,9 @@
 //     cache/       bulletins it received or sent, still encrypted (safe at
 //                  rest), with their forward / retraction / own-copy records
 //     state.toml   last-seq = N (highest queue position fetched)
+//     archive.bin  the local archive (history, search), sealed to the
+//                  member's key: client/archive_file.hpp; archive.bin.ids
+//                  beside it lists the archived ids (client/archive.hpp)
 //     keys.toml    the key files this profile saw for the member, with their
 //                  public keys only (to name the file that holds the
 //                  current key when another one is stale)
@@ -50,6 +54,9 @@ struct ProfileSettings {
   // six groups); every connection refuses a hub that presents another key
   // (exit 3) before it signs anything. Empty: not pinned.
   std::string hubKey;
+  // archive-keep: how long the local archive keeps bodies, per TLP
+  // ("red=30d,amber=90d"; client/archive.hpp). Empty: forever.
+  std::string archiveKeep;
 };
 
 // A hub key fingerprint as a person may type it ("12345 67890 ...", with

@@ -47,6 +47,29 @@ Expected<SealOpened, CryptoError> LocalKeyOps::openSealed(ByteView sealed, const
   return unexpected(CryptoError::DecryptFailed);
 }
 
+ArchiveKey deriveArchiveKey(const BoxSecretKey& secret, std::string_view memberId) {
+  ArchiveKey out;
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, secret.data(), BoxSecretKey::size, ArchiveKey::size);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(ArchiveKeyContext.data()), ArchiveKeyContext.size());
+  const unsigned char zero = 0;
+  crypto_generichash_update(&st, &zero, 1);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(memberId.data()), memberId.size());
+  crypto_generichash_final(&st, out.data(), ArchiveKey::size);
+  sodium_memzero(&st, sizeof st);
+  return out;
+}
+
+Expected<ArchiveKeyDerived, CryptoError> LocalKeyOps::archiveKey(const BoxPublicKey* of) const {
+  if (of == nullptr || *of == keys_.encryption.publicKey) {
+    return ArchiveKeyDerived{deriveArchiveKey(keys_.encryption.secretKey, keys_.memberId), keys_.encryption.publicKey};
+  }
+  for (const auto& p : keys_.previousEncryption) {
+    if (*of == p.publicKey) return ArchiveKeyDerived{deriveArchiveKey(p.secretKey, keys_.memberId), p.publicKey};
+  }
+  return unexpected(CryptoError::DecryptFailed);
+}
+
 Keyring::Keyring(const MemberKeys& keys) : Keyring(cloneKeys(keys)) {}
 
 Keyring::Keyring(MemberKeys&& keys)

@@ -18,6 +18,20 @@ struct SealOpened {
   BoxPublicKey openedWith; // the public half of the key that opened it
 };
 
+// The key of the member's local archive (client/archive_file.hpp): derived
+// from one of the member's secret encryption keys, never stored.
+struct ArchiveKeyTag {};
+using ArchiveKey = Secret<crypto_aead_xchacha20poly1305_ietf_KEYBYTES, ArchiveKeyTag>;  // 32
+// BLAKE2b-256(key = the X25519 secret key, "focal/v1/archive-key" || 0x00 ||
+// memberId): bound to its purpose and its member, so the agent that hands it
+// out is no oracle for any other derivation and the secret never leaves it.
+inline constexpr std::string_view ArchiveKeyContext = "focal/v1/archive-key";
+ArchiveKey deriveArchiveKey(const BoxSecretKey& secret, std::string_view memberId);
+struct ArchiveKeyDerived {
+  ArchiveKey key;
+  BoxPublicKey of;  // the public half of the encryption key it came from
+};
+
 // The private-key operations of one member. Implementations may throw
 // (std::runtime_error) when the keys are out of reach (the agent stopped);
 // a cryptographic failure is a value, never an exception.
@@ -33,6 +47,11 @@ class SecretKeyOps {
   // DecryptFailed when none does (or `to` is not one of the member's keys),
   // BadLength when `sealed` is shorter than crypto_box_SEALBYTES.
   virtual Expected<SealOpened, CryptoError> openSealed(ByteView sealed, const BoxPublicKey* to) const = 0;
+  // The archive key (deriveArchiveKey) from the encryption key whose public
+  // half is `of` (null: the current one). DecryptFailed when the member
+  // holds no such key (an archive keyed before a rotation this key file
+  // does not know).
+  virtual Expected<ArchiveKeyDerived, CryptoError> archiveKey(const BoxPublicKey* of) const = 0;
 };
 
 // The operations over keys held in this process (guarded memory, Secret<>).
@@ -41,6 +60,7 @@ class LocalKeyOps final : public SecretKeyOps {
   explicit LocalKeyOps(MemberKeys keys) : keys_(std::move(keys)) {}
   Signature sign(std::string_view context, ByteView message) const override;
   Expected<SealOpened, CryptoError> openSealed(ByteView sealed, const BoxPublicKey* to) const override;
+  Expected<ArchiveKeyDerived, CryptoError> archiveKey(const BoxPublicKey* of) const override;
   const MemberKeys& keys() const { return keys_; }
 
  private:
@@ -80,6 +100,7 @@ class Keyring {
   // A content key sealed to `to` (null: any of the member's keys), straight
   // into guarded memory; DecryptFailed also when the plaintext is not a key.
   Expected<ContentKey, CryptoError> unwrapKey(const WrappedKey& wrapped, const BoxPublicKey* to) const;
+  Expected<ArchiveKeyDerived, CryptoError> archiveKey(const BoxPublicKey* of) const { return ops_->archiveKey(of); }
   // Whether `pk` is the current or a previous encryption key of the member.
   bool holdsEncryptionKey(const BoxPublicKey& pk) const;
   // For what outlives one call (a Connection signs acks with it later).

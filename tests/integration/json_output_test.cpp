@@ -375,6 +375,8 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   runChecked("focal retract", concat(sgArgs, {"retract", greenId, "--reason", "test artefact"}));
   auto afterRetraction = runChecked("focal inbox", concat(thArgs, {"inbox"}));
   runChecked("focal ack", concat(myArgs, {"ack", amberId}));
+  CHECK(runChecked("focal history", concat(myArgs, {"history"})).at("count") >= 2);
+  CHECK(runChecked("focal search", concat(myArgs, {"search", "phishing", "--tlp", "amber"})).at("count") == 1);
 
   // A summary record: comment and record-status.
   auto record = runChecked("focal send", concat(secArgs, {"send", "--summary-record", "--to", "my-pdrm-cyber",
