@@ -72,6 +72,16 @@ std::unique_ptr<Hub> splitByOneRevocation(Hub& a, const TempDir& home) {
   return b;
 }
 
+// SG, MY and TH, each with a key file, on hub `a` (which a test may split
+// into two views, splitByOneRevocation).
+struct ThreeStates {
+  Hub a;
+  TempDir home;
+  TestMember sg = withKeyFile(a, "sg-spf-cyber", "SG");
+  TestMember my = withKeyFile(a, "my-pdrm-cyber", "MY");
+  TestMember th = withKeyFile(a, "th-rtp-cyber", "TH");
+};
+
 }  // namespace
 
 TEST_CASE("A hub that shows SG and MY logs differing by one revocation is caught as a fork on SG's first bulletin",
@@ -266,13 +276,8 @@ TEST_CASE("A comment carrying a head of another view makes the record sender's c
 // `status`, cannot read it, and cannot make one up or move it to another
 // bulletin. SG, reading the status of its bulletin in its own view, catches
 // MY's head of the other view.
-TEST_CASE("An ack carrying a head of another view makes the sender's status record a fork",
+TEST_CASE_METHOD(ThreeStates, "An ack carrying a head of another view makes the sender's status record a fork",
           "[integration][log][gossip][fork][ack]") {
-  Hub a;
-  TempDir home;
-  const auto sg = withKeyFile(a, "sg-spf-cyber", "SG");
-  const auto my = withKeyFile(a, "my-pdrm-cyber", "MY");
-  a.createMember("th-rtp-cyber", "TH");
   const auto sgProfile = home.path() / "sg";
   const auto first = runCliJson(concat(a.cliGlobals(sg.keyFile, sgProfile), sendArgs("my-pdrm-cyber")))
                          .at("bulletin_id")
@@ -358,13 +363,8 @@ TEST_CASE("An ack's sealed head made for another bulletin or by another member i
 // Decisions carry their author's head beside them, sealed to the proposer
 // and kept out of the log (PROTOCOL.md §11.4): the proposer's client checks
 // the heads of its open proposals when it lists them.
-TEST_CASE("A decision carrying a head of another view makes the proposer's listing record a fork",
+TEST_CASE_METHOD(ThreeStates, "A decision carrying a head of another view makes the proposer's listing record a fork",
           "[integration][log][gossip][fork][decision]") {
-  Hub a;
-  TempDir home;
-  const auto sg = withKeyFile(a, "sg-spf-cyber", "SG");
-  const auto my = withKeyFile(a, "my-pdrm-cyber", "MY");
-  a.createMember("th-rtp-cyber", "TH");
   const auto adminProfile = home.path() / "admin";
   const auto pid = runCliJson(concat(a.cliGlobals(a.adminKeyFile(), adminProfile),
                                      {"admin", "propose-amendment", "--text", "Para 10: ten days.", "--expires", "14d"}))

@@ -433,6 +433,20 @@ TEST_CASE("Every client frame union member survives toFrame, frameLength and dec
     CHECK(p->getCosign().getWitnessId() == "wit-sg");
     CHECK(p->getCosign().getCosignedAtMs() == 1234);
   }
+  {
+    capnp::MallocMessageBuilder m;
+    auto a = m.initRoot<CW>();
+    a.setId(18);
+    auto d = a.initDecideWithHead();
+    d.getDecision().setBody(kjBytes(filled(40, 7)));
+    d.getDecision().setSignature(kjBytes(filled(64, 8)));
+    d.setSealedHead(kjBytes(filled(400, 9)));
+    auto p = roundTrip<CW>(m);
+    REQUIRE(p->which() == CW::DECIDE_WITH_HEAD);
+    seen.insert(p->which());
+    CHECK(p->getDecideWithHead().getDecision().getBody().size() == 40);
+    CHECK(p->getDecideWithHead().getSealedHead().size() == 400);
+  }
 
   // A member added to the schema without a round trip here fails this line.
   CHECK(seen.size() == unionMembers(capnp::Schema::from<wire::ClientFrame>()));

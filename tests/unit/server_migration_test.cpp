@@ -314,9 +314,17 @@ TEST_CASE("a version 1 database migrates one numbered step at a time to exactly 
   // Step 4 -> 5: the witnesses' cosignatures.
   CHECK(schemaOf(db).count("cosignatures") == 0);
   REQUIRE(Store::migrate(db, 5));
-  CHECK(db.userVersion() == Store::SchemaVersion);
+  CHECK(db.userVersion() == 5);
   queueIntact();
   CHECK(schemaOf(db).count("cosignatures") == 1);
+
+  // Step 5 -> 6: the heads carried beside acks and decisions.
+  CHECK(schemaOf(db).count("ack_heads") == 0);
+  REQUIRE(Store::migrate(db, 6));
+  CHECK(db.userVersion() == Store::SchemaVersion);
+  queueIntact();
+  CHECK(schemaOf(db).count("ack_heads") == 1);
+  CHECK(schemaOf(db).count("decision_heads") == 1);
   CHECK_FALSE(Store::migrate(db));
   CHECK_NOTHROW(Store::checkSchema(db));
 
