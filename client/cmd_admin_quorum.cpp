@@ -95,7 +95,7 @@ int runPending(CliContext& ctx) {
                       {"approvals_needed", t.needed},
                       {"effective_not_before", notBefore == 0 ? nlohmann::json(nullptr) : jsonTime(notBefore)},
                       {"expires_at", jsonTime(v.expiresAtMs)},
-                      {"decision_heads", decisionHeadVerdicts(v, headChecks)}});
+                      {"decision_heads", decisionHeadsJson(v, headChecks)}});
       continue;
     }
     ctx.out().line(fmt::format("{}  {} proposed by {}, expires {}", v.id, describeChange(v), safeLine(v.proposer),

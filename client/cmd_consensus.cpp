@@ -238,7 +238,7 @@ int runProposals(CliContext& ctx) {
                           {"candidate_name", admission ? nlohmann::json(v.memberName) : nullptr},
                           {"candidate_institution", admission ? nlohmann::json(institution) : nullptr},
                           {"text", v.kind == wire::Proposal::AMENDMENT ? nlohmann::json(v.text) : nullptr},
-                          {"decision_heads", decisionHeadVerdicts(v, headChecks)}};
+                          {"decision_heads", decisionHeadsJson(v, headChecks)}};
       list.push_back(std::move(item));
     } else {
       if (v.kind == wire::Proposal::ADMIN_CHANGE) {

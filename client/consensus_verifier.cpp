@@ -112,6 +112,12 @@ std::map<std::string, std::string> decisionHeadVerdicts(const VerifiedProposal& 
   return out;
 }
 
+nlohmann::json decisionHeadsJson(const VerifiedProposal& v, const std::vector<std::string>& checks) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [who, verdict] : decisionHeadVerdicts(v, checks)) out.push_back({{"member_id", who}, {"head", verdict}});
+  return out;
+}
+
 std::string listedProposalId(const ProposalListing& p) {
   auto parsed = protocol::decode<wire::Proposal>(p.proposal.body);
   return parsed ? crypto::toHex(protocol::view(parsed->root().getProposalId())) : std::string();

@@ -14,6 +14,8 @@
 #include "client/key_directory.hpp"
 #include "crypto/key_ops.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -65,6 +67,8 @@ std::vector<std::string> checkDecisionHeads(const ProposalListing& p, const Veri
                                             const crypto::Keyring& me);
 // Decider -> verdict, for the decisions that carried a head.
 std::map<std::string, std::string> decisionHeadVerdicts(const VerifiedProposal& v, const std::vector<std::string>& checks);
+// The same as `--json` shows it: [{member_id, head}].
+nlohmann::json decisionHeadsJson(const VerifiedProposal& v, const std::vector<std::string>& checks);
 
 // The proposal's id in hex, read without verifying ("" if it does not parse):
 // to pick one listing out of many before verifying it.
