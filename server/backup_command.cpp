@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <limits>
 #include <random>
@@ -152,10 +153,11 @@ BackupReport backupHub(const fs::path& dir, const fs::path& out) {
       report.bytes += fs::file_size(out / rel);
     }
     {
-      Store store = Store::openReader(out / db);
-      report.logEntries = store.logEntries(0, std::numeric_limits<std::uint32_t>::max(),
-                                           std::numeric_limits<std::size_t>::max())
-                              .size();
+      // Any schema version (a backup before an upgrade holds the older one).
+      auto copy = sqlite::Database::open(out / db, sqlite::Database::Mode::ReadOnly);
+      auto count = copy.prepare("SELECT count(*) FROM log_entries");
+      if (!count->step()) throw std::runtime_error("the copied database has no directory log");
+      report.logEntries = static_cast<std::uint64_t>(count->columnInt(0));
     }
     nlohmann::json m{{"format", 1}, {"hub_id", config->hubId}, {"log_entries", report.logEntries}, {"files", files}};
     crypto::writeFileAtomic(out / Manifest, m.dump(2) + "\n", 0600);
@@ -165,6 +167,30 @@ BackupReport backupHub(const fs::path& dir, const fs::path& out) {
     throw;
   }
   return report;
+}
+
+std::optional<fs::path> backupBeforeUpgrade(const fs::path& dir, const fs::path& database,
+                                            std::chrono::system_clock::time_point now) {
+  int version = 0;
+  {
+    auto db = sqlite::Database::open(database, sqlite::Database::Mode::ReadOnly);
+    version = db.userVersion();
+  }
+  if (version < 1 || version >= Store::SchemaVersion) return std::nullopt;  // nothing to upgrade, or not ours
+  const auto t = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  const fs::path parent = dir / "backups";
+  fs::create_directories(parent);
+  fs::permissions(parent, fs::perms::owner_all, fs::perm_options::replace);
+  fs::path out = parent / ("pre-upgrade-v" + std::to_string(version) + "-" + stamp);
+  for (int n = 2; fs::exists(out); ++n) {
+    out = parent / ("pre-upgrade-v" + std::to_string(version) + "-" + stamp + "-" + std::to_string(n));
+  }
+  backupHub(dir, out);
+  return out;
 }
 
 std::vector<std::string> restoreHub(const fs::path& backup, const fs::path& newDir,

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,15 @@ struct BackupReport {
 // exist. Every file focal.toml names must lie inside `dir`. Throws
 // std::runtime_error with a message for the operator (and removes `out`).
 BackupReport backupHub(const std::filesystem::path& dir, const std::filesystem::path& out);
+
+// Before `focald run` upgrades the database schema: a backup of the hub as
+// it is (backupHub, the database at its older version) in
+// DIR/backups/pre-upgrade-vN-YYYYMMDDTHHMMSSZ. nullopt when the schema
+// needs no upgrade. Throws, as backupHub, when the backup cannot be made:
+// the caller then does not upgrade.
+std::optional<std::filesystem::path> backupBeforeUpgrade(const std::filesystem::path& dir,
+                                                         const std::filesystem::path& database,
+                                                         std::chrono::system_clock::time_point now);
 
 // Checks `backup` (every file against backup.json), places it in a
 // temporary directory beside `newDir`, runs hubDirectoryProblems on it and

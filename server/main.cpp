@@ -310,6 +310,18 @@ int runCommand(const RunOptions& options) {
   }
   Clock& clock = testClock ? static_cast<Clock&>(*testClock) : systemClock;
   auto hubKey = loadHubKey(cfg.signingKey);
+  // SECURITY/data: an upgrade changes the database in place; the hub as it
+  // was is backed up first, or the hub does not start.
+  try {
+    if (auto saved = backupBeforeUpgrade(dir, cfg.database, std::chrono::system_clock::now())) {
+      spdlog::info("the database schema will be upgraded to version {}; the hub as it was is backed up in {}",
+                   Store::SchemaVersion, saved->string());
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "focald: the database schema needs an upgrade, and the backup before it failed: " << e.what()
+              << "\nfocald: not started; nothing was changed" << std::endl;
+    return 1;
+  }
   if (Store::migrateFile(cfg.database)) spdlog::info("database schema upgraded to version {}", Store::SchemaVersion);
   // The space reserve lives beside the database, on the same filesystem,
   // so deleting it frees exactly the space the database needs.

@@ -7,6 +7,7 @@
 
 #include "server/certificate.hpp"
 #include "server/sqlite.hpp"
+#include "server/store.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -337,4 +338,47 @@ TEST_CASE("focald backup of a running hub restores into a new directory that ser
     }
     CHECK(leftovers == 0);
   }
+}
+
+// An upgrade changes the database in place: `focald run` backs the hub up
+// as it was first and says where (issue 22). A version 5 database is made
+// from a new one by taking away what step 5 -> 6 adds.
+TEST_CASE("focald run backs the hub up before it upgrades the database schema, and serves what it held",
+          "[startup][backup][migration]") {
+  Hub hub;
+  TempDir home;
+  const auto sg = hub.createMember("sg-spf", "SG", wire::Institution::LAW_ENFORCEMENT, true);
+  const auto my = hub.createMember("my-pdrm", "MY", wire::Institution::LAW_ENFORCEMENT, true);
+  const auto id = runCliJson(concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"),
+                                    {"send", "--to", "my-pdrm", "--tlp", "green", "--category", "trend", "--title",
+                                     "before the upgrade", "--body", "kept"}))
+                      .at("bulletin_id")
+                      .get<std::string>();
+  hub.stop();
+  {
+    auto db = server::sqlite::Database::open(hub.database(), server::sqlite::Database::Mode::ReadWrite);
+    db.exec("DROP TABLE ack_heads; DROP TABLE decision_heads; PRAGMA user_version = 5;");
+  }
+  const auto userVersion = [](const fs::path& file) {
+    return server::sqlite::Database::open(file, server::sqlite::Database::Mode::ReadOnly).userVersion();
+  };
+  REQUIRE(userVersion(hub.database()) == 5);
+  hub.start();
+
+  // The backup holds the database as it was, and the log line names it.
+  std::vector<fs::path> backups;
+  for (const auto& e : fs::directory_iterator(hub.dir() / "backups")) backups.push_back(e.path());
+  REQUIRE(backups.size() == 1);
+  CHECK(backups[0].filename().string().rfind("pre-upgrade-v5-", 0) == 0);
+  CHECK(userVersion(backups[0] / "focal.db") == 5);
+  CHECK(fs::exists(backups[0] / "backup.json"));
+  CHECK(userVersion(hub.database()) == server::Store::SchemaVersion);
+  const auto read = runCliJson(concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"read", id}));
+  CHECK(read.at("body") == "kept");
+  hub.stop();  // its log (focald.err) is complete once it has stopped
+  CHECK(contains(slurp(hub.dir() / "focald.err"), "backed up in " + backups[0].string()));
+
+  // Up to date: no second backup.
+  hub.start();
+  CHECK(std::distance(fs::directory_iterator(hub.dir() / "backups"), fs::directory_iterator()) == 1);
 }
