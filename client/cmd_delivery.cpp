@@ -171,7 +171,10 @@ acknowledged in focal status. focal read still works from the local cache.
 A retraction queued for an acknowledged bulletin is verified and kept first (and
 reported), so the acknowledgement does not hide it. An id that is not in your
 queue (unknown, or acknowledged before) is reported and not acknowledged; the
-others are, and the exit code is then 5 (not found).
+others are, and the exit code is then 5 (not found). Each acknowledgement
+carries the directory log head you verified, signed and sealed to the
+bulletin's sender, who checks it against its own log (a hub that shows the
+two of you different logs is caught, PROTOCOL.md 11.4).
 
 Example:
   focal ack 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e 7d2c4f6a8e0b1d3f5a7c9e0f3c9a1e5b)");
@@ -184,7 +187,9 @@ Example:
 client), acknowledged (the recipient signed an acknowledgement). The hub answers
 with what it has done: a bulletin the recipient has fetched or been pushed shows
 delivered at once, and an acknowledged one always has a delivered time (the ack
-time when the hub never handed it out).
+time when the hub never handed it out). The log head each recipient's
+acknowledgement carried is checked against your log: a conflict is a FORK
+(exit 3, see focal verify-log); "unconfirmed" or "invalid" heads are noted.
 
 Example:
   focal status 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e)");
