@@ -27,14 +27,15 @@ std::vector<crypto::Bytes> ackHeads(Connection& conn, std::unique_ptr<HubDirecto
                                     const std::vector<crypto::BulletinId>& ids,
                                     const std::map<crypto::BulletinId, std::string>& senders,
                                     const crypto::Keyring& keys) {
-  if (!headToCarry(conn)) return {};
+  const auto head = headToCarry(conn);
+  if (!head) return {};
   if (!dir) dir = std::make_unique<HubDirectory>(HubDirectory::fetch(conn));
   std::vector<crypto::Bytes> heads;
   heads.reserve(ids.size());
   for (const auto& id : ids) {
     const MemberRecord* sender = dir->find(senders.at(id));
     const auto& to = sender != nullptr && sender->usable() ? sender->encryptionKey : keys.encryption.publicKey;
-    heads.push_back(*sealedHeadFor(conn, protocol::HeadCarrier::Ack, id.view(), to, keys));
+    heads.push_back(protocol::sealCarriedHead(protocol::HeadCarrier::Ack, id.view(), *head, to, keys));
   }
   return heads;
 }

@@ -104,17 +104,11 @@ std::vector<std::string> checkDecisionHeads(const ProposalListing& p, const Veri
   return out;
 }
 
-std::map<std::string, std::string> decisionHeadVerdicts(const VerifiedProposal& v, const std::vector<std::string>& checks) {
-  std::map<std::string, std::string> out;
-  for (std::size_t i = 0; i < v.decisions.size() && i < checks.size(); ++i) {
-    if (!checks[i].empty()) out.emplace(v.decisions[i].first, checks[i]);
-  }
-  return out;
-}
-
 nlohmann::json decisionHeadsJson(const VerifiedProposal& v, const std::vector<std::string>& checks) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& [who, verdict] : decisionHeadVerdicts(v, checks)) out.push_back({{"member_id", who}, {"head", verdict}});
+  for (std::size_t i = 0; i < v.decisions.size() && i < checks.size(); ++i) {
+    if (!checks[i].empty()) out.push_back({{"member_id", v.decisions[i].first}, {"head", checks[i]}});
+  }
   return out;
 }
 

@@ -17,7 +17,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -65,9 +64,8 @@ std::optional<crypto::Bytes> decisionHead(const Connection& conn, const HubDirec
                                           const crypto::Keyring& me);
 std::vector<std::string> checkDecisionHeads(const ProposalListing& p, const VerifiedProposal& v, const HubDirectory& dir,
                                             const crypto::Keyring& me);
-// Decider -> verdict, for the decisions that carried a head.
-std::map<std::string, std::string> decisionHeadVerdicts(const VerifiedProposal& v, const std::vector<std::string>& checks);
-// The same as `--json` shows it: [{member_id, head}].
+// checkDecisionHeads' verdicts as `--json` shows them: [{member_id, head}],
+// for the decisions that carried a head.
 nlohmann::json decisionHeadsJson(const VerifiedProposal& v, const std::vector<std::string>& checks);
 
 // The proposal's id in hex, read without verifying ("" if it does not parse):

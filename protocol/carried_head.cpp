@@ -31,16 +31,6 @@ Bytes sealCarriedHead(HeadCarrier carrier, ByteView subjectId, const SignedHead&
   return sealed;
 }
 
-const char* describe(CarriedHeadError e) {
-  switch (e) {
-    case CarriedHeadError::NotForMe: return "it is not sealed to any of your encryption keys";
-    case CarriedHeadError::Malformed: return "it does not parse";
-    case CarriedHeadError::BadSignature: return "its signature does not verify under its author's identity key";
-    case CarriedHeadError::WrongSubject: return "it names another bulletin, proposal or author";
-  }
-  return "unknown";
-}
-
 Expected<SignedHead, CarriedHeadError> openCarriedHead(HeadCarrier carrier, ByteView sealed, ByteView subjectId,
                                                        std::string_view authorId,
                                                        const crypto::SigningPublicKey& authorKey,

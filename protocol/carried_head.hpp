@@ -27,9 +27,9 @@ Bytes sealCarriedHead(HeadCarrier carrier, ByteView subjectId, const SignedHead&
                       const crypto::BoxPublicKey& checker, const crypto::Keyring& author);
 
 // Why a sealed head gives no head (none of them is evidence against the
-// hub: anyone can seal bytes to the checker).
+// hub: anyone can seal bytes to the checker; the checker reports each as
+// "invalid").
 enum class CarriedHeadError { NotForMe, Malformed, BadSignature, WrongSubject };
-const char* describe(CarriedHeadError e);
 
 // Opens `sealed` with the checker's keys, verifies the record under
 // `authorKey` (the verified directory's identity key of `authorId`) and

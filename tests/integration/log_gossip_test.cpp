@@ -84,13 +84,10 @@ struct ThreeStates {
 
 }  // namespace
 
-TEST_CASE("A hub that shows SG and MY logs differing by one revocation is caught as a fork on SG's first bulletin",
-          "[integration][log][gossip][fork]") {
-  Hub a;
-  TempDir home;
-  const auto sg = withKeyFile(a, "sg-spf-cyber", "SG");
-  const auto my = withKeyFile(a, "my-pdrm-cyber", "MY");
-  a.createMember("th-rtp-cyber", "TH");  // entry 4: the member whose key is stolen
+TEST_CASE_METHOD(ThreeStates,
+                 "A hub that shows SG and MY logs differing by one revocation is caught as a fork on SG's first bulletin",
+                 "[integration][log][gossip][fork]") {
+  // Entry 4 registered TH: the member whose key is stolen.
   const fs::path myProfile = home.path() / "my";
   runCliJson(concat(a.cliGlobals(my.keyFile, myProfile), {"verify-log"}));  // MY verified 5 entries
   // SG's view (hub A): the admin revokes TH's stolen key (entry 5). MY's view
@@ -394,4 +391,12 @@ TEST_CASE_METHOD(ThreeStates, "A decision carrying a head of another view makes 
   };
   const auto alarm = errorOf(asAdmin({"proposals"}, 3));
   CHECK_THAT(alarm, Catch::Contains("FORK") && Catch::Contains("the decision of my-pdrm-cyber") && Catch::Contains(pid));
+
+  // The hub refuses a sealed head that is empty or oversize (and records no
+  // decision): TH, not revoked in B's view, tries.
+  const auto record = protocol::makeDecision(v.proposalBody, true, th.keys, nowMs());
+  for (const auto& bad : {crypto::Bytes(), crypto::Bytes(protocol::MaxSealedHeadBytes + 1, 1)}) {
+    CHECK_THROWS_AS(b->connect(th.keys)->decide(record, bad), client::HubError);
+  }
+  CHECK(b->connect(th.keys)->listProposals()[0].decisions.size() == 2);  // SG's and MY's only
 }
