@@ -18,6 +18,7 @@ packages=(
   dpkg-dev lintian                    # the package: cpack -G DEB's dpkg-shlibdeps, lintian (tests/packaging)
   systemd bash-completion man-db      # systemd-analyze security, completion and man page tests
   prometheus                          # promtool: the metrics exposition and the example alert rules
+  ccache                              # compiler cache (CMakeLists.txt uses it when present): re-runs rebuild only what changed
 )
 missing=()
 for p in "${packages[@]}"; do
