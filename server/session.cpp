@@ -27,11 +27,10 @@ using wire::ErrorCode;
 Session::SteadyClock::time_point after(std::uint32_t ms) { return Session::SteadyClock::now() + milliseconds(ms); }
 
 // Frames gathered into one TLS write: copied into one buffer of at most
-// CoalesceBytes. Asio's ssl::stream hands a buffer sequence to SSL_write
-// 8 KiB at a time (its linearisation storage), one TLS record and one
-// send(2) each; one contiguous buffer goes out in full 16 KiB records, half
-// the system calls for a stream of pushes. A frame larger than that is
-// written on its own, uncopied.
+// CoalesceBytes. The stream writes one buffer of a sequence per call
+// (TlsStream::async_write_some), so many small frames would each be a TLS
+// record and a send(2); one contiguous buffer goes out in full 16 KiB
+// records. A frame larger than that is written on its own, uncopied.
 constexpr std::size_t MaxFramesPerWrite = 64;
 constexpr std::size_t CoalesceBytes = 64 * 1024;
 
@@ -84,7 +83,7 @@ net::awaitable<void> Session::main() {
   net::co_spawn(ex, watchdog(self), net::detached);
 
   boost::system::error_code ec;
-  co_await stream_.async_handshake(ssl::stream_base::server, net::redirect_error(net::use_awaitable, ec));
+  co_await stream_.async_handshake(net::redirect_error(net::use_awaitable, ec));
   if (ec || closed_) {
     spdlog::debug("session {}: TLS handshake with {} failed: {}", id_, remote_, ec.message());
     co_return;

@@ -43,6 +43,7 @@
 #include "server/service_ports.hpp"
 #include "server/net.hpp"
 #include "server/tls.hpp"
+#include "server/tls_stream.hpp"
 #include "server/token_bucket.hpp"
 
 #include <chrono>
@@ -91,7 +92,7 @@ struct SessionContext {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  using Stream = ssl::stream<net::ip::tcp::socket>;
+  using Stream = TlsStream;
   using SteadyClock = std::chrono::steady_clock;
   // Time a closing session gets to flush its final error frame.
   static constexpr std::chrono::milliseconds CloseGrace{2000};
@@ -126,8 +127,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // flushed, without the CloseGrace drain. For peers that are refused
   // before authentication (over a cap, or a length prefix over the
   // pre-authentication limit): a flood of them must not keep 1,000 TLS
-  // streams (~70 KiB each: Asio's and OpenSSL's record buffers) alive for
-  // two seconds. Input left unread when the socket closes makes the kernel
+  // streams (tens of KiB each while OpenSSL holds its record buffers)
+  // alive for two seconds. Input left unread when the socket closes makes the kernel
   // answer with a reset; the error frame already sent stays readable by a
   // Linux peer, and such a peer was not going to be served anyway.
   void refuseWith(HubError error);

@@ -18,6 +18,10 @@ ssl::context makeServerTlsContext(const std::filesystem::path& certificate, cons
   SSL_CTX_set_options(raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
                                SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
                                SSL_OP_NO_TLSv1_2);
+  // An idle session holds no record buffers: OpenSSL frees them when a
+  // read or write leaves nothing pending and allocates them again on the
+  // next one (server/tls_stream.hpp; issue 24's idle-connection target).
+  SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_OFF);
   if (SSL_CTX_set_num_tickets(raw, 0) != 1) throw std::runtime_error("cannot disable session tickets");
   // Clients present no certificate: they authenticate inside the channel
