@@ -58,7 +58,7 @@ Expected<std::vector<std::string>, std::string> canonicalAddresses(std::span<con
         return Result(unexpected("address '" + t + "': a member state is two letters, e.g. state:SG"));
       }
       return Result(unexpected("address '" + t +
-                               "' is not a member id, state:CC, members, partners, resource-panel or all"));
+                               "' is not a member id, state:CC, members, partners, resource-panel, all or somtc-focal-points"));
     }
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
   }

@@ -8,6 +8,7 @@
 #include "client/client_error.hpp"
 #include "client/delivery_opener.hpp"
 #include "client/meetings.hpp"
+#include "client/short_ids.hpp"
 #include "client/text_input.hpp"
 #include "client/verified_log.hpp"
 #include "protocol/iso3166.hpp"
@@ -121,7 +122,12 @@ int runMeetingList(CliContext& ctx) {
 const VerifiedMeeting& findMeetingArg(const MeetingListing& listing, const std::string& text) {
   std::vector<std::string> known;
   for (const auto& m : listing.meetings) known.push_back(crypto::toHex(m.info.id));
-  const std::string whole = idArg(text, known, "meeting");
+  auto resolved = resolveIdPrefix(text, known, "meeting");
+  if (!resolved && resolved.error().code == "unknown-id") {
+    throw NotFoundError("no meeting you take part in starts with " + safeLine(text) + " (focal meeting list)");
+  }
+  if (!resolved) throw UsageError(resolved.error().code, resolved.error().message);
+  const std::string whole = *resolved;
   for (const auto& m : listing.meetings) {
     if (crypto::toHex(m.info.id) == whole) return m;
   }
