@@ -268,8 +268,8 @@ TEST_CASE_METHOD(MeetingWorld,
   runCliJson(concat(jp.args, {"verify-log"}));
 
   // The address reaches exactly the focal points.
-  const auto sent = runCliJson(concat(sec.args, {"send", "--to", "somtc-focal-points", "--tlp", "green", "--title",
-                                                 "Draft for your comments", "--body", "x"}));
+  const auto sent = runCliJson(concat(sec.args, {"send", "--to", "somtc-focal-points", "--tlp", "green", "--category",
+                                                 "other", "--title", "Draft for your comments", "--body", "x"}));
   CHECK(idsOf(sent.at("recipient_ids")) == std::set<std::string>{"my-pdrm-cyber", "sg-spf-cyber"});
 
   // The chair proposes a resource-panel admission; a point of contact may not.
