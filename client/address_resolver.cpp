@@ -13,15 +13,18 @@ namespace {
 class UsableMembers final : public protocol::MemberSource {
  public:
   explicit UsableMembers(const KeyDirectory& dir) : dir_(dir) {}
+  static protocol::MemberView viewOfMember(const MemberRecord& m) {
+    return protocol::MemberView{m.id, m.state, m.institution, m.holdsRole(wire::WorkingGroupRole::SOMTC_FOCAL_POINT)};
+  }
   void forEach(const std::function<void(const protocol::MemberView&)>& f) const override {
     for (const auto& m : dir_.members()) {
-      if (m.usable()) f(protocol::MemberView{m.id, m.state, m.institution});
+      if (m.usable()) f(viewOfMember(m));
     }
   }
   std::optional<protocol::MemberView> find(std::string_view id) const override {
     const MemberRecord* m = dir_.find(id);
     if (m == nullptr || !m->usable()) return std::nullopt;
-    return protocol::MemberView{m->id, m->state, m->institution};
+    return viewOfMember(*m);
   }
 
  private:
@@ -55,7 +58,7 @@ Expected<std::vector<std::string>, std::string> canonicalAddresses(std::span<con
         return Result(unexpected("address '" + t + "': a member state is two letters, e.g. state:SG"));
       }
       return Result(unexpected("address '" + t +
-                               "' is not a member id, state:CC, members, partners, resource-panel or all"));
+                               "' is not a member id, state:CC, members, partners, resource-panel, all or somtc-focal-points"));
     }
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
   }

@@ -167,6 +167,7 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   m.kind = h.getKind();
   m.commentDeadlineMs = h.getCommentDeadlineMs();
   if (h.getRevises().size() != 0) m.revises = crypto::BulletinId::fromBytes(protocol::view(h.getRevises()));
+  if (h.getMeetingId().size() != 0) m.meetingId = crypto::BulletinId::fromBytes(protocol::view(h.getMeetingId()));
   for (auto a : h.getAddresses()) m.addresses.emplace_back(protocol::view(a));
   for (auto r : h.getRecipients()) m.recipients.emplace_back(protocol::view(r.getMemberId()));
   m.title = std::string(protocol::view(c.getTitle()));

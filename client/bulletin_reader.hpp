@@ -51,6 +51,7 @@ struct OpenedMessage {
   wire::BulletinKind kind = wire::BulletinKind::BULLETIN;
   std::int64_t commentDeadlineMs = 0;            // summary records
   std::optional<crypto::BulletinId> revises;     // summary records
+  std::optional<crypto::BulletinId> meetingId;   // bound to a meeting (PROTOCOL.md §12.8)
   std::string caseRef;
   std::vector<std::string> addresses;
   std::vector<std::string> recipients;

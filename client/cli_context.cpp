@@ -310,7 +310,7 @@ std::unique_ptr<Connection> CliContext::connect(const crypto::Keyring& keys, Sta
   monitorSelf(*log, c->session().hubId, keys);
   // The key file against the member's current keys in the log just
   // verified: a stale file still authenticates (same identity) but misses
-  // the newer encryption key (PROTOCOL.md §13.1).
+  // the newer encryption key (PROTOCOL.md §12.7).
   keyStatus_ = keyFileStatus(log->entries(), keys.memberId, keys.identity.publicKey, keys.encryption.publicKey);
   c->setVerifiedLog(std::move(log));
   if (keyStatus_.state != KeyFileStatus::State::Current) {
@@ -378,7 +378,12 @@ CLI::Validator tlpValidator() {
 }
 
 nlohmann::json memberRolesJson(const MemberRecord& m) {
+  nlohmann::json wgRoles = nlohmann::json::array();
+  for (const auto& r : m.wgRoles) {
+    wgRoles.push_back({{"role", protocol::wgRoleText(r.role, "")}, {"term", r.term}, {"log_index", r.logIndex}});
+  }
   return {{"member_id", m.id},
+          {"wg_roles", wgRoles},
           {"name", m.name},
           {"state", jsonText(m.state)},
           {"institution", institutionName(m.institution)},

@@ -236,6 +236,8 @@ void addDirectoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table); 
 void addProfileCommands(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addKeyCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // rotate-key, verify-log
 void addRecordCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // forward, permit, retract, thread, export
+void addMeetingCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // meeting create, list, show, report
+void addRoleCommands(CLI::App& app, CliContext& ctx, CommandTable& table);     // role assign, end
 void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // comment, record-status
 void addAlarmsCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addWitnessCommand(CLI::App& app, CliContext& ctx, CommandTable& table);  // witness --follow

@@ -260,7 +260,8 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
                       {"author_id", entry.authorId},
                       {"kind", "unparsable"}};
   for (const char* k : {"issued_at", "member_id", "hub_id", "hub_key", "encryption_key", "previous_key", "key", "reason",
-                        "admin", "secretariat", "proposal_id", "candidate_id", "text", "approvals", "change"}) {
+                        "admin", "secretariat", "proposal_id", "candidate_id", "text", "approvals", "change",
+                        "wg_role", "term", "assign", "decision_id"}) {
     j[k] = nullptr;
   }
   auto parsed = protocol::decode<wire::LogEvent>(entry.event);
@@ -298,6 +299,15 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
       j["admin"] = e.getRoleChange().getIsAdmin();
       j["secretariat"] = e.getRoleChange().getIsSecretariat();
       break;
+    case W::WG_ROLE: {
+      const auto r = e.getWgRole();
+      j["member_id"] = std::string(protocol::view(r.getMemberId()));
+      j["wg_role"] = protocol::wgRoleText(r.getRole(), "");
+      j["term"] = std::string(protocol::view(r.getTerm()));
+      j["assign"] = r.getAssign();
+      j["decision_id"] = keyHex(r.getDecisionId());
+      break;
+    }
     case W::RECORD_APPROVED:
     case W::LOG_VERSION: break;
     case W::ADMISSION:

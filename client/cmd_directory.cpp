@@ -44,6 +44,7 @@ int runDirectory(CliContext& ctx) {
         std::string marks;
         if (m->isAdmin) marks += " [admin]";
         if (m->isSecretariat) marks += " [secretariat]";
+        for (const auto& r : m->wgRoles) marks += " [" + safeLine(protocol::wgRoleText(r.role, r.term)) + "]";
         if (!m->active) marks += " (REVOKED)";
         if (m->active && !m->certValid) marks += " (INVALID KEY CERTIFICATE)";
         const auto standing = standingOf(*m);

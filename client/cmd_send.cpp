@@ -7,6 +7,7 @@
 #include "client/compose.hpp"
 #include "client/file_names.hpp"
 #include "client/group_memory.hpp"
+#include "client/meetings.hpp"
 #include "client/spooled_blob.hpp"
 #include "client/terminal.hpp"
 #include "client/text_input.hpp"
@@ -45,6 +46,7 @@ struct SendArgs {
   bool summaryRecord = false;
   std::string commentWindow = "7d";
   std::string revises;
+  std::string meeting;  // --meeting: a paper or summary record bound to it
   bool yes = false;  // send to groups that changed since the last send without asking
 };
 
@@ -173,8 +175,17 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   } else if (!a.revises.empty()) {
     throw UsageError("usage", "--revises goes with --summary-record");
   }
-  if (a.tlp.empty() || a.category.empty() || a.title.empty() || a.to.empty()) {
-    throw UsageError("usage", "--to, --tlp, --category and --title are required");
+  if (!a.meeting.empty() && !a.summaryRecord) {
+    if (a.category.empty()) a.category = "meeting-document";
+    if (a.category != "meeting-document") {
+      throw UsageError("usage", "a paper bound to a meeting has category meeting-document");
+    }
+  }
+  if (a.meeting.empty() && a.category == "meeting-document") {
+    throw UsageError("usage", "category meeting-document goes with --meeting ID");
+  }
+  if (a.tlp.empty() || a.category.empty() || a.title.empty() || (a.to.empty() && a.meeting.empty())) {
+    throw UsageError("usage", "--to (or --meeting), --tlp, --category and --title are required");
   }
   // Every text field is checked here, naming the option, before anything is
   // read from the network or sealed (the title and body are content: any
@@ -233,7 +244,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     throw UsageError("bad-evaluation", "an evaluation is a source letter A/B/C/X and an accuracy 1-4, e.g. B2");
   }
   const auto typed = splitList(a.to);
-  if (typed.empty()) throw UsageError("no-recipients", "--to names nobody");
+  if (typed.empty() && a.meeting.empty()) throw UsageError("no-recipients", "--to names nobody");
   auto canonical = canonicalAddresses(typed);
   if (!canonical) throw UsageError("bad-address", canonical.error());
   draft.addresses = std::move(canonical).value();
@@ -245,6 +256,20 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   auto& keys = *loadedKeys;
   if (!conn) conn = ctx.connect(keys);
   const auto directory = HubDirectory::fetch(*conn);
+  if (!a.meeting.empty()) {
+    // Bound to a meeting the verified log says the secretariat made; by
+    // default to all its participants: the delegations ("members") and
+    // each invited member by name (so AMBER reaches them too).
+    const auto listing = verifyMeetings(conn->listMeetings(), directory);
+    const auto& meeting = findMeetingArg(listing, a.meeting);
+    draft.meetingId = meeting.info.id;
+    if (draft.addresses.empty()) {
+      draft.addresses.push_back("members");
+      for (const auto& id : meeting.info.invited) {
+        if (id != keys.memberId) draft.addresses.push_back(id);
+      }
+    }
+  }
   ctx.requireFreshHead(*conn);  // before anything is uploaded or sealed
   auto recipients = resolveAddresses(directory, draft.addresses, keys.memberId);
   if (!recipients) throw UsageError("bad-address", recipients.error());
@@ -336,7 +361,8 @@ static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table)
   cmd->add_option("--tlp", a->tlp, "TLP (default: the original's)")
       ->check(tlpValidator());
   cmd->add_option("--category", a->category, "Category (default: the original's)")
-      ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other"}));
+      ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other",
+                             "meeting-document"}));
   cmd->add_option("--title", a->title, "Title (default: Re: the original's title)");
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
@@ -357,20 +383,24 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto a = std::make_shared<SendArgs>();
   auto* cmd = app.add_subcommand("send", "Encrypt, sign and send a bulletin");
   cmd->add_option("--to", a->to,
-                  "Addresses, comma-separated: a member id, state:CC, members, partners, resource-panel, all")
-      ->required();
+                  "Addresses, comma-separated: a member id, state:CC, members, partners, resource-panel, all "
+                  "(required, except with --meeting)");
   cmd->add_option("--tlp", a->tlp, "Traffic Light Protocol: clear|green|amber|amber+strict|red, or as in TLP 2.0 (TLP:AMBER+STRICT)")
       ->required()
       ->check(tlpValidator());
   cmd->add_option("--category", a->category,
-                  "trend|best-practice|technique|tool|alert|summary-record|other (required, except with "
-                  "--summary-record)")
-      ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other"}));
+                  "trend|best-practice|technique|tool|alert|summary-record|meeting-document|other (required, except with "
+                  "--summary-record or --meeting)")
+      ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other",
+                             "meeting-document"}));
   cmd->add_option("--title", a->title, "Title (encrypted like the body)")->required();
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
   body->excludes(bodyFile);
   addMarkingOptions(cmd, *a);
+  cmd->add_option("--meeting", a->meeting,
+                  "Bind to a meeting (32 hex digits, or a unique first 6 or more): category meeting-document, "
+                  "or its summary record with --summary-record; --to defaults to its participants");
   cmd->add_flag("--summary-record", a->summaryRecord,
                 "Secretariat: circulate a draft summary record under the silence procedure");
   cmd->add_option("--comment-window", a->commentWindow,
@@ -407,7 +437,13 @@ approval into the log; with an objection it stays objected until you circulate a
 revision (--revises OLD-ID) or withdraw it (focal retract ID --reason ...).
 See focal record-status ID.
   focal send --summary-record --to members --tlp green --title "WG on CC 2026 summary" \
-      --body-file summary.txt --comment-window 7d)");
+      --body-file summary.txt --comment-window 7d
+
+Meeting papers: --meeting ID binds the bulletin to a meeting (focal meeting list); the
+category is meeting-document (or summary-record with --summary-record, the meeting's
+summary record) and --to defaults to its participants: members, plus each invited
+panel member or partner by name. The hub refuses a recipient who does not take part.
+  focal send --meeting 0f3c9a --tlp amber --title "Agenda" --body-file agenda.md)");
   table.add(cmd, [&ctx, a] { return runSend(ctx, *a); });
 }
 

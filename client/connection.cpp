@@ -586,6 +586,7 @@ RecordedInfo Connection::submitRecord(wire::ClientFrame::Which kind, const proto
                                     : kind == wire::ClientFrame::COMMENT ? frame.initComment()
                                     : kind == wire::ClientFrame::PROPOSE ? frame.initPropose()
                                     : kind == wire::ClientFrame::DECIDE  ? frame.initDecide()
+                                    : kind == wire::ClientFrame::CREATE_MEETING ? frame.initCreateMeeting()
                                                                          : frame.initRetract();
     r.setBody(protocol::kjBytes(record.body));
     r.setSignature(protocol::kjBytes(record.signature.view()));
@@ -613,6 +614,19 @@ std::int64_t Connection::cosign(const protocol::Cosignature& cosignature) {
       W::RECORDED, "cosignature",
       [&](wire::ClientFrame::Builder f) { protocol::writeCosignature(f.initCosign(), cosignature); },
       [](Root r) { return r.getRecorded().getAtMs(); });
+}
+
+RecordedInfo Connection::createMeeting(const protocol::SignedRecordBytes& r) {
+  return submitRecord(wire::ClientFrame::CREATE_MEETING, r);
+}
+
+std::vector<RawRecord> Connection::listMeetings() {
+  requireAuthenticated();
+  return request(W::MEETINGS, "meetings", [](auto f) { f.setListMeetings(); }, [](Root r) {
+    std::vector<RawRecord> out;
+    for (auto m : r.getMeetings().getMeetings()) out.push_back(rawRecordOf(m));
+    return out;
+  });
 }
 
 std::vector<ProposalListing> Connection::listProposals() {

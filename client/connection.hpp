@@ -259,6 +259,11 @@ class Connection {
   // hub's time of acceptance.
   std::int64_t cosign(const protocol::Cosignature& cosignature);
   std::vector<ProposalListing> listProposals();
+  // Meetings (PROTOCOL.md §12.8): the secretariat's Meeting record; the
+  // records of the meetings this member takes part in, unverified
+  // (client/meetings.hpp verifies them against the log).
+  RecordedInfo createMeeting(const protocol::SignedRecordBytes& record);
+  std::vector<RawRecord> listMeetings();
 
   // Streams a blob: beginUpload (the hub answers the offset to resume
   // from), then chunks of <= MaxChunkBytes, chunkWindow in flight.

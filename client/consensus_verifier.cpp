@@ -31,10 +31,16 @@ VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir
   v.proposer = std::string(protocol::view(root.getProposerId()));
   const MemberRecord* admin = dir.find(v.proposer);
   const auto sig = crypto::Signature::fromBytes(p.proposal.signature);
-  if (admin == nullptr || !admin->isAdmin || !sig ||
+  // An admission may come from the chair or a co-chair too (PROTOCOL.md §12.7).
+  const bool mayPropose =
+      admin != nullptr && (admin->isAdmin || (root.which() == wire::Proposal::ADMISSION &&
+                                              (admin->holdsRole(wire::WorkingGroupRole::CHAIR) ||
+                                               admin->holdsRole(wire::WorkingGroupRole::CO_CHAIR))));
+  if (!mayPropose || !sig ||
       !protocol::signedWithKeyOfTheTime(consensusMemberOf(*admin, admin->active), protocol::context::Proposal,
                                         p.proposal.body, *sig, root.getCreatedAtMs())) {
-    throw VerifyError("proposal " + v.id + " is not signed by an admin of the verified directory");
+    throw VerifyError("proposal " + v.id + " is not signed by an admin (or, for an admission, the chair) of the "
+                      "verified directory");
   }
   v.kind = root.which();
   if (root.which() == wire::Proposal::ADMISSION) {

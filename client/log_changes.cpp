@@ -21,6 +21,7 @@ std::string subjectOf(wire::LogEvent::Reader e) {
     case W::ROTATE_IDENTITY: return textOf(e.getRotateIdentity().getMemberId());
     case W::REVOKE: return textOf(e.getRevoke().getMemberId());
     case W::ROLE_CHANGE: return textOf(e.getRoleChange().getMemberId());
+    case W::WG_ROLE: return textOf(e.getWgRole().getMemberId());
     case W::ADMISSION: {
       auto p = protocol::decode<wire::Proposal>(protocol::view(e.getAdmission().getProposal().getBody()));
       if (p && p->root().which() == wire::Proposal::ADMISSION) return textOf(p->root().getAdmission().getMember().getId());

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   using AddCommands = void (*)(CLI::App&, CliContext&, CommandTable&);
   constexpr AddCommands Commands[] = {
       addKeygenCommand, addAgentCommands, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addHistoryCommands, addDeliveryCommands,
-      addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands,
+      addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands, addMeetingCommands, addRoleCommands,
       addConsensusCommands, addAlarmsCommand, addWitnessCommand,
   };
   CommandTable table;

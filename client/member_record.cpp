@@ -43,6 +43,7 @@ protocol::ConsensusMember consensusMemberOf(const MemberRecord& m, bool active) 
   c.active = active;
   c.identityKey = m.identityKey;
   c.identityHistory = m.identityHistory;
+  c.isChair = m.holdsRole(wire::WorkingGroupRole::CHAIR) || m.holdsRole(wire::WorkingGroupRole::CO_CHAIR);
   return c;
 }
 

@@ -70,6 +70,9 @@ const char* defectOf(wire::BulletinHeader::Reader h) {
   if (h.getRevises().size() != 0 && h.getRevises().size() != crypto::BulletinId::size) {
     return "the bulletin header's revises is neither empty nor 16 bytes";
   }
+  if (h.getMeetingId().size() != 0 && h.getMeetingId().size() != crypto::BulletinId::size) {
+    return "the bulletin header's meetingId is neither empty nor 16 bytes";
+  }
   if (h.getSenderId().size() == 0 || h.getSenderId().size() > MaxMemberIdBytes) {
     return "the bulletin header's senderId is not 1..63 bytes";
   }
@@ -334,6 +337,7 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
     refs[i].setSize(draft.attachments[i].blobSize);
   }
   if (draft.revises) h.setRevises(kjBytes(draft.revises->view()));
+  if (draft.meetingId) h.setMeetingId(kjBytes(draft.meetingId->view()));
   if (v2) {
     h.setKeyCommit(kjBytes(keyCommitment(contentKey, sealed.id, sender.identity.publicKey).view()));
     h.setHubId(asText(draft.hubId));

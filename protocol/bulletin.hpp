@@ -71,6 +71,7 @@ struct BulletinDraft {
   std::int64_t commentDeadlineMs = 0;
   std::optional<crypto::BulletinId> replyTo;
   std::optional<crypto::BulletinId> revises;
+  std::optional<crypto::BulletinId> meetingId;  // a meeting paper or a meeting's summary record
   std::vector<std::string> addresses;
   std::vector<RecipientKey> recipients;
 

@@ -111,8 +111,14 @@ Expected<Ok, std::string> verifyAdoption(wire::LogEvent::Admission::Reader outco
   if (p.getProposalId().size() != 16) return no("the proposal id is not 16 bytes");
   const std::string proposerId(view(p.getProposerId()));
   const auto proposer = find(proposerId);
-  if (!proposer || !proposer->active || !proposer->isAdmin) {
-    return no("the proposal's author " + proposerId + " is not an active admin");
+  // SECURITY: an admission may also come from the chair or a co-chair
+  // (terms of reference §7, PROTOCOL.md §12.7); an amendment only from an admin.
+  const bool mayPropose =
+      proposer && proposer->active && (proposer->isAdmin || (kind == wire::Proposal::ADMISSION && proposer->isChair));
+  if (!mayPropose) {
+    return no("the proposal's author " + proposerId +
+              (kind == wire::Proposal::ADMISSION ? " is neither an active admin nor the chair or a co-chair"
+                                                 : " is not an active admin"));
   }
   if (!signedWithKeyOfTheTime(*proposer, context::Proposal, pbody, *psig, p.getCreatedAtMs())) {
     return no("the proposal's signature does not verify under the identity key " + proposerId + " held when it was made");

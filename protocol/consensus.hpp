@@ -42,6 +42,9 @@ struct ConsensusMember {
   // Every identity key the log gave the member, oldest first, the current
   // one last. Empty: only `identityKey` is known (no history).
   std::vector<KeyPeriod> identityHistory;
+  // Holds the chair or co-chair role (PROTOCOL.md §12.7): may propose an
+  // admission (terms of reference §7), not an amendment or admin change.
+  bool isChair = false;
 };
 using ConsensusLookup = std::function<std::optional<ConsensusMember>(std::string_view memberId)>;
 

@@ -249,6 +249,15 @@ std::string describe(const LogRefusal& r) {
     case LogRule::RotationTooEarly:
       return "an admin's rotation of the keys of " + s + " may take effect only at " + d +
              " ms (the policy's delay after its proposal)";
+    case LogRule::NotSecretariat: return "only the secretariat may " + d + "; " + s + " is not secretariat";
+    case LogRule::RoleShape: return "working-group role: " + d;
+    case LogRule::RoleTaken: return "working-group role: " + s + " already holds " + d + "; end it first";
+    case LogRule::SecondFocalPoint:
+      return "working-group role: " + d + " already has a SOMTC focal point (" + s + "); end it first";
+    case LogRule::RoleNotHeld: return "working-group role: " + s + " does not hold " + d;
+    case LogRule::UnknownDecision:
+      return "working-group role: decision " + s +
+             " is neither an approved summary record nor an adopted amendment earlier in the log";
   }
   return "unknown refusal";
 }
@@ -265,6 +274,14 @@ bool LogMember::isRevokedKey(crypto::ByteView key) const {
                      [&](const auto& k) { return same(crypto::ByteView(k.data(), k.size()), key); });
 }
 
+bool LogMember::holds(wire::WorkingGroupRole role, std::string_view term) const {
+  return std::any_of(wgRoles.begin(), wgRoles.end(), [&](const WgRole& r) { return r.role == role && r.term == term; });
+}
+
+bool LogMember::holdsRole(wire::WorkingGroupRole role) const {
+  return std::any_of(wgRoles.begin(), wgRoles.end(), [&](const WgRole& r) { return r.role == role; });
+}
+
 bool LogMember::active() const {
   return !memberRevoked && !isRevokedKey(identityKey.view()) && !isRevokedKey(encryptionKey.view());
 }
@@ -277,7 +294,9 @@ bool LogMember::heldKey(crypto::ByteView key) const {
 }
 
 ConsensusMember LogMember::consensus() const {
-  return ConsensusMember{state, institution, isAdmin, active(), identityKey, identityHistory};
+  return ConsensusMember{state,       institution,     isAdmin,
+                         active(),    identityKey,     identityHistory,
+                         holdsRole(wire::WorkingGroupRole::CHAIR) || holdsRole(wire::WorkingGroupRole::CO_CHAIR)};
 }
 
 const LogMember* DirectoryLog::find(std::string_view id) const {
@@ -429,7 +448,8 @@ Expected<Ok, LogRefusal> DirectoryLog::checkEvent(W::Reader e, const LogEntryVie
   // SECURITY: where the log names a quorum, no admin changes another
   // member alone (PROTOCOL.md §11.7); a rotation of one's own keys stays
   // the member's own entry.
-  if (author->isAdmin && which != W::ROTATE_ENCRYPTION && which != W::ROTATE_IDENTITY && adminPolicy_.quorum >= 2) {
+  if (author->isAdmin && which != W::ROTATE_ENCRYPTION && which != W::ROTATE_IDENTITY && which != W::WG_ROLE &&
+      adminPolicy_.quorum >= 2) {
     return no(LogRule::QuorumRequired, author->id, which == W::REGISTER ? "register members"
                                                    : which == W::REVOKE ? "revoke members or keys"
                                                                         : "change roles");
@@ -471,6 +491,7 @@ Expected<Ok, LogRefusal> DirectoryLog::checkChange(W::Reader e, const LogMember&
     case W::ROTATE_IDENTITY: return checkRotation(e, author, o);
     case W::REVOKE: return checkRevoke(e.getRevoke(), author);
     case W::ROLE_CHANGE: return checkRoleChange(e.getRoleChange(), author);
+    case W::WG_ROLE: return checkWgRole(e.getWgRole(), author);
     default: return no(LogRule::UnknownEventKind);
   }
 }
@@ -658,6 +679,70 @@ Expected<Ok, LogRefusal> DirectoryLog::checkRevoke(W::Revoke::Reader r, const Lo
   return Ok{};
 }
 
+namespace {
+
+bool isRoleYear(std::string_view t) {
+  return t.size() == 4 && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+         t >= "2000" && t <= "2199";
+}
+
+bool isRoleMeetingId(std::string_view t) {
+  return t.size() == 32 && std::all_of(t.begin(), t.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+std::string wgRoleText(wire::WorkingGroupRole role, std::string_view term) {
+  std::string name = role == wire::WorkingGroupRole::CHAIR      ? "chair"
+                     : role == wire::WorkingGroupRole::CO_CHAIR ? "co-chair"
+                     : role == wire::WorkingGroupRole::SOMTC_FOCAL_POINT ? "somtc-focal-point"
+                                                                         : "unset";
+  if (!term.empty()) name += " " + std::string(term);
+  return name;
+}
+
+// SECURITY: every client checks this as the hub does, so a role entry the
+// hub forged, or one the secretariat signed without a recorded decision,
+// is refused by the log verifier (PROTOCOL.md §12.7).
+Expected<Ok, LogRefusal> DirectoryLog::checkWgRole(W::WgRole::Reader r, const LogMember& author) const {
+  if (!author.isSecretariat) return no(LogRule::NotSecretariat, author.id, "set working-group roles");
+  const auto role = r.getRole();
+  if (role != wire::WorkingGroupRole::CHAIR && role != wire::WorkingGroupRole::CO_CHAIR &&
+      role != wire::WorkingGroupRole::SOMTC_FOCAL_POINT) {
+    return no(LogRule::RoleShape, "", "the role is not chair, co-chair or somtc-focal-point");
+  }
+  const auto term = view(r.getTerm());
+  const bool focalPoint = role == wire::WorkingGroupRole::SOMTC_FOCAL_POINT;
+  if (focalPoint ? !term.empty() : !(isRoleYear(term) || isRoleMeetingId(term))) {
+    return no(LogRule::RoleShape, "", focalPoint ? "a SOMTC focal point has no term"
+                                                 : "a chair's term is a year YYYY or a meeting id (32 hex digits)");
+  }
+  const auto decision = view(r.getDecisionId());
+  if (decision.size() != 16) return no(LogRule::RoleShape, "", "decisionId must be 16 bytes");
+  if (!decisions_.contains(id16(decision))) return no(LogRule::UnknownDecision, crypto::toHex(decision));
+  if (auto ok = checkText(view(r.getMemberId()), "memberId"); !ok) return ok;
+  const LogMember* target = find(view(r.getMemberId()));
+  if (target == nullptr) return no(LogRule::UnknownMember, std::string(view(r.getMemberId())));
+  const std::string what = wgRoleText(role, term);
+  if (!r.getAssign()) {
+    if (!target->holds(role, term)) return no(LogRule::RoleNotHeld, target->id, what);
+    return Ok{};
+  }
+  if (!target->active()) return no(LogRule::MemberRevoked, target->id);
+  if (target->state.empty()) {
+    return no(LogRule::RoleShape, "", target->id + " has no member state: working-group roles are member states'");
+  }
+  if (target->holds(role, term)) return no(LogRule::RoleTaken, target->id, what);
+  for (const auto& [id, m] : members_) {
+    if (!m.active()) continue;
+    if (!focalPoint && m.holds(role, term)) return no(LogRule::RoleTaken, m.id, what);
+    if (focalPoint && m.state == target->state && m.holdsRole(role)) {
+      return no(LogRule::SecondFocalPoint, m.id, target->state);
+    }
+  }
+  return Ok{};
+}
+
 Expected<Ok, LogRefusal> DirectoryLog::checkRoleChange(W::RoleChange::Reader r, const LogMember& author) const {
   auto found = adminTarget(author, "change roles", r.getMemberId());
   if (!found) return Check(unexpected(found.error()));
@@ -767,6 +852,15 @@ std::string DirectoryLog::applyChange(W::Reader e, std::uint64_t index, std::int
       m.logIndex = index;
       return m.id;
     }
+    case W::WG_ROLE: {
+      const auto r = e.getWgRole();
+      LogMember& m = member(r.getMemberId());
+      const std::string term(view(r.getTerm()));
+      std::erase_if(m.wgRoles, [&](const LogMember::WgRole& h) { return h.role == r.getRole() && h.term == term; });
+      if (r.getAssign()) m.wgRoles.push_back(LogMember::WgRole{r.getRole(), term, index});
+      m.logIndex = index;
+      return m.id;
+    }
     default: throw std::logic_error("not a member change");
   }
 }
@@ -821,9 +915,18 @@ std::string DirectoryLog::apply(const LogEntryView& entry, const crypto::Hash256
     case W::ROTATE_ENCRYPTION:
     case W::ROTATE_IDENTITY:
     case W::REVOKE:
-    case W::ROLE_CHANGE: changed = applyChange(e, entry.index, entry.recordedAtMs); break;
-    case W::AMENDMENT: (void)adopted(e.getAmendment()); break;  // an adopted text: the log is its record
-    case W::RECORD_APPROVED: break;                               // an outcome about a bulletin: no member changes
+    case W::ROLE_CHANGE:
+    case W::WG_ROLE: changed = applyChange(e, entry.index, entry.recordedAtMs); break;
+    case W::AMENDMENT: {  // an adopted text: the log is its record, and a decision a wgRole may name
+      const auto proposal = adopted(e.getAmendment());
+      if (proposal.root().getProposalId().size() == 16) decisions_.insert(id16(view(proposal.root().getProposalId())));
+      break;
+    }
+    case W::RECORD_APPROVED:  // an outcome about a bulletin: no member changes; a decision a wgRole may name
+      if (e.getRecordApproved().getRecordId().size() == 16) {
+        decisions_.insert(id16(view(e.getRecordApproved().getRecordId())));
+      }
+      break;
     default: throw std::logic_error("a checked log event has an unknown kind");
   }
   eventHashes_.emplace(key32(crypto::hash256(entry.event).view()), entry.index);

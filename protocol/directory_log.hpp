@@ -20,6 +20,12 @@
 //                  its current encryption / identity key) or an admin
 //   recordApproved, admission, amendment  by the hub key (consensus
 //                  outcomes, PROTOCOL.md §11.1; protocol/consensus.hpp)
+//   wgRole         by an active member of the secretariat: a working-group
+//                  role (chair, co-chair per year or meeting; one SOMTC
+//                  focal point per member state) given to or ended for an
+//                  active member-state member, naming the approved summary
+//                  record or adopted amendment that decided it, earlier in
+//                  the log (PROTOCOL.md §12.7)
 //   adminAction    by the hub key: an admin's signed AdminChange and the
 //                  approvals of other admins (protocol/admin_quorum.hpp),
 //                  checked as the change by its proposer plus the quorum
@@ -132,6 +138,13 @@ enum class LogRule : std::uint8_t {
   QuorumWouldBreak,        // subject: the admin the change would remove, detail: the policy's k
   ProposalReplayed,        // subject: the index of the entry that adopted the same proposal
   RotationTooEarly,        // subject: the member, detail: the time (ms) the rotation may take effect
+  // Working-group roles (PROTOCOL.md §12.7).
+  NotSecretariat,          // subject: author, detail: the action
+  RoleShape,               // detail: what is wrong with the wgRole entry
+  RoleTaken,               // subject: the member holding it, detail: "chair 2027"
+  SecondFocalPoint,        // subject: the state's focal point, detail: the state
+  RoleNotHeld,             // subject: member, detail: "chair 2027"
+  UnknownDecision,         // subject: the decision id (hex)
 };
 
 struct LogRefusal {
@@ -139,6 +152,8 @@ struct LogRefusal {
   std::string subject;
   std::string detail;
 };
+// "chair 2027", "co-chair <meeting id>", "somtc-focal-point".
+std::string wgRoleText(wire::WorkingGroupRole role, std::string_view term);
 // The sentence for a refusal, e.g. "member sg-le already exists".
 std::string describe(const LogRefusal& r);
 // "log entry N: <describe>" (an out-of-sequence refusal names its entries
@@ -184,7 +199,16 @@ struct LogMember {
   std::int64_t revokedAtMs = 0;  // when memberRevoked
   std::string revokeReason;
   std::uint64_t logIndex = 0;  // entry that last changed this member
+  // Working-group roles held now (PROTOCOL.md §12.7), in the order given.
+  struct WgRole {
+    wire::WorkingGroupRole role = wire::WorkingGroupRole::UNSET;
+    std::string term;            // "YYYY", a meeting id (32 hex), or "" (SOMTC focal point)
+    std::uint64_t logIndex = 0;  // the wgRole entry that gave it
+  };
+  std::vector<WgRole> wgRoles;
 
+  bool holds(wire::WorkingGroupRole role, std::string_view term) const;
+  bool holdsRole(wire::WorkingGroupRole role) const;
   bool isRevokedKey(crypto::ByteView key) const;
   // Can authenticate, send and be sent to.
   bool active() const;
@@ -287,6 +311,7 @@ class DirectoryLog {
                                                      capnp::Text::Reader id) const;
   Expected<Ok, LogRefusal> checkRevoke(wire::LogEvent::Revoke::Reader r, const LogMember& author) const;
   Expected<Ok, LogRefusal> checkRoleChange(wire::LogEvent::RoleChange::Reader r, const LogMember& author) const;
+  Expected<Ok, LogRefusal> checkWgRole(wire::LogEvent::WgRole::Reader r, const LogMember& author) const;
   bool keyInUse(crypto::ByteView key) const;
   std::string applyChange(wire::LogEvent::Reader e, std::uint64_t index, std::int64_t recordedAtMs);
   std::string addMember(wire::MemberInfo::Reader info, wire::KeySet::Reader keys, std::uint64_t index);
@@ -304,6 +329,9 @@ class DirectoryLog {
   // Proposal ids an admission, amendment or adminAction adopted -> its entry.
   std::map<std::array<std::uint8_t, 16>, std::uint64_t> adoptedProposals_;
   std::int64_t lastRecordedAtMs_ = 0;
+  // The decisions a wgRole entry may name: approved summary records and
+  // adopted amendments (ids of 16 bytes).
+  std::set<std::array<std::uint8_t, 16>> decisions_;
   // BLAKE2b-256 of every event so far -> its entry (duplicates, all versions).
   std::map<std::array<std::uint8_t, 32>, std::uint64_t> eventHashes_;
 };

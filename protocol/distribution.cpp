@@ -26,7 +26,8 @@ bool isMemberIdSyntax(std::string_view id) {
 }
 
 bool isGroupAddressWord(std::string_view text) {
-  return text == "members" || text == "partners" || text == "resource-panel" || text == "all";
+  return text == "members" || text == "partners" || text == "resource-panel" || text == "all" ||
+         text == "somtc-focal-points";
 }
 
 bool isRegistrableMemberId(std::string_view id) { return isMemberIdSyntax(id) && !isGroupAddressWord(id); }
@@ -36,6 +37,7 @@ std::optional<Address> parseAddress(std::string_view text) {
   if (text == "partners") return Address{AddressKind::Partners, ""};
   if (text == "resource-panel") return Address{AddressKind::ResourcePanel, ""};
   if (text == "all") return Address{AddressKind::All, ""};
+  if (text == "somtc-focal-points") return Address{AddressKind::SomtcFocalPoints, ""};
   if (text.substr(0, 6) == "state:") {
     const auto cc = text.substr(6);
     if (cc.size() == 2 && cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z') {
@@ -55,6 +57,7 @@ std::string addressText(const Address& a) {
     case AddressKind::Partners: return "partners";
     case AddressKind::ResourcePanel: return "resource-panel";
     case AddressKind::All: return "all";
+    case AddressKind::SomtcFocalPoints: return "somtc-focal-points";
   }
   return a.value;
 }
@@ -69,7 +72,7 @@ std::string canonicalAddress(std::string_view typed) {
     std::transform(cc.begin(), cc.end(), cc.begin(), [](unsigned char c) { return std::toupper(c); });
     return "state:" + cc;
   }
-  if (lower == "members" || lower == "partners" || lower == "resource-panel" || lower == "all") return lower;
+  if (isGroupAddressWord(lower)) return lower;
   return std::string(typed);  // member ids are case-sensitive: a wrong case is refused, not guessed
 }
 
@@ -97,6 +100,7 @@ Resolution resolve(const MemberSource& members, std::span<const Address> address
         case AddressKind::Partners: in = m.institution == wire::Institution::DIALOGUE_PARTNER; break;
         case AddressKind::ResourcePanel: in = m.institution == wire::Institution::RESOURCE_PANEL; break;
         case AddressKind::All: in = true; break;
+        case AddressKind::SomtcFocalPoints: in = m.somtcFocalPoint; break;
         case AddressKind::Member: break;
       }
       if (!in) return;

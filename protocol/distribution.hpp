@@ -10,6 +10,8 @@
 //   partners          every active dialogue partner
 //   resource-panel    every active resource-panel member
 //   all               every active member
+//   somtc-focal-points every active member the log makes a SOMTC focal
+//                     point (one per member state, PROTOCOL.md §12.7)
 // Group addresses never include the sender.
 //
 // TLP, first send (checkFirstSend):
@@ -50,9 +52,10 @@ struct MemberView {
   std::string_view id;
   std::string_view state;  // "" for partners and the panel
   wire::Institution institution = wire::Institution::UNSET;
+  bool somtcFocalPoint = false;  // holds the somtc-focal-point role in the log
 };
 
-enum class AddressKind { Member, State, Members, Partners, ResourcePanel, All };
+enum class AddressKind { Member, State, Members, Partners, ResourcePanel, All, SomtcFocalPoints };
 
 struct Address {
   AddressKind kind = AddressKind::Member;
@@ -67,7 +70,7 @@ std::optional<Address> parseAddress(std::string_view text);
 // control, bidi or look-alike character can be part of a member id.
 [[nodiscard]] bool isMemberIdSyntax(std::string_view id);
 // A word of the address grammar that the member-id syntax would also
-// accept: members, partners, resource-panel, all. ("state:CC" has a ':'.)
+// accept: members, partners, resource-panel, all, somtc-focal-points. ("state:CC" has a ':'.)
 // No member may hold one as its id: an address naming it means the group.
 [[nodiscard]] bool isGroupAddressWord(std::string_view text);
 // An id a member may be registered under (and `focal keygen` creates a

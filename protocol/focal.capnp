@@ -55,8 +55,11 @@ enum Handling { unset @0; h0 @1; h1 @2; h2 @3; h3 @4; }   # H3 carries handlingT
 enum SourceReliability { unset @0; a @1; b @2; c @3; x @4; }
 enum Priority { normal @0; urgent @1; }
 enum BulletinKind { bulletin @0; summaryRecord @1; }
-enum Category { unset @0; trend @1; bestPractice @2; technique @3; tool @4; alert @5; summaryRecord @6; other @7; }
+enum Category { unset @0; trend @1; bestPractice @2; technique @3; tool @4; alert @5; summaryRecord @6; other @7;
+  meetingDocument @8;   # a meeting paper: header.meetingId names its meeting (PROTOCOL.md §12.8)
+}
 enum Institution { unset @0; lawEnforcement @1; policySecurity @2; secretariat @3; dialoguePartner @4; resourcePanel @5; }
+enum WorkingGroupRole { unset @0; chair @1; coChair @2; somtcFocalPoint @3; }
 enum MemberStatus { active @0; revoked @1; }
 enum DeliveryState { queued @0; delivered @1; acknowledged @2; }
 
@@ -105,6 +108,7 @@ struct BulletinHeader {
   # Seal v2 (suite 2) only; empty in suite 1:
   keyCommit @23 :Data;         # BLAKE2b-256(key = K, "focal/v2/key-commit" || 0x00 || bulletinId || senderKey)
   hubId @24 :Text;             # the hub it is sealed for; bound into the content AD
+  meetingId @25 :Data;         # empty, or the meeting (16) this paper or summary record belongs to (PROTOCOL.md §12.8)
 }
 
 struct Bulletin {
@@ -192,6 +196,7 @@ struct LogEvent {
     logVersion @11 :LogVersion;        # by the hub: the log's rules change from this entry on
     adminAction @12 :Admission;        # by the hub: an admin change (Proposal.adminChange) with the
                                        # approvals of other admins that make its quorum (PROTOCOL.md §11.7)
+    wgRole @13 :WgRole;                # by the secretariat: a working-group role, naming the decision (PROTOCOL.md §12.7)
   }
   # The place an entry is signed for: the log's hub, the entry's index and
   # entryHash(index - 1) (32 zero bytes for entry 0).
@@ -207,6 +212,18 @@ struct LogEvent {
   struct RotateKey { memberId @0 :Text; previousKey @1 :Data; keys @2 :KeySet; }
   struct Revoke { memberId @0 :Text; key @1 :Data; reason @2 :Text; }  # key empty = the member
   struct RoleChange { memberId @0 :Text; isAdmin @1 :Bool; isSecretariat @2 :Bool; }
+  # A working-group role given (assign) or ended (not assign). term: a year
+  # "YYYY" or a meeting id in 32 lower-case hex digits for chair and
+  # co-chair, "" for a SOMTC focal point. decisionId: the adopted amendment
+  # (proposal id) or the approved summary record (bulletin id) that decided
+  # it, recorded earlier in this log.
+  struct WgRole {
+    memberId @0 :Text;
+    role @1 :WorkingGroupRole;
+    term @2 :Text;
+    assign @3 :Bool;
+    decisionId @4 :Data;
+  }
   struct RecordApproved {
     recordId @0 :Data;           # bulletin id of the summary record
     headerHash @1 :Data;         # BLAKE2b-256 of its signed header bytes
@@ -364,6 +381,20 @@ struct Decision {
   decidedAtMs @4 :Int64;
 }
 
+# context "focal/v1/meeting"; by a member of the secretariat (PROTOCOL.md §12.8).
+# The participants are every member with a member state (the delegations)
+# plus the invited resource-panel members and dialogue partners.
+struct Meeting {
+  meetingId @0 :Data;          # 16 random bytes
+  secretariatId @1 :Text;      # the author
+  createdAtMs @2 :Int64;
+  title @3 :Text;              # one line, 1..200 bytes; the hub sees it (SECURITY.md)
+  hostState @4 :Text;          # ISO 3166 alpha-2 of one of the hub's member states
+  date @5 :Text;               # "YYYY-MM-DD", the first day of the meeting
+  invited @6 :List(Text);      # member ids (resource panel, dialogue partners); sorted, no duplicates
+}
+struct MeetingList { meetings @0 :List(SignedRecord); }   # Meeting records, oldest first
+
 enum RecordState { pending @0; approved @1; objected @2; withdrawn @3; superseded @4; }
 enum ProposalState { open @0; adopted @1; rejected @2; expired @3; }
 
@@ -517,6 +548,8 @@ struct ClientFrame {
     audit @22 :AuditQuery;           # admin
     cosign @23 :Cosignature;         # a witness the policy names; reply `recorded`
     decideWithHead @24 :DecideWithHead;  # a Decision with the decider's head sealed to the proposer
+    createMeeting @25 :SignedRecord;     # Meeting, by the secretariat; reply `recorded`
+    listMeetings @26 :Void;              # reply `meetings`: those you take part in
   }
 }
 
@@ -543,5 +576,6 @@ struct ServerFrame {
     proposals @18 :Proposals;
     audit @19 :AuditPage;
     recorded @20 :Recorded;
+    meetings @21 :MeetingList;
   }
 }

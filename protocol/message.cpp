@@ -381,6 +381,7 @@ template Expected<Parsed<wire::CarriedHead>, WireError> decode<wire::CarriedHead
 template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);
 template Expected<Parsed<wire::Decision>, WireError> decode<wire::Decision>(ByteView);
 template Expected<Parsed<wire::SignedRecord>, WireError> decode<wire::SignedRecord>(ByteView);
+template Expected<Parsed<wire::Meeting>, WireError> decode<wire::Meeting>(ByteView);
 
 Bytes toBytes(capnp::MessageBuilder& message) {
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);

@@ -108,6 +108,7 @@ extern template Expected<Parsed<wire::ForwardRecord>, WireError> decode<wire::Fo
 extern template Expected<Parsed<wire::Permission>, WireError> decode<wire::Permission>(ByteView);
 extern template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retraction>(ByteView);
 extern template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
+extern template Expected<Parsed<wire::Meeting>, WireError> decode<wire::Meeting>(ByteView);
 extern template Expected<Parsed<wire::CommentPayload>, WireError> decode<wire::CommentPayload>(ByteView);
 extern template Expected<Parsed<wire::CarriedHead>, WireError> decode<wire::CarriedHead>(ByteView);
 extern template Expected<Parsed<wire::Proposal>, WireError> decode<wire::Proposal>(ByteView);

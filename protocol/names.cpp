@@ -56,7 +56,8 @@ constexpr Name<T> Tlps[] = {
 using C = wire::Category;
 constexpr Name<C> Categories[] = {
     {C::TREND, "trend"}, {C::BEST_PRACTICE, "best-practice"}, {C::TECHNIQUE, "technique"}, {C::TOOL, "tool"},
-    {C::ALERT, "alert"}, {C::SUMMARY_RECORD, "summary-record"}, {C::OTHER, "other"}};
+    {C::ALERT, "alert"}, {C::SUMMARY_RECORD, "summary-record"}, {C::OTHER, "other"},
+    {C::MEETING_DOCUMENT, "meeting-document"}};
 
 constexpr Name<wire::Priority> Priorities[] = {{wire::Priority::NORMAL, "normal"}, {wire::Priority::URGENT, "urgent"}};
 
@@ -84,7 +85,7 @@ constexpr Name<L::Which> LogEvents[] = {
     {L::GENESIS, "genesis"}, {L::REGISTER, "register"}, {L::ROTATE_ENCRYPTION, "rotate-encryption"},
     {L::ROTATE_IDENTITY, "rotate-identity"}, {L::REVOKE, "revoke"}, {L::ROLE_CHANGE, "role-change"},
     {L::RECORD_APPROVED, "record-approved"}, {L::ADMISSION, "admission"}, {L::AMENDMENT, "amendment"},
-    {L::LOG_VERSION, "log-version"}, {L::ADMIN_ACTION, "admin-action"}};
+    {L::LOG_VERSION, "log-version"}, {L::ADMIN_ACTION, "admin-action"}, {L::WG_ROLE, "wg-role"}};
 
 using S = wire::ServerFrame;
 constexpr Name<S::Which> ServerFrames[] = {

@@ -28,7 +28,7 @@ const char* tlpName(wire::Tlp t);
 [[nodiscard]] bool parseTlp(std::string_view text, wire::Tlp& out);
 
 // "trend", "best-practice", "technique", "tool", "alert", "summary-record",
-// "other"; "unset".
+// "other", "meeting-document"; "unset".
 const char* categoryName(wire::Category c);
 [[nodiscard]] bool parseCategory(std::string_view text, wire::Category& out);
 

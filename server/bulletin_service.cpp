@@ -3,6 +3,7 @@
 #include "crypto/primitives.hpp"
 #include "protocol/blob_layout.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/meeting.hpp"
 #include "protocol/message.hpp"
 #include "server/config.hpp"
 #include "server/policy.hpp"
@@ -109,6 +110,7 @@ Result<std::shared_ptr<NewBulletin>> BulletinService::judge(const Caller& caller
   bulletin->summaryRecord = *record;
   bulletin->id = *fixedField<crypto::BulletinId>(h.getBulletinId());
   if (auto ok = resolveRecipients(caller, h, *bulletin); !ok) return fail(ok.error());
+  if (auto ok = checkMeeting(h); !ok) return fail(ok.error());
   for (auto a : h.getAttachments()) {
     if (a.getSize() == 0 || a.getSize() > limits_.maxAttachmentBytes) {
       return fail(ErrorCode::TOO_LARGE, "attachment size out of range");
@@ -175,6 +177,26 @@ Result<Ok> BulletinService::resolveRecipients(const Caller& caller, wire::Bullet
     bulletin.recipients.push_back(std::move(*recipient));
   }
   return checkDistribution(directory_, caller.memberId, h);
+}
+
+// A paper or summary record bound to a meeting (PROTOCOL.md §12.8): the
+// meeting exists and every recipient takes part in it (a member with a
+// member state, or invited). The TLP rules above still apply.
+Result<Ok> BulletinService::checkMeeting(wire::BulletinHeader::Reader h) {
+  if (h.getMeetingId().size() == 0) return Ok{};
+  const auto meetingId = *fixedField<crypto::BulletinId>(h.getMeetingId());  // 16 bytes: checked by verifyHeader
+  auto row = store_.meeting(meetingId);
+  auto info = row ? protocol::readMeeting(row->record.body)
+                  : Expected<protocol::MeetingInfo, std::string>(unexpected(std::string("not stored")));
+  if (!info) return fail(ErrorCode::NOT_FOUND, "no meeting " + crypto::toHex(meetingId));
+  for (auto r : h.getRecipients()) {
+    const MemberRecord* m = directory_.find(view(r.getMemberId()));  // known and active: checked before
+    if (m != nullptr && info->hasParticipant(m->id, m->state)) continue;
+    return fail(ErrorCode::POLICY_DENIED, "meeting rule: " + std::string(view(r.getMemberId())) +
+                                              " does not take part in meeting " + crypto::toHex(meetingId) +
+                                              " (neither a member state's delegation nor invited)");
+  }
+  return Ok{};
 }
 
 // ---- fetch / ack / status -----------------------------------------------------------------

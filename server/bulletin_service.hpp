@@ -81,6 +81,7 @@ class BulletinService {
                                                                        wire::BulletinHeader::Reader h,
                                                                        std::int64_t now);
   Result<Ok> resolveRecipients(const Caller& caller, wire::BulletinHeader::Reader h, NewBulletin& bulletin) const;
+  Result<Ok> checkMeeting(wire::BulletinHeader::Reader h);
   net::awaitable<Result<Ok>> rebuildHash(const UploadRow& row);
 
   Store& store_;

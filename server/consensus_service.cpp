@@ -77,7 +77,13 @@ Result<Ok> ConsensusService::checkProposal(const Caller& caller, wire::Proposal:
     return fail(ErrorCode::FORBIDDEN, "a proposal names its author in proposerId: you");
   }
   const MemberRecord* me = directory_.find(caller.memberId);
-  if (me == nullptr || !me->active() || !me->isAdmin) return fail(ErrorCode::FORBIDDEN, "only an admin proposes");
+  const bool chair =
+      me != nullptr && (me->holdsRole(wire::WorkingGroupRole::CHAIR) || me->holdsRole(wire::WorkingGroupRole::CO_CHAIR));
+  if (me == nullptr || !me->active() || !(me->isAdmin || (chair && p.which() == wire::Proposal::ADMISSION))) {
+    return fail(ErrorCode::FORBIDDEN, p.which() == wire::Proposal::ADMISSION
+                                          ? "only an admin, the chair or a co-chair proposes an admission"
+                                          : "only an admin proposes");
+  }
   if (auto ok = checkClockSkew(p.getCreatedAtMs(), now, "createdAtMs"); !ok) return fail(ok.error());
   if (p.getExpiresAtMs() <= now || p.getExpiresAtMs() - now > MaxProposalLifetimeMs) {
     return fail(ErrorCode::INVALID_REQUEST, "expiresAtMs must be in the future and within 90 days");

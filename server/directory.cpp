@@ -26,7 +26,12 @@ ErrorCode codeOf(LogRule rule) {
     case LogRule::OutcomeNotByHub:
     case LogRule::AuthorNotActive:
     case LogRule::NotAdmin:
+    case LogRule::NotSecretariat:
     case LogRule::NotSelfOrAdmin: return ErrorCode::FORBIDDEN;
+    case LogRule::RoleTaken:
+    case LogRule::SecondFocalPoint:
+    case LogRule::RoleNotHeld:
+    case LogRule::UnknownDecision: return ErrorCode::POLICY_DENIED;
     case LogRule::AdoptionRefused:
     case LogRule::PanelByConsensus:
     case LogRule::QuorumRequired:

@@ -287,6 +287,16 @@ Bytes recorded(std::uint64_t id, ByteView recordId, std::int64_t atMs) {
   });
 }
 
+Bytes meetings(std::uint64_t id, const std::vector<MeetingRow>& rows) {
+  return serverFrame(id, [&](wire::ServerFrame::Builder f) {
+    auto list = f.initMeetings().initMeetings(static_cast<unsigned>(rows.size()));
+    for (unsigned i = 0; i < list.size(); ++i) {
+      list[i].setBody(kjBytes(rows[i].record.body));
+      list[i].setSignature(kjBytes(rows[i].record.signature));
+    }
+  });
+}
+
 Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row) {
   return serverFrame(id, [&](wire::ServerFrame::Builder f) {
     auto r = f.initRecordStatus();

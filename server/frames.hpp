@@ -57,6 +57,8 @@ Bytes blobChunk(std::uint64_t id, const crypto::Hash256& hash, const BlobSlice& 
 Bytes subscribed(std::uint64_t id);
 // Success of forward / retract / permit: the record's id and the hub's time.
 Bytes recorded(std::uint64_t id, ByteView recordId, std::int64_t atMs);
+// Meeting records, as stored (PROTOCOL.md §12.8).
+Bytes meetings(std::uint64_t id, const std::vector<MeetingRow>& rows);
 Bytes pong(std::uint64_t id);
 // A summary record's silence procedure (comments as signed records).
 Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row);

@@ -27,7 +27,8 @@ inline bool validStateCode(std::string_view s) {
 // Group addresses of a bulletin (DESIGN.md §8). They look like member ids,
 // so no member may be registered under one of them.
 inline bool isGroupAddress(std::string_view a) {
-  return a == "all" || a == "members" || a == "partners" || a == "resource-panel" || a.substr(0, 6) == "state:";
+  return a == "all" || a == "members" || a == "partners" || a == "resource-panel" || a == "somtc-focal-points" ||
+         a.substr(0, 6) == "state:";
 }
 
 }  // namespace focal::server

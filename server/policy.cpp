@@ -11,7 +11,9 @@ namespace focal::server {
 using protocol::view;
 using wire::ErrorCode;
 
-protocol::MemberView viewOf(const MemberRecord& m) { return {m.id, m.state, m.institution}; }
+protocol::MemberView viewOf(const MemberRecord& m) {
+  return {m.id, m.state, m.institution, m.holdsRole(wire::WorkingGroupRole::SOMTC_FOCAL_POINT)};
+}
 
 void DirectoryMembers::forEach(const std::function<void(const protocol::MemberView&)>& f) const {
   for (const auto& [id, m] : dir_.members()) {

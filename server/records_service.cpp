@@ -3,6 +3,7 @@
 #include "crypto/primitives.hpp"
 #include "protocol/bulletin.hpp"
 #include "protocol/limits.hpp"
+#include "protocol/meeting.hpp"
 #include "protocol/message.hpp"
 #include "protocol/text.hpp"
 #include "server/policy.hpp"
@@ -297,6 +298,65 @@ net::awaitable<Result<Recorded>> RecordsService::comment(Caller caller, SignedBo
                  caller.memberId);
   }
   co_return Recorded{*recordId, outcome->recordedAtMs};
+}
+
+// ---- meetings --------------------------------------------------------------------------------
+
+net::awaitable<Result<Recorded>> RecordsService::createMeeting(Caller caller, SignedBody checked,
+                                                               wire::Meeting::Reader m) {
+  (void)m;  // read again from the exact bytes, with the structure rules the client applies too
+  auto info = protocol::readMeeting(checked.body);
+  if (!info) co_return fail(ErrorCode::INVALID_REQUEST, info.error());
+  if (info->secretariatId != caller.memberId) {
+    co_return fail(ErrorCode::FORBIDDEN, "a meeting names its author in secretariatId: you");
+  }
+  const MemberRecord* me = directory_.find(caller.memberId);
+  if (me == nullptr || !me->active() || !me->isSecretariat) {
+    co_return fail(ErrorCode::FORBIDDEN,
+                   "meeting rule: only the secretariat creates meetings; " + caller.memberId + " is not secretariat");
+  }
+  const std::int64_t now = clock_.nowMs();
+  if (auto ok = checkClockSkew(info->createdAtMs, now, "createdAtMs"); !ok) co_return fail(ok.error());
+  bool hostKnown = false;
+  for (const auto& [id, member] : directory_.members()) {
+    hostKnown = hostKnown || (member.active() && member.state == info->hostState);
+  }
+  if (!hostKnown) {
+    co_return fail(ErrorCode::INVALID_REQUEST,
+                   "meeting rule: the host state " + info->hostState + " has no active delegation on this hub");
+  }
+  for (const auto& invitee : info->invited) {
+    const MemberRecord* who = directory_.find(invitee);
+    if (who == nullptr || !who->active()) {
+      co_return fail(ErrorCode::UNKNOWN_RECIPIENT, "meeting rule: no active member " + invitee + " to invite");
+    }
+    if (who->institution != wire::Institution::RESOURCE_PANEL &&
+        who->institution != wire::Institution::DIALOGUE_PARTNER) {
+      co_return fail(ErrorCode::INVALID_REQUEST, "meeting rule: only resource-panel members and dialogue partners are "
+                                                 "invited; " + invitee + " takes part with its member state's delegation");
+    }
+  }
+  auto job = store::StoreMeeting{std::make_shared<NewMeeting>(
+      NewMeeting{info->id, info->secretariatId, info->hostState, info->date,
+                 StoredRecord{std::move(checked.body), std::move(checked.signature)}, now})};
+  auto outcome = co_await commits_.submit(std::move(job), net::use_awaitable);
+  if (!outcome) co_return fail(outcome.error());
+  if (!outcome->already) {
+    spdlog::info("meeting {} created by {}: host {}, {}, {} invited", crypto::toHex(info->id), caller.memberId,
+                 info->hostState, info->date, info->invited.size());
+  }
+  co_return Recorded{info->id, outcome->recordedAtMs};
+}
+
+std::vector<MeetingRow> RecordsService::meetings(const std::string& memberId) {
+  const MemberRecord* me = directory_.find(memberId);
+  std::vector<MeetingRow> out;
+  if (me == nullptr) return out;
+  for (auto& row : store_.meetings(protocol::MaxMeetingsListed)) {
+    auto info = protocol::readMeeting(row.record.body);
+    if (info && info->hasParticipant(memberId, me->state)) out.push_back(std::move(row));
+  }
+  return out;
 }
 
 Result<SummaryRecordRow> RecordsService::recordStatus(const std::string& memberId, const crypto::BulletinId& recordId) {

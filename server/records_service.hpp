@@ -40,6 +40,10 @@ class RecordsService {
   net::awaitable<Result<Recorded>> permit(Caller caller, SignedBody record, wire::Permission::Reader p);
   net::awaitable<Result<Recorded>> retract(Caller caller, SignedBody record, wire::Retraction::Reader r);
   net::awaitable<Result<Recorded>> comment(Caller caller, SignedBody record, wire::Comment::Reader c);
+  // A meeting, by an active member of the secretariat (PROTOCOL.md §12.8).
+  net::awaitable<Result<Recorded>> createMeeting(Caller caller, SignedBody record, wire::Meeting::Reader m);
+  // The meetings `memberId` takes part in, oldest first.
+  std::vector<MeetingRow> meetings(const std::string& memberId);
   // Visible to its sender, whoever holds it, the secretariat and admins.
   Result<SummaryRecordRow> recordStatus(const std::string& memberId, const crypto::BulletinId& recordId);
 

@@ -110,9 +110,11 @@ net::awaitable<Result<Bytes>> RequestHandler::handle(std::shared_ptr<Session> se
     case wire::ClientFrame::COMMENT:
     case wire::ClientFrame::PROPOSE:
     case wire::ClientFrame::DECIDE:
-    case wire::ClientFrame::DECIDE_WITH_HEAD: co_return co_await record(session, id, f);
+    case wire::ClientFrame::DECIDE_WITH_HEAD:
+    case wire::ClientFrame::CREATE_MEETING: co_return co_await record(session, id, f);
     case wire::ClientFrame::RECORD_STATUS: co_return recordStatus(*session, id, f.getRecordStatus());
     case wire::ClientFrame::LIST_PROPOSALS: co_return listProposals(*session, id);
+    case wire::ClientFrame::LIST_MEETINGS: co_return listMeetings(*session, id);
     case wire::ClientFrame::COSIGN: co_return co_await cosign(session, id, f.getCosign());
     default:
       // A request kind from a newer client.

@@ -86,6 +86,7 @@ class RequestHandler {
                                                const wire::ClientFrame::Reader& frame);
   Result<crypto::Bytes> recordStatus(const Session& session, std::uint64_t id, wire::RecordStatusQuery::Reader req);
   Result<crypto::Bytes> listProposals(const Session& session, std::uint64_t id);
+  Result<crypto::Bytes> listMeetings(const Session& session, std::uint64_t id);
   net::awaitable<Result<crypto::Bytes>> cosign(std::shared_ptr<Session> session, std::uint64_t id,
                                                wire::Cosignature::Reader req);
 

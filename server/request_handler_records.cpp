@@ -55,6 +55,7 @@ constexpr RecordKind recordKind() {
   else if constexpr (std::is_same_v<T, wire::Retraction>) return {ctx::Retraction, "retraction"};
   else if constexpr (std::is_same_v<T, wire::Comment>) return {ctx::Comment, "comment"};
   else if constexpr (std::is_same_v<T, wire::Proposal>) return {ctx::Proposal, "proposal"};
+  else if constexpr (std::is_same_v<T, wire::Meeting>) return {ctx::Meeting, "meeting record"};
   else return {ctx::Decision, "decision"};
 }
 
@@ -96,6 +97,8 @@ net::awaitable<Result<Bytes>> RequestHandler::record(std::shared_ptr<Session> se
     case C::COMMENT: co_return co_await serveRecord<wire::Comment>(s, id, f.getComment(), s_.records, &RS::comment);
     case C::PROPOSE: co_return co_await serveRecord<wire::Proposal>(s, id, f.getPropose(), s_.consensus, &CS::propose);
     case C::DECIDE: co_return co_await serveRecord<wire::Decision>(s, id, f.getDecide(), s_.consensus, &CS::decide);
+    case C::CREATE_MEETING:
+      co_return co_await serveRecord<wire::Meeting>(s, id, f.getCreateMeeting(), s_.records, &RS::createMeeting);
     case C::DECIDE_WITH_HEAD: {
       const auto d = f.getDecideWithHead();
       const auto head = view(d.getSealedHead());
@@ -126,6 +129,10 @@ Result<Bytes> RequestHandler::recordStatus(const Session& session, std::uint64_t
   auto row = s_.records.recordStatus(session.memberId(), *recordId);
   if (!row) return fail(row.error());
   return frames::recordStatus(id, *row);
+}
+
+Result<Bytes> RequestHandler::listMeetings(const Session& session, std::uint64_t id) {
+  return frames::meetings(id, s_.records.meetings(session.memberId()));
 }
 
 Result<Bytes> RequestHandler::listProposals(const Session& session, std::uint64_t id) {

@@ -34,7 +34,7 @@ namespace focal::server {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 6;
+  static constexpr int SchemaVersion = 7;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -169,6 +169,9 @@ class Store {
   // only while it is still open (else policyDenied, nothing written).
   static Result<Ok> adoptProposal(sqlite::Database& db, const crypto::BulletinId& proposalId,
                                   const StoredLogEntry& entry, const StoredHead& head);
+  // A checked meeting record; the same id again: identical bytes
+  // `already`, else `duplicate`.
+  static Result<RecordOutcome> insertMeeting(sqlite::Database& db, const NewMeeting& m);
   // Deletes unfinished uploads and unreferenced finished blobs older than
   // GarbageAgeMs. Returns the number of uploads removed.
   static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
@@ -189,6 +192,9 @@ class Store {
   std::optional<ProposalRow> proposal(const crypto::BulletinId& id);
   // Every proposal, newest first, at most `limit`.
   std::vector<ProposalRow> proposals(std::size_t limit);
+  // Every meeting, oldest first (by date, then recording), at most `limit`.
+  std::vector<MeetingRow> meetings(std::size_t limit);
+  std::optional<MeetingRow> meeting(const crypto::BulletinId& id);
   // Pending summary records whose comment deadline is <= nowMs, oldest first.
   std::vector<crypto::BulletinId> dueRecords(std::int64_t nowMs, std::size_t limit);
   // acceptedAtMs of bulletin `id` if it is stored with exactly these bytes
@@ -254,6 +260,7 @@ Result<Ok> execute(sqlite::Database& db, const ApproveRecord& c);
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreProposal& c);
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreDecision& c);
 Result<Ok> execute(sqlite::Database& db, const AdoptProposal& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreMeeting& c);
 
 }  // namespace store
 

@@ -65,6 +65,8 @@ Result<RecordOutcome> execute(sqlite::Database& db, const StoreDecision& c) {
   return Store::insertDecision(db, c.proposalId, c.memberId, c.approve, *c.record, c.sealedHead, c.nowMs);
 }
 
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreMeeting& c) { return Store::insertMeeting(db, *c.value); }
+
 Result<Ok> execute(sqlite::Database& db, const AdoptProposal& c) {
   return Store::adoptProposal(db, c.proposalId, *c.entry, *c.head);
 }

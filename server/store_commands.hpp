@@ -150,6 +150,10 @@ struct GrantPermission {
 
 using StoreRetraction = Insert<NewRetraction, RecordOutcome>;
 
+// ---- meetings (store_meetings.cpp) ------------------------------------------------------
+
+using StoreMeeting = Insert<NewMeeting, RecordOutcome>;
+
 // ---- consensus procedures (store_consensus.cpp) ----------------------------------------
 
 using StoreComment = Insert<NewComment, RecordOutcome>;

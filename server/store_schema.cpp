@@ -235,6 +235,20 @@ CREATE TABLE decision_heads(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 7: the working group's meetings (PROTOCOL.md §12.8): the signed
+// record, with the columns the hub reads without parsing it.
+constexpr const char* MeetingsSql = R"sql(
+CREATE TABLE meetings(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  secretariat_id TEXT NOT NULL,
+  host_state     TEXT NOT NULL,
+  date           TEXT NOT NULL,
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  recorded_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 // Rebuilds the queue table as `version` had it, copying `columns` of
 // every entry, each keeping its seq: a client's fetch cursor from before
 // the upgrade still points where it did. The largest seq is the largest
@@ -269,6 +283,9 @@ void addCosignatures(sqlite::Database& db) { db.exec(CosignaturesSql); }
 // Version 5 -> 6: heads carried beside acks and decisions.
 void addCarriedHeads(sqlite::Database& db) { db.exec(CarriedHeadsSql); }
 
+// Version 6 -> 7: meetings.
+void addMeetings(sqlite::Database& db) { db.exec(MeetingsSql); }
+
 struct MigrationStep {
   int from;  // the step makes version from + 1
   void (*apply)(sqlite::Database&);
@@ -280,6 +297,7 @@ constexpr MigrationStep MigrationSteps[] = {
     {3, leanQueue},
     {4, addCosignatures},
     {5, addCarriedHeads},
+    {6, addMeetings},
 };
 static_assert(std::size(MigrationSteps) == Store::SchemaVersion - 1, "one migration step per schema version");
 
@@ -307,6 +325,7 @@ void Store::createSchema(sqlite::Database& db, int version) {
     db.exec(ConsensusSql);
     db.exec(CosignaturesSql);
     db.exec(CarriedHeadsSql);
+    db.exec(MeetingsSql);
     db.setUserVersion(SchemaVersion);
   } else {
     db.exec(SchemaSql);

@@ -138,6 +138,24 @@ struct RecordOutcome {
   std::vector<QueuedDelivery> queued;  // entries to push (empty when already)
 };
 
+// A meeting record the hub checked (PROTOCOL.md §12.8).
+struct NewMeeting {
+  crypto::BulletinId id;
+  std::string secretariatId;
+  std::string hostState;
+  std::string date;
+  StoredRecord record;
+  std::int64_t recordedAtMs = 0;
+};
+
+struct MeetingRow {
+  crypto::BulletinId id;
+  std::string hostState;
+  std::string date;
+  StoredRecord record;
+  std::int64_t recordedAtMs = 0;
+};
+
 struct NewComment {
   crypto::BulletinId recordId;
   std::string memberId;

@@ -123,9 +123,11 @@ help-sync)
   check_list "focal" "$(subcommands "$focal")" "$(listed "$comp_focal" _focal_commands)" "" "$man_focal"
   check_list "focal admin" "$(subcommands "$focal" admin)" "$(listed "$comp_focal" _focal_admin_commands)" "admin " "$man_focal"
   check_list "focal profile" "$(subcommands "$focal" profile)" "$(listed "$comp_focal" _focal_profile_commands)" "profile " "$man_focal"
+  check_list "focal meeting" "$(subcommands "$focal" meeting)" "$(listed "$comp_focal" _focal_meeting_commands)" "meeting " "$man_focal"
+  check_list "focal role" "$(subcommands "$focal" role)" "$(listed "$comp_focal" _focal_role_commands)" "role " "$man_focal"
   check_list "focald" "$(subcommands "$focald")" "$(listed "$comp_focald" _focald_commands)" "" "$man_focald"
   for cmd in $(listed "$comp_focal" _focal_commands); do
-    case $cmd in admin | profile) continue ;; esac
+    case $cmd in admin | profile | meeting | role) continue ;; esac
     [ -z "$(subcommands "$focal" "$cmd")" ] || fail "focal $cmd has subcommands the completion does not list"
   done
   # Every global option of focal and every option of each focald command

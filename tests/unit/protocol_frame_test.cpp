@@ -447,6 +447,28 @@ TEST_CASE("Every client frame union member survives toFrame, frameLength and dec
     CHECK(p->getDecideWithHead().getDecision().getBody().size() == 40);
     CHECK(p->getDecideWithHead().getSealedHead().size() == 400);
   }
+  {
+    capnp::MallocMessageBuilder m;
+    auto a = m.initRoot<CW>();
+    a.setId(19);
+    auto r = a.initCreateMeeting();
+    r.setBody(kjBytes(filled(90, 3)));
+    r.setSignature(kjBytes(filled(64, 4)));
+    auto p = roundTrip<CW>(m);
+    REQUIRE(p->which() == CW::CREATE_MEETING);
+    seen.insert(p->which());
+    CHECK(toVec(p->getCreateMeeting().getBody()) == filled(90, 3));
+  }
+  {
+    capnp::MallocMessageBuilder m;
+    auto a = m.initRoot<CW>();
+    a.setId(20);
+    a.setListMeetings();
+    auto p = roundTrip<CW>(m);
+    REQUIRE(p->which() == CW::LIST_MEETINGS);
+    seen.insert(p->which());
+    CHECK(p->getId() == 20);
+  }
 
   // A member added to the schema without a round trip here fails this line.
   CHECK(seen.size() == unionMembers(capnp::Schema::from<wire::ClientFrame>()));
@@ -869,6 +891,21 @@ TEST_CASE("Every server frame union member survives toFrame, frameLength and dec
     CHECK(p->getId() == 18);
     CHECK(toVec(p->getRecorded().getId()) == id);
     CHECK(p->getRecorded().getAtMs() == 1700000001000);
+  }
+  {
+    capnp::MallocMessageBuilder m;
+    auto f = m.initRoot<wire::ServerFrame>();
+    f.setId(19);
+    auto list = f.initMeetings().initMeetings(2);
+    list[0].setBody(kjBytes(filled(80, 5)));
+    list[0].setSignature(kjBytes(sig));
+    list[1].setBody(kjBytes(filled(81, 6)));
+    auto p = roundTrip<wire::ServerFrame>(m);
+    REQUIRE(p->which() == wire::ServerFrame::MEETINGS);
+    seen.insert(p->which());
+    REQUIRE(p->getMeetings().getMeetings().size() == 2);
+    CHECK(toVec(p->getMeetings().getMeetings()[1].getBody()) == filled(81, 6));
+    CHECK(toVec(p->getMeetings().getMeetings()[0].getSignature()) == sig);
   }
 
   CHECK(seen.size() == unionMembers(capnp::Schema::from<wire::ServerFrame>()));

@@ -1,0 +1,291 @@
+// The working group's meetings (issue 25, PROTOCOL.md §12.8) against a real
+// focald: the secretariat creates a meeting with an invited resource-panel
+// member, its papers reach exactly the participants, its summary record is
+// bound to it and approved by silence, and the report shows the outcome.
+// Every role check has its refusal here.
+#include "hub_fixture.hpp"
+
+#include "client/client_error.hpp"
+#include "protocol/meeting.hpp"
+#include "tests/support/deadline.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+
+using namespace focal;
+using namespace focal::test;
+using nlohmann::json;
+
+namespace {
+
+struct MeetingMember {
+  TestMember member;
+  std::vector<std::string> args;
+};
+
+MeetingMember meetingMember(Hub& hub, const TempDir& home, const std::string& id, const std::string& state,
+                            wire::Institution institution = wire::Institution::LAW_ENFORCEMENT) {
+  MeetingMember m;
+  m.member = hub.createMember(id, state, institution, true);
+  m.args = hub.cliGlobals(m.member.keyFile, home.path() / (id + "-profile"));
+  return m;
+}
+
+// Two member states, the secretariat, two dialogue partners (one invited)
+// and a resource-panel member admitted by consensus (invited), on a hub
+// whose clock the test moves (the summary record's comment window).
+struct MeetingWorld {
+  Hub hub{HubOptions{.limits = {}, .testClock = true}};
+  TempDir home;
+  MeetingMember sec = meetingMember(hub, home, "sg-asean-sec", "SG", wire::Institution::SECRETARIAT);
+  MeetingMember sg = meetingMember(hub, home, "sg-spf-cyber", "SG");
+  MeetingMember my = meetingMember(hub, home, "my-pdrm-cyber", "MY");
+  MeetingMember jp = meetingMember(hub, home, "jp-npa-partner", "", wire::Institution::DIALOGUE_PARTNER);
+  MeetingMember au = meetingMember(hub, home, "au-afp-partner", "", wire::Institution::DIALOGUE_PARTNER);
+  MeetingMember panel = [this] {
+    MeetingMember m;
+    m.member = hub.admitByConsensus("rp-expert", wire::Institution::RESOURCE_PANEL,
+                                    {&sg.member.keys, &my.member.keys}, true);
+    m.args = hub.cliGlobals(m.member.keyFile, home.path() / "rp-expert-profile");
+    return m;
+  }();
+
+  std::string createMeeting() {
+    auto made = runCliJson(concat(sec.args, {"meeting", "create", "--title", "WG on CC 2027", "--host-state", "sg",
+                                             "--date", "2027-03-15", "--invite", "rp-expert", "--invite",
+                                             "jp-npa-partner"}));
+    return made.at("meeting_id").get<std::string>();
+  }
+};
+
+std::set<std::string> idsOf(const json& list) {
+  std::set<std::string> out;
+  for (const auto& v : list) out.insert(v.get<std::string>());
+  return out;
+}
+
+bool inboxHas(const std::vector<std::string>& args, const std::string& id) {
+  const auto inbox = runCliJson(concat(args, {"inbox"}));
+  return std::any_of(inbox.begin(), inbox.end(), [&](const json& i) { return i.at("bulletin_id") == id; });
+}
+
+int exitOf(const std::vector<std::string>& args) { return runCli(args).exitCode; }
+
+}  // namespace
+
+TEST_CASE_METHOD(MeetingWorld,
+                 "Meetings: the secretariat creates one with invited members and its paper reaches exactly its "
+                 "participants",
+                 "[integration][meetings]") {
+  const auto id = createMeeting();
+  // Listed, verified, to the delegations and the invited; not to a partner
+  // who was not invited.
+  for (const auto* who : {&sg, &my, &jp, &panel, &sec}) {
+    const auto list = runCliJson(concat(who->args, {"meeting", "list"}));
+    REQUIRE(list.at("meetings").size() == 1);
+    CHECK(list.at("meetings")[0].at("meeting_id") == id);
+    CHECK(list.at("meetings")[0].at("host_state") == "SG");
+    CHECK(idsOf(list.at("meetings")[0].at("invited_ids")) == std::set<std::string>{"jp-npa-partner", "rp-expert"});
+  }
+  CHECK(runCliJson(concat(au.args, {"meeting", "list"})).at("meetings").empty());
+  CHECK(exitOf(concat(au.args, {"meeting", "show", id})) == 5);
+
+  // A paper to the whole meeting: the delegations and the invited, by default.
+  const auto paper = runCliJson(concat(sec.args, {"send", "--meeting", id.substr(0, 8), "--tlp", "amber", "--title",
+                                                  "Provisional agenda", "--body", "1. Opening"}));
+  CHECK(idsOf(paper.at("recipient_ids")) ==
+        std::set<std::string>{"jp-npa-partner", "my-pdrm-cyber", "rp-expert", "sg-spf-cyber"});
+  const auto paperId = paper.at("bulletin_id").get<std::string>();
+  const auto read = runCliJson(concat(jp.args, {"read", paperId}));
+  CHECK(read.at("category") == "meeting-document");
+  CHECK_FALSE(inboxHas(au.args, paperId));
+  const auto shown = runCliJson(concat(my.args, {"meeting", "show", id}));
+  REQUIRE(shown.at("papers").size() == 1);
+  CHECK(shown.at("papers")[0].at("bulletin_id") == paperId);
+  CHECK(idsOf(shown.at("participant_ids")).count("au-afp-partner") == 0);
+
+  // TLP and addresses unchanged: GREEN to members reaches no partner or
+  // panel member, even an invited one.
+  const auto members = runCliJson(concat(sec.args, {"send", "--meeting", id, "--to", "members", "--tlp", "green",
+                                                    "--title", "Delegations only", "--body", "x"}));
+  CHECK(idsOf(members.at("recipient_ids")) == std::set<std::string>{"my-pdrm-cyber", "sg-spf-cyber"});
+  CHECK_FALSE(inboxHas(jp.args, members.at("bulletin_id").get<std::string>()));
+
+  // A meeting paper for a partner who was not invited: the hub refuses it.
+  CHECK(exitOf(concat(sec.args, {"--json", "send", "--meeting", id, "--to", "au-afp-partner,my-pdrm-cyber", "--tlp",
+                                 "green", "--title", "Misaddressed", "--body", "x"})) == 2);
+  // Nor to a meeting that does not exist (the client finds none).
+  CHECK(exitOf(concat(sec.args, {"send", "--meeting", std::string(32, 'a'), "--tlp", "green", "--title", "x",
+                                 "--body", "x"})) == 5);
+  // A member-state participant may table a paper too.
+  const auto fromMy = runCliJson(concat(my.args, {"send", "--meeting", id, "--tlp", "green", "--title",
+                                                  "MY country report", "--body", "x"}));
+  CHECK(idsOf(fromMy.at("recipient_ids")).count("rp-expert") == 1);
+}
+
+TEST_CASE_METHOD(MeetingWorld, "Meetings: only the secretariat creates one and the hub checks every field",
+                 "[integration][meetings]") {
+  // A point of contact, a partner, a panel member: forbidden (exit 2).
+  for (const auto* who : {&my, &jp, &panel}) {
+    auto r = runCli(concat(who->args, {"--json", "meeting", "create", "--title", "Mine", "--host-state", "MY",
+                                       "--date", "2027-01-10"}));
+    CHECK(r.exitCode == 2);
+    CHECK(r.out.find("forbidden") != std::string::npos);
+  }
+  // Invitations go to partners and the panel; a delegation member is refused.
+  CHECK(exitOf(concat(sec.args, {"meeting", "create", "--title", "x", "--host-state", "SG", "--date", "2027-01-10",
+                                 "--invite", "my-pdrm-cyber"})) == 2);
+  // A host state with no delegation on this hub.
+  CHECK(exitOf(concat(sec.args, {"meeting", "create", "--title", "x", "--host-state", "VN", "--date",
+                                 "2027-01-10"})) == 2);
+  // Bad input never leaves the client.
+  CHECK(exitOf(concat(sec.args, {"meeting", "create", "--title", "x", "--host-state", "SG", "--date",
+                                 "2027-02-30"})) == 1);
+  CHECK(exitOf(concat(sec.args, {"meeting", "create", "--title", "x", "--host-state", "XX", "--date",
+                                 "2027-02-01"})) == 1);
+  CHECK(exitOf(concat(sec.args, {"meeting", "create", "--title", "two\nlines", "--host-state", "SG", "--date",
+                                 "2027-02-01"})) == 1);
+
+  // Through the library: a record signed by a point of contact naming the
+  // secretariat as author fails the signature check under its session key;
+  // one naming itself is forbidden; a malformed date is invalidRequest.
+  auto c = hub.connect(my.member.keys);
+  protocol::MeetingDraft d{"Forged", "SG", "2027-05-01", {}};
+  try {
+    (void)c->createMeeting(protocol::makeMeeting(d, my.member.keys, nowMs()));
+    FAIL("a point of contact created a meeting");
+  } catch (const client::HubError& e) {
+    CHECK(e.code() == wire::ErrorCode::FORBIDDEN);
+  }
+  auto s = hub.connect(sec.member.keys);
+  d.date = "2027-13-01";
+  try {
+    (void)s->createMeeting(protocol::makeMeeting(d, sec.member.keys, nowMs()));
+    FAIL("a meeting with month 13 was accepted");
+  } catch (const client::HubError& e) {
+    CHECK(e.code() == wire::ErrorCode::INVALID_REQUEST);
+  }
+  // Nothing was stored by the refusals.
+  CHECK(runCliJson(concat(sec.args, {"meeting", "list"})).at("meetings").empty());
+}
+
+TEST_CASE_METHOD(MeetingWorld,
+                 "Meetings: the summary record is bound to its meeting and the report shows its approval from the log",
+                 "[integration][meetings]") {
+  const auto id = createMeeting();
+  const auto paper = runCliJson(concat(sec.args, {"send", "--meeting", id, "--tlp", "green", "--title", "Agenda",
+                                                  "--body", "1. Opening"}));
+  const auto record = runCliJson(concat(sec.args, {"send", "--meeting", id, "--summary-record", "--tlp", "green",
+                                                   "--title", "WG on CC 2027 summary record", "--body", "Agreed.",
+                                                   "--comment-window", "90s"}));
+  const auto recordId = record.at("bulletin_id").get<std::string>();
+  CHECK(idsOf(record.at("recipient_ids")).count("rp-expert") == 1);
+  // A summary record is the secretariat's even when bound to a meeting.
+  CHECK(exitOf(concat(my.args, {"send", "--meeting", id, "--summary-record", "--tlp", "green", "--title", "x",
+                                "--body", "x"})) == 2);
+  hub.advanceClock(100'000);
+  REQUIRE(test_support::waitUntil(
+      [&] { return runCliJson(concat(sec.args, {"record-status", recordId})).at("state") == "approved"; },
+      std::chrono::seconds(60), std::chrono::milliseconds(50)));
+
+  // The report, as a delegation member who holds both: JSON and Markdown.
+  const auto report = runCliJson(concat(my.args, {"meeting", "report", id}));
+  CHECK(report.at("meeting_id") == id);
+  REQUIRE(report.at("summary_records").size() == 1);
+  CHECK(report.at("summary_records")[0].at("bulletin_id") == recordId);
+  CHECK(report.at("summary_records")[0].at("state") == "approved");
+  CHECK(report.at("summary_records")[0].at("approval_log_index").get<std::uint64_t>() > 0);
+  REQUIRE(report.at("papers").size() == 1);
+  CHECK(report.at("papers")[0].at("bulletin_id") == paper.at("bulletin_id"));
+  const auto out = home.path() / "report.md";
+  REQUIRE(runCli(concat(my.args, {"meeting", "report", id, "--out", out.string()})).exitCode == 0);
+  std::ifstream f(out);
+  const std::string md((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(md.find("# Report to the SOMTC: WG on CC 2027") != std::string::npos);
+  CHECK(md.find("approved, recorded in the directory log at entry") != std::string::npos);
+  CHECK(md.find("Agenda") != std::string::npos);
+  // Not replaced without --force.
+  CHECK(exitOf(concat(my.args, {"meeting", "report", id, "--out", out.string()})) == 1);
+}
+
+TEST_CASE_METHOD(MeetingWorld,
+                 "Roles: the secretariat records focal points and the chair from an approved record, and the chair "
+                 "proposes an admission",
+                 "[integration][meetings][roles]") {
+  // The decision: a summary record approved by silence.
+  const auto record = runCliJson(concat(sec.args, {"send", "--summary-record", "--to", "members", "--tlp", "green",
+                                                   "--title", "Appointments 2027", "--body",
+                                                   "SG and MY name their SOMTC focal points; MY chairs 2027.",
+                                                   "--comment-window", "90s"}));
+  const auto decision = record.at("bulletin_id").get<std::string>();
+  // Before the decision is in the log, no role can name it.
+  CHECK(runCliJson(concat(sec.args, {"role", "assign", "sg-spf-cyber", "--role", "somtc-focal-point", "--decision",
+                                     decision}),
+                   2)
+            .at("error")
+            .at("code") == "policy-denied");
+  hub.advanceClock(100'000);
+  REQUIRE(test_support::waitUntil(
+      [&] { return runCliJson(concat(sec.args, {"record-status", decision})).at("state") == "approved"; },
+      std::chrono::seconds(60), std::chrono::milliseconds(50)));
+
+  const auto fp = runCliJson(concat(sec.args, {"role", "assign", "sg-spf-cyber", "--role", "somtc-focal-point",
+                                               "--decision", decision}));
+  CHECK(fp.at("log_index").get<std::uint64_t>() > 0);
+  runCliJson(concat(sec.args, {"role", "assign", "my-pdrm-cyber", "--role", "somtc-focal-point", "--decision", decision}));
+  runCliJson(concat(sec.args, {"role", "assign", "my-pdrm-cyber", "--role", "chair", "--term", "2027", "--decision",
+                               decision}));
+  // Refusals: a second focal point for SG, a non-secretariat setting roles,
+  // a partner as chair.
+  CHECK(runCliJson(concat(sec.args, {"role", "assign", "sg-asean-sec", "--role", "somtc-focal-point", "--decision",
+                                     decision}),
+                   2)
+            .at("error")
+            .at("code") == "policy-denied");
+  CHECK(runCliJson(concat(my.args, {"role", "assign", "sg-spf-cyber", "--role", "co-chair", "--term", "2027",
+                                    "--decision", decision}),
+                   2)
+            .at("error")
+            .at("code") == "forbidden");
+  CHECK(runCliJson(concat(sec.args, {"role", "assign", "jp-npa-partner", "--role", "co-chair", "--term", "2027",
+                                     "--decision", decision}),
+                   2)
+            .at("error")
+            .at("code") == "invalid-request");
+
+  // Every client sees the roles from its verified log.
+  const auto dir = runCliJson(concat(jp.args, {"directory"}));
+  std::map<std::string, json> roles;
+  for (const auto& m : dir) roles[m.at("member_id").get<std::string>()] = m.at("wg_roles");
+  REQUIRE(roles.at("my-pdrm-cyber").size() == 2);
+  CHECK(roles.at("sg-spf-cyber")[0].at("role") == "somtc-focal-point");
+  CHECK(roles.at("sg-asean-sec").empty());
+  runCliJson(concat(jp.args, {"verify-log"}));
+
+  // The address reaches exactly the focal points.
+  const auto sent = runCliJson(concat(sec.args, {"send", "--to", "somtc-focal-points", "--tlp", "green", "--category",
+                                                 "other", "--title", "Draft for your comments", "--body", "x"}));
+  CHECK(idsOf(sent.at("recipient_ids")) == std::set<std::string>{"my-pdrm-cyber", "sg-spf-cyber"});
+
+  // The chair proposes a resource-panel admission; a point of contact may not.
+  const auto key = home.path() / "acme.key";
+  runCliJson({"keygen", "--member", "acme-labs", "--out", key.string(), "--kdf", "interactive"});
+  CHECK(runCliJson(concat(sg.args, {"admin", "propose-admission", key.string() + ".pub", "--name", "ACME Labs"}), 2)
+            .at("error")
+            .at("code") == "forbidden");
+  const auto pid = runCliJson(concat(my.args, {"admin", "propose-admission", key.string() + ".pub", "--name",
+                                               "ACME Labs"}))
+                       .at("proposal_id")
+                       .get<std::string>();
+  runCliJson(concat(sg.args, {"approve", pid}));
+  const auto adopted = runCliJson(concat(my.args, {"approve", pid}));
+  CHECK(adopted.at("state") == "adopted");
+  // Every client verifies the admission its chair proposed.
+  runCliJson(concat(jp.args, {"verify-log"}));
+  CHECK(runCliJson(concat(jp.args, {"directory"})).dump().find("acme-labs") != std::string::npos);
+}
