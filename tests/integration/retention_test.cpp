@@ -161,8 +161,11 @@ TEST_CASE("Retention purges exactly what the policy says and the sender's status
   std::uint64_t got = 0;
   rb->downloadBlob(sealedD.id, file.blob.hash(), file.blob.size(), [&](crypto::ByteView bytes) { got += bytes.size(); });
   CHECK(got == file.blob.size());
-  // A purged id is never accepted again.
+  // A purged id is never accepted again (the hub's clock back where A's
+  // createdAt is fresh, so the only reason left is the tombstone).
+  hub.setClockMs(t0 + 1000);
   CHECK(hubRefusal([&] { sc->send(sealedA); }).code() == wire::ErrorCode::EXPIRED);
+  hub.setClockMs(purgeAt);
 
   // The log is untouched; the audit trail keeps every row and adds the batch, counts only.
   CHECK(admin->log(0).entries.size() == logBefore);
