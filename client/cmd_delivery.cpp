@@ -127,7 +127,22 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
   const auto id = bulletinIdArg(ctx, hexId);
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
-  const auto states = conn->status(id);
+  std::int64_t purgedAtMs = 0;
+  const auto states = conn->status(id, &purgedAtMs);
+  if (purgedAtMs != 0) {
+    // Retention purged it: the hub keeps only that it did, and when.
+    if (ctx.out().json()) {
+      ctx.out().document({{"bulletin_id", crypto::toHex(id)},
+                          {"recipients", nlohmann::json::array()},
+                          {"expired", true},
+                          {"purged_at", jsonTime(purgedAtMs)}});
+    } else {
+      ctx.out().line(fmt::format("{}: expired. The hub purged it under its retention policy on {}; it no longer "
+                                 "holds the bulletin, its attachments or the recipients' states.",
+                                 crypto::toHex(id), formatTime(purgedAtMs)));
+    }
+    return ExitOk;
+  }
   const auto checks = checkAckHeads(*conn, id, states, keys);
   if (ctx.out().json()) {
     nlohmann::json list = nlohmann::json::array();
@@ -140,7 +155,8 @@ int runStatus(CliContext& ctx, const std::string& hexId) {
                       {"acknowledged_at", jsonTime(s.ackedAtMs)},
                       {"ack_head", carriedHeadCheckName(checks[i])}});
     }
-    ctx.out().document({{"bulletin_id", crypto::toHex(id)}, {"recipients", list}});
+    ctx.out().document(
+        {{"bulletin_id", crypto::toHex(id)}, {"recipients", list}, {"expired", false}, {"purged_at", nullptr}});
     return ExitOk;
   }
   ctx.out().line(fmt::format("{:<24} {:<13} {:<21} {:<21} {}", "RECIPIENT", "STATE", "QUEUED", "DELIVERED", "ACKNOWLEDGED"));
@@ -191,6 +207,8 @@ delivered at once, and an acknowledged one always has a delivered time (the ack
 time when the hub never handed it out). The log head each recipient's
 acknowledgement carried is checked against your log: a conflict is a FORK
 (exit 3, see focal verify-log); "unconfirmed" or "invalid" heads are noted.
+A bulletin the hub purged under its retention policy (focal.toml [retention])
+shows as expired, with the time of the purge.
 
 Example:
   focal status 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e)");

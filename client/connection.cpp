@@ -528,11 +528,12 @@ std::uint32_t Connection::ack(std::span<const crypto::BulletinId> ids, std::span
   return removed;
 }
 
-std::vector<RecipientState> Connection::status(const crypto::BulletinId& bulletin) {
+std::vector<RecipientState> Connection::status(const crypto::BulletinId& bulletin, std::int64_t* purgedAtMs) {
   requireAuthenticated();
   auto build = [&](auto f) { f.initStatus().setBulletinId(protocol::kjBytes(bulletin.view())); };
-  return request(W::STATUS, "status", build, [](Root r) {
+  return request(W::STATUS, "status", build, [purgedAtMs](Root r) {
     std::vector<RecipientState> out;
+    if (purgedAtMs != nullptr) *purgedAtMs = r.getStatus().getPurgedAtMs();
     for (auto s : r.getStatus().getRecipients()) {
       const auto head = protocol::view(s.getAckHead());
       out.push_back(RecipientState{std::string(protocol::view(s.getMemberId())), s.getState(), s.getQueuedAtMs(),

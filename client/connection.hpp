@@ -228,7 +228,10 @@ class Connection {
   // carries its sealed head (batches of MaxAckBatchWithHeads). Returns how
   // many queue entries the hub removed.
   std::uint32_t ack(std::span<const crypto::BulletinId> ids, std::span<const crypto::Bytes> sealedHeads = {});
-  std::vector<RecipientState> status(const crypto::BulletinId& id);
+  // Each recipient's state. A bulletin the hub purged under its retention
+  // policy has none, and *purgedAtMs (when given) is set to the purge time
+  // (else 0).
+  std::vector<RecipientState> status(const crypto::BulletinId& id, std::int64_t* purgedAtMs = nullptr);
   DirectoryListing directory();
   LogPageResult log(std::uint64_t from, std::uint32_t limit = protocol::MaxLogPage);
   // Sets the event's position (log v2, PROTOCOL.md §11.1) from the verified

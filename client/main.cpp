@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
   } catch (const HubError& e) {
     out.error(e.codeName(), e.hubMessage().empty() ? e.codeName() : e.hubMessage());
     // One exit code for not-found, whether the hub or the client found nothing.
-    return e.code() == focal::wire::ErrorCode::NOT_FOUND ? ExitNotFound : ExitRefused;
+    return e.code() == focal::wire::ErrorCode::NOT_FOUND || e.code() == focal::wire::ErrorCode::EXPIRED ? ExitNotFound
+                                                                                                    : ExitRefused;
   } catch (const StaleHeadError& e) {
     // A verification failure (exit 3) with its own code: the head is too old.
     out.error("stale-head", e.what());

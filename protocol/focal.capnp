@@ -40,6 +40,7 @@ enum ErrorCode {
   timeout @18;            # you did not finish a step within its deadline
   tooLarge @19;           # bulletin, recipient list or attachment over its limit
   stalePosition @20;      # a log event signed for another place in the log: re-sync and sign again
+  expired @21;            # the bulletin was purged under the hub's retention policy (PROTOCOL.md §10.1)
 }
 
 struct Error {
@@ -453,7 +454,11 @@ struct RecipientStatus {
   ackedAtMs @4 :Int64;          # 0 = never
   ackHead @5 :Data;             # the sealed CarriedHead the recipient's ack carried for this bulletin; empty = none
 }
-struct DeliveryStatus { bulletinId @0 :Data; recipients @1 :List(RecipientStatus); }
+struct DeliveryStatus {
+  bulletinId @0 :Data;
+  recipients @1 :List(RecipientStatus);
+  purgedAtMs @2 :Int64;         # non-zero: purged under the hub's retention policy at this time; recipients empty
+}
 
 struct DirectoryQuery {}
 struct DirectoryMember {

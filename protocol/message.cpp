@@ -432,6 +432,7 @@ const char* errorName(wire::ErrorCode code) {
     case C::TIMEOUT: return "timeout";
     case C::TOO_LARGE: return "too-large";
     case C::STALE_POSITION: return "stale-position";
+    case C::EXPIRED: return "expired";
   }
   return "unknown-error";  // a code from a newer peer
 }

@@ -161,7 +161,8 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
 
   for (auto&& [key, node] : root) {
     const auto k = key.str();
-    if (k != "hub" && k != "tls" && k != "limits" && k != "working_group" && k != "metrics" && k != "log") {
+    if (k != "hub" && k != "tls" && k != "limits" && k != "working_group" && k != "metrics" && k != "log" &&
+        k != "retention") {
       return unexpected(fmt::format("{}: unknown section or key '{}'", where(sourceName, key.source()), k));
     }
   }
@@ -296,6 +297,29 @@ Expected<Config, std::string> parseConfig(std::string_view text, const std::stri
   }
   if (!err.empty()) return unexpected(err);
 
+  if (const toml::table* retention = sectionOf(root, "retention", sourceName, err); retention != nullptr) {
+    for (auto&& [key, node] : *retention) {
+      const auto* name = std::find(RetentionPolicy::LevelNames.begin(), RetentionPolicy::LevelNames.end(), key.str());
+      if (name == RetentionPolicy::LevelNames.end()) {
+        return unexpected(fmt::format("{}: unknown TLP level '{}' in [retention] (clear, green, amber, amber-strict, "
+                                      "red)",
+                                      where(sourceName, key.source()), key.str()));
+      }
+      const toml::table* level = node.as_table();
+      if (level == nullptr) {
+        return unexpected(fmt::format("{}: retention.{} must be a table ([retention.{}])",
+                                      where(sourceName, node.source()), key.str(), key.str()));
+      }
+      RetentionRule& rule = c.retention.rules[static_cast<std::size_t>(name - RetentionPolicy::LevelNames.begin())];
+      const std::string section = "retention." + std::string(key.str());
+      err = readSection(sourceName, *level, section,
+                        {{"acknowledged_days", integerInto(rule.acknowledgedDays, 0, RetentionPolicy::MaxDays)},
+                         {"unacknowledged_days", integerInto(rule.unacknowledgedDays, 0, RetentionPolicy::MaxDays)}});
+      if (!err.empty()) return unexpected(err + " (days after acceptance; 0 = never)");
+    }
+  }
+  if (!err.empty()) return unexpected(err);
+
   for (auto* p : {&c.database, &c.signingKey, &c.tlsCertificate, &c.tlsPrivateKey}) {
     if (p->is_relative()) *p = baseDir / *p;
   }
@@ -397,7 +421,14 @@ level = {}
 # To add a state, add it here and restart focald; the change is written to
 # the audit trail. Consent is computed from the signed log, not from here.
 member_states = [{}]
-)",
+
+# How long bulletins and their attachments are kept, per TLP level, in days
+# after the hub accepted them: acknowledged_days once every recipient has
+# acknowledged, unacknowledged_days otherwise; 0 = never purged. Then the
+# sender's focal status says expired. The directory log, the audit trail
+# and an open summary-record procedure are never purged. See
+# docs/operations.md "Retention"; focald purge DIR --dry-run shows what is due.
+{})",
       tomlString(c.hubId), tomlString(formatListenAddress(c.listenHost, c.listenPort)),
       tomlString(c.database.string()), tomlString(c.signingKey.string()),
       tomlString(formatSealV1Until(c.limits.sealV1RefusedFromMs)), tomlString(c.tlsCertificate.string()),
@@ -412,6 +443,16 @@ member_states = [{}]
         std::string list;
         for (const auto& st : c.memberStates) list += (list.empty() ? "" : ", ") + tomlString(st);
         return list;
+      }(),
+      [&] {
+        std::string out;
+        for (std::size_t i = 0; i < RetentionPolicy::Levels; ++i) {
+          out += fmt::format("[retention.{}]\nacknowledged_days = {}\nunacknowledged_days = {}\n",
+                             RetentionPolicy::LevelNames[i], c.retention.rules[i].acknowledgedDays,
+                             c.retention.rules[i].unacknowledgedDays);
+          if (i + 1 < RetentionPolicy::Levels) out += "\n";
+        }
+        return out;
       }());
 }
 

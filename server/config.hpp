@@ -9,6 +9,7 @@
 
 #include "crypto/expected.hpp"
 #include "protocol/limits.hpp"
+#include "server/retention.hpp"
 
 #include <cstdint>
 #include <chrono>
@@ -107,6 +108,10 @@ struct Config {
   // it follows from the signed log alone (PROTOCOL.md §12), so every client
   // computes it as the hub does.
   std::vector<std::string> memberStates = defaultMemberStates();
+  // [retention]: per TLP level, [retention.LEVEL] acknowledged_days and
+  // unacknowledged_days (0 = never); a level not named keeps the default
+  // (RetentionPolicy::DefaultRule).
+  RetentionPolicy retention;
   static std::vector<std::string> defaultMemberStates() {
     return {"BN", "ID", "KH", "LA", "MM", "MY", "PH", "SG", "TH", "VN"};
   }

@@ -162,6 +162,7 @@ Bytes status(std::uint64_t id, const crypto::BulletinId& bulletinId, const Bulle
   return serverFrame(id, [&](wire::ServerFrame::Builder f) {
     auto s = f.initStatus();
     s.setBulletinId(kjBytes(bulletinId.view()));
+    s.setPurgedAtMs(st.purgedAtMs);
     auto list = s.initRecipients(static_cast<capnp::uint>(st.recipients.size()));
     for (capnp::uint i = 0; i < list.size(); ++i) {
       const auto& r = st.recipients[i];

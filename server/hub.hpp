@@ -151,6 +151,9 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
   // How often the silence procedure looks for comment deadlines that
   // passed (SilenceProcedure::setPoll).
   void setDeadlinePoll(std::chrono::milliseconds every) { silence_.setPoll(every); }
+  // How often garbage and retention purges run (PurgeInterval; tests under
+  // a test clock poll faster).
+  void setPurgePoll(std::chrono::milliseconds every) { purgeEvery_ = every; }
 
  private:
   static net::awaitable<void> acceptLoop(Hub* hub);
@@ -160,6 +163,9 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
   void releaseSource(const std::string& source);
   static net::awaitable<void> flushDelivered(Hub* hub);
   static net::awaitable<void> purgeLoop(Hub* hub);
+  // Retention (focal.toml [retention]): batches of Store::purgeExpired, one
+  // commit each, until nothing is due.
+  static net::awaitable<void> purgeRetention(Hub* hub, std::int64_t nowMs);
   static net::awaitable<void> heartbeatLoop(Hub* hub);
   static net::awaitable<void> drain(Hub* hub);
 
@@ -192,6 +198,7 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
   SessionContext sessionContext_;
 
   bool stopping_ = false;
+  std::chrono::milliseconds purgeEvery_ = PurgeInterval;
   std::uint64_t nextSessionId_ = 1;
   std::size_t connections_ = 0;
   // The hub's own writes in flight (delivered marks; the silence

@@ -20,11 +20,13 @@
 #include "server/logging.hpp"
 #include "server/metrics_http.hpp"
 #include "server/net.hpp"
+#include "server/purge_command.hpp"
 #include "server/startup.hpp"
 #include "server/store.hpp"
 #include "server/tls.hpp"
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -34,6 +36,7 @@
 #endif
 
 #include <csignal>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <cstdio>
@@ -196,6 +199,91 @@ int initCommand(const InitOptions& options, bool json) {
   return 0;
 }
 
+void reportError(bool json, std::string_view code, const std::string& message);
+
+// An ISO 8601 UTC time, or null for 0 (docs/json.md, as focal's times).
+nlohmann::json isoTime(std::int64_t unixMs) {
+  if (unixMs <= 0) return nullptr;
+  const auto t = static_cast<std::time_t>(unixMs / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(unixMs % 1000));
+  return std::string(buf);
+}
+
+int purgeCommand(const fs::path& dir, bool dryRun, const std::string& asOf, bool json) {
+  std::int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  if (!asOf.empty()) {
+    // A day (its end: everything due during it counts) or a UTC time.
+    std::optional<std::int64_t> at;
+    if (const auto next = parseSealV1Until(asOf)) at = *next - 1;
+    int y = 0;
+    unsigned mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    char z = 0, tail = 0;
+    if (!at && asOf.size() == 20 &&
+        std::sscanf(asOf.c_str(), "%4d-%2u-%2uT%2u:%2u:%2u%c%c", &y, &mo, &d, &h, &mi, &sec, &z, &tail) == 7 &&
+        z == 'Z' && h < 24 && mi < 60 && sec < 60) {
+      if (const auto day = parseSealV1Until(asOf.substr(0, 10))) {
+        at = *day - 86'400'000 + (std::int64_t{h} * 3600 + std::int64_t{mi} * 60 + sec) * 1000;
+      }
+    }
+    if (!at) {
+      reportError(json, "usage", "--as-of " + asOf + ": give a day YYYY-MM-DD or a time YYYY-MM-DDTHH:MM:SSZ (UTC)");
+      return ExitProblems;  // usage
+    }
+    nowMs = *at;
+  }
+  PurgeReport r;
+  try {
+    r = purgeHub(dir, dryRun, nowMs);
+  } catch (const HubLockHeld& e) {
+    reportError(json, "hub-running", e.what());
+    return ExitProblems;
+  }
+  std::uint64_t bytes = 0;
+  for (const auto& l : r.tally.levels) bytes += l.attachmentBytes;
+  if (json) {
+    nlohmann::json levels = nlohmann::json::array();
+    for (std::size_t i = 0; i < RetentionPolicy::Levels; ++i) {
+      const auto& l = r.tally.levels[i];
+      levels.push_back({{"level", RetentionPolicy::LevelNames[i]},
+                        {"bulletins", l.bulletins},
+                        {"acknowledged", l.acknowledged},
+                        {"oldest_accepted_at", isoTime(l.oldestAcceptedMs)},
+                        {"attachment_bytes", l.attachmentBytes}});
+    }
+    std::cout << nlohmann::json{{"dry_run", dryRun},
+                                {"as_of", isoTime(nowMs)},
+                                {"levels", levels},
+                                {"bulletins", r.tally.bulletins()},
+                                {"attachments", r.tally.blobs},
+                                {"attachment_bytes", bytes},
+                                {"batches", r.batches}}
+                     .dump(2)
+              << std::endl;
+    return 0;
+  }
+  std::cout << (dryRun ? "Due under focal.toml [retention] as of " : "Purged under focal.toml [retention] as of ")
+            << isoTime(nowMs).get<std::string>() << (dryRun ? " (dry run: nothing removed)" : "") << ":\n";
+  std::cout << fmt::format("  {:<13} {:>10} {:>13}  {:<21} {:>17}\n", "LEVEL", "BULLETINS", "ACKNOWLEDGED", "OLDEST",
+                           "ATTACHMENT BYTES");
+  for (std::size_t i = 0; i < RetentionPolicy::Levels; ++i) {
+    const auto& l = r.tally.levels[i];
+    const auto oldest = isoTime(l.oldestAcceptedMs);
+    std::cout << fmt::format("  {:<13} {:>10} {:>13}  {:<21} {:>17}\n", RetentionPolicy::LevelNames[i], l.bulletins,
+                             l.acknowledged, oldest.is_null() ? "-" : oldest.get<std::string>(), l.attachmentBytes);
+  }
+  std::cout << "Total: " << r.tally.bulletins() << " bulletins, " << r.tally.blobs << " attachments, " << bytes
+            << " attachment bytes" << (dryRun ? " would go." : " removed, in " + std::to_string(r.batches) +
+                                                               " batches (one retention.purge audit row each).")
+            << std::endl;
+  return 0;
+}
+
 // focald's exit codes (also in `focald --help`).
 constexpr int ExitFailure = 1;  // a failure at run time: I/O, key, database, TLS
 constexpr int ExitUsage = 2;    // bad arguments, unknown command or option, invalid configuration
@@ -343,7 +431,10 @@ int runCommand(const RunOptions& options) {
   const std::string metricsHost = cfg.metricsHost;
   const std::uint16_t metricsPort = cfg.metricsPort;
   Hub hub(io, std::move(cfg), clock, store, commits, std::move(directory), std::move(hubKey), tls);
-  if (testClock) hub.setDeadlinePoll(std::chrono::milliseconds(100));
+  if (testClock) {
+    hub.setDeadlinePoll(std::chrono::milliseconds(100));
+    hub.setPurgePoll(std::chrono::milliseconds(100));
+  }
   // Bound before anything starts: a taken port stops focald here (exit 1).
   std::unique_ptr<MetricsServer> metrics;
   if (metricsEnabled) metrics = bindMetrics(metricsHost, metricsPort, hub, commits);
@@ -505,6 +596,28 @@ int main(int argc, char** argv) {
       "directory beside NEWDIR, which is renamed to NEWDIR only when nothing is wrong. Exit 2 on a problem,\n"
       "one line each; nothing is left behind.");
 
+  fs::path purgeDir;
+  bool purgeDryRun = false;
+  std::string purgeAsOf;
+  auto* purgeCmd = app.add_subcommand(
+      "purge", "Apply focal.toml [retention] to the hub in DIR now (hub stopped), or show what is due (--dry-run)");
+  purgeCmd->add_option("DIR", purgeDir, "Hub directory")->required();
+  purgeCmd->add_flag("--dry-run", purgeDryRun,
+                     "Only show what would go, per TLP level (read only; the hub may be running)");
+  auto* asOfOpt = purgeCmd->add_option("--as-of", purgeAsOf,
+                                       "With --dry-run: what will be due by then: a day YYYY-MM-DD (its end) or a time "
+                                       "YYYY-MM-DDTHH:MM:SSZ, UTC");
+  purgeCmd->add_flag("--json", json, "Print the result as one JSON object (docs/json.md)");
+  purgeCmd->footer(
+      "The running hub applies [retention] itself every hour, in bounded batches, each audited; this command\n"
+      "does the same offline and refuses while focald runs on DIR. Purged: bulletins past their level's\n"
+      "acknowledged_days or unacknowledged_days, with their queue entries and the attachments no other\n"
+      "bulletin refers to; the sender's focal status then says expired. Never purged: the directory log, the\n"
+      "audit trail, a summary record whose silence procedure is open.\n"
+      "Example:\n"
+      "  focald purge /var/lib/focal --dry-run --as-of 2027-03-31\n"
+      "  systemctl stop focald && focald purge /var/lib/focal && systemctl start focald");
+
   fs::path runDir;
   std::string logLevel = "info";
   std::string listen;
@@ -547,6 +660,13 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(logLevel));
 
     if (*checkCmd) return checkCommand(checkDir);
+    if (*purgeCmd) {
+      if (*asOfOpt && !purgeDryRun) {
+        reportError(json, "usage", "--as-of goes with --dry-run: a purge removes only what is due now");
+        return ExitUsage;
+      }
+      return purgeCommand(purgeDir, purgeDryRun, purgeAsOf, json);
+    }
     if (*backupCmd) {
       const auto r = backupHub(backupDir, backupOut);
       std::cout << "Backup of " << backupDir.string() << " in " << backupOut.string() << ": " << r.logEntries
@@ -607,7 +727,7 @@ int main(int argc, char** argv) {
     return runCommand(RunOptions{runDir, listen, testClock,
                                  logLevelOpt->count() > 0 ? std::optional<std::string>(logLevel) : std::nullopt});
   } catch (const std::exception& e) {
-    reportError(json && *initCmd, "failure", e.what());
+    reportError(json && (*initCmd || *purgeCmd), "failure", e.what());
     return ExitFailure;
   }
 }

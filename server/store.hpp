@@ -34,7 +34,7 @@ namespace focal::server {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 7;
+  static constexpr int SchemaVersion = 8;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -176,6 +176,28 @@ class Store {
   // GarbageAgeMs. Returns the number of uploads removed.
   static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
 
+  // ---- retention (store_retention.cpp) ---------------------------------------------
+  // The audit event of a purge batch; its detail holds counts only.
+  static constexpr const char* RetentionAuditEvent = "retention.purge";
+  // One purge batch removes at most this many bulletins and, beyond its
+  // first bulletin, this many attachment bytes: a batch is one commit on
+  // the writer thread, and other writes wait behind it.
+  static constexpr std::size_t PurgeBatchBulletins = 100;
+  static constexpr std::uint64_t MaxPurgeBatchBytes = 256ull * 1024 * 1024;
+  // Purges up to `maxBulletins` bulletins `policy` says are due at `nowMs`
+  // (oldest first per TLP level): each with its queue entries, ack heads,
+  // attachment links, forwards, permissions, retraction, comments and
+  // closed summary-record row, the blobs no remaining bulletin refers to,
+  // a tombstone in expired_bulletins, and one audit row for the batch.
+  // `more`: the batch stopped at a bound and more is due.
+  static RetentionTally purgeExpired(sqlite::Database& db, const RetentionPolicy& policy, std::int64_t nowMs,
+                                     std::size_t maxBulletins = PurgeBatchBulletins);
+  // What purgeExpired would remove at `nowMs`, all batches together; reads
+  // only (a read-only connection will do, the hub may be running).
+  static RetentionTally retentionDue(sqlite::Database& db, const RetentionPolicy& policy, std::int64_t nowMs);
+  // The tombstone of a bulletin retention purged (either connection).
+  static std::optional<ExpiredBulletin> expiredBulletin(sqlite::Database& db, const crypto::BulletinId& id);
+
   // ---- reads (io thread, read-only connection) -----------------------------------
 
   explicit Store(sqlite::Database reader) : db_(std::move(reader)) {}
@@ -248,6 +270,7 @@ Result<Ok> execute(sqlite::Database& db, const MarkDelivered& c);
 Result<UploadRow> execute(sqlite::Database& db, const BeginUpload& c);
 Result<ChunkOutcome> execute(sqlite::Database& db, const AppendChunk& c);
 Result<std::uint64_t> execute(sqlite::Database& db, const PurgeGarbage& c);
+Result<RetentionTally> execute(sqlite::Database& db, const PurgeExpired& c);
 Result<Ok> execute(sqlite::Database& db, const AppendLogEntry& c);
 Result<Ok> execute(sqlite::Database& db, const RefreshHead& c);
 Result<Ok> execute(sqlite::Database& db, const StoreCosignature& c);

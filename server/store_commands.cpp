@@ -31,6 +31,10 @@ Result<ChunkOutcome> execute(sqlite::Database& db, const AppendChunk& c) {
 
 Result<std::uint64_t> execute(sqlite::Database& db, const PurgeGarbage& c) { return Store::purgeGarbage(db, c.nowMs); }
 
+Result<RetentionTally> execute(sqlite::Database& db, const PurgeExpired& c) {
+  return Store::purgeExpired(db, c.policy, c.nowMs);
+}
+
 Result<Ok> execute(sqlite::Database& db, const AppendLogEntry& c) { return Store::appendLogEntry(db, *c.entry, *c.head); }
 Result<Ok> execute(sqlite::Database& db, const StoreCosignature& c) {
   return Store::storeCosignature(db, c.size, *c.cosignature);

@@ -106,6 +106,15 @@ struct PurgeGarbage {
   std::int64_t nowMs = 0;
 };
 
+// One retention batch (Store::purgeExpired). Essential: it frees space,
+// so it runs in low-space mode too.
+struct PurgeExpired {
+  using Reply = RetentionTally;
+  static constexpr WriteClass writeClass = WriteClass::Essential;
+  RetentionPolicy policy;
+  std::int64_t nowMs = 0;
+};
+
 // ---- directory log and audit trail (store_log.cpp) -------------------------------------
 
 // Appends a log entry and the head signed for the new size.

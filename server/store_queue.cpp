@@ -62,6 +62,13 @@ Result<SendOutcome> Store::insertBulletin(sqlite::Database& db, const NewBulleti
                   "bulletin " + crypto::toHex(b.id) + " was already accepted with different bytes");
     }
   }
+  // SECURITY/retention: a purged id is never stored again (a resend would
+  // bring back what the policy removed, and queue it to every recipient).
+  if (auto gone = expiredBulletin(db, b.id)) {
+    return fail(wire::ErrorCode::EXPIRED, "bulletin " + crypto::toHex(b.id) +
+                                              " was purged under the hub's retention policy; its id is not accepted "
+                                              "again (send it as a new bulletin)");
+  }
 
   std::vector<std::int64_t> blobIds;
   blobIds.reserve(b.attachments.size());
@@ -282,7 +289,14 @@ std::optional<BulletinStatus> Store::status(const crypto::BulletinId& id) {
   {
     auto s = db_.prepare("SELECT sender_id FROM bulletins WHERE id = ?1");
     s->bind(1, id.view());
-    if (!s->step()) return std::nullopt;
+    if (!s->step()) {
+      // A bulletin retention purged answers with its tombstone.
+      auto gone = expiredBulletin(db_, id);
+      if (!gone) return std::nullopt;
+      out.senderId = gone->senderId;
+      out.purgedAtMs = gone->purgedAtMs;
+      return out;
+    }
     out.senderId = s->columnText(0);
   }
   auto s = db_.prepare(

@@ -10,6 +10,18 @@ namespace focal::server {
 
 using namespace store_detail;
 
+namespace {
+
+// A record about a bulletin retention purged while the request was on its
+// way to the writer (the service checked it on the read connection).
+std::optional<HubError> purgedMeanwhile(sqlite::Database& db, const crypto::BulletinId& id) {
+  if (!Store::expiredBulletin(db, id)) return std::nullopt;
+  return HubError{wire::ErrorCode::EXPIRED,
+                  "bulletin " + crypto::toHex(id) + " was purged under the hub's retention policy", 0};
+}
+
+}  // namespace
+
 Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForward& f) {
   auto duplicate = [&] { return "forward " + crypto::toHex(f.forwardId) + " exists with other bytes"; };
   if (auto again = storedAgain(db,
@@ -17,6 +29,7 @@ Result<RecordOutcome> Store::insertForward(sqlite::Database& db, const NewForwar
                                f.forwardId.view(), std::nullopt, f.record, duplicate)) {
     return std::move(*again);
   }
+  if (auto gone = purgedMeanwhile(db, f.bulletinId)) return fail(std::move(*gone));
   {
     // Checked here, in the writer's transaction, and not only on the read
     // connection before the job was queued: a retraction committed in
@@ -97,6 +110,7 @@ Result<RecordOutcome> Store::insertRetraction(sqlite::Database& db, const NewRet
                                r.bulletinId.view(), std::nullopt, r.record, duplicate)) {
     return std::move(*again);
   }
+  if (auto gone = purgedMeanwhile(db, r.bulletinId)) return fail(std::move(*gone));
   {
     auto s = db.prepare("INSERT INTO retractions(bulletin_id, body, signature, recorded_at_ms) VALUES(?1, ?2, ?3, ?4)");
     s->bind(1, r.bulletinId.view()).bind(2, r.record.body).bind(3, r.record.signature).bind(4, r.recordedAtMs);

@@ -142,7 +142,8 @@ constexpr const char* QueueRecordColumnsSql = R"sql(
 // and in version 1 neither forward nor retraction.
 //
 // Version 4 (for the writer's cost per delivery):
-// - seq without AUTOINCREMENT. No row is ever deleted (an ack sets
+// - seq without AUTOINCREMENT. No row is deleted but by retention (v7),
+//   which never deletes the newest (an ack sets
 //   acked_at_ms; status reads the rows), so max(seq) + 1, which SQLite gives
 //   a new row, is above every seq ever handed out, as AUTOINCREMENT made
 //   sure at the price of reading and rewriting sqlite_sequence (a page of
@@ -235,7 +236,25 @@ CREATE TABLE decision_heads(
 ) WITHOUT ROWID;
 )sql";
 
-// Version 7: the working group's meetings (PROTOCOL.md §12.8): the signed
+// Version 7: retention (store_retention.cpp). expired_bulletins: the
+// tombstone of each bulletin retention purged (no content, no recipients;
+// about 60 bytes each, never purged itself), so status answers expired and
+// the id is never accepted again. bulletins_retention: the purge pass
+// reads only the bulletins old enough to be due, without reading their
+// rows (whose ciphertext comes before accepted_at_ms).
+constexpr const char* RetentionSql = R"sql(
+CREATE TABLE expired_bulletins(
+  bulletin_id    BLOB PRIMARY KEY CHECK (length(bulletin_id) = 16),
+  sender_id      TEXT NOT NULL,
+  tlp            INTEGER NOT NULL,
+  accepted_at_ms INTEGER NOT NULL,
+  purged_at_ms   INTEGER NOT NULL,
+  acknowledged   INTEGER NOT NULL CHECK (acknowledged IN (0, 1))
+) WITHOUT ROWID;
+CREATE INDEX bulletins_retention ON bulletins(tlp, accepted_at_ms);
+)sql";
+
+// Version 8: the working group's meetings (PROTOCOL.md §12.8): the signed
 // record, with the columns the hub reads without parsing it.
 constexpr const char* MeetingsSql = R"sql(
 CREATE TABLE meetings(
@@ -252,7 +271,7 @@ CREATE TABLE meetings(
 // Rebuilds the queue table as `version` had it, copying `columns` of
 // every entry, each keeping its seq: a client's fetch cursor from before
 // the upgrade still points where it did. The largest seq is the largest
-// ever handed out (rows are never deleted), so new entries follow it.
+// ever handed out (retention never deletes the newest), so new entries follow it.
 void rebuildQueue(sqlite::Database& db, int version, const std::string& columns) {
   db.exec("DROP INDEX deliveries_queue; ALTER TABLE deliveries RENAME TO deliveries_old;");
   db.exec(queueSql(version).c_str());
@@ -283,7 +302,9 @@ void addCosignatures(sqlite::Database& db) { db.exec(CosignaturesSql); }
 // Version 5 -> 6: heads carried beside acks and decisions.
 void addCarriedHeads(sqlite::Database& db) { db.exec(CarriedHeadsSql); }
 
-// Version 6 -> 7: meetings.
+// Version 6 -> 7: retention's tombstones and index.
+void addRetention(sqlite::Database& db) { db.exec(RetentionSql); }
+// Version 7 -> 8: meetings.
 void addMeetings(sqlite::Database& db) { db.exec(MeetingsSql); }
 
 struct MigrationStep {
@@ -297,7 +318,8 @@ constexpr MigrationStep MigrationSteps[] = {
     {3, leanQueue},
     {4, addCosignatures},
     {5, addCarriedHeads},
-    {6, addMeetings},
+    {6, addRetention},
+    {7, addMeetings},
 };
 static_assert(std::size(MigrationSteps) == Store::SchemaVersion - 1, "one migration step per schema version");
 
@@ -325,6 +347,7 @@ void Store::createSchema(sqlite::Database& db, int version) {
     db.exec(ConsensusSql);
     db.exec(CosignaturesSql);
     db.exec(CarriedHeadsSql);
+    db.exec(RetentionSql);
     db.exec(MeetingsSql);
     db.setUserVersion(SchemaVersion);
   } else {

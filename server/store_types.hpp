@@ -8,6 +8,7 @@
 #include "crypto/types.hpp"
 #include "protocol/witness.hpp"
 #include "server/hub_error.hpp"
+#include "server/retention.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -222,6 +223,18 @@ struct DeliveredMark {
 struct BulletinStatus {
   std::string senderId;
   std::vector<RecipientState> recipients;  // sorted by member id
+  // Non-zero: retention purged the bulletin at this time (recipients empty).
+  std::int64_t purgedAtMs = 0;
+};
+
+// The tombstone retention leaves of a purged bulletin (expired_bulletins):
+// no content, no recipients.
+struct ExpiredBulletin {
+  std::string senderId;
+  std::int64_t tlp = 0;
+  std::int64_t acceptedAtMs = 0;
+  std::int64_t purgedAtMs = 0;
+  bool acknowledged = false;  // every recipient had acknowledged it
 };
 
 struct UploadRow {

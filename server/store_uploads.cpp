@@ -6,7 +6,10 @@
 #include "server/store_internal.hpp"
 #include "protocol/limits.hpp"
 
+#include <fmt/chrono.h>
+
 #include <algorithm>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 
@@ -107,7 +110,18 @@ Result<BlobSlice> Store::download(std::string_view memberId, const crypto::Bulle
         "SELECT b.sender_id = ?2 OR EXISTS(SELECT 1 FROM deliveries d WHERE d.bulletin_id = b.id AND "
         "d.member_id = ?2) FROM bulletins b WHERE b.id = ?1");
     s->bind(1, id.view()).bind(2, memberId);
-    if (!s->step() || s->columnInt(0) == 0) return hidden();
+    if (!s->step()) {
+      // A purged bulletin says so to whoever names its id (an unguessable
+      // 128-bit value its parties saw): its recipients learn why the
+      // attachment is gone. The tombstone holds no content.
+      if (auto gone = expiredBulletin(db_, id)) {
+        return fail(wire::ErrorCode::EXPIRED,
+                    "bulletin " + crypto::toHex(id) + " and its attachments were purged under the hub's retention "
+                    "policy on " + fmt::format("{:%Y-%m-%d %H:%M} UTC", fmt::gmtime(static_cast<std::time_t>(gone->purgedAtMs / 1000))));
+      }
+      return hidden();
+    }
+    if (s->columnInt(0) == 0) return hidden();
   }
   std::int64_t blobId = 0;
   std::uint64_t total = 0;

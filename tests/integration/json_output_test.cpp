@@ -287,6 +287,9 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
                                {});
   checkDocument("focald init", parseOut(init, 0, "focald init"));
   checkDocument("Errors", parseOut(runProcess({FOCALD_PATH, "init", "--json"}), 2, "focald init (no DIR)"));
+  checkDocument("focald purge", parseOut(runProcess({FOCALD_PATH, "purge", (spare.path() / "hub").string(), "--dry-run",
+                                                    "--as-of", "2099-12-31", "--json"}),
+                                         0, "focald purge --dry-run"));
 
   Hub hub;
   TempDir home;

@@ -144,3 +144,47 @@ TEST_CASE("a listen host with brackets or spaces inside is refused, so every acc
     CHECK(again->port == a->port);
   }
 }
+
+TEST_CASE("retention is read per TLP level with conservative defaults and absurd values refused by key",
+          "[server][config][retention]") {
+  auto defaults = parseConfig(Minimal, "focal.toml", "/srv/hub");
+  REQUIRE(defaults.ok());
+  for (const auto& rule : defaults->retention.rules) {
+    CHECK(rule.acknowledgedDays == RetentionPolicy::DefaultRule.acknowledgedDays);
+    CHECK(rule.unacknowledgedDays == RetentionPolicy::DefaultRule.unacknowledgedDays);
+  }
+  auto set = parseConfig(std::string(Minimal) +
+                             "\n[retention.amber-strict]\nacknowledged_days = 30\nunacknowledged_days = 0\n"
+                             "[retention.red]\nacknowledged_days = 7\n",
+                         "focal.toml", "/srv/hub");
+  REQUIRE(set.ok());
+  CHECK(set->retention.rules[3].acknowledgedDays == 30);
+  CHECK(set->retention.rules[3].unacknowledgedDays == 0);  // never
+  CHECK(set->retention.rules[4].acknowledgedDays == 7);
+  CHECK(set->retention.rules[4].unacknowledgedDays == RetentionPolicy::DefaultRule.unacknowledgedDays);
+  CHECK(set->retention.rules[0].acknowledgedDays == RetentionPolicy::DefaultRule.acknowledgedDays);
+
+  const auto refused = [](const std::string& extra) {
+    auto c = parseConfig(std::string(Minimal) + "\n" + extra + "\n", "focal.toml", "/srv/hub");
+    REQUIRE_FALSE(c.ok());
+    return c.error();
+  };
+  CHECK_THAT(refused("[retention.amber]\nacknowledged_days = -1"),
+             Catch::Contains("retention.amber.acknowledged_days") && Catch::Contains("out of range"));
+  CHECK_THAT(refused("[retention.green]\nunacknowledged_days = 100000"),
+             Catch::Contains("retention.green.unacknowledged_days") && Catch::Contains("36500"));
+  CHECK_THAT(refused("[retention.green]\nunacknowledged_days = \"30d\""), Catch::Contains("expected an integer"));
+  CHECK_THAT(refused("[retention.amber]\nacknowleged_days = 3"), Catch::Contains("unknown key 'acknowleged_days'"));
+  CHECK_THAT(refused("[retention.white]\nacknowledged_days = 3"), Catch::Contains("unknown TLP level 'white'"));
+  CHECK_THAT(refused("[retention]\namber = 3"), Catch::Contains("retention.amber must be a table"));
+}
+
+TEST_CASE("renderConfig writes the retention policy and it parses back", "[server][config][retention]") {
+  Config c;
+  c.retention.rules[2] = RetentionRule{45, 120};
+  auto back = parseConfig(renderConfig(c), "focal.toml", "/d");
+  REQUIRE(back.ok());
+  CHECK(back->retention.rules[2].acknowledgedDays == 45);
+  CHECK(back->retention.rules[2].unacknowledgedDays == 120);
+  CHECK(back->retention.rules[4].acknowledgedDays == RetentionPolicy::DefaultRule.acknowledgedDays);
+}

@@ -326,9 +326,17 @@ TEST_CASE("a version 1 database migrates one numbered step at a time to exactly 
   CHECK(schemaOf(db).count("ack_heads") == 1);
   CHECK(schemaOf(db).count("decision_heads") == 1);
 
-  // Step 6 -> 7: the working group's meetings.
-  CHECK(schemaOf(db).count("meetings") == 0);
+  // Step 6 -> 7: retention's tombstones and the index its pass reads.
+  CHECK(schemaOf(db).count("expired_bulletins") == 0);
   REQUIRE(Store::migrate(db, 7));
+  CHECK(db.userVersion() == 7);
+  queueIntact();
+  CHECK(schemaOf(db).count("expired_bulletins") == 1);
+  CHECK(schemaOf(db).count("bulletins_retention") == 1);
+
+  // Step 7 -> 8: the working group's meetings.
+  CHECK(schemaOf(db).count("meetings") == 0);
+  REQUIRE(Store::migrate(db, 8));
   CHECK(db.userVersion() == Store::SchemaVersion);
   queueIntact();
   CHECK(schemaOf(db).count("meetings") == 1);

@@ -592,3 +592,157 @@ TEST_CASE("Delivered marks keep each entry's own time, 16 per statement, and the
     CHECK(st->recipients[0].deliveredAtMs == (i == 19 ? 7001 : 1000 + i));
   }
 }
+
+namespace {
+
+constexpr std::int64_t DayMs = 24ll * 60 * 60 * 1000;
+
+// A completed upload of `owner` holding `size` bytes of `fill`.
+NewBulletin::Attachment uploaded(const std::filesystem::path& db, const std::string& owner, std::size_t size,
+                                 std::uint8_t fill) {
+  const crypto::Bytes blob(size, fill);
+  const auto hash = crypto::hash256(blob);
+  auto up = writeTxn(db, [&](sqlite::Database& c) { return Store::beginUpload(c, owner, hash, size, 1, 16); });
+  REQUIRE(up.ok());
+  REQUIRE(writeTxn(db, [&](sqlite::Database& c) { return Store::appendChunk(c, up->id, owner, 0, blob, true); }).ok());
+  return NewBulletin::Attachment{hash, size};
+}
+
+RetentionPolicy neverExcept(std::size_t level, RetentionRule rule) {
+  RetentionPolicy p;
+  for (auto& r : p.rules) r = RetentionRule{0, 0};
+  p.rules[level] = rule;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("retention purges exactly the bulletins its policy says are due and everything tied to them",
+          "[server][store][retention]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  const std::int64_t now = 1'000'000 + 200 * DayMs;
+  // AMBER (wire 3): acknowledged after 30 days, unacknowledged after 90.
+  // GREEN (wire 2): acknowledged after 30 days, unacknowledged after 60.
+  RetentionPolicy policy = neverExcept(2, RetentionRule{30, 90});
+  policy.rules[1] = RetentionRule{30, 60};
+
+  const auto shared = uploaded(db, "sg-poc", 3000, 0x11);   // on A and D
+  const auto onlyA = uploaded(db, "sg-poc", 5000, 0x22);    // on A alone
+  auto a = makeBulletin(1, "sg-poc", {"my-poc", "th-poc"}, now - 31 * DayMs);  // AMBER, acknowledged, past 30
+  a.tlp = 3;
+  a.attachments = {shared, onlyA};
+  auto b = makeBulletin(2, "sg-poc", {"my-poc"}, now - 61 * DayMs);  // GREEN, unacknowledged, past 60
+  auto c = makeBulletin(3, "sg-poc", {"my-poc"}, now - 59 * DayMs);  // GREEN, unacknowledged, inside 60
+  auto e = makeBulletin(5, "sg-poc", {"my-poc"}, now - 31 * DayMs);  // AMBER, unacknowledged, inside 90
+  e.tlp = 3;
+  auto f = makeBulletin(6, "sg-poc", {"my-poc"}, now - 61 * DayMs);  // GREEN summary record, procedure open
+  f.summaryRecord = NewBulletin::SummaryRecord{now + DayMs, std::nullopt};
+  auto d = makeBulletin(4, "sg-poc", {"my-poc"}, now - 29 * DayMs);  // AMBER, acknowledged, inside 30
+  d.tlp = 3;
+  d.attachments = {shared};
+  for (const auto* x : {&a, &b, &c, &e, &f, &d}) REQUIRE(insert(db, *x).ok());
+  const std::vector<crypto::Bytes> heads{crypto::Bytes(80, 9)};
+  for (const char* m : {"my-poc", "th-poc"}) {
+    std::vector<crypto::BulletinId> ids{a.id};
+    CHECK(writeTxn(db, [&](sqlite::Database& x) { return Store::acknowledge(x, m, ids, heads, now - 30 * DayMs); }) == 1);
+  }
+  std::vector<crypto::BulletinId> dIds{d.id};
+  writeTxn(db, [&](sqlite::Database& x) { return Store::acknowledge(x, "my-poc", dIds, now - 28 * DayMs); });
+  REQUIRE(writeTxn(db, [&](sqlite::Database& x) {
+            return Store::appendAudit(x, AuditRecord{0, now - DayMs, "admin.register", "sg-admin", "", "x", {}});
+          }).ok());
+  CHECK(count(db, "SELECT count(*) FROM ack_heads") == 2);
+  const auto blobsBefore = count(db, "SELECT count(*) FROM blobs");
+
+  // The dry run sees what the purge then removes.
+  {
+    auto reader = sqlite::Database::open(db, sqlite::Database::Mode::ReadOnly);
+    const auto due = Store::retentionDue(reader, policy, now);
+    CHECK(due.bulletins() == 2);
+    CHECK(due.levels[2].bulletins == 1);
+    CHECK(due.levels[2].acknowledged == 1);
+    CHECK(due.levels[2].oldestAcceptedMs == a.acceptedAtMs);
+    CHECK(due.levels[2].attachmentBytes == 5000);  // the shared blob stays
+    CHECK(due.levels[1].bulletins == 1);
+    CHECK(due.levels[1].acknowledged == 0);
+    CHECK(due.blobs == 1);
+  }
+  const auto t = writeTxn(db, [&](sqlite::Database& x) { return Store::purgeExpired(x, policy, now); });
+  CHECK(t.bulletins() == 2);
+  CHECK_FALSE(t.more);
+
+  CHECK(count(db, "SELECT count(*) FROM bulletins") == 4);
+  for (const auto* gone : {&a, &b}) {
+    INFO(crypto::toHex(gone->id));
+    auto r = sqlite::Database::open(db, sqlite::Database::Mode::ReadOnly);
+    for (const char* table : {"deliveries", "ack_heads", "bulletin_blobs"}) {
+      const std::string sql = std::string("SELECT count(*) FROM ") + table + " WHERE bulletin_id = ?1";
+      auto s = r.prepare(sql.c_str());
+      s->bind(1, gone->id.view());
+      REQUIRE(s->step());
+      CHECK(s->columnInt(0) == 0);
+    }
+  }
+  CHECK(count(db, "SELECT count(*) FROM ack_heads") == 0);
+  CHECK(count(db, "SELECT count(*) FROM blobs") == blobsBefore - 1);
+  CHECK(count(db, "SELECT count(*) FROM blob_chunks WHERE blob_id NOT IN (SELECT id FROM blobs)") == 0);
+  CHECK(count(db, "SELECT count(*) FROM summary_records") == 1);  // the open procedure stays
+  // The audit trail keeps its rows and gains one for the batch, counts only.
+  CHECK(count(db, "SELECT count(*) FROM audit") == 2);
+  {
+    auto r = sqlite::Database::open(db, sqlite::Database::Mode::ReadOnly);
+    auto s = r.prepare("SELECT event, detail FROM audit ORDER BY idx DESC LIMIT 1");
+    REQUIRE(s->step());
+    CHECK(s->columnText(0) == Store::RetentionAuditEvent);
+    CHECK_THAT(s->columnText(1), Catch::Contains("green=1") && Catch::Contains("amber=1") &&
+                                     Catch::Contains("acknowledged=1") && Catch::Contains("attachment_bytes=5000"));
+  }
+  // Tombstones: status says expired, the id is never accepted again, a
+  // download says why the attachment is gone.
+  auto store = openStore(db);
+  const auto st = store.status(a.id);
+  REQUIRE(st);
+  CHECK(st->purgedAtMs == now);
+  CHECK(st->senderId == "sg-poc");
+  CHECK(st->recipients.empty());
+  CHECK(Store::expiredBulletin(store.database(), a.id)->acknowledged);
+  CHECK_FALSE(Store::expiredBulletin(store.database(), b.id)->acknowledged);
+  CHECK_FALSE(Store::expiredBulletin(store.database(), c.id));
+  CHECK(insert(db, a).error().code == wire::ErrorCode::EXPIRED);
+  CHECK(store.download("my-poc", a.id, shared.blobHash, 0, 10).error().code == wire::ErrorCode::EXPIRED);
+  CHECK(store.download("my-poc", d.id, shared.blobHash, 0, 10).ok());  // the shared blob serves D
+  CHECK(store.fetch("my-poc", 0, 10, Unlimited).items.size() == 3);     // c, e, f (d acknowledged)
+  // Nothing more is due; a second pass writes nothing (no audit row).
+  CHECK(writeTxn(db, [&](sqlite::Database& x) { return Store::purgeExpired(x, policy, now); }).bulletins() == 0);
+  CHECK(count(db, "SELECT count(*) FROM audit") == 2);
+}
+
+TEST_CASE("retention purges in bounded batches and never the bulletin holding the newest queue entry",
+          "[server][store][retention]") {
+  TempDir dir;
+  const auto db = createHubDatabase(dir);
+  const std::int64_t now = 1'000'000 + 100 * DayMs;
+  const auto policy = neverExcept(1, RetentionRule{1, 1});  // GREEN: one day
+  for (std::uint8_t i = 1; i <= 3; ++i) REQUIRE(insert(db, makeBulletin(i, "sg-poc", {"my-poc"}, now - 2 * DayMs)).ok());
+  // Batches of one: two due (the third holds the newest entry), so two batches.
+  auto first = writeTxn(db, [&](sqlite::Database& x) { return Store::purgeExpired(x, policy, now, 1); });
+  CHECK(first.bulletins() == 1);
+  CHECK(first.more);
+  auto second = writeTxn(db, [&](sqlite::Database& x) { return Store::purgeExpired(x, policy, now, 1); });
+  CHECK(second.bulletins() == 1);
+  CHECK_FALSE(second.more);
+  CHECK(count(db, "SELECT count(*) FROM bulletins") == 1);
+  const auto newest = count(db, "SELECT max(seq) FROM deliveries");
+  // A newer entry: the third one goes, and seqs keep rising.
+  REQUIRE(insert(db, makeBulletin(9, "sg-poc", {"my-poc"}, now)).ok());
+  CHECK(writeTxn(db, [&](sqlite::Database& x) { return Store::purgeExpired(x, policy, now); }).bulletins() == 1);
+  CHECK(count(db, "SELECT min(seq) FROM deliveries") > newest);
+  CHECK(count(db, "SELECT count(*) FROM audit") == 3);
+  // A policy of 0 days everywhere purges nothing.
+  RetentionPolicy never;
+  for (auto& r : never.rules) r = RetentionRule{0, 0};
+  REQUIRE(insert(db, makeBulletin(10, "sg-poc", {"my-poc"}, now)).ok());
+  CHECK(writeTxn(db, [&](sqlite::Database& x) { return Store::purgeExpired(x, never, now + 9000 * DayMs); }).bulletins() ==
+        0);
+}
