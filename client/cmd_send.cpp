@@ -7,7 +7,9 @@
 #include "client/compose.hpp"
 #include "client/file_names.hpp"
 #include "client/group_memory.hpp"
+#include "client/misp.hpp"
 #include "client/spooled_blob.hpp"
+#include "client/stix.hpp"
 #include "client/terminal.hpp"
 #include "client/text_input.hpp"
 #include "client/verified_log.hpp"
@@ -45,6 +47,8 @@ struct SendArgs {
   bool summaryRecord = false;
   std::string commentWindow = "7d";
   std::string revises;
+  std::string stixFile;  // --stix: a STIX 2.1 bundle carried in the content
+  std::string mispFile;  // focal send --misp: the bulletin from a MISP event
   bool yes = false;  // send to groups that changed since the last send without asking
 };
 
@@ -74,6 +78,67 @@ std::string readBody(CliContext& ctx, const SendArgs& a) {
   s << std::cin.rdbuf();
   requireBodyText(s.view(), "the body on standard input");
   return s.str();
+}
+
+// A file's text, refused before it is read when it could not fit in a
+// bulletin's content (protocol/limits.hpp).
+std::string readBoundedFile(const std::string& path, std::string_view option) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw UsageError("bad-file", fmt::format("{} {}: cannot read it ({})", option, path, ec.message()));
+  if (size > protocol::MaxContentBytes) {
+    throw UsageError("too-large", fmt::format("{} {} is {} bytes; a bulletin's content holds at most {} (send larger "
+                                              "material as an attachment)",
+                                              option, path, size, protocol::MaxContentBytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("bad-file", fmt::format("{} {}: cannot read it", option, path));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// --stix: the bundle as the file holds it, validated for this bulletin's
+// TLP before anything is sealed (docs/cti.md, STIX in).
+std::string readStixBundle(const std::string& path, wire::Tlp tlp) {
+  std::string text = readBoundedFile(path, "--stix");
+  requireBodyText(text, "--stix " + path);
+  const auto v = stix::validateBundle(text, tlp);
+  if (v.problem) throw UsageError(v.problem->code, "--stix " + path + ": " + v.problem->message);
+  return text;
+}
+
+// focal send --misp: the title (unless --title), TLP (from the event's tlp:
+// tag; without one only with --tlp, and never a different one), ATT&CK
+// (galaxy tags, added to --attack), category (alert unless --category) and
+// body (unless --body or --body-file: the attributes listed) from a MISP
+// event; returns its attributes as a STIX bundle (docs/cti.md, MISP).
+std::string fromMispEvent(SendArgs& a) {
+  if (!a.stixFile.empty()) throw UsageError("usage", "--misp and --stix both give the carried bundle: use one");
+  const auto event = misp::importEvent(readBoundedFile(a.mispFile, "--misp"), nowMs());
+  if (a.title.empty()) a.title = event.title;
+  if (event.tlp) {
+    wire::Tlp given{};
+    if (!a.tlp.empty() && (!parseTlp(a.tlp, given) || given != *event.tlp)) {
+      throw UsageError("bad-tlp", fmt::format("--misp {} is tagged TLP:{}, --tlp says {}: they must agree",
+                                              a.mispFile, tlpName(*event.tlp), a.tlp));
+    }
+    a.tlp = tlpName(*event.tlp);
+  } else if (a.tlp.empty()) {
+    throw UsageError("no-tlp", "--misp " + a.mispFile + " has no tlp: tag; give the bulletin's level with --tlp");
+  }
+  if (a.category.empty()) a.category = "alert";
+  for (const auto& id : event.attack) a.attack += (a.attack.empty() ? "" : ",") + id;
+  if (!a.body && a.bodyFile.empty()) {
+    a.body = "Imported from the MISP event \"" + event.title + "\"." +
+             (event.summary.empty() ? std::string("\n") : "\n\nAttributes:\n" + event.summary);
+  }
+  for (const auto& type : event.skipped) {
+    std::cerr << fmt::format("focal: warning: --misp: attributes of type {} have no STIX mapping and are not carried "
+                             "(docs/cti.md)\n",
+                             safeLine(type));
+  }
+  return event.stixBundle;
 }
 
 // The group addresses of a send as they resolve now, and those whose
@@ -157,6 +222,8 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     if (a.caseRef.empty()) a.caseRef = m.caseRef;
     draft.replyTo = original;
   }
+  std::string mispBundle;
+  if (!a.mispFile.empty()) mispBundle = fromMispEvent(a);
   std::int64_t commentWindowMs = 0;
   if (a.summaryRecord) {
     if (a.category.empty()) a.category = "summary-record";
@@ -209,6 +276,13 @@ int runSend(CliContext& ctx, const SendArgs& args) {
                                t->id, t->name, attackStatusName(t->status), AttackVersion);
     }
     draft.attackTechniques.push_back(std::move(id));
+  }
+  if (!a.stixFile.empty()) draft.stixBundle = readStixBundle(a.stixFile, draft.tlp);
+  if (!mispBundle.empty()) {
+    // Built here from the event's attributes, and checked like any bundle.
+    const auto v = stix::validateBundle(mispBundle, draft.tlp);
+    if (v.problem) throw UsageError(v.problem->code, "--misp " + a.mispFile + ": " + v.problem->message);
+    draft.stixBundle = std::move(mispBundle);
   }
   draft.caseRef = a.caseRef;
   // The sealer would only say "a field is invalid": the option is named here.
@@ -323,6 +397,10 @@ static void addMarkingOptions(CLI::App* cmd, SendArgs& a) {
   cmd->add_option("--handling-text", a.handlingText, "The restrictions of handling code H3");
   cmd->add_option("--evaluation", a.evaluation, "Source reliability A/B/C/X and information accuracy 1-4, e.g. B2");
   cmd->add_option("--attach", a.attach, "Attach a file (repeatable); encrypted and streamed")->check(CLI::ExistingFile);
+  cmd->add_option("--stix", a.stixFile,
+                  "Carry this STIX 2.1 bundle (JSON) in the encrypted content; validated first, and no object may "
+                  "be marked with a stricter TLP than the bulletin's")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--yes", a.yes,
                 "Send even when a group address now resolves to other members or keys than at your last send to it "
                 "(the change is still shown); without it you are asked on a terminal, and a script is refused");
@@ -359,18 +437,23 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   cmd->add_option("--to", a->to,
                   "Addresses, comma-separated: a member id, state:CC, members, partners, resource-panel, all")
       ->required();
-  cmd->add_option("--tlp", a->tlp, "Traffic Light Protocol: clear|green|amber|amber+strict|red, or as in TLP 2.0 (TLP:AMBER+STRICT)")
-      ->required()
+  cmd->add_option("--tlp", a->tlp,
+                  "Traffic Light Protocol: clear|green|amber|amber+strict|red, or as in TLP 2.0 (TLP:AMBER+STRICT) "
+                  "(required, except with --misp from an event with a tlp: tag)")
       ->check(tlpValidator());
   cmd->add_option("--category", a->category,
                   "trend|best-practice|technique|tool|alert|summary-record|other (required, except with "
-                  "--summary-record)")
+                  "--summary-record, and --misp: alert)")
       ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other"}));
-  cmd->add_option("--title", a->title, "Title (encrypted like the body)")->required();
+  cmd->add_option("--title", a->title, "Title (encrypted like the body; required, except with --misp: the event's info)");
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
   body->excludes(bodyFile);
   addMarkingOptions(cmd, *a);
+  cmd->add_option("--misp", a->mispFile,
+                  "Build the bulletin from this MISP event (JSON): title, TLP, ATT&CK and its attributes as the "
+                  "carried STIX bundle")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--summary-record", a->summaryRecord,
                 "Secretariat: circulate a draft summary record under the silence procedure");
   cmd->add_option("--comment-window", a->commentWindow,

@@ -18,6 +18,7 @@ packages=(
   dpkg-dev lintian                    # the package: cpack -G DEB's dpkg-shlibdeps, lintian (tests/packaging)
   systemd bash-completion man-db      # systemd-analyze security, completion and man page tests
   prometheus                          # promtool: the metrics exposition and the example alert rules
+  python3-jsonschema                  # tests/stix_validate.py: STIX exports against the OASIS schemas
 )
 missing=()
 for p in "${packages[@]}"; do
