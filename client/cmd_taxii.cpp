@@ -72,7 +72,7 @@ net::ip::tcp::endpoint taxiiListenArg(const std::string& text) {
 
 // SECURITY: a file the endpoint's password or TLS key is read from must be
 // the caller's and readable by nobody else.
-void requirePrivateFile(const std::string& file, const char* what) {
+void requireTaxiiPrivateFile(const std::string& file, const char* what) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) throw UsageError("no-file", fmt::format("cannot read the {} {}", what, file));
   if (!S_ISREG(st.st_mode)) throw UsageError("bad-file", fmt::format("the {} {} is not a regular file", what, file));
@@ -85,7 +85,7 @@ void requirePrivateFile(const std::string& file, const char* what) {
 
 // The first line of the password file, without its line end.
 std::string readTaxiiPassword(const std::string& file) {
-  requirePrivateFile(file, "password file");
+  requireTaxiiPrivateFile(file, "password file");
   auto bytes = crypto::readFileLimited(file, MaxTaxiiPasswordBytes);
   std::string text(bytes.begin(), bytes.end());
   sodium_memzero(bytes.data(), bytes.size());
@@ -100,7 +100,7 @@ std::string readTaxiiPassword(const std::string& file) {
   return text;
 }
 
-// The endpoint's certificate: given (--cert/--key), or PROFILE/taxii/
+// The endpoint's certificate: given (--cert/--cert-key), or PROFILE/taxii/
 // cert.pem and key.pem, made on first use.
 struct TaxiiCertificate {
   fs::path cert, key;
@@ -108,15 +108,15 @@ struct TaxiiCertificate {
 };
 
 TaxiiCertificate taxiiCertificate(CliContext& ctx, const TaxiiArgs& a, const net::ip::address& listen) {
-  if (a.cert.empty() != a.key.empty()) throw UsageError("usage", "--cert and --key go together");
+  if (a.cert.empty() != a.key.empty()) throw UsageError("usage", "--cert and --cert-key go together");
   if (!a.cert.empty()) {
-    requirePrivateFile(a.key, "TLS key");
+    requireTaxiiPrivateFile(a.key, "TLS key");
     return {a.cert, a.key, false};
   }
   const auto dir = ctx.profile().dir() / "taxii";
   TaxiiCertificate c{dir / "cert.pem", dir / "key.pem", false};
   if (fs::exists(c.cert) && fs::exists(c.key)) {
-    requirePrivateFile(c.key.string(), "TLS key");
+    requireTaxiiPrivateFile(c.key.string(), "TLS key");
     const auto validity = crypto::certificateValidity(c.cert);
     if (validity.notAfter <= std::chrono::system_clock::now()) {
       throw UsageError("expired-certificate",
@@ -374,7 +374,9 @@ void addTaxiiCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
                   "File whose first line is the password (mode 0600, at least 16 characters)")
       ->required();
   cmd->add_option("--cert", a->cert, "Your own TLS certificate (PEM) instead of the one made in the profile");
-  cmd->add_option("--key", a->key, "The private key of --cert (PEM, mode 0600)");
+  // Not --key: that is the global option naming your key file, which may
+  // follow the command (focal taxii ... --key sg.key).
+  cmd->add_option("--cert-key", a->key, "The private key of --cert (PEM, mode 0600)");
   cmd->add_flag("--include-red", a->includeRed, "Also serve TLP:RED bulletins (a collection of their own)");
   cmd->add_flag("--allow-remote", a->allowRemote,
                 "Allow a --listen address that is not loopback (other machines could then connect)");

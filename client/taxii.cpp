@@ -196,7 +196,7 @@ Page select(const std::vector<Content::Item>& all, const Query& q, std::optional
   Page page;
   for (const auto* item : candidates) {
     if (versionFilter) {
-      const auto& [first, last] = span[item->id];
+      const auto first = span[item->id].first, last = span[item->id].second;
       const bool wanted = std::any_of(versions.begin(), versions.end(), [&](const std::string& v) {
         if (v == "all") return true;
         if (v == "last") return item->versionUs == last;

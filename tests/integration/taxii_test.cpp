@@ -2,10 +2,12 @@
 // `focal taxii` process, and a TAXII client (tests/integration/
 // taxii_client.py: Python's urllib over ssl, verifying the endpoint's
 // certificate and host name) that lists the member's collections, gets the
-// indicator of a bulletin sent with a STIX bundle, paginates, filters, gets
+// indicator of a bulletin sent with a STIX bundle (focal send --stix), paginates, filters, gets
 // 401 without credentials, 406 on a wrong Accept, 405 on POST, and does not
 // see RED without --include-red; a bulletin that arrives while the endpoint
-// runs is served at a later request, a retracted one is not. The endpoint
+// runs is served at a later request, a retracted one is not. With the key
+// agent's keys it answers 503 once the agent is locked and serves again after
+// focal unlock. The endpoint
 // refuses a non-loopback address, a password file others can read, and a
 // short password.
 #include "hub_fixture.hpp"
@@ -54,9 +56,12 @@ std::string indicatorBundle() {
 // (the first line is its --json start document).
 class TaxiiProcess {
  public:
-  explicit TaxiiProcess(std::vector<std::string> args) {
-    thread_ = std::thread([this, args = std::move(args)] {
-      auto r = runCli(args, std::nullopt, std::chrono::seconds(240), [this](const ProcessResult& soFar) {
+  // `env`: the environment of the process (default: the test passphrase).
+  explicit TaxiiProcess(std::vector<std::string> args,
+                        std::map<std::string, std::string> env = {{"FOCAL_PASSPHRASE", TestPassphrase}}) {
+    thread_ = std::thread([this, args = std::move(args), env = std::move(env)] {
+      auto argv = concat({FOCAL_CLI_PATH}, args);
+      auto r = runProcess(argv, env, std::nullopt, std::chrono::seconds(240), [this](const ProcessResult& soFar) {
         std::lock_guard lock(mutex_);
         out_ = soFar.out;
         err_ = soFar.err;
@@ -140,25 +145,32 @@ fs::path passwordFile(const fs::path& dir, const std::string& text, mode_t mode 
   return file;
 }
 
-}  // namespace
-
-TEST_CASE("a TAXII client lists the collections and gets the indicator of a received bulletin over HTTPS",
-          "[integration][taxii]") {
+// sg-spf-cyber sends, my-pdrm-cyber receives and runs the endpoint; both
+// with key files and profiles under `home`.
+struct TaxiiDay {
   Hub hub;
   TempDir home;
-  const auto sg = hub.createMember("sg-spf-cyber", "SG", wire::Institution::LAW_ENFORCEMENT, true);
-  const auto my = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
-  const auto sgArgs = concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"), {"--json"});
-  const auto myArgs = concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"--json"});
+  TestMember sg = hub.createMember("sg-spf-cyber", "SG", wire::Institution::LAW_ENFORCEMENT, true);
+  TestMember my = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
+  std::vector<std::string> sgArgs = concat(hub.cliGlobals(sg.keyFile, home.path() / "sg"), {"--json"});
+  std::vector<std::string> myArgs = concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"--json"});
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(TaxiiDay,
+                 "a TAXII client lists the collections and gets the indicator of a received bulletin over HTTPS",
+                 "[integration][taxii]") {
 
   // A GREEN bulletin that carries a STIX bundle with an indicator, an
   // AMBER one, a RED one, and a GREEN one that is retracted.
-  auto d = draftTo({&my.keys}, "Phishing kit", wire::Tlp::GREEN, wire::Category::ALERT);
-  d.body = "The kit's landing page";
-  d.stixBundle = indicatorBundle();
-  const auto sealed = sealDraft(d, sg.keys, crypto::ContentKey::random());
-  hub.connect(sg.keys)->send(sealed);
-  const auto stixId = crypto::toHex(sealed.id);
+  const auto bundleFile = home.path() / "kit.stix.json";
+  std::ofstream(bundleFile) << indicatorBundle();
+  const std::string stixId =
+      runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "alert", "--title",
+                                 "Phishing kit", "--body", "The kit's landing page", "--attack", "T1566.002",
+                                 "--stix", bundleFile.string()}))
+          .at("bulletin_id");
   const auto send = [&](const char* tlp, const std::string& title) {
     return runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", tlp, "--category", "trend", "--title",
                                       title, "--body", "text of " + title}))
@@ -215,6 +227,13 @@ TEST_CASE("a TAXII client lists the collections and gets the indicator of a rece
   CHECK_THAT(objects.dump(), !Contains("Wrong suspect") && !Contains("Amber trend"));
   CHECK_THAT(t.get(std::string("/focal/collections/") + AmberCollection + "/objects/").dump(),
              Contains("Amber trend"));
+
+  // The bulletin's export around it: its TLP 2.0 marking and its ATT&CK
+  // technique.
+  CHECK(std::count(ids.begin(), ids.end(), "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb") == 1);
+  const auto patterns = t.get(green + "/objects/?match[type]=attack-pattern").at("objects");
+  REQUIRE(patterns.size() == 1);
+  CHECK_THAT(patterns[0].dump(), Contains("T1566.002"));
 
   // Filters: by type, by id; objects/{id} and its versions; the manifest.
   const auto indicators = t.get(green + "/objects/?match[type]=indicator").at("objects");
@@ -290,12 +309,8 @@ TEST_CASE("a TAXII client lists the collections and gets the indicator of a rece
              Contains("Red alert for the named recipients"));
 }
 
-TEST_CASE("focal taxii refuses a non-loopback address a readable password file and a short password",
-          "[integration][taxii]") {
-  Hub hub;
-  TempDir home;
-  const auto my = hub.createMember("my-pdrm-cyber", "MY", wire::Institution::LAW_ENFORCEMENT, true);
-  const auto myArgs = concat(hub.cliGlobals(my.keyFile, home.path() / "my"), {"--json"});
+TEST_CASE_METHOD(TaxiiDay, "focal taxii refuses a non-loopback address a readable password file and a short password",
+                 "[integration][taxii]") {
   const auto taxiiArgs = [&](const fs::path& pass, const std::string& listen) {
     return concat(myArgs, {"taxii", "--listen", listen, "--user", "misp", "--password-file", pass.string()});
   };
@@ -312,4 +327,56 @@ TEST_CASE("focal taxii refuses a non-loopback address a readable password file a
   CHECK(runCliJson(taxiiArgs(shortPass, "127.0.0.1:0"), 1).at("error").at("code") == "weak-password");
   // None of these made a certificate.
   CHECK_FALSE(fs::exists(home.path() / "my" / "taxii"));
+}
+
+TEST_CASE_METHOD(TaxiiDay,
+                 "focal taxii with the key agent's keys stops serving when the agent is locked and serves again after "
+                 "unlock",
+                 "[integration][taxii]") {
+  TempDir runtime;
+  runCliJson(concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green", "--category", "trend", "--title",
+                             "Agent trend", "--body", "served while unlocked"}));
+  const std::map<std::string, std::string> withPassphrase{{"XDG_RUNTIME_DIR", runtime.path().string()},
+                                                          {"FOCAL_PASSPHRASE", TestPassphrase}};
+  const std::map<std::string, std::string> withoutPassphrase{{"XDG_RUNTIME_DIR", runtime.path().string()}};
+  const auto my_ = [&](const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+    const auto r = runProcess(concat({FOCAL_CLI_PATH}, concat(myArgs, args)), env);
+    INFO(r.out << r.err);
+    CHECK(r.exitCode == 0);
+  };
+  my_({"unlock", "--for", "10m"}, withPassphrase);
+  my_({"inbox"}, withoutPassphrase);
+
+  const auto pass = passwordFile(home.path(), TaxiiPassword);
+  // No passphrase in its environment: the keys can only be the agent's.
+  TaxiiProcess taxii(concat(myArgs, {"taxii", "--listen", "127.0.0.1:0", "--user", "misp", "--password-file",
+                                     pass.string()}),
+                     withoutPassphrase);
+  const auto start = taxii.started();
+  INFO(taxii.err());
+  REQUIRE(start.has_value());
+  CHECK(start->at("key_agent") == true);
+  CHECK(start->at("bulletin_count") == 1);
+  const std::string discovery = start->at("discovery_url");
+  const Taxii t{discovery.substr(0, discovery.find("/taxii2/")), start->at("certificate_file")};
+  const auto objects = std::string("/focal/collections/") + GreenCollection + "/objects/";
+  CHECK_THAT(t.get(objects).dump(), Contains("Agent trend"));
+
+  my_({"lock"}, withoutPassphrase);
+  json locked;
+  CHECK(test_support::waitUntil(
+      [&] {
+        locked = t.request(objects);
+        return locked.at("status") == 503;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200)));
+  CHECK_THAT(locked.at("body").at("description").get<std::string>(), Contains("focal unlock"));
+  CHECK_THAT(locked.dump(), !Contains("Agent trend"));
+
+  my_({"unlock", "--for", "10m"}, withPassphrase);
+  CHECK(test_support::waitUntil([&] { return t.request(objects).at("status") == 200; }, std::chrono::seconds(30),
+                                std::chrono::milliseconds(200)));
+  CHECK_THAT(t.get(objects).dump(), Contains("Agent trend"));
+  CHECK(taxii.stop().exitCode == 0);
+  my_({"lock"}, withoutPassphrase);
 }
