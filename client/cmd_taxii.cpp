@@ -1,5 +1,5 @@
 // focal taxii: a local TAXII 2.1 endpoint over the member's archive
-// (client/taxii.hpp, client/taxii_server.hpp, docs/taxii.md), for MISP and
+// (client/taxii.hpp, client/taxii_server.hpp, docs/cti.md "TAXII"), for MISP and
 // OpenCTI on the member's own machine.
 //
 // What it serves: the STIX export (client/stix_export.hpp) of every bulletin
@@ -388,7 +388,7 @@ in the profile (PROFILE/taxii/) and prints its SHA-256 fingerprint: give
 MISP or OpenCTI the certificate or compare the fingerprint. New bulletins reach
 the endpoint through the archive: run `focal listen` beside it. With the key
 agent (focal unlock) it stops serving when the agent is locked.
-docs/taxii.md shows how to point MISP's and OpenCTI's TAXII feeds at it.
+docs/cti.md (TAXII) shows how to point MISP's and OpenCTI's TAXII feeds at it.
 
 Example:
   openssl rand -base64 24 > ~/.focal/taxii.pass; chmod 600 ~/.focal/taxii.pass

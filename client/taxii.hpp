@@ -1,4 +1,4 @@
-// The local TAXII 2.1 endpoint (`focal taxii`, docs/taxii.md): what it
+// The local TAXII 2.1 endpoint (`focal taxii`, docs/cti.md (TAXII)): what it
 // serves and how it answers, without the network. The HTTPS listener, the
 // Basic authentication and the Accept check in front of it are
 // client/taxii_server.hpp.
@@ -38,7 +38,7 @@ inline constexpr std::size_t MaxPageItems = 1000;
 inline constexpr std::size_t DefaultPageItems = 100;
 
 // One collection per TLP level; the ids are fixed, so a MISP or OpenCTI
-// feed configured once keeps working (docs/taxii.md lists them).
+// feed configured once keeps working (docs/cti.md (TAXII) lists them).
 struct CollectionInfo {
   std::string id;
   std::string tlp;  // "CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"

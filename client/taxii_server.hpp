@@ -1,4 +1,4 @@
-// The local TAXII endpoint's HTTPS listener (`focal taxii`, docs/taxii.md):
+// The local TAXII endpoint's HTTPS listener (`focal taxii`, docs/cti.md (TAXII)):
 // Boost.Beast over an OpenSSL stream, HTTP Basic authentication, read-only.
 // What it answers is client/taxii.hpp's Router; this file is the transport
 // and the checks in front of it, in this order:
