@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include <iostream>
+#include <limits>
 #include <stdexcept>
 
 namespace focal::client::taxii {
@@ -142,7 +143,9 @@ net::awaitable<void> TaxiiServer::serve(TaxiiServer* server, net::ip::tcp::socke
     for (int n = 0; !ec && n < MaxRequestsPerConnection; ++n) {
       http::request_parser<http::empty_body> parser;
       parser.header_limit(MaxHeaderBytes);
-      parser.body_limit(0);
+      // No body is ever read (only the head is), so a body's declared
+      // length must not fail the head: a POST still gets its 405.
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       beast::get_lowest_layer(stream).expires_after(RequestTimeout);
       co_await http::async_read_header(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
       if (ec) break;  // closed, timed out, too large, or not HTTP: no answer

@@ -10,8 +10,9 @@
 // SECURITY: every connection is bounded: at most MaxConnections at once
 // (more are closed when accepted), TlsHandshakeTimeout for the handshake,
 // RequestTimeout to read a request and again to write its answer, a request
-// head of at most MaxHeaderBytes and no body (Beast's parser refuses more;
-// the connection is closed), at most MaxRequestsPerConnection on one
+// head of at most MaxHeaderBytes (Beast's parser refuses more; the
+// connection is closed), no body ever read (a request that has one is
+// answered, then its connection closed), at most MaxRequestsPerConnection on one
 // keep-alive connection. A failed authentication is answered after
 // FailedAuthDelay, and a connection is closed after MaxFailedAuthPerConnection
 // of them, so guessing the password costs time.

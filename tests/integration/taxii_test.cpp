@@ -115,7 +115,7 @@ struct Taxii {
   // {"status", "headers", "body"} of one request through the Python client.
   json request(const std::string& path, bool withCredentials = true, const std::string& accept = "",
                const std::string& method = "GET", const std::string& password = TaxiiPassword) const {
-    std::vector<std::string> argv{"python3", FOCAL_TAXII_CLIENT, base + path, "--cafile", cafile, "--method", method};
+    std::vector<std::string> argv{"/usr/bin/python3", FOCAL_TAXII_CLIENT, base + path, "--cafile", cafile, "--method", method};
     if (!accept.empty()) argv.insert(argv.end(), {"--accept", accept});
     if (withCredentials) argv.insert(argv.end(), {"--user", "misp", "--password", password});
     const auto r = runProcess(argv);
