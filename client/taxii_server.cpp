@@ -107,8 +107,7 @@ TaxiiServer::TaxiiServer(const net::ip::tcp::endpoint& endpoint, ssl::context tl
 }
 
 void TaxiiServer::run() {
-  net::signal_set signals(io_, SIGINT, SIGTERM);
-  signals.async_wait([this](const boost::system::error_code&, int) { io_.stop(); });
+  signals_.async_wait([this](const boost::system::error_code&, int) { io_.stop(); });
   net::co_spawn(io_, acceptLoop(this), net::detached);
   io_.run();
 }

@@ -77,6 +77,9 @@ class TaxiiServer {
   static net::awaitable<void> serve(TaxiiServer* server, net::ip::tcp::socket socket);
 
   net::io_context io_{1};
+  // Made with the server, so SIGINT and SIGTERM stop it cleanly from the
+  // moment it exists (the command prints its address before run()).
+  net::signal_set signals_{io_, SIGINT, SIGTERM};
   ssl::context tls_;
   net::ip::tcp::acceptor acceptor_;
   net::ip::tcp::endpoint endpoint_;
