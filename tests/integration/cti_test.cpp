@@ -225,7 +225,9 @@ TEST_CASE("MISP events import with focal send --misp and export with --format mi
   CHECK(tags.count("tlp:amber") == 1);
   CHECK(tags.count(R"(misp-galaxy:mitre-attack-pattern="Spearphishing Link - T1566.002")") == 1);
   std::set<std::pair<std::string, std::string>> values;
-  for (const auto& a : event["Event"]["Attribute"]) values.insert({a["type"], a["value"]});
+  for (const auto& a : event["Event"]["Attribute"]) {
+    values.emplace(a["type"].get<std::string>(), a["value"].get<std::string>());
+  }
   CHECK(values.count({"ip-dst", "198.51.100.7"}) == 1);
   CHECK(values.count({"url", "https://secure-login.bank.example/it's/verify"}) == 1);
   CHECK(values.count({"filename", "invoice-2026-12.exe"}) == 1);
