@@ -424,6 +424,7 @@ static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table)
 code, case reference and category unless given, and goes to its sender unless --to is
 given. The same TLP rules apply as for focal send. See the thread with focal thread ID.
 Without --body or --body-file on a terminal, the body is written in your editor.
+--stix FILE carries a STIX 2.1 bundle as with focal send (docs/cti.md).
 
 Example:
   focal reply 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --body "Seen here too; IOCs attached" --attach iocs.csv)");
@@ -482,6 +483,15 @@ Example:
       --title "Phishing kit targeting banks" --body-file alert.txt --attach iocs.csv \
       --attack T1566.002 --priority urgent --handling H2 --evaluation B2 --case AWGC-2026-04
 Prints the bulletin id (32 hex digits).
+
+Threat intelligence (docs/cti.md): --stix FILE carries a STIX 2.1 bundle, validated
+before sealing (and again by every recipient); an object marked with a stricter TLP
+than the bulletin's is refused, naming it. --misp EVENT.json takes the title, TLP
+(its tlp: tag, or --tlp when it has none), ATT&CK (its galaxy tags) and attributes
+(as the carried bundle) from a MISP event. --attack ids are checked against ATT&CK v18.1.
+  focal send --to sg-spf-cyber --tlp green --category alert --title "C2 servers" \
+      --body-file alert.txt --stix iocs.stix.json --attack T1566.002
+  focal send --to state:TH --misp misp-event.json
 
 Summary records (secretariat only): --summary-record sets the kind and a signed comment
 deadline (now + --comment-window, default 7d). Recipients acknowledge it or use

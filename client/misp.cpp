@@ -234,21 +234,7 @@ Imported importEvent(std::string_view text, std::int64_t nowMs) {
   auto fail = [](const std::string& why) { return cli::UsageError("bad-misp", "the MISP event " + why); };
   if (text.size() > protocol::MaxContentBytes * 4) throw fail("is too large");
   // Nesting checked before parsing, as for a STIX bundle.
-  int depth = 0;
-  bool inString = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (inString) {
-      if (c == '\\') ++i;
-      else if (c == '"') inString = false;
-    } else if (c == '"') {
-      inString = true;
-    } else if ((c == '{' || c == '[') && ++depth > stix::MaxStixDepth) {
-      throw fail("nests too deeply");
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
+  if (!stix::nestsWithin(text, stix::MaxStixDepth)) throw fail("nests too deeply");
   auto doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded()) throw fail("is not JSON");
   const nlohmann::json& ev = doc.is_object() && doc.contains("Event") ? doc["Event"] : doc;

@@ -157,28 +157,6 @@ const ObjectRule* ruleFor(std::string_view type) {
   return nullptr;
 }
 
-// The deepest [ / { nesting of a JSON text, counted before nlohmann parses
-// it (and, later, destroys it) so no hostile text can nest deeply.
-bool nestsWithin(std::string_view text, int limit) {
-  int depth = 0;
-  bool inString = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (inString) {
-      if (c == '\\') ++i;
-      else if (c == '"') inString = false;
-      continue;
-    }
-    if (c == '"') inString = true;
-    else if (c == '[' || c == '{') {
-      if (++depth > limit) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 class Checker {
  public:
   explicit Checker(wire::Tlp tlp) : tlp_(tlp) {}
@@ -479,6 +457,26 @@ bool isIdentifier(std::string_view text) {
   const auto sep = text.find("--");
   if (sep == std::string_view::npos) return false;
   return isTypeName(text.substr(0, sep)) && isUuid(text.substr(sep + 2));
+}
+
+bool nestsWithin(std::string_view text, int limit) {
+  int depth = 0;
+  bool inString = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (inString) {
+      if (c == '\\') ++i;
+      else if (c == '"') inString = false;
+      continue;
+    }
+    if (c == '"') inString = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > limit) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
 }
 
 Validated validateBundle(std::string_view text, wire::Tlp tlp) {

@@ -60,6 +60,11 @@ bool isIdentifier(std::string_view text);
 
 // ---- validation ----
 
+// True when no [ or { of a JSON text nests deeper than `limit` (strings
+// skipped). Checked before a hostile text is parsed, so neither the parser
+// nor the parsed value's destructor can be driven into deep recursion.
+bool nestsWithin(std::string_view text, int limit);
+
 struct StixProblem {
   // "invalid-stix": not a valid STIX 2.1 bundle; "stix-tlp": an object is
   // marked stricter than the bulletin.

@@ -28,6 +28,7 @@ constexpr std::int64_t Now = 1'796'200'000'000;
 
 // The bulletin a receiver opens after `focal send --misp` of `imported`.
 OpenedMessage bulletinOf(const misp::Imported& imported) {
+  crypto::initialize();  // OpenedMessage holds a content key (libsodium memory)
   OpenedMessage m;
   m.id = *crypto::BulletinId::fromBytes(*crypto::fromHex("11223344556677889900aabbccddeeff"));
   m.senderId = "xx-cert";
@@ -129,7 +130,7 @@ TEST_CASE("a bulletin exports as a MISP event with TLP and ATT&CK tags", "[misp]
   const auto event = misp::eventFor(bulletinOf(imported));
   const auto& e = event["Event"];
   CHECK(e["info"] == "Phishing kit targeting banks in the region");
-  CHECK(e["date"] == "2026-12-01");
+  CHECK(e["date"] == "2026-12-02");  // the sending time
   CHECK(e["threat_level_id"] == "1");
   CHECK(e["distribution"] == "0");
   CHECK(e["analysis"] == "2");

@@ -56,6 +56,7 @@ std::string problemOf(std::string_view text, wire::Tlp tlp = wire::Tlp::GREEN) {
 }
 
 OpenedMessage bulletin(wire::Tlp tlp, std::string carried = "") {
+  crypto::initialize();  // OpenedMessage holds a content key (libsodium memory)
   OpenedMessage m;
   m.id = *crypto::BulletinId::fromBytes(*crypto::fromHex("0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e"));
   m.senderId = "my-pdrm-cyber";
@@ -144,7 +145,7 @@ TEST_CASE("timestamps and identifiers as STIX writes them", "[stix]") {
   CHECK_FALSE(stix::isTimestamp("2026-13-07T09:30:00Z"));
   CHECK_FALSE(stix::isTimestamp("2026-12-07T24:30:00Z"));
   CHECK_FALSE(stix::isTimestamp("2026-12-07T09:30:00.Z"));
-  CHECK(stix::timestamp(1'796'000'000'123) == "2026-11-29T23:33:20.123Z");
+  CHECK(stix::timestamp(1'796'000'000'123) == "2026-11-30T00:53:20.123Z");
   CHECK(stix::isIdentifier(Indicator));
   CHECK_FALSE(stix::isIdentifier("indicator--8e2e2d2b-17d4-4cbf-938f"));
   CHECK_FALSE(stix::isIdentifier("Indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"));
@@ -196,8 +197,8 @@ TEST_CASE("a bundle cannot redefine a TLP 2.0 marking id", "[stix][tlp]") {
 TEST_CASE("malformed bundles are refused with a reason and never throw", "[stix][hostile]") {
   const std::pair<const char*, std::string> cases[] = {
       {"not JSON", "{\"type\":"},
-      {"not a bundle", R"({"type":"report"})"},
-      {"bundle id", R"({"type":"bundle","id":"bundle--1","objects":[]})"},
+      {"not a STIX bundle", R"({"type":"report"})"},
+      {"bundle's id", R"({"type":"bundle","id":"bundle--1","objects":[]})"},
       {"objects is not an array", R"({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":{}})"},
       {"no valid type", R"({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{"id":"x--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}]})"},
       {"has no id", R"({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{"type":"indicator"}]})"},
@@ -255,7 +256,7 @@ TEST_CASE("a plain bulletin exports a bundle valid against the OASIS schemas", "
   REQUIRE(report);
   CHECK((*report)["name"] == "Phishing kit targeting banks");
   CHECK((*report)["description"] == "Seen at three banks.");
-  CHECK((*report)["published"] == "2026-11-29T23:33:20.123Z");
+  CHECK((*report)["published"] == "2026-11-30T00:53:20.123Z");
   CHECK((*report)["confidence"] == 70);  // accuracy 2: Admiralty "probably true"
   CHECK((*report)["object_marking_refs"] == nlohmann::json::array({"marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"}));
   const auto& provenance = (*report)["extensions"][focalProvenanceExtensionId()];
