@@ -24,7 +24,7 @@ const std::vector<AttackTechnique>& table() {
       std::string_view line = text.substr(0, eol);
       text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
       if (line.empty() || line.front() == '#') continue;
-      std::string_view cols[3];
+      std::string_view cols[5];
       for (auto& c : cols) {
         const auto tab = line.find('\t');
         c = line.substr(0, tab);
@@ -34,7 +34,7 @@ const std::vector<AttackTechnique>& table() {
       if (cols[2] == "deprecated") status = AttackStatus::Deprecated;
       else if (cols[2] == "revoked") status = AttackStatus::Revoked;
       else if (cols[2] != "active") throw std::logic_error("attack-enterprise-techniques.tsv: bad status");
-      out.push_back(AttackTechnique{cols[0], cols[1], status});
+      out.push_back(AttackTechnique{cols[0], cols[1], status, cols[4]});
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return out;

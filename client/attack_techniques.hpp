@@ -22,6 +22,7 @@ struct AttackTechnique {
   std::string_view id;    // "T1566.002"
   std::string_view name;  // "Spearphishing Link"
   AttackStatus status = AttackStatus::Active;
+  std::string_view stixId;  // MITRE's "attack-pattern--…" (what OpenCTI and MISP de-duplicate on)
 };
 
 // The technique with this id (exact, upper-case "T" form), or nullopt.

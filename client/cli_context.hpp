@@ -243,6 +243,7 @@ void addAlarmsCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
 void addWitnessCommand(CLI::App& app, CliContext& ctx, CommandTable& table);  // witness --follow
 void addAgentCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // unlock (--status), lock
 void addHistoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // history, search
+void addTaxiiCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
 
 // Helpers shared by commands.
 // --tlp: clear|green|amber|amber+strict|red in any case, or the TLP 2.0

@@ -5,6 +5,7 @@
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
 #include "client/file_names.hpp"
+#include "client/stix.hpp"
 #include "client/terminal.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +13,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <optional>
 #include <set>
 
 namespace focal::client::cli {
@@ -24,7 +27,13 @@ std::vector<std::string> attackWithNames(const std::vector<std::string>& ids) {
   std::vector<std::string> out;
   for (const auto& id : ids) {
     const auto t = findAttackTechnique(id);
-    out.push_back(t ? fmt::format("{} ({})", id, t->name) : id);
+    if (!t) {
+      out.push_back(id);
+    } else if (t->status != AttackStatus::Active) {
+      out.push_back(fmt::format("{} ({}, {} in {})", id, t->name, attackStatusName(t->status), AttackVersion));
+    } else {
+      out.push_back(fmt::format("{} ({})", id, t->name));
+    }
   }
   return out;
 }
@@ -40,6 +49,34 @@ nlohmann::json attackNamesJson(const std::vector<std::string>& ids) {
     out.push_back(t ? nlohmann::json(std::string(t->name)) : nlohmann::json(nullptr));
   }
   return out;
+}
+
+// The carried STIX bundle, checked again here (the sender's client checked
+// it before sealing; a modified or hostile client may not have). A bundle
+// that fails is a verification problem shown with the bulletin, never a
+// crash: the signed content is still shown.
+struct StixCheck {
+  std::size_t objects = 0;
+  std::vector<std::string> types;  // distinct object types, in order of first appearance
+  std::string problem;
+};
+
+std::optional<StixCheck> checkCarriedStix(const OpenedMessage& m) {
+  if (m.stixBundle.empty()) return std::nullopt;
+  StixCheck c;
+  const auto v = stix::validateBundle(m.stixBundle, m.tlp);
+  if (v.problem) {
+    c.problem = v.problem->message;
+    return c;
+  }
+  if (v.bundle->contains("objects")) {
+    for (const auto& o : (*v.bundle)["objects"]) {
+      ++c.objects;
+      const auto type = o["type"].get<std::string>();
+      if (std::find(c.types.begin(), c.types.end(), type) == c.types.end()) c.types.push_back(type);
+    }
+  }
+  return c;
 }
 
 struct ReadArgs {
@@ -170,6 +207,7 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
     if (!m.attachments.empty()) savedTo = saveAttachments(ctx, *found.conn, m, a.saveDir, a.force);
   }
 
+  const auto stixCheck = checkCarriedStix(m);
   if (ctx.out().json()) {
     nlohmann::json atts = nlohmann::json::array();
     for (std::size_t i = 0; i < m.attachments.size(); ++i) {
@@ -209,6 +247,9 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                         {"body", m.body},
                         {"attack", m.attackTechniques},
                         {"attack_names", attackNamesJson(m.attackTechniques)},
+                        {"stix_objects", stixCheck && stixCheck->problem.empty() ? nlohmann::json(stixCheck->objects)
+                                                                                 : nlohmann::json(nullptr)},
+                        {"stix_problem", stixCheck ? jsonText(stixCheck->problem) : nullptr},
                         {"attachments", atts}});
     return ExitOk;
   }
@@ -256,6 +297,13 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
     if (m.revises) out.line(fmt::format("Revises:   {}", crypto::toHex(*m.revises)));
   }
   if (!m.attackTechniques.empty()) out.line(fmt::format("ATT&CK:    {}", fmt::join(safeLines(attackWithNames(m.attackTechniques)), ", ")));
+  if (stixCheck && stixCheck->problem.empty()) {
+    out.line(fmt::format("STIX:      {} object(s): {}  [validated; focal export {} --format stix]", stixCheck->objects,
+                         safeLine(fmt::format("{}", fmt::join(stixCheck->types, ", "))), crypto::toHex(m.id)));
+  } else if (stixCheck) {
+    out.line(fmt::format("STIX:      WARNING: the carried STIX bundle does not verify: {}", safeLine(stixCheck->problem)));
+    out.line("           (the sender's client should have refused it; it will not be exported)");
+  }
   out.line(fmt::format("Title:     {}", safeLine(m.title)));
   out.line("");
   for (const auto& l : safeBlockLines(m.body)) out.line("  | " + l);

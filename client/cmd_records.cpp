@@ -3,6 +3,8 @@
 #include "client/address_resolver.hpp"
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
+#include "client/misp.hpp"
+#include "client/stix_export.hpp"
 #include "client/text_input.hpp"
 #include "client/client_error.hpp"
 #include "client/terminal.hpp"
@@ -253,8 +255,12 @@ int runExport(CliContext& ctx, const ExportArgs& a) {
   }
   std::string text;
   if (a.format == "stix") {
-    if (m.stixBundle.empty()) throw UsageError("no-stix", "bulletin " + a.id + " carries no STIX bundle");
-    text = m.stixBundle;
+    // One STIX 2.1 bundle for every bulletin (docs/cti.md): the report, its
+    // sender, ATT&CK, the carried objects, the TLP 2.0 markings.
+    text = jsonTerminalSafe(stixBundleFor(m).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) + "\n";
+  } else if (a.format == "misp") {
+    // A MISP event in MISP's core JSON format (docs/cti.md, MISP).
+    text = jsonTerminalSafe(misp::eventFor(m).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) + "\n";
   } else {
     // The JSON dialect of docs/json.md (focal export).
     nlohmann::json j{{"bulletin_id", crypto::toHex(m.id)},
@@ -353,15 +359,21 @@ Example:
   table.add(thread, [&ctx, tid] { return runThread(ctx, *tid); });
 
   auto ea = std::make_shared<ExportArgs>();
-  auto* exp = app.add_subcommand("export", "Write a bulletin to a file for sharing (JSON or its STIX 2.1 bundle)");
+  auto* exp = app.add_subcommand("export", "Write a bulletin to a file for sharing (JSON, a STIX 2.1 bundle or a MISP event)");
   exp->add_option("id", ea->id, "Bulletin id (32 hex digits, or a unique first 6 or more)")->required();
-  exp->add_option("--format", ea->format, "json|stix")->check(CLI::IsMember({"json", "stix"}));
+  exp->add_option("--format", ea->format, "json|stix|misp (docs/cti.md)")->check(CLI::IsMember({"json", "stix", "misp"}));
   exp->add_option("--out", ea->out, "Output file (default: standard output)");
   exp->add_flag("--i-understand-tlp", ea->understood, "Export TLP:AMBER, AMBER+STRICT or RED anyway");
   exp->add_flag("--force", ea->force, "Replace the --out file if it exists");
   exp->footer(R"(Refuses RED and AMBER unless --i-understand-tlp: an exported file is outside
 Focal's control, and TLP limits who may see it. The --out file is created with mode
 0600 and an existing file is never replaced without --force.
+--format stix writes one STIX 2.1 bundle for every bulletin: a report, the sender's
+identity, the OASIS TLP 2.0 marking definition, ATT&CK attack-patterns, the carried
+bundle's objects (unmarked ones take the bulletin's TLP) and Focal's provenance;
+ids are derived from the bulletin id, so exporting again gives the same ids.
+--format misp writes a MISP event (tlp: and mitre-attack-pattern galaxy tags, the
+carried indicators as attributes). Mappings: docs/cti.md.
 
 Example:
   focal export 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --format stix --out alert.stix.json)");

@@ -8,7 +8,9 @@
 #include "client/file_names.hpp"
 #include "client/group_memory.hpp"
 #include "client/meetings.hpp"
+#include "client/misp.hpp"
 #include "client/spooled_blob.hpp"
+#include "client/stix.hpp"
 #include "client/terminal.hpp"
 #include "client/text_input.hpp"
 #include "client/verified_log.hpp"
@@ -47,6 +49,8 @@ struct SendArgs {
   std::string commentWindow = "7d";
   std::string revises;
   std::string meeting;  // --meeting: a paper or summary record bound to it
+  std::string stixFile;  // --stix: a STIX 2.1 bundle carried in the content
+  std::string mispFile;  // focal send --misp: the bulletin from a MISP event
   bool yes = false;  // send to groups that changed since the last send without asking
 };
 
@@ -76,6 +80,67 @@ std::string readBody(CliContext& ctx, const SendArgs& a) {
   s << std::cin.rdbuf();
   requireBodyText(s.view(), "the body on standard input");
   return s.str();
+}
+
+// A file's text, refused before it is read when it could not fit in a
+// bulletin's content (protocol/limits.hpp).
+std::string readBoundedFile(const std::string& path, std::string_view option) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw UsageError("bad-file", fmt::format("{} {}: cannot read it ({})", option, path, ec.message()));
+  if (size > protocol::MaxContentBytes) {
+    throw UsageError("too-large", fmt::format("{} {} is {} bytes; a bulletin's content holds at most {} (send larger "
+                                              "material as an attachment)",
+                                              option, path, size, protocol::MaxContentBytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("bad-file", fmt::format("{} {}: cannot read it", option, path));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// --stix: the bundle as the file holds it, validated for this bulletin's
+// TLP before anything is sealed (docs/cti.md, STIX in).
+std::string readStixBundle(const std::string& path, wire::Tlp tlp) {
+  std::string text = readBoundedFile(path, "--stix");
+  requireBodyText(text, "--stix " + path);
+  const auto v = stix::validateBundle(text, tlp);
+  if (v.problem) throw UsageError(v.problem->code, "--stix " + path + ": " + v.problem->message);
+  return text;
+}
+
+// focal send --misp: the title (unless --title), TLP (from the event's tlp:
+// tag; without one only with --tlp, and never a different one), ATT&CK
+// (galaxy tags, added to --attack), category (alert unless --category) and
+// body (unless --body or --body-file: the attributes listed) from a MISP
+// event; returns its attributes as a STIX bundle (docs/cti.md, MISP).
+std::string fromMispEvent(SendArgs& a) {
+  if (!a.stixFile.empty()) throw UsageError("usage", "--misp and --stix both give the carried bundle: use one");
+  const auto event = misp::importEvent(readBoundedFile(a.mispFile, "--misp"), nowMs());
+  if (a.title.empty()) a.title = event.title;
+  if (event.tlp) {
+    wire::Tlp given{};
+    if (!a.tlp.empty() && (!parseTlp(a.tlp, given) || given != *event.tlp)) {
+      throw UsageError("bad-tlp", fmt::format("--misp {} is tagged TLP:{}, --tlp says {}: they must agree",
+                                              a.mispFile, tlpName(*event.tlp), a.tlp));
+    }
+    a.tlp = tlpName(*event.tlp);
+  } else if (a.tlp.empty()) {
+    throw UsageError("no-tlp", "--misp " + a.mispFile + " has no tlp: tag; give the bulletin's level with --tlp");
+  }
+  if (a.category.empty()) a.category = "alert";
+  for (const auto& id : event.attack) a.attack += (a.attack.empty() ? "" : ",") + id;
+  if (!a.body && a.bodyFile.empty()) {
+    a.body = "Imported from the MISP event \"" + event.title + "\"." +
+             (event.summary.empty() ? std::string("\n") : "\n\nAttributes:\n" + event.summary);
+  }
+  for (const auto& type : event.skipped) {
+    std::cerr << fmt::format("focal: warning: --misp: attributes of type {} have no STIX mapping and are not carried "
+                             "(docs/cti.md)\n",
+                             safeLine(type));
+  }
+  return event.stixBundle;
 }
 
 // The group addresses of a send as they resolve now, and those whose
@@ -159,6 +224,8 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     if (a.caseRef.empty()) a.caseRef = m.caseRef;
     draft.replyTo = original;
   }
+  std::string mispBundle;
+  if (!a.mispFile.empty()) mispBundle = fromMispEvent(a);
   std::int64_t commentWindowMs = 0;
   if (a.summaryRecord) {
     if (a.category.empty()) a.category = "summary-record";
@@ -220,6 +287,13 @@ int runSend(CliContext& ctx, const SendArgs& args) {
                                t->id, t->name, attackStatusName(t->status), AttackVersion);
     }
     draft.attackTechniques.push_back(std::move(id));
+  }
+  if (!a.stixFile.empty()) draft.stixBundle = readStixBundle(a.stixFile, draft.tlp);
+  if (!mispBundle.empty()) {
+    // Built here from the event's attributes, and checked like any bundle.
+    const auto v = stix::validateBundle(mispBundle, draft.tlp);
+    if (v.problem) throw UsageError(v.problem->code, "--misp " + a.mispFile + ": " + v.problem->message);
+    draft.stixBundle = std::move(mispBundle);
   }
   draft.caseRef = a.caseRef;
   // The sealer would only say "a field is invalid": the option is named here.
@@ -348,6 +422,10 @@ static void addMarkingOptions(CLI::App* cmd, SendArgs& a) {
   cmd->add_option("--handling-text", a.handlingText, "The restrictions of handling code H3");
   cmd->add_option("--evaluation", a.evaluation, "Source reliability A/B/C/X and information accuracy 1-4, e.g. B2");
   cmd->add_option("--attach", a.attach, "Attach a file (repeatable); encrypted and streamed")->check(CLI::ExistingFile);
+  cmd->add_option("--stix", a.stixFile,
+                  "Carry this STIX 2.1 bundle (JSON) in the encrypted content; validated first, and no object may "
+                  "be marked with a stricter TLP than the bulletin's")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--yes", a.yes,
                 "Send even when a group address now resolves to other members or keys than at your last send to it "
                 "(the change is still shown); without it you are asked on a terminal, and a script is refused");
@@ -372,6 +450,7 @@ static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table)
 code, case reference and category unless given, and goes to its sender unless --to is
 given. The same TLP rules apply as for focal send. See the thread with focal thread ID.
 Without --body or --body-file on a terminal, the body is written in your editor.
+--stix FILE carries a STIX 2.1 bundle as with focal send (docs/cti.md).
 
 Example:
   focal reply 0f3c9a1e5b7d2c4f6a8e0b1d3f5a7c9e --body "Seen here too; IOCs attached" --attach iocs.csv)");
@@ -385,15 +464,16 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   cmd->add_option("--to", a->to,
                   "Addresses, comma-separated: a member id, state:CC, members, partners, resource-panel, all "
                   "(required, except with --meeting)");
-  cmd->add_option("--tlp", a->tlp, "Traffic Light Protocol: clear|green|amber|amber+strict|red, or as in TLP 2.0 (TLP:AMBER+STRICT)")
-      ->required()
+  cmd->add_option("--tlp", a->tlp,
+                  "Traffic Light Protocol: clear|green|amber|amber+strict|red, or as in TLP 2.0 (TLP:AMBER+STRICT) "
+                  "(required, except with --misp from an event with a tlp: tag)")
       ->check(tlpValidator());
   cmd->add_option("--category", a->category,
                   "trend|best-practice|technique|tool|alert|summary-record|meeting-document|other (required, except with "
-                  "--summary-record or --meeting)")
+                  "--summary-record, --meeting, and --misp: alert)")
       ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other",
                              "meeting-document"}));
-  cmd->add_option("--title", a->title, "Title (encrypted like the body)")->required();
+  cmd->add_option("--title", a->title, "Title (encrypted like the body; required, except with --misp: the event's info)");
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
   body->excludes(bodyFile);
@@ -401,6 +481,10 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   cmd->add_option("--meeting", a->meeting,
                   "Bind to a meeting (32 hex digits, or a unique first 6 or more): category meeting-document, "
                   "or its summary record with --summary-record; --to defaults to its participants");
+  cmd->add_option("--misp", a->mispFile,
+                  "Build the bulletin from this MISP event (JSON): title, TLP, ATT&CK and its attributes as the "
+                  "carried STIX bundle")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--summary-record", a->summaryRecord,
                 "Secretariat: circulate a draft summary record under the silence procedure");
   cmd->add_option("--comment-window", a->commentWindow,
@@ -429,6 +513,15 @@ Example:
       --title "Phishing kit targeting banks" --body-file alert.txt --attach iocs.csv \
       --attack T1566.002 --priority urgent --handling H2 --evaluation B2 --case AWGC-2026-04
 Prints the bulletin id (32 hex digits).
+
+Threat intelligence (docs/cti.md): --stix FILE carries a STIX 2.1 bundle, validated
+before sealing (and again by every recipient); an object marked with a stricter TLP
+than the bulletin's is refused, naming it. --misp EVENT.json takes the title, TLP
+(its tlp: tag, or --tlp when it has none), ATT&CK (its galaxy tags) and attributes
+(as the carried bundle) from a MISP event. --attack ids are checked against ATT&CK v18.1.
+  focal send --to sg-spf-cyber --tlp green --category alert --title "C2 servers" \
+      --body-file alert.txt --stix iocs.stix.json --attack T1566.002
+  focal send --to state:TH --misp misp-event.json
 
 Summary records (secretariat only): --summary-record sets the kind and a signed comment
 deadline (now + --comment-window, default 7d). Recipients acknowledge it or use

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   // Every command's registration, in the order focal --help lists them.
   using AddCommands = void (*)(CLI::App&, CliContext&, CommandTable&);
   constexpr AddCommands Commands[] = {
-      addKeygenCommand, addAgentCommands, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addHistoryCommands, addDeliveryCommands,
+      addKeygenCommand, addAgentCommands, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addHistoryCommands, addTaxiiCommand, addDeliveryCommands,
       addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands, addMeetingCommands, addRoleCommands,
       addConsensusCommands, addAlarmsCommand, addWitnessCommand,
   };

@@ -22,4 +22,8 @@ namespace focal::client {
 // and again on receipt; this is the last check before it leaves the client).
 nlohmann::json stixBundleFor(const OpenedMessage& m);
 
+// "extension-definition--…": Focal's provenance property extension (the
+// same id in every export; docs/cti.md, Provenance).
+std::string focalProvenanceExtensionId();
+
 }  // namespace focal::client

@@ -19,6 +19,7 @@ packages=(
   systemd bash-completion man-db      # systemd-analyze security, completion and man page tests
   prometheus                          # promtool: the metrics exposition and the example alert rules
   ccache                              # compiler cache (CMakeLists.txt uses it when present): re-runs rebuild only what changed
+  python3-jsonschema                  # tests/stix_validate.py: STIX exports against the OASIS schemas
 )
 missing=()
 for p in "${packages[@]}"; do

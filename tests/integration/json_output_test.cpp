@@ -350,6 +350,21 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   checkDocument("focal listen", line);
   CHECK(line.at("bulletin_id") == amberId);
   runChecked("focal status", concat(sgArgs, {"status", amberId}));
+  // focal taxii: its one start line, then stopped (SIGINT) as a user would.
+  {
+    const auto pass = h / "taxii.pass";
+    std::ofstream(pass) << "a long random TAXII password\n";
+    fs::permissions(pass, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+    const auto taxii = runCli(concat(myArgs, {"--json", "taxii", "--listen", "127.0.0.1:0", "--user", "misp",
+                                             "--password-file", pass.string()}),
+                              std::nullopt, std::chrono::seconds(60),
+                              [](const ProcessResult& soFar) { return soFar.out.find('\n') != std::string::npos; });
+    INFO(taxii.err);
+    CHECK(taxii.exitCode == 0);
+    const auto startLine = json::parse(taxii.out.substr(0, taxii.out.find('\n')));
+    checkDocument("focal taxii", startLine);
+    CHECK(startLine.at("bulletin_count") == 1);
+  }
 
   // GREEN, no markings: the nulls. Forward, permit, reply, thread, export, retract.
   auto green = runChecked("focal send", concat(sgArgs, {"send", "--to", "my-pdrm-cyber", "--tlp", "green",

@@ -1,8 +1,7 @@
-#include "server/certificate.hpp"
+#include "crypto/certificate.hpp"
 
-#include "crypto/types.hpp"
 #include "crypto/secure_file.hpp"
-#include "server/openssl_error.hpp"
+#include "crypto/types.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -19,9 +18,19 @@
 #include <set>
 #include <stdexcept>
 
-namespace focal::server {
+namespace focal::crypto {
 
 namespace {
+
+// OpenSSL's oldest queued error (the cause), clearing the queue.
+std::string opensslError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + opensslError()); }
 
@@ -49,15 +58,15 @@ void addExtension(X509* cert, int nid, const std::string& value) {
   if (X509_add_ext(cert, ext.get(), -1) != 1) fail("cannot add certificate extension");
 }
 
-crypto::Bytes bioBytes(BIO* bio) {
+Bytes bioBytes(BIO* bio) {
   char* data = nullptr;
   const long n = BIO_get_mem_data(bio, &data);
   if (n < 0 || data == nullptr) fail("cannot read a memory BIO");
-  return crypto::Bytes(reinterpret_cast<std::uint8_t*>(data), reinterpret_cast<std::uint8_t*>(data) + n);
+  return Bytes(reinterpret_cast<std::uint8_t*>(data), reinterpret_cast<std::uint8_t*>(data) + n);
 }
 
 Cert readCertificate(const std::filesystem::path& certFile) {
-  const auto pem = crypto::readFileLimited(certFile, 1024 * 1024);
+  const auto pem = readFileLimited(certFile, 1024 * 1024);
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) fail("cannot read " + certFile.string());
   Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -90,17 +99,17 @@ std::string formatUtc(std::chrono::system_clock::time_point t) {
 
 void generateSelfSignedCertificate(const std::filesystem::path& certFile, const std::filesystem::path& keyFile,
                                    const std::string& commonName, const std::vector<std::string>& hosts,
-                                   int validDays) {
+                                   int validDays, const std::string& organization) {
   using namespace std::chrono;
   const auto now = system_clock::now();
   // An hour of slack before now, for clients whose clock is a little behind.
   generateSelfSignedCertificate(certFile, keyFile, commonName, hosts,
-                                CertificateValidity{now - hours(1), now + hours(24) * validDays});
+                                CertificateValidity{now - hours(1), now + hours(24) * validDays}, organization);
 }
 
 void generateSelfSignedCertificate(const std::filesystem::path& certFile, const std::filesystem::path& keyFile,
                                    const std::string& commonName, const std::vector<std::string>& hosts,
-                                   const CertificateValidity& validity) {
+                                   const CertificateValidity& validity, const std::string& organization) {
   PKey key(EVP_EC_gen("P-256"));
   if (!key) fail("cannot generate the TLS key");
 
@@ -108,8 +117,8 @@ void generateSelfSignedCertificate(const std::filesystem::path& certFile, const 
   if (!cert) fail("cannot allocate a certificate");
   if (X509_set_version(cert.get(), 2) != 1) fail("cannot set the certificate version");
   // 159-bit random serial, positive.
-  crypto::Bytes serial(20);
-  crypto::randomFill(serial);
+  Bytes serial(20);
+  randomFill(serial);
   serial[0] &= 0x7f;
   serial[0] |= 0x01;
   BIGNUM* bn = BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr);
@@ -128,8 +137,8 @@ void generateSelfSignedCertificate(const std::filesystem::path& certFile, const 
   X509_NAME* name = X509_get_subject_name(cert.get());
   if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(commonName.c_str()),
                                  -1, -1, 0) != 1 ||
-      X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Focal hub"), -1, -1,
-                                 0) != 1) {
+      X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(organization.c_str()),
+                                 -1, -1, 0) != 1) {
     fail("cannot set the subject name");
   }
   if (X509_set_issuer_name(cert.get(), name) != 1) fail("cannot set the issuer name");
@@ -159,10 +168,10 @@ void generateSelfSignedCertificate(const std::filesystem::path& certFile, const 
   Bio certBio(BIO_new(BIO_s_mem()));
   if (!certBio || PEM_write_bio_X509(certBio.get(), cert.get()) != 1) fail("cannot encode the certificate");
 
-  crypto::Bytes keyPem = bioBytes(keyBio.get());
-  crypto::writeFileAtomic(keyFile, keyPem, 0600);
+  Bytes keyPem = bioBytes(keyBio.get());
+  writeFileAtomic(keyFile, keyPem, 0600);
   sodium_memzero(keyPem.data(), keyPem.size());
-  crypto::writeFileAtomic(certFile, bioBytes(certBio.get()), 0644);
+  writeFileAtomic(certFile, bioBytes(certBio.get()), 0644);
 }
 
 std::string certificateFingerprint(const std::filesystem::path& certFile) {
@@ -178,4 +187,4 @@ std::string certificateFingerprint(const std::filesystem::path& certFile) {
   return out;
 }
 
-}  // namespace focal::server
+}  // namespace focal::crypto
