@@ -241,7 +241,8 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     throw UsageError("usage", "--revises goes with --summary-record");
   }
   if (a.tlp.empty() || a.category.empty() || a.title.empty() || a.to.empty()) {
-    throw UsageError("usage", "--to, --tlp, --category and --title are required");
+    throw UsageError("usage", fmt::format("--to, --tlp, --category and --title are required (see focal {} --help)",
+                                          a.replyTo.empty() ? "send" : "reply"));
   }
   // Every text field is checked here, naming the option, before anything is
   // read from the network or sealed (the title and body are content: any
