@@ -252,7 +252,8 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     throw UsageError("usage", "category meeting-document goes with --meeting ID");
   }
   if (a.tlp.empty() || a.category.empty() || a.title.empty() || (a.to.empty() && a.meeting.empty())) {
-    throw UsageError("usage", "--to (or --meeting), --tlp, --category and --title are required");
+    throw UsageError("usage", fmt::format("--to (or --meeting), --tlp, --category and --title are required (see focal {} --help)",
+                                          a.replyTo.empty() ? "send" : "reply"));
   }
   // Every text field is checked here, naming the option, before anything is
   // read from the network or sealed (the title and body are content: any
