@@ -13,7 +13,9 @@
 #include "client/verified_log.hpp"
 #include "protocol/command_line.hpp"
 #include "protocol/distribution.hpp"
+#include "protocol/consensus.hpp"
 #include "protocol/procedure_limits.hpp"
+#include "protocol/work_programme.hpp"
 #include "protocol/limits.hpp"
 
 #include <fmt/format.h>
@@ -45,6 +47,11 @@ struct SendArgs {
   bool summaryRecord = false;
   std::string commentWindow = "7d";
   std::string revises;
+  // Needs and offers (PROTOCOL.md §12.7): which command this is.
+  enum class Need { None, Surface, Offer, Met } need = Need::None;
+  std::string metOffer;  // focal need-met: the offer that met the need
+  std::string date;   // training: when
+  std::string place;  // training: where
   bool yes = false;  // send to groups that changed since the last send without asking
 };
 
@@ -133,6 +140,53 @@ void confirmGroupChanges(const std::vector<GroupChange>& changes, bool yes) {
   if (!*confirmed) throw UsageError("not-confirmed", "not sent");
 }
 
+// The sender must be a point of contact of a member state (needs are the
+// member states' own; PROTOCOL.md §12.7).
+const MemberRecord& requireStatePoc(const KeyDirectory& directory, const std::string& me, const char* what) {
+  const MemberRecord* self = directory.find(me);
+  if (self == nullptr || !protocol::isStatePoc(protocol::StateSeat{self->state, self->institution, self->active})) {
+    throw UsageError("not-allowed", std::string("only a point of contact of a member state ") + what);
+  }
+  return *self;
+}
+
+// focal offer / focal need-met: the verified need they answer, and what
+// binds them to it (PROTOCOL.md §12.7).
+void bindToNeed(CliContext& ctx, SendArgs& a, protocol::BulletinDraft& draft, FoundBulletin& found) {
+  const auto& need = found.message;
+  if (need.category != wire::Category::NEED || need.replyTo) {
+    throw UsageError("not-a-need", "bulletin " + safeLine(a.replyTo) + " is not a need (focal needs lists them)");
+  }
+  auto& directory = found.directory();
+  const MemberRecord* owner = directory.find(need.senderId);
+  const std::string ownerState = owner != nullptr ? owner->state : std::string();
+  if (a.need == SendArgs::Need::Offer) {
+    a.category = "offer";
+    if (a.title.rfind("Re: ", 0) == 0) a.title = "Offer: " + need.title;
+    // To the owning state's points of contact (a RED need: its sender only).
+    if (a.to == need.senderId && need.tlp != wire::Tlp::RED && !ownerState.empty()) a.to = "state:" + ownerState;
+    return;
+  }
+  const auto& self = requireStatePoc(directory, found.keys.memberId, "marks a need met");
+  if (self.state != ownerState) {
+    throw UsageError("not-allowed", "only a point of contact of " + ownerState + ", the need's owner, marks it met");
+  }
+  const auto offerId = bulletinIdArg(ctx, a.metOffer);
+  auto offer = findVerifiedBulletin(ctx, offerId, "offer", a.metOffer);
+  if (offer.message.category != wire::Category::OFFER || !(offer.message.replyTo == std::optional(need.id))) {
+    throw UsageError("not-an-offer", "bulletin " + safeLine(a.metOffer) + " is not an offer on this need");
+  }
+  a.category = "need";
+  if (a.title.rfind("Re: ", 0) == 0) a.title = "Met: " + need.title;
+  if (!a.body) a.body = std::string();
+  // To whoever the need reached, and the one whose offer met it.
+  std::vector<std::string> to = need.addresses;
+  if (std::find(to.begin(), to.end(), offer.message.senderId) == to.end()) to.push_back(offer.message.senderId);
+  a.to.clear();
+  for (const auto& t : to) a.to += (a.to.empty() ? "" : ",") + t;
+  draft.metOffer = offerId;
+}
+
 int runSend(CliContext& ctx, const SendArgs& args) {
   SendArgs a = args;
   protocol::BulletinDraft draft;
@@ -156,6 +210,20 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     }
     if (a.caseRef.empty()) a.caseRef = m.caseRef;
     draft.replyTo = original;
+    if (a.need == SendArgs::Need::Offer || a.need == SendArgs::Need::Met) {
+      bindToNeed(ctx, a, draft, found);
+    }
+  } else if (a.need == SendArgs::Need::Surface) {
+    loadedKeys.emplace(ctx.loadKeys());
+    conn = ctx.connect(*loadedKeys);
+    const auto directory = HubDirectory::fetch(*conn);
+    requireStatePoc(directory, loadedKeys->memberId, "surfaces a need");
+    a.category = "need";
+    if (a.to.empty()) {
+      // To the members and, as the TLP allows, the partners and the panel.
+      if (a.tlp == "red") throw UsageError("usage", "a TLP:RED need goes to named members only: give --to");
+      a.to = (a.tlp == "clear" || a.tlp == "green") ? "members,partners,resource-panel" : "members";
+    }
   }
   std::int64_t commentWindowMs = 0;
   if (a.summaryRecord) {
@@ -211,6 +279,25 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     draft.attackTechniques.push_back(std::move(id));
   }
   draft.caseRef = a.caseRef;
+  // A training programme or conference says when and where (signed, encrypted
+  // with the content); no other category carries them.
+  if (draft.category == wire::Category::TRAINING) {
+    if (a.date.empty() || a.place.empty()) {
+      throw UsageError("usage", "a training (--category training) needs --date and --place");
+    }
+    if (!protocol::validEventDate(a.date)) {
+      throw UsageError("bad-date", "--date takes YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD, got '" +
+                                       safeLine(a.date) + "'");
+    }
+    requireSingleLineText(a.place, "--place");
+    if (a.place.size() > protocol::MaxTextFieldBytes) {
+      throw UsageError("too-long", fmt::format("--place is at most {} bytes", protocol::MaxTextFieldBytes));
+    }
+    draft.eventDate = a.date;
+    draft.eventPlace = a.place;
+  } else if (!a.date.empty() || !a.place.empty()) {
+    throw UsageError("usage", "--date and --place go with --category training");
+  }
   // The sealer would only say "a field is invalid": the option is named here.
   for (const auto& [option, value] : {std::pair<const char*, const std::string*>{"--case", &a.caseRef},
                                       {"--handling-text", &a.handlingText}}) {
@@ -313,6 +400,8 @@ int runSend(CliContext& ctx, const SendArgs& args) {
 }  // namespace
 
 static void addMarkingOptions(CLI::App* cmd, SendArgs& a) {
+  cmd->add_option("--date", a.date, "With --category training: when, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD");
+  cmd->add_option("--place", a.place, "With --category training: where (e.g. \"Singapore, INTERPOL IGCI\")");
   cmd->add_option("--priority", a.priority, "normal|urgent")->check(CLI::IsMember({"normal", "urgent"}));
   cmd->add_option("--attack", a.attack, "MITRE ATT&CK technique ids, comma-separated (T1566,T1204.002)");
   cmd->add_option("--case", a.caseRef, "Case reference (signed, visible to the hub)");
@@ -336,7 +425,8 @@ static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table)
   cmd->add_option("--tlp", a->tlp, "TLP (default: the original's)")
       ->check(tlpValidator());
   cmd->add_option("--category", a->category, "Category (default: the original's)")
-      ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other"}));
+      ->check(CLI::IsMember(
+          {"trend", "best-practice", "technique", "tool", "alert", "summary-record", "training", "other"}));
   cmd->add_option("--title", a->title, "Title (default: Re: the original's title)");
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
@@ -352,6 +442,62 @@ Example:
   table.add(cmd, [&ctx, a] { return runSend(ctx, *a); });
 }
 
+void addNeedSendCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
+  auto need = std::make_shared<SendArgs>();
+  need->need = SendArgs::Need::Surface;
+  auto* needCmd = app.add_subcommand("need", "A member state surfaces a need (capability, training, equipment, ...)");
+  needCmd->add_option("--title", need->title, "What is needed, in a line (encrypted like the body)")->required();
+  auto* body = needCmd->add_option("--body", need->body, "The need in detail");
+  auto* bodyFile = needCmd->add_option("--body-file", need->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
+  body->excludes(bodyFile);
+  needCmd->add_option("--tlp", need->tlp, "clear|green|amber|amber+strict|red")->required()->check(tlpValidator());
+  needCmd->add_option("--to", need->to,
+                      "Addresses (default: members,partners,resource-panel for CLEAR and GREEN; members for AMBER)");
+  needCmd->add_flag("--yes", need->yes, "Send even when a group address changed since your last send to it");
+  needCmd->footer(R"(A bulletin of category need, sealed to the members and, as its TLP allows, the
+dialogue partners and the resource panel, so collaborative solutions can be found
+(terms of reference §4(d)). Only a point of contact of a member state surfaces one.
+Partners, panel members and member states answer with focal offer; your state marks
+it met with focal need-met; focal needs lists needs with their offers.
+
+Example:
+  focal need --tlp green --title "Mobile forensics training for 20 investigators" \
+      --body "Two weeks, Q2 2027, Kuala Lumpur or online")");
+  table.add(needCmd, [&ctx, need] { return runSend(ctx, *need); });
+
+  auto offer = std::make_shared<SendArgs>();
+  offer->need = SendArgs::Need::Offer;
+  auto* offerCmd = app.add_subcommand("offer", "Offer help with a need (a reply bound to it)");
+  offerCmd->add_option("need-id", offer->replyTo, "The need (32 hex digits, or a unique first 6 or more)")->required();
+  auto* obody = offerCmd->add_option("--body", offer->body, "What you offer");
+  auto* obodyFile = offerCmd->add_option("--body-file", offer->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
+  obody->excludes(obodyFile);
+  offerCmd->add_option("--title", offer->title, "Title (default: Offer: the need's title)");
+  offerCmd->footer(R"(A bulletin of category offer replying to the need (the reference is signed), sealed
+with the need's TLP to the points of contact of the state that surfaced it (a RED
+need: to its sender only). Dialogue partners, resource-panel members and member
+states may offer.
+
+Example:
+  focal offer 0f3c9a --body "We can host the course in Q2 and fund 10 places")");
+  table.add(offerCmd, [&ctx, offer] { return runSend(ctx, *offer); });
+
+  auto met = std::make_shared<SendArgs>();
+  met->need = SendArgs::Need::Met;
+  auto* metCmd = app.add_subcommand("need-met", "Your state's need was met: name the offer that met it");
+  metCmd->add_option("need-id", met->replyTo, "The need (32 hex digits, or a unique first 6 or more)")->required();
+  metCmd->add_option("--offer", met->metOffer, "The offer that met it")->required();
+  metCmd->add_option("--body", met->body, "A note (optional)");
+  metCmd->footer(R"(Only a point of contact of the state that surfaced the need marks it met: a signed
+notice (category need, replying to it, naming the offer) sealed to whoever the need
+reached and to the offer's author. Every client checks that its author's state owns
+the need before focal needs shows it met.
+
+Example:
+  focal need-met 0f3c9a --offer 7d2c4f --body "Course agreed for May")");
+  table.add(metCmd, [&ctx, met] { return runSend(ctx, *met); });
+}
+
 void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   addReplyCommand(app, ctx, table);
   auto a = std::make_shared<SendArgs>();
@@ -363,9 +509,10 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
       ->required()
       ->check(tlpValidator());
   cmd->add_option("--category", a->category,
-                  "trend|best-practice|technique|tool|alert|summary-record|other (required, except with "
-                  "--summary-record)")
-      ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other"}));
+                  "trend|best-practice|technique|tool|alert|summary-record|training|other (required, except with "
+                  "--summary-record); needs and offers: focal need, focal offer")
+      ->check(CLI::IsMember(
+          {"trend", "best-practice", "technique", "tool", "alert", "summary-record", "training", "other"}));
   cmd->add_option("--title", a->title, "Title (encrypted like the body)")->required();
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
@@ -407,7 +554,11 @@ approval into the log; with an objection it stays objected until you circulate a
 revision (--revises OLD-ID) or withdraw it (focal retract ID --reason ...).
 See focal record-status ID.
   focal send --summary-record --to members --tlp green --title "WG on CC 2026 summary" \
-      --body-file summary.txt --comment-window 7d)");
+      --body-file summary.txt --comment-window 7d
+
+Training programmes and conferences (category training) carry a signed date and place:
+  focal send --category training --to all --tlp clear --title "Digital forensics course" \
+      --date 2027-03-08..2027-03-12 --place "Singapore" --body "Five days; two seats per state")");
   table.add(cmd, [&ctx, a] { return runSend(ctx, *a); });
 }
 

@@ -56,7 +56,8 @@ constexpr Name<T> Tlps[] = {
 using C = wire::Category;
 constexpr Name<C> Categories[] = {
     {C::TREND, "trend"}, {C::BEST_PRACTICE, "best-practice"}, {C::TECHNIQUE, "technique"}, {C::TOOL, "tool"},
-    {C::ALERT, "alert"}, {C::SUMMARY_RECORD, "summary-record"}, {C::OTHER, "other"}};
+    {C::ALERT, "alert"}, {C::SUMMARY_RECORD, "summary-record"}, {C::OTHER, "other"},
+    {C::NEED, "need"},   {C::OFFER, "offer"},          {C::TRAINING, "training"}};
 
 constexpr Name<wire::Priority> Priorities[] = {{wire::Priority::NORMAL, "normal"}, {wire::Priority::URGENT, "urgent"}};
 
@@ -93,7 +94,8 @@ constexpr Name<S::Which> ServerFrames[] = {
     {S::STATUS, "status"}, {S::DIRECTORY, "directory"}, {S::LOG, "log"}, {S::ADMIN, "admin"},
     {S::UPLOAD_READY, "upload-ready"}, {S::UPLOAD_PROGRESS, "upload-progress"}, {S::BLOB_CHUNK, "blob-chunk"},
     {S::SUBSCRIBED, "subscribed"}, {S::PONG, "pong"}, {S::RECORD_STATUS, "record-status"},
-    {S::PROPOSALS, "proposals"}, {S::AUDIT, "audit"}, {S::RECORDED, "recorded"}};
+    {S::PROPOSALS, "proposals"}, {S::AUDIT, "audit"}, {S::RECORDED, "recorded"}, {S::ACTIONS, "actions"},
+    {S::ACTION_REMINDER, "action-reminder"}};
 // clang-format on
 
 }  // namespace

@@ -34,7 +34,7 @@ namespace focal::server {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 6;
+  static constexpr int SchemaVersion = 7;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -169,6 +169,15 @@ class Store {
   // only while it is still open (else policyDenied, nothing written).
   static Result<Ok> adoptProposal(sqlite::Database& db, const crypto::BulletinId& proposalId,
                                   const StoredLogEntry& entry, const StoredHead& head);
+  // A checked action item with its sealed text. The same id again:
+  // identical bytes `already`, else `duplicate`.
+  static Result<RecordOutcome> insertAction(sqlite::Database& db, const NewAction& a);
+  // A checked update, appended only while the item's chain tip is still
+  // u.previous (else invalidRequest: the item changed meanwhile, and nothing
+  // is written); the item takes its status and a new tip. The same record
+  // again is `already`.
+  static Result<RecordOutcome> insertActionUpdate(sqlite::Database& db, const NewActionUpdate& u);
+  static void markActionsReminded(sqlite::Database& db, const std::vector<crypto::BulletinId>& ids, std::int64_t day);
   // Deletes unfinished uploads and unreferenced finished blobs older than
   // GarbageAgeMs. Returns the number of uploads removed.
   static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
@@ -189,6 +198,13 @@ class Store {
   std::optional<ProposalRow> proposal(const crypto::BulletinId& id);
   // Every proposal, newest first, at most `limit`.
   std::vector<ProposalRow> proposals(std::size_t limit);
+  // An action item with its updates, in the order they were accepted.
+  std::optional<ActionRow> action(const crypto::BulletinId& id);
+  // Every action item with its updates, by due day then id, at most `limit`.
+  std::vector<ActionRow> actions(std::size_t limit);
+  // Open or in-progress items due by `dueBeforeMs` (the end of their due
+  // day) not yet reminded on UTC day `day`, soonest first.
+  std::vector<DueAction> dueActions(std::int64_t dueBeforeMs, std::int64_t day, std::size_t limit);
   // Pending summary records whose comment deadline is <= nowMs, oldest first.
   std::vector<crypto::BulletinId> dueRecords(std::int64_t nowMs, std::size_t limit);
   // acceptedAtMs of bulletin `id` if it is stored with exactly these bytes
@@ -254,6 +270,9 @@ Result<Ok> execute(sqlite::Database& db, const ApproveRecord& c);
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreProposal& c);
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreDecision& c);
 Result<Ok> execute(sqlite::Database& db, const AdoptProposal& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreAction& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreActionUpdate& c);
+Result<Ok> execute(sqlite::Database& db, const MarkActionsReminded& c);
 
 }  // namespace store
 

@@ -321,10 +321,19 @@ TEST_CASE("a version 1 database migrates one numbered step at a time to exactly 
   // Step 5 -> 6: the heads carried beside acks and decisions.
   CHECK(schemaOf(db).count("ack_heads") == 0);
   REQUIRE(Store::migrate(db, 6));
-  CHECK(db.userVersion() == Store::SchemaVersion);
+  CHECK(db.userVersion() == 6);
   queueIntact();
   CHECK(schemaOf(db).count("ack_heads") == 1);
   CHECK(schemaOf(db).count("decision_heads") == 1);
+
+  // Step 6 -> 7: the work programme's action items and their updates.
+  CHECK(schemaOf(db).count("actions") == 0);
+  REQUIRE(Store::migrate(db, 7));
+  CHECK(db.userVersion() == Store::SchemaVersion);
+  queueIntact();
+  CHECK(schemaOf(db).count("actions") == 1);
+  CHECK(schemaOf(db).count("action_updates") == 1);
+  CHECK(schemaOf(db).count("actions_due") == 1);
   CHECK_FALSE(Store::migrate(db));
   CHECK_NOTHROW(Store::checkSchema(db));
 
