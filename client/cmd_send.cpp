@@ -152,7 +152,8 @@ const MemberRecord& requireStatePoc(const KeyDirectory& directory, const std::st
 
 // focal offer / focal need-met: the verified need they answer, and what
 // binds them to it (PROTOCOL.md §12.7).
-void bindToNeed(CliContext& ctx, SendArgs& a, protocol::BulletinDraft& draft, FoundBulletin& found) {
+void bindToNeed(CliContext& ctx, SendArgs& a, protocol::BulletinDraft& draft, FoundBulletin& found,
+                const std::string& me) {
   const auto& need = found.message;
   if (need.category != wire::Category::NEED || need.replyTo) {
     throw UsageError("not-a-need", "bulletin " + safeLine(a.replyTo) + " is not a need (focal needs lists them)");
@@ -167,7 +168,7 @@ void bindToNeed(CliContext& ctx, SendArgs& a, protocol::BulletinDraft& draft, Fo
     if (a.to == need.senderId && need.tlp != wire::Tlp::RED && !ownerState.empty()) a.to = "state:" + ownerState;
     return;
   }
-  const auto& self = requireStatePoc(directory, found.keys.memberId, "marks a need met");
+  const auto& self = requireStatePoc(directory, me, "marks a need met");
   if (self.state != ownerState) {
     throw UsageError("not-allowed", "only a point of contact of " + ownerState + ", the need's owner, marks it met");
   }
@@ -211,7 +212,7 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     if (a.caseRef.empty()) a.caseRef = m.caseRef;
     draft.replyTo = original;
     if (a.need == SendArgs::Need::Offer || a.need == SendArgs::Need::Met) {
-      bindToNeed(ctx, a, draft, found);
+      bindToNeed(ctx, a, draft, found, loadedKeys->memberId);
     }
   } else if (a.need == SendArgs::Need::Surface) {
     loadedKeys.emplace(ctx.loadKeys());
@@ -221,8 +222,21 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     a.category = "need";
     if (a.to.empty()) {
       // To the members and, as the TLP allows, the partners and the panel.
-      if (a.tlp == "red") throw UsageError("usage", "a TLP:RED need goes to named members only: give --to");
-      a.to = (a.tlp == "clear" || a.tlp == "green") ? "members,partners,resource-panel" : "members";
+      wire::Tlp tlp{};
+      if (!parseTlp(a.tlp, tlp)) throw UsageError("bad-tlp", "unknown TLP " + a.tlp);
+      if (tlp == wire::Tlp::RED) throw UsageError("usage", "a TLP:RED need goes to named members only: give --to");
+      a.to = "members";
+      if (tlp == wire::Tlp::CLEAR || tlp == wire::Tlp::GREEN) {
+        // Only the groups that have someone in them (an empty group is refused).
+        for (const auto& [group, institution] : {std::pair{"partners", wire::Institution::DIALOGUE_PARTNER},
+                                                 std::pair{"resource-panel", wire::Institution::RESOURCE_PANEL}}) {
+          const auto& all = directory.members();
+          if (std::any_of(all.begin(), all.end(),
+                          [&](const MemberRecord& m) { return m.active && m.institution == institution; })) {
+            a.to += std::string(",") + group;
+          }
+        }
+      }
     }
   }
   std::int64_t commentWindowMs = 0;
@@ -452,7 +466,8 @@ void addNeedSendCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   body->excludes(bodyFile);
   needCmd->add_option("--tlp", need->tlp, "clear|green|amber|amber+strict|red")->required()->check(tlpValidator());
   needCmd->add_option("--to", need->to,
-                      "Addresses (default: members,partners,resource-panel for CLEAR and GREEN; members for AMBER)");
+                      "Addresses (default: members, and for CLEAR and GREEN the partners and the resource panel when it has anyone; "
+                      "AMBER: members)");
   needCmd->add_flag("--yes", need->yes, "Send even when a group address changed since your last send to it");
   needCmd->footer(R"(A bulletin of category need, sealed to the members and, as its TLP allows, the
 dialogue partners and the resource panel, so collaborative solutions can be found
