@@ -48,8 +48,8 @@ crypto::Bytes rawItem(const std::function<void(wire::ActionItem::Builder)>& fill
 }  // namespace
 
 TEST_CASE("Days are real calendar days in YYYY-MM-DD and event dates may be ranges", "[protocol][work-programme]") {
-  CHECK(parseDay("2027-03-31") == 1'806'364'800'000);
-  CHECK(dayText(1'806'364'800'000 + DayMs - 1) == "2027-03-31");
+  CHECK(parseDay("2027-03-31") == 1'806'451'200'000);
+  CHECK(dayText(1'806'451'200'000 + DayMs - 1) == "2027-03-31");
   CHECK(parseDay("2028-02-29").has_value());
   for (const char* bad : {"2027-02-29", "2027-13-01", "2027-00-10", "2027-3-31", "27-03-31", "2027/03/31", "1999-12-31",
                           "2027-03-31 ", "", "2027-03-3x"}) {
