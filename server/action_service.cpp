@@ -140,7 +140,9 @@ net::awaitable<Result<Recorded>> ActionService::add(Caller caller, SignedBody ch
   action->record = StoredRecord{std::move(checked.body), std::move(checked.signature)};
   action->text = std::move(*sealed);
   action->recordedAtMs = now;
-  auto outcome = co_await commits_.submit(store::StoreAction{action}, net::use_awaitable);
+  // A named job, never a temporary in the co_await (g++ 12 miscompiles those).
+  auto job = store::StoreAction{action};
+  auto outcome = co_await commits_.submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
     spdlog::info("action item {} added by {}: owner {}, due {}", crypto::toHex(action->id), caller.memberId,
@@ -185,7 +187,8 @@ net::awaitable<Result<Recorded>> ActionService::update(Caller caller, SignedBody
   update->bodyHash = info->bodyHash;
   update->record = StoredRecord{std::move(checked.body), std::move(checked.signature)};
   update->recordedAtMs = now;
-  auto outcome = co_await commits_.submit(store::StoreActionUpdate{update}, net::use_awaitable);
+  auto job = store::StoreActionUpdate{update};
+  auto outcome = co_await commits_.submit(std::move(job), net::use_awaitable);
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
     spdlog::info("action item {} updated by {}: {}", crypto::toHex(update->actionId), caller.memberId,
@@ -233,7 +236,8 @@ net::awaitable<void> ActionService::remindDue() {
     if (pusher_.pushReminder(members, frame) > 0) reminded.push_back(a.id);
   }
   if (reminded.empty()) co_return;
-  auto outcome = co_await commits_.submit(store::MarkActionsReminded{reminded, today}, net::use_awaitable);
+  auto job = store::MarkActionsReminded{reminded, today};
+  auto outcome = co_await commits_.submit(std::move(job), net::use_awaitable);
   if (!outcome) spdlog::warn("work programme reminders: marking {} items failed: {}", reminded.size(), outcome.error().message);
 }
 
