@@ -228,12 +228,13 @@ int runSend(CliContext& ctx, const SendArgs& args) {
       a.to = "members";
       if (tlp == wire::Tlp::CLEAR || tlp == wire::Tlp::GREEN) {
         // Only the groups that have someone in them (an empty group is refused).
-        for (const auto& [group, institution] : {std::pair{"partners", wire::Institution::DIALOGUE_PARTNER},
-                                                 std::pair{"resource-panel", wire::Institution::RESOURCE_PANEL}}) {
+        for (const auto& group : {std::pair{"partners", wire::Institution::DIALOGUE_PARTNER},
+                                  std::pair{"resource-panel", wire::Institution::RESOURCE_PANEL}}) {
           const auto& all = directory.members();
+          const wire::Institution institution = group.second;  // (clang 14: no lambda capture of a binding)
           if (std::any_of(all.begin(), all.end(),
                           [&](const MemberRecord& m) { return m.active && m.institution == institution; })) {
-            a.to += std::string(",") + group;
+            a.to += std::string(",") + group.first;
           }
         }
       }
