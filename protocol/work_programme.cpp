@@ -6,6 +6,7 @@
 #include "protocol/text.hpp"
 
 #include <chrono>
+#include <cstdio>
 
 namespace focal::protocol {
 
