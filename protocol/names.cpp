@@ -57,6 +57,7 @@ using C = wire::Category;
 constexpr Name<C> Categories[] = {
     {C::TREND, "trend"}, {C::BEST_PRACTICE, "best-practice"}, {C::TECHNIQUE, "technique"}, {C::TOOL, "tool"},
     {C::ALERT, "alert"}, {C::SUMMARY_RECORD, "summary-record"}, {C::OTHER, "other"},
+    {C::MEETING_DOCUMENT, "meeting-document"},  // h-wga's (meetings); not a category focal send offers here
     {C::NEED, "need"},   {C::OFFER, "offer"},          {C::TRAINING, "training"}};
 
 constexpr Name<wire::Priority> Priorities[] = {{wire::Priority::NORMAL, "normal"}, {wire::Priority::URGENT, "urgent"}};
@@ -95,7 +96,8 @@ constexpr Name<S::Which> ServerFrames[] = {
     {S::UPLOAD_READY, "upload-ready"}, {S::UPLOAD_PROGRESS, "upload-progress"}, {S::BLOB_CHUNK, "blob-chunk"},
     {S::SUBSCRIBED, "subscribed"}, {S::PONG, "pong"}, {S::RECORD_STATUS, "record-status"},
     {S::PROPOSALS, "proposals"}, {S::AUDIT, "audit"}, {S::RECORDED, "recorded"}, {S::ACTIONS, "actions"},
-    {S::ACTION_REMINDER, "action-reminder"}};
+    {S::ACTION_REMINDER, "action-reminder"}, {S::RESERVED_WGA21, "reserved-wga21"},
+    {S::RESERVED_WGA22, "reserved-wga22"}, {S::RESERVED_WGA23, "reserved-wga23"}};
 // clang-format on
 
 }  // namespace
