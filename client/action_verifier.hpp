@@ -1,4 +1,4 @@
-// Verifies the work programme as the hub lists it (PROTOCOL.md §12.8), so
+// Verifies the work programme as the hub lists it (PROTOCOL.md §12.10), so
 // that `focal actions` shows only what its authors signed: each item's
 // signature under a key its author holds in the verified directory, the
 // author a member of the secretariat, its sealed text bound by the header

@@ -58,7 +58,7 @@ struct OpenedMessage {
   std::string body;
   std::vector<std::string> attackTechniques;
   std::string stixBundle;
-  // Working-group fields (PROTOCOL.md §12.7): a training's date and place,
+  // Working-group fields (PROTOCOL.md §12.9): a training's date and place,
   // and in a need's "met" notice the offer that met it.
   std::string eventDate;
   std::string eventPlace;

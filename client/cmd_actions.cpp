@@ -1,5 +1,5 @@
 // focal action add / action update / actions: the working group's work
-// programme (PROTOCOL.md §12.8; terms of reference §9: follow up and
+// programme (PROTOCOL.md §12.10; terms of reference §9: follow up and
 // monitoring so that "we do not lose track"). Action texts and update
 // notes are sealed like bulletins, to every point of contact of a member
 // state and their author; the hub sees owners, due days and statuses.

@@ -153,7 +153,7 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
   // Subscribe first, then drain the backlog: nothing falls between the two.
   conn->subscribe();
   // Work programme reminders for items this member's state owns (PROTOCOL.md
-  // §12.8). A hub without the work programme refuses the request: listen
+  // §12.10). A hub without the work programme refuses the request: listen
   // goes on without them.
   try {
     conn->subscribeActions();

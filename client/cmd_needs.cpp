@@ -1,5 +1,5 @@
 // focal needs: the needs member states surfaced, with the offers bound to
-// them and whether the owning state marked one met (PROTOCOL.md §12.7;
+// them and whether the owning state marked one met (PROTOCOL.md §12.9;
 // terms of reference §4(c)-(e)). Built, like focal thread, from the
 // verified bulletins in the member's queue and local cache. The hub cannot
 // see a category (it is content): the rules are the verifying client's.

@@ -47,7 +47,7 @@ struct SendArgs {
   bool summaryRecord = false;
   std::string commentWindow = "7d";
   std::string revises;
-  // Needs and offers (PROTOCOL.md §12.7): which command this is.
+  // Needs and offers (PROTOCOL.md §12.9): which command this is.
   enum class Need { None, Surface, Offer, Met } need = Need::None;
   std::string metOffer;  // focal need-met: the offer that met the need
   std::string date;   // training: when
@@ -141,7 +141,7 @@ void confirmGroupChanges(const std::vector<GroupChange>& changes, bool yes) {
 }
 
 // The sender must be a point of contact of a member state (needs are the
-// member states' own; PROTOCOL.md §12.7).
+// member states' own; PROTOCOL.md §12.9).
 const MemberRecord& requireStatePoc(const KeyDirectory& directory, const std::string& me, const char* what) {
   const MemberRecord* self = directory.find(me);
   if (self == nullptr || !protocol::isStatePoc(protocol::StateSeat{self->state, self->institution, self->active})) {
@@ -151,7 +151,7 @@ const MemberRecord& requireStatePoc(const KeyDirectory& directory, const std::st
 }
 
 // focal offer / focal need-met: the verified need they answer, and what
-// binds them to it (PROTOCOL.md §12.7).
+// binds them to it (PROTOCOL.md §12.9).
 void bindToNeed(CliContext& ctx, SendArgs& a, protocol::BulletinDraft& draft, FoundBulletin& found,
                 const std::string& me) {
   const auto& need = found.message;

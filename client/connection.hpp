@@ -102,7 +102,7 @@ struct RawRecord {
   crypto::Bytes signature;
 };
 
-// The work programme (PROTOCOL.md §12.8), as the hub lists it (unverified:
+// The work programme (PROTOCOL.md §12.10), as the hub lists it (unverified:
 // client/work_programme_view.hpp verifies it).
 struct ActionPostRaw {
   RawRecord record;

@@ -80,7 +80,7 @@ struct BulletinDraft {
   std::vector<std::string> attackTechniques;
   std::string stixBundle;
   std::vector<AttachmentDraft> attachments;
-  // Working-group fields (PROTOCOL.md §12.7): a training's date and place;
+  // Working-group fields (PROTOCOL.md §12.9): a training's date and place;
   // in a need's "met" notice, the offer that met it.
   std::string eventDate;
   std::string eventPlace;

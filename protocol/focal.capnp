@@ -126,7 +126,7 @@ struct Content {
   stixBundle @4 :Text;               # optional STIX 2.1 JSON
   attachments @5 :List(AttachmentInfo);  # same order as header.attachments
   logHead @6 :SignedLogHead;         # the sender's latest verified head (gossip, PROTOCOL.md §11.4); may be null
-  # Working-group fields (PROTOCOL.md §12.7), empty unless the category uses them:
+  # Working-group fields (PROTOCOL.md §12.9), empty unless the category uses them:
   eventDate @7 :Text;                # training: YYYY-MM-DD, or YYYY-MM-DD..YYYY-MM-DD
   eventPlace @8 :Text;               # training: where (single line)
   metOffer @9 :Data;                 # need with replyTo set: the owner's "met" notice, naming the offer (16)
@@ -370,7 +370,7 @@ struct Decision {
 }
 
 # ------------------------------------------------------ work programme ----
-# PROTOCOL.md §12.8. The hub stores and checks these records and never reads
+# PROTOCOL.md §12.10. The hub stores and checks these records and never reads
 # an action's text or an update's note: each is a sealed Bulletin (seal v2,
 # addressed to "members") bound to its record by the hash of its header.
 
@@ -409,7 +409,7 @@ struct ActionEntry {
 }
 struct Actions {
   items @0 :List(ActionEntry);  # by due day, then id
-  truncated @1 :Bool;           # more items exist than fit one frame (PROTOCOL.md §12.8)
+  truncated @1 :Bool;           # more items exist than fit one frame (PROTOCOL.md §12.10)
 }
 # Pushed (id 0) to the sessions of the owner's points of contact that sent
 # subscribeActions: an item due within 7 days or overdue, at most once a day.

@@ -1,4 +1,4 @@
-// The working group's work programme (PROTOCOL.md §12.8): action items the
+// The working group's work programme (PROTOCOL.md §12.10): action items the
 // secretariat adds to follow up a summary record (or a meeting), and the
 // updates a point of contact of the owning member state signs. Each record
 // is a standalone Cap'n Proto message signed as context || 0x00 || bytes

@@ -1,4 +1,4 @@
-// The work programme (PROTOCOL.md §12.8, terms of reference §9: "follow up
+// The work programme (PROTOCOL.md §12.10, terms of reference §9: "follow up
 // and monitoring to any Work Programme or any meeting"): action items the
 // secretariat adds, updates a point of contact of the owning member state
 // signs, the listing for member states and the secretariat, and the
@@ -39,7 +39,7 @@ class ReminderPusher {
 
 class ActionService {
  public:
-  // The listing's cap (items by due day); documented in PROTOCOL.md §12.8.
+  // The listing's cap (items by due day); documented in PROTOCOL.md §12.10.
   static constexpr std::size_t MaxListed = 200;
   // Reminders per pass (the task runs every poll).
   static constexpr std::size_t MaxRemindersPerPass = 64;

@@ -44,7 +44,7 @@ struct RequestServices {
   const RequestGauge& requests;
   WitnessService& witnesses;   // cosignatures (PROTOCOL.md §11.6)
   HubMetrics& metrics;         // bulletins accepted and refused, acks
-  ActionService& actions;      // the work programme (PROTOCOL.md §12.8)
+  ActionService& actions;      // the work programme (PROTOCOL.md §12.10)
 };
 
 class RequestHandler {

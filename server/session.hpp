@@ -147,7 +147,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const crypto::SigningPublicKey& identityKey() const { return identityKey_; }
   bool subscribed() const { return subscribed_; }
   void subscribe() { subscribed_ = true; }
-  // Work programme reminders (PROTOCOL.md §12.8) go only to sessions that
+  // Work programme reminders (PROTOCOL.md §12.10) go only to sessions that
   // asked for them (subscribeActions): a client that does not know the
   // push would take it for a protocol error.
   bool actionsSubscribed() const { return actionsSubscribed_; }

@@ -1,4 +1,4 @@
-// The work programme in the store (PROTOCOL.md §12.8): action items, their
+// The work programme in the store (PROTOCOL.md §12.10): action items, their
 // update chains, and the reminder marks (store::StoreAction,
 // StoreActionUpdate, MarkActionsReminded; reads for `actions` and the
 // reminder task).

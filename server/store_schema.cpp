@@ -235,7 +235,7 @@ CREATE TABLE decision_heads(
 ) WITHOUT ROWID;
 )sql";
 
-// Version 7: the work programme (PROTOCOL.md §12.8). actions: one signed
+// Version 7: the work programme (PROTOCOL.md §12.10). actions: one signed
 // ActionItem with the sealed Bulletin of its text; the hub's view of it
 // (owner, its state, end of the due day, status = wire::ActionStatus, the
 // chain tip = BLAKE2b-256 of the item's or the last update's bytes) and

@@ -138,7 +138,7 @@ struct RecordOutcome {
   std::vector<QueuedDelivery> queued;  // entries to push (empty when already)
 };
 
-// The work programme (PROTOCOL.md §12.8): an action item with the sealed
+// The work programme (PROTOCOL.md §12.10): an action item with the sealed
 // Bulletin that carries its text, and an update with its optional note.
 struct SealedText {
   crypto::Bytes header;

@@ -387,7 +387,7 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   runChecked("focal comment", concat(myArgs, {"comment", record.at("bulletin_id"), "--text", "Item 2", "--objection"}));
   runChecked("focal record-status", concat(secArgs, {"record-status", record.at("bulletin_id")}));
 
-  // The work programme (PROTOCOL.md §12.8), and a reminder to a fresh
+  // The work programme (PROTOCOL.md §12.10), and a reminder to a fresh
   // member of the owning state (an item due tomorrow is reminded at once).
   auto la = hub.createMember("la-lpd-cyber", "LA", wire::Institution::LAW_ENFORCEMENT, true);
   const auto laArgs = hub.cliGlobals(la.keyFile, h / "la");
@@ -404,7 +404,7 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   checkDocument("focal listen: action reminder", reminder);
   CHECK(reminder.at("action_reminder").at("due_day") == tomorrow);
 
-  // Needs and offers (§12.7).
+  // Needs and offers (§12.9).
   auto need = runChecked("focal send", concat(myArgs, {"need", "--tlp", "green", "--title", "Forensics training",
                                                        "--body", "20 investigators"}));
   auto offer = runChecked("focal send", concat(thArgs, {"offer", need.at("bulletin_id"), "--body", "We host it"}));

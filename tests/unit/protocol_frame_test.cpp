@@ -447,7 +447,7 @@ TEST_CASE("Every client frame union member survives toFrame, frameLength and dec
     CHECK(p->getDecideWithHead().getDecision().getBody().size() == 40);
     CHECK(p->getDecideWithHead().getSealedHead().size() == 400);
   }
-  // The work programme (PROTOCOL.md §12.8).
+  // The work programme (PROTOCOL.md §12.10).
   for (const bool add : {true, false}) {
     capnp::MallocMessageBuilder m;
     auto a = m.initRoot<CW>();

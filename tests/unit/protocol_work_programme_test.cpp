@@ -1,5 +1,5 @@
 // The work programme's records and the working group's day syntax
-// (protocol/work_programme.hpp, PROTOCOL.md §12.7-12.8): what reads, what
+// (protocol/work_programme.hpp, PROTOCOL.md §12.9-12.8): what reads, what
 // is refused as malformed, and signatures over the exact bytes.
 #include "protocol/work_programme.hpp"
 
