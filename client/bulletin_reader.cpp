@@ -174,6 +174,12 @@ Expected<OpenedMessage, std::string> openReceived(const RawBulletin& raw, const 
   m.body = std::string(protocol::view(c.getBody()));
   for (auto t : c.getAttackTechniques()) m.attackTechniques.emplace_back(protocol::view(t));
   m.stixBundle = std::string(protocol::view(c.getStixBundle()));
+  m.eventDate = std::string(protocol::view(c.getEventDate()));
+  m.eventPlace = std::string(protocol::view(c.getEventPlace()));
+  if (c.getMetOffer().size() != 0) {
+    m.metOffer = crypto::BulletinId::fromBytes(protocol::view(c.getMetOffer()));
+    if (!m.metOffer) return Result(unexpected(std::string("malformed: the met offer id has the wrong length")));
+  }
   if (c.hasLogHead()) {
     const auto head = protocol::view(c.getLogHead().getHead());
     const auto sig = protocol::view(c.getLogHead().getSignature());

@@ -59,6 +59,11 @@ struct OpenedMessage {
   std::string body;
   std::vector<std::string> attackTechniques;
   std::string stixBundle;
+  // Working-group fields (PROTOCOL.md §12.9): a training's date and place,
+  // and in a need's "met" notice the offer that met it.
+  std::string eventDate;
+  std::string eventPlace;
+  std::optional<crypto::BulletinId> metOffer;
   std::vector<OpenedAttachment> attachments;
   crypto::ContentKey contentKey;  // for attachmentKey(K, i)
   // Set when it reached us through a forward (verified: see openReceived).

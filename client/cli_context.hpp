@@ -244,6 +244,9 @@ void addWitnessCommand(CLI::App& app, CliContext& ctx, CommandTable& table);  //
 void addAgentCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // unlock (--status), lock
 void addHistoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // history, search
 void addTaxiiCommand(CLI::App& app, CliContext& ctx, CommandTable& table);
+void addActionCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // action add/update, actions
+void addNeedCommands(CLI::App& app, CliContext& ctx, CommandTable& table);    // need, offer, need-met, needs
+void addNeedSendCommands(CLI::App& app, CliContext& ctx, CommandTable& table);  // need, offer, need-met (cmd_send.cpp)
 
 // Helpers shared by commands.
 // --tlp: clear|green|amber|amber+strict|red in any case, or the TLP 2.0

@@ -5,6 +5,7 @@
 #include "client/bulletin_cache.hpp"
 #include "client/cli_context.hpp"
 #include "client/cmd_admin_quorum.hpp"
+#include "protocol/work_programme.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -151,6 +152,31 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
 
   // Subscribe first, then drain the backlog: nothing falls between the two.
   conn->subscribe();
+  // Work programme reminders for items this member's state owns (PROTOCOL.md
+  // §12.10). A hub without the work programme refuses the request: listen
+  // goes on without them.
+  try {
+    conn->subscribeActions();
+  } catch (const HubError&) {
+  }
+  auto remind = [&] {
+    while (auto r = conn->nextReminder()) {
+      const auto id = crypto::toHex(r->actionId);
+      if (ctx.out().json()) {
+        ctx.out().jsonLine({{"action_reminder",
+                             {{"action_id", id},
+                              {"owner", jsonText(r->owner)},
+                              {"due_day", jsonText(r->dueDay)},
+                              {"status", protocol::actionStatusName(r->status)},
+                              {"overdue", r->overdue}}}});
+      } else {
+        ctx.out().line(fmt::format("REMINDER action {} owned by {} {} {} (status {}): focal actions; focal action update {}",
+                                   id, safeLine(r->owner), r->overdue ? "was due" : "is due", safeLine(r->dueDay),
+                                   protocol::actionStatusName(r->status), id));
+        std::cout.flush();
+      }
+    }
+  };
   for (const auto& d : fetchAll(*conn, lastSeq)) show(d);
   ctx.saveArchive();  // listen runs until stopped: the archive is saved as it goes
   if (!ctx.out().json()) std::cerr << "Listening for bulletins (Ctrl-C to stop)...\n";
@@ -163,6 +189,7 @@ int runListen(CliContext& ctx, const ListenArgs& a) {
       show(*d);
       ctx.saveArchive();
     }
+    remind();
     if (std::chrono::steady_clock::now() >= nextLogCheck) {
       ctx.recheckSelf(*conn, keys);
       nextLogCheck = std::chrono::steady_clock::now() + LogCheckEvery;
@@ -183,6 +210,9 @@ void addListenCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   cmd->add_flag("--with-body", a->withBody, "With --exec: the body on the command's standard input")->needs(exec);
   cmd->footer(R"(Prints the backlog first (bulletins this profile has not fetched yet), then each
 new bulletin as the hub pushes it. With --json: one JSON object per line.
+Work programme reminders (an action item your state owns, due within 7 days or
+overdue; at most one a day per item) are printed as REMINDER lines, or with --json
+as objects with the one key action_reminder.
 
 --exec CMD runs `/bin/sh -c CMD` for each bulletin that verifies, before its line is
 printed, one at a time (end CMD with & not to wait for it). Its environment is

@@ -236,6 +236,9 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
                         {"summary_record", m.kind == wire::BulletinKind::SUMMARY_RECORD},
                         {"comment_deadline_at", jsonTime(m.commentDeadlineMs)},
                         {"revises_id", m.revises ? nlohmann::json(crypto::toHex(*m.revises)) : nullptr},
+                        {"event_date", jsonText(m.eventDate)},
+                        {"event_place", jsonText(m.eventPlace)},
+                        {"met_offer_id", m.metOffer ? nlohmann::json(crypto::toHex(*m.metOffer)) : nullptr},
                         {"forwarded_by_id", m.forwardedBy ? nlohmann::json(m.forwardedBy->forwarderId) : nullptr},
                         {"forwarded_at", m.forwardedBy ? jsonTime(m.forwardedBy->forwardedAtMs) : nullptr},
                         {"retracted", m.retraction.has_value()},
@@ -290,6 +293,9 @@ int runRead(CliContext& ctx, const ReadArgs& a) {
   out.line(fmt::format("Category:  {}{}", categoryName(m.category),
                        m.priority == wire::Priority::URGENT ? "  (URGENT)" : ""));
   if (m.replyTo) out.line(fmt::format("Reply to:  {}", crypto::toHex(*m.replyTo)));
+  if (!m.eventDate.empty()) out.line(fmt::format("Date:      {}", safeLine(m.eventDate)));
+  if (!m.eventPlace.empty()) out.line(fmt::format("Place:     {}", safeLine(m.eventPlace)));
+  if (m.metOffer) out.line(fmt::format("Need met by offer {} (focal needs shows whether the owner's state signed it)", crypto::toHex(*m.metOffer)));
   if (m.kind == wire::BulletinKind::SUMMARY_RECORD) {
     out.line(fmt::format("Summary record: comments until {} (focal comment {} --text ... [--objection]); "
                          "approved by silence otherwise",

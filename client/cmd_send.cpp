@@ -16,7 +16,9 @@
 #include "client/verified_log.hpp"
 #include "protocol/command_line.hpp"
 #include "protocol/distribution.hpp"
+#include "protocol/consensus.hpp"
 #include "protocol/procedure_limits.hpp"
+#include "protocol/work_programme.hpp"
 #include "protocol/limits.hpp"
 
 #include <fmt/format.h>
@@ -51,6 +53,11 @@ struct SendArgs {
   std::string meeting;  // --meeting: a paper or summary record bound to it
   std::string stixFile;  // --stix: a STIX 2.1 bundle carried in the content
   std::string mispFile;  // focal send --misp: the bulletin from a MISP event
+  // Needs and offers (PROTOCOL.md §12.9): which command this is.
+  enum class Need { None, Surface, Offer, Met } need = Need::None;
+  std::string metOffer;  // focal need-met: the offer that met the need
+  std::string date;   // training: when
+  std::string place;  // training: where
   bool yes = false;  // send to groups that changed since the last send without asking
 };
 
@@ -200,6 +207,54 @@ void confirmGroupChanges(const std::vector<GroupChange>& changes, bool yes) {
   if (!*confirmed) throw UsageError("not-confirmed", "not sent");
 }
 
+// The sender must be a point of contact of a member state (needs are the
+// member states' own; PROTOCOL.md §12.9).
+const MemberRecord& requireStatePoc(const KeyDirectory& directory, const std::string& me, const char* what) {
+  const MemberRecord* self = directory.find(me);
+  if (self == nullptr || !protocol::isStatePoc(protocol::StateSeat{self->state, self->institution, self->active})) {
+    throw UsageError("not-allowed", std::string("only a point of contact of a member state ") + what);
+  }
+  return *self;
+}
+
+// focal offer / focal need-met: the verified need they answer, and what
+// binds them to it (PROTOCOL.md §12.9).
+void bindToNeed(CliContext& ctx, SendArgs& a, protocol::BulletinDraft& draft, FoundBulletin& found,
+                const std::string& me) {
+  const auto& need = found.message;
+  if (need.category != wire::Category::NEED || need.replyTo) {
+    throw UsageError("not-a-need", "bulletin " + safeLine(a.replyTo) + " is not a need (focal needs lists them)");
+  }
+  auto& directory = found.directory();
+  const MemberRecord* owner = directory.find(need.senderId);
+  const std::string ownerState = owner != nullptr ? owner->state : std::string();
+  if (a.need == SendArgs::Need::Offer) {
+    a.category = "offer";
+    if (a.title.rfind("Re: ", 0) == 0) a.title = "Offer: " + need.title;
+    // To the owning state's points of contact (a RED need: its sender only).
+    if (a.to == need.senderId && need.tlp != wire::Tlp::RED && !ownerState.empty()) a.to = "state:" + ownerState;
+    return;
+  }
+  const auto& self = requireStatePoc(directory, me, "marks a need met");
+  if (self.state != ownerState) {
+    throw UsageError("not-allowed", "only a point of contact of " + ownerState + ", the need's owner, marks it met");
+  }
+  const auto offerId = bulletinIdArg(ctx, a.metOffer);
+  auto offer = findVerifiedBulletin(ctx, offerId, "offer", a.metOffer);
+  if (offer.message.category != wire::Category::OFFER || !(offer.message.replyTo == std::optional(need.id))) {
+    throw UsageError("not-an-offer", "bulletin " + safeLine(a.metOffer) + " is not an offer on this need");
+  }
+  a.category = "need";
+  if (a.title.rfind("Re: ", 0) == 0) a.title = "Met: " + need.title;
+  if (!a.body) a.body = std::string();
+  // To whoever the need reached, and the one whose offer met it.
+  std::vector<std::string> to = need.addresses;
+  if (std::find(to.begin(), to.end(), offer.message.senderId) == to.end()) to.push_back(offer.message.senderId);
+  a.to.clear();
+  for (const auto& t : to) a.to += (a.to.empty() ? "" : ",") + t;
+  draft.metOffer = offerId;
+}
+
 int runSend(CliContext& ctx, const SendArgs& args) {
   SendArgs a = args;
   protocol::BulletinDraft draft;
@@ -223,6 +278,34 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     }
     if (a.caseRef.empty()) a.caseRef = m.caseRef;
     draft.replyTo = original;
+    if (a.need == SendArgs::Need::Offer || a.need == SendArgs::Need::Met) {
+      bindToNeed(ctx, a, draft, found, loadedKeys->memberId);
+    }
+  } else if (a.need == SendArgs::Need::Surface) {
+    loadedKeys.emplace(ctx.loadKeys());
+    conn = ctx.connect(*loadedKeys);
+    const auto directory = HubDirectory::fetch(*conn);
+    requireStatePoc(directory, loadedKeys->memberId, "surfaces a need");
+    a.category = "need";
+    if (a.to.empty()) {
+      // To the members and, as the TLP allows, the partners and the panel.
+      wire::Tlp tlp{};
+      if (!parseTlp(a.tlp, tlp)) throw UsageError("bad-tlp", "unknown TLP " + a.tlp);
+      if (tlp == wire::Tlp::RED) throw UsageError("usage", "a TLP:RED need goes to named members only: give --to");
+      a.to = "members";
+      if (tlp == wire::Tlp::CLEAR || tlp == wire::Tlp::GREEN) {
+        // Only the groups that have someone in them (an empty group is refused).
+        for (const auto& group : {std::pair{"partners", wire::Institution::DIALOGUE_PARTNER},
+                                  std::pair{"resource-panel", wire::Institution::RESOURCE_PANEL}}) {
+          const auto& all = directory.members();
+          const wire::Institution institution = group.second;  // (clang 14: no lambda capture of a binding)
+          if (std::any_of(all.begin(), all.end(),
+                          [&](const MemberRecord& m) { return m.active && m.institution == institution; })) {
+            a.to += std::string(",") + group.first;
+          }
+        }
+      }
+    }
   }
   std::string mispBundle;
   if (!a.mispFile.empty()) mispBundle = fromMispEvent(a);
@@ -297,6 +380,25 @@ int runSend(CliContext& ctx, const SendArgs& args) {
     draft.stixBundle = std::move(mispBundle);
   }
   draft.caseRef = a.caseRef;
+  // A training programme or conference says when and where (signed, encrypted
+  // with the content); no other category carries them.
+  if (draft.category == wire::Category::TRAINING) {
+    if (a.date.empty() || a.place.empty()) {
+      throw UsageError("usage", "a training (--category training) needs --date and --place");
+    }
+    if (!protocol::validEventDate(a.date)) {
+      throw UsageError("bad-date", "--date takes YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD, got '" +
+                                       safeLine(a.date) + "'");
+    }
+    requireSingleLineText(a.place, "--place");
+    if (a.place.size() > protocol::MaxTextFieldBytes) {
+      throw UsageError("too-long", fmt::format("--place is at most {} bytes", protocol::MaxTextFieldBytes));
+    }
+    draft.eventDate = a.date;
+    draft.eventPlace = a.place;
+  } else if (!a.date.empty() || !a.place.empty()) {
+    throw UsageError("usage", "--date and --place go with --category training");
+  }
   // The sealer would only say "a field is invalid": the option is named here.
   for (const auto& [option, value] : {std::pair<const char*, const std::string*>{"--case", &a.caseRef},
                                       {"--handling-text", &a.handlingText}}) {
@@ -413,6 +515,8 @@ int runSend(CliContext& ctx, const SendArgs& args) {
 }  // namespace
 
 static void addMarkingOptions(CLI::App* cmd, SendArgs& a) {
+  cmd->add_option("--date", a.date, "With --category training: when, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD");
+  cmd->add_option("--place", a.place, "With --category training: where (e.g. \"Singapore, INTERPOL IGCI\")");
   cmd->add_option("--priority", a.priority, "normal|urgent")->check(CLI::IsMember({"normal", "urgent"}));
   cmd->add_option("--attack", a.attack, "MITRE ATT&CK technique ids, comma-separated (T1566,T1204.002)");
   cmd->add_option("--case", a.caseRef, "Case reference (signed, visible to the hub)");
@@ -441,7 +545,7 @@ static void addReplyCommand(CLI::App& app, CliContext& ctx, CommandTable& table)
       ->check(tlpValidator());
   cmd->add_option("--category", a->category, "Category (default: the original's)")
       ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other",
-                             "meeting-document"}));
+                             "meeting-document", "training"}));
   cmd->add_option("--title", a->title, "Title (default: Re: the original's title)");
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
@@ -458,6 +562,63 @@ Example:
   table.add(cmd, [&ctx, a] { return runSend(ctx, *a); });
 }
 
+void addNeedSendCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
+  auto need = std::make_shared<SendArgs>();
+  need->need = SendArgs::Need::Surface;
+  auto* needCmd = app.add_subcommand("need", "A member state surfaces a need (capability, training, equipment, ...)");
+  needCmd->add_option("--title", need->title, "What is needed, in a line (encrypted like the body)")->required();
+  auto* body = needCmd->add_option("--body", need->body, "The need in detail");
+  auto* bodyFile = needCmd->add_option("--body-file", need->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
+  body->excludes(bodyFile);
+  needCmd->add_option("--tlp", need->tlp, "clear|green|amber|amber+strict|red")->required()->check(tlpValidator());
+  needCmd->add_option("--to", need->to,
+                      "Addresses (default: members, and for CLEAR and GREEN the partners and the resource panel when it has anyone; "
+                      "AMBER: members)");
+  needCmd->add_flag("--yes", need->yes, "Send even when a group address changed since your last send to it");
+  needCmd->footer(R"(A bulletin of category need, sealed to the members and, as its TLP allows, the
+dialogue partners and the resource panel, so collaborative solutions can be found
+(terms of reference §4(d)). Only a point of contact of a member state surfaces one.
+Partners, panel members and member states answer with focal offer; your state marks
+it met with focal need-met; focal needs lists needs with their offers.
+
+Example:
+  focal need --tlp green --title "Mobile forensics training for 20 investigators" \
+      --body "Two weeks, Q2 2027, Kuala Lumpur or online")");
+  table.add(needCmd, [&ctx, need] { return runSend(ctx, *need); });
+
+  auto offer = std::make_shared<SendArgs>();
+  offer->need = SendArgs::Need::Offer;
+  auto* offerCmd = app.add_subcommand("offer", "Offer help with a need (a reply bound to it)");
+  offerCmd->add_option("need-id", offer->replyTo, "The need (32 hex digits, or a unique first 6 or more)")->required();
+  auto* obody = offerCmd->add_option("--body", offer->body, "What you offer");
+  auto* obodyFile = offerCmd->add_option("--body-file", offer->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
+  obody->excludes(obodyFile);
+  offerCmd->add_option("--title", offer->title, "Title (default: Offer: the need's title)");
+  offerCmd->footer(R"(A bulletin of category offer replying to the need (the reference is signed), sealed
+with the need's TLP to the points of contact of the state that surfaced it (a RED
+need: to its sender only). Dialogue partners, resource-panel members and member
+states may offer.
+
+Example:
+  focal offer 0f3c9a --body "We can host the course in Q2 and fund 10 places")");
+  table.add(offerCmd, [&ctx, offer] { return runSend(ctx, *offer); });
+
+  auto met = std::make_shared<SendArgs>();
+  met->need = SendArgs::Need::Met;
+  auto* metCmd = app.add_subcommand("need-met", "Your state's need was met: name the offer that met it");
+  metCmd->add_option("need-id", met->replyTo, "The need (32 hex digits, or a unique first 6 or more)")->required();
+  metCmd->add_option("--offer", met->metOffer, "The offer that met it")->required();
+  metCmd->add_option("--body", met->body, "A note (optional)");
+  metCmd->footer(R"(Only a point of contact of the state that surfaced the need marks it met: a signed
+notice (category need, replying to it, naming the offer) sealed to whoever the need
+reached and to the offer's author. Every client checks that its author's state owns
+the need before focal needs shows it met.
+
+Example:
+  focal need-met 0f3c9a --offer 7d2c4f --body "Course agreed for May")");
+  table.add(metCmd, [&ctx, met] { return runSend(ctx, *met); });
+}
+
 void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
   addReplyCommand(app, ctx, table);
   auto a = std::make_shared<SendArgs>();
@@ -470,10 +631,10 @@ void addSendCommand(CLI::App& app, CliContext& ctx, CommandTable& table) {
                   "(required, except with --misp from an event with a tlp: tag)")
       ->check(tlpValidator());
   cmd->add_option("--category", a->category,
-                  "trend|best-practice|technique|tool|alert|summary-record|meeting-document|other (required, except with "
-                  "--summary-record, --meeting, and --misp: alert)")
+                  "trend|best-practice|technique|tool|alert|summary-record|meeting-document|training|other (required, "
+                  "except with --summary-record, --meeting, and --misp: alert); needs and offers: focal need, focal offer")
       ->check(CLI::IsMember({"trend", "best-practice", "technique", "tool", "alert", "summary-record", "other",
-                             "meeting-document"}));
+                             "meeting-document", "training"}));
   cmd->add_option("--title", a->title, "Title (encrypted like the body; required, except with --misp: the event's info)");
   auto* body = cmd->add_option("--body", a->body, "Body text");
   auto* bodyFile = cmd->add_option("--body-file", a->bodyFile, "Read the body from a file")->check(CLI::ExistingFile);
@@ -537,7 +698,10 @@ Meeting papers: --meeting ID binds the bulletin to a meeting (focal meeting list
 category is meeting-document (or summary-record with --summary-record, the meeting's
 summary record) and --to defaults to its participants: members, plus each invited
 panel member or partner by name. The hub refuses a recipient who does not take part.
-  focal send --meeting 0f3c9a --tlp amber --title "Agenda" --body-file agenda.md)");
+  focal send --meeting 0f3c9a --tlp amber --title "Agenda" --body-file agenda.md
+Training programmes and conferences (category training) carry a signed date and place:
+  focal send --category training --to all --tlp clear --title "Digital forensics course" \
+      --date 2027-03-08..2027-03-12 --place "Singapore" --body "Five days; two seats per state")");
   table.add(cmd, [&ctx, a] { return runSend(ctx, *a); });
 }
 

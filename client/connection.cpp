@@ -264,6 +264,13 @@ void Connection::bufferPush(wire::Delivery::Reader d) {
   pushes_.push_back(deliveryFrom(d));
 }
 
+void Connection::bufferReminder(wire::ActionReminder::Reader r) {
+  auto id = crypto::BulletinId::fromBytes(protocol::view(r.getActionId()));
+  if (!id || reminders_.size() >= options_.maxBufferedPushes) return;  // the listing still shows the item
+  reminders_.push_back(ActionReminderInfo{*id, std::string(protocol::view(r.getOwner())),
+                                          std::string(protocol::view(r.getDueDay())), r.getStatus(), r.getOverdue()});
+}
+
 Connection::Frame Connection::takeResponse(std::uint64_t id) {
   if (auto it = stash_.find(id); it != stash_.end()) {
     Frame f = std::move(it->second);
@@ -281,6 +288,10 @@ Connection::Frame Connection::takeResponse(std::uint64_t id) {
     if (fid == 0) {
       if (root.isPush()) {
         bufferPush(root.getPush());
+        continue;
+      }
+      if (root.isActionReminder()) {
+        bufferReminder(root.getActionReminder());
         continue;
       }
       if (root.isError()) failWithHubError(root.getError());  // connection-level: the hub closes after it
@@ -484,6 +495,8 @@ std::optional<Delivery> Connection::nextPush(std::chrono::milliseconds timeout) 
     auto root = frame->root();
     if (root.getId() == 0 && root.isPush()) {
       bufferPush(root.getPush());
+    } else if (root.getId() == 0 && root.isActionReminder()) {
+      bufferReminder(root.getActionReminder());
     } else if (root.getId() == 0 && root.isError()) {
       failWithHubError(root.getError());
     } else if (pending_.count(root.getId()) != 0) {
@@ -645,6 +658,74 @@ std::vector<ProposalListing> Connection::listProposals() {
     }
     return out;
   });
+}
+
+namespace {
+
+ActionPostRaw actionPostOf(wire::ActionPost::Reader p) {
+  ActionPostRaw out{rawRecordOf(p.getRecord()), std::nullopt};
+  if (p.hasSealed()) {
+    const auto b = p.getSealed();
+    out.sealed = RawBulletin{copyData(b.getHeader()), copyData(b.getSignature()), copyData(b.getCiphertext())};
+  }
+  return out;
+}
+
+}  // namespace
+
+RecordedInfo Connection::addAction(const protocol::SignedRecordBytes& record, const protocol::SealedBulletin& text) {
+  requireAuthenticated();
+  auto build = [&](wire::ClientFrame::Builder f) {
+    auto p = f.initAddAction();
+    p.getRecord().setBody(protocol::kjBytes(record.body));
+    p.getRecord().setSignature(protocol::kjBytes(record.signature.view()));
+    protocol::toWire(text, p.initSealed());
+  };
+  return request(W::RECORDED, "addAction", build, [](Root r) {
+    auto rec = r.getRecorded();
+    return RecordedInfo{copyData(rec.getId()), rec.getAtMs()};
+  });
+}
+
+RecordedInfo Connection::updateAction(const protocol::SignedRecordBytes& record, const protocol::SealedBulletin* note) {
+  requireAuthenticated();
+  auto build = [&](wire::ClientFrame::Builder f) {
+    auto p = f.initUpdateAction();
+    p.getRecord().setBody(protocol::kjBytes(record.body));
+    p.getRecord().setSignature(protocol::kjBytes(record.signature.view()));
+    if (note != nullptr) protocol::toWire(*note, p.initSealed());
+  };
+  return request(W::RECORDED, "updateAction", build, [](Root r) {
+    auto rec = r.getRecorded();
+    return RecordedInfo{copyData(rec.getId()), rec.getAtMs()};
+  });
+}
+
+ActionListing Connection::listActions() {
+  requireAuthenticated();
+  return request(W::ACTIONS, "actions", [](auto f) { f.setListActions(); }, [](Root r) {
+    ActionListing out;
+    const auto a = r.getActions();
+    for (auto item : a.getItems()) {
+      ActionEntryRaw e{actionPostOf(item.getItem()), {}};
+      for (auto u : item.getUpdates()) e.updates.push_back(actionPostOf(u));
+      out.items.push_back(std::move(e));
+    }
+    out.truncated = a.getTruncated();
+    return out;
+  });
+}
+
+void Connection::subscribeActions() {
+  requireAuthenticated();
+  request(W::SUBSCRIBED, "subscribeActions", [](auto f) { f.setSubscribeActions(); }, [](Root) {});
+}
+
+std::optional<ActionReminderInfo> Connection::nextReminder() {
+  if (reminders_.empty()) return std::nullopt;
+  auto r = std::move(reminders_.front());
+  reminders_.pop_front();
+  return r;
 }
 
 RecordStatusInfo Connection::recordStatus(const crypto::BulletinId& recordId) {

@@ -102,6 +102,29 @@ struct RawRecord {
   crypto::Bytes signature;
 };
 
+// The work programme (PROTOCOL.md §12.10), as the hub lists it (unverified:
+// client/work_programme_view.hpp verifies it).
+struct ActionPostRaw {
+  RawRecord record;
+  std::optional<RawBulletin> sealed;  // the item's text, or an update's note
+};
+struct ActionEntryRaw {
+  ActionPostRaw item;
+  std::vector<ActionPostRaw> updates;
+};
+struct ActionListing {
+  std::vector<ActionEntryRaw> items;
+  bool truncated = false;
+};
+// A reminder push (the hub's word: checked against `focal actions`).
+struct ActionReminderInfo {
+  crypto::BulletinId actionId;
+  std::string owner;
+  std::string dueDay;
+  wire::ActionStatus status = wire::ActionStatus::OPEN;
+  bool overdue = false;
+};
+
 struct Delivery {
   std::uint64_t seq = 0;
   std::int64_t queuedAtMs = 0;
@@ -267,6 +290,14 @@ class Connection {
   // (client/meetings.hpp verifies them against the log).
   RecordedInfo createMeeting(const protocol::SignedRecordBytes& record);
   std::vector<RawRecord> listMeetings();
+  // The work programme: an item with its sealed text, an update with its
+  // optional note, the listing, and reminders (subscribeActions, then
+  // nextReminder returns what already arrived, in order).
+  RecordedInfo addAction(const protocol::SignedRecordBytes& record, const protocol::SealedBulletin& text);
+  RecordedInfo updateAction(const protocol::SignedRecordBytes& record, const protocol::SealedBulletin* note);
+  ActionListing listActions();
+  void subscribeActions();
+  std::optional<ActionReminderInfo> nextReminder();
 
   // Streams a blob: beginUpload (the hub answers the offset to resume
   // from), then chunks of <= MaxChunkBytes, chunkWindow in flight.
@@ -316,6 +347,7 @@ class Connection {
   Frame takeResponse(std::uint64_t id);
   Frame takeResponse(std::uint64_t id, wire::ServerFrame::Which expected, const char* what);
   void bufferPush(wire::Delivery::Reader d);
+  void bufferReminder(wire::ActionReminder::Reader r);
   [[noreturn]] void fail(TransportError::Kind kind, const std::string& what);
   // A connection-level refusal (id 0): the hub closes after it, so do we.
   [[noreturn]] void failWithHubError(wire::Error::Reader error);
@@ -333,6 +365,7 @@ class Connection {
   std::set<std::uint64_t> pending_;
   std::map<std::uint64_t, Frame> stash_;
   std::deque<Delivery> pushes_;
+  std::deque<ActionReminderInfo> reminders_;
   std::size_t droppedPushes_ = 0;
   SessionInfo session_;
   bool authenticated_ = false;

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   constexpr AddCommands Commands[] = {
       addKeygenCommand, addAgentCommands, addAdminCommands, addSendCommand, addInboxCommand, addReadCommand, addHistoryCommands, addTaxiiCommand, addDeliveryCommands,
       addListenCommand, addDirectoryCommands, addProfileCommands, addKeyCommands, addRecordCommands, addMeetingCommands, addRoleCommands,
-      addConsensusCommands, addAlarmsCommand, addWitnessCommand,
+      addConsensusCommands, addActionCommands, addNeedCommands, addAlarmsCommand, addWitnessCommand,
   };
   CommandTable table;
   for (const AddCommands add : Commands) add(app, ctx, table);

@@ -218,7 +218,8 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   if ((draft.sourceReliability == wire::SourceReliability::UNSET) != (draft.infoAccuracy == 0)) {
     return unexpected(SealError::InvalidField);  // an evaluation has both parts or none
   }
-  if (draft.handlingText.size() > MaxTextFieldBytes || draft.caseRef.size() > MaxTextFieldBytes) {
+  if (draft.handlingText.size() > MaxTextFieldBytes || draft.caseRef.size() > MaxTextFieldBytes ||
+      draft.eventDate.size() > MaxTextFieldBytes || draft.eventPlace.size() > MaxTextFieldBytes) {
     return unexpected(SealError::InvalidField);
   }
   if ((draft.kind == wire::BulletinKind::SUMMARY_RECORD) != (draft.commentDeadlineMs != 0)) {
@@ -231,7 +232,8 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
   // not text (PROTOCOL.md §3, "Text fields"); the fields the hub and other members see as
   // labels are single-line.
   if (!isValidText(draft.title) || !isValidText(draft.body) || !isValidText(draft.stixBundle) ||
-      !isSafeSingleLineText(draft.caseRef) || !isSafeSingleLineText(draft.handlingText)) {
+      !isSafeSingleLineText(draft.caseRef) || !isSafeSingleLineText(draft.handlingText) ||
+      !isSafeSingleLineText(draft.eventDate) || !isSafeSingleLineText(draft.eventPlace)) {
     return unexpected(SealError::InvalidText);
   }
   for (const auto& t : draft.attackTechniques) {
@@ -279,6 +281,9 @@ Expected<SealedBulletin, SealError> sealBulletin(const BulletinDraft& draft, con
     auto techniques = c.initAttackTechniques(static_cast<unsigned>(draft.attackTechniques.size()));
     for (unsigned i = 0; i < techniques.size(); ++i) techniques.set(i, asText(draft.attackTechniques[i]));
     c.setStixBundle(asText(draft.stixBundle));
+    c.setEventDate(asText(draft.eventDate));
+    c.setEventPlace(asText(draft.eventPlace));
+    if (draft.metOffer) c.setMetOffer(kjBytes(draft.metOffer->view()));
     auto infos = c.initAttachments(static_cast<unsigned>(draft.attachments.size()));
     for (unsigned i = 0; i < infos.size(); ++i) {
       const auto& a = draft.attachments[i];

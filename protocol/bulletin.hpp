@@ -81,6 +81,11 @@ struct BulletinDraft {
   std::vector<std::string> attackTechniques;
   std::string stixBundle;
   std::vector<AttachmentDraft> attachments;
+  // Working-group fields (PROTOCOL.md §12.9): a training's date and place;
+  // in a need's "met" notice, the offer that met it.
+  std::string eventDate;
+  std::string eventPlace;
+  std::optional<crypto::BulletinId> metOffer;
   // The hub the bulletin is sealed for (seal v2 binds it; required).
   std::string hubId;
   // wire::CIPHER_SUITE_V2; wire::CIPHER_SUITE (seal v1) only to test the

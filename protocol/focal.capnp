@@ -58,6 +58,7 @@ enum Priority { normal @0; urgent @1; }
 enum BulletinKind { bulletin @0; summaryRecord @1; }
 enum Category { unset @0; trend @1; bestPractice @2; technique @3; tool @4; alert @5; summaryRecord @6; other @7;
   meetingDocument @8;   # a meeting paper: header.meetingId names its meeting (PROTOCOL.md §12.8)
+  need @9; offer @10; training @11;   # needs, offers and trainings (PROTOCOL.md §12.9)
 }
 enum Institution { unset @0; lawEnforcement @1; policySecurity @2; secretariat @3; dialoguePartner @4; resourcePanel @5; }
 enum WorkingGroupRole { unset @0; chair @1; coChair @2; somtcFocalPoint @3; }
@@ -130,6 +131,10 @@ struct Content {
   stixBundle @4 :Text;               # optional STIX 2.1 JSON
   attachments @5 :List(AttachmentInfo);  # same order as header.attachments
   logHead @6 :SignedLogHead;         # the sender's latest verified head (gossip, PROTOCOL.md §11.4); may be null
+  # Working-group fields (PROTOCOL.md §12.9), empty unless the category uses them:
+  eventDate @7 :Text;                # training: YYYY-MM-DD, or YYYY-MM-DD..YYYY-MM-DD
+  eventPlace @8 :Text;               # training: where (single line)
+  metOffer @9 :Data;                 # need with replyTo set: the owner's "met" notice, naming the offer (16)
 }
 
 struct AttachmentInfo {
@@ -396,6 +401,58 @@ struct Meeting {
 }
 struct MeetingList { meetings @0 :List(SignedRecord); }   # Meeting records, oldest first
 
+# ------------------------------------------------------ work programme ----
+# PROTOCOL.md §12.10. The hub stores and checks these records and never reads
+# an action's text or an update's note: each is a sealed Bulletin (seal v2,
+# addressed to "members") bound to its record by the hash of its header.
+
+enum ActionStatus { open @0; inProgress @1; done @2; dropped @3; }
+
+# context "focal/v1/action-item"; by a member of the secretariat.
+struct ActionItem {
+  actionId @0 :Data;           # 16 = the bulletinId of its sealed text
+  authorId @1 :Text;
+  authorKey @2 :Data;          # the author's Ed25519 identity key (32)
+  meetingId @3 :Data;          # the meeting it comes from (16), or empty
+  recordId @4 :Data;           # the summary record it follows up (16), or empty; exactly one of the two is set
+  owner @5 :Text;              # "state:CC", or the member id of a point of contact of a member state
+  dueDay @6 :Text;             # YYYY-MM-DD: due by the end of that day, UTC
+  createdAtMs @7 :Int64;
+  textHash @8 :Data;           # BLAKE2b-256 of the sealed text's BulletinHeader bytes (32)
+}
+
+# context "focal/v1/action-update"; by a point of contact of the owning state.
+struct ActionUpdate {
+  actionId @0 :Data;
+  authorId @1 :Text;
+  authorKey @2 :Data;
+  status @3 :ActionStatus;     # inProgress, done or dropped (never open)
+  updatedAtMs @4 :Int64;
+  previous @5 :Data;           # BLAKE2b-256 of the ActionItem bytes (first update) or of the previous ActionUpdate bytes
+  noteHash @6 :Data;           # BLAKE2b-256 of the sealed note's BulletinHeader bytes, or empty (no note)
+}
+
+# An ActionItem or ActionUpdate with the Bulletin that carries its text
+# (an item's text is required; an update's note is optional: null).
+struct ActionPost { record @0 :SignedRecord; sealed @1 :Bulletin; }
+struct ActionEntry {
+  item @0 :ActionPost;
+  updates @1 :List(ActionPost);   # in the order the hub accepted them (a hash chain: ActionUpdate.previous)
+}
+struct Actions {
+  items @0 :List(ActionEntry);  # by due day, then id
+  truncated @1 :Bool;           # more items exist than fit one frame (PROTOCOL.md §12.10)
+}
+# Pushed (id 0) to the sessions of the owner's points of contact that sent
+# subscribeActions: an item due within 7 days or overdue, at most once a day.
+struct ActionReminder {
+  actionId @0 :Data;
+  owner @1 :Text;
+  dueDay @2 :Text;
+  status @3 :ActionStatus;
+  overdue @4 :Bool;
+}
+
 enum RecordState { pending @0; approved @1; objected @2; withdrawn @3; superseded @4; }
 enum ProposalState { open @0; adopted @1; rejected @2; expired @3; }
 
@@ -555,6 +612,10 @@ struct ClientFrame {
     decideWithHead @24 :DecideWithHead;  # a Decision with the decider's head sealed to the proposer
     createMeeting @25 :SignedRecord;     # Meeting, by the secretariat; reply `recorded`
     listMeetings @26 :Void;              # reply `meetings`: those you take part in
+    addAction @27 :ActionPost;   # ActionItem (secretariat); reply `recorded`
+    updateAction @28 :ActionPost;  # ActionUpdate (a point of contact of the owning state); reply `recorded`
+    listActions @29 :Void;       # reply `actions` (member states and the secretariat)
+    subscribeActions @30 :Void;  # reminders for the items this member owns; reply `subscribed`
   }
 }
 
@@ -582,5 +643,7 @@ struct ServerFrame {
     audit @19 :AuditPage;
     recorded @20 :Recorded;
     meetings @21 :MeetingList;
+    actions @22 :Actions;
+    actionReminder @23 :ActionReminder;  # push (id 0)
   }
 }

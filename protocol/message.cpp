@@ -374,6 +374,8 @@ template Expected<Parsed<wire::LogHead>, WireError> decode<wire::LogHead>(ByteVi
 template Expected<Parsed<wire::LogEntry>, WireError> decode<wire::LogEntry>(ByteView);
 template Expected<Parsed<wire::ForwardRecord>, WireError> decode<wire::ForwardRecord>(ByteView);
 template Expected<Parsed<wire::Permission>, WireError> decode<wire::Permission>(ByteView);
+template Expected<Parsed<wire::ActionItem>, WireError> decode<wire::ActionItem>(ByteView);
+template Expected<Parsed<wire::ActionUpdate>, WireError> decode<wire::ActionUpdate>(ByteView);
 template Expected<Parsed<wire::Retraction>, WireError> decode<wire::Retraction>(ByteView);
 template Expected<Parsed<wire::Comment>, WireError> decode<wire::Comment>(ByteView);
 template Expected<Parsed<wire::CommentPayload>, WireError> decode<wire::CommentPayload>(ByteView);

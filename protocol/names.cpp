@@ -57,7 +57,8 @@ using C = wire::Category;
 constexpr Name<C> Categories[] = {
     {C::TREND, "trend"}, {C::BEST_PRACTICE, "best-practice"}, {C::TECHNIQUE, "technique"}, {C::TOOL, "tool"},
     {C::ALERT, "alert"}, {C::SUMMARY_RECORD, "summary-record"}, {C::OTHER, "other"},
-    {C::MEETING_DOCUMENT, "meeting-document"}};
+    {C::MEETING_DOCUMENT, "meeting-document"},
+    {C::NEED, "need"},   {C::OFFER, "offer"},          {C::TRAINING, "training"}};
 
 constexpr Name<wire::Priority> Priorities[] = {{wire::Priority::NORMAL, "normal"}, {wire::Priority::URGENT, "urgent"}};
 
@@ -94,7 +95,8 @@ constexpr Name<S::Which> ServerFrames[] = {
     {S::STATUS, "status"}, {S::DIRECTORY, "directory"}, {S::LOG, "log"}, {S::ADMIN, "admin"},
     {S::UPLOAD_READY, "upload-ready"}, {S::UPLOAD_PROGRESS, "upload-progress"}, {S::BLOB_CHUNK, "blob-chunk"},
     {S::SUBSCRIBED, "subscribed"}, {S::PONG, "pong"}, {S::RECORD_STATUS, "record-status"},
-    {S::PROPOSALS, "proposals"}, {S::AUDIT, "audit"}, {S::RECORDED, "recorded"}};
+    {S::PROPOSALS, "proposals"}, {S::AUDIT, "audit"}, {S::RECORDED, "recorded"}, {S::MEETINGS, "meetings"},
+    {S::ACTIONS, "actions"}, {S::ACTION_REMINDER, "action-reminder"}};
 // clang-format on
 
 }  // namespace

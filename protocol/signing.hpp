@@ -26,6 +26,8 @@ inline constexpr std::string_view Cosign = "focal/v1/cosign";
 inline constexpr std::string_view AckHead = "focal/v1/ack-head";            // CarriedHead beside an ack
 inline constexpr std::string_view DecisionHead = "focal/v1/decision-head";  // CarriedHead beside a decision
 inline constexpr std::string_view Meeting = "focal/v1/meeting";            // a meeting, by the secretariat
+inline constexpr std::string_view ActionItem = "focal/v1/action-item";        // work programme (§12.10)
+inline constexpr std::string_view ActionUpdate = "focal/v1/action-update";
 // Not signatures: BLAKE2b / AEAD contexts.
 inline constexpr std::string_view Content = "focal/v1/content";      // AEAD associated data prefix (seal v1)
 inline constexpr std::string_view ContentV2 = "focal/v2/content";    // AEAD associated data prefix (seal v2)

@@ -5,7 +5,10 @@
 #   contact of different member states; one sends an AMBER bulletin with an
 #   attachment; the other receives it, verifies the signature against the
 #   directory, decrypts it, saves the attachment and acknowledges; the sender
-#   sees the delivery status.
+#   sees the delivery status. Second act: the secretariat and a dialogue
+#   partner join, a summary record is approved by silence, an action item is
+#   followed up by the state that owns it, a need is met by a partner's
+#   offer, and a training programme is announced.
 # Everything happens in a fresh temporary directory that is removed at the end
 # (set FOCAL_DEMO_KEEP=1 to keep it).
 set -euo pipefail
@@ -83,4 +86,51 @@ if grep -rq "Phishing kit" "$work/hub" 2>/dev/null; then
   echo "FAIL: plaintext title found in the hub directory"; exit 1
 fi
 echo "the title and body appear nowhere in the hub's database, WAL or logs"
+
+# ---- Second act: running the working group (terms of reference §4, §9, §10) ----
+sec=("${common[@]}" --key "$work/sec.key" --profile-dir "$work/sec")
+jp=("${common[@]}" --key "$work/jp.key" --profile-dir "$work/jp")
+
+step "9. The secretariat joins; a dialogue partner is admitted by consensus (every member state approves)"
+show "$focal" keygen --member asean-sec --out "$work/sec.key" --kdf interactive
+show "$focal" "${admin[@]}" admin register "$work/sec.key.pub" --state SG --institution secretariat \
+  --name "WG on CC secretariat"
+show "$focal" "${admin[@]}" admin role asean-sec --secretariat yes
+show "$focal" keygen --member jp-npa-partner --out "$work/jp.key" --kdf interactive
+proposal=$("$focal" --json "${admin[@]}" admin propose-admission "$work/jp.key.pub" --institution dialogue-partner \
+  --name "National Police Agency of Japan" | sed -n 's/.*"proposal_id": *"\([0-9a-f]*\)".*/\1/p')
+show "$focal" "${sg[@]}" approve "$proposal"
+show "$focal" "${my[@]}" approve "$proposal"
+
+step "10. The secretariat circulates the summary record; approved by silence when its comment window closes"
+record=$("$focal" "${sec[@]}" send --summary-record --to members --tlp green --title "WG on CC 2026: summary record" \
+  --body "1. Trends. 2. Malaysia circulates its unit contact list by the end of the quarter." --comment-window 3s)
+echo "summary record $record"
+for _ in $(seq 1 100); do
+  "$focal" --json "${sg[@]}" record-status "$record" | grep -q '"state": *"approved"' && break
+  sleep 0.2
+done
+show "$focal" "${sg[@]}" record-status "$record"
+
+step "11. The work programme: an action item for Malaysia, updated by Malaysia, verified by everyone"
+due=$(date -u -d '+30 days' +%F)
+action=$("$focal" "${sec[@]}" action add --record "$record" --owner state:MY --due "$due" \
+  --text "Circulate the national cybercrime unit contact list")
+echo "action item $action"
+show "$focal" "${my[@]}" action update "$action" --status done --note "Circulated to all points of contact"
+show "$focal" "${sg[@]}" actions
+"$focal" --json "${sg[@]}" actions | grep -q '"status": *"done"' || { echo "FAIL: the action is not done"; exit 1; }
+
+step "12. Needs and offers: Malaysia surfaces a need, Japan offers, Malaysia marks it met"
+need=$("$focal" "${my[@]}" need --tlp green --title "Mobile device forensics training" \
+  --body "20 investigators, second quarter of 2027")
+offer=$("$focal" "${jp[@]}" offer "$need" --body "We host a two-week course in Tokyo and fund ten places")
+show "$focal" "${my[@]}" need-met "$need" --offer "$offer" --body "Course agreed"
+show "$focal" "${jp[@]}" needs
+"$focal" --json "${jp[@]}" needs | grep -q '"status": *"met"' || { echo "FAIL: the need is not met"; exit 1; }
+
+step "13. A regional training programme, with its date and place"
+training=$("$focal" "${sec[@]}" send --category training --to all --tlp clear --title "Digital forensics course" \
+  --date "$(date -u -d '+90 days' +%F)" --place "Singapore" --body "Five days; two seats per member state")
+show "$focal" "${jp[@]}" read "$training"
 step "demo complete"

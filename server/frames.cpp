@@ -334,4 +334,55 @@ Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int
   });
 }
 
+namespace {
+
+void setSealed(wire::Bulletin::Builder out, const SealedText& t) {
+  out.setHeader(kjBytes(t.header));
+  out.setSignature(kjBytes(t.signature));
+  out.setCiphertext(kjBytes(t.ciphertext));
+}
+
+std::size_t sealedSize(const SealedText& t) { return t.header.size() + t.signature.size() + t.ciphertext.size(); }
+
+void setPost(wire::ActionPost::Builder out, const StoredRecord& record, const SealedText& sealed) {
+  setRecord(out.initRecord(), record);
+  if (!sealed.empty()) setSealed(out.initSealed(), sealed);
+}
+
+}  // namespace
+
+Bytes actions(std::uint64_t id, const std::vector<ActionRow>& rows, std::size_t maxBytes) {
+  std::size_t fit = 0;
+  std::size_t bytes = 0;
+  for (const auto& row : rows) {
+    std::size_t size = row.record.body.size() + row.record.signature.size() + sealedSize(row.text) + 64;
+    for (const auto& u : row.updates) size += u.record.body.size() + u.record.signature.size() + sealedSize(u.note) + 64;
+    if (fit > 0 && bytes + size > maxBytes) break;
+    bytes += size;
+    ++fit;
+  }
+  return serverFrame(id, [&](wire::ServerFrame::Builder f) {
+    auto a = f.initActions();
+    auto items = a.initItems(static_cast<unsigned>(fit));
+    for (unsigned i = 0; i < fit; ++i) {
+      const auto& row = rows[i];
+      setPost(items[i].initItem(), row.record, row.text);
+      auto updates = items[i].initUpdates(static_cast<unsigned>(row.updates.size()));
+      for (unsigned j = 0; j < row.updates.size(); ++j) setPost(updates[j], row.updates[j].record, row.updates[j].note);
+    }
+    a.setTruncated(fit < rows.size());
+  });
+}
+
+Bytes actionReminder(const DueAction& a, std::string_view dueDay, bool overdue) {
+  return serverFrame(0, [&](wire::ServerFrame::Builder f) {
+    auto r = f.initActionReminder();
+    r.setActionId(kjBytes(a.id.view()));
+    r.setOwner(text(a.owner));
+    r.setDueDay(text(dueDay));
+    r.setStatus(static_cast<wire::ActionStatus>(a.status));
+    r.setOverdue(overdue);
+  });
+}
+
 }  // namespace focal::server::frames

@@ -67,5 +67,10 @@ Bytes recordStatus(std::uint64_t id, const SummaryRecordRow& row);
 // `requesterId`: the proposer alone gets its decisions' sealed heads.
 Bytes proposals(std::uint64_t id, const std::vector<ProposalRow>& rows, std::int64_t nowMs,
                 std::string_view requesterId);
+// The work programme (PROTOCOL.md §12.10): the items in order while their
+// bytes stay within `maxBytes` (at least one), `truncated` when some were
+// left out; and a reminder push.
+Bytes actions(std::uint64_t id, const std::vector<ActionRow>& rows, std::size_t maxBytes);
+Bytes actionReminder(const DueAction& a, std::string_view dueDay, bool overdue);
 
 }  // namespace focal::server::frames

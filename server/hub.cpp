@@ -41,8 +41,9 @@ Hub::Hub(net::io_context& io, Config config, Clock& clock, Store& store, CommitQ
       consensus_(store_, commits_, directory_, clock_, log_, audit_, config_.memberStates),
       admin_(directory_, store_, clock_, log_, audit_, *this, config_.memberStates),
       witness_(directory_, commits_, clock_, audit_),
+      actions_(store_, commits_, directory_, clock_, *this),
       handler_(RequestServices{bulletins_, records_, consensus_, admin_, directory_, verifier_, requests_, witness_,
-                               metrics_}),
+                               metrics_, actions_}),
       sessionContext_{tls_,     config_.limits, directory_, clock_, handler_, authFailures_,
                       audit_,   requests_,      *this,      metrics_} {}
 
@@ -76,7 +77,12 @@ void Hub::start() {
   net::co_spawn(io_, acceptLoop(this), net::detached);
   net::co_spawn(io_, purgeLoop(this), net::detached);
   net::co_spawn(io_, heartbeatLoop(this), net::detached);
-  silence_.alsoEachPass([this] { return consensus_.adoptDueChanges(); });
+  // Each pass also adopts admin changes whose delay ended, and reminds the
+  // owners of work programme items due soon or overdue.
+  silence_.alsoEachPass([this]() -> net::awaitable<void> {
+    co_await consensus_.adoptDueChanges();
+    co_await actions_.remindDue();
+  });
   silence_.start();
 }
 
@@ -297,6 +303,21 @@ void Hub::pushDeliveries(const std::vector<QueuedDelivery>& queued, std::int64_t
     if (sent) delivered.push_back(q.seq);
   }
   if (!delivered.empty()) markDelivered(delivered);
+}
+
+std::size_t Hub::pushReminder(const std::vector<std::string>& memberIds, const crypto::Bytes& frame) {
+  std::size_t sent = 0;
+  for (const auto& memberId : memberIds) {
+    auto it = byMember_.find(memberId);
+    if (it == byMember_.end()) continue;
+    const auto sessions = it->second;  // copy: a send may close a slow consumer
+    for (const auto& w : sessions) {
+      auto s = w.lock();
+      if (!s || !s->actionsSubscribed() || s->closing()) continue;
+      if (s->send(crypto::Bytes(frame))) ++sent;
+    }
+  }
+  return sent;
 }
 
 void Hub::enforceDirectory(const std::string& memberId) {

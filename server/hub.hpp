@@ -31,6 +31,7 @@
 #include "server/log_appender.hpp"
 #include "server/metrics.hpp"
 #include "server/net.hpp"
+#include "server/action_service.hpp"
 #include "server/records_service.hpp"
 #include "server/request_handler.hpp"
 #include "server/service_ports.hpp"
@@ -47,7 +48,7 @@
 
 namespace focal::server {
 
-class Hub final : public DeliveryNotifier, public MemberSessions, public SessionRegistry {
+class Hub final : public DeliveryNotifier, public MemberSessions, public SessionRegistry, public ReminderPusher {
  public:
   // At most this many admin requests wait for the directory lock.
   static constexpr std::size_t MaxAdminWaiters = 64;
@@ -125,6 +126,9 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
                       crypto::ByteView signature, crypto::ByteView ciphertext, const StoredRecord* forward = nullptr,
                       const StoredRecord* retraction = nullptr) override;
   void enforceDirectory(const std::string& memberId) override;
+  // Work programme reminders (ReminderPusher): to the sessions of
+  // `memberIds` that sent subscribeActions.
+  std::size_t pushReminder(const std::vector<std::string>& memberIds, const crypto::Bytes& frame) override;
   // Delivered marks are batched through the writer; until that commits,
   // mergeUncommittedMarks() reports them.
   void markDelivered(const std::vector<std::int64_t>& seqs) override;
@@ -194,6 +198,7 @@ class Hub final : public DeliveryNotifier, public MemberSessions, public Session
   ConsensusService consensus_;
   AdminService admin_;
   WitnessService witness_;
+  ActionService actions_;
   RequestHandler handler_;
   SessionContext sessionContext_;
 

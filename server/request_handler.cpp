@@ -116,6 +116,12 @@ net::awaitable<Result<Bytes>> RequestHandler::handle(std::shared_ptr<Session> se
     case wire::ClientFrame::LIST_PROPOSALS: co_return listProposals(*session, id);
     case wire::ClientFrame::LIST_MEETINGS: co_return listMeetings(*session, id);
     case wire::ClientFrame::COSIGN: co_return co_await cosign(session, id, f.getCosign());
+    case wire::ClientFrame::ADD_ACTION:
+    case wire::ClientFrame::UPDATE_ACTION: co_return co_await action(session, id, f);
+    case wire::ClientFrame::LIST_ACTIONS: co_return listActions(*session, id);
+    case wire::ClientFrame::SUBSCRIBE_ACTIONS:
+      session->subscribeActions();
+      co_return frames::subscribed(id);
     default:
       // A request kind from a newer client.
       co_return fail(ErrorCode::INVALID_REQUEST, "this request is not supported by this hub");

@@ -27,6 +27,7 @@ class BulletinService;
 class ConsensusService;
 class Directory;
 struct HubMetrics;
+class ActionService;
 class RecordsService;
 class Session;
 class VerifyPool;
@@ -43,6 +44,7 @@ struct RequestServices {
   const RequestGauge& requests;
   WitnessService& witnesses;   // cosignatures (PROTOCOL.md §11.6)
   HubMetrics& metrics;         // bulletins accepted and refused, acks
+  ActionService& actions;      // the work programme (PROTOCOL.md §12.10)
 };
 
 class RequestHandler {
@@ -87,6 +89,10 @@ class RequestHandler {
   Result<crypto::Bytes> recordStatus(const Session& session, std::uint64_t id, wire::RecordStatusQuery::Reader req);
   Result<crypto::Bytes> listProposals(const Session& session, std::uint64_t id);
   Result<crypto::Bytes> listMeetings(const Session& session, std::uint64_t id);
+  // The work programme: addAction, updateAction, listActions (request_handler_records.cpp).
+  net::awaitable<Result<crypto::Bytes>> action(std::shared_ptr<Session> session, std::uint64_t id,
+                                               const wire::ClientFrame::Reader& frame);
+  Result<crypto::Bytes> listActions(const Session& session, std::uint64_t id);
   net::awaitable<Result<crypto::Bytes>> cosign(std::shared_ptr<Session> session, std::uint64_t id,
                                                wire::Cosignature::Reader req);
 

@@ -11,6 +11,8 @@
 
 #include "crypto/primitives.hpp"
 #include "protocol/signing.hpp"
+#include "protocol/work_programme.hpp"
+#include "server/action_service.hpp"
 #include "server/consensus_service.hpp"
 #include "server/frames.hpp"
 #include "server/records_service.hpp"
@@ -111,6 +113,33 @@ net::awaitable<Result<Bytes>> RequestHandler::record(std::shared_ptr<Session> se
     }
     default: co_return fail(ErrorCode::INVALID_REQUEST, "this request is not supported by this hub");
   }
+}
+
+net::awaitable<Result<Bytes>> RequestHandler::action(std::shared_ptr<Session> session, std::uint64_t id,
+                                                     const wire::ClientFrame::Reader& f) {
+  const bool add = f.isAddAction();
+  const auto post = add ? f.getAddAction() : f.getUpdateAction();
+  const char* what = add ? "action item" : "action update";
+  auto checked = checkSignedRecord(post.getRecord(), add ? protocol::context::ActionItem : protocol::context::ActionUpdate,
+                                   *session, what);
+  if (!checked) co_return fail(checked.error());
+  Result<Recorded> done = fail(ErrorCode::INTERNAL, "unreachable");
+  if (add) {
+    if (!post.hasSealed()) co_return fail(ErrorCode::INVALID_REQUEST, "an action item carries its sealed text");
+    done = co_await s_.actions.add(callerOf(*session), std::move(*checked), post.getSealed());
+  } else {
+    std::optional<wire::Bulletin::Reader> note;
+    if (post.hasSealed()) note = post.getSealed();
+    done = co_await s_.actions.update(callerOf(*session), std::move(*checked), note);
+  }
+  if (!done) co_return fail(done.error());
+  co_return frames::recorded(id, done->id.view(), done->atMs);
+}
+
+Result<Bytes> RequestHandler::listActions(const Session& session, std::uint64_t id) {
+  auto rows = s_.actions.list(callerOf(session));
+  if (!rows) return fail(rows.error());
+  return frames::actions(id, *rows, protocol::MaxFrameBytes - FrameHeadroomBytes);
 }
 
 net::awaitable<Result<Bytes>> RequestHandler::cosign(std::shared_ptr<Session> session, std::uint64_t id,

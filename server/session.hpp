@@ -148,6 +148,11 @@ class Session : public std::enable_shared_from_this<Session> {
   const crypto::SigningPublicKey& identityKey() const { return identityKey_; }
   bool subscribed() const { return subscribed_; }
   void subscribe() { subscribed_ = true; }
+  // Work programme reminders (PROTOCOL.md §12.10) go only to sessions that
+  // asked for them (subscribeActions): a client that does not know the
+  // push would take it for a protocol error.
+  bool actionsSubscribed() const { return actionsSubscribed_; }
+  void subscribeActions() { actionsSubscribed_ = true; }
   bool closing() const { return closing_; }
 
  private:
@@ -187,6 +192,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string memberId_;
   crypto::SigningPublicKey identityKey_;
   bool subscribed_ = false;
+  bool actionsSubscribed_ = false;
 
   std::deque<crypto::Bytes> outbox_;
   std::size_t outboxBytes_ = 0;

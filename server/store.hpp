@@ -34,7 +34,7 @@ namespace focal::server {
 
 class Store {
  public:
-  static constexpr int SchemaVersion = 8;
+  static constexpr int SchemaVersion = 9;
   // Uploads that never finish, and finished blobs no bulletin refers to, are
   // garbage after this long.
   static constexpr std::int64_t GarbageAgeMs = 24ll * 60 * 60 * 1000;
@@ -172,6 +172,15 @@ class Store {
   // A checked meeting record; the same id again: identical bytes
   // `already`, else `duplicate`.
   static Result<RecordOutcome> insertMeeting(sqlite::Database& db, const NewMeeting& m);
+  // A checked action item with its sealed text. The same id again:
+  // identical bytes `already`, else `duplicate`.
+  static Result<RecordOutcome> insertAction(sqlite::Database& db, const NewAction& a);
+  // A checked update, appended only while the item's chain tip is still
+  // u.previous (else invalidRequest: the item changed meanwhile, and nothing
+  // is written); the item takes its status and a new tip. The same record
+  // again is `already`.
+  static Result<RecordOutcome> insertActionUpdate(sqlite::Database& db, const NewActionUpdate& u);
+  static void markActionsReminded(sqlite::Database& db, const std::vector<crypto::BulletinId>& ids, std::int64_t day);
   // Deletes unfinished uploads and unreferenced finished blobs older than
   // GarbageAgeMs. Returns the number of uploads removed.
   static std::uint64_t purgeGarbage(sqlite::Database& db, std::int64_t nowMs);
@@ -217,6 +226,13 @@ class Store {
   // Every meeting, oldest first (by date, then recording), at most `limit`.
   std::vector<MeetingRow> meetings(std::size_t limit);
   std::optional<MeetingRow> meeting(const crypto::BulletinId& id);
+  // An action item with its updates, in the order they were accepted.
+  std::optional<ActionRow> action(const crypto::BulletinId& id);
+  // Every action item with its updates, by due day then id, at most `limit`.
+  std::vector<ActionRow> actions(std::size_t limit);
+  // Open or in-progress items due by `dueBeforeMs` (the end of their due
+  // day) not yet reminded on UTC day `day`, soonest first.
+  std::vector<DueAction> dueActions(std::int64_t dueBeforeMs, std::int64_t day, std::size_t limit);
   // Pending summary records whose comment deadline is <= nowMs, oldest first.
   std::vector<crypto::BulletinId> dueRecords(std::int64_t nowMs, std::size_t limit);
   // acceptedAtMs of bulletin `id` if it is stored with exactly these bytes
@@ -284,6 +300,9 @@ Result<RecordOutcome> execute(sqlite::Database& db, const StoreProposal& c);
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreDecision& c);
 Result<Ok> execute(sqlite::Database& db, const AdoptProposal& c);
 Result<RecordOutcome> execute(sqlite::Database& db, const StoreMeeting& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreAction& c);
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreActionUpdate& c);
+Result<Ok> execute(sqlite::Database& db, const MarkActionsReminded& c);
 
 }  // namespace store
 

@@ -75,4 +75,15 @@ Result<Ok> execute(sqlite::Database& db, const AdoptProposal& c) {
   return Store::adoptProposal(db, c.proposalId, *c.entry, *c.head);
 }
 
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreAction& c) { return Store::insertAction(db, *c.value); }
+
+Result<RecordOutcome> execute(sqlite::Database& db, const StoreActionUpdate& c) {
+  return Store::insertActionUpdate(db, *c.value);
+}
+
+Result<Ok> execute(sqlite::Database& db, const MarkActionsReminded& c) {
+  Store::markActionsReminded(db, c.ids, c.day);
+  return Ok{};
+}
+
 }  // namespace focal::server::store

@@ -167,6 +167,18 @@ using StoreMeeting = Insert<NewMeeting, RecordOutcome>;
 
 using StoreComment = Insert<NewComment, RecordOutcome>;
 
+// ---- work programme (store_actions.cpp) -------------------------------------------------
+
+using StoreAction = Insert<NewAction, RecordOutcome>;
+// Appends an update while the item's chain tip is still `previous`.
+using StoreActionUpdate = Insert<NewActionUpdate, RecordOutcome>;
+// The reminder task pushed these items on UTC day `day` (days since the epoch).
+struct MarkActionsReminded {
+  using Reply = Ok;
+  std::vector<crypto::BulletinId> ids;
+  std::int64_t day = 0;
+};
+
 // The silence procedure's outcome: the hub-signed recordApproved entry,
 // written only while the record is still pending.
 struct ApproveRecord {

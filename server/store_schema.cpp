@@ -268,6 +268,48 @@ CREATE TABLE meetings(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 9: the work programme (PROTOCOL.md §12.10). actions: one signed
+// ActionItem with the sealed Bulletin of its text; the hub's view of it
+// (owner, its state, end of the due day, status = wire::ActionStatus, the
+// chain tip = BLAKE2b-256 of the item's or the last update's bytes) and
+// the UTC day (days since the epoch) it was last reminded. action_updates:
+// the signed updates in the order accepted (seq), each with its optional
+// sealed note.
+constexpr const char* ActionsSql = R"sql(
+CREATE TABLE actions(
+  id             BLOB PRIMARY KEY CHECK (length(id) = 16),
+  author_id      TEXT NOT NULL,
+  owner          TEXT NOT NULL,
+  owner_state    TEXT NOT NULL,
+  due_end_ms     INTEGER NOT NULL,
+  meeting_id     BLOB,
+  record_id      BLOB,
+  status         INTEGER NOT NULL DEFAULT 0,
+  tip            BLOB NOT NULL CHECK (length(tip) = 32),
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  text_header    BLOB NOT NULL,
+  text_signature BLOB NOT NULL CHECK (length(text_signature) = 64),
+  text_ciphertext BLOB NOT NULL,
+  reminded_day   INTEGER NOT NULL DEFAULT -1,
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE INDEX actions_due ON actions(status, due_end_ms);
+CREATE TABLE action_updates(
+  seq            INTEGER PRIMARY KEY,
+  action_id      BLOB NOT NULL REFERENCES actions(id),
+  author_id      TEXT NOT NULL,
+  body_hash      BLOB NOT NULL UNIQUE CHECK (length(body_hash) = 32),
+  body           BLOB NOT NULL,
+  signature      BLOB NOT NULL CHECK (length(signature) = 64),
+  note_header    BLOB,
+  note_signature BLOB,
+  note_ciphertext BLOB,
+  recorded_at_ms INTEGER NOT NULL
+);
+CREATE INDEX action_updates_item ON action_updates(action_id, seq);
+)sql";
+
 // Rebuilds the queue table as `version` had it, copying `columns` of
 // every entry, each keeping its seq: a client's fetch cursor from before
 // the upgrade still points where it did. The largest seq is the largest
@@ -306,6 +348,8 @@ void addCarriedHeads(sqlite::Database& db) { db.exec(CarriedHeadsSql); }
 void addRetention(sqlite::Database& db) { db.exec(RetentionSql); }
 // Version 7 -> 8: meetings.
 void addMeetings(sqlite::Database& db) { db.exec(MeetingsSql); }
+// Version 8 -> 9: the work programme.
+void addActions(sqlite::Database& db) { db.exec(ActionsSql); }
 
 struct MigrationStep {
   int from;  // the step makes version from + 1
@@ -320,6 +364,7 @@ constexpr MigrationStep MigrationSteps[] = {
     {5, addCarriedHeads},
     {6, addRetention},
     {7, addMeetings},
+    {8, addActions},
 };
 static_assert(std::size(MigrationSteps) == Store::SchemaVersion - 1, "one migration step per schema version");
 
@@ -349,6 +394,7 @@ void Store::createSchema(sqlite::Database& db, int version) {
     db.exec(CarriedHeadsSql);
     db.exec(RetentionSql);
     db.exec(MeetingsSql);
+    db.exec(ActionsSql);
     db.setUserVersion(SchemaVersion);
   } else {
     db.exec(SchemaSql);

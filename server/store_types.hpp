@@ -157,6 +157,64 @@ struct MeetingRow {
   std::int64_t recordedAtMs = 0;
 };
 
+// The work programme (PROTOCOL.md §12.10): an action item with the sealed
+// Bulletin that carries its text, and an update with its optional note.
+struct SealedText {
+  crypto::Bytes header;
+  crypto::Bytes signature;
+  crypto::Bytes ciphertext;
+  bool empty() const { return header.empty(); }
+};
+
+struct NewAction {
+  crypto::BulletinId id;
+  std::string authorId;
+  std::string owner;             // "state:CC" or a member id
+  std::string ownerState;        // CC
+  std::int64_t dueEndMs = 0;     // end of the due day, UTC
+  std::optional<crypto::BulletinId> meetingId;
+  std::optional<crypto::BulletinId> recordId;
+  StoredRecord record;
+  SealedText text;
+  std::int64_t recordedAtMs = 0;
+};
+
+struct NewActionUpdate {
+  crypto::BulletinId actionId;
+  std::string authorId;
+  int status = 0;                // wire::ActionStatus
+  crypto::Hash256 previous;      // the chain tip it was signed against
+  crypto::Hash256 bodyHash;      // becomes the tip
+  StoredRecord record;
+  SealedText note;               // empty: no note
+  std::int64_t recordedAtMs = 0;
+};
+
+struct ActionRow {
+  struct Update {
+    StoredRecord record;
+    SealedText note;
+  };
+  crypto::BulletinId id;
+  std::string owner;
+  std::string ownerState;
+  std::int64_t dueEndMs = 0;
+  int status = 0;
+  crypto::Hash256 tip;           // BLAKE2b-256 of the item's or the last update's bytes
+  StoredRecord record;
+  SealedText text;
+  std::vector<Update> updates;
+};
+
+// An item the reminder task owes a push today.
+struct DueAction {
+  crypto::BulletinId id;
+  std::string owner;
+  std::string ownerState;
+  std::int64_t dueEndMs = 0;
+  int status = 0;
+};
+
 struct NewComment {
   crypto::BulletinId recordId;
   std::string memberId;

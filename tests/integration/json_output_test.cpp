@@ -10,6 +10,7 @@
 
 #include "protocol/fork_proof.hpp"
 #include "protocol/log.hpp"
+#include "protocol/work_programme.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -403,6 +404,31 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   CHECK(record.at("comment_deadline_at").is_string());
   runChecked("focal comment", concat(myArgs, {"comment", record.at("bulletin_id"), "--text", "Item 2", "--objection"}));
   runChecked("focal record-status", concat(secArgs, {"record-status", record.at("bulletin_id")}));
+
+  // The work programme (PROTOCOL.md §12.10), and a reminder to a fresh
+  // member of the owning state (an item due tomorrow is reminded at once).
+  auto la = hub.createMember("la-lpd-cyber", "LA", wire::Institution::LAW_ENFORCEMENT, true);
+  const auto laArgs = hub.cliGlobals(la.keyFile, h / "la");
+  const auto tomorrow = protocol::dayText(nowMs() + protocol::DayMs);
+  auto action = runChecked("focal action add",
+                           concat(secArgs, {"action", "add", "--record", record.at("bulletin_id"), "--owner", "state:MY",
+                                            "--due", "2027-03-31", "--text", "Circulate the contact list"}));
+  runChecked("focal action update",
+             concat(myArgs, {"action", "update", action.at("action_id"), "--status", "done", "--note", "Sent"}));
+  runChecked("focal actions", concat(thArgs, {"actions"}));
+  runChecked("focal action add", concat(secArgs, {"action", "add", "--record", record.at("bulletin_id"), "--owner",
+                                                  "state:LA", "--due", tomorrow, "--text", "Due tomorrow"}));
+  auto reminder = firstListenLine(laArgs);
+  checkDocument("focal listen: action reminder", reminder);
+  CHECK(reminder.at("action_reminder").at("due_day") == tomorrow);
+
+  // Needs and offers (§12.9).
+  auto need = runChecked("focal send", concat(myArgs, {"need", "--tlp", "green", "--title", "Forensics training",
+                                                       "--body", "20 investigators"}));
+  auto offer = runChecked("focal send", concat(thArgs, {"offer", need.at("bulletin_id"), "--body", "We host it"}));
+  runChecked("focal send", concat(myArgs, {"need-met", need.at("bulletin_id"), "--offer", offer.at("bulletin_id")}));
+  auto needs = runChecked("focal needs", concat(myArgs, {"needs"}));
+  CHECK(needs.at("needs").at(0).at("status") == "met");
 
   // Consensus.
   const auto candidate = h / "acme.key";

@@ -125,9 +125,10 @@ help-sync)
   check_list "focal profile" "$(subcommands "$focal" profile)" "$(listed "$comp_focal" _focal_profile_commands)" "profile " "$man_focal"
   check_list "focal meeting" "$(subcommands "$focal" meeting)" "$(listed "$comp_focal" _focal_meeting_commands)" "meeting " "$man_focal"
   check_list "focal role" "$(subcommands "$focal" role)" "$(listed "$comp_focal" _focal_role_commands)" "role " "$man_focal"
+  check_list "focal action" "$(subcommands "$focal" action)" "$(listed "$comp_focal" _focal_action_commands)" "action " "$man_focal"
   check_list "focald" "$(subcommands "$focald")" "$(listed "$comp_focald" _focald_commands)" "" "$man_focald"
   for cmd in $(listed "$comp_focal" _focal_commands); do
-    case $cmd in admin | profile | meeting | role) continue ;; esac
+    case $cmd in admin | profile | meeting | role | action) continue ;; esac
     [ -z "$(subcommands "$focal" "$cmd")" ] || fail "focal $cmd has subcommands the completion does not list"
   done
   # Every global option of focal and every option of each focald command

@@ -469,6 +469,37 @@ TEST_CASE("Every client frame union member survives toFrame, frameLength and dec
     seen.insert(p->which());
     CHECK(p->getId() == 20);
   }
+  // The work programme (PROTOCOL.md §12.10).
+  for (const bool add : {true, false}) {
+    capnp::MallocMessageBuilder m;
+    auto a = m.initRoot<CW>();
+    a.setId(19);
+    auto post = add ? a.initAddAction() : a.initUpdateAction();
+    post.getRecord().setBody(kjBytes(filled(90, 3)));
+    post.getRecord().setSignature(kjBytes(sig));
+    if (add) post.initSealed().setHeader(kjBytes(filled(300, 4)));
+    auto p = roundTrip<CW>(m);
+    REQUIRE(p->which() == (add ? CW::ADD_ACTION : CW::UPDATE_ACTION));
+    seen.insert(p->which());
+    const auto got = add ? p->getAddAction() : p->getUpdateAction();
+    CHECK(toVec(got.getRecord().getBody()) == filled(90, 3));
+    CHECK(got.hasSealed() == add);
+    if (add) CHECK(got.getSealed().getHeader().size() == 300);
+  }
+  // Void requests: the work programme's listing and reminders.
+  using Setter = void (*)(CW::Builder);
+  const std::pair<CW::Which, Setter> voids[] = {
+      {CW::LIST_ACTIONS, [](CW::Builder f) { f.setListActions(); }},
+      {CW::SUBSCRIBE_ACTIONS, [](CW::Builder f) { f.setSubscribeActions(); }}};
+  for (const auto& [which, set] : voids) {
+    capnp::MallocMessageBuilder m;
+    auto a = m.initRoot<CW>();
+    a.setId(20);
+    set(a);
+    auto p = roundTrip<CW>(m);
+    REQUIRE(p->which() == which);
+    seen.insert(p->which());
+  }
 
   // A member added to the schema without a round trip here fails this line.
   CHECK(seen.size() == unionMembers(capnp::Schema::from<wire::ClientFrame>()));
@@ -906,6 +937,42 @@ TEST_CASE("Every server frame union member survives toFrame, frameLength and dec
     REQUIRE(p->getMeetings().getMeetings().size() == 2);
     CHECK(toVec(p->getMeetings().getMeetings()[1].getBody()) == filled(81, 6));
     CHECK(toVec(p->getMeetings().getMeetings()[0].getSignature()) == sig);
+  }
+  {
+    capnp::MallocMessageBuilder m;
+    auto f = m.initRoot<wire::ServerFrame>();
+    f.setId(19);
+    auto x = f.initActions();
+    auto items = x.initItems(1);
+    items[0].getItem().getRecord().setBody(kjBytes(filled(80, 5)));
+    auto updates = items[0].initUpdates(2);
+    updates[1].getRecord().setSignature(kjBytes(sig));
+    x.setTruncated(true);
+    auto p = roundTrip<wire::ServerFrame>(m);
+    REQUIRE(p->which() == wire::ServerFrame::ACTIONS);
+    seen.insert(p->which());
+    CHECK(p->getActions().getTruncated());
+    CHECK(p->getActions().getItems()[0].getItem().getRecord().getBody().size() == 80);
+    CHECK(toVec(p->getActions().getItems()[0].getUpdates()[1].getRecord().getSignature()) == sig);
+  }
+  {
+    capnp::MallocMessageBuilder m;
+    auto f = m.initRoot<wire::ServerFrame>();
+    f.setId(0);
+    auto x = f.initActionReminder();
+    x.setActionId(kjBytes(id));
+    x.setOwner("state:MY");
+    x.setDueDay("2027-03-31");
+    x.setStatus(wire::ActionStatus::IN_PROGRESS);
+    x.setOverdue(true);
+    auto p = roundTrip<wire::ServerFrame>(m);
+    REQUIRE(p->which() == wire::ServerFrame::ACTION_REMINDER);
+    seen.insert(p->which());
+    CHECK(toVec(p->getActionReminder().getActionId()) == id);
+    CHECK(view(p->getActionReminder().getOwner()) == "state:MY");
+    CHECK(view(p->getActionReminder().getDueDay()) == "2027-03-31");
+    CHECK(p->getActionReminder().getStatus() == wire::ActionStatus::IN_PROGRESS);
+    CHECK(p->getActionReminder().getOverdue());
   }
 
   CHECK(seen.size() == unionMembers(capnp::Schema::from<wire::ServerFrame>()));

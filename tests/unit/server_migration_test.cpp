@@ -337,9 +337,18 @@ TEST_CASE("a version 1 database migrates one numbered step at a time to exactly 
   // Step 7 -> 8: the working group's meetings.
   CHECK(schemaOf(db).count("meetings") == 0);
   REQUIRE(Store::migrate(db, 8));
-  CHECK(db.userVersion() == Store::SchemaVersion);
+  CHECK(db.userVersion() == 8);
   queueIntact();
   CHECK(schemaOf(db).count("meetings") == 1);
+
+  // Step 8 -> 9: the work programme's action items and their updates.
+  CHECK(schemaOf(db).count("actions") == 0);
+  REQUIRE(Store::migrate(db, 9));
+  CHECK(db.userVersion() == Store::SchemaVersion);
+  queueIntact();
+  CHECK(schemaOf(db).count("actions") == 1);
+  CHECK(schemaOf(db).count("action_updates") == 1);
+  CHECK(schemaOf(db).count("actions_due") == 1);
   CHECK_FALSE(Store::migrate(db));
   CHECK_NOTHROW(Store::checkSchema(db));
 
