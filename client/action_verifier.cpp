@@ -81,9 +81,9 @@ std::vector<VerifiedAction> verifyActions(const ActionListing& listing, const Ke
     if (author == nullptr || !protocol::verifyActionItem(entry.item.record.body, *sig, *item)) {
       v.itemRefused = true;
       v.refusals.push_back("the item's signature does not verify under a key " + item->authorId + " holds");
-    } else if (!author->isSecretariat) {
+    } else if (!author->isSecretariat && !author->chairs()) {
       v.itemRefused = true;
-      v.refusals.push_back("the item's author " + item->authorId + " is not secretariat");
+      v.refusals.push_back("the item's author " + item->authorId + " is neither secretariat nor chair");
     }
     if (!v.itemRefused) {
       std::string error;

@@ -7,6 +7,7 @@
 #include "client/address_resolver.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
+#include "client/meetings.hpp"
 #include "client/text_input.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/distribution.hpp"
@@ -50,13 +51,18 @@ void requireActionText(const std::string& text, const char* option) {
 
 struct ActionAddArgs {
   std::string record;
+  std::string meeting;
   std::string owner;
   std::string due;
   std::string text;
 };
 
 int runActionAdd(CliContext& ctx, const ActionAddArgs& a) {
-  const auto recordId = bulletinIdArg(ctx, a.record);
+  if (a.record.empty() == a.meeting.empty()) {
+    throw UsageError("usage", "an action item follows up one summary record (--record ID) or one meeting (--meeting ID)");
+  }
+  std::optional<crypto::BulletinId> recordId;
+  if (!a.record.empty()) recordId = bulletinIdArg(ctx, a.record);
   std::string owner = protocol::canonicalAddress(a.owner);
   if (owner.starts_with("state:") ? owner.size() != 8 : !protocol::isRegistrableMemberId(owner)) {
     throw UsageError("bad-owner", "--owner takes state:CC or a member id, got '" + safeLine(a.owner) + "'");
@@ -66,11 +72,18 @@ int runActionAdd(CliContext& ctx, const ActionAddArgs& a) {
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
   ctx.requireFreshHead(*conn);
+  std::optional<crypto::BulletinId> meetingId;
+  if (!a.meeting.empty()) {
+    // A meeting the verified log says the secretariat made (PROTOCOL.md §12.8).
+    const auto directory = HubDirectory::fetch(*conn);
+    meetingId = findMeetingArg(verifyMeetings(conn->listMeetings(), directory), a.meeting).info.id;
+  }
   const auto actionId = crypto::randomFixed<crypto::BulletinId>();
   auto sealed = sealActionText(*conn, keys, "Action item", a.text, actionId);
   protocol::ActionItemDraft draft;
   draft.actionId = actionId;
   draft.recordId = recordId;
+  draft.meetingId = meetingId;
   draft.owner = owner;
   draft.dueDay = a.due;
   draft.textHash = crypto::hash256(crypto::ByteView(sealed.header));
@@ -79,7 +92,8 @@ int runActionAdd(CliContext& ctx, const ActionAddArgs& a) {
   const auto id = crypto::toHex(actionId);
   if (ctx.out().json()) {
     ctx.out().document({{"action_id", id},
-                        {"record_id", crypto::toHex(recordId)},
+                        {"record_id", recordId ? nlohmann::json(crypto::toHex(*recordId)) : nullptr},
+                        {"meeting_id", meetingId ? nlohmann::json(crypto::toHex(*meetingId)) : nullptr},
                         {"owner", owner},
                         {"due_day", a.due},
                         {"recorded_at", jsonTime(recorded.atMs)}});
@@ -163,6 +177,7 @@ int runActionUpdate(CliContext& ctx, const ActionUpdateArgs& a) {
 struct ActionsArgs {
   std::string state;
   std::string record;
+  std::string meeting;
   bool overdue = false;
 };
 
@@ -202,7 +217,9 @@ void printAction(Output& out, const VerifiedAction& v, std::int64_t now) {
   out.line(fmt::format("{}  {:<11} owner {:<16} due {}{}", crypto::toHex(i.actionId), protocol::actionStatusName(v.status),
                        safeLine(i.owner), i.dueDay, v.overdue(now) ? "  OVERDUE" : ""));
   out.line(fmt::format("    added by {} on {} (signature verified){}", safeLine(i.authorId), formatTime(i.createdAtMs),
-                       i.recordId ? " for summary record " + crypto::toHex(*i.recordId) : ""));
+                       i.recordId    ? " for summary record " + crypto::toHex(*i.recordId)
+                       : i.meetingId ? " for meeting " + crypto::toHex(*i.meetingId)
+                                     : ""));
   if (v.text) {
     for (const auto& l : safeBlockLines(*v.text)) out.line("    | " + l);
   } else {
@@ -232,6 +249,8 @@ int runActions(CliContext& ctx, const ActionsArgs& a) {
   auto conn = ctx.connect(keys);
   const auto listing = conn->listActions();
   const auto directory = HubDirectory::fetch(*conn);
+  std::optional<crypto::BulletinId> meeting;
+  if (!a.meeting.empty()) meeting = findMeetingArg(verifyMeetings(conn->listMeetings(), directory), a.meeting).info.id;
   const auto verified = verifyActions(listing, directory, keys);
   const std::int64_t now = nowMs();
   bool refused = false;
@@ -243,6 +262,7 @@ int runActions(CliContext& ctx, const ActionsArgs& a) {
       if (!state.empty() && v.ownerState != state) continue;
       if (a.overdue && !v.overdue(now)) continue;
       if (record && !(v.item.recordId == record)) continue;
+      if (meeting && !(v.item.meetingId == meeting)) continue;
     }
     if (ctx.out().json()) {
       items.push_back(actionJson(v, now));
@@ -270,9 +290,11 @@ void addActionCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto* action = app.add_subcommand("action", "The work programme: add an action item, or update one your state owns");
   action->require_subcommand(1);
   auto add = std::make_shared<ActionAddArgs>();
-  auto* addCmd = action->add_subcommand("add", "Secretariat: add an action item following up a summary record");
-  addCmd->add_option("--record", add->record, "The summary record it follows up (32 hex digits, or a unique first 6 or more)")
-      ->required();
+  auto* addCmd =
+      action->add_subcommand("add", "Secretariat or chair: add an action item following up a summary record or a meeting");
+  auto* recordOpt =
+      addCmd->add_option("--record", add->record, "The summary record it follows up (32 hex digits, or a unique first 6 or more)");
+  addCmd->add_option("--meeting", add->meeting, "Or the meeting it follows up (focal meeting list)")->excludes(recordOpt);
   addCmd->add_option("--owner", add->owner, "Who owes it: state:CC (any point of contact of CC) or a member id")->required();
   addCmd->add_option("--due", add->due, "Due day, YYYY-MM-DD (UTC; due by the end of that day)")->required();
   addCmd->add_option("--text", add->text, "What is to be done (sealed to the member states' points of contact)")->required();
@@ -282,7 +304,8 @@ daily while it is overdue.
 
 Example:
   focal action add --record 0f3c9a --owner state:MY --due 2027-03-31 \
-      --text "Circulate the national contact list for cybercrime units")");
+      --text "Circulate the national contact list for cybercrime units"
+  focal action add --meeting 5b7d2c --owner state:TH --due 2027-06-30 --text "Host the next workshop")");
   table.add(addCmd, [&ctx, add] { return runActionAdd(ctx, *add); });
 
   auto up = std::make_shared<ActionUpdateArgs>();
@@ -304,6 +327,7 @@ Example:
   auto* listCmd = app.add_subcommand("actions", "The work programme's action items, verified, with who updated what and when");
   listCmd->add_option("--state", list->state, "Only items owned by this member state (e.g. SG)");
   listCmd->add_option("--record", list->record, "Only items following up this summary record");
+  listCmd->add_option("--meeting", list->meeting, "Only items following up this meeting");
   listCmd->add_flag("--overdue", list->overdue, "Only items open or in progress past their due day");
   listCmd->footer(R"(For points of contact of member states and the secretariat. Every item and update
 is verified (signatures, authors' roles, the update chain); one that fails is shown

@@ -3,6 +3,7 @@
 // creates a meeting (a signed Meeting record); its papers are bulletins of
 // category meeting-document bound to it (focal send --meeting), its summary
 // record names it too; the report gathers what this member holds of it.
+#include "client/action_verifier.hpp"
 #include "client/address_resolver.hpp"
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
@@ -225,14 +226,23 @@ std::uint64_t approvalInLog(const VerifiedLog& log, const crypto::BulletinId& re
   return 0;
 }
 
-// Every section of the report; a later part (the work programme's action
-// items, issue 25) adds its own here.
+// Every section of the report.
 struct MeetingReport {
   const VerifiedMeeting* meeting = nullptr;
   std::vector<std::string> participants;
   std::vector<const MeetingPaper*> papers;
   std::vector<RecordOutcomeRow> records;
+  // The work programme's items following up the meeting or one of its
+  // summary records, verified (PROTOCOL.md §12.10); `actionsHidden` when
+  // the hub does not show the work programme to this member (a partner).
+  std::vector<VerifiedAction> actions;
+  bool actionsHidden = false;
 };
+
+// The last verified update of an item, or none.
+const VerifiedActionUpdate* lastUpdate(const VerifiedAction& v) {
+  return v.updates.empty() ? nullptr : &v.updates.back();
+}
 
 std::string reportMarkdown(const MeetingReport& r) {
   const auto& m = r.meeting->info;
@@ -257,6 +267,17 @@ std::string reportMarkdown(const MeetingReport& r) {
                        tlpName(p->message.tlp), p->message.senderId, formatTime(p->message.createdAtMs),
                        p->message.retraction ? " (retracted)" : "");
   }
+  out += "\n## Action items\n\n";
+  if (r.actionsHidden) out += "The work programme is shown to member states and the secretariat only.\n";
+  if (!r.actionsHidden && r.actions.empty()) out += "No action item follows up this meeting or its summary records.\n";
+  for (const auto& v : r.actions) {
+    const auto* last = lastUpdate(v);
+    out += fmt::format("- `{}` {}, due {}: **{}**{}{}\n", crypto::toHex(v.item.actionId), safeLine(v.item.owner),
+                       v.item.dueDay, protocol::actionStatusName(v.status),
+                       last ? fmt::format(" (by {} on {})", safeLine(last->authorId), formatTime(last->updatedAtMs))
+                            : std::string(),
+                       v.text ? ": " + safeLine(*v.text) : std::string());
+  }
   return out;
 }
 
@@ -271,8 +292,20 @@ nlohmann::json reportJson(const MeetingReport& r) {
   }
   nlohmann::json papers = nlohmann::json::array();
   for (const auto* p : r.papers) papers.push_back(paperJson(*p));
+  nlohmann::json actions = nlohmann::json::array();
+  for (const auto& v : r.actions) {
+    const auto* last = lastUpdate(v);
+    actions.push_back({{"action_id", crypto::toHex(v.item.actionId)},
+                       {"owner", v.item.owner},
+                       {"due_day", v.item.dueDay},
+                       {"status", protocol::actionStatusName(v.status)},
+                       {"text", v.text ? nlohmann::json(*v.text) : nullptr},
+                       {"updated_by", last ? nlohmann::json(last->authorId) : nullptr},
+                       {"updated_at", last ? jsonTime(last->updatedAtMs) : nullptr}});
+  }
   doc["summary_records"] = records;
   doc["papers"] = papers;
+  doc["action_items"] = r.actionsHidden ? nlohmann::json(nullptr) : actions;
   return doc;
 }
 
@@ -298,6 +331,17 @@ int runMeetingReport(CliContext& ctx, const ReportArgs& a) {
       row.state = "unknown (the hub did not answer for it)";
     }
     report.records.push_back(row);
+  }
+  try {
+    for (auto& v : verifyActions(s.conn->listActions(), s.directory, s.keys)) {
+      if (v.itemRefused) continue;  // `focal actions` shows it as REFUSED; a report states only what verified
+      const bool ofRecord = v.item.recordId && std::any_of(report.records.begin(), report.records.end(), [&](const auto& r) {
+                              return r.paper->id == *v.item.recordId;
+                            });
+      if (v.item.meetingId == m.info.id || ofRecord) report.actions.push_back(std::move(v));
+    }
+  } catch (const HubError&) {
+    report.actionsHidden = true;  // forbidden: the work programme is for member states and the secretariat
   }
   const std::string text = ctx.out().json() ? reportJson(report).dump(2) + "\n" : reportMarkdown(report);
   if (a.out.empty()) {

@@ -1,6 +1,8 @@
 // The local TAXII endpoint's HTTPS listener (taxii_server.hpp).
 #include "client/taxii_server.hpp"
 
+#include "crypto/openssl_error.hpp"
+
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,15 +22,6 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
-
-std::string lastOpensslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
 
 crypto::ByteView bytesOf(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
@@ -80,15 +73,15 @@ ssl::context makeServerTlsContext(const std::filesystem::path& certFile, const s
   // forward secrecy for 1.2.
   if (SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(raw, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
-    throw std::runtime_error("cannot configure TLS: " + lastOpensslError());
+    throw std::runtime_error("cannot configure TLS: " + crypto::opensslError());
   }
   ctx.set_options(ssl::context::no_compression | ssl::context::single_dh_use);
   SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_use_certificate_chain_file(raw, certFile.c_str()) != 1) {
-    throw std::runtime_error("cannot load the certificate " + certFile.string() + ": " + lastOpensslError());
+    throw std::runtime_error("cannot load the certificate " + certFile.string() + ": " + crypto::opensslError());
   }
   if (SSL_CTX_use_PrivateKey_file(raw, keyFile.c_str(), SSL_FILETYPE_PEM) != 1) {
-    throw std::runtime_error("cannot load the TLS key " + keyFile.string() + ": " + lastOpensslError());
+    throw std::runtime_error("cannot load the TLS key " + keyFile.string() + ": " + crypto::opensslError());
   }
   if (SSL_CTX_check_private_key(raw) != 1) {
     throw std::runtime_error("the TLS key " + keyFile.string() + " does not match the certificate " +

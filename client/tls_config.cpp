@@ -1,6 +1,7 @@
 #include "client/tls_config.hpp"
 
 #include "client/client_error.hpp"
+#include "crypto/openssl_error.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -8,16 +9,7 @@
 
 namespace focal::client {
 
-namespace {
-std::string opensslError() {
-  unsigned long e = ERR_get_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return buf;
-}
-}  // namespace
+using crypto::opensslError;
 
 ssl::context makeClientTlsContext(const std::filesystem::path& caFile) {
   ssl::context ctx(ssl::context::tls_client);

@@ -1,5 +1,6 @@
 #include "crypto/certificate.hpp"
 
+#include "crypto/openssl_error.hpp"
 #include "crypto/secure_file.hpp"
 #include "crypto/types.hpp"
 
@@ -21,16 +22,6 @@
 namespace focal::crypto {
 
 namespace {
-
-// OpenSSL's oldest queued error (the cause), clearing the queue.
-std::string opensslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + opensslError()); }
 

@@ -282,6 +282,10 @@ bool LogMember::holdsRole(wire::WorkingGroupRole role) const {
   return std::any_of(wgRoles.begin(), wgRoles.end(), [&](const WgRole& r) { return r.role == role; });
 }
 
+bool LogMember::chairs() const {
+  return holdsRole(wire::WorkingGroupRole::CHAIR) || holdsRole(wire::WorkingGroupRole::CO_CHAIR);
+}
+
 bool LogMember::active() const {
   return !memberRevoked && !isRevokedKey(identityKey.view()) && !isRevokedKey(encryptionKey.view());
 }
@@ -296,7 +300,7 @@ bool LogMember::heldKey(crypto::ByteView key) const {
 ConsensusMember LogMember::consensus() const {
   return ConsensusMember{state,       institution,     isAdmin,
                          active(),    identityKey,     identityHistory,
-                         holdsRole(wire::WorkingGroupRole::CHAIR) || holdsRole(wire::WorkingGroupRole::CO_CHAIR)};
+                         chairs()};
 }
 
 const LogMember* DirectoryLog::find(std::string_view id) const {

@@ -209,6 +209,9 @@ struct LogMember {
 
   bool holds(wire::WorkingGroupRole role, std::string_view term) const;
   bool holdsRole(wire::WorkingGroupRole role) const;
+  // Holds the chair or a co-chair for some term: may propose admissions
+  // (§12.5) and add action items to the work programme (§12.10).
+  bool chairs() const;
   bool isRevokedKey(crypto::ByteView key) const;
   // Can authenticate, send and be sent to.
   bool active() const;

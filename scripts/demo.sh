@@ -6,9 +6,11 @@
 #   attachment; the other receives it, verifies the signature against the
 #   directory, decrypts it, saves the attachment and acknowledges; the sender
 #   sees the delivery status. Second act: the secretariat and a dialogue
-#   partner join, a summary record is approved by silence, an action item is
-#   followed up by the state that owns it, a need is met by a partner's
-#   offer, and a training programme is announced.
+#   partner join, a summary record is approved by silence and names the
+#   SOMTC focal points, a meeting with an invited partner gets its paper and
+#   its summary record (approved by silence), an action item from it is
+#   followed up by the state that owns it and shows in the meeting's report,
+#   a need is met by a partner's offer, and a training programme is announced.
 # Everything happens in a fresh temporary directory that is removed at the end
 # (set FOCAL_DEMO_KEEP=1 to keep it).
 set -euo pipefail
@@ -88,6 +90,14 @@ fi
 echo "the title and body appear nowhere in the hub's database, WAL or logs"
 
 # ---- Second act: running the working group (terms of reference §4, §9, §10) ----
+# A summary record is approved by silence once its comment window closes.
+wait_approved() {
+  for _ in $(seq 1 100); do
+    "$focal" --json "${sg[@]}" record-status "$1" | grep -q '"state": *"approved"' && return 0
+    sleep 0.2
+  done
+  echo "FAIL: summary record $1 was not approved"; exit 1
+}
 sec=("${common[@]}" --key "$work/sec.key" --profile-dir "$work/sec")
 jp=("${common[@]}" --key "$work/jp.key" --profile-dir "$work/jp")
 
@@ -106,22 +116,42 @@ step "10. The secretariat circulates the summary record; approved by silence whe
 record=$("$focal" "${sec[@]}" send --summary-record --to members --tlp green --title "WG on CC 2026: summary record" \
   --body "1. Trends. 2. Malaysia circulates its unit contact list by the end of the quarter." --comment-window 3s)
 echo "summary record $record"
-for _ in $(seq 1 100); do
-  "$focal" --json "${sg[@]}" record-status "$record" | grep -q '"state": *"approved"' && break
-  sleep 0.2
-done
+wait_approved "$record"
 show "$focal" "${sg[@]}" record-status "$record"
 
-step "11. The work programme: an action item for Malaysia, updated by Malaysia, verified by everyone"
+step "11. The secretariat records the SOMTC focal points, naming the approved record that decided them"
+show "$focal" "${sec[@]}" role assign sg-spf-cyber --role somtc-focal-point --decision "$record"
+show "$focal" "${sec[@]}" role assign my-pdrm-ccid --role somtc-focal-point --decision "$record"
+show "$focal" "${jp[@]}" directory
+
+step "12. A meeting with an invited dialogue partner: its paper reaches its participants only"
+meeting=$("$focal" "${sec[@]}" meeting create --title "WG on CC 2027" --host-state MY \
+  --date "$(date -u -d '+60 days' +%F)" --invite jp-npa-partner)
+echo "meeting $meeting"
+paper=$("$focal" "${sec[@]}" send --meeting "$meeting" --tlp amber --title "Provisional agenda" \
+  --body "1. Opening. 2. Trends. 3. The work programme.")
+show "$focal" "${jp[@]}" read "$paper"
+show "$focal" "${sg[@]}" meeting show "$meeting"
+
+step "13. The meeting's summary record goes to its participants and the SOMTC focal points; approved by silence"
+minutes=$("$focal" "${sec[@]}" send --meeting "$meeting" --summary-record --tlp green \
+  --title "WG on CC 2027: summary record" \
+  --body "Malaysia circulates its unit contact list by the end of the quarter." --comment-window 3s)
+echo "summary record $minutes"
+wait_approved "$minutes"
+show "$focal" "${my[@]}" record-status "$minutes"
+
+step "14. The work programme: an action item for Malaysia from the meeting, updated by Malaysia, verified by everyone"
 due=$(date -u -d '+30 days' +%F)
-action=$("$focal" "${sec[@]}" action add --record "$record" --owner state:MY --due "$due" \
+action=$("$focal" "${sec[@]}" action add --meeting "$meeting" --owner state:MY --due "$due" \
   --text "Circulate the national cybercrime unit contact list")
 echo "action item $action"
 show "$focal" "${my[@]}" action update "$action" --status done --note "Circulated to all points of contact"
 show "$focal" "${sg[@]}" actions
 "$focal" --json "${sg[@]}" actions | grep -q '"status": *"done"' || { echo "FAIL: the action is not done"; exit 1; }
+show "$focal" "${my[@]}" meeting report "$meeting"
 
-step "12. Needs and offers: Malaysia surfaces a need, Japan offers, Malaysia marks it met"
+step "15. Needs and offers: Malaysia surfaces a need, Japan offers, Malaysia marks it met"
 need=$("$focal" "${my[@]}" need --tlp green --title "Mobile device forensics training" \
   --body "20 investigators, second quarter of 2027")
 offer=$("$focal" "${jp[@]}" offer "$need" --body "We host a two-week course in Tokyo and fund ten places")
@@ -129,7 +159,7 @@ show "$focal" "${my[@]}" need-met "$need" --offer "$offer" --body "Course agreed
 show "$focal" "${jp[@]}" needs
 "$focal" --json "${jp[@]}" needs | grep -q '"status": *"met"' || { echo "FAIL: the need is not met"; exit 1; }
 
-step "13. A regional training programme, with its date and place"
+step "16. A regional training programme, with its date and place"
 training=$("$focal" "${sec[@]}" send --category training --to all --tlp clear --title "Digital forensics course" \
   --date "$(date -u -d '+90 days' +%F)" --place "Singapore" --body "Five days; two seats per member state")
 show "$focal" "${jp[@]}" read "$training"

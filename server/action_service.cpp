@@ -99,17 +99,17 @@ net::awaitable<Result<Recorded>> ActionService::add(Caller caller, SignedBody ch
     co_return fail(ErrorCode::FORBIDDEN, "an action item names its author and key: yours");
   }
   const MemberRecord* author = directory_.find(caller.memberId);
-  if (author == nullptr || !author->active() || !author->isSecretariat) {
-    co_return fail(ErrorCode::FORBIDDEN,
-                   "work programme rule: only the secretariat adds action items; " + caller.memberId + " is not secretariat");
+  if (author == nullptr || !author->active() || !(author->isSecretariat || author->chairs())) {
+    co_return fail(ErrorCode::FORBIDDEN, "work programme rule: only the secretariat, the chair or a co-chair adds action "
+                                         "items; " + caller.memberId + " is none of them");
   }
   const std::int64_t now = clock_.nowMs();
   if (auto ok = checkClockSkew(info->createdAtMs, now, "createdAtMs"); !ok) co_return fail(ok.error());
   if (info->meetingId) {
-    co_return fail(ErrorCode::INVALID_REQUEST, "this hub keeps no meetings: bind the item to a summary record (recordId)");
+    if (!store_.meeting(*info->meetingId)) co_return fail(ErrorCode::NOT_FOUND, "no meeting " + crypto::toHex(*info->meetingId));
+  } else if (!store_.summaryRecord(*info->recordId)) {
+    co_return fail(ErrorCode::NOT_FOUND, "no summary record " + crypto::toHex(*info->recordId));
   }
-  auto record = store_.summaryRecord(*info->recordId);
-  if (!record) co_return fail(ErrorCode::NOT_FOUND, "no summary record " + crypto::toHex(*info->recordId));
   // The owner: a member state some point of contact represents, or such a point of contact.
   std::string ownerState;
   if (info->owner.starts_with("state:")) {
@@ -137,6 +137,7 @@ net::awaitable<Result<Recorded>> ActionService::add(Caller caller, SignedBody ch
   action->ownerState = ownerState;
   action->dueEndMs = info->dueEndMs;
   action->recordId = info->recordId;
+  action->meetingId = info->meetingId;
   action->record = StoredRecord{std::move(checked.body), std::move(checked.signature)};
   action->text = std::move(*sealed);
   action->recordedAtMs = now;

@@ -77,8 +77,7 @@ Result<Ok> ConsensusService::checkProposal(const Caller& caller, wire::Proposal:
     return fail(ErrorCode::FORBIDDEN, "a proposal names its author in proposerId: you");
   }
   const MemberRecord* me = directory_.find(caller.memberId);
-  const bool chair =
-      me != nullptr && (me->holdsRole(wire::WorkingGroupRole::CHAIR) || me->holdsRole(wire::WorkingGroupRole::CO_CHAIR));
+  const bool chair = me != nullptr && me->chairs();
   if (me == nullptr || !me->active() || !(me->isAdmin || (chair && p.which() == wire::Proposal::ADMISSION))) {
     return fail(ErrorCode::FORBIDDEN, p.which() == wire::Proposal::ADMISSION
                                           ? "only an admin, the chair or a co-chair proposes an admission"

@@ -1,23 +1,11 @@
-// OpenSSL's reason for the last failure, as text for an error message: the
-// one place the hub reads (and clears) OpenSSL's error queue, for the TLS
-// context and the certificate code alike.
+// OpenSSL's reason for the last failure (crypto/openssl_error.hpp), under
+// the name the hub's code uses.
 #pragma once
 
-#include <openssl/err.h>
-
-#include <string>
+#include "crypto/openssl_error.hpp"
 
 namespace focal::server {
 
-// The oldest queued error (the cause, not a follow-on), and clears the queue
-// so that it does not reach the next caller's message.
-inline std::string opensslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
+using crypto::opensslError;
 
 }  // namespace focal::server

@@ -357,7 +357,11 @@ TEST_CASE("focald run backs the hub up before it upgrades the database schema, a
   hub.stop();
   {
     auto db = server::sqlite::Database::open(hub.database(), server::sqlite::Database::Mode::ReadWrite);
-    db.exec("DROP TABLE ack_heads; DROP TABLE decision_heads; PRAGMA user_version = 5;");
+    // Back to version 5: without what versions 6 (carried heads), 7
+    // (retention), 8 (meetings) and 9 (the work programme) added.
+    db.exec("DROP TABLE ack_heads; DROP TABLE decision_heads; DROP TABLE expired_bulletins; "
+            "DROP INDEX bulletins_retention; DROP TABLE meetings; DROP TABLE action_updates; DROP TABLE actions; "
+            "PRAGMA user_version = 5;");
   }
   const auto userVersion = [](const fs::path& file) {
     return server::sqlite::Database::open(file, server::sqlite::Database::Mode::ReadOnly).userVersion();

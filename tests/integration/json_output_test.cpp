@@ -443,6 +443,28 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   runChecked("focal approve", concat(sgArgs, {"approve", admission.at("proposal_id")}));
   runChecked("focal approve", concat(myArgs, {"reject", amendment.at("proposal_id")}));
 
+  // A working-group role (§12.7), named by an amendment every member state
+  // adopted; a meeting (§12.8) with a paper and an action item from it.
+  auto appointment = runChecked("focal admin propose-admission",
+                                concat(admin, {"admin", "propose-amendment", "--text", "MY names its SOMTC focal point"}));
+  for (const auto* args : {&sgArgs, &myArgs, &thArgs, &phArgs, &laArgs}) {
+    runCliJson(concat(*args, {"approve", appointment.at("proposal_id")}));
+  }
+  runChecked("focal role assign", concat(secArgs, {"role", "assign", "my-pdrm-cyber", "--role", "somtc-focal-point",
+                                                   "--decision", appointment.at("proposal_id")}));
+  auto meeting = runChecked("focal meeting create", concat(secArgs, {"meeting", "create", "--title", "WG on CC 2027",
+                                                                     "--host-state", "MY", "--date", "2027-03-15"}));
+  const auto meetingId = meeting.at("meeting_id").get<std::string>();
+  runChecked("focal meeting list", concat(myArgs, {"meeting", "list"}));
+  runChecked("focal send", concat(secArgs, {"send", "--meeting", meetingId, "--tlp", "green", "--title", "Agenda",
+                                            "--body", "1. Opening"}));
+  runChecked("focal action add", concat(secArgs, {"action", "add", "--meeting", meetingId, "--owner", "state:MY",
+                                                  "--due", "2027-03-31", "--text", "Host the workshop"}));
+  runChecked("focal meeting show", concat(myArgs, {"meeting", "show", meetingId}));
+  CHECK(runChecked("focal meeting report", concat(myArgs, {"meeting", "report", meetingId})).at("action_items").size() == 1);
+  runChecked("focal meeting report --out FILE",
+             concat(myArgs, {"meeting", "report", meetingId, "--out", (h / "report.md").string()}));
+
   // Administration.
   const auto th2 = h / "th-2.key";
   parseOut(runCli({"--json", "keygen", "--member", "th-tcsd", "--out", th2.string(), "--kdf", "interactive"}), 0,

@@ -289,3 +289,95 @@ TEST_CASE_METHOD(MeetingWorld,
   runCliJson(concat(jp.args, {"verify-log"}));
   CHECK(runCliJson(concat(jp.args, {"directory"})).dump().find("acme-labs") != std::string::npos);
 }
+
+// Issue 25's "done when", end to end on one hub: the meeting, its paper,
+// its summary record through the SOMTC focal points, the work programme and
+// a need met by a dialogue partner's offer.
+TEST_CASE_METHOD(MeetingWorld,
+                 "Working group end to end: a meeting with an invited panel member and its paper and summary record "
+                 "and an action item done and a need met",
+                 "[integration][meetings][work-programme][needs]") {
+  // The SOMTC focal points, appointed on an approved record.
+  const auto appointments = runCliJson(concat(sec.args, {"send", "--summary-record", "--to", "members", "--tlp",
+                                                         "green", "--title", "Appointments", "--body",
+                                                         "SG and MY name their SOMTC focal points.",
+                                                         "--comment-window", "90s"}))
+                                .at("bulletin_id")
+                                .get<std::string>();
+  hub.advanceClock(100'000);
+  REQUIRE(test_support::waitUntil(
+      [&] { return runCliJson(concat(sec.args, {"record-status", appointments})).at("state") == "approved"; },
+      std::chrono::seconds(60), std::chrono::milliseconds(50)));
+  for (const char* fp : {"sg-spf-cyber", "my-pdrm-cyber"}) {
+    runCliJson(concat(sec.args, {"role", "assign", fp, "--role", "somtc-focal-point", "--decision", appointments}));
+  }
+
+  // The meeting, with an invited resource-panel member; its paper reaches
+  // exactly the participants.
+  const auto id = createMeeting();
+  const auto paper = runCliJson(concat(sec.args, {"send", "--meeting", id, "--tlp", "amber", "--title",
+                                                  "Provisional agenda", "--body", "1. Opening"}));
+  CHECK(idsOf(paper.at("recipient_ids")) ==
+        std::set<std::string>{"jp-npa-partner", "my-pdrm-cyber", "rp-expert", "sg-spf-cyber"});
+  CHECK(inboxHas(panel.args, paper.at("bulletin_id").get<std::string>()));
+  CHECK_FALSE(inboxHas(au.args, paper.at("bulletin_id").get<std::string>()));
+
+  // The summary record names the meeting, reaches the focal points and is
+  // approved by silence.
+  const auto recordId = runCliJson(concat(sec.args, {"send", "--meeting", id, "--summary-record", "--tlp", "green",
+                                                     "--title", "WG on CC 2027 summary record", "--body",
+                                                     "MY circulates its contact list.", "--comment-window", "200s"}))
+                            .at("bulletin_id")
+                            .get<std::string>();
+  for (const auto* fp : {&sg, &my}) {
+    const auto read = runCliJson(concat(fp->args, {"read", recordId}));
+    CHECK(read.at("bulletin_id") == recordId);
+  }
+  // The hub's clock is 100 s ahead of the clients' already; 250 s more
+  // passes the 200 s window and stays within the clock-skew limit (10 min).
+  hub.advanceClock(250'000);
+  REQUIRE(test_support::waitUntil(
+      [&] { return runCliJson(concat(sec.args, {"record-status", recordId})).at("state") == "approved"; },
+      std::chrono::seconds(60), std::chrono::milliseconds(50)));
+
+  // An action item from the meeting, owned by MY, updated by MY's point of
+  // contact and seen done, verified, by another state.
+  const auto action = runCliJson(concat(sec.args, {"action", "add", "--meeting", id.substr(0, 8), "--owner", "state:MY",
+                                                   "--due", "2030-06-30", "--text", "Circulate the contact list"}));
+  CHECK(action.at("meeting_id") == id);
+  CHECK(action.at("record_id").is_null());
+  const auto actionId = action.at("action_id").get<std::string>();
+  CHECK(runCliJson(concat(sg.args, {"action", "update", actionId, "--status", "done"}), 2).at("error").at("code") ==
+        "forbidden");
+  runCliJson(concat(my.args, {"action", "update", actionId, "--status", "done", "--note", "Circulated"}));
+  const auto actions = runCliJson(concat(sg.args, {"actions", "--meeting", id}));
+  REQUIRE(actions.at("actions").size() == 1);
+  const auto& item = actions.at("actions")[0];
+  CHECK(item.at("status") == "done");
+  CHECK(item.at("verified") == true);
+  CHECK(item.at("meeting_id") == id);
+  REQUIRE(item.at("updates").size() == 1);
+  CHECK(item.at("updates")[0].at("author_id") == "my-pdrm-cyber");
+  CHECK(item.at("updates")[0].at("verified") == true);
+  // The report for the SOMTC carries the record's approval and the item.
+  const auto report = runCliJson(concat(my.args, {"meeting", "report", id}));
+  CHECK(report.at("summary_records")[0].at("state") == "approved");
+  REQUIRE(report.at("action_items").size() == 1);
+  CHECK(report.at("action_items")[0].at("status") == "done");
+  CHECK(report.at("action_items")[0].at("updated_by") == "my-pdrm-cyber");
+  // A dialogue partner does not see the work programme in the report.
+  CHECK(runCliJson(concat(jp.args, {"meeting", "report", id})).at("action_items").is_null());
+
+  // A need from MY gets an offer from a dialogue partner and is marked met.
+  const auto need = runCliJson(concat(my.args, {"need", "--tlp", "green", "--title", "Mobile forensics training",
+                                                "--body", "20 investigators"}))
+                        .at("bulletin_id")
+                        .get<std::string>();
+  const auto offer = runCliJson(concat(jp.args, {"offer", need, "--body", "We host the course"}))
+                         .at("bulletin_id")
+                         .get<std::string>();
+  runCliJson(concat(my.args, {"need-met", need, "--offer", offer}));
+  const auto seen = runCliJson(concat(jp.args, {"needs"})).at("needs").at(0);
+  CHECK(seen.at("status") == "met");
+  CHECK(seen.at("met_by_offer_id") == offer);
+}
