@@ -104,6 +104,10 @@ std::vector<Alarm> AlarmStore::check(std::span<const LogEntryRecord> entries, st
     const auto& e = entries[i];
     const auto s = summarizeEntry(e);
     if (s.subjectId != memberId) continue;
+    // A working-group appointment (PROTOCOL.md §12.7) is the secretariat's
+    // by design and touches none of the member's keys or admin rights: it
+    // shows in `focal directory`, not as an alarm.
+    if (s.kind == "wg-role") continue;
     const bool rotation = s.kind == "rotate-encryption" || s.kind == "rotate-identity";
     if (rotation && e.authorId == memberId && ownKeys(s.identityKey, s.encryptionKey)) continue;  // the user's own
     raised.push_back(Alarm{fmt::format("{}@{}", memberId, e.index), std::string(hubId), std::string(memberId), e.index,

@@ -308,9 +308,14 @@ TEST_CASE_METHOD(MeetingWorld,
   REQUIRE(test_support::waitUntil(
       [&] { return runCliJson(concat(sec.args, {"record-status", appointments})).at("state") == "approved"; },
       std::chrono::seconds(60), std::chrono::milliseconds(50)));
+  runCliJson(concat(my.args, {"directory"}));  // MY's profile judges the log from here on
   for (const char* fp : {"sg-spf-cyber", "my-pdrm-cyber"}) {
     runCliJson(concat(sec.args, {"role", "assign", fp, "--role", "somtc-focal-point", "--decision", appointments}));
   }
+  // An appointment is the secretariat's by design: no self-monitoring alarm
+  // for the member appointed (its keys and admin rights are untouched).
+  runCliJson(concat(my.args, {"directory"}));
+  CHECK(runCliJson(concat(my.args, {"alarms"})).at("alarms").empty());
 
   // The meeting, with an invited resource-panel member; its paper reaches
   // exactly the participants.
