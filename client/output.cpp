@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include "client/safe_text.hpp"
+#include "protocol/json_fields.hpp"
 
 #include <ctime>
 #include <iostream>
@@ -53,16 +54,7 @@ std::string formatTime(std::int64_t unixMs) {
   return buf;
 }
 
-nlohmann::json jsonTime(std::int64_t unixMs) {
-  if (unixMs <= 0) return nullptr;
-  const std::time_t t = static_cast<std::time_t>(unixMs / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(unixMs % 1000));
-  return std::string(buf);
-}
+nlohmann::json jsonTime(std::int64_t unixMs) { return protocol::json_fields::isoTime(unixMs); }
 
 nlohmann::json jsonText(const std::string& text) {
   if (text.empty()) return nullptr;

@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <initializer_list>
 #include <set>
 #include <string_view>
@@ -25,6 +28,19 @@ bool hexField(const nlohmann::json& j, const char* key, F& out) {
   if (!f) return false;
   out = *f;
   return true;
+}
+
+// A time as docs/json.md writes it (ISO 8601 UTC with milliseconds), or
+// null for 0: focal's --json times and focald's alike.
+inline nlohmann::json isoTime(std::int64_t unixMs) {
+  if (unixMs <= 0) return nullptr;
+  const auto t = static_cast<std::time_t>(unixMs / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(unixMs % 1000));
+  return std::string(buf);
 }
 
 inline bool onlyKeys(const nlohmann::json& j, std::initializer_list<std::string_view> keys) {

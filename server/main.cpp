@@ -7,6 +7,7 @@
 #include "crypto/primitives.hpp"
 #include "protocol/build_info.hpp"
 #include "protocol/command_line.hpp"
+#include "protocol/json_fields.hpp"
 #include "server/clock.hpp"
 #include "server/commit_queue.hpp"
 #include "server/config.hpp"
@@ -201,17 +202,7 @@ int initCommand(const InitOptions& options, bool json) {
 
 void reportError(bool json, std::string_view code, const std::string& message);
 
-// An ISO 8601 UTC time, or null for 0 (docs/json.md, as focal's times).
-nlohmann::json isoTime(std::int64_t unixMs) {
-  if (unixMs <= 0) return nullptr;
-  const auto t = static_cast<std::time_t>(unixMs / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(unixMs % 1000));
-  return std::string(buf);
-}
+using protocol::json_fields::isoTime;  // docs/json.md's times, as focal writes them
 
 int purgeCommand(const fs::path& dir, bool dryRun, const std::string& asOf, bool json) {
   std::int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
