@@ -6,6 +6,7 @@
 #include "crypto/primitives.hpp"
 #include "protocol/bulletin.hpp"
 #include "protocol/consensus.hpp"
+#include "protocol/distribution.hpp"
 #include "protocol/signing.hpp"
 #include "tests/support/log_events.hpp"
 
@@ -550,7 +551,7 @@ TEST_CASE("An admission proposal encoded before Proposal.meetings existed still 
   REQUIRE(parsed);
   // The canonical form drops the trailing null pointer: exactly the struct
   // the schema before the field wrote (three pointers: id, proposer, union).
-  const auto canonical = capnp::canonicalize(parsed->root());
+  auto canonical = capnp::AnyStruct::Reader(parsed->root()).canonicalize();
   crypto::Bytes oldBody(8, 0);
   const auto words = static_cast<std::uint32_t>(canonical.size());
   for (int i = 0; i < 4; ++i) oldBody[4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(words >> (8 * i));
