@@ -14,7 +14,8 @@ class UsableMembers final : public protocol::MemberSource {
  public:
   explicit UsableMembers(const KeyDirectory& dir) : dir_(dir) {}
   static protocol::MemberView viewOfMember(const MemberRecord& m) {
-    return protocol::MemberView{m.id, m.state, m.institution, m.holdsRole(wire::WorkingGroupRole::SOMTC_FOCAL_POINT)};
+    return protocol::MemberView{m.id, m.state, m.institution, m.holdsRole(wire::WorkingGroupRole::SOMTC_FOCAL_POINT),
+                                m.meetings};
   }
   void forEach(const std::function<void(const protocol::MemberView&)>& f) const override {
     for (const auto& m : dir_.members()) {
@@ -65,9 +66,9 @@ Expected<std::vector<std::string>, std::string> canonicalAddresses(std::span<con
   return out;
 }
 
-Expected<std::vector<protocol::RecipientKey>, std::string> resolveAddresses(const KeyDirectory& directory,
-                                                                           std::span<const std::string> addresses,
-                                                                           std::string_view senderId) {
+Expected<std::vector<protocol::RecipientKey>, std::string> resolveAddresses(
+    const KeyDirectory& directory, std::span<const std::string> addresses, std::string_view senderId,
+    const std::optional<crypto::BulletinId>& meetingId) {
   using Result = Expected<std::vector<protocol::RecipientKey>, std::string>;
   auto canonical = canonicalAddresses(addresses);
   if (!canonical) return Result(unexpected(canonical.error()));
@@ -98,6 +99,7 @@ Expected<std::vector<protocol::RecipientKey>, std::string> resolveAddresses(cons
     }
   }
   if (r.reached.empty()) return Result(unexpected(std::string("no recipients: the addresses name nobody but you")));
+  if (auto refusal = protocol::checkMeetingLimit(r, meetingId)) return Result(unexpected(std::move(*refusal)));
   std::vector<protocol::RecipientKey> out;
   out.reserve(r.reached.size());
   for (const auto& [id, reached] : r.reached) out.push_back(protocol::RecipientKey{id, directory.find(id)->encryptionKey});

@@ -16,6 +16,7 @@
 #include "crypto/expected.hpp"
 #include "protocol/bulletin.hpp"
 
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,10 +26,12 @@ namespace focal::client {
 // Sorted by member id, without duplicates. Accepts any spelling that
 // canonicalAddresses accepts. Error: a human-readable reason
 // naming the address (unknown member, revoked, bad certificate, empty
-// group, no recipients at all, bad syntax).
-Expected<std::vector<protocol::RecipientKey>, std::string> resolveAddresses(const KeyDirectory& directory,
-                                                                           std::span<const std::string> addresses,
-                                                                           std::string_view senderId);
+// group, no recipients at all, bad syntax, a meeting-limited panel member
+// named outside its meetings). `meetingId`: the meeting the bulletin is
+// bound to (for a forward: the original's), for the meeting-limit rule.
+Expected<std::vector<protocol::RecipientKey>, std::string> resolveAddresses(
+    const KeyDirectory& directory, std::span<const std::string> addresses, std::string_view senderId,
+    const std::optional<crypto::BulletinId>& meetingId = std::nullopt);
 
 // The addresses in canonical spelling (protocol::canonicalAddress), without
 // repeats: what the signed header records. Error: the first one that is not

@@ -382,8 +382,11 @@ nlohmann::json memberRolesJson(const MemberRecord& m) {
   for (const auto& r : m.wgRoles) {
     wgRoles.push_back({{"role", protocol::wgRoleText(r.role, "")}, {"term", r.term}, {"log_index", r.logIndex}});
   }
+  std::vector<std::string> meetingIds;
+  for (const auto& id : m.meetings) meetingIds.push_back(crypto::toHex(id.view()));
   return {{"member_id", m.id},
           {"wg_roles", wgRoles},
+          {"meeting_ids", meetingIds},
           {"name", m.name},
           {"state", jsonText(m.state)},
           {"institution", institutionName(m.institution)},

@@ -261,7 +261,7 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
                       {"kind", "unparsable"}};
   for (const char* k : {"issued_at", "member_id", "hub_id", "hub_key", "encryption_key", "previous_key", "key", "reason",
                         "admin", "secretariat", "proposal_id", "candidate_id", "text", "approvals", "change",
-                        "wg_role", "term", "assign", "decision_id"}) {
+                        "wg_role", "term", "assign", "decision_id", "meeting_ids"}) {
     j[k] = nullptr;
   }
   auto parsed = protocol::decode<wire::LogEvent>(entry.event);
@@ -320,6 +320,11 @@ nlohmann::json describeEvent(const LogEntryRecord& entry) {
         j["proposal_id"] = keyHex(p->root().getProposalId());
         if (admission && p->root().which() == wire::Proposal::ADMISSION) {
           j["candidate_id"] = std::string(protocol::view(p->root().getAdmission().getMember().getId()));
+          std::vector<std::string> meetingIds;  // the panel member's limit (PROTOCOL.md §12.5)
+          if (auto meetings = protocol::readProposalMeetings(p->root()); meetings) {
+            for (const auto& m : *meetings) meetingIds.push_back(crypto::toHex(m.view()));
+          }
+          j["meeting_ids"] = meetingIds;
         } else if (!admission && p->root().which() == wire::Proposal::AMENDMENT) {
           j["text"] = std::string(protocol::view(p->root().getAmendment()));
         }

@@ -8,6 +8,7 @@
 #include "client/text_input.hpp"
 #include "client/client_error.hpp"
 #include "client/consensus_verifier.hpp"
+#include "client/meetings.hpp"
 #include "crypto/keyfile.hpp"
 #include "protocol/consensus.hpp"
 #include "protocol/iso3166.hpp"
@@ -131,12 +132,14 @@ std::int64_t proposalLifetime(const std::string& expires) {
 // A recorded proposal: its id on stdout and `note` ("... recorded") with
 // what happens next, or one document.
 void printProposed(CliContext& ctx, const RecordedInfo& recorded, wire::Proposal::Which kind, nlohmann::json candidate,
-                   nlohmann::json textBytes, std::int64_t expiresAtMs, const std::string& note) {
+                   nlohmann::json textBytes, std::int64_t expiresAtMs, const std::string& note,
+                   nlohmann::json meetingIds = nullptr) {
   const auto id = crypto::toHex(crypto::ByteView(recorded.id));
   if (ctx.out().json()) {
     ctx.out().document({{"proposal_id", id},
                         {"kind", protocol::proposalKindName(kind)},
                         {"candidate_id", std::move(candidate)},
+                        {"meeting_ids", std::move(meetingIds)},
                         {"text_bytes", std::move(textBytes)},
                         {"expires_at", jsonTime(expiresAtMs)}});
   } else {
@@ -154,7 +157,34 @@ struct ProposeArgs {
   std::string name;
   std::string state;
   std::string expires = "14d";
+  std::vector<std::string> meetings;  // --meeting, repeatable
 };
+
+// --meeting as typed: a whole id (32 hex digits: the hub says whether it
+// exists, even one the proposer does not take part in) or a unique prefix
+// of a verified meeting the proposer takes part in.
+std::vector<crypto::BulletinId> admissionMeetingIds(Connection& conn, const std::vector<std::string>& typed) {
+  std::vector<crypto::BulletinId> out;
+  if (typed.empty()) return out;
+  if (typed.size() > protocol::MaxAdmissionMeetings) {
+    throw UsageError("too-many-meetings",
+                     fmt::format("an admission names at most {} meetings (--meeting)", protocol::MaxAdmissionMeetings));
+  }
+  std::optional<MeetingListing> listing;
+  for (const auto& t : typed) {
+    if (t.size() == 32) {
+      if (auto bytes = crypto::fromHex(t); bytes) {
+        if (auto id = crypto::BulletinId::fromBytes(*bytes)) {
+          out.push_back(*id);
+          continue;
+        }
+      }
+    }
+    if (!listing) listing.emplace(verifyMeetings(conn.listMeetings(), HubDirectory::fetch(conn)));
+    out.push_back(findMeetingArg(*listing, t).info.id);
+  }
+  return out;
+}
 
 int runPropose(CliContext& ctx, const ProposeArgs& a) {
   const auto pk = readPublicKeys(a.pubFile);
@@ -170,12 +200,24 @@ int runPropose(CliContext& ctx, const ProposeArgs& a) {
     throw UsageError("bad-state", "--state " + a.state + " is not an ISO 3166-1 alpha-2 country code (e.g. SG, MY, TH)");
   }
   d.keys = pk;
+  if (!a.meetings.empty() && d.institution != wire::Institution::RESOURCE_PANEL) {
+    throw UsageError("meeting-not-panel", "--meeting limits the admission of a resource-panel member only");
+  }
   auto keys = ctx.loadKeys();
   auto conn = ctx.connect(keys);
+  d.meetings = admissionMeetingIds(*conn, a.meetings);
   const std::int64_t now = nowMs();
   const auto record = protocol::makeAdmissionProposal(d, keys, now, now + lifetime);
+  std::string limited;
+  nlohmann::json meetingIds = nlohmann::json::array();
+  if (!d.meetings.empty()) {
+    std::sort(d.meetings.begin(), d.meetings.end());
+    d.meetings.erase(std::unique(d.meetings.begin(), d.meetings.end()), d.meetings.end());
+    limited = ", limited to " + protocol::meetingListText(d.meetings);
+    for (const auto& m : d.meetings) meetingIds.push_back(crypto::toHex(m.view()));
+  }
   printProposed(ctx, conn->propose(record), wire::Proposal::ADMISSION, d.memberId, nullptr, now + lifetime,
-                "Proposal to admit " + safeLine(d.memberId) + " recorded");
+                "Proposal to admit " + safeLine(d.memberId) + limited + " recorded", meetingIds);
   return ExitOk;
 }
 
@@ -237,6 +279,7 @@ int runProposals(CliContext& ctx) {
                           {"candidate_id", admission ? nlohmann::json(v.member) : nullptr},
                           {"candidate_name", admission ? nlohmann::json(v.memberName) : nullptr},
                           {"candidate_institution", admission ? nlohmann::json(institution) : nullptr},
+                          {"candidate_meeting_ids", admission ? nlohmann::json(v.meetings) : nullptr},
                           {"text", v.kind == wire::Proposal::AMENDMENT ? nlohmann::json(v.text) : nullptr},
                           {"decision_heads", decisionHeadsJson(v, headChecks)}};
       list.push_back(std::move(item));
@@ -251,6 +294,9 @@ int runProposals(CliContext& ctx) {
         ctx.out().line(fmt::format("{}  {:<9} admit {} ({}, {}) proposed by {}, expires {}", v.id, state,
                                    safeLine(v.member), safeLine(v.memberName), institution,
                                    safeLine(v.proposer), formatTime(v.expiresAtMs)));
+        if (!v.meetings.empty()) {
+          ctx.out().line(fmt::format("    limited to meeting(s): {}", fmt::join(v.meetings, ", ")));
+        }
       } else {
         ctx.out().line(fmt::format("{}  {:<9} amendment proposed by {}, expires {}:", v.id, state,
                                    safeLine(v.proposer), formatTime(v.expiresAtMs)));
@@ -322,13 +368,23 @@ void addConsensusCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
     prop->add_option("--name", pa->name, "Display name")->required();
     prop->add_option("--state", pa->state, "Member state, if any (none for the resource panel)");
     prop->add_option("--expires", pa->expires, "How long the proposal stays open: 14d, 36h, 30m, 90s")->capture_default_str();
+    prop->add_option("--meeting", pa->meetings,
+                     "Limit a resource-panel admission to this meeting (id or unique prefix; repeatable, at most 16)");
     prop->footer(R"(Signs a Proposal. It takes effect only when a point of contact of EVERY member state
 that has an active point of contact approves it (focal approve); one rejection ends it;
 so does its expiry. The hub then appends a log entry, signed by the hub, carrying the
 proposal and one approval per member state, which every client re-verifies.
 
-Example:
-  focal admin propose-admission acme-labs.key.pub --institution resource-panel       --name "ACME Threat Labs" --expires 14d)");
+--meeting limits a resource-panel member to named meetings (terms of reference §7:
+"selected sessions"). It then takes part in those meetings (without an invitation),
+receives only their papers, is reached by no group address (resource-panel, all) and
+cannot be invited to another meeting. The meetings must exist; the list is signed in
+the proposal and carried into the admission log entry. The chair or a co-chair may
+propose an admission too.
+
+Examples:
+  focal admin propose-admission acme-labs.key.pub --institution resource-panel --name "ACME Threat Labs" --expires 14d
+  focal admin propose-admission acme-labs.key.pub --name "ACME Threat Labs" --meeting 3f2a9c --meeting 8b1e04)");
     table.add(prop, [&ctx, pa] { return runPropose(ctx, *pa); });
 
     auto am = std::make_shared<AmendArgs>();

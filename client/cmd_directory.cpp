@@ -3,6 +3,7 @@
 #include "client/cli_context.hpp"
 #include "client/client_error.hpp"
 #include "client/terminal.hpp"
+#include "protocol/meeting.hpp"
 
 #include <fmt/format.h>
 
@@ -45,6 +46,7 @@ int runDirectory(CliContext& ctx) {
         if (m->isAdmin) marks += " [admin]";
         if (m->isSecretariat) marks += " [secretariat]";
         for (const auto& r : m->wgRoles) marks += " [" + safeLine(protocol::wgRoleText(r.role, r.term)) + "]";
+        if (m->meetingLimited()) marks += " [" + protocol::meetingListText(m->meetings) + " only]";
         if (!m->active) marks += " (REVOKED)";
         if (m->active && !m->certValid) marks += " (INVALID KEY CERTIFICATE)";
         const auto standing = standingOf(*m);
@@ -145,8 +147,10 @@ int runVerify(CliContext& ctx, const std::string& memberId, bool yes) {
 
 void addDirectoryCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   auto* dir = app.add_subcommand("directory", "Points of contact by member state and institution, with fingerprints");
-  dir->footer(R"(Marks: [admin], [secretariat], (REVOKED), (INVALID KEY CERTIFICATE: the hub listed an
-encryption key the member never signed; nothing is ever sent to it).
+  dir->footer(R"(Marks: [admin], [secretariat], working-group roles ([chair 2027]), [meeting ID only]
+(a resource-panel member admitted to named meetings: only their papers reach it), (REVOKED),
+(INVALID KEY CERTIFICATE: the hub listed an encryption key the member never signed;
+nothing is ever sent to it).
 
 Example:
   focal directory

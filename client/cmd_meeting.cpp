@@ -63,6 +63,13 @@ int runMeetingCreate(CliContext& ctx, const MeetingCreateArgs& a) {
   for (const auto& id : draft.invited) {
     const MemberRecord* m = directory.find(id);
     if (m == nullptr || !m->usable()) throw NotFoundError("no active member " + id + " to invite");
+    // Its admission names the meetings it takes part in (PROTOCOL.md §12.5);
+    // a new meeting is never one of them (they existed before it).
+    if (m->meetingLimited()) {
+      throw UsageError("meeting-limited", safeLine(id) + " is admitted only to " + protocol::meetingListText(m->meetings) +
+                                              " and takes part in those without an invitation; it cannot be invited "
+                                              "to another meeting");
+    }
   }
   ctx.requireFreshHead(*conn);
   const auto record = protocol::makeMeeting(draft, keys, nowMs());
@@ -378,8 +385,10 @@ void addMeetingCommands(CLI::App& app, CliContext& ctx, CommandTable& table) {
   create->add_option("--date", ca->date, "The first day, YYYY-MM-DD")->required();
   create->add_option("--invite", ca->invite, "Resource-panel members or dialogue partners invited (repeatable)");
   create->footer(R"(The participants are every member with a member state (the delegations) and the
-members invited here. Papers go to them with focal send --meeting ID; the hub refuses
-a meeting-bound bulletin for anyone else.
+members invited here, and any resource-panel member whose admission names this meeting
+(focal admin propose-admission --meeting: such a member takes part in its named meetings
+only and cannot be invited to another). Papers go to them with focal send --meeting ID;
+the hub refuses a meeting-bound bulletin for anyone else.
 
 Example:
   focal meeting create --title "WG on CC 2027" --host-state SG --date 2027-03-15 --invite panel-acme)");

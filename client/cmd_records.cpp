@@ -45,7 +45,7 @@ int runForward(CliContext& ctx, const ForwardArgs& a) {
   const auto& m = found.message;
   auto raw = found.cache.get(id);
   if (!raw) throw NotFoundError("bulletin " + a.id + " is not in the local cache");
-  auto recipients = resolveAddresses(found.directory(), *addresses, keys.memberId);
+  auto recipients = resolveAddresses(found.directory(), *addresses, keys.memberId, m.meetingId);
   ctx.requireFreshHead(*found.conn);
   if (!recipients) throw UsageError("bad-address", recipients.error());
 

@@ -294,13 +294,16 @@ int runSend(CliContext& ctx, const SendArgs& args) {
       if (tlp == wire::Tlp::RED) throw UsageError("usage", "a TLP:RED need goes to named members only: give --to");
       a.to = "members";
       if (tlp == wire::Tlp::CLEAR || tlp == wire::Tlp::GREEN) {
-        // Only the groups that have someone in them (an empty group is refused).
+        // Only the groups that have someone in them (an empty group is
+        // refused; a meeting-limited panel member is in no group).
         for (const auto& group : {std::pair{"partners", wire::Institution::DIALOGUE_PARTNER},
                                   std::pair{"resource-panel", wire::Institution::RESOURCE_PANEL}}) {
           const auto& all = directory.members();
           const wire::Institution institution = group.second;  // (clang 14: no lambda capture of a binding)
           if (std::any_of(all.begin(), all.end(),
-                          [&](const MemberRecord& m) { return m.active && m.institution == institution; })) {
+                          [&](const MemberRecord& m) {
+                            return m.active && m.institution == institution && !m.meetingLimited();
+                          })) {
             a.to += std::string(",") + group.first;
           }
         }
@@ -436,7 +439,8 @@ int runSend(CliContext& ctx, const SendArgs& args) {
   if (!a.meeting.empty()) {
     // Bound to a meeting the verified log says the secretariat made; by
     // default to all its participants: the delegations ("members") and
-    // each invited member by name (so AMBER reaches them too).
+    // each invited member by name (so AMBER reaches them too), and each
+    // panel member whose admission names this meeting (PROTOCOL.md §12.5).
     const auto listing = verifyMeetings(conn->listMeetings(), directory);
     const auto& meeting = findMeetingArg(listing, a.meeting);
     draft.meetingId = meeting.info.id;
@@ -445,10 +449,15 @@ int runSend(CliContext& ctx, const SendArgs& args) {
       for (const auto& id : meeting.info.invited) {
         if (id != keys.memberId) draft.addresses.push_back(id);
       }
+      for (const auto& m : directory.members()) {
+        if (m.usable() && m.admittedTo(meeting.info.id) && m.id != keys.memberId && !meeting.info.invites(m.id)) {
+          draft.addresses.push_back(m.id);
+        }
+      }
     }
   }
   ctx.requireFreshHead(*conn);  // before anything is uploaded or sealed
-  auto recipients = resolveAddresses(directory, draft.addresses, keys.memberId);
+  auto recipients = resolveAddresses(directory, draft.addresses, keys.memberId, draft.meetingId);
   if (!recipients) throw UsageError("bad-address", recipients.error());
   draft.recipients = std::move(recipients).value();
   auto groups = GroupMemory::load(logStateDir(ctx.profile().dir(), conn->session().hubId) / "groups.json");

@@ -48,6 +48,9 @@ VerifiedProposal verifyListing(const ProposalListing& p, const HubDirectory& dir
     v.member = std::string(protocol::view(info.getId()));
     v.memberName = std::string(protocol::view(info.getName()));
     v.memberInstitution = info.getInstitution();
+    auto meetings = protocol::readProposalMeetings(root);
+    if (!meetings) throw VerifyError("proposal " + v.id + ": " + meetings.error());
+    for (const auto& m : *meetings) v.meetings.push_back(crypto::toHex(m.view()));
   } else if (root.which() == wire::Proposal::ADMIN_CHANGE) {
     const auto c = root.getAdminChange();
     v.change = protocol::adminChangeName(c);

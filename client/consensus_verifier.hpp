@@ -33,6 +33,9 @@ struct VerifiedProposal {
   std::string member;  // admission: the member to admit
   std::string memberName;
   wire::Institution memberInstitution = wire::Institution::UNSET;
+  // admission: the meetings it limits the panel member to (32 hex digits
+  // each, ascending; PROTOCOL.md §12.5); empty: not limited.
+  std::vector<std::string> meetings;
   std::string text;  // amendment: its text
   // admin change (PROTOCOL.md §11.7): what, and on whom (member above: the
   // member it changes).

@@ -42,6 +42,18 @@ MeetingListing verifyMeetings(const std::vector<RawRecord>& records, const KeyDi
                             "'s identity key");
       continue;
     }
+    // A meeting-limited panel member is invited to its named meetings only
+    // (PROTOCOL.md §12.5): a record inviting it elsewhere is not the
+    // secretariat's to make, and the hub refuses it at createMeeting.
+    const auto overreach = std::find_if(info->invited.begin(), info->invited.end(), [&](const std::string& invitee) {
+      const MemberRecord* who = directory.find(invitee);
+      return who != nullptr && who->meetingLimited() && !who->admittedTo(info->id);
+    });
+    if (overreach != info->invited.end()) {
+      out.refused.push_back("meeting " + id + ": it invites " + *overreach + ", whose admission limits it to " +
+                            protocol::meetingListText(directory.find(*overreach)->meetings));
+      continue;
+    }
     out.meetings.push_back(VerifiedMeeting{std::move(*info), r});
   }
   return out;
@@ -50,7 +62,7 @@ MeetingListing verifyMeetings(const std::vector<RawRecord>& records, const KeyDi
 std::vector<std::string> meetingParticipants(const protocol::MeetingInfo& m, const KeyDirectory& directory) {
   std::vector<std::string> out;
   for (const auto& member : directory.members()) {
-    if (member.usable() && m.hasParticipant(member.id, member.state)) out.push_back(member.id);
+    if (member.usable() && m.hasParticipant(member.id, member.state, member.meetings)) out.push_back(member.id);
   }
   std::sort(out.begin(), out.end());
   return out;

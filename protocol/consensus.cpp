@@ -54,6 +54,13 @@ SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& d, const crypto::K
   k.setEncryptionKey(kjBytes(d.keys.encryption.view()));
   k.setEncKeyCreatedAtMs(d.keys.createdAtMs);
   k.setEncKeyCert(kjBytes(d.keys.encCert.view()));
+  if (!d.meetings.empty()) {
+    std::vector<crypto::BulletinId> ids = d.meetings;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    auto list = p.initMeetings(static_cast<unsigned>(ids.size()));
+    for (unsigned i = 0; i < ids.size(); ++i) list.set(i, kjBytes(ids[i].view()));
+  }
   return signRecord(context::Proposal, m, proposer);
 }
 
@@ -65,6 +72,30 @@ SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::Key
 }
 
 bool validAmendmentText(std::string_view text) { return !text.empty() && text.size() <= MaxAmendmentTextBytes; }
+
+Expected<std::vector<crypto::BulletinId>, std::string> readProposalMeetings(wire::Proposal::Reader p) {
+  using Result = Expected<std::vector<crypto::BulletinId>, std::string>;
+  std::vector<crypto::BulletinId> out;
+  if (!p.hasMeetings()) return out;  // proposals made before the field: not limited
+  const auto list = p.getMeetings();
+  if (list.size() == 0) return out;
+  if (p.which() != wire::Proposal::ADMISSION ||
+      p.getAdmission().getMember().getInstitution() != wire::Institution::RESOURCE_PANEL) {
+    return Result(unexpected(std::string("only the admission of a resource-panel member names meetings")));
+  }
+  if (list.size() > MaxAdmissionMeetings) {
+    return Result(unexpected("an admission names at most " + std::to_string(MaxAdmissionMeetings) + " meetings"));
+  }
+  for (auto id : list) {
+    auto m = crypto::BulletinId::fromBytes(view(id));
+    if (!m) return Result(unexpected(std::string("a meeting id of the admission is not 16 bytes")));
+    if (!out.empty() && !(out.back() < *m)) {
+      return Result(unexpected(std::string("the admission's meeting ids are not strictly ascending")));
+    }
+    out.push_back(*m);
+  }
+  return out;
+}
 
 bool signedWithKeyOfTheTime(const ConsensusMember& m, std::string_view context, ByteView body,
                             const crypto::Signature& signature, std::int64_t atMs) {
@@ -109,6 +140,7 @@ Expected<Ok, std::string> verifyAdoption(wire::LogEvent::Admission::Reader outco
     return no("the amendment's text is empty or longer than 16384 bytes");
   }
   if (p.getProposalId().size() != 16) return no("the proposal id is not 16 bytes");
+  if (auto meetings = readProposalMeetings(p); !meetings) return no(meetings.error());
   const std::string proposerId(view(p.getProposerId()));
   const auto proposer = find(proposerId);
   // SECURITY: an admission may also come from the chair or a co-chair

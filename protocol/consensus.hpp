@@ -91,6 +91,9 @@ struct AdmissionDraft {
   std::string state;  // empty for the resource panel and dialogue partners
   wire::Institution institution = wire::Institution::RESOURCE_PANEL;
   crypto::PublicKeys keys;
+  // Resource panel only: the meetings the member is admitted to (any
+  // order; signed sorted and unique). Empty: not limited.
+  std::vector<crypto::BulletinId> meetings{};
 };
 SignedRecordBytes makeAdmissionProposal(const AdmissionDraft& draft, const crypto::Keyring& proposer,
                                         std::int64_t nowMs, std::int64_t expiresAtMs);
@@ -99,6 +102,12 @@ SignedRecordBytes makeAmendmentProposal(std::string_view text, const crypto::Key
                                         std::int64_t expiresAtMs);
 // 1..MaxAmendmentTextBytes bytes.
 bool validAmendmentText(std::string_view text);
+// Proposal.meetings (PROTOCOL.md §12.5): each 16 bytes, strictly
+// ascending, at most MaxAdmissionMeetings, and non-empty only in the
+// admission of a resource-panel member. The hub (at `propose`, where it
+// also checks each meeting is stored) and every verifier of an admission,
+// amendment or adminAction entry apply it. Error: a sentence.
+Expected<std::vector<crypto::BulletinId>, std::string> readProposalMeetings(wire::Proposal::Reader p);
 // A Decision on the proposal whose exact bytes are `proposalBody`.
 SignedRecordBytes makeDecision(ByteView proposalBody, bool approve, const crypto::Keyring& member, std::int64_t nowMs);
 

@@ -282,6 +282,10 @@ bool LogMember::holdsRole(wire::WorkingGroupRole role) const {
   return std::any_of(wgRoles.begin(), wgRoles.end(), [&](const WgRole& r) { return r.role == role; });
 }
 
+bool LogMember::admittedTo(const crypto::BulletinId& meetingId) const {
+  return std::binary_search(meetings.begin(), meetings.end(), meetingId);
+}
+
 bool LogMember::chairs() const {
   return holdsRole(wire::WorkingGroupRole::CHAIR) || holdsRole(wire::WorkingGroupRole::CO_CHAIR);
 }
@@ -593,6 +597,10 @@ Expected<Ok, LogRefusal> DirectoryLog::checkAdminAction(W::Reader e, const LogEn
     if (auto it = adoptedProposals_.find(id16(view(p.getProposalId()))); it != adoptedProposals_.end()) {
       return no(LogRule::ProposalReplayed, std::to_string(it->second));
     }
+  }
+  // Meetings belong to a panel admission only (PROTOCOL.md §12.5).
+  if (auto meetings = readProposalMeetings(p); !meetings) {
+    return no(LogRule::AdoptionRefused, "admin change", meetings.error());
   }
   auto signers = countAdminSigners(
       a, entry.recordedAtMs, [this](std::string_view m) { return consensusMember(m); });
@@ -906,6 +914,7 @@ std::string DirectoryLog::apply(const LogEntryView& entry, const crypto::Hash256
       const auto proposal = adopted(e.getAdmission());
       auto r = proposal.root().getAdmission();
       changed = addMember(r.getMember(), r.getKeys(), entry.index);
+      if (auto meetings = readProposalMeetings(proposal.root()); meetings) members_.at(changed).meetings = *meetings;
       break;
     }
     case W::ADMIN_ACTION: {

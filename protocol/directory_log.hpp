@@ -206,7 +206,14 @@ struct LogMember {
     std::uint64_t logIndex = 0;  // the wgRole entry that gave it
   };
   std::vector<WgRole> wgRoles;
+  // The meetings an admission limited this resource-panel member to
+  // (Proposal.meetings, PROTOCOL.md §12.5), ascending; empty: not limited.
+  // A limited member takes part in those meetings only and is reached by
+  // no group address and by no bulletin outside them.
+  std::vector<crypto::BulletinId> meetings{};
 
+  bool meetingLimited() const { return !meetings.empty(); }
+  bool admittedTo(const crypto::BulletinId& meetingId) const;
   bool holds(wire::WorkingGroupRole role, std::string_view term) const;
   bool holdsRole(wire::WorkingGroupRole role) const;
   // Holds the chair or a co-chair for some term: may propose admissions

@@ -93,6 +93,10 @@ Resolution resolve(const MemberSource& members, std::span<const Address> address
     }
     bool any = false;
     members.forEach([&](const MemberView& m) {
+      // SECURITY: a meeting-limited panel member is never part of a group
+      // (PROTOCOL.md §12.5): the member states admitted it to named
+      // meetings only, not to `resource-panel` or `all` bulletins.
+      if (!m.meetings.empty()) return;
       bool in = false;
       switch (a.kind) {
         case AddressKind::State: in = m.state == a.value; break;
@@ -152,6 +156,23 @@ std::optional<std::string> originatorRule(wire::Tlp tlp, std::span<const Address
 }
 
 }  // namespace
+
+std::optional<std::string> checkMeetingLimit(const Resolution& resolution,
+                                             const std::optional<crypto::BulletinId>& meetingId) {
+  for (const auto& [id, reached] : resolution.reached) {
+    const auto& meetings = reached.member.meetings;
+    if (meetings.empty()) continue;
+    if (meetingId && std::binary_search(meetings.begin(), meetings.end(), *meetingId)) continue;
+    std::string list;
+    for (const auto& m : meetings) list += (list.empty() ? "" : ", ") + crypto::toHex(m.view());
+    return "meeting limit rule: resource-panel member " + quoted(id) + " is admitted only to meeting" +
+           (meetings.size() == 1 ? " " : "s ") + list + "; it receives only papers bound to " +
+           (meetings.size() == 1 ? "it" : "one of them") +
+           (meetingId ? ", not a bulletin of meeting " + crypto::toHex(meetingId->view())
+                      : ", not a bulletin bound to no meeting");
+  }
+  return std::nullopt;
+}
 
 std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address> addresses,
                                           const Resolution& resolution) {

@@ -12,7 +12,10 @@
 //   all               every active member
 //   somtc-focal-points every active member the log makes a SOMTC focal
 //                     point (one per member state, PROTOCOL.md §12.7)
-// Group addresses never include the sender.
+// Group addresses never include the sender, nor a resource-panel member
+// whose admission limits it to named meetings (PROTOCOL.md §12.5): such a
+// member is reached only by its id, and only by a bulletin bound to one of
+// its meetings (checkMeetingLimit).
 //
 // TLP, first send (checkFirstSend):
 //   CLEAR, GREEN        any address
@@ -33,6 +36,7 @@
 // address it refuses.
 #pragma once
 
+#include "crypto/types.hpp"
 #include "protocol/focal.capnp.h"
 
 #include <cstddef>
@@ -53,6 +57,8 @@ struct MemberView {
   std::string_view state;  // "" for partners and the panel
   wire::Institution institution = wire::Institution::UNSET;
   bool somtcFocalPoint = false;  // holds the somtc-focal-point role in the log
+  // The meetings its admission limits it to (ascending); empty: not limited.
+  std::span<const crypto::BulletinId> meetings{};
 };
 
 enum class AddressKind { Member, State, Members, Partners, ResourcePanel, All, SomtcFocalPoints };
@@ -108,6 +114,13 @@ struct Resolution {
 // member or an empty group means for it.
 Resolution resolve(const MemberSource& members, std::span<const Address> addresses, std::string_view senderId);
 
+// The meeting-limit rule (PROTOCOL.md §12.5): every reached member whose
+// admission names meetings must be reached by a bulletin bound to one of
+// them (`meetingId`: the header's, or for a forward the original's; nullopt
+// when unbound). nullopt: allowed. Else "meeting limit rule: ..." naming the
+// first such member (in member-id order) and its meetings.
+std::optional<std::string> checkMeetingLimit(const Resolution& resolution,
+                                             const std::optional<crypto::BulletinId>& meetingId);
 // nullopt: allowed. Else the refusal, naming rule and recipient/address.
 std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address> addresses,
                                           const Resolution& resolution);

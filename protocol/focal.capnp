@@ -363,6 +363,12 @@ struct Proposal {
     amendment @5 :Text;               # any other change that needs consensus: its text, 1..16384 bytes
     adminChange @6 :AdminChange;      # a directory change that needs the admin quorum (PROTOCOL.md §11.7)
   }
+  # admission of a resource-panel member only: the meetings (ids, 16 bytes
+  # each, strictly ascending, at most 16) it is admitted to; it takes part
+  # in those and is reached by nothing else (PROTOCOL.md §12.5). Empty (and
+  # always in proposals made before this field): not limited. An unset
+  # trailing pointer, so the bytes of earlier proposals read as empty.
+  meetings @7 :List(Data);
 }
 
 # What an admin proposes to change in the directory: the event it would

@@ -55,6 +55,9 @@ inline constexpr std::size_t MaxTextFieldBytes = 1024;  // names, case refs, rea
 // terms of reference fits; the adopted entry (proposal + one approval per
 // state) stays far below the 64 KiB a client accepts for a log event.
 inline constexpr std::size_t MaxAmendmentTextBytes = 16 * 1024;
+// The meetings a resource-panel admission may be limited to (PROTOCOL.md
+// §12.5, Proposal.meetings): a few sessions of a year or two.
+inline constexpr std::size_t MaxAdmissionMeetings = 16;
 
 // Cap'n Proto reader limits for untrusted input. Nesting: our deepest legal
 // structure is ServerFrame > Directory > member > KeySet (< 8); 16 leaves room

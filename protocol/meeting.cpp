@@ -14,6 +14,18 @@ bool MeetingInfo::invites(std::string_view memberId) const {
   return std::binary_search(invited.begin(), invited.end(), memberId);
 }
 
+bool MeetingInfo::hasParticipant(std::string_view memberId, std::string_view memberState,
+                                 std::span<const crypto::BulletinId> limitedTo) const {
+  if (!limitedTo.empty()) return std::binary_search(limitedTo.begin(), limitedTo.end(), id);
+  return !memberState.empty() || invites(memberId);
+}
+
+std::string meetingListText(std::span<const crypto::BulletinId> meetings) {
+  std::string out = meetings.size() == 1 ? "meeting " : "meetings ";
+  for (std::size_t i = 0; i < meetings.size(); ++i) out += (i ? ", " : "") + crypto::toHex(meetings[i].view());
+  return out;
+}
+
 bool isMeetingDate(std::string_view d) {
   if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
   for (std::size_t i : {0U, 1U, 2U, 3U, 5U, 6U, 8U, 9U}) {

@@ -7,7 +7,10 @@
 //
 // Participants: every member with a member state (the delegations; the
 // secretariat included) plus the members the record invites by id
-// (resource-panel members and dialogue partners, terms of reference §7).
+// (resource-panel members and dialogue partners, terms of reference §7),
+// plus every resource-panel member whose admission names the meeting
+// (PROTOCOL.md §12.5). Such a meeting-limited member takes part in its
+// named meetings only, whatever a record's invitation list says.
 // A bulletin bound to a meeting (header.meetingId) may reach only them; a
 // summary record bound to one may also reach the SOMTC focal points.
 #pragma once
@@ -17,6 +20,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,11 +50,16 @@ struct MeetingInfo {
   std::vector<std::string> invited;  // sorted, unique
 
   bool invites(std::string_view memberId) const;
-  // A delegation member (has a member state) or invited.
-  bool hasParticipant(std::string_view memberId, std::string_view memberState) const {
-    return !memberState.empty() || invites(memberId);
-  }
+  // A delegation member (has a member state) or invited; a member whose
+  // admission limits it to `limitedTo` (ascending; empty: not limited)
+  // exactly when this meeting is one of them.
+  bool hasParticipant(std::string_view memberId, std::string_view memberState,
+                      std::span<const crypto::BulletinId> limitedTo) const;
 };
+
+// "meeting A" or "meetings A, B" (ids in hex): how refusals name the
+// meetings a panel member's admission limits it to.
+std::string meetingListText(std::span<const crypto::BulletinId> meetings);
 
 // "YYYY-MM-DD", a real calendar day of the years 2000..2199.
 [[nodiscard]] bool isMeetingDate(std::string_view date);

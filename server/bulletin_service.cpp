@@ -191,10 +191,10 @@ Result<Ok> BulletinService::checkMeeting(wire::BulletinHeader::Reader h) {
   if (!info) return fail(ErrorCode::NOT_FOUND, "no meeting " + crypto::toHex(meetingId));
   for (auto r : h.getRecipients()) {
     const MemberRecord* m = directory_.find(view(r.getMemberId()));  // known and active: checked before
-    if (m != nullptr && info->hasParticipant(m->id, m->state)) continue;
+    if (m != nullptr && info->hasParticipant(m->id, m->state, m->meetings)) continue;
     return fail(ErrorCode::POLICY_DENIED, "meeting rule: " + std::string(view(r.getMemberId())) +
                                               " does not take part in meeting " + crypto::toHex(meetingId) +
-                                              " (neither a member state's delegation nor invited)");
+                                              " (neither a member state's delegation nor invited, nor admitted to it)");
   }
   return Ok{};
 }

@@ -87,6 +87,16 @@ Result<Ok> ConsensusService::checkProposal(const Caller& caller, wire::Proposal:
   if (p.getExpiresAtMs() <= now || p.getExpiresAtMs() - now > MaxProposalLifetimeMs) {
     return fail(ErrorCode::INVALID_REQUEST, "expiresAtMs must be in the future and within 90 days");
   }
+  // A panel admission limited to named meetings (PROTOCOL.md §12.5): the
+  // list's shape is a log rule; that each meeting exists is the hub's.
+  auto meetings = protocol::readProposalMeetings(p);
+  if (!meetings) return fail(ErrorCode::INVALID_REQUEST, meetings.error());
+  for (const auto& id : *meetings) {
+    if (!store_.meeting(id)) {
+      return fail(ErrorCode::NOT_FOUND, "no meeting " + crypto::toHex(id) +
+                                            ": an admission is limited only to meetings the secretariat created");
+    }
+  }
   if (p.which() == wire::Proposal::AMENDMENT) {
     // An amendment is a text the member states adopt; the hub checks only
     // its size (what it says is for the points of contact to judge).
@@ -119,8 +129,10 @@ net::awaitable<Result<Recorded>> ConsensusService::propose(Caller caller, Signed
   if (!outcome) co_return fail(outcome.error());
   if (!outcome->already) {
     if (p.which() == wire::Proposal::ADMISSION) {
-      spdlog::info("proposal {} by {}: admit {}", crypto::toHex(*proposalId), caller.memberId,
-                   std::string(view(p.getAdmission().getMember().getId())));
+      spdlog::info("proposal {} by {}: admit {}{}", crypto::toHex(*proposalId), caller.memberId,
+                   std::string(view(p.getAdmission().getMember().getId())),
+                   p.getMeetings().size() == 0 ? std::string()
+                                               : " to " + std::to_string(p.getMeetings().size()) + " named meeting(s) only");
     } else if (p.which() == wire::Proposal::ADMIN_CHANGE) {
       spdlog::info("proposal {} by {}: {} {}", crypto::toHex(*proposalId), caller.memberId,
                    protocol::adminChangeName(p.getAdminChange()),

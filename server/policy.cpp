@@ -12,7 +12,7 @@ using protocol::view;
 using wire::ErrorCode;
 
 protocol::MemberView viewOf(const MemberRecord& m) {
-  return {m.id, m.state, m.institution, m.holdsRole(wire::WorkingGroupRole::SOMTC_FOCAL_POINT)};
+  return {m.id, m.state, m.institution, m.holdsRole(wire::WorkingGroupRole::SOMTC_FOCAL_POINT), m.meetings};
 }
 
 void DirectoryMembers::forEach(const std::function<void(const protocol::MemberView&)>& f) const {
@@ -143,6 +143,11 @@ Result<Ok> checkDistribution(const Directory& dir, std::string_view senderId, wi
   // The TLP rule first: "RED may only be addressed to individual members"
   // tells the sender what to change; a recipient-list mismatch would not.
   if (auto refusal = protocol::checkFirstSend(h.getTlp(), parsed, resolution)) {
+    return fail(ErrorCode::POLICY_DENIED, *refusal);
+  }
+  // A meeting-limited panel member, named, only in a paper of its meetings
+  // (PROTOCOL.md §12.5; groups never reach it).
+  if (auto refusal = protocol::checkMeetingLimit(resolution, crypto::BulletinId::fromBytes(view(h.getMeetingId())))) {
     return fail(ErrorCode::POLICY_DENIED, *refusal);
   }
   return compareRecipients(resolution, ids);

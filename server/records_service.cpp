@@ -102,7 +102,7 @@ Result<BulletinRow> RecordsService::forwardable(const Caller& caller, wire::Forw
 // addresses resolve to exactly them; the TLP rules allow each.
 Result<Ok> RecordsService::checkReach(const Caller& caller, wire::ForwardRecord::Reader f,
                                       const std::vector<std::string_view>& ids, wire::Tlp tlp, bool originator,
-                                      NewForward& out) const {
+                                      const std::optional<crypto::BulletinId>& meetingId, NewForward& out) const {
   const Directory& dir = directory_;
   for (auto r : f.getRecipients()) {
     // Key lengths: checked by checkForwardFields.
@@ -114,6 +114,9 @@ Result<Ok> RecordsService::checkReach(const Caller& caller, wire::ForwardRecord:
   std::vector<protocol::Address> parsedAddresses;
   auto resolution = matchAddresses(dir, caller.memberId, f.getAddresses(), ids, parsedAddresses);
   if (!resolution) return fail(resolution.error());
+  // A meeting-limited panel member receives a forward only of a paper of
+  // one of its meetings (PROTOCOL.md §12.5).
+  if (auto refusal = protocol::checkMeetingLimit(*resolution, meetingId)) return fail(ErrorCode::POLICY_DENIED, *refusal);
   if (originator) {
     if (auto refusal = protocol::checkFirstSend(tlp, parsedAddresses, *resolution)) {
       return fail(ErrorCode::POLICY_DENIED, *refusal);
@@ -139,7 +142,11 @@ net::awaitable<Result<Recorded>> RecordsService::forward(Caller caller, SignedBo
   auto row = forwardable(caller, f, originator, tlp);
   if (!row) co_return fail(row.error());
   auto bulletin = std::make_shared<NewForward>();
-  if (auto ok = checkReach(caller, f, *ids, tlp, originator, *bulletin); !ok) co_return fail(ok.error());
+  std::optional<crypto::BulletinId> meetingId;
+  if (auto original = protocol::decode<wire::BulletinHeader>(row->header); original) {
+    meetingId = crypto::BulletinId::fromBytes(view(original->root().getMeetingId()));
+  }
+  if (auto ok = checkReach(caller, f, *ids, tlp, originator, meetingId, *bulletin); !ok) co_return fail(ok.error());
 
   const auto forwardId = *fixedField<crypto::BulletinId>(f.getForwardId());
   const auto bulletinId = *fixedField<crypto::BulletinId>(f.getBulletinId());
@@ -335,6 +342,14 @@ net::awaitable<Result<Recorded>> RecordsService::createMeeting(Caller caller, Si
       co_return fail(ErrorCode::INVALID_REQUEST, "meeting rule: only resource-panel members and dialogue partners are "
                                                  "invited; " + invitee + " takes part with its member state's delegation");
     }
+    // SECURITY: the member states admitted a meeting-limited panel member
+    // to its named meetings only (PROTOCOL.md §12.5); the secretariat
+    // cannot widen that by inviting it elsewhere.
+    if (who->meetingLimited() && !who->admittedTo(info->id)) {
+      co_return fail(ErrorCode::POLICY_DENIED, "meeting limit rule: " + invitee + " is admitted only to " +
+                                                   protocol::meetingListText(who->meetings) +
+                                                   "; it cannot be invited to meeting " + crypto::toHex(info->id));
+    }
   }
   auto job = store::StoreMeeting{std::make_shared<NewMeeting>(
       NewMeeting{info->id, info->secretariatId, info->hostState, info->date,
@@ -354,7 +369,7 @@ std::vector<MeetingRow> RecordsService::meetings(const std::string& memberId) {
   if (me == nullptr) return out;
   for (auto& row : store_.meetings(protocol::MaxMeetingsListed)) {
     auto info = protocol::readMeeting(row.record.body);
-    if (info && info->hasParticipant(memberId, me->state)) out.push_back(std::move(row));
+    if (info && info->hasParticipant(memberId, me->state, me->meetings)) out.push_back(std::move(row));
   }
   return out;
 }

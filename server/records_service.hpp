@@ -54,7 +54,8 @@ class RecordsService {
   Result<BulletinRow> forwardable(const Caller& caller, wire::ForwardRecord::Reader f, bool& originator,
                                   wire::Tlp& tlp);
   Result<Ok> checkReach(const Caller& caller, wire::ForwardRecord::Reader f, const std::vector<std::string_view>& ids,
-                        wire::Tlp tlp, bool originator, NewForward& out) const;
+                        wire::Tlp tlp, bool originator, const std::optional<crypto::BulletinId>& meetingId,
+                        NewForward& out) const;
   Result<Ok> checkCommentable(const Caller& caller, const crypto::BulletinId& recordId, std::int64_t now);
 
   Store& store_;

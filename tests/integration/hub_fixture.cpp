@@ -380,14 +380,15 @@ TestMember Hub::registerKeys(crypto::MemberKeys keys, const std::string& state, 
 }
 
 TestMember Hub::admitByConsensus(const std::string& id, wire::Institution institution,
-                                 const std::vector<const crypto::MemberKeys*>& approvers, bool writeKeyFile) {
+                                 const std::vector<const crypto::MemberKeys*>& approvers, bool writeKeyFile,
+                                 const std::vector<crypto::BulletinId>& meetings) {
   TestMember member{crypto::MemberKeys::generate(id, nowMs()), {}};
   if (writeKeyFile) {
     member.keyFile = dir() / (id + ".key");
     auto w = crypto::writeKeyFile(member.keyFile, member.keys, TestPassphrase, crypto::KdfStrength::Interactive);
     if (!w) throw std::runtime_error("cannot write key file");
   }
-  const protocol::AdmissionDraft draft{id, "Admitted " + id, "", institution, member.keys.publicKeys()};
+  const protocol::AdmissionDraft draft{id, "Admitted " + id, "", institution, member.keys.publicKeys(), meetings};
   const auto proposal = protocol::makeAdmissionProposal(draft, adminKeys(), nowMs(), nowMs() + 86'400'000);
   (void)connect(adminKeys())->propose(proposal);
   for (const auto* poc : approvers) (void)connect(*poc)->decide(protocol::makeDecision(proposal.body, true, *poc, nowMs()));

@@ -122,8 +122,10 @@ class Hub {
   // only way the log allows it: the admin proposes, and one point of
   // contact of every member state in the directory approves (PROTOCOL.md
   // §12.5). `approvers`: those points of contact, one per state.
+  // `meetings`: a resource-panel admission limited to them (PROTOCOL.md §12.5).
   TestMember admitByConsensus(const std::string& id, wire::Institution institution,
-                              const std::vector<const crypto::MemberKeys*>& approvers, bool writeKeyFile = false);
+                              const std::vector<const crypto::MemberKeys*>& approvers, bool writeKeyFile = false,
+                              const std::vector<crypto::BulletinId>& meetings = {});
   // Registers many members over one admin connection.
   std::vector<TestMember> createMembers(const std::vector<std::string>& ids, const std::string& state);
 

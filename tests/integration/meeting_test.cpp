@@ -6,7 +6,9 @@
 #include "hub_fixture.hpp"
 
 #include "client/client_error.hpp"
+#include "crypto/primitives.hpp"
 #include "protocol/meeting.hpp"
+#include "protocol/work_programme.hpp"
 #include "tests/support/deadline.hpp"
 
 #include <catch2/catch.hpp>
@@ -385,4 +387,215 @@ TEST_CASE_METHOD(MeetingWorld,
   const auto seen = runCliJson(concat(jp.args, {"needs"})).at("needs").at(0);
   CHECK(seen.at("status") == "met");
   CHECK(seen.at("met_by_offer_id") == offer);
+}
+
+// ---- a resource-panel admission limited to named meetings (PROTOCOL.md §12.5) ----
+
+namespace {
+
+crypto::BulletinId meetingIdOf(const std::string& hex) {
+  auto bytes = crypto::fromHex(hex);
+  REQUIRE(bytes);
+  auto id = crypto::BulletinId::fromBytes(*bytes);
+  REQUIRE(id);
+  return *id;
+}
+
+std::string errorCodeOf(const json& refused) { return refused.at("error").at("code").get<std::string>(); }
+
+}  // namespace
+
+TEST_CASE_METHOD(MeetingWorld,
+                 "Panel limited to meetings: focal propose-admission names them and every client sees the limit",
+                 "[integration][meetings][panel]") {
+  const auto id = createMeeting();
+  const auto adminArgs = hub.cliGlobals(hub.adminKeyFile(), home.path() / "admin-profile");
+  const auto key = home.path() / "acme.key";
+  runCliJson({"keygen", "--member", "acme-labs", "--out", key.string(), "--kdf", "interactive"});
+  const std::string pub = key.string() + ".pub";
+
+  // A meeting the hub does not hold: notFound, and nothing is proposed.
+  const auto unknown = runCliJson(concat(adminArgs, {"admin", "propose-admission", pub, "--name", "ACME Labs",
+                                                     "--meeting", std::string(32, 'b')}),
+                                  5);
+  CHECK(errorCodeOf(unknown) == "not-found");
+  CHECK_THAT(unknown.at("error").at("message").get<std::string>(), Catch::Contains(std::string(32, 'b')));
+  const auto before = runCliJson(concat(sg.args, {"proposals"}));  // rp-expert's admission only
+  REQUIRE(before.size() == 1);
+  CHECK(before[0].at("candidate_id") == "rp-expert");
+  CHECK(before[0].at("candidate_meeting_ids").empty());
+  // Only a resource-panel admission names meetings.
+  CHECK(errorCodeOf(runCliJson(concat(adminArgs, {"admin", "propose-admission", pub, "--name", "ACME Labs",
+                                                  "--institution", "dialogue-partner", "--meeting", id}),
+                               1)) == "meeting-not-panel");
+
+  const auto proposed = runCliJson(concat(adminArgs, {"admin", "propose-admission", pub, "--name", "ACME Labs",
+                                                      "--meeting", id}));
+  CHECK(proposed.at("meeting_ids") == json::array({id}));
+  const auto pid = proposed.at("proposal_id").get<std::string>();
+  // The points of contact see the limit before they approve.
+  bool shown = false;
+  for (const auto& item : runCliJson(concat(sg.args, {"proposals"}))) {
+    if (item.at("proposal_id") == pid) shown = item.at("candidate_meeting_ids") == json::array({id});
+  }
+  CHECK(shown);
+  runCliJson(concat(sg.args, {"approve", pid}));
+  CHECK(runCliJson(concat(my.args, {"approve", pid})).at("state") == "adopted");
+
+  // Every client reads the limit from the verified admission entry.
+  runCliJson(concat(jp.args, {"verify-log"}));
+  for (const auto* who : {&jp, &sg}) {
+    const auto dir = runCliJson(concat(who->args, {"directory"}));
+    std::map<std::string, json> limits;
+    for (const auto& m : dir) limits[m.at("member_id").get<std::string>()] = m.at("meeting_ids");
+    CHECK(limits.at("acme-labs") == json::array({id}));
+    CHECK(limits.at("rp-expert").empty());
+  }
+  const auto text = runCli(concat(sg.args, {"directory"}));
+  CHECK(text.out.find("[meeting " + id + " only]") != std::string::npos);
+  bool logged = false;
+  const auto log = runCliJson(concat(sg.args, {"admin", "log"}));
+  for (const auto& e : log.at("entries")) {
+    if (e.at("candidate_id") == "acme-labs") logged = e.at("meeting_ids") == json::array({id});
+  }
+  CHECK(logged);
+}
+
+TEST_CASE_METHOD(MeetingWorld,
+                 "Panel limited to meetings: only its meetings reach it and no group or other meeting does",
+                 "[integration][meetings][panel]") {
+  const auto id = createMeeting();
+  const auto other = runCliJson(concat(sec.args, {"meeting", "create", "--title", "WG on CC 2028", "--host-state",
+                                                  "MY", "--date", "2028-03-15"}))
+                         .at("meeting_id")
+                         .get<std::string>();
+  MeetingMember limited;
+  limited.member = hub.admitByConsensus("rp-limited", wire::Institution::RESOURCE_PANEL,
+                                        {&sg.member.keys, &my.member.keys}, true, {meetingIdOf(id)});
+  limited.args = hub.cliGlobals(limited.member.keyFile, home.path() / "rp-limited-profile");
+
+  // It takes part in its meeting without an invitation, and in no other.
+  const auto mine = runCliJson(concat(limited.args, {"meeting", "list"})).at("meetings");
+  REQUIRE(mine.size() == 1);
+  CHECK(mine[0].at("meeting_id") == id);
+  CHECK(idsOf(runCliJson(concat(sg.args, {"meeting", "show", id})).at("participant_ids")).count("rp-limited") == 1);
+  CHECK(idsOf(runCliJson(concat(sg.args, {"meeting", "show", other})).at("participant_ids")).count("rp-limited") == 0);
+  CHECK(exitOf(concat(limited.args, {"meeting", "show", other})) == 5);
+
+  // A paper of its meeting reaches it by default (named, so AMBER too).
+  const auto paper = runCliJson(concat(sec.args, {"send", "--meeting", id, "--tlp", "amber", "--title", "Agenda",
+                                                  "--body", "1. Opening"}));
+  CHECK(idsOf(paper.at("recipient_ids")).count("rp-limited") == 1);
+  CHECK(inboxHas(limited.args, paper.at("bulletin_id").get<std::string>()));
+
+  // A general resource-panel bulletin, and one to all, do not reach it.
+  const auto panelWide = runCliJson(concat(my.args, {"send", "--to", "resource-panel", "--tlp", "green", "--category",
+                                                     "other", "--title", "Call for experts", "--body", "x"}));
+  CHECK(idsOf(panelWide.at("recipient_ids")) == std::set<std::string>{"rp-expert"});
+  const auto toAll = runCliJson(concat(my.args, {"send", "--to", "all", "--tlp", "green", "--category", "other",
+                                                 "--title", "To everyone", "--body", "x"}));
+  CHECK(idsOf(toAll.at("recipient_ids")).count("rp-limited") == 0);
+  CHECK(idsOf(toAll.at("recipient_ids")).count("rp-expert") == 1);
+  CHECK_FALSE(inboxHas(limited.args, panelWide.at("bulletin_id").get<std::string>()));
+  CHECK_FALSE(inboxHas(limited.args, toAll.at("bulletin_id").get<std::string>()));
+
+  // Named outside its meetings: the client refuses, and so does the hub
+  // for a client that tries anyway.
+  CHECK(exitOf(concat(my.args, {"send", "--to", "rp-limited", "--tlp", "green", "--title", "Direct", "--body", "x"})) ==
+        1);
+  CHECK(exitOf(concat(sec.args, {"send", "--meeting", other, "--to", "members,rp-limited", "--tlp", "green",
+                                 "--title", "Other meeting", "--body", "x"})) == 1);
+  auto c = hub.connect(my.member.keys);
+  auto direct = hubRefusal([&] {
+    (void)c->send(sealDraft(draftTo({&limited.member.keys}, "Direct", wire::Tlp::GREEN), my.member.keys,
+                            crypto::ContentKey::random()));
+  });
+  CHECK(direct.code() == wire::ErrorCode::POLICY_DENIED);
+  CHECK_THAT(direct.hubMessage(), Catch::Contains("meeting limit rule") && Catch::Contains("rp-limited") &&
+                                      Catch::Contains(id));
+  auto otherPaper = draftTo({&limited.member.keys, &my.member.keys}, "Other meeting", wire::Tlp::GREEN,
+                            wire::Category::MEETING_DOCUMENT);
+  otherPaper.meetingId = meetingIdOf(other);
+  auto s = hub.connect(sec.member.keys);
+  auto elsewhere = hubRefusal([&] {
+    (void)s->send(sealDraft(otherPaper, sec.member.keys, crypto::ContentKey::random()));
+  });
+  CHECK(elsewhere.code() == wire::ErrorCode::POLICY_DENIED);
+  CHECK_THAT(elsewhere.hubMessage(), Catch::Contains("rp-limited"));
+
+  // Not invited to another meeting: the client refuses, the hub refuses a
+  // record made anyway, naming the member and the meeting.
+  CHECK(runCliJson(concat(sec.args, {"meeting", "create", "--title", "Side event", "--host-state", "SG", "--date",
+                                     "2027-09-01", "--invite", "rp-limited"}),
+                   1)
+            .at("error")
+            .at("code") == "meeting-limited");
+  const auto forged = protocol::makeMeeting(protocol::MeetingDraft{"Side event", "SG", "2027-09-01", {"rp-limited"}},
+                                            sec.member.keys, nowMs());
+  const auto forgedId = protocol::readMeeting(forged.body);
+  REQUIRE(forgedId);
+  auto invite = hubRefusal([&] { (void)s->createMeeting(forged); });
+  CHECK(invite.code() == wire::ErrorCode::POLICY_DENIED);
+  CHECK_THAT(invite.hubMessage(), Catch::Contains("rp-limited") && Catch::Contains(crypto::toHex(forgedId->id)));
+  CHECK(runCliJson(concat(sec.args, {"meeting", "list"})).at("meetings").size() == 2);
+}
+
+// PROTOCOL.md §12.10: an action item naming a meeting the hub does not
+// hold is notFound. The CLI resolves the meeting first, so the request is
+// made through the client library, as a hostile or stale client would.
+TEST_CASE_METHOD(MeetingWorld, "Work programme: an action item for a meeting the hub does not hold is notFound",
+                 "[integration][meetings][work-programme]") {
+  createMeeting();
+  auto c = hub.connect(sec.member.keys);
+  const auto actionId = crypto::BulletinId::fromBytes(crypto::Bytes(16, 0x5a)).value();
+  const auto text = sealDraft(draftTo({&my.member.keys}, "Circulate the list"), sec.member.keys,
+                              crypto::ContentKey::random(), actionId);
+  protocol::ActionItemDraft d{actionId, meetingIdOf(std::string(32, 'c')), std::nullopt, "state:MY", "2030-06-30",
+                              crypto::hash256(text.header)};
+  auto e = hubRefusal([&] { (void)c->addAction(protocol::makeActionItem(d, sec.member.keys, nowMs()), text); });
+  CHECK(e.code() == wire::ErrorCode::NOT_FOUND);
+  CHECK_THAT(e.hubMessage(), Catch::Contains("no meeting " + std::string(32, 'c')));
+  CHECK(runCliJson(concat(sg.args, {"actions"})).at("actions").empty());
+}
+
+TEST_CASE_METHOD(MeetingWorld, "Work programme: the chair adds an action item and another member sees it verified",
+                 "[integration][meetings][work-programme][roles]") {
+  const auto id = createMeeting();
+  const auto decision = runCliJson(concat(sec.args, {"send", "--summary-record", "--to", "members", "--tlp", "green",
+                                                     "--title", "Appointments 2027", "--body", "MY chairs 2027.",
+                                                     "--comment-window", "90s"}))
+                            .at("bulletin_id")
+                            .get<std::string>();
+  hub.advanceClock(100'000);
+  REQUIRE(test_support::waitUntil(
+      [&] { return runCliJson(concat(sec.args, {"record-status", decision})).at("state") == "approved"; },
+      std::chrono::seconds(60), std::chrono::milliseconds(50)));
+  // Before the appointment the point of contact may not add one.
+  CHECK_THAT(runCliJson(concat(my.args, {"action", "add", "--meeting", id, "--owner", "state:SG", "--due",
+                                         "2030-06-30", "--text", "Host the visit"}),
+                        2)
+                 .at("error")
+                 .at("message")
+                 .get<std::string>(),
+             Catch::Contains("only the secretariat, the chair or a co-chair"));
+  runCliJson(concat(sec.args, {"role", "assign", "my-pdrm-cyber", "--role", "chair", "--term", "2027", "--decision",
+                               decision}));
+  const auto added = runCliJson(concat(my.args, {"action", "add", "--meeting", id, "--owner", "state:SG", "--due",
+                                                 "2030-06-30", "--text", "Host the unit visit"}));
+  const auto actionId = added.at("action_id").get<std::string>();
+  const auto list = runCliJson(concat(sg.args, {"actions", "--meeting", id}));
+  REQUIRE(list.at("actions").size() == 1);
+  const auto& item = list.at("actions")[0];
+  CHECK(item.at("action_id") == actionId);
+  CHECK(item.at("author_id") == "my-pdrm-cyber");
+  CHECK(item.at("verified") == true);
+  CHECK(item.at("text") == "Host the unit visit");
+  CHECK(item.at("owner") == "state:SG");
+  // The owning state's point of contact updates it; the chair's item
+  // stays verified with the update.
+  runCliJson(concat(sg.args, {"action", "update", actionId, "--status", "done", "--note", "Visit held"}));
+  const auto done = runCliJson(concat(my.args, {"actions"})).at("actions").at(0);
+  CHECK(done.at("status") == "done");
+  CHECK(done.at("verified") == true);
+  CHECK(done.at("updates").at(0).at("verified") == true);
 }

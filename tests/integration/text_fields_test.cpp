@@ -340,7 +340,7 @@ TEST_CASE("The hub refuses control, line-break and bidi characters in the member
     {
       INFO("propose admission: a member name with " << what);
       auto keys = crypto::MemberKeys::generate("panel-hostile", nowMs());
-      protocol::AdmissionDraft d{keys.memberId, hostile, "", wire::Institution::RESOURCE_PANEL, keys.publicKeys()};
+      protocol::AdmissionDraft d{keys.memberId, hostile, "", wire::Institution::RESOURCE_PANEL, keys.publicKeys(), {}};
       const auto record = protocol::makeAdmissionProposal(d, p.hub.adminKeys(), nowMs(), nowMs() + 86'400'000);
       const auto err = hubRefusal([&] { (void)admin->propose(record); });
       CHECK(err.code() == wire::ErrorCode::INVALID_REQUEST);

@@ -3,10 +3,15 @@
 #include "client/bulletin_reader.hpp"
 #include "client/key_directory.hpp"
 #include "client/log_verifier.hpp"
+#include "crypto/primitives.hpp"
 #include "protocol/bulletin.hpp"
 #include "protocol/consensus.hpp"
+#include "protocol/distribution.hpp"
+#include "protocol/signing.hpp"
 #include "tests/support/log_events.hpp"
 
+#include <capnp/any.h>
+#include <capnp/message.h>
 #include <catch2/catch.hpp>
 
 using namespace focal;
@@ -376,4 +381,192 @@ TEST_CASE("the log verifier re-verifies the approvals inside an admission", "[cl
     REQUIRE_FALSE(r);
     CHECK(r.error().find("rejection") != std::string::npos);
   }
+}
+
+// ---- a resource-panel admission limited to named meetings (PROTOCOL.md §12.5) ----
+
+namespace {
+
+crypto::BulletinId meetingNo(std::uint8_t n) { return crypto::BulletinId::fromBytes(crypto::Bytes(16, n)).value(); }
+
+// `proposal` with Proposal.meetings replaced by `ids` (raw bytes, any
+// order or length), signed again by `signer`, or, with no signer, keeping
+// the original signature: what a hub that edits the list would produce.
+protocol::SignedRecordBytes withMeetings(const protocol::SignedRecordBytes& proposal, const std::vector<crypto::Bytes>& ids,
+                                         const crypto::MemberKeys* signer) {
+  auto parsed = protocol::decode<wire::Proposal>(proposal.body);
+  REQUIRE(parsed);
+  capnp::MallocMessageBuilder m;
+  m.setRoot(parsed->root());
+  auto list = m.getRoot<wire::Proposal>().initMeetings(static_cast<unsigned>(ids.size()));
+  for (unsigned i = 0; i < ids.size(); ++i) list.set(i, protocol::kjBytes(ids[i]));
+  if (signer != nullptr) return protocol::signRecord(protocol::context::Proposal, m, signer->identity.secretKey);
+  return protocol::SignedRecordBytes{protocol::toBytes(m), proposal.signature};
+}
+
+struct PanelAdmission {
+  World w;
+  crypto::MemberKeys panel = crypto::MemberKeys::generate("acme-labs", T0);
+  protocol::AdmissionDraft draft() const {
+    protocol::AdmissionDraft d;
+    d.memberId = "acme-labs";
+    d.name = "ACME";
+    d.institution = wire::Institution::RESOURCE_PANEL;
+    d.keys = panel.publicKeys();
+    return d;
+  }
+  // The log with the admission of `proposal`, approved by SG and MY.
+  Expected<Ok, std::string> admit(const protocol::SignedRecordBytes& proposal, LogVerifier& v) {
+    const auto bySg = protocol::makeDecision(proposal.body, true, w.alice, T0);
+    const auto byMy = protocol::makeDecision(proposal.body, true, w.bob, T0);
+    auto entries = w.log.entries;
+    entries.push_back(w.log.next(w.log.hubId, w.log.hub.publicKey, adoption(true, w.log.hub.secretKey, proposal, {bySg, byMy})));
+    return replay(v, entries);
+  }
+  static const client::MemberRecord* find(const std::vector<client::MemberRecord>& records, const std::string& id) {
+    for (const auto& r : records) {
+      if (r.id == id) return &r;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("An admission limited to named meetings puts the limit in every verifier's directory",
+          "[client][log][consensus][meetings]") {
+  PanelAdmission p;
+  auto d = p.draft();
+  d.meetings = {meetingNo(9), meetingNo(3), meetingNo(9)};  // signed sorted and unique
+  const auto proposal = protocol::makeAdmissionProposal(d, p.w.admin, T0, T0 + 86'400'000);
+  LogVerifier v;
+  REQUIRE(p.admit(proposal, v));
+  const auto records = v.records();
+  const auto* acme = PanelAdmission::find(records, "acme-labs");
+  REQUIRE(acme != nullptr);
+  CHECK(acme->meetings == std::vector<crypto::BulletinId>{meetingNo(3), meetingNo(9)});
+  CHECK(acme->admittedTo(meetingNo(9)));
+  CHECK_FALSE(acme->admittedTo(meetingNo(4)));
+
+  // Group addresses skip it; named, it is reached only by a paper of its meetings.
+  std::vector<protocol::MemberView> views;
+  for (const auto& r : records) {
+    views.push_back({r.id, r.state, r.institution, false, r.meetings});
+  }
+  struct Views final : protocol::MemberSource {
+    const std::vector<protocol::MemberView>& all;
+    explicit Views(const std::vector<protocol::MemberView>& a) : all(a) {}
+    void forEach(const std::function<void(const protocol::MemberView&)>& f) const override {
+      for (const auto& m : all) f(m);
+    }
+    std::optional<protocol::MemberView> find(std::string_view id) const override {
+      for (const auto& m : all) {
+        if (m.id == id) return m;
+      }
+      return std::nullopt;
+    }
+  } source(views);
+  for (const char* group : {"resource-panel", "all"}) {
+    const std::vector<protocol::Address> a{*protocol::parseAddress(group)};
+    const auto r = protocol::resolve(source, a, "my-bob");
+    CHECK(r.reached.count("acme-labs") == 0);
+    CHECK_FALSE(protocol::checkMeetingLimit(r, std::nullopt));
+  }
+  const std::vector<protocol::Address> named{*protocol::parseAddress("acme-labs")};
+  const auto r = protocol::resolve(source, named, "my-bob");
+  REQUIRE(r.reached.count("acme-labs") == 1);
+  CHECK_FALSE(protocol::checkMeetingLimit(r, meetingNo(3)));
+  const auto outside = protocol::checkMeetingLimit(r, meetingNo(4));
+  REQUIRE(outside);
+  CHECK_THAT(*outside, Catch::Contains("meeting limit rule") && Catch::Contains("'acme-labs'"));
+  CHECK(protocol::checkMeetingLimit(r, std::nullopt));
+}
+
+TEST_CASE("A forged meetings list in an admission entry fails client verification",
+          "[client][log][consensus][meetings][hostile]") {
+  PanelAdmission p;
+  auto d = p.draft();
+  d.meetings = {meetingNo(3)};
+  const auto honest = protocol::makeAdmissionProposal(d, p.w.admin, T0, T0 + 86'400'000);
+  LogVerifier ok;
+  REQUIRE(p.admit(honest, ok));
+
+  SECTION("the hub widens the list and keeps the proposer's signature") {
+    LogVerifier v;
+    auto r = p.admit(withMeetings(honest, {crypto::Bytes(16, 3), crypto::Bytes(16, 4)}, nullptr), v);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error(), Catch::Contains("admission") && Catch::Contains("does not verify"));
+  }
+  SECTION("the hub drops the list, so the member would be unlimited") {
+    LogVerifier v;
+    auto r = p.admit(withMeetings(honest, {}, nullptr), v);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error(), Catch::Contains("does not verify"));
+  }
+  SECTION("the proposer signs another list than the states approved") {
+    const auto other = withMeetings(honest, {crypto::Bytes(16, 4)}, &p.w.admin);
+    const auto bySg = protocol::makeDecision(honest.body, true, p.w.alice, T0);
+    const auto byMy = protocol::makeDecision(honest.body, true, p.w.bob, T0);
+    auto entries = p.w.log.entries;
+    entries.push_back(p.w.log.next(p.w.log.hubId, p.w.log.hub.publicKey,
+                                   adoption(true, p.w.log.hub.secretKey, other, {bySg, byMy})));
+    LogVerifier v;
+    auto r = replay(v, entries);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error(), Catch::Contains("for another proposal"));
+  }
+  SECTION("a list out of order, with a short id, or too long, even if signed and approved") {
+    const std::vector<std::vector<crypto::Bytes>> bad{
+        {crypto::Bytes(16, 4), crypto::Bytes(16, 3)},
+        {crypto::Bytes(16, 3), crypto::Bytes(16, 3)},
+        {crypto::Bytes(15, 3)},
+        std::vector<crypto::Bytes>(protocol::MaxAdmissionMeetings + 1, crypto::Bytes(16, 3))};
+    for (const auto& ids : bad) {
+      LogVerifier v;
+      auto r = p.admit(withMeetings(honest, ids, &p.w.admin), v);
+      REQUIRE_FALSE(r);
+      CHECK_THAT(r.error(), Catch::Contains("admission"));
+    }
+  }
+  SECTION("meetings on an admission that is not of a resource-panel member") {
+    auto partner = p.draft();
+    partner.institution = wire::Institution::DIALOGUE_PARTNER;
+    const auto plain = protocol::makeAdmissionProposal(partner, p.w.admin, T0, T0 + 86'400'000);
+    LogVerifier v;
+    auto r = p.admit(withMeetings(plain, {crypto::Bytes(16, 3)}, &p.w.admin), v);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error(), Catch::Contains("only the admission of a resource-panel member names meetings"));
+  }
+}
+
+// Proposal.meetings is a pointer appended after the existing ones; an
+// admission proposal encoded before it existed has three pointers and no
+// fourth. Its bytes (stored in the log as they were signed, never
+// re-encoded) still verify, and the member reads as not limited.
+TEST_CASE("An admission proposal encoded before Proposal.meetings existed still verifies",
+          "[client][log][consensus][meetings]") {
+  PanelAdmission p;
+  const auto current = protocol::makeAdmissionProposal(p.draft(), p.w.admin, T0, T0 + 86'400'000);
+  auto parsed = protocol::decode<wire::Proposal>(current.body);
+  REQUIRE(parsed);
+  // The canonical form drops the trailing null pointer: exactly the struct
+  // the schema before the field wrote (three pointers: id, proposer, union).
+  auto canonical = capnp::AnyStruct::Reader(parsed->root()).canonicalize();
+  crypto::Bytes oldBody(8, 0);
+  const auto words = static_cast<std::uint32_t>(canonical.size());
+  for (int i = 0; i < 4; ++i) oldBody[4 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(words >> (8 * i));
+  const auto raw = canonical.asBytes();
+  oldBody.insert(oldBody.end(), raw.begin(), raw.end());
+  auto old = protocol::decode<wire::Proposal>(oldBody);
+  REQUIRE(old);
+  CHECK(capnp::AnyStruct::Reader(old->root()).getPointerSection().size() == 3);
+  CHECK(capnp::AnyStruct::Reader(parsed->root()).getPointerSection().size() == 4);
+  CHECK_FALSE(old->root().hasMeetings());
+  const protocol::SignedRecordBytes oldProposal{oldBody, crypto::sign(protocol::context::Proposal, oldBody, p.w.admin.identity.secretKey)};
+  LogVerifier v;
+  REQUIRE(p.admit(oldProposal, v));
+  const auto records = v.records();
+  const auto* acme = PanelAdmission::find(records, "acme-labs");
+  REQUIRE(acme != nullptr);
+  CHECK_FALSE(acme->meetingLimited());
 }
