@@ -1,6 +1,6 @@
 // Sealed files: a file of any size encrypted under a key derived from one
 // random backup key, for `focald backup --encrypt-to` (issue 22; the format
-// is normative, docs/operations.md "Sealed backups" and SECURITY.md §6.4).
+// is normative, docs/operations.md "Sealed backups" and SECURITY.md §7.2).
 //
 //   backup key   32 random bytes, one per backup; sealed to each operator's
 //                X25519 encryption key with crypto_box_seal (wrapKey).

@@ -646,7 +646,13 @@ RestoreReport restoreHub(const fs::path& backup, const fs::path& newDir, std::ch
       code = "check-failed";
       problems = hubDirectoryProblems(temp, now);
     }
-    if (problems.empty()) fs::rename(temp, newDir);
+    if (problems.empty()) {
+      // What the operator compares before serving it (SECURITY.md §7.2).
+      const auto config = loadConfig(temp / "focal.toml");
+      if (!config) throw std::runtime_error(config.error());
+      report.hubKeyFingerprint = crypto::fingerprint(config->hubId, loadHubKey(config->signingKey).publicKey);
+      fs::rename(temp, newDir);
+    }
   } catch (const std::exception& e) {
     problems.emplace_back(e.what());
   }

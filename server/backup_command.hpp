@@ -93,6 +93,7 @@ struct RestoreReport {
   std::vector<std::string> problems;
   std::string code;
   std::string hubId;
+  std::string hubKeyFingerprint;  // restored: crypto::fingerprint(hub id, hub key), as focald init printed it
   std::uint64_t logEntries = 0;
   std::optional<std::int64_t> createdAtMs;  // plain backups made before sealing existed: none
   bool sealed = false;

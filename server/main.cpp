@@ -38,6 +38,7 @@
 #endif
 
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <optional>
@@ -369,6 +370,7 @@ int restoreCommand(const fs::path& backup, const fs::path& newDir, const fs::pat
   if (json) {
     std::cout << nlohmann::json{{"hub_dir", fs::absolute(newDir).string()},
                                 {"hub_id", r.hubId},
+                                {"hub_key_fingerprint", r.hubKeyFingerprint},
                                 {"log_entries", r.logEntries},
                                 {"created_at", r.createdAtMs ? isoTime(*r.createdAtMs) : nlohmann::json()},
                                 {"sealed", r.sealed},
@@ -379,7 +381,9 @@ int restoreCommand(const fs::path& backup, const fs::path& newDir, const fs::pat
   }
   std::cout << "Restored hub " << r.hubId << " (" << r.logEntries << " directory-log entries";
   if (r.createdAtMs) std::cout << ", backed up at " << isoTime(*r.createdAtMs).get<std::string>();
-  std::cout << ") into " << newDir.string() << ".\n";
+  std::cout << ") into " << newDir.string() << ".\n"
+            << "  hub key fingerprint: " << r.hubKeyFingerprint
+            << " (compare it with the one focald init printed before you serve this hub)\n";
   if (r.sealed) std::cout << "The backup was sealed to:" << recipientsText(r.recipients) << "\n";
   std::cout << "Start it with: focald run " << newDir.string() << std::endl;
   return 0;

@@ -168,6 +168,10 @@ TEST_CASE("A sealed backup of a running hub holds nothing in the clear and resto
     const auto r =
         focaldJson({"restore", s.backup.string(), s.restored.string(), "--decrypt-with", s.alice.string()}, 0);
     CHECK(r.at("hub_id") == hubId);
+    const auto hubSecret = crypto::SigningSecretKey::fromBytes(crypto::asBytes(hubKey));
+    REQUIRE(hubSecret);
+    CHECK(r.at("hub_key_fingerprint") ==
+          crypto::fingerprint(hubId, crypto::SigningKeyPair::fromSecret(hubSecret->clone()).publicKey));
     CHECK(r.at("log_entries") == s.made.at("log_entries"));
     CHECK(r.at("created_at") == s.made.at("created_at"));
     CHECK(r.at("recipients") == s.made.at("recipients"));
