@@ -86,8 +86,14 @@ class NewFile {
   NewFile(const fs::path& p, mode_t mode)
       : path_(p), fd_(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) {
     if (fd_.get() < 0) fail("cannot create");
+    // The umask may have removed bits; set exactly `mode`.
+    if (::fchmod(fd_.get(), mode) != 0) {
+      const int err = errno;
+      ::unlink(p.c_str());
+      errno = err;
+      fail("cannot set the mode of");
+    }
     created_ = true;
-    if (::fchmod(fd_.get(), mode) != 0) fail("cannot set the mode of");
   }
   NewFile(const NewFile&) = delete;
   NewFile& operator=(const NewFile&) = delete;

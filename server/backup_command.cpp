@@ -191,7 +191,7 @@ class StagingArea {
   }
   fs::path dir_;
   fs::path copy_;
-  std::array<struct sigaction, Signals.size()> previous_{};
+  std::array<struct sigaction, 3> previous_{};
 };
 
 // Refuses a sealed backup whose staging copy would not fit beside the database.

@@ -692,7 +692,8 @@ int main(int argc, char** argv) {
   backupCmd->add_option("--encrypt-to", encryptTo,
                         "Seal the backup to this operator's public key file (FILE.pub from `focal keygen`); repeat "
                         "for each operator who may restore it. No plaintext of the database, keys or "
-                        "configuration is written to OUT");
+                        "configuration is written to OUT")
+      ->allow_extra_args(false);
   backupCmd->add_flag("--json", json, "Print the result as one JSON object (docs/json.md)");
   backupCmd->footer(
       "The database is copied with SQLite's online backup API (one consistent snapshot while the hub keeps\n"
