@@ -23,20 +23,6 @@ namespace {
 
 constexpr std::size_t ChunkCipherBytes = AttachmentChunkPlainBytes + StreamChunkOverhead;
 
-// BLAKE2b-256(key = backupKey, context || 0x00 || data), straight into guarded memory.
-ContentKey deriveKey(const ContentKey& backupKey, std::string_view context, ByteView data) {
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, backupKey.data(), ContentKey::size, ContentKey::size);
-  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(context.data()), context.size());
-  const std::uint8_t zero = 0;
-  crypto_generichash_update(&st, &zero, 1);
-  crypto_generichash_update(&st, data.data(), data.size());
-  ContentKey key;
-  crypto_generichash_final(&st, key.data(), ContentKey::size);
-  sodium_memzero(&st, sizeof st);
-  return key;
-}
-
 // Reads until `out` is full or the source ends; the count read.
 std::size_t readFull(const ByteSource& in, std::span<std::uint8_t> out) {
   std::size_t done = 0;
@@ -162,15 +148,17 @@ Bytes sealedFileLabel(std::string_view role, std::string_view name) {
 
 ContentKey backupFileKey(const ContentKey& backupKey, std::string_view role, std::string_view name) {
   const Bytes label = sealedFileLabel(role, name);
-  return deriveKey(backupKey, BackupFileContext, label);
+  return keyedSubkey(backupKey, BackupFileContext, label);
 }
 
-ContentKey backupManifestKey(const ContentKey& backupKey) { return deriveKey(backupKey, BackupManifestContext, {}); }
+ContentKey backupManifestKey(const ContentKey& backupKey) {
+  return keyedSubkey(backupKey, BackupManifestContext, {});
+}
 
 SealedFileSummary sealStream(const ContentKey& backupKey, std::string_view role, std::string_view name,
                              const ByteSource& in, const ByteSink& out) {
   const Bytes label = sealedFileLabel(role, name);
-  const ContentKey key = deriveKey(backupKey, BackupFileContext, label);
+  const ContentKey key = keyedSubkey(backupKey, BackupFileContext, label);
   StreamEncryptor enc(key);
   Hasher plainHash;
   Hasher sealedHash;
@@ -231,7 +219,7 @@ Expected<SealedFileSummary, SealedFileError> openStream(const ContentKey& backup
   if (label != expected) return unexpected(SealedFileError::OtherFile);
   std::array<std::uint8_t, StreamHeaderBytes> header{};
   if (take(header) != header.size()) return unexpected(SealedFileError::Truncated);
-  const ContentKey key = deriveKey(backupKey, BackupFileContext, label);
+  const ContentKey key = keyedSubkey(backupKey, BackupFileContext, label);
   auto dec = StreamDecryptor::start(key, header);
   if (!dec) return unexpected(SealedFileError::Tampered);
   Hasher plainHash;

@@ -522,7 +522,9 @@ nlohmann::json openSealedManifest(const nlohmann::json& outer, const crypto::Key
   }
   backupKey = std::move(*opened);
   const auto sealed = crypto::fromBase64(outer.at("manifest").get<std::string>());
-  if (!sealed || sealed->size() < crypto::AeadNonce::size) throw BackupError("damaged", "backup.json: the manifest is malformed");
+  if (!sealed || sealed->size() < crypto::AeadNonce::size) {
+    throw BackupError("damaged", "backup.json: the manifest is malformed");
+  }
   const auto nonce = crypto::AeadNonce::fromBytes({sealed->data(), crypto::AeadNonce::size});
   auto plain = crypto::aeadDecrypt(crypto::backupManifestKey(backupKey), *nonce,
                                    crypto::ByteView(*sealed).subspan(crypto::AeadNonce::size),
@@ -567,7 +569,8 @@ void placeSealed(const fs::path& backup, const nlohmann::json& inner, const cryp
     }
     fs::create_directories((temp / rel).parent_path());
     const auto mode = static_cast<mode_t>(e.at("mode").get<unsigned>() & 0644);
-    const auto opened = crypto::openFile(backupKey, role, name, sealed, temp / rel, mode == 0 ? static_cast<mode_t>(0600) : mode);
+    const auto opened =
+        crypto::openFile(backupKey, role, name, sealed, temp / rel, mode == 0 ? static_cast<mode_t>(0600) : mode);
     if (!opened) {
       problems.push_back(name + SealedSuffix + " " + crypto::describe(opened.error()));
     } else if (crypto::toHex(opened->sealedHash) != e.at("sealed_blake2b").get<std::string>() ||
@@ -587,7 +590,9 @@ RestoreReport restoreHub(const fs::path& backup, const fs::path& newDir, std::ch
                          const RestoreOptions& options) {
   RestoreReport report;
   std::error_code ec;
-  if (fs::exists(newDir, ec)) return refuse(report, "exists", {newDir.string() + " exists: restore into a new directory"});
+  if (fs::exists(newDir, ec)) {
+    return refuse(report, "exists", {newDir.string() + " exists: restore into a new directory"});
+  }
   nlohmann::json manifest;
   try {
     const auto bytes = crypto::readFileLimited(backup / Manifest, MaxSmallFileBytes);

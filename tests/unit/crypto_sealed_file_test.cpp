@@ -40,7 +40,8 @@ ByteSource sourceOf(const Bytes& data) {
 Bytes seal(const ContentKey& key, std::string_view role, std::string_view name, const Bytes& plain,
            SealedFileSummary* summary = nullptr) {
   Bytes out;
-  const auto s = sealStream(key, role, name, sourceOf(plain), [&](ByteView b) { out.insert(out.end(), b.begin(), b.end()); });
+  const auto s =
+      sealStream(key, role, name, sourceOf(plain), [&](ByteView b) { out.insert(out.end(), b.begin(), b.end()); });
   if (summary != nullptr) *summary = s;
   return out;
 }
@@ -119,7 +120,7 @@ TEST_CASE("A sealed file altered anywhere, cut short, or with bytes appended doe
   const Bytes sealed = seal(key, "database", "focal.db", plain);
   const auto flipped = [&](std::size_t at) {
     Bytes b = sealed;
-    b[at] ^= 0x01;
+    b[at] = static_cast<std::uint8_t>(b[at] ^ 0x01);
     return b;
   };
   CHECK(openError(key, "database", "focal.db", flipped(0)) == SealedFileError::NotSealed);
@@ -149,7 +150,7 @@ TEST_CASE("A sealed file altered anywhere, cut short, or with bytes appended doe
   Bytes appended = sealed;
   appended.push_back(0);
   CHECK(openError(key, "database", "focal.db", appended) == SealedFileError::TrailingData);
-  const auto sqlite = asBytes("SQLite format 3\0 and more of a database page");
+  const auto sqlite = asBytes("SQLite format 3, the first bytes of a database");
   CHECK(openError(key, "database", "focal.db", Bytes(sqlite.begin(), sqlite.end())) == SealedFileError::NotSealed);
 }
 
