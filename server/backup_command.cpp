@@ -157,26 +157,36 @@ class StagingArea {
       if (paths[i].size() >= staging::MaxPathBytes) throw std::runtime_error("the hub directory's path is too long");
       std::memcpy(staging::paths[i], paths[i].c_str(), paths[i].size() + 1);
     }
-    makePrivateDir(dir_);
+    // Armed before the directory exists: a signal at any moment after this
+    // finds at most what the handler removes.
     staging::armed = 1;
     struct sigaction sa {};
     sa.sa_handler = staging::onStagingSignal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESETHAND;
     for (std::size_t i = 0; i < Signals.size(); ++i) ::sigaction(Signals[i], &sa, &previous_[i]);
+    try {
+      makePrivateDir(dir_);
+    } catch (...) {
+      disarm();
+      throw;
+    }
   }
   StagingArea(const StagingArea&) = delete;
   StagingArea& operator=(const StagingArea&) = delete;
   ~StagingArea() {
     std::error_code ec;
     fs::remove_all(dir_, ec);
-    staging::armed = 0;
-    for (std::size_t i = 0; i < Signals.size(); ++i) ::sigaction(Signals[i], &previous_[i], nullptr);
+    disarm();
   }
   const fs::path& copy() const { return copy_; }
 
  private:
   static constexpr std::array<int, 3> Signals{SIGINT, SIGTERM, SIGHUP};
+  void disarm() {
+    staging::armed = 0;
+    for (std::size_t i = 0; i < Signals.size(); ++i) ::sigaction(Signals[i], &previous_[i], nullptr);
+  }
   // A staging directory whose focald no longer runs (killed, crashed).
   static void removeStale(const fs::path& beside) {
     std::error_code ec;

@@ -211,7 +211,7 @@ TEST_CASE("A sealed backup is refused with a typed error and exit 2 and nothing 
   SECTION("no --decrypt-with") {
     const auto e = s.restoreError({});
     CHECK(e.at("code") == "sealed");
-    CHECK(contains(e.at("message"), "ops-alice, ops-bob"));
+    CHECK(contains(e.at("message").get<std::string>(), "ops-alice, ops-bob"));
     const auto text = runFocald({"restore", s.backup.string(), s.restored.string()});
     CHECK(text.exitCode == 2);
     CHECK(contains(text.out, "problem: this backup is sealed"));
@@ -221,7 +221,7 @@ TEST_CASE("A sealed backup is refused with a typed error and exit 2 and nothing 
     const auto eve = makeKeyFileWithPublic(s.home.path(), "ops-eve");
     const auto e = s.restoreError({"--decrypt-with", eve.string()});
     CHECK(e.at("code") == "wrong-key");
-    CHECK(contains(e.at("message"), "ops-eve"));
+    CHECK(contains(e.at("message").get<std::string>(), "ops-eve"));
   }
   SECTION("a wrong passphrase, from the environment or from --passphrase-file") {
     CHECK(s.restoreError({"--decrypt-with", s.alice.string()}, {{"FOCAL_PASSPHRASE", "not the passphrase at all"}})
@@ -260,7 +260,7 @@ TEST_CASE("A sealed backup altered in any file, cut short, with files swapped or
       const auto e = s.restoreWithAlice();
       INFO(name << ": " << e.dump());
       CHECK(e.at("code") == "damaged");
-      CHECK(contains(e.at("message"), std::string(name) + " does not decrypt"));
+      CHECK(contains(e.at("message").get<std::string>(), std::string(name) + " does not decrypt"));
       writeBytes(f, original);
     }
   }
@@ -271,11 +271,11 @@ TEST_CASE("A sealed backup altered in any file, cut short, with files swapped or
     writeBytes(f, original.substr(0, 8 + 1 + 2 + 17 + 24));
     auto e = s.restoreWithAlice();
     CHECK(e.at("code") == "damaged");
-    CHECK(contains(e.at("message"), "focal.db.sealed is truncated"));
+    CHECK(contains(e.at("message").get<std::string>(), "focal.db.sealed is truncated"));
     writeBytes(f, original.substr(0, original.size() - 1));
     e = s.restoreWithAlice();
     CHECK(e.at("code") == "damaged");
-    CHECK(contains(e.at("message"), "focal.db.sealed does not decrypt"));
+    CHECK(contains(e.at("message").get<std::string>(), "focal.db.sealed does not decrypt"));
   }
   SECTION("two files swapped") {
     fs::rename(s.backup / "hub.key.sealed", s.home.path() / "swap");
@@ -283,8 +283,8 @@ TEST_CASE("A sealed backup altered in any file, cut short, with files swapped or
     fs::rename(s.home.path() / "swap", s.backup / "tls" / "key.pem.sealed");
     const auto e = s.restoreWithAlice();
     CHECK(e.at("code") == "damaged");
-    CHECK(contains(e.at("message"), "hub.key.sealed is another file of the backup"));
-    CHECK(contains(e.at("message"), "tls/key.pem.sealed is another file of the backup"));
+    CHECK(contains(e.at("message").get<std::string>(), "hub.key.sealed is another file of the backup"));
+    CHECK(contains(e.at("message").get<std::string>(), "tls/key.pem.sealed is another file of the backup"));
   }
   SECTION("a file swapped for the same file of another sealed backup of the same hub") {
     const fs::path other = s.home.path() / "other";
@@ -293,13 +293,13 @@ TEST_CASE("A sealed backup altered in any file, cut short, with files swapped or
     fs::copy_file(other / "hub.key.sealed", s.backup / "hub.key.sealed", fs::copy_options::overwrite_existing);
     const auto e = s.restoreWithAlice();
     CHECK(e.at("code") == "damaged");
-    CHECK(contains(e.at("message"), "hub.key.sealed does not decrypt"));
+    CHECK(contains(e.at("message").get<std::string>(), "hub.key.sealed does not decrypt"));
   }
   SECTION("a file missing") {
     fs::remove(s.backup / "tls" / "cert.pem.sealed");
     const auto e = s.restoreWithAlice();
     CHECK(e.at("code") == "damaged");
-    CHECK(contains(e.at("message"), "tls/cert.pem.sealed: missing"));
+    CHECK(contains(e.at("message").get<std::string>(), "tls/cert.pem.sealed: missing"));
   }
   SECTION("the manifest edited") {
     const fs::path manifestFile = s.backup / "backup.json";
@@ -311,7 +311,7 @@ TEST_CASE("A sealed backup altered in any file, cut short, with files swapped or
     writeBytes(manifestFile, outer.dump());
     auto e = s.restoreWithAlice();
     CHECK(e.at("code") == "damaged");
-    CHECK(contains(e.at("message"), "the manifest does not decrypt"));
+    CHECK(contains(e.at("message").get<std::string>(), "the manifest does not decrypt"));
 
     // The backup key sealed to alice replaced by the one sealed to bob.
     outer = original;
@@ -319,7 +319,7 @@ TEST_CASE("A sealed backup altered in any file, cut short, with files swapped or
     writeBytes(manifestFile, outer.dump());
     e = s.restoreWithAlice();
     CHECK(e.at("code") == "damaged");
-    CHECK(contains(e.at("message"), "does not open"));
+    CHECK(contains(e.at("message").get<std::string>(), "does not open"));
 
     // backup.json that is not JSON at all.
     writeBytes(manifestFile, "{\"format\": 2, \"sealed\"");
@@ -337,7 +337,7 @@ TEST_CASE("focald backup --encrypt-to refuses a malformed or unreadable FILE.pub
   writeBytes(bad, "focal-public-key v1\nmember: ops\nidentity: not base64\n");
   auto j = focaldJson({"backup", hub.dir().string(), out.string(), "--encrypt-to", bad.string()}, 2);
   CHECK(j.at("error").at("code") == "bad-public-key");
-  CHECK(contains(j.at("error").at("message"), bad.string()));
+  CHECK(contains(j.at("error").at("message").get<std::string>(), bad.string()));
   CHECK_FALSE(fs::exists(out));
   // A key file is not a public key file either.
   const auto key = makeKeyFileWithPublic(home.path(), "ops-alice");
