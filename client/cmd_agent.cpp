@@ -4,22 +4,16 @@
 #include "client/agent_client.hpp"
 #include "client/cli_context.hpp"
 #include "client/key_agent.hpp"
+#include "crypto/passphrase_input.hpp"
 #include "protocol/command_line.hpp"
 
 #include <fmt/format.h>
-
-#include <unistd.h>
-
-#include <cerrno>
-#include <fstream>
 
 namespace focal::client::cli {
 
 namespace {
 
 constexpr std::int64_t MaxAgentLifetimeMs = 7LL * 24 * 3600 * 1000;
-// A passphrase read from a file or descriptor: one line, at most this long.
-constexpr std::size_t MaxPassphraseBytes = 4096;
 
 struct UnlockArgs {
   std::string lifetime = "8h";
@@ -37,30 +31,14 @@ std::chrono::milliseconds durationArg(const std::string& text, const char* optio
   return std::chrono::milliseconds(*ms);
 }
 
-// The first line of what `fd` gives (a pipe from a password manager),
-// without its newline.
-std::string readPassphraseFd(int fd) {
-  std::string text;
-  char c = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || c == '\n') break;
-    if (text.size() >= MaxPassphraseBytes) throw UsageError("usage", "the passphrase read is over 4096 bytes");
-    text.push_back(c);
+// The passphrase from --passphrase-file or --passphrase-fd (crypto/passphrase_input.hpp).
+std::string givenPassphrase(const UnlockArgs& a) {
+  try {
+    return a.passphraseFile.empty() ? crypto::readPassphraseFd(a.passphraseFd)
+                                    : crypto::readPassphraseFile(a.passphraseFile);
+  } catch (const std::length_error& e) {
+    throw UsageError("usage", e.what());
   }
-  if (!text.empty() && text.back() == '\r') text.pop_back();
-  return text;
-}
-
-std::string readPassphraseFile(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read passphrase file " + file);
-  std::string text;
-  std::getline(in, text);
-  if (text.size() > MaxPassphraseBytes) throw UsageError("usage", "the passphrase file's first line is over 4096 bytes");
-  if (!text.empty() && text.back() == '\r') text.pop_back();
-  return text;
 }
 
 nlohmann::json infoJson(const agent::AgentInfo& i, const std::filesystem::path& socket) {
@@ -90,8 +68,7 @@ int runUnlock(CliContext& ctx, const UnlockArgs& a) {
   if (!a.passphraseFile.empty() && a.passphraseFd >= 0) {
     throw UsageError("usage", "give --passphrase-file or --passphrase-fd, not both");
   }
-  if (!a.passphraseFile.empty()) ctx.setPassphrase(readPassphraseFile(a.passphraseFile));
-  if (a.passphraseFd >= 0) ctx.setPassphrase(readPassphraseFd(a.passphraseFd));
+  if (!a.passphraseFile.empty() || a.passphraseFd >= 0) ctx.setPassphrase(givenPassphrase(a));
   const auto socket = ctx.agentSocket();
   // Read (and the passphrase checked) before anything else: a wrong one
   // leaves a running agent as it was.

@@ -1,7 +1,5 @@
 #include "client/terminal.hpp"
 
-#include <fcntl.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,26 +19,6 @@ std::optional<bool> confirmOnTerminal(const std::string& question) {
   if (std::fgets(line, sizeof line, stdin) == nullptr) return false;
   const std::string answer(line);
   return answer == "y\n" || answer == "Y\n" || answer == "yes\n" || answer == "YES\n";
-}
-
-std::optional<std::string> promptHidden(const std::string& prompt) {
-  const int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  (void)!::write(fd, prompt.data(), prompt.size());
-  termios old{};
-  const bool haveTermios = ::tcgetattr(fd, &old) == 0;
-  if (haveTermios) {
-    termios quiet = old;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    quiet.c_lflag |= ECHONL;
-    ::tcsetattr(fd, TCSAFLUSH, &quiet);
-  }
-  std::string line;
-  char ch;
-  while (::read(fd, &ch, 1) == 1 && ch != '\n' && ch != '\r') line.push_back(ch);
-  if (haveTermios) ::tcsetattr(fd, TCSAFLUSH, &old);
-  ::close(fd);
-  return line;
 }
 
 ProgressBar::ProgressBar(std::string label, bool enabled) : label_(std::move(label)), enabled_(enabled) {}

@@ -2,6 +2,8 @@
 // bar on stderr (only when stderr is a terminal).
 #pragma once
 
+#include "crypto/passphrase_input.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -14,7 +16,7 @@ bool stderrIsTerminal();
 bool stdoutIsTerminal();
 
 // Prompts on /dev/tty with echo off. nullopt if there is no terminal.
-std::optional<std::string> promptHidden(const std::string& prompt);
+using crypto::promptHidden;
 
 // Asks `question` (" [y/N] " appended) when standard input and standard
 // error are both terminals, reading one line: true for y or yes. nullopt

@@ -151,7 +151,9 @@ Hash256 hash256(std::string_view context, ByteView data) {
   return hs.finish();
 }
 
-Hash256 keyedHash256(const ContentKey& key, std::string_view context, ByteView data) {
+namespace {
+// BLAKE2b-256(key = `key`, context || 0x00 || data) into out[32].
+void keyedHashInto(std::uint8_t* out, const ContentKey& key, std::string_view context, ByteView data) {
   if (!validContext(context)) throw std::invalid_argument("hash context contains NUL");
   crypto_generichash_state st;
   crypto_generichash_init(&st, key.data(), ContentKey::size, Hash256::size);
@@ -159,10 +161,22 @@ Hash256 keyedHash256(const ContentKey& key, std::string_view context, ByteView d
   const std::uint8_t zero = 0;
   crypto_generichash_update(&st, &zero, 1);
   crypto_generichash_update(&st, data.data(), data.size());
-  Hash256 h;
-  crypto_generichash_final(&st, h.data(), Hash256::size);
+  crypto_generichash_final(&st, out, Hash256::size);
   sodium_memzero(&st, sizeof st);
+}
+}  // namespace
+
+Hash256 keyedHash256(const ContentKey& key, std::string_view context, ByteView data) {
+  Hash256 h;
+  keyedHashInto(h.data(), key, context, data);
   return h;
+}
+
+ContentKey keyedSubkey(const ContentKey& key, std::string_view context, ByteView data) {
+  static_assert(ContentKey::size == Hash256::size);
+  ContentKey sub;
+  keyedHashInto(sub.data(), key, context, data);
+  return sub;
 }
 
 Hasher::Hasher() { crypto_generichash_init(&st_, nullptr, 0, Hash256::size); }

@@ -63,6 +63,10 @@ Hash256 hash256(std::string_view context, ByteView data);
 // BLAKE2b-256(key = `key`, input = context || 0x00 || data): a MAC under the
 // content key, used as the key commitment of seal v2 (PROTOCOL.md §8.1).
 Hash256 keyedHash256(const ContentKey& key, std::string_view context, ByteView data);
+// The same hash as a key, straight into guarded memory: a subkey of `key`
+// for the purpose `context` and the item `data` (the sealed backup's file
+// and manifest keys, crypto/sealed_file.hpp).
+ContentKey keyedSubkey(const ContentKey& key, std::string_view context, ByteView data);
 
 class Hasher {  // incremental BLAKE2b-256
  public:

@@ -4,6 +4,7 @@
 //   focald run DIR [options]       serve until SIGINT/SIGTERM
 //   focald check DIR               report what would stop `run`, one line each
 //   focald bundle DIR              the enrolment bundle (see bundle_command.hpp)
+#include "crypto/passphrase_input.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/build_info.hpp"
 #include "protocol/command_line.hpp"
@@ -37,6 +38,7 @@
 #endif
 
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <optional>
@@ -275,6 +277,118 @@ int purgeCommand(const fs::path& dir, bool dryRun, const std::string& asOf, bool
   return 0;
 }
 
+nlohmann::json recipientsJson(const std::vector<BackupRecipient>& recipients) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : recipients) j.push_back({{"member_id", r.memberId}, {"fingerprint", r.fingerprint}});
+  return j;
+}
+
+std::string recipientsText(const std::vector<BackupRecipient>& recipients) {
+  std::string text;
+  for (const auto& r : recipients) text += "\n  " + r.memberId + "  fingerprint " + r.fingerprint;
+  return text;
+}
+
+int backupCommand(const fs::path& dir, const fs::path& out, const std::vector<std::string>& encryptTo, bool json) {
+  // The operators' FILE.pub, read and checked as init reads --admin-pub.
+  std::vector<crypto::PublicKeys> recipients;
+  for (const auto& file : encryptTo) {
+    auto pub = crypto::readPublicKeyFile(file);
+    if (!pub) throw BackupError("bad-public-key", "--encrypt-to " + file + ": " + crypto::describe(pub.error()));
+    recipients.push_back(std::move(*pub));
+  }
+  const auto r = backupHub(dir, out, recipients);
+  if (json) {
+    std::cout << nlohmann::json{{"backup_dir", fs::absolute(out).string()},
+                                {"hub_id", r.hubId},
+                                {"log_entries", r.logEntries},
+                                {"bytes", r.bytes},
+                                {"created_at", isoTime(r.createdAtMs)},
+                                {"sealed", r.sealed},
+                                {"recipients", recipientsJson(r.recipients)}}
+                     .dump(2)
+              << std::endl;
+    return 0;
+  }
+  std::cout << (r.sealed ? "Sealed backup of " : "Backup of ") << dir.string() << " in " << out.string() << ": "
+            << r.logEntries << " directory-log entries, " << r.bytes << " bytes.\n";
+  if (r.sealed) {
+    std::cout << "Sealed to (check each fingerprint with its operator):" << recipientsText(r.recipients) << "\n"
+              << "It holds no plaintext; only these operators' key files open it. Restore with:\n"
+              << "  focald restore " << out.string() << " NEWDIR --decrypt-with FILE.key" << std::endl;
+  } else {
+    std::cout << "It holds the hub's private keys (mode 0700). Restore with: focald restore " << out.string()
+              << " NEWDIR" << std::endl;
+  }
+  return 0;
+}
+
+// The operator's key file for restore --decrypt-with: the passphrase from
+// --passphrase-file, else FOCAL_PASSPHRASE, else the terminal, as focal asks it.
+crypto::Keyring operatorKeys(const fs::path& keyFile, const fs::path& passphraseFile) {
+  std::string passphrase;
+  if (!passphraseFile.empty()) {
+    try {
+      passphrase = crypto::readPassphraseFile(passphraseFile);
+    } catch (const std::length_error& e) {
+      throw BackupError("usage", e.what());
+    } catch (const std::exception& e) {
+      throw BackupError("key-file", e.what());
+    }
+  } else if (const char* env = std::getenv("FOCAL_PASSPHRASE"); env != nullptr) {
+    passphrase = env;
+  } else if (auto typed = crypto::promptHidden("Passphrase of " + keyFile.string() + ": ")) {
+    passphrase = std::move(*typed);
+  } else {
+    throw BackupError("key-file", "no terminal to ask the passphrase of " + keyFile.string() +
+                                      ": give --passphrase-file FILE or set FOCAL_PASSPHRASE");
+  }
+  auto keys = crypto::readKeyFile(keyFile, passphrase);
+  sodium_memzero(passphrase.data(), passphrase.size());
+  if (!keys) {
+    throw BackupError("key-file", "--decrypt-with " + keyFile.string() + ": " + crypto::describe(keys.error()));
+  }
+  return crypto::Keyring(std::move(*keys));
+}
+
+int restoreCommand(const fs::path& backup, const fs::path& newDir, const fs::path& decryptWith,
+                   const fs::path& passphraseFile, bool json) {
+  RestoreOptions options;
+  if (!decryptWith.empty()) options.decryptionKeys = [&] { return operatorKeys(decryptWith, passphraseFile); };
+  const auto r = restoreHub(backup, newDir, std::chrono::system_clock::now(), options);
+  if (!r.problems.empty()) {
+    if (json) {
+      std::string message;
+      for (const auto& line : r.problems) message += (message.empty() ? "" : "; ") + line;
+      reportError(true, r.code, message + "; nothing restored");
+    } else {
+      for (const auto& line : r.problems) std::cout << "problem: " << line << "\n";
+      std::cout << "nothing restored" << std::endl;
+    }
+    return ExitProblems;
+  }
+  if (json) {
+    std::cout << nlohmann::json{{"hub_dir", fs::absolute(newDir).string()},
+                                {"hub_id", r.hubId},
+                                {"hub_key_fingerprint", r.hubKeyFingerprint},
+                                {"log_entries", r.logEntries},
+                                {"created_at", r.createdAtMs ? isoTime(*r.createdAtMs) : nlohmann::json()},
+                                {"sealed", r.sealed},
+                                {"recipients", recipientsJson(r.recipients)}}
+                     .dump(2)
+              << std::endl;
+    return 0;
+  }
+  std::cout << "Restored hub " << r.hubId << " (" << r.logEntries << " directory-log entries";
+  if (r.createdAtMs) std::cout << ", backed up at " << isoTime(*r.createdAtMs).get<std::string>();
+  std::cout << ") into " << newDir.string() << ".\n"
+            << "  hub key fingerprint: " << r.hubKeyFingerprint
+            << " (compare it with the one focald init printed before you serve this hub)\n";
+  if (r.sealed) std::cout << "The backup was sealed to:" << recipientsText(r.recipients) << "\n";
+  std::cout << "Start it with: focald run " << newDir.string() << std::endl;
+  return 0;
+}
+
 // focald's exit codes (also in `focald --help`).
 constexpr int ExitFailure = 1;  // a failure at run time: I/O, key, database, TLS
 constexpr int ExitUsage = 2;    // bad arguments, unknown command or option, invalid configuration
@@ -284,8 +398,10 @@ constexpr const char* Footer = R"(Exit codes:
   1  failure at run time: I/O, key file, database, TLS
   2  usage: bad arguments, unknown command or option, invalid focal.toml or --listen;
      or a hub directory problem that `focald check` reports (file modes, certificate
-     validity), or the directory is held by another running focald
-With init --json, an error is {"error": {"code": ..., "message": ...}} on stdout (docs/json.md).)";
+     validity), or the directory is held by another running focald; or a backup that
+     restore refuses (damaged, sealed to another key), a key file or FILE.pub that
+     does not open
+With --json, an error is {"error": {"code": ..., "message": ...}} on stdout (docs/json.md).)";
 
 // An error as focal reports it: JSON on stdout with --json, else a line on stderr.
 void reportError(bool json, std::string_view code, const std::string& message) {
@@ -567,25 +683,52 @@ int main(int argc, char** argv) {
       "over a channel that protects its integrity; they run: focal profile init --bundle FILE --key KEYFILE");
 
   fs::path backupDir, backupOut;
+  std::vector<std::string> encryptTo;
   auto* backupCmd = app.add_subcommand(
-      "backup", "Copy the hub in DIR (it may be running) into OUT, a new directory (0700), consistently");
+      "backup", "Copy the hub in DIR (it may be running) into OUT, a new directory (0700), consistently; "
+                "sealed to operators' keys with --encrypt-to");
   backupCmd->add_option("DIR", backupDir, "Hub directory")->required();
   backupCmd->add_option("OUT", backupOut, "New directory for the backup (must not exist)")->required();
+  backupCmd->add_option("--encrypt-to", encryptTo,
+                        "Seal the backup to this operator's public key file (FILE.pub from `focal keygen`); repeat "
+                        "for each operator who may restore it. No plaintext of the database, keys or "
+                        "configuration is written to OUT")
+      ->allow_extra_args(false);
+  backupCmd->add_flag("--json", json, "Print the result as one JSON object (docs/json.md)");
   backupCmd->footer(
       "The database is copied with SQLite's online backup API (one consistent snapshot while the hub keeps\n"
       "writing), with focal.toml, hub.key and the TLS certificate and key, and backup.json naming each file's\n"
-      "BLAKE2b-256. The backup holds the hub's private keys: keep it like the hub directory.\n"
-      "Restore with: focald restore OUT NEWDIR");
-  fs::path restoreFrom, restoreInto;
+      "BLAKE2b-256. Without --encrypt-to the backup holds the hub's private keys in the clear: keep it like\n"
+      "the hub directory. With --encrypt-to every file is sealed (XChaCha20-Poly1305 secretstream under a\n"
+      "random backup key, sealed to each operator's X25519 key) and backup.json's manifest is encrypted and\n"
+      "authenticated; the database's copy is staged in a 0700 directory beside the live one while it is\n"
+      "sealed and removed on every path. Operators make their key on their own machine.\n"
+      "Example:\n"
+      "  focal keygen --member ops-alice --out ops-alice.key        # on the operator's machine\n"
+      "  focald backup /var/lib/focal /srv/backup/focal-$(date +%F) --encrypt-to ops-alice.key.pub \\\n"
+      "      --encrypt-to ops-bob.key.pub\n"
+      "  focald restore /srv/backup/focal-2026-12-07 /var/lib/focal-restored --decrypt-with ops-alice.key");
+  fs::path restoreFrom, restoreInto, decryptWith, passphraseFile;
   auto* restoreCmd = app.add_subcommand(
       "restore", "Check a backup and place it as a new hub directory, only if focald run would accept it");
   restoreCmd->add_option("BACKUP", restoreFrom, "A directory made by focald backup")->required();
   restoreCmd->add_option("NEWDIR", restoreInto, "The hub directory to create (must not exist)")->required();
+  restoreCmd->add_option("--decrypt-with", decryptWith,
+                         "For a sealed backup: the key file (FILE.key) of an operator it is sealed to; its "
+                         "passphrase from --passphrase-file, else FOCAL_PASSPHRASE, else the terminal");
+  auto* passphraseOpt = restoreCmd->add_option("--passphrase-file", passphraseFile,
+                                               "Read the --decrypt-with key file's passphrase from the first line of "
+                                               "FILE");
+  restoreCmd->add_flag("--json", json, "Print the result as one JSON object (docs/json.md)");
   restoreCmd->footer(
-      "Every file is checked against backup.json, then the copy is checked as focald check does (database\n"
-      "integrity, the directory log's chain and signatures, the hub key against the log) in a temporary\n"
-      "directory beside NEWDIR, which is renamed to NEWDIR only when nothing is wrong. Exit 2 on a problem,\n"
-      "one line each; nothing is left behind.");
+      "Every file is checked against backup.json (a sealed backup: opened with --decrypt-with, every file\n"
+      "decrypted and authenticated, a file altered, cut short, swapped or missing refused), then the copy is\n"
+      "checked as focald check does (database integrity, the directory log's chain and signatures, the hub key\n"
+      "against the log) in a temporary directory (0700) beside NEWDIR, which is renamed to NEWDIR only when\n"
+      "nothing is wrong. Exit 2 on a problem, one line each; nothing is left behind.\n"
+      "Example:\n"
+      "  focald restore /srv/backup/focal-2026-12-07 /var/lib/focal-restored --decrypt-with ops-alice.key\n"
+      "  focald check /var/lib/focal-restored");
 
   fs::path purgeDir;
   bool purgeDryRun = false;
@@ -658,24 +801,13 @@ int main(int argc, char** argv) {
       }
       return purgeCommand(purgeDir, purgeDryRun, purgeAsOf, json);
     }
-    if (*backupCmd) {
-      const auto r = backupHub(backupDir, backupOut);
-      std::cout << "Backup of " << backupDir.string() << " in " << backupOut.string() << ": " << r.logEntries
-                << " directory-log entries, " << r.bytes << " bytes.\n"
-                << "It holds the hub's private keys (mode 0700). Restore with: focald restore "
-                << backupOut.string() << " NEWDIR" << std::endl;
-      return 0;
-    }
+    if (*backupCmd) return backupCommand(backupDir, backupOut, encryptTo, json);
     if (*restoreCmd) {
-      const auto problems = restoreHub(restoreFrom, restoreInto, std::chrono::system_clock::now());
-      for (const auto& line : problems) std::cout << "problem: " << line << "\n";
-      if (!problems.empty()) {
-        std::cout << "nothing restored" << std::endl;
-        return ExitProblems;
+      if (*passphraseOpt && decryptWith.empty()) {
+        reportError(json, "usage", "--passphrase-file goes with --decrypt-with");
+        return ExitUsage;
       }
-      std::cout << "Restored into " << restoreInto.string() << "; start it with: focald run " << restoreInto.string()
-                << std::endl;
-      return 0;
+      return restoreCommand(restoreFrom, restoreInto, decryptWith, passphraseFile, json);
     }
     if (*bundleCmd) {
       std::string warning;
@@ -717,8 +849,11 @@ int main(int argc, char** argv) {
     }
     return runCommand(RunOptions{runDir, listen, testClock,
                                  logLevelOpt->count() > 0 ? std::optional<std::string>(logLevel) : std::nullopt});
+  } catch (const BackupError& e) {
+    reportError(json, e.code(), e.what());
+    return ExitProblems;
   } catch (const std::exception& e) {
-    reportError(json && (*initCmd || *purgeCmd), "failure", e.what());
+    reportError(json && (*initCmd || *purgeCmd || *backupCmd || *restoreCmd), "failure", e.what());
     return ExitFailure;
   }
 }

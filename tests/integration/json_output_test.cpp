@@ -291,6 +291,28 @@ TEST_CASE("Every focal and focald command's --json output is the documented dial
   checkDocument("focald purge", parseOut(runProcess({FOCALD_PATH, "purge", (spare.path() / "hub").string(), "--dry-run",
                                                     "--as-of", "2099-12-31", "--json"}),
                                          0, "focald purge --dry-run"));
+  // focald backup and restore, plain and sealed (to the key init's admin made), and a refused restore.
+  const auto hubDir = (spare.path() / "hub").string();
+  const auto operatorKey = pub.substr(0, pub.size() - 4);
+  const std::map<std::string, std::string> passphrase{{"FOCAL_PASSPHRASE", TestPassphrase}};
+  const auto plainBackup = (spare.path() / "plain").string();
+  const auto sealedBackup = (spare.path() / "sealed").string();
+  checkDocument("focald backup", parseOut(runProcess({FOCALD_PATH, "backup", hubDir, plainBackup, "--json"}), 0,
+                                          "focald backup"));
+  checkDocument("focald backup", parseOut(runProcess({FOCALD_PATH, "backup", hubDir, sealedBackup, "--encrypt-to", pub,
+                                                      "--json"}),
+                                          0, "focald backup --encrypt-to"));
+  checkDocument("focald restore",
+                parseOut(runProcess({FOCALD_PATH, "restore", plainBackup, (spare.path() / "r1").string(), "--json"}), 0,
+                         "focald restore"));
+  checkDocument("focald restore",
+                parseOut(runProcess({FOCALD_PATH, "restore", sealedBackup, (spare.path() / "r2").string(),
+                                     "--decrypt-with", operatorKey, "--json"},
+                                    passphrase),
+                         0, "focald restore --decrypt-with"));
+  checkDocument("Errors", parseOut(runProcess({FOCALD_PATH, "restore", sealedBackup, (spare.path() / "r3").string(),
+                                               "--json"}),
+                                   2, "focald restore of a sealed backup without --decrypt-with"));
 
   Hub hub;
   TempDir home;
