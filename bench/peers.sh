@@ -33,6 +33,7 @@ fi
 cmake --build "$build" -j "$(nproc)" --target focal-bench focal-crypto-bench focald jetstream-bench mosquitto-bench >/dev/null
 
 work=$(mktemp -d)
+chmod 0755 "$work"  # mosquitto drops to its own user and reads the certificates as it
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -49,15 +50,16 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0
 printf 'subjectAltName=IP:127.0.0.1\n' >"$work/san.ext"
 openssl x509 -req -in "$work/server.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
   -extfile "$work/san.ext" -out "$work/server.crt" 2>/dev/null
-chmod 0644 "$work"/*.key  # mosquitto drops to its own user
+chmod 0644 "$work"/*.key  # throwaway keys of this run, as above
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
+wait_port() {  # PORT LOG: the server's log is shown when it never listens
+  for _ in $(seq 300); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "peers.sh: nothing listens on port $1" >&2
+  echo "peers.sh: nothing listens on port $1; $2 says:" >&2
+  cat "$2" >&2
   return 1
 }
 
@@ -85,13 +87,15 @@ CONF
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 $mosquitto_bin -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
 pids+=($!)
-wait_port "$nats_port"
-wait_port "$mqtt_port"
+wait_port "$nats_port" "$work/nats.log"
+wait_port "$mqtt_port" "$work/mosquitto.log"
 
 results="$work/results"
 : >"$results"
 record() { echo "$1 $2" | tee -a "$results"; }
-json_rate() { python3 -c 'import json,sys; print(round(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]]))' "$1"; }
+# KEY of a JSON document on stdin: focal-bench's file (one document over
+# many lines) or the peers' one-line output.
+json_rate() { python3 -c 'import json,sys; print(round(json.loads(sys.stdin.read())[sys.argv[1]]))' "$1"; }
 
 for r in $(seq "$rounds"); do
   # The "raw ops/s" column: libsodium's crypto_sign_verify_detached itself.
