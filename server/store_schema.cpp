@@ -322,6 +322,10 @@ void rebuildQueue(sqlite::Database& db, int version, const std::string& columns)
 }
 
 constexpr const char* QueueV1Columns = "seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms";
+// Version 2's: one constant, not `std::string(QueueV1Columns) + ...`, on
+// which g++ 12 warns falsely (GCC bug 105651) when it inlines the sum's move.
+constexpr const char* QueueV2Columns =
+    "seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms, forward_id, retraction";
 
 // Version 1 -> 2: the working group's records, and the queue's forward and
 // retraction columns (a new UNIQUE key, so the table is rebuilt).
@@ -335,7 +339,7 @@ void addConsensus(sqlite::Database& db) { db.exec(ConsensusSql); }
 
 // Version 3 -> 4: the queue without AUTOINCREMENT, indexed by pending entries only.
 void leanQueue(sqlite::Database& db) {
-  rebuildQueue(db, 4, std::string(QueueV1Columns) + ", forward_id, retraction");
+  rebuildQueue(db, 4, QueueV2Columns);
 }
 
 // Version 4 -> 5: witnesses' cosignatures.
