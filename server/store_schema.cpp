@@ -323,7 +323,8 @@ void rebuildQueue(sqlite::Database& db, int version, const std::string& columns)
 
 constexpr const char* QueueV1Columns = "seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms";
 // Version 2's: one constant, not `std::string(QueueV1Columns) + ...`, on
-// which g++ 12 warns falsely (GCC bug 105651) when it inlines the sum's move.
+// which g++ 12 can warn falsely (GCC bug 105651: it did with a precompiled
+// header) when it inlines the sum's move.
 constexpr const char* QueueV2Columns =
     "seq, bulletin_id, member_id, enc_key, queued_at_ms, delivered_at_ms, acked_at_ms, forward_id, retraction";
 
