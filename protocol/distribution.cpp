@@ -1,6 +1,7 @@
 #include "protocol/distribution.hpp"
 
 #include "protocol/limits.hpp"
+#include "protocol/meeting.hpp"
 #include "protocol/names.hpp"
 
 #include <algorithm>
@@ -14,7 +15,9 @@ bool isPartnerOrPanel(wire::Institution i) {
   return i == wire::Institution::DIALOGUE_PARTNER || i == wire::Institution::RESOURCE_PANEL;
 }
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Not named `quoted`: for a std::string argument, argument-dependent lookup
+// would find std::quoted (from <iomanip>, once any header includes it).
+std::string singleQuoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 }  // namespace
 
@@ -125,7 +128,7 @@ namespace {
 std::string amberGroupRefusal(wire::Tlp tlp, wire::Institution institution, std::string_view memberId,
                               const std::string& through) {
   return std::string("TLP:") + tlpName(tlp) + " rule: " + institutionName(institution) + " member " +
-         quoted(memberId) + " may receive " + tlpName(tlp) + " only when named individually, but was reached through " +
+         singleQuoted(memberId) + " may receive " + tlpName(tlp) + " only when named individually, but was reached through " +
          through;
 }
 
@@ -145,7 +148,7 @@ std::optional<std::string> originatorRule(wire::Tlp tlp, std::span<const Address
     case wire::Tlp::RED:
       for (const auto& a : addresses) {
         if (!a.isGroup()) continue;
-        return "TLP:RED rule: only individually named members may receive RED; " + quoted(addressText(a)) +
+        return "TLP:RED rule: only individually named members may receive RED; " + singleQuoted(addressText(a)) +
                " is a group address";
       }
       return std::nullopt;
@@ -163,10 +166,8 @@ std::optional<std::string> checkMeetingLimit(const Resolution& resolution,
     const auto& meetings = reached.member.meetings;
     if (meetings.empty()) continue;
     if (meetingId && std::binary_search(meetings.begin(), meetings.end(), *meetingId)) continue;
-    std::string list;
-    for (const auto& m : meetings) list += (list.empty() ? "" : ", ") + crypto::toHex(m.view());
-    return "meeting limit rule: resource-panel member " + quoted(id) + " is admitted only to meeting" +
-           (meetings.size() == 1 ? " " : "s ") + list + "; it receives only papers bound to " +
+    return "meeting limit rule: resource-panel member " + singleQuoted(id) + " is admitted only to " +
+           meetingListText(meetings) + "; it receives only papers bound to " +
            (meetings.size() == 1 ? "it" : "one of them") +
            (meetingId ? ", not a bulletin of meeting " + crypto::toHex(meetingId->view())
                       : ", not a bulletin bound to no meeting");
@@ -180,7 +181,7 @@ std::optional<std::string> checkFirstSend(wire::Tlp tlp, std::span<const Address
     for (const auto& [id, reached] : resolution.reached) {
       if (!isPartnerOrPanel(reached.member.institution) || reached.named) continue;
       return amberGroupRefusal(tlp, reached.member.institution, id,
-                               "the group address " + quoted(addressText(addresses[reached.via.front()])));
+                               "the group address " + singleQuoted(addressText(addresses[reached.via.front()])));
     }
     return std::nullopt;
   });
@@ -196,7 +197,7 @@ std::optional<std::string> checkOriginatorForward(wire::Tlp tlp, std::span<const
   });
   // RED also needs the recipient named (a forward reaches one member).
   if (refused || tlp != wire::Tlp::RED || named) return refused;
-  return "TLP:RED rule: only individually named members may receive RED; " + quoted(recipient.id) + " is not named";
+  return "TLP:RED rule: only individually named members may receive RED; " + singleQuoted(recipient.id) + " is not named";
 }
 
 std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forwarder, const MemberView& recipient) {
@@ -208,9 +209,9 @@ std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forward
       if (!forwarder.state.empty() && recipient.state == forwarder.state) return std::nullopt;
       return "TLP:AMBER forwarding rule: a recipient may forward AMBER only to points of contact of its own member "
              "state" +
-             (forwarder.state.empty() ? std::string(" (the forwarder " + quoted(forwarder.id) + " has none)")
+             (forwarder.state.empty() ? std::string(" (the forwarder " + singleQuoted(forwarder.id) + " has none)")
                                       : std::string(" (" + std::string(forwarder.state) + ")")) +
-             "; " + quoted(recipient.id) + " is not one";
+             "; " + singleQuoted(recipient.id) + " is not one";
     case wire::Tlp::AMBER_STRICT:
       if (!forwarder.state.empty() && recipient.state == forwarder.state &&
           recipient.institution == forwarder.institution) {
@@ -218,11 +219,11 @@ std::optional<std::string> checkForward(wire::Tlp tlp, const MemberView& forward
       }
       return "TLP:AMBER+STRICT forwarding rule: a recipient may forward AMBER+STRICT only within its own institution (" +
              (forwarder.state.empty() ? std::string("none") : std::string(forwarder.state)) + " " +
-             institutionName(forwarder.institution) + "); " + quoted(recipient.id) + " is " +
+             institutionName(forwarder.institution) + "); " + singleQuoted(recipient.id) + " is " +
              (recipient.state.empty() ? std::string("without member state") : std::string(recipient.state)) + " " +
              institutionName(recipient.institution);
     case wire::Tlp::RED:
-      return "TLP:RED forwarding rule: RED may not be forwarded to anyone (refused for " + quoted(recipient.id) + ")";
+      return "TLP:RED forwarding rule: RED may not be forwarded to anyone (refused for " + singleQuoted(recipient.id) + ")";
     case wire::Tlp::UNSET:
       break;
   }

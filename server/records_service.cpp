@@ -55,8 +55,7 @@ Result<std::vector<std::string_view>> RecordsService::checkForwardFields(const C
   return ids;
 }
 
-Result<BulletinRow> RecordsService::forwardable(const Caller& caller, wire::ForwardRecord::Reader f, bool& originator,
-                                                wire::Tlp& tlp) {
+Result<RecordsService::ForwardSource> RecordsService::forwardable(const Caller& caller, wire::ForwardRecord::Reader f) {
   const auto bulletinId = *fixedField<crypto::BulletinId>(f.getBulletinId());
   // The bulletin, as its forwarder holds it. Someone who does not hold it
   // learns nothing about whether it exists.
@@ -67,7 +66,7 @@ Result<BulletinRow> RecordsService::forwardable(const Caller& caller, wire::Forw
   // The originator forwards its own bulletin too: it holds the content key
   // (its client kept it sealed to itself) and decides who receives its
   // information, within the first-send rule (PROTOCOL.md §12.1).
-  originator = row && row->senderId == caller.memberId;
+  const bool originator = row && row->senderId == caller.memberId;
   if (!row || (!held && !originator)) return fail(ErrorCode::NOT_FOUND, "no such bulletin addressed to you");
   if (!originator && *held) {
     return fail(ErrorCode::POLICY_DENIED,
@@ -87,7 +86,6 @@ Result<BulletinRow> RecordsService::forwardable(const Caller& caller, wire::Forw
   auto header = protocol::decode<wire::BulletinHeader>(row->header);
   if (!header) return fail(ErrorCode::INTERNAL, "internal error");
   const auto h = header->root();
-  tlp = h.getTlp();
   // H2: no further dissemination without the originator's permission (the
   // originator needs none).
   if (!originator && h.getHandling() == wire::Handling::H2 && !store_.hasPermission(caller.memberId, bulletinId)) {
@@ -95,14 +93,14 @@ Result<BulletinRow> RecordsService::forwardable(const Caller& caller, wire::Forw
                 "handling code H2 rule: no further dissemination without the originator's permission; " +
                     row->senderId + " has not permitted " + caller.memberId + " to forward it");
   }
-  return std::move(*row);
+  return ForwardSource{std::move(*row), originator, h.getTlp(), crypto::BulletinId::fromBytes(view(h.getMeetingId()))};
 }
 
 // Each recipient known, active and named with its current key; the
 // addresses resolve to exactly them; the TLP rules allow each.
 Result<Ok> RecordsService::checkReach(const Caller& caller, wire::ForwardRecord::Reader f,
-                                      const std::vector<std::string_view>& ids, wire::Tlp tlp, bool originator,
-                                      const std::optional<crypto::BulletinId>& meetingId, NewForward& out) const {
+                                      const std::vector<std::string_view>& ids, const ForwardSource& source,
+                                      NewForward& out) const {
   const Directory& dir = directory_;
   for (auto r : f.getRecipients()) {
     // Key lengths: checked by checkForwardFields.
@@ -116,16 +114,18 @@ Result<Ok> RecordsService::checkReach(const Caller& caller, wire::ForwardRecord:
   if (!resolution) return fail(resolution.error());
   // A meeting-limited panel member receives a forward only of a paper of
   // one of its meetings (PROTOCOL.md §12.5).
-  if (auto refusal = protocol::checkMeetingLimit(*resolution, meetingId)) return fail(ErrorCode::POLICY_DENIED, *refusal);
-  if (originator) {
-    if (auto refusal = protocol::checkFirstSend(tlp, parsedAddresses, *resolution)) {
+  if (auto refusal = protocol::checkMeetingLimit(*resolution, source.meetingId)) {
+    return fail(ErrorCode::POLICY_DENIED, *refusal);
+  }
+  if (source.originator) {
+    if (auto refusal = protocol::checkFirstSend(source.tlp, parsedAddresses, *resolution)) {
       return fail(ErrorCode::POLICY_DENIED, *refusal);
     }
     return Ok{};
   }
   const MemberRecord* forwarder = dir.find(caller.memberId);  // active: checked by forwardable()
   for (const auto& [rid, reached] : resolution->reached) {
-    if (auto refusal = protocol::checkForward(tlp, viewOf(*forwarder), reached.member)) {
+    if (auto refusal = protocol::checkForward(source.tlp, viewOf(*forwarder), reached.member)) {
       return fail(ErrorCode::POLICY_DENIED, *refusal);
     }
   }
@@ -137,16 +137,11 @@ net::awaitable<Result<Recorded>> RecordsService::forward(Caller caller, SignedBo
   const std::int64_t now = clock_.nowMs();
   auto ids = checkForwardFields(caller, f, now);
   if (!ids) co_return fail(ids.error());
-  bool originator = false;
-  wire::Tlp tlp = wire::Tlp::UNSET;
-  auto row = forwardable(caller, f, originator, tlp);
-  if (!row) co_return fail(row.error());
+  auto source = forwardable(caller, f);
+  if (!source) co_return fail(source.error());
+  const BulletinRow& row = source->row;
   auto bulletin = std::make_shared<NewForward>();
-  std::optional<crypto::BulletinId> meetingId;
-  if (auto original = protocol::decode<wire::BulletinHeader>(row->header); original) {
-    meetingId = crypto::BulletinId::fromBytes(view(original->root().getMeetingId()));
-  }
-  if (auto ok = checkReach(caller, f, *ids, tlp, originator, meetingId, *bulletin); !ok) co_return fail(ok.error());
+  if (auto ok = checkReach(caller, f, *ids, *source, *bulletin); !ok) co_return fail(ok.error());
 
   const auto forwardId = *fixedField<crypto::BulletinId>(f.getForwardId());
   const auto bulletinId = *fixedField<crypto::BulletinId>(f.getBulletinId());
@@ -161,7 +156,7 @@ net::awaitable<Result<Recorded>> RecordsService::forward(Caller caller, SignedBo
   if (!outcome->already) {
     spdlog::info("bulletin {} forwarded by {} to {} new member(s)", crypto::toHex(bulletinId), caller.memberId,
                  outcome->queued.size());
-    deliveries_.pushDeliveries(outcome->queued, now, row->header, row->signature, row->ciphertext, &bulletin->record);
+    deliveries_.pushDeliveries(outcome->queued, now, row.header, row.signature, row.ciphertext, &bulletin->record);
   }
   co_return Recorded{forwardId, outcome->recordedAtMs};
 }

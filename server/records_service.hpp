@@ -50,12 +50,17 @@ class RecordsService {
  private:
   Result<std::vector<std::string_view>> checkForwardFields(const Caller& caller, wire::ForwardRecord::Reader f,
                                                            std::int64_t now) const;
-  // The bulletin a forward is about, as its forwarder holds it.
-  Result<BulletinRow> forwardable(const Caller& caller, wire::ForwardRecord::Reader f, bool& originator,
-                                  wire::Tlp& tlp);
+  // The bulletin a forward is about, as its forwarder holds it, and what
+  // its signed header says that the forwarding rules use.
+  struct ForwardSource {
+    BulletinRow row;
+    bool originator = false;  // the forwarder sent it (first-send rules apply)
+    wire::Tlp tlp = wire::Tlp::UNSET;
+    std::optional<crypto::BulletinId> meetingId;  // the meeting it is bound to (PROTOCOL.md §12.5)
+  };
+  Result<ForwardSource> forwardable(const Caller& caller, wire::ForwardRecord::Reader f);
   Result<Ok> checkReach(const Caller& caller, wire::ForwardRecord::Reader f, const std::vector<std::string_view>& ids,
-                        wire::Tlp tlp, bool originator, const std::optional<crypto::BulletinId>& meetingId,
-                        NewForward& out) const;
+                        const ForwardSource& source, NewForward& out) const;
   Result<Ok> checkCommentable(const Caller& caller, const crypto::BulletinId& recordId, std::int64_t now);
 
   Store& store_;

@@ -8,6 +8,7 @@
 #include "client/client_error.hpp"
 #include "crypto/primitives.hpp"
 #include "protocol/meeting.hpp"
+#include "protocol/records.hpp"
 #include "protocol/work_programme.hpp"
 #include "tests/support/deadline.hpp"
 
@@ -522,6 +523,29 @@ TEST_CASE_METHOD(MeetingWorld,
   });
   CHECK(elsewhere.code() == wire::ErrorCode::POLICY_DENIED);
   CHECK_THAT(elsewhere.hubMessage(), Catch::Contains("rp-limited"));
+
+  // Forwarded to it, a bulletin bound to no meeting: the client refuses
+  // (the sender's forward of its own bulletin to all), and so does the hub
+  // for a forward record made anyway (PROTOCOL.md §12.5, SECURITY.md §9).
+  const auto cliForward =
+      runCliJson(concat(my.args, {"forward", toAll.at("bulletin_id").get<std::string>(), "--to", "rp-limited"}), 1);
+  CHECK(cliForward.at("error").at("code") == "bad-address");
+  CHECK_THAT(cliForward.at("error").at("message").get<std::string>(),
+             Catch::Contains("meeting limit rule") && Catch::Contains("rp-limited"));
+  const auto generalKey = crypto::ContentKey::random();
+  const auto general = sealDraft(draftTo({&sg.member.keys}, "General", wire::Tlp::GREEN), my.member.keys, generalKey);
+  (void)c->send(general);
+  protocol::ForwardDraft onward;
+  onward.originalHeader = general.header;
+  onward.contentKey = &generalKey;
+  onward.addresses = {"rp-limited"};
+  onward.recipients = {protocol::RecipientKey{"rp-limited", limited.member.keys.encryption.publicKey}};
+  auto forwardRecord = protocol::makeForward(onward, my.member.keys, nowMs());
+  REQUIRE(forwardRecord);
+  auto forwarded = hubRefusal([&] { (void)c->forward(*forwardRecord); });
+  CHECK(forwarded.code() == wire::ErrorCode::POLICY_DENIED);
+  CHECK_THAT(forwarded.hubMessage(), Catch::Contains("meeting limit rule") && Catch::Contains("rp-limited") &&
+                                         Catch::Contains("bound to no meeting"));
 
   // Not invited to another meeting: the client refuses, the hub refuses a
   // record made anyway, naming the member and the meeting.
