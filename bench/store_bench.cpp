@@ -3,7 +3,7 @@
 // focal-bench measures the whole hub, but on a shared 2-vCPU machine the
 // same code varies by 20 % between minutes, which hides a 5 % change in the
 // writer. This runs the writer's work of a fan-out in process, through the
-// real CommitQueue (savepoint per request, one COMMIT and fsync per group,
+// real CommitQueue (grouped requests, one COMMIT and fsync per group,
 // the checkpointer) on a real hub database: store the bulletins and queue
 // them per recipient, mark them delivered, acknowledge them, in rounds of
 // one ack's worth of bulletins. It prints the CPU time of each phase per

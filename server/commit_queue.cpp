@@ -336,12 +336,27 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
   } catch (const sqlite::Error& e) {
     return failGroup(std::string("cannot begin a write transaction: ") + e.what(), e.code());
   }
-  for (std::size_t i = 0; i < group.size(); ++i) {
-    applyOne(*group[i], i);
-    if (!db_.inTransaction()) {
-      // SQLite rolled the whole transaction back by itself (some FULL, IOERR
-      // and NOMEM cases): nothing of this group was kept.
-      return failGroup("the database aborted a write transaction", groupStorageCode_);
+  // First without savepoints; again with one per request only when a
+  // request failed after changing rows (see the header).
+  for (bool savepoints = false;; savepoints = true) {
+    bool rerun = false;
+    for (std::size_t i = 0; i < group.size() && !rerun; ++i) {
+      rerun = !applyOne(*group[i], i, savepoints);
+      if (!db_.inTransaction()) {
+        // SQLite rolled the whole transaction back by itself (some FULL,
+        // IOERR and NOMEM cases): nothing of this group was kept.
+        return failGroup("the database aborted a write transaction", groupStorageCode_);
+      }
+    }
+    if (!rerun) break;
+    ++reruns_;
+    groupStorageFailed_ = false;
+    groupStorageCode_ = 0;
+    try {
+      db_.execPrepared("ROLLBACK");
+      db_.execPrepared("BEGIN IMMEDIATE");
+    } catch (const sqlite::Error& e) {
+      return failGroup(std::string("cannot run a write transaction again: ") + e.what(), e.code());
     }
   }
   const auto commitStart = std::chrono::steady_clock::now();
@@ -371,45 +386,62 @@ void CommitQueue::processBatch(std::vector<std::unique_ptr<Request>>& batch) {
   failingFlag_ = false;
 }
 
-void CommitQueue::applyOne(Request& request, std::size_t index) {
+bool CommitQueue::applyOne(Request& request, std::size_t index, bool savepoint) {
   // Savepoint names are static text; nesting is never used, so one name
   // serves every request.
-  bool ok = false;
-  std::optional<HubError> error;
-  try {
-    db_.execPrepared("SAVEPOINT request");
-  } catch (const sqlite::Error& e) {
-    request.fail(unavailable("the hub cannot write to its database"));
-    return;
-  }
-  try {
-    ok = request.apply(db_);
-  } catch (const sqlite::Error& e) {
-    if (e.isUnavailable()) {
-      // A statement refused for storage (SQLITE_FULL on an insert that
-      // needed a new page) without SQLite ending the transaction: the same
-      // condition as a failed COMMIT, logged once with it.
-      if (!failing_) spdlog::error("store: a write failed, writes refused until they succeed again: {}", e.what());
-      failing_ = true;
-      failingFlag_ = true;
-      groupStorageFailed_ = true;
-      groupStorageCode_ = e.code();
-      error = unavailable("the hub cannot write to its database");
-    } else {
-      spdlog::error("store: request {} of a group failed: {}", index, e.what());
-      error = HubError{wire::ErrorCode::INTERNAL, "internal error", 0};
+  if (savepoint) {
+    try {
+      db_.execPrepared("SAVEPOINT request");
+    } catch (const sqlite::Error&) {
+      request.fail(unavailable("the hub cannot write to its database"));
+      return true;
     }
-  } catch (const std::exception& e) {
-    spdlog::error("store: request {} of a group failed: {}", index, e.what());
-    error = HubError{wire::ErrorCode::INTERNAL, "internal error", 0};
   }
-  if (error) {
-    request.fail(*error);
-    ok = false;
-  }
-  if (!db_.inTransaction()) return;  // the caller fails the whole group
+  // What went wrong, if anything: logged and answered only once it is
+  // known that the request's failure stands (not undone by a second run).
+  enum class Failure { None, Refused, Storage, Internal } failure = Failure::None;
+  std::string what;
+  int code = 0;
+  const auto changesBefore = sqlite3_total_changes64(db_.handle());
   try {
-    if (!ok) db_.execPrepared("ROLLBACK TO request");
+    if (!request.apply(db_)) failure = Failure::Refused;
+  } catch (const sqlite::Error& e) {
+    // A statement refused for storage (SQLITE_FULL on an insert that
+    // needed a new page) without SQLite ending the transaction is the same
+    // condition as a failed COMMIT, logged once with it.
+    failure = e.isUnavailable() ? Failure::Storage : Failure::Internal;
+    what = e.what();
+    code = e.code();
+  } catch (const std::exception& e) {
+    failure = Failure::Internal;
+    what = e.what();
+  }
+  if (failure == Failure::None) {
+    if (savepoint && db_.inTransaction()) release(false);
+    return true;
+  }
+  // Without a savepoint, a failed request's changes cannot be undone alone:
+  // the group runs again with savepoints. SQLite has already backed out the
+  // statement that failed, so unchanged means nothing of it is left.
+  if (!savepoint && db_.inTransaction() && sqlite3_total_changes64(db_.handle()) != changesBefore) return false;
+  if (failure == Failure::Storage) {
+    if (!failing_) spdlog::error("store: a write failed, writes refused until they succeed again: {}", what);
+    failing_ = true;
+    failingFlag_ = true;
+    groupStorageFailed_ = true;
+    groupStorageCode_ = code;
+    request.fail(unavailable("the hub cannot write to its database"));
+  } else if (failure == Failure::Internal) {
+    spdlog::error("store: request {} of a group failed: {}", index, what);
+    request.fail(HubError{wire::ErrorCode::INTERNAL, "internal error", 0});
+  }
+  if (savepoint && db_.inTransaction()) release(true);  // otherwise the caller fails the whole group
+  return true;
+}
+
+void CommitQueue::release(bool rollback) {
+  try {
+    if (rollback) db_.execPrepared("ROLLBACK TO request");
     db_.execPrepared("RELEASE request");
   } catch (const sqlite::Error& e) {
     // A savepoint that cannot be rolled back leaves the group in an unknown

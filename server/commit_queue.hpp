@@ -6,9 +6,21 @@
 // connection) are queued, capped at Options::maxQueued; a request that
 // finds the queue full, or the queue stopped, completes with `unavailable`
 // at once. The thread takes everything queued (up to Options::maxBatch),
-// runs BEGIN IMMEDIATE, each request inside its own SAVEPOINT (a request
-// that refuses or throws rolls back only itself), then one COMMIT: one fsync
+// runs BEGIN IMMEDIATE, each request in turn, then one COMMIT: one fsync
 // for the whole group (DESIGN.md §6).
+//
+// A request that refuses or throws leaves nothing behind and never touches
+// the others. Most refuse before they write (a duplicate, an unknown id):
+// SQLite backs out the statement that failed by itself, so a request that
+// changed no row (sqlite3_total_changes64) has nothing to undo. A request
+// that fails after changing rows makes the writer roll the group back and
+// run it again from BEGIN with each request inside its own SAVEPOINT, so
+// that its ROLLBACK TO undoes that request alone (rerunGroups()). A
+// savepoint per request in every group cost 15-20 % of the writer's CPU
+// per bulletin (bench/RESULTS.md). Hence the request contract: a request
+// may run twice, so it must be a function of the database alone (a store
+// command is), and it may change the database only by INSERT, UPDATE and
+// DELETE (what sqlite3_total_changes64 counts; no DDL).
 //
 // Contract: a request's completion is delivered only after COMMIT returned
 // SQLITE_OK, so a success result means "durably committed". If COMMIT fails
@@ -113,8 +125,8 @@ class CommitQueue {
   // it), and joins the thread. Idempotent.
   void stop();
 
-  // Runs `command` (store_commands.hpp) on the writer thread inside a
-  // savepoint and completes `token` with void(Result<C::Reply>) after
+  // Runs `command` (store_commands.hpp) on the writer thread in a group
+  // and completes `token` with void(Result<C::Reply>) after
   // COMMIT, in the command's write class. The request layer writes only so.
   //
   // g++ 12 BUG: a lambda or temporary written inside a co_await expression
@@ -139,7 +151,8 @@ class CommitQueue {
   // a sqlite::Error thrown by `fn` becomes `unavailable` (storage condition)
   // or `internal` (anything else), and rolls back only this request (a
   // command's too). `fn` runs on the writer thread: it must own (or share
-  // immutably) all it uses, never refer to io-thread state.
+  // immutably) all it uses, never refer to io-thread state; it may run
+  // twice (the request contract above).
   template <class R, class Fn, class Token>
   auto submit(Fn fn, Token&& token, WriteClass writeClass = WriteClass::Normal);
   template <class R, class Fn, class Token>
@@ -151,6 +164,8 @@ class CommitQueue {
   std::uint64_t commits() const { return commits_.load(); }
   std::uint64_t failedCommits() const { return failedCommits_.load(); }
   std::uint64_t checkpoints() const { return checkpoints_.load(); }
+  // Groups run a second time with savepoints (see above).
+  std::uint64_t rerunGroups() const { return reruns_.load(); }
   // A checkpoint was asked for and has not finished (tests wait for it).
   bool checkpointInProgress() const { return checkpointRunning_.load(); }
   // Times the reserve was given up, and whether the writer is in low-space mode.
@@ -172,7 +187,8 @@ class CommitQueue {
  private:
   struct Request {
     virtual ~Request() = default;
-    // Runs the request; false when it refused (its savepoint is rolled back).
+    // Runs the request (again, if the group runs twice: its result is
+    // replaced); false when it refused.
     virtual bool apply(sqlite::Database& db) = 0;
     // Replaces the result with a failure.
     virtual void fail(HubError error) = 0;
@@ -198,7 +214,13 @@ class CommitQueue {
   void enqueue(std::unique_ptr<Request> request);
   void run();
   void processBatch(std::vector<std::unique_ptr<Request>>& batch);
-  void applyOne(Request& request, std::size_t index);
+  // Runs one request, inside a savepoint of its own when `savepoint`. False
+  // (only without a savepoint) when it failed after changing rows: the
+  // group must run again with savepoints; nothing of the request's failure
+  // has been answered or logged yet.
+  bool applyOne(Request& request, std::size_t index, bool savepoint);
+  // Releases the request's savepoint, rolled back first when `rollback`.
+  void release(bool rollback);
   // Space reserve (writer thread only).
   std::uint64_t freeBytes() const;  // on the reserve's filesystem; max() when unknown
   bool makeReserve();                // true when the reserve file has its full size
@@ -244,6 +266,7 @@ class CommitQueue {
   std::atomic<std::uint64_t> reserveReleases_{0};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> failedCommits_{0};
+  std::atomic<std::uint64_t> reruns_{0};
 };
 
 template <class R, class Fn, class Handler>

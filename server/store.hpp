@@ -6,10 +6,13 @@
 //
 // Two halves with different rules:
 //  - write operations are static functions that run on the commit thread's
-//    connection, inside the SAVEPOINT that CommitQueue opened for one
-//    request. They never BEGIN/COMMIT themselves; a refusal returns a
-//    HubError and CommitQueue rolls that request back; a SQLite failure
-//    throws sqlite::Error. store::execute maps each write command to them.
+//    connection, in a group transaction of CommitQueue. They never
+//    BEGIN/COMMIT themselves; a refusal returns a HubError and CommitQueue
+//    undoes whatever that request changed (commit_queue.hpp); a SQLite
+//    failure throws sqlite::Error. They may run twice and read nothing
+//    but the database and their arguments; refusing before the first
+//    write is the cheap way (no savepoint needed). store::execute maps
+//    each write command to them.
 //  - read operations are members and use the Store's own read-only
 //    connection (io thread). In WAL mode they see only committed data.
 //
@@ -64,7 +67,7 @@ class Store {
   static void checkSchemaFile(const std::filesystem::path& dbPath);
   static Store openReader(const std::filesystem::path& dbPath);
 
-  // ---- writes (commit thread, inside a savepoint) ------------------------------
+  // ---- writes (commit thread, in a group transaction) -------------------------
 
   // Stores the bulletin once and queues one delivery per recipient.
   // Same id with the same header, signature and ciphertext: alreadyAccepted.
@@ -277,8 +280,8 @@ class Store {
 
 namespace store {
 
-// Runs one write command on the writer's connection, inside the savepoint
-// the commit queue opened for it (store_commands.cpp). CommitQueue::submit
+// Runs one write command on the writer's connection, in the commit queue's
+// group transaction (store_commands.cpp). CommitQueue::submit
 // calls these; nothing above the store does.
 Result<SendOutcome> execute(sqlite::Database& db, const StoreBulletin& c);
 Result<std::uint32_t> execute(sqlite::Database& db, const Acknowledge& c);

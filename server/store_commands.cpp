@@ -1,6 +1,6 @@
 // The SQLite engine's side of the write commands: each command of
 // store_commands.hpp mapped to the Store write operations that carry it
-// out, on the writer's connection inside the commit queue's savepoint.
+// out, on the writer's connection in the commit queue's group transaction.
 // A second engine provides the same set of execute() overloads.
 #include "server/store.hpp"
 

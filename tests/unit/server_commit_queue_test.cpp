@@ -99,6 +99,129 @@ TEST_CASE("queued requests commit as one group, a refusing request rolls back on
   CHECK(std::find(stored.begin(), stored.end(), 5000) == stored.end());
   CHECK(std::find(stored.begin(), stored.end(), 50) == stored.end());
   CHECK(queue.commits() == 1);  // one transaction, one fsync, for all of them
+  // Request 50 changed a row before refusing: only a savepoint undoes that
+  // alone, so the group ran a second time with one per request.
+  CHECK(queue.rerunGroups() == 1);
+}
+
+TEST_CASE("a request that refuses or throws before changing a row needs no second run", "[server][commit]") {
+  Rig rig(100);
+  CommitQueue queue(rig.path, queueOptions(1000, 512));
+  std::atomic<int> runs{0};
+  for (int i = 0; i < 100; ++i) {
+    auto handler = rig.handler(i);
+    if (i == 50) {
+      // Reads, then refuses without writing (as a duplicate bulletin does).
+      queue.submit<std::int64_t>(
+          [&runs](sqlite::Database& db) -> Result<std::int64_t> {
+            ++runs;
+            auto s = db.prepare("SELECT count(*) FROM t");
+            (void)s->step();
+            return fail(wire::ErrorCode::DUPLICATE, "refused before writing");
+          },
+          handler);
+    } else if (i == 60) {
+      // Its only statement fails (duplicate key of request 10): SQLite
+      // backs the statement out itself.
+      queue.submit<std::int64_t>(
+          [&runs](sqlite::Database& db) {
+            ++runs;
+            return insertRow(db, 10);
+          },
+          handler);
+    } else {
+      queue.submit<std::int64_t>(
+          [&runs, i](sqlite::Database& db) {
+            ++runs;
+            return insertRow(db, i);
+          },
+          handler);
+    }
+  }
+  queue.start();
+  rig.io.run();
+
+  for (int i = 0; i < 100; ++i) {
+    INFO("request " << i);
+    REQUIRE(rig.results[i].has_value());
+    if (i == 50) {
+      CHECK(rig.results[i]->error().code == wire::ErrorCode::DUPLICATE);
+    } else if (i == 60) {
+      CHECK(rig.results[i]->error().code == wire::ErrorCode::INTERNAL);
+    } else {
+      REQUIRE(rig.results[i]->ok());
+    }
+  }
+  auto stored = rows(rig.path);
+  CHECK(stored.size() == 98);
+  CHECK(std::count(stored.begin(), stored.end(), 10) == 1);
+  CHECK(queue.commits() == 1);
+  CHECK(queue.rerunGroups() == 0);
+  CHECK(runs.load() == 100);  // each request ran once
+}
+
+TEST_CASE("a request that throws after changing rows is undone alone: the group runs again with savepoints",
+          "[server][commit]") {
+  Rig rig(100);
+  CommitQueue queue(rig.path, queueOptions(1000, 512));
+  std::atomic<int> runs{0};
+  for (int i = 0; i < 100; ++i) {
+    auto handler = rig.handler(i);
+    if (i == 30) {
+      // Two rows, then a statement that fails (request 10's key): the two
+      // rows are this request's and must go with it.
+      queue.submit<std::int64_t>(
+          [&runs](sqlite::Database& db) -> Result<std::int64_t> {
+            ++runs;
+            (void)insertRow(db, 7000);
+            (void)insertRow(db, 7001);
+            return insertRow(db, 10);
+          },
+          handler);
+    } else if (i == 70) {
+      // Changes a row, then refuses: undone too (in the second run).
+      queue.submit<std::int64_t>(
+          [&runs](sqlite::Database& db) -> Result<std::int64_t> {
+            ++runs;
+            db.exec("UPDATE t SET x = x + 10000 WHERE x = 5");
+            return fail(wire::ErrorCode::POLICY_DENIED, "refused after an update");
+          },
+          handler);
+    } else {
+      queue.submit<std::int64_t>(
+          [&runs, i](sqlite::Database& db) {
+            ++runs;
+            return insertRow(db, i);
+          },
+          handler);
+    }
+  }
+  queue.start();
+  rig.io.run();
+
+  for (int i = 0; i < 100; ++i) {
+    INFO("request " << i);
+    REQUIRE(rig.results[i].has_value());
+    if (i == 30) {
+      CHECK(rig.results[i]->error().code == wire::ErrorCode::INTERNAL);
+    } else if (i == 70) {
+      CHECK(rig.results[i]->error().code == wire::ErrorCode::POLICY_DENIED);
+    } else {
+      REQUIRE(rig.results[i]->ok());
+      CHECK(rig.results[i]->value() == i);
+    }
+  }
+  auto stored = rows(rig.path);
+  CHECK(stored.size() == 98);
+  CHECK(std::count(stored.begin(), stored.end(), 7000) == 0);
+  CHECK(std::count(stored.begin(), stored.end(), 7001) == 0);
+  CHECK(std::count(stored.begin(), stored.end(), 5) == 1);
+  CHECK(std::count(stored.begin(), stored.end(), 10005) == 0);
+  CHECK(queue.commits() == 1);
+  CHECK(queue.rerunGroups() == 1);
+  // Requests 0 to 30 once without savepoints (the first run stops at 30),
+  // then all 100 with them.
+  CHECK(runs.load() == 31 + 100);
 }
 
 TEST_CASE("a completion runs only after its data is committed and visible to readers", "[server][commit]") {
