@@ -12,8 +12,13 @@
 # Needs (installed here when missing, as root): nats-server, mosquitto,
 # libnats-dev, libmosquitto-dev; BUILD_DIR configured after they are
 # installed builds jetstream-bench and mosquitto-bench. COUNT (default
-# 100000) sets the messages per run. Prints one line per run and a table of
-# medians with the ratios to the references.
+# 100000) sets the messages per run. Each round also runs target 3's
+# latency (10,000 bulletins paced at 1,000/s: end-to-end p50 and p99, and
+# the p50 of the disk's fsync that focal-bench probes first). BEFORE=FOCALD
+# adds the same focal runs against an older focald binary in each round,
+# right after the current one's, for a before/after in the same minutes.
+# Prints one line per run and a table of medians with the ratios to the
+# references.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -96,15 +101,34 @@ record() { echo "$1 $2" | tee -a "$results"; }
 # KEY of a JSON document on stdin: focal-bench's file (one document over
 # many lines) or the peers' one-line output.
 json_rate() { python3 -c 'import json,sys; print(round(json.loads(sys.stdin.read())[sys.argv[1]]))' "$1"; }
+# Latency of focal-bench's JSON file on stdin: "P50 P99 FSYNC_P50" in ms.
+json_latency() {
+  python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); f=d.get("disk_fsync_ms") or {}
+print("%.3f %.3f %.3f" % (d["latency_ms"]["p50"], d["latency_ms"]["p99"], f.get("p50", float("nan"))))'
+}
+# focal-bench's three runs against focald binary $1, recorded with suffix $2.
+focal_runs() {
+  local hub=(--focald "$1")
+  "$build/bench/focal-bench" "${hub[@]}" --count "$count" --recipients 1 --json-file "$work/f1.json" >/dev/null 2>&1 || true
+  record "focal-ingest$2" "$(json_rate accepted_per_s <"$work/f1.json" 2>/dev/null || echo nan)"
+  "$build/bench/focal-bench" "${hub[@]}" --count $((count / 5)) --recipients 10 --json-file "$work/f10.json" \
+    >/dev/null 2>&1 || true
+  record "focal-fanout$2" "$(json_rate deliveries_per_s <"$work/f10.json" 2>/dev/null || echo nan)"
+  "$build/bench/focal-bench" "${hub[@]}" --rate 1000 --count 10000 --clients 4 --json-file "$work/fl.json" \
+    >/dev/null 2>&1 || true
+  read -r p50 p99 fs <<<"$(json_latency <"$work/fl.json" 2>/dev/null || echo "nan nan nan")"
+  record "focal-p50$2" "$p50"
+  record "focal-p99$2" "$p99"
+  record "fsync-p50$2" "$fs"
+  rm -f "$work/f1.json" "$work/f10.json" "$work/fl.json"
+}
 
-for r in $(seq "$rounds"); do
+for _ in $(seq "$rounds"); do
   # The "raw ops/s" column: libsodium's crypto_sign_verify_detached itself.
   v=$("$build/bench/focal-crypto-bench" 2>/dev/null | awk '/^verify 1 KiB/ {print $5; exit}')
   record verify "${v:-nan}"
-  "$build/bench/focal-bench" --count "$count" --recipients 1 --json-file "$work/f1.json" >/dev/null 2>&1 || true
-  record focal-ingest "$(json_rate accepted_per_s <"$work/f1.json" 2>/dev/null || echo nan)"
-  "$build/bench/focal-bench" --count $((count / 5)) --recipients 10 --json-file "$work/f10.json" >/dev/null 2>&1 || true
-  record focal-fanout "$(json_rate deliveries_per_s <"$work/f10.json" 2>/dev/null || echo nan)"
+  focal_runs "$build/server/focald" ""
+  if [ -n "${BEFORE:-}" ]; then focal_runs "$BEFORE" -before; fi
   record jetstream-ingest "$("$build/bench/jetstream-bench" --url "tls://127.0.0.1:$nats_port" --ca "$work/ca.crt" \
     --mode ingest --count "$count" | json_rate rate)"
   record jetstream-fanout "$("$build/bench/jetstream-bench" --url "tls://127.0.0.1:$nats_port" --ca "$work/ca.crt" \
@@ -123,19 +147,30 @@ for line in open(sys.argv[1]):
     if v != "nan":
         runs.setdefault(k, []).append(float(v))
 med = {k: statistics.median(v) for k, v in runs.items()}
-def row(name, key, ref=None):
+def row(name, key, ref=None, unit="/s", fmt="{:,.0f}"):
     if key not in med:
+        if key.endswith("-before"): return
         print(f"| {name} | (no run) | |"); return
-    vals = ", ".join(f"{x:,.0f}" for x in runs[key])
-    ratio = f"{med[key] / med[ref]:.2f}x {ref}" if ref in med else ""
-    print(f"| {name} | {med[key]:,.0f}/s ({vals}) | {ratio} |")
+    vals = ", ".join(fmt.format(x) for x in runs[key])
+    if unit == " ms" and ref in med:
+        ratio = f"{med[key] - med[ref]:+.3f} ms against {ref}"
+    else:
+        ratio = f"{med[key] / med[ref]:.2f}x {ref}" if ref in med else ""
+    print(f"| {name} | {fmt.format(med[key])}{unit} ({vals}) | {ratio} |")
 print("| measure | median (each run) | ratio |")
 print("|---|---:|---|")
 row("Ed25519 verify 1 KiB, one core", "verify")
-row("Focal ingest, 1 KiB, 1 recipient", "focal-ingest", "verify")
+for suffix, label in (("", ""), ("-before", " (BEFORE)")):
+    row(f"Focal ingest, 1 KiB, 1 recipient{label}", "focal-ingest" + suffix, "verify")
 row("JetStream ingest", "jetstream-ingest")
 row("mosquitto QoS 1 ingest", "mosquitto-ingest")
-row("Focal fan-out to 10, deliveries", "focal-fanout", "jetstream-fanout")
+for suffix, label in (("", ""), ("-before", " (BEFORE)")):
+    row(f"Focal fan-out to 10, deliveries{label}", "focal-fanout" + suffix, "jetstream-fanout")
 row("JetStream fan-out to 10, deliveries", "jetstream-fanout")
 row("mosquitto fan-out to 10, deliveries", "mosquitto-fanout")
+ms = dict(unit=" ms", fmt="{:.3f}")
+for suffix, label in (("", ""), ("-before", " (BEFORE)")):
+    row(f"disk fsync p50, 20 appends before the latency run{label}", "fsync-p50" + suffix, **ms)
+    row(f"Focal end to end at 1,000/s, p50{label}", "focal-p50" + suffix, "fsync-p50" + suffix, **ms)
+    row(f"Focal end to end at 1,000/s, p99{label}", "focal-p99" + suffix, **ms)
 PY
