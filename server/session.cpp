@@ -440,6 +440,7 @@ net::awaitable<void> Session::writer(std::shared_ptr<Session> self) {
     net::const_buffer out = net::buffer(batch.front());
     if (batch.size() > 1) {
       joined.clear();
+      joined.reserve(bytes);  // one allocation, not a regrowth (and copy) per doubling
       for (const auto& f : batch) joined.insert(joined.end(), f.begin(), f.end());
       out = net::buffer(joined);
     }
