@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <thread>
 
 using namespace focal;
@@ -104,54 +105,65 @@ TEST_CASE("queued requests commit as one group, a refusing request rolls back on
   CHECK(queue.rerunGroups() == 1);
 }
 
+namespace {
+
+using Job = std::function<Result<std::int64_t>(sqlite::Database&)>;
+
+// Queues rig.results.size() requests before the writer starts, so that
+// they form one group: request i inserts row i, unless `special` has
+// another job for it. Every run of every request is counted in `runs`.
+// Then starts the queue and waits for every answer.
+void runCountedGroup(Rig& rig, CommitQueue& queue, std::atomic<int>& runs, const std::map<int, Job>& special) {
+  for (int i = 0; i < static_cast<int>(rig.results.size()); ++i) {
+    const auto it = special.find(i);
+    Job job = it != special.end() ? it->second : Job([i](sqlite::Database& db) { return insertRow(db, i); });
+    queue.submit<std::int64_t>(
+        [&runs, job](sqlite::Database& db) {
+          ++runs;
+          return job(db);
+        },
+        rig.handler(i));
+  }
+  queue.start();
+  rig.io.run();
+}
+
+// Every request was answered: those in `refused` with their error code,
+// the others with their own row.
+void checkAnswers(const Rig& rig, const std::map<int, wire::ErrorCode>& refused) {
+  for (int i = 0; i < static_cast<int>(rig.results.size()); ++i) {
+    INFO("request " << i);
+    REQUIRE(rig.results[i].has_value());
+    if (const auto it = refused.find(i); it != refused.end()) {
+      REQUIRE_FALSE(rig.results[i]->ok());
+      CHECK(rig.results[i]->error().code == it->second);
+    } else {
+      REQUIRE(rig.results[i]->ok());
+      CHECK(rig.results[i]->value() == i);
+    }
+  }
+}
+
+}  // namespace
+
 TEST_CASE("a request that refuses or throws before changing a row needs no second run", "[server][commit]") {
   Rig rig(100);
   CommitQueue queue(rig.path, queueOptions(1000, 512));
   std::atomic<int> runs{0};
-  for (int i = 0; i < 100; ++i) {
-    auto handler = rig.handler(i);
-    if (i == 50) {
-      // Reads, then refuses without writing (as a duplicate bulletin does).
-      queue.submit<std::int64_t>(
-          [&runs](sqlite::Database& db) -> Result<std::int64_t> {
-            ++runs;
-            auto s = db.prepare("SELECT count(*) FROM t");
-            (void)s->step();
-            return fail(wire::ErrorCode::DUPLICATE, "refused before writing");
-          },
-          handler);
-    } else if (i == 60) {
-      // Its only statement fails (duplicate key of request 10): SQLite
-      // backs the statement out itself.
-      queue.submit<std::int64_t>(
-          [&runs](sqlite::Database& db) {
-            ++runs;
-            return insertRow(db, 10);
-          },
-          handler);
-    } else {
-      queue.submit<std::int64_t>(
-          [&runs, i](sqlite::Database& db) {
-            ++runs;
-            return insertRow(db, i);
-          },
-          handler);
-    }
-  }
-  queue.start();
-  rig.io.run();
-
-  for (int i = 0; i < 100; ++i) {
-    INFO("request " << i);
-    REQUIRE(rig.results[i].has_value());
-    if (i == 50) {
-      CHECK(rig.results[i]->error().code == wire::ErrorCode::DUPLICATE);
-    } else if (i == 60) {
-      CHECK(rig.results[i]->error().code == wire::ErrorCode::INTERNAL);
-    } else {
-      REQUIRE(rig.results[i]->ok());
-    }
-  }
+  runCountedGroup(rig, queue, runs,
+                  {
+                      // Reads, then refuses without writing (as a duplicate bulletin does).
+                      {50,
+                       [](sqlite::Database& db) -> Result<std::int64_t> {
+                         auto s = db.prepare("SELECT count(*) FROM t");
+                         (void)s->step();
+                         return fail(wire::ErrorCode::DUPLICATE, "refused before writing");
+                       }},
+                      // Its only statement fails (duplicate key of request 10):
+                      // SQLite backs the statement out itself.
+                      {60, [](sqlite::Database& db) { return insertRow(db, 10); }},
+                  });
+  checkAnswers(rig, {{50, wire::ErrorCode::DUPLICATE}, {60, wire::ErrorCode::INTERNAL}});
   auto stored = rows(rig.path);
   CHECK(stored.size() == 98);
   CHECK(std::count(stored.begin(), stored.end(), 10) == 1);
@@ -165,52 +177,24 @@ TEST_CASE("a request that throws after changing rows is undone alone: the group 
   Rig rig(100);
   CommitQueue queue(rig.path, queueOptions(1000, 512));
   std::atomic<int> runs{0};
-  for (int i = 0; i < 100; ++i) {
-    auto handler = rig.handler(i);
-    if (i == 30) {
-      // Two rows, then a statement that fails (request 10's key): the two
-      // rows are this request's and must go with it.
-      queue.submit<std::int64_t>(
-          [&runs](sqlite::Database& db) -> Result<std::int64_t> {
-            ++runs;
-            (void)insertRow(db, 7000);
-            (void)insertRow(db, 7001);
-            return insertRow(db, 10);
-          },
-          handler);
-    } else if (i == 70) {
-      // Changes a row, then refuses: undone too (in the second run).
-      queue.submit<std::int64_t>(
-          [&runs](sqlite::Database& db) -> Result<std::int64_t> {
-            ++runs;
-            db.exec("UPDATE t SET x = x + 10000 WHERE x = 5");
-            return fail(wire::ErrorCode::POLICY_DENIED, "refused after an update");
-          },
-          handler);
-    } else {
-      queue.submit<std::int64_t>(
-          [&runs, i](sqlite::Database& db) {
-            ++runs;
-            return insertRow(db, i);
-          },
-          handler);
-    }
-  }
-  queue.start();
-  rig.io.run();
-
-  for (int i = 0; i < 100; ++i) {
-    INFO("request " << i);
-    REQUIRE(rig.results[i].has_value());
-    if (i == 30) {
-      CHECK(rig.results[i]->error().code == wire::ErrorCode::INTERNAL);
-    } else if (i == 70) {
-      CHECK(rig.results[i]->error().code == wire::ErrorCode::POLICY_DENIED);
-    } else {
-      REQUIRE(rig.results[i]->ok());
-      CHECK(rig.results[i]->value() == i);
-    }
-  }
+  runCountedGroup(rig, queue, runs,
+                  {
+                      // Two rows, then a statement that fails (request 10's key):
+                      // the two rows are this request's and must go with it.
+                      {30,
+                       [](sqlite::Database& db) -> Result<std::int64_t> {
+                         (void)insertRow(db, 7000);
+                         (void)insertRow(db, 7001);
+                         return insertRow(db, 10);
+                       }},
+                      // Changes a row, then refuses: undone too (in the second run).
+                      {70,
+                       [](sqlite::Database& db) -> Result<std::int64_t> {
+                         db.exec("UPDATE t SET x = x + 10000 WHERE x = 5");
+                         return fail(wire::ErrorCode::POLICY_DENIED, "refused after an update");
+                       }},
+                  });
+  checkAnswers(rig, {{30, wire::ErrorCode::INTERNAL}, {70, wire::ErrorCode::POLICY_DENIED}});
   auto stored = rows(rig.path);
   CHECK(stored.size() == 98);
   CHECK(std::count(stored.begin(), stored.end(), 7000) == 0);
