@@ -14,7 +14,9 @@
 # installed builds jetstream-bench and mosquitto-bench. COUNT (default
 # 100000) sets the messages per run. Each round also runs target 3's
 # latency (10,000 bulletins paced at 1,000/s: end-to-end p50 and p99, and
-# the p50 of the disk's fsync that focal-bench probes first). BEFORE=FOCALD
+# the p50 of the disk's fsync that focal-bench probes first), and again with
+# the hub's database on tmpfs (/dev/shm), where an fsync costs nothing: the
+# difference is the disk's share of the latency. BEFORE=FOCALD
 # adds the same focal runs against an older focald binary in each round,
 # right after the current one's, for a before/after in the same minutes.
 # Prints one line per run and a table of medians with the ratios to the
@@ -120,7 +122,16 @@ focal_runs() {
   record "focal-p50$2" "$p50"
   record "focal-p99$2" "$p99"
   record "fsync-p50$2" "$fs"
-  rm -f "$work/f1.json" "$work/f10.json" "$work/fl.json"
+  # The same paced run with the hub's database in memory (tmpfs: fsync
+  # returns at once), to tell the hub's own latency from the disk's.
+  if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+    TMPDIR=/dev/shm "$build/bench/focal-bench" "${hub[@]}" --rate 1000 --count 10000 --clients 4 \
+      --json-file "$work/fm.json" >/dev/null 2>&1 || true
+    read -r p50 p99 _ <<<"$(json_latency <"$work/fm.json" 2>/dev/null || echo "nan nan nan")"
+    record "focal-p50-tmpfs$2" "$p50"
+    record "focal-p99-tmpfs$2" "$p99"
+  fi
+  rm -f "$work/f1.json" "$work/f10.json" "$work/fl.json" "$work/fm.json"
 }
 
 for _ in $(seq "$rounds"); do
@@ -173,4 +184,6 @@ for suffix, label in (("", ""), ("-before", " (BEFORE)")):
     row(f"disk fsync p50, 20 appends before the latency run{label}", "fsync-p50" + suffix, **ms)
     row(f"Focal end to end at 1,000/s, p50{label}", "focal-p50" + suffix, "fsync-p50" + suffix, **ms)
     row(f"Focal end to end at 1,000/s, p99{label}", "focal-p99" + suffix, **ms)
+    row(f"The same with the database on tmpfs (no disk), p50{label}", "focal-p50-tmpfs" + suffix, **ms)
+    row(f"The same with the database on tmpfs (no disk), p99{label}", "focal-p99-tmpfs" + suffix, **ms)
 PY

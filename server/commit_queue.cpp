@@ -1,5 +1,6 @@
 #include "server/commit_queue.hpp"
 
+#include "server/thread_name.hpp"
 #include "server/wal_batch_vfs.hpp"
 
 #include <spdlog/spdlog.h>
@@ -127,8 +128,14 @@ CommitQueue::~CommitQueue() { stop(); }
 void CommitQueue::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { run(); });
-  checkpointThread_ = std::thread([this] { runCheckpointer(); });
+  thread_ = std::thread([this] {
+    nameThisThread("focal-writer");
+    run();
+  });
+  checkpointThread_ = std::thread([this] {
+    nameThisThread("focal-checkpt");
+    runCheckpointer();
+  });
 }
 
 void CommitQueue::stop() {

@@ -3,6 +3,7 @@
 
 #include "server/commit_queue.hpp"
 #include "server/metrics.hpp"
+#include "server/thread_name.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -72,6 +73,7 @@ void MetricsServer::start() {
   if (thread_.joinable()) return;
   net::co_spawn(io_, acceptLoop(this), net::detached);
   thread_ = std::thread([this] {
+    nameThisThread("focal-metrics");
     try {
       io_.run();
     } catch (const std::exception& e) {
