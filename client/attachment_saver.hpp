@@ -50,6 +50,7 @@ class AttachmentSaver {
   crypto::Hasher hasher_;
   std::uint64_t received_ = 0;
   std::uint64_t plainBytes_ = 0;
+  std::uint64_t flushStarted_ = 0;  // plaintext whose writeback was started
   crypto::Bytes pending_;  // < one cipher chunk
   std::optional<crypto::StreamDecryptor> dec_;
   bool finalSeen_ = false;

@@ -127,6 +127,8 @@ void printAttachmentSummary(const json& d) {
   std::cout << fmt::format("  encrypt+spool {:.2f} s, upload {:.2f} s ({:.1f} MiB/s), download+decrypt {:.2f} s ({:.1f} MiB/s)\n",
                            d["encrypt_s"].get<double>(), d["upload_s"].get<double>(), d["upload_mib_per_s"].get<double>(),
                            d["download_s"].get<double>(), d["download_mib_per_s"].get<double>());
+  std::cout << fmt::format("  download: all received and decrypted after {:.2f} s, then the file's fsync\n",
+                           d["download_received_s"].get<double>());
   std::cout << fmt::format("  received file identical: {}\n", d["verified"].get<bool>() ? "yes" : "NO");
   std::cout << fmt::format("  peak RSS: sender {} MiB, receiver {} MiB, hub {} MiB\n", num(d["sender_peak_rss_mib"], "{:.1f}"),
                            num(d["receiver_peak_rss_mib"], "{:.1f}"), num(d["server_peak_rss_mib"], "{:.1f}"));

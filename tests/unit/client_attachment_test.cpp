@@ -63,8 +63,10 @@ void feed(AttachmentSaver& saver, const crypto::Bytes& bytes) {
 TEST_CASE("An attachment survives encryption to a spool blob and decryption to a file", "[client][attachment]") {
   Scratch s;
   const auto key = crypto::ContentKey::random();
+  // The last size spans two of the saver's writeback starts (every 8 MiB
+  // of plaintext) and a remainder.
   for (std::size_t size : {std::size_t{0}, std::size_t{1}, crypto::AttachmentChunkPlainBytes,
-                           crypto::AttachmentChunkPlainBytes * 2 + 5}) {
+                           crypto::AttachmentChunkPlainBytes * 2 + 5, std::size_t{(17u << 20) + 3}}) {
     INFO("plaintext size " << size);
     const auto plain = s.dir / "in.bin";
     std::ofstream(plain, std::ios::binary) << randomText(size, static_cast<unsigned>(size));
