@@ -47,8 +47,11 @@ crypto::Bytes blobBytes(const SpooledBlob& blob) {
   return out;
 }
 
-// Feeds `bytes` in uneven pieces, as a network would.
-void feed(AttachmentSaver& saver, const crypto::Bytes& bytes) {
+// Feeds `bytes` in uneven pieces, as a network would; `whole`: in one
+// piece, so that every full chunk is decrypted in the caller's buffer
+// instead of the saver's own.
+void feed(AttachmentSaver& saver, const crypto::Bytes& bytes, bool whole = false) {
+  if (whole) return saver.write(bytes);
   std::size_t at = 0, step = 1000;
   while (at < bytes.size()) {
     const std::size_t n = std::min(step, bytes.size() - at);
@@ -96,6 +99,11 @@ TEST_CASE("A tampered, truncated, extended or wrongly keyed blob is refused and 
   std::ofstream(plain, std::ios::binary) << randomText(crypto::AttachmentChunkPlainBytes + 100, 3);
   auto blob = SpooledBlob::encrypt(plain, key, s.dir);
   const auto good = blobBytes(blob);
+  // Both ways a chunk reaches the decryption: gathered from pieces, or
+  // whole in the received slice.
+  const bool whole = GENERATE(false, true);
+  INFO("fed in one piece: " << whole);
+  const auto feed = [whole](AttachmentSaver& saver, const crypto::Bytes& bytes) { ::feed(saver, bytes, whole); };
 
   SECTION("a flipped byte") {
     auto bad = good;
